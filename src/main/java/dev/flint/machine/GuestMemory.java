@@ -1,0 +1,129 @@
+package dev.flint.machine;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Guest RAM and its guest-physical layout.
+ *
+ * <p>RAM is one host mapping. The guest sees it in at most two regions: the part below the 32-bit
+ * MMIO hole ({@link #LOW_RAM_LIMIT}, where PCI windows, the IOAPIC and the LAPIC live) at guest-physical
+ * address 0, and the rest starting at 4 GiB. Every accessor is bounds-checked: anything a guest or a
+ * device asks for outside RAM throws {@link GuestMemoryException}, never touches host memory.
+ *
+ * <p>Engines that want a fast path (the emu software TLB, KVM memory slots) use {@link #segment()} with
+ * {@link #hostOffset(long, long)}; devices use the checked accessors.
+ */
+public final class GuestMemory implements AutoCloseable {
+    /** Guest-physical start of the 32-bit MMIO hole; RAM above this is relocated to 4 GiB. */
+    public static final long LOW_RAM_LIMIT = 0xC000_0000L;
+    public static final long HIGH_RAM_START = 0x1_0000_0000L;
+
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final Arena arena;
+    private final MemorySegment ram;
+    private final long lowSize;
+    private final long highSize;
+
+    private GuestMemory(Arena arena, MemorySegment ram) {
+        this.arena = arena;
+        this.ram = ram;
+        this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
+        this.highSize = ram.byteSize() - lowSize;
+    }
+
+    /**
+     * Allocates zeroed guest RAM of the given size. The memory comes from an anonymous mapping made by
+     * the JVM (page-aligned, lazily committed by the host kernel), so a large guest costs nothing until
+     * it touches its pages.
+     */
+    public static GuestMemory allocate(long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(bytes, 1L << 21);
+        return new GuestMemory(arena, seg);
+    }
+
+    /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
+    public static GuestMemory wrap(MemorySegment segment) {
+        return new GuestMemory(null, segment);
+    }
+
+    public MemorySegment segment() { return ram; }
+    public long size() { return ram.byteSize(); }
+    public long lowRamSize() { return lowSize; }
+    public long highRamSize() { return highSize; }
+
+    /** Regions of RAM in guest-physical space, for e820 tables and memory slots. */
+    public java.util.List<Region> regions() {
+        var list = new java.util.ArrayList<Region>(2);
+        list.add(new Region(0, lowSize, 0));
+        if (highSize > 0) list.add(new Region(HIGH_RAM_START, highSize, lowSize));
+        return list;
+    }
+
+    /** One contiguous range of guest-physical RAM and where it lives in {@link #segment()}. */
+    public record Region(long guestPhys, long size, long hostOffset) {
+        public long end() { return guestPhys + size; }
+    }
+
+    /**
+     * Offset in {@link #segment()} of guest-physical {@code gpa}, if all {@code len} bytes from there are
+     * RAM in one region; otherwise -1. This is the only place that knows the layout.
+     */
+    public long hostOffset(long gpa, long len) {
+        if (len < 0) return -1;
+        if (gpa >= 0 && gpa < lowSize) {
+            return (len <= lowSize - gpa) ? gpa : -1;
+        }
+        if (highSize > 0 && gpa >= HIGH_RAM_START) {
+            long rel = gpa - HIGH_RAM_START;
+            return (rel < highSize && len <= highSize - rel) ? lowSize + rel : -1;
+        }
+        return -1;
+    }
+
+    /** True if the whole range is RAM. */
+    public boolean isRam(long gpa, long len) { return hostOffset(gpa, len) >= 0; }
+
+    private long checked(long gpa, long len) {
+        long off = hostOffset(gpa, len);
+        if (off < 0) throw new GuestMemoryException(gpa, len);
+        return off;
+    }
+
+    /** A view of guest RAM; fails unless the whole range is RAM in one region. */
+    public MemorySegment slice(long gpa, long len) { return ram.asSlice(checked(gpa, len), len); }
+
+    public byte readByte(long gpa) { return ram.get(ValueLayout.JAVA_BYTE, checked(gpa, 1)); }
+    public short readShort(long gpa) { return ram.get(SHORT, checked(gpa, 2)); }
+    public int readInt(long gpa) { return ram.get(INT, checked(gpa, 4)); }
+    public long readLong(long gpa) { return ram.get(LONG, checked(gpa, 8)); }
+
+    public void writeByte(long gpa, byte v) { ram.set(ValueLayout.JAVA_BYTE, checked(gpa, 1), v); }
+    public void writeShort(long gpa, short v) { ram.set(SHORT, checked(gpa, 2), v); }
+    public void writeInt(long gpa, int v) { ram.set(INT, checked(gpa, 4), v); }
+    public void writeLong(long gpa, long v) { ram.set(LONG, checked(gpa, 8), v); }
+
+    public void read(long gpa, byte[] dst, int off, int len) {
+        MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, checked(gpa, len), dst, off, len);
+    }
+
+    public void write(long gpa, byte[] src, int off, int len) {
+        MemorySegment.copy(src, off, ram, ValueLayout.JAVA_BYTE, checked(gpa, len), len);
+    }
+
+    public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
+
+    @Override
+    public void close() {
+        if (arena != null) arena.close();
+    }
+}
