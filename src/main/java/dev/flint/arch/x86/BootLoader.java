@@ -19,12 +19,29 @@ public final class BootLoader {
 
     private BootLoader() {}
 
+    /** How a bzImage is entered. An ELF kernel is always entered directly. */
+    public enum BzImageEntry {
+        /** Through the bzImage's own 64-bit entry: its decompressor runs in the guest (cheap with hardware virtualization). */
+        DECOMPRESS_IN_GUEST,
+        /**
+         * Unpack vmlinux on the host ({@link BzImagePayload}) and enter it as an ELF image, keeping the bzImage's
+         * setup header in boot_params; falls back to the in-guest decompressor for payload formats Flint cannot
+         * unpack. For the emu engine, where interpreting the decompressor costs billions of instructions.
+         */
+        UNPACK_ON_HOST
+    }
+
+    /** Loads with {@link BzImageEntry#DECOMPRESS_IN_GUEST}. */
     public static BootImage load(GuestMemory memory, BootSpec spec, PlatformInfo platform) {
+        return load(memory, spec, platform, BzImageEntry.DECOMPRESS_IN_GUEST);
+    }
+
+    public static BootImage load(GuestMemory memory, BootSpec spec, PlatformInfo platform, BzImageEntry bzImageEntry) {
         if (memory.size() < MIN_MEMORY) {
             throw new BootException(String.format("guest memory %d MiB is too small: at least %d MiB needed",
                     memory.size() >> 20, MIN_MEMORY >> 20));
         }
-        LoadedKernel kernel = loadKernel(memory, spec);
+        LoadedKernel kernel = loadKernel(memory, spec, bzImageEntry);
 
         byte[] cmdline = spec.cmdline().getBytes(StandardCharsets.UTF_8);
         if (cmdline.length > kernel.cmdlineMax()) {
@@ -50,12 +67,31 @@ public final class BootLoader {
         return new BootImage(bsp, kernel.format(), kernel.entry());
     }
 
-    private static LoadedKernel loadKernel(GuestMemory memory, BootSpec spec) {
+    private static LoadedKernel loadKernel(GuestMemory memory, BootSpec spec, BzImageEntry bzImageEntry) {
         try (ImageFile file = ImageFile.open(spec.kernel(), "kernel")) {
             byte[] head = file.read(0, 4096);
-            if (BzImageLoader.matches(head)) return BzImageLoader.load(memory, file, head);
+            if (BzImageLoader.matches(head)) {
+                LoadedKernel bz = BzImageLoader.load(memory, file, head); // validates the header either way
+                return bzImageEntry == BzImageEntry.UNPACK_ON_HOST ? unpackOnHost(memory, file, bz) : bz;
+            }
             if (ElfLoader.matches(head)) return ElfLoader.load(memory, file, head);
             throw new BootException("not a Linux kernel (neither bzImage nor ELF): " + spec.kernel());
+        }
+    }
+
+    private static LoadedKernel unpackOnHost(GuestMemory memory, ImageFile bzImage, LoadedKernel bz) {
+        java.util.Optional<byte[]> elf;
+        try {
+            elf = BzImagePayload.unpack(bzImage.readAll());
+        } catch (java.io.IOException e) {
+            throw new BootException("kernel payload is corrupt (" + e.getMessage() + "): " + bzImage.path, e);
+        }
+        if (elf.isEmpty()) return bz;
+        try (ImageFile vmlinux = ImageFile.ofBytes(bzImage.path, "kernel", elf.get())) {
+            LoadedKernel k = ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096));
+            // Keep the real setup header (version, xloadflags, ...) so the kernel sees what a bzImage boot shows it.
+            return new LoadedKernel("ELF", k.entry(), Math.max(k.end(), bz.end()), bz.setupHeader(),
+                    bz.initrdAddrMax(), bz.cmdlineMax());
         }
     }
 

@@ -18,21 +18,35 @@ import java.nio.file.StandardOpenOption;
 final class ImageFile implements AutoCloseable {
     final Path path;
     final String what;
+    /** Exactly one of channel (a file on disk) and bytes (an image unpacked in memory) is set. */
     private final FileChannel channel;
+    private final byte[] bytes;
     final long size;
 
-    private ImageFile(Path path, String what, FileChannel channel, long size) {
+    private ImageFile(Path path, String what, FileChannel channel, byte[] bytes, long size) {
         this.path = path;
         this.what = what;
         this.channel = channel;
+        this.bytes = bytes;
         this.size = size;
+    }
+
+    /** An image that exists only in memory (e.g. vmlinux unpacked from a bzImage); {@code path} names its origin. */
+    static ImageFile ofBytes(Path path, String what, byte[] bytes) {
+        return new ImageFile(path, what, null, bytes, bytes.length);
+    }
+
+    /** The whole file; for images small enough to hold in memory (kernels). */
+    byte[] readAll() {
+        if (size > Integer.MAX_VALUE - 8) throw new BootException(what + " is too large: " + path);
+        return read(0, (int) size);
     }
 
     static ImageFile open(Path path, String what) {
         if (Files.isDirectory(path)) throw new BootException(what + " is a directory, not a file: " + path);
         try {
             FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
-            return new ImageFile(path, what, ch, ch.size());
+            return new ImageFile(path, what, ch, null, ch.size());
         } catch (NoSuchFileException e) {
             throw new BootException(what + " not found: " + path);
         } catch (AccessDeniedException e) {
@@ -58,6 +72,10 @@ final class ImageFile implements AutoCloseable {
     }
 
     private void fill(ByteBuffer dst, long pos) {
+        if (bytes != null) {
+            dst.put(bytes, (int) pos, dst.remaining());
+            return;
+        }
         try {
             while (dst.hasRemaining()) {
                 int n = channel.read(dst, pos);
@@ -71,6 +89,7 @@ final class ImageFile implements AutoCloseable {
 
     @Override
     public void close() {
+        if (channel == null) return;
         try {
             channel.close();
         } catch (IOException ignored) {
