@@ -132,6 +132,19 @@ class BootLoaderTest {
     }
 
     @Test
+    void unpackOnHostEntersTheCarriedElfButKeepsTheSetupHeader() throws Exception {
+        memory = GuestMemory.allocate(128L << 20);
+        Path k = SyntheticKernels.write(dir, "bzImage", SyntheticKernels.bzImageCarrying(SyntheticKernels.elf(2, 62)));
+        BootImage img = BootLoader.load(memory, new BootSpec(k, null, "", 1), PlatformInfo.standard(),
+                BootLoader.BzImageEntry.UNPACK_ON_HOST);
+        assertEquals("ELF", img.format());
+        assertEquals(0x100_0000L, img.bsp().rip());
+        assertEquals(0x5A, memory.readByte(0x100_0000L), "ELF text, not the compressed payload");
+        assertEquals(0, memory.readByte(0x120_3FFFL), "bss cleared");
+        assertEquals((short) 0x020F, memory.readShort(Layout.ZERO_PAGE + 0x206), "the bzImage's header version");
+    }
+
+    @Test
     void badInputsGiveOneLineMessages() throws Exception {
         Path missing = dir.resolve("nope");
         memory = GuestMemory.allocate(64L << 20);

@@ -38,6 +38,21 @@ final class SyntheticKernels {
 
     static byte payloadByte(int i) { return (byte) (i * 7); }
 
+    /** A bzImage whose payload is {@code elf} gzip-compressed, with the size trailer the kernel build appends. */
+    static byte[] bzImageCarrying(byte[] elf) throws IOException {
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+            out.write(elf);
+        }
+        byte[] stream = gz.toByteArray();
+        byte[] image = bzImage(0x020F, 0x3);
+        int setup = (SETUP_SECTS + 1) * 512;
+        ByteBuffer b = ByteBuffer.allocate(setup + stream.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(image, 0, setup).put(stream).putInt(elf.length);
+        b.putInt(0x248, 0).putInt(0x24C, stream.length + 4);
+        return b.array();
+    }
+
     /** An ELF64 x86-64 image with a text segment at 16 MiB and a data+bss segment at 18 MiB. */
     static byte[] elf(int elfClass, int machine) {
         ByteBuffer b = ByteBuffer.allocate(0x3000).order(ByteOrder.LITTLE_ENDIAN);
