@@ -45,7 +45,9 @@ final class ElfLoader {
             if (ph.getInt(at) != PT_LOAD) continue;
             long offset = ph.getLong(at + 0x08), paddr = ph.getLong(at + 0x18);
             long filesz = ph.getLong(at + 0x20), memsz = ph.getLong(at + 0x28);
-            if (filesz < 0 || memsz < filesz || paddr < Layout.HIMEM || !memory.isRam(paddr, memsz)) {
+            // Below the MMIO hole: that is RAM the boot identity map covers and the initrd logic understands.
+            if (filesz < 0 || memsz < filesz || paddr < Layout.HIMEM || paddr + memsz > Layout.MMIO_HOLE
+                    || !memory.isRam(paddr, memsz)) {
                 throw new BootException(String.format(
                         "ELF segment at 0x%x (0x%x bytes) does not fit in guest memory of %d MiB: %s",
                         paddr, memsz, memory.size() >> 20, file.path));
