@@ -14,8 +14,8 @@ import java.nio.charset.StandardCharsets;
 public final class BootLoader {
     /** Below this Debian's kernel cannot even decompress itself next to a small initramfs. */
     public static final long MIN_MEMORY = 64L << 20;
-    /** Offset of the EBDA segment pointer in the BIOS data area. */
-    private static final long BDA_EBDA_SEGMENT = 0x40E;
+    /** The BIOS data area words Linux reads to find the EBDA and the top of base memory (KiB). */
+    private static final long BDA_EBDA_SEGMENT = 0x40E, BDA_BASE_MEMORY_KIB = 0x413;
 
     private BootLoader() {}
 
@@ -62,6 +62,7 @@ public final class BootLoader {
         long rsdp = AcpiTables.write(memory, spec.cpus(), platform);
         MpTable.write(memory, spec.cpus(), platform);
         memory.writeShort(BDA_EBDA_SEGMENT, (short) (Layout.EBDA >>> 4));
+        memory.writeShort(BDA_BASE_MEMORY_KIB, (short) (Layout.EBDA >>> 10));
         ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));
         CpuBootState bsp = LongModeSetup.apply(memory, kernel.entry());
         return new BootImage(bsp, kernel.format(), kernel.entry());
