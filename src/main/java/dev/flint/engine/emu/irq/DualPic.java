@@ -100,7 +100,7 @@ public final class DualPic implements ExtIntSource {
 
     /** Propagates the slave's output to master line 2 and the master's to LINT0. Holds the lock. */
     private void updateOutputs() {
-        master.setLine(CASCADE_LINE, slave.highestPending() >= 0);
+        master.followLine(CASCADE_LINE, slave.highestPending() >= 0);
         boolean level = master.highestPending() >= 0;
         if (level != outputLevel) {
             outputLevel = level;

@@ -47,6 +47,16 @@ final class Pic8259 {
         lineLevels = level ? lineLevels | bit : lineLevels & ~bit;
     }
 
+    /**
+     * Makes the request of {@code line} follow {@code level} whatever the ELCR says: the master's cascade
+     * input tracks the slave's output, so a slave request that goes away cannot leave a stale master one.
+     */
+    void followLine(int line, boolean level) {
+        int bit = 1 << line;
+        irr = level ? irr | bit : irr & ~bit;
+        lineLevels = level ? lineLevels | bit : lineLevels & ~bit;
+    }
+
     /** The line this chip would present on INTA now, or -1 (nothing unmasked beats what is in service). */
     int highestPending() {
         int pending = priorityOf(irr & ~imr);
