@@ -49,7 +49,7 @@ class EmuInterruptsTest {
     @Timeout(20)
     void vcpusInterruptingEachOtherConcurrentlyLoseNothingAndDoNotDeadlock() throws InterruptedException {
         var m = new IrqTestMachine(2).enableApics();
-        int rounds = 20_000;
+        int rounds = 5_000;
         var received = new AtomicInteger[] {new AtomicInteger(), new AtomicInteger()};
         var bothSent = new java.util.concurrent.CyclicBarrier(2);
         Thread[] cpus = new Thread[2];
