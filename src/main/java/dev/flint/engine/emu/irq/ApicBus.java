@@ -3,7 +3,6 @@ package dev.flint.engine.emu.irq;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
-import java.util.logging.Logger;
 
 /**
  * The wire between interrupt sources and the local APICs: routes IPIs, I/O APIC redirections and MSIs
@@ -13,7 +12,7 @@ import java.util.logging.Logger;
  * pick any of the set, and a fixed choice keeps interrupt affinity predictable.
  */
 public final class ApicBus {
-    private static final Logger LOG = Logger.getLogger(ApicBus.class.getName());
+    private static final GuestFaultLog LOG = new GuestFaultLog(ApicBus.class);
 
     /** MSI address bits 31:20 (Intel SDM "Message Address Register Format"). */
     private static final long MSI_ADDRESS_BASE = 0xFEE0_0000L;
@@ -56,12 +55,12 @@ public final class ApicBus {
      */
     public void sendMsi(long address, int data) {
         if ((address & 0xFFF0_0000L) != MSI_ADDRESS_BASE || (address >>> 32) != 0) {
-            LOG.warning(() -> String.format("MSI to non-APIC address 0x%x dropped", address));
+            LOG.warn("msi address", () -> String.format("MSI to non-APIC address 0x%x dropped", address));
             return;
         }
         DeliveryMode mode = DeliveryMode.of(data >>> 8);
         if (mode == null || mode == DeliveryMode.STARTUP) {
-            LOG.warning(() -> String.format("MSI with unsupported data 0x%x dropped", data));
+            LOG.warn("msi mode", () -> String.format("MSI with unsupported data 0x%x dropped", data));
             return;
         }
         boolean redirectionHint = (address & 0x8) != 0;

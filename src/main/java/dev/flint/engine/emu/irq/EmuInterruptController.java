@@ -1,7 +1,6 @@
 package dev.flint.engine.emu.irq;
 
 import dev.flint.machine.InterruptController;
-import java.util.logging.Logger;
 
 /**
  * The emu engine's {@link InterruptController}: what devices see. Numbers 0-15 are ISA IRQs and reach
@@ -13,7 +12,7 @@ import java.util.logging.Logger;
  * in-kernel irqchip, so a device behaves identically under both engines.
  */
 public final class EmuInterruptController implements InterruptController {
-    private static final Logger LOG = Logger.getLogger(EmuInterruptController.class.getName());
+    private static final GuestFaultLog LOG = new GuestFaultLog(EmuInterruptController.class);
 
     private static final int ISA_IRQS = 16;
     private static final int CASCADE_IRQ = 2;
@@ -38,7 +37,7 @@ public final class EmuInterruptController implements InterruptController {
     public void setLevel(int gsi, boolean high) {
         if (gsi < 0 || gsi >= IoApic.PINS) throw new IllegalArgumentException("no interrupt line " + gsi);
         if (gsi == CASCADE_IRQ) {
-            LOG.warning("IRQ 2 is the PIC cascade; a device raised it, ignored");
+            LOG.warn("irq 2", () -> "IRQ 2 is the PIC cascade; a device raised it, ignored");
             return;
         }
         if (gsi < ISA_IRQS) pic.setIrq(gsi, high);

@@ -2,7 +2,6 @@ package dev.flint.engine.emu.irq;
 
 import dev.flint.machine.bus.BusDevice;
 import java.util.Arrays;
-import java.util.logging.Logger;
 
 /**
  * The I/O APIC (82093AA-style, version 0x11, 24 pins) at 0xFEC00000: turns device lines into APIC bus
@@ -19,7 +18,7 @@ import java.util.logging.Logger;
  * local APIC's EOI for that vector clears it.
  */
 public final class IoApic implements BusDevice {
-    private static final Logger LOG = Logger.getLogger(IoApic.class.getName());
+    private static final GuestFaultLog LOG = new GuestFaultLog(IoApic.class);
 
     public static final long BASE = 0xFEC0_0000L;
     public static final long SIZE = 0x1000;
@@ -46,11 +45,12 @@ public final class IoApic implements BusDevice {
 
     @Override
     public synchronized long read(long offset, int size) {
-        return switch ((int) offset) {
+        long value = switch ((int) offset) {
             case 0x00 -> select;
             case 0x10 -> Integer.toUnsignedLong(readIndirect(select));
             default -> 0;
         };
+        return size >= 4 ? value : value & ((1L << (size * 8)) - 1);
     }
 
     @Override
@@ -58,7 +58,7 @@ public final class IoApic implements BusDevice {
         switch ((int) offset) {
             case 0x00 -> select = (int) value & 0xFF;
             case 0x10 -> writeIndirect(select, (int) value);
-            default -> LOG.fine(() -> String.format("I/O APIC write at unknown offset 0x%x ignored", offset));
+            default -> LOG.warn("offset", () -> String.format("I/O APIC write at unknown offset 0x%x ignored", offset));
         }
     }
 
@@ -127,7 +127,7 @@ public final class IoApic implements BusDevice {
     private boolean deliver(long entry) {
         DeliveryMode mode = DeliveryMode.of((int) (entry >>> 8));
         if (mode == null || mode == DeliveryMode.STARTUP) {
-            LOG.warning(() -> String.format("I/O APIC entry 0x%x has an invalid delivery mode, dropped", entry));
+            LOG.warn("delivery mode", () -> String.format("I/O APIC entry 0x%x has an invalid delivery mode, dropped", entry));
             return false;
         }
         bus.deliver(ApicMessage.to((int) (entry >>> 56), (entry & LOGICAL) != 0, mode, (int) entry & 0xFF,

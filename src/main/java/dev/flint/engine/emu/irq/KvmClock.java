@@ -3,7 +3,6 @@ package dev.flint.engine.emu.irq;
 import dev.flint.engine.emu.GuestClock;
 import dev.flint.machine.GuestMemory;
 import java.time.Instant;
-import java.util.logging.Logger;
 
 /**
  * KVM's paravirtual clock ("kvmclock") for one vCPU: how a Linux guest learns the TSC frequency and the
@@ -24,7 +23,7 @@ import java.util.logging.Logger;
  * value again).
  */
 public final class KvmClock {
-    private static final Logger LOG = Logger.getLogger(KvmClock.class.getName());
+    private static final GuestFaultLog LOG = new GuestFaultLog(KvmClock.class);
 
     public static final int MSR_WALL_CLOCK_NEW = 0x4b56_4d00;
     public static final int MSR_SYSTEM_TIME_NEW = 0x4b56_4d01;
@@ -110,7 +109,7 @@ public final class KvmClock {
 
     private void writeTimeInfo(long gpa) {
         if (!memory.isRam(gpa, TIME_INFO_SIZE)) {
-            LOG.warning(() -> String.format("kvmclock time info at 0x%x is not RAM; not written", gpa));
+            LOG.warn("time info", () -> String.format("kvmclock time info at 0x%x is not RAM; not written", gpa));
             return;
         }
         long tsc = clock.tsc();
@@ -127,7 +126,7 @@ public final class KvmClock {
 
     private void writeWallClock(long gpa) {
         if (!memory.isRam(gpa, WALL_CLOCK_SIZE)) {
-            LOG.warning(() -> String.format("kvmclock wall clock at 0x%x is not RAM; not written", gpa));
+            LOG.warn("wall clock", () -> String.format("kvmclock wall clock at 0x%x is not RAM; not written", gpa));
             return;
         }
         int version = beginUpdate(gpa);

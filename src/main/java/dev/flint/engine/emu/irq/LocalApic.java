@@ -4,7 +4,6 @@ import dev.flint.engine.emu.GuestClock;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Logger;
 
 /**
  * One vCPU's local APIC in xAPIC mode (register page at 0xFEE00000; x2APIC is not offered).
@@ -22,7 +21,7 @@ import java.util.logging.Logger;
  * reports the deadline, so a vCPU that bounds its sleep with it is woken twice at worst.
  */
 public final class LocalApic implements CpuInterruptPort {
-    private static final Logger LOG = Logger.getLogger(LocalApic.class.getName());
+    private static final GuestFaultLog LOG = new GuestFaultLog(LocalApic.class);
 
     /** Architectural default of IA32_APIC_BASE's address field. */
     public static final long DEFAULT_BASE = 0xFEE0_0000L;
@@ -170,7 +169,7 @@ public final class LocalApic implements CpuInterruptPort {
     public void mmioWrite(long offset, int size, long value) {
         // The SDM defines only aligned 32-bit accesses; anything else is dropped like on hardware.
         if ((offset & 0xF) != 0 || size < 4) {
-            LOG.fine(() -> String.format("APIC %d: %d-byte write at 0x%x ignored", id, size, offset));
+            LOG.warn("access size", () -> String.format("APIC %d: %d-byte write at 0x%x ignored", id, size, offset));
             return;
         }
         Runnable after;
@@ -244,7 +243,7 @@ public final class LocalApic implements CpuInterruptPort {
                 }
                 case STARTUP -> pendingSipi.set(message.vector());
                 case SMI, EXTINT -> {
-                    LOG.warning(() -> "APIC " + id + ": " + message.mode() + " message not supported, dropped");
+                    LOG.warn("message mode", () -> "APIC " + id + ": " + message.mode() + " message not supported, dropped");
                     return;
                 }
             }
@@ -403,7 +402,7 @@ public final class LocalApic implements CpuInterruptPort {
         boolean levelTriggered = (value & (1 << 15)) != 0;
         boolean assertLevel = (value & (1 << 14)) != 0;
         if (mode == null) {
-            LOG.warning(() -> String.format("APIC %d: ICR 0x%x has a reserved delivery mode, not sent", id, value));
+            LOG.warn("icr mode", () -> String.format("APIC %d: ICR 0x%x has a reserved delivery mode, not sent", id, value));
             return null;
         }
         // "INIT level de-assert" only resynchronizes arbitration ids on old systems: nothing to deliver.
