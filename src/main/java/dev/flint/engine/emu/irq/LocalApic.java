@@ -56,13 +56,13 @@ public final class LocalApic implements CpuInterruptPort {
     private volatile ExtIntSource extIntSource = ExtIntSource.NONE;
     private volatile Runnable wakeup = () -> { };
 
-    // Read lock-free by the bus when matching destinations.
+    // Read lock-free: by the bus when matching destinations, by the CPU's MMU on every non-RAM page.
+    private volatile long apicBase;
     private volatile int id;
     private volatile int ldr;
     private volatile int dfr;
 
     // Guarded by this.
-    private long apicBase;
     private int tpr;
     private int svr;
     private int esrAccumulated;
@@ -150,7 +150,7 @@ public final class LocalApic implements CpuInterruptPort {
     public synchronized long cr8() { return tpr >>> 4; }
 
     @Override
-    public synchronized long apicBase() { return apicBase; }
+    public long apicBase() { return apicBase; }
 
     @Override
     public long mmioRead(long offset, int size) {
