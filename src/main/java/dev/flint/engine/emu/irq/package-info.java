@@ -36,7 +36,8 @@
  * INTx, SCI) are logical assertions; the I/O APIC ignores the polarity bit.
  *
  * <h2>How Linux gets time without calibrating (checked against Linux 6.x sources)</h2>
- * The core should expose, and only because this package implements them:
+ * The core should expose these, and only because this package implements them (constants in
+ * {@link dev.flint.engine.emu.irq.TimerCpuid}):
  * <ul>
  *   <li>CPUID 0x40000000/0x40000001 from {@link dev.flint.engine.emu.irq.KvmClock#cpuidLeaf(int)} and
  *       CPUID.1:ECX[31] (hypervisor). Linux then registers kvm-clock, takes the TSC frequency from it
