@@ -26,7 +26,7 @@ public final class EmuInterrupts implements AutoCloseable {
             apics[i] = new LocalApic(i, i == 0, apicBus, clock, scheduler);
             apicBus.attach(apics[i]);
         }
-        ioApic = new IoApic(apicBus);
+        ioApic = new IoApic(apicBus, ioApicId(cpus));
         apicBus.setEoiListener(ioApic::endOfInterrupt);
         pic.connectTo(apics[0]);
         controller = new EmuInterruptController(pic, ioApic, apicBus);
@@ -49,6 +49,9 @@ public final class EmuInterrupts implements AutoCloseable {
         mmio.register(IoApic.BASE, IoApic.SIZE, irq.ioApic, "ioapic");
         return irq;
     }
+
+    /** The I/O APIC's id in a {@code cpus}-vCPU machine: the first after the local APIC ids 0..cpus-1. */
+    public static int ioApicId(int cpus) { return cpus; }
 
     /** The local APIC of vCPU {@code cpu}; its APIC id is {@code cpu}. */
     public LocalApic apic(int cpu) { return apics[cpu]; }

@@ -38,8 +38,14 @@ public final class IoApic implements BusDevice {
     private final long[] redirection = new long[PINS];
     private int asserted;
 
-    public IoApic(ApicBus bus) {
+    /**
+     * @param id the I/O APIC id the MADT declares. Kept 8 bits wide (the 82093AA has 4) so that machines
+     *           with 16 or more vCPUs, whose I/O APIC id follows the local APIC ids, read back what the
+     *           MADT says.
+     */
+    public IoApic(ApicBus bus, int id) {
         this.bus = bus;
+        this.id = id & 0xFF;
         Arrays.fill(redirection, MASKED);
     }
 
@@ -99,7 +105,7 @@ public final class IoApic implements BusDevice {
 
     private void writeIndirect(int index, int value) {
         if (index == 0x00) {
-            id = (value >>> 24) & 0xF;
+            id = value >>> 24;
             return;
         }
         int pin = (index - 0x10) >>> 1;

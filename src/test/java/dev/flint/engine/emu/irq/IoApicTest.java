@@ -12,6 +12,7 @@ class IoApicTest {
     @Test
     void identificationRegisters() {
         assertEquals(0x0017_0011, m.ioApicRead(0x01), "version 0x11, 24 entries");
+        assertEquals(2 << 24, m.ioApicRead(0x00), "id after the two local APIC ids, as the MADT says");
         m.ioApicWrite(0x00, 0x0300_0000);
         assertEquals(0x0300_0000, m.ioApicRead(0x00));
         assertEquals(MASKED, m.ioApicRead(0x10 + 2 * 5), "entries reset masked");
