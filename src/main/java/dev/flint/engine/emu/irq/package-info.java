@@ -31,10 +31,10 @@
  * <h2>Interrupt lines</h2>
  * {@link dev.flint.engine.emu.irq.EmuInterruptController}: lines 0-15 are ISA IRQs to both PIC and I/O
  * APIC, ISA IRQ 0 (PIT) lands on I/O APIC pin 2, lines 16-23 are I/O APIC pins. The MADT must match:
- * one I/O APIC, id {@code EmuInterrupts.ioApicId(n)} = n, address 0xFEC00000, GSI base 0; local APIC
- * ids 0..n-1; an interrupt source
- * override bus 0 IRQ 0 → GSI 2 (flags 0: conforming edge/high). Level-triggered device lines (PCI
- * INTx, SCI) are logical assertions; the I/O APIC ignores the polarity bit.
+ * one I/O APIC, id {@code EmuInterrupts.ioApicId(n)} = n, address 0xFEC00000, GSI base 0; local
+ * APIC ids 0..n-1; an interrupt source override bus 0 IRQ 0 → GSI 2 (flags 0: conforming
+ * edge/high). Level-triggered device lines (PCI INTx, SCI) are logical assertions; the I/O APIC
+ * ignores the polarity bit.
  *
  * <h2>How Linux gets time without calibrating (checked against Linux 6.x sources)</h2>
  * The core should expose these, and only because this package implements them (constants in
