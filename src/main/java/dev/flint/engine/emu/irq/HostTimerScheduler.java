@@ -1,6 +1,7 @@
 package dev.flint.engine.emu.irq;
 
 import dev.flint.engine.emu.GuestClock;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -31,14 +32,19 @@ public final class HostTimerScheduler implements TimerScheduler, AutoCloseable {
     @Override
     public Timer schedule(long deadlineNanos, Runnable task) {
         long delay = Math.max(0, deadlineNanos - clock.nanos());
-        var future = executor.schedule(() -> {
+        Runnable guarded = () -> {
             try {
                 task.run();
             } catch (RuntimeException e) {
                 LOG.log(Level.SEVERE, "interrupt timer task failed", e);
             }
-        }, delay, TimeUnit.NANOSECONDS);
-        return () -> future.cancel(false);
+        };
+        try {
+            var future = executor.schedule(guarded, delay, TimeUnit.NANOSECONDS);
+            return () -> future.cancel(false);
+        } catch (RejectedExecutionException e) {
+            return () -> { }; // the machine is shutting down: vCPUs still running arm timers that never fire
+        }
     }
 
     @Override

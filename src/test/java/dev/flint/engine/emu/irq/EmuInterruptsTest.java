@@ -46,6 +46,17 @@ class EmuInterruptsTest {
     }
 
     @Test
+    void aVcpuStillRunningAfterCloseCanArmTimersHarmlessly() {
+        var clock = new GuestClock();
+        var irq = EmuInterrupts.create(1, clock, new Bus("io"), new Bus("mmio"));
+        LocalApic apic = irq.apic(0);
+        apic.mmioWrite(0xF0, 4, 0x1FF);
+        apic.mmioWrite(0x320, 4, 0x4_0040);
+        irq.close();
+        assertTrue(apic.writeMsr(LocalApic.MSR_TSC_DEADLINE, clock.tsc() + 1_000_000));
+    }
+
+    @Test
     @Timeout(20)
     void vcpusInterruptingEachOtherConcurrentlyLoseNothingAndDoNotDeadlock() throws InterruptedException {
         var m = new IrqTestMachine(2).enableApics();
