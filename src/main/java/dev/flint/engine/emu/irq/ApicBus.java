@@ -8,8 +8,8 @@ import java.util.function.IntConsumer;
  * The wire between interrupt sources and the local APICs: routes IPIs, I/O APIC redirections and MSIs
  * to the APIC(s) their destination names, and carries level-triggered EOIs back to the I/O APIC.
  *
- * <p>Lowest-priority delivery goes to the matching APIC with the lowest id: the SDM lets the chipset
- * pick any of the set, and a fixed choice keeps interrupt affinity predictable.
+ * <p>Lowest-priority delivery goes to the software-enabled matching APIC with the lowest id: the SDM
+ * lets the chipset pick any of the set, and a fixed choice keeps interrupt affinity predictable.
  */
 public final class ApicBus {
     private static final GuestFaultLog LOG = new GuestFaultLog(ApicBus.class);
@@ -41,9 +41,12 @@ public final class ApicBus {
             case ALL_EXCLUDING_SELF -> all.stream().filter(a -> a != source).toList();
         };
         if (message.mode() == DeliveryMode.LOWEST_PRIORITY && targets.size() > 1) {
-            LocalApic lowest = targets.get(0);
-            for (LocalApic a : targets) if (a.id() < lowest.id()) lowest = a;
-            targets = List.of(lowest);
+            // A software-disabled APIC would drop the interrupt; prefer one that takes it.
+            LocalApic chosen = null;
+            for (LocalApic a : targets) {
+                if (chosen == null || a.acceptsFixed() && (!chosen.acceptsFixed() || a.id() < chosen.id())) chosen = a;
+            }
+            targets = List.of(chosen);
         }
         for (LocalApic target : targets) target.accept(message);
     }

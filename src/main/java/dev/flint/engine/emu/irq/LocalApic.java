@@ -230,6 +230,9 @@ public final class LocalApic implements CpuInterruptPort {
         return (logicalId >>> 4) == (destination >>> 4) && (logicalId & destination & 0xF) != 0;
     }
 
+    /** True if a fixed interrupt sent now would be accepted (the APIC is enabled in hardware and software). */
+    synchronized boolean acceptsFixed() { return hardwareEnabled() && softwareEnabled(); }
+
     /** An interrupt message addressed to this APIC. */
     void accept(ApicMessage message) {
         synchronized (this) {

@@ -45,6 +45,24 @@ class DualPicTest {
     }
 
     @Test
+    void aPicInterruptWakesTheHaltedBootCpu() {
+        initLikeLinux();
+        virtualWire();
+        int before = m.wakeups[0].get();
+        m.irq.controller().pulse(4);
+        assertTrue(m.wakeups[0].get() > before);
+    }
+
+    @Test
+    void withTheApicHardwareDisabledThePicDrivesIntrDirectly() {
+        initLikeLinux();
+        assertTrue(m.apic(0).writeMsr(LocalApic.MSR_APIC_BASE, LocalApic.DEFAULT_BASE)); // enable bit clear
+        m.irq.controller().pulse(1);
+        assertEquals(0x31, m.apic(0).acknowledge());
+        assertEquals(0, m.apic(0).mmioRead(0x30, 4), "the register page is gone");
+    }
+
+    @Test
     void maskedLint0KeepsThePicAway() {
         initLikeLinux();
         m.irq.controller().pulse(3);

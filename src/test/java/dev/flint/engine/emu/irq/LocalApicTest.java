@@ -109,6 +109,16 @@ class LocalApicTest {
     }
 
     @Test
+    void lowestPrioritySkipsApicsThatCannotAcceptIt() {
+        m.write(0, 0xF0, 0xFF); // APIC 0 software-disabled
+        m.write(0, 0xD0, 0x01 << 24);
+        m.write(1, 0xD0, 0x02 << 24);
+        m.write(1, ICR_HIGH, 0x03 << 24);
+        m.write(1, ICR_LOW, 0x0000_0943);
+        assertEquals(0x43, m.apic(1).pendingVector());
+    }
+
+    @Test
     void lowestPriorityGoesToOneApicOfTheSet() {
         m.write(0, 0xD0, 0x01 << 24);
         m.write(1, 0xD0, 0x02 << 24);
@@ -191,6 +201,20 @@ class LocalApicTest {
         m.time.advance(1_000_000);
         assertEquals(-1, m.apic(0).pendingVector(), "initial count 0 stops the timer");
         assertEquals(0, m.time.pendingTasks());
+    }
+
+    @Test
+    void changingTheDividerMidCountKeepsTheCountReached() {
+        m.write(0, DIVIDE, 0xB); // divide by 1
+        m.write(0, LVT_TIMER, 0x30);
+        m.write(0, INITIAL, 1000);
+        m.time.advance(400);
+        m.write(0, DIVIDE, 0x0); // divide by 2: the remaining 600 counts take 1200 ns
+        assertEquals(600, m.read(0, CURRENT));
+        m.time.advance(1199);
+        assertEquals(-1, m.apic(0).pendingVector());
+        m.time.advance(1);
+        assertEquals(0x30, m.take(0));
     }
 
     @Test
