@@ -202,7 +202,7 @@ public final class LocalApic implements CpuInterruptPort {
             case MSR_TSC_DEADLINE -> {
                 synchronized (this) {
                     if (!hardwareEnabled()) return true;
-                    timer.setTscDeadline(value, clock.nanosAtTsc(value));
+                    timer.setTscDeadline(value, hostNanosAtTsc(value));
                     rearmTimer();
                 }
                 return true;
@@ -473,6 +473,13 @@ public final class LocalApic implements CpuInterruptPort {
     }
 
     // ---- Timer ------------------------------------------------------------------------------------
+
+    /** Host time at which the TSC reaches {@code tsc}; a TSC the host clock cannot reach counts as never. */
+    private long hostNanosAtTsc(long tsc) {
+        long nanos = clock.nanosAtTsc(tsc);
+        boolean unreachable = tsc < 0 || nanos < clock.nanosAtTsc(0); // unsigned ≥ 2^63, or overflow
+        return unreachable ? ApicTimer.NONE - 1 : nanos;
+    }
 
     /** Replaces the scheduled expiry task with one for the timer's current deadline. */
     private void rearmTimer() {

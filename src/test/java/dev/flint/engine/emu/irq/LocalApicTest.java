@@ -247,6 +247,16 @@ class LocalApicTest {
     }
 
     @Test
+    void aTscDeadlineBeyondTheHostClockNeverFires() {
+        m.write(0, LVT_TIMER, 0x4_0032);
+        assertTrue(m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, -1L));
+        assertTrue(m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, Long.MAX_VALUE));
+        m.time.advance(1_000_000_000L);
+        assertEquals(-1, m.apic(0).pendingVector());
+        assertEquals(Long.MAX_VALUE, m.apic(0).readMsr(LocalApic.MSR_TSC_DEADLINE));
+    }
+
+    @Test
     void leavingTscDeadlineModeDisarmsTheTimer() {
         m.write(0, LVT_TIMER, 0x4_0032);
         m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, m.time.clock.tsc() + 1000);
