@@ -29,7 +29,9 @@ public final class Engines {
     public static Engines standard() {
         List<Supplier<Engine>> list = new ArrayList<>();
         // TODO(merge): list.add(dev.flint.engine.kvm.KvmEngine::new); once the kvm branch is on main.
-        // TODO(merge): list.add(dev.flint.engine.emu.EmuEngine::new); once the emu branches are on main.
+        // TODO(merge): list.add(() -> new dev.flint.engine.emu.EmuEngine(<emu-irq's interrupt hardware factory>,
+        //     <emu-simd's FPU factory>)); once the emu branches are on main (the no-argument constructor has
+        //     neither APICs nor an FPU and cannot boot Linux).
         return new Engines(list);
     }
 
