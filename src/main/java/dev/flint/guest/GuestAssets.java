@@ -100,6 +100,11 @@ public final class GuestAssets {
         } catch (IOException e) {
             throw new GuestFetchException("cannot write to the guest cache " + cacheDir + ": " + e.getMessage(), e);
         }
+        // Ctrl-C skips finally blocks but runs shutdown hooks: without this an interrupted fetch would
+        // leave hundreds of MiB of half-unpacked packages in the cache.
+        Path workDir = work;
+        Thread cleanupOnExit = new Thread(() -> deleteTree(workDir), "flint-fetch-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanupOnExit);
         try {
             progress.println("flint: fetching the guest into " + cacheDir + " (Debian packages, once)");
             String kernelPackage = packages.kernelPackage(progress);
@@ -134,6 +139,11 @@ public final class GuestAssets {
             throw new GuestFetchException("guest fetch failed: " + e.getMessage(), e);
         } finally {
             deleteTree(work);
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook runs anyway; deleting twice is harmless.
+            }
         }
     }
 
