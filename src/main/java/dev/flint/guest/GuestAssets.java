@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -54,11 +55,15 @@ public final class GuestAssets {
 
     /** $FLINT_CACHE, else $XDG_CACHE_HOME/flint, else ~/.cache/flint. */
     public static Path defaultCacheDir() {
-        String flint = System.getenv("FLINT_CACHE");
+        return cacheDirFor(System.getenv(), System.getProperty("user.home"));
+    }
+
+    static Path cacheDirFor(Map<String, String> env, String home) {
+        String flint = env.get("FLINT_CACHE");
         if (flint != null && !flint.isBlank()) return Path.of(flint);
-        String xdg = System.getenv("XDG_CACHE_HOME");
+        String xdg = env.get("XDG_CACHE_HOME");
         if (xdg != null && !xdg.isBlank()) return Path.of(xdg, "flint");
-        return Path.of(System.getProperty("user.home"), ".cache", "flint");
+        return Path.of(home, ".cache", "flint");
     }
 
     /** What {@link #fetch} found or downloaded. */

@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -134,6 +135,13 @@ class GuestAssetsTest {
         long start = System.nanoTime();
         assertFalse(assets.fetch(progress).downloaded());
         assertTrue(System.nanoTime() - start < 2_000_000_000L, "a cached fetch is fast");
+    }
+
+    @Test
+    void cacheFolderFollowsFlintCacheThenXdgThenHome() {
+        assertEquals(Path.of("/srv/flint"), GuestAssets.cacheDirFor(Map.of("FLINT_CACHE", "/srv/flint", "XDG_CACHE_HOME", "/x"), "/home/u"));
+        assertEquals(Path.of("/x/flint"), GuestAssets.cacheDirFor(Map.of("XDG_CACHE_HOME", "/x"), "/home/u"));
+        assertEquals(Path.of("/home/u/.cache/flint"), GuestAssets.cacheDirFor(Map.of("FLINT_CACHE", ""), "/home/u"));
     }
 
     private static void assertNoTemporaryFolders(Path cache) {
