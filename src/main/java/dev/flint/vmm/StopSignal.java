@@ -23,6 +23,9 @@ final class StopSignal implements SystemControl {
 
     boolean stopped() { return reason.isDone(); }
 
+    /** Completes with the reason; completing the returned future does not stop the machine. */
+    CompletableFuture<StopReason> future() { return reason.copy(); }
+
     StopReason await() throws InterruptedException {
         try {
             return reason.get();

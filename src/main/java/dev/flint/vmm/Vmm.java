@@ -9,6 +9,7 @@ import dev.flint.machine.StopReason;
 import dev.flint.machine.bus.Bus;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -67,6 +68,11 @@ public final class Vmm implements AutoCloseable {
     /** Like {@link #awaitStop()}, giving up after {@code timeout}. */
     public Optional<StopReason> awaitStop(Duration timeout) throws InterruptedException {
         return stops.await(timeout);
+    }
+
+    /** Completes when the machine stops, for callers that must not block (the API's request threads). */
+    public CompletableFuture<StopReason> stopped() {
+        return stops.future();
     }
 
     /** Ends the machine as if powered off (the host asked, not the guest); {@link #awaitStop} returns. */
