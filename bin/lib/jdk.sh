@@ -1,7 +1,8 @@
 # Finds a JDK that can build and run Flint (Java 25 or newer). Sourced by bin/flint and bin/test.
 #
 # flint_find_jdk prints the JDK's home directory and returns 0, or returns 1 if none is found.
-# Candidates, in order: $JAVA_HOME, every JDK under /usr/lib/jvm (newest first), then the `java` on PATH.
+# Candidates, in order: $JAVA_HOME, every JDK under /usr/lib/jvm (names in descending version order), then
+# the `java` on PATH. The first whose `java -version` says 25 or newer wins.
 # FLINT_JDK_DIRS (space-separated) replaces /usr/lib/jvm, for tests of this script.
 
 FLINT_MIN_JAVA=25
