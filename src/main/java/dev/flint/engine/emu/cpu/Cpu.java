@@ -99,6 +99,35 @@ public final class Cpu implements FpuHost {
 
     public Mmu mmu() { return mmu; }
 
+    /** Loads the boot state (vCPU 0 at start). */
+    public void boot(dev.flint.arch.x86.CpuBootState state) {
+        s.load(state);
+        afterStateLoad();
+    }
+
+    /** INIT: back to the reset state, then wait for a STARTUP IPI. */
+    public void init() {
+        s.resetForInit();
+        fpu.reset();
+        afterStateLoad();
+    }
+
+    /** STARTUP IPI: real mode at {@code vectorPage} * 4 KiB (CS = vector << 8, IP = 0). */
+    public void startup(int vectorPage) {
+        int sel = (vectorPage & 0xFF) << 8;
+        s.segSel[CS] = sel;
+        s.segBase[CS] = (long) sel << 4;
+        s.rip = 0;
+        halted = false;
+        afterStateLoad();
+    }
+
+    private void afterStateLoad() {
+        mmu.flushAll();
+        interruptShadow = false;
+        modeChanged();
+    }
+
     /** For test rigs: report faults through {@link #lastFault()} instead of delivering them via the IDT. */
     public void setStopOnFault(boolean stop) { stopOnFault = stop; }
 
