@@ -138,7 +138,7 @@ public final class Cpu implements FpuHost {
     public void setHalted(boolean h) { halted = h; }
 
     /** Recomputes cached mode facts after CS, CR0, EFER or CPL change. */
-    void modeChanged() {
+    public void modeChanged() {
         mode64 = s.mode64();
         if (mode64) {
             defOpSize = 4;
