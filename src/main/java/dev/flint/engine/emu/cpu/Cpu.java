@@ -469,6 +469,7 @@ public final class Cpu implements FpuHost {
      * atomic against other vCPUs. Returns the old value.
      */
     private long rmw(int kind, int op, int size, long src, boolean writeBack) {
+        if (lock && (!memOp || !writeBack)) throw ud();
         if (!memOp) {
             long d = getReg(rm, size);
             long v = compute(kind, op, size, d, src);
@@ -539,8 +540,11 @@ public final class Cpu implements FpuHost {
                     if (has66) opSize = (defOpSize == 2) ? 4 : 2;
                     if (rexW != 0) opSize = 8;
                     if (op == 0x0F) {
-                        twoByte(fetch8());
+                        int op2 = fetch8();
+                        if (lock && !lockable2(op2)) throw ud();
+                        twoByte(op2);
                     } else {
+                        if (lock && !lockable1(op)) throw ud();
                         oneByte(op);
                     }
                     s.rip = ip & ipMask;
@@ -548,6 +552,17 @@ public final class Cpu implements FpuHost {
                 }
             }
         }
+    }
+
+    /** One-byte opcodes that accept LOCK (with a memory destination, checked in {@link #rmw}). */
+    private static boolean lockable1(int op) {
+        return (op < 0x38 && (op & 6) == 0) || (op >= 0x80 && op <= 0x83) || op == 0x86 || op == 0x87
+                || op == 0xF6 || op == 0xF7 || op == 0xFE || op == 0xFF;
+    }
+
+    private static boolean lockable2(int op) {
+        return op == 0xAB || op == 0xB3 || op == 0xBB || op == 0xBA || op == 0xB0 || op == 0xB1 || op == 0xC0
+                || op == 0xC1 || op == 0xC7;
     }
 
     private static boolean isLegacyPrefix(int b) {
@@ -1525,6 +1540,7 @@ public final class Cpu implements FpuHost {
 
     private void cmpxchg(int z) {
         decodeModrm();
+        if (lock && !memOp) throw ud();
         long acc = getReg(RAX, z);
         long src = getReg(reg, z);
         if (!memOp) {

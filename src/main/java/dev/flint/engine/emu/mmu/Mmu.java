@@ -281,11 +281,15 @@ public final class Mmu {
         if (user && !us) throw pageFault(lin, access, true);
         if (write && !rw && (user || (cpu.cr0 & CpuState.CR0_WP) != 0)) throw pageFault(lin, access, true);
         if (access == EXEC && nx) throw pageFault(lin, access, true);
-        // Set accessed bits along the path and dirty on the leaf; only write entries that change.
+        // Set accessed bits along the path and dirty on the leaf, atomically: if another CPU changed an
+        // entry since we read it, walk again rather than write back a stale entry.
         for (int i = 0; i < levels; i++) {
             long e = entries[i];
             long want = e | A | ((i == levels - 1 && write) ? D : 0);
-            if (want != e) phys.write(addrs[i], 8, want);
+            if (want != e && !phys.compareAndSwapEntry(addrs[i], e, want)) {
+                walk64(lin, access);
+                return;
+            }
         }
         long frame = entry & ADDR_MASK & ~(pageSize - 1);
         walkResult[0] = frame | (lin & (pageSize - 1) & ~0xFFFL);
