@@ -701,7 +701,7 @@ public final class Cpu implements FpuHost {
                 int sr = reg & 7;
                 if (sr > GS) throw ud();
                 if (memOp) writeE(2, s.segSel[sr]);
-                else setReg(rm, opSize == 8 ? 8 : 4, s.segSel[sr]);
+                else setReg(rm, opSize, s.segSel[sr]);
             }
             case 0x8D -> {
                 decodeModrm();
