@@ -97,6 +97,8 @@ final class SoftFloat {
     final boolean flushToZero;
     final boolean denormalsAreZero;
     final boolean underflowMasked;
+    /** x87 NaN selection (larger significand, QNaN over SNaN) instead of the SSE first-operand rule. */
+    private boolean x87NanRule;
     int flags;
 
     SoftFloat(int rounding, boolean flushToZero, boolean denormalsAreZero, boolean underflowMasked) {
@@ -111,6 +113,13 @@ final class SoftFloat {
         return new SoftFloat((mxcsr >>> 13) & 3, (mxcsr & 0x8000) != 0, (mxcsr & 0x40) != 0, (mxcsr & 0x800) != 0);
     }
 
+    /** Environment described by an x87 control word: its RC field and underflow mask, no DAZ/FTZ. */
+    static SoftFloat fromControlWord(int fcw) {
+        SoftFloat env = new SoftFloat((fcw >>> 10) & 3, false, false, (fcw & UE) != 0);
+        env.x87NanRule = true;
+        return env;
+    }
+
     // ---- NaN and operand handling ----
 
     static long quiet(long bits, Format f) {
@@ -121,6 +130,14 @@ final class SoftFloat {
     long propagateNaN(long a, long b, Format f) {
         if (f.isSNaN(a) || f.isSNaN(b)) {
             flags |= IE;
+        }
+        if (x87NanRule && f.isNaN(a) && f.isNaN(b)) {
+            boolean aQuiet = (a & f.quietBit) != 0;
+            boolean bQuiet = (b & f.quietBit) != 0;
+            if (aQuiet != bQuiet) {
+                return quiet(aQuiet ? a : b, f);
+            }
+            return quiet((a & f.fracMask) >= (b & f.fracMask) ? a : b, f);
         }
         return quiet(f.isNaN(a) ? a : b, f);
     }
@@ -485,18 +502,13 @@ final class SoftFloat {
      * CVTT forms, FISTTP) instead of the environment's mode.
      */
     long toInteger(long bits, Format f, int sizeBits, boolean truncate) {
-        long indefinite = 1L << (sizeBits - 1);
         if (f.isNaN(bits) || f.isInf(bits)) {
             flags |= IE;
-            return indefinite;
+            return integerIndefinite(sizeBits);
         }
-        if (denormalsAreZero && f.isDenormal(bits)) {
+        if (f.isZero(bits) || (denormalsAreZero && f.isDenormal(bits))) {
             return 0;
         }
-        if (f.isZero(bits)) {
-            return 0;
-        }
-        boolean neg = f.negative(bits);
         int e = f.exponentField(bits);
         long m = bits & f.fracMask;
         if (e == 0) {
@@ -504,19 +516,37 @@ final class SoftFloat {
         } else {
             m |= f.fracMask + 1;
         }
-        int exp = e - f.bias - (f.precision - 1);
+        return roundToInteger(f.negative(bits), m, e - f.bias - (f.precision - 1), sizeBits, truncate);
+    }
+
+    static long integerIndefinite(int sizeBits) {
+        return 1L << (sizeBits - 1);
+    }
+
+    /**
+     * Rounds {@code ±m * 2^exp} ({@code m} unsigned, any 64-bit value) to a signed integer of
+     * {@code sizeBits}, zero-extended into the result; out of range gives IE and the integer indefinite.
+     */
+    long roundToInteger(boolean neg, long m, int exp, int sizeBits, boolean truncate) {
         long integer;
         boolean half = false;
         boolean rest = false;
+        if (m == 0) {
+            return 0;
+        }
         if (exp >= 0) {
-            if (exp > 63 - f.precision) {
+            if (exp + 64 - Long.numberOfLeadingZeros(m) > 64) {
                 flags |= IE;
-                return indefinite;
+                return integerIndefinite(sizeBits);
             }
             integer = m << exp;
-        } else if (-exp >= 63) {
+        } else if (-exp > 64) {
             integer = 0;
             rest = true;
+        } else if (-exp == 64) {
+            integer = 0;
+            half = m < 0;
+            rest = (m << 1) != 0;
         } else {
             integer = m >>> -exp;
             half = ((m >>> (-exp - 1)) & 1) != 0;
@@ -532,18 +562,21 @@ final class SoftFloat {
         };
         if (up) {
             integer++;
+            if (integer == 0) { // carried out of 64 bits
+                flags |= IE;
+                return integerIndefinite(sizeBits);
+            }
         }
-        // integer <= 2^63 here; range-check against the signed destination
         long limit = 1L << (sizeBits - 1); // unsigned magnitude of the most negative value
         int vsLimit = Long.compareUnsigned(integer, limit);
         if (neg ? vsLimit > 0 : vsLimit >= 0) {
             flags |= IE;
-            return indefinite;
+            return integerIndefinite(sizeBits);
         }
         if (inexact) {
             flags |= PE;
         }
         long result = neg ? -integer : integer;
-        return sizeBits == 64 ? result : result & 0xFFFFFFFFL;
+        return sizeBits == 64 ? result : result & ((1L << sizeBits) - 1);
     }
 }
