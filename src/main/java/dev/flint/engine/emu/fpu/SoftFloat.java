@@ -190,6 +190,22 @@ final class SoftFloat {
     }
 
     long arith(Op op, long a, long b, Format f) {
+        int before = flags;
+        return withoutDenormalOnSpecialResult(before, arithmetic(op, a, b, f));
+    }
+
+    /**
+     * Hardware reports DE only when a denormal operand takes part in a real computation: an operation that
+     * ends as invalid or divide-by-zero (e.g. denormal / 0, sqrt of a negative denormal) reports only that.
+     */
+    private long withoutDenormalOnSpecialResult(int before, long result) {
+        if ((flags & ~before & (IE | ZE)) != 0) {
+            flags = (flags & ~DE) | (before & DE);
+        }
+        return result;
+    }
+
+    private long arithmetic(Op op, long a, long b, Format f) {
         if (f.isNaN(a) || f.isNaN(b)) {
             return propagateNaN(a, b, f);
         }
@@ -257,6 +273,11 @@ final class SoftFloat {
     }
 
     long sqrt(long a, Format f) {
+        int before = flags;
+        return withoutDenormalOnSpecialResult(before, squareRoot(a, f));
+    }
+
+    private long squareRoot(long a, Format f) {
         if (f.isNaN(a)) {
             return propagateNaN(a, a, f);
         }
@@ -451,11 +472,11 @@ final class SoftFloat {
     /** MINSS/MAXSS family: returns the second operand when either is NaN or both are zero. */
     long minMax(long a, long b, Format f, boolean max) {
         int c = compare(a, b, f, true);
+        a = denormalsAreZero && f.isDenormal(a) ? a & f.signBit : a;
+        b = denormalsAreZero && f.isDenormal(b) ? b & f.signBit : b;
         if (c == UNORDERED) {
             return b;
         }
-        a = denormalsAreZero && f.isDenormal(a) ? a & f.signBit : a;
-        b = denormalsAreZero && f.isDenormal(b) ? b & f.signBit : b;
         return (max ? c == GREATER : c == LESS) ? a : b;
     }
 
