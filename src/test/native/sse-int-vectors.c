@@ -1,7 +1,7 @@
 /*
- * Generates SSE2 packed-integer (and packed-float shuffle/unpack/logic) test vectors from the host CPU,
+ * Generates SSE2/SSE3/SSSE3 packed-integer (and packed-float shuffle/unpack/logic) test vectors from the host CPU,
  * for SseHostVectorsTest. Each line: op imm a_lo a_hi b_lo b_hi r_lo r_hi (hex), r = (a op b).
- * Build and run:  gcc -O1 -o /tmp/sse-int-vectors sse-int-vectors.c && /tmp/sse-int-vectors 6
+ * Build and run:  gcc -O1 -mssse3 -o /tmp/sse-int-vectors sse-int-vectors.c && /tmp/sse-int-vectors 3
  */
 #include <emmintrin.h>
 #include <stdint.h>
@@ -53,6 +53,12 @@ OP(psllq, "psllq") OP(pmuludq, "pmuludq") OP(pmaddwd, "pmaddwd") OP(psadbw, "psa
 OP(psubw, "psubw") OP(psubd, "psubd") OP(psubq, "psubq") OP(paddb, "paddb") OP(paddw, "paddw") OP(paddd, "paddd")
 OP(unpcklps, "unpcklps") OP(unpckhpd, "unpckhpd") OP(andnps, "andnps")
 OPI(pshufd, "pshufd") OPI(pshuflw, "pshuflw") OPI(pshufhw, "pshufhw") OPI(shufps, "shufps") OPI(shufpd, "shufpd")
+OP(pshufb, "pshufb") OP(phaddw, "phaddw") OP(phaddd, "phaddd") OP(phaddsw, "phaddsw") OP(pmaddubsw, "pmaddubsw")
+OP(phsubw, "phsubw") OP(phsubd, "phsubd") OP(phsubsw, "phsubsw") OP(psignb, "psignb") OP(psignw, "psignw")
+OP(psignd, "psignd") OP(pmulhrsw, "pmulhrsw") OP(pabsb, "pabsb") OP(pabsw, "pabsw") OP(pabsd, "pabsd")
+OP(addsubps, "addsubps") OP(addsubpd, "addsubpd") OP(haddps, "haddps") OP(haddpd, "haddpd") OP(hsubps, "hsubps")
+OP(hsubpd, "hsubpd") OP(movsldup, "movsldup") OP(movshdup, "movshdup") OP(movddup, "movddup")
+OPI(palignr, "palignr")
 SHI(psrlwi, "psrlw") SHI(psradi, "psrad") SHI(psllqi, "psllq") SHI(psrldq, "psrldq") SHI(pslldq, "pslldq")
 SHI(psrawi, "psraw")
 
@@ -66,6 +72,9 @@ static const struct op ops[] = {
     E(psubsb), E(psubsw), E(pminsw), E(por), E(paddsb), E(paddsw), E(pmaxsw), E(pxor), E(psllw), E(pslld),
     E(psllq), E(pmuludq), E(pmaddwd), E(psadbw), E(psubb), E(psubw), E(psubd), E(psubq), E(paddb), E(paddw),
     E(paddd), E(unpcklps), E(unpckhpd), E(andnps),
+    E(pshufb), E(phaddw), E(phaddd), E(phaddsw), E(pmaddubsw), E(phsubw), E(phsubd), E(phsubsw), E(psignb),
+    E(psignw), E(psignd), E(pmulhrsw), E(pabsb), E(pabsw), E(pabsd), E(addsubps), E(addsubpd), E(haddps),
+    E(haddpd), E(hsubps), E(hsubpd), E(movsldup), E(movshdup), E(movddup), {"palignr", palignr, 1},
     {"pshufd", pshufd, 1}, {"pshuflw", pshuflw, 1}, {"pshufhw", pshufhw, 1}, {"shufps", shufps, 1},
     {"shufpd", shufpd, 1}, {"psrlwi", psrlwi, 2}, {"psradi", psradi, 2}, {"psllqi", psllqi, 2},
     {"psrldq", psrldq, 2}, {"pslldq", pslldq, 2}, {"psrawi", psrawi, 2},
