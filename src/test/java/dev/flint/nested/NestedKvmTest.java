@@ -1,0 +1,42 @@
+package dev.flint.nested;
+
+import dev.flint.guest.Initramfs;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Stock-kernel boots under a real KVM, nested in QEMU TCG (see {@link NestedKvm}). Slow (tens of
+ * seconds per L1 boot), so tagged; it is still part of the default suite.
+ */
+@Tag("nested")
+class NestedKvmTest {
+    static final String MARKER = "FLINT-NESTED-MARKER";
+    static NestedKvm l1;
+    static Path markerInitrd;
+
+    @BeforeAll
+    static void prepare() throws Exception {
+        Path work = Path.of("target", "nested").toAbsolutePath();
+        l1 = NestedKvm.prepare(work);
+        markerInitrd = work.resolve("marker.cpio.gz");
+        Initramfs.marker(MARKER, l1.assets().busybox()).write(markerInitrd);
+    }
+
+    @Test
+    void qemuWithKvmBootsTheStockKernelInsideL1() throws Exception {
+        var r = l1.run("""
+                qemu-system-x86_64 -accel kvm -M microvm -m 256 -nodefaults -display none -serial stdio \\
+                  -monitor none -no-reboot -kernel %s -initrd %s -append "console=ttyS0 quiet panic=-1"
+                """.formatted(l1.assets().kernel(), markerInitrd), Duration.ofMinutes(5));
+        assertTrue(r.output().contains(MARKER), r.console());
+        assertTrue(r.output().contains("cpus=1"), r.console());
+        assertEquals(0, r.exitStatus(), r.console());
+    }
+}
