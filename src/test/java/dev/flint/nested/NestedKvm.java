@@ -88,6 +88,19 @@ public final class NestedKvm {
 
     public GuestAssets assets() { return assets; }
 
+    /** The JDK running these tests; the host's / is L1's /host, so the same path works under chroot. */
+    public static String javaInL1() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /**
+     * The class path of this test run (Surefire passes the real one in {@code surefire.test.class.path};
+     * its own launcher jar only points at it). Entries must not be under /tmp.
+     */
+    public static String testClassPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+
     private static void installIfMissing(String tool, String pkg) throws IOException, InterruptedException {
         for (String dir : System.getenv("PATH").split(":")) {
             if (Files.isExecutable(Path.of(dir, tool))) return;

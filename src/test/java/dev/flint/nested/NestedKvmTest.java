@@ -39,4 +39,15 @@ class NestedKvmTest {
         assertTrue(r.output().contains("cpus=1"), r.console());
         assertEquals(0, r.exitStatus(), r.console());
     }
+
+    @Test
+    void kvmEngineTestsAllPassUnderAStockKvm() throws Exception {
+        // The same tests that run against the host's PVM, now against kvm_amd: nothing may be skipped
+        // (triple faults, for one, only happen there), and availability() must say usable.
+        var r = l1.run(NestedKvm.javaInL1() + " --enable-native-access=ALL-UNNAMED -cp " + NestedKvm.testClassPath()
+                + " " + RunTestsInL1.class.getName() + " dev.flint.engine.kvm.KvmEngineTest", Duration.ofMinutes(8));
+        System.err.println("KvmEngineTest inside L1:\n" + r.output());
+        assertTrue(r.output().contains("kvm engine on this host: usable"), r.console());
+        assertEquals(0, r.exitStatus(), r.console());
+    }
 }
