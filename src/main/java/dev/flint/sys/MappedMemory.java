@@ -1,18 +1,19 @@
 package dev.flint.sys;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-/** A native mapping made with mmap, unmapped exactly once by {@link #close}. */
+/**
+ * A native mapping made with mmap. Its segment belongs to a shared arena whose closing unmaps it: after
+ * {@link #close} any access through the segment fails with an exception instead of touching unmapped
+ * memory (a late device thread must not crash the JVM).
+ */
 public final class MappedMemory implements AutoCloseable {
-    private final long address;
-    private final long length;
+    private final Arena arena = Arena.ofShared();
     private final MemorySegment segment;
-    private boolean closed;
 
     private MappedMemory(long address, long length) {
-        this.address = address;
-        this.length = length;
-        this.segment = MemorySegment.ofAddress(address).reinterpret(length);
+        this.segment = MemorySegment.ofAddress(address).reinterpret(length, arena, s -> Libc.munmap(address, length));
     }
 
     /** Maps {@code length} bytes of {@code fd} at {@code offset}, shared and read/write (e.g. KVM's kvm_run). */
@@ -29,17 +30,12 @@ public final class MappedMemory implements AutoCloseable {
                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0), length);
     }
 
-    /** The mapping; do not use it after {@link #close}. */
+    /** The mapping; unusable after {@link #close}. */
     public MemorySegment segment() { return segment; }
 
-    public long address() { return address; }
-
-    public long length() { return length; }
-
+    /** Unmaps; idempotent. */
     @Override
     public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        Libc.munmap(address, length);
+        if (arena.scope().isAlive()) arena.close();
     }
 }

@@ -258,6 +258,8 @@ class KvmEngineTest {
             Files.writeString(cpuinfo, "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae hypervisor\n");
             Engine.Availability a = new KvmEngine(Path.of("/dev/kvm"), cpuinfo, false).availability();
             assertEquals(new Engine.Availability(false, KvmEngine.PVM_REASON), a);
+            var forced = new KvmEngine(Path.of("/dev/kvm"), cpuinfo, true).availability();
+            assertTrue(forced.usable() && forced.reason().contains("PVM"), forced.reason());
             Files.writeString(cpuinfo, "processor\t: 0\nflags\t\t: fpu vme svm npt\n");
             assertTrue(new KvmEngine(Path.of("/dev/kvm"), cpuinfo, false).availability().usable());
         } finally {
