@@ -97,4 +97,4 @@ for i in $(seq "$N"); do
   read -r total guest <<<"$rss"
   echo "startup $((first - t0)) ms  rss-total $((total / 1024)) MiB  rss-guest $((guest / 1024)) MiB  rss-vmm $(((total - guest) / 1024)) MiB"
 done | tee "$work/host.txt"
-echo "median start-up: $(awk '/^startup/{print $2}' "$work/host.txt" | median) ms   median VMM RSS: $(awk '/^startup/{print $9}' "$work/host.txt" | median) MiB"
+echo "median start-up: $(awk '/^startup/{print $2}' "$work/host.txt" | median) ms   median VMM RSS: $(awk '/^startup/{print $11}' "$work/host.txt" | median) MiB"
