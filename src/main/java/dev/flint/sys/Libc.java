@@ -84,45 +84,67 @@ public final class Libc {
         return (int) ERRNO.get(captured, 0L);
     }
 
-    private static RuntimeException rethrow(Throwable t) {
+    /** A downcall that gets the errno capture buffer as its first argument. */
+    @FunctionalInterface
+    private interface ErrnoCall {
+        long invoke(MemorySegment captured) throws Throwable;
+    }
+
+    /** A downcall without errno. */
+    @FunctionalInterface
+    private interface PlainCall {
+        long invoke() throws Throwable;
+    }
+
+    /**
+     * Runs a libc call that fails by returning -1 and setting errno: its result, or an {@link ErrnoException}
+     * naming {@code what}.
+     */
+    private static long checked(String what, ErrnoCall call) {
+        MemorySegment captured = CAPTURED.get();
+        long result;
+        try {
+            result = call.invoke(captured);
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+        if (result == -1) throw new ErrnoException(what, errno(captured));
+        return result;
+    }
+
+    private static long plain(PlainCall call) {
+        try {
+            return call.invoke();
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** Downcalls declare Throwable; only runtime exceptions and errors can actually come out of them. */
+    private static RuntimeException unchecked(Throwable t) {
         if (t instanceof RuntimeException r) return r;
         if (t instanceof Error e) throw e;
         return new IllegalStateException(t);
     }
 
-    private static int checked(String call, int result, MemorySegment captured) {
-        if (result == -1) throw new ErrnoException(call, errno(captured));
-        return result;
-    }
-
     public static int open(String path, int flags) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment captured = CAPTURED.get();
-            int fd = (int) OPEN.invokeExact(captured, arena.allocateFrom(path), flags, 0);
-            return checked("open " + path, fd, captured);
-        } catch (Throwable t) {
-            throw rethrow(t);
+            MemorySegment cPath = arena.allocateFrom(path);
+            return (int) checked("open " + path, c -> (int) OPEN.invokeExact(c, cPath, flags, 0));
         }
     }
 
     public static void close(int fd) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            checked("close", (int) CLOSE.invokeExact(captured, fd), captured);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("close", c -> (int) CLOSE.invokeExact(c, fd));
     }
 
     /** {@code ioctl(fd, request, arg)}; {@code arg} is an integer or a native address. */
     public static int ioctl(int fd, long request, long arg) {
         try {
-            MemorySegment captured = CAPTURED.get();
-            int r = (int) IOCTL.invokeExact(captured, fd, request, arg);
-            if (r == -1) throw new ErrnoException(String.format("ioctl 0x%x", request), errno(captured));
-            return r;
-        } catch (Throwable t) {
-            throw rethrow(t);
+            return (int) checked("ioctl", c -> (int) IOCTL.invokeExact(c, fd, request, arg));
+        } catch (ErrnoException e) {
+            // Named with the request only on failure: KVM_RUN goes through here on every exit.
+            throw new ErrnoException(String.format("ioctl 0x%x", request), e.errno());
         }
     }
 
@@ -132,90 +154,43 @@ public final class Libc {
 
     /** Maps {@code length} bytes of {@code fd} (or anonymous memory when fd is -1); returns the address. */
     public static long mmap(long length, int prot, int flags, int fd, long offset) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            long addr = (long) MMAP.invokeExact(captured, 0L, length, prot, flags, fd, offset);
-            if (addr == -1L) throw new ErrnoException("mmap", errno(captured));
-            return addr;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return checked("mmap", c -> (long) MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset));
     }
 
     public static void munmap(long address, long length) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            checked("munmap", (int) MUNMAP.invokeExact(captured, address, length), captured);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checked("munmap", c -> (int) MUNMAP.invokeExact(c, address, length));
     }
 
     public static int eventfd(int initial, int flags) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            return checked("eventfd", (int) EVENTFD.invokeExact(captured, initial, flags), captured);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) checked("eventfd", c -> (int) EVENTFD.invokeExact(c, initial, flags));
     }
 
     public static long read(int fd, MemorySegment buf) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            long n = (long) READ.invokeExact(captured, fd, buf, buf.byteSize());
-            if (n == -1) throw new ErrnoException("read", errno(captured));
-            return n;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return checked("read", c -> (long) READ.invokeExact(c, fd, buf, buf.byteSize()));
     }
 
     public static long write(int fd, MemorySegment buf) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            long n = (long) WRITE.invokeExact(captured, fd, buf, buf.byteSize());
-            if (n == -1) throw new ErrnoException("write", errno(captured));
-            return n;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return checked("write", c -> (long) WRITE.invokeExact(c, fd, buf, buf.byteSize()));
     }
 
     /** The kernel thread id of the calling thread (what {@link #tgkill} targets). */
     public static int gettid() {
-        try {
-            return (int) GETTID.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) plain(() -> (int) GETTID.invokeExact());
     }
 
     public static int getpid() {
-        try {
-            return (int) GETPID.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) plain(() -> (int) GETPID.invokeExact());
     }
 
     /** Sends {@code signal} to one thread of this process. */
     public static void tgkill(int tid, int signal) {
-        try {
-            MemorySegment captured = CAPTURED.get();
-            checked("tgkill", (int) TGKILL.invokeExact(captured, getpid(), tid, signal), captured);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        int pid = getpid();
+        checked("tgkill", c -> (int) TGKILL.invokeExact(c, pid, tid, signal));
     }
 
     /** The first real-time signal glibc leaves to applications (glibc keeps a few for itself). */
     public static int sigrtmin() {
-        try {
-            return (int) SIGRTMIN.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) plain(() -> (int) SIGRTMIN.invokeExact());
     }
 
     /** A zeroed glibc {@code sigset_t} holding the given signals. */
@@ -230,12 +205,9 @@ public final class Libc {
 
     /** Changes the calling thread's signal mask; {@code old} may be {@link MemorySegment#NULL}. */
     public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
-        try {
-            int err = (int) PTHREAD_SIGMASK.invokeExact(how, set, old);
-            if (err != 0) throw new ErrnoException("pthread_sigmask", err);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        // pthread functions return the error number instead of setting errno.
+        int err = (int) plain(() -> (int) PTHREAD_SIGMASK.invokeExact(how, set, old));
+        if (err != 0) throw new ErrnoException("pthread_sigmask", err);
     }
 
     /**
@@ -245,16 +217,10 @@ public final class Libc {
     public static int takePendingSignal(MemorySegment set) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment zeroTimeout = arena.allocate(16, 8);
-            MemorySegment captured = CAPTURED.get();
-            int sig = (int) SIGTIMEDWAIT.invokeExact(captured, set, MemorySegment.NULL, zeroTimeout);
-            if (sig == -1) {
-                int e = errno(captured);
-                if (e == EAGAIN || e == EINTR) return -1;
-                throw new ErrnoException("sigtimedwait", e);
-            }
-            return sig;
-        } catch (Throwable t) {
-            throw rethrow(t);
+            return (int) checked("sigtimedwait", c -> (int) SIGTIMEDWAIT.invokeExact(c, set, MemorySegment.NULL, zeroTimeout));
+        } catch (ErrnoException e) {
+            if (e.errno() == EAGAIN || e.errno() == EINTR) return -1;
+            throw e;
         }
     }
 

@@ -40,19 +40,20 @@ public final class NestedKvm {
     private static final String BEGIN = "@@NESTED-BEGIN@@";
     private static final Pattern END = Pattern.compile("@@NESTED-END rc=(\\d+)@@");
 
+    /**
+     * L1's /init: the same kernel file systems for L1 itself and, later, for the host tree it chroots
+     * into (whose own /proc etc. are just empty directories over 9p), modules, the 9p mount, the command.
+     */
     private static final String INIT = """
             #!/bin/busybox sh
             /bin/busybox --install -s /bin
             export PATH=/bin
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
+            mkdir -p /proc /sys /host
+            kernel_fs() { mount -t proc proc $1/proc; mount -t sysfs sysfs $1/sys; mount -t devtmpfs devtmpfs $1/dev; }
+            kernel_fs ""
             for m in $(cat /modules.list); do insmod /modules/$m.ko || echo "L1: insmod $m failed"; done
-            mkdir -p /host
             mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || echo "L1: 9p mount failed"
-            mount -t proc proc /host/proc
-            mount -t sysfs sysfs /host/sys
-            mount -t devtmpfs devtmpfs /host/dev
+            kernel_fs /host
             mount -t tmpfs -o mode=1777 tmpfs /host/tmp
             mount -t tmpfs tmpfs /host/run
             cp /command.sh /host/tmp/.nested-command.sh
@@ -129,15 +130,12 @@ public final class NestedKvm {
     }
 
     private InitramfsBuilder l1Initramfs(String command) {
+        // Only what the kernel needs before /init runs (busybox, a console); /init makes the rest.
         InitramfsBuilder b = new InitramfsBuilder()
                 .directory("/bin", 0755)
                 .file("/bin/busybox", assets.busybox(), 0755)
                 .directory("/dev", 0755)
                 .charDevice("/dev/console", 0600, 5, 1)
-                .charDevice("/dev/null", 0666, 1, 3)
-                .directory("/proc", 0555)
-                .directory("/sys", 0555)
-                .directory("/tmp", 01777)
                 .directory("/modules", 0755)
                 .file("/modules.list", String.join("\n", MODULES.stream().map(m -> m.replace('/', '_')).toList()) + "\n", 0644)
                 .file("/command.sh", command, 0755)

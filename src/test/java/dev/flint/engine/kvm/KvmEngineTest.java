@@ -27,8 +27,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class KvmEngineTest {
-    static final int PORT = 0x500;
-
     @BeforeAll
     static void needKvm() {
         boolean present = Files.exists(Path.of("/dev/kvm"));
@@ -39,11 +37,9 @@ class KvmEngineTest {
     @Test
     void portOutAndInReachTheBusDevice() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
-            var dev = new TinyGuest.Recorder(0x17);
-            g.portIo.register(PORT, 4, dev, "test");
+            var dev = g.portDevice(0x17);
             // mov al,0x42; mov dx,0x500; out dx,al; in al,dx; add al,1; out dx,al; cli; hlt
-            g.load(TinyGuest.CODE, "B042 BA0005 EE EC 0401 EE FA F4");
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+            g.startRealMode("B042 BA0005 EE EC 0401 EE FA F4");
             assertEquals(new Access(true, 0, 1, 0x42), plain(dev.next()));
             assertEquals(new Access(false, 0, 1, 0x17), plain(dev.next()));
             assertEquals(new Access(true, 0, 1, 0x18), plain(dev.next()));
@@ -53,13 +49,11 @@ class KvmEngineTest {
     @Test
     void stringIoMovesEveryElement() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
-            var dev = new TinyGuest.Recorder(0x61);
-            g.portIo.register(PORT, 4, dev, "test");
+            var dev = g.portDevice(0x61);
             g.load(0x3000, "48454C4C4F"); // "HELLO"
             // xor ax,ax; mov ds,ax; mov es,ax; cld; mov si,0x3000; mov cx,5; mov dx,0x500; rep outsb;
             // mov di,0x3100; mov cx,3; rep insb; mov dx,0x501; out dx,al; cli; hlt
-            g.load(TinyGuest.CODE, "31C0 8ED8 8EC0 FC BE0030 B90500 BA0005 F36E BF0031 B90300 F36C BA0105 EE FA F4");
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+            g.startRealMode("31C0 8ED8 8EC0 FC BE0030 B90500 BA0005 F36E BF0031 B90300 F36C BA0105 EE FA F4");
             StringBuilder out = new StringBuilder();
             for (int i = 0; i < 5; i++) {
                 var a = dev.next();
@@ -80,12 +74,10 @@ class KvmEngineTest {
     void mmioReadsAndWritesReachTheBusDevice() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
             var dev = new TinyGuest.Recorder(0x1234);
-            var port = new TinyGuest.Recorder(0);
+            var port = g.portDevice(0);
             g.mmio.register(0x20000, 0x100, dev, "test-mmio");
-            g.portIo.register(PORT, 4, port, "test");
             // mov ax,0x2000; mov ds,ax; mov byte [0x10],0x5a; mov ax,[0x20]; mov dx,0x500; out dx,ax; cli; hlt
-            g.load(TinyGuest.CODE, "B80020 8ED8 C606 1000 5A A12000 BA0005 EF FA F4");
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+            g.startRealMode("B80020 8ED8 C606 1000 5A A12000 BA0005 EF FA F4");
             assertEquals(new Access(true, 0x10, 1, 0x5A), plain(dev.next()));
             assertEquals(new Access(false, 0x20, 2, 0x1234), plain(dev.next()));
             assertEquals(new Access(true, 0, 2, 0x1234), plain(port.next()));
@@ -95,12 +87,10 @@ class KvmEngineTest {
     @Test
     void guestSeesAndWritesMemorySlotContents() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
-            var port = new TinyGuest.Recorder(0);
-            g.portIo.register(PORT, 4, port, "test");
+            var port = g.portDevice(0);
             g.memory.writeShort(0x2000, (short) 0x1233);
             // xor ax,ax; mov ds,ax; mov ax,[0x2000]; add ax,1; mov [0x2002],ax; mov dx,0x500; out dx,al; cli; hlt
-            g.load(TinyGuest.CODE, "31C0 8ED8 A10020 050100 A30220 BA0005 EE FA F4");
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+            g.startRealMode("31C0 8ED8 A10020 050100 A30220 BA0005 EE FA F4");
             port.next();
             assertEquals(0x1234, g.memory.readShort(0x2002));
         }
@@ -110,9 +100,8 @@ class KvmEngineTest {
     void longModeCodeSetUpByTheVmmRuns() throws Exception {
         try (TinyGuest g = new TinyGuest(0x200000, 1)) {
             var dev = new TinyGuest.Recorder(0x1122334455667788L);
-            var port = new TinyGuest.Recorder(0);
+            var port = g.portDevice(0);
             g.mmio.register(0xD000_0000L, 0x1000, dev, "test-mmio");
-            g.portIo.register(PORT, 4, port, "test");
             // mov eax,0xd0000000; mov dword [rax],0xcafebabe; mov rbx,[rax+8]; mov dx,0x500; mov eax,ebx; out dx,eax; hlt
             g.load(TinyGuest.CODE, "B8000000D0 C700BEBAFECA 488B5808 66BA0005 89D8 EF F4");
             g.vm.start(g.longMode(TinyGuest.CODE));
@@ -126,10 +115,8 @@ class KvmEngineTest {
     void stopEndsAHaltedAndASpinningVcpu() throws Exception {
         for (String tail : List.of("FA F4", "EBFE")) { // cli; hlt  /  jmp $
             try (TinyGuest g = new TinyGuest(0x10000, 1)) {
-                var port = new TinyGuest.Recorder(0);
-                g.portIo.register(PORT, 4, port, "test");
-                g.load(TinyGuest.CODE, "BA0005 EE " + tail);
-                g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+                var port = g.portDevice(0);
+                g.startRealMode("BA0005 EE " + tail);
                 port.next();
                 Thread.sleep(50); // let it settle in HLT / the loop, inside KVM_RUN
                 long t0 = System.nanoTime();
@@ -145,8 +132,7 @@ class KvmEngineTest {
     void pauseFreezesTheGuestAndResumeContinuesIt() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
             // xor ax,ax; mov ds,ax; loop: inc word [0x2000]; jmp loop
-            g.load(TinyGuest.CODE, "31C0 8ED8 FF060020 EBFA");
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+            g.startRealMode("31C0 8ED8 FF060020 EBFA");
             waitUntilChanges(g, 0x2000);
             g.vm.pause();
             short a = g.memory.readShort(0x2000);
@@ -184,8 +170,7 @@ class KvmEngineTest {
     @Test
     void apStartsThroughInitAndSipi() throws Exception {
         try (TinyGuest g = new TinyGuest(0x200000, 2)) {
-            var port = new TinyGuest.Recorder(0);
-            g.portIo.register(PORT, 4, port, "test");
+            var port = g.portDevice(0);
             // BSP (64-bit): mov eax,0xfee00300; enable the APIC (SVR = 0x1ff);
             // ICR = INIT to all but self; ICR = SIPI vector 8 (0x8000) to all but self; out 0x500; hlt
             g.load(TinyGuest.CODE, "B80003E0FE C780F0FDFFFFFF010000 C700 00450C00 C700 08460C00 66BA0005 EE F4");
@@ -207,8 +192,7 @@ class KvmEngineTest {
         int before = openFds();
         for (int i = 0; i < 3; i++) {
             try (TinyGuest g = new TinyGuest(0x10000, 2)) {
-                g.load(TinyGuest.CODE, "EBFE");
-                g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+                g.startRealMode("EBFE");
                 Thread.sleep(20);
             }
         }
@@ -220,8 +204,7 @@ class KvmEngineTest {
     @Test
     void pulsedIsaLineInterruptsTheGuestThroughThePic() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
-            var port = new TinyGuest.Recorder(0);
-            g.portIo.register(PORT, 4, port, "test");
+            var port = g.portDevice(0);
             // Program the in-kernel PIC (ICW1-4: vectors 0x20-0x27), unmask IRQ 4, report ready, sti; hlt.
             g.load(TinyGuest.CODE, "FA B011E620 B020E621 B004E621 B001E621 B0EFE621 BA0005 EE FB F4 EBFD");
             // IRQ 4 handler (vector 0x24): report, EOI, iret.

@@ -36,6 +36,22 @@ final class TinyGuest implements AutoCloseable {
         vm = new KvmEngine(true).createVm(new VmSetup(memory, portIo, mmio, cpus, stopped::complete));
     }
 
+    /** The port the test guests report through. */
+    static final int PORT = 0x500;
+
+    /** A recorder on ports {@link #PORT}..+3 whose reads answer {@code readValue}. */
+    Recorder portDevice(long readValue) {
+        var dev = new Recorder(readValue);
+        portIo.register(PORT, 4, dev, "test-port");
+        return dev;
+    }
+
+    /** Loads hex-encoded code at {@link #CODE} and starts vCPU 0 there in real mode. */
+    void startRealMode(String hexCode) {
+        load(CODE, hexCode);
+        vm.start(realMode(CODE));
+    }
+
     void load(long gpa, String hex) {
         memory.write(gpa, HexFormat.of().parseHex(hex.replace(" ", "")));
     }
