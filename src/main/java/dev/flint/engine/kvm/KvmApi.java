@@ -55,18 +55,19 @@ final class KvmApi {
     static final long SET_MP_STATE = iow(0x99, 4);
 
     // Capabilities
-    static final int CAP_IRQCHIP = 0, CAP_USER_MEMORY = 3, CAP_SET_TSS_ADDR = 4, CAP_EXT_CPUID = 7,
-            CAP_PIT2 = 33, CAP_SIGNAL_MSI = 77, CAP_IMMEDIATE_EXIT = 136;
+    /** The capabilities Flint relies on, with the names kvm.h gives them (for the error message). */
+    static final java.util.Map<Integer, String> REQUIRED_CAPS = java.util.Map.of(
+            0, "KVM_CAP_IRQCHIP", 3, "KVM_CAP_USER_MEMORY", 4, "KVM_CAP_SET_TSS_ADDR", 7, "KVM_CAP_EXT_CPUID",
+            33, "KVM_CAP_PIT2", 77, "KVM_CAP_SIGNAL_MSI", 136, "KVM_CAP_IMMEDIATE_EXIT");
 
     // Exit reasons (kvm_run.exit_reason)
-    static final int EXIT_UNKNOWN = 0, EXIT_EXCEPTION = 1, EXIT_IO = 2, EXIT_HYPERCALL = 3, EXIT_DEBUG = 4,
-            EXIT_HLT = 5, EXIT_MMIO = 6, EXIT_IRQ_WINDOW_OPEN = 7, EXIT_SHUTDOWN = 8, EXIT_FAIL_ENTRY = 9,
+    static final int EXIT_IO = 2, EXIT_HLT = 5, EXIT_MMIO = 6, EXIT_SHUTDOWN = 8, EXIT_FAIL_ENTRY = 9,
             EXIT_INTR = 10, EXIT_INTERNAL_ERROR = 17, EXIT_SYSTEM_EVENT = 24;
 
-    static final int IO_IN = 0, IO_OUT = 1;
+    static final int IO_OUT = 1;
     static final int SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVENT_CRASH = 3;
 
-    static final int MP_STATE_RUNNABLE = 0, MP_STATE_UNINITIALIZED = 1, MP_STATE_INIT_RECEIVED = 2, MP_STATE_HALTED = 3;
+    static final int MP_STATE_RUNNABLE = 0, MP_STATE_UNINITIALIZED = 1;
 
     /** PIT without the PC speaker port (Firecracker does the same; nothing listens to the beeper). */
     static final int PIT_SPEAKER_DUMMY = 1;

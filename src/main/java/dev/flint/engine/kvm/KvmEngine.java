@@ -66,6 +66,8 @@ public final class KvmEngine implements Engine {
         if (version != KvmApi.API_VERSION) {
             return Availability.no(device + " speaks KVM API " + version + ", Flint needs " + KvmApi.API_VERSION);
         }
+        String missing = missingCapability();
+        if (missing != null) return Availability.no("KVM on this host lacks " + missing + "; use --engine emu");
         if (!hasHardwareVirtualization()) {
             return allowPvm ? new Availability(true, "PVM, used anyway (" + ALLOW_PVM_PROPERTY + "): stock kernels will not boot")
                     : Availability.no(PVM_REASON);
@@ -85,6 +87,16 @@ public final class KvmEngine implements Engine {
                     .orElse(false);
         } catch (IOException e) {
             return false;
+        }
+    }
+
+    /** The first capability Flint needs that this KVM does not have, or null. */
+    private String missingCapability() {
+        try (FileDescriptor kvm = openDevice()) {
+            for (var cap : KvmApi.REQUIRED_CAPS.entrySet()) {
+                if (kvm.ioctl(KvmApi.CHECK_EXTENSION, cap.getKey()) <= 0) return cap.getValue();
+            }
+            return null;
         }
     }
 

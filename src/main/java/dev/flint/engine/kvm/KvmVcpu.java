@@ -252,11 +252,6 @@ final class KvmVcpu implements AutoCloseable {
         return Arrays.stream(data).mapToObj(Long::toHexString).toList().toString();
     }
 
-    /** Waits for the thread to end; call after a stop request and a kick. */
-    void join() throws InterruptedException {
-        if (thread != null) thread.join();
-    }
-
     @Override
     public void close() {
         run.close();

@@ -40,7 +40,6 @@ final class KvmVm implements VirtualMachine {
     private final VcpuControl control;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean firstRunLogged = new AtomicBoolean();
-    private volatile long firstRunNanos;
     private boolean closed;
 
     KvmVm(FileDescriptor kvm, VmSetup setup) {
@@ -130,14 +129,10 @@ final class KvmVm implements VirtualMachine {
 
     private void beforeRun(int vcpu) {
         if (vcpu == 0 && firstRunLogged.compareAndSet(false, true)) {
-            firstRunNanos = System.nanoTime();
             // Wall-clock milliseconds so a benchmark can subtract its own launch time (bench/kvm-boot.sh).
             LOG.info("first KVM_RUN at epoch ms " + System.currentTimeMillis());
         }
     }
-
-    /** System.nanoTime() of vCPU 0's first KVM_RUN, or 0 if it has not run yet. */
-    long firstRunNanos() { return firstRunNanos; }
 
     @Override
     public void pause() {

@@ -6,7 +6,6 @@ import dev.flint.sys.FileDescriptor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -117,14 +116,5 @@ final class Registers {
             out.append("(registers unavailable: ").append(e.getMessage()).append(')');
         }
         return out.toString();
-    }
-
-    /** Reads one general register by its kvm_regs index (0 = rax ... 16 = rip); for tests and logs. */
-    static long gpr(FileDescriptor vcpu, int index) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment regs = arena.allocate(Layouts.REGS_SIZE, 8);
-            vcpu.ioctl(KvmApi.GET_REGS, regs);
-            return regs.get(ValueLayout.JAVA_LONG, 8L * index);
-        }
     }
 }

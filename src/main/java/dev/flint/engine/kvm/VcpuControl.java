@@ -52,6 +52,4 @@ final class VcpuControl {
         stopping = true;
         notifyAll();
     }
-
-    synchronized boolean stopping() { return stopping; }
 }
