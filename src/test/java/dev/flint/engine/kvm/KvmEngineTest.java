@@ -168,21 +168,22 @@ class KvmEngineTest {
     }
 
     @Test
-    void apStartsThroughInitAndSipi() throws Exception {
+    void apStartsThroughInitAndSipiAndEachVcpuHasItsOwnApicId() throws Exception {
         try (TinyGuest g = new TinyGuest(0x200000, 2)) {
             var port = g.portDevice(0);
-            // BSP (64-bit): mov eax,0xfee00300; enable the APIC (SVR = 0x1ff);
-            // ICR = INIT to all but self; ICR = SIPI vector 8 (0x8000) to all but self; out 0x500; hlt
-            g.load(TinyGuest.CODE, "B80003E0FE C780F0FDFFFFFF010000 C700 00450C00 C700 08460C00 66BA0005 EE F4");
-            // AP (real mode at 0800:0000): mov dx,0x501; out dx,al; cli; hlt
-            g.load(0x8000, "BA0105 EE FA F4");
+            // BSP (64-bit): mov eax,0xfee00300; enable the APIC (SVR = 0x1ff); ICR = INIT to all but self;
+            // ICR = SIPI vector 8 (0x8000) to all but self; then report CPUID.1:EBX[31:24] on port 0x500; hlt
+            g.load(TinyGuest.CODE, "B80003E0FE C780F0FDFFFFFF010000 C700 00450C00 C700 08460C00"
+                    + " B801000000 0FA2 89D8 C1E818 66BA0005 EE F4");
+            // AP (real mode at 0800:0000): report its CPUID.1:EBX[31:24] on port 0x501; cli; hlt
+            g.load(0x8000, "66B801000000 0FA2 6689D8 66C1E818 BA0105 EE FA F4");
             g.vm.start(g.longMode(TinyGuest.CODE));
-            var first = port.next();
-            var second = port.next();
-            var byOffset = new java.util.TreeMap<Long, String>();
-            byOffset.put(first.offset(), first.thread());
-            byOffset.put(second.offset(), second.thread());
-            assertEquals(java.util.Map.of(0L, "flint-vcpu-0", 1L, "flint-vcpu-1"), byOffset);
+            var seen = new java.util.TreeMap<Long, String>();
+            for (int i = 0; i < 2; i++) {
+                var a = port.next();
+                seen.put(a.offset(), a.thread() + " apic " + a.value());
+            }
+            assertEquals(java.util.Map.of(0L, "flint-vcpu-0 apic 0", 1L, "flint-vcpu-1 apic 1"), seen);
         }
     }
 
