@@ -28,10 +28,8 @@ public final class Engines {
     /** The engines of this build: kvm first (hardware speed), then emu (runs anywhere). */
     public static Engines standard() {
         List<Supplier<Engine>> list = new ArrayList<>();
-        // TODO(merge): list.add(dev.flint.engine.kvm.KvmEngine::new); once the kvm branch is on main.
-        // TODO(merge): list.add(() -> new dev.flint.engine.emu.EmuEngine(<emu-irq's interrupt hardware factory>,
-        //     <emu-simd's FPU factory>)); once the emu branches are on main (the no-argument constructor has
-        //     neither APICs nor an FPU and cannot boot Linux).
+        list.add(dev.flint.engine.kvm.KvmEngine::new);
+        list.add(dev.flint.engine.emu.EmuEngine::standard);
         return new Engines(list);
     }
 

@@ -1,5 +1,6 @@
 package dev.flint.vmm;
 
+import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.engine.Engine;
 import dev.flint.engine.VirtualMachine;
@@ -49,7 +50,8 @@ public final class Vmm implements AutoCloseable {
             Bus mmio = new Bus("mmio");
             vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
             board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
-            CpuBootState bsp = X86Board.loadKernel(memory, config);
+            CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
+                    ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
             vm.start(bsp);
