@@ -94,5 +94,39 @@ int main(int argc, char **argv) {
             }
         }
     }
+    /* full extended precision (PC = 64, and PC = 24 for some), operands and results as 80-bit values */
+    const char *xops[] = {"xadd", "xsub", "xmul", "xdiv", "xsqrt", "xcom"};
+    for (int op = 0; op < 6; op++) {
+        for (int m = 0; m < 8; m++) {
+            for (int i = 0; i < n * 3; i++) {
+                struct ext a = pick_ext(), b = pick_ext(), r = {0, 0};
+                if (i % 5 == 0) { b.se = (a.se & 0x7FFF) - (int)(next() % 70) + 35; b.sig = next() | (1ull << 63); }
+                if (op == 4) a.se &= 0x7FFF;
+                uint16_t cw = (m < 4 ? 0x37F : 0x07F) | rcs[m % 4];
+                uint16_t st, sw;
+                setcw(cw);
+                __asm__ volatile("fldt %0" : : "m"(b));
+                __asm__ volatile("fldt %0" : : "m"(a)); /* ST0 = a, ST1 = b */
+                switch (op) {
+                case 0: __asm__ volatile("faddp %st, %st(1)"); break;   /* ST1 = a + b */
+                case 1: __asm__ volatile("fsubrp %st, %st(1)"); break;  /* assembles to DE E9: ST1 = b - a */
+                case 2: __asm__ volatile("fmulp %st, %st(1)"); break;
+                case 3: __asm__ volatile("fdivrp %st, %st(1)"); break;  /* assembles to DE F9: ST1 = b / a */
+                case 4: __asm__ volatile("fsqrt\n\tfstp %st(1)"); break;
+                default: __asm__ volatile("fcompp"); break;
+                }
+                __asm__ volatile("fnstsw %0" : "=m"(sw));
+                st = sw & 0x3F;
+                if (op == 5) {
+                    r.sig = sw & 0x4700;
+                } else {
+                    __asm__ volatile("fstpt %0" : "=m"(r));
+                }
+                restore();
+                printf("%s %x %llx %x %llx %x %llx %x %x\n", xops[op], cw, (unsigned long long)a.sig, a.se,
+                       (unsigned long long)b.sig, b.se, (unsigned long long)r.sig, r.se, st);
+            }
+        }
+    }
     return 0;
 }
