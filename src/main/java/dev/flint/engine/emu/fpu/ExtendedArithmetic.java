@@ -295,14 +295,12 @@ final class ExtendedArithmetic {
         if ((integerRounding.flags & SoftFloat.IE) != 0) { // rounded up to exactly 2^63
             return new Ext80(Long.MIN_VALUE, (63 + Extended80.BIAS) | (a.negative() ? 0x8000 : 0));
         }
-        roundedUp = (integerRounding.flags & SoftFloat.PE) != 0 && Math.abs((double) v) > Math.abs(toDouble(a));
+        int shift = -a.lsbExponent(); // > 0 here
+        long truncated = shift >= 64 ? 0 : a.significand >>> shift;
+        roundedUp = (integerRounding.flags & SoftFloat.PE) != 0 && Math.abs(v) != truncated;
         long[] sig = new long[1];
         int se = Extended80.fromInteger(v, sig);
         return v == 0 ? Ext80.ZERO.withSign(a.negative()) : new Ext80(sig[0], se);
-    }
-
-    private static double toDouble(Ext80 a) {
-        return Math.scalb((double) (a.significand >>> 11), a.lsbExponent() + 11) * (a.negative() ? -1 : 1);
     }
 
     /** Exact comparison; IE for unsupported operands, SNaNs, or any NaN when {@code signaling}. */
