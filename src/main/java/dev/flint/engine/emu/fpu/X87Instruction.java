@@ -10,10 +10,9 @@ import static dev.flint.engine.emu.fpu.FpuState.FSW_C3;
 import static dev.flint.engine.emu.fpu.FpuState.FSW_SF;
 
 /**
- * One x87 instruction being executed. Registers hold exact 80-bit values; loads, stores, integer
- * conversions, FXCH/FLD/FST between registers, FCHS/FABS and classification work on those bits exactly,
- * while arithmetic is carried out in IEEE double precision (with the control word's rounding mode) and
- * the result widened back to 80 bits.
+ * One x87 instruction being executed. Registers hold exact 80-bit values. Loads, stores and integer
+ * conversions round exactly through {@link Extended80}; arithmetic, compares, FSQRT, FPREM, FRNDINT and
+ * FSCALE are exact through {@link ExtendedArithmetic}; only the transcendentals go through IEEE double.
  */
 final class X87Instruction {
     private static final Format D = Format.DOUBLE;

@@ -4,8 +4,8 @@
  * <h2>Contract with the CPU core</h2>
  * The core owns decoding (prefixes, REX, ModRM, SIB, displacement, segment bases) and passes each
  * decoded instruction here together with an {@link dev.flint.engine.emu.fpu.FpuHost}. One
- * {@link dev.flint.engine.emu.fpu.FpuState} per vCPU holds all register state; reset it on RESET/INIT
- * with {@code FpuState.reset()}.
+ * {@link dev.flint.engine.emu.fpu.FpuState} per vCPU holds all register state; call
+ * {@code FpuState.reset()} on RESET (INIT leaves x87/SSE state unchanged, SDM table 9-1).
  *
  * <pre>{@code
  * // 0F xx, 0F 38 xx, 0F 3A xx
