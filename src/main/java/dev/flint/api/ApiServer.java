@@ -34,6 +34,12 @@ public final class ApiServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     /** Firecracker's default --http-api-max-payload-size. */
     public static final int DEFAULT_MAX_PAYLOAD = 51200;
+    /** Held so the level sticks: Jetty's start/stop banners are noise on a VMM's stderr. */
+    private static final Logger JETTY_LOG = Logger.getLogger("org.eclipse.jetty");
+
+    static {
+        JETTY_LOG.setLevel(Level.WARNING);
+    }
 
     private final Server server;
     private final Path socket;
