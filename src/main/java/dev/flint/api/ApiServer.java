@@ -34,6 +34,8 @@ public final class ApiServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     /** Firecracker's default --http-api-max-payload-size. */
     public static final int DEFAULT_MAX_PAYLOAD = 51200;
+    /** How much of an oversized body is read and dropped so the client gets its 400 (see tooLarge). */
+    static final long DRAIN_LIMIT = 4L << 20;
     /** Held so the level sticks: Jetty's start/stop banners are noise on a VMM's stderr. */
     private static final Logger JETTY_LOG = Logger.getLogger("org.eclipse.jetty");
 
@@ -152,14 +154,28 @@ public final class ApiServer implements AutoCloseable {
 
         private byte[] readBody(Request request) {
             long declared = request.getLength();
-            if (declared > maxPayload) throw tooLarge(declared);
             try (InputStream in = Content.Source.asInputStream(request)) {
+                if (declared > maxPayload) throw tooLarge(in, declared);
                 byte[] body = in.readNBytes(maxPayload + 1);
-                if (body.length > maxPayload) throw tooLarge(-1);
+                if (body.length > maxPayload) throw tooLarge(in, -1);
                 return body;
             } catch (IOException e) {
                 throw ApiException.badRequest("cannot read the request body: " + e.getMessage());
             }
+        }
+
+        /**
+         * The refusal of an oversized body. A client that is still sending would see a broken pipe instead
+         * of the answer if the server closed on it, so a moderate excess is read and dropped (never kept);
+         * beyond {@link #DRAIN_LIMIT} the connection is closed.
+         */
+        private ApiException tooLarge(InputStream in, long declared) throws IOException {
+            if (declared <= DRAIN_LIMIT) {
+                byte[] sink = new byte[16384];
+                long drained = 0;
+                for (int n; drained <= DRAIN_LIMIT && (n = in.read(sink)) > 0; ) drained += n;
+            }
+            return tooLarge(declared);
         }
 
         private ApiException tooLarge(long declared) {
