@@ -111,10 +111,13 @@ public final class VmmCommand implements Callable<Integer> {
         ApiServer server = null;
         if (!noApi) {
             server = ApiServer.start(apiSocket, vmm, maxPayload);
-            Instant processStart = ProcessHandle.current().info().startInstant().orElse(null);
+            // Wall time depends on the machine's load; the CPU time spent getting here does not.
+            ProcessHandle.Info self = ProcessHandle.current().info();
+            Instant processStart = self.startInstant().orElse(null);
             if (processStart != null) {
                 long ms = Duration.between(processStart, Instant.now()).toMillis();
-                LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start");
+                long cpuMs = self.totalCpuDuration().map(Duration::toMillis).orElse(-1L);
+                LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
             }
         }
         ApiServer serving = server;
@@ -123,8 +126,8 @@ public final class VmmCommand implements Callable<Integer> {
             vmm.close();
         }, "flint-vmm-exit"));
 
-        if (config != null) vmm.bootFrom(config);
         try {
+            if (config != null) bootFromConfig(vmm, config);
             StopReason reason = vmm.stopped().get();
             if (!reason.guestRequested()) spec.commandLine().getErr().println("flint vmm: microVM stopped: " + describe(reason));
             return reason.guestRequested() ? 0 : 1;
@@ -133,6 +136,14 @@ public final class VmmCommand implements Callable<Integer> {
         } finally {
             if (server != null) server.close();
             vmm.close();
+        }
+    }
+
+    private void bootFromConfig(VmmController vmm, FullVmConfiguration config) throws IOException {
+        try {
+            vmm.bootFrom(config);
+        } catch (ApiException e) {
+            throw new IOException("config file " + configFile + ": " + e.getMessage(), e);
         }
     }
 

@@ -256,17 +256,20 @@ public final class VmmController implements AutoCloseable {
         if (state == InstanceState.NOT_STARTED) throw ApiException.badRequest(NOT_BEFORE_START);
     }
 
-    /** Writes a last metrics line (Firecracker flushes on exit too) and closes the outputs. */
+    /** Writes a last metrics line (Firecracker flushes on exit too) and closes the outputs; idempotent. */
     @Override
     public synchronized void close() {
-        try {
-            if (metricsOutput != null) {
-                metricsOutput.flush();
-                metricsOutput.close();
+        if (metricsOutput != null) {
+            try (MetricsOutput last = metricsOutput) {
+                last.flush();
+            } catch (IOException e) {
+                LOG.warning("final metrics flush failed: " + e.getMessage());
             }
-        } catch (IOException e) {
-            LOG.warning("final metrics flush failed: " + e.getMessage());
+            metricsOutput = null;
         }
-        if (logOutput != null) logOutput.close();
+        if (logOutput != null) {
+            logOutput.close();
+            logOutput = null;
+        }
     }
 }
