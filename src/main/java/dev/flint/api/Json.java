@@ -10,9 +10,11 @@ import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.LogicalType;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -71,25 +73,35 @@ public final class Json {
     /** One line a client can act on: which field, what went wrong, without Jackson's Java class names. */
     static String describe(JsonProcessingException e) {
         if (e instanceof UnrecognizedPropertyException u) {
-            return "unknown field `" + u.getPropertyName() + "`" + where(u);
+            String parent = path(u.getPath().subList(0, u.getPath().size() - 1));
+            return "unknown field `" + u.getPropertyName() + "`" + (parent.isEmpty() ? "" : " in `" + parent + "`");
+        }
+        if (e.getOriginalMessage().startsWith("Trailing token")) {
+            return "invalid JSON: more content after the JSON document";
+        }
+        if (e instanceof MismatchedInputException m && m.getTargetType() != null) {
+            String field = path(m.getPath());
+            return (field.isEmpty() ? "the body" : "`" + field + "`") + " must be " + kind(m.getTargetType());
         }
         String original = e.getOriginalMessage();
         int newline = original.indexOf('\n');
         if (newline >= 0) original = original.substring(0, newline);
-        original = original.replaceAll("`[a-z]+(\\.[a-zA-Z_$][\\w$]*)+`", "the expected type")
-                .replaceAll("\\(class [\\w.$]+\\)", "").trim();
         String location = e.getLocation() == null ? ""
                 : " at line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
-        if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-            return "invalid value" + where(m) + ": " + original;
-        }
         return "invalid JSON" + location + ": " + original;
     }
 
-    private static String where(JsonMappingException e) {
-        String path = e.getPath().stream()
+    private static String path(List<JsonMappingException.Reference> references) {
+        return references.stream()
                 .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                 .collect(Collectors.joining("."));
-        return path.isEmpty() ? "" : " in `" + path + "`";
+    }
+
+    private static String kind(Class<?> type) {
+        if (type == Integer.class || type == Long.class || type == int.class || type == long.class) return "an integer";
+        if (type == String.class) return "a string";
+        if (type == Boolean.class || type == boolean.class) return "true or false";
+        if (List.class.isAssignableFrom(type)) return "an array";
+        return "an object";
     }
 }
