@@ -53,6 +53,10 @@ final class VmResources {
 
     EntropyDevice entropy() { return entropy; }
 
+    boolean hasDrive(String id) { return drives.containsKey(id); }
+
+    boolean hasNetworkInterface(String id) { return nets.containsKey(id); }
+
     void putMachineConfig(MachineConfiguration config) {
         required(config.vcpuCount(), "vcpu_count");
         required(config.memSizeMib(), "mem_size_mib");
@@ -195,13 +199,13 @@ final class VmResources {
                 serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer);
     }
 
-    static void checkDeviceId(String id, String what) {
+    private static void checkDeviceId(String id, String what) {
         if (!DEVICE_ID.matcher(id).matches()) {
             throw ApiException.badRequest(what + " id `" + id + "` must be 1 to 64 letters, digits, '-' or '_'");
         }
     }
 
-    private static void sameId(String pathId, String bodyId, String what) {
+    static void sameId(String pathId, String bodyId, String what) {
         checkDeviceId(pathId, what);
         if (!pathId.equals(bodyId)) {
             throw ApiException.badRequest("The id from the path (" + pathId + ") does not match the id from the body (" + bodyId + ")");

@@ -104,13 +104,7 @@ public final class VmmController implements AutoCloseable {
     }
 
     public synchronized void patchDrive(String id, PartialDrive patch) {
-        VmResources.checkDeviceId(id, "drive");
-        if (!id.equals(VmResources.required(patch.driveId(), "drive_id"))) {
-            throw ApiException.badRequest("The id from the path (" + id + ") does not match the id from the body (" + patch.driveId() + ")");
-        }
-        postBoot();
-        // A running machine has no drives yet: InstanceStart refuses drives the VMM cannot attach.
-        throw ApiException.badRequest("no block device with id " + id + " is attached to the running microVM");
+        refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
     }
 
     public synchronized void putNetworkInterface(String id, NetworkInterface net) {
@@ -119,12 +113,18 @@ public final class VmmController implements AutoCloseable {
     }
 
     public synchronized void patchNetworkInterface(String id, PartialNetworkInterface patch) {
-        VmResources.checkDeviceId(id, "network interface");
-        if (!id.equals(VmResources.required(patch.ifaceId(), "iface_id"))) {
-            throw ApiException.badRequest("The id from the path (" + id + ") does not match the id from the body (" + patch.ifaceId() + ")");
-        }
+        refuseRuntimeUpdate(id, patch.ifaceId(), "iface_id", "network interface", resources.hasNetworkInterface(id));
+    }
+
+    /**
+     * PATCH of a device is post-boot only in Firecracker (new backing file, new rate limiters). Flint has
+     * no runtime device updates yet, so after the body and state checks the answer is an honest refusal.
+     */
+    private void refuseRuntimeUpdate(String pathId, String bodyId, String idField, String what, boolean configured) {
+        VmResources.sameId(pathId, VmResources.required(bodyId, idField), what);
         postBoot();
-        throw ApiException.badRequest("no network interface with id " + id + " is attached to the running microVM");
+        if (!configured) throw ApiException.badRequest("no " + what + " with id " + pathId + " is attached to the running microVM");
+        throw ApiException.notSupported("updating a " + what + " of a running microVM");
     }
 
     public synchronized void putEntropy(EntropyDevice device) {

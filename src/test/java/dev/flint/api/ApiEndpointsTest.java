@@ -26,27 +26,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Every implemented endpoint, driven with models generated from Firecracker's spec, against a fake VMM. */
-class ApiEndpointsTest {
-    @TempDir
-    Path dir;
-    ApiFixture api;
-    UnixSocketClient client;
+class ApiEndpointsTest extends ApiTestBase {
+    private UnixSocketClient client;
 
     @BeforeEach
-    void serve() throws Exception {
-        api = new ApiFixture(dir);
+    void client() {
         client = api.client;
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        api.close();
     }
 
     private static InstanceActionInfo action(InstanceActionInfo.ActionTypeEnum type) {
@@ -219,6 +208,9 @@ class ApiEndpointsTest {
         MachineSpec spec = api.backend.started;
         assertEquals("rootfs", spec.drives().getFirst().id());
         assertTrue(spec.cmdline().endsWith("root=/dev/vda rw"), spec.cmdline());
+        assertFault(client.send("PATCH", "/drives/rootfs", new PartialDrive().driveId("rootfs").pathOnHost(disk.toString())),
+                "not supported by Flint");
+        assertFault(client.send("PATCH", "/drives/scratch", new PartialDrive().driveId("scratch")), "no drive with id scratch");
     }
 
     @Test

@@ -28,27 +28,10 @@ import java.util.regex.Pattern;
 import org.eclipse.jetty.client.InputStreamRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.io.Transport;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The HTTP side: the socket file, body limits, paths outside the API, concurrency, spec coverage. */
-class ApiServerTest {
-    @TempDir
-    Path dir;
-    ApiFixture api;
-
-    @BeforeEach
-    void serve() throws Exception {
-        api = new ApiFixture(dir);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        api.close();
-    }
-
+class ApiServerTest extends ApiTestBase {
     private void assertStillServing() throws Exception {
         assertEquals(200, api.client.get("/").status());
     }

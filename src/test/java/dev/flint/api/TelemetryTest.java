@@ -16,27 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** PUT /logger and PUT /metrics: Firecracker's log line layout and JSON-lines metrics. */
-class TelemetryTest {
-    @TempDir
-    Path dir;
-    ApiFixture api;
-
-    @BeforeEach
-    void serve() throws Exception {
-        api = new ApiFixture(dir);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        api.close();
-    }
-
+class TelemetryTest extends ApiTestBase {
     private void start() throws Exception {
         assertEquals(204, api.client.send("PUT", "/boot-source", new BootSource().kernelImagePath(api.kernel.toString())).status());
         action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START);
