@@ -83,33 +83,20 @@ public final class VmmController implements AutoCloseable {
                 resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig);
     }
 
-    public synchronized void putMachineConfig(MachineConfiguration config) {
-        preBoot();
-        resources.putMachineConfig(config);
-    }
+    public synchronized void putMachineConfig(MachineConfiguration config) { preBoot(() -> resources.putMachineConfig(config)); }
 
-    public synchronized void patchMachineConfig(MachineConfiguration patch) {
-        preBoot();
-        resources.patchMachineConfig(patch);
-    }
+    public synchronized void patchMachineConfig(MachineConfiguration patch) { preBoot(() -> resources.patchMachineConfig(patch)); }
 
-    public synchronized void putBootSource(BootSource source) {
-        preBoot();
-        resources.putBootSource(source);
-    }
+    public synchronized void putBootSource(BootSource source) { preBoot(() -> resources.putBootSource(source)); }
 
-    public synchronized void putDrive(String id, Drive drive) {
-        preBoot();
-        resources.putDrive(id, drive);
-    }
+    public synchronized void putDrive(String id, Drive drive) { preBoot(() -> resources.putDrive(id, drive)); }
 
     public synchronized void patchDrive(String id, PartialDrive patch) {
         refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
     }
 
     public synchronized void putNetworkInterface(String id, NetworkInterface net) {
-        preBoot();
-        resources.putNetworkInterface(id, net);
+        preBoot(() -> resources.putNetworkInterface(id, net));
     }
 
     public synchronized void patchNetworkInterface(String id, PartialNetworkInterface patch) {
@@ -127,15 +114,9 @@ public final class VmmController implements AutoCloseable {
         throw ApiException.notSupported("updating a " + what + " of a running microVM");
     }
 
-    public synchronized void putEntropy(EntropyDevice device) {
-        preBoot();
-        resources.putEntropy(device);
-    }
+    public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }
 
-    public synchronized void putSerial(SerialDevice device) {
-        preBoot();
-        resources.putSerial(device);
-    }
+    public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
 
     public synchronized void putLogger(LoggerConfig config) {
         preBoot();
@@ -250,6 +231,12 @@ public final class VmmController implements AutoCloseable {
 
     private void preBoot() {
         if (state != InstanceState.NOT_STARTED) throw ApiException.badRequest(NOT_AFTER_START);
+    }
+
+    /** Runs a configuration change if the microVM has not started; refuses it as Firecracker does if it has. */
+    private void preBoot(Runnable change) {
+        preBoot();
+        change.run();
     }
 
     private void postBoot() {
