@@ -12,7 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -47,6 +47,10 @@ public final class VmmCommand implements Callable<Integer> {
             description = "MicroVM id: 1 to 64 letters, digits or '-' (default: ${DEFAULT-VALUE}).")
     String id;
 
+    @Option(names = "--engine", paramLabel = "auto|kvm|emu", defaultValue = "auto",
+            description = "How vCPUs run (Flint's addition to Firecracker's options; default: ${DEFAULT-VALUE}).")
+    String engine;
+
     @Option(names = "--boot-timer",
             description = "Install the boot-timer device: the guest's write of 123 to MMIO 0xC0000000 logs the boot time.")
     boolean bootTimer;
@@ -74,10 +78,13 @@ public final class VmmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private final Supplier<VmmBackend> backends;
+    private final Function<String, VmmBackend> backends;
 
-    /** The command with the VMM that runs the machine; the CLI passes its {@code dev.flint.vmm} adapter. */
-    public VmmCommand(Supplier<VmmBackend> backends) {
+    /**
+     * @param backends makes the VMM that runs the machine, given the {@code --engine} name; the CLI
+     *                 passes its {@code dev.flint.vmm} adapter
+     */
+    public VmmCommand(Function<String, VmmBackend> backends) {
         this.backends = backends;
     }
 
@@ -104,7 +111,7 @@ public final class VmmCommand implements Callable<Integer> {
         if (maxPayload < 1) throw ApiException.badRequest("--http-api-max-payload-size must be positive");
         FullVmConfiguration config = configFile == null ? null : readConfig(configFile);
 
-        VmmController vmm = new VmmController(id, backends.get(), bootTimer);
+        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
         if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));
 
