@@ -26,11 +26,11 @@ final class VmResources {
     /** Firecracker's limit on vCPUs per microVM. */
     static final int MAX_VCPUS = 32;
     /**
-     * Kernel command line when boot-source has no boot_args. Firecracker's default turns the serial port
-     * and PCI off; Flint's devices sit on PCI and its default guest talks on ttyS0, so the default keeps
-     * both and only borrows "reboot=k panic=1" (a guest reboot or panic ends the VM).
+     * Kernel command line when boot-source has no boot_args: the same as {@code flint run}'s. Firecracker's
+     * default turns the serial port and PCI off, but Flint's devices sit on PCI and its default guest talks
+     * on ttyS0; "reboot=k" and a panic that reboots at once make a guest reboot or panic end the VM.
      */
-    static final String DEFAULT_BOOT_ARGS = "console=ttyS0 reboot=k panic=1";
+    static final String DEFAULT_BOOT_ARGS = "console=ttyS0 reboot=k panic=-1";
 
     private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
     private static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
