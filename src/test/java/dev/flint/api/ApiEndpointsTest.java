@@ -249,6 +249,13 @@ class ApiEndpointsTest extends ApiTestBase {
     }
 
     @Test
+    void withoutBootArgsTheGuestGetsFlintsDefaultCommandLine() throws Exception {
+        assertEquals(204, client.send("PUT", "/boot-source", new BootSource().kernelImagePath(api.kernel.toString())).status());
+        assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)).status());
+        assertEquals("console=ttyS0 reboot=k panic=-1", api.backend.started.cmdline());
+    }
+
+    @Test
     void guestStopCompletesTheController() throws Exception {
         start();
         assertFalse(api.vmm.stopped().isDone());
