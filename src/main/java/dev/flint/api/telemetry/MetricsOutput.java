@@ -53,8 +53,13 @@ public final class MetricsOutput implements AutoCloseable {
      */
     public static MetricsOutput open(Path path, ObjectMapper json, Supplier<Map<String, Long>> counters,
                                      String instanceId, Map<String, String> properties) throws IOException {
+        return open(path, json, counters, instanceId, properties, TimeUnit.SECONDS.toMillis(PERIOD_SECONDS));
+    }
+
+    static MetricsOutput open(Path path, ObjectMapper json, Supplier<Map<String, Long>> counters,
+                              String instanceId, Map<String, String> properties, long periodMillis) throws IOException {
         MetricsOutput output = new MetricsOutput(OutputFile.open(path), json, counters, instanceId, properties);
-        output.timer.scheduleAtFixedRate(output::periodicFlush, PERIOD_SECONDS, PERIOD_SECONDS, TimeUnit.SECONDS);
+        output.timer.scheduleAtFixedRate(output::periodicFlush, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
         return output;
     }
 
