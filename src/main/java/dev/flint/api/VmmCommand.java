@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
  * InstanceStart ever comes.
  */
 @Command(name = "vmm", mixinStandardHelpOptions = true,
+        version = "flint vmm " + VmmController.VMM_VERSION + " (Firecracker API " + VmmController.API_VERSION + ")",
         description = "Run one microVM driven by the Firecracker REST API on a Unix socket.")
 public final class VmmCommand implements Callable<Integer> {
     private static final Logger LOG = Logger.getLogger(VmmCommand.class.getName());
