@@ -256,6 +256,19 @@ class ApiEndpointsTest extends ApiTestBase {
     }
 
     @Test
+    void vmConfigCanBeFedBackAsAConfigFile() throws Exception {
+        assertEquals(204, client.send("PUT", "/machine-config", new MachineConfiguration().vcpuCount(4).memSizeMib(512)).status());
+        start();
+        byte[] exported = client.get("/vm/config").body().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+
+        FakeBackend second = new FakeBackend();
+        try (VmmController replay = new VmmController("replay", second, false)) {
+            replay.bootFrom(Json.parse(exported, dev.flint.api.model.FullVmConfiguration.class));
+        }
+        assertEquals(api.backend.started, second.started);
+    }
+
+    @Test
     void guestStopCompletesTheController() throws Exception {
         start();
         assertFalse(api.vmm.stopped().isDone());
