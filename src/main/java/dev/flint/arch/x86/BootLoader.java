@@ -17,6 +17,19 @@ public final class BootLoader {
     /** The BIOS data area words Linux reads to find the EBDA and the top of base memory (KiB). */
     private static final long BDA_EBDA_SEGMENT = 0x40E, BDA_BASE_MEMORY_KIB = 0x413;
 
+    /**
+     * Real-mode code for the reset vector: write the ACPI reset value to the reset register, then halt.
+     * There is no BIOS, yet Linux on a hardware-reduced ACPI machine reboots by default through "EFI,
+     * then BIOS" (reboot_init), the latter being a jump to F000:FFF0 in real mode. This stub turns that
+     * jump into a clean {@code StopReason.Reset} on every engine instead of executing zeros.
+     */
+    private static final byte[] RESET_STUB = {
+            (byte) 0xB0, (byte) Layout.ACPI_RESET_VALUE,                                 // mov al, value
+            (byte) 0xBA, (byte) Layout.ACPI_RESET_PORT, (byte) (Layout.ACPI_RESET_PORT >> 8), // mov dx, port
+            (byte) 0xEE,                                                                // out dx, al
+            (byte) 0xF4,                                                                // hlt
+            (byte) 0xEB, (byte) 0xFD};                                                  // jmp back to hlt
+
     private BootLoader() {}
 
     /** How a bzImage is entered. An ELF kernel is always entered directly. */
@@ -61,6 +74,7 @@ public final class BootLoader {
 
         long rsdp = AcpiTables.write(memory, spec.cpus(), platform);
         MpTable.write(memory, spec.cpus(), platform);
+        memory.write(Layout.RESET_VECTOR, RESET_STUB);
         memory.writeShort(BDA_EBDA_SEGMENT, (short) (Layout.EBDA >>> 4));
         memory.writeShort(BDA_BASE_MEMORY_KIB, (short) (Layout.EBDA >>> 10));
         ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));

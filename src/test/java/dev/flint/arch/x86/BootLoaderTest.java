@@ -50,6 +50,8 @@ class BootLoaderTest {
         assertEquals(0, memory.readInt(zp + 0x0C8), "ext_cmd_line_ptr");
         assertEquals(Layout.ACPI_TABLES, memory.readLong(zp + 0x070), "acpi_rsdp_addr");
         assertEquals(0, memory.readInt(zp + 0x218), "no initrd");
+        assertEquals((byte) 0xB0, memory.readByte(Layout.RESET_VECTOR), "reset stub: mov al, ...");
+        assertEquals((short) Layout.ACPI_RESET_PORT, memory.readShort(Layout.RESET_VECTOR + 3), "... to the reset port");
     }
 
     @Test
