@@ -54,6 +54,11 @@ public final class BootLoader {
             throw new BootException(String.format("guest memory %d MiB is too small: at least %d MiB needed",
                     memory.size() >> 20, MIN_MEMORY >> 20));
         }
+        long ramEnd = memory.regions().getLast().end();
+        if (platform.pciMmio64Size() > 0 && ramEnd > platform.pciMmio64Base()) {
+            throw new BootException(String.format("guest memory %d MiB overlaps the PCI 64-bit window at 0x%x",
+                    memory.size() >> 20, platform.pciMmio64Base()));
+        }
         LoadedKernel kernel = loadKernel(memory, spec, bzImageEntry);
 
         byte[] cmdline = spec.cmdline().getBytes(StandardCharsets.UTF_8);

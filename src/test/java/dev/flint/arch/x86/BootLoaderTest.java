@@ -178,6 +178,12 @@ class BootLoaderTest {
         assertEquals("initrd is 300 MiB but only 256 MiB of RAM (236 MiB free after the kernel)",
                 bootFails(256, SyntheticKernels.bzImage(0x020F, 0x3), big).getMessage());
         memory.close();
+        memory = GuestMemory.allocate(128L << 20);
+        PlatformInfo lowWindow = new PlatformInfo(Layout.PCI_MMIO32_BASE, Layout.PCI_MMIO32_SIZE, 64L << 20, 1L << 30,
+                true, true, true, true);
+        assertEquals("guest memory 128 MiB overlaps the PCI 64-bit window at 0x4000000", assertThrows(BootException.class,
+                () -> BootLoader.load(memory, new BootSpec(k, null, "", 1), lowWindow)).getMessage());
+        memory.close();
         Path missingInitrd = dir.resolve("missing-initrd");
         assertEquals("initrd not found: " + missingInitrd,
                 bootFails(128, SyntheticKernels.bzImage(0x020F, 0x3), missingInitrd).getMessage());
