@@ -40,7 +40,8 @@ class LinuxUnderQemuTest {
 
     @Test
     void poweroffWritesS5ToTheSleepControlRegister() throws Exception {
-        String log = boot(LINUX_REBOOT_CMD_POWER_OFF, (Layout.ACPI_S5_SLEEP_TYPE << 2 | 0x20) << 1 | 1);
+        String log = boot(2, "", LINUX_REBOOT_CMD_POWER_OFF, (Layout.ACPI_S5_SLEEP_TYPE << 2 | 0x20) << 1 | 1);
+        assertTrue(log.contains("smp: Brought up 1 node, 2 CPUs"), log);
         assertTrue(log.contains("ACPI: PM: (supports S0 S5)"), log);
         assertTrue(log.contains("ACPI: PCI Root Bridge [PCI0]"), log);
         assertTrue(log.contains("root bus resource [mem 0xc0000000-0xfbffffff window]"), log);
@@ -52,10 +53,21 @@ class LinuxUnderQemuTest {
 
     @Test
     void rebootWritesTheResetValueToTheResetRegister() throws Exception {
-        boot(LINUX_REBOOT_CMD_RESTART, Layout.ACPI_RESET_VALUE << 1 | 1);
+        boot(1, "", LINUX_REBOOT_CMD_RESTART, Layout.ACPI_RESET_VALUE << 1 | 1);
     }
 
-    private String boot(int rebootCommand, int expectedExit) throws Exception {
+    /** Without ACPI, Linux finds the CPUs and interrupt routing in the MP table and reboots through the i8042 (QEMU's). */
+    @Test
+    void acpiOffBootsFromTheMpTable() throws Exception {
+        String log = boot(2, " acpi=off", LINUX_REBOOT_CMD_RESTART, 0);
+        assertTrue(log.contains("found SMP MP-table at [mem 0x000f0000-0x000f000f]"), log);
+        assertTrue(log.contains("IOAPIC[0]: apic_id 2"), log);
+        assertTrue(log.contains("smp: Brought up 1 node, 2 CPUs"), log);
+        assertTrue(log.contains("ttyS0 at I/O 0x3f8 (irq = 4"), log);
+        assertTrue(log.contains("reached init"), log);
+    }
+
+    private String boot(int cpus, String extraCmdline, int rebootCommand, int expectedExit) throws Exception {
         assumeTrue(Files.isExecutable(QEMU), "QEMU not installed");
         DebianKernelTest.findKernel();
         Path kernel = DebianKernelTest.kernel();
@@ -65,14 +77,14 @@ class LinuxUnderQemuTest {
             // tsc_early_khz: QEMU's TCG CPU gives Linux no TSC frequency, and hardware-reduced ACPI has no PM timer
             // to measure it against (Flint's engines announce the frequency themselves).
             BootImage img = BootLoader.load(m, new BootSpec(kernel, initrd,
-                    "console=ttyS0 tsc_early_khz=2000000 panic=-1", 1), PlatformInfo.standard());
+                    "console=ttyS0 tsc_early_khz=2000000 panic=-1" + extraCmdline, cpus), PlatformInfo.standard());
             Files.write(dir.resolve("low.bin"), bytes(m, 0, Layout.EBDA));
             Files.write(dir.resolve("rom.bin"), rom(m, img.entry()));
             try (FileChannel ch = FileChannel.open(dir.resolve("high.bin"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
                 ch.write(m.slice(Layout.HIMEM, MEMORY - Layout.HIMEM).asByteBuffer());
             }
         }
-        Process qemu = new ProcessBuilder(QEMU.toString(), "-M", "pc", "-accel", "tcg", "-m", "256", "-nographic",
+        Process qemu = new ProcessBuilder(QEMU.toString(), "-M", "pc", "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "256", "-nographic",
                 "-no-reboot", "-vga", "none", "-net", "none", "-bios", "rom.bin",
                 "-device", "loader,file=low.bin,addr=0,force-raw=on",
                 "-device", "loader,file=high.bin,addr=0x100000,force-raw=on",
