@@ -40,7 +40,10 @@ class LinuxUnderQemuTest {
 
     @Test
     void poweroffWritesS5ToTheSleepControlRegister() throws Exception {
-        String log = boot(2, "", LINUX_REBOOT_CMD_POWER_OFF, (Layout.ACPI_S5_SLEEP_TYPE << 2 | 0x20) << 1 | 1);
+        String log = boot(2, "", LINUX_REBOOT_CMD_POWER_OFF, (Layout.ACPI_S5_SLEEP_TYPE << 2 | 0x20) << 1 | 1,
+                BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST, "-device", "virtio-rng-pci");
+        assertTrue(log.matches("(?s).*BAR 4 \\[mem 0x40000\\p{XDigit}+-0x40000\\p{XDigit}+ 64bit pref\\]: assigned.*"),
+                "a 64-bit BAR lands in the 64-bit window\n" + log);
         assertTrue(log.contains("smp: Brought up 1 node, 2 CPUs"), log);
         assertTrue(log.contains("ACPI: PM: (supports S0 S5)"), log);
         assertTrue(log.contains("ACPI: PCI Root Bridge [PCI0]"), log);
@@ -52,14 +55,16 @@ class LinuxUnderQemuTest {
     }
 
     @Test
-    void rebootWritesTheResetValueToTheResetRegister() throws Exception {
-        boot(1, "", LINUX_REBOOT_CMD_RESTART, Layout.ACPI_RESET_VALUE << 1 | 1);
+    void hostUnpackedKernelRebootsThroughTheResetRegister() throws Exception {
+        String log = boot(1, "", LINUX_REBOOT_CMD_RESTART, Layout.ACPI_RESET_VALUE << 1 | 1,
+                BootLoader.BzImageEntry.UNPACK_ON_HOST);
+        assertTrue(log.contains("reached init"), log);
     }
 
     /** Without ACPI, Linux finds the CPUs and interrupt routing in the MP table and reboots through the i8042 (QEMU's). */
     @Test
     void acpiOffBootsFromTheMpTable() throws Exception {
-        String log = boot(2, " acpi=off", LINUX_REBOOT_CMD_RESTART, 0);
+        String log = boot(2, " acpi=off", LINUX_REBOOT_CMD_RESTART, 0, BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
         assertTrue(log.contains("found SMP MP-table at [mem 0x000f0000-0x000f000f]"), log);
         assertTrue(log.contains("IOAPIC[0]: apic_id 2"), log);
         assertTrue(log.contains("smp: Brought up 1 node, 2 CPUs"), log);
@@ -67,7 +72,8 @@ class LinuxUnderQemuTest {
         assertTrue(log.contains("reached init"), log);
     }
 
-    private String boot(int cpus, String extraCmdline, int rebootCommand, int expectedExit) throws Exception {
+    private String boot(int cpus, String extraCmdline, int rebootCommand, int expectedExit,
+                        BootLoader.BzImageEntry entry, String... qemuArgs) throws Exception {
         assumeTrue(Files.isExecutable(QEMU), "QEMU not installed");
         DebianKernelTest.findKernel();
         Path kernel = DebianKernelTest.kernel();
@@ -77,19 +83,22 @@ class LinuxUnderQemuTest {
             // tsc_early_khz: QEMU's TCG CPU gives Linux no TSC frequency, and hardware-reduced ACPI has no PM timer
             // to measure it against (Flint's engines announce the frequency themselves).
             BootImage img = BootLoader.load(m, new BootSpec(kernel, initrd,
-                    "console=ttyS0 tsc_early_khz=2000000 panic=-1" + extraCmdline, cpus), PlatformInfo.standard());
+                    "console=ttyS0 tsc_early_khz=2000000 panic=-1" + extraCmdline, cpus), PlatformInfo.standard(), entry);
             Files.write(dir.resolve("low.bin"), bytes(m, 0, Layout.EBDA));
             Files.write(dir.resolve("rom.bin"), rom(m, img.entry()));
             try (FileChannel ch = FileChannel.open(dir.resolve("high.bin"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
                 ch.write(m.slice(Layout.HIMEM, MEMORY - Layout.HIMEM).asByteBuffer());
             }
         }
-        Process qemu = new ProcessBuilder(QEMU.toString(), "-M", "pc", "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "256", "-nographic",
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(QEMU.toString(), "-M", "pc",
+                "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "256", "-nographic",
                 "-no-reboot", "-vga", "none", "-net", "none", "-bios", "rom.bin",
                 "-device", "loader,file=low.bin,addr=0,force-raw=on",
                 "-device", "loader,file=high.bin,addr=0x100000,force-raw=on",
                 "-device", "isa-debug-exit,iobase=" + Layout.ACPI_SLEEP_CONTROL_PORT + ",iosize=1",
-                "-device", "isa-debug-exit,iobase=" + Layout.ACPI_RESET_PORT + ",iosize=1")
+                "-device", "isa-debug-exit,iobase=" + Layout.ACPI_RESET_PORT + ",iosize=1"));
+        command.addAll(java.util.List.of(qemuArgs));
+        Process qemu = new ProcessBuilder(command)
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("console.log").toFile()).start();
         boolean exited = qemu.waitFor(300, TimeUnit.SECONDS);
         if (!exited) qemu.destroyForcibly().waitFor();
