@@ -105,10 +105,11 @@ public final class VirtioBlock implements VirtioDevice {
                 List<Buffer> dataIn = DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
                 switch (type) {
                     case T_IN -> {
-                        result = transfer(dataOut, sector, false);
+                        // Data the device would have to read in a read request means the directions are wrong.
+                        result = dataIn.isEmpty() ? transfer(dataOut, sector, false) : S_IOERR;
                         if (result == S_OK) written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
                     }
-                    case T_OUT -> result = image.readOnly() ? S_IOERR : transfer(dataIn, sector, true);
+                    case T_OUT -> result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
                     case T_FLUSH -> result = flush();
                     case T_GET_ID -> {
                         int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
