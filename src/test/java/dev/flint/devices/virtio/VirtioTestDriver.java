@@ -252,6 +252,20 @@ public final class VirtioTestDriver {
 
         public int usedSeen() { return usedSeen; }
 
+        public int availIndex() { return availIdx; }
+
+        /** Waits until the device has used everything published, or asks for a reset; false on reset. */
+        public boolean drain(long timeoutMillis) {
+            long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+            while (usedIndex() != availIdx) {
+                if ((status() & 0x40) != 0) return false;
+                if (System.nanoTime() > deadline) throw new IllegalStateException("device stalled: used " + usedIndex() + " of " + availIdx);
+                LockSupport.parkNanos(20_000);
+            }
+            usedSeen = availIdx;
+            return true;
+        }
+
         /** Forgets the ring state after a device reset (the driver sets the queue up again). */
         public void resyncAfterReset() { usedSeen = 0; availIdx = 0; nextDescriptor = 0; }
     }
