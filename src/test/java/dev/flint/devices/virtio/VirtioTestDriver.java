@@ -87,6 +87,25 @@ public final class VirtioTestDriver {
 
     public int status() { return (int) common(0x14, 1); }
 
+    /**
+     * Waits until {@code irq} has received {@code count} MSIs with {@code data} (the device publishes the
+     * used entry first, then signals, so a driver that polled the ring can be ahead of the message).
+     */
+    public static void awaitMsis(dev.flint.devices.RecordingInterrupts irq, int data, int count) {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (true) {
+            long seen;
+            synchronized (irq) {
+                seen = irq.msis.stream().filter(m -> m.data() == data).count();
+            }
+            if (seen == count) return;
+            if (seen > count || System.nanoTime() > deadline) {
+                throw new IllegalStateException(seen + " MSIs with data 0x" + Integer.toHexString(data) + ", expected " + count);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
     /** Enables MSI-X and points each vector at a distinct message (data = 0x40 + vector). */
     public void enableMsix(int vectors) {
         if (msixCap == 0) throw new IllegalStateException("no MSI-X capability");

@@ -3,6 +3,7 @@ package dev.flint.devices.virtio.block;
 import dev.flint.arch.x86.Layout;
 import dev.flint.devices.RecordingInterrupts;
 import dev.flint.devices.virtio.VirtioSpec;
+import dev.flint.devices.virtio.VirtioTestDriver;
 import dev.flint.devices.virtio.VirtioTestDriver.Segment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,13 +57,14 @@ class VirtioBlockTest {
         try (BlockRig rig = new BlockRig(new DriveConfig(img, false), 32 * MIB).start(true)) {
             for (int i = 0; i < 8; i++) {
                 assertEquals(VirtioBlock.S_OK, rig.read(2048 + i * 2048L, BlockRig.DATA + i * MIB, (int) MIB));
+                VirtioTestDriver.awaitMsis(rig.irq, 0x41, i + 1); // interrupt-driven: one message per completion
             }
             byte[] guest = new byte[(int) (8 * MIB)];
             rig.memory.read(BlockRig.DATA, guest, 0, guest.length);
             byte[] host = Arrays.copyOfRange(Files.readAllBytes(img), (int) MIB, (int) (9 * MIB));
             assertEquals(crc(host), crc(guest));
             synchronized (rig.irq) {
-                assertEquals(8, rig.irq.msis.stream().filter(m -> m.data() == 0x41 && m.address() == 0xFEE0_0000L).count());
+                assertTrue(rig.irq.msis.stream().allMatch(m -> m.address() == 0xFEE0_0000L), "the programmed address");
             }
         }
     }
