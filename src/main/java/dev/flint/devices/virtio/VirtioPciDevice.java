@@ -130,7 +130,11 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         Virtqueue vq = queues[q];
         boolean returned = false;
         try {
-            while (true) {
+            for (int served = 0; ; served++) {
+                if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
+                    worker.queueNotified(q);
+                    break;
+                }
                 workLock.lock();
                 try {
                     if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
