@@ -88,6 +88,17 @@ public final class DiskImage implements AutoCloseable {
         while (src.hasRemaining()) position += channel.write(src, position);
     }
 
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+
+    /** Writes {@code length} zero bytes at {@code position}. */
+    public void writeZeroes(long position, long length) throws IOException {
+        for (long done = 0; done < length; ) {
+            ByteBuffer chunk = ZEROES.duplicate().limit((int) Math.min(ZEROES.capacity(), length - done));
+            write(chunk, position + done);
+            done += chunk.limit();
+        }
+    }
+
     /** Makes written data durable (fdatasync). */
     public void flush() throws IOException {
         if (!readOnly) channel.force(false);

@@ -18,7 +18,8 @@ import java.util.logging.Logger;
 /**
  * virtio-blk over a raw image: one request queue; reads, writes, flush and GET_ID. Data moves directly
  * between the image file and guest RAM (views of guest memory handed to the FileChannel), never through
- * a host copy. DISCARD and WRITE_ZEROES are not offered.
+ * a host copy. WRITE_ZEROES writes zeroes through the file (it never unmaps, and says so in its
+ * configuration); DISCARD is not offered.
  *
  * <p>A request is: a 16-byte header the device reads (type, reserved, sector), data, and a status byte
  * the device writes last. Anything malformed completes with IOERR, never with an exception.
@@ -28,13 +29,19 @@ public final class VirtioBlock implements VirtioDevice {
 
     public static final int TYPE = 2;
     public static final int QUEUE_SIZE = 256;
-    static final long F_SEG_MAX = 1L << 2, F_RO = 1L << 5, F_BLK_SIZE = 1L << 6, F_FLUSH = 1L << 9;
-    static final int T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8;
+    static final long F_SEG_MAX = 1L << 2, F_RO = 1L << 5, F_BLK_SIZE = 1L << 6, F_FLUSH = 1L << 9,
+            F_WRITE_ZEROES = 1L << 14;
+    static final int T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_WRITE_ZEROES = 13;
+    /** One range of a WRITE_ZEROES request: sector, number of sectors, flags (bit 0: may unmap). */
+    static final int ZEROES_RANGE = 16;
+    /** Bounded so one request keeps the I/O thread (and a reset waiting for it) busy for a short while only. */
+    static final int MAX_WRITE_ZEROES_SECTORS = 1 << 16;
     static final int S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
     static final int HEADER = 16, ID_BYTES = 20;
     /** Data descriptors per request: the queue size less the header and status descriptors. */
     static final int SEG_MAX = QUEUE_SIZE - 2;
-    private static final int CONFIG_SIZE = 24; // capacity, size_max, seg_max, geometry, blk_size
+    /** Up to write_zeroes_may_unmap and its padding; the topology, discard and queue fields read as 0. */
+    private static final int CONFIG_SIZE = 60;
     private static final int MAX_TRANSFER_CHUNK = 1 << 30;
 
     private final DiskImage image;
@@ -69,7 +76,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public long features() {
-        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (image.readOnly() ? F_RO : 0);
+        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (image.readOnly() ? F_RO : F_WRITE_ZEROES);
     }
 
     @Override
@@ -79,6 +86,8 @@ public final class VirtioBlock implements VirtioDevice {
         b.putLong(0, image.sectors());
         b.putInt(12, SEG_MAX);
         b.putInt(20, DiskImage.SECTOR);
+        b.putInt(48, MAX_WRITE_ZEROES_SECTORS);
+        b.putInt(52, 1); // max_write_zeroes_seg; write_zeroes_may_unmap (56) stays 0
         long v = 0;
         for (int i = size - 1; i >= 0; i--) v = v << 8 | (cfg[offset + i] & 0xFF);
         return v;
@@ -111,6 +120,7 @@ public final class VirtioBlock implements VirtioDevice {
                     }
                     case T_OUT -> result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
                     case T_FLUSH -> result = flush();
+                    case T_WRITE_ZEROES -> result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
                     case T_GET_ID -> {
                         int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
                         byte[] id = java.util.Arrays.copyOf(serial, n); // NUL-padded when shorter
@@ -148,6 +158,27 @@ public final class VirtioBlock implements VirtioDevice {
                     done += chunk;
                 }
             }
+            return S_OK;
+        } catch (IOException e) {
+            logHostError(e);
+            return S_IOERR;
+        }
+    }
+
+    /** One range (max_write_zeroes_seg is 1); reserved flag bits are UNSUPP as the specification asks. */
+    private int writeZeroes(List<Buffer> data) {
+        if (DescriptorChain.totalLength(data) != ZEROES_RANGE) return S_IOERR;
+        byte[] range = new byte[ZEROES_RANGE];
+        gather(data, range);
+        ByteBuffer r = ByteBuffer.wrap(range).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long sector = r.getLong(0), count = r.getInt(8) & 0xFFFF_FFFFL;
+        int flags = r.getInt(12);
+        if ((flags & ~1) != 0) return S_UNSUPP;
+        if (count > MAX_WRITE_ZEROES_SECTORS || sector < 0 || sector > image.sectors() || count > image.sectors() - sector) {
+            return S_IOERR;
+        }
+        try {
+            image.writeZeroes(sector * DiskImage.SECTOR, count * DiskImage.SECTOR);
             return S_OK;
         } catch (IOException e) {
             logHostError(e);

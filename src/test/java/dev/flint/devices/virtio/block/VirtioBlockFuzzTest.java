@@ -101,7 +101,7 @@ class VirtioBlockFuzzTest {
             return;
         }
         long header = address(r, 16);
-        int[] types = {VirtioBlock.T_IN, VirtioBlock.T_OUT, VirtioBlock.T_FLUSH, VirtioBlock.T_GET_ID};
+        int[] types = {VirtioBlock.T_IN, VirtioBlock.T_OUT, VirtioBlock.T_FLUSH, VirtioBlock.T_GET_ID, VirtioBlock.T_WRITE_ZEROES};
         int type = r.nextInt(8) == 0 ? r.nextInt() : types[r.nextInt(types.length)];
         long sector = switch (r.nextInt(4)) {
             case 0 -> r.nextLong();
@@ -114,7 +114,7 @@ class VirtioBlockFuzzTest {
         }
         List<Segment> segments = new ArrayList<>();
         segments.add(Segment.in(header, r.nextInt(10) == 0 ? r.nextInt(32) : 16));
-        boolean deviceWrites = type != VirtioBlock.T_OUT;
+        boolean deviceWrites = type != VirtioBlock.T_OUT && type != VirtioBlock.T_WRITE_ZEROES;
         for (int n = r.nextInt(5); n > 0; n--) {
             long length = switch (r.nextInt(6)) {
                 case 0 -> r.nextInt() & 0xFFFF_FFFFL;

@@ -85,11 +85,38 @@ class VirtioBlockTest {
     }
 
     @Test
+    void writeZeroesClearsExactlyTheRange() throws IOException {
+        Path img = image(MIB, 11);
+        byte[] before = Files.readAllBytes(img);
+        try (BlockRig rig = new BlockRig(new DriveConfig(img, false), 16 * MIB).start(true)) {
+            assertNotEquals(0, rig.features & VirtioBlock.F_WRITE_ZEROES);
+            assertEquals(VirtioBlock.MAX_WRITE_ZEROES_SECTORS, rig.driver.deviceConfig(48, 4));
+            assertEquals(1, rig.driver.deviceConfig(52, 4));
+            assertEquals(VirtioBlock.S_OK, writeZeroes(rig, 12, 8, 0));
+            assertEquals(VirtioBlock.S_UNSUPP, writeZeroes(rig, 0, 1, 2), "reserved flag");
+            assertEquals(VirtioBlock.S_IOERR, writeZeroes(rig, 2040, 9, 0), "past the end");
+            assertEquals(VirtioBlock.S_IOERR, writeZeroes(rig, 0, VirtioBlock.MAX_WRITE_ZEROES_SECTORS + 1, 0), "over the limit");
+        }
+        byte[] after = Files.readAllBytes(img);
+        Arrays.fill(before, 12 * 512, 20 * 512, (byte) 0);
+        assertArrayEquals(before, after);
+    }
+
+    private static int writeZeroes(BlockRig rig, long sector, int count, int flags) {
+        rig.memory.writeLong(BlockRig.DATA, sector);
+        rig.memory.writeInt(BlockRig.DATA + 8, count);
+        rig.memory.writeInt(BlockRig.DATA + 12, flags);
+        return rig.request(VirtioBlock.T_WRITE_ZEROES, 0, List.of(Segment.in(BlockRig.DATA, 16)));
+    }
+
+    @Test
     void readOnlyDiskRefusesWritesAndLeavesTheFileUntouched() throws IOException {
         Path img = image(MIB, 4);
         byte[] before = Files.readAllBytes(img);
         try (BlockRig rig = new BlockRig(new DriveConfig(img, true), 16 * MIB).start(false)) {
             assertNotEquals(0, rig.features & VirtioBlock.F_RO);
+            assertEquals(0, rig.features & VirtioBlock.F_WRITE_ZEROES);
+            assertEquals(VirtioBlock.S_IOERR, writeZeroes(rig, 0, 8, 0));
             rig.memory.write(BlockRig.DATA, new byte[4096]);
             assertEquals(VirtioBlock.S_IOERR, rig.write(0, BlockRig.DATA, 4096));
             assertEquals(VirtioBlock.S_OK, rig.read(0, BlockRig.DATA, 4096));
