@@ -15,14 +15,27 @@ public record DescriptorChain(int head, List<Buffer> buffers) {
 
     public DescriptorChain {
         buffers = List.copyOf(buffers);
+        for (int i = 1; i < buffers.size(); i++) {
+            if (buffers.get(i - 1).writable() && !buffers.get(i).writable()) {
+                throw new IllegalArgumentException("device-readable buffer after a writable one");
+            }
+        }
     }
 
+    /** The device-readable buffers (they come first). */
     public List<Buffer> readable() {
-        return buffers.stream().filter(b -> !b.writable()).toList();
+        return buffers.subList(0, firstWritable());
     }
 
+    /** The device-writable buffers (they come last). */
     public List<Buffer> writable() {
-        return buffers.stream().filter(Buffer::writable).toList();
+        return buffers.subList(firstWritable(), buffers.size());
+    }
+
+    private int firstWritable() {
+        int i = 0;
+        while (i < buffers.size() && !buffers.get(i).writable()) i++;
+        return i;
     }
 
     public static long totalLength(List<Buffer> buffers) {
