@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio;
 
+import dev.flint.devices.pci.BarRegions;
 import dev.flint.devices.pci.MsixCapability;
 import dev.flint.devices.pci.PciBar;
 import dev.flint.devices.pci.PciConfigSpace;
@@ -7,7 +8,6 @@ import dev.flint.devices.pci.PciDevice;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.GuestMemoryException;
 import dev.flint.machine.InterruptController;
-import dev.flint.machine.bus.Bus;
 import dev.flint.machine.bus.BusDevice;
 
 import java.util.concurrent.atomic.AtomicLong;
@@ -72,17 +72,14 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         if (device.configSize() > 0) addVendorCapability(CFG_DEVICE, DEVICE_OFFSET, device.configSize(), -1);
         msix = new MsixCapability(config, irq, queues.length + 1, 0, MSIX_TABLE_OFFSET, 0, MSIX_PBA_OFFSET);
 
-        Bus bar = new Bus(device.name() + " BAR0");
-        bar.register(COMMON_OFFSET, COMMON_LENGTH, new CommonConfig(), "common config");
-        bar.register(ISR_OFFSET, 1, new IsrStatus(), "ISR status");
-        if (device.configSize() > 0) bar.register(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
-        bar.register(NOTIFY_OFFSET, (long) queues.length * NOTIFY_MULTIPLIER, new Notify(), "notify");
-        bar.register(MSIX_TABLE_OFFSET, msix.tableSize(), msix.table(), "MSI-X table");
-        bar.register(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
-        config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, new BusDevice() {
-            @Override public long read(long offset, int size) { return bar.read(offset, size); }
-            @Override public void write(long offset, int size, long value) { bar.write(offset, size, value); }
-        }));
+        BarRegions bar = new BarRegions(device.name() + " BAR0")
+                .add(COMMON_OFFSET, COMMON_LENGTH, new CommonConfig(), "common config")
+                .add(ISR_OFFSET, 1, new IsrStatus(), "ISR status")
+                .add(NOTIFY_OFFSET, (long) queues.length * NOTIFY_MULTIPLIER, new Notify(), "notify")
+                .add(MSIX_TABLE_OFFSET, msix.tableSize(), msix.table(), "MSI-X table")
+                .add(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
+        if (device.configSize() > 0) bar.add(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
+        config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
         worker = new QueueWorker(device.name(), this::serve);
     }
 
