@@ -154,16 +154,15 @@ public final class VirtioTestDriver {
         int max = (int) common(0x18, 2);
         if (size > max) throw new IllegalStateException("queue " + index + " holds at most " + max);
         common(0x18, 2, size);
-        long desc = base, avail = base + 16L * size, used = (avail + 6 + 2L * size + 4095) & ~4095L;
-        for (long a = base; a < used + 6 + 8L * size; a += 8) memory.writeLong(a, 0);
-        writeAddress(0x20, desc);
-        writeAddress(0x28, avail);
-        writeAddress(0x30, used);
+        Queue q = new Queue(index, size, base, region(2) + common(0x1E, 2) * notifyMultiplier);
+        for (long a = base; a < q.used + 6 + 8L * size; a += 8) memory.writeLong(a, 0);
+        writeAddress(0x20, q.desc);
+        writeAddress(0x28, q.avail);
+        writeAddress(0x30, q.used);
         common(0x1A, 2, msixVector);
         if (common(0x1A, 2) != msixVector) throw new IllegalStateException("vector " + msixVector + " refused");
-        long notifyOff = common(0x1E, 2);
         common(0x1C, 2, 1);
-        return new Queue(index, size, desc, avail, used, region(2) + notifyOff * notifyMultiplier);
+        return q;
     }
 
     private void writeAddress(int offset, long gpa) {
@@ -183,13 +182,14 @@ public final class VirtioTestDriver {
         public final long desc, avail, used, notifyAddress;
         private int nextDescriptor, availIdx, usedSeen;
 
-        Queue(int index, int size, long desc, long avail, long used, long notifyAddress) {
+        /** The descriptor table at {@code base}, the available ring after it, the used ring on the next page. */
+        Queue(int index, int size, long base, long notifyAddress) {
             this.index = index;
             this.size = size;
-            this.desc = desc;
-            this.avail = avail;
-            this.used = used;
             this.notifyAddress = notifyAddress;
+            desc = base;
+            avail = base + 16L * size;
+            used = (avail + 6 + 2L * size + 4095) & ~4095L;
         }
 
         /** Writes a chain of direct descriptors and returns its head index (not yet published). */

@@ -29,10 +29,12 @@ class DiskImageLockTest {
         Path img = dir.resolve("shared.img");
         Files.write(img, new byte[4096]);
         try (DiskImage writer = DiskImage.open(new DriveConfig(img, false))) {
+            assertFalse(writer.readOnly());
             assertEquals("disk image is in use by another VM (locked): " + img, probe(img.toString()));
             assertEquals("disk image is in use by another VM (locked): " + img, probe(img + ",ro"));
         }
         try (DiskImage reader = DiskImage.open(new DriveConfig(img, true))) {
+            assertTrue(reader.readOnly());
             assertEquals("opened 8", probe(img + ",ro"), "readers share");
             assertEquals("disk image is in use by another VM (locked): " + img, probe(img.toString()));
         }

@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.block;
 
+import dev.flint.devices.virtio.SevereLogCounter;
 import dev.flint.devices.virtio.VirtioTestDriver;
 import dev.flint.devices.virtio.VirtioTestDriver.Segment;
 import org.junit.jupiter.api.Test;
@@ -9,11 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -25,17 +21,10 @@ class VirtioBlockConcurrencyTest {
 
     @Test
     void resetWhileRequestsAreInFlightCompletesPromptlyAndCleanly() throws IOException {
-        AtomicInteger severe = new AtomicInteger();
-        Logger log = Logger.getLogger("dev.flint.devices.virtio");
-        Handler counter = new Handler() {
-            @Override public void publish(LogRecord r) { if (r.getLevel().intValue() >= Level.SEVERE.intValue()) severe.incrementAndGet(); }
-            @Override public void flush() { }
-            @Override public void close() { }
-        };
-        log.addHandler(counter);
         Path img = dir.resolve("disk.img");
         Files.write(img, new byte[(int) (8 * MIB)]);
-        try (BlockRig rig = new BlockRig(new DriveConfig(img, false), 48 * MIB).start(true)) {
+        try (SevereLogCounter severe = new SevereLogCounter();
+             BlockRig rig = new BlockRig(new DriveConfig(img, false), 48 * MIB).start(true)) {
             long slowest = 0;
             for (int round = 0; round < 30; round++) {
                 VirtioTestDriver.Queue q = rig.queue;
@@ -55,9 +44,7 @@ class VirtioBlockConcurrencyTest {
             }
             assertTrue(slowest < 2_000_000_000L, "reset waits for at most the request in flight: " + slowest / 1_000_000 + " ms");
             assertEquals(VirtioBlock.S_OK, rig.read(0, BlockRig.DATA, 4096));
-            assertEquals(0, severe.get());
-        } finally {
-            log.removeHandler(counter);
+            assertEquals(0, severe.count());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.block;
 
+import dev.flint.devices.virtio.SevereLogCounter;
 import dev.flint.devices.virtio.VirtioTestDriver;
 import dev.flint.devices.virtio.VirtioTestDriver.Segment;
 import org.junit.jupiter.api.Test;
@@ -11,10 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -38,19 +35,12 @@ class VirtioBlockFuzzTest {
         int budget = Integer.getInteger("flint.virtio.fuzz.chains", 20_000);
         long seed = Long.getLong("flint.virtio.fuzz.seed", System.nanoTime());
         Random r = new Random(seed);
-        AtomicInteger severe = new AtomicInteger();
-        Logger virtioLog = Logger.getLogger("dev.flint.devices.virtio");
-        Handler counter = new Handler() {
-            @Override public void publish(LogRecord rec) { if (rec.getLevel().intValue() >= Level.SEVERE.intValue()) severe.incrementAndGet(); }
-            @Override public void flush() { }
-            @Override public void close() { }
-        };
-        virtioLog.addHandler(counter);
         Path img = dir.resolve("fuzz.img");
         Files.write(img, new byte[1 << 20]);
         long start = System.nanoTime();
         int submitted = 0, resets = 0;
-        try (BlockRig rig = new BlockRig(new DriveConfig(img, false), RAM).start(true)) {
+        try (SevereLogCounter severe = new SevereLogCounter();
+             BlockRig rig = new BlockRig(new DriveConfig(img, false), RAM).start(true)) {
             while (submitted < budget) {
                 VirtioTestDriver.Queue q = rig.queue;
                 int batch = 1 + r.nextInt(8);
@@ -70,7 +60,7 @@ class VirtioBlockFuzzTest {
             LOG.info(String.format("virtio-blk fuzz: seed %d, %d chains submitted, %d used, %d device resets (NEEDS_RESET), "
                             + "%d guest errors (buffers outside RAM, malformed), %d s",
                     seed, submitted, rig.device.completedChains(), resets, rig.device.guestErrors(), seconds));
-            assertEquals(0, severe.get(), "an exception escaped to the I/O thread (seed " + seed + ")");
+            assertEquals(0, severe.count(), "an exception escaped to the I/O thread (seed " + seed + ")");
 
             byte[] data = new byte[8192];
             new Random(seed).nextBytes(data);
@@ -81,8 +71,6 @@ class VirtioBlockFuzzTest {
             byte[] back = new byte[data.length];
             rig.memory.read(BlockRig.DATA, back, 0, back.length);
             assertArrayEquals(data, back);
-        } finally {
-            virtioLog.removeHandler(counter);
         }
     }
 

@@ -196,6 +196,7 @@ class VirtioBlockTest {
     void aSecondWriterGetsOneLineError() throws IOException {
         Path img = image(MIB, 10);
         try (DiskImage first = DiskImage.open(new DriveConfig(img, false))) {
+            assertEquals(MIB / 512, first.sectors());
             DiskImageException e = assertThrows(DiskImageException.class, () -> DiskImage.open(new DriveConfig(img, false)));
             assertEquals("disk image is in use by another VM (locked): " + img, e.getMessage());
             assertThrows(DiskImageException.class, () -> DiskImage.open(new DriveConfig(img, true)), "no reader beside a writer");
