@@ -45,7 +45,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private final Virtqueue[] queues;
     private final long offeredFeatures;
     private final QueueWorker worker;
-    private final ReentrantLock workLock = new ReentrantLock();
+    /** Fair, so a reset waiting for it gets in after the chain in progress, not after the whole ring. */
+    private final ReentrantLock workLock = new ReentrantLock(true);
     private final AtomicLong guestErrors = new AtomicLong();
     private final AtomicLong completed = new AtomicLong();
 
