@@ -41,7 +41,7 @@ chmod 755 "$work/initrd/init"
 initrd=$work/marker.cpio.gz
 append="console=ttyS0 quiet panic=-1"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== nested (L1 = QEMU TCG + SVM), $N boots each, launch to exit after the marker"
 cat >"$work/inner.sh" <<INNER
@@ -85,12 +85,26 @@ for i in $(seq "$N"); do
   done
   sleep 0.5 # let the guest touch what it touches early; the VMM's own memory is what we measure
   java_pid=$(pgrep -P "$pid" java || echo "$pid")
-  # RSS of everything except the guest RAM mapping (the one anonymous mapping of exactly MEM MiB).
-  rss=$(awk -v guest=$((MEM * 1024)) '
-      /^[0-9a-f]+-[0-9a-f]+ / {split($1, r, "-"); size = 0; cur = $0}
-      /^Size:/ {size = $2}
-      /^Rss:/ {total += $2; if (size == guest) g += $2}
-      END {printf "%d %d", total, g}' "/proc/$java_pid/smaps" 2>/dev/null || echo "0 0")
+  # RSS of everything except guest RAM: the kvm engine logs (--debug) where each memory slot lives on
+  # the host; the mappings holding those addresses are guest RAM.
+  rss=$(python3 - "$java_pid" "$log" <<'PY'
+import re, sys
+pid, log = sys.argv[1], sys.argv[2]
+slots = [int(h, 16) for h in re.findall(r"memory slot: .* at host 0x([0-9a-f]+)", open(log).read())]
+total = guest = 0
+inside = False
+for line in open(f"/proc/{pid}/smaps"):
+    m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+    if m:
+        lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+        inside = any(lo <= a < hi for a in slots)
+    elif line.startswith("Rss:"):
+        kb = int(line.split()[1])
+        total += kb
+        guest += kb if inside else 0
+print(total, guest)
+PY
+) || rss="0 0"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [[ -z $first ]]; then echo "run $i: no first KVM_RUN logged:"; tail -3 "$log"; continue; fi
