@@ -137,7 +137,8 @@ final class KvmVm implements VirtualMachine {
     }
 
     @Override
-    public void pause() {
+    public synchronized void pause() {
+        if (closed) return; // the kvm_run pages a kick writes to are gone
         control.requestPause();
         vcpus.forEach(KvmVcpu::kick);
         try {
