@@ -7,8 +7,10 @@
 #    stock Debian kernel + a marker initramfs with `flint run --engine kvm` and with
 #    `qemu-system-x86_64 -accel kvm -M microvm`, alternately, N times each. Each figure is the wall time
 #    from launching the process to its exit; the guest exits right after printing the marker
-#    (`poweroff -f`), so this is boot-to-marker plus tear-down. TCG distorts absolute numbers: only the
-#    ratio between the two, measured side by side in the same L1, means something.
+#    (`poweroff -f`), so this is boot-to-marker plus tear-down. The guest also prints its uptime at the
+#    marker: kernel boot alone, without the VMM's own start-up (for Flint, a JVM running under TCG, which
+#    dominates). TCG distorts absolute numbers: only the ratio between the two, measured side by side in
+#    the same L1, means something.
 # 2. On this host (PVM /dev/kvm: a stock kernel does not get far, but the VMM path until the guest's
 #    first instruction is the same), Flint's start-up time — launch to vCPU 0's first KVM_RUN, which the
 #    kvm engine logs with --debug — and its resident memory apart from guest RAM.
@@ -33,7 +35,8 @@ mkdir -p "$work/initrd/bin" "$work/initrd/dev" "$work/initrd/proc" "$work/initrd
 cp "$cache/debian/bin/busybox" "$work/initrd/bin/busybox"
 cat >"$work/initrd/init" <<INIT
 #!/bin/busybox sh
-/bin/busybox echo $MARKER
+/bin/busybox mount -t proc proc /proc
+/bin/busybox echo $MARKER uptime \$(/bin/busybox cut -d' ' -f1 /proc/uptime)
 /bin/busybox poweroff -f
 INIT
 chmod 755 "$work/initrd/init"
@@ -41,7 +44,7 @@ chmod 755 "$work/initrd/init"
 initrd=$work/marker.cpio.gz
 append="console=ttyS0 quiet panic=-1"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== nested (L1 = QEMU TCG + SVM), $N boots each, launch to exit after the marker"
 cat >"$work/inner.sh" <<INNER
@@ -51,12 +54,12 @@ for i in \$(seq $N); do
   t0=\$(ms)
   out=\$($repo/bin/flint run --engine kvm --kernel $kernel --initrd $initrd --memory $MEM --cpus 1 </dev/null 2>&1)
   t1=\$(ms)
-  case "\$out" in *$MARKER*) echo "flint \$((t1 - t0))";; *) echo "flint-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
+  case "\$out" in *$MARKER*) echo "flint \$((t1 - t0)) \$(echo "\$out" | sed -n 's/.*$MARKER uptime \([0-9.]*\).*/\1/p')";; *) echo "flint-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
   t0=\$(ms)
   out=\$(qemu-system-x86_64 -accel kvm -M microvm -m $MEM -nodefaults -display none -serial stdio -monitor none \
         -no-reboot -kernel $kernel -initrd $initrd -append "$append" </dev/null 2>&1)
   t1=\$(ms)
-  case "\$out" in *$MARKER*) echo "qemu \$((t1 - t0))";; *) echo "qemu-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
+  case "\$out" in *$MARKER*) echo "qemu \$((t1 - t0)) \$(echo "\$out" | sed -n 's/.*$MARKER uptime \([0-9.]*\).*/\1/p')";; *) echo "qemu-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
 done
 INNER
 cp=$(./mvnw -q -B -o dependency:build-classpath -Dmdep.outputFile=/dev/stdout -Dmdep.includeScope=test 2>/dev/null)
@@ -65,7 +68,9 @@ results=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "target/t
 echo "$results" | grep -E '^(flint|qemu)' || true
 flint_med=$(echo "$results" | awk '$1=="flint"{print $2}' | median)
 qemu_med=$(echo "$results" | awk '$1=="qemu"{print $2}' | median)
-echo "median flint-kvm: ${flint_med:-n/a} ms   median qemu-kvm-microvm: ${qemu_med:-n/a} ms"
+echo "median flint-kvm: ${flint_med:-n/a} ms   median qemu-kvm-microvm: ${qemu_med:-n/a} ms   (launch to exit)"
+echo "median guest uptime at the marker: flint $(echo "$results" | awk '$1=="flint"{print $3}' | median) s," \
+     "qemu $(echo "$results" | awk '$1=="qemu"{print $3}' | median) s   (kernel boot alone, without VMM start-up)"
 if [[ -n ${flint_med:-} && -n ${qemu_med:-} ]]; then
   awk -v f="$flint_med" -v q="$qemu_med" 'BEGIN {printf "ratio flint/qemu: %.2f\n", f / q}'
 fi
@@ -85,12 +90,26 @@ for i in $(seq "$N"); do
   done
   sleep 0.5 # let the guest touch what it touches early; the VMM's own memory is what we measure
   java_pid=$(pgrep -P "$pid" java || echo "$pid")
-  # RSS of everything except the guest RAM mapping (the one anonymous mapping of exactly MEM MiB).
-  rss=$(awk -v guest=$((MEM * 1024)) '
-      /^[0-9a-f]+-[0-9a-f]+ / {split($1, r, "-"); size = 0; cur = $0}
-      /^Size:/ {size = $2}
-      /^Rss:/ {total += $2; if (size == guest) g += $2}
-      END {printf "%d %d", total, g}' "/proc/$java_pid/smaps" 2>/dev/null || echo "0 0")
+  # RSS of everything except guest RAM: the kvm engine logs (--debug) where each memory slot lives on
+  # the host; the mappings holding those addresses are guest RAM.
+  rss=$(python3 - "$java_pid" "$log" <<'PY'
+import re, sys
+pid, log = sys.argv[1], sys.argv[2]
+slots = [int(h, 16) for h in re.findall(r"memory slot: .* at host 0x([0-9a-f]+)", open(log).read())]
+total = guest = 0
+inside = False
+for line in open(f"/proc/{pid}/smaps"):
+    m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+    if m:
+        lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+        inside = any(lo <= a < hi for a in slots)
+    elif line.startswith("Rss:"):
+        kb = int(line.split()[1])
+        total += kb
+        guest += kb if inside else 0
+print(total, guest)
+PY
+) || rss="0 0"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [[ -z $first ]]; then echo "run $i: no first KVM_RUN logged:"; tail -3 "$log"; continue; fi

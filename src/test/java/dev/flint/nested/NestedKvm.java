@@ -54,6 +54,8 @@ public final class NestedKvm {
             for m in $(cat /modules.list); do insmod /modules/$m.ko || echo "L1: insmod $m failed"; done
             mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || echo "L1: 9p mount failed"
             kernel_fs /host
+            # A bare devtmpfs has no /dev/fd; bash process substitution (bin/flint's launcher) needs it.
+            ln -s /proc/self/fd /host/dev/fd
             mount -t tmpfs -o mode=1777 tmpfs /host/tmp
             mount -t tmpfs tmpfs /host/run
             cp /command.sh /host/tmp/.nested-command.sh

@@ -99,6 +99,8 @@ final class KvmVm implements VirtualMachine {
                 region.set(JAVA_LONG, 16, r.size());
                 region.set(JAVA_LONG, 24, ram.address() + r.hostOffset());
                 vm.ioctl(KvmApi.SET_USER_MEMORY_REGION, region);
+                long host = ram.address() + r.hostOffset();
+                LOG.fine(() -> String.format("memory slot: guest 0x%x-0x%x at host 0x%x", r.guestPhys(), r.end(), host));
             }
         }
     }
@@ -135,7 +137,8 @@ final class KvmVm implements VirtualMachine {
     }
 
     @Override
-    public void pause() {
+    public synchronized void pause() {
+        if (closed) return; // the kvm_run pages a kick writes to are gone
         control.requestPause();
         vcpus.forEach(KvmVcpu::kick);
         try {

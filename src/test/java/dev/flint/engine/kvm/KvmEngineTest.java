@@ -140,6 +140,9 @@ class KvmEngineTest {
             assertEquals(a, g.memory.readShort(0x2000), "guest ran while paused");
             g.vm.resume();
             waitUntilChanges(g, 0x2000);
+            g.close();
+            g.vm.pause(); // after close: nothing to pause, and no access to unmapped kvm_run pages
+            g.vm.stop();
         }
     }
 
