@@ -9,6 +9,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
+import java.util.Arrays;
+import java.io.File;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -26,7 +29,8 @@ import java.util.regex.Pattern;
  * proc/sys/dev and a writable tmpfs on /tmp, and runs the command with {@code chroot /host}. The command's
  * output and exit status come back over the serial console between two marker lines.
  *
- * <p>Files the command needs must be outside /tmp (L1 mounts its own tmpfs there).
+ * <p>L1 mounts its own tmpfs on /tmp; the folders under the host's /tmp that this run needs (the checkout,
+ * the class path, the guest cache, the work folder) are bound back read-only, see {@link #hostTmpFoldersNeeded()}.
  */
 public final class NestedKvm {
     /** Modules of the stock kernel L1 needs, dependencies first (virtio-pci transport, 9p, then KVM). */
@@ -58,6 +62,12 @@ public final class NestedKvm {
             ln -s /proc/self/fd /host/dev/fd
             mount -t tmpfs -o mode=1777 tmpfs /host/tmp
             mount -t tmpfs tmpfs /host/run
+            # The tmpfs hides the host's /tmp; bring back the folders under it this run needs (a checkout
+            # under /tmp, say), read-only from a second mount of the share.
+            if [ -s /keep.list ]; then
+                mkdir -p /host9p && mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host9p
+                for d in $(cat /keep.list); do mkdir -p /host$d && mount -o bind /host9p$d /host$d; done
+            fi
             cp /command.sh /host/tmp/.nested-command.sh
             echo "@@NESTED-BEGIN@@"
             chroot /host /usr/bin/env -i HOME=/tmp TERM=dumb \\
@@ -98,7 +108,7 @@ public final class NestedKvm {
 
     /**
      * The class path of this test run (Surefire passes the real one in {@code surefire.test.class.path};
-     * its own launcher jar only points at it). Entries must not be under /tmp.
+     * its own launcher jar only points at it).
      */
     public static String testClassPath() {
         return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
@@ -131,6 +141,21 @@ public final class NestedKvm {
         }
     }
 
+    /**
+     * Top-level folders under the host's /tmp that hold something this run uses inside L1: a CI checkout
+     * in /tmp must work as well as one anywhere else.
+     */
+    private List<String> hostTmpFoldersNeeded() {
+        java.util.stream.Stream<String> used = Stream.concat(
+                Stream.of(System.getProperty("user.dir"), workDir.toString(),
+                        assets.cacheDir().toString()),
+                Arrays.stream(testClassPath().split(File.pathSeparator)));
+        return used.map(s -> Path.of(s).toAbsolutePath().normalize())
+                .filter(p -> p.getNameCount() >= 2 && p.startsWith("/tmp"))
+                .map(p -> "/" + p.subpath(0, 2))
+                .distinct().toList();
+    }
+
     private InitramfsBuilder l1Initramfs(String command) {
         // Only what the kernel needs before /init runs (busybox, a console); /init makes the rest.
         InitramfsBuilder b = new InitramfsBuilder()
@@ -140,6 +165,7 @@ public final class NestedKvm {
                 .charDevice("/dev/console", 0600, 5, 1)
                 .directory("/modules", 0755)
                 .file("/modules.list", String.join("\n", MODULES.stream().map(m -> m.replace('/', '_')).toList()) + "\n", 0644)
+                .file("/keep.list", String.join("\n", hostTmpFoldersNeeded()) + "\n", 0644)
                 .file("/command.sh", command, 0755)
                 .file("/init", INIT, 0755);
         for (String m : MODULES) {
