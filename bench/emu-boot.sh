@@ -25,11 +25,12 @@ cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
+mount -t devtmpfs devtmpfs /dev
 echo BENCH-BOOTED
 t0=$(cut -d' ' -f1 /proc/uptime)
-dd if=/dev/zero bs=1048576 count=64 2>/dev/null | sha256sum >/dev/null
+sum=$(dd if=/dev/zero bs=1048576 count=64 2>/dev/null | sha256sum)
 t1=$(cut -d' ' -f1 /proc/uptime)
-echo "BENCH-CPU $t0 $t1"
+echo "BENCH-CPU $t0 $t1 ${sum%% *}"
 poweroff -f
 INIT
 chmod +x "$root/init"
@@ -53,10 +54,13 @@ measure() {
     done > "$log"
     local booted cpu
     booted=$(awk '/^booted/ {print $2}' "$log")
-    cpu=$(awk '/^cpu/ {printf "%.2f", $3 - $2}' "$log")
+    # The job must really have run: the digest of 64 MiB of zeros.
+    cpu=$(awk -v want="$zeros_sha" '/^cpu/ && $4 == want {printf "%.2f", $3 - $2}' "$log")
     [[ -n $booted && -n $cpu ]] || { echo "run failed: $*" >&2; return 1; }
     echo "$(echo "$booted - $start" | bc -l) $cpu"
 }
+
+zeros_sha=$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
