@@ -1,6 +1,7 @@
 package dev.flint.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.guest.GuestAssets;
@@ -46,6 +47,8 @@ class EmuBootTest {
             assertTrue(out.contains(MARKER), out);
             assertTrue(out.contains("cpus=" + cpus), "the guest must see " + cpus + " CPU(s):\n" + out);
             assertEquals(0, code, "poweroff in the guest must end flint with 0:\n" + out);
+            assertFalse(out.contains("Marking TSC unstable"),
+                    "the guest clock must stay on the TSC (guest time follows the host's clock):\n" + out);
         }
     }
 

@@ -1680,7 +1680,23 @@ public final class Cpu implements FpuHost {
 
     long tsc() { return clock.tsc() + tscOffset; }
 
-    void setTsc(long value) { tscOffset = value - clock.tsc(); }
+    /** IA32_TSC_ADJUST (MSR 0x3B): the sum of all guest changes to the TSC. */
+    private long tscAdjust;
+
+    /** WRMSR IA32_TSC: the TSC jumps, and IA32_TSC_ADJUST records the jump, as on hardware. */
+    void setTsc(long value) {
+        long before = tsc();
+        tscOffset = value - clock.tsc();
+        tscAdjust += value - before;
+    }
+
+    long tscAdjust() { return tscAdjust; }
+
+    /** WRMSR IA32_TSC_ADJUST: moves the TSC by the change in the adjustment. */
+    void setTscAdjust(long value) {
+        tscOffset += value - tscAdjust;
+        tscAdjust = value;
+    }
 
     // ------------------------------------------------------------ faults
 
