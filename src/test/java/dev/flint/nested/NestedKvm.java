@@ -60,14 +60,12 @@ public final class NestedKvm {
             kernel_fs /host
             # A bare devtmpfs has no /dev/fd; bash process substitution (bin/flint's launcher) needs it.
             ln -s /proc/self/fd /host/dev/fd
+            # A tmpfs hides the host's /tmp; the folders under it this run needs (a checkout under /tmp,
+            # say) are bound back, read-only, from a view of the share's /tmp kept aside first.
+            mkdir -p /host-tmp && mount -o bind /host/tmp /host-tmp
             mount -t tmpfs -o mode=1777 tmpfs /host/tmp
             mount -t tmpfs tmpfs /host/run
-            # The tmpfs hides the host's /tmp; bring back the folders under it this run needs (a checkout
-            # under /tmp, say), read-only from a second mount of the share.
-            if [ -s /keep.list ]; then
-                mkdir -p /host9p && mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host9p
-                for d in $(cat /keep.list); do mkdir -p /host$d && mount -o bind /host9p$d /host$d; done
-            fi
+            for d in $(cat /keep.list); do mkdir -p /host/tmp/$d && mount -o bind /host-tmp/$d /host/tmp/$d; done
             cp /command.sh /host/tmp/.nested-command.sh
             echo "@@NESTED-BEGIN@@"
             chroot /host /usr/bin/env -i HOME=/tmp TERM=dumb \\
@@ -152,7 +150,7 @@ public final class NestedKvm {
                 Arrays.stream(testClassPath().split(File.pathSeparator)));
         return used.map(s -> Path.of(s).toAbsolutePath().normalize())
                 .filter(p -> p.getNameCount() >= 2 && p.startsWith("/tmp"))
-                .map(p -> "/" + p.subpath(0, 2))
+                .map(p -> p.getName(1).toString())
                 .distinct().toList();
     }
 
