@@ -1076,10 +1076,7 @@ public final class Cpu implements FpuHost {
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (op == 6) op = 4; // SAL is SHL
         if (count == 0) {
-            // Nothing shifts, but the operand is still read (memory may fault), and a 32-bit register
-            // is still written (zero-extended).
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
@@ -1135,6 +1132,13 @@ public final class Cpu implements FpuHost {
                 flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
             }
         }
+    }
+
+    /** A shift by zero: nothing moves, but the operand is still read (memory may fault) and a 32-bit
+     *  register is still written, which zero-extends it. */
+    private void touchOperand(int z) {
+        long v = readE(z);
+        if (!memOp) setReg(rm, z, v);
     }
 
     private void rmwShift(int kind, int z, int count) {
@@ -1509,8 +1513,7 @@ public final class Cpu implements FpuHost {
         int z = opSize;
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (count == 0) {
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
