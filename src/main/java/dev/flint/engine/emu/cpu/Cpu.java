@@ -205,24 +205,26 @@ public final class Cpu implements FpuHost {
     // ============================================================ fetch
 
     /**
-     * Up to 8 code bytes starting at linear address {@link #windowStart}, read with one memory access at
-     * the start of each instruction: most instructions then decode without touching memory again.
+     * Up to 16 code bytes starting at offset {@link #windowIp} of CS, read with two memory accesses at the
+     * start of each instruction: nearly every instruction then decodes without touching memory again.
      * Refilled per instruction, so code written by the previous instruction is always seen.
      */
-    private long window;
-    private long windowStart = -1;
+    private long window, window2;
+    private long windowIp;
     private int windowLength;
 
     private int fetch8() {
-        long off = ip & ipMask;
-        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
-        ip++;
-        long d = lin - windowStart;
-        if (d >= 0 && d < windowLength) return (int) (window >>> (d << 3)) & 0xFF;
-        return fetchMiss(lin);
+        long d = ip - windowIp;
+        if (d >= 0 && d < windowLength) {
+            ip++;
+            return (int) ((d < 8 ? window >>> (d << 3) : window2 >>> ((d - 8) << 3))) & 0xFF;
+        }
+        return fetchMiss();
     }
 
-    private int fetchMiss(long lin) {
+    private int fetchMiss() {
+        long off = ip & ipMask;
+        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
         long page = lin & ~0xFFFL;
         if (page != fetchPage || fetchGen != mmu.generation()) {
             fetchHost = mmu.codePage(lin);
@@ -231,16 +233,21 @@ public final class Cpu implements FpuHost {
         }
         if (fetchHost < 0) {
             windowLength = 0;
+            ip++;
             return mmu.fetchSlow(lin);
         }
         long inPage = lin & 0xFFF;
-        if (inPage <= 4096 - 8) {
+        // The window must not wrap the IP or cross into the next page (its mapping may differ).
+        if (inPage <= 4096 - 16 && (ipMask == -1L || off <= ipMask - 16)) {
             window = ram.get(CODE_WINDOW, fetchHost + inPage);
-            windowStart = lin;
-            windowLength = 8;
+            window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+            windowIp = ip;
+            windowLength = 16;
+            ip++;
             return (int) window & 0xFF;
         }
         windowLength = 0;
+        ip++;
         return ram.get(ValueLayout.JAVA_BYTE, fetchHost + inPage) & 0xFF;
     }
 
