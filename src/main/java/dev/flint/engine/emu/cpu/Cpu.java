@@ -72,6 +72,8 @@ public final class Cpu implements FpuHost {
     /** Set by STI/MOV SS/POP SS: no interrupt before the next instruction completes. */
     boolean interruptShadow;
     boolean halted;
+    /** Set while an NMI handler runs: further NMIs wait for its IRET. */
+    boolean nmiBlocked;
     private long tscOffset;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
@@ -188,8 +190,9 @@ public final class Cpu implements FpuHost {
      */
     public boolean checkInterrupts() {
         if (apic == null || interruptShadow) return false;
-        if (apic.takeNmi()) {
+        if (!nmiBlocked && apic.takeNmi()) {
             halted = false;
+            nmiBlocked = true; // until the handler's IRET, as on hardware
             irq.deliverExternal(GuestFault.NMI, true);
             return true;
         }
@@ -822,7 +825,10 @@ public final class Cpu implements FpuHost {
             case 0xCC -> irq.softwareInterrupt(GuestFault.BP, ip);
             case 0xCD -> { int v = fetch8(); irq.softwareInterrupt(v, ip); }
             case 0xCE -> { noLong(); if (flags.of()) irq.softwareInterrupt(GuestFault.OF, ip); }
-            case 0xCF -> irq.iret(opSize);
+            case 0xCF -> {
+                irq.iret(opSize);
+                nmiBlocked = false;
+            }
             case 0xD4 -> { noLong(); int base = fetch8(); if (base == 0) throw GuestFault.of(GuestFault.DE, 0);
                 int al = (int) r[RAX] & 0xFF; setReg(RAX, 2, ((al / base) << 8) | (al % base));
                 flags.set(Flags.LOGIC, 1, 0, 0, al % base); }
