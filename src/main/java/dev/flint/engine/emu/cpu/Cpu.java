@@ -1224,7 +1224,7 @@ public final class Cpu implements FpuHost {
             long si = r[RSI] & am, di = r[RDI] & am;
             switch (op) {
                 case 0xA4, 0xA5 -> {
-                    if (rep && z == 1 && delta > 0 && tryBulkCopy(srcSeg, si, di, am)) continue;
+                    if (rep && delta > 0 && tryBulkCopy(srcSeg, si, di, am, z)) continue;
                     mmu.write(linear(ES, di), z, mmu.read(linear(srcSeg, si), z));
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
@@ -1275,14 +1275,14 @@ public final class Cpu implements FpuHost {
     }
 
     /**
-     * REP MOVSB forward within one source and one destination page of RAM: copied in one bulk copy.
-     * Falls back (returns false) whenever byte-wise semantics could differ: overlap, MMIO, page ends.
+     * REP MOVS forward within one source and one destination page of RAM: copied in one bulk copy.
+     * Falls back (returns false) whenever element-wise semantics could differ: overlap, MMIO, page ends.
      */
-    private boolean tryBulkCopy(int srcSeg, long si, long di, long am) {
+    private boolean tryBulkCopy(int srcSeg, long si, long di, long am, int z) {
         long count = r[RCX] & am;
         long src = linear(srcSeg, si), dst = linear(ES, di);
-        long n = Math.min(count, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF)));
-        if (n < 8 || (Math.abs(src - dst) < n)) return false;
+        long n = Math.min(count * z, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF))) / z * z;
+        if (n < 16 || count > (1L << 40) || Math.abs(src - dst) < n) return false;
         if (am != -1L && (si + n > am || di + n > am)) return false;
         mmu.read(src, 1);
         mmu.write(dst, 1, mmu.read(dst, 1));
@@ -1292,7 +1292,7 @@ public final class Cpu implements FpuHost {
         MemorySegment.copy(ram, sh + (sp & 0xFFF), ram, dh + (dp & 0xFFF), n);
         r[RSI] = (r[RSI] & ~am) | ((si + n) & am);
         r[RDI] = (r[RDI] & ~am) | ((di + n) & am);
-        r[RCX] = (r[RCX] & ~am) | ((count - n) & am);
+        r[RCX] = (r[RCX] & ~am) | ((count - n / z) & am);
         return true;
     }
 
