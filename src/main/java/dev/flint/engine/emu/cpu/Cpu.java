@@ -575,10 +575,16 @@ public final class Cpu implements FpuHost {
                 || op == 0xC1 || op == 0xC7;
     }
 
-    private static boolean isLegacyPrefix(int b) {
-        return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 || b == 0x66
-                || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+    /** Legacy prefix bytes (segment overrides, 66, 67, F0, F2, F3), indexed by byte value. */
+    private static final boolean[] LEGACY_PREFIX = new boolean[256];
+
+    static {
+        for (int b : new int[] {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}) {
+            LEGACY_PREFIX[b] = true;
+        }
     }
+
+    private static boolean isLegacyPrefix(int b) { return LEGACY_PREFIX[b]; }
 
     private void jumpTo(long target) { ip = target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL); }
 
