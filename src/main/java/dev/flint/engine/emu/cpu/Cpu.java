@@ -74,7 +74,8 @@ public final class Cpu implements FpuHost {
     boolean halted;
     /** Set while an NMI handler runs: further NMIs wait for its IRET. */
     boolean nmiBlocked;
-    private long tscOffset;
+    /** IA32_TSC_ADJUST: this CPU's TSC is the shared guest clock plus this (0 unless the guest writes). */
+    private long tscAdjust;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
@@ -1700,9 +1701,14 @@ public final class Cpu implements FpuHost {
         }
     }
 
-    long tsc() { return clock.tsc() + tscOffset; }
+    long tsc() { return clock.tsc() + tscAdjust; }
 
-    void setTsc(long value) { tscOffset = value - clock.tsc(); }
+    long tscAdjust() { return tscAdjust; }
+
+    void setTscAdjust(long value) { tscAdjust = value; }
+
+    /** A write to the TSC moves TSC_ADJUST by the same amount, as on hardware. */
+    void setTsc(long value) { tscAdjust += value - tsc(); }
 
     // ------------------------------------------------------------ faults
 
