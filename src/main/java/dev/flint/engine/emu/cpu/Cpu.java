@@ -169,10 +169,20 @@ public final class Cpu implements FpuHost {
             if (halted) return EXIT_HALT;
             boolean shadow = interruptShadow;
             interruptShadow = false;
+            // TF as it was before the instruction decides the single-step trap (so POPF setting TF
+            // traps only after the following instruction, as on hardware).
+            boolean singleStep = (flags.system & Flags.TF) != 0;
+            int csBefore = s.segSel[CS];
             try {
                 step();
+                // Not after INT n, SYSCALL or far transfers: those enter code that clears or sets TF itself.
+                if (singleStep && s.segSel[CS] == csBefore) {
+                    s.dr[6] |= 0x4000; // DR6.BS
+                    throw GuestFault.of(GuestFault.DB, 0);
+                }
             } catch (GuestFault f) {
-                s.rip = startIp;
+                boolean trap = singleStep && f.vector == GuestFault.DB && s.rip != startIp;
+                if (!trap) s.rip = startIp; // faults restart the instruction; the step trap follows it
                 if (stopOnFault) {
                     lastFault = f;
                     return EXIT_FAULT;
