@@ -72,7 +72,10 @@ public final class Cpu implements FpuHost {
     /** Set by STI/MOV SS/POP SS: no interrupt before the next instruction completes. */
     boolean interruptShadow;
     boolean halted;
-    private long tscOffset;
+    /** Set while an NMI handler runs: further NMIs wait for its IRET. */
+    boolean nmiBlocked;
+    /** IA32_TSC_ADJUST: this CPU's TSC is the shared guest clock plus this (0 unless the guest writes). */
+    private long tscAdjust;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
@@ -166,10 +169,20 @@ public final class Cpu implements FpuHost {
             if (halted) return EXIT_HALT;
             boolean shadow = interruptShadow;
             interruptShadow = false;
+            // TF as it was before the instruction decides the single-step trap (so POPF setting TF
+            // traps only after the following instruction, as on hardware).
+            boolean singleStep = (flags.system & Flags.TF) != 0;
+            int csBefore = s.segSel[CS];
             try {
                 step();
+                // Not after INT n, SYSCALL or far transfers: those enter code that clears or sets TF itself.
+                if (singleStep && s.segSel[CS] == csBefore) {
+                    s.dr[6] |= 0x4000; // DR6.BS
+                    throw GuestFault.of(GuestFault.DB, 0);
+                }
             } catch (GuestFault f) {
-                s.rip = startIp;
+                boolean trap = singleStep && f.vector == GuestFault.DB && s.rip != startIp;
+                if (!trap) s.rip = startIp; // faults restart the instruction; the step trap follows it
                 if (stopOnFault) {
                     lastFault = f;
                     return EXIT_FAULT;
@@ -188,8 +201,9 @@ public final class Cpu implements FpuHost {
      */
     public boolean checkInterrupts() {
         if (apic == null || interruptShadow) return false;
-        if (apic.takeNmi()) {
+        if (!nmiBlocked && apic.takeNmi()) {
             halted = false;
+            nmiBlocked = true; // until the handler's IRET, as on hardware
             irq.deliverExternal(GuestFault.NMI, true);
             return true;
         }
@@ -205,24 +219,26 @@ public final class Cpu implements FpuHost {
     // ============================================================ fetch
 
     /**
-     * Up to 8 code bytes starting at linear address {@link #windowStart}, read with one memory access at
-     * the start of each instruction: most instructions then decode without touching memory again.
+     * Up to 16 code bytes starting at offset {@link #windowIp} of CS, read with two memory accesses at the
+     * start of each instruction: nearly every instruction then decodes without touching memory again.
      * Refilled per instruction, so code written by the previous instruction is always seen.
      */
-    private long window;
-    private long windowStart = -1;
+    private long window, window2;
+    private long windowIp;
     private int windowLength;
 
     private int fetch8() {
-        long off = ip & ipMask;
-        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
-        ip++;
-        long d = lin - windowStart;
-        if (d >= 0 && d < windowLength) return (int) (window >>> (d << 3)) & 0xFF;
-        return fetchMiss(lin);
+        long d = ip - windowIp;
+        if (d >= 0 && d < windowLength) {
+            ip++;
+            return (int) ((d < 8 ? window >>> (d << 3) : window2 >>> ((d - 8) << 3))) & 0xFF;
+        }
+        return fetchMiss();
     }
 
-    private int fetchMiss(long lin) {
+    private int fetchMiss() {
+        long off = ip & ipMask;
+        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
         long page = lin & ~0xFFFL;
         if (page != fetchPage || fetchGen != mmu.generation()) {
             fetchHost = mmu.codePage(lin);
@@ -231,16 +247,21 @@ public final class Cpu implements FpuHost {
         }
         if (fetchHost < 0) {
             windowLength = 0;
+            ip++;
             return mmu.fetchSlow(lin);
         }
         long inPage = lin & 0xFFF;
-        if (inPage <= 4096 - 8) {
+        // The window must not wrap the IP or cross into the next page (its mapping may differ).
+        if (inPage <= 4096 - 16 && (ipMask == -1L || off <= ipMask - 16)) {
             window = ram.get(CODE_WINDOW, fetchHost + inPage);
-            windowStart = lin;
-            windowLength = 8;
+            window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+            windowIp = ip;
+            windowLength = 16;
+            ip++;
             return (int) window & 0xFF;
         }
         windowLength = 0;
+        ip++;
         return ram.get(ValueLayout.JAVA_BYTE, fetchHost + inPage) & 0xFF;
     }
 
@@ -565,10 +586,16 @@ public final class Cpu implements FpuHost {
                 || op == 0xC1 || op == 0xC7;
     }
 
-    private static boolean isLegacyPrefix(int b) {
-        return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 || b == 0x66
-                || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+    /** Legacy prefix bytes (segment overrides, 66, 67, F0, F2, F3), indexed by byte value. */
+    private static final boolean[] LEGACY_PREFIX = new boolean[256];
+
+    static {
+        for (int b : new int[] {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}) {
+            LEGACY_PREFIX[b] = true;
+        }
     }
+
+    private static boolean isLegacyPrefix(int b) { return LEGACY_PREFIX[b]; }
 
     private void jumpTo(long target) { ip = target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL); }
 
@@ -815,7 +842,10 @@ public final class Cpu implements FpuHost {
             case 0xCC -> irq.softwareInterrupt(GuestFault.BP, ip);
             case 0xCD -> { int v = fetch8(); irq.softwareInterrupt(v, ip); }
             case 0xCE -> { noLong(); if (flags.of()) irq.softwareInterrupt(GuestFault.OF, ip); }
-            case 0xCF -> irq.iret(opSize);
+            case 0xCF -> {
+                irq.iret(opSize);
+                nmiBlocked = false;
+            }
             case 0xD4 -> { noLong(); int base = fetch8(); if (base == 0) throw GuestFault.of(GuestFault.DE, 0);
                 int al = (int) r[RAX] & 0xFF; setReg(RAX, 2, ((al / base) << 8) | (al % base));
                 flags.set(Flags.LOGIC, 1, 0, 0, al % base); }
@@ -1076,10 +1106,7 @@ public final class Cpu implements FpuHost {
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (op == 6) op = 4; // SAL is SHL
         if (count == 0) {
-            // Nothing shifts, but the operand is still read (memory may fault), and a 32-bit register
-            // is still written (zero-extended).
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
@@ -1135,6 +1162,13 @@ public final class Cpu implements FpuHost {
                 flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
             }
         }
+    }
+
+    /** A shift by zero: nothing moves, but the operand is still read (memory may fault) and a 32-bit
+     *  register is still written, which zero-extends it. */
+    private void touchOperand(int z) {
+        long v = readE(z);
+        if (!memOp) setReg(rm, z, v);
     }
 
     private void rmwShift(int kind, int z, int count) {
@@ -1207,7 +1241,7 @@ public final class Cpu implements FpuHost {
             long si = r[RSI] & am, di = r[RDI] & am;
             switch (op) {
                 case 0xA4, 0xA5 -> {
-                    if (rep && z == 1 && delta > 0 && tryBulkCopy(srcSeg, si, di, am)) continue;
+                    if (rep && delta > 0 && tryBulkCopy(srcSeg, si, di, am, z)) continue;
                     mmu.write(linear(ES, di), z, mmu.read(linear(srcSeg, si), z));
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
@@ -1258,14 +1292,14 @@ public final class Cpu implements FpuHost {
     }
 
     /**
-     * REP MOVSB forward within one source and one destination page of RAM: copied in one bulk copy.
-     * Falls back (returns false) whenever byte-wise semantics could differ: overlap, MMIO, page ends.
+     * REP MOVS forward within one source and one destination page of RAM: copied in one bulk copy.
+     * Falls back (returns false) whenever element-wise semantics could differ: overlap, MMIO, page ends.
      */
-    private boolean tryBulkCopy(int srcSeg, long si, long di, long am) {
+    private boolean tryBulkCopy(int srcSeg, long si, long di, long am, int z) {
         long count = r[RCX] & am;
         long src = linear(srcSeg, si), dst = linear(ES, di);
-        long n = Math.min(count, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF)));
-        if (n < 8 || (Math.abs(src - dst) < n)) return false;
+        long n = Math.min(count * z, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF))) / z * z;
+        if (n < 16 || count > (1L << 40) || Math.abs(src - dst) < n) return false;
         if (am != -1L && (si + n > am || di + n > am)) return false;
         mmu.read(src, 1);
         mmu.write(dst, 1, mmu.read(dst, 1));
@@ -1275,7 +1309,7 @@ public final class Cpu implements FpuHost {
         MemorySegment.copy(ram, sh + (sp & 0xFFF), ram, dh + (dp & 0xFFF), n);
         r[RSI] = (r[RSI] & ~am) | ((si + n) & am);
         r[RDI] = (r[RDI] & ~am) | ((di + n) & am);
-        r[RCX] = (r[RCX] & ~am) | ((count - n) & am);
+        r[RCX] = (r[RCX] & ~am) | ((count - n / z) & am);
         return true;
     }
 
@@ -1509,8 +1543,7 @@ public final class Cpu implements FpuHost {
         int z = opSize;
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (count == 0) {
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
@@ -1678,25 +1711,14 @@ public final class Cpu implements FpuHost {
         }
     }
 
-    long tsc() { return clock.tsc() + tscOffset; }
-
-    /** IA32_TSC_ADJUST (MSR 0x3B): the sum of all guest changes to the TSC. */
-    private long tscAdjust;
-
-    /** WRMSR IA32_TSC: the TSC jumps, and IA32_TSC_ADJUST records the jump, as on hardware. */
-    void setTsc(long value) {
-        long before = tsc();
-        tscOffset = value - clock.tsc();
-        tscAdjust += value - before;
-    }
+    long tsc() { return clock.tsc() + tscAdjust; }
 
     long tscAdjust() { return tscAdjust; }
 
-    /** WRMSR IA32_TSC_ADJUST: moves the TSC by the change in the adjustment. */
-    void setTscAdjust(long value) {
-        tscOffset += value - tscAdjust;
-        tscAdjust = value;
-    }
+    void setTscAdjust(long value) { tscAdjust = value; }
+
+    /** A write to the TSC moves TSC_ADJUST by the same amount, as on hardware. */
+    void setTsc(long value) { tscAdjust += value - tsc(); }
 
     // ------------------------------------------------------------ faults
 

@@ -16,9 +16,9 @@ public final class Cpuid {
     /** Leaf 7 EDX: IA32_ARCH_CAPABILITIES, so Linux learns it need not isolate page tables (PTI). */
     static final int LEAF7_EDX = 1 << 29;
     /**
-     * Leaf 7 EBX: IA32_TSC_ADJUST (MSR 0x3B). Together with the invariant TSC it tells Linux (5.16+) that the
-     * TSC needs no clocksource watchdog; without it Linux measures the TSC against jiffies, which lag on a
-     * software CPU, and wrongly marks the TSC unstable.
+     * Leaf 7 EBX: IA32_TSC_ADJUST. With constant + non-stop TSC it tells Linux the TSC needs no
+     * clocksource watchdog: an emulated CPU delivers timer ticks late under load, and the watchdog would
+     * then wrongly mark the (host-clock based, hence exact) TSC unstable.
      */
     static final int LEAF7_EBX = 1 << 1;
     /** Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM. ECX: LAHF/SAHF in 64-bit mode. */

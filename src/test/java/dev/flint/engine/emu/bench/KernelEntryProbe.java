@@ -26,6 +26,15 @@ import java.nio.file.Path;
 public final class KernelEntryProbe {
     private static final long ZERO_PAGE = 0x7000, GDT = 0x6000, CMDLINE = 0x20000, PML4 = 0x9000, LOAD = 0x100000;
 
+    /** Where the decompressor's output (at 16 MiB without KASLR) currently ends, roughly. */
+    private static long outputEnd(GuestMemory mem) {
+        long end = 0x100_0000L;
+        for (long a = 0x100_0000L; a < 0x300_0000L; a += 0x1000) {
+            if (mem.readLong(a) != 0 || mem.readLong(a + 0x800) != 0) end = a;
+        }
+        return end;
+    }
+
     public static void main(String[] args) throws Exception {
         byte[] image = Files.readAllBytes(Path.of(args[0]));
         long max = args.length > 1 ? Long.parseLong(args[1]) : 2_000_000_000L;
@@ -75,14 +84,16 @@ public final class KernelEntryProbe {
                     Segment.data(0x18), Segment.data(0x18), Segment.tss(0x20), Segment.unusable(),
                     GDT, 0x1F, 0, 0, CpuState.CR0_PE | CpuState.CR0_PG | CpuState.CR0_ET | CpuState.CR0_NE,
                     PML4, CpuState.CR4_PAE, CpuState.EFER_LME | CpuState.EFER_LMA));
-            long t0 = System.nanoTime();
+            var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+            long t0 = System.nanoTime(), c0 = threads.getCurrentThreadCpuTime();
             long lastReport = 0;
             try {
                 while (cpu.instructions < max && !cpu.halted()) {
                     cpu.execute(100_000);
                     if (cpu.instructions - lastReport >= 100_000_000L) {
                         lastReport = cpu.instructions;
-                        System.out.printf("%,d instructions, rip=%x%n", cpu.instructions, st.rip);
+                        System.out.printf("%,d instructions, rip=%x, decompressed up to ~%x%n",
+                                cpu.instructions, st.rip, outputEnd(mem));
                     }
                 }
             } catch (RuntimeException e) {
@@ -90,9 +101,10 @@ public final class KernelEntryProbe {
                 e.printStackTrace(System.out);
             }
             double secs = (System.nanoTime() - t0) / 1e9;
+            double cpuSecs = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
             if (!line.isEmpty()) System.out.println("[serial] " + line);
-            System.out.printf("%,d instructions in %.1f s (%.1f MIPS), halted=%b%n%s%n",
-                    cpu.instructions, secs, cpu.instructions / secs / 1e6, cpu.halted(), st.dump());
+            System.out.printf("%,d instructions in %.1f s wall, %.1f s CPU (%.1f MIPS per CPU second), halted=%b%n%s%n",
+                    cpu.instructions, secs, cpuSecs, cpu.instructions / cpuSecs / 1e6, cpu.halted(), st.dump());
         }
     }
 }

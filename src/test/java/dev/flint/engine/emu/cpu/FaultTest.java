@@ -37,6 +37,15 @@ class FaultTest {
     }
 
     @Test
+    void trapFlagTrapsAfterTheFollowingInstruction() {
+        // pushfq; or qword [rsp], 0x100; popfq; nop; nop: POPF sets TF, the first NOP then traps.
+        EmuTestRig.Result r = runFaulting("9c48810c24000100009d9090", new long[0], 3);
+        assertEquals(EmuTestRig.Stop.FAULT, r.stop());
+        assertEquals(GuestFault.DB, r.faultVector());
+        assertEquals(BASE + 11, r.state().rip(), "the trap reports the instruction after the first NOP");
+    }
+
+    @Test
     void arithmeticAndAddressFaults() {
         assertFault("48f7f1", 3, GuestFault.DE, 0, BASE);                 // div rcx, rcx = 0
         assertFault("48f7f1", 3, GuestFault.DE, 0, BASE, RDX, 1, RCX, 1); // quotient overflow
