@@ -1,5 +1,6 @@
 package dev.flint.cli;
 
+import dev.flint.arch.x86.BootException;
 import dev.flint.guest.GuestAssets;
 import dev.flint.vmm.Engines;
 import dev.flint.vmm.VmConfigException;
@@ -14,7 +15,8 @@ import picocli.CommandLine;
  * drive the whole command line in-process.
  *
  * <p>Exit codes: 0 the command worked (for {@code run}: the guest powered off or rebooted), 1 it failed
- * (VMM or engine error, triple fault, fetch failure), 2 the command line or a value on it is wrong.
+ * (VMM or engine error, triple fault, fetch failure), 2 the command line or a value on it is wrong
+ * (including a kernel or initrd the boot loader cannot use).
  */
 public final class Main {
     public static final int OK = 0;
@@ -47,7 +49,7 @@ public final class Main {
         cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
             context.err().println("flint: " + oneLine(e));
             if (flint.debug()) e.printStackTrace(context.err());
-            return e instanceof VmConfigException ? USAGE : FAILED;
+            return e instanceof VmConfigException || e instanceof BootException ? USAGE : FAILED;
         });
         return cli.execute(args);
     }
