@@ -1,6 +1,7 @@
 package dev.flint.devices;
 
 import dev.flint.devices.legacy.LegacyDevices;
+import dev.flint.devices.pci.BarRegions;
 import dev.flint.devices.pci.MsixCapability;
 import dev.flint.devices.pci.PciBar;
 import dev.flint.devices.pci.PciConfigSpace;
@@ -29,13 +30,9 @@ class HostileGuestTest {
             PciHostBridge pci = new PciHostBridge(io, mmio, irq);
             PciConfigSpace config = new PciConfigSpace(0x1AF4, 0x1000, 0x020000, 0, 0x1AF4, 1);
             MsixCapability msix = new MsixCapability(config, irq, 3, 0, 0x100, 0, 0x200);
-            Bus bar = new Bus("bar0");
-            bar.register(0x100, msix.tableSize(), msix.table(), "table");
-            bar.register(0x200, msix.pbaSize(), msix.pba(), "pba");
-            config.setBar(0, new PciBar(0x1000, PciBar.Kind.MEMORY64, false, new BusDevice() {
-                @Override public long read(long o, int s) { return bar.read(o, s); }
-                @Override public void write(long o, int s, long v) { bar.write(o, s, v); }
-            }));
+            config.setBar(0, new PciBar(0x1000, PciBar.Kind.MEMORY64, false, new BarRegions("bar0")
+                    .add(0x100, msix.tableSize(), msix.table(), "table")
+                    .add(0x200, msix.pbaSize(), msix.pba(), "pba")));
             config.setBar(2, new PciBar(0x20, PciBar.Kind.IO, false, new BusDevice() {
                 @Override public long read(long o, int s) { return 0; }
                 @Override public void write(long o, int s, long v) { }

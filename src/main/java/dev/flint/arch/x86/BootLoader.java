@@ -17,6 +17,19 @@ public final class BootLoader {
     /** The BIOS data area words Linux reads to find the EBDA and the top of base memory (KiB). */
     private static final long BDA_EBDA_SEGMENT = 0x40E, BDA_BASE_MEMORY_KIB = 0x413;
 
+    /**
+     * Real-mode code for the reset vector: write the ACPI reset value to the reset register, then halt.
+     * There is no BIOS, yet Linux on a hardware-reduced ACPI machine reboots by default through "EFI,
+     * then BIOS" (reboot_init), the latter being a jump to F000:FFF0 in real mode. This stub turns that
+     * jump into a clean {@code StopReason.Reset} on every engine instead of executing zeros.
+     */
+    private static final byte[] RESET_STUB = {
+            (byte) 0xB0, (byte) Layout.ACPI_RESET_VALUE,                                 // mov al, value
+            (byte) 0xBA, (byte) Layout.ACPI_RESET_PORT, (byte) (Layout.ACPI_RESET_PORT >> 8), // mov dx, port
+            (byte) 0xEE,                                                                // out dx, al
+            (byte) 0xF4,                                                                // hlt
+            (byte) 0xEB, (byte) 0xFD};                                                  // jmp back to hlt
+
     private BootLoader() {}
 
     /** How a bzImage is entered. An ELF kernel is always entered directly. */
@@ -41,6 +54,11 @@ public final class BootLoader {
             throw new BootException(String.format("guest memory %d MiB is too small: at least %d MiB needed",
                     memory.size() >> 20, MIN_MEMORY >> 20));
         }
+        long ramEnd = memory.regions().getLast().end();
+        if (platform.pciMmio64Size() > 0 && ramEnd > platform.pciMmio64Base()) {
+            throw new BootException(String.format("guest memory %d MiB overlaps the PCI 64-bit window at 0x%x",
+                    memory.size() >> 20, platform.pciMmio64Base()));
+        }
         LoadedKernel kernel = loadKernel(memory, spec, bzImageEntry);
 
         byte[] cmdline = spec.cmdline().getBytes(StandardCharsets.UTF_8);
@@ -61,6 +79,7 @@ public final class BootLoader {
 
         long rsdp = AcpiTables.write(memory, spec.cpus(), platform);
         MpTable.write(memory, spec.cpus(), platform);
+        memory.write(Layout.RESET_VECTOR, RESET_STUB);
         memory.writeShort(BDA_EBDA_SEGMENT, (short) (Layout.EBDA >>> 4));
         memory.writeShort(BDA_BASE_MEMORY_KIB, (short) (Layout.EBDA >>> 10));
         ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));

@@ -37,6 +37,8 @@ public final class Layout {
     public static final long ACPI_TABLES_END = 0xF0000;
     public static final long MP_TABLE = 0xF0000;
     public static final long BIOS_END = 0x100000;
+    /** Real-mode reset vector F000:FFF0, where Linux's "BIOS" reboot method jumps; see {@code BootLoader}. */
+    public static final long RESET_VECTOR = 0xFFFF0;
     /** Where RAM for the kernel starts (the classic "high memory" load address). */
     public static final long HIMEM = 0x100000;
 

@@ -43,11 +43,12 @@ public final class LegacyDevices implements AutoCloseable {
      * I/O) and is part of the signature so MMIO-placed platform devices can join without changing callers.
      *
      * @param consoleIn  guest console input (COM1 receive); null for none
-     * @param consoleOut guest console output (COM1 transmit)
+     * @param consoleOut guest console output (COM1 transmit); null discards it
      */
     public static LegacyDevices install(Bus portIo, Bus mmio, InterruptController irq, SystemControl control,
                                         InputStream consoleIn, OutputStream consoleOut) {
-        Serial16550 serial = new Serial16550(irq, Layout.COM1_IRQ, consoleOut);
+        Serial16550 serial = new Serial16550(irq, Layout.COM1_IRQ,
+                consoleOut != null ? consoleOut : OutputStream.nullOutputStream());
         I8042 i8042 = new I8042(irq, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ, control);
         CmosRtc rtc = new CmosRtc();
         portIo.register(Layout.COM1_PORT, 8, serial, "COM1");

@@ -17,6 +17,10 @@ import java.util.logging.Logger;
  * loopback, as on PC boards where OUT2 gates the line driver. The line is modelled as a level computed
  * from the pending conditions; the controller sees its edges.
  *
+ * <p>Console input honours RTS/CTS flow control: it is delivered only while the guest asserts RTS (which
+ * Linux does when the port is opened), so nothing typed or piped before the guest listens is lost to the
+ * FIFO resets its driver performs while probing and starting the port.
+ *
  * <p>All state is guarded by {@code this}; {@link #offerInput} may block the console thread (back-pressure)
  * but never a vCPU.
  */
@@ -128,6 +132,7 @@ public final class Serial16550 implements BusDevice {
                 if ((old & MSR_RI) != 0 && (now & MSR_RI) == 0) delta |= 0x04; // trailing edge of RI
                 if (((old ^ now) & MSR_DCD) != 0) delta |= 0x08;
                 msr = now | (msr & 0x0F) | delta;
+                notifyAll(); // RTS may have risen: the console thread can send
             }
             case SCR -> scr = v;
             default -> { } // LSR and MSR are read-only
@@ -140,7 +145,7 @@ public final class Serial16550 implements BusDevice {
      * console thread, which waits on {@link #awaitRoom} instead of buffering without bound.
      */
     public synchronized int offerInput(byte[] data, int off, int len) {
-        if ((mcr & MCR_LOOP) != 0) return 0; // in loopback the receiver is disconnected from the line
+        if (!acceptsInput()) return 0;
         int taken = 0;
         while (taken < len && rxCount < capacity()) {
             push(data[off + taken++]);
@@ -151,7 +156,12 @@ public final class Serial16550 implements BusDevice {
 
     /** Blocks until the receive FIFO has room for at least one byte (the guest read something). */
     public synchronized void awaitRoom() throws InterruptedException {
-        while (rxCount >= capacity() || (mcr & MCR_LOOP) != 0) wait(100);
+        while (rxCount >= capacity() || !acceptsInput()) wait(100);
+    }
+
+    /** Ready to receive from the line: RTS asserted, not in loopback (which disconnects the receiver). */
+    private boolean acceptsInput() {
+        return (mcr & (MCR_RTS | MCR_LOOP)) == MCR_RTS;
     }
 
     private int capacity() { return fifoEnabled ? FIFO_SIZE : 1; }

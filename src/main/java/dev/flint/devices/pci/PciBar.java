@@ -5,7 +5,7 @@ import dev.flint.machine.bus.BusDevice;
 /**
  * A base address register's resource: its size (a power of two), kind, and the registers it decodes.
  * A device that needs several regions in one BAR (its own registers, an MSI-X table, the PBA) composes
- * them into one {@link BusDevice}, for example with a private {@link dev.flint.machine.bus.Bus}.
+ * them into one {@link BusDevice} with {@link BarRegions}.
  */
 public record PciBar(long size, Kind kind, boolean prefetchable, BusDevice region) {
     public enum Kind { IO, MEMORY32, MEMORY64 }

@@ -50,6 +50,8 @@ class BootLoaderTest {
         assertEquals(0, memory.readInt(zp + 0x0C8), "ext_cmd_line_ptr");
         assertEquals(Layout.ACPI_TABLES, memory.readLong(zp + 0x070), "acpi_rsdp_addr");
         assertEquals(0, memory.readInt(zp + 0x218), "no initrd");
+        assertEquals((byte) 0xB0, memory.readByte(Layout.RESET_VECTOR), "reset stub: mov al, ...");
+        assertEquals((short) Layout.ACPI_RESET_PORT, memory.readShort(Layout.RESET_VECTOR + 3), "... to the reset port");
     }
 
     @Test
@@ -175,6 +177,12 @@ class BootLoaderTest {
         }
         assertEquals("initrd is 300 MiB but only 256 MiB of RAM (236 MiB free after the kernel)",
                 bootFails(256, SyntheticKernels.bzImage(0x020F, 0x3), big).getMessage());
+        memory.close();
+        memory = GuestMemory.allocate(128L << 20);
+        PlatformInfo lowWindow = new PlatformInfo(Layout.PCI_MMIO32_BASE, Layout.PCI_MMIO32_SIZE, 64L << 20, 1L << 30,
+                true, true, true, true);
+        assertEquals("guest memory 128 MiB overlaps the PCI 64-bit window at 0x4000000", assertThrows(BootException.class,
+                () -> BootLoader.load(memory, new BootSpec(k, null, "", 1), lowWindow)).getMessage());
         memory.close();
         Path missingInitrd = dir.resolve("missing-initrd");
         assertEquals("initrd not found: " + missingInitrd,

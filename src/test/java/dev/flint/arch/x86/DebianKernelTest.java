@@ -23,6 +23,7 @@ class DebianKernelTest {
 
     @BeforeAll
     static void findKernel() throws IOException {
+        if (kernel != null) return;
         String explicit = System.getProperty("flint.kernel");
         if (explicit != null) {
             kernel = Path.of(explicit);
@@ -39,6 +40,9 @@ class DebianKernelTest {
             kernel = found.orElse(null);
         }
     }
+
+    /** The kernel found by {@link #findKernel()}, or null. */
+    static Path kernel() { return kernel; }
 
     private static BootImage load(long mib, BootLoader.BzImageEntry entry) {
         assumeTrue(kernel != null, "no Debian kernel in the cache");

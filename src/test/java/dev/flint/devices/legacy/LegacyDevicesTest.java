@@ -40,6 +40,7 @@ class LegacyDevicesTest {
         PipedOutputStream feed = new PipedOutputStream();
         PipedInputStream in = new PipedInputStream(feed);
         LegacyDevices d = LegacyDevicesTestSupport.withConsole(in);
+        d.serial().write(Serial16550.MCR, 1, Serial16550.MCR_RTS);
         feed.write('a');
         feed.flush();
         long deadline = System.nanoTime() + 5_000_000_000L;

@@ -17,6 +17,7 @@ class Serial16550Test {
     private void wr(int reg, int v) { uart.write(reg, 1, v); }
 
     private void offer(String s) {
+        if ((rd(MCR) & MCR_RTS) == 0) wr(MCR, rd(MCR) | MCR_RTS);
         byte[] b = s.getBytes();
         assertEquals(b.length, uart.offerInput(b, 0, b.length));
     }
@@ -91,7 +92,7 @@ class Serial16550Test {
 
     @Test
     void fifoReportsTimeoutBelowTriggerAndDataAtTrigger() {
-        wr(MCR, MCR_OUT2);
+        wr(MCR, MCR_OUT2 | MCR_RTS);
         wr(IIR_FCR, 0x81); // FIFO on, trigger 8
         wr(IER, IER_RDA);
         offer("abc");
@@ -112,6 +113,9 @@ class Serial16550Test {
         for (int i = 0; i < input.length; i++) input[i] = (byte) i;
         try (LegacyDevices devices = LegacyDevicesTestSupport.withConsole(new java.io.ByteArrayInputStream(input))) {
             Serial16550 s = devices.serial();
+            Thread.sleep(50);
+            assertEquals(0, s.read(LSR, 1) & LSR_DR, "nothing is sent before the guest raises RTS");
+            s.write(MCR, 1, MCR_RTS | MCR_DTR | MCR_OUT2);
             long deadline = System.nanoTime() + 5_000_000_000L;
             int count = 0;
             while (count < input.length && System.nanoTime() < deadline) {

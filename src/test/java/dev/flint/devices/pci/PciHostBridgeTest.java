@@ -26,13 +26,9 @@ class PciHostBridgeTest {
             config.setInterruptPin(1);
             config.setBar(0, new PciBar(0x1000, PciBar.Kind.MEMORY32, false, registers));
             msix = new MsixCapability(config, irq, 4, 2, 0, 2, 0x2000);
-            Bus bar2 = new Bus("bar2");
-            bar2.register(0, msix.tableSize(), msix.table(), "msix table");
-            bar2.register(0x2000, msix.pbaSize(), msix.pba(), "msix pba");
-            config.setBar(2, new PciBar(0x4000, PciBar.Kind.MEMORY64, true, new BusDevice() {
-                @Override public long read(long offset, int size) { return bar2.read(offset, size); }
-                @Override public void write(long offset, int size, long value) { bar2.write(offset, size, value); }
-            }));
+            config.setBar(2, new PciBar(0x4000, PciBar.Kind.MEMORY64, true, new BarRegions("bar2")
+                    .add(0, msix.tableSize(), msix.table(), "msix table")
+                    .add(0x2000, msix.pbaSize(), msix.pba(), "msix pba")));
         }
 
         @Override public String name() { return "test"; }

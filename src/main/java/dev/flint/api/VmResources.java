@@ -1,0 +1,249 @@
+package dev.flint.api;
+
+import dev.flint.api.model.BootSource;
+import dev.flint.api.model.Drive;
+import dev.flint.api.model.EntropyDevice;
+import dev.flint.api.model.MachineConfiguration;
+import dev.flint.api.model.NetworkInterface;
+import dev.flint.api.model.RateLimiter;
+import dev.flint.api.model.SerialDevice;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The pre-boot configuration built up by PUT/PATCH requests (or a config file), validated field by
+ * field as it arrives so that InstanceStart only fails for reasons that depend on the VMM. Not
+ * thread-safe: {@link VmmController} serializes access.
+ */
+final class VmResources {
+    /** Firecracker's limit on vCPUs per microVM. */
+    static final int MAX_VCPUS = 32;
+    /**
+     * Kernel command line when boot-source has no boot_args: the same as {@code flint run}'s. Firecracker's
+     * default turns the serial port and PCI off, but Flint's devices sit on PCI and its default guest talks
+     * on ttyS0; "reboot=k" and a panic that reboots at once make a guest reboot or panic end the VM.
+     */
+    static final String DEFAULT_BOOT_ARGS = "console=ttyS0 reboot=k panic=-1";
+
+    private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
+    private static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final int IFNAMSIZ = 16;
+
+    private MachineConfiguration machine = MachineConfiguration.defaults();
+    private BootSource bootSource;
+    private final Map<String, Drive> drives = new LinkedHashMap<>();
+    private final Map<String, NetworkInterface> nets = new LinkedHashMap<>();
+    private EntropyDevice entropy;
+    private SerialDevice serial;
+
+    MachineConfiguration machineConfig() { return machine; }
+
+    BootSource bootSource() { return bootSource; }
+
+    List<Drive> drives() { return List.copyOf(drives.values()); }
+
+    List<NetworkInterface> networkInterfaces() { return List.copyOf(nets.values()); }
+
+    EntropyDevice entropy() { return entropy; }
+
+    boolean hasDrive(String id) { return drives.containsKey(id); }
+
+    boolean hasNetworkInterface(String id) { return nets.containsKey(id); }
+
+    void putMachineConfig(MachineConfiguration config) {
+        required(config.vcpuCount(), "vcpu_count");
+        required(config.memSizeMib(), "mem_size_mib");
+        // PUT resets every optional field that is absent to its default, as Firecracker documents.
+        machine = checkMachine(MachineConfiguration.defaults().patchedWith(config));
+    }
+
+    void patchMachineConfig(MachineConfiguration patch) {
+        machine = checkMachine(machine.patchedWith(patch));
+    }
+
+    private static MachineConfiguration checkMachine(MachineConfiguration c) {
+        if (c.vcpuCount() < 1 || c.vcpuCount() > MAX_VCPUS) {
+            throw ApiException.badRequest("vcpu_count must be between 1 and " + MAX_VCPUS + ", not " + c.vcpuCount());
+        }
+        if (c.memSizeMib() < 1) throw ApiException.badRequest("mem_size_mib must be at least 1, not " + c.memSizeMib());
+        if (c.smt()) throw ApiException.notSupported("smt (simultaneous multithreading)");
+        if (c.trackDirtyPages()) throw ApiException.notSupported("track_dirty_pages (snapshots)");
+        if (c.cpuTemplate() != null && !c.cpuTemplate().equals("None")) {
+            throw ApiException.notSupported("cpu_template " + c.cpuTemplate());
+        }
+        oneOf(c.hugePages(), "huge_pages", Set.of("None", "Transparent", "2M"));
+        if (!c.hugePages().equals("None")) throw ApiException.notSupported("huge_pages " + c.hugePages());
+        return c;
+    }
+
+    void putBootSource(BootSource source) {
+        readableFile(required(source.kernelImagePath(), "kernel_image_path"), "kernel_image_path");
+        if (source.initrdPath() != null) readableFile(source.initrdPath(), "initrd_path");
+        bootSource = source;
+    }
+
+    void putDrive(String pathId, Drive drive) {
+        sameId(pathId, required(drive.driveId(), "drive_id"), "drive");
+        boolean root = required(drive.isRootDevice(), "is_root_device");
+        if (drive.socket() != null) throw ApiException.notSupported("vhost-user block devices (socket)");
+        String path = required(drive.pathOnHost(), "path_on_host");
+        Path file = hostPath(path, "path_on_host");
+        if (!Files.isRegularFile(file) && !isBlockDevice(file)) {
+            throw ApiException.badRequest("path_on_host " + path + " is not a file or block device");
+        }
+        boolean readOnly = Boolean.TRUE.equals(drive.isReadOnly());
+        if (!Files.isReadable(file) || (!readOnly && !Files.isWritable(file))) {
+            throw ApiException.badRequest("cannot open " + path + (readOnly ? " for reading" : " for reading and writing"));
+        }
+        if (drive.cacheType() != null) oneOf(drive.cacheType(), "cache_type", Set.of("Unsafe", "Writeback"));
+        if (drive.ioEngine() != null) {
+            oneOf(drive.ioEngine(), "io_engine", Set.of("Sync", "Async"));
+            if (drive.ioEngine().equals("Async")) throw ApiException.notSupported("io_engine Async");
+        }
+        if (RateLimiter.limits(drive.rateLimiter())) throw ApiException.notSupported("drive rate_limiter");
+        if (root) {
+            for (Drive other : drives.values()) {
+                if (Boolean.TRUE.equals(other.isRootDevice()) && !other.driveId().equals(pathId)) {
+                    throw ApiException.badRequest("a root block device already exists: " + other.driveId());
+                }
+            }
+        }
+        drives.put(pathId, drive);
+    }
+
+    void putNetworkInterface(String pathId, NetworkInterface net) {
+        sameId(pathId, required(net.ifaceId(), "iface_id"), "network interface");
+        String tap = required(net.hostDevName(), "host_dev_name");
+        if (tap.isEmpty() || tap.length() >= IFNAMSIZ || tap.contains("/") || tap.isBlank()
+                || tap.chars().anyMatch(Character::isWhitespace)) {
+            throw ApiException.badRequest("host_dev_name `" + tap + "` is not a valid interface name (1 to "
+                    + (IFNAMSIZ - 1) + " characters, no '/' or spaces)");
+        }
+        if (net.guestMac() != null && !MAC.matcher(net.guestMac()).matches()) {
+            throw ApiException.badRequest("guest_mac `" + net.guestMac() + "` is not a MAC address like 06:00:ac:10:00:02");
+        }
+        if (net.mtu() != null && (net.mtu() < 68 || net.mtu() > 65535)) {
+            throw ApiException.badRequest("mtu must be between 68 and 65535, not " + net.mtu());
+        }
+        if (RateLimiter.limits(net.rxRateLimiter()) || RateLimiter.limits(net.txRateLimiter())) {
+            throw ApiException.notSupported("network rate limiters");
+        }
+        for (NetworkInterface other : nets.values()) {
+            if (other.ifaceId().equals(pathId)) continue;
+            if (other.hostDevName().equals(tap)) {
+                throw ApiException.badRequest("host_dev_name " + tap + " is already used by " + other.ifaceId());
+            }
+            if (net.guestMac() != null && net.guestMac().equalsIgnoreCase(other.guestMac())) {
+                throw ApiException.badRequest("guest_mac " + net.guestMac() + " is already used by " + other.ifaceId());
+            }
+        }
+        nets.put(pathId, net);
+    }
+
+    void putEntropy(EntropyDevice device) {
+        if (RateLimiter.limits(device.rateLimiter())) throw ApiException.notSupported("entropy rate_limiter");
+        entropy = device;
+    }
+
+    void putSerial(SerialDevice device) {
+        if (device.rateLimiter() != null) throw ApiException.notSupported("serial rate_limiter");
+        if (device.serialOutPath() != null) {
+            Path parent = hostPath(device.serialOutPath(), "serial_out_path").toAbsolutePath().getParent();
+            if (parent == null || !Files.isDirectory(parent)) {
+                throw ApiException.badRequest("serial_out_path " + device.serialOutPath() + ": no such directory");
+            }
+        }
+        serial = device;
+    }
+
+    /** Checks what only InstanceStart can check and translates the configuration for the VMM. */
+    MachineSpec toSpec(VmmBackend.Capabilities can, boolean bootTimer) {
+        if (bootSource == null) throw ApiException.badRequest("Cannot start microvm without kernel configuration (PUT /boot-source first)");
+        List<String> missing = new ArrayList<>();
+        if (!drives.isEmpty() && !can.block()) missing.add("block devices (drives " + String.join(", ", drives.keySet()) + ")");
+        if (!nets.isEmpty() && !can.net()) missing.add("network interfaces (" + String.join(", ", nets.keySet()) + ")");
+        if (entropy != null && !can.entropy()) missing.add("the entropy device");
+        if (!missing.isEmpty()) {
+            throw ApiException.badRequest("cannot start: this Flint VMM cannot attach " + String.join(" or ", missing)
+                    + " yet; remove them or use a Flint build with virtio devices");
+        }
+        List<MachineSpec.DriveSpec> driveSpecs = new ArrayList<>();
+        String rootArg = null;
+        for (Drive d : drives.values()) {
+            boolean root = d.isRootDevice();
+            var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
+                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType());
+            if (root) {
+                driveSpecs.addFirst(spec);
+                // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.
+                rootArg = (d.partuuid() != null ? "root=PARTUUID=" + d.partuuid() : "root=/dev/vda")
+                        + (spec.readOnly() ? " ro" : " rw");
+            } else {
+                driveSpecs.add(spec);
+            }
+        }
+        String cmdline = bootSource.bootArgs() != null ? bootSource.bootArgs() : DEFAULT_BOOT_ARGS;
+        if (rootArg != null) cmdline = cmdline + " " + rootArg;
+        List<MachineSpec.NetSpec> netSpecs = nets.values().stream()
+                .map(n -> new MachineSpec.NetSpec(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu())).toList();
+        return new MachineSpec(Path.of(bootSource.kernelImagePath()),
+                bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), cmdline,
+                machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,
+                serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer);
+    }
+
+    private static void checkDeviceId(String id, String what) {
+        if (!DEVICE_ID.matcher(id).matches()) {
+            throw ApiException.badRequest(what + " id `" + id + "` must be 1 to 64 letters, digits, '-' or '_'");
+        }
+    }
+
+    static void sameId(String pathId, String bodyId, String what) {
+        checkDeviceId(pathId, what);
+        if (!pathId.equals(bodyId)) {
+            throw ApiException.badRequest("The id from the path (" + pathId + ") does not match the id from the body (" + bodyId + ")");
+        }
+    }
+
+    static <T> T required(T value, String field) {
+        if (value == null) throw ApiException.badRequest("missing required field `" + field + "`");
+        return value;
+    }
+
+    static void oneOf(String value, String field, Set<String> allowed) {
+        if (!allowed.contains(value)) {
+            throw ApiException.badRequest(field + " must be one of " + String.join(", ", allowed.stream().sorted().toList())
+                    + ", not `" + value + "`");
+        }
+    }
+
+    static Path hostPath(String path, String field) {
+        if (path.isEmpty() || path.indexOf('\0') >= 0) throw ApiException.badRequest(field + " is empty or not a path");
+        try {
+            return Path.of(path);
+        } catch (InvalidPathException e) {
+            throw ApiException.badRequest(field + " is not a path: " + path);
+        }
+    }
+
+    private static void readableFile(String path, String field) {
+        Path file = hostPath(path, field);
+        if (!Files.isRegularFile(file)) throw ApiException.badRequest(field + " " + path + ": no such file");
+        if (!Files.isReadable(file)) throw ApiException.badRequest(field + " " + path + ": not readable");
+    }
+
+    private static boolean isBlockDevice(Path file) {
+        try {
+            return Files.getAttribute(file, "unix:mode") instanceof Integer mode && (mode & 0170000) == 0060000;
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+}

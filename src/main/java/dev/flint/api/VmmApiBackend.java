@@ -1,0 +1,105 @@
+package dev.flint.api;
+
+import dev.flint.arch.x86.BootException;
+import dev.flint.engine.EngineException;
+import dev.flint.machine.StopReason;
+import dev.flint.vmm.Console;
+import dev.flint.vmm.Engines;
+import dev.flint.vmm.VmConfig;
+import dev.flint.vmm.VmConfigException;
+import dev.flint.vmm.Vmm;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.logging.Logger;
+
+/**
+ * The API's backend on Flint's real VMM: translates a {@link MachineSpec} into a {@link VmConfig} and
+ * runs a {@link Vmm} on the engine {@code --engine} named. The guest console is the one the CLI passes
+ * (the process's stdin and stdout, as with Firecracker) unless {@code PUT /serial} named an output file.
+ */
+public final class VmmApiBackend implements VmmBackend {
+    private static final Logger LOG = Logger.getLogger(VmmApiBackend.class.getName());
+
+    private final Engines engines;
+    private final String engineName;
+    private final Console console;
+    private volatile Vmm vmm;
+
+    /** @param engineName {@code auto}, {@code kvm} or {@code emu} */
+    public VmmApiBackend(Engines engines, String engineName, Console console) {
+        this.engines = engines;
+        this.engineName = engineName;
+        this.console = console;
+    }
+
+    /** Flint has no virtio devices yet: drives, network interfaces and the entropy device cannot be attached. */
+    @Override
+    public Capabilities capabilities() { return Capabilities.NONE; }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> start(MachineSpec spec) {
+        if (vmm != null) throw new BackendException("the microVM is already running");
+        if (spec.bootTimer()) {
+            // Vmm builds its buses itself and takes no extra devices yet, so the boot timer has nowhere to go.
+            throw new BackendException("--boot-timer needs a Flint VMM that installs the boot-timer device; this one does not yet");
+        }
+        Console guest = guestConsole(spec);
+        Vmm started;
+        try {
+            VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(), engineName);
+            started = Vmm.start(config, engines.select(engineName), guest);
+        } catch (VmConfigException | EngineException | BootException e) {
+            release(guest);
+            throw new BackendException(e.getMessage(), e);
+        }
+        vmm = started;
+        // Once stopped, the machine's memory and devices go. Not on the completing thread: that may be a
+        // vCPU thread, and closing the Vmm joins the vCPU threads.
+        return started.stopped().whenCompleteAsync((reason, failure) -> {
+            started.close();
+            release(guest);
+        }, task -> Thread.ofPlatform().name("flint-vmm-release").start(task));
+    }
+
+    private Console guestConsole(MachineSpec spec) {
+        if (spec.serialOut() == null) return console;
+        try {
+            OutputStream out = new FileOutputStream(spec.serialOut().toFile(), true);
+            return new Console(console.in(), out);
+        } catch (IOException e) {
+            throw new BackendException("cannot open serial_out_path " + spec.serialOut() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Closes the serial output file this backend opened; the CLI's console is the CLI's to close. */
+    private void release(Console guest) {
+        if (guest == console) return;
+        try {
+            guest.out().close();
+        } catch (IOException e) {
+            LOG.warning("cannot close the serial output: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void pause() { running().pause(); }
+
+    @Override
+    public void resume() { running().resume(); }
+
+    @Override
+    public void sendCtrlAltDel() { running().sendCtrlAltDel(); }
+
+    /** Vmm exposes no vCPU-exit or device counters yet, so metrics carry only the API's own counters. */
+    @Override
+    public Map<String, Long> counters() { return Map.of(); }
+
+    private Vmm running() {
+        Vmm v = vmm;
+        if (v == null) throw new BackendException("the microVM is not running");
+        return v;
+    }
+}

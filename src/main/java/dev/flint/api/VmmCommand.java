@@ -1,0 +1,180 @@
+package dev.flint.api;
+
+import dev.flint.api.model.FullVmConfiguration;
+import dev.flint.api.model.LoggerConfig;
+import dev.flint.api.model.MetricsConfig;
+import dev.flint.machine.StopReason;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code flint vmm}: a drop-in for the {@code firecracker} binary. Serves Firecracker's API on
+ * {@code --api-sock} and/or boots straight from {@code --config-file}; the process lives as long as
+ * the microVM (exit 0 when the guest powers off or resets, 1 on failure), or until killed if no
+ * InstanceStart ever comes.
+ */
+@Command(name = "vmm", mixinStandardHelpOptions = true,
+        version = "flint vmm " + VmmController.VMM_VERSION + " (Firecracker API " + VmmController.API_VERSION + ")",
+        description = "Run one microVM driven by the Firecracker REST API on a Unix socket.")
+public final class VmmCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(VmmCommand.class.getName());
+    private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
+
+    @Option(names = "--api-sock", paramLabel = "PATH", defaultValue = "/run/flint.socket",
+            description = "Unix socket to serve the API on (default: ${DEFAULT-VALUE}).")
+    Path apiSocket;
+
+    @Option(names = "--config-file", paramLabel = "FILE",
+            description = "Firecracker JSON configuration; the microVM boots from it without any API call.")
+    Path configFile;
+
+    @Option(names = "--no-api", description = "Serve no API (requires --config-file).")
+    boolean noApi;
+
+    @Option(names = "--id", paramLabel = "ID", defaultValue = "anonymous-instance",
+            description = "MicroVM id: 1 to 64 letters, digits or '-' (default: ${DEFAULT-VALUE}).")
+    String id;
+
+    @Option(names = "--engine", paramLabel = "auto|kvm|emu", defaultValue = "auto",
+            description = "How vCPUs run (Flint's addition to Firecracker's options; default: ${DEFAULT-VALUE}).")
+    String engine;
+
+    @Option(names = "--boot-timer",
+            description = "Install the boot-timer device: the guest's write of 123 to MMIO 0xC0000000 logs the boot time.")
+    boolean bootTimer;
+
+    @Option(names = "--log-path", paramLabel = "PATH", description = "File or named pipe for the log.")
+    Path logPath;
+
+    @Option(names = "--level", paramLabel = "LEVEL", defaultValue = "Info",
+            description = "Log level: Error, Warning, Info, Debug, Trace or Off (default: ${DEFAULT-VALUE}).")
+    String level;
+
+    @Option(names = "--show-level", description = "Put the level in log lines.")
+    boolean showLevel;
+
+    @Option(names = "--show-log-origin", description = "Put the origin in log lines.")
+    boolean showLogOrigin;
+
+    @Option(names = "--metrics-path", paramLabel = "PATH", description = "File or named pipe for metrics.")
+    Path metricsPath;
+
+    @Option(names = "--http-api-max-payload-size", paramLabel = "BYTES", defaultValue = "" + ApiServer.DEFAULT_MAX_PAYLOAD,
+            description = "Largest request body the API accepts (default: ${DEFAULT-VALUE}).")
+    int maxPayload;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Function<String, VmmBackend> backends;
+
+    /**
+     * @param backends makes the VMM that runs the machine, given the {@code --engine} name; the CLI
+     *                 passes its {@code dev.flint.vmm} adapter
+     */
+    public VmmCommand(Function<String, VmmBackend> backends) {
+        this.backends = backends;
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        try {
+            return run();
+        } catch (ApiException e) {
+            err.println("flint vmm: " + e.getMessage());
+        } catch (IOException e) {
+            err.println("flint vmm: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("flint vmm: interrupted");
+        }
+        err.flush();
+        return 1;
+    }
+
+    private int run() throws IOException, InterruptedException {
+        if (!INSTANCE_ID.matcher(id).matches()) throw ApiException.badRequest("--id must be 1 to 64 letters, digits or '-'");
+        if (noApi && configFile == null) throw ApiException.badRequest("--no-api needs --config-file (nothing could start the microVM)");
+        if (maxPayload < 1) throw ApiException.badRequest("--http-api-max-payload-size must be positive");
+        FullVmConfiguration config = configFile == null ? null : readConfig(configFile);
+
+        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer);
+        if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
+        if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));
+
+        ApiServer server = null;
+        if (!noApi) {
+            server = ApiServer.start(apiSocket, vmm, maxPayload);
+            // Wall time depends on the machine's load; the CPU time spent getting here does not.
+            ProcessHandle.Info self = ProcessHandle.current().info();
+            Instant processStart = self.startInstant().orElse(null);
+            if (processStart != null) {
+                long ms = Duration.between(processStart, Instant.now()).toMillis();
+                long cpuMs = self.totalCpuDuration().map(Duration::toMillis).orElse(-1L);
+                LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
+            }
+        }
+        ApiServer serving = server;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (serving != null) serving.close();
+            vmm.close();
+        }, "flint-vmm-exit"));
+
+        try {
+            if (config != null) bootFromConfig(vmm, config);
+            StopReason reason = vmm.stopped().get();
+            if (!reason.guestRequested()) spec.commandLine().getErr().println("flint vmm: microVM stopped: " + describe(reason));
+            return reason.guestRequested() ? 0 : 1;
+        } catch (ExecutionException e) {
+            throw new IOException("microVM failed: " + e.getCause(), e);
+        } finally {
+            if (server != null) server.close();
+            vmm.close();
+        }
+    }
+
+    private void bootFromConfig(VmmController vmm, FullVmConfiguration config) throws IOException {
+        try {
+            vmm.bootFrom(config);
+        } catch (ApiException e) {
+            throw new IOException("config file " + configFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String describe(StopReason reason) {
+        return switch (reason) {
+            case StopReason.Error e -> e.message();
+            case StopReason.TripleFault t -> "triple fault";
+            default -> reason.toString();
+        };
+    }
+
+    /** Reads a Firecracker config file with the API's strict JSON rules. */
+    static FullVmConfiguration readConfig(Path file) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new IOException("cannot read config file " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return Json.parse(bytes, FullVmConfiguration.class);
+        } catch (ApiException e) {
+            throw new IOException("config file " + file + ": " + e.getMessage(), e);
+        }
+    }
+}

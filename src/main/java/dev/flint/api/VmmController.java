@@ -1,0 +1,262 @@
+package dev.flint.api;
+
+import dev.flint.api.model.BootSource;
+import dev.flint.api.model.Drive;
+import dev.flint.api.model.EntropyDevice;
+import dev.flint.api.model.FirecrackerVersion;
+import dev.flint.api.model.FullVmConfiguration;
+import dev.flint.api.model.InstanceActionInfo;
+import dev.flint.api.model.InstanceInfo;
+import dev.flint.api.model.LoggerConfig;
+import dev.flint.api.model.MachineConfiguration;
+import dev.flint.api.model.MetricsConfig;
+import dev.flint.api.model.NetworkInterface;
+import dev.flint.api.model.PartialDrive;
+import dev.flint.api.model.PartialNetworkInterface;
+import dev.flint.api.model.SerialDevice;
+import dev.flint.api.model.VmState;
+import dev.flint.api.telemetry.LogOutput;
+import dev.flint.api.telemetry.Metrics;
+import dev.flint.api.telemetry.MetricsOutput;
+import dev.flint.machine.StopReason;
+import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * What each API request does to the microVM, with Firecracker's state rules: configuration is pre-boot
+ * only, pause/resume/Ctrl+Alt+Del are post-boot only, and a refused request changes nothing. The same
+ * object serves the HTTP handler and {@code --config-file}, so both paths validate alike. Requests are
+ * serialized (Firecracker handles them one at a time too); GETs only take the lock briefly.
+ */
+public final class VmmController implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(VmmController.class.getName());
+
+    /** The product name and version answered by GET /. */
+    public static final String APP_NAME = "Flint";
+    public static final String VMM_VERSION = "0.1.0";
+    /** The Firecracker API version whose contract this server implements (src/main/resources/firecracker-api.yaml). */
+    public static final String API_VERSION = "1.17.0";
+
+    static final String NOT_AFTER_START = "The requested operation is not supported after starting the microVM.";
+    static final String NOT_BEFORE_START = "The requested operation is not supported before starting the microVM.";
+
+    private final String instanceId;
+    private final VmmBackend backend;
+    private final boolean bootTimer;
+    private final Metrics metrics = new Metrics();
+    private final VmResources resources = new VmResources();
+    private final CompletableFuture<StopReason> stopped = new CompletableFuture<>();
+
+    private InstanceState state = InstanceState.NOT_STARTED;
+    private LoggerConfig loggerConfig;
+    private LogOutput logOutput;
+    private MetricsConfig metricsConfig;
+    private MetricsOutput metricsOutput;
+
+    public VmmController(String instanceId, VmmBackend backend, boolean bootTimer) {
+        this.instanceId = instanceId;
+        this.backend = backend;
+        this.bootTimer = bootTimer;
+    }
+
+    public String instanceId() { return instanceId; }
+
+    public Metrics metrics() { return metrics; }
+
+    /** Completes when the started machine stops; never completes if it is never started. */
+    public CompletableFuture<StopReason> stopped() { return stopped; }
+
+    public synchronized InstanceInfo instanceInfo() {
+        return new InstanceInfo(APP_NAME, instanceId, state.wireName(), VMM_VERSION);
+    }
+
+    public FirecrackerVersion version() { return new FirecrackerVersion(API_VERSION); }
+
+    public synchronized MachineConfiguration machineConfig() { return resources.machineConfig(); }
+
+    public synchronized FullVmConfiguration vmConfig() {
+        return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
+                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig);
+    }
+
+    public synchronized void putMachineConfig(MachineConfiguration config) { preBoot(() -> resources.putMachineConfig(config)); }
+
+    public synchronized void patchMachineConfig(MachineConfiguration patch) { preBoot(() -> resources.patchMachineConfig(patch)); }
+
+    public synchronized void putBootSource(BootSource source) { preBoot(() -> resources.putBootSource(source)); }
+
+    public synchronized void putDrive(String id, Drive drive) { preBoot(() -> resources.putDrive(id, drive)); }
+
+    public synchronized void patchDrive(String id, PartialDrive patch) {
+        refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
+    }
+
+    public synchronized void putNetworkInterface(String id, NetworkInterface net) {
+        preBoot(() -> resources.putNetworkInterface(id, net));
+    }
+
+    public synchronized void patchNetworkInterface(String id, PartialNetworkInterface patch) {
+        refuseRuntimeUpdate(id, patch.ifaceId(), "iface_id", "network interface", resources.hasNetworkInterface(id));
+    }
+
+    /**
+     * PATCH of a device is post-boot only in Firecracker (new backing file, new rate limiters). Flint has
+     * no runtime device updates yet, so after the body and state checks the answer is an honest refusal.
+     */
+    private void refuseRuntimeUpdate(String pathId, String bodyId, String idField, String what, boolean configured) {
+        VmResources.sameId(pathId, VmResources.required(bodyId, idField), what);
+        postBoot();
+        if (!configured) throw ApiException.badRequest("no " + what + " with id " + pathId + " is attached to the running microVM");
+        throw ApiException.notSupported("updating a " + what + " of a running microVM");
+    }
+
+    public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }
+
+    public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
+
+    public synchronized void putLogger(LoggerConfig config) {
+        preBoot();
+        String path = VmResources.required(config.logPath(), "log_path");
+        Level level = LogOutput.level(config.level() == null ? "Info" : config.level());
+        if (level == null) {
+            throw ApiException.badRequest("level must be one of Error, Warning, Info, Debug, Trace, Off (any case), not `" + config.level() + "`");
+        }
+        var settings = new LogOutput.Settings(VmResources.hostPath(path, "log_path"), level,
+                Boolean.TRUE.equals(config.showLevel()), Boolean.TRUE.equals(config.showLogOrigin()), config.module());
+        try {
+            LogOutput next = LogOutput.install(settings, instanceId);
+            if (logOutput != null) logOutput.close();
+            logOutput = next;
+        } catch (IOException e) {
+            throw ApiException.badRequest("cannot open log_path " + path + ": " + e.getMessage());
+        }
+        loggerConfig = config;
+    }
+
+    public synchronized void putMetrics(MetricsConfig config) {
+        preBoot();
+        String path = VmResources.required(config.metricsPath(), "metrics_path");
+        if (metricsOutput != null) throw ApiException.badRequest("Reinitialization of metrics not allowed.");
+        try {
+            metricsOutput = MetricsOutput.open(VmResources.hostPath(path, "metrics_path"), Json.mapper(),
+                    this::allCounters, Boolean.TRUE.equals(config.emitId()) ? instanceId : null, config.properties());
+        } catch (IOException e) {
+            throw ApiException.badRequest("cannot open metrics_path " + path + ": " + e.getMessage());
+        }
+        metricsConfig = config;
+    }
+
+    /** The API's own counters and the backend's, one namespace. */
+    private Map<String, Long> allCounters() {
+        Map<String, Long> all = new TreeMap<>(metrics.snapshot());
+        all.putAll(backend.counters());
+        return all;
+    }
+
+    public synchronized void action(InstanceActionInfo action) {
+        String type = VmResources.required(action.actionType(), "action_type");
+        switch (type) {
+            case "InstanceStart" -> start();
+            case "SendCtrlAltDel" -> {
+                postBoot();
+                backend.sendCtrlAltDel();
+            }
+            case "FlushMetrics" -> flushMetrics();
+            default -> throw ApiException.badRequest(
+                    "action_type must be one of FlushMetrics, InstanceStart, SendCtrlAltDel, not `" + type + "`");
+        }
+    }
+
+    public synchronized void patchVm(VmState desired) {
+        String wanted = VmResources.required(desired.state(), "state");
+        VmResources.oneOf(wanted, "state", java.util.Set.of("Paused", "Resumed"));
+        postBoot();
+        if (wanted.equals("Paused") && state == InstanceState.RUNNING) {
+            backend.pause();
+            state = InstanceState.PAUSED;
+            LOG.info("microVM paused");
+        } else if (wanted.equals("Resumed") && state == InstanceState.PAUSED) {
+            backend.resume();
+            state = InstanceState.RUNNING;
+            LOG.info("microVM resumed");
+        }
+    }
+
+    /** Applies a whole configuration (a {@code --config-file}) section by section, then boots. */
+    public synchronized void bootFrom(FullVmConfiguration config) {
+        if (config.logger() != null) putLogger(config.logger());
+        if (config.metrics() != null) putMetrics(config.metrics());
+        if (config.machineConfig() != null) putMachineConfig(config.machineConfig());
+        putBootSource(VmResources.required(config.bootSource(), "boot-source"));
+        if (config.drives() != null) config.drives().forEach(d -> putDrive(VmResources.required(d.driveId(), "drive_id"), d));
+        if (config.networkInterfaces() != null) {
+            config.networkInterfaces().forEach(n -> putNetworkInterface(VmResources.required(n.ifaceId(), "iface_id"), n));
+        }
+        if (config.entropy() != null) putEntropy(config.entropy());
+        start();
+    }
+
+    private void start() {
+        preBoot();
+        MachineSpec spec = resources.toSpec(backend.capabilities(), bootTimer);
+        CompletableFuture<StopReason> running;
+        try {
+            running = backend.start(spec);
+        } catch (VmmBackend.BackendException e) {
+            LOG.warning("InstanceStart failed: " + e.getMessage());
+            throw ApiException.badRequest("cannot start the microVM: " + e.getMessage());
+        }
+        state = InstanceState.RUNNING;
+        LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
+                + " MiB, kernel " + spec.kernel());
+        running.whenComplete((reason, failure) -> {
+            StopReason why = failure != null ? new StopReason.Error(failure.toString(), failure) : reason;
+            LOG.info(() -> "microVM " + instanceId + " stopped: " + why);
+            stopped.complete(why);
+        });
+    }
+
+    private void flushMetrics() {
+        if (metricsOutput == null) throw ApiException.badRequest("the metrics system is not initialized (PUT /metrics first)");
+        try {
+            metricsOutput.flush();
+        } catch (IOException e) {
+            throw ApiException.badRequest("cannot write metrics: " + e.getMessage());
+        }
+    }
+
+    private void preBoot() {
+        if (state != InstanceState.NOT_STARTED) throw ApiException.badRequest(NOT_AFTER_START);
+    }
+
+    /** Runs a configuration change if the microVM has not started; refuses it as Firecracker does if it has. */
+    private void preBoot(Runnable change) {
+        preBoot();
+        change.run();
+    }
+
+    private void postBoot() {
+        if (state == InstanceState.NOT_STARTED) throw ApiException.badRequest(NOT_BEFORE_START);
+    }
+
+    /** Writes a last metrics line (Firecracker flushes on exit too) and closes the outputs; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (metricsOutput != null) {
+            try (MetricsOutput last = metricsOutput) {
+                last.flush();
+            } catch (IOException e) {
+                LOG.warning("final metrics flush failed: " + e.getMessage());
+            }
+            metricsOutput = null;
+        }
+        if (logOutput != null) {
+            logOutput.close();
+            logOutput = null;
+        }
+    }
+}

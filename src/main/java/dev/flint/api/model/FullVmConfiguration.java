@@ -1,0 +1,18 @@
+package dev.flint.api.model;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+
+/**
+ * The whole machine as one document: what {@code GET /vm/config} answers and what {@code --config-file}
+ * contains. Only the sections Flint implements exist here, so a config file naming another one (balloon,
+ * vsock, mmds-config, ...) fails as an unknown field instead of being ignored.
+ */
+public record FullVmConfiguration(
+        @JsonProperty("boot-source") BootSource bootSource,
+        @JsonProperty("machine-config") MachineConfiguration machineConfig,
+        @JsonProperty("drives") List<Drive> drives,
+        @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
+        @JsonProperty("entropy") EntropyDevice entropy,
+        @JsonProperty("logger") LoggerConfig logger,
+        @JsonProperty("metrics") MetricsConfig metrics) {}

@@ -1,0 +1,94 @@
+package dev.flint.boot;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code flint} as a user runs it: a separate JVM with the CLI's main class, its console on pipes. Tests
+ * type into its stdin and wait for what the guest prints on stdout, the way a person at the terminal would.
+ */
+final class FlintProcess implements AutoCloseable {
+    private final Process process;
+    private final StringBuffer output = new StringBuffer();
+    private final Thread reader;
+
+    private FlintProcess(Process process) {
+        this.process = process;
+        this.reader = Thread.ofPlatform().daemon().name("flint-stdout").start(() -> pump(process.getInputStream()));
+    }
+
+    /** Starts {@code flint ARGS...} with stderr merged into the captured output. */
+    static FlintProcess start(String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                "dev.flint.cli.Main"));
+        command.addAll(List.of(args));
+        return new FlintProcess(new ProcessBuilder(command).redirectErrorStream(true).start());
+    }
+
+    private void pump(InputStream in) {
+        byte[] buf = new byte[4096];
+        try {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                String s = new String(buf, 0, n, StandardCharsets.UTF_8);
+                output.append(s);
+                System.out.print(s); // visible in the Surefire report when a boot fails
+            }
+        } catch (IOException e) {
+            // the process ended
+        }
+    }
+
+    String output() { return output.toString(); }
+
+    /** Waits until the output contains {@code text}; fails with the whole console if it does not in time. */
+    void await(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!output.toString().contains(text)) {
+            if (!process.isAlive() && !reader.isAlive() && !output.toString().contains(text)) {
+                throw new AssertionError("flint exited (" + process.exitValue() + ") before printing '" + text
+                        + "':\n" + output);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no '" + text + "' within " + timeout + ":\n" + output);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Types {@code line} and Enter on the guest's console. */
+    void type(String line) throws IOException {
+        OutputStream in = process.getOutputStream();
+        in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        in.flush();
+    }
+
+    /** Closes stdin (the console reaches end of input, as with {@code </dev/null}). */
+    FlintProcess noInput() throws IOException {
+        process.getOutputStream().close();
+        return this;
+    }
+
+    /** Waits for flint to end and returns its exit code; fails if it is still running after {@code timeout}. */
+    int exitCode(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("flint still running after " + timeout + ":\n" + output);
+        }
+        reader.join(5_000);
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}
