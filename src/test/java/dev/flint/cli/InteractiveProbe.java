@@ -21,6 +21,7 @@ public final class InteractiveProbe {
         out.print("before " + TerminalProbe.settings() + "\r\n");
         FakeEngine echo = new FakeEngine("emu", Availability.yes(), vm -> {
             var io = vm.setup().portIo();
+            vm.openSerial();
             vm.writeSerial("ready\r\n");
             while (!vm.stopped) {
                 if ((io.read(Layout.COM1_PORT + 5, 1) & 1) != 0) vm.writeSerial("[" + (char) io.read(Layout.COM1_PORT, 1) + "]");

@@ -63,6 +63,12 @@ public class FakeEngine implements Engine {
 
         public VmSetup setup() { return setup; }
 
+        /** What a driver does when it opens COM1: assert DTR, RTS and OUT2 in the modem control register.
+         *  The UART delivers console input only while RTS is up. */
+        public void openSerial() {
+            setup.portIo().write(0x3F8 + 4, 1, 0x0B);
+        }
+
         /** What guest code does to print on COM1: one OUT to port 0x3F8 per byte. */
         public void writeSerial(String text) {
             for (byte b : text.getBytes(StandardCharsets.UTF_8)) setup.portIo().write(0x3F8, 1, b & 0xFF);

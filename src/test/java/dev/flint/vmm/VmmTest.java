@@ -66,9 +66,10 @@ class VmmTest {
 
     @Test
     void consoleInputReachesTheGuestThroughCom1() throws Exception {
-        // The guest echoes what it receives in upper case: poll LSR.DR, read RBR, write THR.
+        // The guest opens the port, then echoes what it receives in upper case: poll LSR.DR, read RBR, write THR.
         FakeEngine engine = new FakeEngine("emu", Availability.yes(), vm -> {
             var io = vm.setup().portIo();
+            vm.openSerial();
             StringBuilder line = new StringBuilder();
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (!line.toString().endsWith("\n") && System.nanoTime() < deadline) {
