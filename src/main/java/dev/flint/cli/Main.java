@@ -1,7 +1,10 @@
 package dev.flint.cli;
 
+import dev.flint.api.VmmApiBackend;
+import dev.flint.api.VmmCommand;
 import dev.flint.arch.x86.BootException;
 import dev.flint.guest.GuestAssets;
+import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
 import dev.flint.vmm.VmConfigException;
 import java.io.FileDescriptor;
@@ -38,7 +41,9 @@ public final class Main {
         FlintCommand flint = new FlintCommand(context);
         CommandLine cli = new CommandLine(flint)
                 .addSubcommand(new RunCommand(context, flint))
-                .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)));
+                .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
+                .addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
+                        new Console(context.in(), context.out()))));
         cli.setOut(new PrintWriter(context.out(), true));
         cli.setErr(new PrintWriter(context.err(), true));
         cli.setParameterExceptionHandler((e, ignored) -> {

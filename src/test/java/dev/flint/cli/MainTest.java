@@ -34,7 +34,7 @@ class MainTest {
         CliRunner.Result help = cli.run("--help");
         assertEquals(0, help.exitCode());
         assertTrue(help.stdout().startsWith("Usage: flint"), help.stdout());
-        assertTrue(help.stdout().contains("run ") && help.stdout().contains("guest "), help.stdout());
+        for (String command : List.of("run ", "guest ", "vmm ")) assertTrue(help.stdout().contains(command), help.stdout());
         assertEquals("", help.stderr());
     }
 
@@ -45,6 +45,9 @@ class MainTest {
         for (String option : List.of("--engine", "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--debug")) {
             assertTrue(run.stdout().contains(option), option + " in " + run.stdout());
         }
+        CliRunner.Result vmm = cli.run("vmm", "--help");
+        assertEquals(0, vmm.exitCode());
+        assertTrue(vmm.stdout().contains("--api-sock"), vmm.stdout());
         CliRunner.Result fetch = cli.run("guest", "fetch", "--help");
         assertEquals(0, fetch.exitCode());
         assertTrue(fetch.stdout().startsWith("Usage: flint guest fetch"), fetch.stdout());
