@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Benchmark for the emu engine (issue 3): the same stock Debian kernel + busybox initramfs booted by
+# Flint's software CPU and by QEMU's (TCG, -M pc), alternating, RUNS times each. Prints per-run wall
+# times, the medians and their ratio, for
+#   boot  — process start until the guest's init prints its marker;
+#   cpu   — a CPU-bound job inside the guest: sha256sum of 64 MiB of zeros, timed by the guest's own
+#           clock (/proc/uptime; both machines keep guest time on the host's clock).
+# Usage: bench/emu-boot.sh [RUNS]   (default 5). Needs qemu-system-x86 and cpio (bin/test installs them).
+set -euo pipefail
+runs=${1:-5}
+repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+work=$repo/target/bench-emu
+mkdir -p "$work"
+
+"$repo/bin/flint" guest fetch >/dev/null
+cache=${FLINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flint}
+kernel=$(ls "$cache"/debian/boot/vmlinuz-* | head -1)
+busybox=$cache/debian/bin/busybox
+
+# An initramfs whose init prints the boot marker, runs the CPU job and powers off.
+root=$work/initrd
+rm -rf "$root" && mkdir -p "$root/bin" "$root/proc" "$root/dev"
+cp "$busybox" "$root/bin/busybox"
+cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+echo BENCH-BOOTED
+t0=$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/zero bs=1048576 count=64 2>/dev/null | sha256sum >/dev/null
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "BENCH-CPU $t0 $t1"
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/bench.cpio.gz"
+
+cmdline="console=ttyS0 panic=-1"
+flint_cmd=("$repo/bin/flint" run --engine emu --memory 256 --kernel "$kernel" --initrd "$work/bench.cpio.gz" --cmdline "$cmdline")
+qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -m 256 -nographic -no-reboot -kernel "$kernel"
+          -initrd "$work/bench.cpio.gz" -append "$cmdline")
+
+# Runs a command, prints "BOOT_SECONDS CPU_SECONDS" (boot = wall time to the marker line).
+measure() {
+    local start log
+    log=$work/run.log
+    start=$(date +%s.%N)
+    "$@" </dev/null 2>&1 | while IFS= read -r line; do
+        case $line in
+            *BENCH-BOOTED*) echo "booted $(date +%s.%N)" ;;
+            *BENCH-CPU*) echo "cpu ${line#*BENCH-CPU }" ;;
+        esac
+    done > "$log"
+    local booted cpu
+    booted=$(awk '/^booted/ {print $2}' "$log")
+    cpu=$(awk '/^cpu/ {printf "%.2f", $3 - $2}' "$log")
+    [[ -n $booted && -n $cpu ]] || { echo "run failed: $*" >&2; return 1; }
+    echo "$(echo "$booted - $start" | bc -l) $cpu"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: > "$work/flint.txt"; : > "$work/qemu.txt"
+for i in $(seq "$runs"); do
+    f=$(measure "${flint_cmd[@]}"); echo "$f" >> "$work/flint.txt"
+    q=$(measure "${qemu_cmd[@]}"); echo "$q" >> "$work/qemu.txt"
+    printf 'run %d  flint-emu boot %6.2f s cpu %6.2f s   qemu-tcg boot %6.2f s cpu %6.2f s\n' "$i" $f $q
+done
+fb=$(cut -d' ' -f1 "$work/flint.txt" | median); qb=$(cut -d' ' -f1 "$work/qemu.txt" | median)
+fc=$(cut -d' ' -f2 "$work/flint.txt" | median); qc=$(cut -d' ' -f2 "$work/qemu.txt" | median)
+printf '\nmedian of %d   boot: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f\n' "$runs" "$fb" "$qb" "$(echo "$fb / $qb" | bc -l)"
+printf '              cpu (sha256sum 64 MiB): flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f\n' "$fc" "$qc" "$(echo "$fc / $qc" | bc -l)"

@@ -1,0 +1,46 @@
+package dev.flint.devices.virtio;
+
+/**
+ * What a device type (block, entropy...) contributes; the PCI transport ({@link VirtioPciDevice}) does
+ * the rest: configuration space, feature negotiation, status, rings, interrupts and the I/O thread.
+ *
+ * <p>{@link #handle} runs on the device's I/O thread only, one chain at a time. It must not throw for
+ * anything the guest controls except {@link dev.flint.machine.GuestMemoryException} (a buffer outside
+ * RAM) and {@link MalformedRequestException}, which the transport counts as guest errors and completes
+ * with nothing written.
+ */
+public interface VirtioDevice extends AutoCloseable {
+    /** Virtio device type (2 block, 4 entropy...); the PCI device ID is 0x1040 plus this. */
+    int type();
+
+    /** Short name for threads, logs and bus registrations, e.g. "virtio-blk". */
+    String name();
+
+    /** 24-bit PCI class code. */
+    int pciClass();
+
+    /** Device-specific feature bits this model implements (the transport adds its own). */
+    long features();
+
+    int queueCount();
+
+    int maxQueueSize();
+
+    /** Bytes of device-specific configuration. */
+    int configSize();
+
+    /** Little-endian read of the device configuration; offsets are bounds-checked by the transport. */
+    long readConfig(int offset, int size);
+
+    /** Most configurations are read-only: the default ignores writes. */
+    default void writeConfig(int offset, int size, long value) { }
+
+    /** Serves one request and returns the number of bytes written into its device-writable buffers. */
+    int handle(int queue, DescriptorChain chain);
+
+    /** The driver reset the device; forget negotiated state. */
+    default void reset() { }
+
+    @Override
+    default void close() { }
+}

@@ -1,0 +1,389 @@
+package dev.flint.devices.virtio;
+
+import dev.flint.devices.pci.BarRegions;
+import dev.flint.devices.pci.MsixCapability;
+import dev.flint.devices.pci.PciBar;
+import dev.flint.devices.pci.PciConfigSpace;
+import dev.flint.devices.pci.PciDevice;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.GuestMemoryException;
+import dev.flint.machine.InterruptController;
+import dev.flint.machine.bus.BusDevice;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
+
+/**
+ * A virtio 1.x ("modern", non-transitional) PCI function around a {@link VirtioDevice}: what Linux's
+ * virtio_pci driver binds to. Everything lives in one 64-bit memory BAR (BAR0) that vendor-specific
+ * capabilities point into: common configuration, notifications, ISR status and device configuration,
+ * followed by the MSI-X table and pending bits. Interrupts use MSI-X when the driver enables it
+ * (a configuration-change vector plus one per queue), otherwise INTA# with the ISR register.
+ *
+ * <p>Threads: vCPU threads read and write registers (under this object's lock); a notification only
+ * hands off to the {@link QueueWorker}. The worker serves one chain at a time under {@code workLock};
+ * reset takes that lock too, so it never tears a request in half and waits for at most one.
+ */
+public final class VirtioPciDevice implements PciDevice, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(VirtioPciDevice.class.getName());
+    private static final int LOGGED_GUEST_ERRORS = 20;
+
+    // BAR0 layout: one page per region keeps them independently mappable.
+    static final long COMMON_OFFSET = 0x0000, ISR_OFFSET = 0x1000, DEVICE_OFFSET = 0x2000,
+            NOTIFY_OFFSET = 0x3000, MSIX_TABLE_OFFSET = 0x4000, MSIX_PBA_OFFSET = 0x5000, BAR_SIZE = 0x8000;
+    static final int COMMON_LENGTH = 0x38;
+    static final int NOTIFY_MULTIPLIER = 4;
+    static final int CAP_VENDOR = 0x09;
+    static final int CFG_COMMON = 1, CFG_NOTIFY = 2, CFG_ISR = 3, CFG_DEVICE = 4;
+    private static final int ISR_QUEUE = 1, ISR_CONFIG = 2;
+
+    private final VirtioDevice device;
+    private final GuestMemory memory;
+    private final PciConfigSpace config;
+    private final MsixCapability msix;
+    private final Virtqueue[] queues;
+    private final long offeredFeatures;
+    private final QueueWorker worker;
+    /** Fair, so a reset waiting for it gets in after the chain in progress, not after the whole ring. */
+    private final ReentrantLock workLock = new ReentrantLock(true);
+    private final AtomicLong guestErrors = new AtomicLong();
+    private final AtomicLong completed = new AtomicLong();
+
+    // Driver-visible state, guarded by this.
+    private int deviceFeatureSelect, driverFeatureSelect, queueSelect, configVector = VirtioSpec.NO_VECTOR;
+    private int configGeneration, isr;
+    private volatile long driverFeatures;
+    private volatile int status;
+
+    public VirtioPciDevice(VirtioDevice device, GuestMemory memory, InterruptController irq) {
+        if (device.queueCount() < 1 || device.queueCount() > 63) throw new IllegalArgumentException("1..63 queues");
+        this.device = device;
+        this.memory = memory;
+        this.offeredFeatures = device.features() | VirtioSpec.F_VERSION_1 | VirtioSpec.F_INDIRECT_DESC;
+        this.queues = new Virtqueue[device.queueCount()];
+        for (int q = 0; q < queues.length; q++) queues[q] = new Virtqueue(device.maxQueueSize());
+
+        config = new PciConfigSpace(VirtioSpec.PCI_VENDOR, VirtioSpec.PCI_DEVICE_BASE + device.type(),
+                device.pciClass(), VirtioSpec.PCI_REVISION, VirtioSpec.PCI_SUBSYSTEM_VENDOR, VirtioSpec.PCI_SUBSYSTEM_ID);
+        config.setInterruptPin(1);
+        addVendorCapability(CFG_COMMON, COMMON_OFFSET, COMMON_LENGTH, -1);
+        addVendorCapability(CFG_NOTIFY, NOTIFY_OFFSET, (long) queues.length * NOTIFY_MULTIPLIER, NOTIFY_MULTIPLIER);
+        addVendorCapability(CFG_ISR, ISR_OFFSET, 1, -1);
+        if (device.configSize() > 0) addVendorCapability(CFG_DEVICE, DEVICE_OFFSET, device.configSize(), -1);
+        msix = new MsixCapability(config, irq, queues.length + 1, 0, MSIX_TABLE_OFFSET, 0, MSIX_PBA_OFFSET);
+
+        BarRegions bar = new BarRegions(device.name() + " BAR0")
+                .add(COMMON_OFFSET, COMMON_LENGTH, new CommonConfig(), "common config")
+                .add(ISR_OFFSET, 1, new IsrStatus(), "ISR status")
+                .add(NOTIFY_OFFSET, (long) queues.length * NOTIFY_MULTIPLIER, new Notify(), "notify")
+                .add(MSIX_TABLE_OFFSET, msix.tableSize(), msix.table(), "MSI-X table")
+                .add(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
+        if (device.configSize() > 0) bar.add(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
+        config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
+        worker = new QueueWorker(device.name(), this::serve);
+    }
+
+    /** virtio_pci_cap: length, type, BAR, id, padding, offset, length [, notify_off_multiplier]. */
+    private void addVendorCapability(int type, long offset, long length, int notifyMultiplier) {
+        int capLength = notifyMultiplier >= 0 ? 20 : 16;
+        byte[] body = new byte[capLength - 2];
+        body[0] = (byte) capLength;
+        body[1] = (byte) type;
+        body[2] = 0; // BAR0
+        putInt(body, 6, (int) offset);
+        putInt(body, 10, (int) length);
+        if (notifyMultiplier >= 0) putInt(body, 14, notifyMultiplier);
+        config.addCapability(CAP_VENDOR, body, new byte[0], null);
+    }
+
+    @Override public String name() { return device.name(); }
+    @Override public PciConfigSpace configSpace() { return config; }
+
+    /** The seam for notifications that bypass the notify register (e.g. KVM ioeventfd). */
+    public QueueNotifier queueNotifier() { return worker; }
+
+    /** Offset in BAR0 of queue {@code queue}'s notify register (an engine registers ioeventfd there). */
+    public long notifyOffset(int queue) { return NOTIFY_OFFSET + (long) queue * NOTIFY_MULTIPLIER; }
+
+    /** Requests and chains the guest got wrong (buffers outside RAM, malformed chains); for tests and stats. */
+    public long guestErrors() { return guestErrors.get(); }
+
+    /** Chains returned to the driver. */
+    public long completedChains() { return completed.get(); }
+
+    public int status() { return status; }
+
+    @Override
+    public void close() {
+        worker.close();
+        device.close();
+    }
+
+    // ---- the I/O thread ----
+
+    /** Serves every chain the driver published on {@code q}; runs on the worker, never throws. */
+    private void serve(int q) {
+        if (q >= queues.length) return;
+        Virtqueue vq = queues[q];
+        boolean returned = false;
+        try {
+            for (int served = 0; ; served++) {
+                if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
+                    worker.queueNotified(q);
+                    break;
+                }
+                workLock.lock();
+                try {
+                    if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
+                            || !vq.ready()) {
+                        break;
+                    }
+                    DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
+                    if (chain == null) break;
+                    int written;
+                    try {
+                        written = device.handle(q, chain);
+                    } catch (GuestMemoryException | MalformedRequestException e) {
+                        guestError("queue " + q + ": " + e.getMessage());
+                        written = 0;
+                    }
+                    vq.pushUsed(memory, chain.head(), written);
+                    completed.incrementAndGet();
+                    returned = true;
+                } finally {
+                    workLock.unlock();
+                }
+            }
+            if (returned && vq.interruptWanted(memory)) signal(vq.msixVector(), ISR_QUEUE);
+        } catch (VirtqueueException e) {
+            guestError("queue " + q + ": " + e.getMessage());
+            needsReset();
+        } catch (RuntimeException e) {
+            LOG.log(java.util.logging.Level.SEVERE, device.name() + ": queue " + q + " failed; device needs reset", e);
+            needsReset();
+        }
+    }
+
+    private void guestError(String what) {
+        long n = guestErrors.incrementAndGet();
+        if (n <= LOGGED_GUEST_ERRORS) {
+            LOG.warning(device.name() + ": guest error: " + what + (n == LOGGED_GUEST_ERRORS ? " (further ones not logged)" : ""));
+        }
+    }
+
+    /** The device stops serving until the driver resets it, and tells the driver so. */
+    private void needsReset() {
+        int vector;
+        synchronized (this) {
+            if ((status & VirtioSpec.STATUS_DRIVER_OK) == 0 || (status & VirtioSpec.STATUS_NEEDS_RESET) != 0) return;
+            status |= VirtioSpec.STATUS_NEEDS_RESET;
+            vector = configVector;
+        }
+        signal(vector, ISR_CONFIG);
+    }
+
+    private void signal(int vector, int isrBit) {
+        if (msix.enabled()) {
+            if (vector != VirtioSpec.NO_VECTOR) msix.notify(vector);
+            return;
+        }
+        synchronized (this) {
+            isr |= isrBit;
+        }
+        config.setIntx(true);
+    }
+
+    // ---- driver-visible registers ----
+
+    private synchronized void writeStatus(int value) {
+        value &= 0xFF;
+        int old = status;
+        if ((value & VirtioSpec.STATUS_FEATURES_OK) != 0 && (old & VirtioSpec.STATUS_FEATURES_OK) == 0
+                && !featuresAcceptable()) {
+            value &= ~VirtioSpec.STATUS_FEATURES_OK; // the driver reads it back and gives up
+        }
+        boolean activate = (value & VirtioSpec.STATUS_DRIVER_OK) != 0 && (old & VirtioSpec.STATUS_DRIVER_OK) == 0;
+        if (activate && (value & VirtioSpec.STATUS_FEATURES_OK) == 0) {
+            value &= ~VirtioSpec.STATUS_DRIVER_OK;
+            activate = false;
+        }
+        status = value | (old & VirtioSpec.STATUS_NEEDS_RESET);
+        if (activate) {
+            for (int q = 0; q < queues.length; q++) {
+                String problem = queues[q].ready() ? queues[q].layoutProblem(memory) : null;
+                if (problem != null) {
+                    guestError("queue " + q + ": " + problem);
+                    status |= VirtioSpec.STATUS_NEEDS_RESET; // afterStatusWrite raises the config interrupt
+                }
+            }
+        }
+    }
+
+    private boolean featuresAcceptable() {
+        long f = driverFeatures;
+        return (f & ~offeredFeatures) == 0 && (f & VirtioSpec.F_VERSION_1) != 0;
+    }
+
+    /** Writing 0 to the status register: everything back to power-on state, after any request in flight. */
+    private void reset() {
+        workLock.lock();
+        try {
+            synchronized (this) {
+                for (Virtqueue q : queues) q.reset();
+                status = 0;
+                driverFeatures = 0;
+                deviceFeatureSelect = driverFeatureSelect = queueSelect = 0;
+                configVector = VirtioSpec.NO_VECTOR;
+                isr = 0;
+                device.reset();
+            }
+        } finally {
+            workLock.unlock();
+        }
+        config.setIntx(false);
+    }
+
+    private void afterStatusWrite(int before) {
+        int now = status;
+        if ((now & VirtioSpec.STATUS_NEEDS_RESET) != 0 && (before & VirtioSpec.STATUS_NEEDS_RESET) == 0) {
+            int vector;
+            synchronized (this) {
+                vector = configVector;
+            }
+            signal(vector, ISR_CONFIG);
+        } else if ((now & VirtioSpec.STATUS_DRIVER_OK) != 0 && (before & VirtioSpec.STATUS_DRIVER_OK) == 0) {
+            for (int q = 0; q < queues.length; q++) worker.queueNotified(q); // anything queued before DRIVER_OK
+        }
+    }
+
+    private int vectorOrNone(int value) {
+        return value >= 0 && value < msix.vectors() ? value : VirtioSpec.NO_VECTOR;
+    }
+
+    /** virtio_pci_common_cfg. Linux uses exact field widths (64-bit fields as two 32-bit halves). */
+    private final class CommonConfig implements BusDevice {
+        @Override
+        public long read(long offset, int size) {
+            synchronized (VirtioPciDevice.this) {
+                Virtqueue q = queueSelect < queues.length ? queues[queueSelect] : null;
+                return switch ((int) offset) {
+                    case 0x00 -> deviceFeatureSelect;
+                    case 0x04 -> deviceFeatureSelect < 2 ? (offeredFeatures >>> (32 * deviceFeatureSelect)) & 0xFFFF_FFFFL : 0;
+                    case 0x08 -> driverFeatureSelect;
+                    case 0x0C -> driverFeatureSelect < 2 ? (driverFeatures >>> (32 * driverFeatureSelect)) & 0xFFFF_FFFFL : 0;
+                    case 0x10 -> configVector;
+                    case 0x12 -> queues.length;
+                    case 0x14 -> status;
+                    case 0x15 -> configGeneration & 0xFF;
+                    case 0x16 -> queueSelect;
+                    case 0x18 -> q == null ? 0 : q.size();
+                    case 0x1A -> q == null ? VirtioSpec.NO_VECTOR : q.msixVector();
+                    case 0x1C -> q != null && q.ready() ? 1 : 0;
+                    case 0x1E -> q == null ? 0 : queueSelect; // notify offset in multiplier units
+                    case 0x20 -> q == null ? 0 : q.descTable() & 0xFFFF_FFFFL;
+                    case 0x24 -> q == null ? 0 : q.descTable() >>> 32;
+                    case 0x28 -> q == null ? 0 : q.availRing() & 0xFFFF_FFFFL;
+                    case 0x2C -> q == null ? 0 : q.availRing() >>> 32;
+                    case 0x30 -> q == null ? 0 : q.usedRing() & 0xFFFF_FFFFL;
+                    case 0x34 -> q == null ? 0 : q.usedRing() >>> 32;
+                    default -> 0;
+                } & (size >= 8 ? -1L : (1L << (8 * size)) - 1);
+            }
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            if (offset == 0x14) {
+                int before = status;
+                if ((value & 0xFF) == 0) reset();
+                else writeStatus((int) value);
+                afterStatusWrite(before);
+                return;
+            }
+            synchronized (VirtioPciDevice.this) {
+                Virtqueue q = queueSelect < queues.length ? queues[queueSelect] : null;
+                long v32 = value & 0xFFFF_FFFFL;
+                int v16 = (int) value & 0xFFFF;
+                switch ((int) offset) {
+                    case 0x00 -> deviceFeatureSelect = (int) v32;
+                    case 0x08 -> driverFeatureSelect = (int) v32;
+                    case 0x0C -> {
+                        if ((status & VirtioSpec.STATUS_FEATURES_OK) == 0 && driverFeatureSelect < 2) {
+                            int shift = 32 * driverFeatureSelect;
+                            driverFeatures = (driverFeatures & ~(0xFFFF_FFFFL << shift)) | (v32 << shift);
+                        }
+                    }
+                    case 0x10 -> configVector = vectorOrNone(v16);
+                    case 0x16 -> queueSelect = v16;
+                    case 0x18 -> { if (q != null) q.setSize(v16); }
+                    case 0x1A -> { if (q != null) q.setMsixVector(vectorOrNone(v16)); }
+                    case 0x1C -> { if (q != null && v16 == 1) q.enable(); } // 0 is not the driver's to write
+                    case 0x20 -> { if (q != null) q.setDescTable(low(q.descTable(), value, size)); }
+                    case 0x24 -> { if (q != null) q.setDescTable(high(q.descTable(), v32)); }
+                    case 0x28 -> { if (q != null) q.setAvailRing(low(q.availRing(), value, size)); }
+                    case 0x2C -> { if (q != null) q.setAvailRing(high(q.availRing(), v32)); }
+                    case 0x30 -> { if (q != null) q.setUsedRing(low(q.usedRing(), value, size)); }
+                    case 0x34 -> { if (q != null) q.setUsedRing(high(q.usedRing(), v32)); }
+                    default -> { } // read-only or reserved
+                }
+            }
+        }
+
+        private static long low(long old, long value, int size) {
+            return size >= 8 ? value : (old & ~0xFFFF_FFFFL) | (value & 0xFFFF_FFFFL);
+        }
+
+        private static long high(long old, long v32) {
+            return (old & 0xFFFF_FFFFL) | v32 << 32;
+        }
+    }
+
+    /** Reading the ISR acknowledges it: the bits clear and INTA# drops. */
+    private final class IsrStatus implements BusDevice {
+        @Override
+        public long read(long offset, int size) {
+            int v;
+            synchronized (VirtioPciDevice.this) {
+                v = isr;
+                isr = 0;
+            }
+            config.setIntx(false);
+            return v;
+        }
+
+        @Override public void write(long offset, int size, long value) { }
+    }
+
+    private final class DeviceConfig implements BusDevice {
+        @Override
+        public long read(long offset, int size) {
+            if (offset + size > device.configSize()) return 0;
+            synchronized (VirtioPciDevice.this) {
+                return device.readConfig((int) offset, size);
+            }
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            if (offset + size > device.configSize()) return;
+            synchronized (VirtioPciDevice.this) {
+                device.writeConfig((int) offset, size, value);
+            }
+        }
+    }
+
+    /** A write at queue N's slot (whatever the value) means "queue N has new buffers". */
+    private final class Notify implements BusDevice {
+        @Override public long read(long offset, int size) { return 0; }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            worker.queueNotified((int) (offset / NOTIFY_MULTIPLIER));
+        }
+    }
+
+    private static void putInt(byte[] b, int at, int v) {
+        for (int i = 0; i < 4; i++) b[at + i] = (byte) (v >>> (8 * i));
+    }
+}

@@ -1,0 +1,168 @@
+package dev.flint.devices.virtio;
+
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.GuestMemoryException;
+
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A split virtqueue: the descriptor table, the available ring the driver fills and the used ring the
+ * device fills, all in guest RAM and read only through {@link GuestMemory}'s checked accessors.
+ *
+ * <p>Two sides touch an instance. The transport (vCPU threads, under its lock) programs size and
+ * addresses while the queue is disabled; publishing {@link #enable()} (a volatile write) hands the
+ * configuration to the device side. The device side ({@link #pop}/{@link #pushUsed}) runs only on the
+ * device's I/O thread, under the transport's work lock, which reset also takes.
+ */
+public final class Virtqueue {
+    static final int DESCRIPTOR_SIZE = 16;
+    static final int F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
+    static final int AVAIL_F_NO_INTERRUPT = 1;
+
+    private final int maxSize;
+    private int size;
+    private long descTable, availRing, usedRing;
+    private int msixVector = VirtioSpec.NO_VECTOR;
+    private volatile boolean ready;
+
+    private int lastAvail, usedIdx; // device side only
+
+    public Virtqueue(int maxSize) {
+        if (maxSize < 1 || maxSize > 32768 || Integer.bitCount(maxSize) != 1) {
+            throw new IllegalArgumentException("queue size must be a power of two up to 32768");
+        }
+        this.maxSize = maxSize;
+        this.size = maxSize;
+    }
+
+    // ---- driver-facing configuration (transport) ----
+
+    public int maxSize() { return maxSize; }
+    public int size() { return size; }
+    public boolean ready() { return ready; }
+    public long descTable() { return descTable; }
+    public long availRing() { return availRing; }
+    public long usedRing() { return usedRing; }
+    public int msixVector() { return msixVector; }
+
+    /** The driver may shrink the queue to another power of two before enabling it; anything else is ignored. */
+    public void setSize(int value) {
+        if (!ready && value >= 1 && value <= maxSize && Integer.bitCount(value) == 1) size = value;
+    }
+
+    public void setDescTable(long gpa) { if (!ready) descTable = gpa; }
+    public void setAvailRing(long gpa) { if (!ready) availRing = gpa; }
+    public void setUsedRing(long gpa) { if (!ready) usedRing = gpa; }
+    public void setMsixVector(int vector) { msixVector = vector; }
+
+    public void enable() { ready = true; }
+
+    /** Back to the reset state (the transport holds the work lock, so the I/O thread is not inside). */
+    public void reset() {
+        ready = false;
+        size = maxSize;
+        descTable = availRing = usedRing = 0;
+        msixVector = VirtioSpec.NO_VECTOR;
+        lastAvail = usedIdx = 0;
+    }
+
+    /**
+     * Why the rings cannot be used as programmed, or null: each must lie in RAM with the alignment the
+     * split-ring layout requires. Checked once when the driver sets DRIVER_OK.
+     */
+    public String layoutProblem(GuestMemory memory) {
+        if ((descTable & 15) != 0 || (availRing & 1) != 0 || (usedRing & 3) != 0) return "misaligned ring";
+        if (!memory.isRam(descTable, (long) DESCRIPTOR_SIZE * size)) return "descriptor table outside RAM";
+        if (!memory.isRam(availRing, 6 + 2L * size)) return "available ring outside RAM";
+        if (!memory.isRam(usedRing, 6 + 8L * size)) return "used ring outside RAM";
+        return null;
+    }
+
+    // ---- device side (I/O thread) ----
+
+    /**
+     * The next available chain, or null when the driver has published nothing new.
+     *
+     * @throws VirtqueueException if the driver broke the ring protocol
+     */
+    public DescriptorChain pop(GuestMemory memory, boolean indirectAllowed) {
+        try {
+            int availIdx = memory.readShort(availRing + 2) & 0xFFFF;
+            int pending = (availIdx - lastAvail) & 0xFFFF;
+            if (pending == 0) return null;
+            if (pending > size) {
+                throw new VirtqueueException("available index moved by " + pending + " on a queue of " + size);
+            }
+            VarHandle.acquireFence(); // ring entries are read after the index that published them
+            int head = memory.readShort(availRing + 4 + 2L * (lastAvail & (size - 1))) & 0xFFFF;
+            lastAvail = (lastAvail + 1) & 0xFFFF;
+            if (head >= size) throw new VirtqueueException("head descriptor " + head + " on a queue of " + size);
+            return walk(memory, head, indirectAllowed);
+        } catch (GuestMemoryException e) {
+            throw new VirtqueueException("ring or descriptor table outside RAM: " + e.getMessage());
+        }
+    }
+
+    private DescriptorChain walk(GuestMemory memory, int head, boolean indirectAllowed) {
+        List<DescriptorChain.Buffer> buffers = new ArrayList<>();
+        long table = descTable;
+        int tableLength = size, index = head;
+        int budget = size; // a chain longer than the table must revisit a descriptor: a loop
+        boolean indirect = false, sawWritable = false;
+        while (true) {
+            if (budget-- == 0) throw new VirtqueueException("descriptor chain loops or exceeds the queue size");
+            long d = table + (long) DESCRIPTOR_SIZE * index;
+            long address = memory.readLong(d);
+            long length = memory.readInt(d + 8) & 0xFFFF_FFFFL;
+            int flags = memory.readShort(d + 12) & 0xFFFF;
+            int next = memory.readShort(d + 14) & 0xFFFF;
+            if ((flags & F_INDIRECT) != 0) {
+                if (!indirectAllowed) throw new VirtqueueException("indirect descriptor without the feature");
+                if (indirect) throw new VirtqueueException("nested indirect descriptor");
+                if ((flags & F_NEXT) != 0) throw new VirtqueueException("indirect descriptor with NEXT");
+                if (length == 0 || length % DESCRIPTOR_SIZE != 0 || length / DESCRIPTOR_SIZE > size) {
+                    throw new VirtqueueException("indirect table of " + length + " bytes");
+                }
+                indirect = true;
+                table = address;
+                tableLength = (int) (length / DESCRIPTOR_SIZE);
+                budget = tableLength;
+                index = 0;
+                continue;
+            }
+            boolean writable = (flags & F_WRITE) != 0;
+            if (!writable && sawWritable) throw new VirtqueueException("device-readable buffer after a writable one");
+            sawWritable |= writable;
+            buffers.add(new DescriptorChain.Buffer(address, length, writable));
+            if ((flags & F_NEXT) == 0) return new DescriptorChain(head, buffers);
+            if (next >= tableLength) throw new VirtqueueException("next descriptor " + next + " out of range");
+            index = next;
+        }
+    }
+
+    /** Returns a chain to the driver with the number of bytes the device wrote into it. */
+    public void pushUsed(GuestMemory memory, int head, int written) {
+        try {
+            long entry = usedRing + 4 + 8L * (usedIdx & (size - 1));
+            memory.writeInt(entry, head);
+            memory.writeInt(entry + 4, written);
+            usedIdx = (usedIdx + 1) & 0xFFFF;
+            VarHandle.releaseFence(); // the entry is visible before the index that publishes it
+            memory.writeShort(usedRing + 2, (short) usedIdx);
+        } catch (GuestMemoryException e) {
+            throw new VirtqueueException("used ring outside RAM: " + e.getMessage());
+        }
+    }
+
+    /** Whether the driver wants an interrupt for new used entries (it may suppress them while polling). */
+    public boolean interruptWanted(GuestMemory memory) {
+        VarHandle.fullFence(); // read the flag after publishing the used index
+        try {
+            return (memory.readShort(availRing) & AVAIL_F_NO_INTERRUPT) == 0;
+        } catch (GuestMemoryException e) {
+            throw new VirtqueueException("available ring outside RAM: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,232 @@
+package dev.flint.devices.virtio.block;
+
+import dev.flint.devices.virtio.DescriptorChain;
+import dev.flint.devices.virtio.DescriptorChain.Buffer;
+import dev.flint.devices.virtio.MalformedRequestException;
+import dev.flint.devices.virtio.VirtioDevice;
+import dev.flint.devices.virtio.VirtioPciDevice;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.GuestMemoryException;
+import dev.flint.machine.InterruptController;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * virtio-blk over a raw image: one request queue; reads, writes, flush and GET_ID. Data moves directly
+ * between the image file and guest RAM (views of guest memory handed to the FileChannel), never through
+ * a host copy. WRITE_ZEROES writes zeroes through the file (it never unmaps, and says so in its
+ * configuration); DISCARD is not offered.
+ *
+ * <p>A request is: a 16-byte header the device reads (type, reserved, sector), data, and a status byte
+ * the device writes last. Anything malformed completes with IOERR, never with an exception.
+ */
+public final class VirtioBlock implements VirtioDevice {
+    private static final Logger LOG = Logger.getLogger(VirtioBlock.class.getName());
+
+    public static final int TYPE = 2;
+    public static final int QUEUE_SIZE = 256;
+    static final long F_SEG_MAX = 1L << 2, F_RO = 1L << 5, F_BLK_SIZE = 1L << 6, F_FLUSH = 1L << 9,
+            F_WRITE_ZEROES = 1L << 14;
+    static final int T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_WRITE_ZEROES = 13;
+    /** One range of a WRITE_ZEROES request: sector, number of sectors, flags (bit 0: may unmap). */
+    static final int ZEROES_RANGE = 16;
+    /** Bounded so one request keeps the I/O thread (and a reset waiting for it) busy for a short while only. */
+    static final int MAX_WRITE_ZEROES_SECTORS = 1 << 16;
+    static final int S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
+    static final int HEADER = 16, ID_BYTES = 20;
+    /** Data descriptors per request: the queue size less the header and status descriptors. */
+    static final int SEG_MAX = QUEUE_SIZE - 2;
+    /** Up to write_zeroes_may_unmap and its padding; the topology, discard and queue fields read as 0. */
+    private static final int CONFIG_SIZE = 60;
+    private static final int MAX_TRANSFER_CHUNK = 1 << 30;
+
+    private final DiskImage image;
+    private final GuestMemory memory;
+    private final byte[] serial;
+    private boolean hostErrorLogged;
+
+    public VirtioBlock(DiskImage image, GuestMemory memory, String serial) {
+        this.image = image;
+        this.memory = memory;
+        byte[] s = serial.getBytes(StandardCharsets.UTF_8);
+        this.serial = java.util.Arrays.copyOf(s, Math.min(s.length, ID_BYTES));
+    }
+
+    /**
+     * The one call the machine builder needs: opens and locks {@code drive} (a one-line
+     * {@link DiskImageException} if it cannot) and returns the PCI function to add to the host bridge.
+     * Closing the returned device stops its I/O thread and closes the image.
+     */
+    public static VirtioPciDevice pciDevice(DriveConfig drive, GuestMemory memory, InterruptController irq) {
+        DiskImage image = DiskImage.open(drive);
+        String name = drive.path().getFileName() == null ? "disk" : drive.path().getFileName().toString();
+        return new VirtioPciDevice(new VirtioBlock(image, memory, name), memory, irq);
+    }
+
+    @Override public int type() { return TYPE; }
+    @Override public String name() { return "virtio-blk"; }
+    @Override public int pciClass() { return 0x018000; } // mass storage, other
+    @Override public int queueCount() { return 1; }
+    @Override public int maxQueueSize() { return QUEUE_SIZE; }
+    @Override public int configSize() { return CONFIG_SIZE; }
+
+    @Override
+    public long features() {
+        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (image.readOnly() ? F_RO : F_WRITE_ZEROES);
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        byte[] cfg = new byte[CONFIG_SIZE];
+        ByteBuffer b = ByteBuffer.wrap(cfg).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, image.sectors());
+        b.putInt(12, SEG_MAX);
+        b.putInt(20, DiskImage.SECTOR);
+        b.putInt(48, MAX_WRITE_ZEROES_SECTORS);
+        b.putInt(52, 1); // max_write_zeroes_seg; write_zeroes_may_unmap (56) stays 0
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = v << 8 | (cfg[offset + i] & 0xFF);
+        return v;
+    }
+
+    @Override
+    public int handle(int queue, DescriptorChain chain) {
+        List<Buffer> in = chain.readable(), out = chain.writable();
+        long outLength = DescriptorChain.totalLength(out);
+        if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
+        Buffer status = DescriptorChain.range(out, outLength - 1, 1).getFirst();
+        List<Buffer> dataOut = DescriptorChain.range(out, 0, outLength - 1);
+        try {
+            int written = 1;
+            int result;
+            if (DescriptorChain.totalLength(in) < HEADER) {
+                result = S_IOERR;
+            } else {
+                byte[] header = new byte[HEADER];
+                gather(DescriptorChain.range(in, 0, HEADER), header);
+                ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                int type = h.getInt(0);
+                long sector = h.getLong(8);
+                List<Buffer> dataIn = DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
+                switch (type) {
+                    case T_IN -> {
+                        // Data the device would have to read in a read request means the directions are wrong.
+                        result = dataIn.isEmpty() ? transfer(dataOut, sector, false) : S_IOERR;
+                        if (result == S_OK) written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
+                    }
+                    case T_OUT -> result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
+                    case T_FLUSH -> result = flush();
+                    case T_WRITE_ZEROES -> result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
+                    case T_GET_ID -> {
+                        int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
+                        byte[] id = java.util.Arrays.copyOf(serial, n); // NUL-padded when shorter
+                        scatter(id, DescriptorChain.range(dataOut, 0, n));
+                        written += n;
+                        result = S_OK;
+                    }
+                    default -> result = S_UNSUPP;
+                }
+            }
+            memory.writeByte(status.address(), (byte) result);
+            return written;
+        } catch (GuestMemoryException e) {
+            tryWriteStatus(status, S_IOERR);
+            throw e;
+        }
+    }
+
+    /** Moves whole sectors between the image and guest buffers; the range must lie inside the disk. */
+    private int transfer(List<Buffer> buffers, long sector, boolean toImage) {
+        long length = DescriptorChain.totalLength(buffers);
+        if (length % DiskImage.SECTOR != 0 || sector < 0 || sector > image.sectors()
+                || length / DiskImage.SECTOR > image.sectors() - sector) {
+            return S_IOERR;
+        }
+        long position = sector * DiskImage.SECTOR;
+        try {
+            for (Buffer b : buffers) {
+                for (long done = 0; done < b.length(); ) {
+                    int chunk = (int) Math.min(b.length() - done, MAX_TRANSFER_CHUNK);
+                    ByteBuffer view = memory.slice(b.address() + done, chunk).asByteBuffer();
+                    if (toImage) image.write(view, position);
+                    else image.read(view, position);
+                    position += chunk;
+                    done += chunk;
+                }
+            }
+            return S_OK;
+        } catch (IOException e) {
+            logHostError(e);
+            return S_IOERR;
+        }
+    }
+
+    /** One range (max_write_zeroes_seg is 1); reserved flag bits are UNSUPP as the specification asks. */
+    private int writeZeroes(List<Buffer> data) {
+        if (DescriptorChain.totalLength(data) != ZEROES_RANGE) return S_IOERR;
+        byte[] range = new byte[ZEROES_RANGE];
+        gather(data, range);
+        ByteBuffer r = ByteBuffer.wrap(range).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long sector = r.getLong(0), count = r.getInt(8) & 0xFFFF_FFFFL;
+        int flags = r.getInt(12);
+        if ((flags & ~1) != 0) return S_UNSUPP;
+        if (count > MAX_WRITE_ZEROES_SECTORS || sector < 0 || sector > image.sectors() || count > image.sectors() - sector) {
+            return S_IOERR;
+        }
+        try {
+            image.writeZeroes(sector * DiskImage.SECTOR, count * DiskImage.SECTOR);
+            return S_OK;
+        } catch (IOException e) {
+            logHostError(e);
+            return S_IOERR;
+        }
+    }
+
+    private int flush() {
+        try {
+            image.flush();
+            return S_OK;
+        } catch (IOException e) {
+            logHostError(e);
+            return S_IOERR;
+        }
+    }
+
+    private void logHostError(IOException e) {
+        if (!hostErrorLogged) LOG.warning("virtio-blk: image I/O failed: " + e.getMessage() + " (reported to the guest as IOERR)");
+        hostErrorLogged = true;
+    }
+
+    private void gather(List<Buffer> buffers, byte[] dst) {
+        int at = 0;
+        for (Buffer b : buffers) {
+            memory.read(b.address(), dst, at, (int) b.length());
+            at += (int) b.length();
+        }
+    }
+
+    private void scatter(byte[] src, List<Buffer> buffers) {
+        int at = 0;
+        for (Buffer b : buffers) {
+            memory.write(b.address(), src, at, (int) b.length());
+            at += (int) b.length();
+        }
+    }
+
+    private void tryWriteStatus(Buffer status, int value) {
+        try {
+            memory.writeByte(status.address(), (byte) value);
+        } catch (GuestMemoryException ignored) {
+            // the status byte itself is outside RAM: the driver gets nothing back but the used entry
+        }
+    }
+
+    @Override
+    public void close() {
+        image.close();
+    }
+}

@@ -1,0 +1,21 @@
+/**
+ * Virtio 1.x devices on PCI, as Linux's virtio_pci (modern) driver finds them.
+ *
+ * <p>{@link dev.flint.devices.virtio.VirtioPciDevice} is the transport: a PCI function whose BAR0 holds
+ * the common configuration, notify, ISR and device configuration regions plus the MSI-X table. It
+ * negotiates features (VERSION_1 and INDIRECT_DESC from the transport, the rest from the device type),
+ * runs the status state machine, and serves split {@link dev.flint.devices.virtio.Virtqueue}s on the
+ * device's own I/O thread. Device types implement {@link dev.flint.devices.virtio.VirtioDevice}:
+ * {@code block} (raw image) and {@code rng} (host entropy).
+ *
+ * <p>Wiring (machine builder): {@code bridge.addDevice(VirtioBlock.pciDevice(DriveConfig.parse(arg), memory, irq))}
+ * and {@code bridge.addDevice(VirtioRng.pciDevice(memory, irq))} on a {@code PciHostBridge} built with the
+ * interrupt controller (INTx fallback needs it); {@code close()} each device at shutdown.
+ *
+ * <p>Guest mistakes never escape as exceptions: a malformed ring sets DEVICE_NEEDS_RESET and raises the
+ * configuration interrupt; a request whose buffers leave RAM fails with an error status; both are
+ * counted in {@link dev.flint.devices.virtio.VirtioPciDevice#guestErrors()}. Not implemented (so not
+ * offered): EVENT_IDX, packed rings, notification data, ring reset, the PCI configuration access
+ * capability (VIRTIO_PCI_CAP_PCI_CFG, which Linux does not use).
+ */
+package dev.flint.devices.virtio;

@@ -1,0 +1,137 @@
+package dev.flint.devices.virtio.block;
+
+import dev.flint.devices.virtio.VirtioTestDriver;
+import dev.flint.devices.virtio.VirtioTestDriver.Segment;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Benchmark (not a test; run by bench/virtio-blk.sh): the virtio-blk model driven from the host side on
+ * its rings, against the same operations done directly with a FileChannel on the same file. Both run
+ * from the page cache (the image was just written), so the ratio is the device model's overhead:
+ * ring walking, request parsing, the I/O-thread hand-off and the interrupt path.
+ *
+ * <p>Arguments: [image MiB (256)] [runs (5)]. Prints one line per workload with medians.
+ */
+public final class VirtioBlockBench {
+    private static final long MIB = 1 << 20;
+    private static final long HEADERS = 0x20000, STATUSES = 0x28000, BUFFERS = 0x100000;
+
+    private record Op(long offset, int length, boolean write) { }
+
+    private record Workload(String name, List<Op> ops, int queueDepth) { }
+
+    public static void main(String[] args) throws IOException {
+        long imageMib = args.length > 0 ? Long.parseLong(args[0]) : 256;
+        int runs = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        Path image = Files.createTempFile("flint-virtio-bench", ".img");
+        try {
+            fill(image, imageMib * MIB);
+            long size = imageMib * MIB;
+            List<Workload> workloads = List.of(
+                    new Workload("4k-random-read", random(size, 4096, 20_000, false), 32),
+                    new Workload("4k-random-write", random(size, 4096, 20_000, true), 32),
+                    new Workload("1m-seq-read", sequential(size, (int) MIB, false), 8),
+                    new Workload("1m-seq-write", sequential(size, (int) MIB, true), 8));
+            System.out.printf("virtio-blk vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
+            for (Workload w : workloads) {
+                double[] device = new double[runs], host = new double[runs];
+                for (int run = 0; run < runs; run++) { // alternate the order: writes leave dirty pages behind
+                    if (run % 2 == 0) {
+                        device[run] = runDevice(image, w);
+                        host[run] = runHost(image, w);
+                    } else {
+                        host[run] = runHost(image, w);
+                        device[run] = runDevice(image, w);
+                    }
+                }
+                double d = median(device), h = median(host);
+                long bytes = w.ops.stream().mapToLong(Op::length).sum();
+                double deviceMibs = bytes / MIB / d, hostMibs = bytes / MIB / h;
+                System.out.printf("%-16s QD%-2d device %8.1f MiB/s %9.0f req/s | host %8.1f MiB/s %9.0f req/s | ratio %.2f%n",
+                        w.name, w.queueDepth, deviceMibs, w.ops.size() / d, hostMibs, w.ops.size() / h, deviceMibs / hostMibs);
+            }
+        } finally {
+            Files.deleteIfExists(image);
+        }
+    }
+
+    /** Seconds for the device to serve all ops, {@code queueDepth} requests per notification. */
+    private static double runDevice(Path image, Workload w) {
+        int depth = w.queueDepth;
+        long bufferBytes = (long) depth * w.ops.stream().mapToInt(Op::length).max().orElse(0);
+        try (BlockRig rig = new BlockRig(new DriveConfig(image, false), (BUFFERS + bufferBytes + MIB + 0xFFFFF) & ~0xFFFFFL)) {
+            rig.start(false);
+            VirtioTestDriver.Queue q = rig.queue;
+            long start = System.nanoTime();
+            for (int i = 0; i < w.ops.size(); i += depth) {
+                for (int j = 0; j < depth && i + j < w.ops.size(); j++) {
+                    Op op = w.ops.get(i + j);
+                    long header = HEADERS + 16L * j, status = STATUSES + j;
+                    rig.memory.writeInt(header, op.write ? VirtioBlock.T_OUT : VirtioBlock.T_IN);
+                    rig.memory.writeLong(header + 8, op.offset / DiskImage.SECTOR);
+                    long buffer = BUFFERS + (long) j * op.length;
+                    q.publish(q.addChain(List.of(Segment.in(header, 16), new Segment(buffer, op.length, !op.write),
+                            Segment.out(status, 1))));
+                }
+                q.kick();
+                if (!q.drain(30_000)) throw new IllegalStateException("device asked for a reset");
+            }
+            return (System.nanoTime() - start) / 1e9;
+        }
+    }
+
+    /** Seconds for the same ops straight on a FileChannel into a direct buffer. */
+    private static double runHost(Path image, Workload w) throws IOException {
+        int max = w.ops.stream().mapToInt(Op::length).max().orElse(0);
+        ByteBuffer buffer = ByteBuffer.allocateDirect(max);
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long start = System.nanoTime();
+            for (Op op : w.ops) {
+                buffer.clear().limit(op.length);
+                long pos = op.offset;
+                while (buffer.hasRemaining()) pos += op.write ? ch.write(buffer, pos) : ch.read(buffer, pos);
+            }
+            return (System.nanoTime() - start) / 1e9;
+        }
+    }
+
+    private static List<Op> random(long size, int length, int count, boolean write) {
+        Random r = new Random(42);
+        List<Op> ops = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) ops.add(new Op(r.nextLong(size / length) * length, length, write));
+        return ops;
+    }
+
+    private static List<Op> sequential(long size, int length, boolean write) {
+        List<Op> ops = new ArrayList<>();
+        for (long off = 0; off + length <= size; off += length) ops.add(new Op(off, length, write));
+        return ops;
+    }
+
+    private static void fill(Path image, long bytes) throws IOException {
+        byte[] chunk = new byte[(int) MIB];
+        Random r = new Random(1);
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            for (long done = 0; done < bytes; done += chunk.length) {
+                r.nextBytes(chunk);
+                ch.write(ByteBuffer.wrap(chunk), done);
+            }
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
