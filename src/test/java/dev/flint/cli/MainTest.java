@@ -70,6 +70,8 @@ class MainTest {
         assertOneLineError(cli.run("run", "--memory", "16"), 2, "flint: guest memory 16 MiB is too small: at least 64 MiB needed");
         assertOneLineError(cli.run("run", "--engine", "tcg"), 2, "flint: unknown engine 'tcg' (choose one of auto, kvm, emu)");
         assertOneLineError(cli.run("run", "--turbo"), 2, "flint: Unknown option: '--turbo' (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--drive", "disk.img,rw"), 2, "flint: Invalid value for option '--drive' (PATH[,ro]): "
+                + "--drive: unknown option 'rw' (the only option is ro): disk.img,rw (see 'flint run --help')");
         assertOneLineError(cli.run("launch"), 2, "flint: Unmatched argument at index 0: 'launch' (see 'flint --help')");
     }
 

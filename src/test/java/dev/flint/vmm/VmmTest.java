@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.arch.x86.BootException;
 import dev.flint.arch.x86.Layout;
+import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine.Availability;
 import dev.flint.engine.EngineException;
 import dev.flint.guest.GuestAssets;
@@ -100,6 +101,37 @@ class VmmTest {
         try (Vmm vmm = Vmm.start(config(), poweringOff, Console.none())) {
             assertInstanceOf(StopReason.PowerOff.class, runToStop(vmm));
         }
+    }
+
+    @Test
+    void drivesAndTheEntropyDeviceAreOnPciBusZero() throws Exception {
+        Path disk = Files.write(tmp.resolve("disk.img"), new byte[4096]);
+        long[] ids = new long[4];
+        FakeEngine engine = new FakeEngine("emu", Availability.yes(), vm -> {
+            var io = vm.setup().portIo();
+            for (int slot = 0; slot < ids.length; slot++) { // config mechanism #1: vendor and device ID of slot
+                io.write(Layout.PCI_CONFIG_ADDRESS_PORT, 4, 0x8000_0000L | (slot << 11));
+                ids[slot] = io.read(Layout.PCI_CONFIG_DATA_PORT, 4);
+            }
+            vm.setup().control().requestStop(new StopReason.PowerOff());
+        });
+        VmConfig config = new VmConfig(kernel, null, "", 1, 128, "emu", List.of(new DriveConfig(disk, true)), true);
+        try (Vmm vmm = Vmm.start(config, engine, Console.none())) {
+            assertInstanceOf(StopReason.PowerOff.class, runToStop(vmm));
+        }
+        assertEquals(0x1042_1AF4L, ids[1], "slot 1: virtio-blk (modern)");
+        assertEquals(0x1044_1AF4L, ids[2], "slot 2: virtio-rng (modern)");
+        assertEquals(0xFFFF_FFFFL, ids[3], "slot 3: empty");
+    }
+
+    @Test
+    void aMissingDiskImageFailsTheBuildInOneLine() {
+        Path missing = tmp.resolve("nope.img");
+        VmConfig config = new VmConfig(kernel, null, "", 1, 128, "emu", List.of(new DriveConfig(missing, false)), false);
+        FakeEngine engine = FakeEngine.printingThenPoweringOff("emu", "x");
+        RuntimeException e = assertThrows(RuntimeException.class, () -> Vmm.start(config, engine, Console.none()));
+        assertEquals("disk image not found: " + missing, e.getMessage());
+        assertEquals(List.of("stop", "close"), engine.created.getFirst().events);
     }
 
     @Test
