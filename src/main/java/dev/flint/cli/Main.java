@@ -2,6 +2,7 @@ package dev.flint.cli;
 
 import dev.flint.api.VmmApiBackend;
 import dev.flint.api.VmmCommand;
+import dev.flint.arch.x86.BootException;
 import dev.flint.guest.GuestAssets;
 import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
@@ -17,7 +18,8 @@ import picocli.CommandLine;
  * drive the whole command line in-process.
  *
  * <p>Exit codes: 0 the command worked (for {@code run}: the guest powered off or rebooted), 1 it failed
- * (VMM or engine error, triple fault, fetch failure), 2 the command line or a value on it is wrong.
+ * (VMM or engine error, triple fault, fetch failure), 2 the command line or a value on it is wrong
+ * (including a kernel or initrd the boot loader cannot use).
  */
 public final class Main {
     public static final int OK = 0;
@@ -52,7 +54,7 @@ public final class Main {
         cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
             context.err().println("flint: " + oneLine(e));
             if (flint.debug()) e.printStackTrace(context.err());
-            return e instanceof VmConfigException ? USAGE : FAILED;
+            return e instanceof VmConfigException || e instanceof BootException ? USAGE : FAILED;
         });
         return cli.execute(args);
     }

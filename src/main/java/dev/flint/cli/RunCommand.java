@@ -1,5 +1,6 @@
 package dev.flint.cli;
 
+import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
 import dev.flint.guest.GuestAssets;
 import dev.flint.machine.StopReason;
@@ -9,8 +10,10 @@ import dev.flint.vmm.VmConfig;
 import dev.flint.vmm.Vmm;
 import java.io.InputStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -53,6 +56,14 @@ final class RunCommand implements Callable<Integer> {
             description = "Guest RAM in MiB. Default: ${DEFAULT-VALUE}.")
     private long memoryMib;
 
+    @Option(names = "--drive", paramLabel = "PATH[,ro]", converter = DriveConverter.class,
+            description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest). "
+                    + "With ,ro the guest cannot write it.")
+    private List<DriveConfig> drives = List.of();
+
+    @Option(names = "--rng", description = "Give the guest a virtio-rng device fed from the host's entropy.")
+    private boolean rng;
+
     RunCommand(CliContext context, FlintCommand flint) {
         this.context = context;
         this.flint = flint;
@@ -71,7 +82,7 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine);
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng);
         return exitCode(boot(config, chosen));
     }
 
@@ -96,6 +107,18 @@ final class RunCommand implements Callable<Integer> {
             if (terminal != null) {
                 terminal.close();
                 CliLogging.lineEnd = "\n";
+            }
+        }
+    }
+
+    /** {@code PATH[,ro]} with the device's own one-line complaint as the usage error. */
+    static final class DriveConverter implements CommandLine.ITypeConverter<DriveConfig> {
+        @Override
+        public DriveConfig convert(String value) {
+            try {
+                return DriveConfig.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
     }

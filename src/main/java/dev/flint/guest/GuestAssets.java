@@ -26,7 +26,7 @@ import java.util.stream.Stream;
  * <pre>
  *   debian/                     the unpacked packages (boot/vmlinuz-VERSION, lib/modules/VERSION, bin/busybox)
  *   debian/flint-guest.properties   which packages and kernel version these are
- *   initrd/shell.cpio.gz        the default initramfs (busybox shell), built from debian/bin/busybox
+ *   initrd/shell-virtio.cpio.gz the default initramfs (busybox shell, virtio modules), built from debian/
  * </pre>
  * A fetch unpacks into a temporary folder next to {@code debian/} and renames it into place, so an
  * interrupted or failed fetch leaves nothing that looks fetched; a complete one is reused as is.
@@ -203,14 +203,19 @@ public final class GuestAssets {
         return root().resolve("bin/busybox");
     }
 
-    /** The default initramfs (busybox shell on the console); built on first use and after a re-fetch. */
+    /**
+     * The default initramfs (busybox shell on the console, virtio modules loaded); built on first use and
+     * after a re-fetch.
+     */
     public Path defaultInitrd() {
         Path busybox = busybox();
-        Path initrd = cacheDir.resolve("initrd/shell.cpio.gz");
+        Path initrd = cacheDir.resolve("initrd/shell-virtio.cpio.gz");
         try {
             if (!Files.isRegularFile(initrd)
                     || Files.getLastModifiedTime(initrd).compareTo(Files.getLastModifiedTime(root().resolve(MANIFEST))) < 0) {
-                Initramfs.busyboxShell(busybox).write(initrd);
+                Path modules = modulesDir();
+                boolean haveVirtio = Initramfs.VIRTIO_MODULES.stream().allMatch(m -> Files.isRegularFile(modules.resolve(m)));
+                Initramfs.busyboxShell(busybox, haveVirtio ? modules : null).write(initrd);
             }
         } catch (IOException e) {
             throw new GuestFetchException("cannot build the default initramfs " + initrd + ": " + e.getMessage(), e);

@@ -1,6 +1,8 @@
 package dev.flint.guest;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -42,13 +44,43 @@ public final class Initramfs {
      * controlling terminal so job control and Ctrl-C work; when the shell exits the VM powers off.
      */
     public static InitramfsBuilder busyboxShell(Path busybox) {
-        String init = PROLOGUE + """
+        return busyboxShell(busybox, null);
+    }
+
+    /**
+     * Debian's kernel builds virtio as modules: these, in dependency order, give the guest virtio-pci
+     * disks (/dev/vda...) and the virtio entropy source. Paths are relative to lib/modules/VERSION.
+     */
+    public static final List<String> VIRTIO_MODULES = List.of(
+            "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko",
+            "kernel/drivers/virtio/virtio_pci_legacy_dev.ko", "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+            "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko",
+            "kernel/drivers/char/hw_random/virtio-rng.ko");
+
+    /**
+     * The shell guest with the {@link #VIRTIO_MODULES} of the kernel whose modules are in
+     * {@code modulesDir} (null: none), loaded by init before the shell starts, so {@code flint run
+     * --drive} disks appear as /dev/vda and up.
+     */
+    public static InitramfsBuilder busyboxShell(Path busybox, Path modulesDir) {
+        StringBuilder load = new StringBuilder();
+        List<Path> modules = new ArrayList<>();
+        if (modulesDir != null) {
+            for (String module : VIRTIO_MODULES) {
+                Path file = modulesDir.resolve(module);
+                modules.add(file);
+                load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+            }
+        }
+        String init = PROLOGUE + load + """
                 echo
                 echo "Flint guest: busybox $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s). 'poweroff -f' or 'exit' ends the VM."
                 setsid cttyhack sh -l
                 poweroff -f
                 """;
-        return base(busybox, init);
+        InitramfsBuilder builder = base(busybox, init);
+        for (Path module : modules) builder.file("/lib/modules/" + module.getFileName(), module, 0644);
+        return builder;
     }
 
     /**

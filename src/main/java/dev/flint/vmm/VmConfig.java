@@ -2,7 +2,10 @@ package dev.flint.vmm;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import dev.flint.devices.pci.PciHostBridge;
+import dev.flint.devices.virtio.block.DriveConfig;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Everything needed to build a machine, validated once here so the inside never sees an invalid machine.
@@ -15,8 +18,11 @@ import java.nio.file.Path;
  * @param cpus      number of vCPUs
  * @param memoryMib guest RAM in MiB
  * @param engine    {@code auto}, {@code kvm} or {@code emu} (see {@link Engines})
+ * @param drives    virtio-blk disks, in PCI slot order (the guest sees the first as /dev/vda)
+ * @param rng       whether the guest gets a virtio-rng device fed from the host's entropy
  */
-public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
+public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                       List<DriveConfig> drives, boolean rng) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -37,6 +43,16 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (kernel == null) throw new VmConfigException("no kernel given");
         requireReadableFile("kernel", kernel);
         if (initrd != null) requireReadableFile("initrd", initrd);
+        drives = drives == null ? List.of() : List.copyOf(drives);
+        // Slot 0 is the host bridge; each virtio device takes one of the other slots.
+        if (drives.size() + (rng ? 1 : 0) > PciHostBridge.SLOTS - 1) {
+            throw new VmConfigException(drives.size() + " drives do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 2) + ")");
+        }
+    }
+
+    /** A machine without virtio devices. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, List.of(), false);
     }
 
     /**

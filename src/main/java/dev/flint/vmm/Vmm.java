@@ -50,6 +50,7 @@ public final class Vmm implements AutoCloseable {
             Bus mmio = new Bus("mmio");
             vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
             board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
+            board.plugVirtio(config, memory, vm.interrupts());
             CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
                     ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),

@@ -6,18 +6,29 @@ import dev.flint.arch.x86.CpuBootState;
 import dev.flint.arch.x86.PlatformInfo;
 import dev.flint.devices.legacy.LegacyDevices;
 import dev.flint.devices.pci.PciHostBridge;
+import dev.flint.devices.virtio.VirtioPciDevice;
+import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.block.VirtioBlock;
+import dev.flint.devices.virtio.rng.VirtioRng;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.SystemControl;
 import dev.flint.machine.bus.Bus;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
 
 /**
  * The PC around the vCPUs, whichever engine runs them: the legacy devices (COM1, i8042, RTC, ACPI
- * power registers), the PCI host bridge, and the kernel placed in RAM by the x86 boot protocol.
+ * power registers), the PCI host bridge with the virtio devices on it, and the kernel placed in RAM by
+ * the x86 boot protocol.
  */
 final class X86Board implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(X86Board.class.getName());
+
     private final LegacyDevices legacy;
     private final PciHostBridge pci;
+    private final List<VirtioPciDevice> virtio = new ArrayList<>();
 
     private X86Board(LegacyDevices legacy, PciHostBridge pci) {
         this.legacy = legacy;
@@ -32,6 +43,22 @@ final class X86Board implements AutoCloseable {
 
     PciHostBridge pci() { return pci; }
 
+    /**
+     * Plugs the configuration's virtio devices into PCI bus 0: the drives in order (slot 1 up), then
+     * the entropy device. A device that cannot open (say, a missing disk image) fails the build; those
+     * already plugged are closed with the board.
+     */
+    void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
+        for (DriveConfig drive : config.drives()) plug(VirtioBlock.pciDevice(drive, memory, irq));
+        if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
+    }
+
+    private void plug(VirtioPciDevice device) {
+        virtio.add(device);
+        int slot = pci.addDevice(device);
+        LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: " + device.name());
+    }
+
     /** Loads kernel, initrd and command line and writes the firmware tables; returns vCPU 0's state. */
     static CpuBootState loadKernel(GuestMemory memory, VmConfig config, BootLoader.BzImageEntry entry) {
         return BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
@@ -41,7 +68,10 @@ final class X86Board implements AutoCloseable {
     /** Presses Ctrl-Alt-Del on the guest's keyboard (the guest decides what to do with it). */
     void sendCtrlAltDel() { legacy.i8042().sendCtrlAltDel(); }
 
-    /** Stops the console input thread and releases device resources. */
+    /** Stops the virtio I/O threads (they touch guest memory), then the console input thread. */
     @Override
-    public void close() { legacy.close(); }
+    public void close() {
+        for (VirtioPciDevice device : virtio) device.close();
+        legacy.close();
+    }
 }

@@ -34,7 +34,7 @@ class MainTest {
         CliRunner.Result help = cli.run("--help");
         assertEquals(0, help.exitCode());
         assertTrue(help.stdout().startsWith("Usage: flint"), help.stdout());
-        assertTrue(help.stdout().contains("run ") && help.stdout().contains("guest "), help.stdout());
+        for (String command : List.of("run ", "guest ", "vmm ")) assertTrue(help.stdout().contains(command), help.stdout());
         assertEquals("", help.stderr());
     }
 
@@ -45,6 +45,9 @@ class MainTest {
         for (String option : List.of("--engine", "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--debug")) {
             assertTrue(run.stdout().contains(option), option + " in " + run.stdout());
         }
+        CliRunner.Result vmm = cli.run("vmm", "--help");
+        assertEquals(0, vmm.exitCode());
+        assertTrue(vmm.stdout().contains("--api-sock"), vmm.stdout());
         CliRunner.Result fetch = cli.run("guest", "fetch", "--help");
         assertEquals(0, fetch.exitCode());
         assertTrue(fetch.stdout().startsWith("Usage: flint guest fetch"), fetch.stdout());
@@ -67,6 +70,8 @@ class MainTest {
         assertOneLineError(cli.run("run", "--memory", "16"), 2, "flint: guest memory 16 MiB is too small: at least 64 MiB needed");
         assertOneLineError(cli.run("run", "--engine", "tcg"), 2, "flint: unknown engine 'tcg' (choose one of auto, kvm, emu)");
         assertOneLineError(cli.run("run", "--turbo"), 2, "flint: Unknown option: '--turbo' (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--drive", "disk.img,rw"), 2, "flint: Invalid value for option '--drive' (PATH[,ro]): "
+                + "--drive: unknown option 'rw' (the only option is ro): disk.img,rw (see 'flint run --help')");
         assertOneLineError(cli.run("launch"), 2, "flint: Unmatched argument at index 0: 'launch' (see 'flint --help')");
     }
 

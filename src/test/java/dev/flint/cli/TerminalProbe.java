@@ -18,7 +18,7 @@ public final class TerminalProbe {
         System.out.println("after " + settings());
     }
 
-    private static String settings() throws IOException, InterruptedException {
+    static String settings() throws IOException, InterruptedException {
         Process p = new ProcessBuilder("stty", "-g").redirectInput(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         p.waitFor();

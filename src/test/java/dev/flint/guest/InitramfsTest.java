@@ -68,6 +68,32 @@ class InitramfsTest {
     }
 
     @Test
+    void shellGuestCarriesAndLoadsTheVirtioModulesInDependencyOrder() throws Exception {
+        Path busybox = Files.write(tmp.resolve("busybox"), new byte[] {1});
+        Path modules = tmp.resolve("lib/modules/9.9");
+        for (String module : Initramfs.VIRTIO_MODULES) {
+            Files.createDirectories(modules.resolve(module).getParent());
+            Files.writeString(modules.resolve(module), module);
+        }
+        InitramfsBuilder b = Initramfs.busyboxShell(busybox, modules);
+        Path archive = tmp.resolve("shell.cpio");
+        try (var out = Files.newOutputStream(archive)) {
+            b.writeCpio(out);
+        }
+        if (!HostTools.onPath("cpio")) HostTools.aptInstall("cpio");
+        List<String> names = HostTools.run(tmp, archive, "cpio", "-it", "--quiet");
+        assertTrue(names.containsAll(List.of("lib/modules/virtio_ring.ko", "lib/modules/virtio_pci.ko",
+                "lib/modules/virtio_blk.ko", "lib/modules/virtio-rng.ko")), names.toString());
+        String init = initScript(b);
+        int ring = init.indexOf("insmod /lib/modules/virtio_ring.ko");
+        int core = init.indexOf("insmod /lib/modules/virtio.ko");
+        int pci = init.indexOf("insmod /lib/modules/virtio_pci.ko");
+        int blk = init.indexOf("insmod /lib/modules/virtio_blk.ko");
+        int shell = init.indexOf("setsid cttyhack sh");
+        assertTrue(ring > 0 && core > ring && pci > core && blk > pci && shell > blk, init);
+    }
+
+    @Test
     void markerMustBeSafeToPasteIntoAShellScript() {
         Path busybox = tmp.resolve("busybox");
         assertThrows(IllegalArgumentException.class, () -> Initramfs.marker("a; reboot", busybox));

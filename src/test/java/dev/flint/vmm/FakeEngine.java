@@ -15,7 +15,7 @@ import java.util.function.Consumer;
  * An engine without a CPU: its "guest" is a Java callback run on start, which talks to the machine the
  * way guest code would (port I/O on the buses) and then asks the machine to stop.
  */
-public final class FakeEngine implements Engine {
+public class FakeEngine implements Engine {
     private final String name;
     private final Availability availability;
     private final Consumer<FakeVm> guest;
@@ -53,6 +53,8 @@ public final class FakeEngine implements Engine {
         private final Consumer<FakeVm> guest;
         public final List<String> events = new ArrayList<>();
         public volatile CpuBootState bsp;
+        /** Set once the VMM stopped the vCPUs: a looping fake guest ends then. */
+        public volatile boolean stopped;
 
         FakeVm(VmSetup setup, Consumer<FakeVm> guest) {
             this.setup = setup;
@@ -60,6 +62,12 @@ public final class FakeEngine implements Engine {
         }
 
         public VmSetup setup() { return setup; }
+
+        /** What a driver does when it opens COM1: assert DTR, RTS and OUT2 in the modem control register.
+         *  The UART delivers console input only while RTS is up. */
+        public void openSerial() {
+            setup.portIo().write(0x3F8 + 4, 1, 0x0B);
+        }
 
         /** What guest code does to print on COM1: one OUT to port 0x3F8 per byte. */
         public void writeSerial(String text) {
@@ -83,7 +91,11 @@ public final class FakeEngine implements Engine {
 
         @Override public synchronized void pause() { events.add("pause"); }
         @Override public synchronized void resume() { events.add("resume"); }
-        @Override public synchronized void stop() { events.add("stop"); }
+        @Override
+        public synchronized void stop() {
+            stopped = true;
+            events.add("stop");
+        }
         @Override public synchronized void close() { events.add("close"); }
     }
 }
