@@ -1,6 +1,8 @@
 package dev.flint.api;
 
 import dev.flint.arch.x86.BootException;
+import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.engine.EngineException;
 import dev.flint.machine.StopReason;
 import dev.flint.vmm.Console;
@@ -12,6 +14,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Map;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
 
@@ -35,23 +38,22 @@ public final class VmmApiBackend implements VmmBackend {
         this.console = console;
     }
 
-    /** Flint has no virtio devices yet: drives, network interfaces and the entropy device cannot be attached. */
+    /** Drives become virtio-blk disks and the entropy device virtio-rng; virtio-net is not there yet. */
     @Override
-    public Capabilities capabilities() { return Capabilities.NONE; }
+    public Capabilities capabilities() { return new Capabilities(true, false, true); }
 
     @Override
     public synchronized CompletableFuture<StopReason> start(MachineSpec spec) {
         if (vmm != null) throw new BackendException("the microVM is already running");
-        if (spec.bootTimer()) {
-            // Vmm builds its buses itself and takes no extra devices yet, so the boot timer has nowhere to go.
-            throw new BackendException("--boot-timer needs a Flint VMM that installs the boot-timer device; this one does not yet");
-        }
         Console guest = guestConsole(spec);
         Vmm started;
         try {
-            VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(), engineName);
+            // The spec lists the root drive first, so it becomes /dev/vda as Firecracker's boot args expect.
+            List<DriveConfig> drives = spec.drives().stream().map(d -> new DriveConfig(d.path(), d.readOnly())).toList();
+            VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
+                    engineName, drives, spec.entropy(), spec.bootTimer());
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }

@@ -5,6 +5,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -34,11 +36,22 @@ final class CliLogging {
             }
         };
         // --debug details Flint's own logging; the JDK's stays at warnings.
-        handler.setLevel(debug ? Level.FINE : Level.WARNING);
+        // The handler passes INFO so a logger the user asked to hear (the boot timer) can be raised to it.
+        handler.setLevel(debug ? Level.FINE : Level.INFO);
         root.setLevel(Level.WARNING);
         FLINT.setLevel(debug ? Level.FINE : Level.WARNING);
         root.addHandler(handler);
     }
+
+    /** Lets {@code logger}'s INFO lines through without --debug: output the user asked for by a flag. */
+    static void show(Class<?> source) {
+        Logger logger = Logger.getLogger(source.getName());
+        if (!logger.isLoggable(Level.INFO)) logger.setLevel(Level.INFO);
+        SHOWN.add(logger);
+    }
+
+    /** Loggers raised by {@link #show}, held for the same reason as {@link #FLINT}. */
+    private static final List<Logger> SHOWN = new CopyOnWriteArrayList<>();
 
     private static final class OneLine extends Formatter {
         private final boolean debug;

@@ -6,6 +6,7 @@ import dev.flint.guest.GuestAssets;
 import dev.flint.machine.StopReason;
 import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
+import dev.flint.devices.legacy.BootTimer;
 import dev.flint.vmm.VmConfig;
 import dev.flint.vmm.Vmm;
 import java.io.InputStream;
@@ -64,6 +65,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--rng", description = "Give the guest a virtio-rng device fed from the host's entropy.")
     private boolean rng;
 
+    @Option(names = "--boot-timer", description = "Install the boot-timer device (as Firecracker's --boot-timer): "
+            + "when the guest writes 123 to MMIO 0xC0000000 (the default guest does, once booted), print the time since start.")
+    private boolean bootTimer;
+
     RunCommand(CliContext context, FlintCommand flint) {
         this.context = context;
         this.flint = flint;
@@ -82,7 +87,8 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng);
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer);
+        if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }
 

@@ -209,13 +209,15 @@ public final class GuestAssets {
      */
     public Path defaultInitrd() {
         Path busybox = busybox();
-        Path initrd = cacheDir.resolve("initrd/shell-virtio.cpio.gz");
+        Path modules = modulesDir();
+        boolean haveVirtio = Initramfs.VIRTIO_MODULES.stream().allMatch(m -> Files.isRegularFile(modules.resolve(m)));
+        InitramfsBuilder shell = Initramfs.busyboxShell(busybox, haveVirtio ? modules : null);
+        // Named after its content, so a Flint whose /init changed never boots an initramfs an older one cached.
+        Path initrd = cacheDir.resolve("initrd/shell-virtio-" + shell.fingerprint() + ".cpio.gz");
         try {
             if (!Files.isRegularFile(initrd)
                     || Files.getLastModifiedTime(initrd).compareTo(Files.getLastModifiedTime(root().resolve(MANIFEST))) < 0) {
-                Path modules = modulesDir();
-                boolean haveVirtio = Initramfs.VIRTIO_MODULES.stream().allMatch(m -> Files.isRegularFile(modules.resolve(m)));
-                Initramfs.busyboxShell(busybox, haveVirtio ? modules : null).write(initrd);
+                shell.write(initrd);
             }
         } catch (IOException e) {
             throw new GuestFetchException("cannot build the default initramfs " + initrd + ": " + e.getMessage(), e);

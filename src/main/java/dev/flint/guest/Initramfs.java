@@ -29,6 +29,12 @@ public final class Initramfs {
             """;
 
     /**
+     * Tells the VMM that boot finished: the Firecracker-compatible boot timer (MMIO 0xC000_0000, magic
+     * 123) logs the time since start when it is installed; without it the write goes nowhere.
+     */
+    private static final String BOOT_DONE = "devmem 0xc0000000 8 123 2>/dev/null\n";
+
+    /**
      * Counts CPUs the kernel brought online. cpu0 usually has no "online" file (it cannot be unplugged),
      * hence the default of 1.
      */
@@ -72,7 +78,7 @@ public final class Initramfs {
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
             }
         }
-        String init = PROLOGUE + load + """
+        String init = PROLOGUE + load + BOOT_DONE + """
                 echo
                 echo "Flint guest: busybox $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s). 'poweroff -f' or 'exit' ends the VM."
                 setsid cttyhack sh -l
@@ -90,7 +96,7 @@ public final class Initramfs {
         if (!SAFE_MARKER.matcher(marker).matches()) {
             throw new IllegalArgumentException("marker must match " + SAFE_MARKER + ": " + marker);
         }
-        String init = PROLOGUE + "echo " + marker + "\n" + COUNT_CPUS + """
+        String init = PROLOGUE + BOOT_DONE + "echo " + marker + "\n" + COUNT_CPUS + """
                 echo "cpus=$n"
                 poweroff -f
                 """;

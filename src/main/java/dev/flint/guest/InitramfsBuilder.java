@@ -3,10 +3,14 @@ package dev.flint.guest;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.zip.GZIPOutputStream;
@@ -56,6 +60,31 @@ public final class InitramfsBuilder {
     public InitramfsBuilder charDevice(String path, int permissions, int major, int minor) {
         add(new Entry(name(path), S_IFCHR | (permissions & 07777), null, null, major, minor));
         return this;
+    }
+
+    /**
+     * A short hex digest of what the archive will contain: names, modes, in-memory contents, and for files
+     * read from the host their path, size and modification time (cheap: host files are not read). Equal
+     * fingerprints mean an archive written earlier can be reused.
+     */
+    public String fingerprint() {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            for (Entry e : entries.values()) {
+                digest.update((e.name + '\0' + e.mode + '\0' + e.rdevMajor + ':' + e.rdevMinor + '\0')
+                        .getBytes(StandardCharsets.UTF_8));
+                if (e.data != null) digest.update(e.data);
+                if (e.source != null) {
+                    digest.update((e.source.toAbsolutePath() + "\0" + Files.size(e.source) + "\0"
+                            + Files.getLastModifiedTime(e.source).toMillis()).getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            return HexFormat.of().formatHex(digest.digest(), 0, 6);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
     }
 
     /** Writes the gzip-compressed archive to {@code target}, atomically (a reader never sees half a file). */

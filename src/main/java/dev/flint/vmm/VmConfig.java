@@ -20,9 +20,11 @@ import java.util.List;
  * @param engine    {@code auto}, {@code kvm} or {@code emu} (see {@link Engines})
  * @param drives    virtio-blk disks, in PCI slot order (the guest sees the first as /dev/vda)
  * @param rng       whether the guest gets a virtio-rng device fed from the host's entropy
+ * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
+ *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -52,7 +54,13 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
 
     /** A machine without virtio devices. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, List.of(), false);
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, List.of(), false, false);
+    }
+
+    /** A machine without the boot timer. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, false);
     }
 
     /**

@@ -41,6 +41,7 @@ public final class Vmm implements AutoCloseable {
      * (one-line message: config, boot, engine) propagates.
      */
     public static Vmm start(VmConfig config, Engine engine, Console console) {
+        long startNanos = System.nanoTime();
         StopSignal stops = new StopSignal();
         GuestMemory memory = GuestMemory.allocate(config.memoryBytes());
         VirtualMachine vm = null;
@@ -51,6 +52,7 @@ public final class Vmm implements AutoCloseable {
             vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
             board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
             board.plugVirtio(config, memory, vm.interrupts());
+            X86Board.plugBootTimer(config, mmio, startNanos);
             CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
                     ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),

@@ -4,6 +4,7 @@ import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.arch.x86.PlatformInfo;
+import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.LegacyDevices;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
@@ -67,6 +68,11 @@ final class X86Board implements AutoCloseable {
 
     /** Presses Ctrl-Alt-Del on the guest's keyboard (the guest decides what to do with it). */
     void sendCtrlAltDel() { legacy.i8042().sendCtrlAltDel(); }
+
+    /** Installs the boot timer if the configuration asks for it; it counts from {@code startNanos}. */
+    static void plugBootTimer(VmConfig config, Bus mmio, long startNanos) {
+        if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
+    }
 
     /** Stops the virtio I/O threads (they touch guest memory), then the console input thread. */
     @Override

@@ -39,13 +39,14 @@ class EmuBootTest {
     @ParameterizedTest(name = "--cpus {0}")
     @ValueSource(ints = {1, 2})
     void bootsTheStockKernelToTheMarkerAndPowersOff(int cpus) throws Exception {
-        try (FlintProcess flint = FlintProcess.start("run", "--engine", "emu", "--cpus", Integer.toString(cpus),
+        try (FlintProcess flint = FlintProcess.start("run", "--engine", "emu", "--boot-timer", "--cpus", Integer.toString(cpus),
                 "--memory", "256", "--kernel", assets.kernel().toString(), "--initrd", markerInitrd.toString())
                 .noInput()) {
             int code = flint.exitCode(BOOT);
             String out = flint.output();
             assertTrue(out.contains(MARKER), out);
             assertTrue(out.contains("cpus=" + cpus), "the guest must see " + cpus + " CPU(s):\n" + out);
+            assertTrue(out.contains("Guest-boot-time = "), "the guest's boot-timer write must be reported:\n" + out);
             assertEquals(0, code, "poweroff in the guest must end flint with 0:\n" + out);
             assertFalse(out.contains("Marking TSC unstable"),
                     "the guest clock must stay on the TSC (guest time follows the host's clock):\n" + out);

@@ -43,7 +43,15 @@ public final class Layout {
     public static final long HIMEM = 0x100000;
 
     public static final long MMIO_HOLE = GuestMemory.LOW_RAM_LIMIT;
-    public static final long PCI_MMIO32_BASE = MMIO_HOLE;
+    /**
+     * Flint's own fixed MMIO devices, first thing in the hole: the Firecracker-compatible boot timer sits at
+     * its start (0xC000_0000, where Firecracker puts it). The PCI window begins after this megabyte so that
+     * no BAR can land on them.
+     */
+    public static final long BOARD_MMIO = MMIO_HOLE;
+    public static final long BOOT_TIMER = BOARD_MMIO;
+    public static final long BOARD_MMIO_SIZE = 0x10_0000;
+    public static final long PCI_MMIO32_BASE = BOARD_MMIO + BOARD_MMIO_SIZE;
     public static final long PCI_MMIO32_SIZE = 0xFC00_0000L - PCI_MMIO32_BASE;
     /** Fixed platform MMIO (APICs); reserved in e820 so Linux never puts a BAR there. */
     public static final long PLATFORM_MMIO = 0xFC00_0000L;

@@ -19,7 +19,7 @@ public final class BootTimer implements BusDevice {
     private static final Logger LOG = Logger.getLogger(BootTimer.class.getName());
 
     /** Guest-physical base on the MMIO bus (Firecracker's x86_64 BOOT_DEVICE_MEM_START). */
-    public static final long MMIO_BASE = 0xC000_0000L;
+    public static final long MMIO_BASE = dev.flint.arch.x86.Layout.BOOT_TIMER;
     /** One page, like every Firecracker MMIO device slot. */
     public static final long MMIO_LENGTH = 0x1000;
     /** The byte that means "guest boot complete" (Firecracker's MAGIC_VALUE_SIGNAL_GUEST_BOOT_COMPLETE). */
