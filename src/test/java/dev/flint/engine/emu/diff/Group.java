@@ -1,0 +1,48 @@
+package dev.flint.engine.emu.diff;
+
+import java.util.Random;
+
+/**
+ * The instruction groups the differential test covers. Each group makes sequences of a few of its
+ * instructions (plus setup MOVs) from a seed, so any case is reproducible from (group, seed, index).
+ */
+public enum Group {
+    ALU(6, IntegerGroups::alu),
+    SHIFT(6, IntegerGroups::shift),
+    MULDIV(4, IntegerGroups::mulDiv),
+    BITS(5, IntegerGroups::bits),
+    MOVES(6, IntegerGroups::moves),
+    CONDITIONAL(6, IntegerGroups::conditional),
+    EXCHANGE(5, IntegerGroups::exchange),
+    CONVERT(3, IntegerGroups::convert),
+    STRING(3, MemoryGroups::string),
+    STACK(8, null);
+
+    private interface Emitter {
+        void emit(SequenceBuilder b);
+    }
+
+    private final int maxInstructions;
+    private final Emitter emitter;
+
+    Group(int maxInstructions, Emitter emitter) {
+        this.maxInstructions = maxInstructions;
+        this.emitter = emitter;
+    }
+
+    /** Case {@code index} of this group for {@code seed}, laid out for {@code layout}. */
+    public TestCase generate(Layout layout, long seed, int index) {
+        Random rnd = new Random(seed * 0x9E37_79B9_7F4A_7C15L + (long) index * 1_000_003L + ordinal());
+        SequenceBuilder b = new SequenceBuilder(layout, rnd);
+        int n = 1 + rnd.nextInt(maxInstructions);
+        int[] depth = {0};
+        for (int i = 0; i < n; i++) {
+            if (this == STACK) {
+                MemoryGroups.stack(b, depth);
+            } else {
+                emitter.emit(b);
+            }
+        }
+        return b.finish(name(), seed, index);
+    }
+}

@@ -1,0 +1,117 @@
+package dev.flint.engine.emu.diff;
+
+import static dev.flint.engine.emu.diff.Flags.STATUS;
+
+import dev.flint.engine.emu.diff.Operand.Mem;
+import dev.flint.engine.emu.diff.Operand.Reg;
+import java.util.Random;
+
+/** String instructions over the data page and PUSH/POP/CALL over the stack window. */
+final class MemoryGroups {
+    private static final String[] SUFFIX = {"b", "w", "d", "q"};
+
+    private MemoryGroups() {}
+
+    /**
+     * MOVS/STOS/LODS/CMPS/SCAS with and without REP/REPE/REPNE, DF 0 and 1. RSI/RDI start in the middle
+     * of the data page and RCX is small, so both directions stay inside it.
+     */
+    static void string(SequenceBuilder b) {
+        Random rnd = b.rnd;
+        int size = IntegerGroups.pickSize(rnd);
+        int log = Integer.numberOfTrailingZeros(size);
+        boolean down = rnd.nextBoolean();
+        b.insn(new byte[] {(byte) (down ? 0xFD : 0xFC)}, down ? "std" : "cld", 0, 0);
+        int count = rnd.nextInt(4) == 0 ? 0 : rnd.nextInt(40);
+        int span = 40 * 8;
+        long src = b.layout.data() + span + rnd.nextInt(Layout.DATA_SIZE - 2 * span);
+        long dst = b.layout.data() + span + rnd.nextInt(Layout.DATA_SIZE - 2 * span);
+        if (rnd.nextBoolean()) {
+            // repeat the source at the destination with one difference, so REPE CMPS runs for a while
+            int from = (int) (src - b.layout.data()) - (down ? span - 8 : 0);
+            int to = (int) (dst - b.layout.data()) - (down ? span - 8 : 0);
+            System.arraycopy(b.initial.data, from, b.initial.data, to, span);
+            b.initial.data[to + rnd.nextInt(span)] ^= (byte) (1 + rnd.nextInt(255));
+        }
+        b.load(6, src);
+        b.load(7, dst);
+        b.load(1, count);
+        int kind = rnd.nextInt(5);
+        int base = new int[] {0xA4, 0xAA, 0xAC, 0xA6, 0xAE}[kind];
+        String name = new String[] {"movs", "stos", "lods", "cmps", "scas"}[kind] + SUFFIX[log];
+        if (kind == 4 && rnd.nextBoolean()) {
+            // SCAS: let AL..RAX match the pattern at RDI so REPNE stops inside the run
+            long v = b.initial.data[(int) (dst - b.layout.data())] & 0xFF;
+            b.load(0, v * 0x0101_0101_0101_0101L);
+        }
+        int rep = switch (rnd.nextInt(3)) {
+            case 0 -> 0;
+            case 1 -> 0xF3;
+            default -> kind >= 3 ? 0xF2 : 0xF3;
+        };
+        int[] bytes = IntegerGroups.concat(rep != 0 ? new int[] {rep} : new int[0], size == 2 ? new int[] {0x66} : new int[0],
+                size == 8 ? new int[] {0x48} : new int[0], new int[] {base + (size == 1 ? 0 : 1)});
+        String prefix = rep == 0 ? "" : rep == 0xF2 ? "repne " : kind >= 3 ? "repe " : "rep ";
+        boolean compares = kind >= 3;
+        b.insn(Encoder.plain(bytes, 0, 0), prefix + name + " (rcx=" + count + ")", compares ? STATUS : 0, 0);
+    }
+
+    /** PUSH/POP of registers, immediates, memory and flags, CALL to the next instruction. */
+    static void stack(SequenceBuilder b, int[] depth) {
+        Random rnd = b.rnd;
+        boolean canPush = depth[0] < Layout.STACK_WINDOW / 2 - 24;
+        boolean canPop = depth[0] > -(Layout.STACK_WINDOW / 2 - 24);
+        boolean push = canPush && (!canPop || rnd.nextBoolean());
+        boolean word = rnd.nextInt(5) == 0;
+        int size = word ? 2 : 8;
+        int[] p66 = word ? new int[] {0x66} : new int[0];
+        if (push) {
+            switch (rnd.nextInt(6)) {
+                case 0, 1 -> {
+                    Reg r = Reg.of(rnd.nextInt(16), 8);
+                    b.insn(Encoder.opReg(p66, false, new int[] {0x50}, r, 0, 0), "push " + Reg.of(r.num(), size), 0, 0);
+                }
+                case 2 -> {
+                    boolean imm8 = rnd.nextBoolean();
+                    int n = imm8 ? 1 : word ? 2 : 4;
+                    long imm = Values.imm(rnd, n);
+                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {imm8 ? 0x6A : 0x68}), imm, n),
+                            (word ? "pushw 0x" : "push 0x") + Long.toHexString(imm), 0, 0);
+                }
+                case 3 -> {
+                    Mem m = b.mem(size, false);
+                    b.insn(Encoder.modrm(b.pc(), p66, false, new int[] {0xFF}, 6, null, m, 0, 0), "push " + m, 0, 0);
+                }
+                case 4 -> {
+                    // PUSHFQ stores every status flag, so all of them must be defined
+                    b.needFlags(STATUS);
+                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x9C}), 0, 0), word ? "pushfw" : "pushfq", 0, 0);
+                }
+                default -> {
+                    size = 8;
+                    b.insn(new byte[] {(byte) 0xE8, 0, 0, 0, 0}, "call +0 (pushes the address of the next instruction)", 0, 0);
+                }
+            }
+            depth[0] += size;
+        } else {
+            switch (rnd.nextInt(4)) {
+                case 0, 1 -> {
+                    Reg r = b.dest(8, false);
+                    b.insn(Encoder.opReg(p66, false, new int[] {0x58}, r, 0, 0), "pop " + Reg.of(r.num(), size), 0, 0);
+                }
+                case 2 -> {
+                    Mem m = b.mem(size, false);
+                    b.insn(Encoder.modrm(b.pc(), p66, false, new int[] {0x8F}, 0, null, m, 0, 0), "pop " + m, 0, 0);
+                }
+                default -> {
+                    // POPFQ of a value we control: only status flags and DF, never TF or AC (those would trap)
+                    long flags = Flags.FIXED | (rnd.nextLong() & (STATUS | Flags.DF));
+                    b.setup(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x68}), flags, word ? 2 : 4), "push 0x" + Long.toHexString(flags));
+                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x9D}), 0, 0), word ? "popfw" : "popfq", STATUS, 0);
+                    return;                                        // pushed and popped: depth unchanged
+                }
+            }
+            depth[0] -= size;
+        }
+    }
+}
