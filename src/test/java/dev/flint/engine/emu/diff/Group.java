@@ -16,7 +16,11 @@ public enum Group {
     EXCHANGE(5, IntegerGroups::exchange),
     CONVERT(3, IntegerGroups::convert),
     STRING(3, MemoryGroups::string),
-    STACK(8, null);
+    STACK(8, null),
+    SSE_MOVE(6, SseGroups::moves),
+    SSE_INT(6, SseGroups::packedInteger),
+    SSE_FP(6, SseGroups::floatingPoint),
+    SSE_CVT(5, SseGroups::conversions);
 
     private interface Emitter {
         void emit(SequenceBuilder b);
@@ -35,6 +39,9 @@ public enum Group {
         Random rnd = new Random(seed * 0x9E37_79B9_7F4A_7C15L + (long) index * 1_000_003L + ordinal());
         SequenceBuilder b = new SequenceBuilder(layout, rnd);
         int n = 1 + rnd.nextInt(maxInstructions);
+        if (name().startsWith("SSE")) {
+            SseGroups.seedValues(b);
+        }
         int[] depth = {0};
         for (int i = 0; i < n; i++) {
             if (this == STACK) {

@@ -31,8 +31,16 @@ sealed interface Operand {
             return size == 1 && !high && num >= 4 && num < 8;
         }
 
+        /** An XMM register, encoded like a GPR in ModRM/REX. */
+        static Reg xmm(int num) {
+            return new Reg(num, 16, false);
+        }
+
         @Override
         public String toString() {
+            if (size == 16) {
+                return "xmm" + num;
+            }
             if (high) {
                 return H[num];
             }
