@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * The architectural state a differential case starts from and ends in: 16 GPRs, RFLAGS, MXCSR,
- * XMM0-15, the data page and the stack window. Mutable on purpose: generators fill it field by field.
+ * XMM0-15 and the data page. Mutable on purpose: generators fill it field by field.
  */
 public final class CpuState {
     public static final String[] GPR_NAMES = {
@@ -24,7 +24,6 @@ public final class CpuState {
     /** XMM registers as (low quadword, high quadword) pairs: xmm[2*i], xmm[2*i+1]. */
     public final long[] xmm = new long[32];
     public final byte[] data = new byte[Layout.DATA_SIZE];
-    public final byte[] stack = new byte[Layout.STACK_WINDOW];
 
     public CpuState copy() {
         CpuState c = new CpuState();
@@ -33,7 +32,6 @@ public final class CpuState {
         c.mxcsr = mxcsr;
         System.arraycopy(xmm, 0, c.xmm, 0, 32);
         System.arraycopy(data, 0, c.data, 0, data.length);
-        System.arraycopy(stack, 0, c.stack, 0, stack.length);
         return c;
     }
 
@@ -47,7 +45,6 @@ public final class CpuState {
             out.writeLong(v);
         }
         out.write(data);
-        out.write(stack);
     }
 
     public static CpuState read(DataInputStream in) throws IOException {
@@ -61,7 +58,6 @@ public final class CpuState {
             s.xmm[i] = in.readLong();
         }
         in.readFully(s.data);
-        in.readFully(s.stack);
         return s;
     }
 
@@ -90,7 +86,6 @@ public final class CpuState {
             }
         }
         diffBytes("data", data, actual.data, out);
-        diffBytes("stack", stack, actual.stack, out);
         return out;
     }
 

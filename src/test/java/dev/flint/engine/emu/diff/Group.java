@@ -42,6 +42,9 @@ public enum Group {
         if (name().startsWith("SSE")) {
             SseGroups.seedValues(b);
         }
+        if (this == STACK) {
+            b.useDataStack();
+        }
         int[] depth = {0};
         for (int i = 0; i < n; i++) {
             if (this == STACK) {

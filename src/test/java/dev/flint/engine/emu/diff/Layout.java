@@ -1,40 +1,38 @@
 package dev.flint.engine.emu.diff;
 
 /**
- * Where the differential harness lives in the address space. The native child maps exactly these
- * addresses (MAP_FIXED_NOREPLACE) and the software CPU gets the same guest addresses, so pointers in
- * registers, RIP-relative operands and pushed return data are identical on both sides.
+ * Where a differential case lives in the address space. The native child maps exactly these addresses
+ * (MAP_FIXED_NOREPLACE) and the software CPU's test rig uses the same guest addresses, so pointers in
+ * registers, RIP-relative operands and pushed return addresses are identical on both sides.
  *
  * <pre>
- * base + 0x0000  code page: native prologue, then the sequence at {@link #sequenceStart()}, then the epilogue
- * base + 0x1000  state page: register blocks the native prologue/epilogue read and write (native only)
- * base + 0x2000  data page: the only memory the sequences address; compared byte for byte
- * base + 0x4000  stack area (16 KiB); RSP starts at {@link #initialRsp()}; a window around it is compared
+ * sequenceStart          the sequence, then (native only) the epilogue that stores the final state
+ * sequenceStart + 0x1000 native only: the prologue that loads the initial state and jumps to the sequence
+ * sequenceStart + 0x2000 native only: the state page the prologue/epilogue read and write
+ * data                   the data page: the only memory the sequences address; compared byte for byte
+ * stackTop - 64 KiB ..   stack area; RSP starts just below stackTop (the STACK group uses the data page instead)
  * </pre>
  */
-public record Layout(long base) {
-    public static final int CODE_SIZE = 0x1000;
-    public static final int SEQUENCE_OFFSET = 0x200;
-    /** Room the sequence may use inside the code page, leaving space for the epilogue. */
-    public static final int MAX_SEQUENCE = 0x900;
+public record Layout(long sequenceStart, long data, long stackTop) {
+    public static final int PAGE = 0x1000;
+    /** Room for the sequence in its page, leaving space for the native epilogue. */
+    public static final int MAX_SEQUENCE = 0xA00;
     public static final int DATA_SIZE = 0x1000;
-    public static final int STACK_WINDOW = 0x200;
-    /** Total span mapped, from base. */
-    public static final long MAP_SIZE = 0x8000;
+    public static final int STACK_AREA = 0x10000;
+
+    /** The addresses of the emu test rig (EmuTestRig: code at 1 MiB, data page at 2 MiB, stack below 3 MiB). */
+    public static final Layout RIG = new Layout(0x10_0000L, 0x20_0000L, 0x30_0000L);
 
     public Layout {
-        if ((base & 0xFFF) != 0) {
-            throw new IllegalArgumentException("base must be page aligned: 0x" + Long.toHexString(base));
+        if (((sequenceStart | data | stackTop) & 0xFFF) != 0) {
+            throw new IllegalArgumentException("layout addresses must be page aligned");
         }
     }
 
-    public long code() { return base; }
-    public long sequenceStart() { return base + SEQUENCE_OFFSET; }
-    public long state() { return base + 0x1000; }
-    public long data() { return base + 0x2000; }
-    public long stackArea() { return base + 0x4000; }
-    /** RSP when the sequence starts: high in the stack area so a signal frame never reaches the data page. */
-    public long initialRsp() { return base + 0x7000; }
-    /** First byte of the compared stack window (initial RSP minus half the window). */
-    public long stackWindow() { return initialRsp() - STACK_WINDOW / 2; }
+    public long prologue() { return sequenceStart + PAGE; }
+    public long state() { return sequenceStart + 2 * PAGE; }
+    /** RSP for sequences that do not use the stack: deep enough that a signal frame stays in the stack area. */
+    public long initialRsp() { return stackTop - 0x100; }
+    /** RSP for the PUSH/POP group: the middle of the data page, so every push is compared. */
+    public long dataStackRsp() { return data + DATA_SIZE / 2; }
 }

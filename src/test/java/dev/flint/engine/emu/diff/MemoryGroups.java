@@ -8,6 +8,8 @@ import java.util.Random;
 
 /** String instructions over the data page and PUSH/POP/CALL over the stack window. */
 final class MemoryGroups {
+    /** How far PUSH/POP may move RSP from the middle of the data page. */
+    private static final int STACK_REACH = 0x180;
     private static final String[] SUFFIX = {"b", "w", "d", "q"};
 
     private MemoryGroups() {}
@@ -56,11 +58,11 @@ final class MemoryGroups {
         b.insn(Encoder.plain(bytes, 0, 0), prefix + name + " (rcx=" + count + ")", compares ? STATUS : 0, 0);
     }
 
-    /** PUSH/POP of registers, immediates, memory and flags, CALL to the next instruction. */
+    /** PUSH/POP of registers, immediates, memory and flags, CALL to the next instruction; the stack is in the data page. */
     static void stack(SequenceBuilder b, int[] depth) {
         Random rnd = b.rnd;
-        boolean canPush = depth[0] < Layout.STACK_WINDOW / 2 - 24;
-        boolean canPop = depth[0] > -(Layout.STACK_WINDOW / 2 - 24);
+        boolean canPush = depth[0] < STACK_REACH;
+        boolean canPop = depth[0] > -STACK_REACH;
         boolean push = canPush && (!canPop || rnd.nextBoolean());
         boolean word = rnd.nextInt(5) == 0;
         int size = word ? 2 : 8;

@@ -27,10 +27,13 @@ public final class NativeCpuProcess implements AutoCloseable {
     private DataInputStream in;
     private DataOutputStream out;
     private Path stderr;
-    private Layout layout;
+    private final Layout layout;
 
-    public Layout layout() throws IOException {
-        ensureStarted();
+    public NativeCpuProcess(Layout layout) {
+        this.layout = layout;
+    }
+
+    public Layout layout() {
         return layout;
     }
 
@@ -57,13 +60,14 @@ public final class NativeCpuProcess implements AutoCloseable {
         stderr = Files.createTempFile("flint-native-cpu", ".log");
         process = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
-                "-cp", System.getProperty("java.class.path"), NativeCpuServer.class.getName()))
+                "-cp", System.getProperty("java.class.path"), NativeCpuServer.class.getName(),
+                Long.toHexString(layout.sequenceStart()), Long.toHexString(layout.data()), Long.toHexString(layout.stackTop())))
                 .redirectError(stderr.toFile())
                 .start();
         in = new DataInputStream(new BufferedInputStream(process.getInputStream(), 1 << 16));
         out = new DataOutputStream(new BufferedOutputStream(process.getOutputStream(), 1 << 16));
         try {
-            layout = new Layout(in.readLong());
+            in.readLong();
         } catch (IOException e) {
             String why = diagnose();
             destroy();

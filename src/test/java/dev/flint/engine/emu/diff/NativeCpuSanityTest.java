@@ -16,7 +16,7 @@ class NativeCpuSanityTest {
 
     @BeforeAll
     static void start() {
-        host = new NativeCpuProcess();
+        host = new NativeCpuProcess(Layout.RIG);
     }
 
     @AfterAll
@@ -29,7 +29,7 @@ class NativeCpuSanityTest {
         for (int i = 0; i < 16; i++) {
             s.gpr[i] = 0x1111_0000_0000_0000L * (i + 1) + i;
         }
-        s.gpr[CpuState.RSP] = layout.initialRsp();
+        s.gpr[CpuState.RSP] = layout.dataStackRsp();
         s.rflags = Flags.FIXED;
         return s;
     }
@@ -71,8 +71,9 @@ class NativeCpuSanityTest {
         byte[] code = {(byte) 0x80, 0x03, 0x01, 0x53, 0x66, 0x48, 0x0F, 0x7E, (byte) 0xC8};
         CpuState out = host.run(code, in);
         assertEquals(0x45, out.data[0x10]);
-        assertEquals(layout.initialRsp() - 8, out.gpr[CpuState.RSP]);
-        byte[] pushed = Arrays.copyOfRange(out.stack, Layout.STACK_WINDOW / 2 - 8, Layout.STACK_WINDOW / 2);
+        assertEquals(layout.dataStackRsp() - 8, out.gpr[CpuState.RSP]);
+        int top = (int) (layout.dataStackRsp() - layout.data());
+        byte[] pushed = Arrays.copyOfRange(out.data, top - 8, top);
         long v = 0;
         for (int i = 7; i >= 0; i--) {
             v = v << 8 | (pushed[i] & 0xFF);

@@ -51,10 +51,14 @@ final class SequenceBuilder {
         reserved[CpuState.RSP] = true;
         initial.rflags = Flags.FIXED | (rnd.nextLong() & Flags.STATUS);
         rnd.nextBytes(initial.data);
-        rnd.nextBytes(initial.stack);
         for (int i = 0; i < 32; i++) {
             initial.xmm[i] = rnd.nextLong();
         }
+    }
+
+    /** For the PUSH/POP group: RSP in the middle of the data page, so the pushed bytes are compared. */
+    void useDataStack() {
+        initial.gpr[CpuState.RSP] = layout.dataStackRsp();
     }
 
     long pc() {
