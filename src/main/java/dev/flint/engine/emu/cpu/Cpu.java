@@ -1,0 +1,1639 @@
+package dev.flint.engine.emu.cpu;
+
+import dev.flint.engine.emu.GuestClock;
+import dev.flint.engine.emu.fpu.FpuHost;
+import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.engine.emu.mmu.Mmu;
+import dev.flint.machine.bus.Bus;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.math.BigInteger;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+import static dev.flint.engine.emu.cpu.CpuState.*;
+
+/**
+ * The interpreter: decodes and executes one x86 instruction at a time, in real, protected, compatibility
+ * and 64-bit mode. Decoding reads the code bytes straight from guest memory each time, so self-modifying
+ * code needs no special care. {@link #execute(long)} is the seam a block cache or JIT replaces later.
+ *
+ * <p>An instruction either completes (registers, memory and RIP updated) or throws a {@link GuestFault}
+ * before changing anything architecturally visible except for string instructions, whose progress
+ * is recorded per iteration exactly as hardware does; RIP then still points at the instruction.
+ */
+public final class Cpu implements FpuHost {
+    private static final Logger LOG = Logger.getLogger(Cpu.class.getName());
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+
+    /** Why {@link #execute} returned. */
+    public static final int EXIT_BUDGET = 0, EXIT_HALT = 1, EXIT_INTERRUPT_CHECK = 2;
+
+    public final CpuState s;
+    public final Flags flags;
+    private final long[] r;
+    private final Mmu mmu;
+    private final MemorySegment ram;
+    private final Bus ports;
+    private final CpuInterruptPort apic;
+    private final GuestClock clock;
+    private final FpuUnit fpu;
+    private final int apicId;
+    private final int cpuCount;
+    private final Descriptors desc;
+    private final Interrupts irq;
+    private final FpuInstruction fpuInsn = new FpuInstruction();
+    private final int[] cpuidOut = new int[4];
+
+    // ------------------------------------------------------------ per-instruction decode state
+    long ip;           // fetch pointer: offset in CS of the next byte
+    private long startIp;
+    private int opSize, adSize, seg;
+    private boolean rex;
+    private int rexW, rexR, rexX, rexB;
+    private int repPrefix, lastPrefix;
+    private boolean lock, has66;
+    private int modrm, mod, reg, rm;
+    private boolean memOp, ripRel;
+    private long eaOff;
+    private int eaSeg;
+
+    // ------------------------------------------------------------ mode caches
+    private boolean mode64;
+    private int defOpSize, defAdSize;
+    private long ipMask;
+
+    // ------------------------------------------------------------ code fetch cache
+    private long fetchPage = -1, fetchHost;
+    private int fetchGen;
+
+    /** Set by STI/MOV SS/POP SS: no interrupt before the next instruction completes. */
+    boolean interruptShadow;
+    boolean halted;
+    private long tscOffset;
+    /** Instructions executed: the basis of the MIPS figure. */
+    public long instructions;
+
+    public Cpu(CpuState state, Mmu mmu, Bus ports, CpuInterruptPort apic, GuestClock clock, FpuUnit fpu,
+               int apicId, int cpuCount) {
+        this.s = state;
+        this.flags = state.flags;
+        this.r = state.gpr;
+        this.mmu = mmu;
+        this.ram = mmu.ram();
+        this.ports = ports;
+        this.apic = apic;
+        this.clock = clock;
+        this.fpu = fpu;
+        this.apicId = apicId;
+        this.cpuCount = cpuCount;
+        this.desc = new Descriptors(this, mmu);
+        this.irq = new Interrupts(this, mmu, desc);
+        modeChanged();
+    }
+
+    public Mmu mmu() { return mmu; }
+    public FpuUnit fpu() { return fpu; }
+    public CpuInterruptPort apic() { return apic; }
+    public boolean halted() { return halted; }
+    public void setHalted(boolean h) { halted = h; }
+
+    /** Recomputes cached mode facts after CS, CR0, EFER or CPL change. */
+    void modeChanged() {
+        mode64 = s.mode64();
+        if (mode64) {
+            defOpSize = 4;
+            defAdSize = 8;
+            ipMask = -1L;
+        } else {
+            defOpSize = (s.segAttr[CS] & A_DB) != 0 ? 4 : 2;
+            defAdSize = defOpSize;
+            ipMask = defOpSize == 4 ? 0xFFFF_FFFFL : 0xFFFFL;
+        }
+        mmu.setUser(s.cpl == 3);
+        fetchPage = -1;
+    }
+
+    // ============================================================ run loop
+
+    /**
+     * Runs up to {@code budget} instructions. Returns early on HLT, or when interrupts may have become
+     * deliverable (the caller then checks the local APIC). Guest faults are delivered internally; a
+     * triple fault escapes as {@link TripleFault}.
+     */
+    public int execute(long budget) {
+        for (long n = 0; n < budget; n++) {
+            if (halted) return EXIT_HALT;
+            boolean shadow = interruptShadow;
+            interruptShadow = false;
+            try {
+                step();
+            } catch (GuestFault f) {
+                s.rip = startIp;
+                irq.deliverException(f);
+            }
+            instructions++;
+            if (shadow && !interruptShadow) return EXIT_INTERRUPT_CHECK;
+        }
+        return EXIT_BUDGET;
+    }
+
+    /**
+     * Delivers a pending NMI or external interrupt if the CPU can take it now. Call between
+     * {@link #execute} slices. Returns true if something was delivered (a halted CPU wakes up).
+     */
+    public boolean checkInterrupts() {
+        if (apic == null || interruptShadow) return false;
+        if (apic.takeNmi()) {
+            halted = false;
+            irq.deliverExternal(GuestFault.NMI, true);
+            return true;
+        }
+        if (!flags.interruptsEnabled()) return false;
+        if (apic.pendingVector() < 0) return false;
+        int vector = apic.acknowledge();
+        if (vector < 0) return false;
+        halted = false;
+        irq.deliverExternal(vector, false);
+        return true;
+    }
+
+    // ============================================================ fetch
+
+    private int fetch8() {
+        long off = ip & ipMask;
+        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
+        ip++;
+        long page = lin & ~0xFFFL;
+        if (page != fetchPage || fetchGen != mmu.generation()) {
+            fetchHost = mmu.codePage(lin);
+            fetchPage = page;
+            fetchGen = mmu.generation();
+        }
+        if (fetchHost < 0) return mmu.fetchSlow(lin);
+        return ram.get(ValueLayout.JAVA_BYTE, fetchHost + (lin & 0xFFF)) & 0xFF;
+    }
+
+    private int fetch16() { return fetch8() | fetch8() << 8; }
+
+    private int fetch32() { return fetch16() | fetch16() << 16; }
+
+    private long fetch64() { return (fetch32() & 0xFFFF_FFFFL) | ((long) fetch32() << 32); }
+
+    /** Immediate of operand size {@code size} (8-byte operands take a sign-extended imm32). */
+    private long fetchImm(int size) {
+        return switch (size) {
+            case 1 -> fetch8();
+            case 2 -> fetch16();
+            case 4 -> fetch32() & 0xFFFF_FFFFL;
+            default -> fetch32();
+        };
+    }
+
+    // ============================================================ registers
+
+    long getReg(int n, int size) {
+        return switch (size) {
+            case 1 -> (!rex && n >= 4 && n < 8) ? (r[n - 4] >>> 8) & 0xFF : r[n] & 0xFF;
+            case 2 -> r[n] & 0xFFFF;
+            case 4 -> r[n] & 0xFFFF_FFFFL;
+            default -> r[n];
+        };
+    }
+
+    void setReg(int n, int size, long v) {
+        switch (size) {
+            case 1 -> {
+                if (!rex && n >= 4 && n < 8) r[n - 4] = (r[n - 4] & ~0xFF00L) | ((v & 0xFF) << 8);
+                else r[n] = (r[n] & ~0xFFL) | (v & 0xFF);
+            }
+            case 2 -> r[n] = (r[n] & ~0xFFFFL) | (v & 0xFFFF);
+            case 4 -> r[n] = v & 0xFFFF_FFFFL;
+            default -> r[n] = v;
+        }
+    }
+
+    static long mask(int size) { return size == 8 ? -1L : (1L << (size * 8)) - 1; }
+
+    static long sext(long v, int size) {
+        int sh = 64 - size * 8;
+        return (v << sh) >> sh;
+    }
+
+    // ============================================================ addressing
+
+    /** Linear address of {@code off} in segment {@code sg}; #GP on a non-canonical 64-bit address. */
+    long linear(int sg, long off) {
+        if (mode64) {
+            long lin = sg >= FS ? s.segBase[sg] + off : off;
+            if (((lin << 16) >> 16) != lin) throw GuestFault.of(sg == SS ? GuestFault.SS : GuestFault.GP, 0);
+            return lin;
+        }
+        return (s.segBase[sg] + off) & 0xFFFF_FFFFL;
+    }
+
+    private long adMask() { return adSize == 8 ? -1L : adSize == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
+
+    private void decodeModrm() {
+        modrm = fetch8();
+        mod = modrm >> 6;
+        reg = ((modrm >> 3) & 7) | rexR;
+        if (mod == 3) {
+            rm = (modrm & 7) | rexB;
+            memOp = false;
+            return;
+        }
+        memOp = true;
+        ripRel = false;
+        int base = modrm & 7;
+        int defSeg = DS;
+        long off;
+        if (adSize == 2) {
+            off = switch (base) {
+                case 0 -> r[RBX] + r[RSI];
+                case 1 -> r[RBX] + r[RDI];
+                case 2 -> r[RBP] + r[RSI];
+                case 3 -> r[RBP] + r[RDI];
+                case 4 -> r[RSI];
+                case 5 -> r[RDI];
+                case 6 -> mod == 0 ? 0 : r[RBP];
+                default -> r[RBX];
+            };
+            if (base == 2 || base == 3 || (base == 6 && mod != 0)) defSeg = SS;
+            if (mod == 0 && base == 6) off = fetch16();
+            else if (mod == 1) off += (byte) fetch8();
+            else if (mod == 2) off += (short) fetch16();
+            off &= 0xFFFF;
+        } else {
+            if (base == 4) {
+                int sib = fetch8();
+                int idx = ((sib >> 3) & 7) | rexX;
+                int b = (sib & 7);
+                off = (idx == 4) ? 0 : r[idx] << (sib >> 6);
+                if (b == 5 && mod == 0) {
+                    off += fetch32();
+                } else {
+                    off += r[b | rexB];
+                    if (b == 4 || b == 5) defSeg = SS;
+                }
+            } else if (base == 5 && mod == 0) {
+                off = fetch32();
+                if (mode64) ripRel = true;
+            } else {
+                off = r[base | rexB];
+                if (base == 5) defSeg = SS;
+            }
+            if (mod == 1) off += (byte) fetch8();
+            else if (mod == 2) off += fetch32();
+        }
+        eaOff = off;
+        eaSeg = seg >= 0 ? seg : defSeg;
+    }
+
+    /** Linear address of the ModRM memory operand. RIP-relative uses the end of the instruction, so all
+     *  immediates must have been fetched before this is called. */
+    long ea() {
+        long off = ripRel ? ip + eaOff : eaOff;
+        return linear(eaSeg, off & adMask());
+    }
+
+    /** The ModRM memory operand's offset (no segment), for LEA. */
+    private long eaOffset() { return (ripRel ? ip + eaOff : eaOff) & adMask(); }
+
+    long readE(int size) { return memOp ? mmu.read(ea(), size) : getReg(rm, size); }
+
+    void writeE(int size, long v) {
+        if (memOp) mmu.write(ea(), size, v);
+        else setReg(rm, size, v);
+    }
+
+    // ============================================================ stack
+
+    private int stackSize() { return mode64 ? 8 : (s.segAttr[SS] & A_DB) != 0 ? 4 : 2; }
+
+    private long spMask() { int z = stackSize(); return z == 8 ? -1L : z == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
+
+    void push(int size, long v) {
+        long m = spMask();
+        long sp = (r[RSP] - size) & m;
+        mmu.write(linear(SS, sp), size, v);
+        r[RSP] = (r[RSP] & ~m) | sp;
+    }
+
+    long pop(int size) {
+        long m = spMask();
+        long sp = r[RSP] & m;
+        long v = mmu.read(linear(SS, sp), size);
+        r[RSP] = (r[RSP] & ~m) | ((sp + size) & m);
+        return v;
+    }
+
+    /** Reads the value {@code depth} bytes above the stack pointer without popping. */
+    private long peek(int size, long depth) {
+        long m = spMask();
+        return mmu.read(linear(SS, (r[RSP] + depth) & m), size);
+    }
+
+    // ============================================================ arithmetic
+
+    private static final int K_ALU = 0, K_UNARY = 1, K_BT = 2, K_XADD = 3;
+
+    /** ALU op {@code op} (ADD OR ADC SBB AND SUB XOR CMP) with flags; returns the result. */
+    long alu(int op, int size, long a, long b) {
+        long res;
+        switch (op) {
+            case 0 -> { res = a + b; flags.set(Flags.ADD, size, a, b, res); }
+            case 1 -> { res = a | b; flags.set(Flags.LOGIC, size, a, b, res); }
+            case 2 -> {
+                boolean c = flags.cf();
+                res = a + b + (c ? 1 : 0);
+                flags.set(Flags.ADC, size, a, b, res);
+                flags.setCarryIn(c);
+            }
+            case 3 -> {
+                boolean c = flags.cf();
+                res = a - b - (c ? 1 : 0);
+                flags.set(Flags.SBB, size, a, b, res);
+                flags.setCarryIn(c);
+            }
+            case 4 -> { res = a & b; flags.set(Flags.LOGIC, size, a, b, res); }
+            case 5, 7 -> { res = a - b; flags.set(Flags.SUB, size, a, b, res); }
+            default -> { res = a ^ b; flags.set(Flags.LOGIC, size, a, b, res); }
+        }
+        return res & mask(size);
+    }
+
+    /** The new value of a read-modify-write operand; see {@link #rmw}. */
+    private long compute(int kind, int op, int size, long d, long src) {
+        switch (kind) {
+            case K_ALU:
+                return alu(op, size, d, src);
+            case K_UNARY:
+                switch (op) {
+                    case 0 -> { long v = (d + 1) & mask(size); flags.setIncDec(true, size, d, v); return v; }
+                    case 1 -> { long v = (d - 1) & mask(size); flags.setIncDec(false, size, d, v); return v; }
+                    case 2 -> { return ~d & mask(size); }
+                    default -> { long v = (-d) & mask(size); flags.set(Flags.SUB, size, 0, d, v); return v; }
+                }
+            case K_BT: {
+                long bit = 1L << src;
+                long old = flags.arith() & ~Flags.CF;
+                flags.setArith(old | ((d & bit) != 0 ? Flags.CF : 0));
+                return switch (op) {
+                    case 5 -> d | bit;
+                    case 6 -> d & ~bit;
+                    case 7 -> d ^ bit;
+                    default -> d;
+                };
+            }
+            default: // XADD: destination gets the sum, the register gets the old value (caller)
+                return alu(0, size, d, src);
+        }
+    }
+
+    /**
+     * Read-modify-write of the ModRM operand. With LOCK on a memory operand the update is a CAS loop,
+     * atomic against other vCPUs. Returns the old value.
+     */
+    private long rmw(int kind, int op, int size, long src, boolean writeBack) {
+        if (!memOp) {
+            long d = getReg(rm, size);
+            long v = compute(kind, op, size, d, src);
+            if (writeBack) setReg(rm, size, v);
+            return d;
+        }
+        long lin = ea();
+        if (lock && writeBack) {
+            while (true) {
+                long d = mmu.read(lin, size);
+                long v = compute(kind, op, size, d, src);
+                if (mmu.compareAndSwap(lin, size, d, v)) return d;
+            }
+        }
+        long d = mmu.read(lin, size);
+        long v = compute(kind, op, size, d, src);
+        if (writeBack) mmu.write(lin, size, v);
+        return d;
+    }
+
+    // ============================================================ decode + execute
+
+    private void step() {
+        startIp = s.rip;
+        ip = s.rip;
+        opSize = defOpSize;
+        adSize = defAdSize;
+        seg = -1;
+        rex = false;
+        rexW = rexR = rexX = rexB = 0;
+        repPrefix = 0;
+        lastPrefix = 0;
+        lock = false;
+        has66 = false;
+        int op;
+        while (true) {
+            op = fetch8();
+            switch (op) {
+                case 0x26 -> seg = ES;
+                case 0x2E -> seg = CS;
+                case 0x36 -> seg = SS;
+                case 0x3E -> seg = DS;
+                case 0x64 -> seg = FS;
+                case 0x65 -> seg = GS;
+                case 0x66 -> { has66 = true; lastPrefix = 0x66; }
+                case 0x67 -> adSize = mode64 ? 4 : (defAdSize == 4 ? 2 : 4);
+                case 0xF0 -> lock = true;
+                case 0xF2, 0xF3 -> { repPrefix = op; lastPrefix = op; }
+                default -> {
+                    if (mode64 && (op & 0xF0) == 0x40) {
+                        // REX must come last; a legacy prefix after it cancels it, as on hardware.
+                        int next;
+                        rex = true;
+                        rexW = (op >> 3) & 1;
+                        rexR = (op & 4) << 1;
+                        rexX = (op & 2) << 2;
+                        rexB = (op & 1) << 3;
+                        next = fetch8();
+                        if ((next & 0xF0) == 0x40 || isLegacyPrefix(next)) {
+                            ip--;
+                            rex = false;
+                            rexW = rexR = rexX = rexB = 0;
+                            continue;
+                        }
+                        op = next;
+                    }
+                    if (has66) opSize = (defOpSize == 2) ? 4 : 2;
+                    if (rexW != 0) opSize = 8;
+                    if (op == 0x0F) {
+                        twoByte(fetch8());
+                    } else {
+                        oneByte(op);
+                    }
+                    s.rip = ip & ipMask;
+                    return;
+                }
+            }
+        }
+    }
+
+    private static boolean isLegacyPrefix(int b) {
+        return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 || b == 0x66
+                || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+    }
+
+    private void jumpTo(long target) { ip = target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL); }
+
+    private void relJump(long disp) {
+        long t = ip + disp;
+        if (!mode64 && opSize == 2) t &= 0xFFFF;
+        if (mode64 && ((t << 16) >> 16) != t) throw GuestFault.gp(0);
+        ip = t & ipMaskFor();
+    }
+
+    private long ipMaskFor() { return mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL; }
+
+    /** 64-bit mode defaults near branches and stack ops to 8 bytes (66 gives 2). */
+    private int stackOpSize() { return mode64 ? (has66 ? 2 : 8) : opSize; }
+
+    private void requireCpl0() { if (s.cpl != 0) throw GuestFault.gp(0); }
+
+    private void oneByte(int op) {
+        if (op < 0x40 && (op & 7) < 6) {
+            int alu = op >> 3;
+            switch (op & 7) {
+                case 0 -> { decodeModrm(); rmw(K_ALU, alu, 1, getReg(reg, 1), alu != 7); }
+                case 1 -> { decodeModrm(); rmw(K_ALU, alu, opSize, getReg(reg, opSize), alu != 7); }
+                case 2 -> { decodeModrm(); long v = alu(alu, 1, getReg(reg, 1), readE(1)); if (alu != 7) setReg(reg, 1, v); }
+                case 3 -> {
+                    decodeModrm();
+                    long v = alu(alu, opSize, getReg(reg, opSize), readE(opSize));
+                    if (alu != 7) setReg(reg, opSize, v);
+                }
+                case 4 -> { long v = alu(alu, 1, getReg(0, 1), fetch8()); if (alu != 7) setReg(0, 1, v); }
+                default -> {
+                    long imm = sext(fetchImm(opSize), Math.min(opSize, 4)) & mask(opSize);
+                    long v = alu(alu, opSize, getReg(0, opSize), imm);
+                    if (alu != 7) setReg(0, opSize, v);
+                }
+            }
+            return;
+        }
+        switch (op) {
+            case 0x06, 0x0E, 0x16, 0x1E -> { noLong(); push(opSize, s.segSel[op >> 3]); }
+            case 0x07, 0x17, 0x1F -> {
+                noLong();
+                int sel = (int) pop(opSize) & 0xFFFF;
+                desc.loadSegment(op >> 3, sel);
+                if (op == 0x17) interruptShadow = true;
+            }
+            case 0x27, 0x2F, 0x37, 0x3F -> { noLong(); bcdAdjust(op); }
+            case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
+                int n = op & 7;
+                long d = getReg(n, opSize);
+                long v = compute(K_UNARY, op < 0x48 ? 0 : 1, opSize, d, 0);
+                setReg(n, opSize, v);
+            }
+            case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
+                int z = stackOpSize();
+                push(z, getReg((op & 7) | rexB, z));
+            }
+            case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
+                int z = stackOpSize();
+                long v = pop(z);
+                setReg((op & 7) | rexB, z, v);
+            }
+            case 0x60 -> {
+                noLong();
+                long sp = getReg(RSP, opSize);
+                for (int i = 0; i < 8; i++) push(opSize, i == RSP ? sp : getReg(i, opSize));
+            }
+            case 0x61 -> {
+                noLong();
+                for (int i = 7; i >= 0; i--) {
+                    long v = pop(opSize);
+                    if (i != RSP) setReg(i, opSize, v);
+                }
+            }
+            case 0x63 -> {
+                if (!mode64) throw undefined(op);
+                decodeModrm();
+                long v = sext(readE(4), 4);
+                setReg(reg, opSize, v);
+            }
+            case 0x68 -> { int z = stackOpSize(); push(z, sext(fetchImm(Math.min(z, 4)), Math.min(z, 4))); }
+            case 0x6A -> push(stackOpSize(), (byte) fetch8());
+            case 0x69, 0x6B -> {
+                decodeModrm();
+                long imm = op == 0x6B ? (byte) fetch8() : sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
+                setReg(reg, opSize, imul(opSize, readE(opSize), imm));
+            }
+            case 0x6C, 0x6D, 0x6E, 0x6F -> strings(op);
+            case 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F -> {
+                long d = (byte) fetch8();
+                if (flags.cond(op & 15)) relJump(d);
+            }
+            case 0x80, 0x82 -> { decodeModrm(); long imm = fetch8(); rmw(K_ALU, reg & 7, 1, imm, (reg & 7) != 7); }
+            case 0x81 -> {
+                decodeModrm();
+                long imm = sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & mask(opSize);
+                rmw(K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
+            }
+            case 0x83 -> {
+                decodeModrm();
+                long imm = ((byte) fetch8()) & mask(opSize);
+                rmw(K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
+            }
+            case 0x84 -> { decodeModrm(); alu(4, 1, readE(1), getReg(reg, 1)); }
+            case 0x85 -> { decodeModrm(); alu(4, opSize, readE(opSize), getReg(reg, opSize)); }
+            case 0x86, 0x87 -> {
+                int z = op == 0x86 ? 1 : opSize;
+                decodeModrm();
+                long v = getReg(reg, z);
+                if (memOp) {
+                    // XCHG with memory is always locked.
+                    long lin = ea();
+                    long old;
+                    do {
+                        old = mmu.read(lin, z);
+                    } while (!mmu.compareAndSwap(lin, z, old, v));
+                    setReg(reg, z, old);
+                } else {
+                    long o = getReg(rm, z);
+                    setReg(rm, z, v);
+                    setReg(reg, z, o);
+                }
+            }
+            case 0x88 -> { decodeModrm(); writeE(1, getReg(reg, 1)); }
+            case 0x89 -> { decodeModrm(); writeE(opSize, getReg(reg, opSize)); }
+            case 0x8A -> { decodeModrm(); setReg(reg, 1, readE(1)); }
+            case 0x8B -> { decodeModrm(); setReg(reg, opSize, readE(opSize)); }
+            case 0x8C -> {
+                decodeModrm();
+                int sr = reg & 7;
+                if (sr > GS) throw ud();
+                if (memOp) writeE(2, s.segSel[sr]);
+                else setReg(rm, opSize == 8 ? 8 : 4, s.segSel[sr]);
+            }
+            case 0x8D -> {
+                decodeModrm();
+                if (!memOp) throw ud();
+                setReg(reg, opSize, eaOffset());
+            }
+            case 0x8E -> {
+                decodeModrm();
+                int sr = reg & 7;
+                if (sr == CS || sr > GS) throw ud();
+                desc.loadSegment(sr, (int) readE(2));
+                if (sr == SS) interruptShadow = true;
+            }
+            case 0x8F -> {
+                decodeModrm();
+                int z = stackOpSize();
+                // POP to memory computes the address with the already incremented RSP.
+                long oldSp = r[RSP];
+                long v = pop(z);
+                try {
+                    writeE(z, v);
+                } catch (GuestFault f) {
+                    r[RSP] = oldSp;
+                    throw f;
+                }
+            }
+            case 0x90 -> {
+                if (rexB != 0) xchgAx(8);
+                // else NOP, or PAUSE with F3: nothing to wait for in an interpreter
+                else if (repPrefix == 0xF3) Thread.onSpinWait();
+            }
+            case 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97 -> xchgAx(op & 7 | rexB);
+            case 0x98 -> {
+                switch (opSize) {
+                    case 2 -> setReg(RAX, 2, (byte) r[RAX]);
+                    case 4 -> setReg(RAX, 4, (short) r[RAX]);
+                    default -> r[RAX] = (int) r[RAX];
+                }
+            }
+            case 0x99 -> {
+                long a = sext(getReg(RAX, opSize), opSize);
+                setReg(RDX, opSize, a < 0 ? -1L : 0);
+            }
+            case 0x9A -> {
+                noLong();
+                long off = fetchImm(opSize);
+                int sel = fetch16();
+                farCall(sel, off);
+            }
+            case 0x9B -> fpuDispatch(FpuInstruction.MAP_ONE, op, false, false);
+            case 0x9C -> {
+                if (isVm86OrIoplFault()) throw GuestFault.gp(0);
+                push(stackOpSize(), flags.get() & ~(Flags.VM | Flags.RF));
+            }
+            case 0x9D -> {
+                int z = stackOpSize();
+                long v = pop(z);
+                irq.writeFlagsFromPop(v, z);
+            }
+            case 0x9E -> flags.setArith((flags.arith() & Flags.OF)
+                    | ((r[RAX] >>> 8) & (Flags.CF | Flags.PF | Flags.AF | Flags.ZF | Flags.SF)));
+            case 0x9F -> r[RAX] = (r[RAX] & ~0xFF00L) | (((flags.get() & 0xD7) | 2) << 8);
+            case 0xA0, 0xA1, 0xA2, 0xA3 -> {
+                long off = adSize == 8 ? fetch64() : adSize == 4 ? fetch32() & 0xFFFF_FFFFL : fetch16();
+                long lin = linear(seg >= 0 ? seg : DS, off);
+                int z = (op & 1) == 0 ? 1 : opSize;
+                if (op < 0xA2) setReg(RAX, z, mmu.read(lin, z));
+                else mmu.write(lin, z, getReg(RAX, z));
+            }
+            case 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF -> strings(op);
+            case 0xA8 -> alu(4, 1, getReg(RAX, 1), fetch8());
+            case 0xA9 -> alu(4, opSize, getReg(RAX, opSize), sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & mask(opSize));
+            case 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7 -> setReg((op & 7) | rexB, 1, fetch8());
+            case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
+                long v = opSize == 8 ? fetch64() : fetchImm(opSize);
+                setReg((op & 7) | rexB, opSize, v);
+            }
+            case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3 -> {
+                int z = (op & 1) == 0 ? 1 : opSize;
+                decodeModrm();
+                int count = op <= 0xC1 ? fetch8() : op <= 0xD1 ? 1 : (int) r[RCX] & 0xFF;
+                shiftGroup(reg & 7, z, count);
+            }
+            case 0xC2 -> { int n = fetch16(); int z = stackOpSize(); long t = pop(z); r[RSP] = addSp(n); jumpTo(t); }
+            case 0xC3 -> { int z = stackOpSize(); jumpTo(pop(z)); }
+            case 0xC4, 0xC5 -> {
+                if (mode64) throw undefined(op); // VEX: no AVX advertised
+                decodeModrm();
+                if (!memOp) throw ud();
+                long off = mmu.read(ea(), opSize);
+                int sel = (int) mmu.read(ea() + opSize, 2);
+                desc.loadSegment(op == 0xC4 ? ES : DS, sel);
+                setReg(reg, opSize, off);
+            }
+            case 0xC6 -> { decodeModrm(); if ((reg & 7) != 0) throw ud(); long v = fetch8(); writeE(1, v); }
+            case 0xC7 -> {
+                decodeModrm();
+                if ((reg & 7) != 0) throw ud();
+                long v = sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
+                writeE(opSize, v);
+            }
+            case 0xC8 -> enter();
+            case 0xC9 -> {
+                long m = spMask();
+                r[RSP] = (r[RSP] & ~m) | (r[RBP] & m);
+                int z = stackOpSize();
+                setReg(RBP, z, pop(z));
+            }
+            case 0xCA -> { int n = fetch16(); irq.farReturn(opSize, n); }
+            case 0xCB -> irq.farReturn(opSize, 0);
+            case 0xCC -> irq.softwareInterrupt(GuestFault.BP, ip);
+            case 0xCD -> { int v = fetch8(); irq.softwareInterrupt(v, ip); }
+            case 0xCE -> { noLong(); if (flags.of()) irq.softwareInterrupt(GuestFault.OF, ip); }
+            case 0xCF -> irq.iret(opSize);
+            case 0xD4 -> { noLong(); int base = fetch8(); if (base == 0) throw GuestFault.of(GuestFault.DE, 0);
+                int al = (int) r[RAX] & 0xFF; setReg(RAX, 2, ((al / base) << 8) | (al % base));
+                flags.set(Flags.LOGIC, 1, 0, 0, al % base); }
+            case 0xD5 -> { noLong(); int base = fetch8(); int v = ((int) (r[RAX] >> 8 & 0xFF) * base + (int) (r[RAX] & 0xFF)) & 0xFF;
+                setReg(RAX, 2, v); flags.set(Flags.LOGIC, 1, 0, 0, v); }
+            case 0xD7 -> {
+                long off = (r[RBX] + (r[RAX] & 0xFF)) & adMask();
+                setReg(RAX, 1, mmu.read(linear(seg >= 0 ? seg : DS, off), 1));
+            }
+            case 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF -> fpuDispatch(FpuInstruction.MAP_ONE, op, true, false);
+            case 0xE0, 0xE1, 0xE2 -> {
+                long d = (byte) fetch8();
+                long m = adMask();
+                long c = (r[RCX] - 1) & m;
+                r[RCX] = (r[RCX] & ~m) | c;
+                boolean take = c != 0 && (op == 0xE2 || (op == 0xE1) == flags.zf());
+                if (take) relJump(d);
+            }
+            case 0xE3 -> { long d = (byte) fetch8(); if ((r[RCX] & adMask()) == 0) relJump(d); }
+            case 0xE4, 0xE5 -> { int port = fetch8(); in(port, op == 0xE4 ? 1 : Math.min(opSize, 4)); }
+            case 0xE6, 0xE7 -> { int port = fetch8(); out(port, op == 0xE6 ? 1 : Math.min(opSize, 4)); }
+            case 0xEC, 0xED -> in((int) r[RDX] & 0xFFFF, op == 0xEC ? 1 : Math.min(opSize, 4));
+            case 0xEE, 0xEF -> out((int) r[RDX] & 0xFFFF, op == 0xEE ? 1 : Math.min(opSize, 4));
+            case 0xE8 -> {
+                int z = mode64 ? 4 : opSize;
+                long d = sext(fetchImm(z), z);
+                push(stackOpSize(), ip);
+                relJump(d);
+            }
+            case 0xE9 -> { int z = mode64 ? 4 : opSize; long d = sext(fetchImm(z), z); relJump(d); }
+            case 0xEA -> {
+                noLong();
+                long off = fetchImm(opSize);
+                int sel = fetch16();
+                irq.farJump(sel, off);
+            }
+            case 0xEB -> { long d = (byte) fetch8(); relJump(d); }
+            case 0xF1 -> irq.softwareInterrupt(GuestFault.DB, ip);
+            case 0xF4 -> {
+                requireCpl0();
+                halted = true;
+            }
+            case 0xF5 -> flags.setArith(flags.arith() ^ Flags.CF);
+            case 0xF6, 0xF7 -> group3(op == 0xF6 ? 1 : opSize);
+            case 0xF8 -> flags.setArith(flags.arith() & ~Flags.CF);
+            case 0xF9 -> flags.setArith(flags.arith() | Flags.CF);
+            case 0xFA -> {
+                if (iopl() < s.cpl) throw GuestFault.gp(0);
+                flags.system &= ~Flags.IF;
+            }
+            case 0xFB -> {
+                if (iopl() < s.cpl) throw GuestFault.gp(0);
+                if (!flags.interruptsEnabled()) interruptShadow = true;
+                flags.system |= Flags.IF;
+            }
+            case 0xFC -> flags.system &= ~Flags.DF;
+            case 0xFD -> flags.system |= Flags.DF;
+            case 0xFE -> {
+                decodeModrm();
+                if ((reg & 7) > 1) throw ud();
+                rmw(K_UNARY, reg & 7, 1, 0, true);
+            }
+            case 0xFF -> group5();
+            default -> throw undefined(op);
+        }
+    }
+
+    private long addSp(long n) {
+        long m = spMask();
+        return (r[RSP] & ~m) | ((r[RSP] + n) & m);
+    }
+
+    private void noLong() { if (mode64) throw undefined(0); }
+
+    int iopl() { return (int) (flags.system >> 12) & 3; }
+
+    private boolean isVm86OrIoplFault() { return (flags.system & Flags.VM) != 0 && iopl() < 3; }
+
+    private void xchgAx(int n) {
+        long a = getReg(RAX, opSize);
+        setReg(RAX, opSize, getReg(n, opSize));
+        setReg(n, opSize, a);
+    }
+
+    private void enter() {
+        int size = fetch16();
+        int level = fetch8() & 31;
+        int z = stackOpSize();
+        push(z, getReg(RBP, z));
+        long frame = getReg(RSP, z);
+        if (level > 0) {
+            long bp = getReg(RBP, z);
+            for (int i = 1; i < level; i++) {
+                bp = (bp - z) & mask(z == 8 ? 8 : stackSize());
+                push(z, mmu.read(linear(SS, bp & spMask()), z));
+            }
+            push(z, frame);
+        }
+        setReg(RBP, z, frame);
+        r[RSP] = addSp(-size);
+    }
+
+    private void bcdAdjust(int op) {
+        int al = (int) r[RAX] & 0xFF;
+        boolean cf = flags.cf(), af = flags.af();
+        switch (op) {
+            case 0x27, 0x2F -> { // DAA / DAS
+                int oldAl = al;
+                boolean sub = op == 0x2F;
+                boolean newCf = false;
+                if ((al & 0xF) > 9 || af) {
+                    al = sub ? al - 6 : al + 6;
+                    newCf = cf || (sub ? oldAl < 6 : al > 0xFF);
+                    af = true;
+                } else {
+                    af = false;
+                }
+                if (oldAl > 0x99 || cf) {
+                    al = sub ? al - 0x60 : al + 0x60;
+                    newCf = true;
+                }
+                al &= 0xFF;
+                setReg(RAX, 1, al);
+                long f = (Long.bitCount(al) % 2 == 0 ? Flags.PF : 0) | (al == 0 ? Flags.ZF : 0)
+                        | ((al & 0x80) != 0 ? Flags.SF : 0) | (af ? Flags.AF : 0) | (newCf ? Flags.CF : 0);
+                flags.setArith(f);
+            }
+            default -> { // AAA / AAS
+                boolean sub = op == 0x3F;
+                if ((al & 0xF) > 9 || af) {
+                    long ax = r[RAX] & 0xFFFF;
+                    ax = sub ? ((ax - 6) & 0xFF) | (((ax >> 8) - 1) & 0xFF) << 8
+                            : ((ax + 6) & 0xFF) | (((ax >> 8) + 1) & 0xFF) << 8;
+                    setReg(RAX, 2, ax & 0xFF0F);
+                    flags.setArith(Flags.AF | Flags.CF);
+                } else {
+                    setReg(RAX, 1, al & 0xF);
+                    flags.setArith(0);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ groups
+
+    private void group3(int z) {
+        decodeModrm();
+        int op = reg & 7;
+        switch (op) {
+            case 0, 1 -> {
+                long imm = z == 1 ? fetch8() : sext(fetchImm(Math.min(z, 4)), Math.min(z, 4)) & mask(z);
+                alu(4, z, readE(z), imm);
+            }
+            case 2, 3 -> rmw(K_UNARY, op, z, 0, true);
+            case 4, 5 -> mulDiv(op, z, readE(z));
+            default -> mulDiv(op, z, readE(z));
+        }
+    }
+
+    private void mulDiv(int op, int z, long src) {
+        switch (op) {
+            case 4 -> { // MUL
+                long a = getReg(RAX, z);
+                long lo, hi;
+                if (z == 8) { lo = a * src; hi = Math.unsignedMultiplyHigh(a, src); }
+                else { long p = a * src; lo = p & mask(z); hi = (p >>> (z * 8)) & mask(z); }
+                storeWide(z, lo, hi);
+                mulFlags(z, lo, hi != 0);
+            }
+            case 5 -> { // IMUL
+                long a = sext(getReg(RAX, z), z), b = sext(src, z);
+                long lo, hi;
+                if (z == 8) { lo = a * b; hi = Math.multiplyHigh(a, b); }
+                else { long p = a * b; lo = p & mask(z); hi = (p >> (z * 8)) & mask(z); }
+                storeWide(z, lo, hi);
+                boolean overflow = z == 8 ? hi != (lo >> 63) : sext(lo, z) != a * b;
+                mulFlags(z, lo, overflow);
+            }
+            case 6 -> divide(z, src, false);
+            default -> divide(z, src, true);
+        }
+    }
+
+    private void storeWide(int z, long lo, long hi) {
+        if (z == 1) setReg(RAX, 2, (lo & 0xFF) | ((hi & 0xFF) << 8));
+        else { setReg(RAX, z, lo); setReg(RDX, z, hi); }
+    }
+
+    private void mulFlags(int z, long lo, boolean carry) {
+        long f = carry ? Flags.CF | Flags.OF : 0;
+        long m = lo & mask(z);
+        if (m == 0) f |= Flags.ZF;
+        if ((m & (1L << (z * 8 - 1))) != 0) f |= Flags.SF;
+        if ((Long.bitCount(m & 0xFF) & 1) == 0) f |= Flags.PF;
+        flags.setArith(f);
+    }
+
+    private long imul(int z, long a, long b) {
+        long sa = sext(a, z), sb = sext(b, z);
+        long lo = sa * sb;
+        boolean overflow = z == 8 ? Math.multiplyHigh(sa, sb) != (lo >> 63) : sext(lo, z) != lo;
+        mulFlags(z, lo, overflow);
+        return lo & mask(z);
+    }
+
+    private void divide(int z, long divisor, boolean signed) {
+        divisor &= mask(z);
+        if (divisor == 0) throw GuestFault.of(GuestFault.DE, 0);
+        long q, rem;
+        if (z == 8) {
+            long hi = r[RDX], lo = r[RAX];
+            if (!signed && hi == 0) {
+                q = Long.divideUnsigned(lo, divisor);
+                rem = Long.remainderUnsigned(lo, divisor);
+            } else if (signed && hi == (lo >> 63) && !(lo == Long.MIN_VALUE && divisor == -1)) {
+                q = lo / divisor;
+                rem = lo % divisor;
+            } else {
+                BigInteger n = new BigInteger(1, toBytes(hi, lo));
+                if (signed && hi < 0) n = n.subtract(BigInteger.ONE.shiftLeft(128));
+                BigInteger d = signed ? BigInteger.valueOf(divisor) : new BigInteger(Long.toUnsignedString(divisor));
+                BigInteger[] qr = n.divideAndRemainder(d);
+                if (signed ? qr[0].bitLength() > 63 : qr[0].signum() < 0 || qr[0].bitLength() > 64) {
+                    throw GuestFault.of(GuestFault.DE, 0);
+                }
+                q = qr[0].longValue();
+                rem = qr[1].longValue();
+            }
+            r[RAX] = q;
+            r[RDX] = rem;
+            return;
+        }
+        long n = z == 1 ? r[RAX] & 0xFFFF : (getReg(RDX, z) << (z * 8)) | getReg(RAX, z);
+        if (signed) {
+            long sn = sext(n, z * 2), sd = sext(divisor, z);
+            q = sn / sd;
+            rem = sn % sd;
+            if (q != sext(q, z)) throw GuestFault.of(GuestFault.DE, 0);
+        } else {
+            q = Long.divideUnsigned(n, divisor);
+            rem = Long.remainderUnsigned(n, divisor);
+            if ((q & ~mask(z)) != 0) throw GuestFault.of(GuestFault.DE, 0);
+        }
+        if (z == 1) setReg(RAX, 2, (q & 0xFF) | ((rem & 0xFF) << 8));
+        else { setReg(RAX, z, q); setReg(RDX, z, rem); }
+    }
+
+    private static byte[] toBytes(long hi, long lo) {
+        byte[] b = new byte[16];
+        for (int i = 0; i < 8; i++) {
+            b[i] = (byte) (hi >>> (56 - 8 * i));
+            b[8 + i] = (byte) (lo >>> (56 - 8 * i));
+        }
+        return b;
+    }
+
+    private void shiftGroup(int op, int z, int rawCount) {
+        int count = rawCount & (z == 8 ? 0x3F : 0x1F);
+        if (op == 6) op = 4; // SAL is SHL
+        if (count == 0) {
+            if (memOp) readE(z); // the access still happens (and may fault)
+            return;
+        }
+        int bits = z * 8;
+        long m = mask(z);
+        switch (op) {
+            case 4 -> rmwShift(Flags.SHL, z, count);
+            case 5 -> rmwShift(Flags.SHR, z, count);
+            case 7 -> rmwShift(Flags.SAR, z, count);
+            default -> {
+                long d = readE(z);
+                long v;
+                boolean cf, of;
+                switch (op) {
+                    case 0 -> { // ROL
+                        int c = count % bits;
+                        v = ((d << c) | (d >>> (bits - c))) & m;
+                        cf = (v & 1) != 0;
+                        of = (((v >>> (bits - 1)) & 1) != 0) ^ cf;
+                    }
+                    case 1 -> { // ROR
+                        int c = count % bits;
+                        v = ((d >>> c) | (d << (bits - c))) & m;
+                        cf = ((v >>> (bits - 1)) & 1) != 0;
+                        of = cf ^ (((v >>> (bits - 2)) & 1) != 0);
+                    }
+                    case 2 -> { // RCL
+                        int c = z < 4 ? count % (bits + 1) : count;
+                        v = d;
+                        cf = flags.cf();
+                        for (int i = 0; i < c; i++) {
+                            boolean out = ((v >>> (bits - 1)) & 1) != 0;
+                            v = ((v << 1) | (cf ? 1 : 0)) & m;
+                            cf = out;
+                        }
+                        of = (((v >>> (bits - 1)) & 1) != 0) ^ cf;
+                        if (c == 0) { writeE(z, v); return; }
+                    }
+                    default -> { // RCR
+                        int c = z < 4 ? count % (bits + 1) : count;
+                        v = d;
+                        cf = flags.cf();
+                        of = (((v >>> (bits - 1)) & 1) != 0) ^ cf;
+                        for (int i = 0; i < c; i++) {
+                            boolean out = (v & 1) != 0;
+                            v = (v >>> 1) | (cf ? 1L << (bits - 1) : 0);
+                            cf = out;
+                        }
+                        if (c == 0) { writeE(z, v); return; }
+                    }
+                }
+                writeE(z, v);
+                long f = flags.arith() & ~(Flags.CF | Flags.OF);
+                flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
+            }
+        }
+    }
+
+    private void rmwShift(int kind, int z, int count) {
+        long d = readE(z);
+        long v = switch (kind) {
+            case Flags.SHL -> (d << count) & mask(z);
+            case Flags.SHR -> (d >>> count) & mask(z);
+            default -> (sext(d, z) >> count) & mask(z);
+        };
+        writeE(z, v);
+        flags.set(kind, z, d, count, v);
+    }
+
+    private void group5() {
+        decodeModrm();
+        int op = reg & 7;
+        switch (op) {
+            case 0, 1 -> rmw(K_UNARY, op, opSize, 0, true);
+            case 2 -> { // CALL near indirect
+                int z = stackOpSize();
+                long t = readE(z);
+                push(z, ip);
+                jumpTo(t);
+            }
+            case 3, 5 -> { // CALL/JMP far indirect
+                if (!memOp) throw ud();
+                int z = opSize;
+                long lin = ea();
+                long off = mmu.read(lin, z);
+                int sel = (int) mmu.read(lin + z, 2);
+                if (op == 3) farCall(sel, off);
+                else irq.farJump(sel, off);
+            }
+            case 4 -> jumpTo(readE(stackOpSize()));
+            case 6 -> { int z = stackOpSize(); push(z, readE(z)); }
+            default -> throw ud();
+        }
+    }
+
+    private void farCall(int sel, long off) {
+        int z = opSize;
+        int oldCs = s.segSel[CS];
+        long retIp = ip;
+        irq.farJump(sel, off);
+        push(z, oldCs);
+        push(z, retIp);
+    }
+
+    // ------------------------------------------------------------ strings
+
+    /** Iterations of a REP string instruction run per step before yielding to interrupt checks. */
+    private static final int REP_CHUNK = 1 << 14;
+
+    private void strings(int op) {
+        int z = (op & 1) == 0 ? 1 : opSize;
+        long am = adMask();
+        long delta = flags.direction() ? -z : z;
+        int srcSeg = seg >= 0 ? seg : DS;
+        boolean rep = repPrefix != 0;
+        boolean conditional = op == 0xA6 || op == 0xA7 || op == 0xAE || op == 0xAF;
+        if (op == 0x6C || op == 0x6D || op == 0x6E || op == 0x6F) checkIo();
+        for (int iter = 0; ; iter++) {
+            if (rep) {
+                if ((r[RCX] & am) == 0) return;
+                if (iter == REP_CHUNK) {
+                    ip = startIp; // resume this instruction after the interrupt window
+                    return;
+                }
+            }
+            long si = r[RSI] & am, di = r[RDI] & am;
+            switch (op) {
+                case 0xA4, 0xA5 -> {
+                    if (rep && z == 1 && delta > 0 && tryBulkCopy(srcSeg, si, di, am)) continue;
+                    mmu.write(linear(ES, di), z, mmu.read(linear(srcSeg, si), z));
+                    advance(RSI, delta, am);
+                    advance(RDI, delta, am);
+                }
+                case 0xA6, 0xA7 -> {
+                    long a = mmu.read(linear(srcSeg, si), z), b = mmu.read(linear(ES, di), z);
+                    alu(7, z, a, b);
+                    advance(RSI, delta, am);
+                    advance(RDI, delta, am);
+                }
+                case 0xAA, 0xAB -> {
+                    if (rep && delta > 0 && tryBulkFill(di, am, z)) continue;
+                    mmu.write(linear(ES, di), z, getReg(RAX, z));
+                    advance(RDI, delta, am);
+                }
+                case 0xAC, 0xAD -> {
+                    setReg(RAX, z, mmu.read(linear(srcSeg, si), z));
+                    advance(RSI, delta, am);
+                }
+                case 0xAE, 0xAF -> {
+                    alu(7, z, getReg(RAX, z), mmu.read(linear(ES, di), z));
+                    advance(RDI, delta, am);
+                }
+                case 0x6C, 0x6D -> {
+                    int zz = Math.min(z, 4);
+                    long v = ports.read(r[RDX] & 0xFFFF, zz);
+                    mmu.write(linear(ES, di), zz, v);
+                    advance(RDI, flags.direction() ? -zz : zz, am);
+                }
+                default -> {
+                    int zz = Math.min(z, 4);
+                    ports.write(r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
+                    advance(RSI, flags.direction() ? -zz : zz, am);
+                }
+            }
+            if (!rep) return;
+            r[RCX] = (r[RCX] & ~am) | ((r[RCX] - 1) & am);
+            if (conditional) {
+                boolean zf = flags.zf();
+                if (repPrefix == 0xF3 && !zf) return;
+                if (repPrefix == 0xF2 && zf) return;
+            }
+        }
+    }
+
+    private void advance(int reg, long delta, long am) {
+        r[reg] = (r[reg] & ~am) | ((r[reg] + delta) & am);
+    }
+
+    /**
+     * REP MOVSB forward within one source and one destination page of RAM: copied in one bulk copy.
+     * Falls back (returns false) whenever byte-wise semantics could differ: overlap, MMIO, page ends.
+     */
+    private boolean tryBulkCopy(int srcSeg, long si, long di, long am) {
+        long count = r[RCX] & am;
+        long src = linear(srcSeg, si), dst = linear(ES, di);
+        long n = Math.min(count, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF)));
+        if (n < 8 || (Math.abs(src - dst) < n)) return false;
+        if (am != -1L && (si + n > am || di + n > am)) return false;
+        mmu.read(src, 1);
+        mmu.write(dst, 1, mmu.read(dst, 1));
+        long sp = mmu.translate(src, Mmu.READ), dp = mmu.translate(dst, Mmu.WRITE);
+        long sh = mmu.physical().ramPage(sp & ~0xFFFL), dh = mmu.physical().ramPage(dp & ~0xFFFL);
+        if (sh < 0 || dh < 0) return false;
+        MemorySegment.copy(ram, sh + (sp & 0xFFF), ram, dh + (dp & 0xFFF), n);
+        r[RSI] = (r[RSI] & ~am) | ((si + n) & am);
+        r[RDI] = (r[RDI] & ~am) | ((di + n) & am);
+        r[RCX] = (r[RCX] & ~am) | ((count - n) & am);
+        return true;
+    }
+
+    /** REP STOS forward within one page of RAM, done as a bulk fill. */
+    private boolean tryBulkFill(long di, long am, int z) {
+        long count = r[RCX] & am;
+        long dst = linear(ES, di);
+        long bytes = Math.min(count * z, 4096 - (dst & 0xFFF)) / z * z;
+        if (bytes < 16 || (dst & (z - 1)) != 0) return false;
+        if (am != -1L && di + bytes > am) return false;
+        mmu.write(dst, 1, mmu.read(dst, 1));
+        long dp = mmu.translate(dst, Mmu.WRITE);
+        long dh = mmu.physical().ramPage(dp & ~0xFFFL);
+        if (dh < 0) return false;
+        long a = getReg(RAX, z);
+        long off = dh + (dp & 0xFFF);
+        if (z == 1) {
+            ram.asSlice(off, bytes).fill((byte) a);
+        } else {
+            for (long i = 0; i < bytes; i += z) {
+                switch (z) {
+                    case 2 -> ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, off + i, (short) a);
+                    case 4 -> ram.set(ValueLayout.JAVA_INT_UNALIGNED, off + i, (int) a);
+                    default -> ram.set(ValueLayout.JAVA_LONG_UNALIGNED, off + i, a);
+                }
+            }
+        }
+        r[RDI] = (r[RDI] & ~am) | ((di + bytes) & am);
+        r[RCX] = (r[RCX] & ~am) | ((count - bytes / z) & am);
+        return true;
+    }
+
+    // ------------------------------------------------------------ port I/O
+
+    private void checkIo() {
+        if (s.protectedMode() && (s.cpl > iopl() || (flags.system & Flags.VM) != 0)) throw GuestFault.gp(0);
+    }
+
+    private void in(int port, int z) {
+        checkIo();
+        setReg(RAX, z, ports.read(port, z));
+    }
+
+    private void out(int port, int z) {
+        checkIo();
+        ports.write(port, z, getReg(RAX, z));
+    }
+
+    // ------------------------------------------------------------ two-byte opcodes
+
+    private void twoByte(int op) {
+        switch (op) {
+            case 0x00 -> desc.group6(this);
+            case 0x01 -> group7();
+            case 0x02, 0x03 -> {
+                decodeModrm();
+                desc.larLsl(this, op == 0x02, (int) readE(2), reg, opSize);
+            }
+            case 0x05 -> irq.syscall(ip);
+            case 0x06 -> { requireCpl0(); s.cr0 &= ~CR0_TS; }
+            case 0x07 -> irq.sysret(rexW != 0);
+            case 0x08, 0x09 -> requireCpl0(); // INVD/WBINVD: no caches to manage
+            case 0x0B -> throw ud();
+            case 0x0D -> decodeModrm(); // PREFETCH hints
+            case 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F -> decodeModrm(); // hint NOPs
+            case 0x20, 0x21, 0x22, 0x23 -> movControl(op);
+            case 0x30 -> { requireCpl0(); irq.wrmsr((int) r[RCX], (r[RDX] << 32) | (r[RAX] & 0xFFFF_FFFFL)); }
+            case 0x31 -> {
+                if ((s.cr4 & 4) != 0 && s.cpl != 0) throw GuestFault.gp(0);
+                long t = tsc();
+                r[RAX] = t & 0xFFFF_FFFFL;
+                r[RDX] = t >>> 32;
+            }
+            case 0x32 -> {
+                requireCpl0();
+                long v = irq.rdmsr((int) r[RCX]);
+                r[RAX] = v & 0xFFFF_FFFFL;
+                r[RDX] = v >>> 32;
+            }
+            case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
+                decodeModrm();
+                long v = readE(opSize);
+                if (flags.cond(op & 15)) setReg(reg, opSize, v);
+                else if (opSize == 4) setReg(reg, 4, getReg(reg, 4)); // 32-bit CMOV always zero-extends
+            }
+            case 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F -> {
+                int z = mode64 ? 4 : opSize;
+                long d = sext(fetchImm(z), z);
+                if (flags.cond(op & 15)) relJump(d);
+            }
+            case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F -> {
+                decodeModrm();
+                writeE(1, flags.cond(op & 15) ? 1 : 0);
+            }
+            case 0xA0, 0xA8 -> push(stackOpSize(), s.segSel[op == 0xA0 ? FS : GS]);
+            case 0xA1, 0xA9 -> {
+                int z = stackOpSize();
+                int sel = (int) peek(z, 0) & 0xFFFF;
+                desc.loadSegment(op == 0xA1 ? FS : GS, sel);
+                pop(z);
+            }
+            case 0xA2 -> {
+                Cpuid.query((int) r[RAX], (int) r[RCX], apicId, cpuCount, cpuidOut);
+                r[RAX] = cpuidOut[0] & 0xFFFF_FFFFL;
+                r[RBX] = cpuidOut[1] & 0xFFFF_FFFFL;
+                r[RCX] = cpuidOut[2] & 0xFFFF_FFFFL;
+                r[RDX] = cpuidOut[3] & 0xFFFF_FFFFL;
+            }
+            case 0xA3, 0xAB, 0xB3, 0xBB -> {
+                decodeModrm();
+                int bop = switch (op) { case 0xA3 -> 4; case 0xAB -> 5; case 0xB3 -> 6; default -> 7; };
+                bitTest(bop, sext(getReg(reg, opSize), opSize), true);
+            }
+            case 0xBA -> {
+                decodeModrm();
+                int bop = reg & 7;
+                if (bop < 4) throw ud();
+                bitTest(bop, fetch8(), false);
+            }
+            case 0xA4, 0xA5, 0xAC, 0xAD -> {
+                decodeModrm();
+                int count = (op & 1) == 0 ? fetch8() : (int) r[RCX];
+                doubleShift(op < 0xAC, count);
+            }
+            case 0xAE -> group15();
+            case 0xAF -> { decodeModrm(); setReg(reg, opSize, imul(opSize, getReg(reg, opSize), readE(opSize))); }
+            case 0xB0, 0xB1 -> cmpxchg(op == 0xB0 ? 1 : opSize);
+            case 0xB2, 0xB4, 0xB5 -> { // LSS/LFS/LGS
+                decodeModrm();
+                if (!memOp) throw ud();
+                long lin = ea();
+                long off = mmu.read(lin, opSize);
+                int sel = (int) mmu.read(lin + opSize, 2);
+                desc.loadSegment(op == 0xB2 ? SS : op == 0xB4 ? FS : GS, sel);
+                setReg(reg, opSize, off);
+            }
+            case 0xB6, 0xB7 -> { decodeModrm(); setReg(reg, opSize, readE(op == 0xB6 ? 1 : 2)); }
+            case 0xBE, 0xBF -> { int z = op == 0xBE ? 1 : 2; decodeModrm(); setReg(reg, opSize, sext(readE(z), z)); }
+            case 0xB8 -> {
+                if (repPrefix != 0xF3) throw undefined(0x0FB8);
+                decodeModrm();
+                long v = readE(opSize);
+                int n = Long.bitCount(v);
+                setReg(reg, opSize, n);
+                flags.setArith(v == 0 ? Flags.ZF : 0);
+            }
+            case 0xBC, 0xBD -> { // BSF/BSR (TZCNT/LZCNT are not advertised, so F3 is ignored as on older CPUs)
+                decodeModrm();
+                long v = readE(opSize);
+                long f = flags.arith() & ~Flags.ZF;
+                if (v == 0) {
+                    flags.setArith(f | Flags.ZF);
+                } else {
+                    setReg(reg, opSize, op == 0xBC ? Long.numberOfTrailingZeros(v) : 63 - Long.numberOfLeadingZeros(v));
+                    flags.setArith(f);
+                }
+            }
+            case 0xC0, 0xC1 -> {
+                int z = op == 0xC0 ? 1 : opSize;
+                decodeModrm();
+                long src = getReg(reg, z);
+                long old = rmw(K_XADD, 0, z, src, true);
+                setReg(reg, z, old);
+            }
+            case 0xC3 -> { decodeModrm(); if (!memOp) throw ud(); writeE(opSize, getReg(reg, opSize)); } // MOVNTI
+            case 0xC7 -> group9();
+            case 0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF -> {
+                int n = (op & 7) | rexB;
+                if (opSize == 8) r[n] = Long.reverseBytes(r[n]);
+                else if (opSize == 4) setReg(n, 4, Integer.reverseBytes((int) r[n]));
+                else setReg(n, 2, 0); // undefined on hardware; zero is what current CPUs produce
+            }
+            case 0x38 -> fpuDispatch(FpuInstruction.MAP_0F38, fetch8(), true, false);
+            case 0x3A -> fpuDispatch(FpuInstruction.MAP_0F3A, fetch8(), true, true);
+            default -> {
+                if (isSimd(op)) {
+                    boolean imm = op == 0x70 || op == 0x71 || op == 0x72 || op == 0x73 || op == 0xC2
+                            || op == 0xC4 || op == 0xC5 || op == 0xC6;
+                    fpuDispatch(FpuInstruction.MAP_0F, op, op != 0x77, imm);
+                } else {
+                    throw undefined(0x0F00 | op);
+                }
+            }
+        }
+    }
+
+    private static boolean isSimd(int op) {
+        return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2F) || (op >= 0x50 && op <= 0x7F)
+                || (op >= 0xC2 && op <= 0xC6) || op >= 0xD0;
+    }
+
+    private void fpuDispatch(int map, int opcode, boolean hasModrm, boolean hasImm) {
+        FpuInstruction f = fpuInsn;
+        f.map = map;
+        f.opcode = opcode;
+        f.mandatoryPrefix = lastPrefix;
+        f.operandSize = opSize;
+        f.rexW = rexW != 0;
+        f.modrm = 0;
+        f.memory = false;
+        f.reg = 0;
+        f.rm = 0;
+        f.imm8 = 0;
+        if (hasModrm) {
+            decodeModrm();
+            f.modrm = modrm;
+            f.reg = reg;
+            f.rm = rm;
+            f.memory = memOp;
+        }
+        if (hasImm) f.imm8 = fetch8();
+        if (f.memory) f.address = ea();
+        fpu.execute(this, f);
+    }
+
+    private void bitTest(int bop, long bitOffset, boolean registerOffset) {
+        int z = opSize;
+        int bits = z * 8;
+        if (memOp && registerOffset) {
+            // A register bit offset can address memory beyond the operand: move the address first.
+            long byteDisp = (bitOffset >> (bits == 16 ? 4 : bits == 32 ? 5 : 6)) * z;
+            eaOff += byteDisp;
+            bitOffset &= bits - 1;
+        } else {
+            bitOffset &= bits - 1;
+        }
+        rmw(K_BT, bop, z, bitOffset, bop != 4);
+    }
+
+    private void doubleShift(boolean left, int rawCount) {
+        int z = opSize;
+        int count = rawCount & (z == 8 ? 0x3F : 0x1F);
+        if (count == 0) return;
+        int bits = z * 8;
+        long m = mask(z);
+        long d = readE(z);
+        long src = getReg(reg, z);
+        long v;
+        boolean cf;
+        if (z == 2 && count > 16) {
+            // Undefined on hardware; behave like a 32-bit double shift of src:dst truncated.
+            count &= 15;
+            if (count == 0) return;
+        }
+        if (left) {
+            v = ((d << count) | (src >>> (bits - count))) & m;
+            cf = ((d >>> (bits - count)) & 1) != 0;
+        } else {
+            v = ((d >>> count) | (src << (bits - count))) & m;
+            cf = ((d >>> (count - 1)) & 1) != 0;
+        }
+        writeE(z, v);
+        boolean of = (((d ^ v) >>> (bits - 1)) & 1) != 0;
+        long f = (cf ? Flags.CF : 0) | (of ? Flags.OF : 0) | ((v & m) == 0 ? Flags.ZF : 0)
+                | (((v >>> (bits - 1)) & 1) != 0 ? Flags.SF : 0) | ((Long.bitCount(v & 0xFF) & 1) == 0 ? Flags.PF : 0);
+        flags.setArith(f);
+    }
+
+    private void cmpxchg(int z) {
+        decodeModrm();
+        long acc = getReg(RAX, z);
+        long src = getReg(reg, z);
+        if (!memOp) {
+            long d = getReg(rm, z);
+            alu(7, z, acc, d);
+            if (d == acc) setReg(rm, z, src);
+            else setReg(RAX, z, d);
+            return;
+        }
+        long lin = ea();
+        if (mmu.compareAndSwap(lin, z, acc, src)) {
+            alu(7, z, acc, acc);
+        } else {
+            long d = mmu.read(lin, z);
+            if (d == acc) { // changed back meanwhile: retry as one more attempt
+                if (mmu.compareAndSwap(lin, z, acc, src)) { alu(7, z, acc, acc); return; }
+                d = mmu.read(lin, z);
+            }
+            alu(7, z, acc, d);
+            setReg(RAX, z, d);
+        }
+    }
+
+    private void group9() {
+        decodeModrm();
+        int op = reg & 7;
+        if (op != 1 || !memOp) throw undefined(0x0FC7);
+        long lin = ea();
+        if (rexW != 0) { // CMPXCHG16B (not advertised; done under the split lock)
+            if ((lin & 15) != 0) throw GuestFault.gp(0);
+            synchronized (mmu.splitLock()) {
+                long lo = mmu.read(lin, 8), hi = mmu.read(lin + 8, 8);
+                if (lo == r[RAX] && hi == r[RDX]) {
+                    mmu.write(lin, 8, r[RBX]);
+                    mmu.write(lin + 8, 8, r[RCX]);
+                    flags.setArith(flags.arith() | Flags.ZF);
+                } else {
+                    r[RAX] = lo;
+                    r[RDX] = hi;
+                    flags.setArith(flags.arith() & ~Flags.ZF);
+                }
+            }
+            return;
+        }
+        long expect = (r[RDX] << 32) | (r[RAX] & 0xFFFF_FFFFL);
+        long value = (r[RCX] << 32) | (r[RBX] & 0xFFFF_FFFFL);
+        if (mmu.compareAndSwap(lin, 8, expect, value)) {
+            flags.setArith(flags.arith() | Flags.ZF);
+        } else {
+            long d = mmu.read(lin, 8);
+            r[RAX] = d & 0xFFFF_FFFFL;
+            r[RDX] = d >>> 32;
+            flags.setArith(flags.arith() & ~Flags.ZF);
+        }
+    }
+
+    private void group15() {
+        int b = fetch8();
+        ip--;
+        int op = (b >> 3) & 7;
+        if ((b >> 6) == 3 && op >= 5) { // LFENCE / MFENCE / SFENCE
+            fetch8();
+            java.lang.invoke.VarHandle.fullFence();
+            return;
+        }
+        if (op == 7 && (b >> 6) != 3) { // CLFLUSH: caches are coherent here
+            decodeModrm();
+            mmu.read(ea(), 1);
+            return;
+        }
+        fpuDispatch(FpuInstruction.MAP_0F, 0xAE, true, false);
+    }
+
+    private void group7() {
+        decodeModrm();
+        int op = reg & 7;
+        if (!memOp) {
+            switch (modrm) {
+                case 0xF8 -> { // SWAPGS
+                    if (!mode64) throw ud();
+                    requireCpl0();
+                    long t = s.segBase[GS];
+                    s.segBase[GS] = s.kernelGsBase;
+                    s.kernelGsBase = t;
+                }
+                case 0xF9 -> { // RDTSCP
+                    long t = tsc();
+                    r[RAX] = t & 0xFFFF_FFFFL;
+                    r[RDX] = t >>> 32;
+                    r[RCX] = s.tscAux & 0xFFFF_FFFFL;
+                }
+                case 0xD0 -> throw ud(); // XGETBV: no XSAVE
+                default -> {
+                    if (op == 4) { setReg(rm, opSize, s.cr0 & 0xFFFF_FFFFL); return; } // SMSW reg
+                    if (op == 6) { requireCpl0(); irq.writeCr0((s.cr0 & ~0xEL) | (readE(2) & 0xF)); return; }
+                    throw undefined(0x0F0100 | modrm);
+                }
+            }
+            return;
+        }
+        long lin = ea();
+        int baseSize = mode64 ? 8 : 4;
+        switch (op) {
+            case 0, 1 -> {
+                mmu.write(lin, 2, op == 0 ? s.gdtLimit : s.idtLimit);
+                mmu.write(lin + 2, baseSize, op == 0 ? s.gdtBase : s.idtBase);
+            }
+            case 2, 3 -> {
+                requireCpl0();
+                int limit = (int) mmu.read(lin, 2);
+                long base = mmu.read(lin + 2, baseSize);
+                if (!mode64 && opSize == 2) base &= 0xFF_FFFF;
+                if (op == 2) { s.gdtLimit = limit; s.gdtBase = base; }
+                else { s.idtLimit = limit; s.idtBase = base; }
+            }
+            case 4 -> mmu.write(lin, 2, s.cr0);
+            case 6 -> { requireCpl0(); irq.writeCr0((s.cr0 & ~0xEL) | (mmu.read(lin, 2) & 0xF)); }
+            case 7 -> { requireCpl0(); mmu.flushPage(lin); }
+            default -> throw ud();
+        }
+    }
+
+    private void movControl(int op) {
+        int b = fetch8();
+        // The ModRM is always treated as a register form.
+        int n = ((b >> 3) & 7) | rexR;
+        int g = (b & 7) | rexB;
+        requireCpl0();
+        int z = mode64 ? 8 : 4;
+        switch (op) {
+            case 0x20 -> setReg(g, z, irq.readCr(n));
+            case 0x22 -> irq.writeCr(n, getReg(g, z));
+            case 0x21 -> setReg(g, z, s.dr[n & 7]);
+            default -> s.dr[n & 7] = getReg(g, z);
+        }
+    }
+
+    long tsc() { return clock.tsc() + tscOffset; }
+
+    void setTsc(long value) { tscOffset = value - clock.tsc(); }
+
+    // ------------------------------------------------------------ faults
+
+    private GuestFault ud() { return GuestFault.ud(); }
+
+    private GuestFault undefined(int opcode) {
+        String key = Integer.toHexString(opcode);
+        if (LOGGED.add(key)) {
+            LOG.warning(() -> String.format("emu: unimplemented opcode %s at rip=%x (raising #UD)", key, startIp));
+        }
+        return GuestFault.ud();
+    }
+
+    // ============================================================ FpuHost
+
+    @Override public long readGpr(int index) { return r[index]; }
+
+    @Override
+    public void writeGpr(int index, long value, int sizeBytes) {
+        boolean saved = rex;
+        rex = true; // byte writes from the units address the low byte of the register
+        setReg(index, sizeBytes, value);
+        rex = saved;
+    }
+
+    @Override public long readMem(long linear, int size) { return mmu.read(linear, size); }
+    @Override public void writeMem(long linear, int size, long value) { mmu.write(linear, size, value); }
+
+    @Override
+    public void setCompareFlags(boolean zf, boolean pf, boolean cf) {
+        flags.setArith((zf ? Flags.ZF : 0) | (pf ? Flags.PF : 0) | (cf ? Flags.CF : 0));
+    }
+
+    @Override public RuntimeException fault(int vector, int errorCode) { return GuestFault.of(vector, errorCode); }
+    @Override public long cr0() { return s.cr0; }
+    @Override public long cr4() { return s.cr4; }
+    @Override public boolean longMode() { return mode64; }
+
+    // ============================================================ accessors for the system helpers
+
+    long startIp() { return startIp; }
+    int opSizeNow() { return opSize; }
+    boolean memOperand() { return memOp; }
+    int modrmReg() { return reg; }
+    int modrmRm() { return rm; }
+    void decodeModrmForHelper() { decodeModrm(); }
+    void setIp(long v) { ip = v; }
+    long ipNow() { return ip; }
+    int apicId() { return apicId; }
+    boolean is64() { return mode64; }
+}

@@ -1,0 +1,305 @@
+package dev.flint.engine.emu.mmu;
+
+import dev.flint.engine.emu.cpu.CpuState;
+import dev.flint.engine.emu.cpu.GuestFault;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Linear-address translation with a software TLB. Each access kind (read, write, execute) has its own
+ * direct-mapped TLB whose entries map a guest-virtual page straight to an offset in the RAM segment, so
+ * a hit costs one compare and one segment access and allocates nothing. The tag includes the user bit,
+ * so supervisor and user lookups never share an entry and permission checks happen only on a miss.
+ *
+ * <p>A write entry is only created by a write (which sets the dirty bit in the guest's page table), so a
+ * later write through a read-only or clean mapping always takes the slow path. Pages that are not RAM
+ * (MMIO, the local APIC) get a TLB entry with host offset -1 and go through {@link PhysicalMemory}.
+ *
+ * <p>Paging modes: none (linear = physical) and 4-level long-mode paging (4 KiB, 2 MiB and 1 GiB pages,
+ * NX, global pages, WP, U/S). 32-bit legacy and PAE-without-long-mode paging are not implemented; Linux
+ * x86-64 never uses them, and the MMU reports them as an internal error rather than guessing.
+ */
+public final class Mmu {
+    public static final int READ = 0, WRITE = 1, EXEC = 2;
+    private static final int ENTRIES = 1024, MASK = ENTRIES - 1;
+    private static final long ADDR_MASK = 0x000F_FFFF_FFFF_F000L;
+    private static final long P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100, NX = 1L << 63;
+    private static final VarHandle CAS_INT = ValueLayout.JAVA_INT.varHandle();
+    private static final VarHandle CAS_LONG = ValueLayout.JAVA_LONG.varHandle();
+    /** Serialises locked accesses that cannot be done with one host CAS (split across words or pages). */
+    private static final Object SPLIT_LOCK = new Object();
+
+    private final CpuState cpu;
+    private final PhysicalMemory phys;
+    private final MemorySegment ram;
+
+    private final long[][] tag = new long[3][ENTRIES];
+    private final long[][] host = new long[3][ENTRIES];
+    private final long[][] physPage = new long[3][ENTRIES];
+    private final boolean[][] global = new boolean[3][ENTRIES];
+
+    /** 1 when the current access is a user-mode access (CPL 3), else 0; part of every TLB tag. */
+    private long userBit;
+    /** Bumped on every flush so callers caching a translation (the code fetcher) can revalidate. */
+    private int generation;
+
+    public Mmu(CpuState cpu, PhysicalMemory phys) {
+        this.cpu = cpu;
+        this.phys = phys;
+        this.ram = phys.ram();
+        flushAll();
+    }
+
+    public PhysicalMemory physical() { return phys; }
+
+    public int generation() { return generation; }
+
+    /** Call after CPL changes. */
+    public void setUser(boolean user) { userBit = user ? 1 : 0; }
+
+    public boolean user() { return userBit != 0; }
+
+    /** Flushes everything (CR0.PG/WP, CR4 changes, mode switches). */
+    public void flushAll() {
+        for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
+        generation++;
+    }
+
+    /** A CR3 write: drops all but global translations (when CR4.PGE is on). */
+    public void flushNonGlobal() {
+        boolean pge = (cpu.cr4 & CpuState.CR4_PGE) != 0;
+        for (int k = 0; k < 3; k++) {
+            for (int i = 0; i < ENTRIES; i++) {
+                if (!pge || !global[k][i]) tag[k][i] = -1;
+            }
+        }
+        generation++;
+    }
+
+    /** INVLPG. */
+    public void flushPage(long linear) {
+        int idx = (int) (linear >>> 12) & MASK;
+        for (int k = 0; k < 3; k++) tag[k][idx] = -1;
+        generation++;
+    }
+
+    // ---------------------------------------------------------------- data accesses
+
+    public long read(long lin, int size) {
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[READ][idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
+            long h = host[READ][idx];
+            if (h >= 0) return phys.readRam(h + (lin & 0xFFF), size);
+        }
+        return readSlow(lin, size);
+    }
+
+    public void write(long lin, int size, long value) {
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[WRITE][idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
+            long h = host[WRITE][idx];
+            if (h >= 0) {
+                phys.writeRam(h + (lin & 0xFFF), size, value);
+                return;
+            }
+        }
+        writeSlow(lin, size, value);
+    }
+
+    /** A supervisor-privilege access regardless of CPL (descriptor tables, TSS, IDT). */
+    public long readSystem(long lin, int size) {
+        long saved = userBit;
+        userBit = 0;
+        try {
+            return read(lin, size);
+        } finally {
+            userBit = saved;
+        }
+    }
+
+    public void writeSystem(long lin, int size, long value) {
+        long saved = userBit;
+        userBit = 0;
+        try {
+            write(lin, size, value);
+        } finally {
+            userBit = saved;
+        }
+    }
+
+    private long readSlow(long lin, int size) {
+        if ((lin & 0xFFF) <= 4096 - size) {
+            int idx = fill(lin, READ);
+            long h = host[READ][idx];
+            if (h >= 0) return phys.readRam(h + (lin & 0xFFF), size);
+            return phys.read(physPage[READ][idx] | (lin & 0xFFF), size);
+        }
+        long v = 0;
+        for (int i = 0; i < size; i++) v |= read(lin + i, 1) << (8 * i);
+        return v;
+    }
+
+    private void writeSlow(long lin, int size, long value) {
+        if ((lin & 0xFFF) <= 4096 - size) {
+            int idx = fill(lin, WRITE);
+            long h = host[WRITE][idx];
+            if (h >= 0) phys.writeRam(h + (lin & 0xFFF), size, value);
+            else phys.write(physPage[WRITE][idx] | (lin & 0xFFF), size, value);
+            return;
+        }
+        // Check both pages before writing either, so a fault on the second leaves memory untouched.
+        fill(lin, WRITE);
+        fill(lin + size - 1, WRITE);
+        for (int i = 0; i < size; i++) write(lin + i, 1, value >>> (8 * i));
+    }
+
+    // ---------------------------------------------------------------- instruction fetch
+
+    /** Host offset of the start of the code page holding {@code lin}, or -1 if it is not RAM. */
+    public long codePage(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[EXEC][idx] != ((lin >>> 12) << 1 | userBit)) idx = fill(lin, EXEC);
+        return host[EXEC][idx];
+    }
+
+    /** Fetches one code byte through the slow path (code in MMIO space). */
+    public int fetchSlow(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[EXEC][idx] != ((lin >>> 12) << 1 | userBit)) idx = fill(lin, EXEC);
+        long h = host[EXEC][idx];
+        if (h >= 0) return (int) phys.readRam(h + (lin & 0xFFF), 1);
+        return (int) phys.read(physPage[EXEC][idx] | (lin & 0xFFF), 1);
+    }
+
+    public MemorySegment ram() { return ram; }
+
+    // ---------------------------------------------------------------- atomics
+
+    /**
+     * Compare-and-swap of guest memory for LOCK-prefixed instructions and XCHG: atomic against every
+     * other vCPU's accesses when the operand lies in one naturally aligned host word, which is what
+     * Linux's atomics use. Returns whether memory held {@code expected} (and now holds {@code value}).
+     */
+    public boolean compareAndSwap(long lin, int size, long expected, long value) {
+        if ((lin & 0xFFF) > 4096 - size) return splitCas(lin, size, expected, value);
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[WRITE][idx] != ((lin >>> 12) << 1 | userBit)) idx = fill(lin, WRITE);
+        long h = host[WRITE][idx];
+        if (h < 0) return splitCas(lin, size, expected, value);
+        long off = h + (lin & 0xFFF);
+        if (size == 8 && (off & 7) == 0) return CAS_LONG.compareAndSet(ram, off, expected, value);
+        if (size == 4 && (off & 3) == 0) return CAS_INT.compareAndSet(ram, off, (int) expected, (int) value);
+        if (size < 4 && (off & ~3L) == ((off + size - 1) & ~3L)) {
+            long word = off & ~3L;
+            int shift = (int) (off - word) * 8;
+            int fieldMask = (int) (((1L << (size * 8)) - 1) << shift);
+            while (true) {
+                int old = (int) CAS_INT.getVolatile(ram, word);
+                if ((((old & fieldMask) >>> shift) & ((1L << (size * 8)) - 1)) != (expected & ((1L << (size * 8)) - 1))) {
+                    return false;
+                }
+                int next = (old & ~fieldMask) | (((int) value << shift) & fieldMask);
+                if (CAS_INT.compareAndSet(ram, word, old, next)) return true;
+            }
+        }
+        return splitCas(lin, size, expected, value);
+    }
+
+    private boolean splitCas(long lin, int size, long expected, long value) {
+        synchronized (SPLIT_LOCK) {
+            long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            if ((read(lin, size) & mask) != (expected & mask)) return false;
+            write(lin, size, value);
+            return true;
+        }
+    }
+
+    /** Runs a 16-byte read-compare-write (CMPXCHG16B) under the split lock. */
+    public Object splitLock() { return SPLIT_LOCK; }
+
+    // ---------------------------------------------------------------- page walk
+
+    /** Translates for {@code access}, faulting as the CPU would, and returns the physical address. */
+    public long translate(long lin, int access) {
+        int idx = fill(lin, access);
+        return physPage[access][idx] | (lin & 0xFFF);
+    }
+
+    private int fill(long lin, int access) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long pagePhys;
+        boolean glob = false;
+        if (!cpu.paging()) {
+            pagePhys = lin & 0xFFFF_F000L;
+        } else if (cpu.longMode()) {
+            long[] out = walkResult;
+            walk64(lin, access);
+            pagePhys = out[0];
+            glob = out[1] != 0;
+        } else {
+            throw new IllegalStateException("32-bit and PAE legacy paging are not implemented (cr4="
+                    + Long.toHexString(cpu.cr4) + ")");
+        }
+        tag[access][idx] = (lin >>> 12) << 1 | userBit;
+        physPage[access][idx] = pagePhys;
+        host[access][idx] = phys.ramPage(pagePhys);
+        global[access][idx] = glob;
+        return idx;
+    }
+
+    private final long[] walkResult = new long[2];
+
+    private void walk64(long lin, int access) {
+        boolean user = userBit != 0;
+        boolean write = access == WRITE;
+        boolean nxe = (cpu.efer & CpuState.EFER_NXE) != 0;
+        // Non-canonical addresses are #GP (or #SS) on real hardware; callers check canonicality.
+        long table = cpu.cr3 & ADDR_MASK;
+        boolean rw = true, us = true, nx = false;
+        long[] entries = walkEntries;
+        long[] addrs = walkAddrs;
+        int levels = 0;
+        long pageSize = 0;
+        long entry = 0;
+        for (int level = 3; level >= 0; level--) {
+            long ea = table + ((lin >>> (12 + 9 * level)) & 0x1FF) * 8;
+            entry = phys.read(ea, 8);
+            entries[levels] = entry;
+            addrs[levels++] = ea;
+            if ((entry & P) == 0) throw pageFault(lin, access, false);
+            if (nxe && (entry & NX) != 0) nx = true;
+            if ((entry & RW) == 0) rw = false;
+            if ((entry & US) == 0) us = false;
+            if (level == 0 || ((level == 1 || level == 2) && (entry & PS) != 0)) {
+                pageSize = 1L << (12 + 9 * level);
+                break;
+            }
+            table = entry & ADDR_MASK;
+        }
+        if (user && !us) throw pageFault(lin, access, true);
+        if (write && !rw && (user || (cpu.cr0 & CpuState.CR0_WP) != 0)) throw pageFault(lin, access, true);
+        if (access == EXEC && nx) throw pageFault(lin, access, true);
+        // Set accessed bits along the path and dirty on the leaf; only write entries that change.
+        for (int i = 0; i < levels; i++) {
+            long e = entries[i];
+            long want = e | A | ((i == levels - 1 && write) ? D : 0);
+            if (want != e) phys.write(addrs[i], 8, want);
+        }
+        long frame = entry & ADDR_MASK & ~(pageSize - 1);
+        walkResult[0] = frame | (lin & (pageSize - 1) & ~0xFFFL);
+        walkResult[1] = (entry & G) != 0 ? 1 : 0;
+        // A read-only page must not be cached in the write TLB; the caller only fills the requested kind.
+    }
+
+    private final long[] walkEntries = new long[4];
+    private final long[] walkAddrs = new long[4];
+
+    private GuestFault pageFault(long lin, int access, boolean present) {
+        cpu.cr2 = lin;
+        int err = (present ? 1 : 0) | (access == WRITE ? 2 : 0) | (userBit != 0 ? 4 : 0)
+                | (access == EXEC && (cpu.efer & CpuState.EFER_NXE) != 0 ? 16 : 0);
+        return GuestFault.of(GuestFault.PF, err);
+    }
+}

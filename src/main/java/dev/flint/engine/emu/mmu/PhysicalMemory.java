@@ -1,0 +1,84 @@
+package dev.flint.engine.emu.mmu;
+
+import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.bus.Bus;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * One vCPU's view of guest-physical space: RAM through the shared segment, the local APIC page through
+ * this CPU's own {@link CpuInterruptPort} (every CPU sees its own APIC at the same address), and
+ * everything else through the MMIO bus. Used for page-table walks and for accesses the TLB cannot map
+ * straight to RAM.
+ */
+public final class PhysicalMemory {
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final GuestMemory memory;
+    private final MemorySegment ram;
+    private final Bus mmio;
+    private final CpuInterruptPort apic;
+
+    public PhysicalMemory(GuestMemory memory, Bus mmio, CpuInterruptPort apic) {
+        this.memory = memory;
+        this.ram = memory.segment();
+        this.mmio = mmio;
+        this.apic = apic;
+    }
+
+    public MemorySegment ram() { return ram; }
+
+    /** Host offset of the 4 KiB page at {@code pagePhys} if it is plain RAM, else -1. */
+    public long ramPage(long pagePhys) {
+        if (isApic(pagePhys)) return -1;
+        return memory.hostOffset(pagePhys, 4096);
+    }
+
+    /** Reads 1, 2, 4 or 8 bytes that lie inside one page. */
+    public long read(long pa, int size) {
+        long page = pa & ~0xFFFL;
+        long host = ramPage(page);
+        if (host >= 0) return readRam(host + (pa & 0xFFF), size);
+        if (isApic(page)) return apic.mmioRead(pa & 0xFFF, size);
+        return mmio.read(pa, size);
+    }
+
+    public void write(long pa, int size, long value) {
+        long page = pa & ~0xFFFL;
+        long host = ramPage(page);
+        if (host >= 0) {
+            writeRam(host + (pa & 0xFFF), size, value);
+        } else if (isApic(page)) {
+            apic.mmioWrite(pa & 0xFFF, size, value);
+        } else {
+            mmio.write(pa, size, value);
+        }
+    }
+
+    private boolean isApic(long page) {
+        return apic != null && (apic.apicBase() & 0xF_FFFF_FFFF_F000L) == page;
+    }
+
+    long readRam(long off, int size) {
+        return switch (size) {
+            case 1 -> ram.get(ValueLayout.JAVA_BYTE, off) & 0xFFL;
+            case 2 -> ram.get(SHORT, off) & 0xFFFFL;
+            case 4 -> ram.get(INT, off) & 0xFFFF_FFFFL;
+            default -> ram.get(LONG, off);
+        };
+    }
+
+    void writeRam(long off, int size, long v) {
+        switch (size) {
+            case 1 -> ram.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+            case 2 -> ram.set(SHORT, off, (short) v);
+            case 4 -> ram.set(INT, off, (int) v);
+            default -> ram.set(LONG, off, v);
+        }
+    }
+}
