@@ -17,6 +17,7 @@ public enum Group {
     CONVERT(3, IntegerGroups::convert),
     STRING(3, MemoryGroups::string),
     STACK(8, null),
+    ENCODING(6, IntegerGroups::encodings),
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),

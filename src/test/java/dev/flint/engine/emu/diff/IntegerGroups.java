@@ -621,6 +621,74 @@ final class IntegerGroups {
         return new Mem(m.base(), m.index(), m.scale(), m.disp() + (aligned - target), m.size(), m.wideDisp());
     }
 
+    // ---- decoder edge cases: ignored prefixes, REX placement, NOP and XCHG aliases -------------------
+
+    /**
+     * Instructions whose meaning hangs on decoder rules: segment overrides CS/DS/ES/SS (ignored in
+     * 64-bit mode), a REX followed by a legacy prefix (the REX is ignored), repeated 66, NOP forms,
+     * 90 with REX.B (a real XCHG), 87 C0 (XCHG EAX,EAX zero-extends), MOVSXD without REX.W.
+     * Memory operands are base-relative here so extra prefixes cannot move a RIP-relative target.
+     */
+    static void encodings(SequenceBuilder b) {
+        Random rnd = b.rnd;
+        switch (rnd.nextInt(4)) {
+            case 0, 1 -> {
+                int op = rnd.nextInt(8);
+                int size = 2 << rnd.nextInt(3);
+                Reg reg = op == 7 ? b.src(size, false) : b.dest(size, false);
+                Operand other = rnd.nextBoolean() ? b.src(size, false) : baseRelative(b, size);
+                int[] extra = switch (rnd.nextInt(4)) {
+                    case 0 -> new int[] {new int[] {0x2E, 0x3E, 0x26, 0x36}[rnd.nextInt(4)]};
+                    case 1 -> new int[] {0x40 | rnd.nextInt(16), 0x3E};           // REX then legacy: REX ignored
+                    case 2 -> new int[] {0x26, 0x36};
+                    default -> size == 2 ? new int[] {0x66} : new int[] {0x2E};      // a second 66 changes nothing
+                };
+                byte[] core = rm(b, 0, size, null, new int[] {op * 8 + 3}, reg.code(), reg, other, 0, 0);
+                byte[] bytes = new byte[extra.length + core.length];
+                for (int i = 0; i < extra.length; i++) {
+                    bytes[i] = (byte) extra[i];
+                }
+                System.arraycopy(core, 0, bytes, extra.length, core.length);
+                long def = (op == 1 || op == 4 || op == 6) ? LOGIC_DEF : STATUS;
+                b.needFlags(op == 2 || op == 3 ? CF : 0);
+                b.insn(bytes, "prefixes " + java.util.Arrays.toString(extra) + " " + ALU_NAMES[op] + " " + reg + ", " + other,
+                        def, (op == 1 || op == 4 || op == 6) ? AF : 0);
+            }
+            case 2 -> {
+                int[][] nops = {{0x90}, {0x66, 0x90}, {0xF3, 0x90}, {0x48, 0x90}, {0x0F, 0x1F, 0x00}, {0x0F, 0x1F, 0x40, 0x00},
+                    {0x0F, 0x1F, 0x44, 0x00, 0x00}, {0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00},
+                    {0x66, 0x2E, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00}};
+                int[] nop = nops[rnd.nextInt(nops.length)];
+                b.insn(Encoder.plain(nop, 0, 0), "nop form " + java.util.Arrays.toString(nop), 0, 0);
+            }
+            default -> {
+                switch (rnd.nextInt(3)) {
+                    case 0 -> b.insn(new byte[] {(byte) 0x87, (byte) 0xC0}, "xchg eax, eax (87 c0: zero-extends rax)", 0, 0);
+                    case 1 -> {
+                        if (!b.isReserved(8)) {
+                            boolean w = rnd.nextBoolean();
+                            b.insn(new byte[] {(byte) (w ? 0x49 : 0x41), (byte) 0x90}, w ? "xchg r8, rax" : "xchg r8d, eax", 0, 0);
+                        }
+                    }
+                    default -> {
+                        Reg dst = b.dest(4, false);
+                        Operand src = b.srcRm(4, false);
+                        b.insn(Encoder.modrm(b.pc(), NONE, false, new int[] {0x63}, dst.code(), dst, src, 0, 0),
+                                "movsxd " + dst + ", " + src + " (no REX.W)", 0, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Operand baseRelative(SequenceBuilder b, int size) {
+        Mem m;
+        do {
+            m = b.mem(size, false);
+        } while (m.ripRelative());
+        return m;
+    }
+
     // ---- sign conversions: CBW/CWDE/CDQE, CWD/CDQ/CQO ---------------------------------------------
 
     static void convert(SequenceBuilder b) {
