@@ -29,7 +29,7 @@ public final class Cpu implements FpuHost {
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
     /** Why {@link #execute} returned. */
-    public static final int EXIT_BUDGET = 0, EXIT_HALT = 1, EXIT_INTERRUPT_CHECK = 2;
+    public static final int EXIT_BUDGET = 0, EXIT_HALT = 1, EXIT_INTERRUPT_CHECK = 2, EXIT_FAULT = 3;
 
     public final CpuState s;
     public final Flags flags;
@@ -75,6 +75,9 @@ public final class Cpu implements FpuHost {
     private long tscOffset;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
+    /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
+    private boolean stopOnFault;
+    private GuestFault lastFault;
 
     public Cpu(CpuState state, Mmu mmu, Bus ports, CpuInterruptPort apic, GuestClock clock, FpuUnit fpu,
                int apicId, int cpuCount) {
@@ -95,6 +98,11 @@ public final class Cpu implements FpuHost {
     }
 
     public Mmu mmu() { return mmu; }
+
+    /** For test rigs: report faults through {@link #lastFault()} instead of delivering them via the IDT. */
+    public void setStopOnFault(boolean stop) { stopOnFault = stop; }
+
+    public GuestFault lastFault() { return lastFault; }
     public FpuUnit fpu() { return fpu; }
     public CpuInterruptPort apic() { return apic; }
     public boolean halted() { return halted; }
@@ -132,6 +140,10 @@ public final class Cpu implements FpuHost {
                 step();
             } catch (GuestFault f) {
                 s.rip = startIp;
+                if (stopOnFault) {
+                    lastFault = f;
+                    return EXIT_FAULT;
+                }
                 irq.deliverException(f);
             }
             instructions++;
@@ -989,7 +1001,10 @@ public final class Cpu implements FpuHost {
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (op == 6) op = 4; // SAL is SHL
         if (count == 0) {
-            if (memOp) readE(z); // the access still happens (and may fault)
+            // Nothing shifts, but the operand is still read (memory may fault), and a 32-bit register
+            // is still written (zero-extended).
+            long v = readE(z);
+            if (!memOp) setReg(rm, z, v);
             return;
         }
         int bits = z * 8;
@@ -1418,7 +1433,11 @@ public final class Cpu implements FpuHost {
     private void doubleShift(boolean left, int rawCount) {
         int z = opSize;
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
-        if (count == 0) return;
+        if (count == 0) {
+            long v = readE(z);
+            if (!memOp) setReg(rm, z, v);
+            return;
+        }
         int bits = z * 8;
         long m = mask(z);
         long d = readE(z);

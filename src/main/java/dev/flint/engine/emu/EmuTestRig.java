@@ -1,0 +1,175 @@
+package dev.flint.engine.emu;
+
+import dev.flint.engine.emu.cpu.Cpu;
+import dev.flint.engine.emu.cpu.CpuState;
+import dev.flint.engine.emu.cpu.FpuUnit;
+import dev.flint.engine.emu.cpu.GuestFault;
+import dev.flint.engine.emu.mmu.Mmu;
+import dev.flint.engine.emu.mmu.PhysicalMemory;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.bus.Bus;
+
+import java.util.Arrays;
+
+/**
+ * Runs a snippet of x86-64 code on the emu core in a fixed, minimal machine, for unit tests and the
+ * differential tester (which runs the same snippet on real hardware and compares).
+ *
+ * <h2>The machine</h2>
+ * <ul>
+ *   <li>4 MiB of RAM, identity-mapped by 4-level paging with two 2 MiB pages that are present, writable
+ *       and user-accessible (so CPL 3 can run the snippet); CR0.PE/PG/WP, CR4.PAE/PGE/OSFXSR,
+ *       EFER.LME/LMA/NXE/SCE.</li>
+ *   <li>Code at {@link #CODE_BASE}; the run starts at RIP = {@code initial.rip()} (normally CODE_BASE)
+ *       and ends when RIP reaches CODE_BASE + code length.</li>
+ *   <li>The data page at {@link #DATA_BASE} ({@link #DATA_SIZE} bytes) holds {@code data} before the
+ *       run and is returned after it. A further page below {@link #STACK_TOP} is free for a stack.</li>
+ *   <li>Flat 64-bit segments: CPL 0 uses CS=0x08/SS=0x10, CPL 3 uses CS=0x23/SS=0x1B; DS=ES=FS=GS=0
+ *       with zero bases.</li>
+ * </ul>
+ *
+ * <h2>Ending</h2>
+ * The run stops when RIP reaches the end of the code ({@link Stop#END}), at the first fault
+ * ({@link Stop#FAULT}: the vector and error code are in the result, RIP points at the faulting
+ * instruction and nothing of it has been committed), at HLT ({@link Stop#HALT}), or after
+ * {@code maxInstructions} ({@link Stop#BUDGET}).
+ *
+ * <pre>{@code
+ * long[] gpr = new long[16]; gpr[0] = 5;
+ * var r = new EmuTestRig().run(new byte[] {0x48, (byte) 0xFF, (byte) 0xC0},   // inc rax
+ *         EmuTestRig.State.of(gpr, 0x2), new byte[0], 3);
+ * assert r.state().gpr()[0] == 6;
+ * }</pre>
+ */
+public final class EmuTestRig {
+    public static final long CODE_BASE = 0x10_0000L;
+    public static final long DATA_BASE = 0x20_0000L;
+    public static final int DATA_SIZE = 4096;
+    public static final long STACK_TOP = 0x30_0000L;
+    private static final long RAM = 4L << 20;
+    private static final long PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, GDT = 0x4000;
+
+    /** Why a run ended. */
+    public enum Stop { END, FAULT, HALT, BUDGET }
+
+    /**
+     * Register state: 16 GPRs (RAX..R15 in encoding order), RFLAGS, RIP, and the 16 XMM registers as
+     * 32 longs (low half then high half of XMM0, then XMM1, ...).
+     */
+    public record State(long[] gpr, long rflags, long rip, long[] xmm) {
+        public State {
+            if (gpr.length != 16 || xmm.length != 32) throw new IllegalArgumentException("16 GPRs, 16 XMMs");
+            gpr = gpr.clone();
+            xmm = xmm.clone();
+        }
+
+        /** GPRs and RFLAGS; RIP at CODE_BASE; XMM zero. */
+        public static State of(long[] gpr, long rflags) {
+            return new State(gpr, rflags, CODE_BASE, new long[32]);
+        }
+    }
+
+    /** The outcome; {@code faultVector} is -1 unless {@code stop} is FAULT. */
+    public record Result(State state, byte[] data, Stop stop, int faultVector, int errorCode, long instructions) {}
+
+    private final FpuUnit fpu;
+
+    /** A rig without FPU/SSE units (x87/SSE instructions raise #UD; XMM registers are plain storage). */
+    public EmuTestRig() { this(FpuUnit.NONE); }
+
+    /** A rig using the given x87/MMX/SSE units. */
+    public EmuTestRig(FpuUnit fpu) { this.fpu = fpu; }
+
+    public Result run(byte[] code, State initial, byte[] data, int cpl) {
+        return run(code, initial, data, cpl, 1_000_000);
+    }
+
+    public Result run(byte[] code, State initial, byte[] data, int cpl, long maxInstructions) {
+        if (cpl != 0 && cpl != 3) throw new IllegalArgumentException("cpl must be 0 or 3");
+        if (code.length > DATA_BASE - CODE_BASE || data.length > DATA_SIZE) throw new IllegalArgumentException("too big");
+        try (GuestMemory mem = GuestMemory.allocate(RAM)) {
+            buildMachine(mem);
+            mem.write(CODE_BASE, code);
+            mem.write(DATA_BASE, data);
+            CpuState st = new CpuState();
+            setupState(st, initial, cpl);
+            fpu.reset();
+            for (int i = 0; i < 16; i++) fpu.setXmm(i, initial.xmm()[2 * i], initial.xmm()[2 * i + 1]);
+            Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
+            Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1);
+            cpu.setStopOnFault(true);
+            long end = CODE_BASE + code.length;
+            Stop stop = Stop.BUDGET;
+            int vector = -1, error = 0;
+            long n = 0;
+            while (n < maxInstructions) {
+                if (st.rip == end) { stop = Stop.END; break; }
+                int exit = cpu.execute(1);
+                if (exit == Cpu.EXIT_FAULT) {
+                    GuestFault f = cpu.lastFault();
+                    stop = Stop.FAULT;
+                    vector = f.vector;
+                    error = f.errorCode;
+                    break;
+                }
+                if (exit == Cpu.EXIT_HALT) { stop = Stop.HALT; break; }
+                n++;
+            }
+            long[] xmm = new long[32];
+            for (int i = 0; i < 16; i++) {
+                xmm[2 * i] = fpu.xmm(i, 0);
+                xmm[2 * i + 1] = fpu.xmm(i, 1);
+            }
+            byte[] out = new byte[DATA_SIZE];
+            mem.read(DATA_BASE, out, 0, DATA_SIZE);
+            if (data.length < DATA_SIZE) out = Arrays.copyOf(out, Math.max(data.length, DATA_SIZE));
+            State fin = new State(st.gpr, st.flags.get(), st.rip, xmm);
+            return new Result(fin, out, stop, vector, error, cpu.instructions);
+        }
+    }
+
+    private static void buildMachine(GuestMemory mem) {
+        long flags = 0x7; // present, writable, user
+        mem.writeLong(PML4, PDPT | flags);
+        mem.writeLong(PDPT, PD | flags);
+        mem.writeLong(PD, 0x0000_0000L | flags | 0x80);
+        mem.writeLong(PD + 8, 0x0020_0000L | flags | 0x80);
+        long[] gdt = {
+                0,
+                dev.flint.arch.x86.Segment.code64(0x08).toGdtEntry(),
+                dev.flint.arch.x86.Segment.data(0x10).toGdtEntry(),
+                userData(),
+                userCode64(),
+        };
+        for (int i = 0; i < gdt.length; i++) mem.writeLong(GDT + 8L * i, gdt[i]);
+    }
+
+    private static long userData() { return dev.flint.arch.x86.Segment.data(0x18).toGdtEntry() | (3L << 45); }
+
+    private static long userCode64() { return dev.flint.arch.x86.Segment.code64(0x20).toGdtEntry() | (3L << 45); }
+
+    private static void setupState(CpuState st, State in, int cpl) {
+        System.arraycopy(in.gpr(), 0, st.gpr, 0, 16);
+        st.rip = in.rip();
+        st.flags.load(in.rflags());
+        st.cr0 = CpuState.CR0_PE | CpuState.CR0_MP | CpuState.CR0_ET | CpuState.CR0_NE | CpuState.CR0_WP | CpuState.CR0_PG;
+        st.cr3 = PML4;
+        st.cr4 = CpuState.CR4_PAE | CpuState.CR4_PGE | CpuState.CR4_OSFXSR | CpuState.CR4_OSXMMEXCPT;
+        st.efer = CpuState.EFER_SCE | CpuState.EFER_LME | CpuState.EFER_LMA | CpuState.EFER_NXE;
+        st.gdtBase = GDT;
+        st.gdtLimit = 5 * 8 - 1;
+        int code = cpl == 3 ? 0x23 : 0x08, stack = cpl == 3 ? 0x1B : 0x10;
+        st.setSegment(CpuState.CS, withDpl(dev.flint.arch.x86.Segment.code64(code), cpl));
+        st.setSegment(CpuState.SS, withDpl(dev.flint.arch.x86.Segment.data(stack), cpl));
+        for (int sr : new int[] {CpuState.DS, CpuState.ES, CpuState.FS, CpuState.GS}) {
+            st.setSegment(sr, dev.flint.arch.x86.Segment.unusable());
+        }
+        st.setSegment(CpuState.TR, dev.flint.arch.x86.Segment.tss(0));
+        st.cpl = cpl;
+    }
+
+    private static dev.flint.arch.x86.Segment withDpl(dev.flint.arch.x86.Segment s, int dpl) {
+        return new dev.flint.arch.x86.Segment(s.selector(), s.base(), s.limit(), s.type(), s.present(), dpl,
+                s.db(), s.s(), s.l(), s.g());
+    }
+}
