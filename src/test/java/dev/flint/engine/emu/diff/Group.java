@@ -18,6 +18,7 @@ public enum Group {
     STRING(3, MemoryGroups::string),
     STACK(8, null),
     ENCODING(6, IntegerGroups::encodings),
+    ADDR32(3, IntegerGroups::addr32),
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),

@@ -353,7 +353,16 @@ final class IntegerGroups {
     static void bits(SequenceBuilder b) {
         Random rnd = b.rnd;
         int size = 2 << rnd.nextInt(3);
-        switch (rnd.nextInt(4)) {
+        switch (rnd.nextInt(5)) {
+            case 4 -> {                                            // POPCNT (CPUID.1:ECX.POPCNT): ZF = source was 0, rest cleared
+                Reg dst = b.dest(size, false);
+                Operand src = b.srcRm(size, false);
+                if (src instanceof Reg r && !b.isReserved(r.num()) && rnd.nextInt(4) == 0) {
+                    b.load(r.num(), rnd.nextBoolean() ? 0 : -1L);
+                }
+                b.insn(Encoder.modrm(b.pc(), size == 2 ? new int[] {0x66, 0xF3} : new int[] {0xF3}, size == 8,
+                        new int[] {0x0F, 0xB8}, dst.code(), dst, src, 0, 0), "popcnt " + dst + ", " + src, STATUS, 0);
+            }
             case 0 -> {                                            // BTx r/m, reg
                 int op = rnd.nextInt(4);
                 Reg offset = b.dest(size, false);
@@ -403,7 +412,16 @@ final class IntegerGroups {
         Random rnd = b.rnd;
         int size = pickSize(rnd);
         boolean l8 = legacy8(rnd, size);
-        switch (rnd.nextInt(7)) {
+        switch (rnd.nextInt(8)) {
+            case 7 -> {                                            // MOV AL/AX/EAX/RAX <-> [moffs64] (A0-A3)
+                boolean store = rnd.nextBoolean();
+                long address = b.layout.data() + rnd.nextInt(Layout.DATA_SIZE - size + 1);
+                int[] op = concat(prefixes(0, size), size == 8 ? new int[] {0x48} : NONE,
+                        new int[] {(store ? 0xA2 : 0xA0) + (size == 1 ? 0 : 1)});
+                Reg acc = Reg.of(0, size);
+                b.insn(Encoder.plain(op, address, 8), store ? String.format("mov [0x%x], %s", address, acc)
+                        : String.format("mov %s, [0x%x]", acc, address), 0, 0);
+            }
             case 0 -> {                                            // MOV r/m, reg
                 Operand dst = b.destRm(size, l8);
                 Reg src = b.src(size, l8);
@@ -482,7 +500,7 @@ final class IntegerGroups {
                 b.insn(rm(b, 0, s, null, new int[] {0x0F, 0x40 + cc}, dst.code(), dst, src, 0, 0),
                         "cmov" + CC[cc] + " " + dst + ", " + src, 0, 0);
             }
-            case 2 -> forwardJump(b);
+            case 2 -> forwardJump(b, false);
             case 3 -> {
                 if (rnd.nextBoolean()) {
                     b.needFlags(SF | ZF | AF | PF | CF);
@@ -502,9 +520,18 @@ final class IntegerGroups {
         }
     }
 
-    private static void forwardJump(SequenceBuilder b) {
+    /** LOOP/JECXZ with the 67 prefix (count in ECX), or a string op with it. */
+    static void addr32(SequenceBuilder b) {
+        if (b.rnd.nextBoolean()) {
+            forwardJump(b, true);
+        } else {
+            MemoryGroups.stringAddr32(b);
+        }
+    }
+
+    private static void forwardJump(SequenceBuilder b, boolean addr32) {
         Random rnd = b.rnd;
-        int kind = rnd.nextInt(6);                                 // 0-2 Jcc rel8, 3 Jcc rel32, 4 JMP rel8, 5 JRCXZ/LOOP
+        int kind = addr32 ? 5 : rnd.nextInt(6);                                 // 0-2 Jcc rel8, 3 Jcc rel32, 4 JMP rel8, 5 JRCXZ/LOOP
         int cc = rnd.nextInt(16);
         byte[] jump;
         String text;
@@ -517,11 +544,13 @@ final class IntegerGroups {
             text = "jmp rel8";
         } else {
             if (rnd.nextBoolean()) {
-                b.load(1, rnd.nextBoolean() ? 0 : rnd.nextInt(3));
+                long junk = addr32 ? rnd.nextLong() << 32 : 0;
+                b.load(1, junk | (rnd.nextBoolean() ? 0 : rnd.nextInt(3)));
             }
             boolean loop = rnd.nextBoolean();
-            jump = new byte[] {(byte) (loop ? 0xE2 : 0xE3), 0};
-            text = loop ? "loop rel8 (rcx-1 != 0)" : "jrcxz rel8";
+            boolean ecx = addr32;                                  // 67: LOOP/JECXZ use ECX
+            jump = ecx ? new byte[] {0x67, (byte) (loop ? 0xE2 : 0xE3), 0} : new byte[] {(byte) (loop ? 0xE2 : 0xE3), 0};
+            text = (ecx ? "addr32 " : "") + (loop ? "loop rel8 (rcx-1 != 0)" : "jrcxz rel8");
         }
         int at = b.size();
         b.insn(jump, text + " (forward, over the next block)", 0, 0);
@@ -537,7 +566,7 @@ final class IntegerGroups {
                 b.patch(at + 2 + i, (byte) (distance >>> (8 * i)));
             }
         } else {
-            b.patch(at + 1, (byte) distance);
+            b.patch(at + jump.length - 1, (byte) distance);
         }
         b.joinFlags(before);
     }
@@ -583,8 +612,8 @@ final class IntegerGroups {
                 b.insn(rm(b, lock, size, new int[] {0x0F, 0xB0}, new int[] {0x0F, 0xB1}, src.code(), src, dst, 0, 0),
                         (lock != 0 ? "lock " : "") + "cmpxchg " + dst + ", " + src, STATUS, 0);
             }
-            default -> {                                           // CMPXCHG8B / CMPXCHG16B (16B needs alignment)
-                boolean wide = rnd.nextBoolean();
+            default -> {                                           // CMPXCHG8B (CMPXCHG16B: CPUID does not advertise CX16)
+                boolean wide = false;
                 int n = wide ? 16 : 8;
                 Mem m = b.memAt(n, false, 0, Layout.DATA_SIZE);
                 m = alignTarget(b, m, n);

@@ -19,6 +19,15 @@ final class MemoryGroups {
      * of the data page and RCX is small, so both directions stay inside it.
      */
     static void string(SequenceBuilder b) {
+        string(b, false);
+    }
+
+    /** String ops with the 67 prefix: ESI/EDI/ECX address and count; junk in bits 63:32 must not matter. */
+    static void stringAddr32(SequenceBuilder b) {
+        string(b, true);
+    }
+
+    private static void string(SequenceBuilder b, boolean addr32) {
         Random rnd = b.rnd;
         int size = IntegerGroups.pickSize(rnd);
         int log = Integer.numberOfTrailingZeros(size);
@@ -35,9 +44,10 @@ final class MemoryGroups {
             System.arraycopy(b.initial.data, from, b.initial.data, to, span);
             b.initial.data[to + rnd.nextInt(span)] ^= (byte) (1 + rnd.nextInt(255));
         }
-        b.load(6, src);
-        b.load(7, dst);
-        b.load(1, count);
+        long junk = addr32 ? rnd.nextLong() << 32 : 0;
+        b.load(6, src | junk);
+        b.load(7, dst | (addr32 ? rnd.nextLong() << 32 : 0));
+        b.load(1, count | (addr32 ? rnd.nextLong() << 32 : 0));
         int kind = rnd.nextInt(5);
         int base = new int[] {0xA4, 0xAA, 0xAC, 0xA6, 0xAE}[kind];
         String name = new String[] {"movs", "stos", "lods", "cmps", "scas"}[kind] + SUFFIX[log];
@@ -51,11 +61,46 @@ final class MemoryGroups {
             case 1 -> 0xF3;
             default -> kind >= 3 ? 0xF2 : 0xF3;
         };
-        int[] bytes = IntegerGroups.concat(rep != 0 ? new int[] {rep} : new int[0], size == 2 ? new int[] {0x66} : new int[0],
+        int[] bytes = IntegerGroups.concat(rep != 0 ? new int[] {rep} : new int[0], addr32 ? new int[] {0x67} : new int[0],
+                size == 2 ? new int[] {0x66} : new int[0],
                 size == 8 ? new int[] {0x48} : new int[0], new int[] {base + (size == 1 ? 0 : 1)});
-        String prefix = rep == 0 ? "" : rep == 0xF2 ? "repne " : kind >= 3 ? "repe " : "rep ";
+        String prefix = (addr32 ? "addr32 " : "") + (rep == 0 ? "" : rep == 0xF2 ? "repne " : kind >= 3 ? "repe " : "rep ");
         boolean compares = kind >= 3;
         b.insn(Encoder.plain(bytes, 0, 0), prefix + name + " (rcx=" + count + ")", compares ? STATUS : 0, 0);
+    }
+
+    /**
+     * Balanced control transfers through the stack: {@code call sub; jmp over; sub: ...; ret [imm16]} and
+     * {@code enter n, 0; ...; leave}.
+     */
+    private static void callOrFrame(SequenceBuilder b, int[] depth) {
+        Random rnd = b.rnd;
+        if (rnd.nextBoolean() || b.isReserved(5)) {
+            int extra = rnd.nextInt(3) == 0 ? 8 * rnd.nextInt(3) : 0;    // RET imm16 pops extra bytes
+            if (depth[0] - extra < -STACK_REACH) {
+                extra = 0;
+            }
+            b.insn(new byte[] {(byte) 0xE8, 2, 0, 0, 0}, "call sub (over the jmp)", 0, 0);
+            int jmpAt = b.size();
+            b.insn(new byte[] {(byte) 0xEB, 0}, "jmp over sub", 0, 0);
+            int subStart = b.size();
+            b.restricted(CpuState.RSP, true, () -> IntegerGroups.alu(b));
+            if (extra != 0) {
+                b.insn(new byte[] {(byte) 0xC2, (byte) extra, 0}, "ret " + extra, 0, 0);
+            } else {
+                b.insn(new byte[] {(byte) 0xC3}, "ret", 0, 0);
+            }
+            b.patch(jmpAt + 1, (byte) (b.size() - subStart));
+            depth[0] -= extra;
+        } else {
+            int frame = 8 * rnd.nextInt(8);
+            if (depth[0] + 8 + frame > STACK_REACH) {
+                frame = 0;
+            }
+            b.insn(new byte[] {(byte) 0xC8, (byte) frame, 0, 0}, "enter " + frame + ", 0", 0, 0);
+            b.restricted(5, true, () -> IntegerGroups.alu(b));     // RBP holds the frame LEAVE unwinds
+            b.insn(new byte[] {(byte) 0xC9}, "leave", 0, 0);
+        }
     }
 
     /** PUSH/POP of registers, immediates, memory and flags, CALL to the next instruction; the stack is in the data page. */
@@ -67,6 +112,10 @@ final class MemoryGroups {
         boolean word = rnd.nextInt(5) == 0;
         int size = word ? 2 : 8;
         int[] p66 = word ? new int[] {0x66} : new int[0];
+        if (rnd.nextInt(6) == 0) {
+            callOrFrame(b, depth);
+            return;
+        }
         if (push) {
             switch (rnd.nextInt(6)) {
                 case 0, 1 -> {

@@ -27,6 +27,7 @@ final class SequenceBuilder {
     private final long baseValue;
     private final long indexValue;
     private int tested;
+    private boolean registersOnly;
     private boolean compareMxcsr;
 
     SequenceBuilder(Layout layout, Random rnd) {
@@ -197,12 +198,29 @@ final class SequenceBuilder {
 
     /** Register or memory, for an operand the instruction writes. */
     Operand destRm(int size, boolean legacy8) {
-        return rnd.nextInt(3) == 0 ? mem(size, legacy8) : dest(size, legacy8);
+        return !registersOnly && rnd.nextInt(3) == 0 ? mem(size, legacy8) : dest(size, legacy8);
     }
 
     /** Register or memory, for an operand the instruction only reads. */
     Operand srcRm(int size, boolean legacy8) {
-        return rnd.nextInt(3) == 0 ? mem(size, legacy8) : src(size, legacy8);
+        return !registersOnly && rnd.nextInt(3) == 0 ? mem(size, legacy8) : src(size, legacy8);
+    }
+
+    /**
+     * Runs {@code body} with {@code reg} protected from writes and, if {@code registersOnly}, with
+     * register operands only (inside a CALL, a memory write could hit the return address).
+     */
+    void restricted(int reg, boolean registersOnly, Runnable body) {
+        boolean wasReserved = reserved[reg];
+        boolean wasRegistersOnly = this.registersOnly;
+        reserved[reg] = true;
+        this.registersOnly = registersOnly;
+        try {
+            body.run();
+        } finally {
+            reserved[reg] = wasReserved;
+            this.registersOnly = wasRegistersOnly;
+        }
     }
 
     /** Sets a register to a value with a setup MOV (B8+r with REX.W: all 64 bits). */
