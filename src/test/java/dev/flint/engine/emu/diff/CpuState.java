@@ -108,6 +108,9 @@ public final class CpuState {
             sb.append(String.format("%s=%016x%s", GPR_NAMES[i], gpr[i], i % 4 == 3 ? "\n" : " "));
         }
         sb.append(String.format("rflags=%08x (%s) mxcsr=%04x", rflags, Flags.describe(rflags), mxcsr));
+        for (int i = 0; i < 16; i++) {
+            sb.append(String.format("%sxmm%d=%016x_%016x", i % 2 == 0 ? "\n" : " ", i, xmm[2 * i + 1], xmm[2 * i]));
+        }
         return sb.toString();
     }
 }

@@ -51,9 +51,25 @@ final class DifferentialRunner {
             g.instructions += c.tested();
             List<String> diff = expected.diff(actual, c.flagMask(), c.compareMxcsr());
             if (!diff.isEmpty()) {
-                g.divergences.add(c.describe() + "\n" + String.join("\n", diff));
+                g.divergences.add(c.describe() + "\n" + String.join("\n", diff) + firstDivergent(layout, c));
             }
         }
+    }
+
+    /** Runs ever longer prefixes of a divergent straight-line case to name the first instruction that differs. */
+    private String firstDivergent(Layout layout, TestCase c) {
+        for (TestCase.Prefix p : c.prefixes()) {
+            TestCase cut = c.cut(p);
+            try {
+                CpuState expected = host.run(cut.code(), cut.initial());
+                if (!expected.diff(emu.run(layout, cut), cut.flagMask(), cut.compareMxcsr()).isEmpty()) {
+                    return "\nfirst divergent instruction: " + p.lastInstruction();
+                }
+            } catch (Exception e) {
+                return "\nfirst divergent instruction: " + p.lastInstruction() + " (" + e.getMessage() + ")";
+            }
+        }
+        return "";
     }
 
     Map<Group, GroupStats> stats() {

@@ -11,7 +11,8 @@ final class EmuRigCpu implements SoftwareCpu {
     /** Enough for the longest REP string op in a sequence; a runaway loop ends as a divergence. */
     private static final long MAX_INSTRUCTIONS = 100_000;
 
-    private final EmuTestRig rig = new EmuTestRig();
+    private final SseFpuUnit fpu = new SseFpuUnit();
+    private final EmuTestRig rig = new EmuTestRig(fpu);
 
     @Override
     public CpuState run(Layout layout, TestCase c) {
@@ -19,6 +20,7 @@ final class EmuRigCpu implements SoftwareCpu {
             throw new IllegalArgumentException("the rig has fixed addresses: " + Layout.RIG);
         }
         CpuState in = c.initial();
+        fpu.mxcsrAtReset(in.mxcsr);
         EmuTestRig.State start = new EmuTestRig.State(in.gpr, in.rflags, layout.sequenceStart(), in.xmm);
         EmuTestRig.Result r = rig.run(c.code(), start, in.data, 3, MAX_INSTRUCTIONS);
         if (r.stop() != EmuTestRig.Stop.END) {
@@ -30,7 +32,7 @@ final class EmuRigCpu implements SoftwareCpu {
         out.rflags = r.state().rflags();
         System.arraycopy(r.state().xmm(), 0, out.xmm, 0, 32);
         System.arraycopy(r.data(), 0, out.data, 0, Layout.DATA_SIZE);
-        out.mxcsr = in.mxcsr;
+        out.mxcsr = fpu.mxcsr();
         return out;
     }
 }

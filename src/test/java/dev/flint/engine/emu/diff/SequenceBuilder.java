@@ -28,6 +28,9 @@ final class SequenceBuilder {
     private final long indexValue;
     private int tested;
     private boolean registersOnly;
+    /** End offset and defined-flag mask after every instruction, for narrowing a divergence down. */
+    private final List<int[]> ends = new ArrayList<>();
+    private final List<String> lines = new ArrayList<>();
     private boolean compareMxcsr;
 
     SequenceBuilder(Layout layout, Random rnd) {
@@ -95,17 +98,20 @@ final class SequenceBuilder {
         append(bytes, text, "");
         definedFlags = (definedFlags | def) & ~undef;
         tested++;
+        mark();
     }
 
     /** Appends an instruction that only prepares operands (not counted as tested). */
     void setup(byte[] bytes, String text) {
         append(bytes, text, "    ; setup");
+        mark();
     }
 
     /** Appends a setup instruction that writes flags. */
     void setup(byte[] bytes, String text, long def, long undef) {
-        setup(bytes, text);
+        append(bytes, text, "    ; setup");
         definedFlags = (definedFlags | def) & ~undef;
+        mark();
     }
 
     /** After a forward jump over a block: a flag is defined only if it is on both paths. */
@@ -122,8 +128,15 @@ final class SequenceBuilder {
     }
 
     private void append(byte[] bytes, String text, String note) {
-        listing.append(String.format("  %04x: %-40s %s%s%n", code.size(), hex(bytes), text, note));
+        String line = String.format("  %04x: %-40s %s%s%n", code.size(), hex(bytes), text, note);
+        listing.append(line);
         code.writeBytes(bytes);
+        lines.add(line.trim());
+    }
+
+    /** Records where the instruction just appended ends and which flags are defined there. */
+    private void mark() {
+        ends.add(new int[] {code.size(), (int) (definedFlags | Flags.DF)});
     }
 
     private static String hex(byte[] b) {
@@ -230,7 +243,14 @@ final class SequenceBuilder {
     }
 
     TestCase finish(String group, long seed, int index) {
+        boolean straight = lines.stream().noneMatch(l -> l.contains(" j") || l.contains("loop") || l.contains("call"));
+        List<TestCase.Prefix> prefixes = new ArrayList<>();
+        if (straight) {
+            for (int i = 0; i < ends.size(); i++) {
+                prefixes.add(new TestCase.Prefix(ends.get(i)[0], ends.get(i)[1], lines.get(i)));
+            }
+        }
         return new TestCase(group, seed, index, code.toByteArray(), listing.toString(), initial,
-                definedFlags | Flags.DF, compareMxcsr, tested);
+                definedFlags | Flags.DF, compareMxcsr, tested, List.copyOf(prefixes));
     }
 }
