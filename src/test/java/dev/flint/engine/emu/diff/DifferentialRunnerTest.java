@@ -3,8 +3,6 @@ package dev.flint.engine.emu.diff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -12,19 +10,7 @@ import org.junit.jupiter.api.Test;
  * generator's cases are deterministic once undefined flags are masked), and a CPU that gets one defined
  * flag or one data byte wrong is caught.
  */
-class DifferentialRunnerTest {
-    private static NativeCpuProcess host;
-
-    @BeforeAll
-    static void start() {
-        host = new NativeCpuProcess(Layout.RIG);
-    }
-
-    @AfterAll
-    static void stop() {
-        host.close();
-    }
-
+class DifferentialRunnerTest extends HostCpuTest {
     @Test
     void hostAgreesWithItselfOnEveryGroup() throws Exception {
         DifferentialRunner runner = new DifferentialRunner(host, (layout, c) -> host.run(c.code(), c.initial()));

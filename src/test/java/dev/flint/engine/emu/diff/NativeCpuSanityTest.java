@@ -3,27 +3,13 @@ package dev.flint.engine.emu.diff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The native side must compute known answers before it can judge the software CPU: these cases have
  * results worked out by hand.
  */
-class NativeCpuSanityTest {
-    private static NativeCpuProcess host;
-
-    @BeforeAll
-    static void start() {
-        host = new NativeCpuProcess(Layout.RIG);
-    }
-
-    @AfterAll
-    static void stop() {
-        host.close();
-    }
-
+class NativeCpuSanityTest extends HostCpuTest {
     private static CpuState state(Layout layout) {
         CpuState s = new CpuState();
         for (int i = 0; i < 16; i++) {

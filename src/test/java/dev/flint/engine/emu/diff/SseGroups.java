@@ -258,65 +258,53 @@ final class SseGroups {
         int immSize = op.imm() < 0 ? 0 : 1;
         String immText = op.imm() < 0 ? "" : ", " + imm;
         Reg x = Reg.xmm(rnd.nextInt(16));
-        byte[] bytes;
-        String text;
+        Reg reg = x;                                               // the ModRM.reg operand (null: /digit)
+        Operand rm;
+        boolean regFirst = true;                                   // operand order in the listing
+        int size = rnd.nextBoolean() ? 8 : 4;                      // GPR size where a GPR takes part
+        boolean rexW = false;
         switch (op.form()) {
-            case XX -> {
-                Operand src = xmmOrMem(b, op);
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, x.num(), x, src, imm, immSize);
-                text = op.name() + " " + x + ", " + src + immText;
+            case XX -> rm = xmmOrMem(b, op);
+            case STORE -> {
+                rm = xmmOrMem(b, op);
+                regFirst = false;
             }
-            case STORE, STORE_MEM -> {
-                Operand dst = op.form() == Form.STORE_MEM ? mem(b, op.memSize(), op.aligned()) : xmmOrMem(b, op);
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, x.num(), x, dst, 0, 0);
-                text = op.name() + " " + dst + ", " + x;
+            case STORE_MEM -> {
+                rm = mem(b, op.memSize(), op.aligned());
+                regFirst = false;
             }
-            case LOAD_MEM -> {
-                Mem src = mem(b, op.memSize(), op.aligned());
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, x.num(), x, src, 0, 0);
-                text = op.name() + " " + x + ", " + src;
-            }
-            case REG_ONLY -> {
-                Reg src = Reg.xmm(rnd.nextInt(16));
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, x.num(), x, src, 0, 0);
-                text = op.name() + " " + x + ", " + src;
-            }
+            case LOAD_MEM -> rm = mem(b, op.memSize(), op.aligned());
+            case REG_ONLY -> rm = Reg.xmm(rnd.nextInt(16));
             case FROM_GPR -> {
-                int size = rnd.nextBoolean() ? 8 : 4;
-                Operand src = rnd.nextInt(3) == 0 ? b.mem(size, false) : b.src(size, false);
-                bytes = Encoder.modrm(b.pc(), prefix, size == 8, opcode, x.num(), x, src, 0, 0);
-                text = op.name() + " " + x + ", " + src;
+                rexW = size == 8;
+                rm = rnd.nextInt(3) == 0 ? b.mem(size, false) : b.src(size, false);
             }
             case TO_GPR -> {
-                int size = rnd.nextBoolean() ? 8 : 4;
-                Reg dst = b.dest(size, false);
-                Operand src = xmmOrMem(b, op);
-                bytes = Encoder.modrm(b.pc(), prefix, size == 8, opcode, dst.code(), dst, src, 0, 0);
-                text = op.name() + " " + dst + ", " + src;
+                rexW = size == 8;
+                reg = b.dest(size, false);
+                rm = xmmOrMem(b, op);
             }
             case TO_GPR_REG, PEXTRW -> {
-                Reg dst = b.dest(4, false);
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, dst.code(), dst, x, imm, immSize);
-                text = op.name() + " " + dst + ", " + x + immText;
+                reg = b.dest(4, false);
+                rm = x;
             }
             case STORE_GPR -> {
-                int size = rnd.nextBoolean() ? 8 : 4;
-                Operand dst = rnd.nextInt(3) == 0 ? b.mem(size, false) : b.dest(size, false);
-                bytes = Encoder.modrm(b.pc(), prefix, size == 8, opcode, x.num(), x, dst, 0, 0);
-                text = op.name() + " " + dst + ", " + x;
+                rexW = size == 8;
+                rm = rnd.nextInt(3) == 0 ? b.mem(size, false) : b.dest(size, false);
+                regFirst = false;
             }
             case SHIFT_IMM -> {
                 int[] edges = {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 200};
                 imm = rnd.nextBoolean() ? edges[rnd.nextInt(edges.length)] : imm;
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, op.ext(), null, x, imm, 1);
-                text = op.name() + " " + x + ", " + imm;
+                immText = ", " + imm;
+                reg = null;
+                rm = x;
             }
-            default -> {                                           // PINSRW xmm, r32/m16, imm8
-                Operand src = rnd.nextInt(3) == 0 ? b.mem(2, false) : b.src(4, false);
-                bytes = Encoder.modrm(b.pc(), prefix, false, opcode, x.num(), x, src, imm, 1);
-                text = op.name() + " " + x + ", " + src + immText;
-            }
+            default -> rm = rnd.nextInt(3) == 0 ? b.mem(2, false) : b.src(4, false);   // PINSRW xmm, r32/m16
         }
+        byte[] bytes = Encoder.modrm(b.pc(), prefix, rexW, opcode, reg == null ? op.ext() : reg.code(), reg, rm, imm,
+                immSize);
+        String text = op.name() + " " + (reg == null ? rm : regFirst ? reg + ", " + rm : rm + ", " + reg) + immText;
         b.insn(bytes, text, op.setsFlags() ? Flags.STATUS : 0, 0);
     }
 }
