@@ -75,7 +75,7 @@ public final class EmuTestRig {
     private final FpuUnit fpu;
 
     /** A rig without FPU/SSE units (x87/SSE instructions raise #UD; XMM registers are plain storage). */
-    public EmuTestRig() { this(FpuUnit.NONE); }
+    public EmuTestRig() { this(FpuUnit.none()); }
 
     /** A rig using the given x87/MMX/SSE units. */
     public EmuTestRig(FpuUnit fpu) { this.fpu = fpu; }

@@ -99,6 +99,35 @@ public final class Cpu implements FpuHost {
 
     public Mmu mmu() { return mmu; }
 
+    /** Loads the boot state (vCPU 0 at start). */
+    public void boot(dev.flint.arch.x86.CpuBootState state) {
+        s.load(state);
+        afterStateLoad();
+    }
+
+    /** INIT: back to the reset state, then wait for a STARTUP IPI. */
+    public void init() {
+        s.resetForInit();
+        fpu.reset();
+        afterStateLoad();
+    }
+
+    /** STARTUP IPI: real mode at {@code vectorPage} * 4 KiB (CS = vector << 8, IP = 0). */
+    public void startup(int vectorPage) {
+        int sel = (vectorPage & 0xFF) << 8;
+        s.segSel[CS] = sel;
+        s.segBase[CS] = (long) sel << 4;
+        s.rip = 0;
+        halted = false;
+        afterStateLoad();
+    }
+
+    private void afterStateLoad() {
+        mmu.flushAll();
+        interruptShadow = false;
+        modeChanged();
+    }
+
     /** For test rigs: report faults through {@link #lastFault()} instead of delivering them via the IDT. */
     public void setStopOnFault(boolean stop) { stopOnFault = stop; }
 
@@ -109,7 +138,7 @@ public final class Cpu implements FpuHost {
     public void setHalted(boolean h) { halted = h; }
 
     /** Recomputes cached mode facts after CS, CR0, EFER or CPL change. */
-    void modeChanged() {
+    public void modeChanged() {
         mode64 = s.mode64();
         if (mode64) {
             defOpSize = 4;
@@ -122,6 +151,7 @@ public final class Cpu implements FpuHost {
         }
         mmu.setUser(s.cpl == 3);
         fetchPage = -1;
+        windowLength = 0;
     }
 
     // ============================================================ run loop
@@ -174,19 +204,48 @@ public final class Cpu implements FpuHost {
 
     // ============================================================ fetch
 
+    /**
+     * Up to 8 code bytes starting at linear address {@link #windowStart}, read with one memory access at
+     * the start of each instruction: most instructions then decode without touching memory again.
+     * Refilled per instruction, so code written by the previous instruction is always seen.
+     */
+    private long window;
+    private long windowStart = -1;
+    private int windowLength;
+
     private int fetch8() {
         long off = ip & ipMask;
         long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
         ip++;
+        long d = lin - windowStart;
+        if (d >= 0 && d < windowLength) return (int) (window >>> (d << 3)) & 0xFF;
+        return fetchMiss(lin);
+    }
+
+    private int fetchMiss(long lin) {
         long page = lin & ~0xFFFL;
         if (page != fetchPage || fetchGen != mmu.generation()) {
             fetchHost = mmu.codePage(lin);
             fetchPage = page;
             fetchGen = mmu.generation();
         }
-        if (fetchHost < 0) return mmu.fetchSlow(lin);
-        return ram.get(ValueLayout.JAVA_BYTE, fetchHost + (lin & 0xFFF)) & 0xFF;
+        if (fetchHost < 0) {
+            windowLength = 0;
+            return mmu.fetchSlow(lin);
+        }
+        long inPage = lin & 0xFFF;
+        if (inPage <= 4096 - 8) {
+            window = ram.get(CODE_WINDOW, fetchHost + inPage);
+            windowStart = lin;
+            windowLength = 8;
+            return (int) window & 0xFF;
+        }
+        windowLength = 0;
+        return ram.get(ValueLayout.JAVA_BYTE, fetchHost + inPage) & 0xFF;
     }
+
+    private static final ValueLayout.OfLong CODE_WINDOW =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private int fetch16() { return fetch8() | fetch8() << 8; }
 
@@ -435,6 +494,7 @@ public final class Cpu implements FpuHost {
     private void step() {
         startIp = s.rip;
         ip = s.rip;
+        windowLength = 0;
         opSize = defOpSize;
         adSize = defAdSize;
         seg = -1;

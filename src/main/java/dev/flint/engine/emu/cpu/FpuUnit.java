@@ -5,7 +5,7 @@ import dev.flint.engine.emu.fpu.FpuHost;
 /**
  * The x87/MMX/SSE units as the core calls them: the core decodes prefixes, the opcode and the ModRM
  * operand (computing the linear address of a memory operand, RIP-relative included), then hands the
- * instruction over. Implemented by the {@code engine.emu.fpu} package; {@link #NONE} stands in (every
+ * instruction over. Implemented by the {@code engine.emu.fpu} package; {@link #none()} stands in (every
  * such instruction raises #UD) until it is plugged in.
  */
 public interface FpuUnit {
@@ -21,7 +21,8 @@ public interface FpuUnit {
     void reset();
 
     /** No units: XMM registers are plain storage and every x87/SSE instruction is #UD. */
-    FpuUnit NONE = new FpuUnit() {
+    static FpuUnit none() {
+        return new FpuUnit() {
         private final long[] regs = new long[32];
 
         @Override
@@ -40,5 +41,6 @@ public interface FpuUnit {
 
         @Override
         public void reset() { java.util.Arrays.fill(regs, 0); }
-    };
+        };
+    }
 }

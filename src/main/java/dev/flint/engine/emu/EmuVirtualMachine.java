@@ -1,0 +1,100 @@
+package dev.flint.engine.emu;
+
+import dev.flint.arch.x86.CpuBootState;
+import dev.flint.engine.EngineException;
+import dev.flint.engine.VirtualMachine;
+import dev.flint.engine.VmSetup;
+import dev.flint.engine.emu.cpu.Cpu;
+import dev.flint.engine.emu.cpu.CpuState;
+import dev.flint.engine.emu.cpu.FpuUnit;
+import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.engine.emu.mmu.Mmu;
+import dev.flint.engine.emu.mmu.PhysicalMemory;
+import dev.flint.machine.InterruptController;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+
+/**
+ * A VM run by the emu engine: one {@link Vcpu} platform thread per vCPU, all sharing guest memory and the
+ * buses. vCPU 0 starts at the boot state; the others wait for INIT/SIPI from their local APIC.
+ */
+final class EmuVirtualMachine implements VirtualMachine {
+    private final VmSetup setup;
+    private final InterruptHardware irq;
+    private final VcpuGate gate = new VcpuGate();
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private boolean started;
+    private boolean closed;
+
+    EmuVirtualMachine(VmSetup setup, InterruptHardware irq, GuestClock clock, IntFunction<FpuUnit> fpus) {
+        this.setup = setup;
+        this.irq = irq;
+        for (int i = 0; i < setup.cpus(); i++) {
+            CpuInterruptPort port = irq.cpuPort(i);
+            if (i > 0 && port == null) {
+                throw new EngineException("emu: " + setup.cpus() + " vCPUs need a local APIC to start the others");
+            }
+            CpuState state = new CpuState();
+            Mmu mmu = new Mmu(state, new PhysicalMemory(setup.memory(), setup.mmio(), port));
+            Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus());
+            vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0));
+        }
+    }
+
+    @Override
+    public InterruptController interrupts() { return irq.controller(); }
+
+    @Override
+    public synchronized void start(CpuBootState bsp) {
+        if (started) throw new IllegalStateException("already started");
+        started = true;
+        vcpus.getFirst().cpu().boot(bsp);
+        for (Vcpu v : vcpus) {
+            gate.register();
+            v.start();
+        }
+    }
+
+    @Override
+    public void pause() {
+        try {
+            gate.pause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void resume() { gate.resume(); }
+
+    @Override
+    public void stop() {
+        gate.stop();
+        for (Vcpu v : vcpus) v.wake();
+        for (Vcpu v : vcpus) {
+            try {
+                v.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Instructions executed by all vCPUs so far (approximate while running). */
+    long instructions() {
+        long n = 0;
+        for (Vcpu v : vcpus) n += v.cpu().instructions;
+        return n;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        stop();
+        irq.close();
+    }
+}

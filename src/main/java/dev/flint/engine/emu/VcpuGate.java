@@ -1,0 +1,49 @@
+package dev.flint.engine.emu;
+
+/**
+ * Run/pause/stop coordination shared by a VM's vCPU threads. vCPUs ask {@link #awaitRunnable()} at every
+ * slice boundary; {@link #pause()} returns once every running vCPU has stopped at one.
+ */
+final class VcpuGate {
+    private boolean paused;
+    private boolean stopped;
+    private int running;
+    private int parked;
+
+    synchronized void register() { running++; }
+
+    /** Blocks while paused; returns false once the VM is stopping. */
+    synchronized boolean awaitRunnable() throws InterruptedException {
+        if (!paused) return !stopped;
+        parked++;
+        notifyAll();
+        try {
+            while (paused && !stopped) wait();
+        } finally {
+            parked--;
+        }
+        return !stopped;
+    }
+
+    synchronized void exited() {
+        running--;
+        notifyAll();
+    }
+
+    synchronized void pause() throws InterruptedException {
+        paused = true;
+        while (parked < running && !stopped) wait(10);
+    }
+
+    synchronized void resume() {
+        paused = false;
+        notifyAll();
+    }
+
+    synchronized void stop() {
+        stopped = true;
+        notifyAll();
+    }
+
+    synchronized boolean isStopped() { return stopped; }
+}
