@@ -88,6 +88,17 @@ final class SoftFloat {
             return this == SINGLE ? Float.floatToRawIntBits((float) d) & 0xFFFFFFFFL : Double.doubleToRawLongBits(d);
         }
 
+        /** The significand as an integer, hidden bit included (finite values). */
+        long significand(long bits) {
+            long frac = bits & fracMask;
+            return exponentField(bits) == 0 ? frac : frac | (fracMask + 1);
+        }
+
+        /** The exponent of the significand's last bit: value = significand * 2^lsbExponent (finite values). */
+        int lsbExponent(long bits) {
+            return Math.max(exponentField(bits), 1) - bias - (precision - 1);
+        }
+
         long zero(boolean negative) {
             return negative ? signBit : 0;
         }
@@ -179,6 +190,22 @@ final class SoftFloat {
     }
 
     long arith(Op op, long a, long b, Format f) {
+        int before = flags;
+        return withoutDenormalOnSpecialResult(before, arithmetic(op, a, b, f));
+    }
+
+    /**
+     * Hardware reports DE only when a denormal operand takes part in a real computation: an operation that
+     * ends as invalid or divide-by-zero (e.g. denormal / 0, sqrt of a negative denormal) reports only that.
+     */
+    private long withoutDenormalOnSpecialResult(int before, long result) {
+        if ((flags & ~before & (IE | ZE)) != 0) {
+            flags = (flags & ~DE) | (before & DE);
+        }
+        return result;
+    }
+
+    private long arithmetic(Op op, long a, long b, Format f) {
         if (f.isNaN(a) || f.isNaN(b)) {
             return propagateNaN(a, b, f);
         }
@@ -246,6 +273,11 @@ final class SoftFloat {
     }
 
     long sqrt(long a, Format f) {
+        int before = flags;
+        return withoutDenormalOnSpecialResult(before, squareRoot(a, f));
+    }
+
+    private long squareRoot(long a, Format f) {
         if (f.isNaN(a)) {
             return propagateNaN(a, a, f);
         }
@@ -292,14 +324,8 @@ final class SoftFloat {
     private record Exact(boolean negative, BigInteger mag, int exp) {
         static Exact of(double d) {
             long bits = Double.doubleToRawLongBits(d);
-            int e = (int) (bits >>> 52) & 0x7FF;
-            long m = bits & 0xFFFFFFFFFFFFFL;
-            if (e == 0) {
-                e = 1;
-            } else {
-                m |= 1L << 52;
-            }
-            return new Exact(bits < 0, BigInteger.valueOf(m), e - 1075);
+            return new Exact(bits < 0, BigInteger.valueOf(Format.DOUBLE.significand(bits)),
+                    Format.DOUBLE.lsbExponent(bits));
         }
 
         BigInteger signed() {
@@ -345,19 +371,12 @@ final class SoftFloat {
     long roundDouble(double rd, int errSign, Format f) {
         long bits = Double.doubleToRawLongBits(rd);
         boolean neg = bits < 0;
-        int e = (int) (bits >>> 52) & 0x7FF;
-        long m = bits & 0xFFFFFFFFFFFFFL;
-        if (e == 0) {
-            e = 1;
-        } else {
-            m |= 1L << 52;
-        }
-        m <<= 2;
+        long m = Format.DOUBLE.significand(bits) << 2;
         int magnitudeErr = neg ? -errSign : errSign;
         if (magnitudeErr < 0) {
             m -= 1;
         }
-        return round(neg, m, e - 1075 - 2, errSign != 0, f);
+        return round(neg, m, Format.DOUBLE.lsbExponent(bits) - 2, errSign != 0, f);
     }
 
     /**
@@ -381,7 +400,31 @@ final class SoftFloat {
         }
         int qmin = emin - (p - 1);
         int q = Math.max(e, emin) - (p - 1); // exponent of the result's last bit
-        int shift = q - exp;
+        long integer = shiftAndRound(mant, q - exp, sticky, rounding, negative);
+        boolean inexact = lastInexact;
+        long bits = e > f.bias ? f.inf : ((long) (q - qmin) << (p - 1)) + integer;
+        if (f.exponentField(bits) == f.expField) {
+            flags |= OE | PE;
+            boolean toInfinity = rounding == RN || (rounding == RU && !negative) || (rounding == RD && negative);
+            return sign | (toInfinity ? f.inf : f.maxFinite);
+        }
+        if (tiny && (inexact || !underflowMasked)) {
+            flags |= UE;
+        }
+        if (inexact) {
+            flags |= PE;
+        }
+        return sign | bits;
+    }
+
+    /** Set by {@link #shiftAndRound}: whether discarded bits were non-zero. */
+    private boolean lastInexact;
+
+    /**
+     * {@code (mant + s) >> shift} rounded to an integer in {@code mode} (s: 0 or a sticky fraction below
+     * one unit of mant). A left shift ({@code shift <= 0}) must not overflow; the caller ensures that.
+     */
+    private long shiftAndRound(long mant, int shift, boolean sticky, int mode, boolean negative) {
         long integer;
         boolean half;
         boolean rest;
@@ -398,29 +441,14 @@ final class SoftFloat {
             half = ((mant >>> (shift - 1)) & 1) != 0;
             rest = sticky || (mant & ((1L << (shift - 1)) - 1)) != 0;
         }
-        boolean inexact = half || rest;
-        boolean up = switch (rounding) {
+        lastInexact = half || rest;
+        boolean up = switch (mode) {
             case RN -> half && (rest || (integer & 1) != 0);
-            case RU -> !negative && inexact;
-            case RD -> negative && inexact;
+            case RU -> !negative && lastInexact;
+            case RD -> negative && lastInexact;
             default -> false;
         };
-        if (up) {
-            integer++;
-        }
-        long bits = e > f.bias ? f.inf : ((long) (q - qmin) << (p - 1)) + integer;
-        if (f.exponentField(bits) == f.expField) {
-            flags |= OE | PE;
-            boolean toInfinity = rounding == RN || (rounding == RU && !negative) || (rounding == RD && negative);
-            return sign | (toInfinity ? f.inf : f.maxFinite);
-        }
-        if (tiny && (inexact || !underflowMasked)) {
-            flags |= UE;
-        }
-        if (inexact) {
-            flags |= PE;
-        }
-        return sign | bits;
+        return up ? integer + 1 : integer;
     }
 
     // ---- comparisons ----
@@ -444,11 +472,11 @@ final class SoftFloat {
     /** MINSS/MAXSS family: returns the second operand when either is NaN or both are zero. */
     long minMax(long a, long b, Format f, boolean max) {
         int c = compare(a, b, f, true);
+        a = denormalsAreZero && f.isDenormal(a) ? a & f.signBit : a;
+        b = denormalsAreZero && f.isDenormal(b) ? b & f.signBit : b;
         if (c == UNORDERED) {
             return b;
         }
-        a = denormalsAreZero && f.isDenormal(a) ? a & f.signBit : a;
-        b = denormalsAreZero && f.isDenormal(b) ? b & f.signBit : b;
         return (max ? c == GREATER : c == LESS) ? a : b;
     }
 
@@ -473,14 +501,7 @@ final class SoftFloat {
         if (from.isInf(bits)) {
             return (neg ? to.signBit : 0) | to.inf;
         }
-        int e = from.exponentField(bits);
-        long m = bits & from.fracMask;
-        if (e == 0) {
-            e = 1;
-        } else {
-            m |= from.fracMask + 1;
-        }
-        return round(neg, m, e - from.bias - (from.precision - 1), false, to);
+        return round(neg, from.significand(bits), from.lsbExponent(bits), false, to);
     }
 
     /** Signed integer to floating point (CVTSI2SS, CVTDQ2PS...), rounded per mode. */
@@ -509,14 +530,7 @@ final class SoftFloat {
         if (f.isZero(bits) || (denormalsAreZero && f.isDenormal(bits))) {
             return 0;
         }
-        int e = f.exponentField(bits);
-        long m = bits & f.fracMask;
-        if (e == 0) {
-            e = 1;
-        } else {
-            m |= f.fracMask + 1;
-        }
-        return roundToInteger(f.negative(bits), m, e - f.bias - (f.precision - 1), sizeBits, truncate);
+        return roundToInteger(f.negative(bits), f.significand(bits), f.lsbExponent(bits), sizeBits, truncate);
     }
 
     static long integerIndefinite(int sizeBits) {
@@ -528,45 +542,15 @@ final class SoftFloat {
      * {@code sizeBits}, zero-extended into the result; out of range gives IE and the integer indefinite.
      */
     long roundToInteger(boolean neg, long m, int exp, int sizeBits, boolean truncate) {
-        long integer;
-        boolean half = false;
-        boolean rest = false;
         if (m == 0) {
             return 0;
         }
-        if (exp >= 0) {
-            if (exp + 64 - Long.numberOfLeadingZeros(m) > 64) {
-                flags |= IE;
-                return integerIndefinite(sizeBits);
-            }
-            integer = m << exp;
-        } else if (-exp > 64) {
-            integer = 0;
-            rest = true;
-        } else if (-exp == 64) {
-            integer = 0;
-            half = m < 0;
-            rest = (m << 1) != 0;
-        } else {
-            integer = m >>> -exp;
-            half = ((m >>> (-exp - 1)) & 1) != 0;
-            rest = (m & ((1L << (-exp - 1)) - 1)) != 0;
+        if (exp >= 0 && exp + 64 - Long.numberOfLeadingZeros(m) > 64) {
+            flags |= IE;
+            return integerIndefinite(sizeBits);
         }
-        int mode = truncate ? RZ : rounding;
-        boolean inexact = half || rest;
-        boolean up = switch (mode) {
-            case RN -> half && (rest || (integer & 1) != 0);
-            case RU -> !neg && inexact;
-            case RD -> neg && inexact;
-            default -> false;
-        };
-        if (up) {
-            integer++;
-            if (integer == 0) { // carried out of 64 bits
-                flags |= IE;
-                return integerIndefinite(sizeBits);
-            }
-        }
+        long integer = shiftAndRound(m, -exp, false, truncate ? RZ : rounding, neg);
+        boolean inexact = lastInexact;
         long limit = 1L << (sizeBits - 1); // unsigned magnitude of the most negative value
         int vsLimit = Long.compareUnsigned(integer, limit);
         if (neg ? vsLimit > 0 : vsLimit >= 0) {

@@ -631,34 +631,34 @@ final class SseInstruction {
 
     // ---- floating point ----
 
-    private boolean floatArithmetic(int opcode) {
-        boolean scalar = prefix == 0xF3 || prefix == 0xF2;
-        if ((opcode == 0x52 || opcode == 0x53) && prefix != 0 && prefix != 0xF3) {
-            return false;
-        }
+    private interface FloatLanes {
+        void apply(long[] d, long[] src, Format f, boolean scalar, SoftFloat env);
+    }
+
+    /** Scalar (F3/F2) or packed (none/66) float operation on xmm(reg) and r/m, through MXCSR. */
+    private boolean floatLanes(FloatLanes op) {
         sse();
+        boolean scalar = prefix == 0xF3 || prefix == 0xF2;
         Format f = scalarOrPackedFormat();
         long[] src = scalar ? xmmSourceLow(f.width / 8) : xmmSource(true);
         long[] d = xmm(reg);
         SoftFloat env = env();
-        PackedFloat.arithmetic(opcode, d, src, f, scalar, env);
+        op.apply(d, src, f, scalar, env);
         commit(env);
         setXmm(reg, d);
         return true;
     }
 
+    private boolean floatArithmetic(int opcode) {
+        if ((opcode == 0x52 || opcode == 0x53) && prefix != 0 && prefix != 0xF3) {
+            return false;
+        }
+        return floatLanes((d, src, f, scalar, env) -> PackedFloat.arithmetic(opcode, d, src, f, scalar, env));
+    }
+
     /** 0F C2: CMPPS/CMPPD/CMPSS/CMPSD. */
     private boolean compareToMask() {
-        sse();
-        boolean scalar = prefix == 0xF3 || prefix == 0xF2;
-        Format f = scalarOrPackedFormat();
-        long[] src = scalar ? xmmSourceLow(f.width / 8) : xmmSource(true);
-        long[] d = xmm(reg);
-        SoftFloat env = env();
-        PackedFloat.compare(d, src, f, scalar, imm, env);
-        commit(env);
-        setXmm(reg, d);
-        return true;
+        return floatLanes((d, src, f, scalar, env) -> PackedFloat.compare(d, src, f, scalar, imm, env));
     }
 
     /** 0F 2E/2F: UCOMISS/COMISS/UCOMISD/COMISD into ZF, PF, CF. */

@@ -221,9 +221,7 @@ final class X87Instruction {
             }
             case 0xDB -> {
                 switch (regField) {
-                    case 0 -> loadInteger((int) h.readMem(addr, 4));
-                    case 1 -> storeInteger(32, true, true);
-                    case 2, 3 -> storeInteger(32, false, regField == 3);
+                    case 0, 1, 2, 3 -> integerMemoryForm(32);
                     case 5 -> push(h.readMem(addr, 8), (int) h.readMem(addr + 8, 2));
                     case 7 -> {
                         if (empty(0)) {
@@ -256,9 +254,7 @@ final class X87Instruction {
             }
             case 0xDF -> {
                 switch (regField) {
-                    case 0 -> loadInteger((short) h.readMem(addr, 2));
-                    case 1 -> storeInteger(16, true, true);
-                    case 2, 3 -> storeInteger(16, false, regField == 3);
+                    case 0, 1, 2, 3 -> integerMemoryForm(16);
                     case 5 -> loadInteger(h.readMem(addr, 8));
                     case 7 -> storeInteger(64, false, true);
                     default -> {
@@ -271,6 +267,16 @@ final class X87Instruction {
             }
         }
         return true;
+    }
+
+    /** /0 FILD, /1 FISTTP, /2 FIST, /3 FISTP on a 16- or 32-bit integer (DF, DB). */
+    private void integerMemoryForm(int sizeBits) {
+        if (regField == 0) {
+            long raw = h.readMem(addr, sizeBits / 8);
+            loadInteger(sizeBits == 16 ? (short) raw : (int) raw);
+        } else {
+            storeInteger(sizeBits, regField == 1, regField != 2);
+        }
     }
 
     private void loadReal(long bits, Format f) {
@@ -677,16 +683,24 @@ final class X87Instruction {
         unary(Double.doubleToRawLongBits(r == 0 ? Math.copySign(0.0, x) : r));
     }
 
+    /** If either operand is NaN, stores the propagated NaN in ST0 and returns true. */
+    private boolean nanResult(long a, long b) {
+        if (D.isNaN(a) || D.isNaN(b)) {
+            unary(env.propagateNaN(a, b, D));
+            return true;
+        }
+        return false;
+    }
+
     /** FSCALE: ST0 * 2^trunc(ST1), rounded once. */
     private void scale() {
         long a = st(0);
         long b = st(1);
-        if (D.isNaN(a) || D.isNaN(b)) {
-            unary(env.propagateNaN(a, b, D));
+        if (nanResult(a, b)) {
             return;
         }
-        double x = D.toDouble(a);
         double n = D.toDouble(b);
+        double x = D.toDouble(a);
         if ((Double.isInfinite(n) && ((n < 0 && Double.isInfinite(x)) || (n > 0 && x == 0)))) {
             unary(env.invalid(D));
             return;
@@ -696,31 +710,16 @@ final class X87Instruction {
             unary(a);
             return;
         }
-        // exact: split the scaling so that only the final step can round
-        long r = env.mul(a, Double.doubleToRawLongBits(1.0), D);
-        double v = D.toDouble(r);
-        int e = Math.getExponent(v);
-        long target = e + k;
-        if (target > 2000) {
-            v = Math.copySign(Double.MAX_VALUE, v);
-            unary(env.mul(Double.doubleToRawLongBits(v), Double.doubleToRawLongBits(2.0), D));
-            return;
-        }
-        if (target < -2000) {
-            v = Math.copySign(Double.MIN_VALUE, v);
-            unary(env.mul(Double.doubleToRawLongBits(v), Double.doubleToRawLongBits(0.5), D));
-            return;
-        }
-        double normalised = Math.scalb(v, -e); // in [1, 2), exact
-        unary(env.round(v < 0, (long) (Math.abs(normalised) * (1L << 52)), (int) target - 52, false, D));
+        a = env.operand(a, D); // flags DE
+        int exp = (int) Math.max(-100000, Math.min(100000, D.lsbExponent(a) + k));
+        unary(env.round(D.negative(a), D.significand(a), exp, false, D));
     }
 
     /** FPREM (truncating) / FPREM1 (IEEE): exact remainder in one step; C2 is always cleared. */
     private void partialRemainder(boolean ieee) {
         long a = st(0);
         long b = st(1);
-        if (D.isNaN(a) || D.isNaN(b)) {
-            unary(env.propagateNaN(a, b, D));
+        if (nanResult(a, b)) {
             return;
         }
         double x = D.toDouble(a);
