@@ -35,7 +35,7 @@ class DifferentialCpuTest {
     @Test
     void softwareCpuMatchesHostCpu() throws IOException {
         long seed = Long.getLong("flint.diff.seed", 20261123L);
-        int count = Integer.getInteger("flint.diff.count", 250);
+        int count = Integer.getInteger("flint.diff.count", 300);
         String only = System.getProperty("flint.diff.groups", "");
         List<Group> groups = new ArrayList<>();
         for (Group g : Group.values()) {
