@@ -22,7 +22,8 @@ public enum Group {
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),
-    SSE_CVT(5, SseGroups::conversions);
+    SSE_CVT(5, SseGroups::conversions),
+    MMX(6, SseGroups::mmx);
 
     private interface Emitter {
         void emit(SequenceBuilder b);
@@ -44,6 +45,9 @@ public enum Group {
         if (name().startsWith("SSE")) {
             SseGroups.seedValues(b);
         }
+        if (this == MMX) {
+            SseGroups.loadMmx(b);
+        }
         if (this == STACK) {
             b.useDataStack();
         }
@@ -54,6 +58,9 @@ public enum Group {
             } else {
                 emitter.emit(b);
             }
+        }
+        if (this == MMX) {
+            SseGroups.storeMmx(b);
         }
         return b.finish(name(), seed, index);
     }

@@ -36,8 +36,16 @@ sealed interface Operand {
             return new Reg(num, 16, false);
         }
 
+        /** An MMX register (size tag 10: never a GPR size), encoded like a GPR without REX bits. */
+        static Reg mm(int num) {
+            return new Reg(num, 10, false);
+        }
+
         @Override
         public String toString() {
+            if (size == 10) {
+                return "mm" + num;
+            }
             if (size == 16) {
                 return "xmm" + num;
             }

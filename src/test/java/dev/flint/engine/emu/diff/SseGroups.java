@@ -238,12 +238,57 @@ final class SseGroups {
         emit(b, CONVERT.get(b.rnd.nextInt(CONVERT.size())));
     }
 
-    private static Operand xmmOrMem(SequenceBuilder b, Op op) {
+    private static Operand vectorOrMem(SequenceBuilder b, Op op, boolean mmx) {
         if (b.rnd.nextInt(3) != 0) {
-            return Reg.xmm(b.rnd.nextInt(16));
+            return vector(b, mmx);
         }
-        return mem(b, op.memSize(), op.aligned());
+        return mmx ? b.mem(8, false) : mem(b, op.memSize(), op.aligned());
     }
+
+    private static Reg vector(SequenceBuilder b, boolean mmx) {
+        return mmx ? Reg.mm(b.rnd.nextInt(8)) : Reg.xmm(b.rnd.nextInt(16));
+    }
+
+    /**
+     * The MMX forms of the packed-integer instructions (no prefix, 64-bit registers aliasing the x87
+     * stack). The setup loads MM0-7 from the data page and stores them back at the end, then EMMS,
+     * so the comparison sees them through memory.
+     */
+    static void mmx(SequenceBuilder b) {
+        emit(b, MMX.get(b.rnd.nextInt(MMX.size())), true);
+    }
+
+    /** MMX register offsets in the data page where the final MM0-7 are stored. */
+    static final int MMX_SPILL = Layout.DATA_SIZE - 64;
+
+    static void loadMmx(SequenceBuilder b) {
+        for (int i = 0; i < 8; i++) {
+            Mem m = b.mem(8, false);
+            b.setup(Encoder.modrm(b.pc(), new int[0], false, new int[] {0x0F, 0x6F}, i, Reg.mm(i), m, 0, 0), "movq mm" + i + ", " + m);
+        }
+    }
+
+    static void storeMmx(SequenceBuilder b) {
+        for (int i = 0; i < 8; i++) {
+            Mem m = new Mem(-1, -1, 1, b.layout.data() + MMX_SPILL + 8 * i, 8, true);
+            b.setup(Encoder.modrm(b.pc(), new int[0], false, new int[] {0x0F, 0x7F}, i, Reg.mm(i), m, 0, 0), "movq " + m + ", mm" + i);
+        }
+        b.setup(new byte[] {0x0F, 0x77}, "emms");
+    }
+
+    private static final List<Op> MMX = PACKED_INT.stream()
+            .filter(op -> op.prefix() == 0x66 && op.opcode() != 0x6C && op.opcode() != 0x6D && op.opcode() != 0x70
+                    && !(op.form() == Form.SHIFT_IMM && (op.ext() == 3 || op.ext() == 7)))
+            .map(op -> new Op(op.name(), 0, op.opcode(), op.form(), 8, false, op.imm(), op.ext(), false))
+            .collect(java.util.stream.Collectors.collectingAndThen(java.util.stream.Collectors.toList(), list -> {
+                list.add(Op.of("pshufw", 0, 0x70, Form.XX, 8, false).imm(255));
+                list.add(Op.of("movq", 0, 0x6F, Form.XX, 8, false));
+                list.add(Op.of("movq", 0, 0x7F, Form.STORE, 8, false));
+                list.add(Op.of("movd/q", 0, 0x6E, Form.FROM_GPR, 0, false));
+                list.add(Op.of("movd/q", 0, 0x7E, Form.STORE_GPR, 0, false));
+                list.add(Op.of("pmovmskb", 0, 0xD7, Form.TO_GPR_REG, 0, false));
+                return List.copyOf(list);
+            }));
 
     private static Mem mem(SequenceBuilder b, int size, boolean aligned) {
         Mem m = b.mem(size, false);
@@ -251,22 +296,26 @@ final class SseGroups {
     }
 
     private static void emit(SequenceBuilder b, Op op) {
+        emit(b, op, false);
+    }
+
+    private static void emit(SequenceBuilder b, Op op, boolean mmx) {
         Random rnd = b.rnd;
         int[] prefix = op.prefix() != 0 ? new int[] {op.prefix()} : new int[0];
         int[] opcode = {0x0F, op.opcode()};
         long imm = op.imm() < 0 ? 0 : rnd.nextInt(op.imm() + 1);
         int immSize = op.imm() < 0 ? 0 : 1;
         String immText = op.imm() < 0 ? "" : ", " + imm;
-        Reg x = Reg.xmm(rnd.nextInt(16));
+        Reg x = vector(b, mmx);
         Reg reg = x;                                               // the ModRM.reg operand (null: /digit)
         Operand rm;
         boolean regFirst = true;                                   // operand order in the listing
         int size = rnd.nextBoolean() ? 8 : 4;                      // GPR size where a GPR takes part
         boolean rexW = false;
         switch (op.form()) {
-            case XX -> rm = xmmOrMem(b, op);
+            case XX -> rm = vectorOrMem(b, op, mmx);
             case STORE -> {
-                rm = xmmOrMem(b, op);
+                rm = vectorOrMem(b, op, mmx);
                 regFirst = false;
             }
             case STORE_MEM -> {
@@ -274,7 +323,7 @@ final class SseGroups {
                 regFirst = false;
             }
             case LOAD_MEM -> rm = mem(b, op.memSize(), op.aligned());
-            case REG_ONLY -> rm = Reg.xmm(rnd.nextInt(16));
+            case REG_ONLY -> rm = vector(b, mmx);
             case FROM_GPR -> {
                 rexW = size == 8;
                 rm = rnd.nextInt(3) == 0 ? b.mem(size, false) : b.src(size, false);
@@ -282,7 +331,7 @@ final class SseGroups {
             case TO_GPR -> {
                 rexW = size == 8;
                 reg = b.dest(size, false);
-                rm = xmmOrMem(b, op);
+                rm = vectorOrMem(b, op, mmx);
             }
             case TO_GPR_REG, PEXTRW -> {
                 reg = b.dest(4, false);
