@@ -19,6 +19,7 @@ public enum Group {
     STACK(8, null),
     ENCODING(6, IntegerGroups::encodings),
     ADDR32(3, IntegerGroups::addr32),
+    SELF_MODIFYING(4, IntegerGroups::selfModifying),
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),

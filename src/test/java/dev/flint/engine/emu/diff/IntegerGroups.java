@@ -718,6 +718,61 @@ final class IntegerGroups {
         return m;
     }
 
+    // ---- self-modifying code: a store into an instruction that runs shortly after -------------------
+
+    /**
+     * {@code mov byte/dword [rip -> later instruction], v} followed by 0-3 filler NOPs and the patched
+     * instruction: an immediate of {@code add eax, imm8} or {@code mov ecx, imm32}, or the ModRM of
+     * {@code inc eax} turned into dec/inc of eax/ecx. x86 guarantees the store is seen by the fetch that
+     * follows, however close; a CPU that decodes ahead or caches decoded code must notice.
+     */
+    static void selfModifying(SequenceBuilder b) {
+        Random rnd = b.rnd;
+        int fillers = rnd.nextInt(4);
+        int kind = rnd.nextInt(4);
+        int[] victim;
+        int patchOffset;
+        int patchSize = 1;
+        long def;
+        switch (kind) {
+            case 0 -> {
+                victim = new int[] {0x83, 0xC0, rnd.nextInt(256)};
+                patchOffset = 2;
+                def = STATUS;
+            }
+            case 1 -> {
+                victim = new int[] {0xB9, rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)};
+                patchOffset = 1 + rnd.nextInt(4);
+                def = 0;
+            }
+            case 2 -> {
+                victim = new int[] {0xB9, 0, 0, 0, 0};
+                patchOffset = 1;
+                patchSize = 4;
+                def = 0;
+            }
+            default -> {
+                victim = new int[] {0xFF, 0xC0};
+                patchOffset = 1;
+                def = OF | SF | ZF | AF | PF;
+            }
+        }
+        long value = kind == 3 ? new int[] {0xC0, 0xC8, 0xC1, 0xC9}[rnd.nextInt(4)]
+                : patchSize == 4 ? Values.imm(rnd, 4) : rnd.nextInt(256);
+        int storeLength = patchSize == 4 ? 10 : 7;                // C7/C6 05 disp32 imm32/imm8
+        long target = b.pc() + storeLength + fillers + patchOffset;
+        Mem m = new Mem(-1, -1, 1, target, patchSize, true);
+        byte[] store = Encoder.modrm(b.pc(), NONE, false, new int[] {patchSize == 4 ? 0xC7 : 0xC6}, 0, null, m, value, patchSize);
+        b.insn(store, String.format("mov %s, 0x%x (patches the instruction %d bytes on)", m, value, fillers), 0, 0);
+        for (int i = 0; i < fillers; i++) {
+            b.insn(new byte[] {(byte) 0x90}, "nop", 0, 0);
+        }
+        if (kind == 0 || kind == 3) {
+            b.needFlags(0);
+        }
+        b.insn(Encoder.plain(victim, 0, 0), "patched instruction (as written before the store)", def, 0);
+    }
+
     // ---- sign conversions: CBW/CWDE/CDQE, CWD/CDQ/CQO ---------------------------------------------
 
     static void convert(SequenceBuilder b) {

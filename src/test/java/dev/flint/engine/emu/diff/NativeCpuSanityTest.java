@@ -77,4 +77,13 @@ class NativeCpuSanityTest extends HostCpuTest {
         assertEquals(Flags.DF, out.rflags & Flags.DF);
         assertEquals(0x7F80, out.mxcsr);
     }
+
+    @Test
+    void storeIntoTheNextInstructionIsSeen() throws Exception {
+        CpuState in = state(host.layout());
+        in.gpr[0] = 10;
+        // mov byte [rip+2], 5 ; add eax, 0  -> the add executes as add eax, 5
+        CpuState out = host.run(new byte[] {(byte) 0xC6, 0x05, 2, 0, 0, 0, 5, (byte) 0x83, (byte) 0xC0, 0}, in);
+        assertEquals(15, out.gpr[0]);
+    }
 }
