@@ -531,7 +531,11 @@ final class IntegerGroups {
 
     private static void forwardJump(SequenceBuilder b, boolean addr32) {
         Random rnd = b.rnd;
-        int kind = addr32 ? 5 : rnd.nextInt(6);                                 // 0-2 Jcc rel8, 3 Jcc rel32, 4 JMP rel8, 5 JRCXZ/LOOP
+        int kind = addr32 ? 5 : rnd.nextInt(7);
+        if (kind == 6) {
+            indirectJump(b);
+            return;
+        }                                 // 0-2 Jcc rel8, 3 Jcc rel32, 4 JMP rel8, 5 JRCXZ/LOOP
         int cc = rnd.nextInt(16);
         byte[] jump;
         String text;
@@ -567,6 +571,29 @@ final class IntegerGroups {
             }
         } else {
             b.patch(at + jump.length - 1, (byte) distance);
+        }
+        b.joinFlags(before);
+    }
+
+    /** {@code lea r64, [rip -> over]; jmp r64} (FF /4) over a block: RIP-relative LEA and an indirect jump. */
+    private static void indirectJump(SequenceBuilder b) {
+        Random rnd = b.rnd;
+        Reg r = b.dest(8, false);
+        int leaAt = b.size();
+        b.insn(Encoder.modrm(b.pc(), NONE, true, new int[] {0x8D}, r.code(), r, new Mem(-1, -1, 1, b.pc() + 7, 1, true), 0, 0),
+                "lea " + r + ", [rip -> after the block]", 0, 0);
+        int jumpAt = b.size();
+        b.insn(Encoder.modrm(b.pc(), NONE, false, new int[] {0xFF}, 4, null, r, 0, 0), "jmp " + r, 0, 0);
+        long before = b.definedFlags();
+        int n = 1 + rnd.nextInt(2);
+        b.restricted(r.num(), false, () -> {
+            for (int i = 0; i < n; i++) {
+                alu(b);
+            }
+        });
+        int disp = b.size() - jumpAt;                              // LEA's RIP is the jump's address
+        for (int i = 0; i < 4; i++) {
+            b.patch(leaAt + 3 + i, (byte) (disp >>> (8 * i)));
         }
         b.joinFlags(before);
     }
@@ -666,8 +693,9 @@ final class IntegerGroups {
                 int size = 2 << rnd.nextInt(3);
                 Reg reg = op == 7 ? b.src(size, false) : b.dest(size, false);
                 Operand other = rnd.nextBoolean() ? b.src(size, false) : baseRelative(b, size);
-                int[] extra = switch (rnd.nextInt(4)) {
+                int[] extra = switch (rnd.nextInt(5)) {
                     case 0 -> new int[] {new int[] {0x2E, 0x3E, 0x26, 0x36}[rnd.nextInt(4)]};
+                    case 4 -> new int[] {0x65};                    // GS: its base is 0 on both sides
                     case 1 -> new int[] {0x40 | rnd.nextInt(16), 0x3E};           // REX then legacy: REX ignored
                     case 2 -> new int[] {0x26, 0x36};
                     default -> size == 2 ? new int[] {0x66} : new int[] {0x2E};      // a second 66 changes nothing
