@@ -205,24 +205,26 @@ public final class Cpu implements FpuHost {
     // ============================================================ fetch
 
     /**
-     * Up to 8 code bytes starting at linear address {@link #windowStart}, read with one memory access at
-     * the start of each instruction: most instructions then decode without touching memory again.
+     * Up to 16 code bytes starting at offset {@link #windowIp} of CS, read with two memory accesses at the
+     * start of each instruction: nearly every instruction then decodes without touching memory again.
      * Refilled per instruction, so code written by the previous instruction is always seen.
      */
-    private long window;
-    private long windowStart = -1;
+    private long window, window2;
+    private long windowIp;
     private int windowLength;
 
     private int fetch8() {
-        long off = ip & ipMask;
-        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
-        ip++;
-        long d = lin - windowStart;
-        if (d >= 0 && d < windowLength) return (int) (window >>> (d << 3)) & 0xFF;
-        return fetchMiss(lin);
+        long d = ip - windowIp;
+        if (d >= 0 && d < windowLength) {
+            ip++;
+            return (int) ((d < 8 ? window >>> (d << 3) : window2 >>> ((d - 8) << 3))) & 0xFF;
+        }
+        return fetchMiss();
     }
 
-    private int fetchMiss(long lin) {
+    private int fetchMiss() {
+        long off = ip & ipMask;
+        long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
         long page = lin & ~0xFFFL;
         if (page != fetchPage || fetchGen != mmu.generation()) {
             fetchHost = mmu.codePage(lin);
@@ -231,16 +233,21 @@ public final class Cpu implements FpuHost {
         }
         if (fetchHost < 0) {
             windowLength = 0;
+            ip++;
             return mmu.fetchSlow(lin);
         }
         long inPage = lin & 0xFFF;
-        if (inPage <= 4096 - 8) {
+        // The window must not wrap the IP or cross into the next page (its mapping may differ).
+        if (inPage <= 4096 - 16 && (ipMask == -1L || off <= ipMask - 16)) {
             window = ram.get(CODE_WINDOW, fetchHost + inPage);
-            windowStart = lin;
-            windowLength = 8;
+            window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+            windowIp = ip;
+            windowLength = 16;
+            ip++;
             return (int) window & 0xFF;
         }
         windowLength = 0;
+        ip++;
         return ram.get(ValueLayout.JAVA_BYTE, fetchHost + inPage) & 0xFF;
     }
 
@@ -469,6 +476,7 @@ public final class Cpu implements FpuHost {
      * atomic against other vCPUs. Returns the old value.
      */
     private long rmw(int kind, int op, int size, long src, boolean writeBack) {
+        if (lock && (!memOp || !writeBack)) throw ud();
         if (!memOp) {
             long d = getReg(rm, size);
             long v = compute(kind, op, size, d, src);
@@ -539,8 +547,11 @@ public final class Cpu implements FpuHost {
                     if (has66) opSize = (defOpSize == 2) ? 4 : 2;
                     if (rexW != 0) opSize = 8;
                     if (op == 0x0F) {
-                        twoByte(fetch8());
+                        int op2 = fetch8();
+                        if (lock && !lockable2(op2)) throw ud();
+                        twoByte(op2);
                     } else {
+                        if (lock && !lockable1(op)) throw ud();
                         oneByte(op);
                     }
                     s.rip = ip & ipMask;
@@ -548,6 +559,17 @@ public final class Cpu implements FpuHost {
                 }
             }
         }
+    }
+
+    /** One-byte opcodes that accept LOCK (with a memory destination, checked in {@link #rmw}). */
+    private static boolean lockable1(int op) {
+        return (op < 0x38 && (op & 6) == 0) || (op >= 0x80 && op <= 0x83) || op == 0x86 || op == 0x87
+                || op == 0xF6 || op == 0xF7 || op == 0xFE || op == 0xFF;
+    }
+
+    private static boolean lockable2(int op) {
+        return op == 0xAB || op == 0xB3 || op == 0xBB || op == 0xBA || op == 0xB0 || op == 0xB1 || op == 0xC0
+                || op == 0xC1 || op == 0xC7;
     }
 
     private static boolean isLegacyPrefix(int b) {
@@ -686,7 +708,7 @@ public final class Cpu implements FpuHost {
                 int sr = reg & 7;
                 if (sr > GS) throw ud();
                 if (memOp) writeE(2, s.segSel[sr]);
-                else setReg(rm, opSize == 8 ? 8 : 4, s.segSel[sr]);
+                else setReg(rm, opSize, s.segSel[sr]);
             }
             case 0x8D -> {
                 decodeModrm();
@@ -1061,10 +1083,7 @@ public final class Cpu implements FpuHost {
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (op == 6) op = 4; // SAL is SHL
         if (count == 0) {
-            // Nothing shifts, but the operand is still read (memory may fault), and a 32-bit register
-            // is still written (zero-extended).
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
@@ -1120,6 +1139,13 @@ public final class Cpu implements FpuHost {
                 flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
             }
         }
+    }
+
+    /** A shift by zero: nothing moves, but the operand is still read (memory may fault) and a 32-bit
+     *  register is still written, which zero-extends it. */
+    private void touchOperand(int z) {
+        long v = readE(z);
+        if (!memOp) setReg(rm, z, v);
     }
 
     private void rmwShift(int kind, int z, int count) {
@@ -1494,8 +1520,7 @@ public final class Cpu implements FpuHost {
         int z = opSize;
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (count == 0) {
-            long v = readE(z);
-            if (!memOp) setReg(rm, z, v);
+            touchOperand(z);
             return;
         }
         int bits = z * 8;
@@ -1525,6 +1550,7 @@ public final class Cpu implements FpuHost {
 
     private void cmpxchg(int z) {
         decodeModrm();
+        if (lock && !memOp) throw ud();
         long acc = getReg(RAX, z);
         long src = getReg(reg, z);
         if (!memOp) {

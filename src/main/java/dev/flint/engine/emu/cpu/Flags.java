@@ -122,6 +122,7 @@ public final class Flags {
 
     /** Evaluates condition code {@code cc} (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
     public boolean cond(int cc) {
+        if (kind == SUB) return ((cc & 1) != 0) != subCond(cc >> 1);
         boolean r = switch (cc >> 1) {
             case 0 -> of();
             case 1 -> cf();
@@ -133,6 +134,22 @@ public final class Flags {
             default -> zf() || (sf() != of());
         };
         return ((cc & 1) != 0) != r;
+    }
+
+    /** Conditions straight from the operands of the last SUB/CMP, without materialising flags. */
+    private boolean subCond(int c) {
+        long m = mask();
+        int shift = 64 - size * 8;
+        return switch (c) {
+            case 1 -> Long.compareUnsigned(dst & m, src & m) < 0;
+            case 2 -> ((dst ^ src) & m) == 0;
+            case 3 -> Long.compareUnsigned(dst & m, src & m) <= 0;
+            case 6 -> (dst << shift) < (src << shift);
+            case 7 -> (dst << shift) <= (src << shift);
+            case 0 -> of();
+            case 4 -> sf();
+            default -> pf();
+        };
     }
 
     public boolean interruptsEnabled() { return (system & IF) != 0; }

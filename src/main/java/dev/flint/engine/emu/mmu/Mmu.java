@@ -39,6 +39,8 @@ public final class Mmu {
     private final long[][] host = new long[3][ENTRIES];
     private final long[][] physPage = new long[3][ENTRIES];
     private final boolean[][] global = new boolean[3][ENTRIES];
+    // The rows used on the hot paths, held directly so a hit costs no extra indirection.
+    private final long[] readTag = tag[READ], readHost = host[READ], writeTag = tag[WRITE], writeHost = host[WRITE];
 
     /** 1 when the current access is a user-mode access (CPL 3), else 0; part of every TLB tag. */
     private long userBit;
@@ -89,8 +91,8 @@ public final class Mmu {
 
     public long read(long lin, int size) {
         int idx = (int) (lin >>> 12) & MASK;
-        if (tag[READ][idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
-            long h = host[READ][idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
+            long h = readHost[idx];
             if (h >= 0) return phys.readRam(h + (lin & 0xFFF), size);
         }
         return readSlow(lin, size);
@@ -98,8 +100,8 @@ public final class Mmu {
 
     public void write(long lin, int size, long value) {
         int idx = (int) (lin >>> 12) & MASK;
-        if (tag[WRITE][idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
-            long h = host[WRITE][idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
+            long h = writeHost[idx];
             if (h >= 0) {
                 phys.writeRam(h + (lin & 0xFFF), size, value);
                 return;
@@ -281,11 +283,15 @@ public final class Mmu {
         if (user && !us) throw pageFault(lin, access, true);
         if (write && !rw && (user || (cpu.cr0 & CpuState.CR0_WP) != 0)) throw pageFault(lin, access, true);
         if (access == EXEC && nx) throw pageFault(lin, access, true);
-        // Set accessed bits along the path and dirty on the leaf; only write entries that change.
+        // Set accessed bits along the path and dirty on the leaf, atomically: if another CPU changed an
+        // entry since we read it, walk again rather than write back a stale entry.
         for (int i = 0; i < levels; i++) {
             long e = entries[i];
             long want = e | A | ((i == levels - 1 && write) ? D : 0);
-            if (want != e) phys.write(addrs[i], 8, want);
+            if (want != e && !phys.compareAndSwapEntry(addrs[i], e, want)) {
+                walk64(lin, access);
+                return;
+            }
         }
         long frame = entry & ADDR_MASK & ~(pageSize - 1);
         walkResult[0] = frame | (lin & (pageSize - 1) & ~0xFFFL);

@@ -60,6 +60,22 @@ public final class PhysicalMemory {
         }
     }
 
+    /**
+     * Atomically replaces the aligned 8-byte word at {@code pa} (a page-table entry) if it still holds
+     * {@code expected}. Outside RAM the write is plain. Used for accessed/dirty bits, so a CPU never
+     * resurrects an entry another CPU just changed.
+     */
+    public boolean compareAndSwapEntry(long pa, long expected, long value) {
+        long host = ramPage(pa & ~0xFFFL);
+        if (host < 0 || (pa & 7) != 0) {
+            write(pa, 8, value);
+            return true;
+        }
+        return (boolean) ENTRY.compareAndSet(ram, host + (pa & 0xFFF), expected, value);
+    }
+
+    private static final java.lang.invoke.VarHandle ENTRY = ValueLayout.JAVA_LONG.varHandle();
+
     private boolean isApic(long page) {
         return apic != null && (apic.apicBase() & 0xF_FFFF_FFFF_F000L) == page;
     }

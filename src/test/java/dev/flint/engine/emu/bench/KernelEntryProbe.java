@@ -26,6 +26,15 @@ import java.nio.file.Path;
 public final class KernelEntryProbe {
     private static final long ZERO_PAGE = 0x7000, GDT = 0x6000, CMDLINE = 0x20000, PML4 = 0x9000, LOAD = 0x100000;
 
+    /** Where the decompressor's output (at 16 MiB without KASLR) currently ends, roughly. */
+    private static long outputEnd(GuestMemory mem) {
+        long end = 0x100_0000L;
+        for (long a = 0x100_0000L; a < 0x300_0000L; a += 0x1000) {
+            if (mem.readLong(a) != 0 || mem.readLong(a + 0x800) != 0) end = a;
+        }
+        return end;
+    }
+
     public static void main(String[] args) throws Exception {
         byte[] image = Files.readAllBytes(Path.of(args[0]));
         long max = args.length > 1 ? Long.parseLong(args[1]) : 2_000_000_000L;
@@ -82,7 +91,8 @@ public final class KernelEntryProbe {
                     cpu.execute(100_000);
                     if (cpu.instructions - lastReport >= 100_000_000L) {
                         lastReport = cpu.instructions;
-                        System.out.printf("%,d instructions, rip=%x%n", cpu.instructions, st.rip);
+                        System.out.printf("%,d instructions, rip=%x, decompressed up to ~%x%n",
+                                cpu.instructions, st.rip, outputEnd(mem));
                     }
                 }
             } catch (RuntimeException e) {
