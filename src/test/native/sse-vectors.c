@@ -2,7 +2,7 @@
  * Generates SSE/SSE2 scalar test vectors from the host CPU, for SseHostVectorsTest.
  * Each line: op mxcsr a b result flags   (hex; result of comi* is ZF<<2|PF<<1|CF).
  * Build and run:  gcc -O1 -o /tmp/sse-vectors sse-vectors.c && /tmp/sse-vectors COUNT [SEED] > vectors.txt
- * (the committed resource is `/tmp/sse-vectors 15`)
+ * (the committed resource is `/tmp/sse-vectors 8`)
  */
 #include <immintrin.h>
 #include <stdint.h>

@@ -75,6 +75,26 @@ final class PackedFloat {
         return Float.floatToRawIntBits(r) & 0xFFFFFFFFL;
     }
 
+    /** SSE3 ADDSUBPS/PD (even lanes subtract, odd lanes add) and HADDPS/PD, HSUBPS/PD. */
+    static void sse3(int opcode, long[] d, long[] s, Format f, SoftFloat env) {
+        int w = f.width;
+        int n = lanes(d, w);
+        long[] a = d.clone();
+        for (int i = 0; i < n; i++) {
+            long r;
+            if (opcode == 0xD0) {
+                r = (i & 1) == 0 ? env.sub(lane(a, i, w), lane(s, i, w), f) : env.add(lane(a, i, w), lane(s, i, w), f);
+            } else {
+                long[] src = i < n / 2 ? a : s;
+                int pair = 2 * (i % (n / 2));
+                long x = lane(src, pair, w);
+                long y = lane(src, pair + 1, w);
+                r = opcode == 0x7C ? env.add(x, y, f) : env.sub(x, y, f);
+            }
+            setLane(d, i, w, r);
+        }
+    }
+
     /** CMPPS/CMPPD/CMPSS/CMPSD with the 3-bit predicate: each lane becomes all ones or zero. */
     static void compare(long[] d, long[] s, Format f, boolean scalar, int predicate, SoftFloat env) {
         int w = f.width;

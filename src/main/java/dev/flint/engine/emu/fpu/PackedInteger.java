@@ -205,6 +205,80 @@ final class PackedInteger {
         return sum;
     }
 
+    /**
+     * Applies the SSSE3 instruction {@code 0F 38 opcode} ({@code d = d op s}, or {@code d = op s} for PABS).
+     * Returns false for other opcodes.
+     */
+    static boolean ssse3(int opcode, long[] d, long[] s) {
+        switch (opcode) {
+            case 0x00 -> shuffleBytes(d, s);
+            case 0x01 -> horizontal(d, s, 16, Long::sum);
+            case 0x02 -> horizontal(d, s, 32, Long::sum);
+            case 0x03 -> horizontal(d, s, 16, (a, b) -> saturateSigned(signExtend(a, 16) + signExtend(b, 16), 16));
+            case 0x04 -> {
+                long[] a = d.clone();
+                for (int i = 0, n = lanes(d, 16); i < n; i++) {
+                    long sum = lane(a, 2 * i, 8) * signExtend(lane(s, 2 * i, 8), 8)
+                            + lane(a, 2 * i + 1, 8) * signExtend(lane(s, 2 * i + 1, 8), 8);
+                    setLane(d, i, 16, saturateSigned(sum, 16));
+                }
+            }
+            case 0x05 -> horizontal(d, s, 16, (a, b) -> a - b);
+            case 0x06 -> horizontal(d, s, 32, (a, b) -> a - b);
+            case 0x07 -> horizontal(d, s, 16, (a, b) -> saturateSigned(signExtend(a, 16) - signExtend(b, 16), 16));
+            case 0x08 -> sign(d, s, 8);
+            case 0x09 -> sign(d, s, 16);
+            case 0x0A -> sign(d, s, 32);
+            case 0x0B -> lanewise(d, s, 16, (a, b) -> ((signExtend(a, 16) * signExtend(b, 16) >> 14) + 1) >> 1);
+            case 0x1C -> lanewise(d, s, 8, (a, b) -> Math.abs(signExtend(b, 8)));
+            case 0x1D -> lanewise(d, s, 16, (a, b) -> Math.abs(signExtend(b, 16)));
+            case 0x1E -> lanewise(d, s, 32, (a, b) -> Math.abs(signExtend(b, 32)));
+            default -> {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** PSHUFB: each byte of d picks d's byte indexed by s's byte, or zero if that byte's top bit is set. */
+    private static void shuffleBytes(long[] d, long[] s) {
+        long[] a = d.clone();
+        int n = lanes(d, 8);
+        for (int i = 0; i < n; i++) {
+            long control = lane(s, i, 8);
+            setLane(d, i, 8, (control & 0x80) != 0 ? 0 : lane(a, (int) control & (n - 1), 8));
+        }
+    }
+
+    /** PHADD/PHSUB: pairs of d's lanes fill the low half of the result, pairs of s's lanes the high half. */
+    private static void horizontal(long[] d, long[] s, int bits, LaneOp op) {
+        long[] a = d.clone();
+        int n = lanes(d, bits);
+        for (int i = 0; i < n; i++) {
+            long[] src = i < n / 2 ? a : s;
+            int pair = 2 * (i % (n / 2));
+            setLane(d, i, bits, op.apply(lane(src, pair, bits), lane(src, pair + 1, bits)));
+        }
+    }
+
+    private static void sign(long[] d, long[] s, int bits) {
+        lanewise(d, s, bits, (a, b) -> {
+            long control = signExtend(b, bits);
+            return control < 0 ? -a : control == 0 ? 0 : a;
+        });
+    }
+
+    /** PALIGNR: the concatenation d:s shifted right by {@code count} bytes, low half kept. */
+    static void alignRight(long[] d, long[] s, int count) {
+        int n = lanes(d, 8);
+        long[] a = d.clone();
+        for (int i = 0; i < n; i++) {
+            int index = i + count;
+            long b = index < n ? lane(s, index, 8) : index < 2 * n ? lane(a, index - n, 8) : 0;
+            setLane(d, i, 8, b);
+        }
+    }
+
     /** PMOVMSKB: the top bit of every byte. */
     static int byteMask(long[] v) {
         int mask = 0;

@@ -159,7 +159,22 @@ final class SseInstruction {
                 return moveUnalignedOrScalar(opcode == 0x11);
             }
             case 0x12, 0x13, 0x16, 0x17 -> {
-                return moveHalf(opcode);
+                return prefix == 0xF2 || prefix == 0xF3 ? duplicate(opcode) : moveHalf(opcode);
+            }
+            case 0xD0, 0x7C, 0x7D -> {
+                if (prefix != 0x66 && prefix != 0xF2) {
+                    return false;
+                }
+                Format f = prefix == 0x66 ? Format.DOUBLE : Format.SINGLE;
+                return floatLanes(false, f, (d, src, format, scalar, env) -> PackedFloat.sse3(opcode, d, src, format, env));
+            }
+            case 0xF0 -> {
+                if (prefix != 0xF2 || !memory()) {
+                    return false;
+                }
+                sse();
+                setXmm(reg, read128(false)); // LDDQU
+                return true;
             }
             case 0x14, 0x15 -> {
                 if (prefix != 0 && prefix != 0x66) {
@@ -268,8 +283,8 @@ final class SseInstruction {
                 return maskedMove();
             }
             default -> {
-                if (isPackedInteger(opcode)) {
-                    return prefix == 0 ? integerMmx(opcode) : prefix == 0x66 && integerXmm(opcode);
+                if (isPackedInteger(opcode) && !(prefix == 0 && (opcode == 0x6C || opcode == 0x6D))) {
+                    return integerOperation(d -> PackedInteger.binary(opcode, d[0], d[1]));
                 }
                 return false;
             }
@@ -283,23 +298,9 @@ final class SseInstruction {
                 || (opcode >= 0xF8 && opcode <= 0xFE);
     }
 
-    private boolean integerMmx(int opcode) {
-        if (opcode == 0x6C || opcode == 0x6D) {
-            return false;
-        }
-        mmx();
-        long[] d = {s.mmx(reg)};
-        PackedInteger.binary(opcode, d, new long[] {mmSource()});
-        s.setMmx(reg, d[0]);
-        return true;
-    }
-
+    /** A packed-integer operation on XMM registers whatever the prefix (the 0F 14/15/54-57 float aliases). */
     private boolean integerXmm(int opcode) {
-        sse();
-        long[] d = xmm(reg);
-        PackedInteger.binary(opcode, d, xmmSource(true));
-        setXmm(reg, d);
-        return true;
+        return xmmOperation(d -> PackedInteger.binary(opcode, d[0], d[1]));
     }
 
     // ---- moves ----
@@ -361,6 +362,62 @@ final class SseInstruction {
             long v = memory() ? h.readMem(addr, 8) : s.xmm[2 * rm + (high ? 0 : 1)];
             s.xmm[2 * reg + half] = v;
         }
+        return true;
+    }
+
+    /** SSE3 F2 0F 12 MOVDDUP, F3 0F 12 MOVSLDUP, F3 0F 16 MOVSHDUP. */
+    private boolean duplicate(int opcode) {
+        sse();
+        long[] d;
+        if (prefix == 0xF2) {
+            if (opcode != 0x12) {
+                return false;
+            }
+            long lo = xmmSourceLow(8)[0];
+            d = new long[] {lo, lo};
+        } else {
+            if (opcode != 0x12 && opcode != 0x16) {
+                return false;
+            }
+            long[] src = xmmSource(true);
+            int pick = opcode == 0x12 ? 0 : 1;
+            d = new long[2];
+            for (int i = 0; i < 4; i++) {
+                setLane(d, i, 32, lane(src, (i & ~1) + pick, 32));
+            }
+        }
+        setXmm(reg, d);
+        return true;
+    }
+
+    /** SSSE3, 0F 38 map: no prefix operates on MMX registers, 66 on XMM registers. */
+    boolean executeMap2(int opcode) {
+        boolean known = (opcode >= 0x00 && opcode <= 0x0B) || (opcode >= 0x1C && opcode <= 0x1E);
+        return known && integerOperation(d -> PackedInteger.ssse3(opcode, d[0], d[1]));
+    }
+
+    /** SSSE3, 0F 3A map: only PALIGNR (0F). */
+    boolean executeMap3(int opcode) {
+        return opcode == 0x0F && integerOperation(d -> PackedInteger.alignRight(d[0], d[1], imm));
+    }
+
+    /** Runs a two-operand packed-integer operation on mm (no prefix) or xmm (66) registers. */
+    private boolean integerOperation(java.util.function.Consumer<long[][]> op) {
+        if (prefix == 0) {
+            mmx();
+            long[] d = {s.mmx(reg)};
+            op.accept(new long[][] {d, {mmSource()}});
+            s.setMmx(reg, d[0]);
+            return true;
+        }
+        return prefix == 0x66 && xmmOperation(op);
+    }
+
+    private boolean xmmOperation(java.util.function.Consumer<long[][]> op) {
+        sse();
+        long[] d = xmm(reg);
+        op.accept(new long[][] {d, xmmSource(true)});
+        setXmm(reg, d);
         return true;
     }
 
@@ -637,9 +694,11 @@ final class SseInstruction {
 
     /** Scalar (F3/F2) or packed (none/66) float operation on xmm(reg) and r/m, through MXCSR. */
     private boolean floatLanes(FloatLanes op) {
+        return floatLanes(prefix == 0xF3 || prefix == 0xF2, scalarOrPackedFormat(), op);
+    }
+
+    private boolean floatLanes(boolean scalar, Format f, FloatLanes op) {
         sse();
-        boolean scalar = prefix == 0xF3 || prefix == 0xF2;
-        Format f = scalarOrPackedFormat();
         long[] src = scalar ? xmmSourceLow(f.width / 8) : xmmSource(true);
         long[] d = xmm(reg);
         SoftFloat env = env();

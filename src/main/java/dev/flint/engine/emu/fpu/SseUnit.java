@@ -28,14 +28,14 @@ public final class SseUnit {
      * ModRM byte. 0F 77 (EMMS) has a ModRM-less encoding and is the one exception.
      */
     public static boolean handles(int map, int opcode) {
-        if (map != 1) {
-            return false;
-        }
-        return (opcode >= 0x10 && opcode <= 0x17) || (opcode >= 0x28 && opcode <= 0x2F)
-                || (opcode >= 0x50 && opcode <= 0x7F && opcode != 0x78 && opcode != 0x79 && opcode != 0x7A
-                        && opcode != 0x7B && opcode != 0x7C && opcode != 0x7D)
-                || opcode == 0xAE || (opcode >= 0xC2 && opcode <= 0xC6) || (opcode >= 0xD1 && opcode <= 0xFE
-                        && opcode != 0xF0);
+        return switch (map) {
+            case 1 -> (opcode >= 0x10 && opcode <= 0x17) || (opcode >= 0x28 && opcode <= 0x2F)
+                    || (opcode >= 0x50 && opcode <= 0x7F && (opcode < 0x78 || opcode > 0x7B))
+                    || opcode == 0xAE || (opcode >= 0xC2 && opcode <= 0xC6) || (opcode >= 0xD0 && opcode <= 0xFE);
+            case 2 -> opcode <= 0x0B || (opcode >= 0x1C && opcode <= 0x1E);
+            case 3 -> opcode == 0x0F;
+            default -> false;
+        };
     }
 
     /**
@@ -55,11 +55,13 @@ public final class SseUnit {
      */
     public static boolean execute(FpuState s, FpuHost h, int map, int opcode, int mandatoryPrefix, boolean rexW,
                                   int reg, int rmReg, long linearAddress, int imm8) {
-        if (map != 1) {
-            return false;
-        }
-        return new SseInstruction(s, h, mandatoryPrefix, rexW, reg, rmReg, linearAddress, imm8 & 0xFF)
-                .execute(opcode);
+        SseInstruction insn = new SseInstruction(s, h, mandatoryPrefix, rexW, reg, rmReg, linearAddress, imm8 & 0xFF);
+        return switch (map) {
+            case 1 -> insn.execute(opcode);
+            case 2 -> insn.executeMap2(opcode);
+            case 3 -> insn.executeMap3(opcode);
+            default -> false;
+        };
     }
 
     /** EMMS (0F 77): marks every x87 register empty. */

@@ -1,5 +1,6 @@
 package dev.flint.engine.emu.fpu;
 
+import dev.flint.engine.emu.fpu.ExtendedArithmetic.Ext80;
 import dev.flint.engine.emu.fpu.SoftFloat.Format;
 
 import static dev.flint.engine.emu.fpu.FpuState.FSW_C0;
@@ -37,6 +38,7 @@ final class X87Instruction {
     private final long ip;
     private final long rflags;
     private final SoftFloat env;
+    private final ExtendedArithmetic ext;
     private final long[] scratch = new long[1];
 
     X87Instruction(FpuState s, FpuHost h, int opcode, int modrm, long addr, long ip, long rflags) {
@@ -51,6 +53,7 @@ final class X87Instruction {
         this.ip = ip;
         this.rflags = rflags;
         this.env = SoftFloat.fromControlWord(s.controlWord);
+        this.ext = ExtendedArithmetic.fromControlWord(s.controlWord);
     }
 
     private boolean memory() {
@@ -140,6 +143,19 @@ final class X87Instruction {
         return bits;
     }
 
+    /** ST(i) as an exact 80-bit value; an empty register is a stack underflow (masked: QNaN indefinite). */
+    private Ext80 stExt(int i) {
+        if (empty(i)) {
+            stackFault(false);
+            return Ext80.INDEFINITE;
+        }
+        return new Ext80(s.significand[phys(i)], s.signExponent[phys(i)]);
+    }
+
+    private void setStExt(int i, Ext80 v) {
+        setStExt(i, v.significand(), v.signExponent());
+    }
+
     private void setStExt(int i, long sig, int se) {
         int p = phys(i);
         s.significand[p] = sig;
@@ -175,7 +191,10 @@ final class X87Instruction {
     /** Publishes env's flags; aborts (no result written) on an unmasked pre-computation exception. */
     private void checkFlags() {
         s.statusWord &= ~FSW_C1;
-        raise(env.flags);
+        if (ext.roundedUp && (ext.flags & SoftFloat.PE) != 0) {
+            s.statusWord |= FSW_C1; // C1 reports "rounded up" along with PE
+        }
+        raise(env.flags | ext.flags);
     }
 
     private void setConditionCodes(int cc) {
@@ -184,21 +203,31 @@ final class X87Instruction {
 
     // ---- memory forms ----
 
-    private long memoryOperand(int kind) {
-        return switch (kind) {
-            case 0 -> env.convert(h.readMem(addr, 4), Format.SINGLE, D); // m32real
-            case 1 -> env.fromInteger((int) h.readMem(addr, 4), D); // m32int
-            case 2 -> h.readMem(addr, 8); // m64real
-            default -> env.fromInteger((short) h.readMem(addr, 2), D); // m16int
+    /** The D8/DA/DC/DE memory operand, converted exactly: m32real, m32int, m64real, m16int. */
+    private Ext80 memoryOperand(int kind) {
+        long[] sig = new long[1];
+        int se = switch (kind) {
+            case 0 -> realOperand(h.readMem(addr, 4), Format.SINGLE, sig);
+            case 1 -> Extended80.fromInteger((int) h.readMem(addr, 4), sig);
+            case 2 -> realOperand(h.readMem(addr, 8), D, sig);
+            default -> Extended80.fromInteger((short) h.readMem(addr, 2), sig);
         };
+        return new Ext80(sig[0], se);
+    }
+
+    private int realOperand(long bits, Format f, long[] sig) {
+        if (f.isDenormal(bits)) {
+            ext.flags |= SoftFloat.DE;
+        }
+        return Extended80.fromFormat(bits, f, sig);
     }
 
     private boolean memoryForm() {
         switch (opcode) {
             case 0xD8, 0xDA, 0xDC, 0xDE -> {
-                long b = memoryOperand((opcode - 0xD8) / 2);
+                Ext80 b = memoryOperand((opcode - 0xD8) / 2);
                 if (regField == 2 || regField == 3) {
-                    compare(st(0), b, true, regField == 3 ? 1 : 0);
+                    compare(stExt(0), b, true, regField == 3 ? 1 : 0);
                 } else {
                     arithmetic(0, regField, b, false);
                 }
@@ -332,25 +361,25 @@ final class X87Instruction {
      * {@code ST(dst) = ST(dst) op b} where op is the D8-style /digit (0 add, 1 mul, 4 sub, 5 subr, 6 div,
      * 7 divr); {@code reversedEncoding} swaps sub/subr and div/divr as the DC/DE register forms do.
      */
-    private void arithmetic(int dst, int op, long b, boolean reversedEncoding) {
+    private void arithmetic(int dst, int op, Ext80 b, boolean reversedEncoding) {
         if (reversedEncoding && op >= 4) {
             op ^= 1;
         }
-        long a = st(dst);
-        long r = switch (op) {
-            case 0 -> env.add(a, b, D);
-            case 1 -> env.mul(a, b, D);
-            case 4 -> env.sub(a, b, D);
-            case 5 -> env.sub(b, a, D);
-            case 6 -> env.div(a, b, D);
-            default -> env.div(b, a, D);
+        Ext80 a = stExt(dst);
+        Ext80 r = switch (op) {
+            case 0 -> ext.add(a, b, false);
+            case 1 -> ext.mul(a, b);
+            case 4 -> ext.add(a, b, true);
+            case 5 -> ext.add(b, a, true);
+            case 6 -> ext.div(a, b);
+            default -> ext.div(b, a);
         };
         checkFlags();
-        setSt(dst, r);
+        setStExt(dst, r);
     }
 
-    private void compare(long a, long b, boolean signaling, int pops) {
-        int c = env.compare(a, b, D, signaling);
+    private void compare(Ext80 a, Ext80 b, boolean signaling, int pops) {
+        int c = ext.compare(a, b, signaling);
         checkFlags();
         setConditionCodes(switch (c) {
             case SoftFloat.LESS -> FSW_C0;
@@ -364,7 +393,7 @@ final class X87Instruction {
     }
 
     private void compareToEflags(int i, boolean signaling, boolean popAfter) {
-        int c = env.compare(st(0), st(i), D, signaling);
+        int c = ext.compare(stExt(0), stExt(i), signaling);
         checkFlags();
         boolean unordered = c == SoftFloat.UNORDERED;
         h.setCompareFlags(unordered || c == SoftFloat.EQUAL, unordered, unordered || c == SoftFloat.LESS);
@@ -380,25 +409,25 @@ final class X87Instruction {
         switch (opcode) {
             case 0xD8 -> {
                 if (regField == 2 || regField == 3) {
-                    compare(st(0), st(i), true, regField == 3 ? 1 : 0);
+                    compare(stExt(0), stExt(i), true, regField == 3 ? 1 : 0);
                 } else {
-                    arithmetic(0, regField, st(i), false);
+                    arithmetic(0, regField, stExt(i), false);
                 }
             }
             case 0xDC -> {
                 if (regField == 2 || regField == 3) {
-                    compare(st(0), st(i), true, regField == 3 ? 1 : 0);
+                    compare(stExt(0), stExt(i), true, regField == 3 ? 1 : 0);
                 } else {
-                    arithmetic(i, regField, st(0), true);
+                    arithmetic(i, regField, stExt(0), true);
                 }
             }
             case 0xDE -> {
                 if (modrm == 0xD9) {
-                    compare(st(0), st(1), true, 2);
+                    compare(stExt(0), stExt(1), true, 2);
                 } else if (regField == 2 || regField == 3) {
                     return false;
                 } else {
-                    arithmetic(i, regField, st(0), true);
+                    arithmetic(i, regField, stExt(0), true);
                     pop();
                 }
             }
@@ -407,7 +436,7 @@ final class X87Instruction {
             }
             case 0xDA -> {
                 if (modrm == 0xE9) {
-                    compare(st(0), st(1), false, 2);
+                    compare(stExt(0), stExt(1), false, 2);
                 } else if (regField < 4) {
                     conditionalMove(regField, false);
                 } else {
@@ -448,8 +477,8 @@ final class X87Instruction {
                             pop();
                         }
                     }
-                    case 4 -> compare(st(0), st(i), false, 0);
-                    case 5 -> compare(st(0), st(i), false, 1);
+                    case 4 -> compare(stExt(0), stExt(i), false, 0);
+                    case 5 -> compare(stExt(0), stExt(i), false, 1);
                     default -> {
                         return false;
                     }
@@ -566,7 +595,7 @@ final class X87Instruction {
                 s.signExponent[p] = modrm == 0xE0 ? s.signExponent[p] ^ 0x8000 : s.signExponent[p] & 0x7FFF;
                 s.statusWord &= ~FSW_C1;
             }
-            case 0xE4 -> compare(st(0), 0, true, 0);
+            case 0xE4 -> compare(stExt(0), Ext80.ZERO, true, 0);
             case 0xE5 -> examine();
             default -> {
                 return false;
@@ -629,7 +658,11 @@ final class X87Instruction {
                 s.top = (s.top + 1) & 7;
                 s.statusWord &= ~FSW_C1;
             }
-            case 0xFA -> unary(env.sqrt(st(0), D));
+            case 0xFA -> {
+                Ext80 r = ext.sqrt(stExt(0));
+                checkFlags();
+                setStExt(0, r);
+            }
             case 0xFC -> roundToIntegral();
             case 0xFD -> scale();
             case 0xF8, 0xF5 -> partialRemainder(modrm == 0xF5);

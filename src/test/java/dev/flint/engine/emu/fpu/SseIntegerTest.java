@@ -199,4 +199,30 @@ class SseIntegerTest extends SseTestSupport {
     void punpcklqdqHasNoMmxForm() {
         assertEquals(false, SseUnit.execute(s, h, 1, 0x6C, 0, false, 0, 1, 0, 0));
     }
+
+    @Test
+    void ssse3MmxFormsUseEightByteLanes() {
+        s.setMmx(0, 0x0706050403020100L);
+        s.setMmx(1, 0x80_0F_00_01_02_03_04_05L); // index 0x0F wraps to 7 on MMX, 0x80 zeroes
+        assertEquals(true, SseUnit.execute(s, h, 2, 0x00, 0, false, 0, 1, 0, 0)); // PSHUFB mm0, mm1
+        assertEquals(0x00_07_00_01_02_03_04_05L, s.mmx(0));
+        s.setMmx(2, 0x1716151413121110L);
+        s.setMmx(3, 0x0706050403020100L);
+        assertEquals(true, SseUnit.execute(s, h, 3, 0x0F, 0, false, 2, 3, 0, 3)); // PALIGNR mm2, mm3, 3
+        assertEquals(0x1211100706050403L, s.mmx(2));
+        s.setMmx(4, 0xFF80_0001_7FFF_8000L);
+        assertEquals(true, SseUnit.execute(s, h, 2, 0x1D, 0, false, 5, 4, 0, 0)); // PABSW mm5, mm4
+        assertEquals(0x0080_0001_7FFF_8000L, s.mmx(5));
+    }
+
+    @Test
+    void sse3LoadsAndDuplicates() {
+        h.writeMem(0x101, 8, 0x1111);
+        h.writeMem(0x109, 8, 0x2222);
+        assertEquals(true, SseUnit.execute(s, h, 1, 0xF0, 0xF2, false, 0, -1, 0x101, 0)); // LDDQU unaligned
+        assertXmm(0, 0x1111, 0x2222);
+        assertEquals(true, SseUnit.execute(s, h, 1, 0x12, 0xF2, false, 1, -1, 0x109, 0)); // MOVDDUP m64
+        assertXmm(1, 0x2222, 0x2222);
+        assertFault(13, () -> SseUnit.execute(s, h, 1, 0x16, 0xF3, false, 1, -1, 0x101, 0)); // MOVSHDUP m128
+    }
 }

@@ -119,8 +119,9 @@ class SseMoveAndGatingTest extends SseTestSupport {
 
     @Test
     void unknownEncodingsAreRejected() {
-        assertFalse(SseUnit.execute(s, h, 2, 0x00, 0x66, false, 0, 1, 0, 0)); // PSHUFB: SSSE3 not implemented
-        assertFalse(SseUnit.execute(s, h, 1, 0x7C, 0x66, false, 0, 1, 0, 0)); // HADDPD: SSE3
+        assertFalse(SseUnit.execute(s, h, 2, 0x10, 0x66, false, 0, 1, 0, 0)); // PBLENDVB: SSE4.1 not implemented
+        assertFalse(SseUnit.execute(s, h, 3, 0x08, 0x66, false, 0, 1, 0, 0)); // ROUNDPS: SSE4.1
+        assertFalse(SseUnit.execute(s, h, 1, 0x7C, 0, false, 0, 1, 0, 0)); // HADDPS needs F2
         assertFalse(SseUnit.execute(s, h, 1, 0x5B, 0xF2, false, 0, 1, 0, 0));
         assertFalse(SseUnit.execute(s, h, 1, 0xAE, 0, false, 5, 1, 0, 0)); // LFENCE belongs to the core
         assertTrue(SseUnit.hasImm8(1, 0x70) && SseUnit.hasImm8(1, 0xC2) && !SseUnit.hasImm8(1, 0x58));

@@ -1,0 +1,314 @@
+package dev.flint.engine.emu.fpu;
+
+import java.math.BigInteger;
+
+/**
+ * Exact x87 arithmetic on 80-bit extended values: add, subtract, multiply, divide, square root and
+ * compare, rounded to the control word's precision (24, 53 or 64 bits) and rounding mode with the
+ * extended exponent range, raising the x87 exception flags and reporting whether the result was rounded
+ * up (FSW.C1). Values are computed exactly with {@link BigInteger} and rounded once.
+ */
+final class ExtendedArithmetic {
+    /** An 80-bit value: explicit-integer-bit significand and the sign/15-bit-exponent word. */
+    record Ext80(long significand, int signExponent) {
+        static final Ext80 INDEFINITE = new Ext80(Extended80.INDEFINITE_SIGNIFICAND, Extended80.INDEFINITE_SIGN_EXPONENT);
+        static final Ext80 ZERO = new Ext80(0, 0);
+
+        int exponent() {
+            return signExponent & 0x7FFF;
+        }
+
+        boolean negative() {
+            return (signExponent & 0x8000) != 0;
+        }
+
+        boolean isNaN() {
+            return Extended80.isNaN(significand, signExponent);
+        }
+
+        boolean isSignaling() {
+            return isNaN() && (significand & (1L << 62)) == 0;
+        }
+
+        boolean isInfinite() {
+            return exponent() == 0x7FFF && significand == Long.MIN_VALUE;
+        }
+
+        boolean isZero() {
+            return exponent() == 0 && significand == 0;
+        }
+
+        boolean isDenormal() {
+            return exponent() == 0 && significand != 0;
+        }
+
+        boolean isUnsupported() {
+            return Extended80.isUnsupported(significand, signExponent);
+        }
+
+        Ext80 withSign(boolean negative) {
+            return new Ext80(significand, (signExponent & 0x7FFF) | (negative ? 0x8000 : 0));
+        }
+
+        BigInteger magnitude() {
+            return BigInteger.valueOf(significand >>> 1).shiftLeft(1).or(BigInteger.valueOf(significand & 1));
+        }
+
+        /** value = ±magnitude * 2^lsbExponent for finite values. */
+        int lsbExponent() {
+            return Math.max(exponent(), 1) - Extended80.BIAS - 63;
+        }
+    }
+
+    private static final int EMIN = 1 - Extended80.BIAS;
+    private static final int EMAX = Extended80.BIAS;
+
+    final int rounding;
+    final int precision;
+    final boolean underflowMasked;
+    int flags;
+    boolean roundedUp;
+
+    ExtendedArithmetic(int rounding, int precision, boolean underflowMasked) {
+        this.rounding = rounding;
+        this.precision = precision;
+        this.underflowMasked = underflowMasked;
+    }
+
+    /** FCW.PC: 00 = 24 bits, 10 = 53 bits, 11 (and reserved 01) = 64 bits. */
+    static ExtendedArithmetic fromControlWord(int fcw) {
+        int pc = (fcw >>> 8) & 3;
+        return new ExtendedArithmetic((fcw >>> 10) & 3, pc == 0 ? 24 : pc == 2 ? 53 : 64, (fcw & SoftFloat.UE) != 0);
+    }
+
+    private Ext80 invalid() {
+        flags |= SoftFloat.IE;
+        return Ext80.INDEFINITE;
+    }
+
+    private static Ext80 quiet(Ext80 v) {
+        return new Ext80(v.significand | (1L << 62), v.signExponent);
+    }
+
+    /** x87 NaN rules: QNaN beats SNaN, otherwise the larger significand; any SNaN raises IE. */
+    private Ext80 propagateNaN(Ext80 a, Ext80 b) {
+        if (a.isSignaling() || b.isSignaling()) {
+            flags |= SoftFloat.IE;
+        }
+        if (a.isNaN() && b.isNaN()) {
+            if (a.isSignaling() != b.isSignaling()) {
+                return quiet(a.isSignaling() ? b : a);
+            }
+            return quiet(Long.compareUnsigned(a.significand << 1, b.significand << 1) >= 0 ? a : b);
+        }
+        return quiet(a.isNaN() ? a : b);
+    }
+
+    /** Handles unsupported encodings, NaNs and denormal flags; returns a result or null to continue. */
+    private Ext80 screen(Ext80 a, Ext80 b) {
+        if (a.isUnsupported() || b.isUnsupported()) {
+            return invalid();
+        }
+        if (a.isNaN() || b.isNaN()) {
+            return propagateNaN(a, b);
+        }
+        if (a.isDenormal() || b.isDenormal()) {
+            flags |= SoftFloat.DE;
+        }
+        return null;
+    }
+
+    private static Ext80 infinity(boolean negative) {
+        return new Ext80(Long.MIN_VALUE, 0x7FFF | (negative ? 0x8000 : 0));
+    }
+
+    Ext80 add(Ext80 a, Ext80 b, boolean subtract) {
+        Ext80 special = screen(a, b);
+        if (special != null) {
+            return special;
+        }
+        boolean bNeg = b.negative() != subtract;
+        if (a.isInfinite() || b.isInfinite()) {
+            if (a.isInfinite() && b.isInfinite() && a.negative() != bNeg) {
+                return invalid();
+            }
+            return a.isInfinite() ? a : infinity(bNeg);
+        }
+        BigInteger x = signed(a, a.negative());
+        BigInteger y = signed(b, bNeg);
+        int e = Math.min(a.lsbExponent(), b.lsbExponent());
+        BigInteger sum = x.shiftLeft(a.lsbExponent() - e).add(y.shiftLeft(b.lsbExponent() - e));
+        if (sum.signum() == 0) {
+            boolean neg = (a.isZero() && b.isZero() && a.negative() == bNeg) ? a.negative() : rounding == SoftFloat.RD;
+            return Ext80.ZERO.withSign(neg);
+        }
+        return round(sum.signum() < 0, sum.abs(), e, false);
+    }
+
+    private static BigInteger signed(Ext80 v, boolean negative) {
+        BigInteger m = v.magnitude();
+        return negative ? m.negate() : m;
+    }
+
+    Ext80 mul(Ext80 a, Ext80 b) {
+        Ext80 special = screen(a, b);
+        if (special != null) {
+            return special;
+        }
+        boolean neg = a.negative() != b.negative();
+        if (a.isInfinite() || b.isInfinite()) {
+            return a.isZero() || b.isZero() ? invalid() : infinity(neg);
+        }
+        if (a.isZero() || b.isZero()) {
+            return Ext80.ZERO.withSign(neg);
+        }
+        return round(neg, a.magnitude().multiply(b.magnitude()), a.lsbExponent() + b.lsbExponent(), false);
+    }
+
+    Ext80 div(Ext80 a, Ext80 b) {
+        Ext80 special = screen(a, b);
+        if (special != null) {
+            return special;
+        }
+        boolean neg = a.negative() != b.negative();
+        if (a.isInfinite()) {
+            return b.isInfinite() ? invalid() : infinity(neg);
+        }
+        if (b.isZero()) {
+            if (a.isZero()) {
+                return invalid();
+            }
+            flags = (flags & ~SoftFloat.DE) | SoftFloat.ZE;
+            return infinity(neg);
+        }
+        if (a.isZero() || b.isInfinite()) {
+            return Ext80.ZERO.withSign(neg);
+        }
+        BigInteger mb = b.magnitude();
+        int k = 70 + mb.bitLength();
+        BigInteger[] qr = a.magnitude().shiftLeft(k).divideAndRemainder(mb);
+        return round(neg, qr[0], a.lsbExponent() - b.lsbExponent() - k, qr[1].signum() != 0);
+    }
+
+    Ext80 sqrt(Ext80 a) {
+        Ext80 special = screen(a, a);
+        if (special != null) {
+            return special;
+        }
+        if (a.isZero()) {
+            return a;
+        }
+        if (a.negative()) {
+            flags &= ~SoftFloat.DE;
+            return invalid();
+        }
+        if (a.isInfinite()) {
+            return a;
+        }
+        BigInteger m = a.magnitude();
+        int exp = a.lsbExponent();
+        if ((exp & 1) != 0) {
+            m = m.shiftLeft(1);
+            exp--;
+        }
+        int k = 140;
+        m = m.shiftLeft(2 * k);
+        exp -= 2 * k;
+        BigInteger s = m.sqrt();
+        return round(false, s, exp / 2, !s.multiply(s).equals(m));
+    }
+
+    /** Exact comparison; IE for unsupported operands, SNaNs, or any NaN when {@code signaling}. */
+    int compare(Ext80 a, Ext80 b, boolean signaling) {
+        if (a.isUnsupported() || b.isUnsupported()) {
+            flags |= SoftFloat.IE;
+            return SoftFloat.UNORDERED;
+        }
+        if (a.isNaN() || b.isNaN()) {
+            if (signaling || a.isSignaling() || b.isSignaling()) {
+                flags |= SoftFloat.IE;
+            }
+            return SoftFloat.UNORDERED;
+        }
+        if (a.isDenormal() || b.isDenormal()) {
+            flags |= SoftFloat.DE;
+        }
+        if (a.isZero() && b.isZero()) {
+            return SoftFloat.EQUAL;
+        }
+        int c = Integer.compare(sortKeySign(a), sortKeySign(b));
+        if (c == 0) {
+            int mag = magnitudeCompare(a, b);
+            c = a.negative() ? -mag : mag;
+        }
+        return c < 0 ? SoftFloat.LESS : c > 0 ? SoftFloat.GREATER : SoftFloat.EQUAL;
+    }
+
+    private static int sortKeySign(Ext80 v) {
+        return v.isZero() ? 0 : v.negative() ? -1 : 1;
+    }
+
+    private static int magnitudeCompare(Ext80 a, Ext80 b) {
+        int c = Integer.compare(Math.max(a.exponent(), 1), Math.max(b.exponent(), 1));
+        return c != 0 ? c : Long.compareUnsigned(a.significand, b.significand);
+    }
+
+    /**
+     * Rounds {@code (mag + s) * 2^exp} (0 < s < 1 when {@code sticky}) to the precision and mode, with the
+     * extended exponent range; tininess is detected before rounding.
+     */
+    Ext80 round(boolean negative, BigInteger mag, int exp, boolean sticky) {
+        int p = precision;
+        int sign = negative ? 0x8000 : 0;
+        int e = exp + mag.bitLength() - 1;
+        boolean tiny = e < EMIN;
+        int q = Math.max(e, EMIN) - (p - 1);
+        int shift = q - exp;
+        BigInteger integer;
+        boolean half;
+        boolean rest;
+        if (shift <= 0) {
+            integer = mag.shiftLeft(-shift);
+            half = false;
+            rest = sticky;
+        } else {
+            integer = mag.shiftRight(shift);
+            half = mag.testBit(shift - 1);
+            int low = mag.getLowestSetBit();
+            rest = sticky || (low >= 0 && low < shift - 1);
+        }
+        boolean inexact = half || rest;
+        boolean up = switch (rounding) {
+            case SoftFloat.RN -> half && (rest || integer.testBit(0));
+            case SoftFloat.RU -> !negative && inexact;
+            case SoftFloat.RD -> negative && inexact;
+            default -> false;
+        };
+        if (up) {
+            integer = integer.add(BigInteger.ONE);
+            if (integer.bitLength() > p) {
+                integer = integer.shiftRight(1);
+                q++;
+            }
+        }
+        roundedUp = up;
+        int resultExp = q + p - 1; // exponent if normal
+        if (e > EMAX || resultExp > EMAX) {
+            flags |= SoftFloat.OE | SoftFloat.PE;
+            boolean toInfinity = rounding == SoftFloat.RN || (rounding == SoftFloat.RU && !negative)
+                    || (rounding == SoftFloat.RD && negative);
+            roundedUp = toInfinity;
+            long maxSig = -1L << (64 - p);
+            return toInfinity ? infinity(negative) : new Ext80(maxSig, 0x7FFE | sign);
+        }
+        if (tiny && (inexact || !underflowMasked)) {
+            flags |= SoftFloat.UE;
+        }
+        if (inexact) {
+            flags |= SoftFloat.PE;
+        }
+        long sig = integer.longValue() << (64 - p);
+        boolean normal = integer.bitLength() == p;
+        return new Ext80(sig, (normal ? resultExp + Extended80.BIAS : 0) | sign);
+    }
+}

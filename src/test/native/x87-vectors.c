@@ -1,0 +1,132 @@
+/*
+ * Generates x87 test vectors from the host CPU, for X87HostVectorsTest.
+ * Each line: op fcw a_sig a_se b result status   (hex). For the fst and fist ops a is an 80-bit value (b unused);
+ * for the arithmetic ops a and b are doubles (a_se unused) computed with FCW.PC = double precision.
+ * status = FSW exception flags (bits 5:0) after the operation.
+ * Build and run:  gcc -O1 -o /tmp/x87-vectors x87-vectors.c && /tmp/x87-vectors 5
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x13198A2E03707344ull;
+static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+struct ext { uint64_t sig; uint16_t se; } __attribute__((packed));
+
+static struct ext pick_ext(void) {
+    struct ext e;
+    uint64_t r = next();
+    e.sig = next() | (1ull << 63);
+    int sign = (r >> 40) & 1;
+    switch (r % 8) {
+    case 0: e.se = 16383 + (int)((r >> 8) % 140) - 70; break;              /* ordinary */
+    case 1: e.se = 16383 - 1022 - (int)((r >> 8) % 60); break;             /* double subnormal range */
+    case 2: e.se = 16383 + 1023 + (int)((r >> 8) % 3) - 1; break;          /* double overflow edge */
+    case 3: e.se = 16383 - 126 - (int)((r >> 8) % 30); break;              /* float subnormal range */
+    case 4: e.se = 16383 + (int)((r >> 8) % 66); break;                    /* integer conversions */
+    case 5: e.se = 16383 + 62 + (int)((r >> 8) % 3); e.sig = (r & 4) ? 1ull << 63 : e.sig; break;
+    case 6: e.se = 16383 - 1 - (int)((r >> 8) % 3); break;                 /* |x| < 1 */
+    default: e.se = 16383 + 30 + (int)((r >> 8) % 4); break;               /* near 2^31 */
+    }
+    e.se |= sign << 15;
+    return e;
+}
+
+static uint16_t fsw(void) { uint16_t s; __asm__ volatile("fnstsw %0" : "=m"(s)); return s & 0x3F; }
+static void setcw(uint16_t cw) { __asm__ volatile("fnclex\n\tfldcw %0" : : "m"(cw)); }
+static void restore(void) { uint16_t cw = 0x37F; __asm__ volatile("fnclex\n\tfldcw %0" : : "m"(cw)); }
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 10;
+    static const uint16_t rcs[] = {0x000, 0x400, 0x800, 0xC00};
+    const char *stores[] = {"fst64", "fst32", "fist16", "fist32", "fist64", "fisttp32"};
+    for (int op = 0; op < 6; op++) {
+        for (int m = 0; m < 4; m++) {
+            for (int i = 0; i < n * 3; i++) {
+                struct ext e = pick_ext();
+                uint16_t cw = 0x37F | rcs[m];
+                uint64_t out = 0;
+                uint16_t st;
+                setcw(cw);
+                __asm__ volatile("fldt %0" : : "m"(e));
+                switch (op) {
+                case 0: __asm__ volatile("fstpl %0" : "=m"(out)); break;
+                case 1: __asm__ volatile("fstps %0" : "=m"(*(uint32_t *)&out)); break;
+                case 2: __asm__ volatile("fistps %0" : "=m"(*(uint16_t *)&out)); break;
+                case 3: __asm__ volatile("fistpl %0" : "=m"(*(uint32_t *)&out)); break;
+                case 4: __asm__ volatile("fistpll %0" : "=m"(out)); break;
+                default: __asm__ volatile("fisttpl %0" : "=m"(*(uint32_t *)&out)); break;
+                }
+                st = fsw();
+                restore();
+                printf("%s %x %llx %x 0 %llx %x\n", stores[op], cw, (unsigned long long)e.sig, e.se,
+                       (unsigned long long)out, st);
+            }
+        }
+    }
+    const char *ariths[] = {"fadd", "fsub", "fmul", "fdiv", "fsqrt"};
+    for (int op = 0; op < 5; op++) {
+        for (int m = 0; m < 4; m++) {
+            for (int i = 0; i < n * 3; i++) {
+                /* normal doubles with exponents well inside the range */
+                uint64_t a = (next() & 0x800FFFFFFFFFFFFFull) | ((uint64_t)(1023 + (int)(next() % 400) - 200) << 52);
+                uint64_t b = (next() & 0x800FFFFFFFFFFFFFull) | ((uint64_t)(1023 + (int)(next() % 400) - 200) << 52);
+                if (op == 4) a &= ~(1ull << 63);
+                uint16_t cw = 0x27F | rcs[m];
+                uint64_t out;
+                uint16_t st;
+                setcw(cw);
+                __asm__ volatile("fldl %0" : : "m"(a));
+                switch (op) {
+                case 0: __asm__ volatile("faddl %0" : : "m"(b)); break;
+                case 1: __asm__ volatile("fsubl %0" : : "m"(b)); break;
+                case 2: __asm__ volatile("fmull %0" : : "m"(b)); break;
+                case 3: __asm__ volatile("fdivl %0" : : "m"(b)); break;
+                default: __asm__ volatile("fsqrt"); break;
+                }
+                st = fsw();
+                __asm__ volatile("fstpl %0" : "=m"(out));
+                restore();
+                printf("%s %x %llx 0 %llx %llx %x\n", ariths[op], cw, (unsigned long long)a, (unsigned long long)b,
+                       (unsigned long long)out, st);
+            }
+        }
+    }
+    /* full extended precision (PC = 64, and PC = 24 for some), operands and results as 80-bit values */
+    const char *xops[] = {"xadd", "xsub", "xmul", "xdiv", "xsqrt", "xcom"};
+    for (int op = 0; op < 6; op++) {
+        for (int m = 0; m < 8; m++) {
+            for (int i = 0; i < n * 3; i++) {
+                struct ext a = pick_ext(), b = pick_ext(), r = {0, 0};
+                if (i % 5 == 0) { b.se = (a.se & 0x7FFF) - (int)(next() % 70) + 35; b.sig = next() | (1ull << 63); }
+                if (op == 4) a.se &= 0x7FFF;
+                uint16_t cw = (m < 4 ? 0x37F : 0x07F) | rcs[m % 4];
+                uint16_t st, sw;
+                setcw(cw);
+                __asm__ volatile("fldt %0" : : "m"(b));
+                __asm__ volatile("fldt %0" : : "m"(a)); /* ST0 = a, ST1 = b */
+                switch (op) {
+                case 0: __asm__ volatile("faddp %st, %st(1)"); break;   /* ST1 = a + b */
+                case 1: __asm__ volatile("fsubrp %st, %st(1)"); break;  /* assembles to DE E9: ST1 = b - a */
+                case 2: __asm__ volatile("fmulp %st, %st(1)"); break;
+                case 3: __asm__ volatile("fdivrp %st, %st(1)"); break;  /* assembles to DE F9: ST1 = b / a */
+                case 4: __asm__ volatile("fsqrt\n\tfstp %st(1)"); break;
+                default: __asm__ volatile("fcompp"); break;
+                }
+                __asm__ volatile("fnstsw %0" : "=m"(sw));
+                st = sw & 0x3F;
+                if (op == 5) {
+                    r.sig = sw & 0x4700;
+                } else {
+                    __asm__ volatile("fstpt %0" : "=m"(r));
+                }
+                restore();
+                printf("%s %x %llx %x %llx %x %llx %x %x\n", xops[op], cw, (unsigned long long)a.sig, a.se,
+                       (unsigned long long)b.sig, b.se, (unsigned long long)r.sig, r.se, st);
+            }
+        }
+    }
+    return 0;
+}
