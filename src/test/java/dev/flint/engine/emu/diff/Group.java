@@ -20,6 +20,7 @@ public enum Group {
     ENCODING(6, IntegerGroups::encodings),
     ADDR32(3, IntegerGroups::addr32),
     SELF_MODIFYING(4, IntegerGroups::selfModifying),
+    ALIASING(4, null),
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),
@@ -56,6 +57,8 @@ public enum Group {
         for (int i = 0; i < n; i++) {
             if (this == STACK) {
                 MemoryGroups.stack(b, depth);
+            } else if (this == ALIASING) {
+                IntegerGroups.aliasing(b, i == n - 1);
             } else {
                 emitter.emit(b);
             }

@@ -801,6 +801,41 @@ final class IntegerGroups {
         b.insn(Encoder.plain(victim, 0, 0), "patched instruction (as written before the store)", def, 0);
     }
 
+    // ---- operands that alias: an instruction writes the register its own address is formed from ----------
+
+    /**
+     * A few ALU instructions, then one that overwrites a pointer register it addresses memory with
+     * ({@code mov rbx, [rbx+8]}, {@code xchg [r12], r12}, {@code xadd}, {@code cmpxchg}, {@code add},
+     * {@code lea}): the address must be formed before the write. It is the last instruction, since the
+     * pointer is gone afterwards.
+     */
+    static void aliasing(SequenceBuilder b, boolean last) {
+        if (!last) {
+            alu(b);
+            return;
+        }
+        Random rnd = b.rnd;
+        int size = 2 << rnd.nextInt(3);
+        int kind = rnd.nextInt(6);
+        Reg base = Reg.of(b.baseReg, size);
+        Mem m;
+        do {
+            m = b.mem(size, false);
+        } while (m.ripRelative() || (kind == 5 && m.index() < 0));
+        String name = new String[] {"mov", "add", "xchg", "xadd", "cmpxchg", "lea"}[kind];
+        int[] op = switch (kind) {
+            case 0 -> new int[] {0x8B};
+            case 1 -> new int[] {0x03};
+            case 2 -> new int[] {0x87};
+            case 3 -> new int[] {0x0F, 0xC1};
+            case 4 -> new int[] {0x0F, 0xB1};
+            default -> new int[] {0x8D};
+        };
+        long def = kind == 1 || kind == 3 || kind == 4 ? STATUS : 0;
+        String text = kind == 2 || kind == 3 || kind == 4 ? name + " " + m + ", " + base : name + " " + base + ", " + m;
+        b.insn(rm(b, 0, size, null, op, base.code(), base, m, 0, 0), text + "   ; writes its own base register", def, 0);
+    }
+
     // ---- sign conversions: CBW/CWDE/CDQE, CWD/CDQ/CQO ---------------------------------------------
 
     static void convert(SequenceBuilder b) {

@@ -231,7 +231,29 @@ final class SseGroups {
     }
 
     static void floatingPoint(SequenceBuilder b) {
+        if (b.rnd.nextInt(8) == 0) {
+            mxcsrAccess(b);
+            return;
+        }
         emit(b, FLOAT.get(b.rnd.nextInt(FLOAT.size())));
+    }
+
+    /**
+     * STMXCSR, or LDMXCSR of a value with every exception still masked (an unmasked one would trap on
+     * the host), a random rounding mode, FTZ/DAZ and sticky flags.
+     */
+    private static void mxcsrAccess(SequenceBuilder b) {
+        Random rnd = b.rnd;
+        Mem m = b.mem(4, false);
+        if (rnd.nextBoolean()) {
+            b.insn(Encoder.modrm(b.pc(), new int[0], false, new int[] {0x0F, 0xAE}, 3, null, m, 0, 0), "stmxcsr " + m, 0, 0);
+            return;
+        }
+        int value = 0x1F80 | rnd.nextInt(4) << 13 | (rnd.nextBoolean() ? 0x8000 : 0) | (rnd.nextBoolean() ? 0x40 : 0)
+                | rnd.nextInt(64);
+        b.setup(Encoder.modrm(b.pc(), new int[0], false, new int[] {0xC7}, 0, null, m, value, 4),
+                String.format("mov %s, 0x%x", m, value));
+        b.insn(Encoder.modrm(b.pc(), new int[0], false, new int[] {0x0F, 0xAE}, 2, null, m, 0, 0), "ldmxcsr " + m, 0, 0);
     }
 
     static void conversions(SequenceBuilder b) {
