@@ -1,5 +1,7 @@
 package dev.flint.engine.emu.diff;
 
+import dev.flint.engine.emu.EmuTestRig;
+
 /**
  * Where a differential case lives in the address space. The native child maps exactly these addresses
  * (MAP_FIXED_NOREPLACE) and the software CPU's test rig uses the same guest addresses, so pointers in
@@ -17,11 +19,11 @@ public record Layout(long sequenceStart, long data, long stackTop) {
     public static final int PAGE = 0x1000;
     /** Room for the sequence in its page, leaving space for the native epilogue. */
     public static final int MAX_SEQUENCE = 0xA00;
-    public static final int DATA_SIZE = 0x1000;
+    public static final int DATA_SIZE = EmuTestRig.DATA_SIZE;
     public static final int STACK_AREA = 0x10000;
 
-    /** The addresses of the emu test rig (EmuTestRig: code at 1 MiB, data page at 2 MiB, stack below 3 MiB). */
-    public static final Layout RIG = new Layout(0x10_0000L, 0x20_0000L, 0x30_0000L);
+    /** The addresses of the emu test rig: code at 1 MiB, data page at 2 MiB, stack below 3 MiB. */
+    public static final Layout RIG = new Layout(EmuTestRig.CODE_BASE, EmuTestRig.DATA_BASE, EmuTestRig.STACK_TOP);
 
     public Layout {
         if (((sequenceStart | data | stackTop) & 0xFFF) != 0) {
