@@ -11,7 +11,7 @@ final class EmuRigCpu implements SoftwareCpu {
     /** Enough for the longest REP string op in a sequence; a runaway loop ends as a divergence. */
     private static final long MAX_INSTRUCTIONS = 100_000;
 
-    private final SseFpuUnit fpu = new SseFpuUnit();
+    private final TestFpuUnit fpu = new TestFpuUnit();
     private final EmuTestRig rig = new EmuTestRig(fpu);
 
     @Override

@@ -25,7 +25,8 @@ public enum Group {
     SSE_INT(6, SseGroups::packedInteger),
     SSE_FP(6, SseGroups::floatingPoint),
     SSE_CVT(5, SseGroups::conversions),
-    MMX(6, SseGroups::mmx);
+    MMX(6, SseGroups::mmx),
+    X87(8, null);
 
     private interface Emitter {
         void emit(SequenceBuilder b);
@@ -54,9 +55,15 @@ public enum Group {
             b.useDataStack();
         }
         int[] depth = {0};
+        if (this == X87) {
+            SseGroups.seedValues(b);
+            depth[0] = X87Group.prepare(b);
+        }
         for (int i = 0; i < n; i++) {
             if (this == STACK) {
                 MemoryGroups.stack(b, depth);
+            } else if (this == X87) {
+                depth[0] = X87Group.step(b, depth[0]);
             } else if (this == ALIASING) {
                 IntegerGroups.aliasing(b, i == n - 1);
             } else {
@@ -65,6 +72,9 @@ public enum Group {
         }
         if (this == MMX) {
             SseGroups.storeMmx(b);
+        }
+        if (this == X87) {
+            X87Group.finish(b, depth[0]);
         }
         return b.finish(name(), seed, index);
     }

@@ -75,7 +75,7 @@ final class NativeHarness {
         ripRel(new int[] {0x48, 0x89}, 0, OUT_FLAGS);               // mov [out_flags], rax
         ripRel(new int[] {0x0F, 0xAE}, 2, SAVED_MXCSR);             // ldmxcsr [saved_mxcsr]
         emit(0xFC);                                                 // cld: the ABI wants DF=0 on return
-        emit(0x0F, 0x77);                                           // emms: MMX use leaves the x87 stack tagged full
+        emit(0xDB, 0xE3);                                           // fninit: empty x87 stack, FCW 0x37F as the JVM expects
         emit(0x41, 0x5F, 0x41, 0x5E, 0x41, 0x5D, 0x41, 0x5C, 0x5D, 0x5B, 0xC3);
         if (code.size() > Layout.PAGE) {
             throw new IllegalStateException("sequence and epilogue overflow the code page");

@@ -5,14 +5,15 @@ import dev.flint.engine.emu.cpu.FpuUnit;
 import dev.flint.engine.emu.fpu.FpuHost;
 import dev.flint.engine.emu.fpu.FpuState;
 import dev.flint.engine.emu.fpu.SseUnit;
+import dev.flint.engine.emu.fpu.X87Unit;
 
 /**
- * Test-side bridge from the core's {@link FpuUnit} seam to the SSE unit ({@link SseUnit} over an
- * {@link FpuState}), with the one extra the differential test needs: MXCSR at reset is whatever the
- * case starts from, and the final MXCSR can be read back. x87 instructions are #UD here (the
- * differential groups do not use them).
+ * Test-side bridge from the core's {@link FpuUnit} seam to the x87 and SSE units ({@link X87Unit},
+ * {@link SseUnit} over an {@link FpuState}), with the one extra the differential test needs: MXCSR at
+ * reset is whatever the case starts from, and the final MXCSR can be read back. The x87 instruction
+ * pointer and RFLAGS are not passed (no FCMOV is generated; FIP is not compared).
  */
-final class SseFpuUnit implements FpuUnit {
+final class TestFpuUnit implements FpuUnit {
     private static final int UD = 6;
 
     private final FpuState state = new FpuState();
@@ -32,7 +33,17 @@ final class SseFpuUnit implements FpuUnit {
             SseUnit.emms(state, host);
             return;
         }
-        boolean done = insn.map != FpuInstruction.MAP_ONE && SseUnit.execute(state, host, insn.map, insn.opcode,
+        if (insn.map == FpuInstruction.MAP_ONE) {
+            if (insn.opcode == 0x9B) {
+                X87Unit.fwait(state, host);
+                return;
+            }
+            if (!X87Unit.execute(state, host, insn.opcode, insn.modrm, insn.address, 0, 0)) {
+                throw host.fault(UD, 0);
+            }
+            return;
+        }
+        boolean done = SseUnit.execute(state, host, insn.map, insn.opcode,
                 insn.mandatoryPrefix, insn.rexW, insn.reg, insn.memory ? -1 : insn.rm, insn.address, insn.imm8);
         if (!done) {
             throw host.fault(UD, 0);
