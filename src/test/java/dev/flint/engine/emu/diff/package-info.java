@@ -12,6 +12,17 @@
  * {@link dev.flint.engine.emu.diff.DifferentialRunner} compares everything but undefined flags and, for a
  * straight-line case that differs, re-runs growing prefixes to name the first instruction that differs.
  *
+ * <h2>Groups</h2>
+ * Integer: ALU, SHIFT, MULDIV, BITS (BTx, BSF/BSR, BSWAP, POPCNT), MOVES (MOV incl. moffs, MOVZX/MOVSX/MOVSXD,
+ * LEA), CONDITIONAL (SETcc, CMOVcc, Jcc/JMP/JRCXZ/LOOP forward, indirect JMP, LAHF/SAHF, CMC/CLC/STC), EXCHANGE
+ * (XCHG, XADD, CMPXCHG, CMPXCHG8B, with LOCK), CONVERT (CBW..CQO), STRING (MOVS/STOS/LODS/CMPS/SCAS, REP/REPE/REPNE,
+ * DF 0/1), STACK (PUSH/POP/PUSHF/POPF, CALL/RET imm16, ENTER/LEAVE), ENCODING (ignored prefixes, REX placement,
+ * NOP and XCHG aliases), ADDR32 (67-prefixed string ops and LOOP/JECXZ), SELF_MODIFYING (stores into an instruction
+ * just ahead), ALIASING (an instruction writing the register its own address uses). Vector: SSE_MOVE, SSE_INT,
+ * SSE_FP (with LDMXCSR/STMXCSR), SSE_CVT, MMX (registers loaded from and spilled to the data page), X87 (stack
+ * spilled as 80-bit values, FNSTSW AX masked to exceptions/SF/ES/TOP). The emu side reaches the x87/SSE units
+ * through {@link dev.flint.engine.emu.diff.TestFpuUnit}.
+ *
  * <h2>Staying safe on the host</h2>
  * Memory operands are formed from two pointer registers the sequence never writes (drawn from RBX, RBP,
  * R8-R15) or RIP-relative, always inside the data page; packed SSE memory operands are 16-byte aligned;
@@ -37,7 +48,9 @@
  *       unchanged, Intel CPUs behave so and Linux relies on it)</td></tr>
  *   <tr><td>count 0 shifts/rotates</td><td>none: flags are unchanged, a 32-bit destination is still zero-extended</td></tr>
  * </table>
- * PUSHF only runs when all status flags are defined. BSWAP r16, CMPXCHG16B (CX16 not advertised),
+ * PUSHF only runs when all status flags are defined. x87: the condition codes C0-C3 are not compared (many
+ * instructions leave some undefined), precision control 01 (reserved) is never loaded, and transcendentals
+ * (FSIN, FPTAN, F2XM1 ...) are never generated: their last bits differ between vendors. BSWAP r16, CMPXCHG16B (CX16 not advertised),
  * RCPPS/RSQRTPS (vendor-specific approximations), FS/GS overrides (the host's FS base is its TLS) and
  * 66-prefixed near branches (AMD truncates RIP to 16 bits) are never generated.
  */
