@@ -7,7 +7,8 @@ import java.util.Random;
  * x87 sequences. The setup runs FNINIT, loads a control word with every exception masked and a random
  * precision and rounding control, and pushes three values from the data page; the tested part mixes
  * arithmetic (register and memory forms, with and without pop), unary ops, exchanges, constant loads,
- * FCOMI/FUCOMI (which set RFLAGS) and stores. At the end FNSTSW AX captures the status word, masked to
+ * FCOMI/FUCOMI (which set RFLAGS), FCOM/FUCOM/FTST/FXAM followed by FNSTSW m16 (all condition codes are
+ * defined right after those) and stores. At the end FNSTSW AX captures the status word, masked to
  * what is defined (exception flags, stack fault, summary, TOP; the condition codes are left out), and the
  * remaining stack is stored as 80-bit values into the data page, so the comparison sees every register.
  * Transcendentals (FSIN, FPTAN, F2XM1 ...) are left out: their last bits differ between vendors.
@@ -53,7 +54,21 @@ final class X87Group {
     static int step(SequenceBuilder b, int depth) {
         Random rnd = b.rnd;
         int i = rnd.nextInt(depth);                                // st(i) within the stack
-        switch (rnd.nextInt(10)) {
+        switch (rnd.nextInt(11)) {
+            case 10 -> {                                           // compare/classify, then FNSTSW m16: C0-C3 all defined here
+                int k = rnd.nextInt(6);
+                int[][] enc = {{0xD8, 0xD0 | i}, {0xDD, 0xE0 | i}, {0xD9, 0xE4}, {0xD9, 0xE5}, {0xD8, 0xD8 | i}, {0xDE, 0xD9}};
+                String[] names = {"fcom st(" + i + ")", "fucom st(" + i + ")", "ftst", "fxam", "fcomp st(" + i + ")", "fcompp"};
+                int pops = k == 4 ? 1 : k == 5 ? 2 : 0;
+                if (depth - pops < 1 || (k == 5 && depth < 2)) {
+                    k = 2;
+                    pops = 0;
+                }
+                b.insn(new byte[] {(byte) enc[k][0], (byte) enc[k][1]}, names[k], 0, 0);
+                Mem m = b.memAt(2, false, 0, SPILL);
+                b.insn(Encoder.modrm(b.pc(), new int[0], false, new int[] {0xDD}, 7, null, m, 0, 0), "fnstsw " + m, 0, 0);
+                return depth - pops;
+            }
             case 0, 1 -> {                                         // op st(0), st(i) / op st(i), st(0) / op-and-pop
                 int op = new int[] {0, 1, 4, 5, 6, 7}[rnd.nextInt(6)];
                 int form = depth >= 2 ? rnd.nextInt(3) : 0;
