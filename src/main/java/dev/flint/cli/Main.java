@@ -1,10 +1,74 @@
 package dev.flint.cli;
 
-/** Entry point of {@code bin/flint}. */
+import dev.flint.guest.GuestAssets;
+import dev.flint.vmm.Engines;
+import dev.flint.vmm.VmConfigException;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+
+/**
+ * Entry point of {@code bin/flint}. {@link #run} returns the exit code instead of exiting so tests can
+ * drive the whole command line in-process.
+ *
+ * <p>Exit codes: 0 the command worked (for {@code run}: the guest powered off or rebooted), 1 it failed
+ * (VMM or engine error, triple fault, fetch failure), 2 the command line or a value on it is wrong.
+ */
 public final class Main {
+    public static final int OK = 0;
+    public static final int FAILED = 1;
+    public static final int USAGE = 2;
+
     private Main() {}
 
     public static void main(String[] args) {
-        System.out.println("flint: not yet wired");
+        // Unbuffered: the guest's serial output must appear byte by byte (prompts end without a newline).
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
+        CliContext context = new CliContext(System.in, out, System.err, TerminalMode::stdinIsTerminal,
+                Engines.standard(), GuestAssets.defaultCacheDir());
+        System.exit(run(args, context));
+    }
+
+    static int run(String[] args, CliContext context) {
+        CliLogging.configure(context.err(), false);
+        FlintCommand flint = new FlintCommand(context);
+        CommandLine cli = new CommandLine(flint)
+                .addSubcommand(new RunCommand(context, flint))
+                .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)));
+        cli.setOut(new PrintWriter(context.out(), true));
+        cli.setErr(new PrintWriter(context.err(), true));
+        cli.setParameterExceptionHandler((e, ignored) -> {
+            context.err().println("flint: " + firstLine(e.getMessage()) + " (see 'flint "
+                    + commandPath(e.getCommandLine()) + "--help')");
+            return USAGE;
+        });
+        cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
+            context.err().println("flint: " + oneLine(e));
+            if (flint.debug()) e.printStackTrace(context.err());
+            return e instanceof VmConfigException ? USAGE : FAILED;
+        });
+        return cli.execute(args);
+    }
+
+    /** "run " for a subcommand, "" for the top level: where the user finds the relevant help. */
+    private static String commandPath(CommandLine command) {
+        String qualified = command.getCommandSpec().qualifiedName(" ");
+        int space = qualified.indexOf(' ');
+        return space < 0 ? "" : qualified.substring(space + 1) + " ";
+    }
+
+    /** Errors meant for the user carry a one-line message; anything else is named by its type. */
+    static String oneLine(Throwable e) {
+        String message = e.getMessage();
+        if (message == null || message.isBlank()) return "internal error: " + e.getClass().getName() + " (run with --debug for details)";
+        return firstLine(message);
+    }
+
+    static String firstLine(String message) {
+        if (message == null || message.isBlank()) return "unknown error";
+        int newline = message.indexOf('\n');
+        return (newline < 0 ? message : message.substring(0, newline)).strip();
     }
 }

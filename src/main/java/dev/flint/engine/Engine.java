@@ -11,6 +11,12 @@ public interface Engine {
     /** Whether this engine can boot a stock kernel on this host, and if not, why (one line). */
     Availability availability();
 
+    /**
+     * Whether the boot loader should unpack a compressed kernel on the host instead of letting the kernel's
+     * own decompressor run in the guest. True where guest instructions are expensive (emu).
+     */
+    default boolean unpacksKernelOnHost() { return false; }
+
     /** Creates a VM over the given memory, buses and control. Fails with {@link EngineException}. */
     VirtualMachine create(VmSetup setup);
 

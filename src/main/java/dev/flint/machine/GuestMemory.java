@@ -1,6 +1,7 @@
 package dev.flint.machine;
 
-import java.lang.foreign.Arena;
+import dev.flint.sys.MappedMemory;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -25,30 +26,30 @@ public final class GuestMemory implements AutoCloseable {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final Arena arena;
+    /** Releases the host memory, or null when the caller owns it ({@link #wrap}). */
+    private final AutoCloseable owner;
     private final MemorySegment ram;
     private final long lowSize;
     private final long highSize;
 
-    private GuestMemory(Arena arena, MemorySegment ram) {
-        this.arena = arena;
+    private GuestMemory(AutoCloseable owner, MemorySegment ram) {
+        this.owner = owner;
         this.ram = ram;
         this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
         this.highSize = ram.byteSize() - lowSize;
     }
 
     /**
-     * Allocates zeroed guest RAM of the given size. The memory comes from an anonymous mapping made by
-     * the JVM (page-aligned, lazily committed by the host kernel), so a large guest costs nothing until
-     * it touches its pages.
+     * Allocates zeroed guest RAM of the given size. The memory is an anonymous mmap (page-aligned, as KVM
+     * memory slots need, and committed by the host kernel only when touched), so a large guest costs
+     * nothing until it uses its pages. ({@code Arena.allocate} would zero-fill and so commit all of it.)
      */
     public static GuestMemory allocate(long bytes) {
         if (bytes <= 0 || (bytes & 0xFFF) != 0) {
             throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
         }
-        Arena arena = Arena.ofShared();
-        MemorySegment seg = arena.allocate(bytes, 1L << 21);
-        return new GuestMemory(arena, seg);
+        MappedMemory mapping = MappedMemory.anonymous(bytes);
+        return new GuestMemory(mapping, mapping.segment());
     }
 
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
@@ -124,6 +125,10 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public void close() {
-        if (arena != null) arena.close();
+        try {
+            if (owner != null) owner.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("releasing guest memory: " + e.getMessage(), e);
+        }
     }
 }

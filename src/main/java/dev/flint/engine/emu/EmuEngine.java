@@ -31,8 +31,17 @@ public final class EmuEngine implements Engine {
     @Override
     public String name() { return "emu"; }
 
+    /** The engine with its real parts: local APICs, I/O APIC, PIC and PIT, and the x87/SSE units. */
+    public static EmuEngine standard() {
+        return new EmuEngine(StandardInterruptHardware::create, cpu -> new dev.flint.engine.emu.fpu.SimdFpuUnit());
+    }
+
     @Override
     public Availability availability() { return Availability.yes(); }
+
+    /** Interpreting the kernel's own xz decompressor would cost billions of guest instructions. */
+    @Override
+    public boolean unpacksKernelOnHost() { return true; }
 
     @Override
     public VirtualMachine create(VmSetup setup) {

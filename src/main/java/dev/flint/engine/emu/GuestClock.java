@@ -1,5 +1,7 @@
 package dev.flint.engine.emu;
 
+import java.util.function.LongSupplier;
+
 /**
  * The guest's time base: a TSC that runs at a fixed advertised frequency and follows the host's
  * monotonic clock, so guest time tracks wall time however fast or slow the emulated CPU is. Shared by
@@ -9,10 +11,26 @@ public final class GuestClock {
     /** Advertised TSC frequency. 1 GHz keeps nanosecond ↔ tick conversion exact. */
     public static final long TSC_HZ = 1_000_000_000L;
 
-    private final long originNanos = System.nanoTime();
+    private final LongSupplier nanoSource;
+    private final long originNanos;
+
+    /** The clock of a running machine: follows {@link System#nanoTime()}. */
+    public GuestClock() { this(System::nanoTime); }
+
+    /**
+     * A clock over another monotonic nanosecond source (System.nanoTime scale). Tests pass a source they
+     * advance by hand so timers fire deterministically without sleeping.
+     */
+    public GuestClock(LongSupplier nanoSource) {
+        this.nanoSource = nanoSource;
+        this.originNanos = nanoSource.getAsLong();
+    }
+
+    /** Host monotonic time now, on the scale of {@link #nanosAtTsc(long)} and timer deadlines. */
+    public long nanos() { return nanoSource.getAsLong(); }
 
     /** Current TSC value. */
-    public long tsc() { return System.nanoTime() - originNanos; }
+    public long tsc() { return nanos() - originNanos; }
 
     /** Host System.nanoTime() at which the TSC reaches {@code tsc}. */
     public long nanosAtTsc(long tsc) { return originNanos + tsc; }

@@ -72,6 +72,8 @@ public final class Cpu implements FpuHost {
     /** Set by STI/MOV SS/POP SS: no interrupt before the next instruction completes. */
     boolean interruptShadow;
     boolean halted;
+    /** Set while an NMI handler runs: further NMIs wait for its IRET. */
+    boolean nmiBlocked;
     private long tscOffset;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
@@ -188,8 +190,9 @@ public final class Cpu implements FpuHost {
      */
     public boolean checkInterrupts() {
         if (apic == null || interruptShadow) return false;
-        if (apic.takeNmi()) {
+        if (!nmiBlocked && apic.takeNmi()) {
             halted = false;
+            nmiBlocked = true; // until the handler's IRET, as on hardware
             irq.deliverExternal(GuestFault.NMI, true);
             return true;
         }
@@ -822,7 +825,10 @@ public final class Cpu implements FpuHost {
             case 0xCC -> irq.softwareInterrupt(GuestFault.BP, ip);
             case 0xCD -> { int v = fetch8(); irq.softwareInterrupt(v, ip); }
             case 0xCE -> { noLong(); if (flags.of()) irq.softwareInterrupt(GuestFault.OF, ip); }
-            case 0xCF -> irq.iret(opSize);
+            case 0xCF -> {
+                irq.iret(opSize);
+                nmiBlocked = false;
+            }
             case 0xD4 -> { noLong(); int base = fetch8(); if (base == 0) throw GuestFault.of(GuestFault.DE, 0);
                 int al = (int) r[RAX] & 0xFF; setReg(RAX, 2, ((al / base) << 8) | (al % base));
                 flags.set(Flags.LOGIC, 1, 0, 0, al % base); }
@@ -1218,7 +1224,7 @@ public final class Cpu implements FpuHost {
             long si = r[RSI] & am, di = r[RDI] & am;
             switch (op) {
                 case 0xA4, 0xA5 -> {
-                    if (rep && z == 1 && delta > 0 && tryBulkCopy(srcSeg, si, di, am)) continue;
+                    if (rep && delta > 0 && tryBulkCopy(srcSeg, si, di, am, z)) continue;
                     mmu.write(linear(ES, di), z, mmu.read(linear(srcSeg, si), z));
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
@@ -1269,14 +1275,14 @@ public final class Cpu implements FpuHost {
     }
 
     /**
-     * REP MOVSB forward within one source and one destination page of RAM: copied in one bulk copy.
-     * Falls back (returns false) whenever byte-wise semantics could differ: overlap, MMIO, page ends.
+     * REP MOVS forward within one source and one destination page of RAM: copied in one bulk copy.
+     * Falls back (returns false) whenever element-wise semantics could differ: overlap, MMIO, page ends.
      */
-    private boolean tryBulkCopy(int srcSeg, long si, long di, long am) {
+    private boolean tryBulkCopy(int srcSeg, long si, long di, long am, int z) {
         long count = r[RCX] & am;
         long src = linear(srcSeg, si), dst = linear(ES, di);
-        long n = Math.min(count, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF)));
-        if (n < 8 || (Math.abs(src - dst) < n)) return false;
+        long n = Math.min(count * z, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF))) / z * z;
+        if (n < 16 || count > (1L << 40) || Math.abs(src - dst) < n) return false;
         if (am != -1L && (si + n > am || di + n > am)) return false;
         mmu.read(src, 1);
         mmu.write(dst, 1, mmu.read(dst, 1));
@@ -1286,7 +1292,7 @@ public final class Cpu implements FpuHost {
         MemorySegment.copy(ram, sh + (sp & 0xFFF), ram, dh + (dp & 0xFFF), n);
         r[RSI] = (r[RSI] & ~am) | ((si + n) & am);
         r[RDI] = (r[RDI] & ~am) | ((di + n) & am);
-        r[RCX] = (r[RCX] & ~am) | ((count - n) & am);
+        r[RCX] = (r[RCX] & ~am) | ((count - n / z) & am);
         return true;
     }
 

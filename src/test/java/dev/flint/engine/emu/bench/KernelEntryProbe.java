@@ -84,7 +84,8 @@ public final class KernelEntryProbe {
                     Segment.data(0x18), Segment.data(0x18), Segment.tss(0x20), Segment.unusable(),
                     GDT, 0x1F, 0, 0, CpuState.CR0_PE | CpuState.CR0_PG | CpuState.CR0_ET | CpuState.CR0_NE,
                     PML4, CpuState.CR4_PAE, CpuState.EFER_LME | CpuState.EFER_LMA));
-            long t0 = System.nanoTime();
+            var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+            long t0 = System.nanoTime(), c0 = threads.getCurrentThreadCpuTime();
             long lastReport = 0;
             try {
                 while (cpu.instructions < max && !cpu.halted()) {
@@ -100,9 +101,10 @@ public final class KernelEntryProbe {
                 e.printStackTrace(System.out);
             }
             double secs = (System.nanoTime() - t0) / 1e9;
+            double cpuSecs = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
             if (!line.isEmpty()) System.out.println("[serial] " + line);
-            System.out.printf("%,d instructions in %.1f s (%.1f MIPS), halted=%b%n%s%n",
-                    cpu.instructions, secs, cpu.instructions / secs / 1e6, cpu.halted(), st.dump());
+            System.out.printf("%,d instructions in %.1f s wall, %.1f s CPU (%.1f MIPS per CPU second), halted=%b%n%s%n",
+                    cpu.instructions, secs, cpuSecs, cpu.instructions / cpuSecs / 1e6, cpu.halted(), st.dump());
         }
     }
 }

@@ -40,5 +40,11 @@ class StringInstructionsTest {
                 regs(RDI, 0x200001L), 0x0, 0xcd5, D);
         check("mov ecx, 3; mov esi, 0x200000; mov edi, 0x200010; addr32 rep movsd", "b903000000be00002000bf1000200067f3a5", regs(), 0x202, D,
                 regs(RSI, 0x20000cL, RDI, 0x20001cL), 0x0, 0xcd5, "00112233445566778899aabbccddeeff00112233445566778899aabb05060708");
+        check("mov ecx, 2; mov rsi, 0x200000; mov rdi, 0x200010; rep movsq", "b90200000048c7c60000200048c7c710002000f348a5", regs(), 0x202, D,
+                regs(RSI, 0x200010L, RDI, 0x200020L), 0x0, 0xcd5, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        check("mov ecx, 8; mov rsi, 0x200000; mov rdi, 0x200010; rep movsw", "b90800000048c7c60000200048c7c71000200066f3a5", regs(), 0x202, D,
+                regs(RSI, 0x200010L, RDI, 0x200020L), 0x0, 0xcd5, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        check("mov ecx, 4; mov rdi, 0x200004; mov eax, 0xa5a5a5a5; rep stosd", "b90400000048c7c704002000b8a5a5a5a5f3ab", regs(), 0x202, D,
+                regs(RAX, 0xa5a5a5a5L, RDI, 0x200014L), 0x0, 0xcd5, "00112233a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5c0d0e0f00102030405060708");
     }
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Boot-time benchmark of Flint's kvm engine (not a test).
+#
+#   bench/kvm-boot.sh [N]     (default N=5)
+#
+# 1. Inside ONE nested-KVM guest (L1: QEMU TCG with AMD SVM, see src/test/java/dev/flint/nested), boots the
+#    stock Debian kernel + a marker initramfs with `flint run --engine kvm` and with
+#    `qemu-system-x86_64 -accel kvm -M microvm`, alternately, N times each. Each figure is the wall time
+#    from launching the process to its exit; the guest exits right after printing the marker
+#    (`poweroff -f`), so this is boot-to-marker plus tear-down. TCG distorts absolute numbers: only the
+#    ratio between the two, measured side by side in the same L1, means something.
+# 2. On this host (PVM /dev/kvm: a stock kernel does not get far, but the VMM path until the guest's
+#    first instruction is the same), Flint's start-up time — launch to vCPU 0's first KVM_RUN, which the
+#    kvm engine logs with --debug — and its resident memory apart from guest RAM.
+set -euo pipefail
+repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$repo"
+N=${1:-5}
+MARKER=FLINT-BENCH-MARKER
+MEM=256
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+
+# Build once on the host: inside L1 the repository is read-only.
+./mvnw -q -B -o -DskipTests package test-compile >/dev/null 2>&1 || ./mvnw -q -B -DskipTests package test-compile
+bin/flint guest fetch >/dev/null
+cache=${FLINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flint}
+version=$(sed -n 's/^kernel.version=//p' "$cache/debian/flint-guest.properties")
+kernel=$cache/debian/boot/vmlinuz-$version
+
+# The marker guest: busybox prints the marker and powers off. Outside /tmp (L1 mounts its own /tmp).
+work=$repo/target/bench
+mkdir -p "$work/initrd/bin" "$work/initrd/dev" "$work/initrd/proc" "$work/initrd/sys"
+cp "$cache/debian/bin/busybox" "$work/initrd/bin/busybox"
+cat >"$work/initrd/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox echo $MARKER
+/bin/busybox poweroff -f
+INIT
+chmod 755 "$work/initrd/init"
+(cd "$work/initrd" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/marker.cpio.gz"
+initrd=$work/marker.cpio.gz
+append="console=ttyS0 quiet panic=-1"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "== nested (L1 = QEMU TCG + SVM), $N boots each, launch to exit after the marker"
+cat >"$work/inner.sh" <<INNER
+set -u
+ms() { echo \$((\$(date +%s%N) / 1000000)); }
+for i in \$(seq $N); do
+  t0=\$(ms)
+  out=\$($repo/bin/flint run --engine kvm --kernel $kernel --initrd $initrd --memory $MEM --cpus 1 </dev/null 2>&1)
+  t1=\$(ms)
+  case "\$out" in *$MARKER*) echo "flint \$((t1 - t0))";; *) echo "flint-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
+  t0=\$(ms)
+  out=\$(qemu-system-x86_64 -accel kvm -M microvm -m $MEM -nodefaults -display none -serial stdio -monitor none \
+        -no-reboot -kernel $kernel -initrd $initrd -append "$append" </dev/null 2>&1)
+  t1=\$(ms)
+  case "\$out" in *$MARKER*) echo "qemu \$((t1 - t0))";; *) echo "qemu-failed: \$(echo "\$out" | tail -3 | tr '\n' ' ')";; esac
+done
+INNER
+cp=$(./mvnw -q -B -o dependency:build-classpath -Dmdep.outputFile=/dev/stdout -Dmdep.includeScope=test 2>/dev/null)
+results=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "target/test-classes:target/classes:$cp" \
+    dev.flint.nested.RunInL1 "$work/inner.sh" 60 || true)
+echo "$results" | grep -E '^(flint|qemu)' || true
+flint_med=$(echo "$results" | awk '$1=="flint"{print $2}' | median)
+qemu_med=$(echo "$results" | awk '$1=="qemu"{print $2}' | median)
+echo "median flint-kvm: ${flint_med:-n/a} ms   median qemu-kvm-microvm: ${qemu_med:-n/a} ms"
+if [[ -n ${flint_med:-} && -n ${qemu_med:-} ]]; then
+  awk -v f="$flint_med" -v q="$qemu_med" 'BEGIN {printf "ratio flint/qemu: %.2f\n", f / q}'
+fi
+
+echo "== host ($(grep -q -w -E 'vmx|svm' /proc/cpuinfo && echo hardware KVM || echo PVM)): start-up to first KVM_RUN, RSS apart from guest RAM"
+for i in $(seq "$N"); do
+  log=$work/host-$i.log
+  t0=$(date +%s%3N)
+  FLINT_JAVA_OPTS=-Dflint.kvm.allowPvm=true bin/flint --debug run --engine kvm --kernel "$kernel" --initrd "$initrd" \
+      --memory $MEM --cpus 1 </dev/null >"$log" 2>&1 &
+  pid=$!
+  first=
+  for _ in $(seq 300); do
+    first=$(sed -n 's/.*first KVM_RUN at epoch ms \([0-9]*\).*/\1/p' "$log" | head -1)
+    [[ -n $first ]] && break
+    sleep 0.05
+  done
+  sleep 0.5 # let the guest touch what it touches early; the VMM's own memory is what we measure
+  java_pid=$(pgrep -P "$pid" java || echo "$pid")
+  # RSS of everything except the guest RAM mapping (the one anonymous mapping of exactly MEM MiB).
+  rss=$(awk -v guest=$((MEM * 1024)) '
+      /^[0-9a-f]+-[0-9a-f]+ / {split($1, r, "-"); size = 0; cur = $0}
+      /^Size:/ {size = $2}
+      /^Rss:/ {total += $2; if (size == guest) g += $2}
+      END {printf "%d %d", total, g}' "/proc/$java_pid/smaps" 2>/dev/null || echo "0 0")
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [[ -z $first ]]; then echo "run $i: no first KVM_RUN logged:"; tail -3 "$log"; continue; fi
+  read -r total guest <<<"$rss"
+  echo "startup $((first - t0)) ms  rss-total $((total / 1024)) MiB  rss-guest $((guest / 1024)) MiB  rss-vmm $(((total - guest) / 1024)) MiB"
+done | tee "$work/host.txt"
+echo "median start-up: $(awk '/^startup/{print $2}' "$work/host.txt" | median) ms   median VMM RSS: $(awk '/^startup/{print $11}' "$work/host.txt" | median) MiB"

@@ -1,0 +1,113 @@
+package dev.flint.arch.x86;
+
+import dev.flint.arch.x86.acpi.AcpiTables;
+import dev.flint.machine.GuestMemory;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Prepares guest memory to run a Linux kernel from its 64-bit entry point, the way a firmware-less VMM
+ * does (Documentation/arch/x86/boot.rst, "64-bit boot protocol"): kernel image, command line, initrd,
+ * boot_params with the e820 map, ACPI and MP tables, identity page tables and GDT. Returns the state
+ * vCPU 0 starts in; the other vCPUs wait for INIT/SIPI.
+ */
+public final class BootLoader {
+    /** Below this Debian's kernel cannot even decompress itself next to a small initramfs. */
+    public static final long MIN_MEMORY = 64L << 20;
+    /** The BIOS data area words Linux reads to find the EBDA and the top of base memory (KiB). */
+    private static final long BDA_EBDA_SEGMENT = 0x40E, BDA_BASE_MEMORY_KIB = 0x413;
+
+    private BootLoader() {}
+
+    /** How a bzImage is entered. An ELF kernel is always entered directly. */
+    public enum BzImageEntry {
+        /** Through the bzImage's own 64-bit entry: its decompressor runs in the guest (cheap with hardware virtualization). */
+        DECOMPRESS_IN_GUEST,
+        /**
+         * Unpack vmlinux on the host ({@link BzImagePayload}) and enter it as an ELF image, keeping the bzImage's
+         * setup header in boot_params; falls back to the in-guest decompressor for payload formats Flint cannot
+         * unpack. For the emu engine, where interpreting the decompressor costs billions of instructions.
+         */
+        UNPACK_ON_HOST
+    }
+
+    /** Loads with {@link BzImageEntry#DECOMPRESS_IN_GUEST}. */
+    public static BootImage load(GuestMemory memory, BootSpec spec, PlatformInfo platform) {
+        return load(memory, spec, platform, BzImageEntry.DECOMPRESS_IN_GUEST);
+    }
+
+    public static BootImage load(GuestMemory memory, BootSpec spec, PlatformInfo platform, BzImageEntry bzImageEntry) {
+        if (memory.size() < MIN_MEMORY) {
+            throw new BootException(String.format("guest memory %d MiB is too small: at least %d MiB needed",
+                    memory.size() >> 20, MIN_MEMORY >> 20));
+        }
+        LoadedKernel kernel = loadKernel(memory, spec, bzImageEntry);
+
+        byte[] cmdline = spec.cmdline().getBytes(StandardCharsets.UTF_8);
+        if (cmdline.length > kernel.cmdlineMax()) {
+            throw new BootException("kernel command line is " + cmdline.length
+                    + " bytes; this kernel accepts at most " + kernel.cmdlineMax());
+        }
+        memory.write(Layout.CMDLINE, java.util.Arrays.copyOf(cmdline, cmdline.length + 1));
+
+        long initrdAddr = 0, initrdSize = 0;
+        if (spec.initrd() != null) {
+            try (ImageFile initrd = ImageFile.open(spec.initrd(), "initrd")) {
+                initrdSize = initrd.size;
+                initrdAddr = placeInitrd(memory, kernel, initrdSize);
+                initrd.copyTo(memory, initrdAddr, 0, initrdSize);
+            }
+        }
+
+        long rsdp = AcpiTables.write(memory, spec.cpus(), platform);
+        MpTable.write(memory, spec.cpus(), platform);
+        memory.writeShort(BDA_EBDA_SEGMENT, (short) (Layout.EBDA >>> 4));
+        memory.writeShort(BDA_BASE_MEMORY_KIB, (short) (Layout.EBDA >>> 10));
+        ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));
+        CpuBootState bsp = LongModeSetup.apply(memory, kernel.entry());
+        return new BootImage(bsp, kernel.format(), kernel.entry());
+    }
+
+    private static LoadedKernel loadKernel(GuestMemory memory, BootSpec spec, BzImageEntry bzImageEntry) {
+        try (ImageFile file = ImageFile.open(spec.kernel(), "kernel")) {
+            byte[] head = file.read(0, 4096);
+            if (BzImageLoader.matches(head)) {
+                LoadedKernel bz = BzImageLoader.load(memory, file, head); // validates the header either way
+                return bzImageEntry == BzImageEntry.UNPACK_ON_HOST ? unpackOnHost(memory, file, bz) : bz;
+            }
+            if (ElfLoader.matches(head)) return ElfLoader.load(memory, file, head);
+            throw new BootException("not a Linux kernel (neither bzImage nor ELF): " + spec.kernel());
+        }
+    }
+
+    private static LoadedKernel unpackOnHost(GuestMemory memory, ImageFile bzImage, LoadedKernel bz) {
+        java.util.Optional<byte[]> elf;
+        try {
+            elf = BzImagePayload.unpack(bzImage.readAll());
+        } catch (java.io.IOException e) {
+            throw new BootException("kernel payload is corrupt (" + e.getMessage() + "): " + bzImage.path, e);
+        }
+        if (elf.isEmpty()) return bz;
+        try (ImageFile vmlinux = ImageFile.ofBytes(bzImage.path, "kernel", elf.get())) {
+            LoadedKernel k = ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096));
+            // Keep the real setup header (version, xloadflags, ...) so the kernel sees what a bzImage boot shows it.
+            return new LoadedKernel("ELF", k.entry(), Math.max(k.end(), bz.end()), bz.setupHeader(),
+                    bz.initrdAddrMax(), bz.cmdlineMax());
+        }
+    }
+
+    /**
+     * As high as the kernel's initrd_addr_max and low RAM allow, page-aligned, never below the memory
+     * the kernel claims (its load address + init_size).
+     */
+    private static long placeInitrd(GuestMemory memory, LoadedKernel kernel, long size) {
+        long top = Math.min(kernel.initrdAddrMax() + 1, memory.lowRamSize());
+        long addr = (top - size) & ~0xFFFL;
+        long floor = (kernel.end() + 0xFFF) & ~0xFFFL;
+        if (size > top || addr < floor) {
+            throw new BootException(String.format("initrd is %d MiB but only %d MiB of RAM (%d MiB free after the kernel)",
+                    (size + (1 << 20) - 1) >> 20, memory.size() >> 20, Math.max(0, top - floor) >> 20));
+        }
+        return addr;
+    }
+}

@@ -1,0 +1,47 @@
+package dev.flint.cli;
+
+import dev.flint.guest.GuestAssets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code flint guest ...}: the default guest (Debian's stock kernel and a busybox initramfs). */
+@Command(name = "guest", description = "Manage the default guest (Debian's stock kernel and a busybox initramfs).")
+final class GuestCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    private boolean help;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return Main.USAGE;
+    }
+
+    @Command(name = "fetch", description = {
+            "Download Debian's current stock kernel and busybox-static with apt-get, unpack them into the "
+                    + "guest cache and build the default initramfs. Does nothing if they are cached.",
+            "Prints the kernel, its modules and the initramfs."})
+    static final class Fetch implements Callable<Integer> {
+        private final CliContext context;
+
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+        private boolean help;
+
+        Fetch(CliContext context) { this.context = context; }
+
+        @Override
+        public Integer call() {
+            GuestAssets guest = context.guest();
+            GuestAssets.Fetched fetched = guest.fetch(context.err());
+            context.out().println("kernel  " + fetched.kernel() + " (" + fetched.kernelPackage() + ")");
+            context.out().println("modules " + guest.modulesDir());
+            context.out().println("initrd  " + guest.defaultInitrd());
+            return Main.OK;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package dev.flint.cli;
+
+import dev.flint.engine.Engine;
+import dev.flint.guest.GuestAssets;
+import dev.flint.machine.StopReason;
+import dev.flint.vmm.Console;
+import dev.flint.vmm.Engines;
+import dev.flint.vmm.VmConfig;
+import dev.flint.vmm.Vmm;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code flint run}: boots a VM with its serial console on stdin/stdout and waits for it to end. */
+@Command(name = "run", sortOptions = false,
+        description = {"Boot a VM. Without --kernel it boots the default guest (fetched on first use): "
+                + "Debian's stock kernel with a busybox shell on the console; 'poweroff -f' ends it.",
+                "The guest's serial console is stdin/stdout; on a terminal, Ctrl-A x ends the VM."},
+        footer = {"", "Exit status: 0 when the guest powers off or reboots, 1 on a VMM error or a guest "
+                + "triple fault, 2 on a bad command line."})
+final class RunCommand implements Callable<Integer> {
+    private final CliContext context;
+    private final FlintCommand flint;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    private boolean help;
+
+    @Option(names = "--engine", paramLabel = "auto|kvm|emu", defaultValue = Engines.AUTO,
+            description = "How vCPUs run: kvm (hardware virtualization), emu (Flint's own x86-64 CPU), "
+                    + "or auto: kvm if this host can boot a stock kernel with it, else emu. Default: ${DEFAULT-VALUE}.")
+    private String engine;
+
+    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel to boot (bzImage or ELF vmlinux). "
+            + "Default: the fetched Debian kernel.")
+    private Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "PATH", description = "Initial RAM disk. Default: the busybox "
+            + "shell initramfs when booting the default kernel, none otherwise.")
+    private Path initrd;
+
+    @Option(names = "--cmdline", paramLabel = "TEXT", defaultValue = VmConfig.DEFAULT_CMDLINE,
+            description = "Kernel command line. Default: ${DEFAULT-VALUE}.")
+    private String cmdline;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "" + VmConfig.DEFAULT_CPUS,
+            description = "Number of vCPUs. Default: ${DEFAULT-VALUE}.")
+    private int cpus;
+
+    @Option(names = "--memory", paramLabel = "MIB", defaultValue = "" + VmConfig.DEFAULT_MEMORY_MIB,
+            description = "Guest RAM in MiB. Default: ${DEFAULT-VALUE}.")
+    private long memoryMib;
+
+    RunCommand(CliContext context, FlintCommand flint) {
+        this.context = context;
+        this.flint = flint;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        // Cheap checks first: a typo must not cost a guest download.
+        VmConfig.checkMachine(cmdline, cpus, memoryMib, engine);
+        Engine chosen = context.engines().select(engine);
+        Path kernelPath = kernel;
+        Path initrdPath = initrd;
+        if (kernelPath == null) {
+            GuestAssets guest = context.guest();
+            guest.fetch(context.err());
+            kernelPath = guest.kernel();
+            if (initrdPath == null) initrdPath = guest.defaultInitrd();
+        }
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine);
+        return exitCode(boot(config, chosen));
+    }
+
+    /** Runs the VM to its end; on a terminal, in raw mode with the Ctrl-A escape, restored on every way out. */
+    private StopReason boot(VmConfig config, Engine chosen) throws InterruptedException {
+        AtomicReference<Vmm> running = new AtomicReference<>();
+        TerminalMode terminal = context.interactive().getAsBoolean() ? TerminalMode.enterRaw() : null;
+        try {
+            InputStream guestInput = context.in();
+            if (terminal != null) {
+                CliLogging.lineEnd = "\r\n";
+                guestInput = new EscapeFilter(guestInput, () -> {
+                    Vmm vmm = running.get();
+                    if (vmm != null) vmm.stop();
+                });
+            }
+            try (Vmm vmm = Vmm.start(config, chosen, new Console(guestInput, context.out()))) {
+                running.set(vmm);
+                return vmm.awaitStop();
+            }
+        } finally {
+            if (terminal != null) {
+                terminal.close();
+                CliLogging.lineEnd = "\n";
+            }
+        }
+    }
+
+    private int exitCode(StopReason reason) {
+        return switch (reason) {
+            case StopReason.PowerOff off -> Main.OK;
+            case StopReason.Reset reset -> Main.OK;
+            case StopReason.TripleFault fault -> {
+                context.err().println("flint: the guest triple-faulted" + (flint.debug() ? "; vCPU state:" : " (--debug shows the vCPU state)"));
+                if (flint.debug()) context.err().println(fault.cpuDump());
+                yield Main.FAILED;
+            }
+            case StopReason.Error error -> {
+                context.err().println("flint: " + Main.firstLine(error.message()));
+                if (flint.debug() && error.cause() != null) error.cause().printStackTrace(context.err());
+                yield Main.FAILED;
+            }
+        };
+    }
+}

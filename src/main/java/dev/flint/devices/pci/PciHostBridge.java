@@ -1,0 +1,113 @@
+package dev.flint.devices.pci;
+
+import dev.flint.arch.x86.Layout;
+import dev.flint.machine.InterruptController;
+import dev.flint.machine.bus.Bus;
+import dev.flint.machine.bus.BusDevice;
+
+/**
+ * PCI bus 0 behind configuration mechanism #1: the address register at 0xCF8 selects bus/device/
+ * function/register, the data window at 0xCFC-0xCFF reads or writes it. Slot 0 is the host bridge itself;
+ * devices take slots 1-31 as function 0. Empty slots, other functions and other buses read all ones,
+ * which is how Linux learns nothing is there. There is no ECAM (and so no MCFG table): 256 bytes of
+ * configuration space per function, which is all virtio-pci needs.
+ */
+public final class PciHostBridge {
+    public static final int SLOTS = 32;
+    static final int ENABLE = 0x8000_0000;
+
+    private final Bus portIo;
+    private final Bus mmio;
+    private final InterruptController irq;
+    private final PciDevice[] slots = new PciDevice[SLOTS];
+    private int address;
+
+    /** A bus whose devices can raise INTx and MSI through {@code irq}. */
+    public PciHostBridge(Bus portIo, Bus mmio, InterruptController irq) {
+        this.portIo = portIo;
+        this.mmio = mmio;
+        this.irq = irq;
+        portIo.register(Layout.PCI_CONFIG_ADDRESS_PORT, 4, new AddressPort(), "PCI config address");
+        portIo.register(Layout.PCI_CONFIG_DATA_PORT, 4, new DataPort(), "PCI config data");
+        slots[0] = new HostBridgeFunction();
+        slots[0].configSpace().attach(slots[0].name(), 0, portIo, mmio, irq);
+    }
+
+    /** A bus for devices that signal only by MSI-X (which they send themselves); INTx is unavailable. */
+    public PciHostBridge(Bus portIo, Bus mmio) {
+        this(portIo, mmio, null);
+    }
+
+    /** Puts {@code device} in the first free slot and returns that slot number. */
+    public synchronized int addDevice(PciDevice device) {
+        for (int slot = 1; slot < SLOTS; slot++) {
+            if (slots[slot] == null) {
+                if (irq == null && device.configSpace().read(PciConfigSpace.INTERRUPT_PIN, 1) != 0) {
+                    throw new IllegalStateException(device.name() + " uses INTx but this bus has no interrupt controller");
+                }
+                device.configSpace().attach(device.name(), slot, portIo, mmio, irq);
+                slots[slot] = device;
+                return slot;
+            }
+        }
+        throw new IllegalStateException("PCI bus 0 is full (31 devices)");
+    }
+
+    private synchronized PciDevice selected() {
+        if ((address & ENABLE) == 0) return null;
+        int bus = (address >>> 16) & 0xFF, slot = (address >>> 11) & 0x1F, function = (address >>> 8) & 0x7;
+        return bus == 0 && function == 0 ? slots[slot] : null;
+    }
+
+    private final class AddressPort implements BusDevice {
+        @Override
+        public long read(long offset, int size) {
+            synchronized (PciHostBridge.this) {
+                long v = (address & 0xFFFF_FFFFL) >>> (8 * offset);
+                return size >= 4 ? v : v & ((1L << (8 * size)) - 1);
+            }
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            synchronized (PciHostBridge.this) {
+                int shift = (int) (8 * offset);
+                long mask = (size >= 4 ? 0xFFFF_FFFFL : (1L << (8 * size)) - 1) << shift;
+                // Bits 1:0 are reserved and read as 0; bits 30:24 are reserved too.
+                address = (int) (((address & ~mask) | ((value << shift) & mask)) & 0x80FF_FFFCL);
+            }
+        }
+    }
+
+    private final class DataPort implements BusDevice {
+        @Override
+        public long read(long offset, int size) {
+            PciDevice d = selected();
+            int reg = register(offset);
+            long ones = size >= 4 ? 0xFFFF_FFFFL : (1L << (8 * size)) - 1;
+            if (d == null || reg + size > PciConfigSpace.SIZE) return ones;
+            return d.readConfig(reg, Math.min(size, 4)) & ones;
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            PciDevice d = selected();
+            int reg = register(offset);
+            if (d != null && reg + size <= PciConfigSpace.SIZE) d.writeConfig(reg, Math.min(size, 4), (int) value);
+        }
+
+        private int register(long offset) {
+            synchronized (PciHostBridge.this) {
+                return (address & 0xFC) + (int) offset;
+            }
+        }
+    }
+
+    /** 00:00.0: the host bridge as software sees it (QEMU's generic PCIe host bridge ID, no quirks in Linux). */
+    private static final class HostBridgeFunction implements PciDevice {
+        private final PciConfigSpace config = new PciConfigSpace(0x1B36, 0x0008, 0x060000, 0, 0x1AF4, 0x1100);
+
+        @Override public String name() { return "host bridge"; }
+        @Override public PciConfigSpace configSpace() { return config; }
+    }
+}

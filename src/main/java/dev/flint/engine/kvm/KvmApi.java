@@ -1,0 +1,74 @@
+package dev.flint.engine.kvm;
+
+/**
+ * The numbers of the Linux KVM API (include/uapi/linux/kvm.h, x86-64) Flint uses: ioctl request codes,
+ * exit reasons and capability ids. Request codes are computed the way the kernel's {@code _IO*} macros
+ * do, from the direction, the argument size and the command number, so each line can be checked against
+ * the header.
+ */
+final class KvmApi {
+    private KvmApi() {}
+
+    private static final int KVMIO = 0xAE;
+    private static final long NONE = 0, WRITE = 1, READ = 2;
+
+    private static long io(int nr) { return ioc(NONE, nr, 0); }
+    private static long ior(int nr, int size) { return ioc(READ, nr, size); }
+    private static long iow(int nr, int size) { return ioc(WRITE, nr, size); }
+    private static long iowr(int nr, int size) { return ioc(READ | WRITE, nr, size); }
+
+    private static long ioc(long dir, int nr, int size) {
+        return (dir << 30) | ((long) size << 16) | ((long) KVMIO << 8) | nr;
+    }
+
+    /** The only API version there has ever been; anything else is not KVM as we know it. */
+    static final int API_VERSION = 12;
+
+    // /dev/kvm
+    static final long GET_API_VERSION = io(0x00);
+    static final long CREATE_VM = io(0x01);
+    static final long CHECK_EXTENSION = io(0x03);
+    static final long GET_VCPU_MMAP_SIZE = io(0x04);
+    static final long GET_SUPPORTED_CPUID = iowr(0x05, 8);
+
+    // VM fd
+    static final long CREATE_VCPU = io(0x41);
+    static final long SET_USER_MEMORY_REGION = iow(0x46, 32);
+    static final long SET_TSS_ADDR = io(0x47);
+    static final long SET_IDENTITY_MAP_ADDR = iow(0x48, 8);
+    static final long CREATE_IRQCHIP = io(0x60);
+    static final long IRQ_LINE = iow(0x61, 8);
+    static final long CREATE_PIT2 = iow(0x77, 64);
+    static final long SIGNAL_MSI = iow(0xA5, 32);
+
+    // vCPU fd
+    static final long RUN = io(0x80);
+    static final long GET_REGS = ior(0x81, Layouts.REGS_SIZE);
+    static final long SET_REGS = iow(0x82, Layouts.REGS_SIZE);
+    static final long GET_SREGS = ior(0x83, Layouts.SREGS_SIZE);
+    static final long SET_SREGS = iow(0x84, Layouts.SREGS_SIZE);
+    static final long SET_MSRS = iow(0x89, 8);
+    static final long SET_SIGNAL_MASK = iow(0x8B, 4);
+    static final long SET_FPU = iow(0x8D, Layouts.FPU_SIZE);
+    static final long SET_CPUID2 = iow(0x90, 8);
+    static final long GET_MP_STATE = ior(0x98, 4);
+    static final long SET_MP_STATE = iow(0x99, 4);
+
+    // Capabilities
+    /** The capabilities Flint relies on, with the names kvm.h gives them (for the error message). */
+    static final java.util.Map<Integer, String> REQUIRED_CAPS = java.util.Map.of(
+            0, "KVM_CAP_IRQCHIP", 3, "KVM_CAP_USER_MEMORY", 4, "KVM_CAP_SET_TSS_ADDR", 7, "KVM_CAP_EXT_CPUID",
+            33, "KVM_CAP_PIT2", 77, "KVM_CAP_SIGNAL_MSI", 136, "KVM_CAP_IMMEDIATE_EXIT");
+
+    // Exit reasons (kvm_run.exit_reason)
+    static final int EXIT_IO = 2, EXIT_HLT = 5, EXIT_MMIO = 6, EXIT_SHUTDOWN = 8, EXIT_FAIL_ENTRY = 9,
+            EXIT_INTR = 10, EXIT_INTERNAL_ERROR = 17, EXIT_SYSTEM_EVENT = 24;
+
+    static final int IO_OUT = 1;
+    static final int SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVENT_CRASH = 3;
+
+    static final int MP_STATE_RUNNABLE = 0, MP_STATE_UNINITIALIZED = 1;
+
+    /** PIT without the PC speaker port (Firecracker does the same; nothing listens to the beeper). */
+    static final int PIT_SPEAKER_DUMMY = 1;
+}

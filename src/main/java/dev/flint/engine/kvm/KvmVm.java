@@ -1,0 +1,188 @@
+package dev.flint.engine.kvm;
+
+import dev.flint.arch.x86.CpuBootState;
+import dev.flint.engine.EngineException;
+import dev.flint.engine.VirtualMachine;
+import dev.flint.engine.VmSetup;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.InterruptController;
+import dev.flint.sys.ErrnoException;
+import dev.flint.sys.FileDescriptor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A KVM virtual machine: the VM fd with its in-kernel irqchip (PIC, I/O APIC, LAPICs) and PIT, one
+ * memory slot per guest RAM region, and one {@link KvmVcpu} per vCPU. Created by {@link KvmEngine}.
+ */
+final class KvmVm implements VirtualMachine {
+    private static final Logger LOG = Logger.getLogger(KvmVm.class.getName());
+
+    /**
+     * Three pages KVM needs for the real-mode TSS on Intel, and one for the EPT identity map, just below
+     * the BIOS area at the top of the 32-bit space: inside the MMIO hole, so never guest RAM.
+     */
+    static final long TSS_ADDRESS = 0xFFFB_D000L;
+    static final long IDENTITY_MAP_ADDRESS = 0xFFFB_C000L;
+
+    private final FileDescriptor kvm;
+    private final FileDescriptor vm;
+    private final KvmInterrupts interrupts;
+    private final List<KvmVcpu> vcpus = new ArrayList<>();
+    private final VcpuControl control;
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean firstRunLogged = new AtomicBoolean();
+    private boolean closed;
+
+    KvmVm(FileDescriptor kvm, VmSetup setup) {
+        this.kvm = kvm;
+        this.control = new VcpuControl(setup.cpus());
+        FileDescriptor vmFd = null;
+        try {
+            vmFd = new FileDescriptor(kvm.ioctl(KvmApi.CREATE_VM, 0));
+            this.vm = vmFd;
+            setIdentityMapAddress();
+            vm.ioctl(KvmApi.SET_TSS_ADDR, TSS_ADDRESS);
+            vm.ioctl(KvmApi.CREATE_IRQCHIP, 0);
+            createPit();
+            this.interrupts = new KvmInterrupts(vm);
+            addMemory(setup.memory());
+            long runSize = kvm.ioctl(KvmApi.GET_VCPU_MMAP_SIZE, 0);
+            CpuidTable cpuid = CpuidTable.supported(kvm);
+            for (int i = 0; i < setup.cpus(); i++) {
+                vcpus.add(new KvmVcpu(vm, i, runSize, cpuid, setup.cpus(), setup.portIo(), setup.mmio(),
+                        setup.control(), control, this::beforeRun));
+            }
+        } catch (RuntimeException e) {
+            vcpus.forEach(KvmVcpu::close);
+            if (vmFd != null) vmFd.close();
+            kvm.close();
+            throw e instanceof EngineException ee ? ee : new EngineException("KVM: " + e.getMessage(), e);
+        }
+    }
+
+    /** KVM_SET_IDENTITY_MAP_ADDR takes a pointer to the u64 address, unlike KVM_SET_TSS_ADDR. */
+    private void setIdentityMapAddress() {
+        try (Arena arena = Arena.ofConfined()) {
+            vm.ioctl(KvmApi.SET_IDENTITY_MAP_ADDR, arena.allocateFrom(JAVA_LONG, IDENTITY_MAP_ADDRESS));
+        }
+    }
+
+    private void createPit() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment config = arena.allocate(64, 4);
+            config.set(JAVA_INT, 0, KvmApi.PIT_SPEAKER_DUMMY);
+            vm.ioctl(KvmApi.CREATE_PIT2, config);
+        }
+    }
+
+    private void addMemory(GuestMemory memory) {
+        MemorySegment ram = memory.segment();
+        if (!ram.isNative() || (ram.address() & 0xFFF) != 0) {
+            throw new EngineException("KVM needs page-aligned native guest memory");
+        }
+        int slot = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            for (GuestMemory.Region r : memory.regions()) {
+                MemorySegment region = arena.allocate(Layouts.MEMORY_REGION_SIZE, 8);
+                region.set(JAVA_INT, 0, slot++);
+                region.set(JAVA_INT, 4, 0);
+                region.set(JAVA_LONG, 8, r.guestPhys());
+                region.set(JAVA_LONG, 16, r.size());
+                region.set(JAVA_LONG, 24, ram.address() + r.hostOffset());
+                vm.ioctl(KvmApi.SET_USER_MEMORY_REGION, region);
+            }
+        }
+    }
+
+    @Override
+    public InterruptController interrupts() { return interrupts; }
+
+    /** vCPU {@code index}; package-private for tests that drive an AP directly. */
+    KvmVcpu vcpu(int index) { return vcpus.get(index); }
+
+    @Override
+    public void start(CpuBootState bsp) {
+        if (!started.compareAndSet(false, true)) throw new IllegalStateException("VM already started");
+        vcpus.get(0).load(bsp);
+        for (int i = 1; i < vcpus.size(); i++) vcpus.get(i).waitForStartup();
+        vcpus.forEach(KvmVcpu::startThread);
+    }
+
+    /**
+     * Starts the vCPUs with explicit states instead of INIT/SIPI for the APs; for tests on hosts where
+     * the guest cannot start APs itself.
+     */
+    void startAll(List<CpuBootState> states) {
+        if (!started.compareAndSet(false, true)) throw new IllegalStateException("VM already started");
+        for (int i = 0; i < vcpus.size(); i++) vcpus.get(i).load(states.get(i));
+        vcpus.forEach(KvmVcpu::startThread);
+    }
+
+    private void beforeRun(int vcpu) {
+        if (vcpu == 0 && firstRunLogged.compareAndSet(false, true)) {
+            // Wall-clock milliseconds so a benchmark can subtract its own launch time (bench/kvm-boot.sh).
+            LOG.info("first KVM_RUN at epoch ms " + System.currentTimeMillis());
+        }
+    }
+
+    @Override
+    public void pause() {
+        control.requestPause();
+        vcpus.forEach(KvmVcpu::kick);
+        try {
+            control.awaitAllParked();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void resume() {
+        control.resume();
+    }
+
+    @Override
+    public void stop() {
+        control.requestStop();
+        boolean interrupted = false;
+        for (KvmVcpu v : vcpus) {
+            if (v.thread() == null) continue;
+            // Kick until the thread is gone: the first kick can land before the thread entered its loop.
+            while (v.thread().isAlive()) {
+                v.kick();
+                try {
+                    v.thread().join(50);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        stop();
+        closed = true;
+        interrupts.close();
+        for (KvmVcpu v : vcpus) {
+            try {
+                v.close();
+            } catch (ErrnoException e) {
+                LOG.warning("closing vCPU " + v.id() + ": " + e.getMessage());
+            }
+        }
+        vm.close();
+        kvm.close();
+    }
+}

@@ -1,0 +1,55 @@
+package dev.flint.engine.kvm;
+
+/**
+ * Byte offsets of the KVM structures Flint reads and writes (x86-64 layout of include/uapi/linux/kvm.h
+ * and arch/x86/include/uapi/asm/kvm.h). Kept as plain offsets: the structures are fixed ABI and the
+ * offsets are easier to check against the header than a layout DSL.
+ */
+final class Layouts {
+    private Layouts() {}
+
+    // struct kvm_regs: rax rbx rcx rdx rsi rdi rsp rbp r8..r15 rip rflags, all u64
+    static final int REGS_SIZE = 18 * 8;
+    static final int REGS_RIP = 16 * 8, REGS_RFLAGS = 17 * 8;
+
+    // struct kvm_segment (24 bytes)
+    static final int SEG_SIZE = 24;
+    static final int SEG_BASE = 0, SEG_LIMIT = 8, SEG_SELECTOR = 12, SEG_TYPE = 14, SEG_PRESENT = 15, SEG_DPL = 16,
+            SEG_DB = 17, SEG_S = 18, SEG_L = 19, SEG_G = 20, SEG_AVL = 21, SEG_UNUSABLE = 22;
+
+    // struct kvm_sregs: cs ds es fs gs ss tr ldt, gdt idt (kvm_dtable, 16 bytes), cr0 cr2 cr3 cr4 cr8 efer apic_base, bitmap
+    static final int SREGS_SIZE = 312;
+    static final int SREGS_CS = 0, SREGS_DS = 24, SREGS_ES = 48, SREGS_FS = 72, SREGS_GS = 96, SREGS_SS = 120,
+            SREGS_TR = 144, SREGS_LDT = 168, SREGS_GDT = 192, SREGS_IDT = 208,
+            SREGS_CR0 = 224, SREGS_CR2 = 232, SREGS_CR3 = 240, SREGS_CR4 = 248, SREGS_CR8 = 256,
+            SREGS_EFER = 264, SREGS_APIC_BASE = 272;
+
+    // struct kvm_fpu (416 bytes)
+    static final int FPU_SIZE = 416;
+    static final int FPU_FCW = 128, FPU_MXCSR = 408;
+
+    // struct kvm_run (the fixed head and the exit union Flint decodes)
+    static final int RUN_IMMEDIATE_EXIT = 1, RUN_EXIT_REASON = 8;
+    static final int RUN_UNION = 32;
+    static final int IO_DIRECTION = RUN_UNION, IO_SIZE = RUN_UNION + 1, IO_PORT = RUN_UNION + 2,
+            IO_COUNT = RUN_UNION + 4, IO_DATA_OFFSET = RUN_UNION + 8;
+    static final int MMIO_PHYS_ADDR = RUN_UNION, MMIO_DATA = RUN_UNION + 8, MMIO_LEN = RUN_UNION + 16,
+            MMIO_IS_WRITE = RUN_UNION + 20;
+    static final int INTERNAL_SUBERROR = RUN_UNION, INTERNAL_NDATA = RUN_UNION + 4, INTERNAL_DATA = RUN_UNION + 8;
+    static final int FAIL_ENTRY_REASON = RUN_UNION, FAIL_ENTRY_CPU = RUN_UNION + 8;
+    static final int SYSTEM_EVENT_TYPE = RUN_UNION;
+
+    // struct kvm_cpuid2 { u32 nent, padding; struct kvm_cpuid_entry2 entries[]; } entries are 40 bytes
+    static final int CPUID_HEADER = 8, CPUID_ENTRY = 40;
+    static final int CPUID_FUNCTION = 0, CPUID_INDEX = 4, CPUID_FLAGS = 8, CPUID_EAX = 12, CPUID_EBX = 16,
+            CPUID_ECX = 20, CPUID_EDX = 24;
+
+    // struct kvm_msrs { u32 nmsrs, pad; struct kvm_msr_entry { u32 index, reserved; u64 data; } entries[]; }
+    static final int MSRS_HEADER = 8, MSR_ENTRY = 16;
+
+    // struct kvm_userspace_memory_region { u32 slot, flags; u64 guest_phys_addr, memory_size, userspace_addr; }
+    static final int MEMORY_REGION_SIZE = 32;
+
+    // struct kvm_msi { u32 address_lo, address_hi, data, flags; u8 pad[16]; }
+    static final int MSI_SIZE = 32;
+}

@@ -1,0 +1,258 @@
+package dev.flint.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The few libc calls Flint needs, as FFM downcalls (no JNI). Calls that report failure through
+ * {@code errno} capture it right after the call (the JVM may clobber errno before Java code could read
+ * it) and throw {@link ErrnoException}; callers that expect a particular errno (EINTR from KVM_RUN,
+ * EAGAIN from a non-blocking read) catch it and look at {@link ErrnoException#errno()}.
+ *
+ * <p>Variadic C functions ({@code open}, {@code ioctl}) must be declared with
+ * {@link Linker.Option#firstVariadicArg}: the x86-64 ABI passes the number of vector registers used in
+ * {@code %al} for variadic calls, and a non-variadic declaration leaves garbage there.
+ */
+public final class Libc {
+    public static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
+    public static final int PROT_READ = 1, PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+    public static final int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    public static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1;
+    public static final int EPERM = 1, ENOENT = 2, EINTR = 4, EAGAIN = 11, EACCES = 13, EEXIST = 17,
+            EINVAL = 22, E2BIG = 7;
+    /** glibc's {@code sigset_t} is 1024 bits; the kernel only looks at the first 64. */
+    public static final long SIGSET_BYTES = 128;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option SAVE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
+    private static final MethodHandle IOCTL = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), -1);
+    private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), -1);
+    private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
+    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+    private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+    private static final MethodHandle TGKILL = errnoCall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
+    private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), -1);
+    private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SIGRTMIN = plainCall("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    /** Returns the error number itself (pthread convention), not -1 + errno. */
+    private static final MethodHandle PTHREAD_SIGMASK = plainCall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    /** Per-thread errno capture buffer: calls on different vCPU threads must not share one. */
+    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+
+    private Libc() {}
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd, int firstVariadic) {
+        Linker.Option[] options = firstVariadic >= 0
+                ? new Linker.Option[] {SAVE_ERRNO, Linker.Option.firstVariadicArg(firstVariadic)}
+                : new Linker.Option[] {SAVE_ERRNO};
+        return LINKER.downcallHandle(symbol(name), fd, options);
+    }
+
+    private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(symbol(name), fd);
+    }
+
+    private static MemorySegment symbol(String name) {
+        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+    }
+
+    private static int errno(MemorySegment captured) {
+        return (int) ERRNO.get(captured, 0L);
+    }
+
+    /** A downcall that gets the errno capture buffer as its first argument. */
+    @FunctionalInterface
+    private interface ErrnoCall {
+        long invoke(MemorySegment captured) throws Throwable;
+    }
+
+    /** A downcall without errno. */
+    @FunctionalInterface
+    private interface PlainCall {
+        long invoke() throws Throwable;
+    }
+
+    /**
+     * Runs a libc call that fails by returning -1 and setting errno: its result, or an {@link ErrnoException}
+     * naming {@code what}.
+     */
+    private static long checked(String what, ErrnoCall call) {
+        MemorySegment captured = CAPTURED.get();
+        long result;
+        try {
+            result = call.invoke(captured);
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+        if (result == -1) throw new ErrnoException(what, errno(captured));
+        return result;
+    }
+
+    private static long plain(PlainCall call) {
+        try {
+            return call.invoke();
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** Downcalls declare Throwable; only runtime exceptions and errors can actually come out of them. */
+    private static RuntimeException unchecked(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
+    }
+
+    public static int open(String path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cPath = arena.allocateFrom(path);
+            return (int) checked("open " + path, c -> (int) OPEN.invokeExact(c, cPath, flags, 0));
+        }
+    }
+
+    public static void close(int fd) {
+        checked("close", c -> (int) CLOSE.invokeExact(c, fd));
+    }
+
+    /** {@code ioctl(fd, request, arg)}; {@code arg} is an integer or a native address. */
+    public static int ioctl(int fd, long request, long arg) {
+        try {
+            return (int) checked("ioctl", c -> (int) IOCTL.invokeExact(c, fd, request, arg));
+        } catch (ErrnoException e) {
+            // Named with the request only on failure: KVM_RUN goes through here on every exit.
+            throw new ErrnoException(String.format("ioctl 0x%x", request), e.errno());
+        }
+    }
+
+    public static int ioctl(int fd, long request, MemorySegment arg) {
+        return ioctl(fd, request, arg.address());
+    }
+
+    /** Maps {@code length} bytes of {@code fd} (or anonymous memory when fd is -1); returns the address. */
+    public static long mmap(long length, int prot, int flags, int fd, long offset) {
+        return checked("mmap", c -> (long) MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset));
+    }
+
+    public static void munmap(long address, long length) {
+        checked("munmap", c -> (int) MUNMAP.invokeExact(c, address, length));
+    }
+
+    public static int eventfd(int initial, int flags) {
+        return (int) checked("eventfd", c -> (int) EVENTFD.invokeExact(c, initial, flags));
+    }
+
+    public static long read(int fd, MemorySegment buf) {
+        return checked("read", c -> (long) READ.invokeExact(c, fd, buf, buf.byteSize()));
+    }
+
+    public static long write(int fd, MemorySegment buf) {
+        return checked("write", c -> (long) WRITE.invokeExact(c, fd, buf, buf.byteSize()));
+    }
+
+    /** The kernel thread id of the calling thread (what {@link #tgkill} targets). */
+    public static int gettid() {
+        return (int) plain(() -> (int) GETTID.invokeExact());
+    }
+
+    public static int getpid() {
+        return (int) plain(() -> (int) GETPID.invokeExact());
+    }
+
+    /** Sends {@code signal} to one thread of this process. */
+    public static void tgkill(int tid, int signal) {
+        int pid = getpid();
+        checked("tgkill", c -> (int) TGKILL.invokeExact(c, pid, tid, signal));
+    }
+
+    /** The first real-time signal glibc leaves to applications (glibc keeps a few for itself). */
+    public static int sigrtmin() {
+        return (int) plain(() -> (int) SIGRTMIN.invokeExact());
+    }
+
+    /** A zeroed glibc {@code sigset_t} holding the given signals. */
+    public static MemorySegment sigset(Arena arena, int... signals) {
+        MemorySegment set = arena.allocate(SIGSET_BYTES, 8);
+        for (int sig : signals) {
+            long word = set.get(JAVA_LONG, ((sig - 1) / 64) * 8L);
+            set.set(JAVA_LONG, ((sig - 1) / 64) * 8L, word | (1L << ((sig - 1) % 64)));
+        }
+        return set;
+    }
+
+    /** Changes the calling thread's signal mask; {@code old} may be {@link MemorySegment#NULL}. */
+    public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
+        // pthread functions return the error number instead of setting errno.
+        int err = (int) plain(() -> (int) PTHREAD_SIGMASK.invokeExact(how, set, old));
+        if (err != 0) throw new ErrnoException("pthread_sigmask", err);
+    }
+
+    /**
+     * Takes one pending signal of {@code set} off the calling thread without waiting; returns it, or -1
+     * if none was pending.
+     */
+    public static int takePendingSignal(MemorySegment set) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment zeroTimeout = arena.allocate(16, 8);
+            return (int) checked("sigtimedwait", c -> (int) SIGTIMEDWAIT.invokeExact(c, set, MemorySegment.NULL, zeroTimeout));
+        } catch (ErrnoException e) {
+            if (e.errno() == EAGAIN || e.errno() == EINTR) return -1;
+            throw e;
+        }
+    }
+
+    /** The C library's text for an error number. */
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    /** Reads a little-endian value of {@code size} bytes (1, 2, 4, 8) from a native segment. */
+    public static long getSized(MemorySegment seg, long offset, int size) {
+        return switch (size) {
+            case 1 -> seg.get(ValueLayout.JAVA_BYTE, offset) & 0xFFL;
+            case 2 -> seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, offset) & 0xFFFFL;
+            case 4 -> seg.get(ValueLayout.JAVA_INT_UNALIGNED, offset) & 0xFFFF_FFFFL;
+            case 8 -> seg.get(ValueLayout.JAVA_LONG_UNALIGNED, offset);
+            default -> throw new IllegalArgumentException("access size " + size);
+        };
+    }
+
+    /** Writes the low {@code size} bytes (1, 2, 4, 8) of {@code value} little-endian into a native segment. */
+    public static void setSized(MemorySegment seg, long offset, int size, long value) {
+        switch (size) {
+            case 1 -> seg.set(ValueLayout.JAVA_BYTE, offset, (byte) value);
+            case 2 -> seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, offset, (short) value);
+            case 4 -> seg.set(ValueLayout.JAVA_INT_UNALIGNED, offset, (int) value);
+            case 8 -> seg.set(ValueLayout.JAVA_LONG_UNALIGNED, offset, value);
+            default -> throw new IllegalArgumentException("access size " + size);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.flint.vmm;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Everything needed to build a machine, validated once here so the inside never sees an invalid machine.
+ * The kernel's format and whether the initrd fits are the boot loader's checks: they need the image's
+ * headers and the memory layout.
+ *
+ * @param kernel    the guest kernel (bzImage or ELF vmlinux)
+ * @param initrd    the initial RAM disk, or null for none
+ * @param cmdline   the kernel command line
+ * @param cpus      number of vCPUs
+ * @param memoryMib guest RAM in MiB
+ * @param engine    {@code auto}, {@code kvm} or {@code emu} (see {@link Engines})
+ */
+public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
+    /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
+    public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
+    public static final int DEFAULT_CPUS = 1;
+    public static final long DEFAULT_MEMORY_MIB = 256;
+    /** Below this the stock Debian kernel plus an initramfs does not come up. */
+    public static final long MIN_MEMORY_MIB = 64;
+    /** An upper bound that catches typos (a value in KiB, say) before the host is asked for it. */
+    public static final long MAX_MEMORY_MIB = 1L << 20;
+    /** xAPIC IDs are 8 bits and 255 is the broadcast ID. */
+    public static final int MAX_CPUS = 254;
+    /** Linux x86 COMMAND_LINE_SIZE, including the terminating NUL. */
+    public static final int MAX_CMDLINE_BYTES = 2048;
+
+    public VmConfig {
+        if (cmdline == null) cmdline = "";
+        if (engine == null) engine = Engines.AUTO;
+        checkMachine(cmdline, cpus, memoryMib, engine);
+        if (kernel == null) throw new VmConfigException("no kernel given");
+        requireReadableFile("kernel", kernel);
+        if (initrd != null) requireReadableFile("initrd", initrd);
+    }
+
+    /**
+     * The checks that need no files, so a front end can reject bad values before it spends time on
+     * anything (fetching the default guest, say).
+     */
+    public static void checkMachine(String cmdline, int cpus, long memoryMib, String engine) {
+        if (cmdline.indexOf('\0') >= 0) throw new VmConfigException("the kernel command line contains a NUL byte");
+        int cmdlineBytes = cmdline.getBytes(StandardCharsets.UTF_8).length;
+        if (cmdlineBytes >= MAX_CMDLINE_BYTES) {
+            throw new VmConfigException("the kernel command line is " + cmdlineBytes + " bytes; at most "
+                    + (MAX_CMDLINE_BYTES - 1) + " fit");
+        }
+        if (cpus < 1) throw new VmConfigException("--cpus " + cpus + ": a VM needs at least 1 vCPU");
+        if (cpus > MAX_CPUS) throw new VmConfigException("--cpus " + cpus + ": at most " + MAX_CPUS + " vCPUs are supported");
+        if (memoryMib < MIN_MEMORY_MIB) {
+            throw new VmConfigException("guest memory " + memoryMib + " MiB is too small: at least " + MIN_MEMORY_MIB + " MiB needed");
+        }
+        if (memoryMib > MAX_MEMORY_MIB) {
+            throw new VmConfigException("guest memory " + memoryMib + " MiB is too large: at most " + MAX_MEMORY_MIB + " MiB");
+        }
+        if (!Engines.CHOICES.contains(engine)) {
+            throw new VmConfigException("unknown engine '" + engine + "' (choose one of " + String.join(", ", Engines.CHOICES) + ")");
+        }
+    }
+
+    public long memoryBytes() { return memoryMib << 20; }
+
+    private static void requireReadableFile(String what, Path file) {
+        if (!Files.exists(file)) throw new VmConfigException(what + " not found: " + file);
+        if (!Files.isRegularFile(file)) throw new VmConfigException(what + " is not a regular file: " + file);
+        if (!Files.isReadable(file)) throw new VmConfigException(what + " is not readable (permission denied): " + file);
+    }
+}

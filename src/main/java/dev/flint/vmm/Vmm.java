@@ -1,0 +1,118 @@
+package dev.flint.vmm;
+
+import dev.flint.arch.x86.BootLoader;
+import dev.flint.arch.x86.CpuBootState;
+import dev.flint.engine.Engine;
+import dev.flint.engine.VirtualMachine;
+import dev.flint.engine.VmSetup;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.StopReason;
+import dev.flint.machine.bus.Bus;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One running machine: builds it from a {@link VmConfig} on an {@link Engine}, starts vCPU 0 and owns
+ * its lifecycle until {@link #close}. Build order matters: the engine creates the VM over memory and
+ * buses first (it may add its own interrupt controllers to the buses), then the board's devices are
+ * installed against the engine's interrupt controller, then the kernel is loaded and vCPU 0 started.
+ */
+public final class Vmm implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Vmm.class.getName());
+
+    private final GuestMemory memory;
+    private final StopSignal stops;
+    private final VirtualMachine vm;
+    private final X86Board board;
+    private boolean closed;
+
+    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board) {
+        this.memory = memory;
+        this.stops = stops;
+        this.vm = vm;
+        this.board = board;
+    }
+
+    /**
+     * Builds the machine and starts it. On failure everything built so far is released and the exception
+     * (one-line message: config, boot, engine) propagates.
+     */
+    public static Vmm start(VmConfig config, Engine engine, Console console) {
+        StopSignal stops = new StopSignal();
+        GuestMemory memory = GuestMemory.allocate(config.memoryBytes());
+        VirtualMachine vm = null;
+        X86Board board = null;
+        try {
+            Bus portIo = new Bus("port-io");
+            Bus mmio = new Bus("mmio");
+            vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
+            board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
+            CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
+                    ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
+            LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
+                    config.memoryMib(), engine.name(), bsp.rip()));
+            vm.start(bsp);
+            return new Vmm(memory, stops, vm, board);
+        } catch (RuntimeException | Error e) {
+            release(vm, board, memory);
+            throw e;
+        }
+    }
+
+    /** Blocks until the machine stops: the guest powered off or reset, triple-faulted, or the VMM failed. */
+    public StopReason awaitStop() throws InterruptedException {
+        return stops.await();
+    }
+
+    /** Like {@link #awaitStop()}, giving up after {@code timeout}. */
+    public Optional<StopReason> awaitStop(Duration timeout) throws InterruptedException {
+        return stops.await(timeout);
+    }
+
+    /** Completes when the machine stops, for callers that must not block (the API's request threads). */
+    public CompletableFuture<StopReason> stopped() {
+        return stops.future();
+    }
+
+    /** Ends the machine as if powered off (the host asked, not the guest); {@link #awaitStop} returns. */
+    public void stop() {
+        stops.requestStop(new StopReason.PowerOff());
+    }
+
+    public void pause() { vm.pause(); }
+
+    public void resume() { vm.resume(); }
+
+    /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
+    public void sendCtrlAltDel() { board.sendCtrlAltDel(); }
+
+    /** Stops the vCPUs, then releases devices and guest memory (vCPUs first: they may still touch both). */
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        stops.requestStop(new StopReason.PowerOff());
+        release(vm, board, memory);
+    }
+
+    private static void release(VirtualMachine vm, X86Board board, GuestMemory memory) {
+        if (vm != null) {
+            quietly("stop the vCPUs", vm::stop);
+            quietly("close the engine", vm::close);
+        }
+        if (board != null) quietly("close the devices", board::close);
+        quietly("free guest memory", memory::close);
+    }
+
+    /** Teardown continues past a failing step: leaking the rest would be worse than the first error. */
+    private static void quietly(String what, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot " + what + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package dev.flint.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flint.engine.Engine.Availability;
+import dev.flint.vmm.Engines;
+import dev.flint.vmm.FakeEngine;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line's contract with its user: help, one-line errors, exit codes. */
+class MainTest {
+    private static final String NO_KVM = "/dev/kvm does not exist (no KVM on this host)";
+
+    @TempDir Path tmp;
+
+    /** A host like ours without /dev/kvm: kvm unusable, emu usable (both fake: no CPU runs here). */
+    private final CliRunner cli = new CliRunner(new Engines(List.of(
+            () -> new FakeEngine("kvm", Availability.no(NO_KVM), vm -> {}),
+            () -> FakeEngine.printingThenPoweringOff("emu", "hello\n"))));
+
+    private static void assertOneLineError(CliRunner.Result result, int exitCode, String line) {
+        assertEquals(List.of(line), result.stderrLines(), "stderr");
+        assertEquals(exitCode, result.exitCode(), "exit code");
+        assertEquals("", result.stdout(), "stdout");
+    }
+
+    @Test
+    void helpListsTheCommandsAndExitsZero() {
+        CliRunner.Result help = cli.run("--help");
+        assertEquals(0, help.exitCode());
+        assertTrue(help.stdout().startsWith("Usage: flint"), help.stdout());
+        assertTrue(help.stdout().contains("run ") && help.stdout().contains("guest "), help.stdout());
+        assertEquals("", help.stderr());
+    }
+
+    @Test
+    void eachCommandHasItsOwnHelp() {
+        CliRunner.Result run = cli.run("run", "--help");
+        assertEquals(0, run.exitCode());
+        for (String option : List.of("--engine", "--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--debug")) {
+            assertTrue(run.stdout().contains(option), option + " in " + run.stdout());
+        }
+        CliRunner.Result fetch = cli.run("guest", "fetch", "--help");
+        assertEquals(0, fetch.exitCode());
+        assertTrue(fetch.stdout().startsWith("Usage: flint guest fetch"), fetch.stdout());
+    }
+
+    @Test
+    void noCommandIsAUsageError() {
+        CliRunner.Result result = cli.run();
+        assertEquals(2, result.exitCode());
+        assertEquals("flint: no command given", result.stderrLines().getFirst());
+    }
+
+    @Test
+    void badValuesGetOneLineAndExitCodeTwo() {
+        assertOneLineError(cli.run("run", "--cpus", "two"), 2,
+                "flint: Invalid value for option '--cpus': 'two' is not an int (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--memory", "1G"), 2,
+                "flint: Invalid value for option '--memory': '1G' is not a long (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--cpus", "0"), 2, "flint: --cpus 0: a VM needs at least 1 vCPU");
+        assertOneLineError(cli.run("run", "--memory", "16"), 2, "flint: guest memory 16 MiB is too small: at least 64 MiB needed");
+        assertOneLineError(cli.run("run", "--engine", "tcg"), 2, "flint: unknown engine 'tcg' (choose one of auto, kvm, emu)");
+        assertOneLineError(cli.run("run", "--turbo"), 2, "flint: Unknown option: '--turbo' (see 'flint run --help')");
+        assertOneLineError(cli.run("launch"), 2, "flint: Unmatched argument at index 0: 'launch' (see 'flint --help')");
+    }
+
+    @Test
+    void missingFilesAreNamed() throws Exception {
+        Path missing = tmp.resolve("vmlinuz");
+        assertOneLineError(cli.run("run", "--kernel", missing.toString()), 2, "flint: kernel not found: " + missing);
+        Path kernel = Files.writeString(tmp.resolve("kernel"), "not really");
+        assertOneLineError(cli.run("run", "--kernel", kernel.toString(), "--initrd", tmp.resolve("initrd").toString()), 2,
+                "flint: initrd not found: " + tmp.resolve("initrd"));
+    }
+
+    @Test
+    void askingForKvmWhereItCannotRunGivesItsReason() {
+        assertOneLineError(cli.run("run", "--engine", "kvm"), 1, "flint: engine kvm: " + NO_KVM);
+    }
+
+    @Test
+    void debugAddsTheStackTrace() {
+        CliRunner.Result result = cli.run("--debug", "run", "--cpus", "0");
+        assertEquals(2, result.exitCode());
+        assertEquals("flint: --cpus 0: a VM needs at least 1 vCPU", result.stderrLines().getFirst());
+        assertTrue(result.stderr().contains("at dev.flint.vmm.VmConfig.checkMachine"), result.stderr());
+        // --debug is global: it also works after the subcommand.
+        assertTrue(cli.run("run", "--cpus", "0", "--debug").stderr().contains("\tat "));
+    }
+}
