@@ -20,8 +20,8 @@
  * NOP and XCHG aliases), ADDR32 (67-prefixed string ops and LOOP/JECXZ), SELF_MODIFYING (stores into an instruction
  * just ahead), ALIASING (an instruction writing the register its own address uses). Vector: SSE_MOVE, SSE_INT,
  * SSE_FP (with LDMXCSR/STMXCSR), SSE_CVT, MMX (registers loaded from and spilled to the data page), X87 (stack
- * spilled as 80-bit values, FNSTSW AX masked to exceptions/SF/ES/TOP). The emu side reaches the x87/SSE units
- * through {@link dev.flint.engine.emu.diff.TestFpuUnit}.
+ * spilled as 80-bit values, FNSTSW AX masked to exceptions/SF/ES/TOP). The emu side uses the production x87/SSE units
+ * ({@code SimdFpuUnit}) through {@link dev.flint.engine.emu.diff.TestFpuUnit}, which only adds MXCSR set/get.
  *
  * <h2>Staying safe on the host</h2>
  * Memory operands are formed from two pointer registers the sequence never writes (drawn from RBX, RBP,
