@@ -7,19 +7,19 @@ import java.util.Random;
  * instructions (plus setup MOVs) from a seed, so any case is reproducible from (group, seed, index).
  */
 public enum Group {
-    ALU(6, IntegerGroups::alu),
-    SHIFT(6, IntegerGroups::shift),
-    MULDIV(4, IntegerGroups::mulDiv),
-    BITS(5, IntegerGroups::bits),
-    MOVES(6, IntegerGroups::moves),
-    CONDITIONAL(6, IntegerGroups::conditional),
-    EXCHANGE(5, IntegerGroups::exchange),
-    CONVERT(3, IntegerGroups::convert),
+    ALU(6, ArithmeticGroups::alu),
+    SHIFT(6, ArithmeticGroups::shift),
+    MULDIV(4, ArithmeticGroups::mulDiv),
+    BITS(5, ArithmeticGroups::bits),
+    MOVES(6, TransferGroups::moves),
+    CONDITIONAL(6, ControlGroups::conditional),
+    EXCHANGE(5, TransferGroups::exchange),
+    CONVERT(3, ArithmeticGroups::convert),
     STRING(3, MemoryGroups::string),
     STACK(8, null),
-    ENCODING(6, IntegerGroups::encodings),
-    ADDR32(3, IntegerGroups::addr32),
-    SELF_MODIFYING(4, IntegerGroups::selfModifying),
+    ENCODING(6, DecoderGroups::encodings),
+    ADDR32(3, ControlGroups::addr32),
+    SELF_MODIFYING(4, DecoderGroups::selfModifying),
     ALIASING(4, null),
     SSE_MOVE(6, SseGroups::moves),
     SSE_INT(6, SseGroups::packedInteger),
@@ -65,7 +65,7 @@ public enum Group {
             } else if (this == X87) {
                 depth[0] = X87Group.step(b, depth[0]);
             } else if (this == ALIASING) {
-                IntegerGroups.aliasing(b, i == n - 1);
+                DecoderGroups.aliasing(b, i == n - 1);
             } else {
                 emitter.emit(b);
             }

@@ -29,7 +29,7 @@ final class MemoryGroups {
 
     private static void string(SequenceBuilder b, boolean addr32) {
         Random rnd = b.rnd;
-        int size = IntegerGroups.pickSize(rnd);
+        int size = Emit.pickSize(rnd);
         int log = Integer.numberOfTrailingZeros(size);
         boolean down = rnd.nextBoolean();
         b.insn(new byte[] {(byte) (down ? 0xFD : 0xFC)}, down ? "std" : "cld", 0, 0);
@@ -61,7 +61,7 @@ final class MemoryGroups {
             case 1 -> 0xF3;
             default -> kind >= 3 ? 0xF2 : 0xF3;
         };
-        int[] bytes = IntegerGroups.concat(rep != 0 ? new int[] {rep} : new int[0], addr32 ? new int[] {0x67} : new int[0],
+        int[] bytes = Emit.concat(rep != 0 ? new int[] {rep} : new int[0], addr32 ? new int[] {0x67} : new int[0],
                 size == 2 ? new int[] {0x66} : new int[0],
                 size == 8 ? new int[] {0x48} : new int[0], new int[] {base + (size == 1 ? 0 : 1)});
         String prefix = (addr32 ? "addr32 " : "") + (rep == 0 ? "" : rep == 0xF2 ? "repne " : kind >= 3 ? "repe " : "rep ");
@@ -84,7 +84,7 @@ final class MemoryGroups {
             int jmpAt = b.size();
             b.insn(new byte[] {(byte) 0xEB, 0}, "jmp over sub", 0, 0);
             int subStart = b.size();
-            b.restricted(CpuState.RSP, true, () -> IntegerGroups.alu(b));
+            b.restricted(CpuState.RSP, true, () -> ArithmeticGroups.alu(b));
             if (extra != 0) {
                 b.insn(new byte[] {(byte) 0xC2, (byte) extra, 0}, "ret " + extra, 0, 0);
             } else {
@@ -98,7 +98,7 @@ final class MemoryGroups {
                 frame = 0;
             }
             b.insn(new byte[] {(byte) 0xC8, (byte) frame, 0, 0}, "enter " + frame + ", 0", 0, 0);
-            b.restricted(5, true, () -> IntegerGroups.alu(b));     // RBP holds the frame LEAVE unwinds
+            b.restricted(5, true, () -> ArithmeticGroups.alu(b));     // RBP holds the frame LEAVE unwinds
             b.insn(new byte[] {(byte) 0xC9}, "leave", 0, 0);
         }
     }
@@ -126,7 +126,7 @@ final class MemoryGroups {
                     boolean imm8 = rnd.nextBoolean();
                     int n = imm8 ? 1 : word ? 2 : 4;
                     long imm = Values.imm(rnd, n);
-                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {imm8 ? 0x6A : 0x68}), imm, n),
+                    b.insn(Encoder.plain(Emit.concat(p66, new int[] {imm8 ? 0x6A : 0x68}), imm, n),
                             (word ? "pushw 0x" : "push 0x") + Long.toHexString(imm), 0, 0);
                 }
                 case 3 -> {
@@ -136,7 +136,7 @@ final class MemoryGroups {
                 case 4 -> {
                     // PUSHFQ stores every status flag, so all of them must be defined
                     b.needFlags(STATUS);
-                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x9C}), 0, 0), word ? "pushfw" : "pushfq", 0, 0);
+                    b.insn(Encoder.plain(Emit.concat(p66, new int[] {0x9C}), 0, 0), word ? "pushfw" : "pushfq", 0, 0);
                 }
                 default -> {
                     size = 8;
@@ -157,8 +157,8 @@ final class MemoryGroups {
                 default -> {
                     // POPFQ of a value we control: only status flags and DF, never TF or AC (those would trap)
                     long flags = Flags.FIXED | (rnd.nextLong() & (STATUS | Flags.DF));
-                    b.setup(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x68}), flags, word ? 2 : 4), "push 0x" + Long.toHexString(flags));
-                    b.insn(Encoder.plain(IntegerGroups.concat(p66, new int[] {0x9D}), 0, 0), word ? "popfw" : "popfq", STATUS, 0);
+                    b.setup(Encoder.plain(Emit.concat(p66, new int[] {0x68}), flags, word ? 2 : 4), "push 0x" + Long.toHexString(flags));
+                    b.insn(Encoder.plain(Emit.concat(p66, new int[] {0x9D}), 0, 0), word ? "popfw" : "popfq", STATUS, 0);
                     return;                                        // pushed and popped: depth unchanged
                 }
             }

@@ -314,7 +314,7 @@ final class SseGroups {
 
     private static Mem mem(SequenceBuilder b, int size, boolean aligned) {
         Mem m = b.mem(size, false);
-        return aligned ? IntegerGroups.alignTarget(b, m, 16) : m;
+        return aligned ? Emit.alignTarget(b, m, 16) : m;
     }
 
     private static void emit(SequenceBuilder b, Op op) {
