@@ -15,9 +15,7 @@ import java.util.Random;
 
 /**
  * ALU, shifts and rotates, MUL/IMUL/DIV/IDIV, bit operations and sign conversions.
- * Each emitter adds one tested instruction (plus any setup it needs) to a {@link SequenceBuilder} and
- * declares the flags it reads and which it leaves defined or undefined. The undefined-flag masks follow the
- * Intel SDM and AMD APM; where the two manuals differ the flag counts as undefined (e.g. ZF after BT).
+ * Emitters as described in {@link Emit}.
  */
 final class ArithmeticGroups {
     private ArithmeticGroups() {}

@@ -16,9 +16,7 @@ import java.util.Random;
 /**
  * Flag consumers and control flow: SETcc, CMOVcc, forward Jcc/JMP/JRCXZ/LOOP, indirect JMP, LAHF/SAHF,
  * CMC/CLC/STC, and the 67-prefixed LOOP/JECXZ and string ops.
- * Each emitter adds one tested instruction (plus any setup it needs) to a {@link SequenceBuilder} and
- * declares the flags it reads and which it leaves defined or undefined. The undefined-flag masks follow the
- * Intel SDM and AMD APM; where the two manuals differ the flag counts as undefined (e.g. ZF after BT).
+ * Emitters as described in {@link Emit}.
  */
 final class ControlGroups {
     private ControlGroups() {}

@@ -16,9 +16,7 @@ import java.util.Random;
 /**
  * Decoder and pipeline edge cases: ignored prefixes and REX placement, self-modifying code, and an
  * instruction that overwrites the register its own address is formed from.
- * Each emitter adds one tested instruction (plus any setup it needs) to a {@link SequenceBuilder} and
- * declares the flags it reads and which it leaves defined or undefined. The undefined-flag masks follow the
- * Intel SDM and AMD APM; where the two manuals differ the flag counts as undefined (e.g. ZF after BT).
+ * Emitters as described in {@link Emit}.
  */
 final class DecoderGroups {
     private DecoderGroups() {}

@@ -10,7 +10,12 @@ import dev.flint.engine.emu.diff.Operand.Mem;
 import dev.flint.engine.emu.diff.Operand.Reg;
 import java.util.Random;
 
-/** Encoding and operand helpers shared by the general-purpose instruction groups. */
+/**
+ * Encoding and operand helpers shared by the general-purpose instruction groups. Each group's emitter adds
+ * one tested instruction (plus any setup it needs) to a {@link SequenceBuilder} and declares the flags it
+ * reads and which it leaves defined or undefined. The undefined-flag masks follow the Intel SDM and AMD
+ * APM; where the two manuals differ the flag counts as undefined (e.g. ZF after BT).
+ */
 final class Emit {
     static final String[] ALU_NAMES = {"add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"};
     static final String[] CC = {"o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"};

@@ -15,9 +15,7 @@ import java.util.Random;
 
 /**
  * Data movement: MOV (incl. moffs), MOVZX/MOVSX/MOVSXD, LEA, and the exchanges XCHG/XADD/CMPXCHG/CMPXCHG8B.
- * Each emitter adds one tested instruction (plus any setup it needs) to a {@link SequenceBuilder} and
- * declares the flags it reads and which it leaves defined or undefined. The undefined-flag masks follow the
- * Intel SDM and AMD APM; where the two manuals differ the flag counts as undefined (e.g. ZF after BT).
+ * Emitters as described in {@link Emit}.
  */
 final class TransferGroups {
     private TransferGroups() {}
