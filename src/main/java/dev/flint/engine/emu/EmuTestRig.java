@@ -34,6 +34,10 @@ import java.util.Arrays;
  * instruction and nothing of it has been committed), at HLT ({@link Stop#HALT}), or after
  * {@code maxInstructions} ({@link Stop#BUDGET}).
  *
+ * <p>{@code new EmuTestRig()} has no x87/SSE units (those instructions raise #UD, XMM registers are
+ * plain storage); {@code new EmuTestRig(new SimdFpuUnit())} runs them with the real units. A rig can be
+ * reused for many runs; each run builds a fresh machine.
+ *
  * <pre>{@code
  * long[] gpr = new long[16]; gpr[0] = 5;
  * var r = new EmuTestRig().run(new byte[] {0x48, (byte) 0xFF, (byte) 0xC0},   // inc rax

@@ -74,7 +74,8 @@ public final class Cpu implements FpuHost {
     boolean halted;
     /** Set while an NMI handler runs: further NMIs wait for its IRET. */
     boolean nmiBlocked;
-    private long tscOffset;
+    /** IA32_TSC_ADJUST: this CPU's TSC is the shared guest clock plus this (0 unless the guest writes). */
+    private long tscAdjust;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
@@ -575,10 +576,16 @@ public final class Cpu implements FpuHost {
                 || op == 0xC1 || op == 0xC7;
     }
 
-    private static boolean isLegacyPrefix(int b) {
-        return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 || b == 0x66
-                || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+    /** Legacy prefix bytes (segment overrides, 66, 67, F0, F2, F3), indexed by byte value. */
+    private static final boolean[] LEGACY_PREFIX = new boolean[256];
+
+    static {
+        for (int b : new int[] {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3}) {
+            LEGACY_PREFIX[b] = true;
+        }
     }
+
+    private static boolean isLegacyPrefix(int b) { return LEGACY_PREFIX[b]; }
 
     private void jumpTo(long target) { ip = target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL); }
 
@@ -1694,9 +1701,14 @@ public final class Cpu implements FpuHost {
         }
     }
 
-    long tsc() { return clock.tsc() + tscOffset; }
+    long tsc() { return clock.tsc() + tscAdjust; }
 
-    void setTsc(long value) { tscOffset = value - clock.tsc(); }
+    long tscAdjust() { return tscAdjust; }
+
+    void setTscAdjust(long value) { tscAdjust = value; }
+
+    /** A write to the TSC moves TSC_ADJUST by the same amount, as on hardware. */
+    void setTsc(long value) { tscAdjust += value - tsc(); }
 
     // ------------------------------------------------------------ faults
 

@@ -15,6 +15,12 @@ public final class Cpuid {
     static final int LEAF1_ECX = 1 << 23 | 1 << 24;
     /** Leaf 7 EDX: IA32_ARCH_CAPABILITIES, so Linux learns it need not isolate page tables (PTI). */
     static final int LEAF7_EDX = 1 << 29;
+    /**
+     * Leaf 7 EBX: IA32_TSC_ADJUST. With constant + non-stop TSC it tells Linux the TSC needs no
+     * clocksource watchdog: an emulated CPU delivers timer ticks late under load, and the watchdog would
+     * then wrongly mark the (host-clock based, hence exact) TSC unstable.
+     */
+    static final int LEAF7_EBX = 1 << 1;
     /** Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM. ECX: LAHF/SAHF in 64-bit mode. */
     static final int EXT1_EDX = 1 << 11 | 1 << 20 | 1 << 26 | 1 << 27 | 1 << 29;
     static final int EXT1_ECX = 1;
@@ -43,7 +49,10 @@ public final class Cpuid {
             }
             case 2 -> out[0] = 1; // one round of descriptors, none given: Linux then uses leaf 4 (empty)
             case 7 -> {
-                if (sub == 0) out[3] = LEAF7_EDX;
+                if (sub == 0) {
+                    out[1] = LEAF7_EBX;
+                    out[3] = LEAF7_EDX;
+                }
             }
             case 0x15 -> {
                 out[0] = 1;

@@ -416,7 +416,7 @@ final class Interrupts {
 
     // ============================================================ MSRs
 
-    static final int MSR_TSC = 0x10, MSR_APIC_BASE = 0x1B, MSR_FEATURE_CONTROL = 0x3A, MSR_UCODE_REV = 0x8B,
+    static final int MSR_TSC = 0x10, MSR_TSC_ADJUST = 0x3B, MSR_APIC_BASE = 0x1B, MSR_FEATURE_CONTROL = 0x3A, MSR_UCODE_REV = 0x8B,
             MSR_PLATFORM_ID = 0x17, MSR_ARCH_CAPABILITIES = 0x10A, MSR_SYSENTER_CS = 0x174,
             MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176, MSR_MISC_ENABLE = 0x1A0, MSR_DEBUGCTL = 0x1D9,
             MSR_PAT = 0x277, MSR_EFER = 0xC000_0080, MSR_STAR = 0xC000_0081, MSR_LSTAR = 0xC000_0082,
@@ -428,6 +428,7 @@ final class Interrupts {
     long rdmsr(int index) {
         switch (index) {
             case MSR_TSC: return cpu.tsc();
+            case MSR_TSC_ADJUST: return cpu.tscAdjust();
             case MSR_FEATURE_CONTROL: return 1; // locked, nothing enabled
             case MSR_UCODE_REV, MSR_PLATFORM_ID: return 0;
             case MSR_ARCH_CAPABILITIES: return Cpuid.ARCH_CAPABILITIES;
@@ -459,6 +460,7 @@ final class Interrupts {
     void wrmsr(int index, long v) {
         switch (index) {
             case MSR_TSC -> cpu.setTsc(v);
+            case MSR_TSC_ADJUST -> cpu.setTscAdjust(v);
             case MSR_UCODE_REV, MSR_PLATFORM_ID -> { }
             case MSR_SYSENTER_CS -> s.sysenterCs = v & 0xFFFF;
             case MSR_SYSENTER_ESP -> s.sysenterEsp = canonical(v);
