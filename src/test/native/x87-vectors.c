@@ -95,13 +95,15 @@ int main(int argc, char **argv) {
         }
     }
     /* full extended precision (PC = 64, and PC = 24 for some), operands and results as 80-bit values */
-    const char *xops[] = {"xadd", "xsub", "xmul", "xdiv", "xsqrt", "xcom"};
-    for (int op = 0; op < 6; op++) {
+    const char *xops[] = {"xadd", "xsub", "xmul", "xdiv", "xsqrt", "xcom", "xprem", "xprem1", "xrndint", "xscale"};
+    for (int op = 0; op < 10; op++) {
         for (int m = 0; m < 8; m++) {
             for (int i = 0; i < n * 3; i++) {
                 struct ext a = pick_ext(), b = pick_ext(), r = {0, 0};
                 if (i % 5 == 0) { b.se = (a.se & 0x7FFF) - (int)(next() % 70) + 35; b.sig = next() | (1ull << 63); }
                 if (op == 4) a.se &= 0x7FFF;
+                if (op == 6 || op == 7) b.se = (b.se & 0x8000) | ((a.se & 0x7FFF) - (int)(next() % 66) + 3);
+                if (op == 9) b.se = (b.se & 0x8000) | (16383 + (int)(next() % 14) - 2);
                 uint16_t cw = (m < 4 ? 0x37F : 0x07F) | rcs[m % 4];
                 uint16_t st, sw;
                 setcw(cw);
@@ -113,10 +115,14 @@ int main(int argc, char **argv) {
                 case 2: __asm__ volatile("fmulp %st, %st(1)"); break;
                 case 3: __asm__ volatile("fdivrp %st, %st(1)"); break;  /* assembles to DE F9: ST1 = b / a */
                 case 4: __asm__ volatile("fsqrt\n\tfstp %st(1)"); break;
-                default: __asm__ volatile("fcompp"); break;
+                case 5: __asm__ volatile("fcompp"); break;
+                case 6: __asm__ volatile("fprem\n\tfstp %st(1)"); break;
+                case 7: __asm__ volatile("fprem1\n\tfstp %st(1)"); break;
+                case 8: __asm__ volatile("frndint\n\tfstp %st(1)"); break;
+                default: __asm__ volatile("fscale\n\tfstp %st(1)"); break;
                 }
                 __asm__ volatile("fnstsw %0" : "=m"(sw));
-                st = sw & 0x3F;
+                st = sw & ((op == 6 || op == 7) ? 0x473F : 0x3F); /* FPREM: quotient bits and C2 as well */
                 if (op == 5) {
                     r.sig = sw & 0x4700;
                 } else {

@@ -218,6 +218,91 @@ final class ExtendedArithmetic {
         return round(false, s, exp / 2, !s.multiply(s).equals(m));
     }
 
+    /** Low three bits of the last {@link #remainder} quotient (FPREM reports them in C0, C3, C1). */
+    int quotientBits;
+
+    /**
+     * FPREM ({@code ieee} false: truncated quotient) or FPREM1 (quotient rounded to nearest even), reduced
+     * completely in one step. The remainder is always exact.
+     */
+    Ext80 remainder(Ext80 a, Ext80 b, boolean ieee) {
+        quotientBits = 0;
+        Ext80 special = screen(a, b);
+        if (special != null) {
+            return special;
+        }
+        if (a.isInfinite() || b.isZero()) {
+            return invalid();
+        }
+        if (b.isInfinite() || a.isZero()) {
+            return a;
+        }
+        int e = Math.min(a.lsbExponent(), b.lsbExponent());
+        BigInteger y = b.magnitude().shiftLeft(b.lsbExponent() - e);
+        BigInteger[] qr = a.magnitude().shiftLeft(a.lsbExponent() - e).divideAndRemainder(y);
+        BigInteger q = qr[0];
+        BigInteger r = qr[1];
+        if (ieee) {
+            int c = r.shiftLeft(1).compareTo(y);
+            if (c > 0 || (c == 0 && q.testBit(0))) {
+                q = q.add(BigInteger.ONE);
+                r = r.subtract(y);
+            }
+        }
+        quotientBits = q.intValue() & 7;
+        if (r.signum() == 0) {
+            return Ext80.ZERO.withSign(a.negative());
+        }
+        return roundTo(64, a.negative() != (r.signum() < 0), r.abs(), e, false);
+    }
+
+    /** FSCALE: a * 2^trunc(b), rounded once (only underflow can round). */
+    Ext80 scale(Ext80 a, Ext80 b) {
+        Ext80 special = screen(a, b);
+        if (special != null) {
+            return special;
+        }
+        if (b.isInfinite()) {
+            if (b.negative() ? a.isInfinite() : a.isZero()) {
+                return invalid();
+            }
+            if (a.isZero() || a.isInfinite()) {
+                return a;
+            }
+            return b.negative() ? Ext80.ZERO.withSign(a.negative()) : infinity(a.negative());
+        }
+        if (a.isZero() || a.isInfinite()) {
+            return a;
+        }
+        int unbiased = b.exponent() - Extended80.BIAS;
+        long k = unbiased < 0 ? 0 : unbiased >= 20 ? 1 << 20 : b.significand >>> (63 - unbiased);
+        k = b.negative() ? -k : k;
+        return roundTo(64, a.negative(), a.magnitude(), (int) (a.lsbExponent() + k), false); // PC does not apply
+    }
+
+    /** FRNDINT: rounds to an integral value in the current rounding mode (precision control ignored). */
+    Ext80 roundToIntegral(Ext80 a) {
+        Ext80 special = screen(a, a);
+        if (special != null) {
+            return special;
+        }
+        if (a.isZero() || a.isInfinite() || a.exponent() - Extended80.BIAS >= 63) {
+            return a;
+        }
+        SoftFloat integerRounding = new SoftFloat(rounding, false, false, true);
+        long v = integerRounding.roundToInteger(a.negative(), a.significand, a.lsbExponent(), 64, false);
+        flags |= integerRounding.flags & SoftFloat.PE;
+        if ((integerRounding.flags & SoftFloat.IE) != 0) { // rounded up to exactly 2^63
+            return new Ext80(Long.MIN_VALUE, (63 + Extended80.BIAS) | (a.negative() ? 0x8000 : 0));
+        }
+        int shift = -a.lsbExponent(); // > 0 here
+        long truncated = shift >= 64 ? 0 : a.significand >>> shift;
+        roundedUp = (integerRounding.flags & SoftFloat.PE) != 0 && Math.abs(v) != truncated;
+        long[] sig = new long[1];
+        int se = Extended80.fromInteger(v, sig);
+        return v == 0 ? Ext80.ZERO.withSign(a.negative()) : new Ext80(sig[0], se);
+    }
+
     /** Exact comparison; IE for unsupported operands, SNaNs, or any NaN when {@code signaling}. */
     int compare(Ext80 a, Ext80 b, boolean signaling) {
         if (a.isUnsupported() || b.isUnsupported()) {
@@ -258,7 +343,10 @@ final class ExtendedArithmetic {
      * extended exponent range; tininess is detected before rounding.
      */
     Ext80 round(boolean negative, BigInteger mag, int exp, boolean sticky) {
-        int p = precision;
+        return roundTo(precision, negative, mag, exp, sticky);
+    }
+
+    private Ext80 roundTo(int p, boolean negative, BigInteger mag, int exp, boolean sticky) {
         int sign = negative ? 0x8000 : 0;
         int e = exp + mag.bitLength() - 1;
         boolean tiny = e < EMIN;

@@ -80,7 +80,7 @@ final class PackedInteger {
             case 0x64 -> compare(d, s, 8, true);
             case 0x65 -> compare(d, s, 16, true);
             case 0x66 -> compare(d, s, 32, true);
-            case 0x74 -> compare(d, s, 8, false);
+            case 0x74 -> lanewise(d, s, 64, PackedInteger::equalBytes);
             case 0x75 -> compare(d, s, 16, false);
             case 0x76 -> compare(d, s, 32, false);
             case 0xD1 -> shift(d, 16, s[0], Shift.RIGHT_LOGICAL);
@@ -91,11 +91,11 @@ final class PackedInteger {
             case 0xF1 -> shift(d, 16, s[0], Shift.LEFT);
             case 0xF2 -> shift(d, 32, s[0], Shift.LEFT);
             case 0xF3 -> shift(d, 64, s[0], Shift.LEFT);
-            case 0xFC -> lanewise(d, s, 8, Long::sum);
+            case 0xFC -> lanewise(d, s, 64, (a, b) -> ((a & LOW7) + (b & LOW7)) ^ ((a ^ b) & HIGH1));
             case 0xFD -> lanewise(d, s, 16, Long::sum);
             case 0xFE -> lanewise(d, s, 32, Long::sum);
             case 0xD4 -> lanewise(d, s, 64, Long::sum);
-            case 0xF8 -> lanewise(d, s, 8, (a, b) -> a - b);
+            case 0xF8 -> lanewise(d, s, 64, (a, b) -> ((a | HIGH1) - (b & LOW7)) ^ ((a ^ ~b) & HIGH1));
             case 0xF9 -> lanewise(d, s, 16, (a, b) -> a - b);
             case 0xFA -> lanewise(d, s, 32, (a, b) -> a - b);
             case 0xFB -> lanewise(d, s, 64, (a, b) -> a - b);
@@ -128,6 +128,17 @@ final class PackedInteger {
             }
         }
         return true;
+    }
+
+    /** Byte lanes without their top bit / with only their top bit: SWAR forms of the hot byte operations. */
+    private static final long LOW7 = 0x7F7F7F7F7F7F7F7FL;
+    private static final long HIGH1 = 0x8080808080808080L;
+
+    /** PCMPEQB on one quadword: 0xFF in every byte where a and b agree (used by glibc's string scans). */
+    private static long equalBytes(long a, long b) {
+        long x = a ^ b;
+        long zeroHigh = ~(((x & LOW7) + LOW7) | x | LOW7); // top bit set exactly in the zero bytes of x
+        return (zeroHigh >>> 7) * 0xFF;
     }
 
     private static void unpack(long[] d, long[] s, int bits, boolean high) {

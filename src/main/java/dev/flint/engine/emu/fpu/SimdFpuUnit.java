@@ -26,7 +26,8 @@ public final class SimdFpuUnit implements FpuUnit {
                     yield true;
                 }
                 yield SseUnit.execute(state, host, 1, insn.opcode, insn.mandatoryPrefix, insn.rexW, insn.reg,
-                        insn.memory ? -1 : insn.rm, insn.address, insn.imm8);
+                        insn.memory ? -1 : insn.rm, insn.opcode == 0xF7 ? maskedStoreAddress(host) : insn.address,
+                        insn.imm8);
             }
             case FpuInstruction.MAP_0F38 -> SseUnit.execute(state, host, 2, insn.opcode, insn.mandatoryPrefix,
                     insn.rexW, insn.reg, insn.memory ? -1 : insn.rm, insn.address, insn.imm8);
@@ -35,6 +36,16 @@ public final class SimdFpuUnit implements FpuUnit {
             default -> false;
         };
         if (!done) throw host.fault(UD, 0);
+    }
+
+    /**
+     * MASKMOVQ/MASKMOVDQU store through DS:rDI, which the decoder does not compute (their ModRM names two
+     * registers). Flint's guests run with flat data segments, so the linear address is rDI itself; outside
+     * long mode the 32-bit EDI is used (an address-size prefix is not honoured here).
+     */
+    private static long maskedStoreAddress(FpuHost host) {
+        long rdi = host.readGpr(7);
+        return host.longMode() ? rdi : rdi & 0xFFFFFFFFL;
     }
 
     @Override public long xmm(int reg, int half) { return half == 0 ? state.xmmLow(reg) : state.xmmHigh(reg); }

@@ -10,10 +10,9 @@ import static dev.flint.engine.emu.fpu.FpuState.FSW_C3;
 import static dev.flint.engine.emu.fpu.FpuState.FSW_SF;
 
 /**
- * One x87 instruction being executed. Registers hold exact 80-bit values; loads, stores, integer
- * conversions, FXCH/FLD/FST between registers, FCHS/FABS and classification work on those bits exactly,
- * while arithmetic is carried out in IEEE double precision (with the control word's rounding mode) and
- * the result widened back to 80 bits.
+ * One x87 instruction being executed. Registers hold exact 80-bit values. Loads, stores and integer
+ * conversions round exactly through {@link Extended80}; arithmetic, compares, FSQRT, FPREM, FRNDINT and
+ * FSCALE are exact through {@link ExtendedArithmetic}; only the transcendentals go through IEEE double.
  */
 final class X87Instruction {
     private static final Format D = Format.DOUBLE;
@@ -472,6 +471,7 @@ final class X87Instruction {
                             setStExt(i, Extended80.INDEFINITE_SIGNIFICAND, Extended80.INDEFINITE_SIGN_EXPONENT);
                         } else {
                             setStExt(i, s.significand[phys(0)], s.signExponent[phys(0)]);
+                            s.statusWord &= ~FSW_C1;
                         }
                         if (regField == 3) {
                             pop();
@@ -698,85 +698,25 @@ final class X87Instruction {
     }
 
     private void roundToIntegral() {
-        long bits = st(0);
-        if (D.isNaN(bits)) {
-            unary(env.propagateNaN(bits, bits, D));
-            return;
-        }
-        double x = D.toDouble(bits);
-        double r = switch (env.rounding) {
-            case SoftFloat.RN -> Math.rint(x);
-            case SoftFloat.RD -> Math.floor(x);
-            case SoftFloat.RU -> Math.ceil(x);
-            default -> x < 0 ? Math.ceil(x) : Math.floor(x);
-        };
-        if (r != x) {
-            env.flags |= SoftFloat.PE;
-        }
-        unary(Double.doubleToRawLongBits(r == 0 ? Math.copySign(0.0, x) : r));
-    }
-
-    /** If either operand is NaN, stores the propagated NaN in ST0 and returns true. */
-    private boolean nanResult(long a, long b) {
-        if (D.isNaN(a) || D.isNaN(b)) {
-            unary(env.propagateNaN(a, b, D));
-            return true;
-        }
-        return false;
+        Ext80 r = ext.roundToIntegral(stExt(0));
+        checkFlags();
+        setStExt(0, r);
     }
 
     /** FSCALE: ST0 * 2^trunc(ST1), rounded once. */
     private void scale() {
-        long a = st(0);
-        long b = st(1);
-        if (nanResult(a, b)) {
-            return;
-        }
-        double n = D.toDouble(b);
-        double x = D.toDouble(a);
-        if ((Double.isInfinite(n) && ((n < 0 && Double.isInfinite(x)) || (n > 0 && x == 0)))) {
-            unary(env.invalid(D));
-            return;
-        }
-        long k = (long) Math.max(-100000, Math.min(100000, n < 0 ? Math.ceil(n) : Math.floor(n)));
-        if (x == 0 || Double.isInfinite(x)) {
-            unary(a);
-            return;
-        }
-        a = env.operand(a, D); // flags DE
-        int exp = (int) Math.max(-100000, Math.min(100000, D.lsbExponent(a) + k));
-        unary(env.round(D.negative(a), D.significand(a), exp, false, D));
+        Ext80 r = ext.scale(stExt(0), stExt(1));
+        checkFlags();
+        setStExt(0, r);
     }
 
-    /** FPREM (truncating) / FPREM1 (IEEE): exact remainder in one step; C2 is always cleared. */
+    /** FPREM (truncating) / FPREM1 (IEEE): exact remainder, reduced completely (C2 always cleared). */
     private void partialRemainder(boolean ieee) {
-        long a = st(0);
-        long b = st(1);
-        if (nanResult(a, b)) {
-            return;
-        }
-        double x = D.toDouble(a);
-        double y = D.toDouble(b);
-        if (Double.isInfinite(x) || y == 0) {
-            unary(env.invalid(D));
-            return;
-        }
-        if (Double.isInfinite(y) || x == 0) {
-            setConditionCodes(0);
-            unary(a);
-            return;
-        }
-        double r = ieee ? Math.IEEEremainder(x, y) : x % y;
-        double ax = Math.abs(x);
-        double ay = Math.abs(y);
-        double eight = 8 * ay;
-        double t = Double.isInfinite(eight) ? ax : ax % eight;
-        int q = (int) (ieee ? Math.rint(t / ay) : Math.floor(t / ay)) & 7;
-        setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0));
-        int cc = s.statusWord & CC_MASK;
+        Ext80 r = ext.remainder(stExt(0), stExt(1), ieee);
+        int q = ext.quotientBits;
         checkFlags();
-        s.statusWord = (s.statusWord & ~CC_MASK) | cc;
-        setSt(0, Double.doubleToRawLongBits(r == 0 ? Math.copySign(0.0, x) : r));
+        setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0));
+        setStExt(0, r);
     }
 
     /** FXTRACT: ST0 becomes the unbiased exponent, then the significand is pushed. */

@@ -4,8 +4,8 @@
  * <h2>Contract with the CPU core</h2>
  * The core owns decoding (prefixes, REX, ModRM, SIB, displacement, segment bases) and passes each
  * decoded instruction here together with an {@link dev.flint.engine.emu.fpu.FpuHost}. One
- * {@link dev.flint.engine.emu.fpu.FpuState} per vCPU holds all register state; reset it on RESET/INIT
- * with {@code FpuState.reset()}.
+ * {@link dev.flint.engine.emu.fpu.FpuState} per vCPU holds all register state; call
+ * {@code FpuState.reset()} on RESET (INIT leaves x87/SSE state unchanged, SDM table 9-1).
  *
  * <pre>{@code
  * // 0F xx, 0F 38 xx, 0F 3A xx
@@ -35,25 +35,31 @@
  * CLFLUSH/PREFETCH stay with the core. MOVNTI (0F C3) is routed here although it only touches GPRs.
  *
  * <h2>Implemented and advertised</h2>
- * CPUID may advertise FPU, MMX, FXSR, SSE and SSE2 (and MXCSR.DAZ: MXCSR_MASK is 0xFFFF). SSE3, SSSE3 and
- * later are <em>not</em> implemented: map 2 and 3 opcodes return false, so those CPUID bits must stay clear.
+ * CPUID may advertise FPU, MMX, FXSR, SSE, SSE2, SSE3 (PNI; FISTTP included, MONITOR/MWAIT are the core's
+ * and have their own bit) and SSSE3, plus MXCSR.DAZ (MXCSR_MASK is 0xFFFF). SSE4.1 and later are
+ * <em>not</em> implemented (those map 2/3 opcodes return false), so their CPUID bits must stay clear.
  * <ul>
  * <li>Gating: SSE with CR0.EM=1 or CR4.OSFXSR=0 → #UD, CR0.TS → #NM; MMX with CR0.EM → #UD, CR0.TS → #NM,
  *     pending x87 exception → #MF; x87 with CR0.EM or CR0.TS → #NM; FWAIT with CR0.MP&amp;TS → #NM.
  *     Unmasked SIMD exceptions → #XM, or #UD when CR4.OSXMMEXCPT=0, with no destination written.
- *     128-bit memory operands of non-MOVU* instructions must be 16-byte aligned, else #GP(0).</li>
- * <li>SSE/SSE2 floating point is bit-exact for all four MXCSR rounding modes, with exact exception
- *     flags (tininess before rounding, as on x86), DAZ and FTZ; see {@code SoftFloat}. RCPPS/RSQRTPS
- *     return the correctly rounded value, which is within the architectural error bound but is not the
- *     vendor's table value: differential tests must compare those with a tolerance.</li>
- * <li>x87: registers, loads/stores (m32/m64/m80, m16/m32/m64 integers), FIST/FISTTP and the constants are
- *     bit-exact on 80-bit values. <b>Arithmetic</b> (FADD..FDIVR, FSQRT, FSCALE, FPREM, FRNDINT, compares)
- *     is computed in IEEE double precision with the FCW rounding mode: results carry at most 53
- *     significant bits and exponents of the double range, whatever FCW.PC says. Transcendentals use
- *     StrictMath in double precision. Unmasked x87 exceptions set ES and are delivered as #MF by the next
- *     waiting instruction; for overflow/underflow the masked result is stored rather than the
- *     exponent-biased one. FPREM completes in one step (C2 = 0). FBLD/FBSTP (BCD) are not implemented.
- *     FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout; segment selectors are 0.</li>
+ *     128-bit memory operands of legacy-SSE instructions must be 16-byte aligned (#GP(0)), except
+ *     MOVUPS/MOVUPD/MOVDQU/LDDQU/MASKMOVDQU and the 64/32-bit scalar forms.</li>
+ * <li>SSE/SSE2/SSE3 floating point is bit-exact for all four MXCSR rounding modes, with the hardware's
+ *     exception flags (tininess before rounding), DAZ and FTZ; see {@code SoftFloat}. Checked against
+ *     results recorded on a real CPU ({@code SseHostVectorsTest}, generators in {@code src/test/native}).
+ *     RCPPS/RSQRTPS return the correctly rounded value, within the architectural error bound but not the
+ *     vendor's table value: differential tests must compare those two with a tolerance.</li>
+ * <li>x87: registers hold exact 80-bit values. Loads/stores (m32/m64/m80, m16/m32/m64 integers),
+ *     FIST/FISTTP, constants, FADD/FSUB/FMUL/FDIV (+R/P/I forms), FSQRT, FPREM/FPREM1, FRNDINT, FSCALE,
+ *     FXTRACT and all compares are bit-exact at every precision control and rounding mode, including
+ *     FSW flags and C1 round-up ({@code ExtendedArithmetic}; checked against recorded host results).
+ *     <b>Not exact</b>: the transcendentals (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1)
+ *     are computed with StrictMath in double precision. FPREM/FPREM1 always reduce completely (C2 = 0)
+ *     where hardware may stop after a partial step; the final remainder is the same. Unmasked x87
+ *     exceptions set ES and are delivered as #MF by the next waiting instruction; for overflow/underflow
+ *     the masked result is stored rather than the exponent-biased one. FBLD/FBSTP (BCD) are not
+ *     implemented. FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout and store
+ *     segment selectors as 0.</li>
  * </ul>
  */
 package dev.flint.engine.emu.fpu;

@@ -92,7 +92,9 @@ class X87HostVectorsTest {
     /** Register-stack opcode bytes used by the generator, with ST0 = a and ST1 = b. */
     private static final Map<String, int[]> EXTENDED = Map.of(
             "xadd", new int[] {0xDE, 0xC1}, "xsub", new int[] {0xDE, 0xE9}, "xmul", new int[] {0xDE, 0xC9},
-            "xdiv", new int[] {0xDE, 0xF9}, "xsqrt", new int[] {0xD9, 0xFA}, "xcom", new int[] {0xDE, 0xD9});
+            "xdiv", new int[] {0xDE, 0xF9}, "xsqrt", new int[] {0xD9, 0xFA}, "xcom", new int[] {0xDE, 0xD9},
+            "xprem", new int[] {0xD9, 0xF8}, "xprem1", new int[] {0xD9, 0xF5}, "xrndint", new int[] {0xD9, 0xFC},
+            "xscale", new int[] {0xD9, 0xFD});
 
     /** Full-precision replay: returns null on a match, else what Flint produced. */
     private static String replayExtended(String[] f) {
@@ -109,16 +111,18 @@ class X87HostVectorsTest {
         }
         int[] op = EXTENDED.get(f[0]);
         run(s, h, op[0], op[1]);
-        int flags = s.statusWord() & 0x3F;
+        boolean unary = !f[0].equals("xadd") && !f[0].equals("xsub") && !f[0].equals("xmul")
+                && !f[0].equals("xdiv") && !f[0].equals("xcom");
+        if (unary) {
+            run(s, h, 0xDD, 0xD9); // FSTP ST(1), as the generator does before reading FSW
+        }
+        int flags = s.statusWord() & (f[0].startsWith("xprem") ? 0x473F : 0x3F);
         long sig;
         long se;
         if (f[0].equals("xcom")) {
             sig = s.statusWord() & 0x4700;
             se = 0;
         } else {
-            if (f[0].equals("xsqrt")) {
-                run(s, h, 0xDD, 0xD9); // FSTP ST(1)
-            }
             run(s, h, 0xDB, 7 << 3); // FSTP m80
             sig = h.readMem(A, 8);
             se = h.readMem(A + 8, 2);
