@@ -95,9 +95,12 @@ public final class VmmApiBackend implements VmmBackend {
     @Override
     public void sendCtrlAltDel() { running().sendCtrlAltDel(); }
 
-    /** Vmm exposes no vCPU-exit or device counters yet, so metrics carry only the API's own counters. */
+    /** The running machine's vCPU-exit and device counters (see {@link Vmm#counters()}); empty before start. */
     @Override
-    public Map<String, Long> counters() { return Map.of(); }
+    public Map<String, Long> counters() {
+        Vmm v = vmm;
+        return v == null ? Map.of() : v.counters();
+    }
 
     private Vmm running() {
         Vmm v = vmm;

@@ -9,7 +9,9 @@ import dev.flint.machine.GuestMemory;
 import dev.flint.machine.StopReason;
 import dev.flint.machine.bus.Bus;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -27,13 +29,33 @@ public final class Vmm implements AutoCloseable {
     private final StopSignal stops;
     private final VirtualMachine vm;
     private final X86Board board;
+    private final Bus portIo;
+    private final Bus mmio;
     private boolean closed;
 
-    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board) {
+    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board, Bus portIo, Bus mmio) {
         this.memory = memory;
         this.stops = stops;
         this.vm = vm;
         this.board = board;
+        this.portIo = portIo;
+        this.mmio = mmio;
+    }
+
+    /**
+     * Cumulative counters for metrics, in Firecracker's names where it has one. The "vcpu.exit_*" figures
+     * count the device-register accesses Flint dispatched: under KVM each is a vCPU exit; under emu the same
+     * accesses, minus those the engine serves itself (local APIC). Device figures are summed per group
+     * ("block.", "entropy.").
+     */
+    public Map<String, Long> counters() {
+        Map<String, Long> all = new TreeMap<>();
+        all.put("vcpu.exit_io_in", portIo.reads());
+        all.put("vcpu.exit_io_out", portIo.writes());
+        all.put("vcpu.exit_mmio_read", mmio.reads());
+        all.put("vcpu.exit_mmio_write", mmio.writes());
+        board.virtioCounters().forEach((name, value) -> all.merge(name, value, Long::sum));
+        return all;
     }
 
     /**
@@ -58,7 +80,7 @@ public final class Vmm implements AutoCloseable {
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
             vm.start(bsp);
-            return new Vmm(memory, stops, vm, board);
+            return new Vmm(memory, stops, vm, board, portIo, mmio);
         } catch (RuntimeException | Error e) {
             release(vm, board, memory);
             throw e;

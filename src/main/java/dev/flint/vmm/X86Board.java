@@ -17,6 +17,8 @@ import dev.flint.machine.SystemControl;
 import dev.flint.machine.bus.Bus;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.logging.Logger;
 
 /**
@@ -58,6 +60,15 @@ final class X86Board implements AutoCloseable {
         virtio.add(device);
         int slot = pci.addDevice(device);
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: " + device.name());
+    }
+
+    /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
+    Map<String, Long> virtioCounters() {
+        Map<String, Long> all = new TreeMap<>();
+        for (VirtioPciDevice device : virtio) {
+            device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
+        }
+        return all;
     }
 
     /** Loads kernel, initrd and command line and writes the firmware tables; returns vCPU 0's state. */

@@ -56,7 +56,8 @@ class VmmApiBackendTest {
     void instanceStartBootsTheVmmAndTheGuestConsoleGoesToTheSerialFile() throws Exception {
         Path kernel = debianKernel();
         Path console = dir.resolve("console.log");
-        withApi(FakeEngine.printingThenPoweringOff("emu", "hello from the guest\n"), false, (vmm, client) -> {
+        // With --boot-timer: the device is installed, so InstanceStart goes through.
+        withApi(FakeEngine.printingThenPoweringOff("emu", "hello from the guest\n"), true, (vmm, client) -> {
             assertEquals(204, client.send("PUT", "/boot-source", new BootSource().kernelImagePath(kernel.toString())).status());
             assertEquals(204, client.send("PUT", "/machine-config", new MachineConfiguration().vcpuCount(1).memSizeMib(128)).status());
             assertEquals(204, client.send("PUT", "/serial", new SerialDevice().serialOutPath(console.toString())).status());
@@ -70,11 +71,6 @@ class VmmApiBackendTest {
     @Test
     void whatTheVmmRefusesReachesTheClientAsAFault() throws Exception {
         Path notAKernel = Files.writeString(dir.resolve("vmlinuz"), "#!/bin/sh\n");
-        withApi(FakeEngine.printingThenPoweringOff("emu", ""), true, (vmm, client) -> {
-            assertEquals(204, client.send("PUT", "/boot-source", new BootSource().kernelImagePath(notAKernel.toString())).status());
-            String bootTimer = client.send("PUT", "/actions", START).fault();
-            assertTrue(bootTimer.contains("--boot-timer"), bootTimer);
-        });
         withApi(FakeEngine.printingThenPoweringOff("emu", ""), false, (vmm, client) -> {
             assertEquals(204, client.send("PUT", "/boot-source", new BootSource().kernelImagePath(notAKernel.toString())).status());
             String format = client.send("PUT", "/actions", START).fault();

@@ -53,11 +53,15 @@ class VmmTest {
         FakeEngine engine = FakeEngine.printingThenPoweringOff("emu", "FLINT_FAKE_BOOT\n");
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         StopReason stop;
+        long ioOut;
         try (Vmm vmm = Vmm.start(config(), engine, new Console(InputStream.nullInputStream(), console))) {
             stop = runToStop(vmm);
+            ioOut = vmm.counters().get("vcpu.exit_io_out");
         }
         assertInstanceOf(StopReason.PowerOff.class, stop);
         assertEquals("FLINT_FAKE_BOOT\n", console.toString(StandardCharsets.UTF_8));
+        // Each byte the guest wrote to COM1 was a port write Flint dispatched: the metrics must show them.
+        assertTrue(ioOut >= "FLINT_FAKE_BOOT\n".length(), "exit_io_out " + ioOut);
         FakeEngine.FakeVm vm = engine.created.getFirst();
         assertEquals(2, vm.setup().cpus());
         assertEquals(128L << 20, vm.setup().memory().size());

@@ -1,5 +1,7 @@
 package dev.flint.devices.virtio;
 
+import java.util.Map;
+
 /**
  * What a device type (block, entropy...) contributes; the PCI transport ({@link VirtioPciDevice}) does
  * the rest: configuration space, feature negotiation, status, rings, interrupts and the I/O thread.
@@ -37,6 +39,15 @@ public interface VirtioDevice extends AutoCloseable {
 
     /** Serves one request and returns the number of bytes written into its device-writable buffers. */
     int handle(int queue, DescriptorChain chain);
+
+    /**
+     * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.
+     * "block."). Called from any thread.
+     */
+    default Map<String, Long> counters() { return Map.of(); }
+
+    /** The metrics group its counters are reported under (Firecracker's: "block", "entropy"). */
+    default String metricsGroup() { return name(); }
 
     /** The driver reset the device; forget negotiated state. */
     default void reset() { }

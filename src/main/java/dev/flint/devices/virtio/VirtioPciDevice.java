@@ -10,6 +10,8 @@ import dev.flint.machine.GuestMemoryException;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.bus.BusDevice;
 
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
@@ -98,6 +100,17 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     }
 
     @Override public String name() { return device.name(); }
+
+    /** See {@link VirtioDevice#metricsGroup()}. */
+    public String metricsGroup() { return device.metricsGroup(); }
+
+    /** The device model's request counters plus the transport's: completed chains and guest errors. */
+    public Map<String, Long> counters() {
+        var all = new TreeMap<>(device.counters());
+        all.put("completed_chains", completedChains());
+        all.put("guest_errors", guestErrors());
+        return all;
+    }
     @Override public PciConfigSpace configSpace() { return config; }
 
     /** The seam for notifications that bypass the notify register (e.g. KVM ioeventfd). */

@@ -1,6 +1,7 @@
 package dev.flint.machine.bus;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Maps address ranges to devices. One instance serves port I/O (addresses 0..0xFFFF), another MMIO.
@@ -18,6 +19,9 @@ public final class Bus {
 
     private final String name;
     private volatile Range[] ranges = new Range[0];
+    /** Accesses dispatched (claimed or not): with KVM each is a vCPU exit; metrics report them. */
+    private final LongAdder reads = new LongAdder();
+    private final LongAdder writes = new LongAdder();
 
     public Bus(String name) { this.name = name; }
 
@@ -37,6 +41,12 @@ public final class Bus {
         Arrays.sort(next, (a, b) -> Long.compareUnsigned(a.base, b.base));
         ranges = next;
     }
+
+    /** Reads dispatched through this bus since it was made. */
+    public long reads() { return reads.sum(); }
+
+    /** Writes dispatched through this bus since it was made. */
+    public long writes() { return writes.sum(); }
 
     /** Removes the range starting at {@code base} (PCI BAR moves); no-op if none. */
     public synchronized void unregister(long base) {
@@ -59,6 +69,7 @@ public final class Bus {
 
     /** Reads {@code size} bytes at {@code addr}; all ones if nothing is there. */
     public long read(long addr, int size) {
+        reads.increment();
         Range r = find(addr);
         if (r == null) return size >= 8 ? -1L : (1L << (size * 8)) - 1;
         return r.device.read(addr - r.base, size);
@@ -66,6 +77,7 @@ public final class Bus {
 
     /** Writes {@code size} bytes at {@code addr}; dropped if nothing is there. Returns whether a device took it. */
     public boolean write(long addr, int size, long value) {
+        writes.increment();
         Range r = find(addr);
         if (r == null) return false;
         r.device.write(addr - r.base, size, value);

@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Logger;
 
 /**
@@ -69,6 +71,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override public int type() { return TYPE; }
     @Override public String name() { return "virtio-blk"; }
+    @Override public String metricsGroup() { return "block"; }
     @Override public int pciClass() { return 0x018000; } // mass storage, other
     @Override public int queueCount() { return 1; }
     @Override public int maxQueueSize() { return QUEUE_SIZE; }
@@ -116,10 +119,23 @@ public final class VirtioBlock implements VirtioDevice {
                     case T_IN -> {
                         // Data the device would have to read in a read request means the directions are wrong.
                         result = dataIn.isEmpty() ? transfer(dataOut, sector, false) : S_IOERR;
-                        if (result == S_OK) written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
+                        if (result == S_OK) {
+                            written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
+                            readCount.increment();
+                            readBytes.add(DescriptorChain.totalLength(dataOut));
+                        }
                     }
-                    case T_OUT -> result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
-                    case T_FLUSH -> result = flush();
+                    case T_OUT -> {
+                        result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
+                        if (result == S_OK) {
+                            writeCount.increment();
+                            writeBytes.add(DescriptorChain.totalLength(dataIn));
+                        }
+                    }
+                    case T_FLUSH -> {
+                        result = flush();
+                        if (result == S_OK) flushCount.increment();
+                    }
                     case T_WRITE_ZEROES -> result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
                     case T_GET_ID -> {
                         int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
@@ -131,6 +147,7 @@ public final class VirtioBlock implements VirtioDevice {
                     default -> result = S_UNSUPP;
                 }
             }
+            if (result != S_OK) failures.increment();
             memory.writeByte(status.address(), (byte) result);
             return written;
         } catch (GuestMemoryException e) {
@@ -138,6 +155,16 @@ public final class VirtioBlock implements VirtioDevice {
             throw e;
         }
     }
+
+    /** Firecracker's block metric names, cumulative. */
+    @Override
+    public Map<String, Long> counters() {
+        return Map.of("read_count", readCount.sum(), "read_bytes", readBytes.sum(), "write_count", writeCount.sum(),
+                "write_bytes", writeBytes.sum(), "flush_count", flushCount.sum(), "invalid_reqs_count", failures.sum());
+    }
+
+    private final LongAdder readCount = new LongAdder(), readBytes = new LongAdder(), writeCount = new LongAdder(),
+            writeBytes = new LongAdder(), flushCount = new LongAdder(), failures = new LongAdder();
 
     /** Moves whole sectors between the image and guest buffers; the range must lie inside the disk. */
     private int transfer(List<Buffer> buffers, long sector, boolean toImage) {

@@ -8,6 +8,8 @@ import dev.flint.machine.InterruptController;
 
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * virtio-rng (entropy device): fills each device-writable buffer the guest offers with bytes from the
@@ -20,6 +22,10 @@ public final class VirtioRng implements VirtioDevice {
     static final int MAX_BYTES_PER_REQUEST = 64 * 1024;
 
     private final GuestMemory memory;
+    private final LongAdder bytes = new LongAdder();
+
+    @Override
+    public Map<String, Long> counters() { return Map.of("entropy_bytes", bytes.sum()); }
     private final SecureRandom random;
     private final byte[] chunk = new byte[4096];
 
@@ -41,6 +47,7 @@ public final class VirtioRng implements VirtioDevice {
 
     @Override public int type() { return TYPE; }
     @Override public String name() { return "virtio-rng"; }
+    @Override public String metricsGroup() { return "entropy"; }
     @Override public int pciClass() { return 0xFF0000; } // unclassified device
     @Override public long features() { return 0; }
     @Override public int queueCount() { return 1; }
@@ -62,6 +69,7 @@ public final class VirtioRng implements VirtioDevice {
             written += (int) length;
             if (written == MAX_BYTES_PER_REQUEST) break;
         }
+        bytes.add(written);
         return written;
     }
 }

@@ -79,6 +79,12 @@ class VirtioBlockTest {
             assertEquals(VirtioBlock.S_OK, rig.write(100, BlockRig.DATA, data.length));
             assertEquals(VirtioBlock.S_OK, rig.request(VirtioBlock.T_FLUSH, 0, List.of()));
             assertNotEquals(0, rig.features & VirtioBlock.F_FLUSH);
+            // What the metrics report for this drive.
+            var counters = rig.device.counters();
+            assertEquals(1L, counters.get("write_count"));
+            assertEquals((long) data.length, counters.get("write_bytes"));
+            assertEquals(1L, counters.get("flush_count"));
+            assertEquals("block", rig.device.metricsGroup());
             byte[] file = Files.readAllBytes(img);
             assertArrayEquals(data, Arrays.copyOfRange(file, 100 * 512, 100 * 512 + data.length));
         }
