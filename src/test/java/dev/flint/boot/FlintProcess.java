@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * {@code flint} as a user runs it: a separate JVM with the CLI's main class, its console on pipes. Tests
  * type into its stdin and wait for what the guest prints on stdout, the way a person at the terminal would.
  */
-final class FlintProcess implements AutoCloseable {
+public final class FlintProcess implements AutoCloseable {
     private final Process process;
     private final StringBuffer output = new StringBuffer();
     private final Thread reader;
@@ -25,7 +25,7 @@ final class FlintProcess implements AutoCloseable {
     }
 
     /** Starts {@code flint ARGS...} with stderr merged into the captured output. */
-    static FlintProcess start(String... args) throws IOException {
+    public static FlintProcess start(String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
@@ -48,10 +48,10 @@ final class FlintProcess implements AutoCloseable {
         }
     }
 
-    String output() { return output.toString(); }
+    public String output() { return output.toString(); }
 
     /** Waits until the output contains {@code text}; fails with the whole console if it does not in time. */
-    void await(String text, Duration timeout) throws InterruptedException {
+    public void await(String text, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!output.toString().contains(text)) {
             if (!process.isAlive() && !reader.isAlive() && !output.toString().contains(text)) {
@@ -66,20 +66,20 @@ final class FlintProcess implements AutoCloseable {
     }
 
     /** Types {@code line} and Enter on the guest's console. */
-    void type(String line) throws IOException {
+    public void type(String line) throws IOException {
         OutputStream in = process.getOutputStream();
         in.write((line + "\n").getBytes(StandardCharsets.UTF_8));
         in.flush();
     }
 
     /** Closes stdin (the console reaches end of input, as with {@code </dev/null}). */
-    FlintProcess noInput() throws IOException {
+    public FlintProcess noInput() throws IOException {
         process.getOutputStream().close();
         return this;
     }
 
     /** Waits for flint to end and returns its exit code; fails if it is still running after {@code timeout}. */
-    int exitCode(Duration timeout) throws InterruptedException {
+    public int exitCode(Duration timeout) throws InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             throw new AssertionError("flint still running after " + timeout + ":\n" + output);
         }
