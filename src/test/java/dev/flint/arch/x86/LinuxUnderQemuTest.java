@@ -47,7 +47,8 @@ class LinuxUnderQemuTest {
         assertTrue(log.contains("smp: Brought up 1 node, 2 CPUs"), log);
         assertTrue(log.contains("ACPI: PM: (supports S0 S5)"), log);
         assertTrue(log.contains("ACPI: PCI Root Bridge [PCI0]"), log);
-        assertTrue(log.contains("root bus resource [mem 0xc0000000-0xfbffffff window]"), log);
+        assertTrue(log.contains(String.format("root bus resource [mem 0x%08x-0x%08x window]",
+                Layout.PCI_MMIO32_BASE, Layout.PCI_MMIO32_BASE + Layout.PCI_MMIO32_SIZE - 1)), log);
         assertTrue(log.contains("ttyS0 at I/O 0x3f8"), log);
         assertTrue(log.contains("i8042: PNP: PS/2 Controller [PNP0303:PS2K] at 0x60,0x64"), log);
         assertTrue(log.contains("rtc_cmos 00:02: registered as rtc0"), log);
