@@ -860,7 +860,7 @@ public final class Cpu implements FpuHost {
                 long d = (byte) fetch8();
                 long m = adMask();
                 long c = (r[RCX] - 1) & m;
-                r[RCX] = (r[RCX] & ~m) | c;
+                setAddressReg(RCX, c, m);
                 boolean take = c != 0 && (op == 0xE2 || (op == 0xE1) == flags.zf());
                 if (take) relJump(d);
             }
@@ -1278,7 +1278,7 @@ public final class Cpu implements FpuHost {
                 }
             }
             if (!rep) return;
-            r[RCX] = (r[RCX] & ~am) | ((r[RCX] - 1) & am);
+            setAddressReg(RCX, r[RCX] - 1, am);
             if (conditional) {
                 boolean zf = flags.zf();
                 if (repPrefix == 0xF3 && !zf) return;
@@ -1288,8 +1288,17 @@ public final class Cpu implements FpuHost {
     }
 
     private void advance(int reg, long delta, long am) {
-        r[reg] = (r[reg] & ~am) | ((r[reg] + delta) & am);
+        setAddressReg(reg, r[reg] + delta, am);
     }
+    /**
+     * Writes a register used as an address-size counter or pointer (string ops, LOOP, JCXZ's RCX): a 16-bit
+     * address size keeps the upper bits, a 32-bit one writes ECX/ESI/EDI and so zero-extends, as any 32-bit
+     * register write does.
+     */
+    private void setAddressReg(int reg, long value, long am) {
+        r[reg] = am == 0xFFFFL ? (r[reg] & ~am) | (value & am) : value & am;
+    }
+
 
     /**
      * REP MOVS forward within one source and one destination page of RAM: copied in one bulk copy.
@@ -1307,9 +1316,9 @@ public final class Cpu implements FpuHost {
         long sh = mmu.physical().ramPage(sp & ~0xFFFL), dh = mmu.physical().ramPage(dp & ~0xFFFL);
         if (sh < 0 || dh < 0) return false;
         MemorySegment.copy(ram, sh + (sp & 0xFFF), ram, dh + (dp & 0xFFF), n);
-        r[RSI] = (r[RSI] & ~am) | ((si + n) & am);
-        r[RDI] = (r[RDI] & ~am) | ((di + n) & am);
-        r[RCX] = (r[RCX] & ~am) | ((count - n / z) & am);
+        setAddressReg(RSI, si + n, am);
+        setAddressReg(RDI, di + n, am);
+        setAddressReg(RCX, count - n / z, am);
         return true;
     }
 
@@ -1337,8 +1346,8 @@ public final class Cpu implements FpuHost {
                 }
             }
         }
-        r[RDI] = (r[RDI] & ~am) | ((di + bytes) & am);
-        r[RCX] = (r[RCX] & ~am) | ((count - bytes / z) & am);
+        setAddressReg(RDI, di + bytes, am);
+        setAddressReg(RCX, count - bytes / z, am);
         return true;
     }
 
@@ -1472,7 +1481,9 @@ public final class Cpu implements FpuHost {
                 decodeModrm();
                 long src = getReg(reg, z);
                 long old = rmw(K_XADD, 0, z, src, true);
-                setReg(reg, z, old);
+                // XADD r, r with one register: the source gets the old value first, then the destination
+                // (the same register) the sum, so the sum is what stays.
+                if (memOp || rm != reg) setReg(reg, z, old);
             }
             case 0xC3 -> { decodeModrm(); if (!memOp) throw ud(); writeE(opSize, getReg(reg, opSize)); } // MOVNTI
             case 0xC7 -> group9();
