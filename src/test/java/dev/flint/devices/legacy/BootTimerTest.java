@@ -7,6 +7,7 @@ import dev.flint.machine.bus.Bus;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Handler;
+import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
@@ -23,6 +24,9 @@ class BootTimerTest {
         };
         Logger log = Logger.getLogger(BootTimer.class.getName());
         log.addHandler(capture);
+        // Another test may have set "dev.flint" to warnings only (the CLI does without --debug).
+        Level before = log.getLevel();
+        log.setLevel(Level.INFO);
         try {
             long start = System.nanoTime();
             BootTimer timer = new BootTimer(start);
@@ -43,6 +47,7 @@ class BootTimerTest {
             mmio.write(0xC000_0000L, 1, 123);          // a second signal keeps the first time
             assertEquals(measured, timer.bootTimeNanos().orElseThrow());
         } finally {
+            log.setLevel(before);
             log.removeHandler(capture);
         }
     }
