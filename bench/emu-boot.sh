@@ -47,6 +47,7 @@ measure() {
     log=$work/run.log
     start=$(date +%s.%N)
     "$@" </dev/null 2>&1 | while IFS= read -r line; do
+        line=${line%$'\r'} # serial consoles end lines with CR LF
         case $line in
             *BENCH-BOOTED*) echo "booted $(date +%s.%N)" ;;
             *BENCH-CPU*) echo "cpu ${line#*BENCH-CPU }" ;;
