@@ -51,6 +51,8 @@ public final class EmuTestRig {
     public static final int DATA_SIZE = 4096;
     public static final long STACK_TOP = 0x30_0000L;
     private static final long RAM = 4L << 20;
+    /** The rig's RAM is mapped here too, where a Linux kernel's text lives (negative addresses). */
+    public static final long KERNEL_ALIAS = 0xFFFF_FFFF_8000_0000L;
     private static final long PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, GDT = 0x4000;
 
     /** Why a run ended. */
@@ -77,12 +79,36 @@ public final class EmuTestRig {
     public record Result(State state, byte[] data, Stop stop, int faultVector, int errorCode, long instructions) {}
 
     private final FpuUnit fpu;
+    /** Instructions per {@link Cpu#execute} call; 1 lets the rig stop exactly at the end of the code. */
+    private int slice = 1;
+    /** Run everything twice on the same CPU, so the second run replays decoded blocks; see {@link #replays}. */
+    private boolean replays;
 
     /** A rig without FPU/SSE units (x87/SSE instructions raise #UD; XMM registers are plain storage). */
     public EmuTestRig() { this(FpuUnit.none()); }
 
     /** A rig using the given x87/MMX/SSE units. */
     public EmuTestRig(FpuUnit fpu) { this.fpu = fpu; }
+
+    /**
+     * Runs {@code n} instructions per {@link Cpu#execute} call, as the emu engine's vCPU threads do (so
+     * decoded blocks run whole). The code must then end in HLT: the end of the code is only noticed
+     * between calls.
+     */
+    public EmuTestRig slices(int n) {
+        this.slice = n;
+        return this;
+    }
+
+    /**
+     * Runs each program twice on the same CPU from the same state: the first run decodes (and records
+     * decoded blocks), the second replays them. The result is the second run's; if it differs from the
+     * first in any register, flag, data byte or stop, {@link #run} throws: replay must be invisible.
+     */
+    public EmuTestRig replays(boolean on) {
+        this.replays = on;
+        return this;
+    }
 
     public Result run(byte[] code, State initial, byte[] data, int cpl) {
         return run(code, initial, data, cpl, 1_000_000);
@@ -97,45 +123,80 @@ public final class EmuTestRig {
             mem.write(DATA_BASE, data);
             CpuState st = new CpuState();
             setupState(st, initial, cpl);
-            fpu.reset();
-            for (int i = 0; i < 16; i++) fpu.setXmm(i, initial.xmm()[2 * i], initial.xmm()[2 * i + 1]);
+            resetFpu(initial);
             Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
             Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1);
             cpu.setStopOnFault(true);
-            long end = CODE_BASE + code.length;
-            Stop stop = Stop.BUDGET;
-            int vector = -1, error = 0;
-            long n = 0;
-            while (n < maxInstructions) {
-                if (st.rip == end) { stop = Stop.END; break; }
-                int exit = cpu.execute(1);
-                if (exit == Cpu.EXIT_FAULT) {
-                    GuestFault f = cpu.lastFault();
-                    stop = Stop.FAULT;
-                    vector = f.vector;
-                    error = f.errorCode;
-                    break;
-                }
-                if (exit == Cpu.EXIT_HALT) { stop = Stop.HALT; break; }
-                n++;
+            Result first = runOnce(cpu, st, mem, code, data, maxInstructions);
+            if (!replays) return first;
+            mem.write(CODE_BASE, code);
+            mem.write(DATA_BASE, data);
+            setupState(st, initial, cpl);
+            resetFpu(initial);
+            cpu.modeChanged();
+            Result again = runOnce(cpu, st, mem, code, data, maxInstructions);
+            if (!sameOutcome(first, again)) {
+                throw new IllegalStateException("replaying decoded blocks changed the outcome: first " + describe(first)
+                        + ", replay " + describe(again));
             }
-            long[] xmm = new long[32];
-            for (int i = 0; i < 16; i++) {
-                xmm[2 * i] = fpu.xmm(i, 0);
-                xmm[2 * i + 1] = fpu.xmm(i, 1);
-            }
-            byte[] out = new byte[DATA_SIZE];
-            mem.read(DATA_BASE, out, 0, DATA_SIZE);
-            if (data.length < DATA_SIZE) out = Arrays.copyOf(out, Math.max(data.length, DATA_SIZE));
-            State fin = new State(st.gpr, st.flags.get(), st.rip, xmm);
-            return new Result(fin, out, stop, vector, error, cpu.instructions);
+            return again;
         }
+    }
+
+    private void resetFpu(State initial) {
+        fpu.reset();
+        for (int i = 0; i < 16; i++) fpu.setXmm(i, initial.xmm()[2 * i], initial.xmm()[2 * i + 1]);
+    }
+
+    private Result runOnce(Cpu cpu, CpuState st, GuestMemory mem, byte[] code, byte[] data, long maxInstructions) {
+        long end = CODE_BASE + code.length;
+        Stop stop = Stop.BUDGET;
+        int vector = -1, error = 0;
+        long n = 0;
+        while (n < maxInstructions) {
+            if (st.rip == end) { stop = Stop.END; break; }
+            long before = cpu.instructions;
+            int exit = cpu.execute(slice);
+            if (exit == Cpu.EXIT_FAULT) {
+                GuestFault f = cpu.lastFault();
+                stop = Stop.FAULT;
+                vector = f.vector;
+                error = f.errorCode;
+                break;
+            }
+            if (exit == Cpu.EXIT_HALT) { stop = Stop.HALT; break; }
+            n += Math.max(1, cpu.instructions - before);
+        }
+        long[] xmm = new long[32];
+        for (int i = 0; i < 16; i++) {
+            xmm[2 * i] = fpu.xmm(i, 0);
+            xmm[2 * i + 1] = fpu.xmm(i, 1);
+        }
+        byte[] out = new byte[DATA_SIZE];
+        mem.read(DATA_BASE, out, 0, DATA_SIZE);
+        if (data.length < DATA_SIZE) out = Arrays.copyOf(out, Math.max(data.length, DATA_SIZE));
+        State fin = new State(st.gpr, st.flags.get(), st.rip, xmm);
+        return new Result(fin, out, stop, vector, error, cpu.instructions);
+    }
+
+    private static boolean sameOutcome(Result a, Result b) {
+        return Arrays.equals(a.state().gpr(), b.state().gpr()) && a.state().rflags() == b.state().rflags()
+                && a.state().rip() == b.state().rip() && Arrays.equals(a.state().xmm(), b.state().xmm())
+                && Arrays.equals(a.data(), b.data()) && a.stop() == b.stop() && a.faultVector() == b.faultVector()
+                && a.errorCode() == b.errorCode();
+    }
+
+    private static String describe(Result r) {
+        return r.stop() + " vector " + r.faultVector() + " rip " + Long.toHexString(r.state().rip()) + " rflags "
+                + Long.toHexString(r.state().rflags()) + " gpr " + Arrays.toString(r.state().gpr());
     }
 
     private static void buildMachine(GuestMemory mem) {
         long flags = 0x7; // present, writable, user
         mem.writeLong(PML4, PDPT | flags);
         mem.writeLong(PDPT, PD | flags);
+        mem.writeLong(PML4 + 511 * 8, PDPT | flags); // KERNEL_ALIAS: PML4[511], PDPT[510] -> the same PD
+        mem.writeLong(PDPT + 510 * 8, PD | flags);
         mem.writeLong(PD, 0x0000_0000L | flags | 0x80);
         mem.writeLong(PD + 8, 0x0020_0000L | flags | 0x80);
         long[] gdt = {

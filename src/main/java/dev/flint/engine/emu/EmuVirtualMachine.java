@@ -27,6 +27,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     private final List<Vcpu> vcpus = new ArrayList<>();
     private boolean started;
     private boolean closed;
+    private GuestProfiler profiler;
 
     EmuVirtualMachine(VmSetup setup, InterruptHardware irq, GuestClock clock, IntFunction<FpuUnit> fpus) {
         this.setup = setup;
@@ -51,6 +52,7 @@ final class EmuVirtualMachine implements VirtualMachine {
         if (started) throw new IllegalStateException("already started");
         started = true;
         vcpus.getFirst().cpu().boot(bsp);
+        profiler = GuestProfiler.fromSystemProperty(vcpus.stream().map(Vcpu::cpu).toList());
         for (Vcpu v : vcpus) {
             gate.register();
             v.start();
@@ -95,6 +97,7 @@ final class EmuVirtualMachine implements VirtualMachine {
         if (closed) return;
         closed = true;
         stop();
+        if (profiler != null) profiler.close();
         irq.close();
     }
 }

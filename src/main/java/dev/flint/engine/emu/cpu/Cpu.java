@@ -16,9 +16,12 @@ import java.util.logging.Logger;
 import static dev.flint.engine.emu.cpu.CpuState.*;
 
 /**
- * The interpreter: decodes and executes one x86 instruction at a time, in real, protected, compatibility
- * and 64-bit mode. Decoding reads the code bytes straight from guest memory each time, so self-modifying
- * code needs no special care. {@link #execute(long)} is the seam a block cache or JIT replaces later.
+ * The interpreter: executes x86 instructions in real, protected, compatibility and 64-bit mode. Each
+ * instruction is decoded once, the first time it runs, into a {@link DecodedInsn}; runs of them form
+ * {@link DecodedBlock}s, which later executions replay without fetching or decoding again as long as
+ * guest memory still holds the same code bytes (checked on every block entry, so self-modifying code,
+ * module loading and DMA into code pages need no hooks). {@link #runBlock} is the seam where a compiler
+ * of hot blocks to JVM bytecode plugs in.
  *
  * <p>An instruction either completes (registers, memory and RIP updated) or throws a {@link GuestFault}
  * before changing anything architecturally visible except for string instructions, whose progress
@@ -59,6 +62,29 @@ public final class Cpu implements FpuHost {
     private boolean memOp, ripRel;
     private long eaOff;
     private int eaSeg;
+    /** The ModRM memory operand as decoded: offset = disp + r[base] + (r[index] << scale); -1 = none. */
+    private int eaBase, eaIndex, eaScale;
+    private long eaDisp;
+
+    // ------------------------------------------------------------ decoded blocks
+    /** Off with {@code -Dflint.emu.blockCache=false}: every instruction is decoded from memory each time. */
+    private static final boolean BLOCKS = !"false".equals(System.getProperty("flint.emu.blockCache"));
+    /** Instructions per block at most; blocks also end at branches, faults and page ends. */
+    private static final int MAX_BLOCK = 64;
+    private final BlockCache blocks = new BlockCache();
+    private final FastPath fast;
+    private boolean blocksEnabled = BLOCKS;
+    private final DecodedInsn[] buildScratch = new DecodedInsn[MAX_BLOCK];
+    private final byte[] codeScratch = new byte[MAX_BLOCK * 16];
+    /** The instruction being replayed (its ModRM is not decoded again), or null. */
+    private DecodedInsn replaying;
+    /** The instruction being recorded while a block is built, or null. */
+    private DecodedInsn recording;
+    /** Where the current instruction's bytes ended, once a jump moved the fetch pointer ({@link #moved}). */
+    private long insnEnd;
+    private boolean moved;
+    /** Bumped by every mode change: a block stops when it sees one. */
+    private int modeEpoch;
 
     // ------------------------------------------------------------ mode caches
     private boolean mode64;
@@ -97,6 +123,7 @@ public final class Cpu implements FpuHost {
         this.cpuCount = cpuCount;
         this.desc = new Descriptors(this, mmu);
         this.irq = new Interrupts(this, mmu, desc);
+        this.fast = new FastPath(this, state, mmu);
         modeChanged();
     }
 
@@ -155,6 +182,7 @@ public final class Cpu implements FpuHost {
         mmu.setUser(s.cpl == 3);
         fetchPage = -1;
         windowLength = 0;
+        modeEpoch++;
     }
 
     // ============================================================ run loop
@@ -165,34 +193,207 @@ public final class Cpu implements FpuHost {
      * triple fault escapes as {@link TripleFault}.
      */
     public int execute(long budget) {
-        for (long n = 0; n < budget; n++) {
+        long n = 0;
+        while (n < budget) {
             if (halted) return EXIT_HALT;
-            boolean shadow = interruptShadow;
-            interruptShadow = false;
-            // TF as it was before the instruction decides the single-step trap (so POPF setting TF
-            // traps only after the following instruction, as on hardware).
-            boolean singleStep = (flags.system & Flags.TF) != 0;
-            int csBefore = s.segSel[CS];
-            try {
-                step();
-                // Not after INT n, SYSCALL or far transfers: those enter code that clears or sets TF itself.
-                if (singleStep && s.segSel[CS] == csBefore) {
-                    s.dr[6] |= 0x4000; // DR6.BS
-                    throw GuestFault.of(GuestFault.DB, 0);
-                }
-            } catch (GuestFault f) {
-                boolean trap = singleStep && f.vector == GuestFault.DB && s.rip != startIp;
-                if (!trap) s.rip = startIp; // faults restart the instruction; the step trap follows it
-                if (stopOnFault) {
-                    lastFault = f;
-                    return EXIT_FAULT;
-                }
-                irq.deliverException(f);
+            if (!blocksEnabled || interruptShadow || (flags.system & Flags.TF) != 0) {
+                int exit = stepOne();
+                n++;
+                if (exit >= 0) return exit;
+                continue;
             }
-            instructions++;
-            if (shadow && !interruptShadow) return EXIT_INTERRUPT_CHECK;
+            long done = runBlock(budget - n);
+            if (done < 0) return EXIT_FAULT;
+            n += done;
         }
         return EXIT_BUDGET;
+    }
+
+    /**
+     * Runs one instruction the plain way, with the single-step trap and the interrupt shadow. Returns an
+     * exit code for {@link #execute} to return, or -1 to go on.
+     */
+    private int stepOne() {
+        boolean shadow = interruptShadow;
+        interruptShadow = false;
+        // TF as it was before the instruction decides the single-step trap (so POPF setting TF
+        // traps only after the following instruction, as on hardware).
+        boolean singleStep = (flags.system & Flags.TF) != 0;
+        int csBefore = s.segSel[CS];
+        try {
+            step();
+            // Not after INT n, SYSCALL or far transfers: those enter code that clears or sets TF itself.
+            if (singleStep && s.segSel[CS] == csBefore) {
+                s.dr[6] |= 0x4000; // DR6.BS
+                throw GuestFault.of(GuestFault.DB, 0);
+            }
+        } catch (GuestFault f) {
+            boolean trap = singleStep && f.vector == GuestFault.DB && s.rip != startIp;
+            if (!trap) s.rip = startIp; // faults restart the instruction; the step trap follows it
+            if (stopOnFault) {
+                lastFault = f;
+                return EXIT_FAULT;
+            }
+            irq.deliverException(f);
+        }
+        instructions++;
+        return shadow && !interruptShadow ? EXIT_INTERRUPT_CHECK : -1;
+    }
+
+    /**
+     * Runs the decoded block at RIP, decoding it first (while running it) if there is none or its code
+     * changed. Returns the instructions run, or -1 when a fault stops a test rig.
+     */
+    private long runBlock(long max) {
+        long rip = s.rip;
+        int count = 0;
+        startIp = rip; // a fault on the code fetch itself restarts here
+        try {
+            long lin = mode64 ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
+            long pageHost = codePageHost(lin);
+            if (pageHost < 0) { // code outside RAM: decode as it comes
+                count = 1;
+                step();
+            } else {
+                int key = modeKey();
+                DecodedBlock block = blocks.get(lin, rip, key, pageHost);
+                if (block != null && block.matches(ram)) {
+                    block.entries++;
+                    count = replayBlock(block.insns, max);
+                } else {
+                    count = buildBlock(lin, rip, key, pageHost, max);
+                }
+            }
+        } catch (GuestFault f) {
+            // The counted instruction faulted: it restarts after the handler, as on hardware.
+            s.rip = startIp;
+            if (stopOnFault) {
+                instructions += count;
+                lastFault = f;
+                return -1;
+            }
+            irq.deliverException(f);
+        }
+        instructions += count;
+        return Math.max(count, 1);
+    }
+
+    /** Replays decoded instructions while execution falls through from one to the next. */
+    private int replayBlock(DecodedInsn[] insns, long max) {
+        int gen = mmu.generation(), epoch = modeEpoch;
+        int count = 0;
+        while (true) {
+            DecodedInsn d = insns[count++];
+            if (d.fast != FastPath.NONE) {
+                // The fast forms change nothing that ends a block except RIP.
+                startIp = d.rip;
+                fast.run(d);
+                if (count == insns.length || count >= max || s.rip != d.endIp) return count;
+                continue;
+            }
+            replay(d);
+            if (count == insns.length || count >= max || s.rip != d.endIp || blockInterrupted(gen, epoch)) {
+                return count;
+            }
+        }
+    }
+
+    /**
+     * Runs instructions the plain way while recording how each decoded, and keeps them as a block. The
+     * block ends where execution stops falling through, at the end of the page, at code that cannot be
+     * recorded, or when the CPU's mode or address space changed. A fault keeps what was recorded before it.
+     */
+    private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
+        int gen = mmu.generation(), epoch = modeEpoch;
+        long page = lin & ~0xFFFL;
+        int count = 0, kept = 0, length = 0;
+        try {
+            while (count < max && kept < MAX_BLOCK) {
+                DecodedInsn d = new DecodedInsn();
+                recording = d;
+                count++; // counted before it runs: a fault in it is still an instruction executed
+                step();
+                recording = null;
+                long startLin = mode64 ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
+                long end = moved ? insnEnd : ip;
+                int len = (int) (end - startIp);
+                boolean recorded = windowLength == 16 && windowIp == startIp && len > 0 && len <= 16
+                        && (startLin & ~0xFFFL) == page && fetchHost == pageHost && mmu.generation() == gen
+                        && modeEpoch == epoch;
+                if (!recorded) break;
+                d.rip = startIp;
+                d.endIp = end & ipMask;
+                d.length = len;
+                d.window = window;
+                d.window2 = window2;
+                for (int i = 0; i < len; i++) {
+                    codeScratch[length + i] = (byte) (i < 8 ? window >>> (8 * i) : window2 >>> (8 * (i - 8)));
+                }
+                FastPath.classify(d, mode64, codeScratch, length);
+                length += len;
+                buildScratch[kept++] = d;
+                if (s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
+            }
+        } finally {
+            recording = null;
+            if (kept > 0) {
+                blocks.put(new DecodedBlock(lin, rip, key, pageHost,
+                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length));
+            }
+        }
+        return count;
+    }
+
+    /** True when something the last instruction did means the block must not go on. */
+    private boolean blockInterrupted(int gen, int epoch) {
+        return halted || interruptShadow || (flags.system & Flags.TF) != 0 || mmu.generation() != gen
+                || modeEpoch != epoch;
+    }
+
+    /** Tests only: turns decoded blocks off (every instruction decoded from memory) or back on. */
+    public void setBlockCache(boolean enabled) {
+        blocksEnabled = enabled;
+        blocks.clear();
+    }
+
+    /** What decoding depends on besides the code bytes: long mode and the default operand/address sizes. */
+    private int modeKey() { return (mode64 ? 1 : 0) | defOpSize << 1 | defAdSize << 5; }
+
+    /** Host offset of the RAM page holding code at {@code lin} (-1 if not RAM), cached per page. */
+    private long codePageHost(long lin) {
+        long page = lin & ~0xFFFL;
+        if (page != fetchPage || fetchGen != mmu.generation()) {
+            fetchHost = mmu.codePage(lin);
+            fetchPage = page;
+            fetchGen = mmu.generation();
+        }
+        return fetchHost;
+    }
+
+    /** Executes a decoded instruction: its prefixes and code bytes restored, straight to its handler. */
+    private void replay(DecodedInsn d) {
+        startIp = d.rip;
+        window = d.window;
+        window2 = d.window2;
+        windowIp = d.rip;
+        windowLength = 16;
+        opSize = d.opSize;
+        adSize = d.adSize;
+        seg = d.seg;
+        rex = d.rex;
+        rexW = d.rexW;
+        rexR = d.rexR;
+        rexX = d.rexX;
+        rexB = d.rexB;
+        repPrefix = d.repPrefix;
+        lastPrefix = d.lastPrefix;
+        lock = d.lock;
+        has66 = d.has66;
+        replaying = d;
+        ip = d.afterOpcode;
+        if (d.twoByte) twoByte(d.opcode);
+        else oneByte(d.opcode);
+        s.rip = ip & ipMask;
     }
 
     /**
@@ -239,12 +440,7 @@ public final class Cpu implements FpuHost {
     private int fetchMiss() {
         long off = ip & ipMask;
         long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
-        long page = lin & ~0xFFFL;
-        if (page != fetchPage || fetchGen != mmu.generation()) {
-            fetchHost = mmu.codePage(lin);
-            fetchPage = page;
-            fetchGen = mmu.generation();
-        }
+        codePageHost(lin);
         if (fetchHost < 0) {
             windowLength = 0;
             ip++;
@@ -329,6 +525,51 @@ public final class Cpu implements FpuHost {
     private long adMask() { return adSize == 8 ? -1L : adSize == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
 
     private void decodeModrm() {
+        DecodedInsn d = replaying;
+        if (d != null && d.hasModrm && d.modrmIp == ip) {
+            modrm = d.modrm;
+            mod = d.mod;
+            reg = d.reg;
+            rm = d.rm;
+            memOp = d.memOp;
+            ripRel = d.ripRel;
+            eaBase = d.base;
+            eaIndex = d.index;
+            eaScale = d.scale;
+            eaDisp = d.disp;
+            eaSeg = d.eaSeg;
+            ip = d.afterModrm;
+        } else {
+            long at = ip;
+            parseModrm();
+            d = recording;
+            if (d != null && !d.hasModrm) {
+                d.hasModrm = true;
+                d.modrmIp = at;
+                d.afterModrm = ip;
+                d.modrm = modrm;
+                d.mod = mod;
+                d.reg = reg;
+                d.rm = rm;
+                d.memOp = memOp;
+                d.ripRel = ripRel;
+                d.base = eaBase;
+                d.index = eaIndex;
+                d.scale = eaScale;
+                d.disp = eaDisp;
+                d.eaSeg = eaSeg;
+            }
+        }
+        if (memOp) {
+            long off = eaDisp;
+            if (eaBase >= 0) off += r[eaBase];
+            if (eaIndex >= 0) off += r[eaIndex] << eaScale;
+            eaOff = adSize == 2 ? off & 0xFFFF : off;
+        }
+    }
+
+    /** Reads ModRM, SIB and displacement into the decode state (the operand's parts, not its value). */
+    private void parseModrm() {
         modrm = fetch8();
         mod = modrm >> 6;
         reg = ((modrm >> 3) & 7) | rexR;
@@ -341,46 +582,51 @@ public final class Cpu implements FpuHost {
         ripRel = false;
         int base = modrm & 7;
         int defSeg = DS;
-        long off;
+        eaBase = -1;
+        eaIndex = -1;
+        eaScale = 0;
+        long disp = 0;
         if (adSize == 2) {
-            off = switch (base) {
-                case 0 -> r[RBX] + r[RSI];
-                case 1 -> r[RBX] + r[RDI];
-                case 2 -> r[RBP] + r[RSI];
-                case 3 -> r[RBP] + r[RDI];
-                case 4 -> r[RSI];
-                case 5 -> r[RDI];
-                case 6 -> mod == 0 ? 0 : r[RBP];
-                default -> r[RBX];
-            };
+            switch (base) {
+                case 0 -> { eaBase = RBX; eaIndex = RSI; }
+                case 1 -> { eaBase = RBX; eaIndex = RDI; }
+                case 2 -> { eaBase = RBP; eaIndex = RSI; }
+                case 3 -> { eaBase = RBP; eaIndex = RDI; }
+                case 4 -> eaBase = RSI;
+                case 5 -> eaBase = RDI;
+                case 6 -> eaBase = mod == 0 ? -1 : RBP;
+                default -> eaBase = RBX;
+            }
             if (base == 2 || base == 3 || (base == 6 && mod != 0)) defSeg = SS;
-            if (mod == 0 && base == 6) off = fetch16();
-            else if (mod == 1) off += (byte) fetch8();
-            else if (mod == 2) off += (short) fetch16();
-            off &= 0xFFFF;
+            if (mod == 0 && base == 6) disp = fetch16();
+            else if (mod == 1) disp = (byte) fetch8();
+            else if (mod == 2) disp = (short) fetch16();
         } else {
             if (base == 4) {
                 int sib = fetch8();
                 int idx = ((sib >> 3) & 7) | rexX;
                 int b = (sib & 7);
-                off = (idx == 4) ? 0 : r[idx] << (sib >> 6);
+                if (idx != 4) {
+                    eaIndex = idx;
+                    eaScale = sib >> 6;
+                }
                 if (b == 5 && mod == 0) {
-                    off += fetch32();
+                    disp = fetch32();
                 } else {
-                    off += r[b | rexB];
+                    eaBase = b | rexB;
                     if (b == 4 || b == 5) defSeg = SS;
                 }
             } else if (base == 5 && mod == 0) {
-                off = fetch32();
+                disp = fetch32();
                 if (mode64) ripRel = true;
             } else {
-                off = r[base | rexB];
+                eaBase = base | rexB;
                 if (base == 5) defSeg = SS;
             }
-            if (mod == 1) off += (byte) fetch8();
-            else if (mod == 2) off += fetch32();
+            if (mod == 1) disp += (byte) fetch8();
+            else if (mod == 2) disp += fetch32();
         }
-        eaOff = off;
+        eaDisp = disp;
         eaSeg = seg >= 0 ? seg : defSeg;
     }
 
@@ -457,8 +703,11 @@ public final class Cpu implements FpuHost {
         return res & mask(size);
     }
 
+    /** INC or DEC of a register value, with their flags (CF kept). */
+    long incDec(boolean inc, int size, long value) { return compute(K_UNARY, inc ? 0 : 1, size, value, 0); }
+
     /** The new value of a read-modify-write operand; see {@link #rmw}. */
-    private long compute(int kind, int op, int size, long d, long src) {
+    long compute(int kind, int op, int size, long d, long src) {
         switch (kind) {
             case K_ALU:
                 return alu(op, size, d, src);
@@ -517,6 +766,8 @@ public final class Cpu implements FpuHost {
         startIp = s.rip;
         ip = s.rip;
         windowLength = 0;
+        replaying = null;
+        moved = false;
         opSize = defOpSize;
         adSize = defAdSize;
         seg = -1;
@@ -563,9 +814,11 @@ public final class Cpu implements FpuHost {
                     if (op == 0x0F) {
                         int op2 = fetch8();
                         if (lock && !lockable2(op2)) throw ud();
+                        if (recording != null) recordPrefixes(op2, true);
                         twoByte(op2);
                     } else {
                         if (lock && !lockable1(op)) throw ud();
+                        if (recording != null) recordPrefixes(op, false);
                         oneByte(op);
                     }
                     s.rip = ip & ipMask;
@@ -573,6 +826,35 @@ public final class Cpu implements FpuHost {
                 }
             }
         }
+    }
+
+    private void recordPrefixes(int opcode, boolean twoByte) {
+        DecodedInsn d = recording;
+        d.opSize = opSize;
+        d.adSize = adSize;
+        d.seg = seg;
+        d.rex = rex;
+        d.rexW = rexW;
+        d.rexR = rexR;
+        d.rexX = rexX;
+        d.rexB = rexB;
+        d.repPrefix = repPrefix;
+        d.lastPrefix = lastPrefix;
+        d.lock = lock;
+        d.has66 = has66;
+        d.opcode = opcode;
+        d.twoByte = twoByte;
+        d.afterOpcode = ip;
+    }
+
+    /** Moves the fetch pointer (a jump, or a string instruction repeating), remembering where the
+     *  instruction's bytes ended for the block builder. */
+    private void moveIp(long target) {
+        if (!moved) {
+            insnEnd = ip;
+            moved = true;
+        }
+        ip = target;
     }
 
     /** One-byte opcodes that accept LOCK (with a memory destination, checked in {@link #rmw}). */
@@ -597,13 +879,13 @@ public final class Cpu implements FpuHost {
 
     private static boolean isLegacyPrefix(int b) { return LEGACY_PREFIX[b]; }
 
-    private void jumpTo(long target) { ip = target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL); }
+    private void jumpTo(long target) { moveIp(target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL)); }
 
     private void relJump(long disp) {
         long t = ip + disp;
         if (!mode64 && opSize == 2) t &= 0xFFFF;
         if (mode64 && ((t << 16) >> 16) != t) throw GuestFault.gp(0);
-        ip = t & ipMaskFor();
+        moveIp(t & ipMaskFor());
     }
 
     private long ipMaskFor() { return mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL; }
@@ -1043,7 +1325,7 @@ public final class Cpu implements FpuHost {
         flags.setArith(f);
     }
 
-    private long imul(int z, long a, long b) {
+    long imul(int z, long a, long b) {
         long sa = sext(a, z), sb = sext(b, z);
         long lo = sa * sb;
         boolean overflow = z == 8 ? Math.multiplyHigh(sa, sb) != (lo >> 63) : sext(lo, z) != lo;
@@ -1234,7 +1516,7 @@ public final class Cpu implements FpuHost {
             if (rep) {
                 if ((r[RCX] & am) == 0) return;
                 if (iter == REP_CHUNK) {
-                    ip = startIp; // resume this instruction after the interrupt window
+                    moveIp(startIp); // resume this instruction after the interrupt window
                     return;
                 }
             }
@@ -1776,7 +2058,7 @@ public final class Cpu implements FpuHost {
     int modrmReg() { return reg; }
     int modrmRm() { return rm; }
     void decodeModrmForHelper() { decodeModrm(); }
-    void setIp(long v) { ip = v; }
+    void setIp(long v) { moveIp(v); }
     long ipNow() { return ip; }
     int apicId() { return apicId; }
     boolean is64() { return mode64; }

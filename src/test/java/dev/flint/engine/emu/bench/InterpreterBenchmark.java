@@ -11,16 +11,16 @@ import java.util.HexFormat;
  */
 public final class InterpreterBenchmark {
     /** mov rcx, 1e7; 1: add rax, rcx; mov [0x200000+rdx*8], rax; xor rdx, 1; mov rbx, [0x200000];
-     *  dec rcx; jnz 1b  — 6 instructions per iteration. */
+     *  dec rcx; jnz 1b; hlt  — 6 instructions per iteration. */
     private static final String LOOP = "48c7c1809698004801c8488904d50000200048"
-            + "83f201488b1c250000200048ffc975e4";
+            + "83f201488b1c250000200048ffc975e4f4";
 
     public static void main(String[] args) {
         byte[] code = HexFormat.of().parseHex(LOOP);
         for (int round = 0; round < 3; round++) {
             var threads = java.lang.management.ManagementFactory.getThreadMXBean();
             long t0 = System.nanoTime(), c0 = threads.getCurrentThreadCpuTime();
-            EmuTestRig.Result r = new EmuTestRig().run(code, EmuTestRig.State.of(new long[16], 2), new byte[0], 0,
+            EmuTestRig.Result r = new EmuTestRig().slices(4096).run(code, EmuTestRig.State.of(new long[16], 2), new byte[0], 0,
                     Long.MAX_VALUE);
             double secs = (System.nanoTime() - t0) / 1e9;
             double cpu = (threads.getCurrentThreadCpuTime() - c0) / 1e9;

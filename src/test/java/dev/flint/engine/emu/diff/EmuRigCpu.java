@@ -12,7 +12,8 @@ final class EmuRigCpu implements SoftwareCpu {
     private static final long MAX_INSTRUCTIONS = 100_000;
 
     private final TestFpuUnit fpu = new TestFpuUnit();
-    private final EmuTestRig rig = new EmuTestRig(fpu);
+    /** Replaying: each sequence runs twice, so decoded-block replay and its fast forms are compared too. */
+    private final EmuTestRig rig = new EmuTestRig(fpu).replays(true);
 
     @Override
     public CpuState run(Layout layout, TestCase c) {

@@ -1,0 +1,68 @@
+package dev.flint.engine.emu.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A run of instructions decoded once, all in one code page, entered at its first instruction. It keeps
+ * a copy of its code bytes and is only used while guest memory still holds exactly those bytes: this
+ * check on every entry catches every kind of code write (the guest's own stores, another vCPU's, device
+ * DMA into a page that later holds code) without hooks on any write path. A store that rewrites a later
+ * instruction of the block being run takes effect from the next entry.
+ *
+ * <p>{@link #entries} counts how often the block ran: the measure a compiler to JVM bytecode would use to
+ * pick hot blocks, replacing {@link Cpu}'s replay of {@link #insns} with generated code.
+ */
+final class DecodedBlock {
+    private static final ValueLayout.OfLong CODE =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** Linear address and CS offset of the first instruction; the CPU mode it was decoded in. */
+    final long linear, rip;
+    final int modeKey;
+    /** Host offset (in the RAM segment) of the page holding the code. */
+    final long pageHost;
+    final DecodedInsn[] insns;
+    long entries;
+
+    // The code bytes as words at page offsets: compared (under the mask) with memory on entry.
+    private final int[] wordOffset;
+    private final long[] wordValue, wordMask;
+
+    DecodedBlock(long linear, long rip, int modeKey, long pageHost, DecodedInsn[] insns, byte[] code, int length) {
+        this.linear = linear;
+        this.rip = rip;
+        this.modeKey = modeKey;
+        this.pageHost = pageHost;
+        this.insns = insns;
+        int inPage = (int) (linear & 0xFFF);
+        int words = Math.max(1, (length + 7) / 8);
+        wordOffset = new int[words];
+        wordValue = new long[words];
+        wordMask = new long[words];
+        for (int w = 0; w < words; w++) {
+            // Whole words from the start; the last one ends at the last byte (overlapping its neighbour)
+            // or, for a block under 8 bytes, is the one 8-byte window of the page that holds it.
+            int start = length >= 8 ? Math.min(w * 8, length - 8) : Math.min(inPage, 4096 - 8) - inPage;
+            long value = 0, mask = 0;
+            for (int b = 0; b < 8; b++) {
+                int i = start + b;
+                if (i >= 0 && i < length) {
+                    value |= (code[i] & 0xFFL) << (8 * b);
+                    mask |= 0xFFL << (8 * b);
+                }
+            }
+            wordOffset[w] = inPage + start;
+            wordValue[w] = value;
+            wordMask[w] = mask;
+        }
+    }
+
+    /** True if guest memory still holds the bytes this block was decoded from. */
+    boolean matches(MemorySegment ram) {
+        for (int w = 0; w < wordOffset.length; w++) {
+            if ((ram.get(CODE, pageHost + wordOffset[w]) & wordMask[w]) != wordValue[w]) return false;
+        }
+        return true;
+    }
+}

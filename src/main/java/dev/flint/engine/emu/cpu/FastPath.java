@@ -1,0 +1,293 @@
+package dev.flint.engine.emu.cpu;
+
+import dev.flint.engine.emu.mmu.Mmu;
+
+import static dev.flint.engine.emu.cpu.CpuState.FS;
+import static dev.flint.engine.emu.cpu.CpuState.SS;
+
+/**
+ * Straight-line versions of the integer instructions that dominate kernel and user code in 64-bit mode
+ * (moves, ALU operations, LEA, zero/sign extension, near branches, calls, returns, push and pop), run
+ * from their decoded operands without going through the general opcode handlers.
+ *
+ * <p>{@link #classify} picks a form only for the plain encodings (64-bit mode, 64-bit addressing, 32-
+ * or 64-bit operands, no LOCK/REP, no segment override other than FS/GS); everything else keeps the
+ * general handler. Each form does exactly what that handler does, including fault order: a fault
+ * leaves registers and memory as they were and RIP at the instruction.
+ */
+final class FastPath {
+    static final int NONE = 0, MOV_RR = 1, MOV_LOAD = 2, MOV_STORE = 3, ALU_RR = 4, ALU_RI = 5, ALU_LOAD = 6,
+            ALU_STORE = 7, ALU_STORE_IMM = 8, LEA = 9, MOVZX_LOAD = 10, MOVZX_RR = 11, MOVSXD = 12, JCC = 13,
+            JMP = 14, CALL = 15, RET = 16, PUSH = 17, POP = 18, MOV_RI = 19, MOV_STORE_IMM = 20, INCDEC = 21,
+            IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27;
+
+    private final Cpu cpu;
+    private final CpuState s;
+    private final long[] r;
+    private final Flags flags;
+    private final Mmu mmu;
+
+    FastPath(Cpu cpu, CpuState s, Mmu mmu) {
+        this.cpu = cpu;
+        this.s = s;
+        this.r = s.gpr;
+        this.flags = s.flags;
+        this.mmu = mmu;
+    }
+
+    /** Runs {@code d} (whose {@link DecodedInsn#fast} is set) and leaves RIP at the next instruction. */
+    void run(DecodedInsn d) {
+        int z = d.size;
+        long next = d.endIp;
+        switch (d.fast) {
+            case MOV_RR -> set(d.dst, z, get(d.src, z));
+            case MOV_LOAD -> set(d.dst, z, mmu.read(address(d), z));
+            case MOV_STORE -> mmu.write(address(d), z, get(d.src, z));
+            case MOV_RI -> set(d.dst, z, d.imm);
+            case MOV_STORE_IMM -> mmu.write(address(d), z, d.imm);
+            case ALU_RR -> {
+                long v = cpu.alu(d.fastOp, z, get(d.dst, z), get(d.src, z));
+                if (d.fastOp != 7) set(d.dst, z, v);
+            }
+            case ALU_RI -> {
+                long v = cpu.alu(d.fastOp, z, get(d.dst, z), d.imm);
+                if (d.fastOp != 7) set(d.dst, z, v);
+            }
+            case ALU_LOAD -> {
+                long v = cpu.alu(d.fastOp, z, get(d.dst, z), mmu.read(address(d), z));
+                if (d.fastOp != 7) set(d.dst, z, v);
+            }
+            case ALU_STORE, ALU_STORE_IMM -> {
+                long lin = address(d);
+                long v = cpu.alu(d.fastOp, z, mmu.read(lin, z), d.fast == ALU_STORE ? get(d.src, z) : d.imm);
+                if (d.fastOp != 7) mmu.write(lin, z, v);
+            }
+            case TEST_RR -> cpu.alu(4, z, get(d.dst, z), get(d.src, z));
+            case TEST_LOAD -> cpu.alu(4, z, mmu.read(address(d), z), get(d.src, z));
+            case LEA -> set(d.dst, z, offset(d));
+            case MOVZX_LOAD -> set(d.dst, z, mmu.read(address(d), d.fastOp));
+            case MOVZX_RR -> set(d.dst, z, get(d.src, d.fastOp));
+            case MOVSXD -> set(d.dst, 8, (int) get(d.src, 4));
+            case INCDEC -> {
+                long old = get(d.dst, z);
+                set(d.dst, z, cpu.incDec(d.fastOp == 0, z, old));
+            }
+            case IMUL_RR -> set(d.dst, z, cpu.imul(z, get(d.dst, z), get(d.src, z)));
+            case IMUL_LOAD -> set(d.dst, z, cpu.imul(z, get(d.dst, z), mmu.read(address(d), z)));
+            case CMOV_RR, CMOV_LOAD -> {
+                long v = d.fast == CMOV_RR ? get(d.src, z) : mmu.read(address(d), z);
+                if (flags.cond(d.fastOp)) set(d.dst, z, v);
+                else if (z == 4) r[d.dst] &= 0xFFFF_FFFFL; // a 32-bit CMOV zero-extends either way
+            }
+            case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
+            case JMP -> next = d.imm;
+            case CALL -> {
+                cpu.push(8, d.endIp);
+                next = d.imm;
+            }
+            case RET -> next = cpu.pop(8);
+            case PUSH -> cpu.push(8, r[d.src]);
+            case POP -> r[d.dst] = cpu.pop(8);
+            default -> throw new IllegalStateException("fast form " + d.fast);
+        }
+        s.rip = next;
+    }
+
+    private long get(int n, int z) {
+        return switch (z) {
+            case 8 -> r[n];
+            case 4 -> r[n] & 0xFFFF_FFFFL;
+            case 2 -> r[n] & 0xFFFF;
+            default -> r[n] & 0xFF; // byte registers only where REX or the encoding rules out AH..BH
+        };
+    }
+
+    /** Writes a 32- or 64-bit register (32-bit writes zero the upper half, as in 64-bit mode). */
+    private void set(int n, int z, long v) { r[n] = z == 8 ? v : v & 0xFFFF_FFFFL; }
+
+    private long offset(DecodedInsn d) {
+        long off = d.disp;
+        if (d.base >= 0) off += r[d.base];
+        if (d.index >= 0) off += r[d.index] << d.scale;
+        return off;
+    }
+
+    private long address(DecodedInsn d) {
+        long lin = offset(d);
+        if (d.seg >= FS) lin += s.segBase[d.seg];
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(d.eaSeg == SS ? GuestFault.SS : GuestFault.GP, 0);
+        return lin;
+    }
+
+    // ------------------------------------------------------------------ classification
+
+    /**
+     * Picks the fast form for a just-recorded instruction, or leaves {@link DecodedInsn#fast} at NONE.
+     * Called once per decoded instruction, with its code bytes.
+     */
+    static void classify(DecodedInsn d, boolean mode64, byte[] code, int at) {
+        if (!mode64 || d.lock || d.repPrefix != 0 || d.adSize != 8 || (d.seg >= 0 && d.seg < FS)) return;
+        int z = d.opSize;
+        boolean wide = z == 4 || z == 8;
+        int op = d.opcode;
+        boolean mem = d.hasModrm && d.memOp;
+        boolean regForm = d.hasModrm && !d.memOp;
+        if (mem && d.ripRel) {
+            // RIP-relative: the offset is fixed once the instruction's end is known.
+            d.disp += d.endIp;
+            d.ripRel = false;
+        }
+        int reg = d.reg, rm = d.rm;
+        d.size = z;
+        if (!d.twoByte) {
+            if (op < 0x40 && (op & 7) <= 3 && (op & 1) == 1 && wide) { // ALU Ev,Gv / Gv,Ev
+                d.fastOp = op >> 3;
+                boolean toRm = (op & 2) == 0;
+                if (regForm) {
+                    d.dst = toRm ? rm : reg;
+                    d.src = toRm ? reg : rm;
+                    d.fast = ALU_RR;
+                } else if (mem) {
+                    d.dst = reg;
+                    d.src = reg;
+                    d.fast = toRm ? ALU_STORE : ALU_LOAD;
+                }
+                return;
+            }
+            switch (op) {
+                case 0x81, 0x83 -> {
+                    if (!wide || !d.hasModrm) return;
+                    d.fastOp = reg & 7;
+                    d.imm = op == 0x83 ? (long) code[at + d.length - 1] : (long) readInt(code, at + d.length - 4);
+                    d.imm &= z == 8 ? -1L : 0xFFFF_FFFFL;
+                    if (regForm) {
+                        d.dst = rm;
+                        d.fast = ALU_RI;
+                    } else {
+                        d.fast = ALU_STORE_IMM;
+                    }
+                }
+                case 0x85 -> {
+                    if (!wide) return;
+                    d.src = reg;
+                    d.dst = rm;
+                    d.fast = regForm ? TEST_RR : TEST_LOAD;
+                }
+                case 0x89 -> {
+                    if (!wide) return;
+                    d.src = reg;
+                    d.dst = rm;
+                    d.fast = regForm ? MOV_RR : MOV_STORE;
+                }
+                case 0x8B -> {
+                    if (!wide) return;
+                    d.dst = reg;
+                    d.src = rm;
+                    d.fast = regForm ? MOV_RR : MOV_LOAD;
+                }
+                case 0x8D -> {
+                    if (!wide || !mem || d.seg >= 0) return;
+                    d.dst = reg;
+                    d.fast = LEA;
+                }
+                case 0x63 -> {
+                    if (z != 8) return;
+                    d.dst = reg;
+                    if (regForm) {
+                        d.src = rm;
+                        d.fast = MOVSXD;
+                    }
+                }
+                case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
+                    if (!wide) return;
+                    d.dst = (op & 7) | d.rexB;
+                    d.imm = z == 8 ? readLong(code, at + d.length - 8) : readInt(code, at + d.length - 4) & 0xFFFF_FFFFL;
+                    d.fast = MOV_RI;
+                }
+                case 0xC7 -> {
+                    if (!wide || (reg & 7) != 0) return;
+                    d.imm = readInt(code, at + d.length - 4);
+                    if (z == 4) d.imm &= 0xFFFF_FFFFL;
+                    if (regForm) {
+                        d.dst = rm;
+                        d.fast = MOV_RI;
+                    } else {
+                        d.fast = MOV_STORE_IMM;
+                    }
+                }
+                case 0xFF -> {
+                    if (!wide || !regForm || (reg & 7) > 1) return;
+                    d.dst = rm;
+                    d.fastOp = reg & 7;
+                    d.fast = INCDEC;
+                }
+                case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
+                    if (d.has66) return;
+                    d.src = (op & 7) | d.rexB;
+                    d.fast = PUSH;
+                }
+                case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
+                    if (d.has66) return;
+                    d.dst = (op & 7) | d.rexB;
+                    d.fast = POP;
+                }
+                case 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F -> {
+                    d.fastOp = op & 15;
+                    branch(d, code[at + d.length - 1], JCC);
+                }
+                case 0xEB -> branch(d, code[at + d.length - 1], JMP);
+                case 0xE9 -> branch(d, readInt(code, at + d.length - 4), JMP);
+                case 0xE8 -> { if (!d.has66) branch(d, readInt(code, at + d.length - 4), CALL); }
+                case 0xC3 -> { if (!d.has66) d.fast = RET; }
+                default -> { }
+            }
+            return;
+        }
+        switch (op) {
+            case 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F -> {
+                d.fastOp = op & 15;
+                branch(d, readInt(code, at + d.length - 4), JCC);
+            }
+            case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
+                if (!wide) return;
+                d.fastOp = op & 15;
+                d.dst = reg;
+                d.src = rm;
+                d.fast = regForm ? CMOV_RR : CMOV_LOAD;
+            }
+            case 0xAF -> {
+                if (!wide) return;
+                d.dst = reg;
+                d.src = rm;
+                d.fast = regForm ? IMUL_RR : IMUL_LOAD;
+            }
+            case 0xB6, 0xB7 -> {
+                if (!wide) return;
+                d.fastOp = op == 0xB6 ? 1 : 2;
+                d.dst = reg;
+                d.src = rm;
+                // A byte register without REX may be AH..BH: leave those to the general handler.
+                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = MOVZX_RR;
+                else if (mem) d.fast = MOVZX_LOAD;
+            }
+            default -> { }
+        }
+    }
+
+    /** A near branch: its target is fixed; a non-canonical one stays with the general handler (#GP). */
+    private static void branch(DecodedInsn d, long displacement, int form) {
+        if (d.has66) return;
+        long target = d.endIp + displacement;
+        if (((target << 16) >> 16) != target) return;
+        d.imm = target;
+        d.fast = form;
+    }
+
+    private static int readInt(byte[] b, int at) {
+        return (b[at] & 0xFF) | (b[at + 1] & 0xFF) << 8 | (b[at + 2] & 0xFF) << 16 | (b[at + 3] & 0xFF) << 24;
+    }
+
+    private static long readLong(byte[] b, int at) {
+        return (readInt(b, at) & 0xFFFF_FFFFL) | (long) readInt(b, at + 4) << 32;
+    }
+}
