@@ -1316,7 +1316,7 @@ public final class Cpu implements FpuHost {
         else { setReg(RAX, z, lo); setReg(RDX, z, hi); }
     }
 
-    private void mulFlags(int z, long lo, boolean carry) {
+    void mulFlags(int z, long lo, boolean carry) {
         long f = carry ? Flags.CF | Flags.OF : 0;
         long m = lo & mask(z);
         if (m == 0) f |= Flags.ZF;

@@ -19,7 +19,8 @@ final class FastPath {
     static final int NONE = 0, MOV_RR = 1, MOV_LOAD = 2, MOV_STORE = 3, ALU_RR = 4, ALU_RI = 5, ALU_LOAD = 6,
             ALU_STORE = 7, ALU_STORE_IMM = 8, LEA = 9, MOVZX_LOAD = 10, MOVZX_RR = 11, MOVSXD = 12, JCC = 13,
             JMP = 14, CALL = 15, RET = 16, PUSH = 17, POP = 18, MOV_RI = 19, MOV_STORE_IMM = 20, INCDEC = 21,
-            IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27;
+            IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27, SHIFT_RI = 28,
+            SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35;
 
     private final Cpu cpu;
     private final CpuState s;
@@ -79,6 +80,14 @@ final class FastPath {
                 if (flags.cond(d.fastOp)) set(d.dst, z, v);
                 else if (z == 4) r[d.dst] &= 0xFFFF_FFFFL; // a 32-bit CMOV zero-extends either way
             }
+            case SHIFT_RI -> shift(d);
+            case SETCC_R -> r[d.dst] = (r[d.dst] & ~0xFFL) | (flags.cond(d.fastOp) ? 1 : 0);
+            case SETCC_STORE -> mmu.write(address(d), 1, flags.cond(d.fastOp) ? 1 : 0);
+            case NOP -> { }
+            case TEST8_RR -> cpu.alu(4, 1, r[d.dst] & 0xFF, r[d.src] & 0xFF);
+            case TEST8_LOAD -> cpu.alu(4, 1, mmu.read(address(d), 1), r[d.src] & 0xFF);
+            case MUL_R -> multiply(z, get(d.src, z));
+            case MUL_LOAD -> multiply(z, mmu.read(address(d), z));
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
@@ -91,6 +100,41 @@ final class FastPath {
             default -> throw new IllegalStateException("fast form " + d.fast);
         }
         s.rip = next;
+    }
+
+    /** SHL/SHR/SAR of a register by an immediate; a zero count still zero-extends a 32-bit register. */
+    private void shift(DecodedInsn d) {
+        int z = d.size;
+        long old = get(d.dst, z);
+        int count = (int) d.imm & (z == 8 ? 0x3F : 0x1F);
+        if (count == 0) {
+            set(d.dst, z, old);
+            return;
+        }
+        long v = switch (d.fastOp) {
+            case Flags.SHL -> old << count;
+            case Flags.SHR -> old >>> count;
+            default -> z == 8 ? old >> count : (long) (int) old >> count;
+        };
+        set(d.dst, z, v);
+        flags.set(d.fastOp, z, old, count, z == 8 ? v : v & 0xFFFF_FFFFL);
+    }
+
+    /** MUL: RDX:RAX (or EDX:EAX) = RAX * source, unsigned; CF and OF say whether the high half is used. */
+    private void multiply(int z, long source) {
+        long lo, hi;
+        if (z == 8) {
+            long a = r[0];
+            lo = a * source;
+            hi = Math.unsignedMultiplyHigh(a, source);
+        } else {
+            long p = (r[0] & 0xFFFF_FFFFL) * (source & 0xFFFF_FFFFL);
+            lo = p & 0xFFFF_FFFFL;
+            hi = p >>> 32;
+        }
+        set(0, z, lo);
+        set(2, z, hi);
+        cpu.mulFlags(z, lo, hi != 0);
     }
 
     private long get(int n, int z) {
@@ -239,6 +283,32 @@ final class FastPath {
                 case 0xE9 -> branch(d, readInt(code, at + d.length - 4), JMP);
                 case 0xE8 -> { if (!d.has66) branch(d, readInt(code, at + d.length - 4), CALL); }
                 case 0xC3 -> { if (!d.has66) d.fast = RET; }
+                case 0xC1 -> {
+                    int kind = switch (reg & 7) {
+                        case 4, 6 -> Flags.SHL;
+                        case 5 -> Flags.SHR;
+                        case 7 -> Flags.SAR;
+                        default -> -1;
+                    };
+                    if (!wide || !regForm || kind < 0) return;
+                    d.fastOp = kind;
+                    d.dst = rm;
+                    d.imm = code[at + d.length - 1] & 0xFF;
+                    d.fast = SHIFT_RI;
+                }
+                case 0x84 -> {
+                    // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
+                    if (!d.rex && (reg >= 4 || (regForm && rm >= 4))) return;
+                    d.src = reg;
+                    d.dst = rm;
+                    d.fast = regForm ? TEST8_RR : TEST8_LOAD;
+                }
+                case 0xF7 -> {
+                    if (!wide || (reg & 7) != 4) return;
+                    d.src = rm;
+                    d.fast = regForm ? MUL_R : MUL_LOAD;
+                }
+                case 0x90 -> { if (d.rexB == 0) d.fast = NOP; }
                 default -> { }
             }
             return;
@@ -254,6 +324,16 @@ final class FastPath {
                 d.dst = reg;
                 d.src = rm;
                 d.fast = regForm ? CMOV_RR : CMOV_LOAD;
+            }
+            case 0x1F -> d.fast = NOP; // NOP r/m: no memory access
+            case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F -> {
+                d.fastOp = op & 15;
+                if (regForm && (d.rex || rm < 4)) {
+                    d.dst = rm;
+                    d.fast = SETCC_R;
+                } else if (mem) {
+                    d.fast = SETCC_STORE;
+                }
             }
             case 0xAF -> {
                 if (!wide) return;
