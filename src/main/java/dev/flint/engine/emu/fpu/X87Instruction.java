@@ -138,7 +138,10 @@ final class X87Instruction {
         }
         SoftFloat silent = new SoftFloat(SoftFloat.RN, false, false, true);
         long bits = Extended80.toFormat(sig, se, D, silent);
-        env.flags |= silent.flags & (SoftFloat.IE | SoftFloat.DE);
+        env.flags |= silent.flags & SoftFloat.IE;
+        if ((se & 0x7FFF) == 0 && sig != 0) {
+            env.flags |= SoftFloat.DE; // a denormal operand of the (approximated) operation
+        }
         return bits;
     }
 
@@ -710,12 +713,21 @@ final class X87Instruction {
         setStExt(0, r);
     }
 
-    /** FPREM (truncating) / FPREM1 (IEEE): exact remainder, reduced completely (C2 always cleared). */
+    /**
+     * FPREM (truncating) / FPREM1 (IEEE): exact remainder; C2 set when the reduction was only partial (the
+     * guest repeats the instruction), otherwise the low quotient bits in C0, C3, C1. A NaN result (invalid
+     * operation or NaN operand) clears C1 and C2 and leaves C0 and C3 as they were, as the host does.
+     */
     private void partialRemainder(boolean ieee) {
         Ext80 r = ext.remainder(stExt(0), stExt(1), ieee);
         int q = ext.quotientBits;
         checkFlags();
-        setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0));
+        if (r.isNaN()) {
+            setConditionCodes(s.statusWord & (FSW_C0 | FSW_C3));
+        } else {
+            setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0)
+                    | (ext.incomplete ? FSW_C2 : 0));
+        }
         setStExt(0, r);
     }
 
