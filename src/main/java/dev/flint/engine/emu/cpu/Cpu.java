@@ -1608,24 +1608,22 @@ public final class Cpu implements FpuHost {
         }
     }
 
+    /** CMPXCHG16B's observed memory (low, high); a field so the instruction allocates nothing. */
+    private final long[] pair = new long[2];
+
     private void group9() {
         decodeModrm();
         int op = reg & 7;
         if (op != 1 || !memOp) throw undefined(0x0FC7);
         long lin = ea();
-        if (rexW != 0) { // CMPXCHG16B (not advertised; done under the split lock)
+        if (rexW != 0) { // CMPXCHG16B
             if ((lin & 15) != 0) throw GuestFault.gp(0);
-            synchronized (mmu.splitLock()) {
-                long lo = mmu.read(lin, 8), hi = mmu.read(lin + 8, 8);
-                if (lo == r[RAX] && hi == r[RDX]) {
-                    mmu.write(lin, 8, r[RBX]);
-                    mmu.write(lin + 8, 8, r[RCX]);
-                    flags.setArith(flags.arith() | Flags.ZF);
-                } else {
-                    r[RAX] = lo;
-                    r[RDX] = hi;
-                    flags.setArith(flags.arith() & ~Flags.ZF);
-                }
+            if (mmu.compareAndSwap16(lin, r[RAX], r[RDX], r[RBX], r[RCX], pair)) {
+                flags.setArith(flags.arith() | Flags.ZF);
+            } else {
+                r[RAX] = pair[0];
+                r[RDX] = pair[1];
+                flags.setArith(flags.arith() & ~Flags.ZF);
             }
             return;
         }
