@@ -100,6 +100,14 @@ static void extended_op(const char *name, int op, uint16_t cw, struct ext a, str
            (unsigned long long)b.sig, b.se, (unsigned long long)r.sig, r.se, st);
 }
 
+/* op 0-4 (FADD, FMUL, FCOM, FDIV, FDIVR) on ST0 and the memory operand m, suffix "s" (m32) or "l" (m64) */
+#define MEMORY_OP(op, suffix, m) do { switch (op) { \
+    case 0: __asm__ volatile("fadd" suffix " %0" : : "m"(m)); break; \
+    case 1: __asm__ volatile("fmul" suffix " %0" : : "m"(m)); break; \
+    case 2: __asm__ volatile("fcom" suffix " %0" : : "m"(m)); break; \
+    case 3: __asm__ volatile("fdiv" suffix " %0" : : "m"(m)); break; \
+    default: __asm__ volatile("fdivr" suffix " %0" : : "m"(m)); break; } } while (0)
+
 /* ST0 = a (80-bit) op a 32/64-bit memory operand m: FADD, FMUL, FCOM, FDIV, FDIVR. */
 static void memory_op(int op, int wide, struct ext a, uint64_t m) {
     static const char *names[] = {"madd", "mmul", "mcom", "mdiv", "mdivr"};
@@ -108,23 +116,10 @@ static void memory_op(int op, int wide, struct ext a, uint64_t m) {
     uint32_t m32 = (uint32_t)m;
     __asm__ volatile("fninit");
     __asm__ volatile("fldt %0" : : "m"(a));
-    if (wide) {
-        switch (op) {
-        case 0: __asm__ volatile("faddl %0" : : "m"(m)); break;
-        case 1: __asm__ volatile("fmull %0" : : "m"(m)); break;
-        case 2: __asm__ volatile("fcoml %0" : : "m"(m)); break;
-        case 3: __asm__ volatile("fdivl %0" : : "m"(m)); break;
-        default: __asm__ volatile("fdivrl %0" : : "m"(m)); break;
-        }
-    } else {
-        switch (op) {
-        case 0: __asm__ volatile("fadds %0" : : "m"(m32)); break;
-        case 1: __asm__ volatile("fmuls %0" : : "m"(m32)); break;
-        case 2: __asm__ volatile("fcoms %0" : : "m"(m32)); break;
-        case 3: __asm__ volatile("fdivs %0" : : "m"(m32)); break;
-        default: __asm__ volatile("fdivrs %0" : : "m"(m32)); break;
-        }
-    }
+    if (wide)
+        MEMORY_OP(op, "l", m);
+    else
+        MEMORY_OP(op, "s", m32);
     __asm__ volatile("fnstsw %0" : "=m"(sw));
     __asm__ volatile("fstpt %0" : "=m"(r));
     restore();
