@@ -268,6 +268,9 @@ final class SoftFloat {
                 && !(op != Op.MUL && op != Op.DIV && !Double.isInfinite(rd))) {
             return exactSlow(op, x, y, f);
         }
+        if ((op == Op.ADD || op == Op.SUB) && Double.isInfinite(rd - x)) {
+            return exactSlow(op, x, y, f); // near the top of the range the two-sum error term overflows
+        }
         int err = switch (op) {
             case ADD, SUB -> {
                 double bb = rd - x;
