@@ -127,6 +127,28 @@ static void memory_op(int op, int wide, struct ext a, uint64_t m) {
            (unsigned long long)m, (unsigned long long)r.sig, r.se, sw & (op == 2 ? 0x473F : 0x3F));
 }
 
+/* FBSTP of e (line: fbstp cw sig se bcd_low bcd_high flags) and FBLD of a BCD (fbld 37f low high sig se flags). */
+static void bcd_ops(uint16_t cw, struct ext e, uint64_t digits, int negative) {
+    struct { uint64_t low; uint16_t high; } __attribute__((packed)) bcd = {0, 0};
+    struct ext r = {0, 0};
+    setcw(cw);
+    __asm__ volatile("fldt %0" : : "m"(e));
+    __asm__ volatile("fbstp %0" : "=m"(bcd));
+    printf("fbstp %x %llx %x %llx %x %x\n", cw, (unsigned long long)e.sig, e.se, (unsigned long long)bcd.low, bcd.high,
+           fsw());
+    restore();
+    bcd.low = 0;
+    bcd.high = negative ? 0x8000 : 0;
+    for (int i = 0; i < 18; i++, digits /= 10) {
+        uint64_t nibble = digits % 10;
+        if (i < 16) bcd.low |= nibble << (4 * i); else bcd.high |= nibble << (4 * (i - 16));
+    }
+    __asm__ volatile("fbld %0" : : "m"(bcd));
+    __asm__ volatile("fstpt %0" : "=m"(r));
+    printf("fbld 37f %llx %x %llx %x %x\n", (unsigned long long)bcd.low, bcd.high, (unsigned long long)r.sig, r.se, fsw());
+    restore();
+}
+
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 10;
     static const uint16_t rcs[] = {0x000, 0x400, 0x800, 0xC00};
@@ -211,5 +233,15 @@ int main(int argc, char **argv) {
                 memory_op(op, 1, specials[i], doubles[j]);
                 memory_op(op, 0, specials[i], floats[j]);
             }
+    /* packed BCD: FBSTP of integers near and beyond 18 digits, fractions, specials; FBLD of random digits */
+    for (int i = 0; i < n * 40; i++) {
+        struct ext e = pick_ext();
+        if (i % 3 == 0) e.se = (e.se & 0x8000) | (16383 + 55 + (int)(next() % 9)); /* around 10^18 */
+        uint64_t digits = next() % 1000000000000000000ull;
+        if (i % 4 == 1) digits %= 1000;
+        bcd_ops(0x37F | rcs[i % 4], e, digits, (int)(next() & 1));
+    }
+    for (int i = 0; i < NSPECIALS; i++)
+        bcd_ops(0x37F, specials[i], i == 0 ? 0 : 999999999999999999ull, i & 1);
     return 0;
 }

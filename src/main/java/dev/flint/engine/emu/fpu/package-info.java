@@ -57,8 +57,8 @@
  *     are computed with StrictMath in double precision. FPREM/FPREM1 reduce partially (C2 = 1) when
  *     the exponents differ by 64 or more, in the same steps as AMD hardware. Unmasked x87
  *     exceptions set ES and are delivered as #MF by the next waiting instruction; for overflow/underflow
- *     the masked result is stored rather than the exponent-biased one. FBLD/FBSTP (BCD) are not
- *     implemented. FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout and store
+ *     the masked result is stored rather than the exponent-biased one. FBLD/FBSTP (packed BCD) are
+ *     bit-exact too. FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout and store
  *     segment selectors as 0.</li>
  * </ul>
  */

@@ -135,12 +135,13 @@ final class X87Group {
                         (unordered ? "fucomi" : "fcomi") + (pop ? "p" : "") + " st, st(" + i + ")", Flags.STATUS, 0);
                 return pop ? depth - 1 : depth;
             }
-            case 7 -> {                                            // stores: FST/FSTP m32/m64/m80, FIST/FISTP
-                int kind = rnd.nextInt(7);
-                int[][] enc = {{0xD9, 2}, {0xDD, 2}, {0xD9, 3}, {0xDD, 3}, {0xDB, 7}, {0xDB, 2}, {0xDF, 7}};
-                int[] size = {4, 8, 4, 8, 10, 4, 8};
-                boolean[] pops = {false, false, true, true, true, false, true};
-                String[] names = {"fst dword", "fst qword", "fstp dword", "fstp qword", "fstp tbyte", "fist dword", "fistp qword"};
+            case 7 -> {                                            // stores: FST/FSTP m32/m64/m80, FIST/FISTP, FBSTP
+                int kind = rnd.nextInt(8);
+                int[][] enc = {{0xD9, 2}, {0xDD, 2}, {0xD9, 3}, {0xDD, 3}, {0xDB, 7}, {0xDB, 2}, {0xDF, 7}, {0xDF, 6}};
+                int[] size = {4, 8, 4, 8, 10, 4, 8, 10};
+                boolean[] pops = {false, false, true, true, true, false, true, true};
+                String[] names = {"fst dword", "fst qword", "fstp dword", "fstp qword", "fstp tbyte", "fist dword", "fistp qword",
+                    "fbstp tbyte"};
                 if (pops[kind] && depth < 2) {
                     kind = 0;
                 }

@@ -14,8 +14,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Replays x87 results recorded on a real CPU (generator: src/test/native/x87-vectors.c): stores of 80-bit
- * values to m64/m32 and to integers in every rounding mode, and double-precision arithmetic with
- * FCW.PC = 53 bits, where Flint's double-based arithmetic is expected to be exact.
+ * values to m64/m32, to integers and to packed BCD in every rounding mode, FBLD, double-precision
+ * arithmetic with FCW.PC = 53 bits, extended-precision arithmetic, FPREM's partial reduction, and every
+ * operation on special operands (zeros, infinities, NaNs, denormals) in register and memory forms.
  */
 class X87HostVectorsTest {
     private static final long A = 0x100;
@@ -37,8 +38,9 @@ class X87HostVectorsTest {
              var reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII))) {
             for (String line : reader.lines().toList()) {
                 String[] f = line.split(" ");
-                if (f[0].startsWith("x") || f[0].startsWith("m")) {
-                    String problem = f[0].startsWith("x") ? replayExtended(f) : replayMemory(f);
+                if (f[0].startsWith("x") || f[0].startsWith("m") || f[0].startsWith("fb")) {
+                    String problem = f[0].startsWith("x") ? replayExtended(f)
+                            : f[0].startsWith("m") ? replayMemory(f) : replayBcd(f);
                     if (problem != null) {
                         mismatches.add(line + "  -> got " + problem);
                     }
@@ -154,6 +156,31 @@ class X87HostVectorsTest {
         boolean same = sig == Long.parseUnsignedLong(f[6], 16) && se == Integer.parseInt(f[7], 16)
                 && flags == Integer.parseInt(f[8], 16);
         return same ? null : Long.toHexString(sig) + " " + Long.toHexString(se) + " " + Integer.toHexString(flags);
+    }
+
+    /** FBSTP (80-bit value to packed BCD) or FBLD (packed BCD to 80-bit value): null on a match. */
+    private static String replayBcd(String[] f) {
+        FpuState s = new FpuState();
+        FakeHost h = new FakeHost();
+        run(s, h, 0xDB, 0xE3);
+        h.writeMem(A, 2, Integer.parseInt(f[1], 16));
+        run(s, h, 0xD9, 5 << 3); // FLDCW
+        h.writeMem(A, 8, Long.parseUnsignedLong(f[2], 16));
+        h.writeMem(A + 8, 2, Integer.parseInt(f[3], 16));
+        boolean store = f[0].equals("fbstp");
+        if (store) {
+            run(s, h, 0xDB, 5 << 3); // FLD m80
+        }
+        run(s, h, 0xDF, (store ? 6 : 4) << 3); // FBSTP m80 / FBLD m80
+        int flags = s.statusWord() & 0x3F;
+        if (!store) {
+            run(s, h, 0xDB, 7 << 3); // FSTP m80
+        }
+        long low = h.readMem(A, 8);
+        long high = h.readMem(A + 8, 2);
+        boolean same = low == Long.parseUnsignedLong(f[4], 16) && high == Integer.parseInt(f[5], 16)
+                && flags == Integer.parseInt(f[6], 16);
+        return same ? null : Long.toHexString(low) + " " + Long.toHexString(high) + " " + Integer.toHexString(flags);
     }
 
     private static void run(FpuState s, FakeHost h, int opcode, int modrm) {
