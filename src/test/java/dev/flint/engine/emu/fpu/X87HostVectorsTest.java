@@ -100,15 +100,10 @@ class X87HostVectorsTest {
 
     /** Full-precision replay: returns null on a match, else what Flint produced. */
     private static String replayExtended(String[] f) {
-        int fcw = Integer.parseInt(f[1], 16);
-        FpuState s = new FpuState();
         FakeHost h = new FakeHost();
-        run(s, h, 0xDB, 0xE3);
-        h.writeMem(A, 2, fcw);
-        run(s, h, 0xD9, 5 << 3);
+        FpuState s = initialized(h, f[1]);
         for (int operand : new int[] {4, 2}) { // push b, then a
-            h.writeMem(A, 8, Long.parseUnsignedLong(f[operand], 16));
-            h.writeMem(A + 8, 2, Integer.parseInt(f[operand + 1], 16));
+            writeExtended(h, f, operand);
             run(s, h, 0xDB, 5 << 3);
         }
         int[] op = EXTENDED.get(f[0]);
@@ -129,9 +124,7 @@ class X87HostVectorsTest {
             sig = h.readMem(A, 8);
             se = h.readMem(A + 8, 2);
         }
-        boolean same = sig == Long.parseUnsignedLong(f[6], 16) && se == Integer.parseInt(f[7], 16)
-                && flags == Integer.parseInt(f[8], 16);
-        return same ? null : Long.toHexString(sig) + " " + Long.toHexString(se) + " " + Integer.toHexString(flags);
+        return mismatch(f, 6, sig, se, flags);
     }
 
     /** FADD, FMUL, FCOM, FDIV, FDIVR with an m32 (D8) or m64 (DC) operand at B: their /digit. */
@@ -141,32 +134,22 @@ class X87HostVectorsTest {
     private static String replayMemory(String[] f) {
         boolean wide = f[0].endsWith("64");
         String name = f[0].substring(0, f[0].length() - 2);
-        FpuState s = new FpuState();
         FakeHost h = new FakeHost();
-        run(s, h, 0xDB, 0xE3);
-        h.writeMem(A, 8, Long.parseUnsignedLong(f[2], 16));
-        h.writeMem(A + 8, 2, Integer.parseInt(f[3], 16));
+        FpuState s = initialized(h, f[1]);
+        writeExtended(h, f, 2);
         run(s, h, 0xDB, 5 << 3); // FLD m80
         h.writeMem(B, wide ? 8 : 4, Long.parseUnsignedLong(f[4], 16));
         assertTrue(X87Unit.execute(s, h, wide ? 0xDC : 0xD8, MEMORY.get(name) << 3, B, 0, 0));
         int flags = s.statusWord() & (name.equals("mcom") ? 0x473F : 0x3F);
         run(s, h, 0xDB, 7 << 3); // FSTP m80
-        long sig = h.readMem(A, 8);
-        long se = h.readMem(A + 8, 2);
-        boolean same = sig == Long.parseUnsignedLong(f[6], 16) && se == Integer.parseInt(f[7], 16)
-                && flags == Integer.parseInt(f[8], 16);
-        return same ? null : Long.toHexString(sig) + " " + Long.toHexString(se) + " " + Integer.toHexString(flags);
+        return mismatch(f, 6, h.readMem(A, 8), h.readMem(A + 8, 2), flags);
     }
 
     /** FBSTP (80-bit value to packed BCD) or FBLD (packed BCD to 80-bit value): null on a match. */
     private static String replayBcd(String[] f) {
-        FpuState s = new FpuState();
         FakeHost h = new FakeHost();
-        run(s, h, 0xDB, 0xE3);
-        h.writeMem(A, 2, Integer.parseInt(f[1], 16));
-        run(s, h, 0xD9, 5 << 3); // FLDCW
-        h.writeMem(A, 8, Long.parseUnsignedLong(f[2], 16));
-        h.writeMem(A + 8, 2, Integer.parseInt(f[3], 16));
+        FpuState s = initialized(h, f[1]);
+        writeExtended(h, f, 2); // the value to store, or the packed BCD to load
         boolean store = f[0].equals("fbstp");
         if (store) {
             run(s, h, 0xDB, 5 << 3); // FLD m80
@@ -176,10 +159,28 @@ class X87HostVectorsTest {
         if (!store) {
             run(s, h, 0xDB, 7 << 3); // FSTP m80
         }
-        long low = h.readMem(A, 8);
-        long high = h.readMem(A + 8, 2);
-        boolean same = low == Long.parseUnsignedLong(f[4], 16) && high == Integer.parseInt(f[5], 16)
-                && flags == Integer.parseInt(f[6], 16);
+        return mismatch(f, 4, h.readMem(A, 8), h.readMem(A + 8, 2), flags);
+    }
+
+    /** FNINIT, then FLDCW with the vector's control word (hex). */
+    private static FpuState initialized(FakeHost h, String fcw) {
+        FpuState s = new FpuState();
+        run(s, h, 0xDB, 0xE3);
+        h.writeMem(A, 2, Integer.parseInt(fcw, 16));
+        run(s, h, 0xD9, 5 << 3);
+        return s;
+    }
+
+    /** Writes the 80-bit value in fields {@code at} (low 64 bits) and {@code at + 1} (high 16 bits) at A. */
+    private static void writeExtended(FakeHost h, String[] f, int at) {
+        h.writeMem(A, 8, Long.parseUnsignedLong(f[at], 16));
+        h.writeMem(A + 8, 2, Integer.parseInt(f[at + 1], 16));
+    }
+
+    /** null when (low, high, flags) equal the vector's fields from {@code at}; otherwise what Flint produced. */
+    private static String mismatch(String[] f, int at, long low, long high, int flags) {
+        boolean same = low == Long.parseUnsignedLong(f[at], 16) && high == Integer.parseInt(f[at + 1], 16)
+                && flags == Integer.parseInt(f[at + 2], 16);
         return same ? null : Long.toHexString(low) + " " + Long.toHexString(high) + " " + Integer.toHexString(flags);
     }
 
