@@ -207,6 +207,9 @@ public final class EmuTestRig {
                 userCode64(),
         };
         for (int i = 0; i < gdt.length; i++) mem.writeLong(GDT + 8L * i, gdt[i]);
+        // The TSS (at 0, limit 0x67) has its I/O bitmap offset past the limit: no port is open at CPL 3,
+        // as for a Linux process that never called ioperm().
+        mem.writeShort(0x66, (short) 0x68);
     }
 
     private static long userData() { return dev.flint.arch.x86.Segment.data(0x18).toGdtEntry() | (3L << 45); }

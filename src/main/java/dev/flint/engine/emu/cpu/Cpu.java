@@ -1511,7 +1511,7 @@ public final class Cpu implements FpuHost {
         int srcSeg = seg >= 0 ? seg : DS;
         boolean rep = repPrefix != 0;
         boolean conditional = op == 0xA6 || op == 0xA7 || op == 0xAE || op == 0xAF;
-        if (op == 0x6C || op == 0x6D || op == 0x6E || op == 0x6F) checkIo();
+        if (op == 0x6C || op == 0x6D || op == 0x6E || op == 0x6F) checkIo((int) (r[RDX] & 0xFFFF), Math.min(z, 4));
         for (int iter = 0; ; iter++) {
             if (rep) {
                 if ((r[RCX] & am) == 0) return;
@@ -1635,17 +1635,31 @@ public final class Cpu implements FpuHost {
 
     // ------------------------------------------------------------ port I/O
 
-    private void checkIo() {
-        if (s.protectedMode() && (s.cpl > iopl() || (flags.system & Flags.VM) != 0)) throw GuestFault.gp(0);
+    /**
+     * Port I/O permission: free at CPL <= IOPL outside virtual-8086 mode; otherwise every port touched must
+     * have a clear bit in the TSS's I/O permission bitmap (Linux's ioperm() works this way). The bitmap
+     * starts at the 16-bit offset stored at TSS+0x66; the two bytes read must lie within the TSS limit,
+     * so a map base past the limit denies every port.
+     */
+    private void checkIo(int port, int size) {
+        if (!s.protectedMode() || (s.cpl <= iopl() && (flags.system & Flags.VM) == 0)) return;
+        int type = s.segAttr[TR] & 0xF;
+        long limit = s.segLimit[TR];
+        if ((type != 9 && type != 11) || limit < 0x67) throw GuestFault.gp(0);
+        long tss = s.segBase[TR];
+        long at = mmu.readSystem(tss + 0x66, 2) + (port >>> 3);
+        if (at + 1 > limit) throw GuestFault.gp(0);
+        long bits = mmu.readSystem(tss + at, 2);
+        if ((bits & (((1L << size) - 1) << (port & 7))) != 0) throw GuestFault.gp(0);
     }
 
     private void in(int port, int z) {
-        checkIo();
+        checkIo(port, z);
         setReg(RAX, z, ports.read(port, z));
     }
 
     private void out(int port, int z) {
-        checkIo();
+        checkIo(port, z);
         ports.write(port, z, getReg(RAX, z));
     }
 
@@ -1890,24 +1904,22 @@ public final class Cpu implements FpuHost {
         }
     }
 
+    /** CMPXCHG16B's observed memory (low, high); a field so the instruction allocates nothing. */
+    private final long[] pair = new long[2];
+
     private void group9() {
         decodeModrm();
         int op = reg & 7;
         if (op != 1 || !memOp) throw undefined(0x0FC7);
         long lin = ea();
-        if (rexW != 0) { // CMPXCHG16B (not advertised; done under the split lock)
+        if (rexW != 0) { // CMPXCHG16B
             if ((lin & 15) != 0) throw GuestFault.gp(0);
-            synchronized (mmu.splitLock()) {
-                long lo = mmu.read(lin, 8), hi = mmu.read(lin + 8, 8);
-                if (lo == r[RAX] && hi == r[RDX]) {
-                    mmu.write(lin, 8, r[RBX]);
-                    mmu.write(lin + 8, 8, r[RCX]);
-                    flags.setArith(flags.arith() | Flags.ZF);
-                } else {
-                    r[RAX] = lo;
-                    r[RDX] = hi;
-                    flags.setArith(flags.arith() & ~Flags.ZF);
-                }
+            if (mmu.compareAndSwap16(lin, r[RAX], r[RDX], r[RBX], r[RCX], pair)) {
+                flags.setArith(flags.arith() | Flags.ZF);
+            } else {
+                r[RAX] = pair[0];
+                r[RDX] = pair[1];
+                flags.setArith(flags.arith() & ~Flags.ZF);
             }
             return;
         }

@@ -1,5 +1,7 @@
 package dev.flint.engine.emu.cpu;
 
+import dev.flint.engine.emu.irq.TimerCpuid;
+
 /**
  * What CPUID tells the guest: exactly the features the core and the FPU units implement. GenuineIntel,
  * so Linux reads the TSC frequency from leaf 0x15 (crystal = TSC = {@link #TSC_HZ}, marked known) and
@@ -9,10 +11,10 @@ public final class Cpuid {
     public static final long TSC_HZ = dev.flint.engine.emu.GuestClock.TSC_HZ;
 
     /** Leaf 1 EDX: FPU PSE TSC MSR PAE CX8 APIC PGE CMOV PAT CLFSH MMX FXSR SSE SSE2. */
-    static final int LEAF1_EDX = 1 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15
-            | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
-    /** Leaf 1 ECX: POPCNT, TSC-deadline timer. */
-    static final int LEAF1_ECX = 1 << 23 | 1 << 24;
+    static final int LEAF1_EDX = 1 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | TimerCpuid.LEAF1_EDX_APIC | 1 << 13
+            | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
+    /** Leaf 1 ECX: CMPXCHG16B, POPCNT, TSC-deadline timer. */
+    static final int LEAF1_ECX = 1 << 13 | 1 << 23 | TimerCpuid.LEAF1_ECX_TSC_DEADLINE;
     /** Leaf 7 EDX: IA32_ARCH_CAPABILITIES, so Linux learns it need not isolate page tables (PTI). */
     static final int LEAF7_EDX = 1 << 29;
     /**
@@ -54,11 +56,7 @@ public final class Cpuid {
                     out[3] = LEAF7_EDX;
                 }
             }
-            case 0x15 -> {
-                out[0] = 1;
-                out[1] = 1;
-                out[2] = (int) TSC_HZ;
-            }
+            case 0x15 -> System.arraycopy(TimerCpuid.leaf15(), 0, out, 0, 4);
             case 0x16 -> {
                 out[0] = (int) (TSC_HZ / 1_000_000);
                 out[1] = (int) (TSC_HZ / 1_000_000);
@@ -79,7 +77,7 @@ public final class Cpuid {
                 }
                 if (leaf == 0x8000_0004) out[3] &= 0x00FF_FFFF; // NUL-terminate
             }
-            case 0x8000_0007 -> out[3] = 1 << 8; // invariant TSC
+            case 0x8000_0007 -> out[3] = TimerCpuid.LEAF80000007_EDX_INVARIANT_TSC;
             case 0x8000_0008 -> out[0] = 0x3028; // 40 physical, 48 linear address bits
             default -> { }
         }

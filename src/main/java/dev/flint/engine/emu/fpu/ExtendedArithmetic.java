@@ -81,8 +81,9 @@ final class ExtendedArithmetic {
         return new ExtendedArithmetic((fcw >>> 10) & 3, pc == 0 ? 24 : pc == 2 ? 53 : 64, (fcw & SoftFloat.UE) != 0);
     }
 
+    /** An invalid operation: the indefinite NaN and IE, which hides DE (the host never reports both). */
     private Ext80 invalid() {
-        flags |= SoftFloat.IE;
+        flags = (flags & ~SoftFloat.DE) | SoftFloat.IE;
         return Ext80.INDEFINITE;
     }
 
@@ -90,8 +91,13 @@ final class ExtendedArithmetic {
         return new Ext80(v.significand | (1L << 62), v.signExponent);
     }
 
-    /** x87 NaN rules: QNaN beats SNaN, otherwise the larger significand; any SNaN raises IE. */
+    /**
+     * x87 NaN rules: QNaN beats SNaN, otherwise the larger significand (the positive one when they tie);
+     * any SNaN raises IE. A NaN operand also cancels the DE that a denormal m32/m64 operand raised while
+     * it was widened: the host reports no DE for NaN op denormal.
+     */
     private Ext80 propagateNaN(Ext80 a, Ext80 b) {
+        flags &= ~SoftFloat.DE;
         if (a.isSignaling() || b.isSignaling()) {
             flags |= SoftFloat.IE;
         }
@@ -99,7 +105,8 @@ final class ExtendedArithmetic {
             if (a.isSignaling() != b.isSignaling()) {
                 return quiet(a.isSignaling() ? b : a);
             }
-            return quiet(Long.compareUnsigned(a.significand << 1, b.significand << 1) >= 0 ? a : b);
+            int c = Long.compareUnsigned(a.significand << 1, b.significand << 1);
+            return quiet(c > 0 || (c == 0 && !a.negative()) ? a : b); // equal significands: the positive one
         }
         return quiet(a.isNaN() ? a : b);
     }
@@ -199,7 +206,6 @@ final class ExtendedArithmetic {
             return a;
         }
         if (a.negative()) {
-            flags &= ~SoftFloat.DE;
             return invalid();
         }
         if (a.isInfinite()) {
@@ -220,13 +226,26 @@ final class ExtendedArithmetic {
 
     /** Low three bits of the last {@link #remainder} quotient (FPREM reports them in C0, C3, C1). */
     int quotientBits;
+    /** Whether the last {@link #remainder} stopped after a partial reduction (FPREM reports it in C2). */
+    boolean incomplete;
 
     /**
-     * FPREM ({@code ieee} false: truncated quotient) or FPREM1 (quotient rounded to nearest even), reduced
-     * completely in one step. The remainder is always exact.
+     * Exponent differences up to this are reduced in one FPREM/FPREM1; larger ones only partially, and the
+     * guest loops while C2 is set.
+     */
+    private static final int MAX_COMPLETE_REDUCTION = 63;
+
+    /**
+     * FPREM ({@code ieee} false: truncated quotient) or FPREM1 (quotient rounded to nearest even). The
+     * remainder is always exact. When the operands' exponents differ by 64 or more, hardware reduces only
+     * partially: it subtracts the largest truncated multiple of {@code b * 2^k} with {@code k} the
+     * exponent difference rounded down to a multiple of 32, minus 32 (measured on AMD Zen and matching
+     * the SDM's "implementation-dependent N between 32 and 63" with N = 32 + difference mod 32), reports
+     * no quotient bits and sets {@link #incomplete}. Both instructions truncate in that step.
      */
     Ext80 remainder(Ext80 a, Ext80 b, boolean ieee) {
         quotientBits = 0;
+        incomplete = false;
         Ext80 special = screen(a, b);
         if (special != null) {
             return special;
@@ -237,8 +256,16 @@ final class ExtendedArithmetic {
         if (b.isInfinite() || a.isZero()) {
             return a;
         }
-        int e = Math.min(a.lsbExponent(), b.lsbExponent());
-        BigInteger y = b.magnitude().shiftLeft(b.lsbExponent() - e);
+        int difference = leadingBitExponent(a) - leadingBitExponent(b);
+        int scale = 0;
+        if (difference > MAX_COMPLETE_REDUCTION) {
+            incomplete = true;
+            ieee = false;
+            scale = (difference & ~31) - 32;
+        }
+        int divisorLsb = b.lsbExponent() + scale;
+        int e = Math.min(a.lsbExponent(), divisorLsb);
+        BigInteger y = b.magnitude().shiftLeft(divisorLsb - e);
         BigInteger[] qr = a.magnitude().shiftLeft(a.lsbExponent() - e).divideAndRemainder(y);
         BigInteger q = qr[0];
         BigInteger r = qr[1];
@@ -249,11 +276,16 @@ final class ExtendedArithmetic {
                 r = r.subtract(y);
             }
         }
-        quotientBits = q.intValue() & 7;
+        quotientBits = incomplete ? 0 : q.intValue() & 7;
         if (r.signum() == 0) {
             return Ext80.ZERO.withSign(a.negative());
         }
         return roundTo(64, a.negative() != (r.signum() < 0), r.abs(), e, false);
+    }
+
+    /** Exponent of the leading one bit of a finite non-zero value (denormals normalized). */
+    private static int leadingBitExponent(Ext80 v) {
+        return v.lsbExponent() + 63 - Long.numberOfLeadingZeros(v.significand);
     }
 
     /** FSCALE: a * 2^trunc(b), rounded once (only underflow can round). */
@@ -306,10 +338,11 @@ final class ExtendedArithmetic {
     /** Exact comparison; IE for unsupported operands, SNaNs, or any NaN when {@code signaling}. */
     int compare(Ext80 a, Ext80 b, boolean signaling) {
         if (a.isUnsupported() || b.isUnsupported()) {
-            flags |= SoftFloat.IE;
+            invalid();
             return SoftFloat.UNORDERED;
         }
         if (a.isNaN() || b.isNaN()) {
+            flags &= ~SoftFloat.DE; // as in propagateNaN
             if (signaling || a.isSignaling() || b.isSignaling()) {
                 flags |= SoftFloat.IE;
             }

@@ -148,7 +148,9 @@ final class SoftFloat {
             if (aQuiet != bQuiet) {
                 return quiet(aQuiet ? a : b, f);
             }
-            return quiet((a & f.fracMask) >= (b & f.fracMask) ? a : b, f);
+            long fa = a & f.fracMask;
+            long fb = b & f.fracMask;
+            return quiet(fa > fb || (fa == fb && !f.negative(a)) ? a : b, f); // tie: the positive one
         }
         return quiet(f.isNaN(a) ? a : b, f);
     }
@@ -190,18 +192,23 @@ final class SoftFloat {
     }
 
     long arith(Op op, long a, long b, Format f) {
-        int before = flags;
-        return withoutDenormalOnSpecialResult(before, arithmetic(op, a, b, f));
+        int earlier = flags;
+        flags = 0;
+        return withoutDenormalOnSpecialResult(earlier, arithmetic(op, a, b, f));
     }
 
     /**
      * Hardware reports DE only when a denormal operand takes part in a real computation: an operation that
      * ends as invalid or divide-by-zero (e.g. denormal / 0, sqrt of a negative denormal) reports only that.
+     * The rule holds per lane, so {@link #flags} holds only this operation's flags while it runs and the
+     * flags of earlier lanes ({@code earlier}) are merged back afterwards: an IE raised by another lane
+     * must not decide whether this lane's DE counts.
      */
-    private long withoutDenormalOnSpecialResult(int before, long result) {
-        if ((flags & ~before & (IE | ZE)) != 0) {
-            flags = (flags & ~DE) | (before & DE);
+    private long withoutDenormalOnSpecialResult(int earlier, long result) {
+        if ((flags & (IE | ZE)) != 0) {
+            flags &= ~DE;
         }
+        flags |= earlier;
         return result;
     }
 
@@ -261,6 +268,9 @@ final class SoftFloat {
                 && !(op != Op.MUL && op != Op.DIV && !Double.isInfinite(rd))) {
             return exactSlow(op, x, y, f);
         }
+        if ((op == Op.ADD || op == Op.SUB) && Double.isInfinite(rd - x)) {
+            return exactSlow(op, x, y, f); // near the top of the range the two-sum error term overflows
+        }
         int err = switch (op) {
             case ADD, SUB -> {
                 double bb = rd - x;
@@ -273,8 +283,9 @@ final class SoftFloat {
     }
 
     long sqrt(long a, Format f) {
-        int before = flags;
-        return withoutDenormalOnSpecialResult(before, squareRoot(a, f));
+        int earlier = flags;
+        flags = 0;
+        return withoutDenormalOnSpecialResult(earlier, squareRoot(a, f));
     }
 
     private long squareRoot(long a, Format f) {

@@ -138,7 +138,10 @@ final class X87Instruction {
         }
         SoftFloat silent = new SoftFloat(SoftFloat.RN, false, false, true);
         long bits = Extended80.toFormat(sig, se, D, silent);
-        env.flags |= silent.flags & (SoftFloat.IE | SoftFloat.DE);
+        env.flags |= silent.flags & SoftFloat.IE;
+        if ((se & 0x7FFF) == 0 && sig != 0) {
+            env.flags |= SoftFloat.DE; // a denormal operand of the (approximated) operation
+        }
         return bits;
     }
 
@@ -284,9 +287,11 @@ final class X87Instruction {
                 switch (regField) {
                     case 0, 1, 2, 3 -> integerMemoryForm(16);
                     case 5 -> loadInteger(h.readMem(addr, 8));
+                    case 4 -> loadBcd();
+                    case 6 -> storeBcd();
                     case 7 -> storeInteger(64, false, true);
                     default -> {
-                        return false; // FBLD/FBSTP (packed BCD) are not implemented
+                        return false;
                     }
                 }
             }
@@ -352,6 +357,62 @@ final class X87Instruction {
         if (popAfter) {
             pop();
         }
+    }
+
+    /** Largest magnitude packed BCD holds: 18 decimal digits. */
+    private static final long BCD_MAX = 999_999_999_999_999_999L;
+
+    /** FBLD m80: 18 BCD digits, two per byte with the low nibble less significant, sign in bit 79. */
+    private void loadBcd() {
+        long low = h.readMem(addr, 8);
+        long high = h.readMem(addr + 8, 2);
+        long v = 0;
+        for (int i = 8; i >= 0; i--) {
+            int b = (int) ((i == 8 ? high : low >>> (8 * i)) & 0xFF);
+            v = v * 100 + (b >>> 4) * 10 + (b & 0xF); // nibbles above 9 are undefined; taken at face value
+        }
+        int se = Extended80.fromInteger(v, scratch);
+        push(scratch[0], se | (int) (high & 0x8000));
+    }
+
+    /**
+     * FBSTP m80: ST0 rounded to an integer in the current rounding mode, stored as packed BCD, then popped.
+     * NaNs, infinities and magnitudes beyond 18 digits raise IE and store the BCD indefinite.
+     */
+    private void storeBcd() {
+        long v = 0;
+        boolean negative = true;
+        boolean indefinite = true;
+        if (empty(0)) {
+            stackFault(false);
+        } else {
+            int se = s.signExponent[phys(0)];
+            negative = (se & 0x8000) != 0;
+            v = Extended80.toInteger(s.significand[phys(0)], se, 64, false, env);
+            if ((env.flags & SoftFloat.IE) == 0 && (v > BCD_MAX || v < -BCD_MAX)) { // also -2^63
+                env.flags = (env.flags & ~SoftFloat.PE) | SoftFloat.IE;
+            }
+            indefinite = (env.flags & SoftFloat.IE) != 0;
+            checkFlags();
+        }
+        long low = 0xC000_0000_0000_0000L; // the packed BCD indefinite: FFFF C000 0000 0000 0000
+        long high = 0xFFFF;
+        if (!indefinite) {
+            low = 0;
+            high = negative ? 0x8000 : 0;
+            long m = Math.abs(v);
+            for (int i = 0; i < 9; i++, m /= 100) {
+                long b = (m % 10) | (m / 10 % 10) << 4;
+                if (i == 8) {
+                    high |= b;
+                } else {
+                    low |= b << (8 * i);
+                }
+            }
+        }
+        h.writeMem(addr, 8, low);
+        h.writeMem(addr + 8, 2, high);
+        pop();
     }
 
     // ---- arithmetic and compares ----
@@ -710,12 +771,21 @@ final class X87Instruction {
         setStExt(0, r);
     }
 
-    /** FPREM (truncating) / FPREM1 (IEEE): exact remainder, reduced completely (C2 always cleared). */
+    /**
+     * FPREM (truncating) / FPREM1 (IEEE): exact remainder; C2 set when the reduction was only partial (the
+     * guest repeats the instruction), otherwise the low quotient bits in C0, C3, C1. A NaN result (invalid
+     * operation or NaN operand) clears C1 and C2 and leaves C0 and C3 as they were, as the host does.
+     */
     private void partialRemainder(boolean ieee) {
         Ext80 r = ext.remainder(stExt(0), stExt(1), ieee);
         int q = ext.quotientBits;
         checkFlags();
-        setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0));
+        if (r.isNaN()) {
+            setConditionCodes(s.statusWord & (FSW_C0 | FSW_C3));
+        } else {
+            setConditionCodes(((q & 4) != 0 ? FSW_C0 : 0) | ((q & 2) != 0 ? FSW_C3 : 0) | ((q & 1) != 0 ? FSW_C1 : 0)
+                    | (ext.incomplete ? FSW_C2 : 0));
+        }
         setStExt(0, r);
     }
 

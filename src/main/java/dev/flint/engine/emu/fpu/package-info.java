@@ -54,11 +54,11 @@
  *     FXTRACT and all compares are bit-exact at every precision control and rounding mode, including
  *     FSW flags and C1 round-up ({@code ExtendedArithmetic}; checked against recorded host results).
  *     <b>Not exact</b>: the transcendentals (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1)
- *     are computed with StrictMath in double precision. FPREM/FPREM1 always reduce completely (C2 = 0)
- *     where hardware may stop after a partial step; the final remainder is the same. Unmasked x87
+ *     are computed with StrictMath in double precision. FPREM/FPREM1 reduce partially (C2 = 1) when
+ *     the exponents differ by 64 or more, in the same steps as AMD hardware. Unmasked x87
  *     exceptions set ES and are delivered as #MF by the next waiting instruction; for overflow/underflow
- *     the masked result is stored rather than the exponent-biased one. FBLD/FBSTP (BCD) are not
- *     implemented. FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout and store
+ *     the masked result is stored rather than the exponent-biased one. FBLD/FBSTP (packed BCD) are
+ *     bit-exact too. FNSTENV/FLDENV/FNSAVE/FRSTOR always use the 32-bit protected-mode layout and store
  *     segment selectors as 0.</li>
  * </ul>
  */

@@ -15,9 +15,6 @@ public final class TimerCpuid {
     /** CPUID.1:EDX bit 9: an on-chip local APIC. */
     public static final int LEAF1_EDX_APIC = 1 << 9;
 
-    /** CPUID.6:EAX bit 2: ARAT, the APIC timer keeps running in deep C-states (it never stops here). */
-    public static final int LEAF6_EAX_ARAT = 1 << 2;
-
     /** CPUID.80000007:EDX bit 8: invariant TSC (it follows the host's monotonic clock at a fixed rate). */
     public static final int LEAF80000007_EDX_INVARIANT_TSC = 1 << 8;
 

@@ -1,23 +1,21 @@
 /**
- * Interrupts and time for the emu engine: local APICs, the APIC bus, the I/O APIC, the 8259 pair, the
- * 8254 PIT and kvmclock, all in Java.
+ * Interrupts and time for the emu engine: local APICs, the APIC bus, the I/O APIC, the 8259 pair and the
+ * 8254 PIT, all in Java.
  *
  * <h2>Wiring (for the engine)</h2>
  * <pre>{@code
  * GuestClock clock = new GuestClock();
  * EmuInterrupts irq = EmuInterrupts.create(cpus, clock, portIoBus, mmioBus); // registers its devices
  * InterruptController devicesUse = irq.controller();   // hand to every device
- * long wallAtTscZero = KvmClock.wallNanosAtTscZero(clock);
  * for each vCPU i:
  *     LocalApic apic = irq.apic(i);                     // the vCPU's CpuInterruptPort, APIC id i
  *     apic.setWakeup(() -> LockSupport.unpark(vcpuThread));
- *     KvmClock kvmClock = new KvmClock(memory, clock, wallAtTscZero);
  * ...
  * irq.close();                                          // stops the timer thread
  * }</pre>
  * The core intercepts accesses to the 4 KiB page at {@code apic.apicBase() & ~0xFFF} and sends them to
- * {@code apic.mmioRead/mmioWrite}; it routes RDMSR/WRMSR first to the APIC, then to kvmclock, and
- * raises #GP if both decline. The I/O APIC (0xFEC00000), PIC (0x20-0x21, 0xA0-0xA1), ELCR
+ * {@code apic.mmioRead/mmioWrite}; it routes the APIC's MSRs (APIC base, TSC deadline) to the APIC and
+ * raises #GP for MSRs nobody implements. The I/O APIC (0xFEC00000), PIC (0x20-0x21, 0xA0-0xA1), ELCR
  * (0x4D0-0x4D1), PIT (0x40-0x43) and port 0x61 are on the buses after {@code create}.
  *
  * <h2>Timers and halted vCPUs</h2>
@@ -37,24 +35,24 @@
  * ignores the polarity bit.
  *
  * <h2>How Linux gets time without calibrating (checked against Linux 6.x sources)</h2>
- * The core should expose these, and only because this package implements them (constants in
- * {@link dev.flint.engine.emu.irq.TimerCpuid}):
+ * The guest's clock is its TSC: {@link dev.flint.engine.emu.GuestClock} runs it at exactly 1 GHz from the
+ * host's monotonic clock, so it never drifts from host time however fast the emulated CPU runs. The core
+ * advertises (constants in {@link dev.flint.engine.emu.irq.TimerCpuid}, each one true here):
  * <ul>
- *   <li>CPUID 0x40000000/0x40000001 from {@link dev.flint.engine.emu.irq.KvmClock#cpuidLeaf(int)} and
- *       CPUID.1:ECX[31] (hypervisor). Linux then registers kvm-clock, takes the TSC frequency from it
- *       ({@code x86_platform.calibrate_tsc = kvm_get_tsc_khz}, which also forces
- *       {@code X86_FEATURE_TSC_KNOWN_FREQ} so the refined TSC calibration is skipped), presets
- *       loops_per_jiffy from it (no delay-loop calibration), and sets {@code no_timer_check} so the
- *       "IO-APIC + timer" check is skipped.</li>
+ *   <li>CPUID 0x15 (crystal = TSC = 1 GHz): {@code native_calibrate_tsc} takes the TSC frequency and the
+ *       APIC timer period from it and sets {@code X86_FEATURE_TSC_KNOWN_FREQ}, so neither the PIT
+ *       calibration loop nor the refined TSC calibration runs.</li>
  *   <li>CPUID.1:ECX[24] TSC-deadline: {@code calibrate_APIC_clock()} returns at once when it is set,
  *       and Linux uses the deadline timer (MSR 0x6E0) as its clock event.</li>
- *   <li>CPUID.6:EAX[2] ARAT (the APIC timer never stops: true here); without it
- *       {@code apic_needs_pit()} keeps the PIT as a broadcast timer.</li>
- *   <li>CPUID.80000007:EDX[8] invariant TSC (true: the TSC follows host monotonic time).</li>
+ *   <li>CPUID.80000007:EDX[8] invariant TSC, plus TSC_ADJUST (see {@code Cpuid}): Linux keeps the TSC
+ *       as its clocksource without the watchdog that would wrongly mark it unstable when an emulated
+ *       CPU delivers timer ticks late.</li>
  * </ul>
- * Without kvmclock an Intel-flavoured CPUID 0x15 (EAX=1, EBX=1, ECX=1000000000: crystal = TSC =
- * 1 GHz) also gives the TSC frequency and, in {@code native_calibrate_tsc}, the APIC timer period; the
- * PIT calibration loop through port 0x61 works as a last resort. Wall-clock time comes from kvmclock's
- * wall clock MSR (or the CMOS RTC).
+ * ARAT (CPUID.6:EAX[2]) is not advertised, so Linux keeps the PIT as a broadcast timer it never needs.
+ * The time of day comes from the CMOS RTC at boot and then follows the TSC.
+ *
+ * <p>A paravirtual kvmclock was written and removed again: with an invariant TSC Linux 6.x rates
+ * kvm-clock below the TSC (299) and keeps the TSC as its clocksource anyway, so kvmclock would only have
+ * added the hypervisor CPUID bit, the KVM signature leaves and per-vCPU MSR state for the same result.
  */
 package dev.flint.engine.emu.irq;

@@ -218,8 +218,47 @@ public final class Mmu {
         }
     }
 
-    /** Runs a 16-byte read-compare-write (CMPXCHG16B) under the split lock. */
-    public Object splitLock() { return SPLIT_LOCK; }
+    /**
+     * CMPXCHG16B on a 16-byte aligned operand: if memory holds {@code expectedHi:expectedLo} it becomes
+     * {@code newHi:newLo} and the result is true; otherwise memory is unchanged and the result is false.
+     * Either way {@code observed} receives the 16 bytes compared (low, high). Like the instruction, it
+     * needs write access even when the comparison fails.
+     *
+     * <p>Java has no 128-bit CAS. The split lock makes 16-byte swaps atomic against each other and
+     * against the split locked accesses; against other vCPUs' plain stores and 8-byte CASes each half is
+     * changed with a host CAS, so a concurrent update of either half is never overwritten: a changed low
+     * half makes the instruction look again, a changed high half undoes the low half and looks again.
+     * What remains non-atomic is that another vCPU may briefly see the new low half next to the old high
+     * half while such an undo runs (Linux updates its cmpxchg16b pairs, SLUB's freelist/counter and
+     * per-CPU freelist/tid, only with cmpxchg16b, so it never races a single-half write with one).
+     */
+    public boolean compareAndSwap16(long lin, long expectedLo, long expectedHi, long newLo, long newHi, long[] observed) {
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[WRITE][idx] != ((lin >>> 12) << 1 | userBit)) idx = fill(lin, WRITE);
+        long h = host[WRITE][idx];
+        synchronized (SPLIT_LOCK) {
+            if (h < 0) { // not RAM: no other vCPU can CAS it, the lock is enough
+                observed[0] = read(lin, 8);
+                observed[1] = read(lin + 8, 8);
+                if (observed[0] != expectedLo || observed[1] != expectedHi) return false;
+                write(lin, 8, newLo);
+                write(lin + 8, 8, newHi);
+                return true;
+            }
+            long off = h + (lin & 0xFFF);
+            while (true) {
+                long lo = (long) CAS_LONG.getVolatile(ram, off);
+                long hi = (long) CAS_LONG.getVolatile(ram, off + 8);
+                if ((long) CAS_LONG.getVolatile(ram, off) != lo) continue; // low half written in between: torn
+                observed[0] = lo;
+                observed[1] = hi;
+                if (lo != expectedLo || hi != expectedHi) return false;
+                if (!CAS_LONG.compareAndSet(ram, off, lo, newLo)) continue;
+                if (CAS_LONG.compareAndSet(ram, off + 8, hi, newHi)) return true;
+                CAS_LONG.compareAndSet(ram, off, newLo, lo);
+            }
+        }
+    }
 
     // ---------------------------------------------------------------- page walk
 

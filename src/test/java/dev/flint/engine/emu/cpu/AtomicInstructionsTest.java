@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import static dev.flint.engine.emu.cpu.RigCases.*;
 
 /**
- * Atomic read-modify-write: LOCK-prefixed ALU ops, XADD, CMPXCHG (incl. unaligned), CMPXCHG8B.
+ * Atomic read-modify-write: LOCK-prefixed ALU ops, XADD, CMPXCHG (incl. unaligned), CMPXCHG8B/16B.
  * Expected values were taken from the same snippets run natively on an x86-64 host (undefined flags
  * masked out); see {@link RigCases}.
  */
@@ -30,6 +30,11 @@ class AtomicInstructionsTest {
                 regs(), 0x40, 0xcd5, "01000000020000008899aabbccddeeff8090a0b0c0d0e0f00102030405060708");
         check("cmpxchg8b qword ptr [0x200008]", "0fc70c2508002000", regs(RAX, 0x1L, RDX, 0x2L), 0x202, D,
                 regs(RAX, 0xbbaa9988L, RDX, 0xffeeddccL), 0x0, 0xcd5, D);
+        check("lock cmpxchg16b xmmword ptr [0x200000]", "f0480fc70c2500002000",
+                regs(RAX, 0x7766554433221100L, RDX, 0xffeeddccbbaa9988L, RBX, 0x1L, RCX, 0x2L), 0x202, D,
+                regs(), 0x40, 0xcd5, "010000000000000002000000000000008090a0b0c0d0e0f00102030405060708");
+        check("cmpxchg16b xmmword ptr [0x200010]", "480fc70c2510002000", regs(RAX, 0xf0e0d0c0b0a09080L, RDX, 0x2L), 0x242, D,
+                regs(RDX, 0x0807060504030201L), 0x0, 0xcd5, D);
         check("lock or byte ptr [0x200005], 0x11", "f0800c250500200011", regs(), 0x202, D,
                 regs(), 0x4, 0xcd5, D);
         check("lock and word ptr [0x200006], bx", "66f0211c2506002000", regs(RBX, 0xf0f0L), 0x202, D,

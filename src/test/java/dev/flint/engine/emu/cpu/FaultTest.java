@@ -54,5 +54,7 @@ class FaultTest {
         assertFault("66b830128ed8", 0, GuestFault.GP, 0x1230, BASE + 4); // mov ds, 0x1230 beyond the GDT limit
         assertFault("66b834128ed8", 0, GuestFault.GP, 0x1234, BASE + 4); // mov ds, 0x1234: no LDT loaded
         assertFault("0f32", 0, GuestFault.GP, 0, BASE, RCX, 0x12345);    // rdmsr of an unknown MSR
+        assertFault("480fc70c2508002000", 3, GuestFault.GP, 0, BASE);    // cmpxchg16b [0x200008]: not 16-byte aligned
+        assertFault("480fc7c9", 3, GuestFault.UD, 0, BASE);              // cmpxchg16b with a register operand
     }
 }

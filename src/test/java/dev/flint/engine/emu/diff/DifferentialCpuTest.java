@@ -30,7 +30,8 @@ class DifferentialCpuTest {
     /** Groups claimed as matching the host: a divergence here fails the build. */
     static final Set<Group> COVERED = EnumSet.of(Group.ALU, Group.SHIFT, Group.MULDIV, Group.BITS, Group.MOVES,
             Group.CONDITIONAL, Group.CONVERT, Group.STRING, Group.STACK, Group.ENCODING, Group.SSE_MOVE, Group.SSE_INT,
-            Group.SSE_CVT, Group.MMX, Group.SELF_MODIFYING, Group.ALIASING, Group.EXCHANGE, Group.ADDR32);
+            Group.SSE_CVT, Group.MMX, Group.SELF_MODIFYING, Group.ALIASING, Group.EXCHANGE, Group.ADDR32,
+            Group.SSE_FP, Group.X87);
 
     @Test
     void softwareCpuMatchesHostCpu() throws IOException {

@@ -134,8 +134,8 @@ final class TransferGroups {
                 b.insn(rm(b, lock, size, new int[] {0x0F, 0xB0}, new int[] {0x0F, 0xB1}, src.code(), src, dst, 0, 0),
                         (lock != 0 ? "lock " : "") + "cmpxchg " + dst + ", " + src, STATUS, 0);
             }
-            default -> {                                           // CMPXCHG8B (CMPXCHG16B: CPUID does not advertise CX16)
-                boolean wide = false;
+            default -> {                                           // CMPXCHG8B / CMPXCHG16B
+                boolean wide = rnd.nextBoolean();
                 int n = wide ? 16 : 8;
                 Mem m = b.memAt(n, false, 0, Layout.DATA_SIZE);
                 m = alignTarget(b, m, n);

@@ -7,9 +7,10 @@ import java.util.Random;
  * x87 sequences. The setup runs FNINIT, loads a control word with every exception masked and a random
  * precision and rounding control, and pushes three values from the data page; the tested part mixes
  * arithmetic (register and memory forms, with and without pop), unary ops, exchanges, constant loads,
- * FCOMI/FUCOMI (which set RFLAGS), FCOM/FUCOM/FTST/FXAM followed by FNSTSW m16 (all condition codes are
- * defined right after those) and stores. At the end FNSTSW AX captures the status word, masked to
- * what is defined (exception flags, stack fault, summary, TOP; the condition codes are left out), and the
+ * FCOMI/FUCOMI (which set RFLAGS), FCOM/FUCOM/FTST/FXAM and FPREM/FPREM1 followed by FNSTSW m16 (all
+ * condition codes are defined right after those) and stores. At the end FNSTSW AX captures the status
+ * word, masked to what is defined (exception flags, stack fault, summary, TOP; the condition codes are
+ * left out), and the
  * remaining stack is stored as 80-bit values into the data page, so the comparison sees every register.
  * Transcendentals (FSIN, FPTAN, F2XM1 ...) are left out: their last bits differ between vendors.
  */
@@ -106,6 +107,10 @@ final class X87Group {
                 String[] names = {"fscale", "fprem", "fprem1"};
                 int k = rnd.nextInt(3);
                 b.insn(new byte[] {(byte) 0xD9, (byte) ops[k]}, names[k], 0, 0);
+                if (k > 0) {                                       // FPREM's C2 (incomplete) and quotient bits
+                    Mem m = b.memAt(2, false, 0, SPILL);
+                    b.insn(Encoder.modrm(b.pc(), new int[0], false, new int[] {0xDD}, 7, null, m, 0, 0), "fnstsw " + m, 0, 0);
+                }
                 return depth;
             }
             case 5 -> {                                            // FXCH, FLD st(i), constants
@@ -130,12 +135,13 @@ final class X87Group {
                         (unordered ? "fucomi" : "fcomi") + (pop ? "p" : "") + " st, st(" + i + ")", Flags.STATUS, 0);
                 return pop ? depth - 1 : depth;
             }
-            case 7 -> {                                            // stores: FST/FSTP m32/m64/m80, FIST/FISTP
-                int kind = rnd.nextInt(7);
-                int[][] enc = {{0xD9, 2}, {0xDD, 2}, {0xD9, 3}, {0xDD, 3}, {0xDB, 7}, {0xDB, 2}, {0xDF, 7}};
-                int[] size = {4, 8, 4, 8, 10, 4, 8};
-                boolean[] pops = {false, false, true, true, true, false, true};
-                String[] names = {"fst dword", "fst qword", "fstp dword", "fstp qword", "fstp tbyte", "fist dword", "fistp qword"};
+            case 7 -> {                                            // stores: FST/FSTP m32/m64/m80, FIST/FISTP, FBSTP
+                int kind = rnd.nextInt(8);
+                int[][] enc = {{0xD9, 2}, {0xDD, 2}, {0xD9, 3}, {0xDD, 3}, {0xDB, 7}, {0xDB, 2}, {0xDF, 7}, {0xDF, 6}};
+                int[] size = {4, 8, 4, 8, 10, 4, 8, 10};
+                boolean[] pops = {false, false, true, true, true, false, true, true};
+                String[] names = {"fst dword", "fst qword", "fstp dword", "fstp qword", "fstp tbyte", "fist dword", "fistp qword",
+                    "fbstp tbyte"};
                 if (pops[kind] && depth < 2) {
                     kind = 0;
                 }

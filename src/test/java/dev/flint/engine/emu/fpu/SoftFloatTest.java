@@ -95,6 +95,25 @@ class SoftFloatTest {
         }
     }
 
+    /** Sums whose two-sum error term would overflow (operands near the top of the range, opposite signs). */
+    @Test
+    void directedRoundingOfSumsNearTheTopOfTheRange() {
+        // recorded on the host: subsd with MXCSR.RC = toward zero
+        assertEquals(0xFFEC0000176CB1D1L, env(SoftFloat.RZ).sub(0x7FBFFFFF449A716CL, 0x7FEFFFFFFFFFFFFFL, D));
+        SplittableRandom rnd = new SplittableRandom(11);
+        for (int i = 0; i < 1000; i++) {
+            double x = Math.nextDown(Double.MAX_VALUE) * (0.5 + rnd.nextDouble() / 2);
+            double y = -Double.MAX_VALUE * rnd.nextDouble();
+            BigDecimal sum = new BigDecimal(x).add(new BigDecimal(y));
+            for (int rc : new int[] {SoftFloat.RD, SoftFloat.RU, SoftFloat.RZ}) {
+                checkBracket(rc, sum.signum(), r -> new BigDecimal(r).compareTo(sum),
+                        Double.longBitsToDouble(env(rc).add(d(x), d(y), D)));
+                checkBracket(rc, sum.signum(), r -> new BigDecimal(r).compareTo(sum),
+                        Double.longBitsToDouble(env(rc).sub(d(x), d(-y), D)));
+            }
+        }
+    }
+
     private static void checkBracket(int rc, int exactSign, java.util.function.DoubleToIntFunction versusExact,
                                      double r) {
         if (Double.isInfinite(r) || r == 0 || Math.abs(r) == Double.MAX_VALUE) {

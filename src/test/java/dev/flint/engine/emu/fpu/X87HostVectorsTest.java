@@ -14,8 +14,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Replays x87 results recorded on a real CPU (generator: src/test/native/x87-vectors.c): stores of 80-bit
- * values to m64/m32 and to integers in every rounding mode, and double-precision arithmetic with
- * FCW.PC = 53 bits, where Flint's double-based arithmetic is expected to be exact.
+ * values to m64/m32, to integers and to packed BCD in every rounding mode, FBLD, double-precision
+ * arithmetic with FCW.PC = 53 bits, extended-precision arithmetic, FPREM's partial reduction, and every
+ * operation on special operands (zeros, infinities, NaNs, denormals) in register and memory forms.
  */
 class X87HostVectorsTest {
     private static final long A = 0x100;
@@ -37,8 +38,9 @@ class X87HostVectorsTest {
              var reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII))) {
             for (String line : reader.lines().toList()) {
                 String[] f = line.split(" ");
-                if (f[0].startsWith("x")) {
-                    String problem = replayExtended(f);
+                if (f[0].startsWith("x") || f[0].startsWith("m") || f[0].startsWith("fb")) {
+                    String problem = f[0].startsWith("x") ? replayExtended(f)
+                            : f[0].startsWith("m") ? replayMemory(f) : replayBcd(f);
                     if (problem != null) {
                         mismatches.add(line + "  -> got " + problem);
                     }
@@ -98,15 +100,10 @@ class X87HostVectorsTest {
 
     /** Full-precision replay: returns null on a match, else what Flint produced. */
     private static String replayExtended(String[] f) {
-        int fcw = Integer.parseInt(f[1], 16);
-        FpuState s = new FpuState();
         FakeHost h = new FakeHost();
-        run(s, h, 0xDB, 0xE3);
-        h.writeMem(A, 2, fcw);
-        run(s, h, 0xD9, 5 << 3);
+        FpuState s = initialized(h, f[1]);
         for (int operand : new int[] {4, 2}) { // push b, then a
-            h.writeMem(A, 8, Long.parseUnsignedLong(f[operand], 16));
-            h.writeMem(A + 8, 2, Integer.parseInt(f[operand + 1], 16));
+            writeExtended(h, f, operand);
             run(s, h, 0xDB, 5 << 3);
         }
         int[] op = EXTENDED.get(f[0]);
@@ -127,9 +124,64 @@ class X87HostVectorsTest {
             sig = h.readMem(A, 8);
             se = h.readMem(A + 8, 2);
         }
-        boolean same = sig == Long.parseUnsignedLong(f[6], 16) && se == Integer.parseInt(f[7], 16)
-                && flags == Integer.parseInt(f[8], 16);
-        return same ? null : Long.toHexString(sig) + " " + Long.toHexString(se) + " " + Integer.toHexString(flags);
+        return mismatch(f, 6, sig, se, flags);
+    }
+
+    /** FADD, FMUL, FCOM, FDIV, FDIVR with an m32 (D8) or m64 (DC) operand at B: their /digit. */
+    private static final Map<String, Integer> MEMORY = Map.of("madd", 0, "mmul", 1, "mcom", 2, "mdiv", 6, "mdivr", 7);
+
+    /** ST0 (80-bit) op m32/m64 replay: returns null on a match, else what Flint produced. */
+    private static String replayMemory(String[] f) {
+        boolean wide = f[0].endsWith("64");
+        String name = f[0].substring(0, f[0].length() - 2);
+        FakeHost h = new FakeHost();
+        FpuState s = initialized(h, f[1]);
+        writeExtended(h, f, 2);
+        run(s, h, 0xDB, 5 << 3); // FLD m80
+        h.writeMem(B, wide ? 8 : 4, Long.parseUnsignedLong(f[4], 16));
+        assertTrue(X87Unit.execute(s, h, wide ? 0xDC : 0xD8, MEMORY.get(name) << 3, B, 0, 0));
+        int flags = s.statusWord() & (name.equals("mcom") ? 0x473F : 0x3F);
+        run(s, h, 0xDB, 7 << 3); // FSTP m80
+        return mismatch(f, 6, h.readMem(A, 8), h.readMem(A + 8, 2), flags);
+    }
+
+    /** FBSTP (80-bit value to packed BCD) or FBLD (packed BCD to 80-bit value): null on a match. */
+    private static String replayBcd(String[] f) {
+        FakeHost h = new FakeHost();
+        FpuState s = initialized(h, f[1]);
+        writeExtended(h, f, 2); // the value to store, or the packed BCD to load
+        boolean store = f[0].equals("fbstp");
+        if (store) {
+            run(s, h, 0xDB, 5 << 3); // FLD m80
+        }
+        run(s, h, 0xDF, (store ? 6 : 4) << 3); // FBSTP m80 / FBLD m80
+        int flags = s.statusWord() & 0x3F;
+        if (!store) {
+            run(s, h, 0xDB, 7 << 3); // FSTP m80
+        }
+        return mismatch(f, 4, h.readMem(A, 8), h.readMem(A + 8, 2), flags);
+    }
+
+    /** FNINIT, then FLDCW with the vector's control word (hex). */
+    private static FpuState initialized(FakeHost h, String fcw) {
+        FpuState s = new FpuState();
+        run(s, h, 0xDB, 0xE3);
+        h.writeMem(A, 2, Integer.parseInt(fcw, 16));
+        run(s, h, 0xD9, 5 << 3);
+        return s;
+    }
+
+    /** Writes the 80-bit value in fields {@code at} (low 64 bits) and {@code at + 1} (high 16 bits) at A. */
+    private static void writeExtended(FakeHost h, String[] f, int at) {
+        h.writeMem(A, 8, Long.parseUnsignedLong(f[at], 16));
+        h.writeMem(A + 8, 2, Integer.parseInt(f[at + 1], 16));
+    }
+
+    /** null when (low, high, flags) equal the vector's fields from {@code at}; otherwise what Flint produced. */
+    private static String mismatch(String[] f, int at, long low, long high, int flags) {
+        boolean same = low == Long.parseUnsignedLong(f[at], 16) && high == Integer.parseInt(f[at + 1], 16)
+                && flags == Integer.parseInt(f[at + 2], 16);
+        return same ? null : Long.toHexString(low) + " " + Long.toHexString(high) + " " + Integer.toHexString(flags);
     }
 
     private static void run(FpuState s, FakeHost h, int opcode, int modrm) {

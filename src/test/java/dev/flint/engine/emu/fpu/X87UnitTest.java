@@ -4,7 +4,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class X87UnitTest extends SseTestSupport {
@@ -259,8 +258,20 @@ class X87UnitTest extends SseTestSupport {
     }
 
     @Test
-    void bcdIsNotImplemented() {
-        assertFalse(X87Unit.execute(s, h, 0xDF, 4 << 3, A, 0, 0));
+    void packedBcdRoundTripsAndOverflowStoresTheIndefinite() {
+        h.writeMem(A, 8, 0x0000_0012_3456_7890L);  // -1234567890: digits low nibble first, sign in bit 79
+        h.writeMem(A + 8, 2, 0x8000);
+        x87m(0xDF, 4);                              // FBLD
+        assertEquals(-1234567890.0, popDouble());
+        loadDouble(-98765.5);                       // round to nearest even: -98766
+        x87m(0xDF, 6);                              // FBSTP
+        assertEquals(0x9876_6L, h.readMem(A, 8));
+        assertEquals(0x8000, h.readMem(A + 8, 2));
+        loadDouble(1e18);                           // 19 digits: invalid, the BCD indefinite
+        x87m(0xDF, 6);
+        assertEquals(0xC000_0000_0000_0000L, h.readMem(A, 8));
+        assertEquals(0xFFFF, h.readMem(A + 8, 2));
+        assertEquals(SoftFloat.IE, s.statusWord() & SoftFloat.IE);
     }
 
     @Test
