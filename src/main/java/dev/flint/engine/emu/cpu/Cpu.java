@@ -8,7 +8,6 @@ import dev.flint.machine.bus.Bus;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.math.BigInteger;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
@@ -49,6 +48,7 @@ public final class Cpu implements FpuHost {
     private final Interrupts irq;
     private final FpuInstruction fpuInsn = new FpuInstruction();
     private final int[] cpuidOut = new int[4];
+    private final Divide128 divide128 = new Divide128();
 
     // ------------------------------------------------------------ per-instruction decode state
     long ip;           // fetch pointer: offset in CS of the next byte
@@ -1346,15 +1346,12 @@ public final class Cpu implements FpuHost {
                 q = lo / divisor;
                 rem = lo % divisor;
             } else {
-                BigInteger n = new BigInteger(1, toBytes(hi, lo));
-                if (signed && hi < 0) n = n.subtract(BigInteger.ONE.shiftLeft(128));
-                BigInteger d = signed ? BigInteger.valueOf(divisor) : new BigInteger(Long.toUnsignedString(divisor));
-                BigInteger[] qr = n.divideAndRemainder(d);
-                if (signed ? qr[0].bitLength() > 63 : qr[0].signum() < 0 || qr[0].bitLength() > 64) {
+                Divide128 wide = divide128;
+                if (!(signed ? wide.signed(hi, lo, divisor) : wide.unsigned(hi, lo, divisor))) {
                     throw GuestFault.of(GuestFault.DE, 0);
                 }
-                q = qr[0].longValue();
-                rem = qr[1].longValue();
+                q = wide.quotient;
+                rem = wide.remainder;
             }
             r[RAX] = q;
             r[RDX] = rem;
@@ -1375,14 +1372,6 @@ public final class Cpu implements FpuHost {
         else { setReg(RAX, z, q); setReg(RDX, z, rem); }
     }
 
-    private static byte[] toBytes(long hi, long lo) {
-        byte[] b = new byte[16];
-        for (int i = 0; i < 8; i++) {
-            b[i] = (byte) (hi >>> (56 - 8 * i));
-            b[8 + i] = (byte) (lo >>> (56 - 8 * i));
-        }
-        return b;
-    }
 
     private void shiftGroup(int op, int z, int rawCount) {
         int count = rawCount & (z == 8 ? 0x3F : 0x1F);
