@@ -20,7 +20,10 @@ final class FastPath {
             ALU_STORE = 7, ALU_STORE_IMM = 8, LEA = 9, MOVZX_LOAD = 10, MOVZX_RR = 11, MOVSXD = 12, JCC = 13,
             JMP = 14, CALL = 15, RET = 16, PUSH = 17, POP = 18, MOV_RI = 19, MOV_STORE_IMM = 20, INCDEC = 21,
             IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27, SHIFT_RI = 28,
-            SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35;
+            SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35,
+            SHIFT_RCL = 36;
+    /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
+    private static final int ROL = 100, ROR = 101;
 
     private final Cpu cpu;
     private final CpuState s;
@@ -80,7 +83,8 @@ final class FastPath {
                 if (flags.cond(d.fastOp)) set(d.dst, z, v);
                 else if (z == 4) r[d.dst] &= 0xFFFF_FFFFL; // a 32-bit CMOV zero-extends either way
             }
-            case SHIFT_RI -> shift(d);
+            case SHIFT_RI -> shift(d, (int) d.imm);
+            case SHIFT_RCL -> shift(d, (int) r[1]);
             case SETCC_R -> r[d.dst] = (r[d.dst] & ~0xFFL) | (flags.cond(d.fastOp) ? 1 : 0);
             case SETCC_STORE -> mmu.write(address(d), 1, flags.cond(d.fastOp) ? 1 : 0);
             case NOP -> { }
@@ -102,13 +106,17 @@ final class FastPath {
         s.rip = next;
     }
 
-    /** SHL/SHR/SAR of a register by an immediate; a zero count still zero-extends a 32-bit register. */
-    private void shift(DecodedInsn d) {
+    /** SHL/SHR/SAR/ROL/ROR of a register; a zero count still zero-extends a 32-bit register. */
+    private void shift(DecodedInsn d, int rawCount) {
         int z = d.size;
         long old = get(d.dst, z);
-        int count = (int) d.imm & (z == 8 ? 0x3F : 0x1F);
+        int count = rawCount & (z == 8 ? 0x3F : 0x1F);
         if (count == 0) {
             set(d.dst, z, old);
+            return;
+        }
+        if (d.fastOp >= ROL) {
+            rotate(d, z, old, count);
             return;
         }
         long v = switch (d.fastOp) {
@@ -118,6 +126,29 @@ final class FastPath {
         };
         set(d.dst, z, v);
         flags.set(d.fastOp, z, old, count, z == 8 ? v : v & 0xFFFF_FFFFL);
+    }
+
+    /** ROL/ROR by a count below the operand width (32 or 64): only CF and OF change. */
+    private void rotate(DecodedInsn d, int z, long old, int count) {
+        long v;
+        boolean cf, of;
+        if (z == 8) {
+            v = d.fastOp == ROL ? Long.rotateLeft(old, count) : Long.rotateRight(old, count);
+        } else {
+            v = (d.fastOp == ROL ? Integer.rotateLeft((int) old, count) : Integer.rotateRight((int) old, count))
+                    & 0xFFFF_FFFFL;
+        }
+        int top = z * 8 - 1;
+        if (d.fastOp == ROL) {
+            cf = (v & 1) != 0;
+            of = (((v >>> top) & 1) != 0) ^ cf;
+        } else {
+            cf = ((v >>> top) & 1) != 0;
+            of = cf ^ (((v >>> (top - 1)) & 1) != 0);
+        }
+        set(d.dst, z, v);
+        long f = flags.arith() & ~(Flags.CF | Flags.OF);
+        flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
     }
 
     /** MUL: RDX:RAX (or EDX:EAX) = RAX * source, unsigned; CF and OF say whether the high half is used. */
@@ -283,8 +314,10 @@ final class FastPath {
                 case 0xE9 -> branch(d, readInt(code, at + d.length - 4), JMP);
                 case 0xE8 -> { if (!d.has66) branch(d, readInt(code, at + d.length - 4), CALL); }
                 case 0xC3 -> { if (!d.has66) d.fast = RET; }
-                case 0xC1 -> {
+                case 0xC1, 0xD1, 0xD3 -> {
                     int kind = switch (reg & 7) {
+                        case 0 -> ROL;
+                        case 1 -> ROR;
                         case 4, 6 -> Flags.SHL;
                         case 5 -> Flags.SHR;
                         case 7 -> Flags.SAR;
@@ -293,8 +326,8 @@ final class FastPath {
                     if (!wide || !regForm || kind < 0) return;
                     d.fastOp = kind;
                     d.dst = rm;
-                    d.imm = code[at + d.length - 1] & 0xFF;
-                    d.fast = SHIFT_RI;
+                    d.imm = op == 0xC1 ? code[at + d.length - 1] & 0xFF : 1;
+                    d.fast = op == 0xD3 ? SHIFT_RCL : SHIFT_RI;
                 }
                 case 0x84 -> {
                     // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
