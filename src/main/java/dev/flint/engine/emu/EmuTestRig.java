@@ -83,6 +83,8 @@ public final class EmuTestRig {
     private int slice = 1;
     /** Run everything twice on the same CPU, so the second run replays decoded blocks; see {@link #replays}. */
     private boolean replays;
+    /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
+    private long compileThreshold = -1;
 
     /** A rig without FPU/SSE units (x87/SSE instructions raise #UD; XMM registers are plain storage). */
     public EmuTestRig() { this(FpuUnit.none()); }
@@ -101,10 +103,18 @@ public final class EmuTestRig {
     }
 
     /**
-     * Runs each program twice on the same CPU from the same state: the first run decodes (and records
-     * decoded blocks), the second replays them. The result is the second run's; if it differs from the
-     * first in any register, flag, data byte or stop, {@link #run} throws: replay must be invisible.
+     * Runs each program three times on the same CPU from the same state: first decoding every
+     * instruction afresh (the reference), then with decoded blocks twice, 64 instructions per slice: the
+     * second run builds the blocks, the third replays them, compiled to bytecode (threshold 1) where
+     * they can be. The result is the third run's; if a run differs from the reference in any register,
+     * flag, data byte or stop, {@link #run} throws: decoded blocks must be invisible.
      */
+    /** Compiles decoded blocks to bytecode after {@code entries} runs (0 = never). */
+    public EmuTestRig compileThreshold(long entries) {
+        this.compileThreshold = entries;
+        return this;
+    }
+
     public EmuTestRig replays(boolean on) {
         this.replays = on;
         return this;
@@ -127,19 +137,27 @@ public final class EmuTestRig {
             Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
             Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1);
             cpu.setStopOnFault(true);
-            Result first = runOnce(cpu, st, mem, code, data, maxInstructions);
-            if (!replays) return first;
-            mem.write(CODE_BASE, code);
-            mem.write(DATA_BASE, data);
-            setupState(st, initial, cpl);
-            resetFpu(initial);
-            cpu.modeChanged();
-            Result again = runOnce(cpu, st, mem, code, data, maxInstructions);
-            if (!sameOutcome(first, again)) {
-                throw new IllegalStateException("replaying decoded blocks changed the outcome: first " + describe(first)
-                        + ", replay " + describe(again));
+            if (compileThreshold >= 0) cpu.setCompileThreshold(compileThreshold);
+            if (!replays) return runOnce(cpu, st, mem, code, data, maxInstructions, slice);
+            mem.writeByte(CODE_BASE + code.length, (byte) 0xF4); // HLT: a slice running past the end stops there
+            cpu.setBlockCache(false);
+            Result reference = runOnce(cpu, st, mem, code, data, maxInstructions, 1);
+            cpu.setBlockCache(true);
+            cpu.setCompileThreshold(1);
+            Result last = reference;
+            for (String run : new String[] {"building blocks", "replaying blocks"}) {
+                mem.write(CODE_BASE, code);
+                mem.write(DATA_BASE, data);
+                setupState(st, initial, cpl);
+                resetFpu(initial);
+                cpu.modeChanged();
+                last = runOnce(cpu, st, mem, code, data, maxInstructions, 64);
+                if (!sameOutcome(reference, last)) {
+                    throw new IllegalStateException(run + " changed the outcome: reference " + describe(reference)
+                            + ", " + run + " " + describe(last));
+                }
             }
-            return again;
+            return last;
         }
     }
 
@@ -148,7 +166,8 @@ public final class EmuTestRig {
         for (int i = 0; i < 16; i++) fpu.setXmm(i, initial.xmm()[2 * i], initial.xmm()[2 * i + 1]);
     }
 
-    private Result runOnce(Cpu cpu, CpuState st, GuestMemory mem, byte[] code, byte[] data, long maxInstructions) {
+    private Result runOnce(Cpu cpu, CpuState st, GuestMemory mem, byte[] code, byte[] data, long maxInstructions,
+                           int slice) {
         long end = CODE_BASE + code.length;
         Stop stop = Stop.BUDGET;
         int vector = -1, error = 0;
@@ -157,6 +176,13 @@ public final class EmuTestRig {
             if (st.rip == end) { stop = Stop.END; break; }
             long before = cpu.instructions;
             int exit = cpu.execute(slice);
+            // The HLT after the code ends a sliced run: #GP at CPL 3, a halt at CPL 0.
+            if (exit == Cpu.EXIT_FAULT && slice > 1 && st.rip == end) { stop = Stop.END; break; }
+            if (exit == Cpu.EXIT_HALT && replays && slice > 1 && st.rip == end + 1) {
+                st.rip = end;
+                stop = Stop.END;
+                break;
+            }
             if (exit == Cpu.EXIT_FAULT) {
                 GuestFault f = cpu.lastFault();
                 stop = Stop.FAULT;

@@ -74,6 +74,9 @@ public final class Cpu implements FpuHost {
     private final BlockCache blocks = new BlockCache();
     private final FastPath fast;
     private boolean blocksEnabled = BLOCKS;
+    /** Entries after which a block of fast forms is compiled to bytecode (0 = never): hot loops only,
+     *  since each compiled block is a class the JVM must load and compile in turn. */
+    private long compileThreshold = Long.getLong("flint.emu.compileThreshold", 20_000);
     private final DecodedInsn[] buildScratch = new DecodedInsn[MAX_BLOCK];
     private final byte[] codeScratch = new byte[MAX_BLOCK * 16];
     /** The instruction being replayed (its ModRM is not decoded again), or null. */
@@ -258,8 +261,12 @@ public final class Cpu implements FpuHost {
                 int key = modeKey();
                 DecodedBlock block = blocks.get(lin, rip, key, pageHost);
                 if (block != null && block.matches(ram)) {
-                    block.entries++;
-                    count = replayBlock(block.insns, max);
+                    if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
+                        block.compiled = BlockCompiler.compile(block.insns);
+                    }
+                    CompiledBlock compiled = block.compiled;
+                    count = compiled != null && max >= block.insns.length
+                            ? compiled.run(fast, block.insns) : replayBlock(block.insns, max);
                 } else {
                     count = buildBlock(lin, rip, key, pageHost, max);
                 }
@@ -349,6 +356,9 @@ public final class Cpu implements FpuHost {
         return halted || interruptShadow || (flags.system & Flags.TF) != 0 || mmu.generation() != gen
                 || modeEpoch != epoch;
     }
+
+    /** Tests only: compile blocks after {@code entries} runs (0 = never). */
+    public void setCompileThreshold(long entries) { compileThreshold = entries; }
 
     /** Tests only: turns decoded blocks off (every instruction decoded from memory) or back on. */
     public void setBlockCache(boolean enabled) {
@@ -2054,6 +2064,7 @@ public final class Cpu implements FpuHost {
     // ============================================================ accessors for the system helpers
 
     long startIp() { return startIp; }
+    void setStartIp(long rip) { startIp = rip; }
     int opSizeNow() { return opSize; }
     boolean memOperand() { return memOp; }
     int modrmReg() { return reg; }

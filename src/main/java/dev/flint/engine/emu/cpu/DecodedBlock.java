@@ -10,8 +10,8 @@ import java.lang.foreign.ValueLayout;
  * DMA into a page that later holds code) without hooks on any write path. A store that rewrites a later
  * instruction of the block being run takes effect from the next entry.
  *
- * <p>{@link #entries} counts how often the block ran: the measure a compiler to JVM bytecode would use to
- * pick hot blocks, replacing {@link Cpu}'s replay of {@link #insns} with generated code.
+ * <p>{@link #entries} counts how often the block ran; a hot block made only of {@link FastPath} forms is
+ * compiled to JVM bytecode ({@link #compiled}) and runs as that from then on.
  */
 final class DecodedBlock {
     private static final ValueLayout.OfLong CODE =
@@ -24,6 +24,8 @@ final class DecodedBlock {
     final long pageHost;
     final DecodedInsn[] insns;
     long entries;
+    /** The block as JVM bytecode once it ran often enough ({@link BlockCompiler}); null before or if not compilable. */
+    CompiledBlock compiled;
 
     // The code bytes as words at page offsets: compared (under the mask) with memory on entry.
     private final int[] wordOffset;

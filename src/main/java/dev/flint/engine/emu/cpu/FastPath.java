@@ -21,7 +21,7 @@ final class FastPath {
             JMP = 14, CALL = 15, RET = 16, PUSH = 17, POP = 18, MOV_RI = 19, MOV_STORE_IMM = 20, INCDEC = 21,
             IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27, SHIFT_RI = 28,
             SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35,
-            SHIFT_RCL = 36;
+            SHIFT_RCL = 36, NOT = 37, BSWAP = 38;
     /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
     private static final int ROL = 100, ROR = 101;
 
@@ -41,57 +41,42 @@ final class FastPath {
 
     /** Runs {@code d} (whose {@link DecodedInsn#fast} is set) and leaves RIP at the next instruction. */
     void run(DecodedInsn d) {
-        int z = d.size;
         long next = d.endIp;
         switch (d.fast) {
-            case MOV_RR -> set(d.dst, z, get(d.src, z));
-            case MOV_LOAD -> set(d.dst, z, mmu.read(address(d), z));
-            case MOV_STORE -> mmu.write(address(d), z, get(d.src, z));
-            case MOV_RI -> set(d.dst, z, d.imm);
-            case MOV_STORE_IMM -> mmu.write(address(d), z, d.imm);
-            case ALU_RR -> {
-                long v = cpu.alu(d.fastOp, z, get(d.dst, z), get(d.src, z));
-                if (d.fastOp != 7) set(d.dst, z, v);
-            }
-            case ALU_RI -> {
-                long v = cpu.alu(d.fastOp, z, get(d.dst, z), d.imm);
-                if (d.fastOp != 7) set(d.dst, z, v);
-            }
-            case ALU_LOAD -> {
-                long v = cpu.alu(d.fastOp, z, get(d.dst, z), mmu.read(address(d), z));
-                if (d.fastOp != 7) set(d.dst, z, v);
-            }
-            case ALU_STORE, ALU_STORE_IMM -> {
-                long lin = address(d);
-                long v = cpu.alu(d.fastOp, z, mmu.read(lin, z), d.fast == ALU_STORE ? get(d.src, z) : d.imm);
-                if (d.fastOp != 7) mmu.write(lin, z, v);
-            }
-            case TEST_RR -> cpu.alu(4, z, get(d.dst, z), get(d.src, z));
-            case TEST_LOAD -> cpu.alu(4, z, mmu.read(address(d), z), get(d.src, z));
-            case LEA -> set(d.dst, z, offset(d));
-            case MOVZX_LOAD -> set(d.dst, z, mmu.read(address(d), d.fastOp));
-            case MOVZX_RR -> set(d.dst, z, get(d.src, d.fastOp));
-            case MOVSXD -> set(d.dst, 8, (int) get(d.src, 4));
-            case INCDEC -> {
-                long old = get(d.dst, z);
-                set(d.dst, z, cpu.incDec(d.fastOp == 0, z, old));
-            }
-            case IMUL_RR -> set(d.dst, z, cpu.imul(z, get(d.dst, z), get(d.src, z)));
-            case IMUL_LOAD -> set(d.dst, z, cpu.imul(z, get(d.dst, z), mmu.read(address(d), z)));
-            case CMOV_RR, CMOV_LOAD -> {
-                long v = d.fast == CMOV_RR ? get(d.src, z) : mmu.read(address(d), z);
-                if (flags.cond(d.fastOp)) set(d.dst, z, v);
-                else if (z == 4) r[d.dst] &= 0xFFFF_FFFFL; // a 32-bit CMOV zero-extends either way
-            }
-            case SHIFT_RI -> shift(d, (int) d.imm);
-            case SHIFT_RCL -> shift(d, (int) r[1]);
-            case SETCC_R -> r[d.dst] = (r[d.dst] & ~0xFFL) | (flags.cond(d.fastOp) ? 1 : 0);
-            case SETCC_STORE -> mmu.write(address(d), 1, flags.cond(d.fastOp) ? 1 : 0);
-            case NOP -> { }
-            case TEST8_RR -> cpu.alu(4, 1, r[d.dst] & 0xFF, r[d.src] & 0xFF);
-            case TEST8_LOAD -> cpu.alu(4, 1, mmu.read(address(d), 1), r[d.src] & 0xFF);
-            case MUL_R -> multiply(z, get(d.src, z));
-            case MUL_LOAD -> multiply(z, mmu.read(address(d), z));
+            case MOV_RR -> movRR(d);
+            case MOV_LOAD -> movLoad(d);
+            case MOV_STORE -> movStore(d);
+            case MOV_RI -> movRI(d);
+            case MOV_STORE_IMM -> movStoreImm(d);
+            case ALU_RR -> aluRR(d);
+            case ALU_RI -> aluRI(d);
+            case ALU_LOAD -> aluLoad(d);
+            case ALU_STORE -> aluStore(d);
+            case ALU_STORE_IMM -> aluStoreImm(d);
+            case TEST_RR -> testRR(d);
+            case TEST_LOAD -> testLoad(d);
+            case LEA -> lea(d);
+            case MOVZX_LOAD -> movzxLoad(d);
+            case MOVZX_RR -> movzxRR(d);
+            case MOVSXD -> movsxd(d);
+            case INCDEC -> incDec(d);
+            case IMUL_RR -> imulRR(d);
+            case IMUL_LOAD -> imulLoad(d);
+            case CMOV_RR -> cmovRR(d);
+            case CMOV_LOAD -> cmovLoad(d);
+            case SHIFT_RI -> shiftImm(d);
+            case SHIFT_RCL -> shiftCl(d);
+            case SETCC_R -> setccReg(d);
+            case SETCC_STORE -> setccStore(d);
+            case NOP -> nop(d);
+            case TEST8_RR -> test8RR(d);
+            case TEST8_LOAD -> test8Load(d);
+            case MUL_R -> mulReg(d);
+            case MUL_LOAD -> mulLoad(d);
+            case PUSH -> push(d);
+            case POP -> pop(d);
+            case NOT -> not(d);
+            case BSWAP -> bswap(d);
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
@@ -99,12 +84,215 @@ final class FastPath {
                 next = d.imm;
             }
             case RET -> next = cpu.pop(8);
-            case PUSH -> cpu.push(8, r[d.src]);
-            case POP -> r[d.dst] = cpu.pop(8);
             default -> throw new IllegalStateException("fast form " + d.fast);
         }
         s.rip = next;
     }
+
+    /**
+     * The method running each form that never changes RIP (indexed by form; null for branches): what
+     * {@link BlockCompiler} calls, one call per instruction, instead of dispatching through {@link #run}.
+     */
+    static final String[] STRAIGHT_LINE = new String[64];
+
+    static {
+        STRAIGHT_LINE[MOV_RR] = "movRR";
+        STRAIGHT_LINE[MOV_LOAD] = "movLoad";
+        STRAIGHT_LINE[MOV_STORE] = "movStore";
+        STRAIGHT_LINE[MOV_RI] = "movRI";
+        STRAIGHT_LINE[MOV_STORE_IMM] = "movStoreImm";
+        STRAIGHT_LINE[ALU_RR] = "aluRR";
+        STRAIGHT_LINE[ALU_RI] = "aluRI";
+        STRAIGHT_LINE[ALU_LOAD] = "aluLoad";
+        STRAIGHT_LINE[ALU_STORE] = "aluStore";
+        STRAIGHT_LINE[ALU_STORE_IMM] = "aluStoreImm";
+        STRAIGHT_LINE[TEST_RR] = "testRR";
+        STRAIGHT_LINE[TEST_LOAD] = "testLoad";
+        STRAIGHT_LINE[LEA] = "lea";
+        STRAIGHT_LINE[MOVZX_LOAD] = "movzxLoad";
+        STRAIGHT_LINE[MOVZX_RR] = "movzxRR";
+        STRAIGHT_LINE[MOVSXD] = "movsxd";
+        STRAIGHT_LINE[INCDEC] = "incDec";
+        STRAIGHT_LINE[IMUL_RR] = "imulRR";
+        STRAIGHT_LINE[IMUL_LOAD] = "imulLoad";
+        STRAIGHT_LINE[CMOV_RR] = "cmovRR";
+        STRAIGHT_LINE[CMOV_LOAD] = "cmovLoad";
+        STRAIGHT_LINE[SHIFT_RI] = "shiftImm";
+        STRAIGHT_LINE[SHIFT_RCL] = "shiftCl";
+        STRAIGHT_LINE[SETCC_R] = "setccReg";
+        STRAIGHT_LINE[SETCC_STORE] = "setccStore";
+        STRAIGHT_LINE[NOP] = "nop";
+        STRAIGHT_LINE[TEST8_RR] = "test8RR";
+        STRAIGHT_LINE[TEST8_LOAD] = "test8Load";
+        STRAIGHT_LINE[MUL_R] = "mulReg";
+        STRAIGHT_LINE[MUL_LOAD] = "mulLoad";
+        STRAIGHT_LINE[PUSH] = "push";
+        STRAIGHT_LINE[POP] = "pop";
+        STRAIGHT_LINE[NOT] = "not";
+        STRAIGHT_LINE[BSWAP] = "bswap";
+    }
+
+    void movRR(DecodedInsn d) {
+        set(d.dst, d.size, get(d.src, d.size));
+    }
+
+    void movLoad(DecodedInsn d) {
+        set(d.dst, d.size, mmu.read(address(d), d.size));
+    }
+
+    void movStore(DecodedInsn d) {
+        mmu.write(address(d), d.size, get(d.src, d.size));
+    }
+
+    void movRI(DecodedInsn d) {
+        set(d.dst, d.size, d.imm);
+    }
+
+    void movStoreImm(DecodedInsn d) {
+        mmu.write(address(d), d.size, d.imm);
+    }
+
+    void aluRR(DecodedInsn d) {
+        int z = d.size;
+        long v = cpu.alu(d.fastOp, z, get(d.dst, z), get(d.src, z));
+        if (d.fastOp != 7) set(d.dst, z, v);
+    }
+
+    void aluRI(DecodedInsn d) {
+        int z = d.size;
+        long v = cpu.alu(d.fastOp, z, get(d.dst, z), d.imm);
+        if (d.fastOp != 7) set(d.dst, z, v);
+    }
+
+    void aluLoad(DecodedInsn d) {
+        int z = d.size;
+        long v = cpu.alu(d.fastOp, z, get(d.dst, z), mmu.read(address(d), z));
+        if (d.fastOp != 7) set(d.dst, z, v);
+    }
+
+    void aluStore(DecodedInsn d) {
+        aluToMemory(d, get(d.src, d.size));
+    }
+
+    void aluStoreImm(DecodedInsn d) {
+        aluToMemory(d, d.imm);
+    }
+
+    void testRR(DecodedInsn d) {
+        cpu.alu(4, d.size, get(d.dst, d.size), get(d.src, d.size));
+    }
+
+    void testLoad(DecodedInsn d) {
+        cpu.alu(4, d.size, mmu.read(address(d), d.size), get(d.src, d.size));
+    }
+
+    void lea(DecodedInsn d) {
+        set(d.dst, d.size, offset(d));
+    }
+
+    void movzxLoad(DecodedInsn d) {
+        set(d.dst, d.size, mmu.read(address(d), d.fastOp));
+    }
+
+    void movzxRR(DecodedInsn d) {
+        set(d.dst, d.size, get(d.src, d.fastOp));
+    }
+
+    void movsxd(DecodedInsn d) {
+        set(d.dst, 8, (int) get(d.src, 4));
+    }
+
+    void incDec(DecodedInsn d) {
+        set(d.dst, d.size, cpu.incDec(d.fastOp == 0, d.size, get(d.dst, d.size)));
+    }
+
+    void imulRR(DecodedInsn d) {
+        set(d.dst, d.size, cpu.imul(d.size, get(d.dst, d.size), get(d.src, d.size)));
+    }
+
+    void imulLoad(DecodedInsn d) {
+        set(d.dst, d.size, cpu.imul(d.size, get(d.dst, d.size), mmu.read(address(d), d.size)));
+    }
+
+    void cmovRR(DecodedInsn d) {
+        cmov(d, get(d.src, d.size));
+    }
+
+    void cmovLoad(DecodedInsn d) {
+        cmov(d, mmu.read(address(d), d.size));
+    }
+
+    void shiftImm(DecodedInsn d) {
+        shift(d, (int) d.imm);
+    }
+
+    void shiftCl(DecodedInsn d) {
+        shift(d, (int) r[1]);
+    }
+
+    void setccReg(DecodedInsn d) {
+        r[d.dst] = (r[d.dst] & ~0xFFL) | (flags.cond(d.fastOp) ? 1 : 0);
+    }
+
+    void setccStore(DecodedInsn d) {
+        mmu.write(address(d), 1, flags.cond(d.fastOp) ? 1 : 0);
+    }
+
+    void nop(DecodedInsn d) {
+    }
+
+    void test8RR(DecodedInsn d) {
+        cpu.alu(4, 1, r[d.dst] & 0xFF, r[d.src] & 0xFF);
+    }
+
+    void test8Load(DecodedInsn d) {
+        cpu.alu(4, 1, mmu.read(address(d), 1), r[d.src] & 0xFF);
+    }
+
+    void mulReg(DecodedInsn d) {
+        multiply(d.size, get(d.src, d.size));
+    }
+
+    void mulLoad(DecodedInsn d) {
+        multiply(d.size, mmu.read(address(d), d.size));
+    }
+
+    void push(DecodedInsn d) {
+        cpu.push(8, r[d.src]);
+    }
+
+    void pop(DecodedInsn d) {
+        r[d.dst] = cpu.pop(8);
+    }
+
+    void not(DecodedInsn d) {
+        set(d.dst, d.size, ~get(d.dst, d.size));
+    }
+
+    void bswap(DecodedInsn d) {
+        set(d.dst, d.size, d.size == 8 ? Long.reverseBytes(r[d.dst]) : Integer.reverseBytes((int) r[d.dst]));
+    }
+
+    private void aluToMemory(DecodedInsn d, long source) {
+        int z = d.size;
+        long lin = address(d);
+        long v = cpu.alu(d.fastOp, z, mmu.read(lin, z), source);
+        if (d.fastOp != 7) mmu.write(lin, z, v);
+    }
+
+    private void cmov(DecodedInsn d, long v) {
+        if (flags.cond(d.fastOp)) set(d.dst, d.size, v);
+        else if (d.size == 4) r[d.dst] &= 0xFFFF_FFFFL; // a 32-bit CMOV zero-extends either way
+    }
+
+    /** True if a conditional branch is taken (compiled blocks: the branch in the middle of a block). */
+    boolean taken(DecodedInsn d) { return flags.cond(d.fastOp); }
+
+    /** Compiled blocks: the instruction about to run, so a fault restarts it. */
+    void enter(DecodedInsn d) { cpu.setStartIp(d.rip); }
+
+    /** Compiled blocks: true if RIP is {@code rip} (a branch in the middle fell through). */
+    boolean atRip(long rip) { return s.rip == rip; }
 
     /** SHL/SHR/SAR/ROL/ROR of a register; a zero count still zero-extends a 32-bit register. */
     private void shift(DecodedInsn d, int rawCount) {
@@ -337,9 +525,14 @@ final class FastPath {
                     d.fast = regForm ? TEST8_RR : TEST8_LOAD;
                 }
                 case 0xF7 -> {
-                    if (!wide || (reg & 7) != 4) return;
-                    d.src = rm;
-                    d.fast = regForm ? MUL_R : MUL_LOAD;
+                    if (!wide) return;
+                    if ((reg & 7) == 2 && regForm) {
+                        d.dst = rm;
+                        d.fast = NOT;
+                    } else if ((reg & 7) == 4) {
+                        d.src = rm;
+                        d.fast = regForm ? MUL_R : MUL_LOAD;
+                    }
                 }
                 case 0x90 -> { if (d.rexB == 0) d.fast = NOP; }
                 default -> { }
@@ -359,6 +552,11 @@ final class FastPath {
                 d.fast = regForm ? CMOV_RR : CMOV_LOAD;
             }
             case 0x1F -> d.fast = NOP; // NOP r/m: no memory access
+            case 0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF -> {
+                if (!wide) return;
+                d.dst = (op & 7) | d.rexB;
+                d.fast = BSWAP;
+            }
             case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F -> {
                 d.fastOp = op & 15;
                 if (regForm && (d.rex || rm < 4)) {

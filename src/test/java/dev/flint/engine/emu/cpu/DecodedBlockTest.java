@@ -25,9 +25,49 @@ class DecodedBlockTest {
      */
     private static final String SELF_MODIFYING = "bb02000000" + "b801000000" + "c705f2ffffff2a000000" + "ffcb" + "75ed" + "f4";
 
-    private static EmuTestRig.Result run(String hex, long base) {
+    /**
+     * A loop whose block has a conditional branch in its middle that falls through while the block is
+     * decoded and is taken later: mov ecx, 1000; xor eax, eax; xor edx, edx; L: add eax, ecx;
+     * cmp ecx, 500; jb S; add edx, 1; S: dec ecx; jnz L; hlt.
+     */
+    private static final String BRANCH_IN_BLOCK = "b9e8030000" + "31c0" + "31d2" + "01c8" + "81f9f4010000" + "7203"
+            + "83c201" + "ffc9" + "75ef" + "f4";
+
+    /**
+     * Loads its way up memory until the load page-faults in the middle of a block: mov ebx, 0x3ff000;
+     * L: add eax, 1; mov rcx, [rbx]; add rbx, 8; jmp L. The rig maps 4 MiB, so pass 513 faults.
+     */
+    private static final String FAULT_IN_BLOCK = "bb00f03f00" + "83c001" + "488b0b" + "4883c308" + "ebf4";
+
+    private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
+
+    /** Runs at CPL 0 from the code's start, 4096 instructions per slice; threshold -1 = the default. */
+    private static EmuTestRig.Result run(String hex, long base, long compileThreshold) {
         EmuTestRig.State start = new EmuTestRig.State(new long[16], 2, base + EmuTestRig.CODE_BASE, new long[32]);
-        return new EmuTestRig().slices(4096).run(HexFormat.of().parseHex(hex), start, new byte[0], 0, 10_000_000);
+        return new EmuTestRig().slices(4096).compileThreshold(compileThreshold)
+                .run(HexFormat.of().parseHex(hex), start, new byte[0], 0, 10_000_000);
+    }
+
+    @Test
+    void aCompiledBlockLeavesAtABranchTakenInItsMiddle() {
+        for (long threshold : new long[] {0, 1, 50}) {
+            EmuTestRig.Result r = run(BRANCH_IN_BLOCK, 0, threshold);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop());
+            assertEquals(500_500, r.state().gpr()[0], "sum, compile threshold " + threshold);
+            assertEquals(501, r.state().gpr()[2], "passes that did not branch, compile threshold " + threshold);
+        }
+    }
+
+    @Test
+    void aFaultInsideACompiledBlockRestartsTheFaultingInstruction() {
+        for (long threshold : new long[] {0, 1, 50}) {
+            EmuTestRig.Result r = run(FAULT_IN_BLOCK, 0, threshold);
+            assertEquals(EmuTestRig.Stop.FAULT, r.stop());
+            assertEquals(14, r.faultVector(), "page fault");
+            assertEquals(EmuTestRig.CODE_BASE + 8, r.state().rip(), "RIP at the load, threshold " + threshold);
+            assertEquals(513, r.state().gpr()[0], "the add before the load ran 513 times, threshold " + threshold);
+            assertEquals(0x40_0000, r.state().gpr()[3]);
+        }
     }
 
     @Test

@@ -1,0 +1,110 @@
+package dev.flint.engine.emu.cpu;
+
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassHierarchyResolver;
+import java.lang.classfile.CodeBuilder;
+import java.lang.classfile.Label;
+import java.lang.constant.ClassDesc;
+import java.lang.constant.ConstantDescs;
+import java.lang.constant.MethodTypeDesc;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Compiles hot decoded blocks whose instructions all have a {@link FastPath} form into a hidden class
+ * (JDK ClassFile API) that calls the form's method for each instruction in turn. The JVM then inlines
+ * those calls into one straight-line method per block: no per-instruction dispatch, no RIP bookkeeping
+ * between instructions, and the block's loop-carried state stays in the JIT's hands.
+ *
+ * <p>Semantics are the replay's: before each instruction that can fault, {@link FastPath#enter} records
+ * it as the one to restart; a conditional branch taken in the middle of the block leaves early.
+ */
+final class BlockCompiler {
+    private static final Logger LOG = Logger.getLogger(BlockCompiler.class.getName());
+    private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
+    private static final ClassDesc INSN = ClassDesc.of(DecodedInsn.class.getName());
+    private static final ClassDesc COMPILED = ClassDesc.of(CompiledBlock.class.getName());
+    private static final MethodTypeDesc TAKES_INSN = MethodTypeDesc.of(ConstantDescs.CD_void, INSN);
+    private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
+    private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
+            ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
+    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong();
+
+    private BlockCompiler() {}
+
+    /** Blocks compiled so far in this process (all vCPUs). */
+    static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
+
+    /** True if every instruction of the block has a fast form (only such blocks compile). */
+    static boolean compilable(DecodedInsn[] insns) {
+        for (DecodedInsn d : insns) {
+            if (d.fast == FastPath.NONE) return false;
+        }
+        return true;
+    }
+
+    /** The compiled block, or null if it could not be compiled (the block then keeps being replayed). */
+    static CompiledBlock compile(DecodedInsn[] insns) {
+        try {
+            byte[] bytes = CLASS_FILE.build(ClassDesc.of(BlockCompiler.class.getPackageName(), "Block"), cb -> {
+                cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SYNTHETIC);
+                cb.withInterfaceSymbols(COMPILED);
+                cb.withMethodBody(ConstantDescs.INIT_NAME, ConstantDescs.MTD_void, ClassFile.ACC_PUBLIC,
+                        code -> code.aload(0)
+                                .invokespecial(ConstantDescs.CD_Object, ConstantDescs.INIT_NAME, ConstantDescs.MTD_void)
+                                .return_());
+                cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC, code -> emit(code, insns));
+            });
+            MethodHandles.Lookup lookup = MethodHandles.lookup().defineHiddenClass(bytes, true);
+            CompiledBlock block = (CompiledBlock) lookup.findConstructor(lookup.lookupClass(),
+                    MethodType.methodType(void.class)).invoke();
+            COMPILED_BLOCKS.incrementAndGet();
+            return block;
+        } catch (Throwable t) {
+            LOG.log(Level.WARNING, "emu: could not compile a block of " + insns.length + " instructions", t);
+            return null;
+        }
+    }
+
+    private static void emit(CodeBuilder code, DecodedInsn[] insns) {
+        int last = insns.length - 1;
+        for (int i = 0; i <= last; i++) {
+            DecodedInsn d = insns[i];
+            if (mayFault(d.fast)) call(code, i, "enter");
+            String method = FastPath.STRAIGHT_LINE[d.fast];
+            if (i == last) {
+                call(code, i, "run"); // the last one sets RIP, whatever it is
+                code.loadConstant(insns.length).ireturn();
+            } else if (method != null) {
+                call(code, i, method);
+            } else {
+                // A branch that fell through when the block was built: leave if it goes elsewhere now.
+                call(code, i, "run");
+                Label fallsThrough = code.newLabel();
+                code.aload(1).loadConstant(d.endIp)
+                        .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
+                        .ifne(fallsThrough)
+                        .loadConstant(i + 1).ireturn()
+                        .labelBinding(fallsThrough);
+            }
+        }
+    }
+
+    /** fast.method(insns[i]) */
+    private static void call(CodeBuilder code, int i, String method) {
+        code.aload(1).aload(2).loadConstant(i).aaload().invokevirtual(FAST, method, TAKES_INSN);
+    }
+
+    private static boolean mayFault(int form) {
+        return switch (form) {
+            case FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_LOAD, FastPath.ALU_STORE,
+                 FastPath.ALU_STORE_IMM, FastPath.TEST_LOAD, FastPath.MOVZX_LOAD, FastPath.IMUL_LOAD,
+                 FastPath.CMOV_LOAD, FastPath.SETCC_STORE, FastPath.TEST8_LOAD, FastPath.MUL_LOAD, FastPath.PUSH,
+                 FastPath.POP, FastPath.CALL, FastPath.RET -> true;
+            default -> false;
+        };
+    }
+}

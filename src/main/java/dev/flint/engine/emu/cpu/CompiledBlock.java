@@ -1,0 +1,10 @@
+package dev.flint.engine.emu.cpu;
+
+/**
+ * A decoded block compiled to JVM bytecode by {@link BlockCompiler}: one straight call per instruction
+ * into {@link FastPath}, no dispatch. Returns the number of instructions run (fewer than the block's
+ * length when a conditional branch in its middle is taken); leaves RIP at the next instruction.
+ */
+interface CompiledBlock {
+    int run(FastPath fast, DecodedInsn[] insns);
+}
