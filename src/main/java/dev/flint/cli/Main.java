@@ -42,6 +42,7 @@ public final class Main {
         CommandLine cli = new CommandLine(flint)
                 .addSubcommand(new RunCommand(context, flint))
                 .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
+                .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
                 .addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
                         new Console(context.in(), context.out()))));
         cli.setOut(new PrintWriter(context.out(), true));

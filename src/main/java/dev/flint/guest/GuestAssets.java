@@ -210,7 +210,8 @@ public final class GuestAssets {
     public Path defaultInitrd() {
         Path busybox = busybox();
         Path modules = modulesDir();
-        boolean haveVirtio = Initramfs.VIRTIO_MODULES.stream().allMatch(m -> Files.isRegularFile(modules.resolve(m)));
+        boolean haveVirtio = Stream.concat(Initramfs.VIRTIO_MODULES.stream(), Initramfs.ROOT_FS_MODULES.stream())
+                .allMatch(m -> Files.isRegularFile(modules.resolve(m)));
         InitramfsBuilder shell = Initramfs.busyboxShell(busybox, haveVirtio ? modules : null);
         // Named after its content, so a Flint whose /init changed never boots an initramfs an older one cached.
         Path initrd = cacheDir.resolve("initrd/shell-virtio-" + shell.fingerprint() + ".cpio.gz");

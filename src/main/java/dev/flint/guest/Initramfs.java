@@ -64,21 +64,53 @@ public final class Initramfs {
             "kernel/drivers/char/hw_random/virtio-rng.ko");
 
     /**
+     * ext4 and what it needs (crc32c through the crypto API for metadata checksums), in dependency order:
+     * a root file system on a virtio disk ({@code flint image build}).
+     */
+    public static final List<String> ROOT_FS_MODULES = List.of(
+            "kernel/lib/crc16.ko", "kernel/fs/mbcache.ko", "kernel/fs/jbd2/jbd2.ko",
+            "kernel/crypto/crc32c_generic.ko", "kernel/fs/ext4/ext4.ko");
+
+    /**
+     * With {@code root=DEVICE} on the kernel command line (as Firecracker users write {@code root=/dev/vda}),
+     * init waits for the disk, mounts it as ext4 read-write and switches to it, running {@code init=}
+     * (default /sbin/init) there. Without it, or if the mount fails, the initramfs shell starts.
+     */
+    private static final String SWITCH_ROOT = """
+            root=; rootinit=/sbin/init
+            for arg in $(cat /proc/cmdline); do
+              case "$arg" in root=*) root=${arg#root=} ;; init=*) rootinit=${arg#init=} ;; esac
+            done
+            if [ -n "$root" ]; then
+              i=0
+              while [ ! -b "$root" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+              mkdir -p /newroot
+              if mount -t ext4 -o rw "$root" /newroot; then
+                [ -d /newroot/dev ] && mount --move /dev /newroot/dev
+                umount /sys /proc
+                exec switch_root /newroot "$rootinit"
+              fi
+              echo "flint: cannot mount the root file system $root; starting the initramfs shell"
+            fi
+            """;
+
+    /**
      * The shell guest with the {@link #VIRTIO_MODULES} of the kernel whose modules are in
      * {@code modulesDir} (null: none), loaded by init before the shell starts, so {@code flint run
-     * --drive} disks appear as /dev/vda and up.
+     * --drive} disks appear as /dev/vda and up; with modules, {@code root=} boots a disk (see
+     * {@link #SWITCH_ROOT}).
      */
     public static InitramfsBuilder busyboxShell(Path busybox, Path modulesDir) {
         StringBuilder load = new StringBuilder();
         List<Path> modules = new ArrayList<>();
         if (modulesDir != null) {
-            for (String module : VIRTIO_MODULES) {
+            for (String module : java.util.stream.Stream.concat(VIRTIO_MODULES.stream(), ROOT_FS_MODULES.stream()).toList()) {
                 Path file = modulesDir.resolve(module);
                 modules.add(file);
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
             }
         }
-        String init = PROLOGUE + load + BOOT_DONE + """
+        String init = PROLOGUE + load + (modulesDir != null ? SWITCH_ROOT : "") + BOOT_DONE + """
                 echo
                 echo "Flint guest: busybox $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s). 'poweroff -f' or 'exit' ends the VM."
                 setsid cttyhack sh -l

@@ -87,6 +87,12 @@ public final class FlintProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** SIGKILL, as {@code kill -9} would: no shutdown hooks, no flushing; returns when the process is gone. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
     @Override
     public void close() {
         process.destroyForcibly();
