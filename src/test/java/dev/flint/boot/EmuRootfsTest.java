@@ -75,6 +75,30 @@ class EmuRootfsTest {
         assertEquals(guestSum, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data)));
     }
 
+    @Test
+    void aDebianMinbaseImageBootsAndPowersOffClean(@TempDir Path dir) throws Exception {
+        GuestAssets guest = GuestAssets.open(GuestAssets.defaultCacheDir());
+        Path image = RootfsImage.of(RootfsImage.Flavour.DEBIAN, guest)
+                .withExecutable("/etc/rc.local", """
+                        #!/bin/sh
+                        echo "DEBIAN-ROOT $(cat /etc/debian_version) $(dpkg-query -W -f='${Package}' dpkg)"
+                        echo from-debian > /root/debian.txt
+                        sync
+                        mount -o remount,ro /
+                        /bin/busybox poweroff -f
+                        """)
+                .build(dir.resolve("debian.ext4"), 1024, false, System.out);
+        try (FlintProcess flint = FlintProcess.start("run", "--engine", "emu", "--memory", "256",
+                "--drive", image.toString(), "--cmdline", "console=ttyS0 root=/dev/vda panic=-1")) {
+            flint.noInput();
+            flint.await("DEBIAN-ROOT ", BOOT);
+            assertEquals(0, flint.exitCode(BOOT), flint.output());
+            assertTrue(flint.output().matches("(?s).*DEBIAN-ROOT \\d+\\.\\d+ dpkg.*"), flint.output());
+        }
+        assertEquals(0, run("e2fsck", "-fn", image.toString()).exit());
+        assertEquals("from-debian\n", run("debugfs", "-R", "cat /root/debian.txt", image.toString()).output());
+    }
+
     private record Result(int exit, String output) {}
 
     /** Runs a host tool; stdout only (debugfs prints its banner on stderr). */

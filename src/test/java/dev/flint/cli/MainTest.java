@@ -34,7 +34,7 @@ class MainTest {
         CliRunner.Result help = cli.run("--help");
         assertEquals(0, help.exitCode());
         assertTrue(help.stdout().startsWith("Usage: flint"), help.stdout());
-        for (String command : List.of("run ", "guest ", "vmm ")) assertTrue(help.stdout().contains(command), help.stdout());
+        for (String command : List.of("run ", "guest ", "image ", "vmm ")) assertTrue(help.stdout().contains(command), help.stdout());
         assertEquals("", help.stderr());
     }
 
@@ -51,6 +51,21 @@ class MainTest {
         CliRunner.Result fetch = cli.run("guest", "fetch", "--help");
         assertEquals(0, fetch.exitCode());
         assertTrue(fetch.stdout().startsWith("Usage: flint guest fetch"), fetch.stdout());
+    }
+
+    @Test
+    void imageBuildRefusesBadInputWithOneLineAndKeepsAnExistingFile() throws Exception {
+        Path existing = java.nio.file.Files.writeString(tmp.resolve("mine.ext4"), "the user's data");
+        assertOneLineError(cli.run("image", "build", "--output", existing.toString()), 2,
+                "flint: " + existing + " exists; pass --force to replace it");
+        assertEquals("the user's data", java.nio.file.Files.readString(existing));
+        assertOneLineError(cli.run("image", "build", "--rootfs", "alpine", "--output", tmp.resolve("a.ext4").toString()), 2,
+                "flint: --rootfs must be busybox or debian, not 'alpine'");
+        assertOneLineError(cli.run("image", "build", "--size", "4", "--output", tmp.resolve("b.ext4").toString()), 2,
+                "flint: --size 4 MiB is too small: at least 16 MiB");
+        CliRunner.Result help = cli.run("image", "build", "--help");
+        assertEquals(0, help.exitCode());
+        assertTrue(help.stdout().contains("--rootfs") && help.stdout().contains("root=/dev/vda"), help.stdout());
     }
 
     @Test
