@@ -37,6 +37,21 @@ public interface VirtioDevice extends AutoCloseable {
     /** Most configurations are read-only: the default ignores writes. */
     default void writeConfig(int offset, int size, long value) { }
 
+    /**
+     * Whether the device has something to put in {@code queue}'s next chain. The transport takes a chain
+     * off the ring only when this is true, so a device fed from outside (network frames arriving) leaves
+     * the driver's buffers on the ring until it has data, then asks for service through the
+     * {@link VirtioPciDevice#queueNotifier()}. Most queues carry requests the driver starts: true.
+     */
+    default boolean readyFor(int queue) { return true; }
+
+    /**
+     * The driver set DRIVER_OK having accepted {@code features} (the transport's bits included); runs
+     * under the transport's lock, before any chain is served. A device that configures its host backend
+     * after what the driver can take (network offloads, say) does it here.
+     */
+    default void activate(long features) { }
+
     /** Serves one request and returns the number of bytes written into its device-writable buffers. */
     int handle(int queue, DescriptorChain chain);
 
