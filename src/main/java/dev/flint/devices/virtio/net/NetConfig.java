@@ -45,7 +45,7 @@ public record NetConfig(String tap, MacAddress mac, Integer mtu) {
 
     /** Parses {@code tap=NAME[,mac=MAC]}; the message of the IllegalArgumentException is one line for the user. */
     public static NetConfig parse(String spec) {
-        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("--net needs tap=NAME[,mac=MAC]");
+        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("expected tap=NAME[,mac=MAC]");
         String tap = null;
         MacAddress mac = null;
         for (String option : spec.split(",", -1)) {
@@ -53,24 +53,24 @@ public record NetConfig(String tap, MacAddress mac, Integer mtu) {
             String key = eq < 0 ? option : option.substring(0, eq), value = eq < 0 ? null : option.substring(eq + 1);
             switch (key) {
                 case "tap" -> {
-                    if (tap != null) throw new IllegalArgumentException("--net: tap= given twice: " + spec);
+                    if (tap != null) throw new IllegalArgumentException("tap= given twice: " + spec);
                     tap = value == null ? "" : value;
                 }
                 case "mac" -> {
-                    if (mac != null) throw new IllegalArgumentException("--net: mac= given twice: " + spec);
+                    if (mac != null) throw new IllegalArgumentException("mac= given twice: " + spec);
                     try {
                         mac = MacAddress.parse(value);
                     } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException("--net mac: " + e.getMessage());
+                        throw new IllegalArgumentException("mac: " + e.getMessage());
                     }
                 }
-                default -> throw new IllegalArgumentException("--net: unknown option '" + option
+                default -> throw new IllegalArgumentException("unknown option '" + option
                         + "' (expected tap=NAME[,mac=MAC]): " + spec);
             }
         }
-        if (tap == null) throw new IllegalArgumentException("--net needs tap=NAME: " + spec);
+        if (tap == null) throw new IllegalArgumentException("tap=NAME missing: " + spec);
         String problem = nameProblem(tap);
-        if (problem != null) throw new IllegalArgumentException("--net: " + problem);
+        if (problem != null) throw new IllegalArgumentException(problem);
         return new NetConfig(tap, mac);
     }
 }
