@@ -69,6 +69,7 @@ public final class VirtioNet implements VirtioDevice {
     private volatile long negotiated;
     private FrameReceiver receiver;
     private boolean backendErrorLogged;
+    private boolean closed;
 
     private final LongAdder rxBytes = new LongAdder(), rxPackets = new LongAdder(), rxFails = new LongAdder(),
             tapReadFails = new LongAdder(), txBytes = new LongAdder(), txPackets = new LongAdder(),
@@ -315,7 +316,9 @@ public final class VirtioNet implements VirtioDevice {
 
     /** Stops the receiver thread (the transport has stopped the I/O thread), then closes the TAP. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
         if (receiver != null) receiver.close();
         backend.close();
         arena.close();

@@ -143,7 +143,7 @@ class VirtioNetTest {
             assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, 12), Segment.out(NetRig.BUFFERS + 0x1000, 100))));
             assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, 8))), "shorter than the header");
             assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, VirtioNet.MAX_FRAME + 1))), "too large");
-            assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, 12), Segment.in(3 * MB + 0xF000L, 0x2000))),
+            assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, 12), Segment.in(4 * MB - 0x1000, 0x2000))),
                     "runs off the end of RAM");
             assertEquals(0, rig.tx.submit(List.of(Segment.in(0xFFFF_FFFF_F000L, 100))), "nowhere near RAM");
             assertNull(rig.backend.receiveFromGuest(200), "nothing was sent");
