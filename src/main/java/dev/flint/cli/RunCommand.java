@@ -124,28 +124,30 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code PATH[,ro]} with the device's own one-line complaint as the usage error. */
-    static final class DriveConverter implements CommandLine.ITypeConverter<DriveConfig> {
+    /** A device option parsed by the device's own parser, whose one-line complaint becomes the usage error. */
+    abstract static class DeviceConverter<T> implements CommandLine.ITypeConverter<T> {
+        private final java.util.function.Function<String, T> parse;
+
+        DeviceConverter(java.util.function.Function<String, T> parse) { this.parse = parse; }
+
         @Override
-        public DriveConfig convert(String value) {
+        public T convert(String value) {
             try {
-                return DriveConfig.parse(value);
+                return parse.apply(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
     }
 
-    /** {@code tap=NAME[,mac=MAC]} with the device's own one-line complaint as the usage error. */
-    static final class NetConverter implements CommandLine.ITypeConverter<NetConfig> {
-        @Override
-        public NetConfig convert(String value) {
-            try {
-                return NetConfig.parse(value);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
-            }
-        }
+    /** {@code PATH[,ro]}. */
+    static final class DriveConverter extends DeviceConverter<DriveConfig> {
+        DriveConverter() { super(DriveConfig::parse); }
+    }
+
+    /** {@code tap=NAME[,mac=MAC]}. */
+    static final class NetConverter extends DeviceConverter<NetConfig> {
+        NetConverter() { super(NetConfig::parse); }
     }
 
     private int exitCode(StopReason reason) {

@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.flint.api.generated.model.BootSource;
 import dev.flint.api.generated.model.FullVmConfiguration;
 import dev.flint.api.generated.model.InstanceActionInfo;
-import dev.flint.api.generated.model.MachineConfiguration;
 import dev.flint.api.generated.model.Metrics;
 import dev.flint.api.generated.model.NetworkInterface;
 import dev.flint.api.generated.model.PartialNetworkInterface;
@@ -49,11 +47,7 @@ class ApiNetworkGuestTest {
                     "--engine", "emu")) {
                 for (int i = 0; i < 600 && !Files.exists(socket); i++) Thread.sleep(100);
                 try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                    assertEquals(204, client.send("PUT", "/boot-source", new BootSource()
-                            .kernelImagePath(assets.kernel().toString()).initrdPath(assets.defaultInitrd().toString())
-                            .bootArgs("console=ttyS0 reboot=k panic=-1")).status());
-                    assertEquals(204, client.send("PUT", "/machine-config",
-                            new MachineConfiguration().vcpuCount(1).memSizeMib(256)).status());
+                    ApiGuestBootTest.putDefaultGuest(client, assets);
                     assertEquals(204, client.send("PUT", "/metrics", new Metrics().metricsPath(metrics.toString())).status());
                     var put = client.send("PUT", "/network-interfaces/eth0",
                             new NetworkInterface().ifaceId("eth0").hostDevName(TAP).guestMac(MAC));

@@ -34,6 +34,13 @@ public interface VirtioDevice extends AutoCloseable {
     /** Little-endian read of the device configuration; offsets are bounds-checked by the transport. */
     long readConfig(int offset, int size);
 
+    /** The {@code size}-byte little-endian value at {@code offset} of a configuration laid out in {@code bytes}. */
+    static long littleEndian(byte[] bytes, int offset, int size) {
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = v << 8 | (bytes[offset + i] & 0xFF);
+        return v;
+    }
+
     /** Most configurations are read-only: the default ignores writes. */
     default void writeConfig(int offset, int size, long value) { }
 

@@ -142,9 +142,7 @@ public final class VirtioNet implements VirtioDevice {
             cfg[CONFIG_MTU] = (byte) (int) mtu;
             cfg[CONFIG_MTU + 1] = (byte) (mtu >>> 8);
         }
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = v << 8 | (cfg[offset + i] & 0xFF);
-        return v;
+        return VirtioDevice.littleEndian(cfg, offset, size);
     }
 
     /** The TAP may now hand over what the driver accepted: partial checksums and TSO frames. */
