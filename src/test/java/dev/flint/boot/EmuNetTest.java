@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -91,6 +93,26 @@ class EmuNetTest {
             flint.type("poweroff -f");
             assertEquals(0, flint.exitCode(STEP), flint.output());
             assertFalse(ns.succeeds("ip", "link", "show", TAP), "the TAP Flint created is gone once Flint exits");
+        }
+    }
+
+    @Test
+    void aTapTheHostRefusesIsOneLineAndExitStatusTwo() throws Exception {
+        try (NetNamespace ns = NetNamespace.create()) {
+            // Root without CAP_NET_ADMIN (dropped from the bounding set) may open /dev/net/tun but not create a TAP.
+            List<String> unprivileged = new ArrayList<>(ns.wrapper());
+            unprivileged.addAll(List.of("setpriv", "--bounding-set=-net_admin"));
+            try (FlintProcess flint = FlintProcess.startUnder(unprivileged, "run", "--engine", "emu", "--net", "tap=" + TAP)) {
+                assertEquals(2, flint.exitCode(STEP), flint.output());
+                assertEquals("flint: no permission to create or attach TAP device " + TAP
+                        + " (needs CAP_NET_ADMIN, or a persistent TAP owned by this user)", flint.output().strip());
+            }
+            // The namespace's own loopback (not the host's) is an interface that is not a TAP.
+            try (FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "run", "--engine", "emu", "--net", "tap=lo")) {
+                assertEquals(2, flint.exitCode(STEP), flint.output());
+                assertEquals("flint: cannot use lo as a TAP device: an interface of that name exists and is not a"
+                        + " single-queue TAP", flint.output().strip());
+            }
         }
     }
 
