@@ -26,6 +26,9 @@ final class FrameReceiver implements AutoCloseable {
     /** Whether this thread owns the receive buffer (may read into it). */
     private final BooleanSupplier owned;
     private final FileDescriptor wake = new FileDescriptor(Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK));
+    private final Arena arena = Arena.ofShared();
+    /** The eventfd increment; every writer writes the same 1, so sharing it between threads is harmless. */
+    private final MemorySegment one = arena.allocate(ValueLayout.JAVA_LONG);
     private final Thread thread;
     private volatile boolean closed;
 
@@ -33,14 +36,13 @@ final class FrameReceiver implements AutoCloseable {
         this.backend = backend;
         this.receive = receive;
         this.owned = owned;
+        one.set(ValueLayout.JAVA_LONG, 0, 1);
         this.thread = Thread.ofPlatform().name("virtio-net-rx").daemon().start(this::run);
     }
 
     /** Makes the thread look again (the buffer is back, or it should stop). Any thread; never blocks. */
     void wake() {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = arena.allocate(ValueLayout.JAVA_LONG);
-            one.set(ValueLayout.JAVA_LONG, 0, 1);
+        try {
             Libc.write(wake.fd(), one);
         } catch (RuntimeException e) {
             // the counter is saturated: the thread has a wake-up pending anyway
@@ -90,6 +92,9 @@ final class FrameReceiver implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (!thread.isAlive()) wake.close();
+        if (!thread.isAlive()) {
+            wake.close();
+            arena.close();
+        }
     }
 }
