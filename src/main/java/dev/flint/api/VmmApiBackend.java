@@ -3,6 +3,9 @@ package dev.flint.api;
 import dev.flint.arch.x86.BootException;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.DiskImageException;
+import dev.flint.devices.virtio.net.MacAddress;
+import dev.flint.devices.virtio.net.NetConfig;
+import dev.flint.devices.virtio.net.TapException;
 import dev.flint.engine.EngineException;
 import dev.flint.machine.StopReason;
 import dev.flint.vmm.Console;
@@ -38,9 +41,9 @@ public final class VmmApiBackend implements VmmBackend {
         this.console = console;
     }
 
-    /** Drives become virtio-blk disks and the entropy device virtio-rng; virtio-net is not there yet. */
+    /** Drives become virtio-blk disks, network interfaces virtio-net on their TAP, the entropy device virtio-rng. */
     @Override
-    public Capabilities capabilities() { return new Capabilities(true, false, true); }
+    public Capabilities capabilities() { return new Capabilities(true, true, true); }
 
     @Override
     public synchronized CompletableFuture<StopReason> start(MachineSpec spec) {
@@ -50,10 +53,11 @@ public final class VmmApiBackend implements VmmBackend {
         try {
             // The spec lists the root drive first, so it becomes /dev/vda as Firecracker's boot args expect.
             List<DriveConfig> drives = spec.drives().stream().map(d -> new DriveConfig(d.path(), d.readOnly())).toList();
+            List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
-                    engineName, drives, spec.entropy(), spec.bootTimer());
+                    engineName, drives, spec.entropy(), spec.bootTimer(), nets);
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException | DiskImageException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }
@@ -64,6 +68,15 @@ public final class VmmApiBackend implements VmmBackend {
             started.close();
             release(guest);
         }, task -> Thread.ofPlatform().name("flint-vmm-release").start(task));
+    }
+
+    /** The API checked name, MAC and MTU already; a refusal here is a bug, reported as a start failure. */
+    private static NetConfig netConfig(MachineSpec.NetSpec n) {
+        try {
+            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu());
+        } catch (IllegalArgumentException e) {
+            throw new VmConfigException("network interface " + n.id() + ": " + e.getMessage());
+        }
     }
 
     private Console guestConsole(MachineSpec spec) {

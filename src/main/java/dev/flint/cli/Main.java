@@ -7,6 +7,7 @@ import dev.flint.guest.GuestAssets;
 import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
 import dev.flint.vmm.VmConfigException;
+import dev.flint.devices.virtio.net.TapException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -55,7 +56,7 @@ public final class Main {
         cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
             context.err().println("flint: " + oneLine(e));
             if (flint.debug()) e.printStackTrace(context.err());
-            return e instanceof VmConfigException || e instanceof BootException ? USAGE : FAILED;
+            return e instanceof VmConfigException || e instanceof BootException || e instanceof TapException ? USAGE : FAILED;
         });
         return cli.execute(args);
     }

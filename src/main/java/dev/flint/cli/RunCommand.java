@@ -1,6 +1,7 @@
 package dev.flint.cli;
 
 import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.net.NetConfig;
 import dev.flint.engine.Engine;
 import dev.flint.guest.GuestAssets;
 import dev.flint.machine.StopReason;
@@ -62,6 +63,12 @@ final class RunCommand implements Callable<Integer> {
                     + "With ,ro the guest cannot write it.")
     private List<DriveConfig> drives = List.of();
 
+    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", converter = NetConverter.class,
+            description = "A virtio-net interface on host TAP device NAME (repeatable; the first is eth0 in the guest). "
+                    + "The TAP is created if absent (and goes away when Flint exits); an existing persistent TAP is "
+                    + "attached and left in place. Default MAC: a random locally administered one.")
+    private List<NetConfig> nets = List.of();
+
     @Option(names = "--rng", description = "Give the guest a virtio-rng device fed from the host's entropy.")
     private boolean rng;
 
@@ -87,7 +94,7 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer);
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets);
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }
@@ -117,16 +124,30 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code PATH[,ro]} with the device's own one-line complaint as the usage error. */
-    static final class DriveConverter implements CommandLine.ITypeConverter<DriveConfig> {
+    /** A device option parsed by the device's own parser, whose one-line complaint becomes the usage error. */
+    abstract static class DeviceConverter<T> implements CommandLine.ITypeConverter<T> {
+        private final java.util.function.Function<String, T> parse;
+
+        DeviceConverter(java.util.function.Function<String, T> parse) { this.parse = parse; }
+
         @Override
-        public DriveConfig convert(String value) {
+        public T convert(String value) {
             try {
-                return DriveConfig.parse(value);
+                return parse.apply(value);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
+    }
+
+    /** {@code PATH[,ro]}. */
+    static final class DriveConverter extends DeviceConverter<DriveConfig> {
+        DriveConverter() { super(DriveConfig::parse); }
+    }
+
+    /** {@code tap=NAME[,mac=MAC]}. */
+    static final class NetConverter extends DeviceConverter<NetConfig> {
+        NetConverter() { super(NetConfig::parse); }
     }
 
     private int exitCode(StopReason reason) {

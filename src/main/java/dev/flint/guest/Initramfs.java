@@ -55,13 +55,15 @@ public final class Initramfs {
 
     /**
      * Debian's kernel builds virtio as modules: these, in dependency order, give the guest virtio-pci
-     * disks (/dev/vda...) and the virtio entropy source. Paths are relative to lib/modules/VERSION.
+     * disks (/dev/vda...), the virtio entropy source and virtio-net (eth0..., which needs the failover
+     * modules). Paths are relative to lib/modules/VERSION.
      */
     public static final List<String> VIRTIO_MODULES = List.of(
             "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko",
             "kernel/drivers/virtio/virtio_pci_legacy_dev.ko", "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
             "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko",
-            "kernel/drivers/char/hw_random/virtio-rng.ko");
+            "kernel/drivers/char/hw_random/virtio-rng.ko",
+            "kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko");
 
     /**
      * ext4 and what it needs (crc32c through the crypto API for metadata checksums), in dependency order:

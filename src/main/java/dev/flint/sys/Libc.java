@@ -32,7 +32,13 @@ public final class Libc {
     public static final int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
     public static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1;
     public static final int EPERM = 1, ENOENT = 2, EINTR = 4, EAGAIN = 11, EACCES = 13, EEXIST = 17,
-            EINVAL = 22, E2BIG = 7;
+            EINVAL = 22, E2BIG = 7, EBUSY = 16, EIO = 5;
+    public static final short POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
+    public static final int AF_UNIX = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
+    /** {@code struct pollfd}: int fd, short events, short revents. */
+    public static final long POLLFD_BYTES = 8;
+    /** {@code struct iovec}: void *base, size_t length. */
+    public static final long IOVEC_BYTES = 16;
     /** glibc's {@code sigset_t} is 1024 bits; the kernel only looks at the first 64. */
     public static final long SIGSET_BYTES = 128;
 
@@ -51,6 +57,9 @@ public final class Libc {
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+    private static final MethodHandle WRITEV = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), -1);
+    private static final MethodHandle POLL = errnoCall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
+    private static final MethodHandle SOCKETPAIR = errnoCall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), -1);
     private static final MethodHandle TGKILL = errnoCall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
     private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), -1);
     private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
@@ -171,6 +180,38 @@ public final class Libc {
 
     public static long write(int fd, MemorySegment buf) {
         return checked("write", c -> (long) WRITE.invokeExact(c, fd, buf, buf.byteSize()));
+    }
+
+    /**
+     * {@code writev(fd, iov, count)}: {@code iov} holds {@code count} {@link #IOVEC_BYTES}-byte entries
+     * whose addresses the caller took from segments it bounds-checked (guest RAM slices, say).
+     */
+    public static long writev(int fd, MemorySegment iov, int count) {
+        if (iov.byteSize() < count * IOVEC_BYTES) throw new IllegalArgumentException("iovec array too small");
+        return checked("writev", c -> (long) WRITEV.invokeExact(c, fd, iov, count));
+    }
+
+    /**
+     * {@code poll(fds, count, timeoutMillis)} over {@link #POLLFD_BYTES}-byte entries; returns how many have
+     * events. EINTR is returned as 0 (the caller loops anyway). A negative timeout waits forever.
+     */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis) {
+        if (fds.byteSize() < count * POLLFD_BYTES) throw new IllegalArgumentException("pollfd array too small");
+        try {
+            return (int) checked("poll", c -> (int) POLL.invokeExact(c, fds, (long) count, timeoutMillis));
+        } catch (ErrnoException e) {
+            if (e.errno() == EINTR) return 0;
+            throw e;
+        }
+    }
+
+    /** {@code socketpair(domain, type, 0)}: the two connected descriptors. */
+    public static int[] socketpair(int domain, int type) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sv = arena.allocate(8, 4);
+            checked("socketpair", c -> (int) SOCKETPAIR.invokeExact(c, domain, type, 0, sv));
+            return new int[] {sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
+        }
     }
 
     /** The kernel thread id of the calling thread (what {@link #tgkill} targets). */

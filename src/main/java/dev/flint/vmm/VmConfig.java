@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.net.NetConfig;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -22,9 +23,10 @@ import java.util.List;
  * @param rng       whether the guest gets a virtio-rng device fed from the host's entropy
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
+ * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -46,10 +48,22 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         requireReadableFile("kernel", kernel);
         if (initrd != null) requireReadableFile("initrd", initrd);
         drives = drives == null ? List.of() : List.copyOf(drives);
+        nets = nets == null ? List.of() : List.copyOf(nets);
         // Slot 0 is the host bridge; each virtio device takes one of the other slots.
-        if (drives.size() + (rng ? 1 : 0) > PciHostBridge.SLOTS - 1) {
-            throw new VmConfigException(drives.size() + " drives do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 2) + ")");
+        if (drives.size() + nets.size() + (rng ? 1 : 0) > PciHostBridge.SLOTS - 1) {
+            throw new VmConfigException(drives.size() + " drives and " + nets.size()
+                    + " network interfaces do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 1) + " devices)");
         }
+        var taps = new java.util.HashSet<String>();
+        for (NetConfig net : nets) {
+            if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
+        }
+    }
+
+    /** A machine without network interfaces. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, List.of());
     }
 
     /** A machine without virtio devices. */

@@ -10,6 +10,8 @@ import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.VirtioBlock;
+import dev.flint.devices.virtio.net.NetConfig;
+import dev.flint.devices.virtio.net.VirtioNet;
 import dev.flint.devices.virtio.rng.VirtioRng;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
@@ -48,12 +50,13 @@ final class X86Board implements AutoCloseable {
 
     /**
      * Plugs the configuration's virtio devices into PCI bus 0: the drives in order (slot 1 up), then
-     * the entropy device. A device that cannot open (say, a missing disk image) fails the build; those
+     * the entropy device, then the network interfaces in order. A device that cannot open (say, a missing disk image) fails the build; those
      * already plugged are closed with the board.
      */
     void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
         for (DriveConfig drive : config.drives()) plug(VirtioBlock.pciDevice(drive, memory, irq));
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
+        for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
     }
 
     private void plug(VirtioPciDevice device) {

@@ -214,7 +214,7 @@ class ApiEndpointsTest extends ApiTestBase {
     }
 
     @Test
-    void networkInterfacesAreValidatedAndKeptButStartRefusesThem() throws Exception {
+    void networkInterfacesAreValidatedKeptAndBootOnlyWhereVirtioNetIs() throws Exception {
         NetworkInterface eth0 = new NetworkInterface().ifaceId("eth0").hostDevName("tap0").guestMac("06:00:AC:10:00:02");
         assertFault(client.send("PUT", "/network-interfaces/eth0", new NetworkInterface().ifaceId("eth0")
                 .hostDevName("tap0").guestMac("06:00:AC:10:00")), "guest_mac");
@@ -230,8 +230,19 @@ class ApiEndpointsTest extends ApiTestBase {
                 VmmController.NOT_BEFORE_START);
         assertEquals("tap0", client.get("/vm/config").as(FullVmConfiguration.class).getNetworkInterfaces().getFirst().getHostDevName());
         bootSource();
+        assertFault(client.send("PUT", "/network-interfaces/eth1", new NetworkInterface().ifaceId("eth1").hostDevName("tap1")
+                .rxRateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(1000L).refillTime(100L)))), "rate limiters");
         assertFault(client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)), "network interfaces");
         assertNull(api.backend.started);
+
+        api.backend.capabilities = new VmmBackend.Capabilities(false, true, false);
+        assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)).status());
+        assertEquals(List.of(new MachineSpec.NetSpec("eth0", "tap0", "06:00:AC:10:00:02", null)),
+                api.backend.started.networkInterfaces());
+        assertFault(client.send("PATCH", "/network-interfaces/eth0", new PartialNetworkInterface().ifaceId("eth0")
+                .txRateLimiter(new RateLimiter())), "not supported by Flint");
+        assertFault(client.send("PUT", "/network-interfaces/eth1", new NetworkInterface().ifaceId("eth1").hostDevName("tap1")),
+                VmmController.NOT_AFTER_START);
     }
 
     @Test

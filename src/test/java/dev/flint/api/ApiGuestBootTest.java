@@ -31,6 +31,15 @@ class ApiGuestBootTest {
         return new InstanceActionInfo().actionType(type);
     }
 
+    /** Boot source and machine configuration for the default guest: 1 vCPU, 256 MiB, console on ttyS0. */
+    static void putDefaultGuest(UnixSocketClient client, GuestAssets assets) throws Exception {
+        assertEquals(204, client.send("PUT", "/boot-source", new BootSource()
+                .kernelImagePath(assets.kernel().toString()).initrdPath(assets.defaultInitrd().toString())
+                .bootArgs("console=ttyS0 reboot=k panic=-1")).status());
+        assertEquals(204, client.send("PUT", "/machine-config",
+                new MachineConfiguration().vcpuCount(1).memSizeMib(256)).status());
+    }
+
     @Test
     void aGuestStartedOverTheApiBootsWhileTheApiAnswersAndCtrlAltDelEndsIt(@TempDir Path dir) throws Exception {
         GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
@@ -39,11 +48,7 @@ class ApiGuestBootTest {
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
             for (int i = 0; i < 600 && !Files.exists(socket); i++) Thread.sleep(100);
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                assertEquals(204, client.send("PUT", "/boot-source", new BootSource()
-                        .kernelImagePath(assets.kernel().toString()).initrdPath(assets.defaultInitrd().toString())
-                        .bootArgs("console=ttyS0 reboot=k panic=-1")).status());
-                assertEquals(204, client.send("PUT", "/machine-config",
-                        new MachineConfiguration().vcpuCount(1).memSizeMib(256)).status());
+                putDefaultGuest(client, assets);
                 var started = client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START));
                 assertEquals(204, started.status(), started.body());
 

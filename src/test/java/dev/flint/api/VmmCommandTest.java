@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -42,10 +43,12 @@ class VmmCommandTest {
                 {
                   "boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 panic=-1"},
                   "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
-                  "logger": {"log_path": "%s", "level": "Debug"}
+                  "logger": {"log_path": "%s", "level": "Debug"},
+                  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap7", "guest_mac": "06:00:ac:10:00:07"}]
                 }""".formatted(kernel, dir.resolve("vm.log")));
         Path socket = dir.resolve("vm.sock");
         FakeBackend backend = new FakeBackend();
+        backend.capabilities = new VmmBackend.Capabilities(false, true, false);
         Run run = launch(backend, "--api-sock", socket.toString(), "--config-file", config.toString(), "--id", "vm-7");
         awaitSocket(socket);
         try (UnixSocketClient client = new UnixSocketClient(socket)) {
@@ -61,8 +64,10 @@ class VmmCommandTest {
             assertEquals(2, running.getMachineConfig().getVcpuCount());
             assertEquals("console=ttyS0 panic=-1", running.getBootSource().getBootArgs());
             assertEquals(dir.resolve("vm.log").toString(), running.getLogger().getLogPath());
+            assertEquals("tap7", running.getNetworkInterfaces().getFirst().getHostDevName());
         }
         assertNotNull(backend.started);
+        assertEquals(List.of(new MachineSpec.NetSpec("eth0", "tap7", "06:00:ac:10:00:07", null)), backend.started.networkInterfaces());
         backend.running.complete(new StopReason.PowerOff());
         assertEquals(0, run.exit().get(10, TimeUnit.SECONDS), run.err().toString());
         assertTrue(Files.notExists(socket), "the socket is removed on exit");

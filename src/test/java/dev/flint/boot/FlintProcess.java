@@ -26,7 +26,16 @@ public final class FlintProcess implements AutoCloseable {
 
     /** Starts {@code flint ARGS...} with stderr merged into the captured output. */
     public static FlintProcess start(String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(
+        return startUnder(List.of(), args);
+    }
+
+    /**
+     * Starts {@code flint ARGS...} under a wrapper command, e.g. {@code ip netns exec NS} to run it in a
+     * network namespace.
+     */
+    public static FlintProcess startUnder(List<String> wrapper, String... args) throws IOException {
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),

@@ -87,6 +87,10 @@ class MainTest {
         assertOneLineError(cli.run("run", "--turbo"), 2, "flint: Unknown option: '--turbo' (see 'flint run --help')");
         assertOneLineError(cli.run("run", "--drive", "disk.img,rw"), 2, "flint: Invalid value for option '--drive' (PATH[,ro]): "
                 + "--drive: unknown option 'rw' (the only option is ro): disk.img,rw (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--net", "tap=tap0,mac=06:00:0a:00:00"), 2, "flint: Invalid value for option '--net' "
+                + "(tap=NAME[,mac=MAC]): mac: '06:00:0a:00:00' is not a MAC address like 06:00:ac:10:00:02 (see 'flint run --help')");
+        assertOneLineError(cli.run("run", "--net", "tap=a-very-long-tap-name"), 2, "flint: Invalid value for option '--net' "
+                + "(tap=NAME[,mac=MAC]): TAP name 'a-very-long-tap-name' is too long: at most 15 bytes (see 'flint run --help')");
         assertOneLineError(cli.run("launch"), 2, "flint: Unmatched argument at index 0: 'launch' (see 'flint --help')");
     }
 

@@ -34,8 +34,30 @@ public interface VirtioDevice extends AutoCloseable {
     /** Little-endian read of the device configuration; offsets are bounds-checked by the transport. */
     long readConfig(int offset, int size);
 
+    /** The {@code size}-byte little-endian value at {@code offset} of a configuration laid out in {@code bytes}. */
+    static long littleEndian(byte[] bytes, int offset, int size) {
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = v << 8 | (bytes[offset + i] & 0xFF);
+        return v;
+    }
+
     /** Most configurations are read-only: the default ignores writes. */
     default void writeConfig(int offset, int size, long value) { }
+
+    /**
+     * Whether the device has something to put in {@code queue}'s next chain. The transport takes a chain
+     * off the ring only when this is true, so a device fed from outside (network frames arriving) leaves
+     * the driver's buffers on the ring until it has data, then asks for service through the
+     * {@link VirtioPciDevice#queueNotifier()}. Most queues carry requests the driver starts: true.
+     */
+    default boolean readyFor(int queue) { return true; }
+
+    /**
+     * The driver set DRIVER_OK having accepted {@code features} (the transport's bits included); runs
+     * under the transport's lock, before any chain is served. A device that configures its host backend
+     * after what the driver can take (network offloads, say) does it here.
+     */
+    default void activate(long features) { }
 
     /** Serves one request and returns the number of bytes written into its device-writable buffers. */
     int handle(int queue, DescriptorChain chain);

@@ -152,6 +152,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                             || !vq.ready()) {
                         break;
                     }
+                    if (!device.readyFor(q)) break; // the driver's buffers stay on the ring until there is data
                     DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
                     if (chain == null) break;
                     int written;
@@ -230,6 +231,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                     status |= VirtioSpec.STATUS_NEEDS_RESET; // afterStatusWrite raises the config interrupt
                 }
             }
+            device.activate(driverFeatures);
         }
     }
 

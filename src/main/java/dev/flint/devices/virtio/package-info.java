@@ -6,10 +6,13 @@
  * negotiates features (VERSION_1 and INDIRECT_DESC from the transport, the rest from the device type),
  * runs the status state machine, and serves split {@link dev.flint.devices.virtio.Virtqueue}s on the
  * device's own I/O thread. Device types implement {@link dev.flint.devices.virtio.VirtioDevice}:
- * {@code block} (raw image) and {@code rng} (host entropy).
+ * {@code block} (raw image), {@code net} (a host TAP device) and {@code rng} (host entropy). A device fed
+ * from outside the guest (net's receive queue) says through {@code readyFor} when it has data and kicks
+ * its queue through {@code queueNotifier()}; {@code activate} tells a device which features the driver
+ * accepted.
  *
  * <p>Wiring (machine builder): {@code bridge.addDevice(VirtioBlock.pciDevice(DriveConfig.parse(arg), memory, irq))}
- * and {@code bridge.addDevice(VirtioRng.pciDevice(memory, irq))} on a {@code PciHostBridge} built with the
+ * and {@code bridge.addDevice(VirtioRng.pciDevice(memory, irq))}, {@code VirtioNet.pciDevice(NetConfig.parse(arg), memory, irq)} on a {@code PciHostBridge} built with the
  * interrupt controller (INTx fallback needs it); {@code close()} each device at shutdown.
  *
  * <p>Guest mistakes never escape as exceptions: a malformed ring sets DEVICE_NEEDS_RESET and raises the

@@ -91,9 +91,7 @@ public final class VirtioBlock implements VirtioDevice {
         b.putInt(20, DiskImage.SECTOR);
         b.putInt(48, MAX_WRITE_ZEROES_SECTORS);
         b.putInt(52, 1); // max_write_zeroes_seg; write_zeroes_may_unmap (56) stays 0
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = v << 8 | (cfg[offset + i] & 0xFF);
-        return v;
+        return VirtioDevice.littleEndian(cfg, offset, size);
     }
 
     @Override

@@ -1,0 +1,76 @@
+package dev.flint.devices.virtio.net;
+
+/**
+ * A network interface as the user gave it: {@code --net tap=NAME[,mac=MAC]}, or the API's
+ * network-interfaces entry.
+ *
+ * @param tap the host TAP device: attached if it exists (a persistent TAP is left in place), created
+ *            otherwise (a TAP Flint creates disappears when Flint closes it)
+ * @param mac the guest's MAC address, or null for a random locally administered one
+ * @param mtu the MTU announced to the guest (VIRTIO_NET_F_MTU), or null to announce none
+ */
+public record NetConfig(String tap, MacAddress mac, Integer mtu) {
+    /** Linux's IFNAMSIZ, including the terminating NUL. */
+    public static final int IFNAMSIZ = 16;
+    public static final int MIN_MTU = 68, MAX_MTU = 65535;
+
+    public NetConfig {
+        String problem = nameProblem(tap);
+        if (problem != null) throw new IllegalArgumentException(problem);
+        if (mtu != null && (mtu < MIN_MTU || mtu > MAX_MTU)) {
+            throw new IllegalArgumentException("mtu must be between " + MIN_MTU + " and " + MAX_MTU + ", not " + mtu);
+        }
+    }
+
+    public NetConfig(String tap, MacAddress mac) { this(tap, mac, null); }
+
+    /**
+     * Why {@code name} cannot name a network interface (the kernel's dev_valid_name rules), or null.
+     * '%' is refused too: the kernel would treat it as a template and pick a name Flint did not ask for.
+     */
+    public static String nameProblem(String name) {
+        if (name == null || name.isEmpty()) return "a TAP device needs a name: tap=NAME";
+        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= IFNAMSIZ) {
+            return "TAP name '" + name + "' is too long: at most " + (IFNAMSIZ - 1) + " bytes";
+        }
+        if (name.equals(".") || name.equals("..")) return "'" + name + "' is not an interface name";
+        for (char c : name.toCharArray()) {
+            if (c == '/' || c == ':' || c == '%' || Character.isWhitespace(c) || c < 0x20) {
+                return "TAP name '" + name + "' contains '" + (c < 0x20 ? "\\x" + Integer.toHexString(c) : c)
+                        + "', which interface names cannot";
+            }
+        }
+        return null;
+    }
+
+    /** Parses {@code tap=NAME[,mac=MAC]}; the message of the IllegalArgumentException is one line for the user. */
+    public static NetConfig parse(String spec) {
+        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("expected tap=NAME[,mac=MAC]");
+        String tap = null;
+        MacAddress mac = null;
+        for (String option : spec.split(",", -1)) {
+            int eq = option.indexOf('=');
+            String key = eq < 0 ? option : option.substring(0, eq), value = eq < 0 ? null : option.substring(eq + 1);
+            switch (key) {
+                case "tap" -> {
+                    if (tap != null) throw new IllegalArgumentException("tap= given twice: " + spec);
+                    tap = value == null ? "" : value;
+                }
+                case "mac" -> {
+                    if (mac != null) throw new IllegalArgumentException("mac= given twice: " + spec);
+                    try {
+                        mac = MacAddress.parse(value);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("mac: " + e.getMessage());
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown option '" + option
+                        + "' (expected tap=NAME[,mac=MAC]): " + spec);
+            }
+        }
+        if (tap == null) throw new IllegalArgumentException("tap=NAME missing: " + spec);
+        String problem = nameProblem(tap);
+        if (problem != null) throw new IllegalArgumentException(problem);
+        return new NetConfig(tap, mac);
+    }
+}
