@@ -51,6 +51,7 @@ public final class Libc {
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+    private static final MethodHandle POLL = errnoCall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
     private static final MethodHandle TGKILL = errnoCall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
     private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), -1);
     private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
@@ -171,6 +172,23 @@ public final class Libc {
 
     public static long write(int fd, MemorySegment buf) {
         return checked("write", c -> (long) WRITE.invokeExact(c, fd, buf, buf.byteSize()));
+    }
+
+    /** {@code struct pollfd}: int fd; short events; short revents. */
+    public static final int POLLFD_SIZE = 8, POLLIN = 0x1;
+
+    /**
+     * {@code poll(fds, n, timeoutMillis)} over an array of {@link #POLLFD_SIZE}-byte pollfd entries;
+     * returns how many have events (0 on timeout). A signal interrupting the wait returns 0 too: callers
+     * loop anyway.
+     */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis) {
+        try {
+            return (int) checked("poll", c -> (int) POLL.invokeExact(c, fds, (long) count, timeoutMillis));
+        } catch (ErrnoException e) {
+            if (e.errno() == EINTR) return 0;
+            throw e;
+        }
     }
 
     /** The kernel thread id of the calling thread (what {@link #tgkill} targets). */
