@@ -44,7 +44,7 @@ public final class ApiGuestBoot {
         Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", engine,
                 "--boot-timer")) {
-            for (int i = 0; i < 600 && !Files.exists(socket); i++) Thread.sleep(100);
+            for (int i = 0; i < 1800 && !Files.exists(socket); i++) Thread.sleep(100); // minutes when nested
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
                 assertEquals(204, client.send("PUT", "/logger", new Logger().logPath(log.toString())
                         .level(Logger.LevelEnum.INFO)).status());
