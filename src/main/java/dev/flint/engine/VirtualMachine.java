@@ -2,6 +2,7 @@ package dev.flint.engine;
 
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.IoFastPaths;
 
 /**
  * A running (or ready) VM of one engine. Lifecycle: create → {@link #start} → a stop is requested
@@ -10,6 +11,13 @@ import dev.flint.machine.InterruptController;
 public interface VirtualMachine extends AutoCloseable {
     /** The interrupt controller devices must use to reach this VM's vCPUs. Valid right after create. */
     InterruptController interrupts();
+
+    /**
+     * Shortcuts devices may use so queue notifications and MSIs bypass Flint's vCPU loop (kvm: ioeventfd
+     * and irqfd). Optional: the default offers none, and devices then use the buses and
+     * {@link #interrupts()}. Valid right after create.
+     */
+    default IoFastPaths fastPaths() { return IoFastPaths.NONE; }
 
     /** Starts vCPU 0 at {@code bsp}; other vCPUs start halted, waiting for INIT/SIPI from the guest. */
     void start(CpuBootState bsp);

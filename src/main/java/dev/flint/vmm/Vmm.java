@@ -73,6 +73,7 @@ public final class Vmm implements AutoCloseable {
             Bus mmio = new Bus("mmio");
             vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
             board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
+            board.useFastPaths(vm.fastPaths());
             board.plugVirtio(config, memory, vm.interrupts());
             X86Board.plugBootTimer(config, mmio, startNanos);
             CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()

@@ -15,6 +15,7 @@ import dev.flint.devices.virtio.net.VirtioNet;
 import dev.flint.devices.virtio.rng.VirtioRng;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.IoFastPaths;
 import dev.flint.machine.SystemControl;
 import dev.flint.machine.bus.Bus;
 import java.util.ArrayList;
@@ -34,6 +35,8 @@ final class X86Board implements AutoCloseable {
     private final LegacyDevices legacy;
     private final PciHostBridge pci;
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
+    /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
+    private IoFastPaths fastPaths = IoFastPaths.NONE;
 
     private X86Board(LegacyDevices legacy, PciHostBridge pci) {
         this.legacy = legacy;
@@ -59,8 +62,12 @@ final class X86Board implements AutoCloseable {
         for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
     }
 
+    /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */
+    void useFastPaths(IoFastPaths paths) { this.fastPaths = paths; }
+
     private void plug(VirtioPciDevice device) {
         virtio.add(device);
+        device.useFastPaths(fastPaths);
         int slot = pci.addDevice(device);
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: " + device.name());
     }

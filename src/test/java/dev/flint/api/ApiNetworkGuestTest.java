@@ -47,7 +47,7 @@ class ApiNetworkGuestTest {
                     "--engine", "emu")) {
                 for (int i = 0; i < 600 && !Files.exists(socket); i++) Thread.sleep(100);
                 try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                    ApiGuestBootTest.putDefaultGuest(client, assets);
+                    ApiGuestBoot.putDefaultGuest(client, assets);
                     assertEquals(204, client.send("PUT", "/metrics", new Metrics().metricsPath(metrics.toString())).status());
                     var put = client.send("PUT", "/network-interfaces/eth0",
                             new NetworkInterface().ifaceId("eth0").hostDevName(TAP).guestMac(MAC));

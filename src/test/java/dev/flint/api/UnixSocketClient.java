@@ -59,7 +59,7 @@ final class UnixSocketClient implements AutoCloseable {
     /** Sends {@code body} exactly as given, for malformed input. */
     Reply sendRaw(String method, String path, String body) throws Exception {
         Request request = http.newRequest("http://localhost" + path).transport(transport).method(method)
-                .timeout(10, TimeUnit.SECONDS);
+                .timeout(60, TimeUnit.SECONDS); // generous: nested, the VMM's JVM runs under QEMU's TCG
         if (body != null) request.body(new StringRequestContent("application/json", body));
         ContentResponse response = request.send();
         return new Reply(response.getStatus(), response.getContentAsString());

@@ -43,6 +43,12 @@ public final class LogOutput extends Handler {
         if (root.getLevel() == null || root.getLevel().intValue() > settings.level().intValue()) {
             root.setLevel(settings.level());
         }
+        // The CLI holds Flint's own loggers ("dev.flint") at WARNING; the level asked for must reach them
+        // too, or an Info logger would never hear Flint itself (the boot timer's line, for one).
+        Logger flint = Logger.getLogger("dev.flint");
+        if (flint.getLevel() != null && flint.getLevel().intValue() > settings.level().intValue()) {
+            flint.setLevel(settings.level());
+        }
         root.addHandler(handler);
         return handler;
     }

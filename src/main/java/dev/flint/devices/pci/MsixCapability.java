@@ -1,13 +1,21 @@
 package dev.flint.devices.pci;
 
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.InterruptRoutes;
 import dev.flint.machine.bus.BusDevice;
+
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * MSI-X for a PCI function: the capability in configuration space, the vector table and the pending bit
  * array. The device places {@link #table()} and {@link #pba()} in its BARs at the offsets it declared,
  * and signals with {@link #notify(int)}: delivered through {@link InterruptController#sendMsi} when the
  * vector is usable, remembered in the PBA while it is masked and delivered on unmask.
+ *
+ * <p>With {@link #useRoutes} a vector is delivered through an engine route instead (KVM: an irqfd bound to
+ * an MSI routing entry). Masking and the PBA stay here either way, since every delivery passes through
+ * {@link #notify}; a vector's route is (re)programmed lazily, on its first delivery after the guest
+ * changed its address or data, so the guest's table writes cost no engine call.
  */
 public final class MsixCapability {
     public static final int CAP_ID = 0x11;
@@ -22,6 +30,11 @@ public final class MsixCapability {
     private final int[] table;
     private final long[] pending;
     private boolean enabled, functionMasked;
+    // Guarded by this: the engine's routes, one per vector once it fired; a null entry means "not yet".
+    private InterruptRoutes routes;
+    private InterruptRoutes.MsiRoute[] vectorRoutes;
+    private boolean routesExhausted;
+    private final AtomicLong routed = new AtomicLong(), sent = new AtomicLong();
 
     /**
      * Adds the capability to {@code config}.
@@ -83,9 +96,56 @@ public final class MsixCapability {
             }
             address = (table[vector * 4] & 0xFFFF_FFFFL) | (long) table[vector * 4 + 1] << 32;
             data = table[vector * 4 + 2];
+            InterruptRoutes.MsiRoute route = routeFor(vector);
+            if (route != null) {
+                route.program(address, data); // a no-op unless the guest changed the entry
+                route.fire();
+                routed.incrementAndGet();
+                return true;
+            }
         }
         irq.sendMsi(address, data);
+        sent.incrementAndGet();
         return true;
+    }
+
+    /**
+     * Delivers unmasked vectors through {@code routes} from now on (engine-neutral: any engine offering
+     * {@link InterruptRoutes}). If the engine runs out of routes, the vectors without one use sendMsi.
+     */
+    public synchronized void useRoutes(InterruptRoutes routes) {
+        if (this.routes != null) throw new IllegalStateException("routes already in use");
+        this.routes = routes;
+        this.vectorRoutes = new InterruptRoutes.MsiRoute[vectors];
+    }
+
+    /** The route of {@code vector}, made on its first use; null without routes (caller holds this). */
+    private InterruptRoutes.MsiRoute routeFor(int vector) {
+        if (routes == null) return null;
+        if (vectorRoutes[vector] == null && !routesExhausted) {
+            try {
+                vectorRoutes[vector] = routes.newMsiRoute();
+            } catch (RuntimeException e) {
+                vectorRoutes[vector] = null; // the engine refused; sendMsi still works
+            }
+            routesExhausted = vectorRoutes[vector] == null;
+        }
+        return vectorRoutes[vector];
+    }
+
+    /** Messages delivered through engine routes, and through {@link InterruptController#sendMsi}. */
+    public long routedMessages() { return routed.get(); }
+
+    public long sentMessages() { return sent.get(); }
+
+    /** Releases the engine routes (the device is going away). */
+    public synchronized void releaseRoutes() {
+        if (vectorRoutes == null) return;
+        for (int v = 0; v < vectors; v++) {
+            if (vectorRoutes[v] != null) vectorRoutes[v].close();
+            vectorRoutes[v] = null;
+        }
+        routes = null;
     }
 
     private void deliverPending() {

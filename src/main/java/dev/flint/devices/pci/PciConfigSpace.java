@@ -31,6 +31,7 @@ public final class PciConfigSpace {
     private final long[] barAddress = new long[6];
     private final long[] mappedAt = {-1, -1, -1, -1, -1, -1};
     private final java.util.List<Capability> capabilities = new java.util.ArrayList<>();
+    private final java.util.List<BarListener> barListeners = new java.util.ArrayList<>();
     private int nextCapability = FIRST_CAPABILITY;
     private int lastCapability = -1;
 
@@ -191,27 +192,49 @@ public final class PciConfigSpace {
     private void remapBars() {
         int cmd = get16(COMMAND);
         for (int i = 0; i < 6; i++) {
-            PciBar bar = bars[i];
-            if (bar == null) continue;
-            boolean io = bar.kind() == PciBar.Kind.IO;
-            Bus bus = io ? portIo : mmio;
-            if (bus == null) continue;
-            long addr = barAddress[i];
-            long limit = io ? 0x1_0000L : 1L << 52;
-            boolean decode = (cmd & (io ? COMMAND_IO : COMMAND_MEMORY)) != 0;
-            long target = decode && addr != 0 && addr + bar.size() <= limit ? addr : -1;
-            if (target == mappedAt[i]) continue;
-            if (mappedAt[i] >= 0) bus.unregister(mappedAt[i]);
-            mappedAt[i] = -1;
-            if (target < 0) continue;
-            try {
-                bus.register(target, bar.size(), bar.region(), name + " BAR" + i);
-                mappedAt[i] = target;
-            } catch (IllegalStateException e) {
-                // The guest placed the BAR over something else: leave it unmapped, as a conflicting decode would be.
-                LOG.warning(String.format("%s: BAR%d at 0x%x not mapped: %s", name, i, target, e.getMessage()));
-            }
+            long before = mappedAt[i];
+            remapBar(i, cmd);
+            if (mappedAt[i] != before) for (BarListener l : barListeners) l.barMapped(i, mappedAt[i]);
         }
+    }
+
+    private void remapBar(int i, int cmd) {
+        PciBar bar = bars[i];
+        if (bar == null) return;
+        boolean io = bar.kind() == PciBar.Kind.IO;
+        Bus bus = io ? portIo : mmio;
+        if (bus == null) return;
+        long addr = barAddress[i];
+        long limit = io ? 0x1_0000L : 1L << 52;
+        boolean decode = (cmd & (io ? COMMAND_IO : COMMAND_MEMORY)) != 0;
+        long target = decode && addr != 0 && addr + bar.size() <= limit ? addr : -1;
+        if (target == mappedAt[i]) return;
+        if (mappedAt[i] >= 0) bus.unregister(mappedAt[i]);
+        mappedAt[i] = -1;
+        if (target < 0) return;
+        try {
+            bus.register(target, bar.size(), bar.region(), name + " BAR" + i);
+            mappedAt[i] = target;
+        } catch (IllegalStateException e) {
+            // The guest placed the BAR over something else: leave it unmapped, as a conflicting decode would be.
+            LOG.warning(String.format("%s: BAR%d at 0x%x not mapped: %s", name, i, target, e.getMessage()));
+        }
+    }
+
+    /**
+     * Hears where a BAR is decoded, for a device that registered addresses inside it somewhere other than
+     * the bus (an engine's ioeventfd): the guest may move a BAR or switch decoding off at any time.
+     */
+    @FunctionalInterface
+    public interface BarListener {
+        /** BAR {@code index} now decodes at {@code address}, or nowhere if -1. Runs under this space's lock. */
+        void barMapped(int index, long address);
+    }
+
+    /** Adds {@code listener} and tells it at once where each BAR decodes now. */
+    public synchronized void addBarListener(BarListener listener) {
+        barListeners.add(listener);
+        for (int i = 0; i < 6; i++) if (bars[i] != null) listener.barMapped(i, mappedAt[i]);
     }
 
     // ---- INTx ----

@@ -1,64 +1,121 @@
 package dev.flint.devices.virtio;
 
+import dev.flint.sys.EventFd;
+import dev.flint.sys.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
 /**
- * A device's I/O thread. Notifications set a bit per queue and unpark the thread (never block the
- * caller); the thread drains the bits and serves each queue. One thread per device, so a slow or
- * misbehaving device never holds up another.
+ * A device's I/O thread. It sleeps in poll() on one eventfd per queue ("kick" eventfds, which an engine
+ * can have the guest signal directly: KVM ioeventfd) and on a wake eventfd for notifications that come
+ * through Flint ({@link #queueNotified}: the notify register's bus write, or the worker re-queueing
+ * itself). Notifiers never block; the thread drains what is pending and serves each queue. One thread
+ * per device, so a slow or misbehaving device never holds up another.
  */
 final class QueueWorker implements QueueNotifier, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(QueueWorker.class.getName());
 
     private final AtomicLong pending = new AtomicLong();
+    private final AtomicLong kicksByEventFd = new AtomicLong();
     private final IntConsumer serve;
+    private final EventFd wake = new EventFd();
+    private final EventFd[] kicks;
     private final Thread thread;
     private volatile boolean closed;
 
-    /** {@code serve} runs on the I/O thread for each notified queue (0..63) and must not throw. */
-    QueueWorker(String name, IntConsumer serve) {
+    /** {@code serve} runs on the I/O thread for each notified queue (0..queues-1) and must not throw. */
+    QueueWorker(String name, int queues, IntConsumer serve) {
+        if (queues < 1 || queues > 63) throw new IllegalArgumentException("1..63 queues");
         this.serve = serve;
+        this.kicks = new EventFd[queues];
+        for (int q = 0; q < queues; q++) kicks[q] = new EventFd();
         this.thread = Thread.ofPlatform().name(name + "-io").daemon().unstarted(this::run);
         thread.start();
     }
 
+    /** The eventfd that means "queue {@code queue} has new buffers" when signalled (for an engine's fast path). */
+    EventFd kick(int queue) { return kicks[queue]; }
+
+    /** Notifications that arrived by a kick eventfd, i.e. without passing through Flint's MMIO bus. */
+    long kicksByEventFd() { return kicksByEventFd.get(); }
+
     @Override
     public void queueNotified(int queue) {
-        if (queue < 0 || queue >= 64) return;
-        pending.getAndUpdate(p -> p | 1L << queue);
-        LockSupport.unpark(thread);
+        if (queue < 0 || queue >= kicks.length) return;
+        // Only the notification that makes the set non-empty wakes the thread; later ones ride along.
+        if (pending.getAndUpdate(p -> p | 1L << queue) == 0) wake.signal();
     }
 
     private void run() {
-        while (!closed) {
-            long bits = pending.getAndSet(0);
-            if (bits == 0) {
-                LockSupport.park(this);
-                continue;
+        try (Arena arena = Arena.ofConfined()) {
+            int fds = kicks.length + 1;
+            MemorySegment pollfds = arena.allocate(Libc.POLLFD_BYTES * fds, 4);
+            for (int i = 0; i < fds; i++) {
+                pollfds.set(JAVA_INT, Libc.POLLFD_BYTES * i, i == 0 ? wake.fd() : kicks[i - 1].fd());
+                pollfds.set(JAVA_SHORT, Libc.POLLFD_BYTES * i + 4, (short) Libc.POLLIN);
             }
-            for (int q = 0; bits != 0; q++, bits >>>= 1) {
-                if ((bits & 1) == 0) continue;
-                try {
-                    serve.accept(q);
-                } catch (Throwable t) { // the I/O thread must outlive any single request
-                    LOG.log(Level.SEVERE, thread.getName() + ": queue " + q + " failed", t);
-                }
+            while (!closed) {
+                long bits = pending.getAndSet(0);
+                if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0);
+                serveAll(bits);
+            }
+        } catch (Throwable t) { // only the eventfds themselves failing gets here
+            if (!closed) LOG.log(Level.SEVERE, thread.getName() + ": I/O thread failed; the device stops", t);
+        }
+    }
+
+    /**
+     * Sleeps until an eventfd is readable; returns the queues whose kick eventfds were signalled. A wake
+     * signalled while the thread was busy makes one poll return at once with nothing pending: harmless.
+     */
+    private long waitForWork(MemorySegment pollfds, int fds) {
+        Libc.poll(pollfds, fds, -1);
+        if ((pollfds.get(JAVA_SHORT, 6) & Libc.POLLIN) != 0) wake.drain();
+        long bits = 0;
+        for (int q = 0; q < kicks.length; q++) {
+            if ((pollfds.get(JAVA_SHORT, Libc.POLLFD_BYTES * (q + 1) + 6) & Libc.POLLIN) == 0) continue;
+            long n = kicks[q].drain();
+            if (n > 0) {
+                kicksByEventFd.addAndGet(n);
+                bits |= 1L << q;
+            }
+        }
+        return bits;
+    }
+
+    private void serveAll(long bits) {
+        for (int q = 0; bits != 0; q++, bits >>>= 1) {
+            if ((bits & 1) == 0) continue;
+            try {
+                serve.accept(q);
+            } catch (Throwable t) { // the I/O thread must outlive any single request
+                LOG.log(Level.SEVERE, thread.getName() + ": queue " + q + " failed", t);
             }
         }
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) return;
         closed = true;
-        LockSupport.unpark(thread);
+        wake.signal();
         try {
             thread.join(5_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        // The eventfds go only once the thread no longer polls them (a reused fd number would be worse).
+        if (!thread.isAlive()) {
+            wake.close();
+            for (EventFd k : kicks) k.close();
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.flint.devices.pci.PciDevice;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.GuestMemoryException;
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.IoFastPaths;
 import dev.flint.machine.bus.BusDevice;
 
 import java.util.Map;
@@ -51,6 +52,9 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private final ReentrantLock workLock = new ReentrantLock(true);
     private final AtomicLong guestErrors = new AtomicLong();
     private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong notifiedByBus = new AtomicLong();
+    /** Set by {@link #useFastPaths} when the engine can divert notify writes; null otherwise. */
+    private volatile NotifyDiversion notifyDiversion;
 
     // Driver-visible state, guarded by this.
     private int deviceFeatureSelect, driverFeatureSelect, queueSelect, configVector = VirtioSpec.NO_VECTOR;
@@ -83,7 +87,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 .add(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
         if (device.configSize() > 0) bar.add(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
         config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
-        worker = new QueueWorker(device.name(), this::serve);
+        worker = new QueueWorker(device.name(), queues.length, this::serve);
     }
 
     /** virtio_pci_cap: length, type, BAR, id, padding, offset, length [, notify_off_multiplier]. */
@@ -109,7 +113,29 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         var all = new TreeMap<>(device.counters());
         all.put("completed_chains", completedChains());
         all.put("guest_errors", guestErrors());
+        // Which path notifications and interrupts took (kvm's fast paths, or through Flint).
+        all.put("notify_mmio", notifiedByBus.get());
+        all.put("notify_eventfd", worker.kicksByEventFd());
+        all.put("msi_routed", msix.routedMessages());
+        all.put("msi_sent", msix.sentMessages());
         return all;
+    }
+
+    /**
+     * Lets the engine's shortcuts carry this device's I/O (kvm: ioeventfd and irqfd): queue notify
+     * registers signal the I/O thread's kick eventfds wherever the guest maps BAR0, and MSI-X vectors
+     * fire engine routes. Either may be absent; the bus and {@link InterruptController} paths stay in
+     * place regardless. Call once, before the guest runs.
+     */
+    public void useFastPaths(IoFastPaths paths) {
+        paths.interrupts().ifPresent(msix::useRoutes);
+        paths.notifications().ifPresent(path -> {
+            long[] offsets = new long[queues.length];
+            for (int q = 0; q < offsets.length; q++) offsets[q] = notifyOffset(q);
+            NotifyDiversion diversion = new NotifyDiversion(device.name(), path, 0, offsets, worker::kick);
+            notifyDiversion = diversion;
+            config.addBarListener(diversion);
+        });
     }
     @Override public PciConfigSpace configSpace() { return config; }
 
@@ -129,7 +155,10 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     @Override
     public void close() {
+        NotifyDiversion diversion = notifyDiversion;
+        if (diversion != null) diversion.close(); // before the worker closes the eventfds it names
         worker.close();
+        msix.releaseRoutes();
         device.close();
     }
 
@@ -394,6 +423,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
         @Override
         public void write(long offset, int size, long value) {
+            notifiedByBus.incrementAndGet();
             worker.queueNotified((int) (offset / NOTIFY_MULTIPLIER));
         }
     }

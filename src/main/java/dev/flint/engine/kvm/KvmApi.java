@@ -40,6 +40,9 @@ final class KvmApi {
     static final long IRQ_LINE = iow(0x61, 8);
     static final long CREATE_PIT2 = iow(0x77, 64);
     static final long SIGNAL_MSI = iow(0xA5, 32);
+    static final long SET_GSI_ROUTING = iow(0x6A, 8);
+    static final long IRQFD = iow(0x76, 32);
+    static final long IOEVENTFD = iow(0x79, 64);
 
     // vCPU fd
     static final long RUN = io(0x80);
@@ -59,6 +62,9 @@ final class KvmApi {
     static final java.util.Map<Integer, String> REQUIRED_CAPS = java.util.Map.of(
             0, "KVM_CAP_IRQCHIP", 3, "KVM_CAP_USER_MEMORY", 4, "KVM_CAP_SET_TSS_ADDR", 7, "KVM_CAP_EXT_CPUID",
             33, "KVM_CAP_PIT2", 77, "KVM_CAP_SIGNAL_MSI", 136, "KVM_CAP_IMMEDIATE_EXIT");
+
+    /** Optional capabilities: without them the VM offers no {@link KvmFastPaths} (devices use exits and ioctls). */
+    static final int CAP_IRQ_ROUTING = 25, CAP_IRQFD = 32, CAP_IOEVENTFD = 36;
 
     // Exit reasons (kvm_run.exit_reason)
     static final int EXIT_IO = 2, EXIT_HLT = 5, EXIT_MMIO = 6, EXIT_SHUTDOWN = 8, EXIT_FAIL_ENTRY = 9,

@@ -6,6 +6,7 @@ import dev.flint.engine.VirtualMachine;
 import dev.flint.engine.VmSetup;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.IoFastPaths;
 import dev.flint.sys.ErrnoException;
 import dev.flint.sys.FileDescriptor;
 
@@ -36,6 +37,8 @@ final class KvmVm implements VirtualMachine {
     private final FileDescriptor kvm;
     private final FileDescriptor vm;
     private final KvmInterrupts interrupts;
+    /** ioeventfd and irqfd for devices, or null when this KVM lacks one of the capabilities they need. */
+    private final KvmFastPaths fastPaths;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private final VcpuControl control;
     private final AtomicBoolean started = new AtomicBoolean();
@@ -54,6 +57,7 @@ final class KvmVm implements VirtualMachine {
             vm.ioctl(KvmApi.CREATE_IRQCHIP, 0);
             createPit();
             this.interrupts = new KvmInterrupts(vm);
+            this.fastPaths = createFastPaths();
             addMemory(setup.memory());
             long runSize = kvm.ioctl(KvmApi.GET_VCPU_MMAP_SIZE, 0);
             CpuidTable cpuid = CpuidTable.supported(kvm);
@@ -105,8 +109,25 @@ final class KvmVm implements VirtualMachine {
         }
     }
 
+    /** KVM_IOEVENTFD, KVM_IRQFD and GSI routing are old (Linux 2.6.3x) but still optional capabilities. */
+    private KvmFastPaths createFastPaths() {
+        int routes = vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_IRQ_ROUTING);
+        if (routes <= 0 || vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_IRQFD) <= 0
+                || vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_IOEVENTFD) <= 0) {
+            LOG.info("KVM without ioeventfd/irqfd/GSI routing: virtio notifications and interrupts go through Flint");
+            return null;
+        }
+        return new KvmFastPaths(vm, routes);
+    }
+
     @Override
     public InterruptController interrupts() { return interrupts; }
+
+    @Override
+    public IoFastPaths fastPaths() {
+        return fastPaths == null ? IoFastPaths.NONE
+                : new IoFastPaths(java.util.Optional.of(fastPaths), java.util.Optional.of(fastPaths));
+    }
 
     /** vCPU {@code index}; package-private for tests that drive an AP directly. */
     KvmVcpu vcpu(int index) { return vcpus.get(index); }
@@ -178,6 +199,7 @@ final class KvmVm implements VirtualMachine {
         stop();
         closed = true;
         interrupts.close();
+        if (fastPaths != null) fastPaths.close();
         for (KvmVcpu v : vcpus) {
             try {
                 v.close();

@@ -52,4 +52,23 @@ final class Layouts {
 
     // struct kvm_msi { u32 address_lo, address_hi, data, flags; u8 pad[16]; }
     static final int MSI_SIZE = 32;
+
+    // struct kvm_ioeventfd (64 bytes): u64 datamatch, u64 addr, u32 len, s32 fd, u32 flags, pad
+    static final int IOEVENTFD_SIZE = 64;
+    static final int IOEVENTFD_DATAMATCH = 0, IOEVENTFD_ADDR = 8, IOEVENTFD_LEN = 16, IOEVENTFD_FD = 20,
+            IOEVENTFD_FLAGS = 24;
+    static final int IOEVENTFD_FLAG_DATAMATCH = 1, IOEVENTFD_FLAG_DEASSIGN = 4;
+
+    // struct kvm_irqfd (32 bytes): u32 fd, u32 gsi, u32 flags, u32 resamplefd, pad
+    static final int IRQFD_SIZE = 32;
+    static final int IRQFD_FD = 0, IRQFD_GSI = 4, IRQFD_FLAGS = 8;
+    static final int IRQFD_FLAG_DEASSIGN = 1;
+
+    // struct kvm_irq_routing: u32 nr, u32 flags, then kvm_irq_routing_entry[nr] (48 bytes each:
+    // u32 gsi, u32 type, u32 flags, u32 pad, then a 32-byte union: irqchip {u32 irqchip, u32 pin} or
+    // msi {u32 address_lo, u32 address_hi, u32 data, u32 pad})
+    static final int ROUTING_HEADER = 8, ROUTE_SIZE = 48;
+    static final int ROUTE_GSI = 0, ROUTE_TYPE = 4, ROUTE_U = 16;
+    static final int ROUTE_TYPE_IRQCHIP = 1, ROUTE_TYPE_MSI = 2;
+    static final int IRQCHIP_PIC_MASTER = 0, IRQCHIP_PIC_SLAVE = 1, IRQCHIP_IOAPIC = 2;
 }

@@ -1,6 +1,9 @@
 package dev.flint.engine.kvm;
 
 import dev.flint.engine.Engine;
+import dev.flint.machine.InterruptRoutes;
+import dev.flint.machine.NotifyFastPath;
+import dev.flint.sys.EventFd;
 import dev.flint.machine.StopReason;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -10,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -153,6 +157,79 @@ class KvmEngineTest {
     }
 
     @Test
+    void ioeventfdTakesTheRegisteredWritesWithoutAnMmioExit() throws Exception {
+        try (TinyGuest g = new TinyGuest(0x10000, 1);
+             EventFd plain = new EventFd(); EventFd matched = new EventFd(); EventFd released = new EventFd()) {
+            var dev = new TinyGuest.Recorder(0);
+            var port = g.portDevice(0);
+            g.mmio.register(0x20000, 0x100, dev, "test-doorbells");
+            NotifyFastPath notify = g.vm.fastPaths().notifications().orElseThrow();
+            notify.signalOnWrite(0x20010, 2, OptionalLong.empty(), plain);
+            notify.signalOnWrite(0x20020, 2, OptionalLong.of(0x1234), matched);
+            notify.signalOnWrite(0x20030, 2, OptionalLong.empty(), released).close();
+            // mov ax,0x2000; mov ds,ax; mov word [0x10],1; mov word [0x20],0x1234; mov word [0x20],0x5555;
+            // mov byte [0x10],1; mov word [0x30],7; mov dx,0x500; out dx,al; cli; hlt
+            g.startRealMode("B80020 8ED8 C7061000 0100 C7062000 3412 C7062000 5555 C6061000 01 C7063000 0700"
+                    + " BA0005 EE FA F4");
+            port.next();
+            assertEquals(1, plain.drain(), "a 2-byte write to a registered address signals its eventfd");
+            assertEquals(1, matched.drain(), "the matching value signals");
+            assertEquals(0, released.drain(), "a released registration signals nothing");
+            // What still exits to Flint: the wrong value, the wrong width, the released address. Nothing else.
+            assertEquals(List.of(new Access(true, 0x20, 2, 0x5555), new Access(true, 0x10, 1, 1), new Access(true, 0x30, 2, 7)),
+                    dev.drain().stream().map(KvmEngineTest::plain).toList());
+            assertEquals(3, g.mmio.writes(), "MMIO exits counted by the bus");
+        }
+    }
+
+    @Test
+    void anIrqfdRouteDeliversItsMsiToTheLocalApicAndFollowsReprogramming() throws Exception {
+        try (TinyGuest g = new TinyGuest(0x200000, 1)) {
+            var port = g.portDevice(0);
+            // 64-bit, interrupts off: software-enable the local APIC (SVR = 0x1ff), say so on port 0x501,
+            // then report IRR[63:32] (vectors 0x20-0x3f, at 0xfee00210) on port 0x500 whenever it changes.
+            // With IF=0 nothing is delivered, so every MSI that arrives stays visible in the IRR.
+            g.load(TinyGuest.CODE, "B80000E0FE C780F0000000FF010000 31DB 66BA0105 EE 66BA0005"
+                    + " 8B8810020000 39D9 74F6 89CB 50 89C8 EF 58 EBED");
+            g.vm.start(g.longMode(TinyGuest.CODE));
+            // A fixed MSI to a software-disabled APIC is dropped: fire only once the guest enabled it.
+            assertEquals(1, port.next().offset());
+            InterruptRoutes routes = g.vm.fastPaths().interrupts().orElseThrow();
+            try (InterruptRoutes.MsiRoute route = routes.newMsiRoute()) {
+                route.fire(); // not programmed yet: nothing
+                route.program(0xFEE0_0000L, 0x31); // fixed, vector 0x31, APIC ID 0
+                route.fire();
+                assertEquals(1L << 17, port.next().value(), "vector 0x31 pending");
+                route.program(0xFEE0_0000L, 0x32);
+                route.fire();
+                assertEquals(3L << 17, port.next().value(), "the reprogrammed vector 0x32 pending too");
+                route.program(0xFEE0_5000L, 0x33); // APIC ID 5: nobody there
+                route.fire();
+                Thread.sleep(200);
+                assertEquals(List.of(), port.drain(), "a route goes where it now points");
+                route.program(0xFEE0_0000L, 0x33);
+                route.fire();
+                assertEquals(7L << 17, port.next().value());
+            }
+        }
+    }
+
+    @Test
+    void replacingTheRoutingTableKeepsTheIrqchipLines() throws Exception {
+        try (TinyGuest g = new TinyGuest(0x10000, 1)) {
+            var port = g.portDevice(0);
+            InterruptRoutes routes = g.vm.fastPaths().interrupts().orElseThrow();
+            try (var a = routes.newMsiRoute(); var b = routes.newMsiRoute()) {
+                a.program(0xFEE0_0000L, 0x31); // each program writes the whole GSI routing table
+                b.program(0xFEE0_0000L, 0x32);
+            }
+            startPicGuest(g, port);
+            g.vm.interrupts().pulse(4);
+            assertEquals(1, port.next().offset(), "IRQ 4 lost its route");
+        }
+    }
+
+    @Test
     void tripleFaultStopsTheVmWithARegisterDump() throws Exception {
         // PVM delivers real-mode exceptions through the IVT without checking the IDT limit, so a guest
         // cannot triple-fault there; only hardware virtualization can show this.
@@ -209,17 +286,23 @@ class KvmEngineTest {
     void pulsedIsaLineInterruptsTheGuestThroughThePic() throws Exception {
         try (TinyGuest g = new TinyGuest(0x10000, 1)) {
             var port = g.portDevice(0);
-            // Program the in-kernel PIC (ICW1-4: vectors 0x20-0x27), unmask IRQ 4, report ready, sti; hlt.
-            g.load(TinyGuest.CODE, "FA B011E620 B020E621 B004E621 B001E621 B0EFE621 BA0005 EE FB F4 EBFD");
-            // IRQ 4 handler (vector 0x24): report, EOI, iret.
-            g.load(0x1100, "BA0105 EE B020E620 CF");
-            g.memory.writeShort(0x24 * 4, (short) 0x1100);
-            g.memory.writeShort(0x24 * 4 + 2, (short) 0);
-            g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
-            assertEquals(0, port.next().offset());
+            startPicGuest(g, port);
             g.vm.interrupts().pulse(4);
             assertEquals(1, port.next().offset(), "the IRQ 4 handler did not run");
         }
+    }
+
+    /**
+     * A real-mode guest that programs the in-kernel PIC (ICW1-4: vectors 0x20-0x27), unmasks IRQ 4, reports
+     * ready on port 0x500 and waits in sti; hlt. Its IRQ 4 handler (vector 0x24) reports on 0x501, EOIs, irets.
+     */
+    private static void startPicGuest(TinyGuest g, TinyGuest.Recorder port) throws InterruptedException {
+        g.load(TinyGuest.CODE, "FA B011E620 B020E621 B004E621 B001E621 B0EFE621 BA0005 EE FB F4 EBFD");
+        g.load(0x1100, "BA0105 EE B020E620 CF");
+        g.memory.writeShort(0x24 * 4, (short) 0x1100);
+        g.memory.writeShort(0x24 * 4 + 2, (short) 0);
+        g.vm.start(TinyGuest.realMode(TinyGuest.CODE));
+        assertEquals(0, port.next().offset());
     }
 
     @Test
