@@ -3,25 +3,11 @@ package dev.flint.cli;
 import dev.flint.guest.GuestAssets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code flint guest ...}: the default guest (Debian's stock kernel and a busybox initramfs). */
 @Command(name = "guest", description = "Manage the default guest (Debian's stock kernel and a busybox initramfs).")
-final class GuestCommand implements Callable<Integer> {
-    @Spec
-    private CommandSpec spec;
-
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-    private boolean help;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return Main.USAGE;
-    }
-
+final class GuestCommand extends CommandGroup {
     @Command(name = "fetch", description = {
             "Download Debian's current stock kernel and busybox-static with apt-get, unpack them into the "
                     + "guest cache and build the default initramfs. Does nothing if they are cached.",

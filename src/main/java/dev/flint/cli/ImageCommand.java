@@ -6,25 +6,11 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code flint image ...}: root file system images for guests. */
 @Command(name = "image", description = "Build root file system images for guests.")
-final class ImageCommand implements Callable<Integer> {
-    @Spec
-    private CommandSpec spec;
-
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-    private boolean help;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return Main.USAGE;
-    }
-
+final class ImageCommand extends CommandGroup {
     @Command(name = "build", description = {
             "Build an ext4 root file system image without mounting anything (mke2fs -d): busybox, or a "
                     + "Debian minbase made by debootstrap from the host's apt source (cached after the first build).",
