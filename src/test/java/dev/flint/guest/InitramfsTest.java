@@ -71,7 +71,8 @@ class InitramfsTest {
     void shellGuestCarriesAndLoadsTheVirtioModulesInDependencyOrder() throws Exception {
         Path busybox = Files.write(tmp.resolve("busybox"), new byte[] {1});
         Path modules = tmp.resolve("lib/modules/9.9");
-        for (String module : Initramfs.VIRTIO_MODULES) {
+        for (String module : java.util.stream.Stream.concat(Initramfs.VIRTIO_MODULES.stream(),
+                Initramfs.ROOT_FS_MODULES.stream()).toList()) {
             Files.createDirectories(modules.resolve(module).getParent());
             Files.writeString(modules.resolve(module), module);
         }
@@ -89,8 +90,13 @@ class InitramfsTest {
         int core = init.indexOf("insmod /lib/modules/virtio.ko");
         int pci = init.indexOf("insmod /lib/modules/virtio_pci.ko");
         int blk = init.indexOf("insmod /lib/modules/virtio_blk.ko");
+        int jbd2 = init.indexOf("insmod /lib/modules/jbd2.ko");
+        int ext4 = init.indexOf("insmod /lib/modules/ext4.ko");
+        int switchRoot = init.indexOf("switch_root /newroot");
         int shell = init.indexOf("setsid cttyhack sh");
         assertTrue(ring > 0 && core > ring && pci > core && blk > pci && shell > blk, init);
+        assertTrue(jbd2 > 0 && ext4 > jbd2 && switchRoot > ext4 && shell > switchRoot,
+                "ext4 loads after its dependencies and before root= is mounted:\n" + init);
     }
 
     @Test
