@@ -179,6 +179,7 @@ public final class EmuTestRig {
             // The HLT after the code ends a sliced run: #GP at CPL 3, a halt at CPL 0.
             if (exit == Cpu.EXIT_FAULT && slice > 1 && st.rip == end) { stop = Stop.END; break; }
             if (exit == Cpu.EXIT_HALT && replays && slice > 1 && st.rip == end + 1) {
+                cpu.setHalted(false); // the rig's own HLT: the next pass must start running
                 st.rip = end;
                 stop = Stop.END;
                 break;

@@ -15,19 +15,22 @@ import java.util.logging.Logger;
 
 /**
  * Compiles hot decoded blocks whose instructions all have a {@link FastPath} form into a hidden class
- * (JDK ClassFile API) that calls the form's method for each instruction in turn. The JVM then inlines
- * those calls into one straight-line method per block: no per-instruction dispatch, no RIP bookkeeping
- * between instructions, and the block's loop-carried state stays in the JIT's hands.
+ * (JDK ClassFile API): register-only instructions become bytecode with their operands as constants
+ * ({@link InlineForms}), the others a call to their form's method. The JVM then turns the block into one
+ * straight-line method: no per-instruction dispatch, no RIP bookkeeping between instructions, and the
+ * block's loop-carried state stays in the JIT's hands.
  *
- * <p>Semantics are the replay's: before each instruction that can fault, {@link FastPath#enter} records
- * it as the one to restart; a conditional branch taken in the middle of the block leaves early.
+ * <p>Semantics are the replay's: before each instruction that can fault, the CPU records it as the one
+ * to restart; a conditional branch taken in the middle of the block leaves early.
  */
 final class BlockCompiler {
     private static final Logger LOG = Logger.getLogger(BlockCompiler.class.getName());
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc INSN = ClassDesc.of(DecodedInsn.class.getName());
     private static final ClassDesc COMPILED = ClassDesc.of(CompiledBlock.class.getName());
+    private static final ClassDesc CPU = ClassDesc.of(Cpu.class.getName());
     private static final MethodTypeDesc TAKES_INSN = MethodTypeDesc.of(ConstantDescs.CD_void, INSN);
+    private static final MethodTypeDesc TAKES_LONG = MethodTypeDesc.of(ConstantDescs.CD_void, ConstantDescs.CD_long);
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
@@ -70,10 +73,19 @@ final class BlockCompiler {
     }
 
     private static void emit(CodeBuilder code, DecodedInsn[] insns) {
+        InlineForms.prologue(code);
+        boolean[] flagsDead = flagsDeadAfter(insns);
         int last = insns.length - 1;
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
-            if (mayFault(d.fast)) call(code, i, "enter");
+            if (i < last && InlineForms.handles(d)) {
+                InlineForms.emit(code, d, flagsDead[i]);
+                continue;
+            }
+            if (mayFault(d.fast)) {
+                // cpu.setStartIp(rip): a fault restarts this instruction.
+                code.aload(InlineForms.CPU).loadConstant(d.rip).invokevirtual(CPU, "setStartIp", TAKES_LONG);
+            }
             String method = FastPath.STRAIGHT_LINE[d.fast];
             if (i == last) {
                 call(code, i, "run"); // the last one sets RIP, whatever it is
@@ -91,6 +103,25 @@ final class BlockCompiler {
                         .labelBinding(fallsThrough);
             }
         }
+    }
+
+    /**
+     * For each instruction, whether a later one of the block replaces all arithmetic flags before
+     * anything can read them or fault (a fault hands the guest the flags as they are): only inlined
+     * forms qualify on both counts, and the block's last instruction, which runs through
+     * {@link FastPath#run}, always reads them.
+     */
+    static boolean[] flagsDeadAfter(DecodedInsn[] insns) {
+        boolean[] dead = new boolean[insns.length];
+        boolean overwritten = false;
+        for (int j = insns.length - 1; j >= 0; j--) {
+            dead[j] = overwritten;
+            DecodedInsn d = insns[j];
+            boolean inlined = j < insns.length - 1 && InlineForms.handles(d);
+            if (!inlined || InlineForms.readsFlags(d)) overwritten = false;
+            else if (InlineForms.writesAllFlags(d)) overwritten = true;
+        }
+        return dead;
     }
 
     /** fast.method(insns[i]) */

@@ -25,10 +25,11 @@ final class FastPath {
     /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
     private static final int ROL = 100, ROR = 101;
 
-    private final Cpu cpu;
+    // Package-private for the bytecode InlineForms emits, which works on them directly.
+    final Cpu cpu;
     private final CpuState s;
-    private final long[] r;
-    private final Flags flags;
+    final long[] r;
+    final Flags flags;
     private final Mmu mmu;
 
     FastPath(Cpu cpu, CpuState s, Mmu mmu) {
@@ -287,9 +288,6 @@ final class FastPath {
 
     /** True if a conditional branch is taken (compiled blocks: the branch in the middle of a block). */
     boolean taken(DecodedInsn d) { return flags.cond(d.fastOp); }
-
-    /** Compiled blocks: the instruction about to run, so a fault restarts it. */
-    void enter(DecodedInsn d) { cpu.setStartIp(d.rip); }
 
     /** Compiled blocks: true if RIP is {@code rip} (a branch in the middle fell through). */
     boolean atRip(long rip) { return s.rip == rip; }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.util.HexFormat;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Decoded blocks: code that runs many times through the block cache (and its fast forms) gives the same
@@ -39,6 +40,21 @@ class DecodedBlockTest {
      */
     private static final String FAULT_IN_BLOCK = "bb00f03f00" + "83c001" + "488b0b" + "4883c308" + "ebf4";
 
+    /**
+     * Register arithmetic whose loop block uses every form compiled blocks inline (ALU with register and
+     * immediate sources, TEST, CMP, IMUL, shifts by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc,
+     * SETcc) next to ADC and SBB that read the carry, with flag updates that later ones overwrite:
+     * mov ecx, 300; mov rax, imm64; mov rbx, imm64; mov edx, 7; L: add rax, rbx; cmp rcx, rdx; setb sil;
+     * imul rax, rcx; imul r8d, eax; shl rdx, 3; sar r9d, 5; xor r9, rax; cmovae rdx, rbx; cmovb r10d, ecx;
+     * or r11, rdx; sub rbx, rax; and r12d, ebx; shr rbx, 1; movsxd r13, r9d; movzx r14d, al;
+     * movzx r15d, bx; lea rdi, [rax+rcx*4+0x40]; lea esi, [rdi+rbx]; test r11, rax; inc rdi; adc r8, rcx;
+     * dec r12d; sbb rsi, rax; shl r10, 0; add rdx, 0x11; cmp ebx, 0x10; setne r12b; dec ecx; jnz L.
+     */
+    private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba07000000"
+            + "4801d84839d1400f92c6480fafc1440fafc048c1e20341c1f9054931c1480f43d3440f42d14909d34829c34121dc"
+            + "48d1eb4d63e9440fb6f0440fb7fb488d7c88408d341f4985c348ffc74911c841ffcc4819c649c1e2004883c211"
+            + "83fb10410f95c4ffc9759a";
+
     private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
 
     /** Runs at CPL 0 from the code's start, 4096 instructions per slice; threshold -1 = the default. */
@@ -46,6 +62,19 @@ class DecodedBlockTest {
         EmuTestRig.State start = new EmuTestRig.State(new long[16], 2, base + EmuTestRig.CODE_BASE, new long[32]);
         return new EmuTestRig().slices(4096).compileThreshold(compileThreshold)
                 .run(HexFormat.of().parseHex(hex), start, new byte[0], 0, 10_000_000);
+    }
+
+    @Test
+    void compiledRegisterArithmeticMatchesTheInterpreterInEveryRegisterAndFlag() {
+        long compiledBefore = BlockCompiler.compiledBlocks();
+        // replays(true): the rig runs the program decoding every instruction, then builds blocks, then
+        // runs them compiled (threshold 1), and throws if any register, flag or stop differs.
+        EmuTestRig.State start = EmuTestRig.State.of(new long[16], 2);
+        EmuTestRig.Result r = new EmuTestRig().replays(true)
+                .run(HexFormat.of().parseHex(ARITHMETIC), start, new byte[0], 0, 1_000_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(0, r.state().gpr()[1], "the loop ran to its end");
+        assertTrue(BlockCompiler.compiledBlocks() > compiledBefore, "the loop body was compiled");
     }
 
     @Test

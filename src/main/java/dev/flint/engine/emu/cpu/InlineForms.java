@@ -1,0 +1,261 @@
+package dev.flint.engine.emu.cpu;
+
+import java.lang.classfile.CodeBuilder;
+import java.lang.classfile.Label;
+import java.lang.constant.ClassDesc;
+import java.lang.constant.MethodTypeDesc;
+
+import static java.lang.constant.ConstantDescs.CD_boolean;
+import static java.lang.constant.ConstantDescs.CD_int;
+import static java.lang.constant.ConstantDescs.CD_long;
+import static java.lang.constant.ConstantDescs.CD_void;
+
+/**
+ * Bytecode for the register-only {@link FastPath} forms with their operands as constants, for
+ * {@link BlockCompiler}. Calling the form's method with its {@link DecodedInsn} makes the JIT load each
+ * operand and branch on size and operation per instruction, and the inlined bodies of a long block
+ * overflow C2's inlining budget, so the block's tail ends up in real calls. Here each instruction becomes
+ * a few array accesses and arithmetic on {@code r[constant]}, and its flags a single {@link Flags#set}.
+ *
+ * <p>None of these forms can fault or touch memory, which also lets the compiler drop a flag update
+ * that a later instruction of the block overwrites before anything can read it ({@code flagsDead}).
+ * Semantics are exactly the FastPath methods'; the emu rig's replay passes compare the two.
+ */
+final class InlineForms {
+    /** Local variable slots of the compiled run method (0..2 are this, the FastPath and the insns). */
+    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10;
+
+    private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
+    private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
+    private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
+    private static final ClassDesc LONGS = CD_long.arrayType();
+    private static final MethodTypeDesc FLAGS_SET = MethodTypeDesc.of(CD_void, CD_int, CD_int, CD_long, CD_long, CD_long);
+    private static final MethodTypeDesc SET_INC_DEC = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long, CD_long);
+    private static final MethodTypeDesc COND = MethodTypeDesc.of(CD_boolean, CD_int);
+    private static final MethodTypeDesc MUL_FLAGS = MethodTypeDesc.of(CD_void, CD_int, CD_long, CD_boolean);
+    private static final MethodTypeDesc MULTIPLY_HIGH = MethodTypeDesc.of(CD_long, CD_long, CD_long);
+    private static final long LOW32 = 0xFFFF_FFFFL;
+
+    private InlineForms() {}
+
+    /** Loads the registers, flags and CPU into their slots: the prologue of every compiled block. */
+    static void prologue(CodeBuilder code) {
+        code.aload(1).getfield(FAST, "r", LONGS).astore(REGS);
+        code.aload(1).getfield(FAST, "flags", FLAGS_CLASS).astore(FLAGS);
+        code.aload(1).getfield(FAST, "cpu", CPU_CLASS).astore(CPU);
+    }
+
+    /** True if {@link #emit} handles this instruction. */
+    static boolean handles(DecodedInsn d) {
+        return switch (d.fast) {
+            case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
+                 FastPath.TEST_RR, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R, FastPath.INCDEC -> true;
+            case FastPath.ALU_RR, FastPath.ALU_RI -> d.fastOp != 2 && d.fastOp != 3; // ADC/SBB keep their method
+            case FastPath.SHIFT_RI -> isShift(d.fastOp);
+            default -> false;
+        };
+    }
+
+    /** True if the instruction, when {@link #handles handled}, reads the arithmetic flags. */
+    static boolean readsFlags(DecodedInsn d) {
+        return switch (d.fast) {
+            case FastPath.CMOV_RR, FastPath.SETCC_R, FastPath.INCDEC -> true; // INC/DEC keep CF
+            default -> false;
+        };
+    }
+
+    /** True if the instruction, when {@link #handles handled}, replaces all arithmetic flags. */
+    static boolean writesAllFlags(DecodedInsn d) {
+        return switch (d.fast) {
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.IMUL_RR -> true;
+            case FastPath.SHIFT_RI -> (d.imm & shiftMask(d.size)) != 0; // a zero count changes no flag
+            default -> false;
+        };
+    }
+
+    /**
+     * Emits the instruction's effect on registers and flags. {@code flagsDead}: a later instruction of the
+     * block replaces every arithmetic flag before any can be read, so this one need not record its own.
+     */
+    static void emit(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+        int z = d.size;
+        switch (d.fast) {
+            case FastPath.NOP -> { }
+            case FastPath.MOV_RR -> store(code, d.dst, z, () -> load(code, d.src, z));
+            case FastPath.MOV_RI -> store(code, d.dst, z, () -> code.loadConstant(d.imm));
+            case FastPath.LEA -> store(code, d.dst, z, () -> effectiveAddress(code, d));
+            case FastPath.MOVSXD -> store(code, d.dst, 8, () -> code.aload(REGS).loadConstant(d.src).laload().l2i().i2l());
+            case FastPath.MOVZX_RR -> store(code, d.dst, z, () -> load(code, d.src, d.fastOp));
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR -> alu(code, d, flagsDead);
+            case FastPath.SHIFT_RI -> shift(code, d, flagsDead);
+            case FastPath.IMUL_RR -> imul(code, d, flagsDead);
+            case FastPath.INCDEC -> incDec(code, d);
+            case FastPath.CMOV_RR -> cmov(code, d);
+            case FastPath.SETCC_R -> {
+                // r[dst] = r[dst] & ~0xFF | (cond ? 1 : 0)
+                code.aload(REGS).loadConstant(d.dst);
+                code.aload(REGS).loadConstant(d.dst).laload().loadConstant(~0xFFL).land();
+                condition(code, d.fastOp);
+                code.i2l().lor().lastore();
+            }
+            default -> throw new IllegalArgumentException("form " + d.fast + " is not inlined");
+        }
+    }
+
+    /** ADD/OR/AND/SUB/XOR/CMP with a register or immediate source, and TEST: a, b and the result in slots. */
+    private static void alu(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+        int z = d.size;
+        int op = d.fast == FastPath.TEST_RR ? 4 : d.fastOp;
+        load(code, d.dst, z);
+        code.lstore(A);
+        if (d.fast == FastPath.ALU_RI) code.loadConstant(d.imm);
+        else load(code, d.src, z);
+        code.lstore(B);
+        code.lload(A).lload(B);
+        int kind = switch (op) {
+            case 0 -> { code.ladd(); yield Flags.ADD; }
+            case 1 -> { code.lor(); yield Flags.LOGIC; }
+            case 4 -> { code.land(); yield Flags.LOGIC; }
+            case 5, 7 -> { code.lsub(); yield Flags.SUB; }
+            case 6 -> { code.lxor(); yield Flags.LOGIC; }
+            default -> throw new IllegalArgumentException("ALU operation " + op);
+        };
+        code.lstore(RES);
+        if (!flagsDead) setFlags(code, kind, z, RES);
+        if (op != 7 && d.fast != FastPath.TEST_RR) store(code, d.dst, z, () -> code.lload(RES));
+    }
+
+    /** SHL/SHR/SAR by a constant; a zero count only zero-extends a 32-bit register. */
+    private static void shift(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+        int z = d.size;
+        int count = (int) (d.imm & shiftMask(z));
+        if (count == 0) {
+            store(code, d.dst, z, () -> load(code, d.dst, z));
+            return;
+        }
+        load(code, d.dst, z);
+        code.lstore(A);
+        code.lload(A);
+        if (d.fastOp == Flags.SAR && z == 4) code.l2i().i2l(); // sign of the 32-bit value
+        code.loadConstant(count);
+        switch (d.fastOp) {
+            case Flags.SHL -> code.lshl();
+            case Flags.SHR -> code.lushr();
+            default -> code.lshr();
+        }
+        if (z == 4) code.loadConstant(LOW32).land();
+        code.lstore(RES);
+        store(code, d.dst, z, () -> code.lload(RES));
+        if (!flagsDead) {
+            code.loadConstant((long) count).lstore(B);
+            setFlags(code, d.fastOp, z, RES);
+        }
+    }
+
+    /** Two-operand IMUL: the low half, and CF = OF = "the signed product did not fit". */
+    private static void imul(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+        int z = d.size;
+        signed(code, d.dst, z);
+        code.lstore(A);
+        signed(code, d.src, z);
+        code.lstore(B);
+        code.lload(A).lload(B).lmul().lstore(RES);
+        if (!flagsDead) {
+            code.aload(CPU).loadConstant(z).lload(RES);
+            if (z == 8) {
+                // overflow = multiplyHigh(a, b) != lo >> 63
+                code.lload(A).lload(B).invokestatic(ClassDesc.of("java.lang.Math"), "multiplyHigh", MULTIPLY_HIGH);
+                code.lload(RES).loadConstant(63).lshr();
+            } else {
+                // overflow = (long) (int) lo != lo
+                code.lload(RES).l2i().i2l().lload(RES);
+            }
+            notEqual(code);
+            code.invokevirtual(CPU_CLASS, "mulFlags", MUL_FLAGS);
+        }
+        store(code, d.dst, z, () -> code.lload(RES));
+    }
+
+    /** INC/DEC: CF is kept, so the flags record what it was (Flags#setIncDec). */
+    private static void incDec(CodeBuilder code, DecodedInsn d) {
+        int z = d.size;
+        boolean inc = d.fastOp == 0;
+        load(code, d.dst, z);
+        code.lstore(A);
+        code.lload(A).loadConstant(1L);
+        if (inc) code.ladd();
+        else code.lsub();
+        if (z == 4) code.loadConstant(LOW32).land();
+        code.lstore(RES);
+        code.aload(FLAGS).loadConstant(inc ? 1 : 0).loadConstant(z).lload(A).lload(RES)
+                .invokevirtual(FLAGS_CLASS, "setIncDec", SET_INC_DEC);
+        store(code, d.dst, z, () -> code.lload(RES));
+    }
+
+    /** CMOVcc: moves if the condition holds; a 32-bit CMOV zero-extends its destination either way. */
+    private static void cmov(CodeBuilder code, DecodedInsn d) {
+        int z = d.size;
+        Label otherwise = code.newLabel(), done = code.newLabel();
+        condition(code, d.fastOp);
+        code.ifeq(otherwise);
+        store(code, d.dst, z, () -> load(code, d.src, z));
+        code.goto_(done);
+        code.labelBinding(otherwise);
+        if (z == 4) store(code, d.dst, 4, () -> load(code, d.dst, 4));
+        code.labelBinding(done);
+    }
+
+    /** flags.set(kind, size, a, b, result) from the A, B and given slots. */
+    private static void setFlags(CodeBuilder code, int kind, int z, int resultSlot) {
+        code.aload(FLAGS).loadConstant(kind).loadConstant(z).lload(A).lload(B).lload(resultSlot)
+                .invokevirtual(FLAGS_CLASS, "set", FLAGS_SET);
+    }
+
+    private static void condition(CodeBuilder code, int cc) {
+        code.aload(FLAGS).loadConstant(cc).invokevirtual(FLAGS_CLASS, "cond", COND);
+    }
+
+    /** (long, long) on the stack → int 1 if they differ, else 0. */
+    private static void notEqual(CodeBuilder code) {
+        Label same = code.newLabel(), done = code.newLabel();
+        code.lcmp().ifeq(same).iconst_1().goto_(done);
+        code.labelBinding(same);
+        code.iconst_0();
+        code.labelBinding(done);
+    }
+
+    /** disp + r[base] + (r[index] << scale), 64-bit. */
+    private static void effectiveAddress(CodeBuilder code, DecodedInsn d) {
+        code.loadConstant(d.disp);
+        if (d.base >= 0) code.aload(REGS).loadConstant(d.base).laload().ladd();
+        if (d.index >= 0) code.aload(REGS).loadConstant(d.index).laload().loadConstant(d.scale).lshl().ladd();
+    }
+
+    /** Pushes register n read at size z (1, 2, 4 or 8 bytes), zero-extended. */
+    private static void load(CodeBuilder code, int n, int z) {
+        code.aload(REGS).loadConstant(n).laload();
+        if (z != 8) code.loadConstant(z == 4 ? LOW32 : z == 2 ? 0xFFFFL : 0xFFL).land();
+    }
+
+    /** Pushes register n read at size z (4 or 8), sign-extended. */
+    private static void signed(CodeBuilder code, int n, int z) {
+        code.aload(REGS).loadConstant(n).laload();
+        if (z == 4) code.l2i().i2l();
+    }
+
+    /** r[n] = value (a 32-bit write zeroes the upper half, as in 64-bit mode). */
+    private static void store(CodeBuilder code, int n, int z, Runnable value) {
+        code.aload(REGS).loadConstant(n);
+        value.run();
+        if (z == 4) code.loadConstant(LOW32).land();
+        code.lastore();
+    }
+
+    private static boolean isShift(int op) {
+        return op == Flags.SHL || op == Flags.SHR || op == Flags.SAR;
+    }
+
+    private static long shiftMask(int z) {
+        return z == 8 ? 0x3F : 0x1F;
+    }
+}
