@@ -68,8 +68,13 @@ final class GuestProfiler implements AutoCloseable {
         double seconds = (System.nanoTime() - startNanos) / 1e9;
         long instructions = cpus.stream().mapToLong(c -> c.instructions).sum();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(output))) {
+            long compiled = cpus.stream().mapToLong(c -> c.compiledInstructions).sum();
+            long replayed = cpus.stream().mapToLong(c -> c.replayedInstructions).sum();
             out.printf("# %.1f s, %d instructions, %.1f M instructions/s, %d halted samples%n",
                     seconds, instructions, instructions / seconds / 1e6, halted);
+            out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded%n",
+                    100.0 * compiled / instructions, 100.0 * replayed / instructions,
+                    100.0 * (instructions - compiled - replayed) / instructions);
             samples.entrySet().stream()
                     .sorted(Map.Entry.<Long, Integer>comparingByValue().reversed())
                     .forEach(e -> out.printf("%016x %d%n", e.getKey(), e.getValue()));

@@ -107,6 +107,8 @@ public final class Cpu implements FpuHost {
     private long tscAdjust;
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions;
+    /** Of those, the ones run by compiled blocks and by replayed decoded blocks (the rest were decoded). */
+    public long compiledInstructions, replayedInstructions;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private boolean stopOnFault;
     private GuestFault lastFault;
@@ -265,8 +267,13 @@ public final class Cpu implements FpuHost {
                         block.compiled = BlockCompiler.compile(block.insns);
                     }
                     CompiledBlock compiled = block.compiled;
-                    count = compiled != null && max >= block.insns.length
-                            ? compiled.run(fast, block.insns) : replayBlock(block.insns, max);
+                    if (compiled != null && max >= block.insns.length) {
+                        count = compiled.run(fast, block.insns);
+                        compiledInstructions += count;
+                    } else {
+                        count = replayBlock(block.insns, max);
+                        replayedInstructions += count;
+                    }
                 } else {
                     count = buildBlock(lin, rip, key, pageHost, max);
                 }
