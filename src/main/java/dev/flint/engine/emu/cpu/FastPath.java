@@ -21,7 +21,8 @@ final class FastPath {
             JMP = 14, CALL = 15, RET = 16, PUSH = 17, POP = 18, MOV_RI = 19, MOV_STORE_IMM = 20, INCDEC = 21,
             IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27, SHIFT_RI = 28,
             SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35,
-            SHIFT_RCL = 36, NOT = 37, BSWAP = 38;
+            SHIFT_RCL = 36, NOT = 37, BSWAP = 38, TEST_RI = 39, TEST_LOAD_IMM = 40, NEG = 41, MOVSXD_LOAD = 42,
+            ALU8_RI = 43;
     /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
     private static final int ROL = 100, ROR = 101;
 
@@ -78,6 +79,11 @@ final class FastPath {
             case POP -> pop(d);
             case NOT -> not(d);
             case BSWAP -> bswap(d);
+            case TEST_RI -> testRI(d);
+            case TEST_LOAD_IMM -> testLoadImm(d);
+            case NEG -> neg(d);
+            case MOVSXD_LOAD -> movsxdLoad(d);
+            case ALU8_RI -> alu8RI(d);
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
@@ -131,6 +137,11 @@ final class FastPath {
         STRAIGHT_LINE[POP] = "pop";
         STRAIGHT_LINE[NOT] = "not";
         STRAIGHT_LINE[BSWAP] = "bswap";
+        STRAIGHT_LINE[TEST_RI] = "testRI";
+        STRAIGHT_LINE[TEST_LOAD_IMM] = "testLoadImm";
+        STRAIGHT_LINE[NEG] = "neg";
+        STRAIGHT_LINE[MOVSXD_LOAD] = "movsxdLoad";
+        STRAIGHT_LINE[ALU8_RI] = "alu8RI";
     }
 
     void movRR(DecodedInsn d) {
@@ -274,6 +285,32 @@ final class FastPath {
         set(d.dst, d.size, d.size == 8 ? Long.reverseBytes(r[d.dst]) : Integer.reverseBytes((int) r[d.dst]));
     }
 
+    void testRI(DecodedInsn d) {
+        cpu.alu(4, d.size, get(d.dst, d.size), d.imm);
+    }
+
+    void testLoadImm(DecodedInsn d) {
+        cpu.alu(4, d.size, mmu.read(address(d), d.size), d.imm);
+    }
+
+    void neg(DecodedInsn d) {
+        int z = d.size;
+        long v = get(d.dst, z);
+        long res = -v;
+        flags.set(Flags.SUB, z, 0, v, res);
+        set(d.dst, z, res);
+    }
+
+    void movsxdLoad(DecodedInsn d) {
+        set(d.dst, 8, (int) mmu.read(address(d), 4));
+    }
+
+    /** An ALU operation on a byte register (AL..R15B, never AH..BH) with an immediate. */
+    void alu8RI(DecodedInsn d) {
+        long v = cpu.alu(d.fastOp, 1, r[d.dst] & 0xFF, d.imm);
+        if (d.fastOp != 7) r[d.dst] = (r[d.dst] & ~0xFFL) | v;
+    }
+
     private void aluToMemory(DecodedInsn d, long source) {
         int z = d.size;
         long lin = address(d);
@@ -387,11 +424,13 @@ final class FastPath {
      * Called once per decoded instruction, with its code bytes.
      */
     static void classify(DecodedInsn d, boolean mode64, byte[] code, int at) {
-        if (!mode64 || d.lock || d.repPrefix != 0 || d.adSize != 8 || (d.seg >= 0 && d.seg < FS)) return;
+        if (!mode64 || d.lock || d.repPrefix != 0 || d.adSize != 8) return;
         int z = d.opSize;
         boolean wide = z == 4 || z == 8;
         int op = d.opcode;
         boolean mem = d.hasModrm && d.memOp;
+        // An ES/CS/SS/DS override only matters to a memory operand (kernels pad calls with CS prefixes).
+        if (mem && d.seg >= 0 && d.seg < FS) return;
         boolean regForm = d.hasModrm && !d.memOp;
         if (mem && d.ripRel) {
             // RIP-relative: the offset is fixed once the instruction's end is known.
@@ -416,6 +455,58 @@ final class FastPath {
                 return;
             }
             switch (op) {
+                case 0x05, 0x0D, 0x15, 0x1D, 0x25, 0x2D, 0x35, 0x3D -> { // ALU rAX, imm32
+                    if (!wide) return;
+                    d.fastOp = op >> 3;
+                    d.dst = 0;
+                    d.imm = (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
+                    d.fast = ALU_RI;
+                }
+                case 0x04, 0x0C, 0x14, 0x1C, 0x24, 0x2C, 0x34, 0x3C -> { // ALU AL, imm8
+                    d.fastOp = op >> 3;
+                    d.dst = 0;
+                    d.imm = code[at + d.length - 1] & 0xFF;
+                    d.fast = ALU8_RI;
+                }
+                case 0xA8, 0xA9 -> { // TEST AL, imm8 / TEST rAX, imm32
+                    if (op == 0xA9 && !wide) return;
+                    d.size = op == 0xA8 ? 1 : z;
+                    d.dst = 0;
+                    d.imm = op == 0xA8 ? code[at + d.length - 1] & 0xFF
+                            : (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
+                    d.fast = TEST_RI;
+                }
+                case 0x80 -> { // ALU r/m8, imm8
+                    if (regForm && !d.rex && rm >= 4) return; // AH..BH: the general handler
+                    d.fastOp = reg & 7;
+                    d.size = 1;
+                    d.imm = code[at + d.length - 1] & 0xFF;
+                    if (regForm) {
+                        d.dst = rm;
+                        d.fast = ALU8_RI;
+                    } else {
+                        d.fast = ALU_STORE_IMM;
+                    }
+                }
+                case 0xF6 -> { // TEST r/m8, imm8
+                    if ((reg & 7) != 0 || (regForm && !d.rex && rm >= 4)) return;
+                    d.size = 1;
+                    d.dst = rm;
+                    d.imm = code[at + d.length - 1] & 0xFF;
+                    d.fast = regForm ? TEST_RI : TEST_LOAD_IMM;
+                }
+                case 0x88 -> { // MOV m8, r8
+                    if (!mem || (!d.rex && reg >= 4)) return;
+                    d.size = 1;
+                    d.src = reg;
+                    d.fast = MOV_STORE;
+                }
+                case 0xC6 -> { // MOV m8, imm8
+                    if (!mem || (reg & 7) != 0) return;
+                    d.size = 1;
+                    d.imm = code[at + d.length - 1] & 0xFF;
+                    d.fast = MOV_STORE_IMM;
+                }
                 case 0x81, 0x83 -> {
                     if (!wide || !d.hasModrm) return;
                     d.fastOp = reg & 7;
@@ -457,6 +548,8 @@ final class FastPath {
                     if (regForm) {
                         d.src = rm;
                         d.fast = MOVSXD;
+                    } else if (mem) {
+                        d.fast = MOVSXD_LOAD;
                     }
                 }
                 case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
@@ -527,6 +620,13 @@ final class FastPath {
                     if ((reg & 7) == 2 && regForm) {
                         d.dst = rm;
                         d.fast = NOT;
+                    } else if ((reg & 7) == 3 && regForm) {
+                        d.dst = rm;
+                        d.fast = NEG;
+                    } else if ((reg & 7) == 0) { // TEST r/m, imm32
+                        d.dst = rm;
+                        d.imm = (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
+                        d.fast = regForm ? TEST_RI : TEST_LOAD_IMM;
                     } else if ((reg & 7) == 4) {
                         d.src = rm;
                         d.fast = regForm ? MUL_R : MUL_LOAD;

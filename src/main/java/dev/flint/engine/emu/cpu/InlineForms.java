@@ -49,7 +49,8 @@ final class InlineForms {
     static boolean handles(DecodedInsn d) {
         return switch (d.fast) {
             case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
-                 FastPath.TEST_RR, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R, FastPath.INCDEC -> true;
+                 FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
+                 FastPath.INCDEC -> true;
             case FastPath.ALU_RR, FastPath.ALU_RI -> d.fastOp != 2 && d.fastOp != 3; // ADC/SBB keep their method
             case FastPath.SHIFT_RI -> isShift(d.fastOp);
             default -> false;
@@ -67,7 +68,7 @@ final class InlineForms {
     /** True if the instruction, when {@link #handles handled}, replaces all arithmetic flags. */
     static boolean writesAllFlags(DecodedInsn d) {
         return switch (d.fast) {
-            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.IMUL_RR -> true;
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR -> true;
             case FastPath.SHIFT_RI -> (d.imm & shiftMask(d.size)) != 0; // a zero count changes no flag
             default -> false;
         };
@@ -86,7 +87,8 @@ final class InlineForms {
             case FastPath.LEA -> store(code, d.dst, z, () -> effectiveAddress(code, d));
             case FastPath.MOVSXD -> store(code, d.dst, 8, () -> code.aload(REGS).loadConstant(d.src).laload().l2i().i2l());
             case FastPath.MOVZX_RR -> store(code, d.dst, z, () -> load(code, d.src, d.fastOp));
-            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR -> alu(code, d, flagsDead);
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.TEST_RI -> alu(code, d, flagsDead);
+            case FastPath.NEG -> neg(code, d, flagsDead);
             case FastPath.SHIFT_RI -> shift(code, d, flagsDead);
             case FastPath.IMUL_RR -> imul(code, d, flagsDead);
             case FastPath.INCDEC -> incDec(code, d);
@@ -105,10 +107,11 @@ final class InlineForms {
     /** ADD/OR/AND/SUB/XOR/CMP with a register or immediate source, and TEST: a, b and the result in slots. */
     private static void alu(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
         int z = d.size;
-        int op = d.fast == FastPath.TEST_RR ? 4 : d.fastOp;
+        boolean test = d.fast == FastPath.TEST_RR || d.fast == FastPath.TEST_RI;
+        int op = test ? 4 : d.fastOp;
         load(code, d.dst, z);
         code.lstore(A);
-        if (d.fast == FastPath.ALU_RI) code.loadConstant(d.imm);
+        if (d.fast == FastPath.ALU_RI || d.fast == FastPath.TEST_RI) code.loadConstant(d.imm);
         else load(code, d.src, z);
         code.lstore(B);
         code.lload(A).lload(B);
@@ -122,7 +125,18 @@ final class InlineForms {
         };
         code.lstore(RES);
         if (!flagsDead) setFlags(code, kind, z, RES);
-        if (op != 7 && d.fast != FastPath.TEST_RR) store(code, d.dst, z, () -> code.lload(RES));
+        if (op != 7 && !test) store(code, d.dst, z, () -> code.lload(RES));
+    }
+
+    /** NEG: 0 - value, flagged as that subtraction. */
+    private static void neg(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+        int z = d.size;
+        code.lconst_0().lstore(A);
+        load(code, d.dst, z);
+        code.lstore(B);
+        code.lload(A).lload(B).lsub().lstore(RES);
+        if (!flagsDead) setFlags(code, Flags.SUB, z, RES);
+        store(code, d.dst, z, () -> code.lload(RES));
     }
 
     /** SHL/SHR/SAR by a constant; a zero count only zero-extends a 32-bit register. */

@@ -41,19 +41,18 @@ class DecodedBlockTest {
     private static final String FAULT_IN_BLOCK = "bb00f03f00" + "83c001" + "488b0b" + "4883c308" + "ebf4";
 
     /**
-     * Register arithmetic whose loop block uses every form compiled blocks inline (ALU with register and
-     * immediate sources, TEST, CMP, IMUL, shifts by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc,
-     * SETcc) next to ADC and SBB that read the carry, with flag updates that later ones overwrite:
-     * mov ecx, 300; mov rax, imm64; mov rbx, imm64; mov edx, 7; L: add rax, rbx; cmp rcx, rdx; setb sil;
-     * imul rax, rcx; imul r8d, eax; shl rdx, 3; sar r9d, 5; xor r9, rax; cmovae rdx, rbx; cmovb r10d, ecx;
-     * or r11, rdx; sub rbx, rax; and r12d, ebx; shr rbx, 1; movsxd r13, r9d; movzx r14d, al;
-     * movzx r15d, bx; lea rdi, [rax+rcx*4+0x40]; lea esi, [rdi+rbx]; test r11, rax; inc rdi; adc r8, rcx;
-     * dec r12d; sbb rsi, rax; shl r10, 0; add rdx, 0x11; cmp ebx, 0x10; setne r12b; dec ecx; jnz L.
+     * Arithmetic whose loop block uses every form compiled blocks inline (ALU with register and immediate
+     * sources, TEST, CMP, NEG, IMUL, shifts by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc, SETcc)
+     * next to ADC and SBB that read the carry, byte-sized ALU, TEST and MOV forms on registers and memory,
+     * and flag updates that later ones overwrite: 300 passes of a 61-instruction loop, assembled from
+     * src/test/resources/emu/arithmetic-loop.s.
      */
-    private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba07000000"
-            + "4801d84839d1400f92c6480fafc1440fafc048c1e20341c1f9054931c1480f43d3440f42d14909d34829c34121dc"
-            + "48d1eb4d63e9440fb6f0440fb7fb488d7c88408d341f4985c348ffc74911c841ffcc4819c649c1e2004883c211"
-            + "83fb10410f95c4ffc9759a";
+    private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba070000004801d84839d1400f92c6480fafc1440fafc0"
+            + "48c1e20341c1f9054931c1480f43d3440f42d14909d34829c34121dc48d1eb4d63e9440fb6f0440fb7fb488d7c88408d"
+            + "341f4985c348ffc74911c841ffcc4819c649c1e2004883c21183fb10410f95c441f7c1341200004c0f44f249f7db410f"
+            + "9cc7f7dbf6c340440f45eb83c0773c10400f97c724f01407a8014080fe034180c9814180d94488042510002000c60425"
+            + "110020005af604251000200080410f94c2f704250000200001800000410f95c38004251200200003803c25110020005a"
+            + "4c632c251000200044892c2500002000ffc90f8516ffffff";
 
     private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
 
@@ -68,10 +67,11 @@ class DecodedBlockTest {
     void compiledRegisterArithmeticMatchesTheInterpreterInEveryRegisterAndFlag() {
         long compiledBefore = BlockCompiler.compiledBlocks();
         // replays(true): the rig runs the program decoding every instruction, then builds blocks, then
-        // runs them compiled (threshold 1), and throws if any register, flag or stop differs.
+        // runs them compiled (threshold 1), and throws if any register, flag, data byte or stop differs.
+        // The data page is given in full so that each pass starts from the same memory.
         EmuTestRig.State start = EmuTestRig.State.of(new long[16], 2);
         EmuTestRig.Result r = new EmuTestRig().replays(true)
-                .run(HexFormat.of().parseHex(ARITHMETIC), start, new byte[0], 0, 1_000_000);
+                .run(HexFormat.of().parseHex(ARITHMETIC), start, new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
         assertEquals(EmuTestRig.Stop.END, r.stop());
         assertEquals(0, r.state().gpr()[1], "the loop ran to its end");
         assertTrue(BlockCompiler.compiledBlocks() > compiledBefore, "the loop body was compiled");
