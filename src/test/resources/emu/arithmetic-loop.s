@@ -13,6 +13,15 @@ imul r8d, eax
 shl rdx, 3
 sar r9d, 5
 xor r9, rax
+rol rax, 13
+adc rdx, 0
+ror r9d, 7
+seto r10b
+ror ebx, 1
+rol r8d, 5
+add rdx, rbx
+ror r11, 60
+cmovc r14, r11
 cmovae rdx, rbx
 cmovb r10d, ecx
 or r11, rdx

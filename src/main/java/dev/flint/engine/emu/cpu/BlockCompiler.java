@@ -118,7 +118,7 @@ final class BlockCompiler {
             dead[j] = overwritten;
             DecodedInsn d = insns[j];
             boolean inlined = j < insns.length - 1 && InlineForms.handles(d);
-            if (!inlined || InlineForms.readsFlags(d)) overwritten = false;
+            if (!inlined || InlineForms.readsFlags(d, dead[j])) overwritten = false;
             else if (InlineForms.writesAllFlags(d)) overwritten = true;
         }
         return dead;

@@ -24,7 +24,7 @@ final class FastPath {
             SHIFT_RCL = 36, NOT = 37, BSWAP = 38, TEST_RI = 39, TEST_LOAD_IMM = 40, NEG = 41, MOVSXD_LOAD = 42,
             ALU8_RI = 43;
     /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
-    private static final int ROL = 100, ROR = 101;
+    static final int ROL = 100, ROR = 101;
 
     // Package-private for the bytecode InlineForms emits, which works on them directly.
     final Cpu cpu;
@@ -354,22 +354,27 @@ final class FastPath {
     /** ROL/ROR by a count below the operand width (32 or 64): only CF and OF change. */
     private void rotate(DecodedInsn d, int z, long old, int count) {
         long v;
-        boolean cf, of;
         if (z == 8) {
             v = d.fastOp == ROL ? Long.rotateLeft(old, count) : Long.rotateRight(old, count);
         } else {
             v = (d.fastOp == ROL ? Integer.rotateLeft((int) old, count) : Integer.rotateRight((int) old, count))
                     & 0xFFFF_FFFFL;
         }
+        set(d.dst, z, v);
+        rotateFlags(d.fastOp == ROL, z, v);
+    }
+
+    /** The flags of a rotation that gave {@code v} (count not zero): CF and OF change, the others stay. */
+    void rotateFlags(boolean left, int z, long v) {
         int top = z * 8 - 1;
-        if (d.fastOp == ROL) {
+        boolean cf, of;
+        if (left) {
             cf = (v & 1) != 0;
             of = (((v >>> top) & 1) != 0) ^ cf;
         } else {
             cf = ((v >>> top) & 1) != 0;
             of = cf ^ (((v >>> (top - 1)) & 1) != 0);
         }
-        set(d.dst, z, v);
         long f = flags.arith() & ~(Flags.CF | Flags.OF);
         flags.setArith(f | (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
     }

@@ -34,6 +34,10 @@ final class InlineForms {
     private static final MethodTypeDesc COND = MethodTypeDesc.of(CD_boolean, CD_int);
     private static final MethodTypeDesc MUL_FLAGS = MethodTypeDesc.of(CD_void, CD_int, CD_long, CD_boolean);
     private static final MethodTypeDesc MULTIPLY_HIGH = MethodTypeDesc.of(CD_long, CD_long, CD_long);
+    private static final MethodTypeDesc ROTATE_FLAGS = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long);
+    private static final ClassDesc LONG = ClassDesc.of("java.lang.Long"), INTEGER = ClassDesc.of("java.lang.Integer");
+    private static final MethodTypeDesc ROTATE_LONG = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+    private static final MethodTypeDesc ROTATE_INT = MethodTypeDesc.of(CD_int, CD_int, CD_int);
     private static final long LOW32 = 0xFFFF_FFFFL;
 
     private InlineForms() {}
@@ -52,15 +56,21 @@ final class InlineForms {
                  FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
                  FastPath.INCDEC -> true;
             case FastPath.ALU_RR, FastPath.ALU_RI -> d.fastOp != 2 && d.fastOp != 3; // ADC/SBB keep their method
-            case FastPath.SHIFT_RI -> isShift(d.fastOp);
+            case FastPath.SHIFT_RI -> true;
             default -> false;
         };
     }
 
-    /** True if the instruction, when {@link #handles handled}, reads the arithmetic flags. */
-    static boolean readsFlags(DecodedInsn d) {
+    /**
+     * True if the instruction, when {@link #handles handled}, reads the arithmetic flags; {@code flagsDead}
+     * as for {@link #emit}.
+     */
+    static boolean readsFlags(DecodedInsn d, boolean flagsDead) {
         return switch (d.fast) {
             case FastPath.CMOV_RR, FastPath.SETCC_R, FastPath.INCDEC -> true; // INC/DEC keep CF
+            // A rotation changes CF and OF only, so it merges them into the flags so far - unless later
+            // instructions overwrite all of them anyway, and then it does nothing with flags at all.
+            case FastPath.SHIFT_RI -> isRotate(d.fastOp) && !flagsDead && (d.imm & shiftMask(d.size)) != 0;
             default -> false;
         };
     }
@@ -69,7 +79,7 @@ final class InlineForms {
     static boolean writesAllFlags(DecodedInsn d) {
         return switch (d.fast) {
             case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR -> true;
-            case FastPath.SHIFT_RI -> (d.imm & shiftMask(d.size)) != 0; // a zero count changes no flag
+            case FastPath.SHIFT_RI -> !isRotate(d.fastOp) && (d.imm & shiftMask(d.size)) != 0; // count 0: none
             default -> false;
         };
     }
@@ -147,6 +157,10 @@ final class InlineForms {
             store(code, d.dst, z, () -> load(code, d.dst, z));
             return;
         }
+        if (isRotate(d.fastOp)) {
+            rotate(code, d, count, flagsDead);
+            return;
+        }
         load(code, d.dst, z);
         code.lstore(A);
         code.lload(A);
@@ -163,6 +177,26 @@ final class InlineForms {
         if (!flagsDead) {
             code.loadConstant((long) count).lstore(B);
             setFlags(code, d.fastOp, z, RES);
+        }
+    }
+
+    /** ROL/ROR by a constant other than zero; CF and OF through FastPath#rotateFlags unless dead. */
+    private static void rotate(CodeBuilder code, DecodedInsn d, int count, boolean flagsDead) {
+        int z = d.size;
+        boolean left = d.fastOp == FastPath.ROL;
+        int right = left ? count : z * 8 - count; // as a left rotation
+        if (z == 8) {
+            code.aload(REGS).loadConstant(d.dst).laload().loadConstant(right)
+                    .invokestatic(LONG, "rotateLeft", ROTATE_LONG);
+        } else {
+            code.aload(REGS).loadConstant(d.dst).laload().l2i().loadConstant(right)
+                    .invokestatic(INTEGER, "rotateLeft", ROTATE_INT).i2l().loadConstant(LOW32).land();
+        }
+        code.lstore(RES);
+        store(code, d.dst, z, () -> code.lload(RES));
+        if (!flagsDead) {
+            code.aload(1).loadConstant(left ? 1 : 0).loadConstant(z).lload(RES)
+                    .invokevirtual(FAST, "rotateFlags", ROTATE_FLAGS);
         }
     }
 
@@ -265,8 +299,8 @@ final class InlineForms {
         code.lastore();
     }
 
-    private static boolean isShift(int op) {
-        return op == Flags.SHL || op == Flags.SHR || op == Flags.SAR;
+    private static boolean isRotate(int op) {
+        return op == FastPath.ROL || op == FastPath.ROR;
     }
 
     private static long shiftMask(int z) {

@@ -42,17 +42,18 @@ class DecodedBlockTest {
 
     /**
      * Arithmetic whose loop block uses every form compiled blocks inline (ALU with register and immediate
-     * sources, TEST, CMP, NEG, IMUL, shifts by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc, SETcc)
+     * sources, TEST, CMP, NEG, IMUL, shifts and rotations by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc, SETcc)
      * next to ADC and SBB that read the carry, byte-sized ALU, TEST and MOV forms on registers and memory,
-     * and flag updates that later ones overwrite: 300 passes of a 61-instruction loop, assembled from
+     * and flag updates that later ones overwrite: 300 passes of a 65-instruction loop, assembled from
      * src/test/resources/emu/arithmetic-loop.s.
      */
     private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba070000004801d84839d1400f92c6480fafc1440fafc0"
-            + "48c1e20341c1f9054931c1480f43d3440f42d14909d34829c34121dc48d1eb4d63e9440fb6f0440fb7fb488d7c88408d"
-            + "341f4985c348ffc74911c841ffcc4819c649c1e2004883c21183fb10410f95c441f7c1341200004c0f44f249f7db410f"
-            + "9cc7f7dbf6c340440f45eb83c0773c10400f97c724f01407a8014080fe034180c9814180d94488042510002000c60425"
-            + "110020005af604251000200080410f94c2f704250000200001800000410f95c38004251200200003803c25110020005a"
-            + "4c632c251000200044892c2500002000ffc90f8516ffffff";
+            + "48c1e20341c1f9054931c148c1c00d4883d20041c1c907410f90c2d1cb41c1c0054801da49c1cb3c4d0f42f3480f43d3"
+            + "440f42d14909d34829c34121dc48d1eb4d63e9440fb6f0440fb7fb488d7c88408d341f4985c348ffc74911c841ffcc48"
+            + "19c649c1e2004883c21183fb10410f95c441f7c1341200004c0f44f249f7db410f9cc7f7dbf6c340440f45eb83c0773c"
+            + "10400f97c724f01407a8014080fe034180c9814180d94488042510002000c60425110020005af604251000200080410f"
+            + "94c2f704250000200001800000410f95c38004251200200003803c25110020005a4c632c251000200044892c25000020"
+            + "00ffc90f85f5feffff";
 
     private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
 
