@@ -68,5 +68,15 @@ add byte ptr [0x200012], 3
 cmp byte ptr [0x200011], 0x5a
 movsxd r13, dword ptr [0x200010]
 mov dword ptr [0x200000], r13d
+mov rdx, qword ptr [0x200008]
+add r8, qword ptr [0x200000]
+test qword ptr [0x200010], rsi
+setz r9b
+movzx eax, word ptr [0x200010]
+mov qword ptr [0x200018], rbx
+mov dword ptr [0x200020], 0x1234
+sub r10d, dword ptr [0x200020]
+mov r11, qword ptr fs:[0x200018]
+mov qword ptr [0x200008], r14
 dec ecx
 jnz L

@@ -78,13 +78,13 @@ final class BlockCompiler {
         int last = insns.length - 1;
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
-            if (i < last && InlineForms.handles(d)) {
-                InlineForms.emit(code, d, flagsDead[i]);
-                continue;
-            }
             if (mayFault(d.fast)) {
                 // cpu.setStartIp(rip): a fault restarts this instruction.
                 code.aload(InlineForms.CPU).loadConstant(d.rip).invokevirtual(CPU, "setStartIp", TAKES_LONG);
+            }
+            if (i < last && InlineForms.handles(d)) {
+                InlineForms.emit(code, d, flagsDead[i]);
+                continue;
             }
             String method = FastPath.STRAIGHT_LINE[d.fast];
             if (i == last) {
@@ -118,7 +118,7 @@ final class BlockCompiler {
             dead[j] = overwritten;
             DecodedInsn d = insns[j];
             boolean inlined = j < insns.length - 1 && InlineForms.handles(d);
-            if (!inlined || InlineForms.readsFlags(d, dead[j])) overwritten = false;
+            if (!inlined || mayFault(d.fast) || InlineForms.readsFlags(d, dead[j])) overwritten = false;
             else if (InlineForms.writesAllFlags(d)) overwritten = true;
         }
         return dead;

@@ -31,7 +31,7 @@ final class FastPath {
     private final CpuState s;
     final long[] r;
     final Flags flags;
-    private final Mmu mmu;
+    final Mmu mmu;
 
     FastPath(Cpu cpu, CpuState s, Mmu mmu) {
         this.cpu = cpu;
@@ -417,8 +417,16 @@ final class FastPath {
 
     private long address(DecodedInsn d) {
         long lin = offset(d);
-        if (d.seg >= FS) lin += s.segBase[d.seg];
-        if (((lin << 16) >> 16) != lin) throw GuestFault.of(d.eaSeg == SS ? GuestFault.SS : GuestFault.GP, 0);
+        if (d.seg >= FS) lin += segmentBase(d.seg);
+        return canonical(lin, d.eaSeg);
+    }
+
+    /** The base of FS or GS (the only segments with a base in 64-bit mode). */
+    long segmentBase(int seg) { return s.segBase[seg]; }
+
+    /** The linear address if canonical, else the fault a non-canonical one raises (#SS on the stack). */
+    static long canonical(long lin, int eaSeg) {
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(eaSeg == SS ? GuestFault.SS : GuestFault.GP, 0);
         return lin;
     }
 

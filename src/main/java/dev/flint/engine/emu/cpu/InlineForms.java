@@ -1,5 +1,7 @@
 package dev.flint.engine.emu.cpu;
 
+import dev.flint.engine.emu.mmu.Mmu;
+
 import java.lang.classfile.CodeBuilder;
 import java.lang.classfile.Label;
 import java.lang.constant.ClassDesc;
@@ -11,23 +13,29 @@ import static java.lang.constant.ConstantDescs.CD_long;
 import static java.lang.constant.ConstantDescs.CD_void;
 
 /**
- * Bytecode for the register-only {@link FastPath} forms with their operands as constants, for
+ * Bytecode for the commonest {@link FastPath} forms with their operands as constants, for
  * {@link BlockCompiler}. Calling the form's method with its {@link DecodedInsn} makes the JIT load each
  * operand and branch on size and operation per instruction, and the inlined bodies of a long block
  * overflow C2's inlining budget, so the block's tail ends up in real calls. Here each instruction becomes
  * a few array accesses and arithmetic on {@code r[constant]}, and its flags a single {@link Flags#set}.
  *
- * <p>None of these forms can fault or touch memory, which also lets the compiler drop a flag update
- * that a later instruction of the block overwrites before anything can read it ({@code flagsDead}).
+ * <p>The compiler drops a flag update that a later instruction of the block overwrites before anything
+ * can read it or a fault can show it to the guest ({@code flagsDead}, see
+ * {@link BlockCompiler#flagsDeadAfter}).
  * Semantics are exactly the FastPath methods'; the emu rig's replay passes compare the two.
  */
 final class InlineForms {
     /** Local variable slots of the compiled run method (0..2 are this, the FastPath and the insns). */
-    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10;
+    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10, MMU = 12;
 
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
+    private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
+    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_int, CD_long);
+    private static final MethodTypeDesc SEGMENT_BASE = MethodTypeDesc.of(CD_long, CD_int);
+    private static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final ClassDesc LONGS = CD_long.arrayType();
     private static final MethodTypeDesc FLAGS_SET = MethodTypeDesc.of(CD_void, CD_int, CD_int, CD_long, CD_long, CD_long);
     private static final MethodTypeDesc SET_INC_DEC = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long, CD_long);
@@ -47,6 +55,7 @@ final class InlineForms {
         code.aload(1).getfield(FAST, "r", LONGS).astore(REGS);
         code.aload(1).getfield(FAST, "flags", FLAGS_CLASS).astore(FLAGS);
         code.aload(1).getfield(FAST, "cpu", CPU_CLASS).astore(CPU);
+        code.aload(1).getfield(FAST, "mmu", MMU_CLASS).astore(MMU);
     }
 
     /** True if {@link #emit} handles this instruction. */
@@ -54,8 +63,9 @@ final class InlineForms {
         return switch (d.fast) {
             case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
                  FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
-                 FastPath.INCDEC -> true;
-            case FastPath.ALU_RR, FastPath.ALU_RI -> d.fastOp != 2 && d.fastOp != 3; // ADC/SBB keep their method
+                 FastPath.INCDEC, FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.MOVZX_LOAD,
+                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM -> true;
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD -> d.fastOp != 2 && d.fastOp != 3; // not ADC/SBB
             case FastPath.SHIFT_RI -> true;
             default -> false;
         };
@@ -78,7 +88,8 @@ final class InlineForms {
     /** True if the instruction, when {@link #handles handled}, replaces all arithmetic flags. */
     static boolean writesAllFlags(DecodedInsn d) {
         return switch (d.fast) {
-            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR -> true;
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD, FastPath.TEST_RR, FastPath.TEST_RI,
+                 FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NEG, FastPath.IMUL_RR -> true;
             case FastPath.SHIFT_RI -> !isRotate(d.fastOp) && (d.imm & shiftMask(d.size)) != 0; // count 0: none
             default -> false;
         };
@@ -97,7 +108,20 @@ final class InlineForms {
             case FastPath.LEA -> store(code, d.dst, z, () -> effectiveAddress(code, d));
             case FastPath.MOVSXD -> store(code, d.dst, 8, () -> code.aload(REGS).loadConstant(d.src).laload().l2i().i2l());
             case FastPath.MOVZX_RR -> store(code, d.dst, z, () -> load(code, d.src, d.fastOp));
-            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.TEST_RR, FastPath.TEST_RI -> alu(code, d, flagsDead);
+            case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD, FastPath.TEST_RR, FastPath.TEST_RI,
+                 FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM -> alu(code, d, flagsDead);
+            case FastPath.MOV_LOAD -> store(code, d.dst, z, () -> read(code, d, z));
+            case FastPath.MOVZX_LOAD -> store(code, d.dst, z, () -> read(code, d, d.fastOp));
+            case FastPath.MOVSXD_LOAD -> store(code, d.dst, 8, () -> { read(code, d, 4); code.l2i().i2l(); });
+            case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
+                // mmu.write(address, z, value)
+                code.aload(MMU);
+                address(code, d);
+                code.loadConstant(z);
+                if (d.fast == FastPath.MOV_STORE) load(code, d.src, z);
+                else code.loadConstant(d.imm);
+                code.invokevirtual(MMU_CLASS, "write", WRITE);
+            }
             case FastPath.NEG -> neg(code, d, flagsDead);
             case FastPath.SHIFT_RI -> shift(code, d, flagsDead);
             case FastPath.IMUL_RR -> imul(code, d, flagsDead);
@@ -117,12 +141,19 @@ final class InlineForms {
     /** ADD/OR/AND/SUB/XOR/CMP with a register or immediate source, and TEST: a, b and the result in slots. */
     private static void alu(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
         int z = d.size;
-        boolean test = d.fast == FastPath.TEST_RR || d.fast == FastPath.TEST_RI;
+        int form = d.fast;
+        boolean test = form == FastPath.TEST_RR || form == FastPath.TEST_RI || form == FastPath.TEST_LOAD
+                || form == FastPath.TEST_LOAD_IMM;
         int op = test ? 4 : d.fastOp;
-        load(code, d.dst, z);
+        // The operands in FastPath's order: memory first for TEST, the register first for ALU loads.
+        if (form == FastPath.TEST_LOAD || form == FastPath.TEST_LOAD_IMM) read(code, d, z);
+        else load(code, d.dst, z);
         code.lstore(A);
-        if (d.fast == FastPath.ALU_RI || d.fast == FastPath.TEST_RI) code.loadConstant(d.imm);
-        else load(code, d.src, z);
+        switch (form) {
+            case FastPath.ALU_RI, FastPath.TEST_RI, FastPath.TEST_LOAD_IMM -> code.loadConstant(d.imm);
+            case FastPath.ALU_LOAD -> read(code, d, z);
+            default -> load(code, d.src, z);
+        }
         code.lstore(B);
         code.lload(A).lload(B);
         int kind = switch (op) {
@@ -136,6 +167,20 @@ final class InlineForms {
         code.lstore(RES);
         if (!flagsDead) setFlags(code, kind, z, RES);
         if (op != 7 && !test) store(code, d.dst, z, () -> code.lload(RES));
+    }
+
+    /** Pushes mmu.read(address, size). */
+    private static void read(CodeBuilder code, DecodedInsn d, int size) {
+        code.aload(MMU);
+        address(code, d);
+        code.loadConstant(size).invokevirtual(MMU_CLASS, "read", READ);
+    }
+
+    /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
+    private static void address(CodeBuilder code, DecodedInsn d) {
+        effectiveAddress(code, d);
+        if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
+        code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
     }
 
     /** NEG: 0 - value, flagged as that subtraction. */

@@ -44,7 +44,7 @@ class DecodedBlockTest {
      * Arithmetic whose loop block uses every form compiled blocks inline (ALU with register and immediate
      * sources, TEST, CMP, NEG, IMUL, shifts and rotations by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc, SETcc)
      * next to ADC and SBB that read the carry, byte-sized ALU, TEST and MOV forms on registers and memory,
-     * and flag updates that later ones overwrite: 300 passes of a 65-instruction loop, assembled from
+     * loads and stores (one through FS), and flag updates that later ones overwrite: 300 passes of a 75-instruction loop, assembled from
      * src/test/resources/emu/arithmetic-loop.s.
      */
     private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba070000004801d84839d1400f92c6480fafc1440fafc0"
@@ -53,7 +53,8 @@ class DecodedBlockTest {
             + "19c649c1e2004883c21183fb10410f95c441f7c1341200004c0f44f249f7db410f9cc7f7dbf6c340440f45eb83c0773c"
             + "10400f97c724f01407a8014080fe034180c9814180d94488042510002000c60425110020005af604251000200080410f"
             + "94c2f704250000200001800000410f95c38004251200200003803c25110020005a4c632c251000200044892c25000020"
-            + "00ffc90f85f5feffff";
+            + "00488b1425080020004c030425000020004885342510002000410f94c10fb704251000200048891c2518002000c70425"
+            + "2000200034120000442b142520002000644c8b1c25180020004c89342508002000ffc90f85a5feffff";
 
     private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
 
