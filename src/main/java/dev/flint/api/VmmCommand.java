@@ -3,6 +3,7 @@ package dev.flint.api;
 import dev.flint.api.model.FullVmConfiguration;
 import dev.flint.api.model.LoggerConfig;
 import dev.flint.api.model.MetricsConfig;
+import dev.flint.devices.legacy.BootTimer;
 import dev.flint.machine.StopReason;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -13,6 +14,7 @@ import java.time.Instant;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -31,6 +33,8 @@ import picocli.CommandLine.Spec;
         description = "Run one microVM driven by the Firecracker REST API on a Unix socket.")
 public final class VmmCommand implements Callable<Integer> {
     private static final Logger LOG = Logger.getLogger(VmmCommand.class.getName());
+    /** Held so the level --boot-timer sets stays (the logging framework keeps loggers only weakly). */
+    private static final Logger BOOT_TIMER_LOG = Logger.getLogger(BootTimer.class.getName());
     private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
 
     @Option(names = "--api-sock", paramLabel = "PATH", defaultValue = "/run/flint.socket",
@@ -112,6 +116,9 @@ public final class VmmCommand implements Callable<Integer> {
         if (maxPayload < 1) throw ApiException.badRequest("--http-api-max-payload-size must be positive");
         FullVmConfiguration config = configFile == null ? null : readConfig(configFile);
 
+        // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
+        // without --debug (and also goes to a logger configured below or over the API).
+        if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
         VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
         if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));

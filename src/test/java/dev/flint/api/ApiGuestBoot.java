@@ -80,6 +80,7 @@ public final class ApiGuestBoot {
 
                 flint.await("Flint guest: busybox", Duration.ofMinutes(10));
                 awaitInFile(log, "Guest-boot-time = ", Duration.ofMinutes(1)); // Firecracker logs it too
+                flint.await("Guest-boot-time = ", Duration.ofSeconds(10)); // and --boot-timer shows it on stderr
                 assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.FLUSH_METRICS)).status());
                 assertVirtioPaths(engine, metrics);
                 var cad = client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.SEND_CTRL_ALT_DEL));
