@@ -17,7 +17,8 @@ kernel=$(awk '$1 == "kernel" {print $2}' <<<"$assets")
 initrd=$(awk '$1 == "initrd" {print $2}' <<<"$assets")
 [[ -f $kernel && -f $initrd ]] || { echo "bench/api.sh: no kernel/initrd from 'flint guest fetch'" >&2; exit 1; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=lib.sh
+source "$repo/bench/lib.sh"
 api() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X "$1" "http://localhost$2" ${3:+-d "$3"}; }
 
 sock=$work/api.sock

@@ -63,7 +63,8 @@ measure() {
 
 zeros_sha=$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=lib.sh
+source "$repo/bench/lib.sh"
 
 : > "$work/flint.txt"; : > "$work/qemu.txt"
 for i in $(seq "$runs"); do

@@ -44,7 +44,8 @@ chmod 755 "$work/initrd/init"
 initrd=$work/marker.cpio.gz
 append="console=ttyS0 quiet panic=-1"
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# shellcheck source=lib.sh
+source "$repo/bench/lib.sh"
 
 echo "== nested (L1 = QEMU TCG + SVM), $N boots each, launch to exit after the marker"
 cat >"$work/inner.sh" <<INNER

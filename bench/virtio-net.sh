@@ -83,7 +83,8 @@ measure() {
     echo "$(echo "$mib / ($3 - $2)" | bc -l) $(echo "$mib / ($t1 - $t0)" | bc -l)"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=lib.sh
+source "$repo/bench/lib.sh"
 
 : > "$work/flint.txt"; : > "$work/qemu.txt"
 for i in $(seq "$runs"); do
