@@ -3,6 +3,7 @@ package dev.flint.cli;
 import dev.flint.api.VmmApiBackend;
 import dev.flint.api.VmmCommand;
 import dev.flint.arch.x86.BootException;
+import dev.flint.arch.x86.UnpackedKernelCache;
 import dev.flint.guest.GuestAssets;
 import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
@@ -34,6 +35,7 @@ public final class Main {
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
         CliContext context = new CliContext(System.in, out, System.err, TerminalMode::stdinIsTerminal,
                 Engines.standard(), GuestAssets.defaultCacheDir());
+        UnpackedKernelCache.useDirectory(context.cacheDir().resolve("unpacked"));
         System.exit(run(args, context));
     }
 

@@ -102,7 +102,7 @@ public final class BootLoader {
     private static LoadedKernel unpackOnHost(GuestMemory memory, ImageFile bzImage, LoadedKernel bz) {
         java.util.Optional<byte[]> elf;
         try {
-            elf = BzImagePayload.unpack(bzImage.readAll());
+            elf = UnpackedKernelCache.unpack(bzImage.readAll());
         } catch (java.io.IOException e) {
             throw new BootException("kernel payload is corrupt (" + e.getMessage() + "): " + bzImage.path, e);
         }

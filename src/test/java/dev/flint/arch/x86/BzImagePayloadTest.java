@@ -12,14 +12,14 @@ import org.tukaani.xz.XZOutputStream;
 
 class BzImagePayloadTest {
     /** A fake vmlinux: just enough to be recognised as ELF, plus a recognisable body. */
-    private static byte[] fakeElf() {
+    static byte[] fakeElf() {
         byte[] elf = new byte[70_000];
         elf[0] = 0x7F; elf[1] = 'E'; elf[2] = 'L'; elf[3] = 'F';
         for (int i = 4; i < elf.length; i++) elf[i] = (byte) (i * 31);
         return elf;
     }
 
-    private static byte[] bzImage(byte[] compressed, int uncompressedSize) {
+    static byte[] bzImage(byte[] compressed, int uncompressedSize) {
         int setupSects = 4;
         int pm = (setupSects + 1) * 512;
         int payloadOffset = 0x100;
