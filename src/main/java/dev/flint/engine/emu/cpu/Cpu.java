@@ -75,8 +75,10 @@ public final class Cpu implements FpuHost {
     private final FastPath fast;
     private boolean blocksEnabled = BLOCKS;
     /** Entries after which a block of fast forms is compiled to bytecode (0 = never): hot loops only,
-     *  since each compiled block is a class the JVM must load and compile in turn. */
-    private long compileThreshold = Long.getLong("flint.emu.compileThreshold", 20_000);
+     *  since each compiled block is a class the JVM must load and compile in turn. Boots of the stock
+     *  kernel to a marker on a loaded 2-core host, medians of 2-4: 8,000 19.4 s, 20,000 17.9 s,
+     *  50,000 16.7 s, 100,000 18.4 s. */
+    private long compileThreshold = Long.getLong("flint.emu.compileThreshold", 50_000);
     private final DecodedInsn[] buildScratch = new DecodedInsn[MAX_BLOCK];
     private final byte[] codeScratch = new byte[MAX_BLOCK * 16];
     /** The instruction being replayed (its ModRM is not decoded again), or null. */
