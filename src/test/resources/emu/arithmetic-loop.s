@@ -78,5 +78,15 @@ mov dword ptr [0x200020], 0x1234
 sub r10d, dword ptr [0x200020]
 mov r11, qword ptr fs:[0x200018]
 mov qword ptr [0x200008], r14
+cmp r9b, sil
+setae r13b
+sub al, byte ptr [0x200011]
+add byte ptr [0x200013], bl
+adc dl, cl
+xor r10b, r11b
+mov word ptr [0x200014], bx
+movsx r8d, al
+movsx rdx, word ptr [0x200014]
+movsx r12, r13b
 dec ecx
 jnz L

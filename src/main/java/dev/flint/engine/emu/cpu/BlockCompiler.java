@@ -134,7 +134,8 @@ final class BlockCompiler {
             case FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_LOAD, FastPath.ALU_STORE,
                  FastPath.ALU_STORE_IMM, FastPath.TEST_LOAD, FastPath.MOVZX_LOAD, FastPath.IMUL_LOAD,
                  FastPath.CMOV_LOAD, FastPath.SETCC_STORE, FastPath.TEST8_LOAD, FastPath.MUL_LOAD, FastPath.PUSH,
-                 FastPath.POP, FastPath.CALL, FastPath.RET, FastPath.TEST_LOAD_IMM, FastPath.MOVSXD_LOAD -> true;
+                 FastPath.POP, FastPath.CALL, FastPath.RET, FastPath.TEST_LOAD_IMM, FastPath.MOVSXD_LOAD,
+                 FastPath.ALU8_LOAD, FastPath.MOVSX_LOAD -> true;
             default -> false;
         };
     }

@@ -22,7 +22,7 @@ final class FastPath {
             IMUL_RR = 22, IMUL_LOAD = 23, CMOV_RR = 24, CMOV_LOAD = 25, TEST_RR = 26, TEST_LOAD = 27, SHIFT_RI = 28,
             SETCC_R = 29, SETCC_STORE = 30, NOP = 31, TEST8_RR = 32, TEST8_LOAD = 33, MUL_R = 34, MUL_LOAD = 35,
             SHIFT_RCL = 36, NOT = 37, BSWAP = 38, TEST_RI = 39, TEST_LOAD_IMM = 40, NEG = 41, MOVSXD_LOAD = 42,
-            ALU8_RI = 43;
+            ALU8_RI = 43, ALU8_RR = 44, ALU8_LOAD = 45, MOVSX_RR = 46, MOVSX_LOAD = 47;
     /** Rotations, numbered after the shift kinds of {@link Flags} (which has no kinds for them). */
     static final int ROL = 100, ROR = 101;
 
@@ -84,6 +84,10 @@ final class FastPath {
             case NEG -> neg(d);
             case MOVSXD_LOAD -> movsxdLoad(d);
             case ALU8_RI -> alu8RI(d);
+            case ALU8_RR -> alu8RR(d);
+            case ALU8_LOAD -> alu8Load(d);
+            case MOVSX_RR -> movsxRR(d);
+            case MOVSX_LOAD -> movsxLoad(d);
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
@@ -142,6 +146,10 @@ final class FastPath {
         STRAIGHT_LINE[NEG] = "neg";
         STRAIGHT_LINE[MOVSXD_LOAD] = "movsxdLoad";
         STRAIGHT_LINE[ALU8_RI] = "alu8RI";
+        STRAIGHT_LINE[ALU8_RR] = "alu8RR";
+        STRAIGHT_LINE[ALU8_LOAD] = "alu8Load";
+        STRAIGHT_LINE[MOVSX_RR] = "movsxRR";
+        STRAIGHT_LINE[MOVSX_LOAD] = "movsxLoad";
     }
 
     void movRR(DecodedInsn d) {
@@ -307,8 +315,35 @@ final class FastPath {
 
     /** An ALU operation on a byte register (AL..R15B, never AH..BH) with an immediate. */
     void alu8RI(DecodedInsn d) {
-        long v = cpu.alu(d.fastOp, 1, r[d.dst] & 0xFF, d.imm);
+        alu8(d, d.imm);
+    }
+
+    /** The same with a byte register source. */
+    void alu8RR(DecodedInsn d) {
+        alu8(d, r[d.src] & 0xFF);
+    }
+
+    /** The same with a byte in memory as the source. */
+    void alu8Load(DecodedInsn d) {
+        alu8(d, mmu.read(address(d), 1));
+    }
+
+    private void alu8(DecodedInsn d, long source) {
+        long v = cpu.alu(d.fastOp, 1, r[d.dst] & 0xFF, source);
         if (d.fastOp != 7) r[d.dst] = (r[d.dst] & ~0xFFL) | v;
+    }
+
+    /** MOVSX from a byte or word register ({@code fastOp} = 1 or 2) to a 32- or 64-bit one. */
+    void movsxRR(DecodedInsn d) {
+        set(d.dst, d.size, signExtend(r[d.src], d.fastOp));
+    }
+
+    void movsxLoad(DecodedInsn d) {
+        set(d.dst, d.size, signExtend(mmu.read(address(d), d.fastOp), d.fastOp));
+    }
+
+    private static long signExtend(long v, int bytes) {
+        return bytes == 1 ? (byte) v : (short) v;
     }
 
     private void aluToMemory(DecodedInsn d, long source) {
@@ -453,6 +488,23 @@ final class FastPath {
         int reg = d.reg, rm = d.rm;
         d.size = z;
         if (!d.twoByte) {
+            if (op < 0x40 && ((op & 7) == 0 || (op & 7) == 2)) { // ALU Eb,Gb / Gb,Eb
+                // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
+                if (!d.rex && (reg >= 4 || (regForm && rm >= 4))) return;
+                d.fastOp = op >> 3;
+                d.size = 1;
+                boolean toRm = (op & 2) == 0;
+                if (regForm) {
+                    d.dst = toRm ? rm : reg;
+                    d.src = toRm ? reg : rm;
+                    d.fast = ALU8_RR;
+                } else if (mem) {
+                    d.dst = reg;
+                    d.src = reg;
+                    d.fast = toRm ? ALU_STORE : ALU8_LOAD;
+                }
+                return;
+            }
             if (op < 0x40 && (op & 7) <= 3 && (op & 1) == 1 && wide) { // ALU Ev,Gv / Gv,Ev
                 d.fastOp = op >> 3;
                 boolean toRm = (op & 2) == 0;
@@ -539,7 +591,7 @@ final class FastPath {
                     d.fast = regForm ? TEST_RR : TEST_LOAD;
                 }
                 case 0x89 -> {
-                    if (!wide) return;
+                    if (!wide && !(z == 2 && mem)) return; // 16-bit stores too, not 16-bit register writes
                     d.src = reg;
                     d.dst = rm;
                     d.fast = regForm ? MOV_RR : MOV_STORE;
@@ -682,6 +734,14 @@ final class FastPath {
                 d.dst = reg;
                 d.src = rm;
                 d.fast = regForm ? IMUL_RR : IMUL_LOAD;
+            }
+            case 0xBE, 0xBF -> {
+                if (!wide) return;
+                d.fastOp = op == 0xBE ? 1 : 2;
+                d.dst = reg;
+                d.src = rm;
+                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = MOVSX_RR;
+                else if (mem) d.fast = MOVSX_LOAD;
             }
             case 0xB6, 0xB7 -> {
                 if (!wide) return;

@@ -42,9 +42,10 @@ class DecodedBlockTest {
 
     /**
      * Arithmetic whose loop block uses every form compiled blocks inline (ALU with register and immediate
-     * sources, TEST, CMP, NEG, IMUL, shifts and rotations by 0, 1 and more, MOVSXD, MOVZX, LEA, INC/DEC, CMOVcc, SETcc)
-     * next to ADC and SBB that read the carry, byte-sized ALU, TEST and MOV forms on registers and memory,
-     * loads and stores (one through FS), and flag updates that later ones overwrite: 300 passes of a 75-instruction loop, assembled from
+     * sources, TEST, CMP, NEG, IMUL, shifts and rotations by 0, 1 and more, MOVSXD, MOVZX, MOVSX, LEA,
+     * INC/DEC, CMOVcc, SETcc) next to ADC and SBB that read the carry, byte-sized ALU, TEST and MOV forms
+     * on registers and memory, 16-bit stores, loads and stores (one through FS), and flag updates that
+     * later ones overwrite: 300 passes of an 85-instruction loop, assembled from
      * src/test/resources/emu/arithmetic-loop.s.
      */
     private static final String ARITHMETIC = "b92c01000048b8efcdab896745230148bb21436587a9cbed0fba070000004801d84839d1400f92c6480fafc1440fafc0"
@@ -54,7 +55,8 @@ class DecodedBlockTest {
             + "10400f97c724f01407a8014080fe034180c9814180d94488042510002000c60425110020005af604251000200080410f"
             + "94c2f704250000200001800000410f95c38004251200200003803c25110020005a4c632c251000200044892c25000020"
             + "00488b1425080020004c030425000020004885342510002000410f94c10fb704251000200048891c2518002000c70425"
-            + "2000200034120000442b142520002000644c8b1c25180020004c89342508002000ffc90f85a5feffff";
+            + "2000200034120000442b142520002000644c8b1c25180020004c893425080020004138f1410f93c52a04251100200000"
+            + "1c251300200010ca4530da66891c2514002000440fbec0480fbf1425140020004d0fbee5ffc90f8572feffff";
 
     private static EmuTestRig.Result run(String hex, long base) { return run(hex, base, -1); }
 
