@@ -33,13 +33,17 @@ import java.util.stream.Stream;
  * the class path, the guest cache, the work folder) are bound back read-only, see {@link #hostTmpFoldersNeeded()}.
  */
 public final class NestedKvm {
-    /** Modules of the stock kernel L1 needs, dependencies first (virtio-pci transport, 9p, then KVM). */
+    /**
+     * Modules of the stock kernel L1 needs, dependencies first (virtio-pci transport, 9p, KVM, then tun for
+     * the TAP devices of the network tests; network namespaces are built in).
+     */
     static final List<String> MODULES = List.of(
             "kernel/drivers/virtio/virtio_ring", "kernel/drivers/virtio/virtio",
             "kernel/drivers/virtio/virtio_pci_legacy_dev", "kernel/drivers/virtio/virtio_pci_modern_dev",
             "kernel/drivers/virtio/virtio_pci", "kernel/net/9p/9pnet", "kernel/net/9p/9pnet_virtio",
             "kernel/fs/netfs/netfs", "kernel/fs/fscache/fscache", "kernel/fs/9p/9p", "kernel/virt/lib/irqbypass",
-            "kernel/drivers/crypto/ccp/ccp", "kernel/arch/x86/kvm/kvm", "kernel/arch/x86/kvm/kvm-amd");
+            "kernel/drivers/crypto/ccp/ccp", "kernel/arch/x86/kvm/kvm", "kernel/arch/x86/kvm/kvm-amd",
+            "kernel/drivers/net/tun");
 
     private static final String BEGIN = "@@NESTED-BEGIN@@";
     private static final Pattern END = Pattern.compile("@@NESTED-END rc=(\\d+)@@");
