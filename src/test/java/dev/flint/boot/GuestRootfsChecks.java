@@ -7,9 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -79,7 +77,7 @@ public final class GuestRootfsChecks {
         debugfs(image, "dump /root/random.bin " + dumped);
         byte[] written = Files.readAllBytes(dumped);
         assertEquals(1 << 20, written.length);
-        assertEquals(guestSum, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(written)));
+        assertEquals(guestSum, HostDataDisk.sha256(written));
         data.assertUntouched();
     }
 

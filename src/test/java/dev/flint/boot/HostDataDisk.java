@@ -20,7 +20,12 @@ public record HostDataDisk(Path image, byte[] data, String sha256) {
         byte[] data = new byte[bytes];
         new Random(seed).nextBytes(data);
         Files.write(image, data);
-        return new HostDataDisk(image, data, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data)));
+        return new HostDataDisk(image, data, sha256(data));
+    }
+
+    /** Lower-case hex SHA-256, as {@code sha256sum} prints it. */
+    public static String sha256(byte[] bytes) throws GeneralSecurityException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     }
 
     /** The image still holds exactly what the host wrote (a read-only drive must stay untouched). */
