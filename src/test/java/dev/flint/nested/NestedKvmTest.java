@@ -67,7 +67,7 @@ class NestedKvmTest {
         System.err.printf("KvmEngineTest and KvmGuestTest inside L1 (%d s with L1's boot):%n%s%n",
                 (System.nanoTime() - t0) / 1_000_000_000L, r.output());
         assertTrue(r.output().contains("kvm engine on this host: usable"), r.console());
-        assertTrue(r.output().contains("kvm virtio-blk paths: "), r.console());
+        assertTrue(r.output().contains("kvm virtio block paths: "), r.console());
         assertEquals(0, r.exitStatus(), r.console());
     }
 }
