@@ -3,7 +3,6 @@ package dev.flint.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.flint.api.generated.model.BootSource;
 import dev.flint.api.generated.model.Drive;
 import dev.flint.api.generated.model.EntropyDevice;
@@ -104,19 +103,14 @@ public final class ApiGuestBoot {
 
     /**
      * Which path the virtio notifications and interrupts of one device (its metrics {@code group}) took,
-     * summed over every metrics line so far. On kvm every notification must have come by ioeventfd and
+     * over every metrics line so far. On kvm every notification must have come by ioeventfd and
      * every MSI by irqfd; on emu, which offers no such paths, all through Flint. The device must have seen
      * some of each (the block driver reading the partition table, say).
      */
     static void assertVirtioPaths(String engine, Path metricsFile, String group) throws Exception {
-        long eventfd = 0, mmio = 0, routed = 0, sent = 0;
-        for (String line : Files.readAllLines(metricsFile)) { // each line holds the changes since the last
-            JsonNode device = UnixSocketClient.SPEC_JSON.readTree(line).path(group);
-            eventfd += device.path("notify_eventfd").asLong();
-            mmio += device.path("notify_mmio").asLong();
-            routed += device.path("msi_routed").asLong();
-            sent += device.path("msi_sent").asLong();
-        }
+        var totals = MetricsTotals.of(metricsFile, group);
+        long eventfd = totals.getOrDefault("notify_eventfd", 0L), mmio = totals.getOrDefault("notify_mmio", 0L),
+                routed = totals.getOrDefault("msi_routed", 0L), sent = totals.getOrDefault("msi_sent", 0L);
         String seen = "notify_eventfd=%d notify_mmio=%d msi_routed=%d msi_sent=%d".formatted(eventfd, mmio, routed, sent);
         System.out.println(engine + " virtio " + group + " paths: " + seen);
         boolean kvm = engine.equals("kvm");
