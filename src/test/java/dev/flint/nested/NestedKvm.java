@@ -103,9 +103,21 @@ public final class NestedKvm {
 
     public GuestAssets assets() { return assets; }
 
-    /** The JDK running these tests; the host's / is L1's /host, so the same path works under chroot. */
+    /**
+     * The JIT setting for every JVM in L1. Under TCG the C2 compiler's work costs more than it saves in the
+     * short runs there: {@code flint run --engine kvm} to the marker took 40 s with it, 30 s without.
+     */
+    static final String JIT_IN_L1 = "-XX:TieredStopAtLevel=1";
+
+    /**
+     * The start of a shell command running this run's Java code in L1: the JDK running these tests (the
+     * host's / is L1's /host, so the same path works under chroot) with {@link #JIT_IN_L1}, native access and
+     * this run's class path; {@code FLINT_JAVA_OPTS} (read by bin/flint and the tests' {@code FlintProcess})
+     * gives the Flint processes the tests start the same JIT setting. Append the main class and arguments.
+     */
     public static String javaInL1() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return String.join(" ", "FLINT_JAVA_OPTS=" + JIT_IN_L1, Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                JIT_IN_L1, "--enable-native-access=ALL-UNNAMED", "-cp", testClassPath());
     }
 
     /**
