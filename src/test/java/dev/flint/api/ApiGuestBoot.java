@@ -3,7 +3,6 @@ package dev.flint.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.flint.api.generated.model.BootSource;
 import dev.flint.api.generated.model.Drive;
 import dev.flint.api.generated.model.EntropyDevice;
@@ -82,7 +81,7 @@ public final class ApiGuestBoot {
                 awaitInFile(log, "Guest-boot-time = ", Duration.ofMinutes(1)); // Firecracker logs it too
                 flint.await("Guest-boot-time = ", Duration.ofSeconds(10)); // and --boot-timer shows it on stderr
                 assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.FLUSH_METRICS)).status());
-                assertVirtioPaths(engine, metrics);
+                assertVirtioPaths(engine, metrics, "block");
                 var cad = client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.SEND_CTRL_ALT_DEL));
                 assertEquals(204, cad.status(), cad.body());
             }
@@ -104,23 +103,19 @@ public final class ApiGuestBoot {
     }
 
     /**
-     * The guest's driver probed the disk (reading its partition table), so the block device saw queue
-     * notifications and sent interrupts. On kvm every notification must have come by ioeventfd and every
-     * MSI by irqfd; on emu, which offers no such paths, all through Flint.
+     * Which path the virtio notifications and interrupts of one device (its metrics {@code group}) took,
+     * over every metrics line so far. On kvm every notification must have come by ioeventfd and
+     * every MSI by irqfd; on emu, which offers no such paths, all through Flint. The device must have seen
+     * some of each (the block driver reading the partition table, say).
      */
-    private static void assertVirtioPaths(String engine, Path metricsFile) throws Exception {
-        long eventfd = 0, mmio = 0, routed = 0, sent = 0;
-        for (String line : Files.readAllLines(metricsFile)) { // each line holds the changes since the last
-            JsonNode block = UnixSocketClient.SPEC_JSON.readTree(line).path("block");
-            eventfd += block.path("notify_eventfd").asLong();
-            mmio += block.path("notify_mmio").asLong();
-            routed += block.path("msi_routed").asLong();
-            sent += block.path("msi_sent").asLong();
-        }
+    static void assertVirtioPaths(String engine, Path metricsFile, String group) throws Exception {
+        var totals = MetricsTotals.of(metricsFile, group);
+        long eventfd = totals.getOrDefault("notify_eventfd", 0L), mmio = totals.getOrDefault("notify_mmio", 0L),
+                routed = totals.getOrDefault("msi_routed", 0L), sent = totals.getOrDefault("msi_sent", 0L);
         String seen = "notify_eventfd=%d notify_mmio=%d msi_routed=%d msi_sent=%d".formatted(eventfd, mmio, routed, sent);
-        System.out.println(engine + " virtio-blk paths: " + seen);
+        System.out.println(engine + " virtio " + group + " paths: " + seen);
         boolean kvm = engine.equals("kvm");
-        assertTrue((kvm ? eventfd : mmio) > 0 && (kvm ? mmio : eventfd) == 0, seen);
-        assertTrue((kvm ? routed : sent) > 0 && (kvm ? sent : routed) == 0, seen);
+        assertTrue((kvm ? eventfd : mmio) > 0 && (kvm ? mmio : eventfd) == 0, group + ": " + seen);
+        assertTrue((kvm ? routed : sent) > 0 && (kvm ? sent : routed) == 0, group + ": " + seen);
     }
 }

@@ -1,86 +1,23 @@
 package dev.flint.api;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.flint.api.generated.model.FullVmConfiguration;
-import dev.flint.api.generated.model.InstanceActionInfo;
-import dev.flint.api.generated.model.Metrics;
-import dev.flint.api.generated.model.NetworkInterface;
-import dev.flint.api.generated.model.PartialNetworkInterface;
-import dev.flint.boot.FlintProcess;
 import dev.flint.boot.NetNamespace;
-import dev.flint.guest.GuestAssets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A network interface configured the Firecracker way: {@code PUT /network-interfaces} on an existing
- * persistent TAP inside a test network namespace, then InstanceStart. The guest's eth0 comes up with the
- * configured MAC and pings the host side; the net metrics count the traffic; a PATCH after boot is refused
- * (Flint has no rate limiters); and the TAP, which Flint did not create, is still there after the VM ends.
+ * A network interface configured over the API, on the emu engine ({@link ApiNetworkGuest}; the kvm engine
+ * runs the same scenario nested, in {@code dev.flint.nested.KvmGuestTest}).
  */
 @Tag("guest")
 class ApiNetworkGuestTest {
-    private static final String TAP = "fctap0", MAC = "06:00:ac:10:00:02";
-
     @Test
     void anInterfacePutBeforeInstanceStartCarriesTheGuestsTraffic(@TempDir Path dir) throws Exception {
         String reason = NetNamespace.unavailableReason();
         assumeTrue(reason == null, "network namespaces unavailable: " + reason);
-        GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
-        assets.fetch(System.out);
-        Path socket = dir.resolve("flint.sock");
-        Path metrics = dir.resolve("metrics.json");
-        try (NetNamespace ns = NetNamespace.create()) {
-            ns.exec("ip", "tuntap", "add", "dev", TAP, "mode", "tap");
-            ns.exec("ip", "addr", "add", "172.16.0.1/24", "dev", TAP);
-            ns.exec("ip", "link", "set", TAP, "up");
-            try (FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "vmm", "--api-sock", socket.toString(),
-                    "--engine", "emu")) {
-                for (int i = 0; i < 600 && !Files.exists(socket); i++) Thread.sleep(100);
-                try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                    ApiGuestBoot.putDefaultGuest(client, assets);
-                    assertEquals(204, client.send("PUT", "/metrics", new Metrics().metricsPath(metrics.toString())).status());
-                    var put = client.send("PUT", "/network-interfaces/eth0",
-                            new NetworkInterface().ifaceId("eth0").hostDevName(TAP).guestMac(MAC));
-                    assertEquals(204, put.status(), put.body());
-                    var started = client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START));
-                    assertEquals(204, started.status(), started.body());
-                    assertEquals(MAC, client.get("/vm/config").as(FullVmConfiguration.class).getNetworkInterfaces()
-                            .getFirst().getGuestMac());
-                    var patch = client.send("PATCH", "/network-interfaces/eth0", new PartialNetworkInterface().ifaceId("eth0"));
-                    assertEquals(400, patch.status(), "Flint has no rate limiters to update");
-                    assertTrue(patch.fault().contains("not supported"), patch.body());
-
-                    flint.await("Flint guest: busybox", Duration.ofMinutes(10));
-                    flint.await("# ", Duration.ofMinutes(2));
-                    flint.type("ip addr add 172.16.0.2/24 dev eth0 && ip link set eth0 up && cat /sys/class/net/eth0/address"
-                            + " && ping -c 3 -W 5 172.16.0.1 && echo ping-$((1+1))-ok");
-                    flint.await("ping-2-ok", Duration.ofMinutes(3));
-                    assertTrue(flint.output().contains(MAC), flint.output());
-
-                    assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.FLUSH_METRICS)).status());
-                    List<String> lines = Files.readAllLines(metrics);
-                    JsonNode net = UnixSocketClient.SPEC_JSON.readTree(lines.getLast()).get("net");
-                    assertTrue(net != null && net.get("tx_packets_count").asLong() >= 3 && net.get("rx_packets_count").asLong() >= 3
-                            && net.get("rx_bytes_count").asLong() > 0 && net.get("tx_bytes_count").asLong() > 0, lines.getLast());
-                    flint.type("poweroff -f");
-                }
-                assertEquals(0, flint.exitCode(Duration.ofMinutes(3)), flint.output());
-            }
-            assertTrue(ns.exec("ip", "-d", "link", "show", TAP).contains("persist on"), "a persistent TAP is left in place");
-        }
-    }
-
-    private static InstanceActionInfo action(InstanceActionInfo.ActionTypeEnum type) {
-        return new InstanceActionInfo().actionType(type);
+        ApiNetworkGuest.run("emu", dir);
     }
 }

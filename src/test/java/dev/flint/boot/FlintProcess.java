@@ -31,13 +31,17 @@ public final class FlintProcess implements AutoCloseable {
 
     /**
      * Starts {@code flint ARGS...} under a wrapper command, e.g. {@code ip netns exec NS} to run it in a
-     * network namespace.
+     * network namespace. JVM options in {@code FLINT_JAVA_OPTS} are passed on, as bin/flint does (the
+     * nested harness sets a JIT option there).
      */
     public static FlintProcess startUnder(List<String> wrapper, String... args) throws IOException {
         List<String> command = new ArrayList<>(wrapper);
         command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC"));
+        String options = System.getenv("FLINT_JAVA_OPTS");
+        if (options != null && !options.isBlank()) command.addAll(List.of(options.strip().split("\\s+")));
+        command.addAll(List.of(
                 "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 "dev.flint.cli.Main"));
         command.addAll(List.of(args));

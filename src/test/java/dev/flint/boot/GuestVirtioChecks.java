@@ -8,13 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 
 /**
  * Virtio disks and entropy as a user of the default guest sees them, whichever engine runs it: a
@@ -25,22 +22,17 @@ public final class GuestVirtioChecks {
     private static final Duration BOOT = Duration.ofMinutes(10);
     private static final Duration STEP = Duration.ofMinutes(2);
 
-    private final byte[] data;
-    private final String expectedSum;
-    public final Path dataImage, scratchImage;
+    private final HostDataDisk data;
+    public final Path scratchImage;
 
-    private GuestVirtioChecks(byte[] data, Path dataImage, Path scratchImage) throws GeneralSecurityException {
+    private GuestVirtioChecks(HostDataDisk data, Path scratchImage) {
         this.data = data;
-        this.dataImage = dataImage;
         this.scratchImage = scratchImage;
-        this.expectedSum = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     }
 
     /** 8 MiB of random data for /dev/vda (read-only) and an empty 1 MiB /dev/vdb, in {@code dir}. */
     public static GuestVirtioChecks create(Path dir) throws IOException, GeneralSecurityException {
-        byte[] data = new byte[8 << 20];
-        new Random(42).nextBytes(data);
-        return new GuestVirtioChecks(data, Files.write(dir.resolve("data.img"), data),
+        return new GuestVirtioChecks(HostDataDisk.write(dir.resolve("data.img"), 8 << 20, 42),
                 Files.write(dir.resolve("scratch.img"), new byte[1 << 20]));
     }
 
@@ -51,7 +43,7 @@ public final class GuestVirtioChecks {
     public static void overTheCli(String engine, Path dir) throws Exception {
         GuestVirtioChecks checks = create(dir);
         List<String> args = new ArrayList<>(List.of("run", "--engine", engine, "--memory", "256",
-                "--drive", checks.dataImage + ",ro", "--drive", checks.scratchImage.toString(), "--rng"));
+                "--drive", checks.data.image() + ",ro", "--drive", checks.scratchImage.toString(), "--rng"));
         try (FlintProcess flint = FlintProcess.start(args.toArray(String[]::new))) {
             flint.await("Flint guest: busybox", BOOT);
             flint.await("# ", STEP);
@@ -65,7 +57,7 @@ public final class GuestVirtioChecks {
     /** Types the checks at the guest's shell prompt; each waits for text only the command's output contains. */
     public void runInGuest(FlintProcess flint, Duration step) throws IOException, InterruptedException {
         flint.type("sha256sum /dev/vda");
-        flint.await(expectedSum + "  /dev/vda", step);
+        flint.await(data.sha256() + "  /dev/vda", step);
         flint.type("echo flint-wrote-this | dd of=/dev/vdb bs=512 conv=sync && sync && echo write-$((1+1))-done");
         flint.await("write-2-done", step);
         flint.type("dd if=/dev/zero of=/dev/vda bs=512 count=1; echo ro-exit=$?");
@@ -79,6 +71,6 @@ public final class GuestVirtioChecks {
         byte[] scratch = Files.readAllBytes(scratchImage);
         byte[] written = "flint-wrote-this\n".getBytes(StandardCharsets.US_ASCII);
         assertArrayEquals(written, Arrays.copyOf(scratch, written.length), "the guest's write must be on the host disk");
-        assertArrayEquals(data, Files.readAllBytes(dataImage), "a read-only drive must be left untouched");
+        data.assertUntouched();
     }
 }

@@ -3,7 +3,11 @@ package dev.flint.nested;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.flint.api.ApiGuestBoot;
+import dev.flint.api.ApiNetworkGuest;
+import dev.flint.boot.GuestNetChecks;
+import dev.flint.boot.GuestRootfsChecks;
 import dev.flint.boot.GuestVirtioChecks;
+import dev.flint.boot.NetNamespace;
 import dev.flint.engine.kvm.KvmEngine;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,10 +15,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The stock guest on the kvm engine, through both front ends: the virtio disk and entropy checks over
- * {@code flint run}, and the Firecracker API workflow (whose metrics must show ioeventfd and irqfd
- * carried the virtio traffic). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is
- * skipped here and {@link NestedKvmTest} runs it inside L1, where nothing may be skipped.
+ * The stock guest on the kvm engine, through both front ends, in the same scenarios the emu engine runs
+ * on this host: the virtio disk and entropy checks over {@code flint run}, a root file system image on
+ * virtio-blk, HTTP both ways over virtio-net on a TAP in a network namespace, and the Firecracker API
+ * workflow with a drive and with a network interface (whose metrics must show ioeventfd and irqfd carried
+ * the virtio traffic). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
+ * here and {@link NestedKvmTest} runs it inside L1, where nothing may be skipped.
  */
 class KvmGuestTest {
     @BeforeAll
@@ -32,5 +38,27 @@ class KvmGuestTest {
     @Test
     void aGuestStartedOverTheApiBootsAndCtrlAltDelEndsIt(@TempDir Path dir) throws Exception {
         ApiGuestBoot.run("kvm", dir);
+    }
+
+    @Test
+    void theGuestBootsFromAnExt4ImageReadsAReadOnlyDriveAndItsFilesAreThereAfterPowerOff(@TempDir Path dir) throws Exception {
+        GuestRootfsChecks.overTheCli("kvm", dir, GuestRootfsChecks.Ending.POWER_OFF);
+    }
+
+    @Test
+    void hostAndGuestExchangeHttpBothWaysOverATap(@TempDir Path dir) throws Exception {
+        assumeNetNamespaces();
+        GuestNetChecks.overTheCli("kvm", dir);
+    }
+
+    @Test
+    void aNetworkInterfacePutOverTheApiCarriesTheGuestsTraffic(@TempDir Path dir) throws Exception {
+        assumeNetNamespaces();
+        ApiNetworkGuest.run("kvm", dir);
+    }
+
+    private static void assumeNetNamespaces() {
+        String reason = NetNamespace.unavailableReason();
+        assumeTrue(reason == null, "network namespaces unavailable: " + reason);
     }
 }

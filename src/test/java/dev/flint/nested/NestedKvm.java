@@ -33,13 +33,17 @@ import java.util.stream.Stream;
  * the class path, the guest cache, the work folder) are bound back read-only, see {@link #hostTmpFoldersNeeded()}.
  */
 public final class NestedKvm {
-    /** Modules of the stock kernel L1 needs, dependencies first (virtio-pci transport, 9p, then KVM). */
+    /**
+     * Modules of the stock kernel L1 needs, dependencies first (virtio-pci transport, 9p, KVM, then tun for
+     * the TAP devices of the network tests; network namespaces are built in).
+     */
     static final List<String> MODULES = List.of(
             "kernel/drivers/virtio/virtio_ring", "kernel/drivers/virtio/virtio",
             "kernel/drivers/virtio/virtio_pci_legacy_dev", "kernel/drivers/virtio/virtio_pci_modern_dev",
             "kernel/drivers/virtio/virtio_pci", "kernel/net/9p/9pnet", "kernel/net/9p/9pnet_virtio",
             "kernel/fs/netfs/netfs", "kernel/fs/fscache/fscache", "kernel/fs/9p/9p", "kernel/virt/lib/irqbypass",
-            "kernel/drivers/crypto/ccp/ccp", "kernel/arch/x86/kvm/kvm", "kernel/arch/x86/kvm/kvm-amd");
+            "kernel/drivers/crypto/ccp/ccp", "kernel/arch/x86/kvm/kvm", "kernel/arch/x86/kvm/kvm-amd",
+            "kernel/drivers/net/tun");
 
     private static final String BEGIN = "@@NESTED-BEGIN@@";
     private static final Pattern END = Pattern.compile("@@NESTED-END rc=(\\d+)@@");
@@ -99,9 +103,21 @@ public final class NestedKvm {
 
     public GuestAssets assets() { return assets; }
 
-    /** The JDK running these tests; the host's / is L1's /host, so the same path works under chroot. */
+    /**
+     * The JIT setting for every JVM in L1. Under TCG the C2 compiler's work costs more than it saves in the
+     * short runs there: {@code flint run --engine kvm} to the marker took 40 s with it, 30 s without.
+     */
+    static final String JIT_IN_L1 = "-XX:TieredStopAtLevel=1";
+
+    /**
+     * The start of a shell command running this run's Java code in L1: the JDK running these tests (the
+     * host's / is L1's /host, so the same path works under chroot) with {@link #JIT_IN_L1}, native access and
+     * this run's class path; {@code FLINT_JAVA_OPTS} (read by bin/flint and the tests' {@code FlintProcess})
+     * gives the Flint processes the tests start the same JIT setting. Append the main class and arguments.
+     */
     public static String javaInL1() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return String.join(" ", "FLINT_JAVA_OPTS=" + JIT_IN_L1, Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                JIT_IN_L1, "--enable-native-access=ALL-UNNAMED", "-cp", testClassPath());
     }
 
     /**

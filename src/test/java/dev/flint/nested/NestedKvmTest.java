@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,8 +46,7 @@ class NestedKvmTest {
     @ParameterizedTest(name = "--cpus {0}")
     @ValueSource(ints = {1, 2})
     void flintKvmBootsTheStockKernelToTheMarker(int cpus) throws Exception {
-        var r = l1.run(String.join(" ", NestedKvm.javaInL1(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", NestedKvm.testClassPath(), "dev.flint.cli.Main", "run", "--engine", "kvm", "--boot-timer",
+        var r = l1.run(String.join(" ", NestedKvm.javaInL1(), "dev.flint.cli.Main", "run", "--engine", "kvm", "--boot-timer",
                 "--kernel", l1.assets().kernel().toString(), "--initrd", markerInitrd.toString(),
                 "--cpus", Integer.toString(cpus), "</dev/null"), Duration.ofMinutes(8));
         assertTrue(r.output().contains(MARKER), r.console());
@@ -58,16 +58,18 @@ class NestedKvmTest {
     @Test
     void kvmEngineAndGuestTestsAllPassUnderAStockKvm() throws Exception {
         // The same tests that run against the host's PVM, now against kvm_amd, plus the stock-guest tests
-        // PVM cannot run (virtio over ioeventfd/irqfd through the CLI and the API), in one L1 boot since
-        // each costs tens of seconds: nothing may be skipped (triple faults, for one, only happen there).
+        // PVM cannot run (virtio disks, a root image and the network, over ioeventfd/irqfd through the CLI and
+        // the API), in one L1 boot since each costs tens of seconds: nothing may be skipped (triple faults,
+        // for one, only happen there).
         long t0 = System.nanoTime();
-        var r = l1.run(NestedKvm.javaInL1() + " --enable-native-access=ALL-UNNAMED -cp " + NestedKvm.testClassPath()
-                + " " + RunTestsInL1.class.getName() + " dev.flint.engine.kvm.KvmEngineTest dev.flint.nested.KvmGuestTest",
+        var r = l1.run(NestedKvm.javaInL1() + " " + RunTestsInL1.class.getName() + " dev.flint.engine.kvm.KvmEngineTest dev.flint.nested.KvmGuestTest",
                 Duration.ofMinutes(20));
         System.err.printf("KvmEngineTest and KvmGuestTest inside L1 (%d s with L1's boot):%n%s%n",
                 (System.nanoTime() - t0) / 1_000_000_000L, r.output());
         assertTrue(r.output().contains("kvm engine on this host: usable"), r.console());
-        assertTrue(r.output().contains("kvm virtio-blk paths: "), r.console());
+        for (String seen : List.of("kvm virtio block paths: ", "kvm virtio net paths: ", "kvm virtio-net frames: ")) {
+            assertTrue(r.output().contains(seen), seen + "\n" + r.console());
+        }
         assertEquals(0, r.exitStatus(), r.console());
     }
 }

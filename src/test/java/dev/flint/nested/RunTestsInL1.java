@@ -1,13 +1,18 @@
 package dev.flint.nested;
 
+import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 import java.io.PrintWriter;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
@@ -25,7 +30,7 @@ public final class RunTestsInL1 {
         LauncherDiscoveryRequest built = request.build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
-        launcher.execute(built, listener);
+        launcher.execute(built, listener, new Durations());
         TestExecutionSummary summary = listener.getSummary();
         PrintWriter out = new PrintWriter(System.out, true);
         summary.printFailuresTo(out, 20);
@@ -35,5 +40,24 @@ public final class RunTestsInL1 {
         boolean allPassed = summary.getTestsFoundCount() > 0
                 && summary.getTestsSucceededCount() == summary.getTestsFoundCount();
         System.exit(allPassed ? 0 : 1);
+    }
+
+    /** One line per test with its wall time: the nested run is part of CI, whose time is budgeted. */
+    private static final class Durations implements TestExecutionListener {
+        private final Map<String, Long> started = new ConcurrentHashMap<>();
+
+        @Override
+        public void executionStarted(TestIdentifier test) {
+            if (test.isTest()) started.put(test.getUniqueId(), System.nanoTime());
+        }
+
+        @Override
+        public void executionFinished(TestIdentifier test, TestExecutionResult result) {
+            Long t0 = started.remove(test.getUniqueId());
+            if (t0 != null) {
+                System.out.printf("test %s %s: %s in %.1f s%n", test.getParentIdObject().map(id -> id.getLastSegment().getValue())
+                        .orElse(""), test.getDisplayName(), result.getStatus(), (System.nanoTime() - t0) / 1e9);
+            }
+        }
     }
 }
