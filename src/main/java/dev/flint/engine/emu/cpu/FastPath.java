@@ -488,34 +488,21 @@ final class FastPath {
         int reg = d.reg, rm = d.rm;
         d.size = z;
         if (!d.twoByte) {
-            if (op < 0x40 && ((op & 7) == 0 || (op & 7) == 2)) { // ALU Eb,Gb / Gb,Eb
+            if (op < 0x40 && (op & 7) <= 3) { // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
+                boolean bytes = (op & 1) == 0;
                 // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
-                if (!d.rex && (reg >= 4 || (regForm && rm >= 4))) return;
+                if (bytes ? !d.rex && (reg >= 4 || (regForm && rm >= 4)) : !wide) return;
                 d.fastOp = op >> 3;
-                d.size = 1;
+                if (bytes) d.size = 1;
                 boolean toRm = (op & 2) == 0;
                 if (regForm) {
                     d.dst = toRm ? rm : reg;
                     d.src = toRm ? reg : rm;
-                    d.fast = ALU8_RR;
+                    d.fast = bytes ? ALU8_RR : ALU_RR;
                 } else if (mem) {
                     d.dst = reg;
                     d.src = reg;
-                    d.fast = toRm ? ALU_STORE : ALU8_LOAD;
-                }
-                return;
-            }
-            if (op < 0x40 && (op & 7) <= 3 && (op & 1) == 1 && wide) { // ALU Ev,Gv / Gv,Ev
-                d.fastOp = op >> 3;
-                boolean toRm = (op & 2) == 0;
-                if (regForm) {
-                    d.dst = toRm ? rm : reg;
-                    d.src = toRm ? reg : rm;
-                    d.fast = ALU_RR;
-                } else if (mem) {
-                    d.dst = reg;
-                    d.src = reg;
-                    d.fast = toRm ? ALU_STORE : ALU_LOAD;
+                    d.fast = toRm ? ALU_STORE : bytes ? ALU8_LOAD : ALU_LOAD;
                 }
                 return;
             }
