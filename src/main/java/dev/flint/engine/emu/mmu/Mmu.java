@@ -17,9 +17,11 @@ import java.lang.foreign.ValueLayout;
  * later write through a read-only or clean mapping always takes the slow path. Pages that are not RAM
  * (MMIO, the local APIC) get a TLB entry with host offset -1 and go through {@link PhysicalMemory}.
  *
- * <p>Paging modes: none (linear = physical) and 4-level long-mode paging (4 KiB, 2 MiB and 1 GiB pages,
- * NX, global pages, WP, U/S). 32-bit legacy and PAE-without-long-mode paging are not implemented; Linux
- * x86-64 never uses them, and the MMU reports them as an internal error rather than guessing.
+ * <p>Paging modes: none (linear = physical), 4-level long-mode paging (4 KiB, 2 MiB and 1 GiB pages),
+ * and the two 32-bit ones CPUID's PAE and PSE bits promise: PAE paging (a 4-entry PDPT, 4 KiB and 2 MiB
+ * pages, NX) and legacy 2-level paging (4-byte entries, 4 MiB pages with CR4.PSE). All with global
+ * pages, WP, U/S and accessed/dirty bits. PAE's PDPTEs are read at each walk rather than cached at the
+ * CR3 load as hardware does; PSE-36's high address bits are not offered (no PSE36 in CPUID).
  */
 public final class Mmu {
     public static final int READ = 0, WRITE = 1, EXEC = 2;
@@ -274,14 +276,10 @@ public final class Mmu {
         boolean glob = false;
         if (!cpu.paging()) {
             pagePhys = lin & 0xFFFF_F000L;
-        } else if (cpu.longMode()) {
-            long[] out = walkResult;
-            walk64(lin, access);
-            pagePhys = out[0];
-            glob = out[1] != 0;
         } else {
-            throw new IllegalStateException("32-bit and PAE legacy paging are not implemented (cr4="
-                    + Long.toHexString(cpu.cr4) + ")");
+            walk(lin, access);
+            pagePhys = walkResult[0];
+            glob = walkResult[1] != 0;
         }
         tag[access][idx] = (lin >>> 12) << 1 | userBit;
         physPage[access][idx] = pagePhys;
@@ -292,50 +290,84 @@ public final class Mmu {
 
     private final long[] walkResult = new long[2];
 
-    private void walk64(long lin, int access) {
+    /** Walks the page tables of the current paging mode into {@link #walkResult}, or throws #PF. */
+    private void walk(long lin, int access) {
+        if (cpu.longMode()) {
+            walkTables(lin, access, cpu.cr3 & ADDR_MASK, 4, 8);
+        } else if ((cpu.cr4 & CpuState.CR4_PAE) != 0) {
+            // PAE: bits 31:30 pick one of four PDPTEs at CR3 (32-byte aligned); they carry no permissions.
+            long pdpte = phys.read((cpu.cr3 & 0xFFFF_FFE0L) + ((lin >>> 30) & 3) * 8, 8);
+            if ((pdpte & P) == 0) throw pageFault(lin, access, false);
+            walkTables(lin, access, pdpte & ADDR_MASK, 2, 8);
+        } else {
+            walkTables(lin, access, cpu.cr3 & 0xFFFF_F000L, 2, 4);
+        }
+    }
+
+    /**
+     * Walks {@code levels} tables of {@code entryBytes}-byte entries from {@code table}: 8-byte entries
+     * index 9 bits per level (long mode, PAE), 4-byte ones 10 (legacy). Large pages: 1 GiB and 2 MiB in
+     * long mode, 2 MiB with PAE, 4 MiB in legacy paging if CR4.PSE.
+     */
+    private void walkTables(long lin, int access, long table, int levels, int entryBytes) {
         boolean user = userBit != 0;
         boolean write = access == WRITE;
-        boolean nxe = (cpu.efer & CpuState.EFER_NXE) != 0;
+        boolean wide = entryBytes == 8;
+        boolean nxe = wide && (cpu.efer & CpuState.EFER_NXE) != 0;
+        int bits = wide ? 9 : 10;
+        long entryMask = wide ? -1L : 0xFFFF_FFFFL;
+        long addrMask = wide ? ADDR_MASK : 0xFFFF_F000L;
+        boolean largeLeaf = wide || (cpu.cr4 & CpuState.CR4_PSE) != 0;
         // Non-canonical addresses are #GP (or #SS) on real hardware; callers check canonicality.
-        long table = cpu.cr3 & ADDR_MASK;
         boolean rw = true, us = true, nx = false;
         long[] entries = walkEntries;
         long[] addrs = walkAddrs;
-        int levels = 0;
+        int walked = 0;
         long pageSize = 0;
         long entry = 0;
-        for (int level = 3; level >= 0; level--) {
-            long ea = table + ((lin >>> (12 + 9 * level)) & 0x1FF) * 8;
-            entry = phys.read(ea, 8);
-            entries[levels] = entry;
-            addrs[levels++] = ea;
+        for (int level = levels - 1; level >= 0; level--) {
+            long ea = table + ((lin >>> (12 + bits * level)) & ((1L << bits) - 1)) * entryBytes;
+            entry = phys.read(ea, entryBytes) & entryMask;
+            entries[walked] = entry;
+            addrs[walked++] = ea;
             if ((entry & P) == 0) throw pageFault(lin, access, false);
             if (nxe && (entry & NX) != 0) nx = true;
             if ((entry & RW) == 0) rw = false;
             if ((entry & US) == 0) us = false;
-            if (level == 0 || ((level == 1 || level == 2) && (entry & PS) != 0)) {
-                pageSize = 1L << (12 + 9 * level);
+            if (level == 0 || (largeLeaf && (level == 1 || level == 2) && (entry & PS) != 0)) {
+                pageSize = 1L << (12 + bits * level);
                 break;
             }
-            table = entry & ADDR_MASK;
+            table = entry & addrMask;
         }
         if (user && !us) throw pageFault(lin, access, true);
         if (write && !rw && (user || (cpu.cr0 & CpuState.CR0_WP) != 0)) throw pageFault(lin, access, true);
         if (access == EXEC && nx) throw pageFault(lin, access, true);
         // Set accessed bits along the path and dirty on the leaf, atomically: if another CPU changed an
         // entry since we read it, walk again rather than write back a stale entry.
-        for (int i = 0; i < levels; i++) {
+        for (int i = 0; i < walked; i++) {
             long e = entries[i];
-            long want = e | A | ((i == levels - 1 && write) ? D : 0);
-            if (want != e && !phys.compareAndSwapEntry(addrs[i], e, want)) {
-                walk64(lin, access);
+            long want = e | A | ((i == walked - 1 && write) ? D : 0);
+            if (want != e && !swapEntry(addrs[i], entryBytes, e, want)) {
+                walk(lin, access);
                 return;
             }
         }
-        long frame = entry & ADDR_MASK & ~(pageSize - 1);
+        long frame = entry & addrMask & ~(pageSize - 1);
         walkResult[0] = frame | (lin & (pageSize - 1) & ~0xFFFL);
         walkResult[1] = (entry & G) != 0 ? 1 : 0;
         // A read-only page must not be cached in the write TLB; the caller only fills the requested kind.
+    }
+
+    /** Compare-and-swap of a paging entry; a 4-byte one through the aligned 8 bytes that hold it. */
+    private boolean swapEntry(long ea, int entryBytes, long expected, long value) {
+        if (entryBytes == 8) return phys.compareAndSwapEntry(ea, expected, value);
+        long quadAddr = ea & ~7L;
+        int shift = (int) (ea & 4) * 8;
+        long quad = phys.read(quadAddr, 8);
+        if (((quad >>> shift) & 0xFFFF_FFFFL) != expected) return false;
+        long updated = (quad & ~(0xFFFF_FFFFL << shift)) | (value << shift);
+        return phys.compareAndSwapEntry(quadAddr, quad, updated);
     }
 
     private final long[] walkEntries = new long[4];
@@ -343,8 +375,9 @@ public final class Mmu {
 
     private GuestFault pageFault(long lin, int access, boolean present) {
         cpu.cr2 = lin;
+        boolean nxPaging = (cpu.efer & CpuState.EFER_NXE) != 0 && (cpu.cr4 & CpuState.CR4_PAE) != 0;
         int err = (present ? 1 : 0) | (access == WRITE ? 2 : 0) | (userBit != 0 ? 4 : 0)
-                | (access == EXEC && (cpu.efer & CpuState.EFER_NXE) != 0 ? 16 : 0);
+                | (access == EXEC && nxPaging ? 16 : 0);
         return GuestFault.of(GuestFault.PF, err);
     }
 }
