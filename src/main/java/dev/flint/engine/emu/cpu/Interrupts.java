@@ -16,6 +16,7 @@ import static dev.flint.engine.emu.cpu.CpuState.*;
 final class Interrupts {
     private static final Logger LOG = Logger.getLogger(Interrupts.class.getName());
     private static final Set<Integer> LOGGED_MSRS = ConcurrentHashMap.newKeySet();
+    private static final Set<String> LOGGED_UNIMPLEMENTED = ConcurrentHashMap.newKeySet();
 
     /** SYSCALL/SYSRET hidden descriptor attributes: 64-bit code, 32-bit code and data, at DPL 0 or 3. */
     private static final int ATTR_CODE64 = 0xB | A_S | A_P | A_L | A_G;
@@ -152,7 +153,7 @@ final class Interrupts {
         int gateDpl = (int) (g >>> 45) & 3;
         boolean gate32 = type == 0xE || type == 0xF;
         if (!gate32 && type != 0x6 && type != 0x7) {
-            if (type == 0x5) throw new IllegalStateException("task gates are not implemented (vector " + vector + ")");
+            if (type == 0x5) logUnimplemented("a task gate in the IDT (vector " + vector + ")");
             throw GuestFault.gp(gateErr);
         }
         if (soft && gateDpl < s.cpl) throw GuestFault.gp(gateErr);
@@ -212,8 +213,11 @@ final class Interrupts {
             cpu.setIp(ip & (opSize == 2 ? 0xFFFF : 0xFFFF_FFFFL));
             return;
         }
-        if ((s.flags.system & Flags.NT) != 0 && !s.longMode()) {
-            throw new IllegalStateException("IRET with NT (task return) is not implemented");
+        if ((s.flags.system & Flags.NT) != 0) {
+            // Long mode has no task return: #GP(0) there is what hardware does. Outside it the task
+            // switch is not implemented, and the guest gets the same #GP rather than ending the VM.
+            if (!s.longMode()) logUnimplemented("IRET with NT (a return to the previous task)");
+            throw GuestFault.gp(0);
         }
         boolean m64 = cpu.is64();
         long ip = cpu.pop(opSize);
@@ -272,7 +276,10 @@ final class Interrupts {
         if ((sel & ~3) == 0) throw GuestFault.gp(0);
         long d = desc.readDescriptor(sel, GuestFault.GP);
         int a = Descriptors.attr(d);
-        if ((a & A_S) == 0) throw new IllegalStateException("far transfer through a call gate or TSS is not implemented");
+        if ((a & A_S) == 0) {
+            logUnimplemented("a far transfer through a call gate or TSS (selector 0x" + Integer.toHexString(sel) + ")");
+            throw GuestFault.gp(sel & ~3);
+        }
         if ((a & 8) == 0) throw GuestFault.gp(sel & ~3);
         int dpl = (a >> 5) & 3;
         boolean conforming = (a & 4) != 0;
@@ -313,7 +320,7 @@ final class Interrupts {
 
     void syscall(long nextIp) {
         if ((s.efer & EFER_SCE) == 0 || !s.longMode()) throw GuestFault.ud();
-        if (!cpu.is64()) throw new IllegalStateException("SYSCALL from compatibility mode is not implemented");
+        if (!cpu.is64()) throw GuestFault.ud(); // as on Intel CPUs, which CPUID says this is
         r[RCX] = nextIp;
         r[11] = s.flags.get() & ~Flags.RF;
         int sel = (int) (s.star >>> 32) & 0xFFFC;
@@ -494,6 +501,13 @@ final class Interrupts {
     private static long canonical(long v) {
         if (((v << 16) >> 16) != v) throw GuestFault.gp(0);
         return v;
+    }
+
+    /** Logs once per kind what this CPU does not implement; the guest gets #GP instead of the VM ending. */
+    private static void logUnimplemented(String what) {
+        if (LOGGED_UNIMPLEMENTED.add(what.replaceAll(" \\(.*", ""))) {
+            LOG.warning(() -> "emu: " + what + " is not implemented: #GP to the guest");
+        }
     }
 
     private static void logUnknown(int index, String what) {

@@ -42,6 +42,33 @@ class LongModeSystemTest {
         return m;
     }
 
+    /** Runs one instruction at 0x9000 with faults stopping the CPU; returns the fault (null if none). */
+    private static GuestFault step(SystemTestMachine m, String hex) {
+        m.load(0x9000, hex);
+        m.state.rip = 0x9000;
+        m.cpu.setStopOnFault(true);
+        return m.cpu.execute(1) == Cpu.EXIT_FAULT ? m.cpu.lastFault() : null;
+    }
+
+    @Test
+    void taskSwitchesTheCpuDoesNotImplementAreAGeneralProtectionFaultForTheGuest() {
+        try (SystemTestMachine m = machine()) {
+            m.state.gpr[CpuState.RSP] = 0x7000;
+            m.state.flags.system |= Flags.NT;
+            GuestFault iret = step(m, "48cf"); // IRETQ with NT: no task return in long mode
+            assertEquals(GuestFault.GP, iret.vector);
+            assertEquals(0, iret.errorCode);
+
+            m.state.flags.system &= ~Flags.NT;
+            m.memory.writeLong(SystemTestMachine.IDT + 0x81 * 16, (5L << 40) | (3L << 45) | (1L << 47)); // task gate
+            // INT 0x81 through it: the #GP is delivered while delivering the interrupt, so the guest's
+            // #GP handler (0x8056) runs with the IDT entry's error code on its stack.
+            step(m, "cd81");
+            assertEquals(0x8056, m.state.rip, "in the #GP handler");
+            assertEquals(0x81 * 8 + 2, m.memory.readLong(m.state.gpr[CpuState.RSP]), "the IDT entry's error code");
+        }
+    }
+
     @Test
     void faultsInterruptsAndPrivilegeChanges() {
         try (SystemTestMachine m = machine()) {
