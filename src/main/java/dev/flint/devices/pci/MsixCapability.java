@@ -99,13 +99,13 @@ public final class MsixCapability {
             InterruptRoutes.MsiRoute route = routeFor(vector);
             if (route != null) {
                 route.program(address, data); // a no-op unless the guest changed the entry
+                routed.incrementAndGet(); // counted first: whoever sees the interrupt sees it counted
                 route.fire();
-                routed.incrementAndGet();
                 return true;
             }
         }
-        irq.sendMsi(address, data);
         sent.incrementAndGet();
+        irq.sendMsi(address, data);
         return true;
     }
 
