@@ -722,22 +722,15 @@ final class FastPath {
                 d.src = rm;
                 d.fast = regForm ? IMUL_RR : IMUL_LOAD;
             }
-            case 0xBE, 0xBF -> {
+            case 0xB6, 0xB7, 0xBE, 0xBF -> { // MOVZX, MOVSX
                 if (!wide) return;
-                d.fastOp = op == 0xBE ? 1 : 2;
-                d.dst = reg;
-                d.src = rm;
-                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = MOVSX_RR;
-                else if (mem) d.fast = MOVSX_LOAD;
-            }
-            case 0xB6, 0xB7 -> {
-                if (!wide) return;
-                d.fastOp = op == 0xB6 ? 1 : 2;
+                boolean signed = op >= 0xBE;
+                d.fastOp = (op & 1) == 0 ? 1 : 2;
                 d.dst = reg;
                 d.src = rm;
                 // A byte register without REX may be AH..BH: leave those to the general handler.
-                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = MOVZX_RR;
-                else if (mem) d.fast = MOVZX_LOAD;
+                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = signed ? MOVSX_RR : MOVZX_RR;
+                else if (mem) d.fast = signed ? MOVSX_LOAD : MOVZX_LOAD;
             }
             default -> { }
         }
