@@ -1,8 +1,8 @@
 package dev.flint.engine.emu.cpu;
 
 /**
- * A decoded block compiled to JVM bytecode by {@link BlockCompiler}: one straight call per instruction
- * into {@link FastPath}, no dispatch. Returns the number of instructions run (fewer than the block's
+ * A decoded block compiled to JVM bytecode by {@link BlockCompiler}: straight-line code per instruction
+ * ({@link InlineForms}, or a call into {@link FastPath}), no dispatch. Returns the number of instructions run (fewer than the block's
  * length when a conditional branch in its middle is taken); leaves RIP at the next instruction.
  */
 interface CompiledBlock {
