@@ -15,8 +15,8 @@ import java.util.logging.Logger;
 
 /**
  * Compiles hot decoded blocks whose instructions all have a {@link FastPath} form into a hidden class
- * (JDK ClassFile API): register-only instructions become bytecode with their operands as constants
- * ({@link InlineForms}), the others a call to their form's method. The JVM then turns the block into one
+ * (JDK ClassFile API): the commonest forms (register arithmetic, loads and stores) become bytecode with
+ * their operands as constants ({@link InlineForms}), the others a call to their form's method. The JVM then turns the block into one
  * straight-line method: no per-instruction dispatch, no RIP bookkeeping between instructions, and the
  * block's loop-carried state stays in the JIT's hands.
  *
