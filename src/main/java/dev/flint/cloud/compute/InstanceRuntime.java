@@ -1,0 +1,78 @@
+package dev.flint.cloud.compute;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The seam between the EC2 control plane (records, state machine, handlers) and the machines under it.
+ * The control plane decides <em>what</em> runs (ids, addresses, volumes) and stores every transition
+ * before it acts; a runtime only makes it so on this host: one Flint VMM process per instance, driven
+ * through the Firecracker API on its own socket, plus the host networking the instance needs.
+ *
+ * <p>Calls return once the action is under way; outcomes arrive on the {@link Listener}, because a
+ * guest boots and shuts down on its own time. Every method is safe to call from several threads.
+ */
+public interface InstanceRuntime extends AutoCloseable {
+
+    /** What one instance is made of. Validated by the control plane; the runtime trusts it. */
+    record LaunchSpec(
+            String instanceId,
+            int vcpus,
+            int memoryMib,
+            /** The instance's own copy of its image: an ext4 root file system, raw. */
+            Path rootVolume,
+            /** Further volumes, in order (the guest sees them after the root disk). */
+            List<Path> dataVolumes,
+            /** The private IPv4 the guest takes, on the runtime's instance network. */
+            String privateIp,
+            /** The guest NIC's MAC address, unicast and locally administered. */
+            String macAddress) {
+        public LaunchSpec {
+            dataVolumes = List.copyOf(dataVolumes);
+        }
+    }
+
+    /** How the runtime reports what happened to an instance's machine. */
+    interface Listener {
+        /** The guest said it has booted (its init reached the point where SSH answers). */
+        void booted(String instanceId);
+
+        /** The VMM process ended: the guest powered off, it was killed, or it failed ({@code detail}). */
+        void exited(String instanceId, String detail);
+    }
+
+    /** Starts the VMM and boots the instance. Throws if the machine cannot be made; nothing is left behind then. */
+    void launch(LaunchSpec spec) throws RuntimeFailure;
+
+    /** Asks the guest to shut down cleanly (it powers off on its own; {@link Listener#exited} follows). */
+    void requestShutdown(String instanceId);
+
+    /** Ends the VMM at once (stop with Force, terminate, or a shutdown that timed out). */
+    void kill(String instanceId);
+
+    /** Whether the instance's VMM process is alive on this host. */
+    boolean isRunning(String instanceId);
+
+    /** The newest part of the instance's serial console output (at most 64 KiB), if it ever ran. */
+    Optional<byte[]> consoleOutput(String instanceId);
+
+    /**
+     * After a daemon restart: takes back the VMMs that outlived the previous daemon and still run. Returns
+     * the ids it adopted; their later exits reach the listener like any other.
+     */
+    List<String> adoptSurvivors();
+
+    /** Host memory (MiB) that instances may use in total, for capacity checks. */
+    long memoryCapacityMib();
+
+    /** Stops watching; the VMMs themselves keep running (they outlive the daemon). */
+    @Override
+    void close();
+
+    /** The machine could not be made (no memory, TAP refused, image unusable): one line for the user. */
+    final class RuntimeFailure extends Exception {
+        public RuntimeFailure(String message) { super(message); }
+        public RuntimeFailure(String message, Throwable cause) { super(message, cause); }
+    }
+}
