@@ -18,8 +18,8 @@ public record CloudContext(
         /** The owner id every resource carries (one account per daemon). */
         String accountId,
         Clock clock,
-        /** The URL clients reach this daemon at, for DescribeRegions. */
-        String endpoint) {
+        /** The URL clients reach this daemon at, for DescribeRegions (known once the server is bound). */
+        java.util.function.Supplier<String> endpoint) {
 
     public static final String DEFAULT_REGION = "flint-local";
     public static final String DEFAULT_ACCOUNT = "000000000000";

@@ -140,7 +140,10 @@ public final class InstanceActions {
         return userData;
     }
 
-    /** The root volume size: the image's own (rounded up to GiB) unless a block device mapping for the root asks for more. */
+    /**
+     * The root volume size a block device mapping for the root asks for (at least the image's size, rounded up
+     * to GiB), or 0 when none does: the volume is then exactly the image's size.
+     */
     private static int rootVolumeGib(List<BlockDeviceMapping> mappings, ImageRecord image) {
         int imageGib = (int) Math.max(1, (image.sizeBytes() + (1L << 30) - 1) >> 30);
         for (BlockDeviceMapping m : mappings) {
@@ -158,7 +161,7 @@ public final class InstanceActions {
             if (size > MAX_ROOT_GIB) throw Ec2Exception.invalidParameter("Volume size " + size + " GiB exceeds the maximum of " + MAX_ROOT_GIB);
             return size;
         }
-        return imageGib;
+        return 0;
     }
 
     private DescribeInstancesResponse describe(DescribeInstancesRequest q) {

@@ -29,7 +29,7 @@ public final class RegionActions {
         for (String name : q.regionNames()) {
             if (!name.equals(cloud.region())) throw Ec2Exception.invalidParameter("Invalid region name: " + name);
         }
-        Region region = Region.builder().regionName(cloud.region()).endpoint(cloud.endpoint()).optInStatus("opt-in-not-required").build();
+        Region region = Region.builder().regionName(cloud.region()).endpoint(cloud.endpoint().get()).optInStatus("opt-in-not-required").build();
         Map<String, Function<Region, Collection<String>>> a = new LinkedHashMap<>();
         a.put("region-name", r -> List.of(r.regionName()));
         a.put("endpoint", r -> List.of(r.endpoint()));

@@ -148,9 +148,11 @@ final class SshKeys {
         expect(der, pos, 0x30);
         readLength(der, pos);
         expect(der, pos, 0x02);
-        pos[0] += readLength(der, pos);
+        int versionLength = readLength(der, pos);
+        pos[0] += versionLength;
         expect(der, pos, 0x30);
-        pos[0] += readLength(der, pos);
+        int algorithmLength = readLength(der, pos);
+        pos[0] += algorithmLength;
         expect(der, pos, 0x04);
         int length = readLength(der, pos);
         return Arrays.copyOfRange(der, pos[0], pos[0] + length);

@@ -15,6 +15,7 @@ import software.amazon.awssdk.core.SdkPojo;
 import software.amazon.awssdk.core.protocol.MarshallingType;
 import software.amazon.awssdk.core.traits.ListTrait;
 import software.amazon.awssdk.core.traits.MapTrait;
+import software.amazon.awssdk.utils.builder.SdkBuilder;
 
 /**
  * Decodes EC2 Query form parameters into the SDK's request object of an action, driven only by the model's
@@ -46,11 +47,8 @@ public final class QueryDecoder {
     }
 
     private static Object build(SdkPojo builder) {
-        try {
-            return builder.getClass().getMethod("build").invoke(builder);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("SDK builder without build(): " + builder.getClass(), e);
-        }
+        if (builder instanceof SdkBuilder<?, ?> sdkBuilder) return sdkBuilder.build();
+        throw new IllegalStateException("not an SDK builder: " + builder.getClass());
     }
 
     private static void fill(SdkPojo builder, String prefix, Map<String, String> params, Set<String> used) {
