@@ -38,6 +38,7 @@ final class EtcdProcess implements AutoCloseable {
     static EtcdProcess start(Path dir) throws IOException, InterruptedException {
         int client = freePort();
         int peer = freePort();
+        Files.createDirectories(dir);
         Path log = dir.resolve("etcd.log");
         String peerUrl = "http://127.0.0.1:" + peer;
         String clientUrl = "http://127.0.0.1:" + client;
