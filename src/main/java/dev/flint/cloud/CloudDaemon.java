@@ -40,7 +40,7 @@ public final class CloudDaemon implements AutoCloseable {
 
     /** How the daemon is run; {@code storeUri} null means the default SQLite file in the data folder. */
     public record Config(InetSocketAddress listen, Path dataDir, String storeUri, boolean trustLocal, String region, Duration stopTimeout,
-            /** Host cores the vCPU capacity is based on (times {@link Fleet#VCPU_OVERCOMMIT}); 0 = this machine's. */
+            // Host cores the vCPU capacity is based on (times {@link Fleet#VCPU_OVERCOMMIT}); 0 = this machine's.
             int hostCpus) {
         public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(60);
 
@@ -95,6 +95,8 @@ public final class CloudDaemon implements AutoCloseable {
             return thread;
         });
         executor.setRemoveOnCancelPolicy(true);
+        // On close, launches under way finish; pending stop timeouts are dropped (a later daemon settles those).
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         InstanceRuntime runtime = null;
         try {
             Records records = new Records(store);
@@ -170,10 +172,11 @@ public final class CloudDaemon implements AutoCloseable {
     @Override
     public void close() {
         server.close();
-        executor.shutdownNow();
+        executor.shutdown();
         try {
-            executor.awaitTermination(10, TimeUnit.SECONDS);
+            if (!executor.awaitTermination(30, TimeUnit.SECONDS)) executor.shutdownNow();
         } catch (InterruptedException e) {
+            executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
         runtime.close();

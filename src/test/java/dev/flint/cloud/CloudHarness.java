@@ -37,9 +37,14 @@ final class CloudHarness implements AutoCloseable {
     }
 
     static CloudHarness start(Path dataDir, long capacityMib, boolean trustLocal, List<String> survivors, String storeUri) throws IOException {
+        return start(dataDir, capacityMib, trustLocal, survivors, storeUri, 64);
+    }
+
+    static CloudHarness start(Path dataDir, long capacityMib, boolean trustLocal, List<String> survivors, String storeUri, int hostCpus)
+            throws IOException {
         AtomicReference<FakeRuntime> made = new AtomicReference<>();
         CloudDaemon daemon = CloudDaemon.start(new CloudDaemon.Config(new InetSocketAddress("127.0.0.1", 0), dataDir, storeUri, trustLocal,
-                CloudContext.DEFAULT_REGION, Duration.ofSeconds(2), 64), (listener, metadata, runtimeDir) -> {
+                CloudContext.DEFAULT_REGION, Duration.ofSeconds(2), hostCpus), (listener, metadata, runtimeDir) -> {
                     FakeRuntime fake = new FakeRuntime(listener, capacityMib, survivors);
                     made.set(fake);
                     return fake;

@@ -11,14 +11,14 @@ public record CloudContext(
         Records records,
         Fleet fleet,
         InstanceRuntime runtime,
-        /** Where registered images' files live (the daemon's copies). */
+        // Where registered images' files live (the daemon's copies).
         Path imagesDir,
         String region,
         String availabilityZone,
-        /** The owner id every resource carries (one account per daemon). */
+        // The owner id every resource carries (one account per daemon).
         String accountId,
         Clock clock,
-        /** The URL clients reach this daemon at, for DescribeRegions (known once the server is bound). */
+        // The URL clients reach this daemon at, for DescribeRegions (known once the server is bound).
         java.util.function.Supplier<String> endpoint) {
 
     public static final String DEFAULT_REGION = "flint-local";

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -325,9 +324,5 @@ public final class InstanceActions {
         if (hasAddress) b.privateIpAddress(r.privateIp());
         if (r.stateReasonCode() != null) b.stateReason(StateReason.builder().code(r.stateReasonCode()).message(r.stateReasonCode()).build());
         return b.build();
-    }
-
-    static String hexOf(byte[] bytes) {
-        return HexFormat.of().formatHex(bytes);
     }
 }

@@ -16,12 +16,12 @@ public record InstanceRecord(
         int vcpus,
         int memoryMib,
         String keyName,
-        /** The key's OpenSSH public key as of launch: the instance keeps it even if the key pair is deleted. */
+        // The key's OpenSSH public key as of launch: the instance keeps it even if the key pair is deleted.
         String publicKey,
         InstanceState state,
-        /** EC2's stateTransitionReason text, e.g. "User initiated (2026-01-01 10:00:00 GMT)"; empty if none. */
+        // EC2's stateTransitionReason text, e.g. "User initiated (2026-01-01 10:00:00 GMT)"; empty if none.
         String stateReason,
-        /** EC2's stateReason code, e.g. "Client.UserInitiatedShutdown"; null if none. */
+        // EC2's stateReason code, e.g. "Client.UserInitiatedShutdown"; null if none.
         String stateReasonCode,
         String privateIp,
         String macAddress,
@@ -33,7 +33,7 @@ public record InstanceRecord(
         int launchIndex,
         String clientToken,
         Map<String, String> tags,
-        /** A RebootInstances is in progress: when the VMM exits it is launched again and stays running. */
+        // A RebootInstances is in progress: when the VMM exits it is launched again and stays running.
         boolean rebootPending) {
 
     public InstanceRecord {

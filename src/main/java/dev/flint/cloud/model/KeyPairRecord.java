@@ -7,10 +7,10 @@ import java.util.Map;
 public record KeyPairRecord(
         String keyPairId,
         String keyName,
-        /** {@code rsa} or {@code ed25519}. */
+        // {@code rsa} or {@code ed25519}.
         String keyType,
         String fingerprint,
-        /** The OpenSSH public key line ({@code ssh-ed25519 AAAA... NAME}). */
+        // The OpenSSH public key line ({@code ssh-ed25519 AAAA... NAME}).
         String publicKey,
         String createTime,
         Map<String, String> tags) {
