@@ -35,15 +35,36 @@ public final class HostRuntime {
                 Throwable cause = e.getCause();
                 if (cause instanceof IOException io) throw io;
                 if (cause instanceof RuntimeException re) throw re;
-                throw new IOException("the instance runtime failed to start: " + cause, cause);
+                throw new IOException("the instance runtime cannot start: " + cause.getMessage(), cause);
             } catch (ReflectiveOperationException e) {
                 throw new IOException("cannot start the instance runtime: " + e, e);
             }
         };
     }
 
-    /** Builds (once, with progress on {@code progress}) the default image's file, if this build can. */
-    public static Optional<Path> defaultImage(PrintStream progress) {
-        return Optional.empty();
+    static final String IMAGE_CLASS = "dev.flint.cloud.compute.CloudImage";
+
+    /**
+     * Builds (once, with progress on {@code progress}) the default image's file, if this build has the image
+     * builder ({@code CloudImage.inDefaultCache().ensureDefaultImage(progress)}); empty if it has none.
+     */
+    public static Optional<Path> defaultImage(PrintStream progress) throws IOException {
+        Object builder;
+        try {
+            builder = Class.forName(IMAGE_CLASS).getMethod("inDefaultCache").invoke(null);
+        } catch (ClassNotFoundException | NoSuchMethodException e) {
+            return Optional.empty();
+        } catch (ReflectiveOperationException e) {
+            throw new IOException("cannot open the image builder: " + e, e);
+        }
+        try {
+            return Optional.of((Path) builder.getClass().getMethod("ensureDefaultImage", PrintStream.class).invoke(builder, progress));
+        } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException re) throw re;
+            throw new IOException("cannot build the default image: " + cause.getMessage(), cause);
+        } catch (ReflectiveOperationException e) {
+            throw new IOException("cannot build the default image: " + e, e);
+        }
     }
 }
