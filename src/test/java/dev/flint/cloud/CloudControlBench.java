@@ -22,13 +22,19 @@ public final class CloudControlBench {
         int records = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 50;
         Path temp = Files.createTempDirectory("flint-cloud-bench");
-        measure("sqlite", temp.resolve("sqlite"), null, records, runs);
-        if (EtcdForTests.available()) {
-            try (EtcdForTests etcd = EtcdForTests.start(temp.resolve("etcd"))) {
-                measure("etcd", temp.resolve("etcd-data"), etcd.storeUri(), records, runs);
+        try {
+            measure("sqlite", temp.resolve("sqlite"), null, records, runs);
+            if (EtcdForTests.available()) {
+                try (EtcdForTests etcd = EtcdForTests.start(temp.resolve("etcd"))) {
+                    measure("etcd", temp.resolve("etcd-data"), etcd.storeUri(), records, runs);
+                }
+            } else {
+                System.out.println("etcd: skipped (no etcd binary)");
             }
-        } else {
-            System.out.println("etcd: skipped (no etcd binary)");
+        } finally {
+            try (var walk = Files.walk(temp)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
     }
 
