@@ -2,7 +2,7 @@
 # flint cloud's control plane alone (no machines: a fake runtime), through the AWS SDK's Ec2Client with SigV4:
 # RunInstances latency, and DescribeInstances latency (all records, one id, a tag filter) with RECORDS instances
 # stored, on the SQLite store and on etcd (when Debian's etcd-server is installed). Prints medians.
-# Usage: bench/cloud-api.sh [RECORDS (1000)] [RUNS (50)]
+# Usage: bench/cloud-api.sh [RECORDS (1000)] [RUNS (50)] [STORES (sqlite,etcd)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)

@@ -13,7 +13,8 @@ import software.amazon.awssdk.services.ec2.model.Filter;
  * The control plane's own cost, without machines (fake runtime), through the SDK's Ec2Client over HTTP with
  * SigV4: RunInstances of one instance, and DescribeInstances of everything / of one id / with a tag filter,
  * with N instance records in the store. Runs on SQLite, and on etcd when it is installed. Prints medians.
- * Usage (bench/cloud-api.sh): CloudControlBench [RECORDS (1000)] [RUNS (50)]
+ * Usage (bench/cloud-api.sh): CloudControlBench [RECORDS (1000)] [RUNS (50)] [STORES (sqlite,etcd)]; a store measured
+ * twice (e.g. sqlite,etcd,sqlite) shows how much of the first figure is the JVM warming up.
  */
 public final class CloudControlBench {
     private CloudControlBench() {}
@@ -22,14 +23,19 @@ public final class CloudControlBench {
         int records = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 50;
         Path temp = Files.createTempDirectory("flint-cloud-bench");
+        String[] stores = (args.length > 2 ? args[2] : "sqlite,etcd").split(",");
         try {
-            measure("sqlite", temp.resolve("sqlite"), null, records, runs);
-            if (EtcdForTests.available()) {
-                try (EtcdForTests etcd = EtcdForTests.start(temp.resolve("etcd"))) {
-                    measure("etcd", temp.resolve("etcd-data"), etcd.storeUri(), records, runs);
+            for (int i = 0; i < stores.length; i++) {
+                Path dir = temp.resolve(i + "-" + stores[i]);
+                if (stores[i].equals("sqlite")) {
+                    measure("sqlite", dir, null, records, runs);
+                } else if (!EtcdForTests.available()) {
+                    System.out.println("etcd: skipped (no etcd binary)");
+                } else {
+                    try (EtcdForTests etcd = EtcdForTests.start(dir.resolve("etcd"))) {
+                        measure("etcd", dir.resolve("data"), etcd.storeUri(), records, runs);
+                    }
                 }
-            } else {
-                System.out.println("etcd: skipped (no etcd binary)");
             }
         } finally {
             try (var walk = Files.walk(temp)) {
