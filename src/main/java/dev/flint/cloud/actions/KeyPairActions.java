@@ -74,7 +74,7 @@ public final class KeyPairActions {
         if (parsed == null) throw Ec2Exception.client("InvalidKey.Format", "Key is not in valid OpenSSH public key format (ssh-rsa or ssh-ed25519)");
         Map<String, String> tags = TagSupport.fromSpecifications(q.tagSpecifications(), "key-pair");
         KeyPairRecord record = store(new KeyPairRecord(Ids.next("key"), q.keyName(), parsed.type(), parsed.fingerprint(),
-                parsed.publicKeyLine(), Instant.now(cloud.clock()).toString(), tags));
+                parsed.publicKeyLine() + " " + q.keyName(), Instant.now(cloud.clock()).toString(), tags));
         return ImportKeyPairResponse.builder().keyName(record.keyName()).keyFingerprint(record.fingerprint())
                 .keyPairId(record.keyPairId()).tags(TagSupport.toSdk(tags)).build();
     }
