@@ -45,7 +45,12 @@ public final class EtcdStore implements CloudStore {
     public static EtcdStore connect(String endpoint, String root) {
         Client client = Client.builder().endpoints(endpoint).build();
         EtcdStore store = new EtcdStore(client, endpoint, root);
-        store.get("_probe"); // fail now, with one line, rather than at the first request
+        try {
+            store.get("_probe"); // fail now, with one line, rather than at the first request
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
         return store;
     }
 
