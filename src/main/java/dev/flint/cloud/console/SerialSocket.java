@@ -12,9 +12,10 @@ import org.eclipse.jetty.websocket.api.StatusCode;
 /**
  * One browser terminal attached to one instance's serial port. Keys from the browser (binary or text
  * frames) go to the port; guest output goes back as binary frames. The serial session is opened when
- * the WebSocket opens and closed when it closes, whoever closes first.
+ * the WebSocket opens and closed when it closes, whoever closes first. (Public only because Jetty looks
+ * up the listener methods reflectively.)
  */
-final class SerialSocket implements Session.Listener.AutoDemanding {
+public final class SerialSocket implements Session.Listener.AutoDemanding {
 
     private static final Logger LOG = Logger.getLogger(SerialSocket.class.getName());
     /** Custom close code: the instance has no serial port to attach to (not running, or unknown). */

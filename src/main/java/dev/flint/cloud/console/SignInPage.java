@@ -36,7 +36,7 @@ final class SignInPage {
                 <main>
                 <h1>Flint cloud console</h1>
                 <p class="hint">Sign in with the daemon's credentials (<code>flint cloud env</code> prints them).</p>
-                %s
+                <!--notice-->
                 <form method="post" action="/console/signin" autocomplete="off">
                   <label for="accessKeyId">Access key ID</label>
                   <input id="accessKeyId" name="accessKeyId" required autofocus>
@@ -47,7 +47,7 @@ final class SignInPage {
                 </main>
                 </body>
                 </html>
-                """.formatted(notice);
+                """.replace("<!--notice-->", notice);
     }
 
     static String escape(String text) {
