@@ -52,6 +52,7 @@ export function SerialTerminal({ instanceId, running }) {
       window.removeEventListener('resize', resize);
       keys.dispose();
       binary.dispose();
+      ws.onclose = null; // this page closes it: no "closed" over the status the next render sets
       ws.close();
       term.dispose();
     };

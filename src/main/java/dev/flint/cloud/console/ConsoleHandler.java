@@ -326,7 +326,8 @@ public final class ConsoleHandler extends Handler.Abstract {
         headers.put("Content-Security-Policy", CSP);
         headers.put("X-Content-Type-Options", "nosniff");
         headers.put("X-Frame-Options", "DENY");
-        headers.put("Referrer-Policy", "no-referrer");
+        // same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" on its own form posts.
+        headers.put("Referrer-Policy", "same-origin");
     }
 
     private static void signInPage(Response response, Callback callback, int status, String message) {
