@@ -149,6 +149,21 @@ class ConsoleBrowserTest {
         wait.until(ExpectedConditions.textToBe(stateCell, "running"));
         screenshot("05-running");
 
+        // One state: an instance launched through the same handlers by another client (as `aws ec2
+        // run-instances` would be) shows up in the open table without a reload.
+        server.ec2.handle(Map.of("Action", List.of("RunInstances"), "Version", List.of("2016-11-15"),
+                "ImageId", List.of(FakeEc2.IMAGE), "InstanceType", List.of("t3.micro"), "MinCount", List.of("1"),
+                "MaxCount", List.of("1")));
+        String other = server.ec2.instances().get(1).id;
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("tr[data-instance='" + other + "']")));
+
+        // The other lists: what the daemon has, and a polite note for what it has not.
+        browser.findElement(By.linkText("Images")).click();
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.tagName("main"), "debian-12-busybox"));
+        browser.findElement(By.linkText("Volumes")).click();
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.tagName("main"), "Volumes are not available"));
+        browser.findElement(By.linkText("Instances")).click();
+
         // Its page: console output, metrics, and the serial console with typing.
         browser.findElement(By.linkText(instance.id)).click();
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("console-output"), "fake console of " + instance.id));
