@@ -70,7 +70,7 @@ export function SerialTerminal({ instanceId, running }) {
           </button>
         ) : null}
       </div>
-      <div class="terminal" id="serial-terminal" ref={box} />
+      <div class={"terminal" + (running ? "" : " idle")} id="serial-terminal" ref={box} />
     </div>
   );
 }
