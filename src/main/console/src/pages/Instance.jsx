@@ -10,7 +10,7 @@ function ConsoleOutput({ instanceId }) {
   const [tick, setTick] = useState(0);
   const state = usePoll(
     async () => {
-      const root = await ec2('GetConsoleOutput', { InstanceId: instanceId, Latest: 'true' });
+      const root = await ec2('GetConsoleOutput', { InstanceId: instanceId });
       const encoded = text(root, 'output');
       return { output: encoded ? fromBase64Utf8(encoded) : '', at: text(root, 'timestamp') };
     },

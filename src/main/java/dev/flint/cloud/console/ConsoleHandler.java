@@ -120,6 +120,12 @@ public final class ConsoleHandler extends Handler.Abstract {
         }
         ConsoleSessions.Session signedIn = session.get();
         Matcher instancePath = INSTANCE_PATH.matcher(path);
+        boolean read = HttpMethod.GET.is(method) || HttpMethod.HEAD.is(method);
+        if (!read && !path.equals("/console/api") && !path.equals("/console/signout")) {
+            response.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD");
+            text(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "text/plain; charset=utf-8", "Method not allowed\n");
+            return true;
+        }
         if (path.equals(PREFIX) || path.equals("/console/index.html")) {
             application(signedIn, response, callback);
         } else if (path.equals("/console/api")) {
