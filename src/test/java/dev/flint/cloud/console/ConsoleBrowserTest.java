@@ -165,7 +165,7 @@ class ConsoleBrowserTest {
         browser.findElement(By.linkText("Instances")).click();
 
         // Its page: console output, metrics, and the serial console with typing.
-        browser.findElement(By.linkText(instance.id)).click();
+        wait.until(ExpectedConditions.elementToBeClickable(By.linkText(instance.id))).click();
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("console-output"), "fake console of " + instance.id));
         wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#metrics svg polyline")));
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("serial-status"), "connected"));
@@ -177,7 +177,7 @@ class ConsoleBrowserTest {
         screenshot("06-serial-console");
 
         // Stop, then terminate (which asks once more).
-        browser.findElement(By.cssSelector("#instance-page button[data-action='stop']")).click();
+        wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("#instance-page button[data-action='stop']"))).click();
         wait.until(ExpectedConditions.attributeToBe(By.id("instance-page"), "data-state", "stopped"));
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("serial-status"), "not running"));
         screenshot("07-stopped");
