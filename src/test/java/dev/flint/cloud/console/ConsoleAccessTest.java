@@ -157,7 +157,6 @@ class ConsoleAccessTest {
         socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (server.serial.openSessions() > 0 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
             Thread.sleep(20);
         }
         assertEquals(0, server.serial.openSessions(), "closing the browser's socket detaches from the serial port");
