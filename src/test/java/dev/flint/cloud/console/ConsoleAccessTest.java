@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -155,11 +156,7 @@ class ConsoleAccessTest {
         socket.sendBinary(ByteBuffer.wrap("echo ws-$((6*7))\r".getBytes(StandardCharsets.US_ASCII)), true).get(5, TimeUnit.SECONDS);
         output.await("ws-42\r\n");
         socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (server.serial.openSessions() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertEquals(0, server.serial.openSessions(), "closing the browser's socket detaches from the serial port");
+        Await.until("closing the browser's socket detaches from the serial port", () -> server.serial.openSessions() == 0);
     }
 
     @Test
@@ -179,11 +176,7 @@ class ConsoleAccessTest {
         server.ec2.handle(java.util.Map.of("Action", java.util.List.of("RunInstances"), "Version", java.util.List.of("2016-11-15"),
                 "ImageId", java.util.List.of(FakeEc2.IMAGE), "InstanceType", java.util.List.of("t3.micro")));
         String id = server.ec2.instances().getFirst().id;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!"running".equals(server.ec2.state(id))) {
-            assertTrue(System.nanoTime() < deadline, "the fake instance never ran");
-            Thread.sleep(50);
-        }
+        Await.until("the fake instance runs", () -> "running".equals(server.ec2.state(id)));
         return id;
     }
 
