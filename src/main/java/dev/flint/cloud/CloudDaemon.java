@@ -10,6 +10,8 @@ import dev.flint.cloud.actions.RegionActions;
 import dev.flint.cloud.actions.TagActions;
 import dev.flint.cloud.compute.InstanceRuntime;
 import dev.flint.cloud.compute.MetadataSource;
+import dev.flint.cloud.console.ConsoleCredentials;
+import dev.flint.cloud.console.Ec2Endpoint;
 import dev.flint.cloud.ec2.CloudCredentials;
 import dev.flint.cloud.ec2.Ec2Api;
 import dev.flint.cloud.ec2.Ec2HttpServer;
@@ -69,9 +71,11 @@ public final class CloudDaemon implements AutoCloseable {
     private final ImageActions images;
     private final CloudCredentials credentials;
     private final Config config;
+    private final Ec2Api api;
 
     private CloudDaemon(Config config, CloudStore store, InstanceRuntime runtime, ScheduledThreadPoolExecutor executor,
-            Ec2HttpServer server, ImageActions images, CloudCredentials credentials) {
+            Ec2HttpServer server, ImageActions images, CloudCredentials credentials, Ec2Api api) {
+        this.api = api;
         this.config = config;
         this.store = store;
         this.runtime = runtime;
@@ -120,10 +124,11 @@ public final class CloudDaemon implements AutoCloseable {
             new KeyPairActions(cloud).register(registry);
             new TagActions(cloud).register(registry);
             new RegionActions(cloud).register(registry);
-            Ec2HttpServer server = Ec2HttpServer.start(config.listen(), new Ec2Api(registry, credentials, config.trustLocal(), clock));
+            Ec2Api api = new Ec2Api(registry, credentials, config.trustLocal(), clock);
+            Ec2HttpServer server = Ec2HttpServer.start(config.listen(), api);
             endpoint.value = server.endpoint();
             LOG.info("flint cloud: serving EC2 on " + server.endpoint() + ", store " + store.describe());
-            return new CloudDaemon(config, store, runtime, executor, server, images, credentials);
+            return new CloudDaemon(config, store, runtime, executor, server, images, credentials, api);
         } catch (IOException | RuntimeException e) {
             if (runtime != null) runtime.close();
             executor.shutdownNow();
@@ -161,6 +166,22 @@ public final class CloudDaemon implements AutoCloseable {
     }
 
     public String endpoint() { return server.endpoint(); }
+
+    /**
+     * The EC2 handlers for the web console ({@code dev.flint.cloud.console.ConsoleHandler}), whose callers
+     * authenticate with a session instead of SigV4: same actions, same XML.
+     */
+    public Ec2Endpoint consoleEc2Endpoint() {
+        return form -> {
+            Ec2Api.Answer answer = api.handlePreauthenticated(form);
+            return new Ec2Endpoint.Ec2Reply(answer.status(), answer.body());
+        };
+    }
+
+    /** The daemon's credentials as the console's sign-in accepts them. */
+    public ConsoleCredentials consoleCredentials() {
+        return ConsoleCredentials.of(credentials.accessKeyId(), credentials.secretAccessKey());
+    }
 
     public InetSocketAddress address() { return server.address(); }
 

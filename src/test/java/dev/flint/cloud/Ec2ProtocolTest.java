@@ -103,6 +103,19 @@ class Ec2ProtocolTest {
     }
 
     @Test
+    void theConsoleRunsTheSameHandlersWithoutSigV4() {
+        var endpoint = strict.daemon.consoleEc2Endpoint();
+        var regions = endpoint.handle(java.util.Map.of("Action", List.of("DescribeRegions"), "Version", List.of("2016-11-15")));
+        assertEquals(200, regions.status());
+        assertTrue(regions.xml().contains("<regionName>flint-local</regionName>"), regions.xml());
+        var missing = endpoint.handle(java.util.Map.of("Action", List.of("DescribeInstances"), "InstanceId.1", List.of("i-0123456789abcdef0")));
+        assertEquals(400, missing.status());
+        assertTrue(missing.xml().contains("<Code>InvalidInstanceID.NotFound</Code>"), missing.xml());
+        assertTrue(strict.daemon.consoleCredentials().accepts(strict.daemon.credentials().accessKeyId(), strict.daemon.credentials().secretAccessKey()));
+        assertTrue(!strict.daemon.consoleCredentials().accepts(strict.daemon.credentials().accessKeyId(), "wrong"));
+    }
+
+    @Test
     void garbageAndOversizedBodies() throws Exception {
         Random random = new Random(42);
         for (int i = 0; i < 200; i++) {
