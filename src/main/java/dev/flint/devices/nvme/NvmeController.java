@@ -110,7 +110,8 @@ public final class NvmeController implements AutoCloseable {
                 throw new IllegalArgumentException("namespace ID " + ns.nsid + " is taken or out of range");
             }
             namespaces[ns.nsid] = ns;
-            changedNamespaces.add(ns.nsid);
+            // A driver that has not started yet finds it in its first scan: no change to report.
+            if ((csts & NvmeSpec.CSTS_RDY) != 0) changedNamespaces.add(ns.nsid);
             if ((features.asyncEvents & NvmeSpec.AEN_NAMESPACE_ATTRIBUTE) != 0 && !namespaceEventMasked) {
                 namespaceEventPending = true;
             }
@@ -253,6 +254,7 @@ public final class NvmeController implements AutoCloseable {
             cqBlocked.set(q, 0);
         }
         outstandingEvents.clear();
+        changedNamespaces.clear(); // the driver scans every namespace after a reset
         namespaceEventPending = false;
         namespaceEventMasked = false;
         features.reset();
