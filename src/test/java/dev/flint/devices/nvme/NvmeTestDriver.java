@@ -165,7 +165,7 @@ final class NvmeTestDriver {
             long entry = cq + (long) head * 16;
             while (((memory.readInt(entry + 12) >>> 16) & 1) != (phase ? 1 : 0)) {
                 if (System.nanoTime() > deadline) return null;
-                Thread.onSpinWait();
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000); // as a driver sleeping for its interrupt: the CPU is the device's
             }
             int dw3 = memory.readInt(entry + 12), dw2 = memory.readInt(entry + 8);
             Completion c = new Completion(memory.readInt(entry), dw2 & 0xFFFF, dw2 >>> 16, dw3 & 0xFFFF,
