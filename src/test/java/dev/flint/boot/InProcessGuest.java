@@ -16,12 +16,12 @@ import java.util.concurrent.LinkedBlockingQueue;
  * {@link Vmm}'s Java methods while the guest runs (attaching a disk, say). Typing and waiting work as
  * with {@link FlintProcess}.
  */
-final class InProcessGuest implements AutoCloseable {
+public final class InProcessGuest implements AutoCloseable {
     private final LinkedBlockingQueue<Integer> keys = new LinkedBlockingQueue<>();
     private final StringBuffer output = new StringBuffer();
-    final Vmm vmm;
+    public final Vmm vmm;
 
-    InProcessGuest(VmConfig config, Engine engine) {
+    public InProcessGuest(VmConfig config, Engine engine) {
         InputStream in = new InputStream() {
             @Override
             public int read() {
@@ -61,14 +61,14 @@ final class InProcessGuest implements AutoCloseable {
         vmm = Vmm.start(config, engine, new Console(in, out));
     }
 
-    void type(String line) {
+    public void type(String line) {
         for (byte b : (line + "\n").getBytes(StandardCharsets.UTF_8)) keys.add(b & 0xFF);
     }
 
-    String output() { return output.toString(); }
+    public String output() { return output.toString(); }
 
     /** Waits until the console shows {@code text}; fails with the whole console if it does not in time. */
-    void await(String text, Duration timeout) throws InterruptedException {
+    public void await(String text, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!output.toString().contains(text)) {
             if (vmm.stopped().isDone()) throw new AssertionError("the VM stopped before printing '" + text + "':\n" + output);
