@@ -63,9 +63,11 @@ public final class GuestNvmeChecks {
             Map<String, Long> counters = vm.vmm.counters();
             assertTrue(counters.get("nvme.read_bytes") >= (4 << 20) + (2 << 20), counters.toString());
             assertEquals(1L, counters.get("nvme.async_events"), counters.toString());
+            assertTrue(counters.get("nvme.shadow_doorbell_configs") >= 1, "Linux uses shadow doorbells: " + counters);
             if (engine.equals("kvm")) {
                 assertTrue(counters.get("nvme.msi_routed") > 0 && counters.get("nvme.msi_sent") == 0,
                         "NVMe interrupts must go through irqfd routes on kvm: " + counters);
+                assertTrue(counters.get("nvme.notify_eventfd") > 0, "I/O queue rings must come by ioeventfd on kvm: " + counters);
             }
         }
         data.assertUntouched();

@@ -36,6 +36,7 @@ final class AdminCommands {
                 yield SUCCESS;
             }
             case ADMIN_ASYNC_EVENT -> asyncEventRequest(cmd);
+            case ADMIN_DOORBELL_BUFFER_CONFIG -> c.useShadowDoorbells(cmd.prp1, cmd.prp2) ? SUCCESS : SC_INVALID_FIELD;
             default -> SC_INVALID_OPCODE;
         };
     }

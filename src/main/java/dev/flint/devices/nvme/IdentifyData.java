@@ -32,6 +32,7 @@ final class IdentifyData {
         b.putInt(80, NvmeSpec.VERSION);         // VER
         b.putInt(92, NvmeSpec.AEN_NAMESPACE_ATTRIBUTE); // OAES: namespace attribute notices
         b.put(111, (byte) 1);                   // CNTRLTYPE: I/O controller
+        b.putShort(256, (short) (1 << 8));      // OACS: Doorbell Buffer Config (shadow doorbells)
         b.put(258, (byte) 3);                   // ACL: 4 Abort commands (0-based)
         b.put(259, (byte) (NvmeSpec.AER_LIMIT - 1)); // AERL (0-based)
         b.put(260, (byte) 0x03);                // FRMW: one slot, slot 1 read-only

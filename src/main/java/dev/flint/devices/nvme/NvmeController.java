@@ -72,6 +72,11 @@ public final class NvmeController implements AutoCloseable {
     /** A Namespace Attribute Changed event was reported; the next waits until the driver reads log page 4. */
     boolean namespaceEventMasked;
 
+    /** The driver's shadow doorbells once it configured them (null: the registers only), guarded by lock. */
+    private ShadowDoorbells shadow;
+    /** Hears shadow doorbells go on and off (the transport diverts rings to an eventfd meanwhile). */
+    private volatile java.util.function.Consumer<Boolean> shadowListener = on -> { };
+
     final NvmeCounters counters = new NvmeCounters();
     private final AtomicLong guestErrors = new AtomicLong();
 
@@ -258,6 +263,10 @@ public final class NvmeController implements AutoCloseable {
         namespaceEventPending = false;
         namespaceEventMasked = false;
         features.reset();
+        if (shadow != null) {
+            shadow = null;
+            shadowListener.accept(false);
+        }
         csts = 0;
     }
 
@@ -270,6 +279,29 @@ public final class NvmeController implements AutoCloseable {
                 LOG.warning("nvme: flush at shutdown failed: " + e.getMessage());
             }
         }
+    }
+
+    /** Sets who hears shadow doorbells go on and off; before the guest runs. */
+    void onShadowDoorbells(java.util.function.Consumer<Boolean> listener) { shadowListener = listener; }
+
+    /** Doorbell Buffer Config (I/O thread, under lock): false if the pages are not page-aligned RAM. */
+    boolean useShadowDoorbells(long doorbellPage, long eventIndexPage) {
+        if (!ShadowDoorbells.valid(memory, doorbellPage, eventIndexPage)) {
+            guestError("shadow doorbell pages not page-aligned RAM");
+            return false;
+        }
+        shadow = new ShadowDoorbells(memory, doorbellPage, eventIndexPage);
+        counters.shadowDoorbells.increment();
+        shadowListener.accept(true);
+        return true;
+    }
+
+    private int sqTail(SubmissionQueue sq) {
+        return sq.id != 0 && shadow != null ? shadow.sqTail(sq.id) : doorbells.sqTail(sq.id);
+    }
+
+    private int cqHead(CompletionQueue cq) {
+        return cq.id != 0 && shadow != null ? shadow.cqHead(cq.id) : doorbells.cqHead(cq.id);
     }
 
     /** The register a doorbell write (offset relative to the doorbell area) names: from a vCPU, never blocks. */
@@ -318,23 +350,31 @@ public final class NvmeController implements AutoCloseable {
 
     /** Runs the queue's new commands; returns true if it stopped at the batch limit with more waiting. */
     private boolean serve(SubmissionQueue sq) {
-        int tail = doorbells.sqTail(sq.id);
-        if (tail >= sq.size) {
-            guestError("SQ " + sq.id + " tail doorbell " + tail + " beyond the queue's " + sq.size + " entries");
-            return false;
-        }
-        for (int n = 0; sq.head != tail; n++) {
-            if (n == BATCH) return true;
+        boolean shadowed = sq.id != 0 && shadow != null;
+        int tail = sqTail(sq);
+        for (int n = 0; ; n++) {
+            if (tail >= sq.size) {
+                guestError("SQ " + sq.id + " tail " + tail + " beyond the queue's " + sq.size + " entries");
+                return false;
+            }
+            if (sq.head == tail) {
+                if (!shadowed) return false;
+                shadow.wantSqRingAfter(sq.id, tail); // then look once more: the driver may not have rung
+                tail = sqTail(sq);
+                if (sq.head == tail) return false;
+                continue;
+            }
+            if (n >= BATCH) return true;
             CompletionQueue cq = sq.cq;
-            if (cq.full(doorbells.cqHead(cq.id))) {
+            if (cq.full(cqHead(cq))) {
                 cqBlocked.set(cq.id, 1);
-                if (cq.full(doorbells.cqHead(cq.id))) return false; // the head doorbell wakes us
+                if (cq.id != 0 && shadow != null) shadow.wantCqRingAfter(cq.id, cqHead(cq));
+                if (cq.full(cqHead(cq))) return false; // the head doorbell wakes us
                 cqBlocked.set(cq.id, 0);
             }
             if (!runOne(sq, cq)) return false;
             if (sqs[sq.id] != sq) return false; // the command deleted its own queue
         }
-        return false;
     }
 
     /** Fetches, runs and completes the command at the queue's head; false if the controller failed. */

@@ -18,11 +18,14 @@ import java.util.logging.Logger;
  */
 final class NvmeIoThread implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(NvmeIoThread.class.getName());
-    private static final long WAKE = 0;
+    private static final long WAKE = 0, KICK = 1;
 
     private final AtomicBoolean pending = new AtomicBoolean();
     private final BooleanSupplier serve;
     private final EventFd wake = new EventFd();
+    /** Signalled by the engine itself when the guest rings an I/O queue's doorbell (kvm ioeventfd). */
+    private final EventFd kick = new EventFd();
+    private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
     private final Epoll poller = new Epoll(4);
     private final Thread thread;
     private volatile boolean closed;
@@ -31,10 +34,17 @@ final class NvmeIoThread implements AutoCloseable {
     NvmeIoThread(String name, BooleanSupplier serve) {
         this.serve = serve;
         poller.add(wake.fd(), Set.of(Epoll.Interest.READABLE), WAKE);
+        poller.add(kick.fd(), Set.of(Epoll.Interest.READABLE), KICK);
         this.thread = Thread.ofPlatform().name(name + "-io").daemon().unstarted(this::run);
     }
 
     void start() { thread.start(); }
+
+    /** The eventfd an engine signals for doorbell rings it diverts. */
+    EventFd kick() { return kick; }
+
+    /** Rings that came by {@link #kick()}, i.e. without passing through Flint's MMIO bus. */
+    long kicksByEventFd() { return kicks.get(); }
 
     /** Any thread: there is work. */
     void wake() {
@@ -55,6 +65,7 @@ final class NvmeIoThread implements AutoCloseable {
                 if (more || pending.get() || closed) continue;
                 for (Epoll.Ready ready : poller.await(-1)) {
                     if (ready.token() == WAKE) wake.drain();
+                    else if (ready.token() == KICK) kicks.addAndGet(kick.drain());
                 }
             }
         } catch (RuntimeException e) { // only the poller or the eventfd failing gets here
@@ -75,6 +86,7 @@ final class NvmeIoThread implements AutoCloseable {
         if (!thread.isAlive()) {
             poller.close();
             wake.close();
+            kick.close();
         }
     }
 }

@@ -22,8 +22,10 @@ import java.util.TreeMap;
  * (0x2000) and the pending bits (0x3000). Interrupts are MSI-X only, one vector for the admin queue and
  * one per I/O queue; there is no INTx pin, so a driver that cannot use MSI-X does not bind.
  *
- * <p>The engine's interrupt routes (kvm: irqfd) carry the vectors when offered. Doorbells always come
- * through the MMIO bus: the tail value a doorbell carries is the message, and an ioeventfd would drop it.
+ * <p>The engine's interrupt routes (kvm: irqfd) carry the vectors when offered. Doorbell registers carry
+ * the new queue tail, which an ioeventfd would drop; so the I/O queues' SQ doorbells are diverted to an
+ * eventfd (kvm: ioeventfd) only while the driver uses shadow doorbells ({@link ShadowDoorbells}), where
+ * the value is in guest memory and a ring is only a wake-up. Everything else comes through the MMIO bus.
  */
 public final class NvmePciFunction implements PciDevice, AutoCloseable {
     static final long REGISTERS = 0x0000, DOORBELLS = 0x1000, MSIX_TABLE = 0x2000, MSIX_PBA = 0x3000, BAR_SIZE = 0x4000;
@@ -34,6 +36,9 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     private final MsixCapability msix;
     private final NvmeIoThread io;
     private final String name;
+    private final java.util.concurrent.atomic.AtomicLong ringsByBus = new java.util.concurrent.atomic.AtomicLong();
+    /** Set by {@link #useFastPaths} when the engine can divert doorbell writes; null otherwise. */
+    private volatile DoorbellDiversion diversion;
 
     private NvmePciFunction(String name, NvmeIdentity identity, int ioQueues, GuestMemory memory, InterruptController irq) {
         this.name = name;
@@ -92,6 +97,12 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     /** Lets the engine's interrupt routes (kvm: irqfd) carry the MSI-X vectors. Call before the guest runs. */
     public void useFastPaths(IoFastPaths paths) {
         paths.interrupts().ifPresent(msix::useRoutes);
+        paths.notifications().ifPresent(path -> {
+            DoorbellDiversion d = new DoorbellDiversion(path, io.kick(), controller.maxIoQueues);
+            diversion = d;
+            controller.onShadowDoorbells(d::setWanted);
+            config.addBarListener(d);
+        });
     }
 
     @Override public String name() { return name; }
@@ -104,6 +115,8 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     /** Commands by kind, bytes, failures, guest errors, and which path interrupts took. */
     public Map<String, Long> counters() {
         Map<String, Long> all = new TreeMap<>(controller.counters());
+        all.put("notify_mmio", ringsByBus.get());
+        all.put("notify_eventfd", io.kicksByEventFd());
         all.put("msi_routed", msix.routedMessages());
         all.put("msi_sent", msix.sentMessages());
         return all;
@@ -118,6 +131,8 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
 
     @Override
     public void close() {
+        DoorbellDiversion d = diversion;
+        if (d != null) d.close(); // before the I/O thread closes the eventfd it names
         io.close();
         msix.releaseRoutes();
         controller.close();
@@ -132,6 +147,10 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     private final class DoorbellRegion implements BusDevice {
         @Override public long read(long offset, int size) { return 0; } // write-only registers
 
-        @Override public void write(long offset, int size, long value) { controller.writeDoorbell(offset, size, value); }
+        @Override
+        public void write(long offset, int size, long value) {
+            ringsByBus.incrementAndGet();
+            controller.writeDoorbell(offset, size, value);
+        }
     }
 }

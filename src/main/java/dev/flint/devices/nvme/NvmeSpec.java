@@ -35,7 +35,7 @@ final class NvmeSpec {
     // Admin opcodes.
     static final int ADMIN_DELETE_SQ = 0x00, ADMIN_CREATE_SQ = 0x01, ADMIN_GET_LOG_PAGE = 0x02, ADMIN_DELETE_CQ = 0x04,
             ADMIN_CREATE_CQ = 0x05, ADMIN_IDENTIFY = 0x06, ADMIN_ABORT = 0x08, ADMIN_SET_FEATURES = 0x09,
-            ADMIN_GET_FEATURES = 0x0A, ADMIN_ASYNC_EVENT = 0x0C;
+            ADMIN_GET_FEATURES = 0x0A, ADMIN_ASYNC_EVENT = 0x0C, ADMIN_DOORBELL_BUFFER_CONFIG = 0x7C;
     // NVM (I/O) opcodes.
     static final int IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02, IO_WRITE_ZEROES = 0x08, IO_DSM = 0x09;
 

@@ -87,7 +87,7 @@ class NvmeFuzzTest {
     private static Command adminCommand(Random r) {
         int[] opcodes = {NvmeSpec.ADMIN_IDENTIFY, NvmeSpec.ADMIN_GET_LOG_PAGE, NvmeSpec.ADMIN_GET_FEATURES,
                 NvmeSpec.ADMIN_SET_FEATURES, NvmeSpec.ADMIN_CREATE_CQ, NvmeSpec.ADMIN_CREATE_SQ, NvmeSpec.ADMIN_DELETE_SQ,
-                NvmeSpec.ADMIN_DELETE_CQ, NvmeSpec.ADMIN_ABORT};
+                NvmeSpec.ADMIN_DELETE_CQ, NvmeSpec.ADMIN_ABORT, NvmeSpec.ADMIN_DOORBELL_BUFFER_CONFIG};
         int opcode = r.nextInt(10) == 0 ? r.nextInt(256) : r.nextInt(200) == 0 ? NvmeSpec.ADMIN_ASYNC_EVENT
                 : opcodes[r.nextInt(opcodes.length)];
         Command c = Command.of(opcode).nsid(nsid(r)).prp1(address(r)).prp2(address(r))
