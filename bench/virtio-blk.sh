@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# virtio-blk device model throughput against raw FileChannel I/O on the same (page-cached) image.
+# virtio-blk and NVMe device model throughput against raw FileChannel I/O on the same (page-cached) image.
 # Usage: bench/virtio-blk.sh [image MiB (256)] [runs (5)]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -23,9 +23,9 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         networkInterfaces = List.copyOf(networkInterfaces);
     }
 
-    /** A block device; the root device (if any) comes first. */
+    /** A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk. */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType) {}
+                            String cacheType, boolean nvme) {}
 
     /** A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null. */
     public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu) {}

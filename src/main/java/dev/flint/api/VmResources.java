@@ -108,6 +108,7 @@ final class VmResources {
             if (drive.ioEngine().equals("Async")) throw ApiException.notSupported("io_engine Async");
         }
         if (RateLimiter.limits(drive.rateLimiter())) throw ApiException.notSupported("drive rate_limiter");
+        if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio", "nvme"));
         if (root) {
             for (Drive other : drives.values()) {
                 if (Boolean.TRUE.equals(other.isRootDevice()) && !other.driveId().equals(pathId)) {
@@ -178,12 +179,14 @@ final class VmResources {
         String rootArg = null;
         for (Drive d : drives.values()) {
             boolean root = d.isRootDevice();
+            boolean nvme = "nvme".equals(d.iface());
             var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
-                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType());
+                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme);
             if (root) {
                 driveSpecs.addFirst(spec);
                 // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.
-                rootArg = (d.partuuid() != null ? "root=PARTUUID=" + d.partuuid() : "root=/dev/vda")
+                // An NVMe root drive is the first NVMe controller (lowest PCI slot), so Linux's nvme0n1.
+                rootArg = (d.partuuid() != null ? "root=PARTUUID=" + d.partuuid() : nvme ? "root=/dev/nvme0n1" : "root=/dev/vda")
                         + (spec.readOnly() ? " ro" : " rw");
             } else {
                 driveSpecs.add(spec);

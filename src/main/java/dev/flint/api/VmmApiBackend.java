@@ -52,7 +52,7 @@ public final class VmmApiBackend implements VmmBackend {
         Vmm started;
         try {
             // The spec lists the root drive first, so it becomes /dev/vda as Firecracker's boot args expect.
-            List<DriveConfig> drives = spec.drives().stream().map(d -> new DriveConfig(d.path(), d.readOnly())).toList();
+            List<DriveConfig> drives = spec.drives().stream().map(VmmApiBackend::driveConfig).toList();
             List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets);
@@ -68,6 +68,13 @@ public final class VmmApiBackend implements VmmBackend {
             started.close();
             release(guest);
         }, task -> Thread.ofPlatform().name("flint-vmm-release").start(task));
+    }
+
+    /** An NVMe drive's serial is its drive_id when that fits the 20 bytes of the NVMe serial field. */
+    private static DriveConfig driveConfig(MachineSpec.DriveSpec d) {
+        if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly());
+        String serial = d.id().length() <= DriveConfig.MAX_SERIAL ? d.id() : null;
+        return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial);
     }
 
     /** The API checked name, MAC and MTU already; a refusal here is a bug, reported as a start failure. */

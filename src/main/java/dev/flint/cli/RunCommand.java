@@ -58,8 +58,9 @@ final class RunCommand implements Callable<Integer> {
             description = "Guest RAM in MiB. Default: ${DEFAULT-VALUE}.")
     private long memoryMib;
 
-    @Option(names = "--drive", paramLabel = "PATH[,ro]", converter = DriveConverter.class,
-            description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest). "
+    @Option(names = "--drive", paramLabel = "PATH[,ro][,if=virtio|nvme]", converter = DriveConverter.class,
+            description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest), or "
+                    + "with if=nvme as an NVMe controller of its own (nvme0n1, nvme1n1...; serial=ID sets its serial). "
                     + "With ,ro the guest cannot write it.")
     private List<DriveConfig> drives = List.of();
 
@@ -140,7 +141,7 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code PATH[,ro]}. */
+    /** {@code PATH[,ro][,if=virtio|nvme][,serial=ID]}. */
     static final class DriveConverter extends DeviceConverter<DriveConfig> {
         DriveConverter() { super(DriveConfig::parse); }
     }

@@ -74,6 +74,16 @@ public final class Initramfs {
             "kernel/crypto/crc32c_generic.ko", "kernel/fs/ext4/ext4.ko");
 
     /**
+     * Debian's NVMe driver and what it needs, in dependency order (the CRC modules behind t10-pi register
+     * the crypto algorithms it asks for). Loaded only when the machine has an NVMe controller (PCI class
+     * 01:08:02), so machines without one boot no slower.
+     */
+    public static final List<String> NVME_MODULES = List.of(
+            "kernel/crypto/crct10dif_common.ko", "kernel/crypto/crct10dif_generic.ko", "kernel/lib/crc-t10dif.ko",
+            "kernel/lib/crc64.ko", "kernel/crypto/crc64_rocksoft_generic.ko", "kernel/lib/crc64-rocksoft.ko",
+            "kernel/block/t10-pi.ko", "kernel/drivers/nvme/host/nvme-core.ko", "kernel/drivers/nvme/host/nvme.ko");
+
+    /**
      * With {@code root=DEVICE} on the kernel command line (as Firecracker users write {@code root=/dev/vda}),
      * init waits for the disk, mounts it as ext4 read-write and switches to it, running {@code init=}
      * (default /sbin/init) there. Without it, or if the mount fails, the initramfs shell starts.
@@ -97,7 +107,8 @@ public final class Initramfs {
             """;
 
     /**
-     * The shell guest with the {@link #VIRTIO_MODULES} of the kernel whose modules are in
+     * The shell guest with the {@link #VIRTIO_MODULES} (and, if the kernel has them and the machine an NVMe
+     * controller, the {@link #NVME_MODULES}) of the kernel whose modules are in
      * {@code modulesDir} (null: none), loaded by init before the shell starts, so {@code flint run
      * --drive} disks appear as /dev/vda and up; with modules, {@code root=} boots a disk (see
      * {@link #SWITCH_ROOT}).
@@ -110,6 +121,15 @@ public final class Initramfs {
                 Path file = modulesDir.resolve(module);
                 modules.add(file);
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+            }
+            if (NVME_MODULES.stream().allMatch(m -> java.nio.file.Files.isRegularFile(modulesDir.resolve(m)))) {
+                load.append("if grep -qx 0x010802 /sys/bus/pci/devices/*/class 2>/dev/null; then\n");
+                for (String module : NVME_MODULES) {
+                    Path file = modulesDir.resolve(module);
+                    modules.add(file);
+                    load.append("  insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+                }
+                load.append("fi\n");
             }
         }
         String init = PROLOGUE + load + (modulesDir != null ? SWITCH_ROOT : "") + BOOT_DONE + """

@@ -19,7 +19,8 @@ import java.util.List;
  * @param cpus      number of vCPUs
  * @param memoryMib guest RAM in MiB
  * @param engine    {@code auto}, {@code kvm} or {@code emu} (see {@link Engines})
- * @param drives    virtio-blk disks, in PCI slot order (the guest sees the first as /dev/vda)
+ * @param drives    disks, in PCI slot order: virtio-blk (the guest sees the first as /dev/vda) or, with
+ *                  {@code if=nvme}, each an NVMe controller of its own (nvme0, nvme1...)
  * @param rng       whether the guest gets a virtio-rng device fed from the host's entropy
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)

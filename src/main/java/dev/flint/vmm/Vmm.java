@@ -2,6 +2,7 @@ package dev.flint.vmm;
 
 import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.CpuBootState;
+import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
 import dev.flint.engine.VirtualMachine;
 import dev.flint.engine.VmSetup;
@@ -111,6 +112,18 @@ public final class Vmm implements AutoCloseable {
     public void pause() { vm.pause(); }
 
     public void resume() { vm.resume(); }
+
+    /**
+     * Attaches a disk to a running machine as a new namespace of NVMe controller {@code controller} (0 is
+     * the first {@code if=nvme} drive's) and returns the namespace ID. The guest's driver hears of it by a
+     * Namespace Attribute Changed event and rescans: Linux shows a new {@code /dev/nvme<controller>n<ID>}
+     * without a reboot. The image is opened and locked as at boot ({@code DiskImageException}, one line,
+     * if it cannot be); an unknown controller is an IllegalArgumentException.
+     */
+    public synchronized int attachNvmeNamespace(int controller, DriveConfig drive) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        return board.attachNvmeNamespace(controller, drive);
+    }
 
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
     public void sendCtrlAltDel() { board.sendCtrlAltDel(); }

@@ -6,6 +6,8 @@ import dev.flint.arch.x86.CpuBootState;
 import dev.flint.arch.x86.PlatformInfo;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.LegacyDevices;
+import dev.flint.devices.nvme.NvmeIdentity;
+import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
 import dev.flint.devices.virtio.block.DriveConfig;
@@ -35,6 +37,8 @@ final class X86Board implements AutoCloseable {
     private final LegacyDevices legacy;
     private final PciHostBridge pci;
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
+    /** NVMe controllers in the order of their drives (the guest's nvme0, nvme1...). */
+    private final List<NvmePciFunction> nvme = new ArrayList<>();
     /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
@@ -57,7 +61,10 @@ final class X86Board implements AutoCloseable {
      * already plugged are closed with the board.
      */
     void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
-        for (DriveConfig drive : config.drives()) plug(VirtioBlock.pciDevice(drive, memory, irq));
+        for (DriveConfig drive : config.drives()) {
+            if (drive.iface() == DriveConfig.Interface.NVME) plugNvme(drive, config.cpus(), memory, irq);
+            else plug(VirtioBlock.pciDevice(drive, memory, irq));
+        }
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
         for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
     }
@@ -72,10 +79,33 @@ final class X86Board implements AutoCloseable {
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: " + device.name());
     }
 
+    /**
+     * An NVMe drive is a controller of its own (as an EC2 EBS volume is) with the drive as namespace 1 and
+     * the drive's serial as the controller's, and one I/O queue pair per vCPU.
+     */
+    private void plugNvme(DriveConfig drive, int cpus, GuestMemory memory, InterruptController irq) {
+        NvmePciFunction device = NvmePciFunction.create(NvmeIdentity.of(drive.serialOrDefault()), List.of(drive), cpus, memory, irq);
+        nvme.add(device);
+        device.useFastPaths(fastPaths);
+        int slot = pci.addDevice(device);
+        LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault());
+    }
+
+    /** Attaches {@code drive} to NVMe controller {@code controller} (0 = the first) as a new namespace; returns its ID. */
+    int attachNvmeNamespace(int controller, DriveConfig drive) {
+        if (controller < 0 || controller >= nvme.size()) {
+            throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
+        }
+        return nvme.get(controller).attach(drive);
+    }
+
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
     Map<String, Long> virtioCounters() {
         Map<String, Long> all = new TreeMap<>();
         for (VirtioPciDevice device : virtio) {
+            device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
+        }
+        for (NvmePciFunction device : nvme) {
             device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
         }
         return all;
@@ -99,6 +129,7 @@ final class X86Board implements AutoCloseable {
     @Override
     public void close() {
         for (VirtioPciDevice device : virtio) device.close();
+        for (NvmePciFunction device : nvme) device.close();
         legacy.close();
     }
 }

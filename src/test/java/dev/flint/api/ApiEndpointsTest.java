@@ -214,6 +214,21 @@ class ApiEndpointsTest extends ApiTestBase {
     }
 
     @Test
+    void flintsInterfaceFieldMakesANvmeDriveAndTheRootDeviceFollows() throws Exception {
+        Path disk = Files.write(dir.resolve("vol.img"), new byte[8192]);
+        assertFault(client.sendRaw("PUT", "/drives/vol", "{\"drive_id\": \"vol\", \"path_on_host\": \"" + disk
+                + "\", \"is_root_device\": true, \"interface\": \"scsi\"}"), "interface");
+        assertEquals(204, client.sendRaw("PUT", "/drives/vol", "{\"drive_id\": \"vol\", \"path_on_host\": \"" + disk
+                + "\", \"is_root_device\": true, \"interface\": \"nvme\"}").status());
+        bootSource();
+        api.backend.capabilities = new VmmBackend.Capabilities(true, false, false);
+        assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)).status());
+        MachineSpec spec = api.backend.started;
+        assertTrue(spec.drives().getFirst().nvme());
+        assertTrue(spec.cmdline().endsWith("root=/dev/nvme0n1 rw"), spec.cmdline());
+    }
+
+    @Test
     void networkInterfacesAreValidatedKeptAndBootOnlyWhereVirtioNetIs() throws Exception {
         NetworkInterface eth0 = new NetworkInterface().ifaceId("eth0").hostDevName("tap0").guestMac("06:00:AC:10:00:02");
         assertFault(client.send("PUT", "/network-interfaces/eth0", new NetworkInterface().ifaceId("eth0")

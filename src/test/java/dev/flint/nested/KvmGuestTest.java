@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.flint.api.ApiGuestBoot;
 import dev.flint.api.ApiNetworkGuest;
 import dev.flint.boot.GuestNetChecks;
+import dev.flint.boot.GuestNvmeChecks;
 import dev.flint.boot.GuestRootfsChecks;
 import dev.flint.boot.GuestVirtioChecks;
 import dev.flint.boot.NetNamespace;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The stock guest on the kvm engine, through both front ends, in the same scenarios the emu engine runs
- * on this host: the virtio disk and entropy checks over {@code flint run}, a root file system image on
+ * on this host: the virtio disk and entropy checks over {@code flint run}, NVMe disks with a namespace
+ * attached at run time, a root file system image on
  * virtio-blk, HTTP both ways over virtio-net on a TAP in a network namespace, and the Firecracker API
  * workflow with a drive and with a network interface (whose metrics must show ioeventfd and irqfd carried
  * the virtio traffic). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
@@ -33,6 +35,11 @@ class KvmGuestTest {
     @Test
     void virtioDisksAndEntropyOverTheCli(@TempDir Path dir) throws Exception {
         GuestVirtioChecks.overTheCli("kvm", dir);
+    }
+
+    @Test
+    void nvmeDisksAndANamespaceAttachedWhileTheGuestRuns(@TempDir Path dir) throws Exception {
+        GuestNvmeChecks.inProcess("kvm", dir);
     }
 
     @Test

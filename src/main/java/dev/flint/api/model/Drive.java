@@ -2,7 +2,11 @@ package dev.flint.api.model;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
-/** {@code PUT /drives/{drive_id}}: a virtio-block drive (or, in Firecracker, a vhost-user one). */
+/**
+ * {@code PUT /drives/{drive_id}}: a virtio-block drive (or, in Firecracker, a vhost-user one). Flint's
+ * extension: {@code "interface": "nvme"} makes it an NVMe controller of its own instead ({@code "virtio"},
+ * the default, is Firecracker's behaviour).
+ */
 public record Drive(
         @JsonProperty("drive_id") String driveId,
         @JsonProperty("path_on_host") String pathOnHost,
@@ -12,4 +16,5 @@ public record Drive(
         @JsonProperty("cache_type") String cacheType,
         @JsonProperty("io_engine") String ioEngine,
         @JsonProperty("rate_limiter") RateLimiter rateLimiter,
-        @JsonProperty("socket") String socket) {}
+        @JsonProperty("socket") String socket,
+        @JsonProperty("interface") String iface) {}

@@ -1,31 +1,91 @@
 package dev.flint.devices.virtio.block;
 
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.regex.Pattern;
 
 /**
- * A block device's backing file as the user gave it: {@code --drive PATH[,ro]}.
+ * A block device's backing file as the user gave it: {@code --drive PATH[,ro][,if=virtio|nvme][,serial=ID]}.
  *
- * @param path     a raw disk image (no format header: sector N is at byte N * 512)
- * @param readOnly the guest sees a read-only disk and the file is opened for reading only
+ * @param path      a raw disk image (no format header: sector N is at byte N * 512)
+ * @param readOnly  the guest sees a read-only disk and the file is opened for reading only
+ * @param iface     how the guest sees it: a virtio-blk function, or a namespace of an NVMe controller
+ * @param serial    the serial number the guest reads (virtio-blk GET_ID, NVMe Identify), or null for the
+ *                  default (the image's file name); printable ASCII, at most 20 bytes
  */
-public record DriveConfig(Path path, boolean readOnly) {
-    public DriveConfig {
-        if (path == null) throw new IllegalArgumentException("--drive needs a path");
+public record DriveConfig(Path path, boolean readOnly, Interface iface, String serial) {
+    /** The bus a drive appears on. */
+    public enum Interface {
+        VIRTIO, NVME;
+
+        /** The name {@code if=} takes. */
+        public String option() { return name().toLowerCase(java.util.Locale.ROOT); }
     }
 
-    /** Parses {@code PATH[,ro]}; the message of the IllegalArgumentException is one line for the user. */
+    public static final int MAX_SERIAL = 20;
+    private static final Pattern SERIAL = Pattern.compile("[\\x21-\\x7E]([\\x20-\\x7E]{0,18}[\\x21-\\x7E])?");
+    private static final String OPTIONS = "ro, if=virtio|nvme, serial=ID";
+
+    public DriveConfig {
+        if (path == null) throw new IllegalArgumentException("--drive needs a path");
+        if (iface == null) iface = Interface.VIRTIO;
+        if (serial != null && !SERIAL.matcher(serial).matches()) {
+            throw new IllegalArgumentException("drive serial must be 1 to " + MAX_SERIAL
+                    + " printable ASCII characters without leading or trailing spaces: '" + serial + "'");
+        }
+    }
+
+    /** A virtio-blk drive with the default serial. */
+    public DriveConfig(Path path, boolean readOnly) {
+        this(path, readOnly, Interface.VIRTIO, null);
+    }
+
+    /** The serial the guest reads: the given one, else the image's file name cut to 20 bytes. */
+    public String serialOrDefault() {
+        if (serial != null) return serial;
+        String name = path.getFileName() == null ? "disk" : path.getFileName().toString();
+        byte[] ascii = name.replaceAll("[^\\x21-\\x7E]", "_").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        return new String(Arrays.copyOf(ascii, Math.min(ascii.length, MAX_SERIAL)), java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Parses {@code PATH[,ro][,if=virtio|nvme][,serial=ID]}; the message of the IllegalArgumentException is
+     * one line for the user. The last comma-separated part is always read as an option, and so are the
+     * known options before it, so a path may itself contain commas.
+     */
     public static DriveConfig parse(String spec) {
-        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("--drive needs a path: --drive PATH[,ro]");
-        int comma = spec.lastIndexOf(',');
-        String path = spec, option = null;
-        if (comma >= 0) {
-            path = spec.substring(0, comma);
-            option = spec.substring(comma + 1);
-        }
+        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("--drive needs a path: --drive PATH[,ro][,if=virtio|nvme]");
+        Deque<String> parts = new ArrayDeque<>(Arrays.asList(spec.split(",", -1)));
+        Deque<String> options = new ArrayDeque<>();
+        if (parts.size() > 1) options.addFirst(parts.removeLast());
+        while (parts.size() > 1 && isOption(parts.peekLast())) options.addFirst(parts.removeLast());
+        String path = String.join(",", parts);
         if (path.isEmpty()) throw new IllegalArgumentException("--drive needs a path before the options: " + spec);
-        if (option != null && !option.equals("ro")) {
-            throw new IllegalArgumentException("--drive: unknown option '" + option + "' (the only option is ro): " + spec);
+        boolean readOnly = false;
+        Interface iface = Interface.VIRTIO;
+        String serial = null;
+        for (String option : options) {
+            if (option.equals("ro")) {
+                readOnly = true;
+            } else if (option.startsWith("if=")) {
+                iface = switch (option.substring(3)) {
+                    case "virtio" -> Interface.VIRTIO;
+                    case "nvme" -> Interface.NVME;
+                    default -> throw new IllegalArgumentException("--drive: unknown interface '" + option.substring(3)
+                            + "' (if=virtio or if=nvme): " + spec);
+                };
+            } else if (option.startsWith("serial=")) {
+                serial = option.substring(7);
+            } else {
+                throw new IllegalArgumentException("--drive: unknown option '" + option + "' (options: " + OPTIONS + "): " + spec);
+            }
         }
-        return new DriveConfig(Path.of(path), option != null);
+        return new DriveConfig(Path.of(path), readOnly, iface, serial);
+    }
+
+    private static boolean isOption(String part) {
+        return part.equals("ro") || part.startsWith("if=") || part.startsWith("serial=");
     }
 }

@@ -15,12 +15,26 @@ class DriveConfigTest {
     }
 
     @Test
+    void parsesInterfaceAndSerial() {
+        assertEquals(new DriveConfig(Path.of("v.img"), true, DriveConfig.Interface.NVME, "vol-0abc"),
+                DriveConfig.parse("v.img,ro,if=nvme,serial=vol-0abc"));
+        assertEquals(new DriveConfig(Path.of("a,b.img"), false, DriveConfig.Interface.NVME, null),
+                DriveConfig.parse("a,b.img,if=nvme"));
+        assertEquals(DriveConfig.Interface.VIRTIO, DriveConfig.parse("v.img,if=virtio").iface());
+        assertEquals("v.img", DriveConfig.parse("v.img").serialOrDefault());
+    }
+
+    @Test
     void rejectsWithOneLineMessages() {
-        assertEquals("--drive needs a path: --drive PATH[,ro]",
+        assertEquals("--drive: unknown interface 'scsi' (if=virtio or if=nvme): x.img,if=scsi",
+                assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("x.img,if=scsi")).getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("x.img,serial=this-serial-is-far-too-long"))
+                .getMessage().startsWith("drive serial must be 1 to 20 printable ASCII characters"));
+        assertEquals("--drive needs a path: --drive PATH[,ro][,if=virtio|nvme]",
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("")).getMessage());
         assertEquals("--drive needs a path before the options: ,ro",
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse(",ro")).getMessage());
-        assertEquals("--drive: unknown option 'rw' (the only option is ro): x.img,rw",
+        assertEquals("--drive: unknown option 'rw' (options: ro, if=virtio|nvme, serial=ID): x.img,rw",
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("x.img,rw")).getMessage());
     }
 }

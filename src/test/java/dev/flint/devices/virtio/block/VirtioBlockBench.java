@@ -16,7 +16,8 @@ import java.util.Random;
 
 /**
  * Benchmark (not a test; run by bench/virtio-blk.sh): the virtio-blk model driven from the host side on
- * its rings, against the same operations done directly with a FileChannel on the same file. Both run
+ * its rings, and the NVMe controller on an I/O queue pair ({@code NvmeBench}), against the same operations
+ * done directly with a FileChannel on the same file. Both run
  * from the page cache (the image was just written), so the ratio is the device model's overhead:
  * ring walking, request parsing, the I/O-thread hand-off and the interrupt path.
  *
@@ -42,24 +43,27 @@ public final class VirtioBlockBench {
                     new Workload("4k-random-write", random(size, 4096, 20_000, true), 32),
                     new Workload("1m-seq-read", sequential(size, (int) MIB, false), 8),
                     new Workload("1m-seq-write", sequential(size, (int) MIB, true), 8));
-            System.out.printf("virtio-blk vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
+            System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
             for (Workload w : workloads) {
-                double[] device = new double[runs], host = new double[runs];
-                for (int run = 0; run < runs; run++) { // alternate the order: writes leave dirty pages behind
-                    if (run % 2 == 0) {
-                        device[run] = runDevice(image, w);
-                        host[run] = runHost(image, w);
-                    } else {
-                        host[run] = runHost(image, w);
-                        device[run] = runDevice(image, w);
+                double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
+                for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
+                    for (int k = 0; k < 3; k++) {
+                        switch ((run + k) % 3) {
+                            case 0 -> device[run] = runDevice(image, w);
+                            case 1 -> nvme[run] = runNvme(image, w);
+                            default -> host[run] = runHost(image, w);
+                        }
                     }
                 }
-                double d = median(device), h = median(host);
+                double d = median(device), n = median(nvme), h = median(host);
                 long bytes = w.ops.stream().mapToLong(Op::length).sum();
-                double deviceMibs = bytes / MIB / d, hostMibs = bytes / MIB / h;
-                System.out.printf("%-16s QD%-2d device %8.1f MiB/s %9.0f req/s | host %8.1f MiB/s %9.0f req/s | ratio %.2f%n",
-                        w.name, w.queueDepth, deviceMibs, w.ops.size() / d, hostMibs, w.ops.size() / h, deviceMibs / hostMibs);
+                double deviceMibs = bytes / MIB / d, nvmeMibs = bytes / MIB / n, hostMibs = bytes / MIB / h;
+                System.out.printf("%-16s QD%-2d virtio-blk %8.1f MiB/s %9.0f req/s (%.2f) | nvme %8.1f MiB/s %9.0f req/s (%.2f)"
+                                + " | host %8.1f MiB/s %9.0f req/s%n",
+                        w.name, w.queueDepth, deviceMibs, w.ops.size() / d, deviceMibs / hostMibs,
+                        nvmeMibs, w.ops.size() / n, nvmeMibs / hostMibs, hostMibs, w.ops.size() / h);
             }
+            System.out.println("(figures in parentheses: ratio to the host's raw FileChannel)");
         } finally {
             Files.deleteIfExists(image);
         }
@@ -88,6 +92,20 @@ public final class VirtioBlockBench {
             }
             return (System.nanoTime() - start) / 1e9;
         }
+    }
+
+    /** Seconds for the NVMe controller to serve all ops, {@code queueDepth} commands per doorbell. */
+    private static double runNvme(Path image, Workload w) {
+        int n = w.ops.size();
+        long[] offsets = new long[n];
+        int[] lengths = new int[n];
+        boolean[] writes = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            offsets[i] = w.ops.get(i).offset;
+            lengths[i] = w.ops.get(i).length;
+            writes[i] = w.ops.get(i).write;
+        }
+        return dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
     }
 
     /** Seconds for the same ops straight on a FileChannel into a direct buffer. */

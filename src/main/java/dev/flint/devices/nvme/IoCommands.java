@@ -1,0 +1,141 @@
+package dev.flint.devices.nvme;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.logging.Logger;
+
+import static dev.flint.devices.nvme.NvmeSpec.*;
+
+/**
+ * The NVM command set Linux uses: Read, Write, Flush, Write Zeroes and Dataset Management (deallocate).
+ * Data moves directly between the image and guest RAM (views of guest memory handed to the file
+ * channel), never through a host copy. Runs on the I/O thread under the controller's lock.
+ */
+final class IoCommands {
+    private static final Logger LOG = Logger.getLogger(IoCommands.class.getName());
+    private static final int DSM_RANGE = 16;
+    private static final int DSM_DEALLOCATE = 1 << 2;
+    private final NvmeController c;
+    private final PrpList prp = new PrpList();
+    private final byte[] ranges = new byte[256 * DSM_RANGE];
+    private boolean hostErrorLogged;
+
+    IoCommands(NvmeController controller) {
+        this.c = controller;
+    }
+
+    int execute(Submission cmd) {
+        if (cmd.fuse != 0 || cmd.psdt != 0) return SC_INVALID_FIELD; // no fused commands, no SGLs
+        if (cmd.opcode == IO_FLUSH && cmd.nsid == -1) return flushAll();
+        NvmeNamespace ns = c.namespace(cmd.nsid);
+        if (ns == null) return SC_INVALID_NAMESPACE;
+        return switch (cmd.opcode) {
+            case IO_READ -> transfer(cmd, ns, false);
+            case IO_WRITE -> transfer(cmd, ns, true);
+            case IO_FLUSH -> flush(ns);
+            case IO_WRITE_ZEROES -> writeZeroes(cmd, ns);
+            case IO_DSM -> datasetManagement(cmd, ns);
+            default -> SC_INVALID_OPCODE;
+        };
+    }
+
+    private int transfer(Submission cmd, NvmeNamespace ns, boolean write) {
+        long lba = cmd.startingLba();
+        int blocks = cmd.blocks();
+        if (!ns.inRange(lba, blocks)) return SC_LBA_OUT_OF_RANGE;
+        long bytes = (long) blocks << LBA_SHIFT;
+        if (bytes > MAX_TRANSFER) return SC_INVALID_FIELD;
+        if (write && ns.readOnly()) return SC_WRITE_PROTECTED;
+        int status = prp.map(c.memory, cmd.prp1, cmd.prp2, bytes);
+        if (status != SUCCESS) {
+            if (status == SC_DATA_TRANSFER_ERROR) c.guestError("data buffer outside RAM");
+            return status;
+        }
+        long position = lba << LBA_SHIFT;
+        try {
+            for (int i = 0; i < prp.count(); i++) {
+                ByteBuffer view = c.memory.slice(prp.address(i), prp.length(i)).asByteBuffer();
+                if (write) ns.write(view, position);
+                else ns.read(view, position);
+                position += prp.length(i);
+            }
+            if (write && (cmd.fua() || !c.features.writeCache)) ns.image.flush();
+        } catch (IOException e) {
+            logHostError(e);
+            return write ? SC_WRITE_FAULT : SC_READ_ERROR;
+        }
+        if (write) {
+            c.counters.writes.increment();
+            c.counters.writeBytes.add(bytes);
+        } else {
+            c.counters.reads.increment();
+            c.counters.readBytes.add(bytes);
+        }
+        return SUCCESS;
+    }
+
+    private int flush(NvmeNamespace ns) {
+        try {
+            ns.image.flush();
+        } catch (IOException e) {
+            logHostError(e);
+            return SC_WRITE_FAULT;
+        }
+        c.counters.flushes.increment();
+        return SUCCESS;
+    }
+
+    /** Flush with the broadcast namespace ID: every namespace. */
+    private int flushAll() {
+        for (NvmeNamespace ns : c.namespaces) {
+            if (ns == null) continue;
+            int status = flush(ns);
+            if (status != SUCCESS) return status;
+        }
+        return SUCCESS;
+    }
+
+    /** Always writes the zeroes (whether or not the driver allows deallocation), so the blocks read as 0. */
+    private int writeZeroes(Submission cmd, NvmeNamespace ns) {
+        long lba = cmd.startingLba();
+        int blocks = cmd.blocks();
+        if (!ns.inRange(lba, blocks)) return SC_LBA_OUT_OF_RANGE;
+        if (ns.readOnly()) return SC_WRITE_PROTECTED;
+        try {
+            ns.image.writeZeroes(lba << LBA_SHIFT, (long) blocks << LBA_SHIFT);
+            if (cmd.fua() || !c.features.writeCache) ns.image.flush();
+        } catch (IOException e) {
+            logHostError(e);
+            return SC_WRITE_FAULT;
+        }
+        c.counters.writeZeroes.increment();
+        return SUCCESS;
+    }
+
+    /** Up to 256 ranges; only the deallocate attribute does anything (the access hints need nothing). */
+    private int datasetManagement(Submission cmd, NvmeNamespace ns) {
+        if ((cmd.cdw11 & DSM_DEALLOCATE) == 0) return SUCCESS;
+        if (ns.readOnly()) return SC_WRITE_PROTECTED;
+        int count = (cmd.cdw10 & 0xFF) + 1;
+        int status = prp.map(c.memory, cmd.prp1, cmd.prp2, (long) count * DSM_RANGE);
+        if (status != SUCCESS) {
+            if (status == SC_DATA_TRANSFER_ERROR) c.guestError("dataset management ranges outside RAM");
+            return status;
+        }
+        byte[] list = count == 256 ? ranges : new byte[count * DSM_RANGE];
+        prp.copyOut(c.memory, list);
+        ByteBuffer b = ByteBuffer.wrap(list).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < count; i++) { // all ranges are checked before any is deallocated
+            if (!ns.inRange(b.getLong(i * DSM_RANGE + 8), b.getInt(i * DSM_RANGE + 4) & 0xFFFF_FFFFL)) return SC_LBA_OUT_OF_RANGE;
+        }
+        for (int i = 0; i < count; i++) ns.deallocate(b.getLong(i * DSM_RANGE + 8), b.getInt(i * DSM_RANGE + 4) & 0xFFFF_FFFFL);
+        c.counters.discards.increment();
+        return SUCCESS;
+    }
+
+    private void logHostError(IOException e) {
+        if (!hostErrorLogged) LOG.warning("nvme: image I/O failed: " + e.getMessage() + " (reported to the guest as a media error)");
+        hostErrorLogged = true;
+    }
+}

@@ -1,0 +1,53 @@
+package dev.flint.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Deallocating ranges of a file ({@code fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)}): the range
+ * reads back as zeroes and its blocks return to the file system, as a disk's discard asks. Its own
+ * descriptor, opened read-write on the file, closed with it.
+ */
+public final class FileHoles implements AutoCloseable {
+    private static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02;
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final MethodHandle FALLOCATE = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("fallocate").orElseThrow(() -> new UnsatisfiedLinkError("libc has no fallocate")),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.captureCallState("errno"));
+    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+
+    private final FileDescriptor fd;
+
+    private FileHoles(FileDescriptor fd) { this.fd = fd; }
+
+    /** Opens {@code path} read-write for punching holes. */
+    public static FileHoles open(String path) {
+        return new FileHoles(FileDescriptor.open(path, Libc.O_RDWR | Libc.O_CLOEXEC));
+    }
+
+    /** Deallocates {@code length} bytes at {@code offset}; the file's size stays. */
+    public void punch(long offset, long length) {
+        MemorySegment captured = CAPTURED.get();
+        int result;
+        try {
+            result = (int) FALLOCATE.invokeExact(captured, fd.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (result == -1) throw new ErrnoException("fallocate(PUNCH_HOLE)", (int) ERRNO.get(captured, 0L));
+    }
+
+    @Override
+    public void close() { fd.close(); }
+}

@@ -1,0 +1,48 @@
+package dev.flint.devices.nvme;
+
+import dev.flint.devices.virtio.block.DriveConfig;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The NVMe half of bench/virtio-blk.sh (called by {@code VirtioBlockBench}): the controller driven from
+ * the host on an I/O queue pair, {@code depth} commands per doorbell, each with its own buffer and PRP
+ * list, written once up front as a driver's would be.
+ */
+public final class NvmeBench {
+    private static final long MIB = 1 << 20, LISTS = 0x200000, BUFFERS = 0x400000;
+
+    private NvmeBench() {}
+
+    /** Seconds to serve every operation (byte offsets and lengths, multiples of 4 KiB) on {@code image}. */
+    public static double run(Path image, long[] offsets, int[] lengths, boolean[] writes, int depth) {
+        int max = 0;
+        for (int l : lengths) max = Math.max(max, l);
+        long ram = (BUFFERS + (long) depth * max + MIB + 0xFFFFF) & ~0xFFFFFL;
+        try (NvmeRig rig = new NvmeRig(List.of(new DriveConfig(image, false, DriveConfig.Interface.NVME, null)), 1, ram).start()) {
+            for (int j = 0; j < depth; j++) { // slot j: buffer BUFFERS + j * max, list at LISTS + j * 4 KiB
+                long buffer = BUFFERS + (long) j * max;
+                for (int p = 1; p < max / 4096; p++) rig.memory.writeLong(LISTS + 4096L * j + 8L * (p - 1), buffer + 4096L * p);
+            }
+            NvmeTestDriver.Queue q = rig.queue;
+            long start = System.nanoTime();
+            for (int i = 0; i < offsets.length; i += depth) {
+                int n = Math.min(depth, offsets.length - i);
+                for (int j = 0; j < n; j++) {
+                    int length = lengths[i + j];
+                    long buffer = BUFFERS + (long) j * max;
+                    long prp2 = length <= 4096 ? 0 : length <= 8192 ? buffer + 4096 : LISTS + 4096L * j;
+                    q.put(NvmeTestDriver.Command.of(writes[i + j] ? NvmeSpec.IO_WRITE : NvmeSpec.IO_READ).nsid(1)
+                            .prp1(buffer).prp2(prp2).lba(offsets[i + j] / 512, length / 512));
+                }
+                q.ring();
+                for (int j = 0; j < n; j++) {
+                    NvmeTestDriver.Completion c = q.poll(30_000);
+                    if (c == null || c.status() != 0) throw new IllegalStateException("NVMe command failed: " + c);
+                }
+            }
+            return (System.nanoTime() - start) / 1e9;
+        }
+    }
+}
