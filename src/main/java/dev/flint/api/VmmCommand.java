@@ -79,6 +79,10 @@ public final class VmmCommand implements Callable<Integer> {
             description = "Largest request body the API accepts (default: ${DEFAULT-VALUE}).")
     int maxPayload;
 
+    @Option(names = "--mmds-size-limit", paramLabel = "BYTES",
+            description = "Largest MMDS data store, in bytes of JSON (default: the API payload limit).")
+    Integer mmdsSizeLimit;
+
     @Spec
     CommandSpec spec;
 
@@ -118,7 +122,8 @@ public final class VmmCommand implements Callable<Integer> {
         // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
         // without --debug (and also goes to a logger configured below or over the API).
         if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
-        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer);
+        if (mmdsSizeLimit != null && mmdsSizeLimit < 2) throw ApiException.badRequest("--mmds-size-limit must be at least 2");
+        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
         if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));
 
