@@ -378,12 +378,14 @@ public final class VirtioNet implements VirtioDevice {
         backendErrorLogged = true;
     }
 
-    /** Firecracker's net metric names, cumulative. */
+    /** Firecracker's net metric names, cumulative, and the metadata service's {@code mmds_*} counters if it answers here. */
     @Override
     public Map<String, Long> counters() {
-        return Map.of("rx_bytes_count", rxBytes.sum(), "rx_packets_count", rxPackets.sum(), "rx_fails", rxFails.sum(),
+        Map<String, Long> all = new java.util.TreeMap<>(mmdsCounters()); // mmds_*: what the metadata service took and sent
+        all.putAll(Map.of("rx_bytes_count", rxBytes.sum(), "rx_packets_count", rxPackets.sum(), "rx_fails", rxFails.sum(),
                 "tap_read_fails", tapReadFails.sum(), "tx_bytes_count", txBytes.sum(), "tx_packets_count", txPackets.sum(),
-                "tx_malformed_frames", txMalformed.sum(), "tap_write_fails", tapWriteFails.sum());
+                "tx_malformed_frames", txMalformed.sum(), "tap_write_fails", tapWriteFails.sum()));
+        return all;
     }
 
     /** Stops the receiver thread (the transport has stopped the I/O thread), then closes the TAP. */
