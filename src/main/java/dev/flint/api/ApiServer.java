@@ -165,7 +165,9 @@ public final class ApiServer implements AutoCloseable {
             }
             // One byte over the limit is enough to know a body without Content-Length is too large.
             Content.Source.asByteArrayAsync(request, maxPayload + 1).whenComplete((body, failure) -> executor.execute(() -> {
-                if (failure != null) {
+                if (failure != null && overLimit(unwrap(failure))) {
+                    refuse(response, callback, metric, method, path, tooLarge(-1));
+                } else if (failure != null) {
                     refuse(response, callback, metric, method, path,
                             ApiException.badRequest("cannot read the request body: " + describe(failure)));
                 } else if (body.length > maxPayload) {
@@ -204,9 +206,18 @@ public final class ApiServer implements AutoCloseable {
                     + " is larger than the limit of " + maxPayload + " allowed by server.");
         }
 
-        private static String describe(Throwable failure) {
-            Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+        /** Jetty's way of saying a body without Content-Length went past the size it was asked to read. */
+        private static boolean overLimit(Throwable cause) {
+            return cause instanceof IllegalStateException && cause.getMessage() != null && cause.getMessage().startsWith("Max size");
+        }
+
+        private static Throwable unwrap(Throwable failure) {
+            return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                     ? failure.getCause() : failure;
+        }
+
+        private static String describe(Throwable failure) {
+            Throwable cause = unwrap(failure);
             String message = cause.getMessage();
             return message == null || message.isBlank() ? cause.getClass().getSimpleName() : message;
         }

@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -71,6 +72,20 @@ class ApiServerTest extends ApiTestBase {
             assertTrue(e.getCause() instanceof IOException, e.toString());
         } finally {
             http.stop();
+        }
+        assertStillServing();
+    }
+
+    @Test
+    void aChunkedBodyOverTheLimitIsNamedAsSuch() throws Exception {
+        String chunk = " ".repeat(60_000);
+        String request = "PUT /machine-config HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + Integer.toHexString(chunk.length()) + "\r\n" + chunk + "\r\n0\r\n\r\n";
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(api.socket))) {
+            ch.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            ch.shutdownOutput();
+            String answer = new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("is larger than the limit of 51200"), answer);
         }
         assertStillServing();
     }
