@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark for the Firecracker-compatible API (issues 5 and 12), RUNS times each:
 #   ready — `bin/flint vmm --api-sock` from process start until GET / answers 200 (what an orchestrator
-#           waits for before its first request); target <= 250 ms;
+#           waits for before its first request; measured only here, the tests just check that it answers);
+#           target <= 250 ms;
 #   rss   — that VMM's resident memory 6 s after it answered, before any guest exists (so none of it is guest
 #           RAM): what a host pays per idle microVM process; target <= 64 MiB. "private" is its anonymous part:
 #           the rest are file pages (libjvm.so, the AOT cache) that every VMM on the host shares;

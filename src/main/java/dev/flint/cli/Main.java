@@ -49,7 +49,9 @@ public final class Main {
         if (!runsVmm(args)) {
             cli.addSubcommand(new RunCommand(context, flint))
                     .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
-                    .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)));
+                    .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
+                    .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
+                            .addSubcommand(new CloudCommand.Env(context)));
         }
         cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
                 new Console(context.in(), context.out()))));
