@@ -71,7 +71,8 @@ public final class VirtioNet implements VirtioDevice {
     private FrameReceiver receiver;
     /** The metadata service's end of this interface, or null; set before the threads start. */
     private MmdsNetStack mmds;
-    private QueueNotifier notifier;
+    /** Set once the PCI function exists, after its I/O thread started: volatile for that thread. */
+    private volatile QueueNotifier notifier;
     /** The first bytes of a transmitted frame, enough to tell whether it is for the MMDS. */
     private final byte[] peek = new byte[64];
     private boolean backendErrorLogged;
