@@ -2,7 +2,7 @@
 #
 # flint_find_jdk prints the JDK's home directory and returns 0, or returns 1 if none is found.
 # Candidates, in order: $JAVA_HOME, every JDK under /usr/lib/jvm (names in descending version order), then
-# the `java` on PATH. The first whose `java -version` says 25 or newer wins.
+# the `java` on PATH. The first whose `release` file (or `java -version`) says 25 or newer wins.
 # FLINT_JDK_DIRS (space-separated) replaces /usr/lib/jvm, for tests of this script.
 
 FLINT_MIN_JAVA=25
@@ -11,8 +11,15 @@ FLINT_MIN_JAVA=25
 flint_jdk_feature() {
     local home=$1 version
     [[ -x "$home/bin/java" && -x "$home/bin/javac" ]] || return 1
-    # `java -version` prints e.g.: openjdk version "25.0.1" 2025-10-21 (or "1.8.0_402" on old JDKs).
-    version=$("$home/bin/java" -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n1)
+    # A JDK's `release` file says JAVA_VERSION="25.0.1": reading it costs nothing, while asking
+    # `java -version` starts a JVM on every launch. Without the file, ask.
+    if [[ -f "$home/release" ]]; then
+        version=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release" | head -n1)
+    fi
+    if [[ -z ${version:-} ]]; then
+        # `java -version` prints e.g.: openjdk version "25.0.1" 2025-10-21 (or "1.8.0_402" on old JDKs).
+        version=$("$home/bin/java" -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n1)
+    fi
     version=${version#1.}
     version=${version%%[.+-]*}
     [[ $version =~ ^[0-9]+$ ]] || return 1

@@ -1,5 +1,6 @@
 package dev.flint.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.flint.api.model.BootSource;
 import dev.flint.api.model.Drive;
 import dev.flint.api.model.EntropyDevice;
@@ -7,6 +8,7 @@ import dev.flint.api.model.InstanceActionInfo;
 import dev.flint.api.model.LoggerConfig;
 import dev.flint.api.model.MachineConfiguration;
 import dev.flint.api.model.MetricsConfig;
+import dev.flint.api.model.MmdsConfig;
 import dev.flint.api.model.NetworkInterface;
 import dev.flint.api.model.PartialDrive;
 import dev.flint.api.model.PartialNetworkInterface;
@@ -76,9 +78,17 @@ final class ApiRoutes {
             new Route("PUT", "/actions", "put_api_requests.actions",
                     (vmm, id, body) -> done(() -> vmm.action(Json.parse(body, InstanceActionInfo.class)))),
             new Route("PATCH", "/vm", "patch_api_requests.vm",
-                    (vmm, id, body) -> done(() -> vmm.patchVm(Json.parse(body, VmState.class)))));
+                    (vmm, id, body) -> done(() -> vmm.patchVm(Json.parse(body, VmState.class)))),
+            new Route("GET", "/mmds", "get_api_requests.mmds",
+                    (vmm, id, body) -> Answer.ok(vmm.getMmds())),
+            new Route("PUT", "/mmds", "put_api_requests.mmds",
+                    (vmm, id, body) -> done(() -> vmm.putMmds(Json.parse(body, JsonNode.class)))),
+            new Route("PATCH", "/mmds", "patch_api_requests.mmds",
+                    (vmm, id, body) -> done(() -> vmm.patchMmds(Json.parse(body, JsonNode.class)))),
+            new Route("PUT", "/mmds/config", "put_api_requests.mmds",
+                    (vmm, id, body) -> done(() -> vmm.putMmdsConfig(Json.parse(body, MmdsConfig.class)))));
 
-    /** Operations of the spec Flint does not implement (balloon, snapshots, MMDS, vsock, ...). */
+    /** Operations of the spec Flint does not implement (balloon, snapshots, vsock, ...). */
     private static final Map<String, Set<String>> UNSUPPORTED = Map.ofEntries(
             Map.entry("/balloon", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/balloon/statistics", Set.of("GET", "PATCH")),
@@ -87,8 +97,6 @@ final class ApiRoutes {
             Map.entry("/balloon/hinting/stop", Set.of("PATCH")),
             Map.entry("/cpu-config", Set.of("PUT")),
             Map.entry("/pmem/{id}", Set.of("PUT", "PATCH")),
-            Map.entry("/mmds", Set.of("GET", "PUT", "PATCH")),
-            Map.entry("/mmds/config", Set.of("PUT")),
             Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/snapshot/create", Set.of("PUT")),
             Map.entry("/snapshot/load", Set.of("PUT")),

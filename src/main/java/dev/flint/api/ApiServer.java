@@ -2,16 +2,18 @@ package dev.flint.api;
 
 import dev.flint.api.model.Fault;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -38,9 +40,15 @@ public final class ApiServer implements AutoCloseable {
     static final long DRAIN_LIMIT = 4L << 20;
     /** Held so the level sticks: Jetty's start/stop banners are noise on a VMM's stderr. */
     private static final Logger JETTY_LOG = Logger.getLogger("org.eclipse.jetty");
+    private static final String REFERENCES_PER_CACHE_LINE = "org.eclipse.jetty.util.referencesPerCacheLine";
 
     static {
         JETTY_LOG.setLevel(Level.WARNING);
+        // Jetty sizes its padding by asking the HotSpot diagnostic MBean whether oops are compressed, which
+        // starts JMX and the JFR MBean (hundreds of classes, tens of milliseconds, megabytes of RSS) before
+        // the socket is up. Answering the question here keeps all of that off the path to the socket: with
+        // compressed oops (heaps under 32 GiB) a reference is 4 bytes, 16 of them per 64-byte cache line.
+        if (System.getProperty(REFERENCES_PER_CACHE_LINE) == null) System.setProperty(REFERENCES_PER_CACHE_LINE, "16");
     }
 
     private final Server server;
@@ -112,7 +120,11 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** Routes one request, counts it, and answers. */
+    /**
+     * Routes one request, counts it, and answers. The body is read without blocking a thread (a client that
+     * sends half a body and stalls holds only its own connection, until the idle timeout); the action then
+     * runs on a pool thread, since it may wait for the controller's lock.
+     */
     private static final class Dispatcher extends Handler.Abstract.NonBlocking {
         private final VmmController vmm;
         private final int maxPayload;
@@ -124,63 +136,90 @@ public final class ApiServer implements AutoCloseable {
 
         @Override
         public boolean handle(Request request, Response response, Callback callback) {
-            // Reading the body and waiting for the controller lock block; do that off the selector thread.
-            request.getComponents().getExecutor().execute(() -> serve(request, response, callback));
+            Executor executor = request.getComponents().getExecutor();
+            String method = request.getMethod();
+            String path = Request.getPathInContext(request);
+            ApiRoutes.Match match;
+            try {
+                match = ApiRoutes.find(method, path);
+            } catch (ApiException e) {
+                refuse(response, callback, null, method, path, e);
+                return true;
+            }
+            String metric = match.route().metric();
+            vmm.metrics().increment(metric + "_count");
+            long declared = request.getLength();
+            if (declared > maxPayload) {
+                ApiException refusal = tooLarge(declared);
+                // A client still sending would see a broken pipe instead of the answer if the connection closed
+                // under it, so a moderate excess is read and dropped (never kept) before answering; beyond
+                // DRAIN_LIMIT the connection is closed after the answer.
+                if (declared <= DRAIN_LIMIT) {
+                    Content.Source.consumeAll(request, Callback.from(
+                            () -> refuse(response, callback, metric, method, path, refusal),
+                            failure -> refuse(response, callback, metric, method, path, refusal)));
+                } else {
+                    refuse(response, callback, metric, method, path, refusal);
+                }
+                return true;
+            }
+            // One byte over the limit is enough to know a body without Content-Length is too large.
+            Content.Source.asByteArrayAsync(request, maxPayload + 1).whenComplete((body, failure) -> executor.execute(() -> {
+                if (failure != null && overLimit(unwrap(failure))) {
+                    refuse(response, callback, metric, method, path, tooLarge(-1));
+                } else if (failure != null) {
+                    refuse(response, callback, metric, method, path,
+                            ApiException.badRequest("cannot read the request body: " + describe(failure)));
+                } else if (body.length > maxPayload) {
+                    refuse(response, callback, metric, method, path, tooLarge(-1));
+                } else {
+                    serve(match, body, response, callback, metric, method, path);
+                }
+            }));
             return true;
         }
 
-        private void serve(Request request, Response response, Callback callback) {
-            String method = request.getMethod();
-            String path = Request.getPathInContext(request);
+        private void serve(ApiRoutes.Match match, byte[] body, Response response, Callback callback, String metric,
+                           String method, String path) {
             ApiRoutes.Answer answer;
-            String metric = null;
             try {
-                ApiRoutes.Match match = ApiRoutes.find(method, path);
-                metric = match.route().metric();
-                vmm.metrics().increment(metric + "_count");
-                byte[] body = readBody(request);
                 answer = match.route().action().run(vmm, match.id(), body);
             } catch (ApiException e) {
-                if (metric != null) vmm.metrics().increment(metric + "_fails");
-                LOG.fine(() -> method + " " + path + " refused: " + e.getMessage());
-                answer = new ApiRoutes.Answer(e.status(), new Fault(e.getMessage()));
+                refuse(response, callback, metric, method, path, e);
+                return;
             } catch (RuntimeException e) {
-                if (metric != null) vmm.metrics().increment(metric + "_fails");
+                vmm.metrics().increment(metric + "_fails");
                 LOG.log(Level.WARNING, method + " " + path + " failed", e);
                 answer = new ApiRoutes.Answer(500, new Fault("internal error: " + e));
             }
             writeAnswer(response, answer.status(), answer.body(), callback);
         }
 
-        private byte[] readBody(Request request) {
-            long declared = request.getLength();
-            try (InputStream in = Content.Source.asInputStream(request)) {
-                if (declared > maxPayload) throw tooLarge(in, declared);
-                byte[] body = in.readNBytes(maxPayload + 1);
-                if (body.length > maxPayload) throw tooLarge(in, -1);
-                return body;
-            } catch (IOException e) {
-                throw ApiException.badRequest("cannot read the request body: " + e.getMessage());
-            }
-        }
-
-        /**
-         * The refusal of an oversized body. A client that is still sending would see a broken pipe instead
-         * of the answer if the server closed on it, so a moderate excess is read and dropped (never kept);
-         * beyond {@link #DRAIN_LIMIT} the connection is closed.
-         */
-        private ApiException tooLarge(InputStream in, long declared) throws IOException {
-            if (declared <= DRAIN_LIMIT) {
-                byte[] sink = new byte[16384];
-                long drained = 0;
-                for (int n; drained <= DRAIN_LIMIT && (n = in.read(sink)) > 0; ) drained += n;
-            }
-            return tooLarge(declared);
+        private void refuse(Response response, Callback callback, String metric, String method, String path, ApiException e) {
+            if (metric != null) vmm.metrics().increment(metric + "_fails");
+            LOG.fine(() -> method + " " + path + " refused: " + e.getMessage());
+            writeAnswer(response, e.status(), new Fault(e.getMessage()), callback);
         }
 
         private ApiException tooLarge(long declared) {
             return ApiException.badRequest("Request payload with size " + (declared < 0 ? "over " + maxPayload : declared)
                     + " is larger than the limit of " + maxPayload + " allowed by server.");
+        }
+
+        /** Jetty's way of saying a body without Content-Length went past the size it was asked to read. */
+        private static boolean overLimit(Throwable cause) {
+            return cause instanceof IllegalStateException && cause.getMessage() != null && cause.getMessage().startsWith("Max size");
+        }
+
+        private static Throwable unwrap(Throwable failure) {
+            return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+        }
+
+        private static String describe(Throwable failure) {
+            Throwable cause = unwrap(failure);
+            String message = cause.getMessage();
+            return message == null || message.isBlank() ? cause.getClass().getSimpleName() : message;
         }
     }
 
@@ -194,13 +233,44 @@ public final class ApiServer implements AutoCloseable {
         response.write(true, ByteBuffer.wrap(Json.write(body)), callback);
     }
 
-    /** Jetty's own refusals (malformed HTTP, oversized headers, ...) also answer with a fault_message. */
+    /**
+     * Jetty's own refusals also answer with a {@code fault_message}: malformed requests, ambiguous paths
+     * such as {@code //}, a bad or repeated Content-Length, oversized headers. Jetty writes error bodies only
+     * for GET, POST and HEAD by default, and none at all for requests its parser rejects; both are widened
+     * here, and its Cache-Control header is dropped (Firecracker sends none).
+     */
     private static final class FaultErrorHandler extends ErrorHandler {
+        FaultErrorHandler() {
+            setCacheControl(null);
+        }
+
+        @Override
+        public boolean errorPageForMethod(String method) { return true; }
+
         @Override
         protected void generateResponse(Request request, Response response, int code, String message,
                                         Throwable cause, Callback callback) {
-            String text = message != null ? message : org.eclipse.jetty.http.HttpStatus.getMessage(code);
-            writeAnswer(response, code, new Fault(text), callback);
+            writeAnswer(response, clientStatus(code), new Fault(faultText(code, message)), callback);
+        }
+
+        /**
+         * Jetty's parser answers 505 for an unknown HTTP version (an empty path reads as HTTP/0.9) and 501
+         * for an unknown transfer coding: both are the request's fault, so 400 as Firecracker answers every
+         * request it cannot parse. A 500 stays a 500: that would be Flint's fault.
+         */
+        private static int clientStatus(int code) {
+            return code == HttpStatus.HTTP_VERSION_NOT_SUPPORTED_505 || code == HttpStatus.NOT_IMPLEMENTED_501 ? 400 : code;
+        }
+
+        @Override
+        public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
+            fields.put(HttpHeader.CONTENT_TYPE, "application/json");
+            return ByteBuffer.wrap(Json.write(new Fault(faultText(status, reason))));
+        }
+
+        private static String faultText(int code, String message) {
+            String text = message != null && !message.isBlank() ? message : HttpStatus.getMessage(code);
+            return "Bad HTTP request: " + text;
         }
     }
 }

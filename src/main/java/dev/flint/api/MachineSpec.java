@@ -1,5 +1,7 @@
 package dev.flint.api;
 
+import dev.flint.devices.mmds.Mmds;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -27,6 +29,19 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
                             String cacheType, boolean nvme) {}
 
-    /** A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null. */
-    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu) {}
+    /**
+     * A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null, and so is
+     * {@code mmds} unless this interface answers for the metadata service.
+     */
+    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds) {
+        public NetSpec(String id, String hostDevName, String guestMac, Integer mtu) { this(id, hostDevName, guestMac, mtu, null); }
+
+        NetSpec withMmds(Mmds service) { return new NetSpec(id, hostDevName, guestMac, mtu, service); }
+    }
+
+    /** The same machine with {@code mmds} answering on the interfaces named. */
+    MachineSpec withMmds(Mmds mmds, java.util.Collection<String> interfaces) {
+        List<NetSpec> nets = networkInterfaces.stream().map(n -> interfaces.contains(n.id()) ? n.withMmds(mmds) : n).toList();
+        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer);
+    }
 }

@@ -80,7 +80,7 @@ public final class VmmApiBackend implements VmmBackend {
     /** The API checked name, MAC and MTU already; a refusal here is a bug, reported as a start failure. */
     private static NetConfig netConfig(MachineSpec.NetSpec n) {
         try {
-            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu());
+            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu(), n.mmds());
         } catch (IllegalArgumentException e) {
             throw new VmConfigException("network interface " + n.id() + ": " + e.getMessage());
         }

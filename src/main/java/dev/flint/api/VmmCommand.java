@@ -10,7 +10,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
@@ -80,6 +79,10 @@ public final class VmmCommand implements Callable<Integer> {
             description = "Largest request body the API accepts (default: ${DEFAULT-VALUE}).")
     int maxPayload;
 
+    @Option(names = "--mmds-size-limit", paramLabel = "BYTES",
+            description = "Largest MMDS data store, in bytes of JSON (default: the API payload limit).")
+    Integer mmdsSizeLimit;
+
     @Spec
     CommandSpec spec;
 
@@ -119,7 +122,8 @@ public final class VmmCommand implements Callable<Integer> {
         // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
         // without --debug (and also goes to a logger configured below or over the API).
         if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
-        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer);
+        if (mmdsSizeLimit != null && mmdsSizeLimit < 2) throw ApiException.badRequest("--mmds-size-limit must be at least 2");
+        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
         if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));
 
@@ -127,13 +131,9 @@ public final class VmmCommand implements Callable<Integer> {
         if (!noApi) {
             server = ApiServer.start(apiSocket, vmm, maxPayload);
             // Wall time depends on the machine's load; the CPU time spent getting here does not.
-            ProcessHandle.Info self = ProcessHandle.current().info();
-            Instant processStart = self.startInstant().orElse(null);
-            if (processStart != null) {
-                long ms = Duration.between(processStart, Instant.now()).toMillis();
-                long cpuMs = self.totalCpuDuration().map(Duration::toMillis).orElse(-1L);
-                LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
-            }
+            long ms = msSinceProcessStart();
+            long cpuMs = ProcessHandle.current().info().totalCpuDuration().map(Duration::toMillis).orElse(-1L);
+            if (ms >= 0) LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
         }
         ApiServer serving = server;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -151,6 +151,26 @@ public final class VmmCommand implements Callable<Integer> {
         } finally {
             if (server != null) server.close();
             vmm.close();
+        }
+    }
+
+    /**
+     * Milliseconds since this process started (10 ms resolution), -1 where /proc does not say. Not
+     * {@code ProcessHandle.Info.startInstant()}: it adds the boot time, which Linux gives in whole seconds,
+     * so it is off by up to a second. Both numbers here count from boot, in the kernel's fixed 100 Hz
+     * user-visible ticks.
+     */
+    static long msSinceProcessStart() {
+        try {
+            String uptime = Files.readString(Path.of("/proc/uptime"));
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            // Fields after "(comm) ": state is field 3, starttime field 22 of stat(5).
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            long startTicks = Long.parseLong(fields[22 - 3]);
+            long upMs = Math.round(Double.parseDouble(uptime.substring(0, uptime.indexOf(' '))) * 1000);
+            return Math.max(0, upMs - startTicks * 10);
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 

@@ -10,6 +10,7 @@ import dev.flint.api.model.InstanceInfo;
 import dev.flint.api.model.LoggerConfig;
 import dev.flint.api.model.MachineConfiguration;
 import dev.flint.api.model.MetricsConfig;
+import dev.flint.api.model.MmdsConfig;
 import dev.flint.api.model.NetworkInterface;
 import dev.flint.api.model.PartialDrive;
 import dev.flint.api.model.PartialNetworkInterface;
@@ -18,7 +19,11 @@ import dev.flint.api.model.VmState;
 import dev.flint.api.telemetry.LogOutput;
 import dev.flint.api.telemetry.Metrics;
 import dev.flint.api.telemetry.MetricsOutput;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.mmds.MmdsException;
 import dev.flint.machine.StopReason;
+import java.util.List;
 import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;
@@ -50,17 +55,25 @@ public final class VmmController implements AutoCloseable {
     private final Metrics metrics = new Metrics();
     private final VmResources resources = new VmResources();
     private final CompletableFuture<StopReason> stopped = new CompletableFuture<>();
+    private final Mmds mmds;
 
     private InstanceState state = InstanceState.NOT_STARTED;
     private LoggerConfig loggerConfig;
     private LogOutput logOutput;
     private MetricsConfig metricsConfig;
     private MetricsOutput metricsOutput;
+    private MmdsConfig mmdsConfig;
 
     public VmmController(String instanceId, VmmBackend backend, boolean bootTimer) {
+        this(instanceId, backend, bootTimer, ApiServer.DEFAULT_MAX_PAYLOAD);
+    }
+
+    /** @param mmdsSizeLimit the largest MMDS data store, in bytes of JSON (Firecracker's --mmds-size-limit) */
+    public VmmController(String instanceId, VmmBackend backend, boolean bootTimer, int mmdsSizeLimit) {
         this.instanceId = instanceId;
         this.backend = backend;
         this.bootTimer = bootTimer;
+        this.mmds = new Mmds(mmdsSizeLimit);
     }
 
     public String instanceId() { return instanceId; }
@@ -80,7 +93,49 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized FullVmConfiguration vmConfig() {
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
-                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig);
+                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig);
+    }
+
+    // ---- MMDS: the data store at any time, its configuration before boot ----
+
+    /** The data store as it is now (an empty object until something was put). */
+    public JsonNode getMmds() { return mmds.store().snapshot(); }
+
+    public void putMmds(JsonNode data) { mmdsChange(() -> mmds.store().put(data)); }
+
+    public void patchMmds(JsonNode patch) { mmdsChange(() -> mmds.store().patch(patch)); }
+
+    private static void mmdsChange(Runnable change) {
+        try {
+            change.run();
+        } catch (MmdsException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+    }
+
+    /**
+     * Which interfaces answer for the metadata service, at which address, with which version. As in
+     * Firecracker: pre-boot only, and every interface named must be configured already.
+     */
+    public synchronized void putMmdsConfig(MmdsConfig config) {
+        preBoot();
+        List<String> ifaces = VmResources.required(config.networkInterfaces(), "network_interfaces");
+        if (ifaces.isEmpty()) throw ApiException.badRequest("network_interfaces must name at least one network interface");
+        for (String id : ifaces) {
+            if (id == null || !resources.hasNetworkInterface(id)) {
+                throw ApiException.badRequest("network_interfaces: no network interface with id `" + id + "` is configured");
+            }
+        }
+        String version = config.version() == null ? "V1" : config.version();
+        VmResources.oneOf(version, "version", java.util.Set.of("V1", "V2"));
+        int address;
+        try {
+            address = config.ipv4Address() == null ? Mmds.DEFAULT_IPV4 : Mmds.parseLinkLocal(config.ipv4Address());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("ipv4_address: " + e.getMessage());
+        }
+        mmds.configure(new Mmds.Settings(Mmds.Version.valueOf(version), address, Boolean.TRUE.equals(config.imdsCompat())));
+        mmdsConfig = new MmdsConfig(version, List.copyOf(ifaces), Mmds.format(address), Boolean.TRUE.equals(config.imdsCompat()));
     }
 
     public synchronized void putMachineConfig(MachineConfiguration config) { preBoot(() -> resources.putMachineConfig(config)); }
@@ -197,12 +252,14 @@ public final class VmmController implements AutoCloseable {
             config.networkInterfaces().forEach(n -> putNetworkInterface(VmResources.required(n.ifaceId(), "iface_id"), n));
         }
         if (config.entropy() != null) putEntropy(config.entropy());
+        if (config.mmdsConfig() != null) putMmdsConfig(config.mmdsConfig());
         start();
     }
 
     private void start() {
         preBoot();
-        MachineSpec spec = resources.toSpec(backend.capabilities(), bootTimer);
+        MachineSpec basic = resources.toSpec(backend.capabilities(), bootTimer);
+        MachineSpec spec = mmdsConfig == null ? basic : basic.withMmds(mmds, mmdsConfig.networkInterfaces());
         CompletableFuture<StopReason> running;
         try {
             running = backend.start(spec);

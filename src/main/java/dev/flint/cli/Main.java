@@ -42,14 +42,19 @@ public final class Main {
     static int run(String[] args, CliContext context) {
         CliLogging.configure(context.err(), false);
         FlintCommand flint = new FlintCommand(context);
-        CommandLine cli = new CommandLine(flint)
-                .addSubcommand(new RunCommand(context, flint))
-                .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
-                .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
-                .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
-                        .addSubcommand(new CloudCommand.Env(context)))
-                .addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
-                        new Console(context.in(), context.out()))));
+        CommandLine cli = new CommandLine(flint);
+        // Picocli reads every command's annotations when it is added. `flint vmm` is started by orchestrators
+        // that wait for its socket, so it gets only its own command; every other command line gets all of them
+        // (the top-level usage lists them).
+        if (!runsVmm(args)) {
+            cli.addSubcommand(new RunCommand(context, flint))
+                    .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
+                    .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
+                    .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
+                            .addSubcommand(new CloudCommand.Env(context)));
+        }
+        cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
+                new Console(context.in(), context.out()))));
         cli.setOut(new PrintWriter(context.out(), true));
         cli.setErr(new PrintWriter(context.err(), true));
         cli.setParameterExceptionHandler((e, ignored) -> {
@@ -63,6 +68,15 @@ public final class Main {
             return e instanceof VmConfigException || e instanceof BootException || e instanceof TapException ? USAGE : FAILED;
         });
         return cli.execute(args);
+    }
+
+    /** True if the command is {@code vmm}: its name is the first argument that is not a global option. */
+    static boolean runsVmm(String[] args) {
+        for (String arg : args) {
+            if (arg.equals("--debug")) continue;
+            return arg.equals("vmm");
+        }
+        return false;
     }
 
     /** "run " for a subcommand, "" for the top level: where the user finds the relevant help. */

@@ -18,10 +18,14 @@ final class ApiFixture implements AutoCloseable {
     }
 
     ApiFixture(Path dir, int maxPayload) throws Exception {
+        this(dir, maxPayload, maxPayload);
+    }
+
+    ApiFixture(Path dir, int maxPayload, int mmdsSizeLimit) throws Exception {
         this.dir = dir;
         this.socket = dir.resolve("api.sock");
         this.kernel = Files.write(dir.resolve("vmlinuz"), new byte[4096]);
-        this.vmm = new VmmController("test-vm", backend, false);
+        this.vmm = new VmmController("test-vm", backend, false, mmdsSizeLimit);
         this.server = ApiServer.start(socket, vmm, maxPayload);
         this.client = new UnixSocketClient(socket);
     }

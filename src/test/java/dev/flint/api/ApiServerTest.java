@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -76,6 +77,20 @@ class ApiServerTest extends ApiTestBase {
     }
 
     @Test
+    void aChunkedBodyOverTheLimitIsNamedAsSuch() throws Exception {
+        String chunk = " ".repeat(60_000);
+        String request = "PUT /machine-config HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + Integer.toHexString(chunk.length()) + "\r\n" + chunk + "\r\n0\r\n\r\n";
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(api.socket))) {
+            ch.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            ch.shutdownOutput();
+            String answer = new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("is larger than the limit of 51200"), answer);
+        }
+        assertStillServing();
+    }
+
+    @Test
     void aSmallerConfiguredLimitApplies() throws Exception {
         try (ApiFixture small = new ApiFixture(Files.createDirectory(dir.resolve("small")), 32)) {
             var reply = small.client.sendRaw("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
@@ -106,7 +121,7 @@ class ApiServerTest extends ApiTestBase {
         assertEquals(specOperations, ApiRoutes.knownOperations(),
                 "the route table must list exactly the operations of firecracker-api.yaml");
         for (String op : List.of("PUT /vsock", "PUT /snapshot/create", "PUT /snapshot/load", "GET /balloon",
-                "PUT /mmds", "PUT /cpu-config", "PUT /pmem/{id}", "GET /hotplug/memory")) {
+                "PUT /cpu-config", "PUT /pmem/{id}", "GET /hotplug/memory")) {
             String[] parts = op.split(" ");
             var reply = api.client.sendRaw(parts[0], parts[1].replace("{id}", "pmem0"), "{}");
             assertEquals(400, reply.status(), op);

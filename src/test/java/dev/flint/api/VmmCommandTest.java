@@ -89,6 +89,10 @@ class VmmCommandTest {
         assertEquals(1, noApi.exit().get(10, TimeUnit.SECONDS));
         assertEquals("flint vmm: --no-api needs --config-file (nothing could start the microVM)", noApi.err().toString().strip());
 
+        Run tinyMmds = launch(backend, "--mmds-size-limit", "1", "--api-sock", dir.resolve("m").toString());
+        assertEquals(1, tinyMmds.exit().get(10, TimeUnit.SECONDS));
+        assertEquals("flint vmm: --mmds-size-limit must be at least 2", tinyMmds.err().toString().strip());
+
         Path vsock = Files.writeString(dir.resolve("vsock.json"), "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vsock\": {}}");
         Run unknown = launch(backend, "--no-api", "--config-file", vsock.toString());
         assertEquals(1, unknown.exit().get(10, TimeUnit.SECONDS));

@@ -11,7 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** bin/flint's JDK lookup (bin/lib/jdk.sh), against fake JDKs that only answer "java -version". */
+/** bin/flint's JDK lookup (bin/lib/jdk.sh), against fake JDKs that answer "java -version" (and may have a release file). */
 class LauncherTest {
     @TempDir Path tmp;
 
@@ -71,6 +71,16 @@ class LauncherTest {
         Path home = fakeJdk("mine", "openjdk version \"25\" 2025-09-16");
         fakeJdk("zzz-26", "openjdk version \"26.0.1\" 2026-04-21");
         assertEquals(home.toString(), bash("source bin/lib/jdk.sh && flint_find_jdk", home.toString()).stdout());
+    }
+
+    @Test
+    void aJdkReleaseFileIsReadWithoutStartingItsJava() throws Exception {
+        // This JDK's java would claim 17; its release file says 25. The launcher must believe the file,
+        // which costs no JVM start on every launch.
+        Path home = fakeJdk("temurin-25", "openjdk version \"17.0.1\" 2021-10-19");
+        Files.writeString(home.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
+        fakeJdk("java-21", "openjdk version \"21.0.5\" 2024-10-15");
+        assertEquals(home.toString(), bash("source bin/lib/jdk.sh && flint_find_jdk", null).stdout());
     }
 
     @Test

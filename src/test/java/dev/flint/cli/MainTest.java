@@ -1,6 +1,7 @@
 package dev.flint.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.engine.Engine.Availability;
@@ -51,6 +52,19 @@ class MainTest {
         CliRunner.Result fetch = cli.run("guest", "fetch", "--help");
         assertEquals(0, fetch.exitCode());
         assertTrue(fetch.stdout().startsWith("Usage: flint guest fetch"), fetch.stdout());
+    }
+
+    @Test
+    void vmmParsesAloneYetBehavesAsAnyCommand() {
+        // `flint vmm` is built without the other commands (start-up time); its options, the global --debug
+        // and its errors must not notice.
+        CliRunner.Result help = cli.run("--debug", "vmm", "--help");
+        assertEquals(0, help.exitCode());
+        assertTrue(help.stdout().startsWith("Usage: flint vmm"), help.stdout());
+        assertOneLineError(cli.run("vmm", "--no-such-option"), 2,
+                "flint: Unknown option: '--no-such-option' (see 'flint vmm --help')");
+        assertTrue(Main.runsVmm(new String[] {"--debug", "vmm"}));
+        assertFalse(Main.runsVmm(new String[] {"run", "vmm"}));
     }
 
     @Test

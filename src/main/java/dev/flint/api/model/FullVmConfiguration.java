@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * The whole machine as one document: what {@code GET /vm/config} answers and what {@code --config-file}
  * contains. Only the sections Flint implements exist here, so a config file naming another one (balloon,
- * vsock, mmds-config, ...) fails as an unknown field instead of being ignored.
+ * vsock, ...) fails as an unknown field instead of being ignored.
  */
 public record FullVmConfiguration(
         @JsonProperty("boot-source") BootSource bootSource,
@@ -15,4 +15,13 @@ public record FullVmConfiguration(
         @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
         @JsonProperty("entropy") EntropyDevice entropy,
         @JsonProperty("logger") LoggerConfig logger,
-        @JsonProperty("metrics") MetricsConfig metrics) {}
+        @JsonProperty("metrics") MetricsConfig metrics,
+        @JsonProperty("mmds-config") MmdsConfig mmdsConfig) {
+
+    /** The document without an MMDS section. */
+    public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
+                               List<NetworkInterface> networkInterfaces, EntropyDevice entropy, LoggerConfig logger,
+                               MetricsConfig metrics) {
+        this(bootSource, machineConfig, drives, networkInterfaces, entropy, logger, metrics, null);
+    }
+}

@@ -1,5 +1,7 @@
 package dev.flint.devices.virtio.net;
 
+import dev.flint.devices.mmds.Mmds;
+
 /**
  * A network interface as the user gave it: {@code --net tap=NAME[,mac=MAC]}, or the API's
  * network-interfaces entry.
@@ -8,8 +10,10 @@ package dev.flint.devices.virtio.net;
  *            otherwise (a TAP Flint creates disappears when Flint closes it)
  * @param mac the guest's MAC address, or null for a random locally administered one
  * @param mtu the MTU announced to the guest (VIRTIO_NET_F_MTU), or null to announce none
+ * @param mmds the metadata service this interface answers for (frames to its address never reach the
+ *             TAP), or null
  */
-public record NetConfig(String tap, MacAddress mac, Integer mtu) {
+public record NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds) {
     /** Linux's IFNAMSIZ, including the terminating NUL. */
     public static final int IFNAMSIZ = 16;
     public static final int MIN_MTU = 68, MAX_MTU = 65535;
@@ -22,7 +26,9 @@ public record NetConfig(String tap, MacAddress mac, Integer mtu) {
         }
     }
 
-    public NetConfig(String tap, MacAddress mac) { this(tap, mac, null); }
+    public NetConfig(String tap, MacAddress mac) { this(tap, mac, null, null); }
+
+    public NetConfig(String tap, MacAddress mac, Integer mtu) { this(tap, mac, mtu, null); }
 
     /**
      * Why {@code name} cannot name a network interface (the kernel's dev_valid_name rules), or null.

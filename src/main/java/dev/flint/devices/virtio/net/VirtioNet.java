@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.net;
 
+import dev.flint.devices.mmds.MmdsNetStack;
 import dev.flint.devices.virtio.DescriptorChain;
 import dev.flint.devices.virtio.DescriptorChain.Buffer;
 import dev.flint.devices.virtio.MalformedRequestException;
@@ -68,6 +69,12 @@ public final class VirtioNet implements VirtioDevice {
     private int frameLength;
     private volatile long negotiated;
     private FrameReceiver receiver;
+    /** The metadata service's end of this interface, or null; set before the threads start. */
+    private MmdsNetStack mmds;
+    /** Set once the PCI function exists, after its I/O thread started: volatile for that thread. */
+    private volatile QueueNotifier notifier;
+    /** The first bytes of a transmitted frame, enough to tell whether it is for the MMDS. */
+    private final byte[] peek = new byte[64];
     private boolean backendErrorLogged;
     private boolean closed;
 
@@ -91,7 +98,9 @@ public final class VirtioNet implements VirtioDevice {
         TapDevice tap = TapDevice.open(config.tap(), HEADER);
         MacAddress mac = config.mac() != null ? config.mac() : MacAddress.randomLocal();
         LOG.fine(() -> "virtio-net on " + (tap.persistent() ? "persistent " : "new ") + tap.describe() + ", guest MAC " + mac);
-        return attach(new VirtioNet(tap, memory, mac, config.mtu()), memory, irq);
+        VirtioNet net = new VirtioNet(tap, memory, mac, config.mtu());
+        if (config.mmds() != null) net.mmds = new MmdsNetStack(config.mmds());
+        return attach(net, memory, irq);
     }
 
     /** Wraps {@code net} in its PCI function and starts its receiver, which kicks the function's I/O thread. */
@@ -107,7 +116,11 @@ public final class VirtioNet implements VirtioDevice {
         return pci;
     }
 
+    /** Answers the metadata service on this interface (before {@link #attach}). */
+    public void serveMmds(MmdsNetStack stack) { this.mmds = stack; }
+
     private void startReceiving(QueueNotifier notifier) {
+        this.notifier = notifier;
         receiver = new FrameReceiver(backend, () -> {
             if (readFrame()) {
                 held = true;
@@ -176,7 +189,7 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public boolean readyFor(int queue) {
-        return queue != RX || held;
+        return queue != RX || held || (mmds != null && mmds.hasReply());
     }
 
     @Override
@@ -187,6 +200,8 @@ public final class VirtioNet implements VirtioDevice {
     // ---- receive (I/O thread, while held) ----
 
     private int receive(DescriptorChain chain) {
+        byte[] reply = mmds == null ? null : mmds.nextReply();
+        if (reply != null) return receiveMmds(chain, reply);
         int length = frameLength;
         try {
             if (!chain.readable().isEmpty()) throw malformedRx("receive chain with device-readable buffers");
@@ -211,6 +226,29 @@ public final class VirtioNet implements VirtioDevice {
         } finally {
             nextFrame();
         }
+    }
+
+    /** An answer of the metadata service into a receive chain, behind a virtio_net_hdr that asks nothing. */
+    private int receiveMmds(DescriptorChain chain, byte[] reply) {
+        if (!chain.readable().isEmpty()) throw malformedRx("receive chain with device-readable buffers");
+        List<Buffer> out = chain.writable();
+        int length = HEADER + reply.length;
+        if (DescriptorChain.totalLength(out) < length) {
+            throw malformedRx("receive buffers of " + DescriptorChain.totalLength(out) + " bytes for a " + length + "-byte frame");
+        }
+        byte[] whole = new byte[length];
+        whole[HDR_NUM_BUFFERS] = 1;
+        System.arraycopy(reply, 0, whole, HEADER, reply.length);
+        int at = 0;
+        for (Buffer b : out) {
+            if (at == length) break;
+            int n = (int) Math.min(b.length(), length - at);
+            MemorySegment.copy(MemorySegment.ofArray(whole), at, memory.slice(b.address(), n), 0, n);
+            at += n;
+        }
+        rxPackets.increment();
+        rxBytes.add(reply.length);
+        return length;
     }
 
     private MalformedRequestException malformedRx(String what) {
@@ -274,6 +312,7 @@ public final class VirtioNet implements VirtioDevice {
             txMalformed.increment();
             throw new MalformedRequestException("transmit frame of " + length + " bytes (header included)");
         }
+        if (mmds != null && toMmds(in, (int) length)) return 0;
         int count = 0;
         for (Buffer b : in) {
             if (b.length() == 0) continue;
@@ -295,6 +334,42 @@ public final class VirtioNet implements VirtioDevice {
         return 0;
     }
 
+    /**
+     * Hands the frame to the metadata service if it is addressed there (true), instead of the TAP. Only
+     * its first bytes are copied to decide; the service then gets its own copy of the whole frame.
+     */
+    private boolean toMmds(List<Buffer> in, int length) {
+        int peeked = copyOut(in, HEADER, peek, peek.length);
+        if (!mmds.isForMmds(peek, peeked)) return false;
+        byte[] frame = new byte[length - HEADER];
+        copyOut(in, HEADER, frame, frame.length);
+        mmds.receive(frame, frame.length);
+        txPackets.increment();
+        txBytes.add(frame.length);
+        if (mmds.hasReply() && notifier != null) notifier.queueNotified(RX);
+        return true;
+    }
+
+    /** Copies up to {@code max} bytes of the chain's readable buffers, from byte {@code skip} on; returns the count. */
+    private int copyOut(List<Buffer> in, long skip, byte[] to, int max) {
+        int copied = 0;
+        long pos = 0;
+        for (Buffer b : in) {
+            if (copied == max) break;
+            long start = Math.max(skip, pos), end = pos + b.length();
+            if (start < end) {
+                int n = (int) Math.min(end - start, max - copied);
+                MemorySegment.copy(memory.slice(b.address() + (start - pos), n), 0, MemorySegment.ofArray(to), copied, n);
+                copied += n;
+            }
+            pos = end;
+        }
+        return copied;
+    }
+
+    /** The metadata service's counters on this interface (empty without one). */
+    public Map<String, Long> mmdsCounters() { return mmds == null ? Map.of() : mmds.counters(); }
+
     private void backendError(String what, ErrnoException e) {
         if (what.equals("read")) tapReadFails.increment();
         if (!backendErrorLogged) {
@@ -304,12 +379,14 @@ public final class VirtioNet implements VirtioDevice {
         backendErrorLogged = true;
     }
 
-    /** Firecracker's net metric names, cumulative. */
+    /** Firecracker's net metric names, cumulative, and the metadata service's {@code mmds_*} counters if it answers here. */
     @Override
     public Map<String, Long> counters() {
-        return Map.of("rx_bytes_count", rxBytes.sum(), "rx_packets_count", rxPackets.sum(), "rx_fails", rxFails.sum(),
+        Map<String, Long> all = new java.util.TreeMap<>(mmdsCounters()); // mmds_*: what the metadata service took and sent
+        all.putAll(Map.of("rx_bytes_count", rxBytes.sum(), "rx_packets_count", rxPackets.sum(), "rx_fails", rxFails.sum(),
                 "tap_read_fails", tapReadFails.sum(), "tx_bytes_count", txBytes.sum(), "tx_packets_count", txPackets.sum(),
-                "tx_malformed_frames", txMalformed.sum(), "tap_write_fails", tapWriteFails.sum());
+                "tx_malformed_frames", txMalformed.sum(), "tap_write_fails", tapWriteFails.sum()));
+        return all;
     }
 
     /** Stops the receiver thread (the transport has stopped the I/O thread), then closes the TAP. */

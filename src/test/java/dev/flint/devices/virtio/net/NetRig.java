@@ -1,6 +1,8 @@
 package dev.flint.devices.virtio.net;
 
 import dev.flint.devices.RecordingInterrupts;
+import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.mmds.MmdsNetStack;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
 import dev.flint.devices.virtio.VirtioTestDriver;
@@ -22,8 +24,15 @@ final class NetRig implements AutoCloseable {
     VirtioTestDriver.Queue rx, tx;
 
     NetRig(long memoryBytes, Integer mtu) {
+        this(memoryBytes, mtu, null);
+    }
+
+    /** @param mmds the metadata service this interface answers for, or null */
+    NetRig(long memoryBytes, Integer mtu, Mmds mmds) {
         memory = GuestMemory.allocate(memoryBytes);
-        device = VirtioNet.attach(new VirtioNet(backend, memory, MAC, mtu), memory, irq);
+        VirtioNet net = new VirtioNet(backend, memory, MAC, mtu);
+        if (mmds != null) net.serveMmds(new MmdsNetStack(mmds));
+        device = VirtioNet.attach(net, memory, irq);
         int slot = new PciHostBridge(io, mmio, irq).addDevice(device);
         driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
     }

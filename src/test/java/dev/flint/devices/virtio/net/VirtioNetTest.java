@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.net;
 
+import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.virtio.SevereLogCounter;
 import dev.flint.devices.virtio.VirtioSpec;
 import dev.flint.devices.virtio.VirtioTestDriver;
@@ -98,6 +99,41 @@ class VirtioNetTest {
             assertArrayEquals(Arrays.copyOfRange(second, 12, 12 + 4096), payload);
             assertEquals(2L, rig.device.counters().get("rx_packets_count"));
             assertEquals(0, rig.device.guestErrors());
+        }
+    }
+
+    @Test
+    void framesForTheMetadataServiceAreAnsweredOnTheReceiveQueueAndNeverReachTheTap() {
+        try (NetRig rig = new NetRig(4 * MB, null, new Mmds(1024))) {
+            rig.start(-1L);
+            // An ARP request for 169.254.169.254 behind a 12-byte virtio_net_hdr of zeros.
+            byte[] arp = new byte[12 + 42];
+            Arrays.fill(arp, 12, 18, (byte) 0xff);
+            System.arraycopy(NetRig.MAC.bytes(), 0, arp, 18, 6);
+            arp[24] = 0x08; arp[25] = 0x06;                 // ARP
+            arp[26] = 0; arp[27] = 1; arp[28] = 0x08; arp[29] = 0; arp[30] = 6; arp[31] = 4;
+            arp[33] = 1;                                      // request
+            System.arraycopy(NetRig.MAC.bytes(), 0, arp, 34, 6);
+            arp[40] = 10; arp[43] = 2;                        // sender 10.0.0.2
+            arp[50] = (byte) 169; arp[51] = (byte) 254; arp[52] = (byte) 169; arp[53] = (byte) 254;
+            rig.memory.write(NetRig.BUFFERS, arp, 0, arp.length);
+            rig.rx.publish(rig.rx.addChain(List.of(Segment.out(NetRig.BUFFERS + 0x10000, 2048))));
+            rig.rx.kick();
+            assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, arp.length))));
+            assertTrue(rig.rx.awaitUsed(1, 2000), "the answer arrives without any frame from the TAP");
+            assertEquals(12 + 42, rig.rx.usedLength(0));
+            byte[] reply = new byte[12 + 42];
+            rig.memory.read(NetRig.BUFFERS + 0x10000, reply, 0, reply.length);
+            assertEquals(1, reply[10], "num_buffers");
+            assertArrayEquals(NetRig.MAC.bytes(), Arrays.copyOfRange(reply, 12, 18), "to the guest");
+            assertEquals(2, reply[12 + 21], "an ARP reply");
+            assertNull(rig.backend.receiveFromGuest(300), "the TAP saw nothing");
+            // Any other frame still goes to the TAP.
+            byte[] other = frame(200, 4);
+            rig.memory.write(NetRig.BUFFERS + 0x2000, other, 0, other.length);
+            rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS + 0x2000, other.length)));
+            assertArrayEquals(other, rig.backend.receiveFromGuest(2000));
+            assertEquals(1L, rig.device.counters().get("mmds_arp_replies"));
         }
     }
 
