@@ -20,6 +20,9 @@ final class FirecrackerClient {
     /** The largest response body kept: the API's answers are small JSON documents. */
     private static final int MAX_RESPONSE = 1 << 20;
 
+    /** Far above what any API call takes, even InstanceStart on a loaded host. */
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+
     private final Path socket;
 
     FirecrackerClient(Path socket) {
@@ -40,12 +43,31 @@ final class FirecrackerClient {
                 + (json == null ? "" : "Content-Type: application/json\r\n")
                 + "Content-Length: " + body.length + "\r\nAccept: application/json\r\n\r\n";
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            // A VMM that stops answering must not hold the caller: closing the channel ends a blocked read.
+            Thread watchdog = Thread.ofVirtual().start(() -> {
+                try {
+                    Thread.sleep(REQUEST_TIMEOUT);
+                    ch.close();
+                } catch (InterruptedException | IOException e) {
+                    // answered in time, or already closed
+                }
+            });
+            try {
+                return exchange(ch, method, path, head, body);
+            } finally {
+                watchdog.interrupt();
+            }
+        }
+    }
+
+    private Response exchange(SocketChannel ch, String method, String path, String head, byte[] body) throws IOException {
+        {
             ch.connect(UnixDomainSocketAddress.of(socket));
             writeFully(ch, head.getBytes(StandardCharsets.US_ASCII));
             writeFully(ch, body);
             ByteArrayOutputStream in = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(8192);
-            while (ch.read(buf.clear()) > 0 || buf.position() > 0) {
+            while (ch.read(buf.clear()) > 0) {
                 in.write(buf.array(), 0, buf.position());
                 if (in.size() > MAX_RESPONSE) throw new IOException(method + " " + path + ": response too large");
                 if (responseComplete(in.toByteArray())) break;
