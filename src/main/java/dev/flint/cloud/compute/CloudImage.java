@@ -23,8 +23,9 @@ import java.util.List;
  * <ul>
  *   <li>{@code sysinit}: {@link #BOOT}: file systems, eth0 from {@code flint.ip=}/{@code flint.gw=} on
  *       the kernel command line, the IMDSv2 token, the key into {@code ~admin/.ssh/authorized_keys}, fresh
- *       host keys and {@code #!} user-data on the instance's first boot, sshd, then the boot-timer
- *       write that tells Flint the instance is up;</li>
+ *       host keys (ed25519 and ECDSA: an RSA key costs minutes of prime search on the emu engine) and
+ *       {@code #!} user-data on the instance's first boot, sshd, then the boot-timer write that tells
+ *       Flint the instance is up;</li>
  *   <li>{@code ctrlaltdel}: a clean power-off (Firecracker's SendCtrlAltDel is how a stop asks);</li>
  *   <li>{@code shutdown}: {@link #HALT}: stop every process, sync, remount the root read-only.</li>
  * </ul>
@@ -49,6 +50,16 @@ public final class CloudImage {
             printf 'PasswordAuthentication no\\nKbdInteractiveAuthentication no\\nPermitRootLogin no\\nUseDNS no\\n' \\
                 > /etc/ssh/sshd_config.d/50-cloud.conf
             mkdir -p /var/lib/flint
+            """;
+
+    /** sshd's settings: keys only, the two host key types the first boot makes. */
+    static final String SSHD_CONFIG = """
+            HostKey /etc/ssh/ssh_host_ed25519_key
+            HostKey /etc/ssh/ssh_host_ecdsa_key
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            PermitRootLogin no
+            UseDNS no
             """;
 
     /** /sbin/init: busybox's init, which reads /etc/inittab. */
@@ -121,8 +132,10 @@ public final class CloudImage {
             if [ -n "$id" ] && [ "$(cat /var/lib/flint/instance-id 2>/dev/null)" != "$id" ]; then
               echo "cloud-boot: first boot of $id"
               rm -f /etc/ssh/ssh_host_*
-              ssh-keygen -A
-              for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f "$k"; done
+              for t in ed25519 ecdsa; do
+                ssh-keygen -q -t $t -N '' -C "root@$(hostname)" -f /etc/ssh/ssh_host_${t}_key
+                ssh-keygen -l -f /etc/ssh/ssh_host_${t}_key.pub
+              done
               if imds user-data > /var/lib/flint/user-data && [ "$(head -c 2 /var/lib/flint/user-data)" = '#!' ]; then
                 chmod 700 /var/lib/flint/user-data
                 echo "cloud-boot: running user-data"
@@ -132,7 +145,7 @@ public final class CloudImage {
               echo "$id" > /var/lib/flint/instance-id
               sync
             fi
-            [ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
+            [ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 
             mkdir -p /run/sshd
             /usr/sbin/sshd && echo "cloud-boot: sshd started"
@@ -173,6 +186,7 @@ public final class CloudImage {
                 .withDebianPackages(PACKAGES, SETUP)
                 .withInit(INIT)
                 .withFile("/etc/inittab", INITTAB)
+                .withFile("/etc/ssh/sshd_config.d/50-cloud.conf", SSHD_CONFIG)
                 .withExecutable("/etc/flint/cloud-boot", BOOT)
                 .withExecutable("/etc/flint/cloud-halt", HALT)
                 .build(image, SIZE_MIB, false, progress);
@@ -184,7 +198,7 @@ public final class CloudImage {
     static String fingerprint() {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            for (String part : List.of(String.join(",", PACKAGES), SETUP, INIT, INITTAB, BOOT, HALT, Long.toString(SIZE_MIB))) {
+            for (String part : List.of(String.join(",", PACKAGES), SETUP, SSHD_CONFIG, INIT, INITTAB, BOOT, HALT, Long.toString(SIZE_MIB))) {
                 sha.update(part.getBytes(StandardCharsets.UTF_8));
                 sha.update((byte) 0);
             }
