@@ -87,6 +87,7 @@ public final class CloudImage {
             mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
             mount -o remount,rw / 2>/dev/null
             ln -sf /proc/self/fd /dev/fd 2>/dev/null
+            say() { echo "cloud-boot: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
             hostname localhost
 
             addr=; gw=
@@ -99,9 +100,9 @@ public final class CloudImage {
               ip link set eth0 up
               [ -n "$gw" ] && ip route add default via "$gw"
               printf 'nameserver %s\\n' "$gw" > /etc/resolv.conf
-              echo "cloud-boot: eth0 $addr via $gw"
+              say "eth0 $addr via $gw"
             else
-              echo "cloud-boot: no flint.ip= on the kernel command line; eth0 stays down"
+              say "no flint.ip= on the kernel command line; eth0 stays down"
             fi
 
             IMDS=http://169.254.169.254/latest
@@ -110,7 +111,7 @@ public final class CloudImage {
               token=$(curl -sf -m 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "$IMDS/api/token") && break
               sleep 1
             done
-            [ -n "$token" ] || echo "cloud-boot: the metadata service did not answer"
+            [ -n "$token" ] || say "the metadata service did not answer"
             imds() { curl -sf -m 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/$1"; }
 
             id=$(imds meta-data/instance-id)
@@ -130,7 +131,7 @@ public final class CloudImage {
 
             mkdir -p /var/lib/flint
             if [ -n "$id" ] && [ "$(cat /var/lib/flint/instance-id 2>/dev/null)" != "$id" ]; then
-              echo "cloud-boot: first boot of $id"
+              say "first boot of $id"
               rm -f /etc/ssh/ssh_host_*
               for t in ed25519 ecdsa; do
                 ssh-keygen -q -t $t -N '' -C "root@$(hostname)" -f /etc/ssh/ssh_host_${t}_key
@@ -138,9 +139,9 @@ public final class CloudImage {
               done
               if imds user-data > /var/lib/flint/user-data && [ "$(head -c 2 /var/lib/flint/user-data)" = '#!' ]; then
                 chmod 700 /var/lib/flint/user-data
-                echo "cloud-boot: running user-data"
+                say "running user-data"
                 /var/lib/flint/user-data 2>&1 | tee /var/log/user-data.log
-                echo "cloud-boot: user-data exited"
+                say "user-data exited"
               fi
               echo "$id" > /var/lib/flint/instance-id
               sync
@@ -148,8 +149,8 @@ public final class CloudImage {
             [ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 
             mkdir -p /run/sshd
-            /usr/sbin/sshd && echo "cloud-boot: sshd started"
-            echo "cloud-boot: booted"
+            /usr/sbin/sshd && say "sshd started"
+            say "booted"
             busybox devmem 0xc0000000 8 123
             """;
 

@@ -20,7 +20,10 @@ import java.util.regex.Pattern;
  *   <li>an anti-spoofing guard on every TAP port (nftables table {@code bridge flint}): a frame from an
  *       instance must carry its own MAC, and its ARP and IPv4 packets its own address; every other
  *       ethertype (IPv6 included) is dropped. So the source address the metadata service sees is the
- *       instance's own, and no instance can pass for another.</li>
+ *       instance's own, and no instance can pass for another;</li>
+ *   <li>a cap of {@value #METADATA_CONNECTIONS_PER_INSTANCE} open connections per instance to the
+ *       metadata service (nftables {@code ct count}): more are reset, so one guest cannot take the
+ *       service from the others.</li>
  * </ul>
  * The guard lives in two nftables sets (port . MAC, port . address); a port joins them when its instance
  * launches and leaves them when it exits.
@@ -31,6 +34,8 @@ final class InstanceNetwork {
     static final int PREFIX = 20;
     static final String SUBNET = "172.31.0.0/20";
     static final String METADATA_ADDRESS = "169.254.169.254";
+    /** Open connections one instance may hold to the metadata service, so it cannot starve the others. */
+    static final int METADATA_CONNECTIONS_PER_INSTANCE = 16;
     private static final String TAP_PREFIX = "flt";
     private static final Pattern MAC = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
 
@@ -105,6 +110,11 @@ final class InstanceNetwork {
                   }
                 }
                 table ip flint {
+                  set imds_conns { type ipv4_addr; size 65535; flags dynamic; }
+                  chain input {
+                    type filter hook input priority 0; policy accept;
+                    iifname "%s" ip daddr %s tcp dport 80 ct state new add @imds_conns { ip saddr ct count over %d } reject with tcp reset
+                  }
                   chain postrouting {
                     type nat hook postrouting priority srcnat; policy accept;
                     ip saddr %s oifname != "%s" masquerade
@@ -113,7 +123,7 @@ final class InstanceNetwork {
                 """.formatted(
                 macs.isEmpty() ? "" : "elements = { " + macs + " }; ",
                 ips.isEmpty() ? "" : "elements = { " + ips + " }; ",
-                TAP_PREFIX, SUBNET, BRIDGE);
+                TAP_PREFIX, BRIDGE, METADATA_ADDRESS, METADATA_CONNECTIONS_PER_INSTANCE, SUBNET, BRIDGE);
     }
 
     /** Creates the instance's TAP on the bridge and admits its MAC and address. */

@@ -36,6 +36,13 @@ final class MetadataServer implements AutoCloseable {
     static final int MAX_TOKENS = 10_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    static {
+        // The JDK server waits forever for a slow request unless told otherwise; a guest is hostile. These
+        // are read once per JVM, so they are set only if nobody chose other values.
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) System.setProperty("sun.net.httpserver.maxReqTime", "10");
+        if (System.getProperty("sun.net.httpserver.maxRspTime") == null) System.setProperty("sun.net.httpserver.maxRspTime", "10");
+    }
+
     private record Token(String instanceId, long expiresNanos) {}
 
     private final MetadataSource source;

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -42,6 +43,8 @@ public final class VmmRuntime implements InstanceRuntime {
      * 150 MiB apart from guest RAM).
      */
     public static final long MEMORY_RESERVE_MIB = 1024;
+    /** A console or VMM log larger than this is cut back to its newest {@link #CONSOLE_BYTES}: a guest may print forever. */
+    static final long LOG_LIMIT = 4L << 20;
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration API_READY = Duration.ofSeconds(120);
     private static final String BOOTED_LINE = "Guest-boot-time";
@@ -91,6 +94,8 @@ public final class VmmRuntime implements InstanceRuntime {
     private final InstanceNetwork network;
     private final MetadataServer metadata;
     private final Map<String, Watched> watched = new ConcurrentHashMap<>();
+    /** Instances between the start of launch() and the moment they are watched: a second launch is refused. */
+    private final Set<String> launching = ConcurrentHashMap.newKeySet();
     private final Thread watcher;
     private volatile boolean closed;
 
@@ -140,7 +145,17 @@ public final class VmmRuntime implements InstanceRuntime {
     public void launch(LaunchSpec spec) throws RuntimeFailure {
         String id = spec.instanceId();
         if (!id.matches("[A-Za-z0-9-]{1,64}")) throw new RuntimeFailure("bad instance id: " + id);
-        if (isRunning(id)) throw new RuntimeFailure("instance " + id + " already runs");
+        if (!launching.add(id)) throw new RuntimeFailure("instance " + id + " is being launched already");
+        try {
+            if (isRunning(id)) throw new RuntimeFailure("instance " + id + " already runs");
+            start(spec);
+        } finally {
+            launching.remove(id);
+        }
+    }
+
+    private void start(LaunchSpec spec) throws RuntimeFailure {
+        String id = spec.instanceId();
         Path dir = instanceDir(id), sock = socket(id);
         if (sock.toString().getBytes(StandardCharsets.UTF_8).length > 107) {
             throw new RuntimeFailure("the API socket path " + sock + " is too long for a Unix socket");
@@ -361,6 +376,8 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     private void check(String id, Watched w) {
+        trim(instanceDir(id).resolve("console.log"));
+        if (trim(instanceDir(id).resolve("vmm.log"))) w.logOffset = 0;
         if (!w.booted && bootLineSeen(id, w)) {
             w.booted = true;
             notify(() -> listener.booted(id));
@@ -372,6 +389,25 @@ public final class VmmRuntime implements InstanceRuntime {
         deleteQuietly(socket(id));
         String detail = exitDetail(id, w);
         notify(() -> listener.exited(id, detail));
+    }
+
+    /**
+     * Cuts a log the VMM appends to (O_APPEND, so its next write lands at the new end) back to its newest
+     * {@link #CONSOLE_BYTES} once it passes {@link #LOG_LIMIT}. Lines written during the cut may be lost.
+     */
+    private static boolean trim(Path log) {
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "rw")) {
+            long length = f.length();
+            if (length <= LOG_LIMIT) return false;
+            byte[] tail = new byte[CONSOLE_BYTES];
+            f.seek(length - tail.length);
+            f.readFully(tail);
+            f.setLength(0);
+            f.write(tail);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Reads the VMM log from where the last look stopped, for the boot timer's line. */
