@@ -395,7 +395,7 @@ public final class VmmRuntime implements InstanceRuntime {
      * Cuts a log the VMM appends to (O_APPEND, so its next write lands at the new end) back to its newest
      * {@link #CONSOLE_BYTES} once it passes {@link #LOG_LIMIT}. Lines written during the cut may be lost.
      */
-    private static boolean trim(Path log) {
+    static boolean trim(Path log) {
         try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "rw")) {
             long length = f.length();
             if (length <= LOG_LIMIT) return false;

@@ -104,4 +104,20 @@ class MetadataServerTest {
         caller.set(null);
         assertEquals(404, get("/latest/meta-data/instance-id", tokenOfA).statusCode(), "unknown callers learn nothing");
     }
+
+    @Test
+    void garbageAndHalfRequestsLeaveTheServiceAnswering() throws Exception {
+        try (java.net.Socket garbage = new java.net.Socket("127.0.0.1", server.port());
+             java.net.Socket half = new java.net.Socket("127.0.0.1", server.port())) {
+            garbage.getOutputStream().write(new byte[] {0, 1, 2, (byte) 0xff, '\r', '\n', '\r', '\n'});
+            garbage.getOutputStream().flush();
+            half.getOutputStream().write("GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nX-Long: ".getBytes(StandardCharsets.US_ASCII));
+            half.getOutputStream().flush();
+            assertEquals("i-0aaaaaaaaaaaaaaa1", get("/latest/meta-data/instance-id", null).body());
+        }
+        assertEquals(400, http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/latest/api/token"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[1 << 20]))
+                .header("X-aws-ec2-metadata-token-ttl-seconds", "-5").build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals("i-0aaaaaaaaaaaaaaa1", get("/latest/meta-data/instance-id", null).body());
+    }
 }

@@ -93,6 +93,7 @@ class VmmRuntimeTest {
                 assertEquals(List.of("admin", "0", "ip-172-31-0-5", "user-data ran as root"), whoami.strip().lines().toList());
                 String console = new String(runtime.consoleOutput(ID).orElseThrow(), StandardCharsets.UTF_8);
                 assertTrue(console.contains("user-data-says-hello"), "user-data output on the console:\n" + console);
+                console.lines().filter(l -> l.contains("Run /init") || l.startsWith("cloud-boot:")).forEach(System.out::println);
 
                 // IMDS from inside: v1 refused (tokens required), v2 works; posing as another instance does not.
                 String imds = ssh(ns, key, String.join("; ",
