@@ -173,16 +173,22 @@ public final class CloudImage {
         this.assets = assets;
     }
 
+    /** The image in the default guest cache ($FLINT_CACHE, else ~/.cache/flint). */
+    public static CloudImage inDefaultCache() {
+        return new CloudImage(GuestAssets.open(GuestAssets.defaultCacheDir()));
+    }
+
     /**
      * The {@code debian-12} image in the guest cache, built first if missing (debootstrap and mke2fs: a few
      * minutes the first time, progress lines on {@code progress}). Needs root (debootstrap, chroot). The
      * daemon registers it on its first serve; instances boot copies of it.
      */
     public Path ensureDefaultImage(PrintStream progress) {
+        // Instances boot the cached kernel and initramfs too: make sure they are there (a no-op once fetched).
+        assets.fetch(progress);
         Path image = assets.cacheDir().resolve("images/" + NAME + "-" + fingerprint() + ".ext4");
         if (Files.isRegularFile(image)) return image;
         progress.println("flint: building the " + NAME + " image (once) into " + image);
-        assets.fetch(progress);
         RootfsImage.of(RootfsImage.Flavour.DEBIAN, assets)
                 .withDebianPackages(PACKAGES, SETUP)
                 .withInit(INIT)

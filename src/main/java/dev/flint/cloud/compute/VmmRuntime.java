@@ -99,12 +99,12 @@ public final class VmmRuntime implements InstanceRuntime {
     private final Thread watcher;
     private volatile boolean closed;
 
-    private VmmRuntime(Options options, Listener listener, InstanceNetwork network, MetadataServer metadata) {
-        this.options = options;
-        this.listener = listener;
-        this.network = network;
-        this.metadata = metadata;
-        this.watcher = Thread.ofPlatform().daemon().name("flint-vmm-watcher").start(this::watchLoop);
+    /**
+     * What {@code flint cloud serve} uses: instances in {@code runtimeDir}, the guest cache's kernel, this
+     * JVM's Flint as the VMM, the daemon's own network namespace, the metadata service on port 80.
+     */
+    public VmmRuntime(Listener listener, MetadataSource metadata, Path runtimeDir) throws RuntimeFailure {
+        this(Options.defaults(runtimeDir, GuestAssets.open(GuestAssets.defaultCacheDir())), metadata, listener);
     }
 
     /**
@@ -112,21 +112,26 @@ public final class VmmRuntime implements InstanceRuntime {
      * the metadata service, and starts watching. Call {@link #adoptSurvivors} next to take back running VMMs.
      */
     public static VmmRuntime start(Options options, MetadataSource metadata, Listener listener) throws RuntimeFailure {
+        return new VmmRuntime(options, metadata, listener);
+    }
+
+    private VmmRuntime(Options options, MetadataSource metadata, Listener listener) throws RuntimeFailure {
+        this.options = options;
+        this.listener = listener;
         try {
             Files.createDirectories(options.runtimeDir().resolve("instances"));
             Files.createDirectories(options.runtimeDir().resolve("sockets"));
         } catch (IOException e) {
             throw new RuntimeFailure("cannot create " + options.runtimeDir() + ": " + e.getMessage(), e);
         }
-        InstanceNetwork network = new InstanceNetwork(options.host());
+        this.network = new InstanceNetwork(options.host());
         try {
             network.setUp(records(options.runtimeDir()).stream().filter(r -> r.live().isPresent()).map(VmmRecord::port).toList());
         } catch (IOException e) {
             throw new RuntimeFailure("cannot set up the instance network: " + e.getMessage(), e);
         }
-        MetadataServer server;
         try {
-            server = options.netnsPath() == null
+            this.metadata = options.netnsPath() == null
                     ? MetadataServer.start(metadata, InstanceNetwork.METADATA_ADDRESS, options.metadataPort())
                     : NetNamespaces.callIn(options.netnsPath(),
                             () -> MetadataServer.start(metadata, InstanceNetwork.METADATA_ADDRESS, options.metadataPort()));
@@ -134,7 +139,7 @@ public final class VmmRuntime implements InstanceRuntime {
             throw new RuntimeFailure("cannot serve instance metadata on " + InstanceNetwork.METADATA_ADDRESS + ":"
                     + options.metadataPort() + ": " + e.getMessage(), e);
         }
-        return new VmmRuntime(options, listener, network, server);
+        this.watcher = Thread.ofPlatform().daemon().name("flint-vmm-watcher").start(this::watchLoop);
     }
 
     private Path instanceDir(String id) { return options.runtimeDir().resolve("instances").resolve(id); }
