@@ -216,7 +216,10 @@ public final class VmmRuntime implements InstanceRuntime {
     /** The machine, over the API: kernel and initramfs, shape, disks, entropy, NIC, then InstanceStart. */
     private void configure(FirecrackerClient api, LaunchSpec spec, InstanceNetwork.Port port) throws IOException {
         GuestAssets assets = options.assets();
-        String bootArgs = "console=ttyS0 reboot=k panic=-1 root=/dev/vda flint.ip=" + port.ip() + "/" + InstanceNetwork.PREFIX
+        // cryptomgr.notests: the kernel's self-tests of its crypto algorithms (RSA's multi-precision
+        // arithmetic above all) cost many seconds on the emu engine and guard against broken builds of the
+        // kernel, not against anything an instance does; FIPS mode (fips=1) would run them regardless.
+        String bootArgs = "console=ttyS0 reboot=k panic=-1 cryptomgr.notests flint.ip=" + port.ip() + "/" + InstanceNetwork.PREFIX
                 + " flint.gw=" + InstanceNetwork.GATEWAY;
         api.put("/boot-source", "{\"kernel_image_path\": " + json(assets.kernel().toString())
                 + ", \"initrd_path\": " + json(assets.defaultInitrd().toString()) + ", \"boot_args\": " + json(bootArgs) + "}");
