@@ -180,8 +180,9 @@ public final class VmmRuntime implements InstanceRuntime {
             Files.write(dir.resolve("vmm.log"), new byte[0]);
             network.addPort(port);
             portAdded = true;
-            List<String> command = options.host().wrap(List.of("setsid"));
-            command = new ArrayList<>(command);
+            // setsid: its own session and process group, so neither the daemon's end nor a signal to the
+            // daemon's group reaches the VMM.
+            List<String> command = new ArrayList<>(options.host().wrap(List.of("setsid")));
             command.addAll(options.launcher().vmm(sock, id, options.engine()));
             process = new ProcessBuilder(command)
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))

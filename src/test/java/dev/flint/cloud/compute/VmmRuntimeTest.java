@@ -147,6 +147,39 @@ class VmmRuntimeTest {
         }
     }
 
+    @Test
+    void aLaunchThatFailsLeavesNothingBehind(@TempDir Path tmp) throws Exception {
+        String reason = NetNamespace.unavailableReason();
+        assumeTrue(reason == null, () -> "needs network namespaces: " + reason);
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nft")), "needs nftables");
+        GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
+        assets.fetch(System.out);
+        Path runtimeDir = Files.createTempDirectory(Path.of("/tmp"), "flint-rt-");
+        try (NetNamespace ns = NetNamespace.create()) {
+            VmmRuntime runtime = VmmRuntime.start(VmmRuntime.Options.defaults(runtimeDir, assets).inNamespace(ns.name()),
+                    ip -> Optional.empty(), listener);
+            try {
+                LaunchSpec missingDisk = new LaunchSpec(ID, 1, 256, tmp.resolve("no-such-volume.ext4"), List.of(), IP, MAC);
+                InstanceRuntime.RuntimeFailure failure = org.junit.jupiter.api.Assertions.assertThrows(
+                        InstanceRuntime.RuntimeFailure.class, () -> runtime.launch(missingDisk));
+                assertTrue(failure.getMessage().startsWith("cannot launch " + ID), failure.getMessage());
+                System.out.println("refused: " + failure.getMessage());
+                assertFalse(runtime.isRunning(ID));
+                assertFalse(ns.succeeds("ip", "link", "show", "dev", InstanceNetwork.tapFor(IP)), "no TAP left");
+                assertFalse(ns.exec("nft", "list", "set", "bridge", "flint", "ips").contains(IP), "no guard entry left");
+                assertFalse(Files.exists(runtimeDir.resolve("instances").resolve(ID).resolve("vmm.properties")));
+                assertTrue(runtime.adoptSurvivors().isEmpty());
+                assertTrue(events.isEmpty(), "a launch that failed reports nothing: " + events);
+                org.junit.jupiter.api.Assertions.assertThrows(InstanceRuntime.RuntimeFailure.class, () -> runtime.launch(
+                        new LaunchSpec(ID, 1, 256, tmp.resolve("x"), List.of(), "172.31.0.5; flush ruleset", MAC)));
+            } finally {
+                runtime.close();
+            }
+        } finally {
+            run("rm", "-rf", runtimeDir.toString());
+        }
+    }
+
     private static boolean runtimeAlive(Path runtimeDir) {
         return VmmRecord.read(runtimeDir.resolve("instances").resolve(ID).resolve("vmm.properties"))
                 .flatMap(VmmRecord::live).isPresent();
