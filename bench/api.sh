@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark for the Firecracker-compatible API (issue 5), RUNS times each:
 #   ready — `bin/flint vmm --api-sock` from process start until GET / answers 200 (what an orchestrator
-#           waits for before its first request);
+#           waits for before its first request; measured only here, the tests just check that it answers);
 #   boot  — the boot timer (--boot-timer): time from InstanceStart until the default guest's init writes the boot-timer
 #           port, as Flint logs it ("Guest-boot-time = N us"), for the default guest on the emu engine.
 # Prints per-run figures and medians. Usage: bench/api.sh [RUNS]   (default 5). Needs curl.

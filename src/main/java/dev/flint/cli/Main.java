@@ -46,6 +46,8 @@ public final class Main {
                 .addSubcommand(new RunCommand(context, flint))
                 .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
                 .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
+                .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
+                        .addSubcommand(new CloudCommand.Env(context)))
                 .addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
                         new Console(context.in(), context.out()))));
         cli.setOut(new PrintWriter(context.out(), true));

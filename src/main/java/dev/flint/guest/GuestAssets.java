@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -26,7 +27,7 @@ import java.util.stream.Stream;
  * <pre>
  *   debian/                     the unpacked packages (boot/vmlinuz-VERSION, lib/modules/VERSION, bin/busybox)
  *   debian/flint-guest.properties   which packages and kernel version these are
- *   initrd/shell-virtio.cpio.gz the default initramfs (busybox shell, virtio modules), built from debian/
+ *   initrd/shell-virtio-HASH.cpio.gz the default initramfs (busybox shell, virtio modules), built from debian/
  * </pre>
  * A fetch unpacks into a temporary folder next to {@code debian/} and renames it into place, so an
  * interrupted or failed fetch leaves nothing that looks fetched; a complete one is reused as is.
@@ -66,8 +67,16 @@ public final class GuestAssets {
         return Path.of(home, ".cache", "flint");
     }
 
-    /** What {@link #fetch} found or downloaded. */
-    public record Fetched(String kernelPackage, String kernelVersion, Path kernel, boolean downloaded) {}
+    /**
+     * What {@link #fetch} found or downloaded. {@code archiveKernelPackage} is the kernel package Debian's
+     * archive serves now, when the fetch asked the archive ({@link #fetch(PrintStream, boolean)}); it differs
+     * from {@code kernelPackage} when the cache holds an older kernel.
+     */
+    public record Fetched(String kernelPackage, String kernelVersion, Path kernel, boolean downloaded,
+                          Optional<String> archiveKernelPackage) {
+        /** True when the archive was asked and serves another kernel than the cached one. */
+        public boolean outdated() { return archiveKernelPackage.filter(p -> !p.equals(kernelPackage)).isPresent(); }
+    }
 
     public Path cacheDir() { return cacheDir; }
 
@@ -77,23 +86,72 @@ public final class GuestAssets {
     public boolean isFetched() { return Files.isRegularFile(root().resolve(MANIFEST)); }
 
     /**
-     * Makes sure the guest is in the cache, downloading and unpacking it if not. Progress lines go to
-     * {@code progress}. Fails with a one-line {@link GuestFetchException}.
+     * Makes sure the guest is in the cache, downloading and unpacking it if not; a cached guest is used
+     * as it is, without asking the archive (what {@code flint run} wants: no network once fetched).
+     * Progress lines go to {@code progress}. Fails with a one-line {@link GuestFetchException}.
      */
     public Fetched fetch(PrintStream progress) {
         boolean downloaded = !isFetched();
-        if (downloaded) download(progress);
-        Fetched fetched = cached(downloaded);
+        if (downloaded) download(progress, false);
+        Fetched fetched = cached(progress, downloaded, Optional.empty());
         defaultInitrd();
         return fetched;
     }
 
-    private Fetched cached(boolean downloaded) {
-        Properties manifest = manifest();
-        return new Fetched(manifest.getProperty("kernel.package"), manifest.getProperty("kernel.version"), kernel(), downloaded);
+    /**
+     * {@code flint guest fetch}: like {@link #fetch(PrintStream)}, but a cached guest is compared with the
+     * kernel Debian's archive serves now (package lists refreshed when stale, see {@link DebianApt}). An
+     * older cached kernel stays in use and the user is told how to update; with {@code update} the newer
+     * kernel is downloaded and replaces the cached one only once it is complete. When the archive cannot
+     * be asked, a cached guest is still returned (with a note) unless {@code update} was asked for.
+     */
+    public Fetched fetch(PrintStream progress, boolean update) {
+        if (!isFetched()) {
+            download(progress, false);
+            Fetched fetched = cached(progress, true, Optional.of(manifest().getProperty("kernel.package")));
+            defaultInitrd();
+            return fetched;
+        }
+        String cachedPackage = manifest().getProperty("kernel.package");
+        String served;
+        try {
+            served = packages.kernelPackage(progress);
+        } catch (GuestFetchException e) {
+            if (update) throw e;
+            progress.println("flint: cannot ask Debian's archive for its current kernel, using the cached one: " + e.getMessage());
+            Fetched fetched = cached(progress, false, Optional.empty());
+            defaultInitrd();
+            return fetched;
+        }
+        boolean downloaded = false;
+        if (!served.equals(cachedPackage)) {
+            if (update) {
+                progress.println("flint: Debian's archive serves " + served + "; replacing the cached " + cachedPackage);
+                download(progress, true);
+                downloaded = true;
+            } else {
+                progress.println("flint: Debian's archive now serves " + served + "; the cache holds " + cachedPackage
+                        + ", which stays in use. 'flint guest fetch --update' fetches the new one.");
+            }
+        }
+        Fetched fetched = cached(progress, downloaded, Optional.of(served));
+        defaultInitrd();
+        return fetched;
     }
 
-    private void download(PrintStream progress) {
+    private Fetched cached(PrintStream progress, boolean downloaded, Optional<String> archiveKernelPackage) {
+        Properties manifest = manifest();
+        indexIfMissing(progress);
+        return new Fetched(manifest.getProperty("kernel.package"), manifest.getProperty("kernel.version"), kernel(),
+                downloaded, archiveKernelPackage);
+    }
+
+    /**
+     * Downloads and unpacks the current guest into a temporary folder, then renames it into place. With
+     * {@code replace} an existing guest is moved aside only after the new one is complete (and deleted
+     * after), so a failed or interrupted update leaves the old guest as it was.
+     */
+    private void download(PrintStream progress, boolean replace) {
         try {
             Files.createDirectories(cacheDir);
         } catch (IOException e) {
@@ -134,11 +192,16 @@ public final class GuestAssets {
             try (OutputStream out = Files.newOutputStream(unpacked.resolve(MANIFEST))) {
                 manifest.store(out, "Guest fetched by flint");
             }
+            if (replace && Files.isDirectory(root())) {
+                // The new guest is complete: only now does the old one go (into the folder deleted below).
+                Files.move(root(), work.resolve("replaced"), StandardCopyOption.ATOMIC_MOVE);
+            }
             try {
                 Files.move(unpacked, root(), StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
                 // Another fetch finished first; its copy is as good as ours.
             }
+            if (replace) deleteInitrds();
             progress.println("flint: guest kernel " + version + " ready");
         } catch (IOException e) {
             throw new GuestFetchException("guest fetch failed: " + e.getMessage(), e);
@@ -163,16 +226,29 @@ public final class GuestAssets {
 
     /**
      * Debian generates modules.dep at install time, not in the package; without it the guest's modprobe
-     * cannot resolve dependencies. Needs the host's depmod (kmod); skipped with a note if there is none.
+     * cannot resolve dependencies. Flint writes it itself ({@link ModuleIndex}), so the host needs no kmod.
      */
-    private static void indexModules(Path unpacked, String version, PrintStream progress) {
-        if (!Files.isDirectory(unpacked.resolve("lib/modules/" + version + "/kernel"))) return;
-        Path depmod = Stream.of("/usr/sbin/depmod", "/sbin/depmod").map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
-        if (depmod == null) {
-            progress.println("flint: depmod not found (install kmod): guest modules are not indexed");
-            return;
+    private static void indexModules(Path unpacked, String version, PrintStream progress) throws IOException {
+        Path modules = unpacked.resolve("lib/modules/" + version);
+        if (!Files.isDirectory(modules)) modules = unpacked.resolve("usr/lib/modules/" + version);
+        if (!Files.isDirectory(modules.resolve("kernel"))) return;
+        int count = ModuleIndex.write(modules);
+        progress.println("flint: indexed " + count + " guest modules (modules.dep)");
+    }
+
+    /**
+     * A guest fetched by a Flint that indexed modules with the host's depmod, on a host without kmod, has
+     * no modules.dep: written now, once.
+     */
+    private void indexIfMissing(PrintStream progress) {
+        Path modules = modulesDir();
+        if (!Files.isDirectory(modules.resolve("kernel")) || Files.isRegularFile(modules.resolve("modules.dep"))) return;
+        try {
+            int count = ModuleIndex.write(modules);
+            progress.println("flint: indexed " + count + " guest modules (modules.dep)");
+        } catch (IOException e) {
+            throw new GuestFetchException("cannot index the guest modules in " + modules + ": " + e.getMessage(), e);
         }
-        HostCommand.run(null, null, depmod.toString(), "-b", unpacked.toString(), version);
     }
 
     private Properties manifest() {
@@ -224,6 +300,15 @@ public final class GuestAssets {
             throw new GuestFetchException("cannot build the default initramfs " + initrd + ": " + e.getMessage(), e);
         }
         return initrd;
+    }
+
+    /** The initramfs files built from a replaced kernel's modules; {@link #defaultInitrd} builds the new one. */
+    private void deleteInitrds() {
+        try (Stream<Path> files = Files.list(cacheDir.resolve("initrd"))) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("shell-virtio-")).toList()) Files.deleteIfExists(f);
+        } catch (IOException | UncheckedIOException e) {
+            LOG.log(Level.FINE, "old initramfs files stay: " + e.getMessage());
+        }
     }
 
     /** Best effort: a leftover temporary folder is harmless (it never looks fetched), a masked error is not. */

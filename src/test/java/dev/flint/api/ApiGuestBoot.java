@@ -12,6 +12,7 @@ import dev.flint.api.generated.model.MachineConfiguration;
 import dev.flint.api.generated.model.Metrics;
 import dev.flint.boot.FlintProcess;
 import dev.flint.guest.GuestAssets;
+import dev.flint.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,7 +53,7 @@ public final class ApiGuestBoot {
         Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", engine,
                 "--boot-timer")) {
-            for (int i = 0; i < 1800 && !Files.exists(socket); i++) Thread.sleep(100); // minutes when nested
+            Await.until("the API socket exists", Duration.ofMinutes(3), () -> Files.exists(socket)); // minutes when nested
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
                 assertEquals(204, client.send("PUT", "/logger", new Logger().logPath(log.toString())
                         .level(Logger.LevelEnum.INFO)).status());
@@ -92,13 +93,9 @@ public final class ApiGuestBoot {
     }
 
     private static void awaitInFile(Path file, String text, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!Files.exists(file) || !Files.readString(file).contains(text)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("no '" + text + "' in " + file + " within " + timeout + ":\n"
-                        + (Files.exists(file) ? Files.readString(file) : "(no file)"));
-            }
-            Thread.sleep(100);
+        if (!Await.holdsWithin(timeout, () -> Files.exists(file) && Files.readString(file).contains(text))) {
+            throw new AssertionError("no '" + text + "' in " + file + " within " + timeout + ":\n"
+                    + (Files.exists(file) ? Files.readString(file) : "(no file)"));
         }
     }
 

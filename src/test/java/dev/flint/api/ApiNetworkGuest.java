@@ -11,6 +11,7 @@ import dev.flint.api.generated.model.PartialNetworkInterface;
 import dev.flint.boot.FlintProcess;
 import dev.flint.boot.NetNamespace;
 import dev.flint.guest.GuestAssets;
+import dev.flint.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,7 +40,7 @@ public final class ApiNetworkGuest {
             ns.exec("ip", "link", "set", TAP, "up");
             try (FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "vmm", "--api-sock", socket.toString(),
                     "--engine", engine)) {
-                for (int i = 0; i < 1800 && !Files.exists(socket); i++) Thread.sleep(100); // minutes when nested
+                Await.until("the API socket exists", Duration.ofMinutes(3), () -> Files.exists(socket)); // minutes when nested
                 try (UnixSocketClient client = new UnixSocketClient(socket)) {
                     ApiGuestBoot.putDefaultGuest(client, assets);
                     assertEquals(204, client.send("PUT", "/metrics", new Metrics().metricsPath(metrics.toString())).status());

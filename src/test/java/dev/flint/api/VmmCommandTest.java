@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.flint.api.generated.model.FullVmConfiguration;
 import dev.flint.api.generated.model.InstanceInfo;
 import dev.flint.machine.StopReason;
+import dev.flint.testing.Await;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -31,9 +32,8 @@ class VmmCommandTest {
         return new Run(CompletableFuture.supplyAsync(() -> cli.execute(args), r -> Thread.ofPlatform().daemon().start(r)), err);
     }
 
-    private static void awaitSocket(Path socket) throws InterruptedException {
-        for (int i = 0; i < 500 && !Files.exists(socket); i++) Thread.sleep(10);
-        assertTrue(Files.exists(socket), "no socket at " + socket);
+    private static void awaitSocket(Path socket) {
+        Await.until("a socket exists at " + socket, () -> Files.exists(socket));
     }
 
     @Test
@@ -52,13 +52,8 @@ class VmmCommandTest {
         Run run = launch(backend, "--api-sock", socket.toString(), "--config-file", config.toString(), "--id", "vm-7");
         awaitSocket(socket);
         try (UnixSocketClient client = new UnixSocketClient(socket)) {
-            InstanceInfo info = null;
-            for (int i = 0; i < 200; i++) {
-                info = client.get("/").as(InstanceInfo.class);
-                if (info.getState() == InstanceInfo.StateEnum.RUNNING) break;
-                Thread.sleep(10);
-            }
-            assertEquals(InstanceInfo.StateEnum.RUNNING, info.getState());
+            Await.until("the instance runs", () -> client.get("/").as(InstanceInfo.class).getState() == InstanceInfo.StateEnum.RUNNING);
+            InstanceInfo info = client.get("/").as(InstanceInfo.class);
             assertEquals("vm-7", info.getId());
             FullVmConfiguration running = client.get("/vm/config").as(FullVmConfiguration.class);
             assertEquals(2, running.getMachineConfig().getVcpuCount());
@@ -80,8 +75,7 @@ class VmmCommandTest {
                 "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}}");
         FakeBackend backend = new FakeBackend();
         Run run = launch(backend, "--no-api", "--config-file", config.toString(), "--api-sock", dir.resolve("s").toString());
-        for (int i = 0; i < 500 && backend.started == null; i++) Thread.sleep(10);
-        assertNotNull(backend.started, "booted from the file");
+        Await.until("the backend booted from the file", () -> backend.started != null);
         assertTrue(Files.notExists(dir.resolve("s")), "--no-api serves nothing");
         backend.running.complete(new StopReason.TripleFault("rip=0"));
         assertEquals(1, run.exit().get(10, TimeUnit.SECONDS));

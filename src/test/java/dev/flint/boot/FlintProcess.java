@@ -1,5 +1,6 @@
 package dev.flint.boot;
 
+import dev.flint.testing.Await;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -65,17 +66,15 @@ public final class FlintProcess implements AutoCloseable {
 
     /** Waits until the output contains {@code text}; fails with the whole console if it does not in time. */
     public void await(String text, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!output.toString().contains(text)) {
+        boolean seen = Await.holdsWithin(timeout, () -> {
+            if (output.toString().contains(text)) return true;
             if (!process.isAlive() && !reader.isAlive() && !output.toString().contains(text)) {
                 throw new AssertionError("flint exited (" + process.exitValue() + ") before printing '" + text
                         + "':\n" + output);
             }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("no '" + text + "' within " + timeout + ":\n" + output);
-            }
-            Thread.sleep(50);
-        }
+            return false;
+        });
+        if (!seen) throw new AssertionError("no '" + text + "' within " + timeout + ":\n" + output);
     }
 
     /** Types {@code line} and Enter on the guest's console. */

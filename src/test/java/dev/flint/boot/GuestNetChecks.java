@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.guest.GuestAssets;
+import dev.flint.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +38,7 @@ public final class GuestNetChecks {
              FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "run", "--engine", engine, "--memory", "256",
                      "--net", "tap=" + TAP + ",mac=" + GUEST_MAC)) {
             // Flint creates the TAP at start; the host side gets its address once it is there.
-            for (int i = 0; i < 1800 && !ns.succeeds("ip", "link", "show", TAP); i++) Thread.sleep(100); // minutes when nested
+            Await.until("flint created the TAP", Duration.ofMinutes(3), () -> ns.succeeds("ip", "link", "show", TAP)); // minutes when nested
             assertTrue(ns.exec("ip", "-d", "link", "show", TAP).contains("persist off"), "the TAP Flint creates is not persistent");
             ns.exec("ip", "addr", "add", "10.42.0.1/24", "dev", TAP);
             ns.exec("ip", "link", "set", TAP, "up");

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.guest.GuestAssets;
+import dev.flint.testing.Await;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,12 +34,11 @@ class InteractiveRunTest {
             }
         });
         // The guest says "ready" once the VM runs, i.e. after the terminal went raw.
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (output.indexOf("ready") < 0 && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(20);
+        Await.holdsWithin(Duration.ofSeconds(60), () -> output.indexOf("ready") >= 0 || !p.isAlive());
         var keys = p.getOutputStream();
         keys.write(new byte[] {'a', 0x03, 0x01, 0x01});
         keys.flush();
-        while (output.indexOf("[\u0001]") < 0 && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(20);
+        Await.holdsWithin(Duration.ofSeconds(60), () -> output.indexOf("[\u0001]") >= 0 || !p.isAlive());
         keys.write(new byte[] {0x01, 'x'});
         keys.flush();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {

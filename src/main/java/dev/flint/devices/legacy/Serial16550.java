@@ -45,6 +45,7 @@ public final class Serial16550 implements BusDevice {
 
     private final byte[] rx = new byte[FIFO_SIZE];
     private int rxHead, rxCount;
+    private long inputWaits;
     private int ier, lcr = 0x03, mcr, lsrErrors, msr, scr, dll = 0x0C, dlm;
     private boolean fifoEnabled;
     private int triggerLevel = 1;
@@ -156,8 +157,12 @@ public final class Serial16550 implements BusDevice {
 
     /** Blocks until the receive FIFO has room for at least one byte (the guest read something). */
     public synchronized void awaitRoom() throws InterruptedException {
+        if (rxCount >= capacity() || !acceptsInput()) inputWaits++;
         while (rxCount >= capacity() || !acceptsInput()) wait(100);
     }
+
+    /** How often the console thread had to wait for room or RTS ({@link #awaitRoom}): what tests observe. */
+    synchronized long inputWaits() { return inputWaits; }
 
     /** Ready to receive from the line: RTS asserted, not in loopback (which disconnects the receiver). */
     private boolean acceptsInput() {

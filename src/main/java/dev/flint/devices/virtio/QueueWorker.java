@@ -25,6 +25,8 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
 
     private final AtomicLong pending = new AtomicLong();
     private final AtomicLong kicksByEventFd = new AtomicLong();
+    /** Wake-ups the thread has finished serving: tests wait on it to know a notification was looked at. */
+    private final AtomicLong passes = new AtomicLong();
     private final IntConsumer serve;
     private final EventFd wake = new EventFd();
     private final EventFd[] kicks;
@@ -47,6 +49,9 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     /** Notifications that arrived by a kick eventfd, i.e. without passing through Flint's MMIO bus. */
     long kicksByEventFd() { return kicksByEventFd.get(); }
 
+    /** Passes the thread made: each drains what was notified and serves those queues, then counts. */
+    long passes() { return passes.get(); }
+
     @Override
     public void queueNotified(int queue) {
         if (queue < 0 || queue >= kicks.length) return;
@@ -66,6 +71,7 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
                 long bits = pending.getAndSet(0);
                 if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0);
                 serveAll(bits);
+                passes.incrementAndGet();
             }
         } catch (Throwable t) { // only the eventfds themselves failing gets here
             if (!closed) LOG.log(Level.SEVERE, thread.getName() + ": I/O thread failed; the device stops", t);

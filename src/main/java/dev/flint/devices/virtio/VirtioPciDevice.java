@@ -142,6 +142,9 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     /** The seam for notifications that bypass the notify register (e.g. KVM ioeventfd). */
     public QueueNotifier queueNotifier() { return worker; }
 
+    /** Passes the I/O thread has finished (each serves every queue notified before it began). */
+    public long ioPasses() { return worker.passes(); }
+
     /** Offset in BAR0 of queue {@code queue}'s notify register (an engine registers ioeventfd there). */
     public long notifyOffset(int queue) { return NOTIFY_OFFSET + (long) queue * NOTIFY_MULTIPLIER; }
 

@@ -85,6 +85,12 @@ final class EmuVirtualMachine implements VirtualMachine {
         }
     }
 
+    /** Whether vCPU {@code index} sleeps in HLT waiting for an interrupt. */
+    boolean sleepingInHalt(int index) { return vcpus.get(index).sleepingInHalt(); }
+
+    /** vCPUs a pause holds at an instruction boundary right now. */
+    int pausedVcpus() { return gate.parked(); }
+
     /** Instructions executed by all vCPUs so far (approximate while running). */
     long instructions() {
         long n = 0;

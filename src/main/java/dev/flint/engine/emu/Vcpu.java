@@ -25,6 +25,8 @@ final class Vcpu implements Runnable {
     private final SystemControl control;
     private final VcpuGate gate;
     private volatile Thread thread;
+    /** True while the thread sleeps in HLT (set before it parks, so a wake-up right after is not lost). */
+    private volatile boolean sleepingInHalt;
     /** True between INIT (or creation, for application processors) and the STARTUP IPI. */
     private boolean waitingForSipi;
 
@@ -39,6 +41,9 @@ final class Vcpu implements Runnable {
     }
 
     Cpu cpu() { return cpu; }
+
+    /** Whether this vCPU sleeps in HLT, waiting for an interrupt (what tests wait for before sending one). */
+    boolean sleepingInHalt() { return sleepingInHalt; }
 
     void start() {
         thread = Thread.ofPlatform().name("flint-emu-vcpu-" + index).daemon(true).start(this);
@@ -73,9 +78,11 @@ final class Vcpu implements Runnable {
                 }
                 cpu.checkInterrupts();
                 if (cpu.halted()) {
+                    sleepingInHalt = true;
                     sleepWhileHalted();
                     continue;
                 }
+                sleepingInHalt = false;
                 cpu.execute(SLICE);
             }
         } catch (TripleFault tf) {

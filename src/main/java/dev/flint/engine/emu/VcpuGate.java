@@ -46,4 +46,7 @@ final class VcpuGate {
     }
 
     synchronized boolean isStopped() { return stopped; }
+
+    /** vCPU threads held at a slice boundary by a pause. */
+    synchronized int parked() { return parked; }
 }

@@ -47,6 +47,8 @@ final class KvmVcpu implements AutoCloseable {
     private int tid;
     private final Object kickLock = new Object();
     private Thread thread;
+    /** KVM_RUN calls this vCPU's thread made (or is about to make): a pass counter tests wait on. */
+    private volatile long runs;
 
     KvmVcpu(FileDescriptor vmFd, int id, long runSize, CpuidTable cpuid, int cpus, Bus portIo, Bus mmio,
             SystemControl control, VcpuControl vcpuControl, FirstRun firstRun) {
@@ -122,6 +124,9 @@ final class KvmVcpu implements AutoCloseable {
 
     Thread thread() { return thread; }
 
+    /** How many times this vCPU's thread entered (or is entering) KVM_RUN. */
+    long runs() { return runs; }
+
     /** Gets the thread out of KVM_RUN so it looks at {@link VcpuControl}; no-op until the thread is in its loop. */
     void kick() {
         run.requestImmediateExit(true);
@@ -157,6 +162,7 @@ final class KvmVcpu implements AutoCloseable {
             VcpuExit exit;
             try {
                 firstRun.beforeRun(id);
+                runs++; // only this thread writes it
                 fd.ioctl(KvmApi.RUN, 0);
                 exit = run.exit();
             } catch (ErrnoException e) {

@@ -132,6 +132,9 @@ final class KvmVm implements VirtualMachine {
     /** vCPU {@code index}; package-private for tests that drive an AP directly. */
     KvmVcpu vcpu(int index) { return vcpus.get(index); }
 
+    /** vCPU threads a pause holds outside KVM_RUN right now. */
+    int pausedVcpus() { return control.parked(); }
+
     @Override
     public void start(CpuBootState bsp) {
         if (!started.compareAndSet(false, true)) throw new IllegalStateException("VM already started");

@@ -38,6 +38,9 @@ final class VcpuControl {
 
     synchronized void requestPause() { paused = true; }
 
+    /** vCPU threads held by a pause right now. */
+    synchronized int parked() { return parked; }
+
     /** Waits until every vCPU thread is parked or gone (call after kicking them). */
     synchronized void awaitAllParked() throws InterruptedException {
         while (paused && !stopping && parked + exited < threads) wait();

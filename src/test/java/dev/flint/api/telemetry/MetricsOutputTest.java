@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flint.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +25,7 @@ class MetricsOutputTest {
         Path file = dir.resolve("metrics.json");
         try (MetricsOutput out = MetricsOutput.open(file, json,
                 () -> Map.of("vcpu.exit_hlt", exits.addAndGet(5), "block.read_bytes", 4096L), null, null, 30)) {
-            for (int i = 0; i < 500 && Files.readAllLines(file).size() < 2; i++) Thread.sleep(10);
+            Await.until("two metrics lines are flushed", () -> Files.readAllLines(file).size() >= 2);
         }
         List<String> lines = Files.readAllLines(file);
         assertTrue(lines.size() >= 2, lines.toString());

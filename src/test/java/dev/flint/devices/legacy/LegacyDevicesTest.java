@@ -4,6 +4,7 @@ import dev.flint.arch.x86.Layout;
 import dev.flint.devices.RecordingInterrupts;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.machine.bus.Bus;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -43,8 +44,7 @@ class LegacyDevicesTest {
         d.serial().write(Serial16550.MCR, 1, Serial16550.MCR_RTS);
         feed.write('a');
         feed.flush();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while ((d.serial().read(Serial16550.LSR, 1) & Serial16550.LSR_DR) == 0 && System.nanoTime() < deadline) Thread.sleep(1);
+        Await.until("the byte reached the UART", () -> (d.serial().read(Serial16550.LSR, 1) & Serial16550.LSR_DR) != 0);
         assertEquals('a', d.serial().read(Serial16550.RBR_THR, 1));
         d.close();
         Thread t = Thread.getAllStackTraces().keySet().stream()

@@ -1,6 +1,7 @@
 package dev.flint.devices.legacy;
 
 import dev.flint.devices.RecordingInterrupts;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -113,20 +114,17 @@ class Serial16550Test {
         for (int i = 0; i < input.length; i++) input[i] = (byte) i;
         try (LegacyDevices devices = LegacyDevicesTestSupport.withConsole(new java.io.ByteArrayInputStream(input))) {
             Serial16550 s = devices.serial();
-            Thread.sleep(50);
+            Await.until("the console thread waits for RTS", () -> s.inputWaits() > 0);
             assertEquals(0, s.read(LSR, 1) & LSR_DR, "nothing is sent before the guest raises RTS");
             s.write(MCR, 1, MCR_RTS | MCR_DTR | MCR_OUT2);
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            int count = 0;
-            while (count < input.length && System.nanoTime() < deadline) {
-                if ((s.read(LSR, 1) & LSR_DR) != 0) {
-                    assertEquals(count, s.read(RBR_THR, 1), "bytes arrive in order, none lost");
-                    count++;
-                } else {
-                    Thread.sleep(1);
+            int[] count = {0};
+            Await.until("all " + input.length + " bytes arrived", () -> {
+                while ((s.read(LSR, 1) & LSR_DR) != 0) {
+                    assertEquals(count[0], s.read(RBR_THR, 1), "bytes arrive in order, none lost");
+                    count[0]++;
                 }
-            }
-            assertEquals(input.length, count);
+                return count[0] == input.length;
+            });
         }
     }
 }

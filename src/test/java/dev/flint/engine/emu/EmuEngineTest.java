@@ -10,6 +10,7 @@ import dev.flint.machine.InterruptController;
 import dev.flint.machine.StopReason;
 import dev.flint.machine.bus.Bus;
 import dev.flint.machine.bus.BusDevice;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.Test;
 
 import java.util.HexFormat;
@@ -64,6 +65,8 @@ class EmuEngineTest {
             };
         }
 
+        EmuVirtualMachine emu() { return (EmuVirtualMachine) vm; }
+
         void start() {
             vm.start(new CpuBootState(0, 0, 0, 0, 0, 0, 0, 0, 0x8000, 2,
                     Segment.code64(0x08), Segment.data(0x10), Segment.data(0x10), Segment.data(0x10), Segment.data(0x10),
@@ -83,10 +86,10 @@ class EmuEngineTest {
     void interruptWakesHaltedCpuAndGuestPowersOff() throws Exception {
         try (Machine m = new Machine(1)) {
             m.start();
-            waitFor(() -> m.log.toString().equals("1 "));
-            Thread.sleep(20); // the vCPU is now asleep in HLT
+            Await.until("the guest wrote 1", () -> m.log.toString().equals("1 "));
+            Await.until("vCPU 0 sleeps in HLT", () -> m.emu().sleepingInHalt(0));
             m.apics[0].raise(0x40);
-            StopReason reason = m.stopped.get(5, TimeUnit.SECONDS);
+            StopReason reason = m.stopped.get(30, TimeUnit.SECONDS);
             assertInstanceOf(StopReason.PowerOff.class, reason);
             assertEquals("1 2 3 ", m.log.toString(), "handler ran between HLT and the code after it");
             assertEquals(1, m.apics[0].acknowledged.get());
@@ -98,9 +101,9 @@ class EmuEngineTest {
     void startupIpiStartsSecondCpuInRealMode() throws Exception {
         try (Machine m = new Machine(2)) {
             m.start();
-            waitFor(() -> m.log.toString().startsWith("1 "));
+            Await.until("the guest wrote 1", () -> m.log.toString().startsWith("1 "));
             m.apics[1].sendInitSipi(0x09);
-            m.stopped.get(5, TimeUnit.SECONDS);
+            m.stopped.get(30, TimeUnit.SECONDS);
             assertEquals("1 77 ", m.log.toString());
         }
     }
@@ -109,13 +112,15 @@ class EmuEngineTest {
     void pauseAndResume() throws Exception {
         try (Machine m = new Machine(1)) {
             m.start();
-            waitFor(() -> m.log.toString().equals("1 "));
+            Await.until("the guest wrote 1", () -> m.log.toString().equals("1 "));
             m.vm.pause();
-            m.apics[0].raise(0x40);
-            Thread.sleep(50);
-            assertEquals("1 ", m.log.toString(), "a paused vCPU takes no interrupt");
+            assertEquals(1, m.emu().pausedVcpus(), "pause returns once the vCPU is held");
+            m.apics[0].raise(0x40); // wakes the vCPU's thread: a paused one must stay held all the same
+            assertEquals(1, m.emu().pausedVcpus(), "a paused vCPU stays held when an interrupt comes");
+            assertEquals(0, m.apics[0].acknowledged.get(), "a paused vCPU takes no interrupt");
+            assertEquals("1 ", m.log.toString());
             m.vm.resume();
-            m.stopped.get(5, TimeUnit.SECONDS);
+            m.stopped.get(30, TimeUnit.SECONDS);
             assertEquals("1 2 3 ", m.log.toString());
         }
     }
@@ -125,17 +130,10 @@ class EmuEngineTest {
         try (Machine m = new Machine(1)) {
             m.memory.write(0x8000, HexFormat.of().parseHex("0f0b")); // UD2 with an IDT whose gate 6 is empty
             m.start();
-            StopReason reason = m.stopped.get(5, TimeUnit.SECONDS);
+            StopReason reason = m.stopped.get(30, TimeUnit.SECONDS);
             StopReason.TripleFault tf = assertInstanceOf(StopReason.TripleFault.class, reason);
             assertTrue(tf.cpuDump().contains("rip="), tf.cpuDump());
         }
     }
 
-    private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("timed out");
-            Thread.sleep(2);
-        }
-    }
 }

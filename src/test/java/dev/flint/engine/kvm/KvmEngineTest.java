@@ -5,6 +5,7 @@ import dev.flint.machine.InterruptRoutes;
 import dev.flint.machine.NotifyFastPath;
 import dev.flint.sys.EventFd;
 import dev.flint.machine.StopReason;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -19,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -122,10 +122,9 @@ class KvmEngineTest {
                 var port = g.portDevice(0);
                 g.startRealMode("BA0005 EE " + tail);
                 port.next();
-                Thread.sleep(50); // let it settle in HLT / the loop, inside KVM_RUN
-                long t0 = System.nanoTime();
-                g.vm.stop();
-                assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2), "stop took too long");
+                // The OUT exit was served: wait until the thread goes back into KVM_RUN (to HLT / the loop).
+                Await.until("vCPU 0 re-enters KVM_RUN", () -> g.vm.vcpu(0).runs() >= 2);
+                g.vm.stop(); // a stop that hangs fails the class's @Timeout
                 assertFalse(g.vm.vcpu(0).thread().isAlive());
                 assertFalse(g.stopped.isDone(), "a VMM stop is not a guest stop reason");
             }
@@ -139,9 +138,15 @@ class KvmEngineTest {
             g.startRealMode("31C0 8ED8 FF060020 EBFA");
             waitUntilChanges(g, 0x2000);
             g.vm.pause();
+            assertEquals(1, g.vm.pausedVcpus(), "pause returns once the vCPU thread is held outside KVM_RUN");
+            long runs = g.vm.vcpu(0).runs();
             short a = g.memory.readShort(0x2000);
-            Thread.sleep(100);
+            // A held vCPU has no KVM_RUN in flight, so the kernel answers GET_MP_STATE at once (for a running
+            // one it waits until KVM_RUN returns, which this loop never asks for): the thread is out of the guest.
+            g.vm.vcpu(0).mpState();
             assertEquals(a, g.memory.readShort(0x2000), "guest ran while paused");
+            assertEquals(runs, g.vm.vcpu(0).runs(), "no KVM_RUN while paused");
+            assertEquals(1, g.vm.pausedVcpus());
             g.vm.resume();
             waitUntilChanges(g, 0x2000);
             g.close();
@@ -150,10 +155,8 @@ class KvmEngineTest {
         }
     }
 
-    private static void waitUntilChanges(TinyGuest g, long gpa) throws InterruptedException {
-        short before = g.memory.readShort(gpa);
-        for (int i = 0; i < 200 && g.memory.readShort(gpa) == before; i++) Thread.sleep(10);
-        assertNotEquals(before, g.memory.readShort(gpa), "guest is not running");
+    private static void waitUntilChanges(TinyGuest g, long gpa) {
+        Await.untilChanges("the guest changes memory at 0x" + Long.toHexString(gpa), Await.DEFAULT, () -> g.memory.readShort(gpa));
     }
 
     @Test
@@ -203,13 +206,14 @@ class KvmEngineTest {
                 route.program(0xFEE0_0000L, 0x32);
                 route.fire();
                 assertEquals(3L << 17, port.next().value(), "the reprogrammed vector 0x32 pending too");
-                route.program(0xFEE0_5000L, 0x33); // APIC ID 5: nobody there
+                route.program(0xFEE0_5000L, 0x34); // APIC ID 5: nobody there
                 route.fire();
-                Thread.sleep(200);
-                assertEquals(List.of(), port.drain(), "a route goes where it now points");
                 route.program(0xFEE0_0000L, 0x33);
                 route.fire();
-                assertEquals(7L << 17, port.next().value());
+                // MSIs through one route arrive in order: had 0x34 reached APIC 0, the IRR the guest
+                // reports after 0x33 arrived would show it (bit 20).
+                assertEquals(7L << 17, port.next().value(), "a route goes where it now points");
+                assertEquals(List.of(), port.drain());
             }
         }
     }
@@ -274,7 +278,7 @@ class KvmEngineTest {
         for (int i = 0; i < 3; i++) {
             try (TinyGuest g = new TinyGuest(0x10000, 2)) {
                 g.startRealMode("EBFE");
-                Thread.sleep(20);
+                Await.until("vCPU 0 runs the guest", () -> g.vm.vcpu(0).runs() >= 1);
             }
         }
         assertEquals(before, openFds(), "file descriptors leaked");

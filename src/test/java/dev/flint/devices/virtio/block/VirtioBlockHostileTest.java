@@ -2,6 +2,7 @@ package dev.flint.devices.virtio.block;
 
 import dev.flint.devices.virtio.VirtioSpec;
 import dev.flint.devices.virtio.VirtioTestDriver.Segment;
+import dev.flint.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -163,8 +164,9 @@ class VirtioBlockHostileTest {
         rig.memory.writeInt(BlockRig.HEADER, VirtioBlock.T_IN);
         rig.memory.writeLong(BlockRig.HEADER + 8, 0);
         q.publish(q.addChain(List.of(Segment.in(BlockRig.HEADER, 16), Segment.out(BlockRig.DATA, 512), Segment.out(BlockRig.STATUS, 1))));
+        long passes = rig.device.ioPasses();
         q.kick();
-        Thread.sleep(50);
+        Await.until("the I/O thread looked at the notification", () -> rig.device.ioPasses() > passes);
         assertEquals(0, q.usedIndex(), "no device work before DRIVER_OK");
         rig.driver.driverOk();
         assertTrue(q.awaitUsed(1, 5000));

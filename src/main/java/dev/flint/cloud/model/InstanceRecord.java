@@ -1,0 +1,67 @@
+package dev.flint.cloud.model;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One instance as the control plane stores it. Immutable: every change is a new record written with
+ * compare-and-set. {@code userData} is kept as the client sent it (base64); {@code rootVolume} is the
+ * instance's own copy of its image, kept across stop/start and deleted on terminate.
+ */
+public record InstanceRecord(
+        String instanceId,
+        String reservationId,
+        String imageId,
+        String instanceType,
+        int vcpus,
+        int memoryMib,
+        String keyName,
+        // The key's OpenSSH public key as of launch: the instance keeps it even if the key pair is deleted.
+        String publicKey,
+        InstanceState state,
+        // EC2's stateTransitionReason text, e.g. "User initiated (2026-01-01 10:00:00 GMT)"; empty if none.
+        String stateReason,
+        // EC2's stateReason code, e.g. "Client.UserInitiatedShutdown"; null if none.
+        String stateReasonCode,
+        String privateIp,
+        String macAddress,
+        String rootVolume,
+        int rootVolumeGib,
+        String userData,
+        boolean tokensRequired,
+        String launchTime,
+        int launchIndex,
+        String clientToken,
+        Map<String, String> tags,
+        // A RebootInstances is in progress: when the VMM exits it is launched again and stays running.
+        boolean rebootPending) {
+
+    public InstanceRecord {
+        tags = tags == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tags));
+        stateReason = stateReason == null ? "" : stateReason;
+    }
+
+    public InstanceRecord withState(InstanceState next, String reason, String reasonCode) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, next, reason,
+                reasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired, launchTime,
+                launchIndex, clientToken, tags, false);
+    }
+
+    public InstanceRecord withReboot(boolean pending) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
+                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
+                launchTime, launchIndex, clientToken, tags, pending);
+    }
+
+    public InstanceRecord withLaunchTime(String time) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
+                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
+                time, launchIndex, clientToken, tags, rebootPending);
+    }
+
+    public InstanceRecord withTags(Map<String, String> newTags) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
+                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
+                launchTime, launchIndex, clientToken, newTags, rebootPending);
+    }
+}

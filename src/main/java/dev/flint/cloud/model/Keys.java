@@ -1,0 +1,11 @@
+package dev.flint.cloud.model;
+
+/** Where each kind of record lives in the store (the key prefixes). */
+public final class Keys {
+    public static final String INSTANCE = "instance/";
+    public static final String IMAGE = "image/";
+    public static final String KEY_PAIR = "keypair/";
+    public static final String RUN_TOKEN = "token/run/";
+
+    private Keys() {}
+}

@@ -1,0 +1,113 @@
+package dev.flint.cloud;
+
+import dev.flint.cloud.compute.InstanceRuntime;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * An instance runtime with no machines: a launch "boots" at once (the boot report comes from another
+ * thread, as a real guest's would), a shutdown request "powers off" at once unless told to ignore it. It
+ * checks what a real runtime would rely on: the root volume exists when launched, no instance is launched
+ * twice while running.
+ */
+final class FakeRuntime implements InstanceRuntime {
+    final Listener listener;
+    final Set<String> running = ConcurrentHashMap.newKeySet();
+    final Map<String, LaunchSpec> launched = new ConcurrentHashMap<>();
+    final List<String> events = new CopyOnWriteArrayList<>();
+    final Map<String, byte[]> consoles = new ConcurrentHashMap<>();
+    final List<String> survivors;
+    volatile long capacityMib;
+    volatile boolean ignoreShutdown;
+    volatile boolean holdBoot;
+    volatile String failLaunchOf;
+    private final ExecutorService reports = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "fake-runtime");
+        t.setDaemon(true);
+        return t;
+    });
+
+    FakeRuntime(Listener listener, long capacityMib, List<String> survivors) {
+        this.listener = listener;
+        this.capacityMib = capacityMib;
+        this.survivors = new ArrayList<>(survivors);
+    }
+
+    @Override
+    public void launch(LaunchSpec spec) throws RuntimeFailure {
+        if (spec.instanceId().equals(failLaunchOf)) throw new RuntimeFailure("fake: refused to launch " + spec.instanceId());
+        if (!Files.isRegularFile(spec.rootVolume())) throw new RuntimeFailure("fake: no root volume at " + spec.rootVolume());
+        if (!running.add(spec.instanceId())) throw new IllegalStateException("launched twice while running: " + spec.instanceId());
+        launched.put(spec.instanceId(), spec);
+        events.add("launch " + spec.instanceId());
+        consoles.merge(spec.instanceId(), ("[fake] booting " + spec.instanceId() + " at " + spec.privateIp() + "\n").getBytes(StandardCharsets.UTF_8),
+                (a, b) -> {
+                    byte[] both = new byte[a.length + b.length];
+                    System.arraycopy(a, 0, both, 0, a.length);
+                    System.arraycopy(b, 0, both, a.length, b.length);
+                    return both;
+                });
+        if (!holdBoot) reports.execute(() -> listener.booted(spec.instanceId()));
+    }
+
+    /** Returns once every report handed to the listener so far has been delivered (they go out in order). */
+    void drain() throws Exception {
+        reports.submit(() -> { }).get();
+    }
+
+    void boot(String instanceId) {
+        reports.execute(() -> listener.booted(instanceId));
+    }
+
+    @Override
+    public void requestShutdown(String instanceId) {
+        events.add("shutdown " + instanceId);
+        if (!ignoreShutdown) end(instanceId, "powered off");
+    }
+
+    @Override
+    public void kill(String instanceId) {
+        events.add("kill " + instanceId);
+        end(instanceId, "killed");
+    }
+
+    /** The VMM ends on its own (a crash, or the guest powered off). */
+    void end(String instanceId, String detail) {
+        if (running.remove(instanceId)) reports.execute(() -> listener.exited(instanceId, detail));
+    }
+
+    @Override
+    public boolean isRunning(String instanceId) {
+        return running.contains(instanceId);
+    }
+
+    @Override
+    public Optional<byte[]> consoleOutput(String instanceId) {
+        return Optional.ofNullable(consoles.get(instanceId));
+    }
+
+    @Override
+    public List<String> adoptSurvivors() {
+        running.addAll(survivors);
+        return List.copyOf(survivors);
+    }
+
+    @Override
+    public long memoryCapacityMib() {
+        return capacityMib;
+    }
+
+    @Override
+    public void close() {
+        reports.shutdownNow();
+    }
+}
