@@ -58,6 +58,10 @@ public final class RootfsImage {
     private final Flavour flavour;
     private final GuestAssets assets;
     private final Map<String, String> extraFiles = new LinkedHashMap<>();
+    private final Map<String, String> plainFiles = new LinkedHashMap<>();
+    private final List<String> packages = new java.util.ArrayList<>();
+    private String setupScript = "";
+    private String init = INIT;
 
     private RootfsImage(Flavour flavour, GuestAssets assets) {
         this.flavour = flavour;
@@ -70,6 +74,34 @@ public final class RootfsImage {
     public RootfsImage withExecutable(String path, String content) {
         if (!path.startsWith("/") || path.contains("..")) throw new IllegalArgumentException("absolute path needed: " + path);
         extraFiles.put(path, content);
+        return this;
+    }
+
+    /** Adds a non-executable file (mode 0644), e.g. /etc/inittab. */
+    public RootfsImage withFile(String path, String content) {
+        if (!path.startsWith("/") || path.contains("..")) throw new IllegalArgumentException("absolute path needed: " + path);
+        plainFiles.put(path, content);
+        return this;
+    }
+
+    /** Replaces the image's /sbin/init script (default {@link #INIT}: a console shell). */
+    public RootfsImage withInit(String content) {
+        this.init = content;
+        return this;
+    }
+
+    /**
+     * Debian flavour only: more packages for debootstrap's {@code --include}, and a shell script run once
+     * with {@code chroot} in the fresh tree (adding users, removing generated host keys...). The tree is
+     * cached under a name derived from both, so images with other packages never share a stale tree.
+     */
+    public RootfsImage withDebianPackages(List<String> names, String chrootSetup) {
+        if (flavour != Flavour.DEBIAN) throw new IllegalStateException("packages need the Debian flavour");
+        for (String n : names) {
+            if (!n.matches("[a-z0-9][a-z0-9+.-]*")) throw new IllegalArgumentException("not a Debian package name: " + n);
+        }
+        packages.addAll(names);
+        setupScript = chrootSetup;
         return this;
     }
 
@@ -128,12 +160,22 @@ public final class RootfsImage {
      * machine may reach), debootstrapped once into the guest cache and reused.
      */
     private Path debianTree(Path staging, PrintStream progress) throws IOException {
-        Path cached = assets.cacheDir().resolve("rootfs/debian-minbase");
+        Path cached = assets.cacheDir().resolve("rootfs/" + debianTreeName());
         if (!Files.isDirectory(cached)) {
             String[] source = debianSource();
             Path fresh = staging.resolve("debootstrap");
-            progress.println("debootstrap --variant=minbase " + source[1] + " from " + source[0] + " (once; cached in " + cached + ")");
-            HostCommand.run(null, progress, "debootstrap", "--variant=minbase", source[1], fresh.toString(), source[0]);
+            List<String> command = new java.util.ArrayList<>(List.of("debootstrap", "--variant=minbase"));
+            if (!packages.isEmpty()) command.add("--include=" + String.join(",", packages));
+            command.addAll(List.of(source[1], fresh.toString(), source[0]));
+            progress.println(String.join(" ", command.subList(0, command.size() - 2)) + " from " + source[0] + " (once; cached in " + cached + ")");
+            HostCommand.run(null, progress, command.toArray(String[]::new));
+            if (!setupScript.isEmpty()) {
+                progress.println("setting up the tree (chroot)");
+                Path script = fresh.resolve("tmp/flint-setup.sh");
+                Files.writeString(script, setupScript);
+                HostCommand.run(null, progress, "chroot", fresh.toString(), "/bin/sh", "/tmp/flint-setup.sh");
+                Files.delete(script);
+            }
             Files.createDirectories(cached.getParent());
             try {
                 Files.move(fresh, cached, StandardCopyOption.ATOMIC_MOVE);
@@ -142,6 +184,18 @@ public final class RootfsImage {
             }
         }
         return cached;
+    }
+
+    /** debian-minbase, or debian-minbase-HASH of the extra packages and setup script. */
+    private String debianTreeName() {
+        if (packages.isEmpty() && setupScript.isEmpty()) return "debian-minbase";
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest((String.join(",", packages) + "\n" + setupScript).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "debian-minbase-" + java.util.HexFormat.of().formatHex(digest, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The first "deb URI SUITE" of the host's apt sources (one-line or deb822 format). */
@@ -182,8 +236,15 @@ public final class RootfsImage {
         Path init = root.resolve("sbin/init");
         Files.createDirectories(init.getParent());
         Files.deleteIfExists(init);
-        Files.writeString(init, INIT);
+        Files.writeString(init, this.init);
         setMode(init, "rwxr-xr-x");
+        for (Map.Entry<String, String> e : plainFiles.entrySet()) {
+            Path f = root.resolve(e.getKey().substring(1));
+            Files.createDirectories(f.getParent());
+            Files.deleteIfExists(f);
+            Files.writeString(f, e.getValue());
+            setMode(f, "rw-r--r--");
+        }
         for (Map.Entry<String, String> e : extraFiles.entrySet()) {
             Path f = root.resolve(e.getKey().substring(1));
             Files.createDirectories(f.getParent());
