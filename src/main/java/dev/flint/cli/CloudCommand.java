@@ -12,7 +12,6 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -75,9 +74,8 @@ final class CloudCommand extends CommandGroup {
                 daemon.close();
                 stopped.countDown();
             }, "cloud-shutdown"));
-            Optional<Path> image = HostRuntime.defaultImage(context.err());
-            image.ifPresent(file -> context.err().println("image   debian-12 = " + daemon.ensureImage("debian-12",
-                    "Debian 12 (Flint's cloud image)", file)));
+            Path image = HostRuntime.defaultImage(context.err());
+            context.err().println("image   debian-12 = " + daemon.ensureImage("debian-12", "Debian 12 (Flint's cloud image)", image));
             Files.writeString(dataDir.resolve(ENDPOINT_FILE), daemon.endpoint() + "\n", StandardCharsets.UTF_8);
             context.err().println("flint cloud: serving EC2 on " + daemon.endpoint() + " (data " + dataDir + ")");
             context.err().println("flint cloud: eval \"$(bin/flint cloud env" + (data != null ? " --data " + dataDir : "") + ")\" to point the AWS CLI here");
