@@ -242,7 +242,7 @@ class CloudApiTest {
         }
         awaitState(id, InstanceStateName.TERMINATED);
         cloud.runtime.boot(id); // a late boot report must not revive it
-        Thread.sleep(100);
+        cloud.runtime.drain();
         assertEquals(InstanceStateName.TERMINATED, describe(id).state().name());
         assertFalse(cloud.runtime.isRunning(id));
     }

@@ -59,6 +59,11 @@ final class FakeRuntime implements InstanceRuntime {
         if (!holdBoot) reports.execute(() -> listener.booted(spec.instanceId()));
     }
 
+    /** Returns once every report handed to the listener so far has been delivered (they go out in order). */
+    void drain() throws Exception {
+        reports.submit(() -> { }).get();
+    }
+
     void boot(String instanceId) {
         reports.execute(() -> listener.booted(instanceId));
     }
