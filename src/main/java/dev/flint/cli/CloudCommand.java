@@ -101,7 +101,8 @@ final class CloudCommand extends CommandGroup {
         @Override
         public Integer call() throws IOException {
             Path dataDir = data != null ? data : CloudPaths.defaultDataDir(System.getenv());
-            CloudCredentials credentials = CloudCredentials.load(dataDir);
+            // The daemon's own: made here if `env` runs first (as in `serve & eval "$(flint cloud env)"`).
+            CloudCredentials credentials = CloudCredentials.loadOrCreate(dataDir);
             Path endpointFile = dataDir.resolve(ENDPOINT_FILE);
             String endpoint = Files.exists(endpointFile) ? Files.readString(endpointFile, StandardCharsets.UTF_8).strip()
                     : "http://" + DEFAULT_LISTEN;
