@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark for `flint cloud` (issue 10), RUNS times each, on the engine this host has:
 #   launch — `aws ec2 run-instances` (debian-12, t3.micro) until `ssh admin@IP true` answers, as a user waits for it;
-#   describe — DescribeInstances latency against a daemon holding many instance records (the control plane alone:
-#              a Java harness in the test classes, SDK client over loopback, real SigV4 and codec, no VMs).
-# Prints per-run figures and medians. Usage: bench/cloud.sh [RUNS] [RECORDS]   (defaults 3 and 2000).
+#   describe — DescribeInstances latency against a daemon holding many instance records (the control plane alone,
+#              through bench/cloud-api.sh: the SDK's Ec2Client over loopback, real SigV4 and codec, a fake runtime).
+# Prints per-run figures and medians. Usage: bench/cloud.sh [RUNS] [RECORDS]   (defaults 3 and 1000).
 # Needs root (a throw-away network namespace holds the daemon and its instances), the AWS CLI and ssh.
 set -euo pipefail
 runs=${1:-3}
-records=${2:-2000}
+records=${2:-1000}
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 work=$repo/target/bench-cloud
 rm -rf "$work"; mkdir -p "$work"
@@ -63,10 +63,5 @@ printf '\nmedian of %d   run-instances -> ssh answers: %.1f s   (engine: %s)\n' 
     "$(echo "$(median < "$work/launch.txt") / 1000" | bc -l)" "$(grep -o 'engine [a-z]*' "$work/daemon.log" | head -1 || echo auto)"
 
 echo
-echo "DescribeInstances with $records records (control plane only):"
-# shellcheck source=../bin/lib/jdk.sh
-source "$repo/bin/lib/jdk.sh"
-flint_require_jdk
-(cd "$repo" && ./mvnw -B -q test-compile dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null)
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$repo/target/classes:$repo/target/test-classes:$(cat "$work/cp.txt")" \
-    dev.flint.cloud.bench.DescribeInstancesBenchmark "$records" "$runs"
+echo "DescribeInstances with $records records (control plane only, bench/cloud-api.sh):"
+"$repo/bench/cloud-api.sh" "$records" 30 sqlite
