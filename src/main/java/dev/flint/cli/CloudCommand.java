@@ -12,7 +12,6 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -75,9 +74,8 @@ final class CloudCommand extends CommandGroup {
                 daemon.close();
                 stopped.countDown();
             }, "cloud-shutdown"));
-            Optional<Path> image = HostRuntime.defaultImage(context.err());
-            image.ifPresent(file -> context.err().println("image   debian-12 = " + daemon.ensureImage("debian-12",
-                    "Debian 12 (Flint's cloud image)", file)));
+            Path image = HostRuntime.defaultImage(context.err());
+            context.err().println("image   debian-12 = " + daemon.ensureImage("debian-12", "Debian 12 (Flint's cloud image)", image));
             Files.writeString(dataDir.resolve(ENDPOINT_FILE), daemon.endpoint() + "\n", StandardCharsets.UTF_8);
             context.err().println("flint cloud: serving EC2 on " + daemon.endpoint() + " (data " + dataDir + ")");
             context.err().println("flint cloud: eval \"$(bin/flint cloud env" + (data != null ? " --data " + dataDir : "") + ")\" to point the AWS CLI here");
@@ -103,7 +101,8 @@ final class CloudCommand extends CommandGroup {
         @Override
         public Integer call() throws IOException {
             Path dataDir = data != null ? data : CloudPaths.defaultDataDir(System.getenv());
-            CloudCredentials credentials = CloudCredentials.load(dataDir);
+            // The daemon's own: made here if `env` runs first (as in `serve & eval "$(flint cloud env)"`).
+            CloudCredentials credentials = CloudCredentials.loadOrCreate(dataDir);
             Path endpointFile = dataDir.resolve(ENDPOINT_FILE);
             String endpoint = Files.exists(endpointFile) ? Files.readString(endpointFile, StandardCharsets.UTF_8).strip()
                     : "http://" + DEFAULT_LISTEN;

@@ -11,6 +11,10 @@ import dev.flint.cloud.actions.TagActions;
 import dev.flint.cloud.compute.InstanceRuntime;
 import dev.flint.cloud.compute.MetadataSource;
 import dev.flint.cloud.console.ConsoleCredentials;
+import dev.flint.cloud.console.ConsoleHandler;
+import dev.flint.cloud.console.InstanceMetrics;
+import dev.flint.cloud.console.SerialConsoles;
+import dev.flint.cloud.console.SerialSession;
 import dev.flint.cloud.console.Ec2Endpoint;
 import dev.flint.cloud.ec2.CloudCredentials;
 import dev.flint.cloud.ec2.Ec2Api;
@@ -125,7 +129,9 @@ public final class CloudDaemon implements AutoCloseable {
             new TagActions(cloud).register(registry);
             new RegionActions(cloud).register(registry);
             Ec2Api api = new Ec2Api(registry, credentials, config.trustLocal(), clock);
-            Ec2HttpServer server = Ec2HttpServer.start(config.listen(), api);
+            ConsoleHandler console = new ConsoleHandler(consoleEndpoint(api), consoles(runtime), metrics(runtime),
+                    ConsoleCredentials.of(credentials.accessKeyId(), credentials.secretAccessKey()));
+            Ec2HttpServer server = Ec2HttpServer.start(config.listen(), api, console);
             endpoint.value = server.endpoint();
             LOG.info("flint cloud: serving EC2 on " + server.endpoint() + ", store " + store.describe());
             return new CloudDaemon(config, store, runtime, executor, server, images, credentials, api);
@@ -172,10 +178,33 @@ public final class CloudDaemon implements AutoCloseable {
      * authenticate with a session instead of SigV4: same actions, same XML.
      */
     public Ec2Endpoint consoleEc2Endpoint() {
+        return consoleEndpoint(api);
+    }
+
+    private static Ec2Endpoint consoleEndpoint(Ec2Api api) {
         return form -> {
             Ec2Api.Answer answer = api.handlePreauthenticated(form);
             return new Ec2Endpoint.Ec2Reply(answer.status(), answer.body());
         };
+    }
+
+    /** The console's live terminal on an instance: the runtime's serial console attachment. */
+    private static SerialConsoles consoles(InstanceRuntime runtime) {
+        return (instanceId, guestOutput) -> runtime.attachConsole(instanceId, guestOutput).map(attachment -> new SerialSession() {
+            @Override
+            public void write(byte[] keys) { attachment.write(keys); }
+
+            @Override
+            public void close() { attachment.close(); }
+        });
+    }
+
+    /** The console's plots: what the runtime samples of each instance's machine. */
+    private static InstanceMetrics metrics(InstanceRuntime runtime) {
+        return instanceId -> runtime.usage(instanceId).stream()
+                .map(u -> new InstanceMetrics.Sample(u.epochMillis(), u.cpuPercent(), u.blockReadBytes(),
+                        u.blockWriteBytes(), u.netRxBytes(), u.netTxBytes()))
+                .toList();
     }
 
     /** The daemon's credentials as the console's sign-in accepts them. */

@@ -6,10 +6,9 @@ import dev.flint.cloud.compute.VmmRuntime;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.Optional;
 
 /**
- * THE one place where {@code flint cloud serve} gets its machines: the real instance runtime
+ * The one place where {@code flint cloud serve} gets its machines: the real instance runtime
  * ({@link VmmRuntime}: one Flint VMM per instance, bridge/TAP/NAT, the metadata server) and the default
  * {@code debian-12} image ({@link CloudImage}). Tests never come here: they hand {@link CloudDaemon} a fake.
  */
@@ -21,13 +20,13 @@ public final class HostRuntime {
             try {
                 return new VmmRuntime(listener, metadata, runtimeDir);
             } catch (InstanceRuntime.RuntimeFailure e) {
-                throw new IOException(e.getMessage(), e);
+                throw new IOException("the instance runtime cannot start: " + e.getMessage(), e);
             }
         };
     }
 
-    /** Builds (once, with progress on {@code progress}) the default image's file in the guest cache. */
-    public static Optional<Path> defaultImage(PrintStream progress) {
-        return Optional.of(CloudImage.inDefaultCache().ensureDefaultImage(progress));
+    /** Builds the default image's file once (with progress on {@code progress}) and returns it. */
+    public static Path defaultImage(PrintStream progress) {
+        return CloudImage.inDefaultCache().ensureDefaultImage(progress);
     }
 }

@@ -38,10 +38,19 @@ class CloudCommandTest {
     }
 
     @Test
-    void envWithoutADaemonSaysWhatToDo() {
-        CliRunner.Result r = run("cloud", "env", "--data", temp.resolve("empty").toString());
-        assertEquals(1, r.exitCode());
-        assertTrue(r.stderr().contains("run 'flint cloud serve' once first"), r.stderr());
+    void envBeforeTheFirstServeMakesTheKeysTheDaemonWillAccept() {
+        Path data = temp.resolve("fresh");
+        CliRunner.Result r = run("cloud", "env", "--data", data.toString());
+        assertEquals(0, r.exitCode(), r.stderr());
+        CloudCredentials made;
+        try {
+            made = CloudCredentials.loadOrCreate(data); // what `serve` does on its start
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+        assertTrue(r.stdout().contains("export AWS_ACCESS_KEY_ID='" + made.accessKeyId() + "'"), r.stdout());
+        assertTrue(r.stdout().contains("export AWS_SECRET_ACCESS_KEY='" + made.secretAccessKey() + "'"), r.stdout());
+        assertTrue(r.stdout().contains("export AWS_ENDPOINT_URL_EC2='http://127.0.0.1:8773'"), r.stdout());
     }
 
     @Test

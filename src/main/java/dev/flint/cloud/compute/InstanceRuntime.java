@@ -3,6 +3,7 @@ package dev.flint.cloud.compute;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * The seam between the EC2 control plane (records, state machine, handlers) and the machines under it.
@@ -62,6 +63,36 @@ public interface InstanceRuntime extends AutoCloseable {
      * the ids it adopted; their later exits reach the listener like any other.
      */
     List<String> adoptSurvivors();
+
+    /**
+     * Attaches to a running instance's serial console (the web console's live terminal): what the guest
+     * prints goes to {@code guestOutput}, from a thread of the runtime's, until the attachment is closed or
+     * the instance stops. Empty when the instance does not run here, or the runtime has no console to offer.
+     */
+    default Optional<ConsoleAttachment> attachConsole(String instanceId, Consumer<byte[]> guestOutput) {
+        return Optional.empty();
+    }
+
+    /** Recent resource use of a running instance's machine, oldest first (empty when there is none). */
+    default List<UsageSample> usage(String instanceId) {
+        return List.of();
+    }
+
+    /** One attachment to a serial console. Closing it detaches; the guest keeps running. */
+    interface ConsoleAttachment extends AutoCloseable {
+        /** Types {@code keys} on the guest's serial port, as a terminal sends them. */
+        void write(byte[] keys);
+
+        @Override
+        void close();
+    }
+
+    /**
+     * One measurement of an instance's machine: byte counts are totals since its VMM started, and
+     * {@code cpuPercent} is the VMM's CPU use since the previous sample (100 = one host core).
+     */
+    record UsageSample(long epochMillis, double cpuPercent, long blockReadBytes, long blockWriteBytes,
+                       long netRxBytes, long netTxBytes) {}
 
     /** Host memory (MiB) that instances may use in total, for capacity checks. */
     long memoryCapacityMib();

@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -97,6 +98,7 @@ public final class VmmRuntime implements InstanceRuntime {
     /** Instances between the start of launch() and the moment they are watched: a second launch is refused. */
     private final Set<String> launching = ConcurrentHashMap.newKeySet();
     private final Thread watcher;
+    private final UsageSampler usage = new UsageSampler();
     private volatile boolean closed;
 
     /**
@@ -176,17 +178,21 @@ public final class VmmRuntime implements InstanceRuntime {
         try {
             Files.createDirectories(dir);
             Files.deleteIfExists(sock);
-            Files.write(dir.resolve("console.log"), new byte[0]);
+            Files.write(dir.resolve(SerialConsole.OUTPUT), new byte[0]);
+            SerialConsole.prepare(dir);
             Files.write(dir.resolve("vmm.log"), new byte[0]);
             network.addPort(port);
             portAdded = true;
             // setsid: its own session and process group, so neither the daemon's end nor a signal to the
             // daemon's group reaches the VMM.
             List<String> command = new ArrayList<>(options.host().wrap(List.of("setsid")));
+            // The console's FIFO is opened read-write by the VMM itself (the shell's <>, then exec, so the pid
+            // stays the VMM's): it then never reads end of input while no one types, across daemon restarts too.
+            command.addAll(List.of("sh", "-c", "f=$1; shift; exec \"$@\" <>\"$f\"", "sh",
+                    dir.resolve(SerialConsole.INPUT).toString()));
             command.addAll(options.launcher().vmm(sock, id, options.engine()));
             process = new ProcessBuilder(command)
-                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("console.log").toFile()))
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(SerialConsole.OUTPUT).toFile()))
                     .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("vmm.log").toFile()))
                     .start();
             ProcessHandle handle = process.toHandle();
@@ -282,6 +288,23 @@ public final class VmmRuntime implements InstanceRuntime {
     public void kill(String instanceId) {
         Watched w = watched.get(instanceId);
         if (w != null) w.handle.destroyForcibly();
+    }
+
+    @Override
+    public Optional<ConsoleAttachment> attachConsole(String instanceId, Consumer<byte[]> guestOutput) {
+        Watched w = watched.get(instanceId);
+        if (w == null || !w.handle.isAlive()) return Optional.empty();
+        try {
+            return Optional.of(SerialConsole.attach(instanceDir(instanceId), guestOutput, () -> isRunning(instanceId)));
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "no console for " + instanceId + ": " + e.getMessage(), e);
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public List<UsageSample> usage(String instanceId) {
+        return usage.recent(instanceId);
     }
 
     @Override
@@ -385,7 +408,8 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     private void check(String id, Watched w) {
-        trim(instanceDir(id).resolve("console.log"));
+        trim(instanceDir(id).resolve(SerialConsole.OUTPUT));
+        if (w.handle.isAlive()) usage.maybeSample(id, w.record.pid(), w.record.port().tap(), System.currentTimeMillis());
         if (trim(instanceDir(id).resolve("vmm.log"))) w.logOffset = 0;
         if (!w.booted && bootLineSeen(id, w)) {
             w.booted = true;
@@ -393,6 +417,7 @@ public final class VmmRuntime implements InstanceRuntime {
         }
         if (w.handle.isAlive()) return;
         if (!watched.remove(id, w)) return;
+        usage.forget(id);
         network.removePort(w.record.port());
         deleteQuietly(instanceDir(id).resolve("vmm.properties"));
         deleteQuietly(socket(id));

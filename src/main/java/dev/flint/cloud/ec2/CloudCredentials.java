@@ -48,9 +48,9 @@ public record CloudCredentials(String accessKeyId, String secretAccessKey) {
         Properties properties = new Properties();
         properties.setProperty("aws_access_key_id", fresh.accessKeyId());
         properties.setProperty("aws_secret_access_key", fresh.secretAccessKey());
-        Path temp = dataDir.resolve(FILE_NAME + ".new");
-        Files.deleteIfExists(temp);
-        Files.createFile(temp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        // Each creator writes its own temporary file: `serve` and `env` may both get here first.
+        Path temp = Files.createTempFile(dataDir, FILE_NAME, ".new",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8, StandardOpenOption.WRITE)) {
             properties.store(out, "flint cloud: the access key this daemon accepts (SigV4)");
         }

@@ -47,6 +47,14 @@ public final class Ec2HttpServer implements AutoCloseable {
     }
 
     public static Ec2HttpServer start(InetSocketAddress listen, Ec2Api api) throws IOException {
+        return start(listen, api, null);
+    }
+
+    /**
+     * Serves {@code api} on {@code listen}; {@code front}, if given, sees each request first and takes those it
+     * answers (the web console takes {@code /console/...}), the rest reach the EC2 API.
+     */
+    public static Ec2HttpServer start(InetSocketAddress listen, Ec2Api api, Handler front) throws IOException {
         QueuedThreadPool threads = new QueuedThreadPool(32, 4, 60_000);
         threads.setName("ec2-api");
         threads.setDaemon(true);
@@ -58,7 +66,7 @@ public final class Ec2HttpServer implements AutoCloseable {
         connector.setPort(listen.getPort());
         connector.setIdleTimeout(60_000);
         server.addConnector(connector);
-        server.setHandler(new Dispatcher(api));
+        server.setHandler(front == null ? new Dispatcher(api) : new Handler.Sequence(front, new Dispatcher(api)));
         try {
             server.start();
         } catch (Exception e) {

@@ -1,0 +1,177 @@
+package dev.flint.cloud;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.flint.boot.FlintProcess;
+import dev.flint.boot.NetNamespace;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's cloud path, as a user walks it: {@code flint cloud serve} in a network namespace the test
+ * makes, {@code eval "$(flint cloud env)"}, then the real AWS CLI launches a real instance from the default
+ * {@code debian-12} image with a key pair and user-data, and the system's {@code ssh} logs in with that key.
+ * Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
+ * and the restarted daemon still knows and reaches it; terminate ends it.
+ */
+@Tag("guest")
+class AwsCliEndToEndTest {
+    private static final Duration DAEMON_UP = Duration.ofMinutes(20); // first serve builds the debian-12 image
+    private static final Pattern EXPORT = Pattern.compile("^export ([A-Z0-9_]+)=(.*)$");
+    private static final String MARKER = "user-data-ran-on-flint";
+
+    @BeforeAll
+    static void prerequisites() {
+        String reason = NetNamespace.unavailableReason();
+        assumeTrue(reason == null, "network namespaces unavailable: " + reason);
+        String aws = AwsCli.unavailableReason();
+        assumeTrue(aws == null, aws);
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/ssh")), "the OpenSSH client is not installed");
+    }
+
+    @Test
+    void awsCliLaunchesAnInstanceThatAnswersSshAndKeepsItsDiskAcrossStopStartAndADaemonKill(@TempDir Path dir)
+            throws Exception {
+        Path data = dir.resolve("cloud");
+        try (NetNamespace ns = NetNamespace.create()) {
+            FlintProcess daemon = startDaemon(ns, data);
+            try {
+                AwsCli aws = new AwsCli(ns, cloudEnv(data));
+                String imageId = awaitImage(aws, daemon);
+
+                Path key = dir.resolve("flint-e2e.pem");
+                Files.writeString(key, aws.ec2("create-key-pair", "--key-name", "flint-e2e", "--key-type", "ed25519",
+                        "--query", "KeyMaterial") + "\n");
+                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+
+                Path userData = dir.resolve("user-data.sh");
+                Files.writeString(userData, "#!/bin/sh\necho " + MARKER + " | tee /var/lib/flint-e2e-marker\n");
+                String instanceId = aws.ec2("run-instances", "--image-id", imageId, "--instance-type", "t3.micro",
+                        "--key-name", "flint-e2e", "--user-data", "file://" + userData,
+                        "--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=e2e}]",
+                        "--query", "Instances[0].InstanceId");
+                assertTrue(instanceId.matches("i-[0-9a-f]{17}"), instanceId);
+
+                aws.ec2("wait", "instance-running", "--instance-ids", instanceId);
+                String ip = aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+                assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
+                assertEquals("admin root", ssh(ns, key, ip, "echo $(id -un) $(sudo -n id -un)"));
+                ssh(ns, key, ip, "echo kept-across-stop > /home/admin/before-stop && sync");
+                String console = aws.ec2("get-console-output", "--instance-id", instanceId, "--query", "Output");
+                assertTrue(console.contains(MARKER), "the user-data's output is on the console:\n" + console);
+
+                aws.ec2("stop-instances", "--instance-ids", instanceId);
+                aws.ec2("wait", "instance-stopped", "--instance-ids", instanceId);
+                aws.ec2("start-instances", "--instance-ids", instanceId);
+                aws.ec2("wait", "instance-running", "--instance-ids", instanceId);
+                assertEquals(ip, aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].PrivateIpAddress"), "same private IP after start");
+                assertEquals("kept-across-stop", ssh(ns, key, ip, "cat /home/admin/before-stop"));
+
+                // kill -9 of the daemon: the VMM outlives it; a new daemon re-adopts the instance.
+                daemon.kill();
+                daemon = startDaemon(ns, data);
+                awaitImage(aws, daemon);
+                assertEquals("running", aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].State.Name"));
+                assertEquals("e2e", aws.ec2("describe-instances", "--filters", "Name=tag:Name,Values=e2e",
+                        "--query", "Reservations[0].Instances[0].Tags[?Key=='Name'].Value | [0]"));
+                assertEquals("kept-across-stop", ssh(ns, key, ip, "cat /home/admin/before-stop"));
+
+                aws.ec2("terminate-instances", "--instance-ids", instanceId);
+                aws.ec2("wait", "instance-terminated", "--instance-ids", instanceId);
+            } finally {
+                daemon.kill();
+                killEverythingIn(ns);
+            }
+        }
+    }
+
+    private static FlintProcess startDaemon(NetNamespace ns, Path data) throws IOException {
+        return FlintProcess.startUnder(ns.wrapper(), "cloud", "serve", "--data", data.toString());
+    }
+
+    /** What {@code eval "$(flint cloud env)"} puts in a shell's environment. */
+    private static Map<String, String> cloudEnv(Path data) throws Exception {
+        Map<String, String> env = new LinkedHashMap<>();
+        try (FlintProcess flint = FlintProcess.start("cloud", "env", "--data", data.toString())) {
+            assertEquals(0, flint.exitCode(Duration.ofMinutes(2)), flint.output());
+            for (String line : flint.output().split("\n")) {
+                Matcher m = EXPORT.matcher(line.strip());
+                if (m.matches()) env.put(m.group(1), unquote(m.group(2)));
+            }
+        }
+        assertTrue(env.containsKey("AWS_ENDPOINT_URL_EC2") && env.containsKey("AWS_ACCESS_KEY_ID")
+                && env.containsKey("AWS_SECRET_ACCESS_KEY"), "flint cloud env exports: " + env.keySet());
+        return env;
+    }
+
+    private static String unquote(String value) {
+        if (value.length() >= 2 && (value.startsWith("'") && value.endsWith("'")
+                || value.startsWith("\"") && value.endsWith("\""))) {
+            return value.substring(1, value.length() - 1);
+        }
+        return value;
+    }
+
+    /** Polls until the daemon answers and lists the default image; its id. */
+    private static String awaitImage(AwsCli aws, FlintProcess daemon) throws Exception {
+        long deadline = System.nanoTime() + DAEMON_UP.toNanos();
+        while (true) {
+            AwsCli.Result r = aws.tryEc2("describe-images", "--filters", "Name=name,Values=debian-12",
+                    "--query", "Images[0].ImageId");
+            String id = r.out().strip();
+            if (r.exitCode() == 0 && id.startsWith("ami-")) return id;
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no debian-12 image within " + DAEMON_UP + ": " + r.err() + "\n" + daemon.output());
+            }
+            Thread.sleep(2_000);
+        }
+    }
+
+    /** Runs a command over SSH as admin with the key; its output, stripped. Retries while sshd is not up yet. */
+    private static String ssh(NetNamespace ns, Path key, String ip, String command) throws Exception {
+        List<String> argv = new ArrayList<>(ns.wrapper());
+        argv.addAll(List.of("ssh", "-i", key.toString(), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                "-o", "LogLevel=ERROR", "admin@" + ip, command));
+        String last = "";
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor(2, TimeUnit.MINUTES) && p.exitValue() == 0) return out.strip();
+            last = out;
+            Thread.sleep(2_000);
+        }
+        throw new AssertionError("ssh admin@" + ip + " '" + command + "' failed: " + last);
+    }
+
+    /** VMMs outlive their daemon by design; nothing of this test may outlive the test. */
+    private static void killEverythingIn(NetNamespace ns) throws IOException, InterruptedException {
+        Process pids = new ProcessBuilder("ip", "netns", "pids", ns.name()).redirectErrorStream(true).start();
+        String out = new String(pids.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        pids.waitFor(30, TimeUnit.SECONDS);
+        for (String pid : out.split("\\s+")) {
+            if (pid.matches("\\d+")) ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+}
