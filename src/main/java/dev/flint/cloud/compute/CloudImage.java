@@ -19,13 +19,16 @@ import java.util.List;
  *
  * <p>The init is busybox's {@code init} (it reaps orphans, turns off the kernel's immediate
  * Ctrl+Alt+Del reboot so the keypress reaches it as SIGINT, and runs the shutdown action before
- * powering off) with an inittab of three entries:
+ * powering off) with an inittab of four entries:
  * <ul>
  *   <li>{@code sysinit}: {@link #BOOT}: file systems, eth0 from {@code flint.ip=}/{@code flint.gw=} on
  *       the kernel command line, the IMDSv2 token, the key into {@code ~admin/.ssh/authorized_keys}, fresh
  *       host keys (ed25519 and ECDSA: an RSA key costs minutes of prime search on the emu engine) and
  *       {@code #!} user-data on the instance's first boot, sshd, then the boot-timer write that tells
  *       Flint the instance is up;</li>
+ *   <li>{@code respawn} on {@code ttyS0}: a root shell on the serial console once the boot is done, for
+ *       when SSH does not answer (EC2's serial console). Only the host reaches that port: the web console's
+ *       signed-in user, with the daemon's own credentials;</li>
  *   <li>{@code ctrlaltdel}: a clean power-off (Firecracker's SendCtrlAltDel is how a stop asks);</li>
  *   <li>{@code shutdown}: {@link #HALT}: stop every process, sync, remount the root read-only.</li>
  * </ul>
@@ -74,6 +77,7 @@ public final class CloudImage {
 
     static final String INITTAB = """
             ::sysinit:/etc/flint/cloud-boot
+            ttyS0::respawn:-/bin/bash
             ::ctrlaltdel:/bin/busybox poweroff
             ::shutdown:/etc/flint/cloud-halt
             """;
