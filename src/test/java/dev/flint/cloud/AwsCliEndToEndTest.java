@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The README's cloud path, as a user walks it: {@code flint cloud serve} in a network namespace the test
  * makes, {@code eval "$(flint cloud env)"}, then the real AWS CLI launches a real instance from the default
  * {@code debian-12} image with a key pair and user-data, and the system's {@code ssh} logs in with that key.
- * Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
+ * The web console on the same daemon sees the instance running and its live serial console answers a typed
+ * command. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
  * and the restarted daemon still knows and reaches it; terminate ends it.
  */
 @Tag("guest")
@@ -53,7 +54,8 @@ class AwsCliEndToEndTest {
         try (NetNamespace ns = NetNamespace.create()) {
             FlintProcess daemon = startDaemon(ns, data);
             try {
-                AwsCli aws = new AwsCli(ns, cloudEnv(data));
+                Map<String, String> env = cloudEnv(data);
+                AwsCli aws = new AwsCli(ns, env);
                 String imageId = awaitImage(aws, daemon);
 
                 Path key = dir.resolve("flint-e2e.pem");
@@ -77,6 +79,8 @@ class AwsCliEndToEndTest {
                 ssh(ns, key, ip, "echo kept-across-stop > /home/admin/before-stop && sync");
                 String console = aws.ec2("get-console-output", "--instance-id", instanceId, "--query", "Output");
                 assertTrue(console.contains(MARKER), "the user-data's output is on the console:\n" + console);
+                // The web console on the same daemon: same state, and a live serial console that answers.
+                assertEquals("console probe: ok", consoleProbe(ns, env, instanceId, "echo serial-$((6*7))", "serial-42"));
 
                 aws.ec2("stop-instances", "--instance-ids", instanceId);
                 aws.ec2("wait", "instance-stopped", "--instance-ids", instanceId);
@@ -103,6 +107,20 @@ class AwsCliEndToEndTest {
                 killEverythingIn(ns);
             }
         }
+    }
+
+    /** Runs {@link ConsoleProbe} in the daemon's namespace; its last line. */
+    private static String consoleProbe(NetNamespace ns, Map<String, String> env, String instanceId, String command,
+            String expected) throws Exception {
+        List<String> argv = new ArrayList<>(ns.wrapper());
+        argv.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                ConsoleProbe.class.getName(), env.get("AWS_ENDPOINT_URL_EC2"), env.get("AWS_ACCESS_KEY_ID"),
+                env.get("AWS_SECRET_ACCESS_KEY"), instanceId, command, expected));
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the console probe ended");
+        return out.substring(out.lastIndexOf('\n') + 1);
     }
 
     private static FlintProcess startDaemon(NetNamespace ns, Path data) throws IOException {
