@@ -366,6 +366,28 @@ public final class Cpu implements FpuHost {
                 || modeEpoch != epoch;
     }
 
+    /**
+     * The profiler's view of the decoded blocks cached now, hottest first: one line each with the
+     * linear address, entries, instructions, and whether it runs compiled or else why not (the first
+     * instruction without a fast form, as opcode bytes).
+     */
+    public java.util.List<String> hotBlocks(int limit) {
+        return blocks.blocks().stream()
+                .sorted(java.util.Comparator.comparingLong((DecodedBlock b) -> -b.entries * b.insns.length))
+                .limit(limit)
+                .map(b -> {
+                    String how = b.compiled != null ? "compiled" : "replayed";
+                    for (DecodedInsn d : b.insns) {
+                        if (d.fast == FastPath.NONE) {
+                            how += String.format(" (no fast form: %x: %s%02x)", d.rip, d.twoByte ? "0f " : "", d.opcode);
+                            break;
+                        }
+                    }
+                    return String.format("%016x %d entries x %d insns, %s", b.linear, b.entries, b.insns.length, how);
+                })
+                .toList();
+    }
+
     /** Tests only: compile blocks after {@code entries} runs (0 = never). */
     public void setCompileThreshold(long entries) { compileThreshold = entries; }
 
