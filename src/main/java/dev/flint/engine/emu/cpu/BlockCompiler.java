@@ -20,8 +20,9 @@ import java.util.logging.Logger;
  * straight-line method: no per-instruction dispatch, no RIP bookkeeping between instructions, and the
  * block's loop-carried state stays in the JIT's hands.
  *
- * <p>Semantics are the replay's: before each instruction that can fault, the CPU records it as the one
- * to restart; a conditional branch taken in the middle of the block leaves early.
+ * <p>Semantics are the replay's: a fault restarts the instruction that raised it with the registers as
+ * they were before it (the exception handler stores the block's register locals back and tells the CPU
+ * which instruction it was); a conditional branch taken in the middle of the block leaves early.
  */
 final class BlockCompiler {
     private static final Logger LOG = Logger.getLogger(BlockCompiler.class.getName());
@@ -35,6 +36,8 @@ final class BlockCompiler {
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
     private static final AtomicLong COMPILED_BLOCKS = new AtomicLong();
+    /** The local slot of the exception handler's throwable (after InlineForms' slots). */
+    private static final int THROWN = 46;
 
     private BlockCompiler() {}
 
@@ -73,36 +76,74 @@ final class BlockCompiler {
     }
 
     private static void emit(CodeBuilder code, DecodedInsn[] insns) {
-        InlineForms.prologue(code);
-        boolean[] flagsDead = flagsDeadAfter(insns);
         int last = insns.length - 1;
+        boolean[] local = new boolean[16];
+        for (int i = 0; i < last; i++) {
+            if (InlineForms.handles(insns[i])) InlineForms.uses(insns[i], local);
+        }
+        InlineForms forms = new InlineForms(code, local);
+        forms.prologue();
+        boolean[] flagsDead = flagsDeadAfter(insns);
+        Label start = code.newLabel(), end = code.newLabel(), handler = code.newLabel();
+        code.labelBinding(start);
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
-            if (mayFault(d.fast)) {
-                // cpu.setStartIp(rip): a fault restarts this instruction.
-                code.aload(InlineForms.CPU).loadConstant(d.rip).invokevirtual(CPU, "setStartIp", TAKES_LONG);
-            }
-            if (i < last && InlineForms.handles(d)) {
-                InlineForms.emit(code, d, flagsDead[i]);
-                continue;
-            }
-            String method = FastPath.STRAIGHT_LINE[d.fast];
-            if (i == last) {
-                call(code, i, "run"); // the last one sets RIP, whatever it is
-                code.loadConstant(insns.length).ireturn();
-            } else if (method != null) {
-                call(code, i, method);
+            code.lineNumber(i + 1); // profilers show the guest instruction (its index in the block) as the line
+            // A fault restarts this instruction: the handler below reads which one it was from INDEX.
+            if (mayFault(d.fast)) code.loadConstant(i).istore(InlineForms.INDEX);
+            if (InlineForms.handles(d)) {
+                forms.emit(d, flagsDead[i]);
+                if (i == last) leave(code, forms, d.endIp, insns.length);
+            } else if (d.fast == FastPath.JMP && i == last) {
+                leave(code, forms, d.imm, insns.length);
+            } else if (d.fast == FastPath.JCC) {
+                // Taken: leave for the target. Not taken: go on, or leave for the next instruction if last.
+                Label notTaken = code.newLabel();
+                forms.condition(d.fastOp);
+                code.ifeq(notTaken);
+                leave(code, forms, d.imm, i + 1);
+                code.labelBinding(notTaken);
+                if (i == last) leave(code, forms, d.endIp, insns.length);
             } else {
-                // A branch that fell through when the block was built: leave if it goes elsewhere now.
-                call(code, i, "run");
-                Label fallsThrough = code.newLabel();
-                code.aload(1).loadConstant(d.endIp)
-                        .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
-                        .ifne(fallsThrough)
-                        .loadConstant(i + 1).ireturn()
-                        .labelBinding(fallsThrough);
+                forms.flush(); // the form's method works on the register array
+                String method = FastPath.STRAIGHT_LINE[d.fast];
+                if (i == last) {
+                    call(code, i, "run"); // the last one sets RIP, whatever it is
+                    code.loadConstant(insns.length).ireturn();
+                } else if (method != null) {
+                    call(code, i, method);
+                    forms.reload();
+                } else {
+                    // A jump or call that went to the next instruction when the block was built (CALL +0):
+                    // leave if it goes elsewhere now.
+                    call(code, i, "run");
+                    Label fallsThrough = code.newLabel();
+                    code.aload(1).loadConstant(d.endIp)
+                            .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
+                            .ifne(fallsThrough)
+                            .loadConstant(i + 1).ireturn()
+                            .labelBinding(fallsThrough);
+                    forms.reload();
+                }
             }
         }
+        code.labelBinding(end);
+        // Anything thrown (a guest fault, mostly): the registers as they were before the instruction
+        // that threw go back to the array, and the CPU learns which instruction to restart.
+        code.labelBinding(handler);
+        code.astore(THROWN);
+        forms.storeAll();
+        code.aload(InlineForms.CPU).aload(2).iload(InlineForms.INDEX).aaload()
+                .getfield(INSN, "rip", ConstantDescs.CD_long).invokevirtual(CPU, "setStartIp", TAKES_LONG);
+        code.aload(THROWN).athrow();
+        code.exceptionCatchAll(start, end, handler);
+    }
+
+    /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the block. */
+    private static void leave(CodeBuilder code, InlineForms forms, long rip, int count) {
+        forms.storeDirty();
+        code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
+        code.loadConstant(count).ireturn();
     }
 
     /**
