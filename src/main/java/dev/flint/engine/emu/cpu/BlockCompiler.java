@@ -35,7 +35,7 @@ final class BlockCompiler {
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
-    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong();
+    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong(), COMPILE_NANOS = new AtomicLong();
     /** The local slot of the exception handler's throwable (after InlineForms' slots). */
     private static final int THROWN = 46;
 
@@ -43,6 +43,9 @@ final class BlockCompiler {
 
     /** Blocks compiled so far in this process (all vCPUs). */
     static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
+
+    /** Nanoseconds spent generating and defining block classes so far (all vCPUs). */
+    static long compileNanos() { return COMPILE_NANOS.get(); }
 
     /** True if every instruction of the block has a fast form (only such blocks compile). */
     static boolean compilable(DecodedInsn[] insns) {
@@ -54,6 +57,7 @@ final class BlockCompiler {
 
     /** The compiled block, or null if it could not be compiled (the block then keeps being replayed). */
     static CompiledBlock compile(DecodedInsn[] insns) {
+        long t0 = System.nanoTime();
         try {
             byte[] bytes = CLASS_FILE.build(ClassDesc.of(BlockCompiler.class.getPackageName(), "Block"), cb -> {
                 cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SYNTHETIC);
@@ -72,6 +76,8 @@ final class BlockCompiler {
         } catch (Throwable t) {
             LOG.log(Level.WARNING, "emu: could not compile a block of " + insns.length + " instructions", t);
             return null;
+        } finally {
+            COMPILE_NANOS.addAndGet(System.nanoTime() - t0);
         }
     }
 

@@ -111,6 +111,8 @@ public final class Cpu implements FpuHost {
     public long instructions;
     /** Of those, the ones run by compiled blocks and by replayed decoded blocks (the rest were decoded). */
     public long compiledInstructions, replayedInstructions;
+    /** Times a block was decoded (first runs, and again after eviction or a code change). */
+    public long blocksBuilt;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private boolean stopOnFault;
     private GuestFault lastFault;
@@ -320,6 +322,7 @@ public final class Cpu implements FpuHost {
      * recorded, or when the CPU's mode or address space changed. A fault keeps what was recorded before it.
      */
     private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
+        blocksBuilt++;
         int gen = mmu.generation(), epoch = modeEpoch;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
@@ -333,7 +336,7 @@ public final class Cpu implements FpuHost {
                 long startLin = mode64 ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
                 long end = moved ? insnEnd : ip;
                 int len = (int) (end - startIp);
-                boolean recorded = windowLength == 16 && windowIp == startIp && len > 0 && len <= 16
+                boolean recorded = windowIp == startIp && len > 0 && len <= windowLength
                         && (startLin & ~0xFFFL) == page && fetchHost == pageHost && mmu.generation() == gen
                         && modeEpoch == epoch;
                 if (!recorded) break;
@@ -371,6 +374,11 @@ public final class Cpu implements FpuHost {
      * linear address, entries, instructions, and whether it runs compiled or else why not (the first
      * instruction without a fast form, as opcode bytes).
      */
+    /** Blocks compiled so far in this process, and the milliseconds their bytecode took to generate. */
+    public static String compileSummary() {
+        return BlockCompiler.compiledBlocks() + " blocks compiled in " + BlockCompiler.compileNanos() / 1_000_000 + " ms";
+    }
+
     public java.util.List<String> hotBlocks(int limit) {
         return blocks.blocks().stream()
                 .sorted(java.util.Comparator.comparingLong((DecodedBlock b) -> -b.entries * b.insns.length))
@@ -489,11 +497,27 @@ public final class Cpu implements FpuHost {
         }
         long inPage = lin & 0xFFF;
         // The window must not wrap the IP or cross into the next page (its mapping may differ).
-        if (inPage <= 4096 - 16 && (ipMask == -1L || off <= ipMask - 16)) {
-            window = ram.get(CODE_WINDOW, fetchHost + inPage);
-            window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+        if (ipMask == -1L || off <= ipMask - 16) {
+            if (inPage <= 4096 - 16) {
+                window = ram.get(CODE_WINDOW, fetchHost + inPage);
+                window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+                windowLength = 16;
+            } else {
+                // The last bytes of the page: the window ends with the page, so an instruction there
+                // still decodes from it alone and can be recorded into a block (one that crosses the
+                // page end cannot: its fetch leaves the window).
+                long lo = ram.get(CODE_WINDOW, fetchHost + 4096 - 16), hi = ram.get(CODE_WINDOW, fetchHost + 4096 - 8);
+                int k = (int) inPage - (4096 - 16);
+                if (k < 8) {
+                    window = lo >>> (8 * k) | hi << (64 - 8 * k);
+                    window2 = hi >>> (8 * k);
+                } else {
+                    window = hi >>> (8 * (k - 8));
+                    window2 = 0;
+                }
+                windowLength = 16 - k;
+            }
             windowIp = ip;
-            windowLength = 16;
             ip++;
             return (int) window & 0xFF;
         }

@@ -114,6 +114,23 @@ class DecodedBlockTest {
     }
 
     @Test
+    void aLoopEndingAtAPageEndIsDecodedOnceAndCompiled() {
+        // mov ecx, 100000; jmp L; (nops); L at 4096 - 7: add eax, 1; dec ecx; jnz L; then hlt on the next page.
+        // The instructions within 16 bytes of a page end were decoded afresh on every pass once.
+        String head = "b9a0860100" + "e9ef0f0000";
+        String loop = "83c001" + "ffc9" + "75f9";
+        String code = head + "90".repeat(4096 - 7 - head.length() / 2) + loop + "f4";
+        EmuTestRig rig = new EmuTestRig().slices(4096);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2), new byte[0], 0,
+                10_000_000);
+        assertEquals(EmuTestRig.Stop.HALT, r.stop());
+        assertEquals(100_000, r.state().gpr()[0]);
+        String loopBlock = String.format("%016x", EmuTestRig.CODE_BASE + 4096 - 7);
+        String line = rig.hotBlocks(5).stream().filter(b -> b.startsWith(loopBlock)).findFirst().orElse("not cached");
+        assertTrue(line.contains("compiled") && line.contains(" 3 insns"), line);
+    }
+
+    @Test
     void rewrittenCodeIsDecodedAgain() {
         for (long base : new long[] {0, EmuTestRig.KERNEL_ALIAS}) {
             EmuTestRig.Result r = run(SELF_MODIFYING, base);
