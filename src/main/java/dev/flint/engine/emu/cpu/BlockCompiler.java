@@ -35,7 +35,8 @@ final class BlockCompiler {
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
-    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong(), COMPILE_NANOS = new AtomicLong();
+    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong(), COMPILE_NANOS = new AtomicLong(),
+            FAILURES = new AtomicLong();
     /** The local slot of the exception handler's throwable (after InlineForms' slots). */
     private static final int THROWN = 46;
 
@@ -43,6 +44,9 @@ final class BlockCompiler {
 
     /** Blocks compiled so far in this process (all vCPUs). */
     static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
+
+    /** Blocks whose compilation failed (a bug: they keep being replayed); tests assert there are none. */
+    static long failures() { return FAILURES.get(); }
 
     /** Nanoseconds spent generating and defining block classes so far (all vCPUs). */
     static long compileNanos() { return COMPILE_NANOS.get(); }
@@ -74,6 +78,7 @@ final class BlockCompiler {
             COMPILED_BLOCKS.incrementAndGet();
             return block;
         } catch (Throwable t) {
+            FAILURES.incrementAndGet();
             LOG.log(Level.WARNING, "emu: could not compile a block of " + insns.length + " instructions", t);
             return null;
         } finally {
@@ -84,8 +89,8 @@ final class BlockCompiler {
     private static void emit(CodeBuilder code, DecodedInsn[] insns) {
         int last = insns.length - 1;
         boolean[] local = new boolean[16];
-        for (int i = 0; i < last; i++) {
-            if (InlineForms.handles(insns[i])) InlineForms.uses(insns[i], local);
+        for (DecodedInsn d : insns) {
+            if (InlineForms.handles(d)) InlineForms.uses(d, local);
         }
         InlineForms forms = new InlineForms(code, local);
         forms.prologue();

@@ -266,7 +266,8 @@ public final class Cpu implements FpuHost {
             } else {
                 int key = modeKey();
                 DecodedBlock block = blocks.get(lin, rip, key, pageHost);
-                if (block != null && block.matches(ram)) {
+                if (block != null && (block.page2Lin < 0 || mmu.codePageIfCached(block.page2Lin) == block.page2Host)
+                        && block.matches(ram)) {
                     if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
                         block.compiled = BlockCompiler.compile(block.insns);
                     }
@@ -326,6 +327,7 @@ public final class Cpu implements FpuHost {
         int gen = mmu.generation(), epoch = modeEpoch;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
+        long page2Host = -1;
         try {
             while (count < max && kept < MAX_BLOCK) {
                 DecodedInsn d = new DecodedInsn();
@@ -336,10 +338,25 @@ public final class Cpu implements FpuHost {
                 long startLin = mode64 ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
                 long end = moved ? insnEnd : ip;
                 int len = (int) (end - startIp);
-                boolean recorded = windowIp == startIp && len > 0 && len <= windowLength
-                        && (startLin & ~0xFFFL) == page && fetchHost == pageHost && mmu.generation() == gen
+                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && mmu.generation() == gen
                         && modeEpoch == epoch;
-                if (!recorded) break;
+                boolean recorded = sameState && windowIp == startIp && len <= windowLength && fetchHost == pageHost;
+                // An instruction that runs on into the next page (in RAM) ends the block; its bytes come
+                // from both pages, and the block is used only while the second one still maps there too.
+                boolean crossing = !recorded && sameState && ((startLin + len - 1) & ~0xFFFL) == page + 4096
+                        && (page2Host = mmu.codePageIfCached(page + 4096)) >= 0;
+                if (!recorded && !crossing) break;
+                if (crossing) {
+                    int inFirst = (int) (4096 - (startLin & 0xFFF));
+                    window = 0;
+                    window2 = 0;
+                    for (int i = 0; i < len; i++) {
+                        long b = ram.get(ValueLayout.JAVA_BYTE, i < inFirst ? pageHost + (startLin & 0xFFF) + i
+                                : page2Host + i - inFirst) & 0xFFL;
+                        if (i < 8) window |= b << (8 * i);
+                        else window2 |= b << (8 * (i - 8));
+                    }
+                }
                 d.rip = startIp;
                 d.endIp = end & ipMask;
                 d.length = len;
@@ -351,13 +368,13 @@ public final class Cpu implements FpuHost {
                 FastPath.classify(d, mode64, codeScratch, length);
                 length += len;
                 buildScratch[kept++] = d;
-                if (s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
+                if (crossing || s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
             }
         } finally {
             recording = null;
             if (kept > 0) {
                 blocks.put(new DecodedBlock(lin, rip, key, pageHost,
-                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length));
+                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length, page2Host));
             }
         }
         return count;
@@ -375,6 +392,9 @@ public final class Cpu implements FpuHost {
      * instruction without a fast form, as opcode bytes).
      */
     /** Blocks compiled so far in this process, and the milliseconds their bytecode took to generate. */
+    /** Blocks that failed to compile in this process (a compiler bug; they keep being replayed). */
+    public static long blockCompileFailures() { return BlockCompiler.failures(); }
+
     public static String compileSummary() {
         return BlockCompiler.compiledBlocks() + " blocks compiled in " + BlockCompiler.compileNanos() / 1_000_000 + " ms";
     }
