@@ -51,12 +51,15 @@ final class BlockCompiler {
     /** Nanoseconds spent generating and defining block classes so far (all vCPUs). */
     static long compileNanos() { return COMPILE_NANOS.get(); }
 
-    /** True if every instruction of the block has a fast form (only such blocks compile). */
+    /**
+     * True if compiling the block pays: some instruction of it has a fast form (the others run their
+     * general handler from the compiled code, through {@link Cpu#replayInBlock}).
+     */
     static boolean compilable(DecodedInsn[] insns) {
         for (DecodedInsn d : insns) {
-            if (d.fast == FastPath.NONE) return false;
+            if (d.fast != FastPath.NONE) return true;
         }
-        return true;
+        return false;
     }
 
     /** The compiled block, or null if it could not be compiled (the block then keeps being replayed). */
@@ -115,6 +118,18 @@ final class BlockCompiler {
                 leave(code, forms, d.imm, i + 1);
                 code.labelBinding(notTaken);
                 if (i == last) leave(code, forms, d.endIp, insns.length);
+            } else if (d.fast == FastPath.NONE) {
+                // No fast form: the instruction's handler runs (Cpu.replayInBlock), on the register array.
+                forms.flush();
+                code.aload(InlineForms.CPU).aload(2).loadConstant(i).aaload()
+                        .invokevirtual(CPU, "replayInBlock", MethodTypeDesc.of(ConstantDescs.CD_boolean, INSN));
+                if (i == last) {
+                    code.pop().loadConstant(insns.length).ireturn();
+                } else {
+                    Label goesOn = code.newLabel();
+                    code.ifne(goesOn).loadConstant(i + 1).ireturn().labelBinding(goesOn);
+                    forms.reload();
+                }
             } else {
                 forms.flush(); // the form's method works on the register array
                 String method = FastPath.STRAIGHT_LINE[d.fast];
@@ -183,6 +198,7 @@ final class BlockCompiler {
 
     private static boolean mayFault(int form) {
         return switch (form) {
+            case FastPath.NONE -> true; // the general handlers, anything goes
             case FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_LOAD, FastPath.ALU_STORE,
                  FastPath.ALU_STORE_IMM, FastPath.TEST_LOAD, FastPath.MOVZX_LOAD, FastPath.IMUL_LOAD,
                  FastPath.CMOV_LOAD, FastPath.SETCC_STORE, FastPath.TEST8_LOAD, FastPath.MUL_LOAD, FastPath.PUSH,

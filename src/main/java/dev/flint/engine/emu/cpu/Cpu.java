@@ -197,7 +197,7 @@ public final class Cpu implements FpuHost {
     // ============================================================ run loop
 
     /**
-     * Runs up to {@code budget} instructions. Returns early on HLT, or when interrupts may have become
+     * Runs about {@code budget} instructions (a compiled block may run up to 63 past it). Returns early on HLT, or when interrupts may have become
      * deliverable (the caller then checks the local APIC). Guest faults are delivered internally; a
      * triple fault escapes as {@link TripleFault}.
      */
@@ -272,7 +272,9 @@ public final class Cpu implements FpuHost {
                         block.compiled = BlockCompiler.compile(block.insns);
                     }
                     CompiledBlock compiled = block.compiled;
-                    if (compiled != null && max >= block.insns.length) {
+                    // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
+                    // it there would replay it and leave a partial block to decode at every slice end.
+                    if (compiled != null) {
                         count = compiled.run(fast, block.insns);
                         compiledInstructions += count;
                     } else {
@@ -437,6 +439,17 @@ public final class Cpu implements FpuHost {
             fetchGen = mmu.generation();
         }
         return fetchHost;
+    }
+
+    /**
+     * Compiled blocks: runs an instruction that has no fast form through its handler, as a replay does.
+     * Returns whether the block may go on (execution fell through and nothing that ends a block happened).
+     */
+    boolean replayInBlock(DecodedInsn d) {
+        int gen = mmu.generation(), epoch = modeEpoch;
+        s.rip = d.rip; // as between replayed instructions (compiled code sets RIP only when it leaves)
+        replay(d);
+        return s.rip == d.endIp && !blockInterrupted(gen, epoch);
     }
 
     /** Executes a decoded instruction: its prefixes and code bytes restored, straight to its handler. */
