@@ -87,6 +87,14 @@ public final class EmuTestRig {
     private long compileThreshold = -1;
 
     private Cpu lastCpu;
+    /** Devices put on the port-I/O bus of every run's machine. */
+    private final java.util.List<Bus.Range> portDevices = new java.util.ArrayList<>();
+
+    /** Puts {@code device} on the port-I/O bus at [base, base + length) in every run. */
+    public EmuTestRig portDevice(long base, long length, dev.flint.machine.bus.BusDevice device) {
+        portDevices.add(new Bus.Range(base, length, device, "test device"));
+        return this;
+    }
 
     /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
     public java.util.List<String> hotBlocks(int limit) {
@@ -142,7 +150,9 @@ public final class EmuTestRig {
             setupState(st, initial, cpl);
             resetFpu(initial);
             Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
-            Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1);
+            Bus ports = new Bus("pio");
+            for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
+            Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1);
             cpu.setStopOnFault(true);
             lastCpu = cpu;
             if (compileThreshold >= 0) cpu.setCompileThreshold(compileThreshold);

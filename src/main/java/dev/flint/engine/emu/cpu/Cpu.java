@@ -3,6 +3,7 @@ package dev.flint.engine.emu.cpu;
 import dev.flint.engine.emu.GuestClock;
 import dev.flint.engine.emu.fpu.FpuHost;
 import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.engine.emu.mmu.DeviceAccess;
 import dev.flint.engine.emu.mmu.Mmu;
 import dev.flint.machine.bus.Bus;
 
@@ -1636,13 +1637,13 @@ public final class Cpu implements FpuHost {
                 }
                 case 0x6C, 0x6D -> {
                     int zz = Math.min(z, 4);
-                    long v = ports.read(r[RDX] & 0xFFFF, zz);
+                    long v = DeviceAccess.read(ports, r[RDX] & 0xFFFF, zz);
                     mmu.write(linear(ES, di), zz, v);
                     advance(RDI, flags.direction() ? -zz : zz, am);
                 }
                 default -> {
                     int zz = Math.min(z, 4);
-                    ports.write(r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
+                    DeviceAccess.write(ports, r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
                     advance(RSI, flags.direction() ? -zz : zz, am);
                 }
             }
@@ -1742,12 +1743,12 @@ public final class Cpu implements FpuHost {
 
     private void in(int port, int z) {
         checkIo(port, z);
-        setReg(RAX, z, ports.read(port, z));
+        setReg(RAX, z, DeviceAccess.read(ports, port, z));
     }
 
     private void out(int port, int z) {
         checkIo(port, z);
-        ports.write(port, z, getReg(RAX, z));
+        DeviceAccess.write(ports, port, z, getReg(RAX, z));
     }
 
     // ------------------------------------------------------------ two-byte opcodes
