@@ -5,6 +5,7 @@
 #   boot  — process start until the guest's init prints its marker;
 #   cpu   — a CPU-bound job inside the guest: sha256sum of 64 MiB of zeros, timed by the guest's own
 #           clock (/proc/uptime; both machines keep guest time on the host's clock).
+# Both at 1 and at 2 vCPUs (BENCH_CPUS="1" for one of them), each with its two ratios.
 # Usage: bench/emu-boot.sh [RUNS]   (default 5). Needs qemu-system-x86 and cpio (bin/test installs them).
 set -euo pipefail
 runs=${1:-5}
@@ -37,9 +38,10 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/bench.cpio.gz"
 
 cmdline="console=ttyS0 panic=-1"
-flint_cmd=("$repo/bin/flint" run --engine emu --memory 256 --kernel "$kernel" --initrd "$work/bench.cpio.gz" --cmdline "$cmdline")
-qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -m 256 -nographic -no-reboot -kernel "$kernel"
-          -initrd "$work/bench.cpio.gz" -append "$cmdline")
+# The commands for N vCPUs.
+flint_cmd() { flint_cmd=("$repo/bin/flint" run --engine emu --cpus "$1" --memory 256 --kernel "$kernel" --initrd "$work/bench.cpio.gz" --cmdline "$cmdline"); }
+qemu_cmd() { qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -smp "$1" -m 256 -nographic -no-reboot -kernel "$kernel"
+                       -initrd "$work/bench.cpio.gz" -append "$cmdline"); }
 
 # Runs a command, prints "BOOT_SECONDS CPU_SECONDS" (boot = wall time to the marker line).
 measure() {
@@ -66,13 +68,22 @@ zeros_sha=$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
 # shellcheck source=lib.sh
 source "$repo/bench/lib.sh"
 
-: > "$work/flint.txt"; : > "$work/qemu.txt"
-for i in $(seq "$runs"); do
-    f=$(measure "${flint_cmd[@]}"); echo "$f" >> "$work/flint.txt"
-    q=$(measure "${qemu_cmd[@]}"); echo "$q" >> "$work/qemu.txt"
-    printf 'run %d  flint-emu boot %6.2f s cpu %6.2f s   qemu-tcg boot %6.2f s cpu %6.2f s\n' "$i" $f $q
+# Both machines alternate run by run, so load from elsewhere on the host hits them alike; the load
+# average is printed with each run because wall times on a shared host mean little without it.
+summary=()
+for cpus in ${BENCH_CPUS:-1 2}; do
+    flint_cmd "$cpus"; qemu_cmd "$cpus"
+    : > "$work/flint.txt"; : > "$work/qemu.txt"
+    for i in $(seq "$runs"); do
+        f=$(measure "${flint_cmd[@]}"); echo "$f" >> "$work/flint.txt"
+        q=$(measure "${qemu_cmd[@]}"); echo "$q" >> "$work/qemu.txt"
+        printf '%d vCPU run %d  flint-emu boot %6.2f s cpu %6.2f s   qemu-tcg boot %6.2f s cpu %6.2f s   (load %s)\n' \
+            "$cpus" "$i" $f $q "$(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+    fb=$(cut -d' ' -f1 "$work/flint.txt" | median); qb=$(cut -d' ' -f1 "$work/qemu.txt" | median)
+    fc=$(cut -d' ' -f2 "$work/flint.txt" | median); qc=$(cut -d' ' -f2 "$work/qemu.txt" | median)
+    summary+=("$(printf '%d vCPU, median of %d   boot: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f   sha256sum 64 MiB: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f' \
+        "$cpus" "$runs" "$fb" "$qb" "$(echo "$fb / $qb" | bc -l)" "$fc" "$qc" "$(echo "$fc / $qc" | bc -l)")")
 done
-fb=$(cut -d' ' -f1 "$work/flint.txt" | median); qb=$(cut -d' ' -f1 "$work/qemu.txt" | median)
-fc=$(cut -d' ' -f2 "$work/flint.txt" | median); qc=$(cut -d' ' -f2 "$work/qemu.txt" | median)
-printf '\nmedian of %d   boot: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f\n' "$runs" "$fb" "$qb" "$(echo "$fb / $qb" | bc -l)"
-printf '              cpu (sha256sum 64 MiB): flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f\n' "$fc" "$qc" "$(echo "$fc / $qc" | bc -l)"
+echo
+printf '%s\n' "${summary[@]}"

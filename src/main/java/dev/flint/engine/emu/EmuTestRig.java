@@ -86,6 +86,21 @@ public final class EmuTestRig {
     /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
     private long compileThreshold = -1;
 
+    private Cpu lastCpu;
+    /** Devices put on the port-I/O bus of every run's machine. */
+    private final java.util.List<Bus.Range> portDevices = new java.util.ArrayList<>();
+
+    /** Puts {@code device} on the port-I/O bus at [base, base + length) in every run. */
+    public EmuTestRig portDevice(long base, long length, dev.flint.machine.bus.BusDevice device) {
+        portDevices.add(new Bus.Range(base, length, device, "test device"));
+        return this;
+    }
+
+    /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
+    public java.util.List<String> hotBlocks(int limit) {
+        return lastCpu == null ? java.util.List.of() : lastCpu.hotBlocks(limit);
+    }
+
     /** A rig without FPU/SSE units (x87/SSE instructions raise #UD; XMM registers are plain storage). */
     public EmuTestRig() { this(FpuUnit.none()); }
 
@@ -135,8 +150,11 @@ public final class EmuTestRig {
             setupState(st, initial, cpl);
             resetFpu(initial);
             Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
-            Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1);
+            Bus ports = new Bus("pio");
+            for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
+            Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1);
             cpu.setStopOnFault(true);
+            lastCpu = cpu;
             if (compileThreshold >= 0) cpu.setCompileThreshold(compileThreshold);
             if (!replays) return runOnce(cpu, st, mem, code, data, maxInstructions, slice);
             mem.writeByte(CODE_BASE + code.length, (byte) 0xF4); // HLT: a slice running past the end stops there

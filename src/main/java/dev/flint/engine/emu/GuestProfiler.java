@@ -75,6 +75,12 @@ final class GuestProfiler implements AutoCloseable {
             out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded%n",
                     100.0 * compiled / instructions, 100.0 * replayed / instructions,
                     100.0 * (instructions - compiled - replayed) / instructions);
+            out.println("# " + Cpu.compileSummary());
+            out.println("# " + cpus.stream().mapToLong(c -> c.blocksBuilt).sum() + " blocks decoded");
+            for (Cpu cpu : cpus) {
+                out.println("# hottest blocks of a vCPU (entries x instructions):");
+                for (String line : cpu.hotBlocks(40)) out.println("# " + line);
+            }
             samples.entrySet().stream()
                     .sorted(Map.Entry.<Long, Integer>comparingByValue().reversed())
                     .forEach(e -> out.printf("%016x %d%n", e.getKey(), e.getValue()));

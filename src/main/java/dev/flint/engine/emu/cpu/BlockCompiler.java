@@ -20,8 +20,9 @@ import java.util.logging.Logger;
  * straight-line method: no per-instruction dispatch, no RIP bookkeeping between instructions, and the
  * block's loop-carried state stays in the JIT's hands.
  *
- * <p>Semantics are the replay's: before each instruction that can fault, the CPU records it as the one
- * to restart; a conditional branch taken in the middle of the block leaves early.
+ * <p>Semantics are the replay's: a fault restarts the instruction that raised it with the registers as
+ * they were before it (the exception handler stores the block's register locals back and tells the CPU
+ * which instruction it was); a conditional branch taken in the middle of the block leaves early.
  */
 final class BlockCompiler {
     private static final Logger LOG = Logger.getLogger(BlockCompiler.class.getName());
@@ -34,23 +35,36 @@ final class BlockCompiler {
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
-    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong();
+    private static final AtomicLong COMPILED_BLOCKS = new AtomicLong(), COMPILE_NANOS = new AtomicLong(),
+            FAILURES = new AtomicLong();
+    /** The local slot of the exception handler's throwable (after InlineForms' slots). */
+    private static final int THROWN = 46;
 
     private BlockCompiler() {}
 
     /** Blocks compiled so far in this process (all vCPUs). */
     static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
 
-    /** True if every instruction of the block has a fast form (only such blocks compile). */
+    /** Blocks whose compilation failed (a bug: they keep being replayed); tests assert there are none. */
+    static long failures() { return FAILURES.get(); }
+
+    /** Nanoseconds spent generating and defining block classes so far (all vCPUs). */
+    static long compileNanos() { return COMPILE_NANOS.get(); }
+
+    /**
+     * True if compiling the block pays: some instruction of it has a fast form (the others run their
+     * general handler from the compiled code, through {@link Cpu#replayInBlock}).
+     */
     static boolean compilable(DecodedInsn[] insns) {
         for (DecodedInsn d : insns) {
-            if (d.fast == FastPath.NONE) return false;
+            if (d.fast != FastPath.NONE) return true;
         }
-        return true;
+        return false;
     }
 
     /** The compiled block, or null if it could not be compiled (the block then keeps being replayed). */
     static CompiledBlock compile(DecodedInsn[] insns) {
+        long t0 = System.nanoTime();
         try {
             byte[] bytes = CLASS_FILE.build(ClassDesc.of(BlockCompiler.class.getPackageName(), "Block"), cb -> {
                 cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SYNTHETIC);
@@ -67,42 +81,95 @@ final class BlockCompiler {
             COMPILED_BLOCKS.incrementAndGet();
             return block;
         } catch (Throwable t) {
+            FAILURES.incrementAndGet();
             LOG.log(Level.WARNING, "emu: could not compile a block of " + insns.length + " instructions", t);
             return null;
+        } finally {
+            COMPILE_NANOS.addAndGet(System.nanoTime() - t0);
         }
     }
 
     private static void emit(CodeBuilder code, DecodedInsn[] insns) {
-        InlineForms.prologue(code);
-        boolean[] flagsDead = flagsDeadAfter(insns);
         int last = insns.length - 1;
+        boolean[] local = new boolean[16];
+        for (DecodedInsn d : insns) {
+            if (InlineForms.handles(d)) InlineForms.uses(d, local);
+        }
+        InlineForms forms = new InlineForms(code, local);
+        forms.prologue();
+        boolean[] flagsDead = flagsDeadAfter(insns);
+        Label start = code.newLabel(), end = code.newLabel(), handler = code.newLabel();
+        code.labelBinding(start);
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
-            if (mayFault(d.fast)) {
-                // cpu.setStartIp(rip): a fault restarts this instruction.
-                code.aload(InlineForms.CPU).loadConstant(d.rip).invokevirtual(CPU, "setStartIp", TAKES_LONG);
-            }
-            if (i < last && InlineForms.handles(d)) {
-                InlineForms.emit(code, d, flagsDead[i]);
-                continue;
-            }
-            String method = FastPath.STRAIGHT_LINE[d.fast];
-            if (i == last) {
-                call(code, i, "run"); // the last one sets RIP, whatever it is
-                code.loadConstant(insns.length).ireturn();
-            } else if (method != null) {
-                call(code, i, method);
+            code.lineNumber(i + 1); // profilers show the guest instruction (its index in the block) as the line
+            // A fault restarts this instruction: the handler below reads which one it was from INDEX.
+            if (mayFault(d.fast)) code.loadConstant(i).istore(InlineForms.INDEX);
+            if (InlineForms.handles(d)) {
+                forms.emit(d, flagsDead[i]);
+                if (i == last) leave(code, forms, d.endIp, insns.length);
+            } else if (d.fast == FastPath.JMP && i == last) {
+                leave(code, forms, d.imm, insns.length);
+            } else if (d.fast == FastPath.JCC) {
+                // Taken: leave for the target. Not taken: go on, or leave for the next instruction if last.
+                Label notTaken = code.newLabel();
+                forms.condition(d.fastOp);
+                code.ifeq(notTaken);
+                leave(code, forms, d.imm, i + 1);
+                code.labelBinding(notTaken);
+                if (i == last) leave(code, forms, d.endIp, insns.length);
+            } else if (d.fast == FastPath.NONE) {
+                // No fast form: the instruction's handler runs (Cpu.replayInBlock), on the register array.
+                forms.flush();
+                code.aload(InlineForms.CPU).aload(2).loadConstant(i).aaload()
+                        .invokevirtual(CPU, "replayInBlock", MethodTypeDesc.of(ConstantDescs.CD_boolean, INSN));
+                if (i == last) {
+                    code.pop().loadConstant(insns.length).ireturn();
+                } else {
+                    Label goesOn = code.newLabel();
+                    code.ifne(goesOn).loadConstant(i + 1).ireturn().labelBinding(goesOn);
+                    forms.reload();
+                }
             } else {
-                // A branch that fell through when the block was built: leave if it goes elsewhere now.
-                call(code, i, "run");
-                Label fallsThrough = code.newLabel();
-                code.aload(1).loadConstant(d.endIp)
-                        .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
-                        .ifne(fallsThrough)
-                        .loadConstant(i + 1).ireturn()
-                        .labelBinding(fallsThrough);
+                forms.flush(); // the form's method works on the register array
+                String method = FastPath.STRAIGHT_LINE[d.fast];
+                if (i == last) {
+                    call(code, i, "run"); // the last one sets RIP, whatever it is
+                    code.loadConstant(insns.length).ireturn();
+                } else if (method != null) {
+                    call(code, i, method);
+                    forms.reload();
+                } else {
+                    // A jump or call that went to the next instruction when the block was built (CALL +0):
+                    // leave if it goes elsewhere now.
+                    call(code, i, "run");
+                    Label fallsThrough = code.newLabel();
+                    code.aload(1).loadConstant(d.endIp)
+                            .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
+                            .ifne(fallsThrough)
+                            .loadConstant(i + 1).ireturn()
+                            .labelBinding(fallsThrough);
+                    forms.reload();
+                }
             }
         }
+        code.labelBinding(end);
+        // Anything thrown (a guest fault, mostly): the registers as they were before the instruction
+        // that threw go back to the array, and the CPU learns which instruction to restart.
+        code.labelBinding(handler);
+        code.astore(THROWN);
+        forms.storeAll();
+        code.aload(InlineForms.CPU).aload(2).iload(InlineForms.INDEX).aaload()
+                .getfield(INSN, "rip", ConstantDescs.CD_long).invokevirtual(CPU, "setStartIp", TAKES_LONG);
+        code.aload(THROWN).athrow();
+        code.exceptionCatchAll(start, end, handler);
+    }
+
+    /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the block. */
+    private static void leave(CodeBuilder code, InlineForms forms, long rip, int count) {
+        forms.storeDirty();
+        code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
+        code.loadConstant(count).ireturn();
     }
 
     /**
@@ -131,6 +198,7 @@ final class BlockCompiler {
 
     private static boolean mayFault(int form) {
         return switch (form) {
+            case FastPath.NONE -> true; // the general handlers, anything goes
             case FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_LOAD, FastPath.ALU_STORE,
                  FastPath.ALU_STORE_IMM, FastPath.TEST_LOAD, FastPath.MOVZX_LOAD, FastPath.IMUL_LOAD,
                  FastPath.CMOV_LOAD, FastPath.SETCC_STORE, FastPath.TEST8_LOAD, FastPath.MUL_LOAD, FastPath.PUSH,

@@ -3,6 +3,7 @@ package dev.flint.engine.emu.cpu;
 import dev.flint.engine.emu.GuestClock;
 import dev.flint.engine.emu.fpu.FpuHost;
 import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.engine.emu.mmu.DeviceAccess;
 import dev.flint.engine.emu.mmu.Mmu;
 import dev.flint.machine.bus.Bus;
 
@@ -111,6 +112,8 @@ public final class Cpu implements FpuHost {
     public long instructions;
     /** Of those, the ones run by compiled blocks and by replayed decoded blocks (the rest were decoded). */
     public long compiledInstructions, replayedInstructions;
+    /** Times a block was decoded (first runs, and again after eviction or a code change). */
+    public long blocksBuilt;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private boolean stopOnFault;
     private GuestFault lastFault;
@@ -195,7 +198,7 @@ public final class Cpu implements FpuHost {
     // ============================================================ run loop
 
     /**
-     * Runs up to {@code budget} instructions. Returns early on HLT, or when interrupts may have become
+     * Runs about {@code budget} instructions (a compiled block may run up to 63 past it). Returns early on HLT, or when interrupts may have become
      * deliverable (the caller then checks the local APIC). Guest faults are delivered internally; a
      * triple fault escapes as {@link TripleFault}.
      */
@@ -264,12 +267,15 @@ public final class Cpu implements FpuHost {
             } else {
                 int key = modeKey();
                 DecodedBlock block = blocks.get(lin, rip, key, pageHost);
-                if (block != null && block.matches(ram)) {
+                if (block != null && (block.page2Lin < 0 || mmu.codePageIfCached(block.page2Lin) == block.page2Host)
+                        && block.matches(ram)) {
                     if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
                         block.compiled = BlockCompiler.compile(block.insns);
                     }
                     CompiledBlock compiled = block.compiled;
-                    if (compiled != null && max >= block.insns.length) {
+                    // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
+                    // it there would replay it and leave a partial block to decode at every slice end.
+                    if (compiled != null) {
                         count = compiled.run(fast, block.insns);
                         compiledInstructions += count;
                     } else {
@@ -320,9 +326,11 @@ public final class Cpu implements FpuHost {
      * recorded, or when the CPU's mode or address space changed. A fault keeps what was recorded before it.
      */
     private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
+        blocksBuilt++;
         int gen = mmu.generation(), epoch = modeEpoch;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
+        long page2Host = -1;
         try {
             while (count < max && kept < MAX_BLOCK) {
                 DecodedInsn d = new DecodedInsn();
@@ -333,10 +341,25 @@ public final class Cpu implements FpuHost {
                 long startLin = mode64 ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
                 long end = moved ? insnEnd : ip;
                 int len = (int) (end - startIp);
-                boolean recorded = windowLength == 16 && windowIp == startIp && len > 0 && len <= 16
-                        && (startLin & ~0xFFFL) == page && fetchHost == pageHost && mmu.generation() == gen
+                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && mmu.generation() == gen
                         && modeEpoch == epoch;
-                if (!recorded) break;
+                boolean recorded = sameState && windowIp == startIp && len <= windowLength && fetchHost == pageHost;
+                // An instruction that runs on into the next page (in RAM) ends the block; its bytes come
+                // from both pages, and the block is used only while the second one still maps there too.
+                boolean crossing = !recorded && sameState && ((startLin + len - 1) & ~0xFFFL) == page + 4096
+                        && (page2Host = mmu.codePageIfCached(page + 4096)) >= 0;
+                if (!recorded && !crossing) break;
+                if (crossing) {
+                    int inFirst = (int) (4096 - (startLin & 0xFFF));
+                    window = 0;
+                    window2 = 0;
+                    for (int i = 0; i < len; i++) {
+                        long b = ram.get(ValueLayout.JAVA_BYTE, i < inFirst ? pageHost + (startLin & 0xFFF) + i
+                                : page2Host + i - inFirst) & 0xFFL;
+                        if (i < 8) window |= b << (8 * i);
+                        else window2 |= b << (8 * (i - 8));
+                    }
+                }
                 d.rip = startIp;
                 d.endIp = end & ipMask;
                 d.length = len;
@@ -348,13 +371,13 @@ public final class Cpu implements FpuHost {
                 FastPath.classify(d, mode64, codeScratch, length);
                 length += len;
                 buildScratch[kept++] = d;
-                if (s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
+                if (crossing || s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
             }
         } finally {
             recording = null;
             if (kept > 0) {
                 blocks.put(new DecodedBlock(lin, rip, key, pageHost,
-                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length));
+                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length, page2Host));
             }
         }
         return count;
@@ -364,6 +387,36 @@ public final class Cpu implements FpuHost {
     private boolean blockInterrupted(int gen, int epoch) {
         return halted || interruptShadow || (flags.system & Flags.TF) != 0 || mmu.generation() != gen
                 || modeEpoch != epoch;
+    }
+
+    /**
+     * The profiler's view of the decoded blocks cached now, hottest first: one line each with the
+     * linear address, entries, instructions, and whether it runs compiled or else why not (the first
+     * instruction without a fast form, as opcode bytes).
+     */
+    /** Blocks compiled so far in this process, and the milliseconds their bytecode took to generate. */
+    /** Blocks that failed to compile in this process (a compiler bug; they keep being replayed). */
+    public static long blockCompileFailures() { return BlockCompiler.failures(); }
+
+    public static String compileSummary() {
+        return BlockCompiler.compiledBlocks() + " blocks compiled in " + BlockCompiler.compileNanos() / 1_000_000 + " ms";
+    }
+
+    public java.util.List<String> hotBlocks(int limit) {
+        return blocks.blocks().stream()
+                .sorted(java.util.Comparator.comparingLong((DecodedBlock b) -> -b.entries * b.insns.length))
+                .limit(limit)
+                .map(b -> {
+                    String how = b.compiled != null ? "compiled" : "replayed";
+                    for (DecodedInsn d : b.insns) {
+                        if (d.fast == FastPath.NONE) {
+                            how += String.format(" (no fast form: %x: %s%02x)", d.rip, d.twoByte ? "0f " : "", d.opcode);
+                            break;
+                        }
+                    }
+                    return String.format("%016x %d entries x %d insns, %s", b.linear, b.entries, b.insns.length, how);
+                })
+                .toList();
     }
 
     /** Tests only: compile blocks after {@code entries} runs (0 = never). */
@@ -387,6 +440,17 @@ public final class Cpu implements FpuHost {
             fetchGen = mmu.generation();
         }
         return fetchHost;
+    }
+
+    /**
+     * Compiled blocks: runs an instruction that has no fast form through its handler, as a replay does.
+     * Returns whether the block may go on (execution fell through and nothing that ends a block happened).
+     */
+    boolean replayInBlock(DecodedInsn d) {
+        int gen = mmu.generation(), epoch = modeEpoch;
+        s.rip = d.rip; // as between replayed instructions (compiled code sets RIP only when it leaves)
+        replay(d);
+        return s.rip == d.endIp && !blockInterrupted(gen, epoch);
     }
 
     /** Executes a decoded instruction: its prefixes and code bytes restored, straight to its handler. */
@@ -467,11 +531,27 @@ public final class Cpu implements FpuHost {
         }
         long inPage = lin & 0xFFF;
         // The window must not wrap the IP or cross into the next page (its mapping may differ).
-        if (inPage <= 4096 - 16 && (ipMask == -1L || off <= ipMask - 16)) {
-            window = ram.get(CODE_WINDOW, fetchHost + inPage);
-            window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+        if (ipMask == -1L || off <= ipMask - 16) {
+            if (inPage <= 4096 - 16) {
+                window = ram.get(CODE_WINDOW, fetchHost + inPage);
+                window2 = ram.get(CODE_WINDOW, fetchHost + inPage + 8);
+                windowLength = 16;
+            } else {
+                // The last bytes of the page: the window ends with the page, so an instruction there
+                // still decodes from it alone and can be recorded into a block (one that crosses the
+                // page end cannot: its fetch leaves the window).
+                long lo = ram.get(CODE_WINDOW, fetchHost + 4096 - 16), hi = ram.get(CODE_WINDOW, fetchHost + 4096 - 8);
+                int k = (int) inPage - (4096 - 16);
+                if (k < 8) {
+                    window = lo >>> (8 * k) | hi << (64 - 8 * k);
+                    window2 = hi >>> (8 * k);
+                } else {
+                    window = hi >>> (8 * (k - 8));
+                    window2 = 0;
+                }
+                windowLength = 16 - k;
+            }
             windowIp = ip;
-            windowLength = 16;
             ip++;
             return (int) window & 0xFF;
         }
@@ -1557,13 +1637,13 @@ public final class Cpu implements FpuHost {
                 }
                 case 0x6C, 0x6D -> {
                     int zz = Math.min(z, 4);
-                    long v = ports.read(r[RDX] & 0xFFFF, zz);
+                    long v = DeviceAccess.read(ports, r[RDX] & 0xFFFF, zz);
                     mmu.write(linear(ES, di), zz, v);
                     advance(RDI, flags.direction() ? -zz : zz, am);
                 }
                 default -> {
                     int zz = Math.min(z, 4);
-                    ports.write(r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
+                    DeviceAccess.write(ports, r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
                     advance(RSI, flags.direction() ? -zz : zz, am);
                 }
             }
@@ -1663,12 +1743,12 @@ public final class Cpu implements FpuHost {
 
     private void in(int port, int z) {
         checkIo(port, z);
-        setReg(RAX, z, ports.read(port, z));
+        setReg(RAX, z, DeviceAccess.read(ports, port, z));
     }
 
     private void out(int port, int z) {
         checkIo(port, z);
-        ports.write(port, z, getReg(RAX, z));
+        DeviceAccess.write(ports, port, z, getReg(RAX, z));
     }
 
     // ------------------------------------------------------------ two-byte opcodes

@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A run of instructions decoded once, all in one code page, entered at its first instruction. It keeps
+ * A run of instructions decoded once, all in one code page (the last one may cross into the next),
+ * entered at its first instruction. It keeps
  * a copy of its code bytes and is only used while guest memory still holds exactly those bytes: this
  * check on every entry catches every kind of code write (the guest's own stores, another vCPU's, device
  * DMA into a page that later holds code) without hooks on any write path. A store that rewrites a later
@@ -24,20 +25,40 @@ final class DecodedBlock {
     final long pageHost;
     final DecodedInsn[] insns;
     long entries;
+    /**
+     * When the last instruction crosses into the next page: that page's linear address and the host
+     * offset it translated to (the block is only used while it still does), else -1.
+     */
+    final long page2Lin, page2Host;
     /** The block as JVM bytecode once it ran often enough ({@link BlockCompiler}); null before or if not compilable. */
     CompiledBlock compiled;
 
+    /** The code bytes in the next page, as a block of its own (only its words are used), or null. */
+    private final DecodedBlock page2;
     // The code bytes as words at page offsets: compared (under the mask) with memory on entry.
     private final int[] wordOffset;
     private final long[] wordValue, wordMask;
 
-    DecodedBlock(long linear, long rip, int modeKey, long pageHost, DecodedInsn[] insns, byte[] code, int length) {
+    DecodedBlock(long linear, long rip, int modeKey, long pageHost, DecodedInsn[] insns, byte[] code, int length,
+                 long page2Host) {
         this.linear = linear;
         this.rip = rip;
         this.modeKey = modeKey;
         this.pageHost = pageHost;
         this.insns = insns;
         int inPage = (int) (linear & 0xFFF);
+        int inFirst = Math.min(length, 4096 - inPage);
+        if (inFirst < length) {
+            page2Lin = (linear & ~0xFFFL) + 4096;
+            this.page2Host = page2Host;
+            byte[] tail = java.util.Arrays.copyOfRange(code, inFirst, length);
+            page2 = new DecodedBlock(page2Lin, 0, 0, page2Host, new DecodedInsn[0], tail, tail.length, -1);
+            length = inFirst;
+        } else {
+            page2Lin = -1;
+            this.page2Host = -1;
+            page2 = null;
+        }
         int words = Math.max(1, (length + 7) / 8);
         wordOffset = new int[words];
         wordValue = new long[words];
@@ -65,6 +86,6 @@ final class DecodedBlock {
         for (int w = 0; w < wordOffset.length; w++) {
             if ((ram.get(CODE, pageHost + wordOffset[w]) & wordMask[w]) != wordValue[w]) return false;
         }
-        return true;
+        return page2 == null || page2.matches(ram);
     }
 }

@@ -361,6 +361,9 @@ final class FastPath {
     /** True if a conditional branch is taken (compiled blocks: the branch in the middle of a block). */
     boolean taken(DecodedInsn d) { return flags.cond(d.fastOp); }
 
+    /** Compiled blocks: RIP after the block's last instruction (a branch, or one that falls through). */
+    void jump(long rip) { s.rip = rip; }
+
     /** Compiled blocks: true if RIP is {@code rip} (a branch in the middle fell through). */
     boolean atRip(long rip) { return s.rip == rip; }
 

@@ -17,7 +17,8 @@ import static java.lang.constant.ConstantDescs.CD_void;
  * {@link BlockCompiler}. Calling the form's method with its {@link DecodedInsn} makes the JIT load each
  * operand and branch on size and operation per instruction, and the inlined bodies of a long block
  * overflow C2's inlining budget, so the block's tail ends up in real calls. Here each instruction becomes
- * a few array accesses and arithmetic on {@code r[constant]}, and its flags a single {@link Flags#set}.
+ * arithmetic on JVM locals that hold the guest registers for the whole block (loaded at entry, stored
+ * back before calls, exits and in the exception handler), and its flags a single {@link Flags#set}.
  *
  * <p>The compiler drops a flag update that a later instruction of the block overwrites before anything
  * can read it or a fault can show it to the guest ({@code flagsDead}, see
@@ -26,7 +27,9 @@ import static java.lang.constant.ConstantDescs.CD_void;
  */
 final class InlineForms {
     /** Local variable slots of the compiled run method (0..2 are this, the FastPath and the insns). */
-    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10, MMU = 12;
+    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10, MMU = 12, INDEX = 13;
+    /** Guest register n lives in local slot {@code GPR + 2n} while the block runs (see {@link #uses}). */
+    private static final int GPR = 14;
 
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
@@ -48,14 +51,72 @@ final class InlineForms {
     private static final MethodTypeDesc ROTATE_INT = MethodTypeDesc.of(CD_int, CD_int, CD_int);
     private static final long LOW32 = 0xFFFF_FFFFL;
 
-    private InlineForms() {}
+    private final CodeBuilder code;
+    /** The guest registers held in locals (any the block's inlined instructions touch). */
+    private final boolean[] local;
+    /** Of those, the ones written since they were last stored back to the register array. */
+    private final boolean[] dirty = new boolean[16];
 
-    /** Loads the registers, flags and CPU into their slots: the prologue of every compiled block. */
-    static void prologue(CodeBuilder code) {
+    InlineForms(CodeBuilder code, boolean[] local) {
+        this.code = code;
+        this.local = local;
+    }
+
+    /**
+     * The registers an inlined instruction reads or writes, marked in {@code used}: the block keeps
+     * them in JVM locals, so the JIT can hold them in host registers across the whole block.
+     */
+    static void uses(DecodedInsn d, boolean[] used) {
+        if (d.fast == FastPath.MOV_STORE_IMM || d.fast == FastPath.MOV_LOAD || d.fast == FastPath.MOV_STORE
+                || d.fast == FastPath.LEA || d.fast == FastPath.ALU_LOAD || d.fast == FastPath.MOVZX_LOAD
+                || d.fast == FastPath.MOVSXD_LOAD || d.fast == FastPath.TEST_LOAD || d.fast == FastPath.TEST_LOAD_IMM) {
+            if (d.base >= 0) used[d.base] = true;
+            if (d.index >= 0) used[d.index] = true;
+        }
+        used[d.dst] = true;
+        used[d.src] = true;
+    }
+
+    /**
+     * Loads the register array, flags, CPU, MMU and the block's registers into their slots: the
+     * prologue of every compiled block.
+     */
+    void prologue() {
         code.aload(1).getfield(FAST, "r", LONGS).astore(REGS);
         code.aload(1).getfield(FAST, "flags", FLAGS_CLASS).astore(FLAGS);
         code.aload(1).getfield(FAST, "cpu", CPU_CLASS).astore(CPU);
         code.aload(1).getfield(FAST, "mmu", MMU_CLASS).astore(MMU);
+        code.iconst_0().istore(INDEX);
+        for (int n = 0; n < 16; n++) {
+            if (local[n]) code.aload(REGS).loadConstant(n).laload().lstore(GPR + 2 * n);
+        }
+    }
+
+    /** Stores the registers written since the last flush back to the array (before a call or an exit). */
+    void flush() {
+        storeDirty();
+        java.util.Arrays.fill(dirty, false);
+    }
+
+    /** The stores of {@link #flush} on a path that leaves the block (the path going on still has them dirty). */
+    void storeDirty() {
+        for (int n = 0; n < 16; n++) {
+            if (dirty[n]) code.aload(REGS).loadConstant(n).lload(GPR + 2 * n).lastore();
+        }
+    }
+
+    /** Reloads the local registers after a call that may have written the array. */
+    void reload() {
+        for (int n = 0; n < 16; n++) {
+            if (local[n]) code.aload(REGS).loadConstant(n).laload().lstore(GPR + 2 * n);
+        }
+    }
+
+    /** Stores every local register back to the array: the exception handler, whatever is dirty there. */
+    void storeAll() {
+        for (int n = 0; n < 16; n++) {
+            if (local[n]) code.aload(REGS).loadConstant(n).lload(GPR + 2 * n).lastore();
+        }
     }
 
     /** True if {@link #emit} handles this instruction. */
@@ -64,7 +125,7 @@ final class InlineForms {
             case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
                  FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
                  FastPath.INCDEC, FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.MOVZX_LOAD,
-                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM -> true;
+                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NOT, FastPath.BSWAP -> true;
             case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD -> d.fastOp != 2 && d.fastOp != 3; // not ADC/SBB
             case FastPath.SHIFT_RI -> true;
             default -> false;
@@ -77,7 +138,8 @@ final class InlineForms {
      */
     static boolean readsFlags(DecodedInsn d, boolean flagsDead) {
         return switch (d.fast) {
-            case FastPath.CMOV_RR, FastPath.SETCC_R, FastPath.INCDEC -> true; // INC/DEC keep CF
+            case FastPath.CMOV_RR, FastPath.SETCC_R -> true;
+            case FastPath.INCDEC -> !flagsDead; // INC/DEC keep CF, unless all their flags are dead anyway
             // A rotation changes CF and OF only, so it merges them into the flags so far - unless later
             // instructions overwrite all of them anyway, and then it does nothing with flags at all.
             case FastPath.SHIFT_RI -> isRotate(d.fastOp) && !flagsDead && (d.imm & shiftMask(d.size)) != 0;
@@ -99,60 +161,70 @@ final class InlineForms {
      * Emits the instruction's effect on registers and flags. {@code flagsDead}: a later instruction of the
      * block replaces every arithmetic flag before any can be read, so this one need not record its own.
      */
-    static void emit(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+    void emit(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         switch (d.fast) {
             case FastPath.NOP -> { }
-            case FastPath.MOV_RR -> store(code, d.dst, z, () -> load(code, d.src, z));
-            case FastPath.MOV_RI -> store(code, d.dst, z, () -> code.loadConstant(d.imm));
-            case FastPath.LEA -> store(code, d.dst, z, () -> effectiveAddress(code, d));
-            case FastPath.MOVSXD -> store(code, d.dst, 8, () -> code.aload(REGS).loadConstant(d.src).laload().l2i().i2l());
-            case FastPath.MOVZX_RR -> store(code, d.dst, z, () -> load(code, d.src, d.fastOp));
+            case FastPath.MOV_RR -> store(d.dst, z, () -> load(d.src, z));
+            case FastPath.MOV_RI -> store(d.dst, z, () -> code.loadConstant(d.imm));
+            case FastPath.LEA -> store(d.dst, z, () -> effectiveAddress(d));
+            case FastPath.MOVSXD -> store(d.dst, 8, () -> code.lload(GPR + 2 * d.src).l2i().i2l());
+            case FastPath.NOT -> store(d.dst, z, () -> { load(d.dst, z); code.loadConstant(-1L).lxor(); });
+            case FastPath.BSWAP -> store(d.dst, z, () -> {
+                if (z == 8) {
+                    code.lload(GPR + 2 * d.dst).invokestatic(LONG, "reverseBytes", MethodTypeDesc.of(CD_long, CD_long));
+                } else {
+                    code.lload(GPR + 2 * d.dst).l2i().invokestatic(INTEGER, "reverseBytes", MethodTypeDesc.of(CD_int, CD_int))
+                            .i2l();
+                }
+            });
+            case FastPath.MOVZX_RR -> store(d.dst, z, () -> load(d.src, d.fastOp));
             case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD, FastPath.TEST_RR, FastPath.TEST_RI,
-                 FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM -> alu(code, d, flagsDead);
-            case FastPath.MOV_LOAD -> store(code, d.dst, z, () -> read(code, d, z));
-            case FastPath.MOVZX_LOAD -> store(code, d.dst, z, () -> read(code, d, d.fastOp));
-            case FastPath.MOVSXD_LOAD -> store(code, d.dst, 8, () -> { read(code, d, 4); code.l2i().i2l(); });
+                 FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM -> alu(d, flagsDead);
+            case FastPath.MOV_LOAD -> store(d.dst, z, () -> read(d, z));
+            case FastPath.MOVZX_LOAD -> store(d.dst, z, () -> read(d, d.fastOp));
+            case FastPath.MOVSXD_LOAD -> store(d.dst, 8, () -> { read(d, 4); code.l2i().i2l(); });
             case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
                 // mmu.write(address, z, value)
                 code.aload(MMU);
-                address(code, d);
+                address(d);
                 code.loadConstant(z);
-                if (d.fast == FastPath.MOV_STORE) load(code, d.src, z);
+                if (d.fast == FastPath.MOV_STORE) load(d.src, z);
                 else code.loadConstant(d.imm);
                 code.invokevirtual(MMU_CLASS, "write", WRITE);
             }
-            case FastPath.NEG -> neg(code, d, flagsDead);
-            case FastPath.SHIFT_RI -> shift(code, d, flagsDead);
-            case FastPath.IMUL_RR -> imul(code, d, flagsDead);
-            case FastPath.INCDEC -> incDec(code, d);
-            case FastPath.CMOV_RR -> cmov(code, d);
+            case FastPath.NEG -> neg(d, flagsDead);
+            case FastPath.SHIFT_RI -> shift(d, flagsDead);
+            case FastPath.IMUL_RR -> imul(d, flagsDead);
+            case FastPath.INCDEC -> incDec(d, flagsDead);
+            case FastPath.CMOV_RR -> cmov(d);
             case FastPath.SETCC_R -> {
                 // r[dst] = r[dst] & ~0xFF | (cond ? 1 : 0)
-                code.aload(REGS).loadConstant(d.dst);
-                code.aload(REGS).loadConstant(d.dst).laload().loadConstant(~0xFFL).land();
-                condition(code, d.fastOp);
-                code.i2l().lor().lastore();
+                store(d.dst, 8, () -> {
+                    code.lload(GPR + 2 * d.dst).loadConstant(~0xFFL).land();
+                    condition(d.fastOp);
+                    code.i2l().lor();
+                });
             }
             default -> throw new IllegalArgumentException("form " + d.fast + " is not inlined");
         }
     }
 
     /** ADD/OR/AND/SUB/XOR/CMP with a register or immediate source, and TEST: a, b and the result in slots. */
-    private static void alu(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+    private void alu(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         int form = d.fast;
         boolean test = form == FastPath.TEST_RR || form == FastPath.TEST_RI || form == FastPath.TEST_LOAD
                 || form == FastPath.TEST_LOAD_IMM;
         int op = test ? 4 : d.fastOp;
         // The operands in FastPath's order: memory first for TEST, the register first for ALU loads.
-        if (form == FastPath.TEST_LOAD || form == FastPath.TEST_LOAD_IMM) read(code, d, z);
-        else load(code, d.dst, z);
+        if (form == FastPath.TEST_LOAD || form == FastPath.TEST_LOAD_IMM) read(d, z);
+        else load(d.dst, z);
         code.lstore(A);
         switch (form) {
             case FastPath.ALU_RI, FastPath.TEST_RI, FastPath.TEST_LOAD_IMM -> code.loadConstant(d.imm);
-            case FastPath.ALU_LOAD -> read(code, d, z);
-            default -> load(code, d.src, z);
+            case FastPath.ALU_LOAD -> read(d, z);
+            default -> load(d.src, z);
         }
         code.lstore(B);
         code.lload(A).lload(B);
@@ -165,48 +237,48 @@ final class InlineForms {
             default -> throw new IllegalArgumentException("ALU operation " + op);
         };
         code.lstore(RES);
-        if (!flagsDead) setFlags(code, kind, z, RES);
-        if (op != 7 && !test) store(code, d.dst, z, () -> code.lload(RES));
+        if (!flagsDead) setFlags(kind, z, RES);
+        if (op != 7 && !test) store(d.dst, z, () -> code.lload(RES));
     }
 
     /** Pushes mmu.read(address, size). */
-    private static void read(CodeBuilder code, DecodedInsn d, int size) {
+    private void read(DecodedInsn d, int size) {
         code.aload(MMU);
-        address(code, d);
+        address(d);
         code.loadConstant(size).invokevirtual(MMU_CLASS, "read", READ);
     }
 
     /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
-    private static void address(CodeBuilder code, DecodedInsn d) {
-        effectiveAddress(code, d);
+    private void address(DecodedInsn d) {
+        effectiveAddress(d);
         if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
         code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
     }
 
     /** NEG: 0 - value, flagged as that subtraction. */
-    private static void neg(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+    private void neg(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         code.lconst_0().lstore(A);
-        load(code, d.dst, z);
+        load(d.dst, z);
         code.lstore(B);
         code.lload(A).lload(B).lsub().lstore(RES);
-        if (!flagsDead) setFlags(code, Flags.SUB, z, RES);
-        store(code, d.dst, z, () -> code.lload(RES));
+        if (!flagsDead) setFlags(Flags.SUB, z, RES);
+        store(d.dst, z, () -> code.lload(RES));
     }
 
     /** SHL/SHR/SAR by a constant; a zero count only zero-extends a 32-bit register. */
-    private static void shift(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+    private void shift(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         int count = (int) (d.imm & shiftMask(z));
         if (count == 0) {
-            store(code, d.dst, z, () -> load(code, d.dst, z));
+            store(d.dst, z, () -> load(d.dst, z));
             return;
         }
         if (isRotate(d.fastOp)) {
-            rotate(code, d, count, flagsDead);
+            rotate(d, count, flagsDead);
             return;
         }
-        load(code, d.dst, z);
+        load(d.dst, z);
         code.lstore(A);
         code.lload(A);
         if (d.fastOp == Flags.SAR && z == 4) code.l2i().i2l(); // sign of the 32-bit value
@@ -218,27 +290,26 @@ final class InlineForms {
         }
         if (z == 4) code.loadConstant(LOW32).land();
         code.lstore(RES);
-        store(code, d.dst, z, () -> code.lload(RES));
+        store(d.dst, z, () -> code.lload(RES));
         if (!flagsDead) {
             code.loadConstant((long) count).lstore(B);
-            setFlags(code, d.fastOp, z, RES);
+            setFlags(d.fastOp, z, RES);
         }
     }
 
     /** ROL/ROR by a constant other than zero; CF and OF through FastPath#rotateFlags unless dead. */
-    private static void rotate(CodeBuilder code, DecodedInsn d, int count, boolean flagsDead) {
+    private void rotate(DecodedInsn d, int count, boolean flagsDead) {
         int z = d.size;
         boolean left = d.fastOp == FastPath.ROL;
         int right = left ? count : z * 8 - count; // as a left rotation
         if (z == 8) {
-            code.aload(REGS).loadConstant(d.dst).laload().loadConstant(right)
-                    .invokestatic(LONG, "rotateLeft", ROTATE_LONG);
+            code.lload(GPR + 2 * d.dst).loadConstant(right).invokestatic(LONG, "rotateLeft", ROTATE_LONG);
         } else {
-            code.aload(REGS).loadConstant(d.dst).laload().l2i().loadConstant(right)
+            code.lload(GPR + 2 * d.dst).l2i().loadConstant(right)
                     .invokestatic(INTEGER, "rotateLeft", ROTATE_INT).i2l().loadConstant(LOW32).land();
         }
         code.lstore(RES);
-        store(code, d.dst, z, () -> code.lload(RES));
+        store(d.dst, z, () -> code.lload(RES));
         if (!flagsDead) {
             code.aload(1).loadConstant(left ? 1 : 0).loadConstant(z).lload(RES)
                     .invokevirtual(FAST, "rotateFlags", ROTATE_FLAGS);
@@ -246,11 +317,11 @@ final class InlineForms {
     }
 
     /** Two-operand IMUL: the low half, and CF = OF = "the signed product did not fit". */
-    private static void imul(CodeBuilder code, DecodedInsn d, boolean flagsDead) {
+    private void imul(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
-        signed(code, d.dst, z);
+        signed(d.dst, z);
         code.lstore(A);
-        signed(code, d.src, z);
+        signed(d.src, z);
         code.lstore(B);
         code.lload(A).lload(B).lmul().lstore(RES);
         if (!flagsDead) {
@@ -263,53 +334,56 @@ final class InlineForms {
                 // overflow = (long) (int) lo != lo
                 code.lload(RES).l2i().i2l().lload(RES);
             }
-            notEqual(code);
+            notEqual();
             code.invokevirtual(CPU_CLASS, "mulFlags", MUL_FLAGS);
         }
-        store(code, d.dst, z, () -> code.lload(RES));
+        store(d.dst, z, () -> code.lload(RES));
     }
 
     /** INC/DEC: CF is kept, so the flags record what it was (Flags#setIncDec). */
-    private static void incDec(CodeBuilder code, DecodedInsn d) {
+    private void incDec(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         boolean inc = d.fastOp == 0;
-        load(code, d.dst, z);
+        load(d.dst, z);
         code.lstore(A);
         code.lload(A).loadConstant(1L);
         if (inc) code.ladd();
         else code.lsub();
         if (z == 4) code.loadConstant(LOW32).land();
         code.lstore(RES);
-        code.aload(FLAGS).loadConstant(inc ? 1 : 0).loadConstant(z).lload(A).lload(RES)
-                .invokevirtual(FLAGS_CLASS, "setIncDec", SET_INC_DEC);
-        store(code, d.dst, z, () -> code.lload(RES));
+        if (!flagsDead) {
+            code.aload(FLAGS).loadConstant(inc ? 1 : 0).loadConstant(z).lload(A).lload(RES)
+                    .invokevirtual(FLAGS_CLASS, "setIncDec", SET_INC_DEC);
+        }
+        store(d.dst, z, () -> code.lload(RES));
     }
 
     /** CMOVcc: moves if the condition holds; a 32-bit CMOV zero-extends its destination either way. */
-    private static void cmov(CodeBuilder code, DecodedInsn d) {
+    private void cmov(DecodedInsn d) {
         int z = d.size;
         Label otherwise = code.newLabel(), done = code.newLabel();
-        condition(code, d.fastOp);
+        condition(d.fastOp);
         code.ifeq(otherwise);
-        store(code, d.dst, z, () -> load(code, d.src, z));
+        store(d.dst, z, () -> load(d.src, z));
         code.goto_(done);
         code.labelBinding(otherwise);
-        if (z == 4) store(code, d.dst, 4, () -> load(code, d.dst, 4));
+        if (z == 4) store(d.dst, 4, () -> load(d.dst, 4));
         code.labelBinding(done);
     }
 
     /** flags.set(kind, size, a, b, result) from the A, B and given slots. */
-    private static void setFlags(CodeBuilder code, int kind, int z, int resultSlot) {
+    private void setFlags(int kind, int z, int resultSlot) {
         code.aload(FLAGS).loadConstant(kind).loadConstant(z).lload(A).lload(B).lload(resultSlot)
                 .invokevirtual(FLAGS_CLASS, "set", FLAGS_SET);
     }
 
-    private static void condition(CodeBuilder code, int cc) {
+    /** Pushes whether condition code {@code cc} holds now (an int, 0 or 1). */
+    void condition(int cc) {
         code.aload(FLAGS).loadConstant(cc).invokevirtual(FLAGS_CLASS, "cond", COND);
     }
 
     /** (long, long) on the stack → int 1 if they differ, else 0. */
-    private static void notEqual(CodeBuilder code) {
+    private void notEqual() {
         Label same = code.newLabel(), done = code.newLabel();
         code.lcmp().ifeq(same).iconst_1().goto_(done);
         code.labelBinding(same);
@@ -318,30 +392,30 @@ final class InlineForms {
     }
 
     /** disp + r[base] + (r[index] << scale), 64-bit. */
-    private static void effectiveAddress(CodeBuilder code, DecodedInsn d) {
+    private void effectiveAddress(DecodedInsn d) {
         code.loadConstant(d.disp);
-        if (d.base >= 0) code.aload(REGS).loadConstant(d.base).laload().ladd();
-        if (d.index >= 0) code.aload(REGS).loadConstant(d.index).laload().loadConstant(d.scale).lshl().ladd();
+        if (d.base >= 0) code.lload(GPR + 2 * d.base).ladd();
+        if (d.index >= 0) code.lload(GPR + 2 * d.index).loadConstant(d.scale).lshl().ladd();
     }
 
     /** Pushes register n read at size z (1, 2, 4 or 8 bytes), zero-extended. */
-    private static void load(CodeBuilder code, int n, int z) {
-        code.aload(REGS).loadConstant(n).laload();
+    private void load(int n, int z) {
+        code.lload(GPR + 2 * n);
         if (z != 8) code.loadConstant(z == 4 ? LOW32 : z == 2 ? 0xFFFFL : 0xFFL).land();
     }
 
     /** Pushes register n read at size z (4 or 8), sign-extended. */
-    private static void signed(CodeBuilder code, int n, int z) {
-        code.aload(REGS).loadConstant(n).laload();
+    private void signed(int n, int z) {
+        code.lload(GPR + 2 * n);
         if (z == 4) code.l2i().i2l();
     }
 
     /** r[n] = value (a 32-bit write zeroes the upper half, as in 64-bit mode). */
-    private static void store(CodeBuilder code, int n, int z, Runnable value) {
-        code.aload(REGS).loadConstant(n);
+    private void store(int n, int z, Runnable value) {
         value.run();
         if (z == 4) code.loadConstant(LOW32).land();
-        code.lastore();
+        code.lstore(GPR + 2 * n);
+        dirty[n] = true;
     }
 
     private static boolean isRotate(int op) {

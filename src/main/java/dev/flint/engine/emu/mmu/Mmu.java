@@ -168,6 +168,15 @@ public final class Mmu {
         return host[EXEC][idx];
     }
 
+    /**
+     * Host offset of the code page holding {@code lin} if the TLB already translates it, else -2: a
+     * probe that never walks the page tables (so never faults or touches CR2).
+     */
+    public long codePageIfCached(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        return tag[EXEC][idx] == ((lin >>> 12) << 1 | userBit) ? host[EXEC][idx] : -2;
+    }
+
     /** Fetches one code byte through the slow path (code in MMIO space). */
     public int fetchSlow(long lin) {
         int idx = (int) (lin >>> 12) & MASK;

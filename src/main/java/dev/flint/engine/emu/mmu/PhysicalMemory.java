@@ -45,7 +45,7 @@ public final class PhysicalMemory {
         long host = ramPage(page);
         if (host >= 0) return readRam(host + (pa & 0xFFF), size);
         if (isApic(page)) return apic.mmioRead(pa & 0xFFF, size);
-        return mmio.read(pa, size);
+        return DeviceAccess.read(mmio, pa, size);
     }
 
     public void write(long pa, int size, long value) {
@@ -56,7 +56,7 @@ public final class PhysicalMemory {
         } else if (isApic(page)) {
             apic.mmioWrite(pa & 0xFFF, size, value);
         } else {
-            mmio.write(pa, size, value);
+            DeviceAccess.write(mmio, pa, size, value);
         }
     }
 

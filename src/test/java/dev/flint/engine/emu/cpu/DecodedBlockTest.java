@@ -114,6 +114,55 @@ class DecodedBlockTest {
     }
 
     @Test
+    void aLoopEndingAtAPageEndIsDecodedOnceAndCompiled() {
+        // mov ecx, 100000; jmp L; (nops); L at 4096 - 7: add eax, 1; dec ecx; jnz L; then hlt on the next page.
+        // The instructions within 16 bytes of a page end were decoded afresh on every pass once.
+        String head = "b9a0860100" + "e9ef0f0000";
+        String loop = "83c001" + "ffc9" + "75f9";
+        String code = head + "90".repeat(4096 - 7 - head.length() / 2) + loop + "f4";
+        EmuTestRig rig = new EmuTestRig().slices(4096);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2), new byte[0], 0,
+                10_000_000);
+        assertEquals(EmuTestRig.Stop.HALT, r.stop());
+        assertEquals(100_000, r.state().gpr()[0]);
+        String loopBlock = String.format("%016x", EmuTestRig.CODE_BASE + 4096 - 7);
+        String line = rig.hotBlocks(5).stream().filter(b -> b.startsWith(loopBlock)).findFirst().orElse("not cached");
+        assertTrue(line.contains("compiled") && line.contains(" 3 insns"), line);
+    }
+
+    @Test
+    void anInstructionCrossingAPageEndIsDecodedOnceAndFollowsItsCode() {
+        // mov ecx, 100000; mov ebx, 3; jmp L; (nops); L at 4096 - 4: add eax, ebx; dec ecx (its second byte
+        // on the next page); jnz L; hlt. The block at L ends with the crossing DEC and is compiled.
+        String head = "b9a0860100" + "bb03000000" + "e9ea0f0000";
+        String loop = "01d8" + "ffc9" + "75fa";
+        String code = head + "90".repeat(4096 - 4 - head.length() / 2) + loop + "f4";
+        EmuTestRig rig = new EmuTestRig().slices(4096);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2), new byte[0], 0,
+                10_000_000);
+        assertEquals(EmuTestRig.Stop.HALT, r.stop());
+        assertEquals(300_000, r.state().gpr()[0]);
+        String loopBlock = String.format("%016x", EmuTestRig.CODE_BASE + 4096 - 4);
+        String line = rig.hotBlocks(5).stream().filter(b -> b.startsWith(loopBlock)).findFirst().orElse("not cached");
+        assertTrue(line.contains("compiled") && line.contains(" 2 insns"), line);
+    }
+
+    @Test
+    void aStoreIntoTheNextPageOfACrossingInstructionTakesEffect() {
+        // mov ecx, 3; jmp L; (nops); L at 4096 - 2: mov eax, 1 (three immediate bytes on the next page);
+        // add ebx, eax; mov byte [page 2], 1 (the immediate becomes 0x101); dec ecx; jnz L; hlt.
+        String head = "b903000000" + "e9f40f0000";
+        String loop = "b801000000" + "01c3" + "c6042500101000" + "01" + "ffc9" + "75ed";
+        String code = head + "90".repeat(4096 - 2 - head.length() / 2) + loop + "f4";
+        for (long threshold : new long[] {0, 1}) {
+            EmuTestRig.Result r = new EmuTestRig().slices(4096).compileThreshold(threshold)
+                    .run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2), new byte[0], 0, 1000);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop());
+            assertEquals(1 + 0x101 + 0x101, r.state().gpr()[3], "passes 2 and 3 ran the rewritten immediate");
+        }
+    }
+
+    @Test
     void rewrittenCodeIsDecodedAgain() {
         for (long base : new long[] {0, EmuTestRig.KERNEL_ALIAS}) {
             EmuTestRig.Result r = run(SELF_MODIFYING, base);

@@ -60,6 +60,7 @@ class DifferentialCpuTest {
         Files.writeString(out, String.join("\n\n", report));
 
         assertEquals(List.of(), runner.generatorBugs(), "sequences that crashed the host CPU (generator bugs)");
+        assertEquals(0, dev.flint.engine.emu.cpu.Cpu.blockCompileFailures(), "blocks the compiler failed on (see the log)");
         List<String> failures = new ArrayList<>();
         for (Group g : groups) {
             DifferentialRunner.GroupStats s = runner.stats().get(g);
