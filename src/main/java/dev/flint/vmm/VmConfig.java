@@ -25,9 +25,13 @@ import java.util.List;
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
+ * @param emptyNvmeControllers NVMe controllers with no namespace yet, plugged after the drives' (so numbered
+ *                  after the {@code if=nvme} drives' controllers); volumes are hot-attached to them later
+ *                  with {@link Vmm#attachNvmeNamespace}
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets,
+                       int emptyNvmeControllers) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -50,15 +54,23 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (initrd != null) requireReadableFile("initrd", initrd);
         drives = drives == null ? List.of() : List.copyOf(drives);
         nets = nets == null ? List.of() : List.copyOf(nets);
-        // Slot 0 is the host bridge; each virtio device takes one of the other slots.
-        if (drives.size() + nets.size() + (rng ? 1 : 0) > PciHostBridge.SLOTS - 1) {
-            throw new VmConfigException(drives.size() + " drives and " + nets.size()
-                    + " network interfaces do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 1) + " devices)");
+        if (emptyNvmeControllers < 0) throw new VmConfigException("the number of empty NVMe controllers cannot be negative");
+        // Slot 0 is the host bridge; each device takes one of the other slots.
+        if (drives.size() + nets.size() + (rng ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
+            throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
+                    + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
+                    + (PciHostBridge.SLOTS - 1) + " devices)");
         }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
+    }
+
+    /** A machine without empty NVMe controllers. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, 0);
     }
 
     /** A machine without network interfaces. */
