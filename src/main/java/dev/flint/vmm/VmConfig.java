@@ -54,7 +54,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (initrd != null) requireReadableFile("initrd", initrd);
         drives = drives == null ? List.of() : List.copyOf(drives);
         nets = nets == null ? List.of() : List.copyOf(nets);
-        if (emptyNvmeControllers < 0) throw new VmConfigException("the number of empty NVMe controllers cannot be negative");
+        if (emptyNvmeControllers < 0) throw new VmConfigException("--nvme-controllers " + emptyNvmeControllers + ": cannot be negative");
         // Slot 0 is the host bridge; each device takes one of the other slots.
         if (drives.size() + nets.size() + (rng ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
             throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
