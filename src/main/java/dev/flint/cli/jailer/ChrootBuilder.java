@@ -51,6 +51,7 @@ final class ChrootBuilder {
                 made.add(node);
             }
             chown(root, config);
+            requireSearchable(root.getParent(), config);
             return made;
         } catch (IOException e) {
             throw new JailException("cannot prepare the chroot " + root + ": " + e.getMessage(), e);
@@ -94,6 +95,21 @@ final class ChrootBuilder {
             Files.createLink(to, from);
         } catch (IOException | UnsupportedOperationException e) {
             Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** The jail's user must be able to walk down to the chroot, or the sandbox cannot mount it. */
+    private static void requireSearchable(Path dir, JailConfig config) throws IOException {
+        for (Path p = dir; p != null; p = p.getParent()) {
+            var perms = Files.getPosixFilePermissions(p);
+            int owner = (Integer) Files.getAttribute(p, "unix:uid"), group = (Integer) Files.getAttribute(p, "unix:gid");
+            boolean searchable = perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)
+                    || owner == config.uid() && perms.contains(java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE)
+                    || group == config.gid() && perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_EXECUTE);
+            if (!searchable) {
+                throw new JailException("uid " + config.uid() + " cannot reach the chroot through " + p
+                        + " (make it searchable, e.g. chmod o+x " + p + ")");
+            }
         }
     }
 
