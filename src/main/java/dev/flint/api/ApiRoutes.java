@@ -67,6 +67,8 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.patchNetworkInterface(id, Json.parse(body, PartialNetworkInterface.class)))),
             new Route("PUT", "/entropy", "put_api_requests.entropy",
                     (vmm, id, body) -> done(() -> vmm.putEntropy(Json.parse(body, EntropyDevice.class)))),
+            new Route("PUT", "/vsock", "put_api_requests.vsock",
+                    (vmm, id, body) -> done(() -> vmm.putVsock(Json.parse(body, dev.flint.api.model.Vsock.class)))),
             new Route("PUT", "/serial", "put_api_requests.serial",
                     (vmm, id, body) -> done(() -> vmm.putSerial(Json.parse(body, SerialDevice.class)))),
             new Route("PUT", "/logger", "put_api_requests.logger",
@@ -78,7 +80,7 @@ final class ApiRoutes {
             new Route("PATCH", "/vm", "patch_api_requests.vm",
                     (vmm, id, body) -> done(() -> vmm.patchVm(Json.parse(body, VmState.class)))));
 
-    /** Operations of the spec Flint does not implement (balloon, snapshots, MMDS, vsock, ...). */
+    /** Operations of the spec Flint does not implement (balloon, snapshots, MMDS, ...). */
     private static final Map<String, Set<String>> UNSUPPORTED = Map.ofEntries(
             Map.entry("/balloon", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/balloon/statistics", Set.of("GET", "PATCH")),
@@ -91,8 +93,7 @@ final class ApiRoutes {
             Map.entry("/mmds/config", Set.of("PUT")),
             Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/snapshot/create", Set.of("PUT")),
-            Map.entry("/snapshot/load", Set.of("PUT")),
-            Map.entry("/vsock", Set.of("PUT")));
+            Map.entry("/snapshot/load", Set.of("PUT")));
 
     private ApiRoutes() {}
 

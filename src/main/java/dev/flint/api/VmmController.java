@@ -80,7 +80,7 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized FullVmConfiguration vmConfig() {
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
-                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig);
+                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, resources.vsock());
     }
 
     public synchronized void putMachineConfig(MachineConfiguration config) { preBoot(() -> resources.putMachineConfig(config)); }
@@ -115,6 +115,8 @@ public final class VmmController implements AutoCloseable {
     }
 
     public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }
+
+    public synchronized void putVsock(dev.flint.api.model.Vsock device) { preBoot(() -> resources.putVsock(device)); }
 
     public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
 
@@ -197,6 +199,7 @@ public final class VmmController implements AutoCloseable {
             config.networkInterfaces().forEach(n -> putNetworkInterface(VmResources.required(n.ifaceId(), "iface_id"), n));
         }
         if (config.entropy() != null) putEntropy(config.entropy());
+        if (config.vsock() != null) putVsock(config.vsock());
         start();
     }
 

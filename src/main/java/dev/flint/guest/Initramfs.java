@@ -1,5 +1,6 @@
 package dev.flint.guest;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,6 +67,14 @@ public final class Initramfs {
             "kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko");
 
     /**
+     * The vsock core and its virtio transport, in dependency order: loaded by init only when the machine
+     * has a virtio-vsock device (PCI 1af4:1053), so a guest without one does not get an AF_VSOCK it cannot use.
+     */
+    public static final List<String> VSOCK_MODULES = List.of(
+            "kernel/net/vmw_vsock/vsock.ko", "kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko",
+            "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko");
+
+    /**
      * ext4 and what it needs (crc32c through the crypto API for metadata checksums), in dependency order:
      * a root file system on a virtio disk ({@code flint image build}).
      */
@@ -110,6 +119,15 @@ public final class Initramfs {
                 Path file = modulesDir.resolve(module);
                 modules.add(file);
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+            }
+            if (VSOCK_MODULES.stream().allMatch(m -> Files.isRegularFile(modulesDir.resolve(m)))) {
+                load.append("if grep -qx 0x1053 /sys/bus/pci/devices/*/device 2>/dev/null; then\n");
+                for (String module : VSOCK_MODULES) {
+                    Path file = modulesDir.resolve(module);
+                    modules.add(file);
+                    load.append("  insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+                }
+                load.append("fi\n");
             }
         }
         String init = PROLOGUE + load + (modulesDir != null ? SWITCH_ROOT : "") + BOOT_DONE + """

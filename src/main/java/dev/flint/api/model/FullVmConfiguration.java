@@ -15,4 +15,5 @@ public record FullVmConfiguration(
         @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
         @JsonProperty("entropy") EntropyDevice entropy,
         @JsonProperty("logger") LoggerConfig logger,
-        @JsonProperty("metrics") MetricsConfig metrics) {}
+        @JsonProperty("metrics") MetricsConfig metrics,
+        @JsonProperty("vsock") Vsock vsock) {}
