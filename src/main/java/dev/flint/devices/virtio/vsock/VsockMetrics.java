@@ -8,7 +8,8 @@ final class VsockMetrics {
     final LongAdder rxPackets = new LongAdder(), rxBytes = new LongAdder(), txPackets = new LongAdder(),
             txBytes = new LongAdder(), connsAdded = new LongAdder(), connsKilled = new LongAdder(),
             connsRemoved = new LongAdder(), txBytesToHost = new LongAdder(), hostIoFails = new LongAdder(),
-            badPackets = new LongAdder(), badConnectLines = new LongAdder();
+            badPackets = new LongAdder(), badConnectLines = new LongAdder(),
+            droppedControl = new LongAdder();
 
     Map<String, Long> snapshot() {
         return Map.ofEntries(
@@ -17,6 +18,6 @@ final class VsockMetrics {
                 Map.entry("conns_added", connsAdded.sum()), Map.entry("conns_killed", connsKilled.sum()),
                 Map.entry("conns_removed", connsRemoved.sum()), Map.entry("tx_flushed_bytes", txBytesToHost.sum()),
                 Map.entry("conn_event_fails", hostIoFails.sum()), Map.entry("tx_malformed_packets", badPackets.sum()),
-                Map.entry("bad_connect_lines", badConnectLines.sum()));
+                Map.entry("bad_connect_lines", badConnectLines.sum()), Map.entry("rx_dropped_control", droppedControl.sum()));
     }
 }

@@ -44,6 +44,12 @@ final class VsockMuxer implements AutoCloseable {
     private static final Pattern CONNECT = Pattern.compile("CONNECT (\\d{1,10})\n");
     /** A guest may hold at most this many streams open; more are refused (each costs the host a socket). */
     static final int MAX_CONNECTIONS = 1024;
+    /**
+     * Control packets (RST, RESPONSE, CREDIT_UPDATE...) waiting for the guest's receive buffers. A guest
+     * that floods the transmit queue and never posts receive buffers would grow this without end: beyond
+     * the bound new ones are dropped and counted (a dropped RESPONSE leaves the guest's connect to time out).
+     */
+    static final int MAX_CONTROL = 2048;
     /** Host ports Flint picks for host-initiated streams start here, as Firecracker's do. */
     private static final int FIRST_LOCAL_PORT = 1 << 30;
 
@@ -94,6 +100,7 @@ final class VsockMuxer implements AutoCloseable {
 
     /** One packet from the guest's transmit queue (payload only for RW). */
     synchronized void fromGuest(VsockPacket p, byte[] payload) {
+        if (p.op() != VsockPacket.OP_RW) LOG.finer(() -> "vsock: from the guest: " + p);
         if (p.srcCid() != guestCid || p.dstCid() != VsockPacket.HOST_CID) {
             metrics.badPackets.increment(); // spoofed or misdirected: no stream to answer for
             return;
@@ -215,20 +222,30 @@ final class VsockMuxer implements AutoCloseable {
     }
 
     private void queueControl(VsockConnection c, int op, int flags) {
-        control.add(new Outgoing(header(c, op, flags, 0), new byte[0]));
+        enqueue(new Outgoing(header(c, op, flags, 0), new byte[0]));
+    }
+
+    private void enqueue(Outgoing o) {
+        LOG.finer(() -> "vsock: to the guest: " + o.header());
+        if (control.size() >= MAX_CONTROL) {
+            metrics.droppedControl.increment();
+            return;
+        }
+        control.add(o);
         guestWork.run();
     }
 
     /** An RST for a stream Flint does not have. */
     private void reset(int hostPort, int guestPort) {
-        control.add(new Outgoing(new VsockPacket(VsockPacket.HOST_CID, guestCid, hostPort, guestPort, 0, VsockPacket.TYPE_STREAM,
+        enqueue(new Outgoing(new VsockPacket(VsockPacket.HOST_CID, guestCid, hostPort, guestPort, 0, VsockPacket.TYPE_STREAM,
                 VsockPacket.OP_RST, 0, 0, 0), new byte[0]));
-        guestWork.run();
     }
 
     /** Ends a stream: closes the host socket, and tells the guest unless the guest ended it. */
     private void kill(VsockConnection c, boolean tellGuest) {
         if (c.closed) return;
+        LOG.fine(() -> "vsock: stream host port " + Integer.toUnsignedString(c.localPort) + " guest port "
+                + Integer.toUnsignedString(c.guestPort) + " ends" + (tellGuest ? " (RST to the guest)" : " (by the guest)"));
         c.closed = true;
         streams.remove(key(c.localPort, c.guestPort));
         if (tellGuest) {
@@ -255,10 +272,14 @@ final class VsockMuxer implements AutoCloseable {
                 selector.select();
                 if (closed) break;
                 for (SelectionKey k : selector.selectedKeys()) {
-                    if (!k.isValid()) continue;
                     synchronized (this) {
-                        if (k.channel() == listener) accept();
-                        else serve(k);
+                        try {
+                            if (!k.isValid()) continue;
+                            if (k.channel() == listener) accept();
+                            else serve(k);
+                        } catch (java.nio.channels.CancelledKeyException e) {
+                            // the stream was ended by the I/O thread meanwhile
+                        }
                     }
                 }
                 selector.selectedKeys().clear();
@@ -279,6 +300,10 @@ final class VsockMuxer implements AutoCloseable {
     private void updateInterest() {
         for (SelectionKey k : selector.keys()) {
             if (!k.isValid() || !(k.attachment() instanceof VsockConnection c)) continue;
+            if (c.closed) {
+                k.cancel();
+                continue;
+            }
             int ops = 0;
             if (c.state == VsockConnection.State.AWAIT_CONNECT_LINE) ops = SelectionKey.OP_READ;
             else {
@@ -288,7 +313,11 @@ final class VsockMuxer implements AutoCloseable {
                 if (c.toHost.hasRemaining()) ops |= SelectionKey.OP_WRITE;
                 else if (c.guestSendShutdown && !c.hostOutputShut) shutHostOutput(c);
             }
-            k.interestOps(ops);
+            try {
+                k.interestOps(ops);
+            } catch (java.nio.channels.CancelledKeyException e) {
+                // closed by shutHostOutput just now, or by the I/O thread
+            }
         }
     }
 
@@ -373,8 +402,7 @@ final class VsockMuxer implements AutoCloseable {
         c.state = VsockConnection.State.REQUEST_SENT;
         streams.put(key(c.localPort, c.guestPort), c);
         metrics.connsAdded.increment();
-        control.add(new Outgoing(header(c, VsockPacket.OP_REQUEST, 0, 0), new byte[0]));
-        guestWork.run();
+        enqueue(new Outgoing(header(c, VsockPacket.OP_REQUEST, 0, 0), new byte[0]));
     }
 
     private int allocateLocalPort(int guestPort) {
