@@ -166,9 +166,11 @@ final class VsockMuxer implements AutoCloseable {
                 selector.wakeup(); // room to read ahead again
                 return new Outgoing(header(c, VsockPacket.OP_RW, 0, n), data);
             }
-            // The host closed its end and everything it sent is out: tell the guest.
+            // The host will send nothing more and everything it sent is out: tell the guest. Only SEND: the
+            // host may still be reading (a half-close), and a guest told "no more receiving" too would reset
+            // the stream while it still has bytes to send back.
             c.shutdownSentToGuest = true;
-            return new Outgoing(header(c, VsockPacket.OP_SHUTDOWN, VsockPacket.SHUTDOWN_RCV | VsockPacket.SHUTDOWN_SEND, 0), new byte[0]);
+            return new Outgoing(header(c, VsockPacket.OP_SHUTDOWN, VsockPacket.SHUTDOWN_SEND, 0), new byte[0]);
         }
         return null;
     }
