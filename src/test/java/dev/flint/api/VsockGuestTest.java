@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class VsockGuestTest {
     /** Echoed bytes the host has read back so far: shown when a stream does not finish in time. */
     private static final java.util.concurrent.atomic.AtomicLong PROGRESS = new java.util.concurrent.atomic.AtomicLong();
-    private static final int STREAMS = 4, BYTES = 48_000;
+    private static final int STREAMS = 4, BYTES = 150_000;
 
     @Test
     void hostAndGuestStreamsBothWaysManyAtOnce(@TempDir Path dir) throws Exception {

@@ -37,6 +37,8 @@ final class VsockConnection {
     final ByteBuffer toGuest = ByteBuffer.allocate(READ_AHEAD);
     final ByteBuffer connectLine = ByteBuffer.allocate(32);
 
+    /** Bytes of Flint's {@code OK <port>\n} line still ahead in {@link #toHost}: not part of the guest's stream. */
+    int okLineBytes;
     /** Bytes of the guest's stream passed on to the host socket (our fwd_cnt). */
     int fwdCnt;
     /** fwd_cnt as last told to the guest. */

@@ -118,6 +118,7 @@ final class VsockMuxer implements AutoCloseable {
                     c.state = VsockConnection.State.ESTABLISHED;
                     byte[] ok = ("OK " + Integer.toUnsignedString(c.localPort) + "\n").getBytes(StandardCharsets.US_ASCII);
                     VsockConnection.append(c.toHost, ok, 0, ok.length);
+                    c.okLineBytes = ok.length;
                     selector.wakeup();
                 } else {
                     kill(c, true);
@@ -349,6 +350,11 @@ final class VsockMuxer implements AutoCloseable {
             }
             if (k.isWritable() && c.toHost.hasRemaining()) {
                 int n = c.channel.write(c.toHost);
+                // The OK line is Flint's, not the guest's: counting it would tell the guest it has
+                // passed on more than it sent, which Linux reads as a credit below zero (and stops sending).
+                int line = Math.min(n, c.okLineBytes);
+                c.okLineBytes -= line;
+                n -= line;
                 c.fwdCnt += n;
                 metrics.txBytesToHost.add(n);
                 // Tell the guest about freed buffer space once a good part of it is free again.

@@ -172,6 +172,11 @@ class VirtioVsockTest {
             assertEquals("early", new String(early.payload(), StandardCharsets.US_ASCII), "bytes after the CONNECT line are the stream's");
             send(52, hostPort, VsockPacket.OP_RW, "pong".getBytes(StandardCharsets.US_ASCII));
             assertEquals("pong", new String(in.readNBytes(4), StandardCharsets.US_ASCII));
+            // fwd_cnt counts the guest's bytes only, not Flint's OK line: more would read as negative credit.
+            send(52, hostPort, VsockPacket.OP_CREDIT_REQUEST, new byte[0]);
+            Received credit = receive();
+            assertEquals(VsockPacket.OP_CREDIT_UPDATE, credit.header().op());
+            assertEquals(4, credit.header().fwdCnt());
         }
     }
 
