@@ -199,8 +199,12 @@ final class VsockMuxer implements AutoCloseable {
         SocketChannel ch = null;
         try {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.connect(UnixDomainSocketAddress.of(target)); // a local socket: accepted into its backlog at once
+            // Non-blocking, so a host listener whose backlog is full refuses (EAGAIN) instead of holding
+            // the device's I/O thread; a Unix-socket connect otherwise completes at once.
             ch.configureBlocking(false);
+            if (!ch.connect(UnixDomainSocketAddress.of(target)) && !ch.finishConnect()) {
+                throw new IOException("connection not completed at once");
+            }
         } catch (IOException | RuntimeException e) {
             if (ch != null) closeQuietly(ch);
             LOG.fine(() -> "vsock: guest port " + Integer.toUnsignedString(p.srcPort()) + " -> " + target + ": " + e.getMessage());
