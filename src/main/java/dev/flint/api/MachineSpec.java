@@ -16,7 +16,16 @@ import java.util.Objects;
  */
 public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib,
                           List<DriveSpec> drives, List<NetSpec> networkInterfaces, boolean entropy,
-                          Path serialOut, boolean bootTimer) {
+                          Path serialOut, boolean bootTimer, VsockSpec vsock) {
+
+    /** Without a vsock device. */
+    public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
+                       List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer) {
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, null);
+    }
+
+    /** The vsock device: the guest's CID and the host-side Unix socket. */
+    public record VsockSpec(long guestCid, Path udsPath) {}
 
     public MachineSpec {
         Objects.requireNonNull(kernel, "kernel");

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.net.NetConfig;
+import dev.flint.devices.virtio.vsock.VsockConfig;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -25,9 +26,10 @@ import java.util.List;
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
+ * @param vsock     a virtio-vsock device with its host-side Unix socket, or null for none
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -51,7 +53,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         drives = drives == null ? List.of() : List.copyOf(drives);
         nets = nets == null ? List.of() : List.copyOf(nets);
         // Slot 0 is the host bridge; each virtio device takes one of the other slots.
-        if (drives.size() + nets.size() + (rng ? 1 : 0) > PciHostBridge.SLOTS - 1) {
+        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) > PciHostBridge.SLOTS - 1) {
             throw new VmConfigException(drives.size() + " drives and " + nets.size()
                     + " network interfaces do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 1) + " devices)");
         }
@@ -59,6 +61,12 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
+    }
+
+    /** A machine without a vsock device. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null);
     }
 
     /** A machine without network interfaces. */
