@@ -69,6 +69,8 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.patchNetworkInterface(id, Json.parse(body, PartialNetworkInterface.class)))),
             new Route("PUT", "/entropy", "put_api_requests.entropy",
                     (vmm, id, body) -> done(() -> vmm.putEntropy(Json.parse(body, EntropyDevice.class)))),
+            new Route("PUT", "/vsock", "put_api_requests.vsock",
+                    (vmm, id, body) -> done(() -> vmm.putVsock(Json.parse(body, dev.flint.api.model.Vsock.class)))),
             new Route("PUT", "/serial", "put_api_requests.serial",
                     (vmm, id, body) -> done(() -> vmm.putSerial(Json.parse(body, SerialDevice.class)))),
             new Route("PUT", "/logger", "put_api_requests.logger",
@@ -88,7 +90,7 @@ final class ApiRoutes {
             new Route("PUT", "/mmds/config", "put_api_requests.mmds",
                     (vmm, id, body) -> done(() -> vmm.putMmdsConfig(Json.parse(body, MmdsConfig.class)))));
 
-    /** Operations of the spec Flint does not implement (balloon, snapshots, vsock, ...). */
+    /** Operations of the spec Flint does not implement (balloon, snapshots, ...). */
     private static final Map<String, Set<String>> UNSUPPORTED = Map.ofEntries(
             Map.entry("/balloon", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/balloon/statistics", Set.of("GET", "PATCH")),
@@ -99,8 +101,7 @@ final class ApiRoutes {
             Map.entry("/pmem/{id}", Set.of("PUT", "PATCH")),
             Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")),
             Map.entry("/snapshot/create", Set.of("PUT")),
-            Map.entry("/snapshot/load", Set.of("PUT")),
-            Map.entry("/vsock", Set.of("PUT")));
+            Map.entry("/snapshot/load", Set.of("PUT")));
 
     private ApiRoutes() {}
 

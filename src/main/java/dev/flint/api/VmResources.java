@@ -44,6 +44,7 @@ final class VmResources {
     private final Map<String, NetworkInterface> nets = new LinkedHashMap<>();
     private EntropyDevice entropy;
     private SerialDevice serial;
+    private dev.flint.api.model.Vsock vsock;
 
     MachineConfiguration machineConfig() { return machine; }
 
@@ -54,6 +55,8 @@ final class VmResources {
     List<NetworkInterface> networkInterfaces() { return List.copyOf(nets.values()); }
 
     EntropyDevice entropy() { return entropy; }
+
+    dev.flint.api.model.Vsock vsock() { return vsock; }
 
     boolean hasDrive(String id) { return drives.containsKey(id); }
 
@@ -196,6 +199,17 @@ final class VmResources {
         entropy = device;
     }
 
+    /** One vsock device per microVM, as in Firecracker: a second PUT replaces the first. */
+    void putVsock(dev.flint.api.model.Vsock device) {
+        long cid = required(device.guestCid(), "guest_cid");
+        String uds = required(device.udsPath(), "uds_path");
+        if (cid < 3 || cid > 0xFFFF_FFFEL) throw ApiException.badRequest("guest_cid must be between 3 and 4294967294, not " + cid);
+        if (uds.isEmpty() || uds.length() > 96) throw ApiException.badRequest("uds_path must be 1 to 96 bytes long");
+        Path parent = hostPath(uds, "uds_path").toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) throw ApiException.badRequest("uds_path " + uds + ": no such directory");
+        vsock = device;
+    }
+
     void putSerial(SerialDevice device) {
         if (device.rateLimiter() != null) throw ApiException.notSupported("serial rate_limiter");
         if (device.serialOutPath() != null) {
@@ -243,6 +257,7 @@ final class VmResources {
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), cmdline,
                 machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,
                 serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer,
+                vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())),
                 machine.nvmeControllers() == null ? 0 : machine.nvmeControllers());
     }
 

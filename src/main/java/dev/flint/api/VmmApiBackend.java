@@ -11,6 +11,8 @@ import dev.flint.machine.StopReason;
 import dev.flint.vmm.Console;
 import dev.flint.vmm.Engines;
 import dev.flint.vmm.VmConfig;
+import dev.flint.devices.virtio.vsock.VsockConfig;
+import dev.flint.devices.virtio.vsock.VsockException;
 import dev.flint.vmm.VmConfigException;
 import dev.flint.vmm.Vmm;
 import java.io.FileOutputStream;
@@ -55,9 +57,11 @@ public final class VmmApiBackend implements VmmBackend {
             List<DriveConfig> drives = spec.drives().stream().map(VmmApiBackend::driveConfig).toList();
             List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
-                    engineName, drives, spec.entropy(), spec.bootTimer(), nets, spec.emptyNvmeControllers());
+                    engineName, drives, spec.entropy(), spec.bootTimer(), nets,
+                    spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
+                    spec.emptyNvmeControllers());
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }

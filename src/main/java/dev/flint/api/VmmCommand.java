@@ -5,6 +5,7 @@ import dev.flint.api.model.LoggerConfig;
 import dev.flint.api.model.MetricsConfig;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.machine.StopReason;
+import dev.flint.sys.SeccompFilter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -83,6 +84,11 @@ public final class VmmCommand implements Callable<Integer> {
             description = "Largest MMDS data store, in bytes of JSON (default: the API payload limit).")
     Integer mmdsSizeLimit;
 
+    @Option(names = "--seccomp",
+            description = "Install Flint's seccomp filter on start: no exec, ptrace, mount, module or namespace calls from then on "
+                    + "(flint jailer passes it).")
+    boolean seccomp;
+
     @Spec
     CommandSpec spec;
 
@@ -118,6 +124,8 @@ public final class VmmCommand implements Callable<Integer> {
         if (noApi && configFile == null) throw ApiException.badRequest("--no-api needs --config-file (nothing could start the microVM)");
         if (maxPayload < 1) throw ApiException.badRequest("--http-api-max-payload-size must be positive");
         FullVmConfiguration config = configFile == null ? null : readConfig(configFile);
+        // Before any thread serves a request or runs the guest; TSYNC covers the JVM's own threads too.
+        if (seccomp) SeccompFilter.denying(SeccompFilter.VMM_DENIED).loadIntoThisProcess();
 
         // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
         // without --debug (and also goes to a logger configured below or over the API).

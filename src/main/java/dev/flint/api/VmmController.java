@@ -95,7 +95,8 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized FullVmConfiguration vmConfig() {
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
-                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig);
+                resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig,
+                resources.vsock());
     }
 
     // ---- MMDS: the data store at any time, its configuration before boot ----
@@ -195,6 +196,8 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }
 
+    public synchronized void putVsock(dev.flint.api.model.Vsock device) { preBoot(() -> resources.putVsock(device)); }
+
     public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
 
     public synchronized void putLogger(LoggerConfig config) {
@@ -277,6 +280,7 @@ public final class VmmController implements AutoCloseable {
         }
         if (config.entropy() != null) putEntropy(config.entropy());
         if (config.mmdsConfig() != null) putMmdsConfig(config.mmdsConfig());
+        if (config.vsock() != null) putVsock(config.vsock());
         start();
     }
 

@@ -3,6 +3,7 @@ package dev.flint.cli;
 import dev.flint.api.VmmApiBackend;
 import dev.flint.api.VmmCommand;
 import dev.flint.arch.x86.BootException;
+import dev.flint.cli.jailer.JailerCommand;
 import dev.flint.arch.x86.UnpackedKernelCache;
 import dev.flint.guest.GuestAssets;
 import dev.flint.vmm.Console;
@@ -51,7 +52,8 @@ public final class Main {
                     .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
                     .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
                     .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
-                            .addSubcommand(new CloudCommand.Env(context)));
+                            .addSubcommand(new CloudCommand.Env(context)))
+                    .addSubcommand(new JailerCommand(context.err()));
         }
         cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
                 new Console(context.in(), context.out()))));

@@ -100,7 +100,7 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets,
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null,
                 emptyNvmeControllers);
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));

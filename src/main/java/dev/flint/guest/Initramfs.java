@@ -1,5 +1,6 @@
 package dev.flint.guest;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,6 +67,14 @@ public final class Initramfs {
             "kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko");
 
     /**
+     * The vsock core and its virtio transport, in dependency order: loaded by init only when the machine
+     * has a virtio-vsock device (PCI 1af4:1053), so a guest without one does not get an AF_VSOCK it cannot use.
+     */
+    public static final List<String> VSOCK_MODULES = List.of(
+            "kernel/net/vmw_vsock/vsock.ko", "kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko",
+            "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko");
+
+    /**
      * ext4 and what it needs (crc32c through the crypto API for metadata checksums), in dependency order:
      * a root file system on a virtio disk ({@code flint image build}).
      */
@@ -113,6 +122,19 @@ public final class Initramfs {
      * --drive} disks appear as /dev/vda and up; with modules, {@code root=} boots a disk (see
      * {@link #SWITCH_ROOT}).
      */
+    /** Adds {@code wanted} (if the kernel has them all) to load when the shell {@code test} succeeds. */
+    private static void loadWhenPresent(StringBuilder load, List<Path> modules, Path modulesDir, List<String> wanted,
+            String test) {
+        if (!wanted.stream().allMatch(m -> Files.isRegularFile(modulesDir.resolve(m)))) return;
+        load.append("if ").append(test).append(" 2>/dev/null; then\n");
+        for (String module : wanted) {
+            Path file = modulesDir.resolve(module);
+            modules.add(file);
+            load.append("  insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
+        }
+        load.append("fi\n");
+    }
+
     public static InitramfsBuilder busyboxShell(Path busybox, Path modulesDir) {
         StringBuilder load = new StringBuilder();
         List<Path> modules = new ArrayList<>();
@@ -122,15 +144,9 @@ public final class Initramfs {
                 modules.add(file);
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
             }
-            if (NVME_MODULES.stream().allMatch(m -> java.nio.file.Files.isRegularFile(modulesDir.resolve(m)))) {
-                load.append("if grep -qx 0x010802 /sys/bus/pci/devices/*/class 2>/dev/null; then\n");
-                for (String module : NVME_MODULES) {
-                    Path file = modulesDir.resolve(module);
-                    modules.add(file);
-                    load.append("  insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
-                }
-                load.append("fi\n");
-            }
+            // Modules only some machines need, loaded when the PCI device that needs them is there.
+            loadWhenPresent(load, modules, modulesDir, NVME_MODULES, "grep -qx 0x010802 /sys/bus/pci/devices/*/class");
+            loadWhenPresent(load, modules, modulesDir, VSOCK_MODULES, "grep -qx 0x1053 /sys/bus/pci/devices/*/device");
         }
         String init = PROLOGUE + load + (modulesDir != null ? SWITCH_ROOT : "") + BOOT_DONE + """
                 echo

@@ -143,6 +143,15 @@ public final class Libc {
         }
     }
 
+    /** Creates or truncates {@code path} for writing, with permission bits {@code mode} if it is new. */
+    public static int openForWrite(String path, int mode) {
+        int flags = 0x1 /* O_WRONLY */ | 0x40 /* O_CREAT */ | 0x200 /* O_TRUNC */ | O_CLOEXEC;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cPath = arena.allocateFrom(path);
+            return (int) checked("open " + path, c -> (int) OPEN.invokeExact(c, cPath, flags, mode));
+        }
+    }
+
     public static void close(int fd) {
         checked("close", c -> (int) CLOSE.invokeExact(c, fd));
     }

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.net.NetConfig;
+import dev.flint.devices.virtio.vsock.VsockConfig;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -25,12 +26,13 @@ import java.util.List;
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
+ * @param vsock     a virtio-vsock device with its host-side Unix socket, or null for none
  * @param emptyNvmeControllers NVMe controllers with no namespace yet, plugged after the drives' (so numbered
  *                  after the {@code if=nvme} drives' controllers); volumes are hot-attached to them later
  *                  with {@link Vmm#attachNvmeNamespace}
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets,
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
                        int emptyNvmeControllers) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
@@ -56,7 +58,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         nets = nets == null ? List.of() : List.copyOf(nets);
         if (emptyNvmeControllers < 0) throw new VmConfigException("--nvme-controllers " + emptyNvmeControllers + ": cannot be negative");
         // Slot 0 is the host bridge; each device takes one of the other slots.
-        if (drives.size() + nets.size() + (rng ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
+        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
             throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
                     + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
                     + (PciHostBridge.SLOTS - 1) + " devices)");
@@ -69,8 +71,14 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
 
     /** A machine without empty NVMe controllers. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, 0);
+    }
+
+    /** A machine without a vsock device or empty NVMe controllers. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                     List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, 0);
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null, 0);
     }
 
     /** A machine without network interfaces. */

@@ -15,6 +15,7 @@ import dev.flint.devices.virtio.block.VirtioBlock;
 import dev.flint.devices.virtio.net.NetConfig;
 import dev.flint.devices.virtio.net.VirtioNet;
 import dev.flint.devices.virtio.rng.VirtioRng;
+import dev.flint.devices.virtio.vsock.VirtioVsock;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.IoFastPaths;
@@ -68,6 +69,7 @@ final class X86Board implements AutoCloseable {
         for (int i = 0; i < config.emptyNvmeControllers(); i++) plugEmptyNvme(config.cpus(), memory, irq);
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
         for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
+        if (config.vsock() != null) plug(VirtioVsock.pciDevice(config.vsock(), memory, irq));
     }
 
     /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */

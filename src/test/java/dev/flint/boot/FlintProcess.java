@@ -36,6 +36,12 @@ public final class FlintProcess implements AutoCloseable {
      * nested harness sets a JIT option there).
      */
     public static FlintProcess startUnder(List<String> wrapper, String... args) throws IOException {
+        return startWith(java.util.Map.of(), wrapper, args);
+    }
+
+    /** Like {@link #startUnder} with {@code environment} added to the inherited environment. */
+    public static FlintProcess startWith(java.util.Map<String, String> environment, List<String> wrapper, String... args)
+            throws IOException {
         List<String> command = new ArrayList<>(wrapper);
         command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -46,7 +52,9 @@ public final class FlintProcess implements AutoCloseable {
                 "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 "dev.flint.cli.Main"));
         command.addAll(List.of(args));
-        return new FlintProcess(new ProcessBuilder(command).redirectErrorStream(true).start());
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(environment);
+        return new FlintProcess(builder.start());
     }
 
     private void pump(InputStream in) {
@@ -63,6 +71,8 @@ public final class FlintProcess implements AutoCloseable {
     }
 
     public String output() { return output.toString(); }
+
+    public boolean isAlive() { return process.isAlive(); }
 
     /** Waits until the output contains {@code text}; fails with the whole console if it does not in time. */
     public void await(String text, Duration timeout) throws InterruptedException {

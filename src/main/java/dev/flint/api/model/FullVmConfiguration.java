@@ -16,12 +16,13 @@ public record FullVmConfiguration(
         @JsonProperty("entropy") EntropyDevice entropy,
         @JsonProperty("logger") LoggerConfig logger,
         @JsonProperty("metrics") MetricsConfig metrics,
-        @JsonProperty("mmds-config") MmdsConfig mmdsConfig) {
+        @JsonProperty("mmds-config") MmdsConfig mmdsConfig,
+        @JsonProperty("vsock") Vsock vsock) {
 
-    /** The document without an MMDS section. */
+    /** The document without MMDS and vsock sections. */
     public FullVmConfiguration(BootSource bootSource, MachineConfiguration machineConfig, List<Drive> drives,
                                List<NetworkInterface> networkInterfaces, EntropyDevice entropy, LoggerConfig logger,
                                MetricsConfig metrics) {
-        this(bootSource, machineConfig, drives, networkInterfaces, entropy, logger, metrics, null);
+        this(bootSource, machineConfig, drives, networkInterfaces, entropy, logger, metrics, null, null);
     }
 }
