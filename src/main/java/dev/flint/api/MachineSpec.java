@@ -13,15 +13,23 @@ import java.util.Objects;
  * @param initrd      null when the guest boots without one
  * @param serialOut   where the guest console goes; null means the VMM's standard output
  * @param bootTimer   whether to install the boot-timer device ({@code --boot-timer})
+ * @param vsock       the vsock device, or null for none
+ * @param emptyNvmeControllers NVMe controllers without a namespace, for volumes attached while it runs
  */
 public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib,
                           List<DriveSpec> drives, List<NetSpec> networkInterfaces, boolean entropy,
-                          Path serialOut, boolean bootTimer, VsockSpec vsock) {
+                          Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers) {
 
-    /** Without a vsock device. */
+    /** Without empty NVMe controllers. */
+    public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
+                       List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer, VsockSpec vsock) {
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, vsock, 0);
+    }
+
+    /** Without a vsock device or empty NVMe controllers. */
     public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
                        List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer) {
-        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, null);
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, null, 0);
     }
 
     /** The vsock device: the guest's CID and the host-side Unix socket. */
@@ -32,6 +40,11 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         Objects.requireNonNull(cmdline, "cmdline");
         drives = List.copyOf(drives);
         networkInterfaces = List.copyOf(networkInterfaces);
+    }
+
+    /** How many NVMe controllers the machine has: one per NVMe drive, then the empty ones. */
+    public int nvmeControllers() {
+        return (int) drives.stream().filter(DriveSpec::nvme).count() + emptyNvmeControllers;
     }
 
     /** A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk. */
@@ -51,6 +64,6 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
     /** The same machine with {@code mmds} answering on the interfaces named. */
     MachineSpec withMmds(Mmds mmds, java.util.Collection<String> interfaces) {
         List<NetSpec> nets = networkInterfaces.stream().map(n -> interfaces.contains(n.id()) ? n.withMmds(mmds) : n).toList();
-        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer);
+        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock, emptyNvmeControllers);
     }
 }

@@ -35,6 +35,8 @@ final class VmResources {
     private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
     private static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     private static final int IFNAMSIZ = 16;
+    /** Empty NVMe controllers a machine may ask for; each takes a PCI slot, and 8 is plenty for volumes. */
+    static final int MAX_EMPTY_NVME_CONTROLLERS = 8;
 
     private MachineConfiguration machine = MachineConfiguration.defaults();
     private BootSource bootSource;
@@ -83,6 +85,10 @@ final class VmResources {
         }
         oneOf(c.hugePages(), "huge_pages", Set.of("None", "Transparent", "2M"));
         if (!c.hugePages().equals("None")) throw ApiException.notSupported("huge_pages " + c.hugePages());
+        if (c.nvmeControllers() != null && (c.nvmeControllers() < 0 || c.nvmeControllers() > MAX_EMPTY_NVME_CONTROLLERS)) {
+            throw ApiException.badRequest("nvme_controllers must be between 0 and " + MAX_EMPTY_NVME_CONTROLLERS
+                    + ", not " + c.nvmeControllers());
+        }
         return c;
     }
 
@@ -93,6 +99,50 @@ final class VmResources {
     }
 
     void putDrive(String pathId, Drive drive) {
+        boolean root = checkDrive(pathId, drive);
+        if (drive.nvmeController() != null) {
+            throw ApiException.badRequest("nvme_controller is only for attaching a drive to a running microVM; before "
+                    + "InstanceStart each nvme drive is a controller of its own");
+        }
+        if (root) {
+            for (Drive other : drives.values()) {
+                if (Boolean.TRUE.equals(other.isRootDevice()) && !other.driveId().equals(pathId)) {
+                    throw ApiException.badRequest("a root block device already exists: " + other.driveId());
+                }
+            }
+        }
+        drives.put(pathId, drive);
+    }
+
+    /**
+     * Checks a drive to attach to the running machine as a namespace of one of its {@code controllers}
+     * NVMe controllers and returns that controller's index. Only NVMe drives can come after boot: virtio-blk
+     * has no hot-plug here (no PCI hot-plug controller), and a root device is a boot-time choice.
+     */
+    int checkHotAttach(String pathId, Drive drive, int controllers) {
+        boolean root = checkDrive(pathId, drive);
+        if (!"nvme".equals(drive.iface())) {
+            throw ApiException.badRequest("only an \"interface\": \"nvme\" drive can be attached to a running microVM "
+                    + "(virtio-blk hot-plug is not supported)");
+        }
+        if (controllers == 0) {
+            throw ApiException.badRequest("the running microVM has no NVMe controller to attach drive " + pathId
+                    + " to (give it one with nvme_controllers in PUT /machine-config or an nvme drive before InstanceStart)");
+        }
+        if (root) throw ApiException.badRequest("a drive attached to a running microVM cannot be its root device");
+        if (drives.containsKey(pathId)) throw ApiException.badRequest("drive " + pathId + " is already attached to the microVM");
+        int controller = drive.nvmeController() == null ? 0 : drive.nvmeController();
+        if (controller < 0 || controller >= controllers) {
+            throw ApiException.badRequest("nvme_controller must be between 0 and " + (controllers - 1) + ", not " + controller);
+        }
+        return controller;
+    }
+
+    /** Records a drive attached to the running machine, so GET /vm/config lists it. */
+    void attached(String pathId, Drive drive) { drives.put(pathId, drive); }
+
+    /** The checks every drive passes, before boot or after; returns whether it is to be the root device. */
+    private static boolean checkDrive(String pathId, Drive drive) {
         sameId(pathId, required(drive.driveId(), "drive_id"), "drive");
         boolean root = required(drive.isRootDevice(), "is_root_device");
         if (drive.socket() != null) throw ApiException.notSupported("vhost-user block devices (socket)");
@@ -112,14 +162,7 @@ final class VmResources {
         }
         if (RateLimiter.limits(drive.rateLimiter())) throw ApiException.notSupported("drive rate_limiter");
         if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio", "nvme"));
-        if (root) {
-            for (Drive other : drives.values()) {
-                if (Boolean.TRUE.equals(other.isRootDevice()) && !other.driveId().equals(pathId)) {
-                    throw ApiException.badRequest("a root block device already exists: " + other.driveId());
-                }
-            }
-        }
-        drives.put(pathId, drive);
+        return root;
     }
 
     void putNetworkInterface(String pathId, NetworkInterface net) {
@@ -214,7 +257,8 @@ final class VmResources {
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), cmdline,
                 machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,
                 serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer,
-                vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())));
+                vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())),
+                machine.nvmeControllers() == null ? 0 : machine.nvmeControllers());
     }
 
     private static void checkDeviceId(String id, String what) {

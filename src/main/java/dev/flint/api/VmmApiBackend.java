@@ -58,7 +58,8 @@ public final class VmmApiBackend implements VmmBackend {
             List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets,
-                    spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()));
+                    spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
+                    spec.emptyNvmeControllers());
             started = Vmm.start(config, engines.select(engineName), guest);
         } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException e) {
             release(guest);
@@ -111,6 +112,15 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public void pause() { running().pause(); }
+
+    @Override
+    public int attachNvme(int controller, MachineSpec.DriveSpec drive) {
+        try {
+            return running().attachNvmeNamespace(controller, driveConfig(drive));
+        } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
 
     @Override
     public void resume() { running().resume(); }

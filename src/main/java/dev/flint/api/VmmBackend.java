@@ -31,6 +31,15 @@ public interface VmmBackend {
 
     void resume();
 
+    /**
+     * Attaches {@code drive} to the running machine as a new namespace of NVMe controller {@code controller}
+     * (0 = the first) and returns the namespace ID. The API checked the drive and the index already; a
+     * refusal here (the image is locked by another VM, say) is a {@link BackendException} with one line.
+     */
+    default int attachNvme(int controller, MachineSpec.DriveSpec drive) {
+        throw new BackendException("this VMM cannot attach drives to a running microVM");
+    }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

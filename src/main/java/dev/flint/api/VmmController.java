@@ -58,6 +58,8 @@ public final class VmmController implements AutoCloseable {
     private final Mmds mmds;
 
     private InstanceState state = InstanceState.NOT_STARTED;
+    /** The started machine's NVMe controllers (drives' and empty ones), the targets of hot attach. */
+    private int nvmeControllers;
     private LoggerConfig loggerConfig;
     private LogOutput logOutput;
     private MetricsConfig metricsConfig;
@@ -145,7 +147,29 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized void putBootSource(BootSource source) { preBoot(() -> resources.putBootSource(source)); }
 
-    public synchronized void putDrive(String id, Drive drive) { preBoot(() -> resources.putDrive(id, drive)); }
+    /**
+     * Before boot, configures a drive. After boot (Flint's extension), attaches an {@code nvme} drive to the
+     * running machine as a new namespace of NVMe controller {@code nvme_controller} (default 0); the guest
+     * sees it without a reboot. Anything else after boot is refused with one line.
+     */
+    public synchronized void putDrive(String id, Drive drive) {
+        if (state == InstanceState.NOT_STARTED) {
+            resources.putDrive(id, drive);
+            return;
+        }
+        int controller = resources.checkHotAttach(id, drive, nvmeControllers);
+        var spec = new MachineSpec.DriveSpec(id, java.nio.file.Path.of(drive.pathOnHost()),
+                Boolean.TRUE.equals(drive.isReadOnly()), false, drive.partuuid(),
+                drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true);
+        int nsid;
+        try {
+            nsid = backend.attachNvme(controller, spec);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot attach drive " + id + ": " + e.getMessage());
+        }
+        resources.attached(id, drive);
+        LOG.info(() -> "drive " + id + " attached as namespace " + nsid + " of NVMe controller " + controller);
+    }
 
     public synchronized void patchDrive(String id, PartialDrive patch) {
         refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
@@ -272,6 +296,7 @@ public final class VmmController implements AutoCloseable {
             throw ApiException.badRequest("cannot start the microVM: " + e.getMessage());
         }
         state = InstanceState.RUNNING;
+        nvmeControllers = spec.nvmeControllers();
         LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
                 + " MiB, kernel " + spec.kernel());
         running.whenComplete((reason, failure) -> {

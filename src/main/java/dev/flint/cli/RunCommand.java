@@ -70,6 +70,11 @@ final class RunCommand implements Callable<Integer> {
                     + "attached and left in place. Default MAC: a random locally administered one.")
     private List<NetConfig> nets = List.of();
 
+    @Option(names = "--nvme-controllers", paramLabel = "N", defaultValue = "0",
+            description = "Add N NVMe controllers with no namespace yet (numbered after the if=nvme drives' "
+                    + "controllers), for volumes attached while the guest runs. Default: 0.")
+    private int emptyNvmeControllers;
+
     @Option(names = "--rng", description = "Give the guest a virtio-rng device fed from the host's entropy.")
     private boolean rng;
 
@@ -95,7 +100,8 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets);
+        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null,
+                emptyNvmeControllers);
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }

@@ -27,9 +27,13 @@ import java.util.List;
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
  * @param vsock     a virtio-vsock device with its host-side Unix socket, or null for none
+ * @param emptyNvmeControllers NVMe controllers with no namespace yet, plugged after the drives' (so numbered
+ *                  after the {@code if=nvme} drives' controllers); volumes are hot-attached to them later
+ *                  with {@link Vmm#attachNvmeNamespace}
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
+                       int emptyNvmeControllers) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -52,10 +56,12 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (initrd != null) requireReadableFile("initrd", initrd);
         drives = drives == null ? List.of() : List.copyOf(drives);
         nets = nets == null ? List.of() : List.copyOf(nets);
-        // Slot 0 is the host bridge; each virtio device takes one of the other slots.
-        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) > PciHostBridge.SLOTS - 1) {
-            throw new VmConfigException(drives.size() + " drives and " + nets.size()
-                    + " network interfaces do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 1) + " devices)");
+        if (emptyNvmeControllers < 0) throw new VmConfigException("--nvme-controllers " + emptyNvmeControllers + ": cannot be negative");
+        // Slot 0 is the host bridge; each device takes one of the other slots.
+        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
+            throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
+                    + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
+                    + (PciHostBridge.SLOTS - 1) + " devices)");
         }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
@@ -63,10 +69,16 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         }
     }
 
-    /** A machine without a vsock device. */
+    /** A machine without empty NVMe controllers. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, 0);
+    }
+
+    /** A machine without a vsock device or empty NVMe controllers. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                     List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null);
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null, 0);
     }
 
     /** A machine without network interfaces. */

@@ -66,6 +66,7 @@ final class X86Board implements AutoCloseable {
             if (drive.iface() == DriveConfig.Interface.NVME) plugNvme(drive, config.cpus(), memory, irq);
             else plug(VirtioBlock.pciDevice(drive, memory, irq));
         }
+        for (int i = 0; i < config.emptyNvmeControllers(); i++) plugEmptyNvme(config.cpus(), memory, irq);
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
         for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
         if (config.vsock() != null) plug(VirtioVsock.pciDevice(config.vsock(), memory, irq));
@@ -91,6 +92,20 @@ final class X86Board implements AutoCloseable {
         device.useFastPaths(fastPaths);
         int slot = pci.addDevice(device);
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault());
+    }
+
+    /**
+     * An NVMe controller without namespaces, waiting for hot-attached volumes. Linux binds to it and
+     * finds an empty active namespace list (NN still says how many it may hold). Its serial names its
+     * place among the controllers, as no volume can.
+     */
+    private void plugEmptyNvme(int cpus, GuestMemory memory, InterruptController irq) {
+        String serial = "flint-nvme" + nvme.size();
+        NvmePciFunction device = NvmePciFunction.create(NvmeIdentity.of(serial), List.of(), cpus, memory, irq);
+        nvme.add(device);
+        device.useFastPaths(fastPaths);
+        int slot = pci.addDevice(device);
+        LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + serial + " (no namespace)");
     }
 
     /** Attaches {@code drive} to NVMe controller {@code controller} (0 = the first) as a new namespace; returns its ID. */

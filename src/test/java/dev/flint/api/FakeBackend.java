@@ -25,6 +25,17 @@ final class FakeBackend implements VmmBackend {
         return running;
     }
 
+    /** Set to make attachNvme refuse, as the real backend does when another VM holds the image's lock. */
+    volatile String refuseAttach;
+    private int nextNamespace = 1;
+
+    @Override
+    public synchronized int attachNvme(int controller, MachineSpec.DriveSpec drive) {
+        if (refuseAttach != null) throw new BackendException(refuseAttach);
+        calls.add("attach-nvme " + controller + " " + drive.id() + " " + drive.path() + (drive.readOnly() ? " ro" : ""));
+        return nextNamespace++;
+    }
+
     @Override
     public synchronized void pause() { calls.add("pause"); }
 

@@ -69,6 +69,16 @@ class RunCommandTest {
     }
 
     @Test
+    void nvmeControllersBuildsEmptyControllersAndRefusesANegativeCount() {
+        CliRunner.Result ok = withGuest(vm -> vm.setup().portIo().write(0x64, 1, 0xFE))
+                .run("run", "--kernel", kernel.toString(), "--nvme-controllers", "2");
+        assertEquals(0, ok.exitCode(), ok.stderr());
+        CliRunner.Result bad = withGuest(vm -> {}).run("run", "--kernel", kernel.toString(), "--nvme-controllers", "-1");
+        assertEquals(List.of("flint: --nvme-controllers -1: cannot be negative"), bad.stderrLines());
+        assertEquals(2, bad.exitCode());
+    }
+
+    @Test
     void aFileThatIsNoKernelIsRejectedInOneLine() throws Exception {
         Path text = Files.writeString(tmp.resolve("README"), "hello\n".repeat(1000));
         CliRunner.Result result = withGuest(vm -> {}).run("run", "--kernel", text.toString());

@@ -38,4 +38,16 @@ class VmConfigTest {
         assertEquals("the kernel command line is 2048 bytes; at most 2047 fit", rejection(kernel, null, "x".repeat(2048), 1, 256, "auto"));
         assertEquals("no kernel given", rejection(null, null, "", 1, 256, "auto"));
     }
+
+    @Test
+    void emptyNvmeControllersAreCountedAndTakePciSlots() throws Exception {
+        Path kernel = Files.writeString(tmp.resolve("vmlinuz"), "k");
+        java.util.List<dev.flint.devices.virtio.block.DriveConfig> none = java.util.List.of();
+        assertEquals(2, new VmConfig(kernel, null, "", 1, 256, "emu", none, false, false, java.util.List.of(), null, 2).emptyNvmeControllers());
+        assertEquals("--nvme-controllers -1: cannot be negative", assertThrows(VmConfigException.class,
+                () -> new VmConfig(kernel, null, "", 1, 256, "emu", none, false, false, java.util.List.of(), null, -1)).getMessage());
+        String full = assertThrows(VmConfigException.class,
+                () -> new VmConfig(kernel, null, "", 1, 256, "emu", none, true, false, java.util.List.of(), null, 31)).getMessage();
+        assertEquals("0 drives, 0 network interfaces and 31 empty NVMe controllers do not fit on PCI bus 0 (at most 31 devices)", full);
+    }
 }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * {@code PUT /drives/{drive_id}}: a virtio-block drive (or, in Firecracker, a vhost-user one). Flint's
  * extension: {@code "interface": "nvme"} makes it an NVMe controller of its own instead ({@code "virtio"},
- * the default, is Firecracker's behaviour).
+ * the default, is Firecracker's behaviour). After InstanceStart an {@code nvme} drive is attached to the
+ * running machine as a new namespace of NVMe controller {@code nvme_controller} (another Flint extension;
+ * default 0, the first).
  */
 public record Drive(
         @JsonProperty("drive_id") String driveId,
@@ -17,4 +19,12 @@ public record Drive(
         @JsonProperty("io_engine") String ioEngine,
         @JsonProperty("rate_limiter") RateLimiter rateLimiter,
         @JsonProperty("socket") String socket,
-        @JsonProperty("interface") String iface) {}
+        @JsonProperty("interface") String iface,
+        @JsonProperty("nvme_controller") Integer nvmeController) {
+
+    /** Without the hot-attach controller index. */
+    public Drive(String driveId, String pathOnHost, Boolean isRootDevice, Boolean isReadOnly, String partuuid,
+                 String cacheType, String ioEngine, RateLimiter rateLimiter, String socket, String iface) {
+        this(driveId, pathOnHost, isRootDevice, isReadOnly, partuuid, cacheType, ioEngine, rateLimiter, socket, iface, null);
+    }
+}

@@ -2,14 +2,25 @@ package dev.flint.api.model;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
-/** {@code PUT/PATCH/GET /machine-config}. On PATCH any subset of the fields may be present. */
+/**
+ * {@code PUT/PATCH/GET /machine-config}. On PATCH any subset of the fields may be present. Flint's
+ * extension: {@code nvme_controllers}, how many NVMe controllers without a namespace the machine gets
+ * (default 0), so that volumes can be attached to it while it runs ({@code PUT /drives/{id}} after boot).
+ */
 public record MachineConfiguration(
         @JsonProperty("vcpu_count") Integer vcpuCount,
         @JsonProperty("mem_size_mib") Long memSizeMib,
         @JsonProperty("smt") Boolean smt,
         @JsonProperty("track_dirty_pages") Boolean trackDirtyPages,
         @JsonProperty("cpu_template") String cpuTemplate,
-        @JsonProperty("huge_pages") String hugePages) {
+        @JsonProperty("huge_pages") String hugePages,
+        @JsonProperty("nvme_controllers") Integer nvmeControllers) {
+
+    /** Firecracker's fields only. */
+    public MachineConfiguration(Integer vcpuCount, Long memSizeMib, Boolean smt, Boolean trackDirtyPages,
+                                String cpuTemplate, String hugePages) {
+        this(vcpuCount, memSizeMib, smt, trackDirtyPages, cpuTemplate, hugePages, null);
+    }
 
     /** Firecracker's defaults: one vCPU, 128 MiB, no SMT, no dirty tracking, regular pages. */
     public static MachineConfiguration defaults() {
@@ -24,6 +35,7 @@ public record MachineConfiguration(
                 patch.smt != null ? patch.smt : smt,
                 patch.trackDirtyPages != null ? patch.trackDirtyPages : trackDirtyPages,
                 patch.cpuTemplate != null ? patch.cpuTemplate : cpuTemplate,
-                patch.hugePages != null ? patch.hugePages : hugePages);
+                patch.hugePages != null ? patch.hugePages : hugePages,
+                patch.nvmeControllers != null ? patch.nvmeControllers : nvmeControllers);
     }
 }

@@ -1,0 +1,73 @@
+package dev.flint.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flint.boot.FlintProcess;
+import dev.flint.boot.HostDataDisk;
+import dev.flint.guest.GuestAssets;
+import dev.flint.testing.Await;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The EBS-style attach as a Firecracker-API user does it, on the emu engine: {@code flint vmm} boots the
+ * stock guest with one NVMe controller and no namespace ({@code nvme_controllers} in /machine-config),
+ * Linux binds to the empty controller, and a volume PUT to /drives while the guest runs appears as
+ * /dev/nvme0n1 with the data the host wrote. A volume another process holds locked is refused first.
+ */
+@Tag("guest")
+class ApiNvmeHotAttachGuestTest {
+    private static final Duration STEP = Duration.ofMinutes(2);
+
+    private static String nvmeDrive(String id, Path image) {
+        return "{\"drive_id\": \"" + id + "\", \"path_on_host\": \"" + image
+                + "\", \"is_root_device\": false, \"is_read_only\": true, \"interface\": \"nvme\"}";
+    }
+
+    @Test
+    void aVolumeAttachedThroughTheApiAppearsOnTheEmptyController(@TempDir Path dir) throws Exception {
+        GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
+        assets.fetch(System.out);
+        HostDataDisk vol = HostDataDisk.write(dir.resolve("vol.img"), 2 << 20, 44);
+        Path held = Files.write(dir.resolve("held.img"), new byte[1 << 20]);
+        Path socket = dir.resolve("flint.sock");
+        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
+            Await.until("the API socket exists", Duration.ofMinutes(3), () -> Files.exists(socket));
+            try (UnixSocketClient client = new UnixSocketClient(socket)) {
+                ApiGuestBoot.putDefaultGuest(client, assets);
+                assertEquals(204, client.sendRaw("PATCH", "/machine-config", "{\"nvme_controllers\": 1}").status());
+                var started = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+                assertEquals(204, started.status(), started.body());
+
+                flint.await("Flint guest: busybox", Duration.ofMinutes(10));
+                flint.await("# ", STEP);
+                // Linux takes the controller with an empty active namespace list: nvme0 exists, no block device.
+                flint.type("i=0; while [ ! -e /sys/class/nvme/nvme0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                        + " echo serial=$(cat /sys/class/nvme/nvme0/serial) namespaces=$(ls /sys/block | grep -c nvme)");
+                flint.await("serial=flint-nvme0 namespaces=0", STEP);
+
+                try (FileChannel other = FileChannel.open(held, StandardOpenOption.WRITE); FileLock lock = other.lock()) {
+                    var refused = client.sendRaw("PUT", "/drives/held", nvmeDrive("held", held).replace("true, \"interface", "false, \"interface"));
+                    assertEquals(400, refused.status(), refused.body());
+                    assertTrue(refused.fault().contains("in use by another VM"), refused.body());
+                }
+
+                var attached = client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image()));
+                assertEquals(204, attached.status(), attached.body());
+                flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
+                flint.await(vol.sha256() + "  /dev/nvme0n1", STEP);
+                flint.type("poweroff -f");
+                assertEquals(0, flint.exitCode(STEP), flint.output());
+            }
+        }
+        vol.assertUntouched();
+    }
+}
