@@ -25,9 +25,11 @@ import java.util.List;
  * @param bootTimer whether to install the boot-timer device (the guest's write of 123 to MMIO 0xC0000000
  *                  logs the time since start, as Firecracker's {@code --boot-timer} does)
  * @param nets      virtio-net interfaces on host TAP devices, in PCI slot order (eth0 first)
+ * @param debugExitPort the I/O port of an isa-debug-exit device ({@code --debug-exit}), or -1 for none
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+                       List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets,
+                       int debugExitPort) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -55,10 +57,19 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
             throw new VmConfigException(drives.size() + " drives and " + nets.size()
                     + " network interfaces do not fit on PCI bus 0 (at most " + (PciHostBridge.SLOTS - 1) + " devices)");
         }
+        if (debugExitPort < -1 || debugExitPort > 0xFFFF) {
+            throw new VmConfigException("debug-exit port must be 0..0xffff, got " + debugExitPort);
+        }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
+    }
+
+    /** A machine without the isa-debug-exit device. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, -1);
     }
 
     /** A machine without network interfaces. */
