@@ -230,6 +230,15 @@ class MultibootRunTest {
                 """), "does not fit in guest RAM");
     }
 
+    @Test
+    void aDebugExitPortOutsideTheIoSpaceIsAUsageError() throws Exception {
+        for (String bad : List.of("0x10000", "port", "-5")) {
+            CliRunner.Result r = cli.run("run", "--engine", "emu", "--kernel", elfKernel(ELF_KERNEL).toString(), "--debug-exit", bad);
+            assertEquals(2, r.exitCode(), r.stderr());
+            assertTrue(r.stderr().contains("--debug-exit"), r.stderr());
+        }
+    }
+
     private void assertRefused(Path kernel, String message) {
         CliRunner.Result r = cli.run("run", "--engine", "emu", "--memory", "64", "--kernel", kernel.toString(),
                 "--debug-exit", "0xf4");
