@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
                 + "Debian's stock kernel with a busybox shell on the console; 'poweroff -f' ends it.",
                 "The guest's serial console is stdin/stdout; on a terminal, Ctrl-A x ends the VM."},
         footer = {"", "Exit status: 0 when the guest powers off or reboots, 1 on a VMM error or a guest "
-                + "triple fault, 2 on a bad command line."})
+                + "triple fault, 2 on a bad command line; with --debug-exit, (V << 1) | 1 when the guest writes V there."})
 final class RunCommand implements Callable<Integer> {
     private final CliContext context;
     private final FlintCommand flint;
@@ -38,7 +38,8 @@ final class RunCommand implements Callable<Integer> {
                     + "or auto: kvm if this host can boot a stock kernel with it, else emu. Default: ${DEFAULT-VALUE}.")
     private String engine;
 
-    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel to boot (bzImage or ELF vmlinux). "
+    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel to boot (bzImage, ELF vmlinux, "
+            + "or a Multiboot v1 kernel, which gets --initrd as its module 0). "
             + "Default: the fetched Debian kernel.")
     private Path kernel;
 
@@ -82,6 +83,12 @@ final class RunCommand implements Callable<Integer> {
             + "when the guest writes 123 to MMIO 0xC0000000 (the default guest does, once booted), print the time since start.")
     private boolean bootTimer;
 
+    @Option(names = "--debug-exit", paramLabel = "PORT", converter = PortConverter.class, defaultValue = "-1",
+            showDefaultValue = CommandLine.Help.Visibility.NEVER,
+            description = "Install an isa-debug-exit device at I/O port PORT (e.g. 0xf4), as QEMU's: a guest write of V "
+                    + "to it ends Flint with exit status (V << 1) | 1. For test kernels.")
+    private int debugExitPort;
+
     RunCommand(CliContext context, FlintCommand flint) {
         this.context = context;
         this.flint = flint;
@@ -101,7 +108,7 @@ final class RunCommand implements Callable<Integer> {
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
         VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null,
-                emptyNvmeControllers);
+                emptyNvmeControllers, debugExitPort);
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }
@@ -157,8 +164,25 @@ final class RunCommand implements Callable<Integer> {
         NetConverter() { super(NetConfig::parse); }
     }
 
+    /** An I/O port number, decimal or 0x-hex, 0..0xffff. */
+    static final class PortConverter implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int port;
+            try {
+                port = Integer.decode(value.trim());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a port number (decimal or 0x-hex)");
+            }
+            if (port == -1) return port; // the "none" default
+            if (port < 0 || port > 0xFFFF) throw new CommandLine.TypeConversionException("port " + value + " is outside 0..0xffff");
+            return port;
+        }
+    }
+
     private int exitCode(StopReason reason) {
         return switch (reason) {
+            case StopReason.DebugExit exit -> exit.exitStatus();
             case StopReason.PowerOff off -> Main.OK;
             case StopReason.Reset reset -> Main.OK;
             case StopReason.TripleFault fault -> {

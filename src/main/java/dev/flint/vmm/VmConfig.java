@@ -30,10 +30,11 @@ import java.util.List;
  * @param emptyNvmeControllers NVMe controllers with no namespace yet, plugged after the drives' (so numbered
  *                  after the {@code if=nvme} drives' controllers); volumes are hot-attached to them later
  *                  with {@link Vmm#attachNvmeNamespace}
+ * @param debugExitPort the I/O port of an isa-debug-exit device ({@code --debug-exit}), or -1 for none
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                        List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                       int emptyNvmeControllers) {
+                       int emptyNvmeControllers, int debugExitPort) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -63,22 +64,32 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
                     + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
                     + (PciHostBridge.SLOTS - 1) + " devices)");
         }
+        if (debugExitPort < -1 || debugExitPort > 0xFFFF) {
+            throw new VmConfigException("debug-exit port must be 0..0xffff, got " + debugExitPort);
+        }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
     }
 
+    /** A machine without the isa-debug-exit device. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
+                    int emptyNvmeControllers) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers, -1);
+    }
+
     /** A machine without empty NVMe controllers. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                     List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, 0);
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, 0, -1);
     }
 
     /** A machine without a vsock device or empty NVMe controllers. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                     List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null, 0);
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null, 0, -1);
     }
 
     /** A machine without network interfaces. */

@@ -77,6 +77,7 @@ public final class Vmm implements AutoCloseable {
             board.useFastPaths(vm.fastPaths());
             board.plugVirtio(config, memory, vm.interrupts());
             X86Board.plugBootTimer(config, mmio, startNanos);
+            X86Board.plugDebugExit(config, portIo, stops);
             CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
                     ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),

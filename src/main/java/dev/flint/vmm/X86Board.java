@@ -5,6 +5,7 @@ import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.arch.x86.PlatformInfo;
 import dev.flint.devices.legacy.BootTimer;
+import dev.flint.devices.legacy.DebugExit;
 import dev.flint.devices.legacy.LegacyDevices;
 import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
@@ -138,6 +139,13 @@ final class X86Board implements AutoCloseable {
     void sendCtrlAltDel() { legacy.i8042().sendCtrlAltDel(); }
 
     /** Installs the boot timer if the configuration asks for it; it counts from {@code startNanos}. */
+    /** Installs the isa-debug-exit device when the configuration asks for one ({@code --debug-exit PORT}). */
+    static void plugDebugExit(VmConfig config, Bus portIo, SystemControl control) {
+        if (config.debugExitPort() >= 0) {
+            portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
+        }
+    }
+
     static void plugBootTimer(VmConfig config, Bus mmio, long startNanos) {
         if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
     }

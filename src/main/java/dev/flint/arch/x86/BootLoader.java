@@ -59,6 +59,11 @@ public final class BootLoader {
             throw new BootException(String.format("guest memory %d MiB overlaps the PCI 64-bit window at 0x%x",
                     memory.size() >> 20, platform.pciMmio64Base()));
         }
+        BootImage multiboot = loadMultiboot(memory, spec);
+        if (multiboot != null) {
+            writeFirmwareTables(memory, spec, platform);
+            return multiboot;
+        }
         LoadedKernel kernel = loadKernel(memory, spec, bzImageEntry);
 
         byte[] cmdline = spec.cmdline().getBytes(StandardCharsets.UTF_8);
@@ -77,14 +82,33 @@ public final class BootLoader {
             }
         }
 
+        long rsdp = writeFirmwareTables(memory, spec, platform);
+        ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));
+        CpuBootState bsp = LongModeSetup.apply(memory, kernel.entry());
+        return new BootImage(bsp, kernel.format(), kernel.entry());
+    }
+
+    /** ACPI and MP tables, the reset stub and the BIOS data area words; returns the RSDP's address. */
+    private static long writeFirmwareTables(GuestMemory memory, BootSpec spec, PlatformInfo platform) {
         long rsdp = AcpiTables.write(memory, spec.cpus(), platform);
         MpTable.write(memory, spec.cpus(), platform);
         memory.write(Layout.RESET_VECTOR, RESET_STUB);
         memory.writeShort(BDA_EBDA_SEGMENT, (short) (Layout.EBDA >>> 4));
         memory.writeShort(BDA_BASE_MEMORY_KIB, (short) (Layout.EBDA >>> 10));
-        ZeroPage.write(memory, kernel.setupHeader(), Layout.CMDLINE, initrdAddr, initrdSize, rsdp, E820.of(memory));
-        CpuBootState bsp = LongModeSetup.apply(memory, kernel.entry());
-        return new BootImage(bsp, kernel.format(), kernel.entry());
+        return rsdp;
+    }
+
+    /**
+     * A Multiboot kernel loaded and entered as its specification says, or null when the image is not one. A
+     * bzImage is never taken for one (QEMU checks the Linux header first too), even if its code holds the magic.
+     */
+    private static BootImage loadMultiboot(GuestMemory memory, BootSpec spec) {
+        try (ImageFile file = ImageFile.open(spec.kernel(), "kernel")) {
+            byte[] head = file.read(0, MultibootLoader.SEARCH_BYTES);
+            if (BzImageLoader.matches(head)) return null;
+            int at = MultibootLoader.find(head);
+            return at < 0 ? null : MultibootLoader.load(memory, file, head, at, spec);
+        }
     }
 
     private static LoadedKernel loadKernel(GuestMemory memory, BootSpec spec, BzImageEntry bzImageEntry) {
@@ -95,7 +119,7 @@ public final class BootLoader {
                 return bzImageEntry == BzImageEntry.UNPACK_ON_HOST ? unpackOnHost(memory, file, bz) : bz;
             }
             if (ElfLoader.matches(head)) return ElfLoader.load(memory, file, head);
-            throw new BootException("not a Linux kernel (neither bzImage nor ELF): " + spec.kernel());
+            throw new BootException("not a kernel Flint can boot (neither bzImage, ELF nor Multiboot): " + spec.kernel());
         }
     }
 
