@@ -168,8 +168,8 @@ class ApiEndpointsTest extends ApiTestBase {
     void startNeedsABootSourceAndReportsBackendRefusals() throws Exception {
         assertFault(client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)), "kernel");
         bootSource();
-        api.backend.refuseStart = "not a Linux kernel (neither bzImage nor ELF): " + api.kernel;
-        assertFault(client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)), "not a Linux kernel");
+        api.backend.refuseStart = "not a kernel Flint can boot (neither bzImage, ELF nor Multiboot): " + api.kernel;
+        assertFault(client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)), "not a kernel Flint can boot");
         assertEquals(InstanceInfo.StateEnum.NOT_STARTED, client.get("/").as(InstanceInfo.class).getState());
     }
 

@@ -156,7 +156,7 @@ class BootLoaderTest {
         memory = null;
 
         Path k = dir.resolve("kernel");
-        assertEquals("not a Linux kernel (neither bzImage nor ELF): " + k,
+        assertEquals("not a kernel Flint can boot (neither bzImage, ELF nor Multiboot): " + k,
                 bootFails(128, "#!/bin/sh\necho hi\n".repeat(100).getBytes(StandardCharsets.US_ASCII), null).getMessage());
         memory.close();
         assertEquals("32-bit-only kernel (boot protocol 2.11, no 64-bit entry point): " + k,
