@@ -15,6 +15,8 @@ rm -rf "$work"; mkdir -p "$work"
 source "$repo/bench/lib.sh"
 
 "$repo/bin/flint" --help >/dev/null # builds the jar if needed, outside the measurement
+# The daemon's namespace has no way out: build the default image (debootstrap) here first, once per machine.
+"$repo/bin/flint" cloud image >/dev/null
 ns=flint-bench-$RANDOM$RANDOM
 ip netns add "$ns"
 cleanup() {
@@ -27,7 +29,7 @@ inns ip link set lo up
 
 inns "$repo/bin/flint" cloud serve --data "$work/data" >"$work/daemon.log" 2>&1 &
 eval "$("$repo/bin/flint" cloud env --data "$work/data")"
-echo "waiting for the daemon and its debian-12 image (the first serve on a machine builds it)..."
+echo "waiting for the daemon and its debian-12 image..."
 image=
 for _ in $(seq 1200); do
     image=$(inns aws ec2 describe-images --filters Name=name,Values=debian-12 --query 'Images[0].ImageId' --output text 2>/dev/null || true)

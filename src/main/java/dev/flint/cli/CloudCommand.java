@@ -84,6 +84,26 @@ final class CloudCommand extends CommandGroup {
         }
     }
 
+    @Command(name = "image", description = {
+            "Build the default debian-12 image into the guest cache now (what the first 'serve' would do), and print its path.",
+            "It needs the network to Debian's archive: run it where that is reachable when 'serve' will run where it is not."})
+    static final class Image implements Callable<Integer> {
+        private final CliContext context;
+
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+        private boolean help;
+
+        Image(CliContext context) {
+            this.context = context;
+        }
+
+        @Override
+        public Integer call() {
+            context.out().println(HostRuntime.defaultImage(context.err()));
+            return Main.OK;
+        }
+    }
+
     @Command(name = "env", description = {
             "Print export lines (access key, secret key, region, AWS_ENDPOINT_URL_EC2) for a shell:",
             "  eval \"$(flint cloud env)\"; aws ec2 describe-regions"})

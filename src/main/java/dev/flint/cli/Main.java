@@ -52,7 +52,7 @@ public final class Main {
                     .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
                     .addSubcommand(new CommandLine(new ImageCommand()).addSubcommand(new ImageCommand.Build(context)))
                     .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
-                            .addSubcommand(new CloudCommand.Env(context)))
+                            .addSubcommand(new CloudCommand.Env(context)).addSubcommand(new CloudCommand.Image(context)))
                     .addSubcommand(new JailerCommand(context.err()));
         }
         cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,

@@ -47,6 +47,17 @@ class AwsCliEndToEndTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/ssh")), "the OpenSSH client is not installed");
     }
 
+    /**
+     * The daemon runs in a namespace with no way out, so the default image (debootstrap from Debian's archive)
+     * is built first, here, with {@code flint cloud image}, as a user would before serving from such a place.
+     */
+    @BeforeAll
+    static void defaultImage() throws Exception {
+        try (FlintProcess image = FlintProcess.start("cloud", "image")) {
+            assertEquals(0, image.exitCode(Duration.ofMinutes(20)), image.output());
+        }
+    }
+
     @Test
     void awsCliLaunchesAnInstanceThatAnswersSshAndKeepsItsDiskAcrossStopStartAndADaemonKill(@TempDir Path dir)
             throws Exception {
