@@ -1,5 +1,6 @@
 package dev.flint.devices.nvme;
 
+import dev.flint.devices.IoThreads;
 import dev.flint.sys.Epoll;
 import dev.flint.sys.EventFd;
 
@@ -76,14 +77,7 @@ final class NvmeIoThread implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        wake.signal();
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        // The descriptors go only once the thread no longer waits on them (a reused fd number would be worse).
-        if (!thread.isAlive()) {
+        if (IoThreads.stop(thread, wake::signal)) {
             poller.close();
             wake.close();
             kick.close();

@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio;
 
+import dev.flint.devices.IoThreads;
 import dev.flint.sys.EventFd;
 import dev.flint.sys.Libc;
 
@@ -112,14 +113,7 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        wake.signal();
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        // The eventfds go only once the thread no longer polls them (a reused fd number would be worse).
-        if (!thread.isAlive()) {
+        if (IoThreads.stop(thread, wake::signal)) {
             wake.close();
             for (EventFd k : kicks) k.close();
         }

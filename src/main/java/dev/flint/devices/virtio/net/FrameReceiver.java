@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.net;
 
+import dev.flint.devices.IoThreads;
 import dev.flint.sys.FileDescriptor;
 import dev.flint.sys.Libc;
 
@@ -86,13 +87,7 @@ final class FrameReceiver implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        wake();
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (!thread.isAlive()) {
+        if (IoThreads.stop(thread, this::wake)) {
             wake.close();
             arena.close();
         }
