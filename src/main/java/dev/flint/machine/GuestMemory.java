@@ -31,6 +31,18 @@ public final class GuestMemory implements AutoCloseable {
     private final MemorySegment ram;
     private final long lowSize;
     private final long highSize;
+    /** Told of every write through the accessors here (device DMA, loaders), or null. */
+    private volatile WriteWatch watch;
+
+    /**
+     * Learns which RAM the accessors of {@link GuestMemory} may have written: the emu engine uses it to
+     * notice device DMA into pages it has translated code from. Called before the bytes change for
+     * {@link #slice} (the caller writes through the view afterwards) and after them for the writes.
+     */
+    public interface WriteWatch {
+        /** {@code len} bytes from {@code hostOffset} in {@link #segment()} were or are about to be written. */
+        void written(long hostOffset, long len);
+    }
 
     private GuestMemory(AutoCloseable owner, MemorySegment ram) {
         this.owner = owner;
@@ -58,6 +70,18 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public MemorySegment segment() { return ram; }
+
+    /** The write watch set by the engine, or null. */
+    public WriteWatch writeWatch() { return watch; }
+
+    /** Sets the one write watch (an engine's), replacing any before it. */
+    public void watchWrites(WriteWatch w) { watch = w; }
+
+    private long written(long off, long len) {
+        WriteWatch w = watch;
+        if (w != null) w.written(off, len);
+        return off;
+    }
     public long size() { return ram.byteSize(); }
     public long lowRamSize() { return lowSize; }
     public long highRamSize() { return highSize; }
@@ -100,25 +124,30 @@ public final class GuestMemory implements AutoCloseable {
         return off;
     }
 
-    /** A view of guest RAM; fails unless the whole range is RAM in one region. */
-    public MemorySegment slice(long gpa, long len) { return ram.asSlice(checked(gpa, len), len); }
+    /**
+     * A view of guest RAM; fails unless the whole range is RAM in one region. Devices write into guest
+     * memory through it, so the write watch hears of the whole range (reads too, conservatively).
+     */
+    public MemorySegment slice(long gpa, long len) { return ram.asSlice(written(checked(gpa, len), len), len); }
 
     public byte readByte(long gpa) { return ram.get(ValueLayout.JAVA_BYTE, checked(gpa, 1)); }
     public short readShort(long gpa) { return ram.get(SHORT, checked(gpa, 2)); }
     public int readInt(long gpa) { return ram.get(INT, checked(gpa, 4)); }
     public long readLong(long gpa) { return ram.get(LONG, checked(gpa, 8)); }
 
-    public void writeByte(long gpa, byte v) { ram.set(ValueLayout.JAVA_BYTE, checked(gpa, 1), v); }
-    public void writeShort(long gpa, short v) { ram.set(SHORT, checked(gpa, 2), v); }
-    public void writeInt(long gpa, int v) { ram.set(INT, checked(gpa, 4), v); }
-    public void writeLong(long gpa, long v) { ram.set(LONG, checked(gpa, 8), v); }
+    public void writeByte(long gpa, byte v) { long o = checked(gpa, 1); ram.set(ValueLayout.JAVA_BYTE, o, v); written(o, 1); }
+    public void writeShort(long gpa, short v) { long o = checked(gpa, 2); ram.set(SHORT, o, v); written(o, 2); }
+    public void writeInt(long gpa, int v) { long o = checked(gpa, 4); ram.set(INT, o, v); written(o, 4); }
+    public void writeLong(long gpa, long v) { long o = checked(gpa, 8); ram.set(LONG, o, v); written(o, 8); }
 
     public void read(long gpa, byte[] dst, int off, int len) {
         MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, checked(gpa, len), dst, off, len);
     }
 
     public void write(long gpa, byte[] src, int off, int len) {
-        MemorySegment.copy(src, off, ram, ValueLayout.JAVA_BYTE, checked(gpa, len), len);
+        long o = checked(gpa, len);
+        MemorySegment.copy(src, off, ram, ValueLayout.JAVA_BYTE, o, len);
+        written(o, len);
     }
 
     public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
