@@ -1,6 +1,7 @@
 package dev.flint.engine.emu;
 
 import dev.flint.engine.emu.cpu.Cpu;
+import dev.flint.engine.emu.cpu.CpuOptions;
 import dev.flint.engine.emu.cpu.CpuState;
 import dev.flint.engine.emu.cpu.FpuUnit;
 import dev.flint.engine.emu.cpu.GuestFault;
@@ -117,19 +118,19 @@ public final class EmuTestRig {
         return this;
     }
 
-    /**
-     * Runs each program three times on the same CPU from the same state: first decoding every
-     * instruction afresh (the reference), then with decoded blocks twice, 64 instructions per slice: the
-     * second run builds the blocks, the third replays them, compiled to bytecode (threshold 1) where
-     * they can be. The result is the third run's; if a run differs from the reference in any register,
-     * flag, data byte or stop, {@link #run} throws: decoded blocks must be invisible.
-     */
     /** Compiles decoded blocks to bytecode after {@code entries} runs (0 = never). */
     public EmuTestRig compileThreshold(long entries) {
         this.compileThreshold = entries;
         return this;
     }
 
+    /**
+     * Runs each program three times from the same state: first on a CPU decoding every instruction
+     * afresh (the reference), then twice on one CPU with decoded blocks, 64 instructions per slice: the
+     * second run builds the blocks, the third replays them, compiled to bytecode (threshold 1) where
+     * they can be. The result is the third run's; if a run differs from the reference in any register,
+     * flag, data byte or stop, {@link #run} throws: decoded blocks must be invisible.
+     */
     public EmuTestRig replays(boolean on) {
         this.replays = on;
         return this;
@@ -152,16 +153,19 @@ public final class EmuTestRig {
             Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
             Bus ports = new Bus("pio");
             for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
-            Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1);
-            cpu.setStopOnFault(true);
-            lastCpu = cpu;
-            if (compileThreshold >= 0) cpu.setCompileThreshold(compileThreshold);
-            if (!replays) return runOnce(cpu, st, mem, code, data, maxInstructions, slice);
+            CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
+            if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (!replays) {
+                Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options);
+                lastCpu = cpu;
+                return runOnce(cpu, st, mem, code, data, maxInstructions, slice);
+            }
             mem.writeByte(CODE_BASE + code.length, (byte) 0xF4); // HLT: a slice running past the end stops there
-            cpu.setBlockCache(false);
-            Result reference = runOnce(cpu, st, mem, code, data, maxInstructions, 1);
-            cpu.setBlockCache(true);
-            cpu.setCompileThreshold(1);
+            Cpu decoding = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options.withBlockCache(false));
+            Result reference = runOnce(decoding, st, mem, code, data, maxInstructions, 1);
+            Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1,
+                    options.withBlockCache(true).withCompileThreshold(1));
+            lastCpu = cpu;
             Result last = reference;
             for (String run : new String[] {"building blocks", "replaying blocks"}) {
                 mem.write(CODE_BASE, code);
@@ -192,7 +196,7 @@ public final class EmuTestRig {
         long n = 0;
         while (n < maxInstructions) {
             if (st.rip == end) { stop = Stop.END; break; }
-            long before = cpu.instructions;
+            long before = cpu.statistics().instructions();
             int exit = cpu.execute(slice);
             // The HLT after the code ends a sliced run: #GP at CPL 3, a halt at CPL 0.
             if (exit == Cpu.EXIT_FAULT && slice > 1 && st.rip == end) { stop = Stop.END; break; }
@@ -210,7 +214,7 @@ public final class EmuTestRig {
                 break;
             }
             if (exit == Cpu.EXIT_HALT) { stop = Stop.HALT; break; }
-            n += Math.max(1, cpu.instructions - before);
+            n += Math.max(1, cpu.statistics().instructions() - before);
         }
         long[] xmm = new long[32];
         for (int i = 0; i < 16; i++) {
@@ -221,7 +225,7 @@ public final class EmuTestRig {
         mem.read(DATA_BASE, out, 0, DATA_SIZE);
         if (data.length < DATA_SIZE) out = Arrays.copyOf(out, Math.max(data.length, DATA_SIZE));
         State fin = new State(st.gpr, st.flags.get(), st.rip, xmm);
-        return new Result(fin, out, stop, vector, error, cpu.instructions);
+        return new Result(fin, out, stop, vector, error, cpu.statistics().instructions());
     }
 
     private static boolean sameOutcome(Result a, Result b) {

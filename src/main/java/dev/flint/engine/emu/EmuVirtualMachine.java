@@ -5,6 +5,7 @@ import dev.flint.engine.EngineException;
 import dev.flint.engine.VirtualMachine;
 import dev.flint.engine.VmSetup;
 import dev.flint.engine.emu.cpu.Cpu;
+import dev.flint.engine.emu.cpu.CpuOptions;
 import dev.flint.engine.emu.cpu.CpuState;
 import dev.flint.engine.emu.cpu.FpuUnit;
 import dev.flint.engine.emu.irq.CpuInterruptPort;
@@ -32,6 +33,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     EmuVirtualMachine(VmSetup setup, InterruptHardware irq, GuestClock clock, IntFunction<FpuUnit> fpus) {
         this.setup = setup;
         this.irq = irq;
+        CpuOptions options = CpuOptions.fromSystemProperties();
         for (int i = 0; i < setup.cpus(); i++) {
             CpuInterruptPort port = irq.cpuPort(i);
             if (i > 0 && port == null) {
@@ -39,7 +41,8 @@ final class EmuVirtualMachine implements VirtualMachine {
             }
             CpuState state = new CpuState();
             Mmu mmu = new Mmu(state, new PhysicalMemory(setup.memory(), setup.mmio(), port));
-            Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus());
+            Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus(),
+                    options);
             vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0));
         }
     }
@@ -94,7 +97,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     /** Instructions executed by all vCPUs so far (approximate while running). */
     long instructions() {
         long n = 0;
-        for (Vcpu v : vcpus) n += v.cpu().instructions;
+        for (Vcpu v : vcpus) n += v.cpu().statistics().instructions();
         return n;
     }
 

@@ -66,17 +66,17 @@ final class GuestProfiler implements AutoCloseable {
             return;
         }
         double seconds = (System.nanoTime() - startNanos) / 1e9;
-        long instructions = cpus.stream().mapToLong(c -> c.instructions).sum();
+        long instructions = cpus.stream().mapToLong(c -> c.statistics().instructions()).sum();
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(output))) {
-            long compiled = cpus.stream().mapToLong(c -> c.compiledInstructions).sum();
-            long replayed = cpus.stream().mapToLong(c -> c.replayedInstructions).sum();
+            long compiled = cpus.stream().mapToLong(c -> c.statistics().compiledInstructions()).sum();
+            long replayed = cpus.stream().mapToLong(c -> c.statistics().replayedInstructions()).sum();
             out.printf("# %.1f s, %d instructions, %.1f M instructions/s, %d halted samples%n",
                     seconds, instructions, instructions / seconds / 1e6, halted);
             out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded%n",
                     100.0 * compiled / instructions, 100.0 * replayed / instructions,
                     100.0 * (instructions - compiled - replayed) / instructions);
             out.println("# " + Cpu.compileSummary());
-            out.println("# " + cpus.stream().mapToLong(c -> c.blocksBuilt).sum() + " blocks decoded");
+            out.println("# " + cpus.stream().mapToLong(c -> c.statistics().blocksBuilt()).sum() + " blocks decoded");
             for (Cpu cpu : cpus) {
                 out.println("# hottest blocks of a vCPU (entries x instructions):");
                 for (String line : cpu.hotBlocks(40)) out.println("# " + line);

@@ -70,18 +70,13 @@ public final class Cpu implements FpuHost {
     private long eaDisp;
 
     // ------------------------------------------------------------ decoded blocks
-    /** Off with {@code -Dflint.emu.blockCache=false}: every instruction is decoded from memory each time. */
-    private static final boolean BLOCKS = !"false".equals(System.getProperty("flint.emu.blockCache"));
     /** Instructions per block at most; blocks also end at branches, faults and page ends. */
     private static final int MAX_BLOCK = 64;
     private final BlockCache blocks = new BlockCache();
     private final FastPath fast;
-    private boolean blocksEnabled = BLOCKS;
-    /** Entries after which a block of fast forms is compiled to bytecode (0 = never): hot loops only,
-     *  since each compiled block is a class the JVM must load and compile in turn. Boots of the stock
-     *  kernel to a marker on a loaded 2-core host, medians of 2-4: 8,000 19.4 s, 20,000 17.9 s,
-     *  50,000 16.7 s, 100,000 18.4 s. */
-    private long compileThreshold = Long.getLong("flint.emu.compileThreshold", 50_000);
+    /** {@link CpuOptions}, copied once into final fields: nothing is looked up again per instruction. */
+    private final boolean blocksEnabled;
+    private final long compileThreshold;
     private final DecodedInsn[] buildScratch = new DecodedInsn[MAX_BLOCK];
     private final byte[] codeScratch = new byte[MAX_BLOCK * 16];
     /** The instruction being replayed (its ModRM is not decoded again), or null. */
@@ -110,18 +105,23 @@ public final class Cpu implements FpuHost {
     boolean nmiBlocked;
     /** IA32_TSC_ADJUST: this CPU's TSC is the shared guest clock plus this (0 unless the guest writes). */
     private long tscAdjust;
-    /** Instructions executed: the basis of the MIPS figure. */
-    public long instructions;
-    /** Of those, the ones run by compiled blocks and by replayed decoded blocks (the rest were decoded). */
-    public long compiledInstructions, replayedInstructions;
-    /** Times a block was decoded (first runs, and again after eviction or a code change). */
-    public long blocksBuilt;
+    /** Counters, written by this CPU's thread once per block or stepped instruction. */
+    private final CpuStatistics stats = new CpuStatistics();
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
-    private boolean stopOnFault;
+    private final boolean stopOnFault;
     private GuestFault lastFault;
 
+    /** A CPU with the engine's default options ({@link CpuOptions#defaults}). */
     public Cpu(CpuState state, Mmu mmu, Bus ports, CpuInterruptPort apic, GuestClock clock, FpuUnit fpu,
                int apicId, int cpuCount) {
+        this(state, mmu, ports, apic, clock, fpu, apicId, cpuCount, CpuOptions.defaults());
+    }
+
+    public Cpu(CpuState state, Mmu mmu, Bus ports, CpuInterruptPort apic, GuestClock clock, FpuUnit fpu,
+               int apicId, int cpuCount, CpuOptions options) {
+        this.blocksEnabled = options.blockCache();
+        this.compileThreshold = options.compileThreshold();
+        this.stopOnFault = options.stopOnFault();
         this.s = state;
         this.flags = state.flags;
         this.r = state.gpr;
@@ -171,8 +171,8 @@ public final class Cpu implements FpuHost {
         modeChanged();
     }
 
-    /** For test rigs: report faults through {@link #lastFault()} instead of delivering them via the IDT. */
-    public void setStopOnFault(boolean stop) { stopOnFault = stop; }
+    /** What this CPU has run so far. */
+    public CpuStatistics statistics() { return stats; }
 
     public GuestFault lastFault() { return lastFault; }
     public FpuUnit fpu() { return fpu; }
@@ -249,7 +249,7 @@ public final class Cpu implements FpuHost {
             }
             irq.deliverException(f);
         }
-        instructions++;
+        stats.instructions++;
         return shadow && !interruptShadow ? EXIT_INTERRUPT_CHECK : -1;
     }
 
@@ -275,16 +275,17 @@ public final class Cpu implements FpuHost {
                         && current(block)) {
                     if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
                         block.compiled = BlockCompiler.compile(block.insns);
+                        if (block.compiled != null) stats.blocksCompiled++;
                     }
                     CompiledBlock compiled = block.compiled;
                     // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                     // it there would replay it and leave a partial block to decode at every slice end.
                     if (compiled != null) {
                         count = compiled.run(fast, block.insns);
-                        compiledInstructions += count;
+                        stats.compiledInstructions += count;
                     } else {
                         count = replayBlock(block.insns, max);
-                        replayedInstructions += count;
+                        stats.replayedInstructions += count;
                     }
                 } else {
                     count = buildBlock(lin, rip, key, pageHost, max);
@@ -294,13 +295,13 @@ public final class Cpu implements FpuHost {
             // The counted instruction faulted: it restarts after the handler, as on hardware.
             s.rip = startIp;
             if (stopOnFault) {
-                instructions += count;
+                stats.instructions += count;
                 lastFault = f;
                 return -1;
             }
             irq.deliverException(f);
         }
-        instructions += count;
+        stats.instructions += count;
         return Math.max(count, 1);
     }
 
@@ -347,7 +348,7 @@ public final class Cpu implements FpuHost {
      * recorded, or when the CPU's mode or address space changed. A fault keeps what was recorded before it.
      */
     private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
-        blocksBuilt++;
+        stats.blocksBuilt++;
         int gen = mmu.generation(), epoch = modeEpoch;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
@@ -441,15 +442,6 @@ public final class Cpu implements FpuHost {
                     return String.format("%016x %d entries x %d insns, %s", b.linear, b.entries, b.insns.length, how);
                 })
                 .toList();
-    }
-
-    /** Tests only: compile blocks after {@code entries} runs (0 = never). */
-    public void setCompileThreshold(long entries) { compileThreshold = entries; }
-
-    /** Tests only: turns decoded blocks off (every instruction decoded from memory) or back on. */
-    public void setBlockCache(boolean enabled) {
-        blocksEnabled = enabled;
-        blocks.clear();
     }
 
     /** What decoding depends on besides the code bytes: long mode and the default operand/address sizes. */

@@ -88,12 +88,12 @@ public final class KernelEntryProbe {
             long t0 = System.nanoTime(), c0 = threads.getCurrentThreadCpuTime();
             long lastReport = 0;
             try {
-                while (cpu.instructions < max && !cpu.halted()) {
+                while (cpu.statistics().instructions() < max && !cpu.halted()) {
                     cpu.execute(100_000);
-                    if (cpu.instructions - lastReport >= 100_000_000L) {
-                        lastReport = cpu.instructions;
+                    if (cpu.statistics().instructions() - lastReport >= 100_000_000L) {
+                        lastReport = cpu.statistics().instructions();
                         System.out.printf("%,d instructions, rip=%x, decompressed up to ~%x%n",
-                                cpu.instructions, st.rip, outputEnd(mem));
+                                cpu.statistics().instructions(), st.rip, outputEnd(mem));
                     }
                 }
             } catch (RuntimeException e) {
@@ -104,7 +104,7 @@ public final class KernelEntryProbe {
             double cpuSecs = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
             if (!line.isEmpty()) System.out.println("[serial] " + line);
             System.out.printf("%,d instructions in %.1f s wall, %.1f s CPU (%.1f MIPS per CPU second), halted=%b%n%s%n",
-                    cpu.instructions, secs, cpuSecs, cpu.instructions / cpuSecs / 1e6, cpu.halted(), st.dump());
+                    cpu.statistics().instructions(), secs, cpuSecs, cpu.statistics().instructions() / cpuSecs / 1e6, cpu.halted(), st.dump());
         }
     }
 }

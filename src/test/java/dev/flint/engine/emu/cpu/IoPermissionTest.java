@@ -18,7 +18,7 @@ class IoPermissionTest {
     private static final int MAP = 0x68, LIMIT = MAP + 32;
     private static final long CODE = 0x8000;
 
-    private final SystemTestMachine m = new SystemTestMachine();
+    private final SystemTestMachine m = SystemTestMachine.stoppingAtFaults();
 
     @AfterEach
     void tearDown() { m.close(); }
@@ -36,7 +36,6 @@ class IoPermissionTest {
                 userCode, userData, userData, userData, userData, userData, tr, Segment.unusable(), 0, 0, 0, 0,
                 CpuState.CR0_PE | CpuState.CR0_PG | CpuState.CR0_ET, SystemTestMachine.PML4, CpuState.CR4_PAE,
                 CpuState.EFER_LME | CpuState.EFER_LMA));
-        m.cpu.setStopOnFault(true);
     }
 
     /** Runs one instruction at CODE; returns the fault or null. */

@@ -31,7 +31,6 @@ class LegacyPagingTest {
                 Segment.code32(0x08), Segment.data(0x10), Segment.data(0x10), Segment.data(0x10), Segment.data(0x10),
                 Segment.data(0x10), Segment.tss(0), Segment.unusable(), 0, 0, 0, 0,
                 CpuState.CR0_PE | CpuState.CR0_PG | CpuState.CR0_ET | CpuState.CR0_WP, cr3, cr4, 0));
-        m.cpu.setStopOnFault(true);
     }
 
     /** Runs one instruction at 0x8000; returns the fault or null. */
@@ -43,7 +42,7 @@ class LegacyPagingTest {
 
     /** Legacy paging: PD at ROOT, one page table at TABLE2 mapping the low 64 KiB 1:1 plus the data pages. */
     private void legacyTables() {
-        m = new SystemTestMachine();
+        m = SystemTestMachine.stoppingAtFaults();
         m.memory.writeInt(ROOT, (int) (TABLE2 | P | RW));
         for (long page = 0; page < 0x10000; page += 0x1000) m.memory.writeInt(TABLE2 + page / 0x1000 * 4, (int) (page | P | RW));
         m.memory.writeInt(TABLE2 + 0x10 * 4, (int) (DATA | P | RW));
@@ -102,7 +101,7 @@ class LegacyPagingTest {
     /** PAE: PDPT at ROOT, PDPTE 0 -> PD at TABLE2 -> PT at TABLE3 (low 64 KiB 1:1 and the data pages);
      *  PDE 1 a 2 MiB page at physical 0 (linear 0x200000 + x -> x); PDPTE 1 not present. */
     private void paeTables() {
-        m = new SystemTestMachine();
+        m = SystemTestMachine.stoppingAtFaults();
         m.memory.writeLong(ROOT, TABLE2 | P);
         m.memory.writeLong(TABLE2, TABLE3 | P | RW);
         m.memory.writeLong(TABLE2 + 8, P | RW | PS);

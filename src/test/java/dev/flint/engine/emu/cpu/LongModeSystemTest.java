@@ -20,8 +20,11 @@ class LongModeSystemTest {
             + "5048cf49c7c5330000000f0549c7c744000000f4410f20d041594c8d1dc8ffffff4c891c2448cf49c7c48000000048cf5d488b"
             + "5c24084889e2f44989ce480f07";
 
-    private static SystemTestMachine machine() {
-        SystemTestMachine m = new SystemTestMachine();
+    private static SystemTestMachine machine() { return machine(false); }
+
+    /** The machine; with {@code stopAtFaults} its CPU stops at a guest fault instead of delivering it. */
+    private static SystemTestMachine machine(boolean stopAtFaults) {
+        SystemTestMachine m = stopAtFaults ? SystemTestMachine.stoppingAtFaults() : new SystemTestMachine();
         m.identityMap();
         m.load(0x8000, PROGRAM);
         long[] gdt = {0, Segment.code64(0x08).toGdtEntry(), Segment.data(0x10).toGdtEntry(),
@@ -42,17 +45,16 @@ class LongModeSystemTest {
         return m;
     }
 
-    /** Runs one instruction at 0x9000 with faults stopping the CPU; returns the fault (null if none). */
+    /** Runs one instruction at 0x9000 on a machine stopping at faults; returns the fault (null if none). */
     private static GuestFault step(SystemTestMachine m, String hex) {
         m.load(0x9000, hex);
         m.state.rip = 0x9000;
-        m.cpu.setStopOnFault(true);
         return m.cpu.execute(1) == Cpu.EXIT_FAULT ? m.cpu.lastFault() : null;
     }
 
     @Test
     void taskSwitchesTheCpuDoesNotImplementAreAGeneralProtectionFaultForTheGuest() {
-        try (SystemTestMachine m = machine()) {
+        try (SystemTestMachine m = machine(true)) {
             m.state.gpr[CpuState.RSP] = 0x7000;
             m.state.flags.system |= Flags.NT;
             GuestFault iret = step(m, "48cf"); // IRETQ with NT: no task return in long mode

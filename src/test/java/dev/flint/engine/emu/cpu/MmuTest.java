@@ -20,7 +20,7 @@ class MmuTest {
 
     @BeforeEach
     void setUp() {
-        m = new SystemTestMachine();
+        m = SystemTestMachine.stoppingAtFaults();
         m.memory.writeLong(SystemTestMachine.PML4, SystemTestMachine.PDPT | 7);
         m.memory.writeLong(SystemTestMachine.PDPT, SystemTestMachine.PD | 7);
         m.memory.writeLong(SystemTestMachine.PD, PT | 7);
@@ -34,7 +34,6 @@ class MmuTest {
                 Segment.data(0x10), Segment.tss(0), Segment.unusable(), 0, 0, 0, 0,
                 CpuState.CR0_PE | CpuState.CR0_PG | CpuState.CR0_ET | CpuState.CR0_WP, SystemTestMachine.PML4,
                 CpuState.CR4_PAE, CpuState.EFER_LME | CpuState.EFER_LMA | CpuState.EFER_NXE));
-        m.cpu.setStopOnFault(true);
     }
 
     @AfterEach
@@ -65,7 +64,6 @@ class MmuTest {
         assertEquals(GuestFault.PF, f.vector);
         assertEquals(3, f.errorCode, "present | write");
         m.cpu.boot(withCr0(m.state.cr0 & ~CpuState.CR0_WP));
-        m.cpu.setStopOnFault(true);
         assertNull(exec("4889042500000100"));
     }
 

@@ -19,13 +19,18 @@ final class SystemTestMachine implements AutoCloseable {
     final CpuState state = new CpuState();
     final Cpu cpu;
 
-    SystemTestMachine() {
+    SystemTestMachine() { this(CpuOptions.defaults()); }
+
+    /** A machine whose CPU stops at a guest fault ({@link Cpu#lastFault}) instead of delivering it. */
+    static SystemTestMachine stoppingAtFaults() { return new SystemTestMachine(CpuOptions.defaults().withStopOnFault(true)); }
+
+    SystemTestMachine(CpuOptions options) {
         ports.register(0x80, 1, new BusDevice() {
             @Override public long read(long offset, int size) { return 0; }
             @Override public void write(long offset, int size, long value) { portLog.append(Long.toHexString(value)).append(' '); }
         }, "post");
         Mmu mmu = new Mmu(state, new PhysicalMemory(memory, new Bus("mmio"), null));
-        cpu = new Cpu(state, mmu, ports, null, new GuestClock(), FpuUnit.none(), 0, 1);
+        cpu = new Cpu(state, mmu, ports, null, new GuestClock(), FpuUnit.none(), 0, 1, options);
     }
 
     void load(long address, String hex) { memory.write(address, HexFormat.of().parseHex(hex)); }
@@ -46,9 +51,9 @@ final class SystemTestMachine implements AutoCloseable {
 
     /** Runs until HLT or the budget ends; returns the number of instructions. */
     long runToHalt(long budget) {
-        long start = cpu.instructions;
-        while (!cpu.halted() && cpu.instructions - start < budget) cpu.execute(Math.min(1000, budget));
-        return cpu.instructions - start;
+        long start = cpu.statistics().instructions();
+        while (!cpu.halted() && cpu.statistics().instructions() - start < budget) cpu.execute(Math.min(1000, budget));
+        return cpu.statistics().instructions() - start;
     }
 
     @Override

@@ -1,0 +1,27 @@
+package dev.flint.engine.emu.cpu;
+
+/**
+ * What one {@link Cpu} has done so far, for the MIPS figure, the guest profiler and tests. Only the CPU's
+ * own thread writes it (once per block or per stepped instruction, never per replayed instruction); other
+ * threads read approximate values while it runs.
+ */
+public final class CpuStatistics {
+    long instructions;
+    long compiledInstructions, replayedInstructions;
+    long blocksBuilt, blocksCompiled;
+
+    /** Instructions executed: the basis of the MIPS figure. */
+    public long instructions() { return instructions; }
+
+    /** Of {@link #instructions}, the ones run by blocks compiled to bytecode. */
+    public long compiledInstructions() { return compiledInstructions; }
+
+    /** Of {@link #instructions}, the ones replayed from decoded blocks (the rest were decoded afresh). */
+    public long replayedInstructions() { return replayedInstructions; }
+
+    /** Times a block was decoded (first runs, and again after eviction or a code change). */
+    public long blocksBuilt() { return blocksBuilt; }
+
+    /** Decoded blocks this CPU compiled to bytecode. */
+    public long blocksCompiled() { return blocksCompiled; }
+}
