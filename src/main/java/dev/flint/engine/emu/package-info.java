@@ -15,7 +15,7 @@
  *       ({@code FpuUnit}, {@code FpuInstruction}).</li>
  *   <li>{@code mmu}: linear → physical translation with a software TLB ({@code Mmu}) and the per-CPU
  *       physical address space: RAM, the local APIC page, the MMIO bus ({@code PhysicalMemory}).</li>
- *   <li>{@link dev.flint.engine.emu.EmuTestRig}: runs code snippets for tests and differential testing.</li>
+ *   <li>{@code EmuTestRig} (test sources): runs code snippets for tests and differential testing.</li>
  * </ul>
  *
  * <h2>Seam for a faster execution tier</h2>

@@ -178,7 +178,6 @@ public final class Cpu implements FpuHost {
     public FpuUnit fpu() { return fpu; }
     public CpuInterruptPort apic() { return apic; }
     public boolean halted() { return halted; }
-    public void setHalted(boolean h) { halted = h; }
 
     /** Recomputes cached mode facts after CS, CR0, EFER or CPL change. */
     public void modeChanged() {

@@ -142,7 +142,7 @@ public final class EmuTestRig {
 
     public Result run(byte[] code, State initial, byte[] data, int cpl, long maxInstructions) {
         if (cpl != 0 && cpl != 3) throw new IllegalArgumentException("cpl must be 0 or 3");
-        if (code.length > DATA_BASE - CODE_BASE || data.length > DATA_SIZE) throw new IllegalArgumentException("too big");
+        if (code.length > DATA_BASE - CODE_BASE - 2 || data.length > DATA_SIZE) throw new IllegalArgumentException("too big");
         try (GuestMemory mem = GuestMemory.allocate(RAM)) {
             buildMachine(mem);
             mem.write(CODE_BASE, code);
@@ -160,7 +160,8 @@ public final class EmuTestRig {
                 lastCpu = cpu;
                 return runOnce(cpu, st, mem, code, data, maxInstructions, slice);
             }
-            mem.writeByte(CODE_BASE + code.length, (byte) 0xF4); // HLT: a slice running past the end stops there
+            // UD2: a slice running past the end stops there with a fault at the end (at any CPL).
+            mem.write(CODE_BASE + code.length, new byte[] {0x0F, 0x0B});
             Cpu decoding = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options.withBlockCache(false));
             Result reference = runOnce(decoding, st, mem, code, data, maxInstructions, 1);
             Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1,
@@ -198,14 +199,8 @@ public final class EmuTestRig {
             if (st.rip == end) { stop = Stop.END; break; }
             long before = cpu.statistics().instructions();
             int exit = cpu.execute(slice);
-            // The HLT after the code ends a sliced run: #GP at CPL 3, a halt at CPL 0.
+            // A sliced run ran past the end of the code: it faulted there (on the replay runs' UD2).
             if (exit == Cpu.EXIT_FAULT && slice > 1 && st.rip == end) { stop = Stop.END; break; }
-            if (exit == Cpu.EXIT_HALT && replays && slice > 1 && st.rip == end + 1) {
-                cpu.setHalted(false); // the rig's own HLT: the next pass must start running
-                st.rip = end;
-                stop = Stop.END;
-                break;
-            }
             if (exit == Cpu.EXIT_FAULT) {
                 GuestFault f = cpu.lastFault();
                 stop = Stop.FAULT;
