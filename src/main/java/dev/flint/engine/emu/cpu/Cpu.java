@@ -617,13 +617,6 @@ public final class Cpu implements FpuHost {
         }
     }
 
-    static long mask(int size) { return size == 8 ? -1L : (1L << (size * 8)) - 1; }
-
-    static long sext(long v, int size) {
-        int sh = 64 - size * 8;
-        return (v << sh) >> sh;
-    }
-
     // ============================================================ addressing
 
     /** Linear address of {@code off} in segment {@code sg}; #GP on a non-canonical 64-bit address. */
@@ -790,63 +783,6 @@ public final class Cpu implements FpuHost {
 
     // ============================================================ arithmetic
 
-    private static final int K_ALU = 0, K_UNARY = 1, K_BT = 2, K_XADD = 3;
-
-    /** ALU op {@code op} (ADD OR ADC SBB AND SUB XOR CMP) with flags; returns the result. */
-    long alu(int op, int size, long a, long b) {
-        long res;
-        switch (op) {
-            case 0 -> { res = a + b; flags.set(Flags.ADD, size, a, b, res); }
-            case 1 -> { res = a | b; flags.set(Flags.LOGIC, size, a, b, res); }
-            case 2 -> {
-                boolean c = flags.cf();
-                res = a + b + (c ? 1 : 0);
-                flags.set(Flags.ADC, size, a, b, res);
-                flags.setCarryIn(c);
-            }
-            case 3 -> {
-                boolean c = flags.cf();
-                res = a - b - (c ? 1 : 0);
-                flags.set(Flags.SBB, size, a, b, res);
-                flags.setCarryIn(c);
-            }
-            case 4 -> { res = a & b; flags.set(Flags.LOGIC, size, a, b, res); }
-            case 5, 7 -> { res = a - b; flags.set(Flags.SUB, size, a, b, res); }
-            default -> { res = a ^ b; flags.set(Flags.LOGIC, size, a, b, res); }
-        }
-        return res & mask(size);
-    }
-
-    /** INC or DEC of a register value, with their flags (CF kept). */
-    long incDec(boolean inc, int size, long value) { return compute(K_UNARY, inc ? 0 : 1, size, value, 0); }
-
-    /** The new value of a read-modify-write operand; see {@link #rmw}. */
-    long compute(int kind, int op, int size, long d, long src) {
-        switch (kind) {
-            case K_ALU:
-                return alu(op, size, d, src);
-            case K_UNARY:
-                switch (op) {
-                    case 0 -> { long v = (d + 1) & mask(size); flags.setIncDec(true, size, d, v); return v; }
-                    case 1 -> { long v = (d - 1) & mask(size); flags.setIncDec(false, size, d, v); return v; }
-                    case 2 -> { return ~d & mask(size); }
-                    default -> { long v = (-d) & mask(size); flags.set(Flags.SUB, size, 0, d, v); return v; }
-                }
-            case K_BT: {
-                long bit = 1L << src;
-                long old = flags.arith() & ~Flags.CF;
-                flags.setArith(old | ((d & bit) != 0 ? Flags.CF : 0));
-                return switch (op) {
-                    case 5 -> d | bit;
-                    case 6 -> d & ~bit;
-                    case 7 -> d ^ bit;
-                    default -> d;
-                };
-            }
-            default: // XADD: destination gets the sum, the register gets the old value (caller)
-                return alu(0, size, d, src);
-        }
-    }
 
     /**
      * Read-modify-write of the ModRM operand. With LOCK on a memory operand the update is a CAS loop,
@@ -856,7 +792,7 @@ public final class Cpu implements FpuHost {
         if (lock && (!memOp || !writeBack)) throw ud();
         if (!memOp) {
             long d = getReg(rm, size);
-            long v = compute(kind, op, size, d, src);
+            long v = Alu.compute(flags, kind, op, size, d, src);
             if (writeBack) setReg(rm, size, v);
             return d;
         }
@@ -864,12 +800,12 @@ public final class Cpu implements FpuHost {
         if (lock && writeBack) {
             while (true) {
                 long d = mmu.read(lin, size);
-                long v = compute(kind, op, size, d, src);
+                long v = Alu.compute(flags, kind, op, size, d, src);
                 if (mmu.compareAndSwap(lin, size, d, v)) return d;
             }
         }
         long d = mmu.read(lin, size);
-        long v = compute(kind, op, size, d, src);
+        long v = Alu.compute(flags, kind, op, size, d, src);
         if (writeBack) mmu.write(lin, size, v);
         return d;
     }
@@ -1013,18 +949,18 @@ public final class Cpu implements FpuHost {
         if (op < 0x40 && (op & 7) < 6) {
             int alu = op >> 3;
             switch (op & 7) {
-                case 0 -> { decodeModrm(); rmw(K_ALU, alu, 1, getReg(reg, 1), alu != 7); }
-                case 1 -> { decodeModrm(); rmw(K_ALU, alu, opSize, getReg(reg, opSize), alu != 7); }
-                case 2 -> { decodeModrm(); long v = alu(alu, 1, getReg(reg, 1), readE(1)); if (alu != 7) setReg(reg, 1, v); }
+                case 0 -> { decodeModrm(); rmw(Alu.K_ALU, alu, 1, getReg(reg, 1), alu != 7); }
+                case 1 -> { decodeModrm(); rmw(Alu.K_ALU, alu, opSize, getReg(reg, opSize), alu != 7); }
+                case 2 -> { decodeModrm(); long v = Alu.alu(flags, alu, 1, getReg(reg, 1), readE(1)); if (alu != 7) setReg(reg, 1, v); }
                 case 3 -> {
                     decodeModrm();
-                    long v = alu(alu, opSize, getReg(reg, opSize), readE(opSize));
+                    long v = Alu.alu(flags, alu, opSize, getReg(reg, opSize), readE(opSize));
                     if (alu != 7) setReg(reg, opSize, v);
                 }
-                case 4 -> { long v = alu(alu, 1, getReg(0, 1), fetch8()); if (alu != 7) setReg(0, 1, v); }
+                case 4 -> { long v = Alu.alu(flags, alu, 1, getReg(0, 1), fetch8()); if (alu != 7) setReg(0, 1, v); }
                 default -> {
-                    long imm = sext(fetchImm(opSize), Math.min(opSize, 4)) & mask(opSize);
-                    long v = alu(alu, opSize, getReg(0, opSize), imm);
+                    long imm = Alu.sext(fetchImm(opSize), Math.min(opSize, 4)) & Alu.mask(opSize);
+                    long v = Alu.alu(flags, alu, opSize, getReg(0, opSize), imm);
                     if (alu != 7) setReg(0, opSize, v);
                 }
             }
@@ -1042,7 +978,7 @@ public final class Cpu implements FpuHost {
             case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
                 int n = op & 7;
                 long d = getReg(n, opSize);
-                long v = compute(K_UNARY, op < 0x48 ? 0 : 1, opSize, d, 0);
+                long v = Alu.compute(flags, Alu.K_UNARY, op < 0x48 ? 0 : 1, opSize, d, 0);
                 setReg(n, opSize, v);
             }
             case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
@@ -1069,34 +1005,34 @@ public final class Cpu implements FpuHost {
             case 0x63 -> {
                 if (!mode64) throw undefined(op);
                 decodeModrm();
-                long v = sext(readE(4), 4);
+                long v = Alu.sext(readE(4), 4);
                 setReg(reg, opSize, v);
             }
-            case 0x68 -> { int z = stackOpSize(); push(z, sext(fetchImm(Math.min(z, 4)), Math.min(z, 4))); }
+            case 0x68 -> { int z = stackOpSize(); push(z, Alu.sext(fetchImm(Math.min(z, 4)), Math.min(z, 4))); }
             case 0x6A -> push(stackOpSize(), (byte) fetch8());
             case 0x69, 0x6B -> {
                 decodeModrm();
-                long imm = op == 0x6B ? (byte) fetch8() : sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
-                setReg(reg, opSize, imul(opSize, readE(opSize), imm));
+                long imm = op == 0x6B ? (byte) fetch8() : Alu.sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
+                setReg(reg, opSize, Alu.imul(flags, opSize, readE(opSize), imm));
             }
             case 0x6C, 0x6D, 0x6E, 0x6F -> strings(op);
             case 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F -> {
                 long d = (byte) fetch8();
                 if (flags.cond(op & 15)) relJump(d);
             }
-            case 0x80, 0x82 -> { decodeModrm(); long imm = fetch8(); rmw(K_ALU, reg & 7, 1, imm, (reg & 7) != 7); }
+            case 0x80, 0x82 -> { decodeModrm(); long imm = fetch8(); rmw(Alu.K_ALU, reg & 7, 1, imm, (reg & 7) != 7); }
             case 0x81 -> {
                 decodeModrm();
-                long imm = sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & mask(opSize);
-                rmw(K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
+                long imm = Alu.sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & Alu.mask(opSize);
+                rmw(Alu.K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
             }
             case 0x83 -> {
                 decodeModrm();
-                long imm = ((byte) fetch8()) & mask(opSize);
-                rmw(K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
+                long imm = ((byte) fetch8()) & Alu.mask(opSize);
+                rmw(Alu.K_ALU, reg & 7, opSize, imm, (reg & 7) != 7);
             }
-            case 0x84 -> { decodeModrm(); alu(4, 1, readE(1), getReg(reg, 1)); }
-            case 0x85 -> { decodeModrm(); alu(4, opSize, readE(opSize), getReg(reg, opSize)); }
+            case 0x84 -> { decodeModrm(); Alu.alu(flags, 4, 1, readE(1), getReg(reg, 1)); }
+            case 0x85 -> { decodeModrm(); Alu.alu(flags, 4, opSize, readE(opSize), getReg(reg, opSize)); }
             case 0x86, 0x87 -> {
                 int z = op == 0x86 ? 1 : opSize;
                 decodeModrm();
@@ -1165,7 +1101,7 @@ public final class Cpu implements FpuHost {
                 }
             }
             case 0x99 -> {
-                long a = sext(getReg(RAX, opSize), opSize);
+                long a = Alu.sext(getReg(RAX, opSize), opSize);
                 setReg(RDX, opSize, a < 0 ? -1L : 0);
             }
             case 0x9A -> {
@@ -1195,8 +1131,8 @@ public final class Cpu implements FpuHost {
                 else mmu.write(lin, z, getReg(RAX, z));
             }
             case 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF -> strings(op);
-            case 0xA8 -> alu(4, 1, getReg(RAX, 1), fetch8());
-            case 0xA9 -> alu(4, opSize, getReg(RAX, opSize), sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & mask(opSize));
+            case 0xA8 -> Alu.alu(flags, 4, 1, getReg(RAX, 1), fetch8());
+            case 0xA9 -> Alu.alu(flags, 4, opSize, getReg(RAX, opSize), Alu.sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4)) & Alu.mask(opSize));
             case 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7 -> setReg((op & 7) | rexB, 1, fetch8());
             case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
                 long v = opSize == 8 ? fetch64() : fetchImm(opSize);
@@ -1223,7 +1159,7 @@ public final class Cpu implements FpuHost {
             case 0xC7 -> {
                 decodeModrm();
                 if ((reg & 7) != 0) throw ud();
-                long v = sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
+                long v = Alu.sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
                 writeE(opSize, v);
             }
             case 0xC8 -> enter();
@@ -1267,11 +1203,11 @@ public final class Cpu implements FpuHost {
             case 0xEE, 0xEF -> out((int) r[RDX] & 0xFFFF, op == 0xEE ? 1 : Math.min(opSize, 4));
             case 0xE8 -> {
                 int z = mode64 ? 4 : opSize;
-                long d = sext(fetchImm(z), z);
+                long d = Alu.sext(fetchImm(z), z);
                 push(stackOpSize(), ip);
                 relJump(d);
             }
-            case 0xE9 -> { int z = mode64 ? 4 : opSize; long d = sext(fetchImm(z), z); relJump(d); }
+            case 0xE9 -> { int z = mode64 ? 4 : opSize; long d = Alu.sext(fetchImm(z), z); relJump(d); }
             case 0xEA -> {
                 noLong();
                 long off = fetchImm(opSize);
@@ -1302,7 +1238,7 @@ public final class Cpu implements FpuHost {
             case 0xFE -> {
                 decodeModrm();
                 if ((reg & 7) > 1) throw ud();
-                rmw(K_UNARY, reg & 7, 1, 0, true);
+                rmw(Alu.K_UNARY, reg & 7, 1, 0, true);
             }
             case 0xFF -> group5();
             default -> throw undefined(op);
@@ -1335,7 +1271,7 @@ public final class Cpu implements FpuHost {
         if (level > 0) {
             long bp = getReg(RBP, z);
             for (int i = 1; i < level; i++) {
-                bp = (bp - z) & mask(z == 8 ? 8 : stackSize());
+                bp = (bp - z) & Alu.mask(z == 8 ? 8 : stackSize());
                 push(z, mmu.read(linear(SS, bp & spMask()), z));
             }
             push(z, frame);
@@ -1392,10 +1328,10 @@ public final class Cpu implements FpuHost {
         int op = reg & 7;
         switch (op) {
             case 0, 1 -> {
-                long imm = z == 1 ? fetch8() : sext(fetchImm(Math.min(z, 4)), Math.min(z, 4)) & mask(z);
-                alu(4, z, readE(z), imm);
+                long imm = z == 1 ? fetch8() : Alu.sext(fetchImm(Math.min(z, 4)), Math.min(z, 4)) & Alu.mask(z);
+                Alu.alu(flags, 4, z, readE(z), imm);
             }
-            case 2, 3 -> rmw(K_UNARY, op, z, 0, true);
+            case 2, 3 -> rmw(Alu.K_UNARY, op, z, 0, true);
             case 4, 5 -> mulDiv(op, z, readE(z));
             default -> mulDiv(op, z, readE(z));
         }
@@ -1407,18 +1343,18 @@ public final class Cpu implements FpuHost {
                 long a = getReg(RAX, z);
                 long lo, hi;
                 if (z == 8) { lo = a * src; hi = Math.unsignedMultiplyHigh(a, src); }
-                else { long p = a * src; lo = p & mask(z); hi = (p >>> (z * 8)) & mask(z); }
+                else { long p = a * src; lo = p & Alu.mask(z); hi = (p >>> (z * 8)) & Alu.mask(z); }
                 storeWide(z, lo, hi);
-                mulFlags(z, lo, hi != 0);
+                Alu.mulFlags(flags, z, lo, hi != 0);
             }
             case 5 -> { // IMUL
-                long a = sext(getReg(RAX, z), z), b = sext(src, z);
+                long a = Alu.sext(getReg(RAX, z), z), b = Alu.sext(src, z);
                 long lo, hi;
                 if (z == 8) { lo = a * b; hi = Math.multiplyHigh(a, b); }
-                else { long p = a * b; lo = p & mask(z); hi = (p >> (z * 8)) & mask(z); }
+                else { long p = a * b; lo = p & Alu.mask(z); hi = (p >> (z * 8)) & Alu.mask(z); }
                 storeWide(z, lo, hi);
-                boolean overflow = z == 8 ? hi != (lo >> 63) : sext(lo, z) != a * b;
-                mulFlags(z, lo, overflow);
+                boolean overflow = z == 8 ? hi != (lo >> 63) : Alu.sext(lo, z) != a * b;
+                Alu.mulFlags(flags, z, lo, overflow);
             }
             case 6 -> divide(z, src, false);
             default -> divide(z, src, true);
@@ -1430,25 +1366,9 @@ public final class Cpu implements FpuHost {
         else { setReg(RAX, z, lo); setReg(RDX, z, hi); }
     }
 
-    void mulFlags(int z, long lo, boolean carry) {
-        long f = carry ? Flags.CF | Flags.OF : 0;
-        long m = lo & mask(z);
-        if (m == 0) f |= Flags.ZF;
-        if ((m & (1L << (z * 8 - 1))) != 0) f |= Flags.SF;
-        if ((Long.bitCount(m & 0xFF) & 1) == 0) f |= Flags.PF;
-        flags.setArith(f);
-    }
-
-    long imul(int z, long a, long b) {
-        long sa = sext(a, z), sb = sext(b, z);
-        long lo = sa * sb;
-        boolean overflow = z == 8 ? Math.multiplyHigh(sa, sb) != (lo >> 63) : sext(lo, z) != lo;
-        mulFlags(z, lo, overflow);
-        return lo & mask(z);
-    }
 
     private void divide(int z, long divisor, boolean signed) {
-        divisor &= mask(z);
+        divisor &= Alu.mask(z);
         if (divisor == 0) throw GuestFault.of(GuestFault.DE, 0);
         long q, rem;
         if (z == 8) {
@@ -1473,14 +1393,14 @@ public final class Cpu implements FpuHost {
         }
         long n = z == 1 ? r[RAX] & 0xFFFF : (getReg(RDX, z) << (z * 8)) | getReg(RAX, z);
         if (signed) {
-            long sn = sext(n, z * 2), sd = sext(divisor, z);
+            long sn = Alu.sext(n, z * 2), sd = Alu.sext(divisor, z);
             q = sn / sd;
             rem = sn % sd;
-            if (q != sext(q, z)) throw GuestFault.of(GuestFault.DE, 0);
+            if (q != Alu.sext(q, z)) throw GuestFault.of(GuestFault.DE, 0);
         } else {
             q = Long.divideUnsigned(n, divisor);
             rem = Long.remainderUnsigned(n, divisor);
-            if ((q & ~mask(z)) != 0) throw GuestFault.of(GuestFault.DE, 0);
+            if ((q & ~Alu.mask(z)) != 0) throw GuestFault.of(GuestFault.DE, 0);
         }
         if (z == 1) setReg(RAX, 2, (q & 0xFF) | ((rem & 0xFF) << 8));
         else { setReg(RAX, z, q); setReg(RDX, z, rem); }
@@ -1495,7 +1415,7 @@ public final class Cpu implements FpuHost {
             return;
         }
         int bits = z * 8;
-        long m = mask(z);
+        long m = Alu.mask(z);
         switch (op) {
             case 4 -> rmwShift(Flags.SHL, z, count);
             case 5 -> rmwShift(Flags.SHR, z, count);
@@ -1559,9 +1479,9 @@ public final class Cpu implements FpuHost {
     private void rmwShift(int kind, int z, int count) {
         long d = readE(z);
         long v = switch (kind) {
-            case Flags.SHL -> (d << count) & mask(z);
-            case Flags.SHR -> (d >>> count) & mask(z);
-            default -> (sext(d, z) >> count) & mask(z);
+            case Flags.SHL -> (d << count) & Alu.mask(z);
+            case Flags.SHR -> (d >>> count) & Alu.mask(z);
+            default -> (Alu.sext(d, z) >> count) & Alu.mask(z);
         };
         writeE(z, v);
         flags.set(kind, z, d, count, v);
@@ -1571,7 +1491,7 @@ public final class Cpu implements FpuHost {
         decodeModrm();
         int op = reg & 7;
         switch (op) {
-            case 0, 1 -> rmw(K_UNARY, op, opSize, 0, true);
+            case 0, 1 -> rmw(Alu.K_UNARY, op, opSize, 0, true);
             case 2 -> { // CALL near indirect
                 int z = stackOpSize();
                 long t = readE(z);
@@ -1633,7 +1553,7 @@ public final class Cpu implements FpuHost {
                 }
                 case 0xA6, 0xA7 -> {
                     long a = mmu.read(linear(srcSeg, si), z), b = mmu.read(linear(ES, di), z);
-                    alu(7, z, a, b);
+                    Alu.alu(flags, 7, z, a, b);
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
                 }
@@ -1647,7 +1567,7 @@ public final class Cpu implements FpuHost {
                     advance(RSI, delta, am);
                 }
                 case 0xAE, 0xAF -> {
-                    alu(7, z, getReg(RAX, z), mmu.read(linear(ES, di), z));
+                    Alu.alu(flags, 7, z, getReg(RAX, z), mmu.read(linear(ES, di), z));
                     advance(RDI, delta, am);
                 }
                 case 0x6C, 0x6D -> {
@@ -1805,7 +1725,7 @@ public final class Cpu implements FpuHost {
             }
             case 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F -> {
                 int z = mode64 ? 4 : opSize;
-                long d = sext(fetchImm(z), z);
+                long d = Alu.sext(fetchImm(z), z);
                 if (flags.cond(op & 15)) relJump(d);
             }
             case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F -> {
@@ -1829,7 +1749,7 @@ public final class Cpu implements FpuHost {
             case 0xA3, 0xAB, 0xB3, 0xBB -> {
                 decodeModrm();
                 int bop = switch (op) { case 0xA3 -> 4; case 0xAB -> 5; case 0xB3 -> 6; default -> 7; };
-                bitTest(bop, sext(getReg(reg, opSize), opSize), true);
+                bitTest(bop, Alu.sext(getReg(reg, opSize), opSize), true);
             }
             case 0xBA -> {
                 decodeModrm();
@@ -1843,7 +1763,7 @@ public final class Cpu implements FpuHost {
                 doubleShift(op < 0xAC, count);
             }
             case 0xAE -> group15();
-            case 0xAF -> { decodeModrm(); setReg(reg, opSize, imul(opSize, getReg(reg, opSize), readE(opSize))); }
+            case 0xAF -> { decodeModrm(); setReg(reg, opSize, Alu.imul(flags, opSize, getReg(reg, opSize), readE(opSize))); }
             case 0xB0, 0xB1 -> cmpxchg(op == 0xB0 ? 1 : opSize);
             case 0xB2, 0xB4, 0xB5 -> { // LSS/LFS/LGS
                 decodeModrm();
@@ -1855,7 +1775,7 @@ public final class Cpu implements FpuHost {
                 setReg(reg, opSize, off);
             }
             case 0xB6, 0xB7 -> { decodeModrm(); setReg(reg, opSize, readE(op == 0xB6 ? 1 : 2)); }
-            case 0xBE, 0xBF -> { int z = op == 0xBE ? 1 : 2; decodeModrm(); setReg(reg, opSize, sext(readE(z), z)); }
+            case 0xBE, 0xBF -> { int z = op == 0xBE ? 1 : 2; decodeModrm(); setReg(reg, opSize, Alu.sext(readE(z), z)); }
             case 0xB8 -> {
                 if (repPrefix != 0xF3) throw undefined(0x0FB8);
                 decodeModrm();
@@ -1879,7 +1799,7 @@ public final class Cpu implements FpuHost {
                 int z = op == 0xC0 ? 1 : opSize;
                 decodeModrm();
                 long src = getReg(reg, z);
-                long old = rmw(K_XADD, 0, z, src, true);
+                long old = rmw(Alu.K_XADD, 0, z, src, true);
                 // XADD r, r with one register: the source gets the old value first, then the destination
                 // (the same register) the sum, so the sum is what stays.
                 if (memOp || rm != reg) setReg(reg, z, old);
@@ -1946,7 +1866,7 @@ public final class Cpu implements FpuHost {
         } else {
             bitOffset &= bits - 1;
         }
-        rmw(K_BT, bop, z, bitOffset, bop != 4);
+        rmw(Alu.K_BT, bop, z, bitOffset, bop != 4);
     }
 
     private void doubleShift(boolean left, int rawCount) {
@@ -1957,7 +1877,7 @@ public final class Cpu implements FpuHost {
             return;
         }
         int bits = z * 8;
-        long m = mask(z);
+        long m = Alu.mask(z);
         long d = readE(z);
         long src = getReg(reg, z);
         long v;
@@ -1988,21 +1908,21 @@ public final class Cpu implements FpuHost {
         long src = getReg(reg, z);
         if (!memOp) {
             long d = getReg(rm, z);
-            alu(7, z, acc, d);
+            Alu.alu(flags, 7, z, acc, d);
             if (d == acc) setReg(rm, z, src);
             else setReg(RAX, z, d);
             return;
         }
         long lin = ea();
         if (mmu.compareAndSwap(lin, z, acc, src)) {
-            alu(7, z, acc, acc);
+            Alu.alu(flags, 7, z, acc, acc);
         } else {
             long d = mmu.read(lin, z);
             if (d == acc) { // changed back meanwhile: retry as one more attempt
-                if (mmu.compareAndSwap(lin, z, acc, src)) { alu(7, z, acc, acc); return; }
+                if (mmu.compareAndSwap(lin, z, acc, src)) { Alu.alu(flags, 7, z, acc, acc); return; }
                 d = mmu.read(lin, z);
             }
-            alu(7, z, acc, d);
+            Alu.alu(flags, 7, z, acc, d);
             setReg(RAX, z, d);
         }
     }

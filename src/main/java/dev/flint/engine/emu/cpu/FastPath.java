@@ -174,19 +174,19 @@ final class FastPath {
 
     void aluRR(DecodedInsn d) {
         int z = d.size;
-        long v = cpu.alu(d.fastOp, z, get(d.dst, z), get(d.src, z));
+        long v = Alu.alu(flags, d.fastOp, z, get(d.dst, z), get(d.src, z));
         if (d.fastOp != 7) set(d.dst, z, v);
     }
 
     void aluRI(DecodedInsn d) {
         int z = d.size;
-        long v = cpu.alu(d.fastOp, z, get(d.dst, z), d.imm);
+        long v = Alu.alu(flags, d.fastOp, z, get(d.dst, z), d.imm);
         if (d.fastOp != 7) set(d.dst, z, v);
     }
 
     void aluLoad(DecodedInsn d) {
         int z = d.size;
-        long v = cpu.alu(d.fastOp, z, get(d.dst, z), mmu.read(address(d), z));
+        long v = Alu.alu(flags, d.fastOp, z, get(d.dst, z), mmu.read(address(d), z));
         if (d.fastOp != 7) set(d.dst, z, v);
     }
 
@@ -199,11 +199,11 @@ final class FastPath {
     }
 
     void testRR(DecodedInsn d) {
-        cpu.alu(4, d.size, get(d.dst, d.size), get(d.src, d.size));
+        Alu.alu(flags, 4, d.size, get(d.dst, d.size), get(d.src, d.size));
     }
 
     void testLoad(DecodedInsn d) {
-        cpu.alu(4, d.size, mmu.read(address(d), d.size), get(d.src, d.size));
+        Alu.alu(flags, 4, d.size, mmu.read(address(d), d.size), get(d.src, d.size));
     }
 
     void lea(DecodedInsn d) {
@@ -223,15 +223,15 @@ final class FastPath {
     }
 
     void incDec(DecodedInsn d) {
-        set(d.dst, d.size, cpu.incDec(d.fastOp == 0, d.size, get(d.dst, d.size)));
+        set(d.dst, d.size, Alu.incDec(flags, d.fastOp == 0, d.size, get(d.dst, d.size)));
     }
 
     void imulRR(DecodedInsn d) {
-        set(d.dst, d.size, cpu.imul(d.size, get(d.dst, d.size), get(d.src, d.size)));
+        set(d.dst, d.size, Alu.imul(flags, d.size, get(d.dst, d.size), get(d.src, d.size)));
     }
 
     void imulLoad(DecodedInsn d) {
-        set(d.dst, d.size, cpu.imul(d.size, get(d.dst, d.size), mmu.read(address(d), d.size)));
+        set(d.dst, d.size, Alu.imul(flags, d.size, get(d.dst, d.size), mmu.read(address(d), d.size)));
     }
 
     void cmovRR(DecodedInsn d) {
@@ -262,11 +262,11 @@ final class FastPath {
     }
 
     void test8RR(DecodedInsn d) {
-        cpu.alu(4, 1, r[d.dst] & 0xFF, r[d.src] & 0xFF);
+        Alu.alu(flags, 4, 1, r[d.dst] & 0xFF, r[d.src] & 0xFF);
     }
 
     void test8Load(DecodedInsn d) {
-        cpu.alu(4, 1, mmu.read(address(d), 1), r[d.src] & 0xFF);
+        Alu.alu(flags, 4, 1, mmu.read(address(d), 1), r[d.src] & 0xFF);
     }
 
     void mulReg(DecodedInsn d) {
@@ -294,11 +294,11 @@ final class FastPath {
     }
 
     void testRI(DecodedInsn d) {
-        cpu.alu(4, d.size, get(d.dst, d.size), d.imm);
+        Alu.alu(flags, 4, d.size, get(d.dst, d.size), d.imm);
     }
 
     void testLoadImm(DecodedInsn d) {
-        cpu.alu(4, d.size, mmu.read(address(d), d.size), d.imm);
+        Alu.alu(flags, 4, d.size, mmu.read(address(d), d.size), d.imm);
     }
 
     void neg(DecodedInsn d) {
@@ -329,7 +329,7 @@ final class FastPath {
     }
 
     private void alu8(DecodedInsn d, long source) {
-        long v = cpu.alu(d.fastOp, 1, r[d.dst] & 0xFF, source);
+        long v = Alu.alu(flags, d.fastOp, 1, r[d.dst] & 0xFF, source);
         if (d.fastOp != 7) r[d.dst] = (r[d.dst] & ~0xFFL) | v;
     }
 
@@ -349,7 +349,7 @@ final class FastPath {
     private void aluToMemory(DecodedInsn d, long source) {
         int z = d.size;
         long lin = address(d);
-        long v = cpu.alu(d.fastOp, z, mmu.read(lin, z), source);
+        long v = Alu.alu(flags, d.fastOp, z, mmu.read(lin, z), source);
         if (d.fastOp != 7) mmu.write(lin, z, v);
     }
 
@@ -431,7 +431,7 @@ final class FastPath {
         }
         set(0, z, lo);
         set(2, z, hi);
-        cpu.mulFlags(z, lo, hi != 0);
+        Alu.mulFlags(flags, z, lo, hi != 0);
     }
 
     private long get(int n, int z) {

@@ -34,6 +34,7 @@ final class InlineForms {
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
+    private static final ClassDesc ALU_CLASS = ClassDesc.of(Alu.class.getName());
     private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
     private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_int, CD_long);
@@ -43,7 +44,7 @@ final class InlineForms {
     private static final MethodTypeDesc FLAGS_SET = MethodTypeDesc.of(CD_void, CD_int, CD_int, CD_long, CD_long, CD_long);
     private static final MethodTypeDesc SET_INC_DEC = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long, CD_long);
     private static final MethodTypeDesc COND = MethodTypeDesc.of(CD_boolean, CD_int);
-    private static final MethodTypeDesc MUL_FLAGS = MethodTypeDesc.of(CD_void, CD_int, CD_long, CD_boolean);
+    private static final MethodTypeDesc MUL_FLAGS = MethodTypeDesc.of(CD_void, FLAGS_CLASS, CD_int, CD_long, CD_boolean);
     private static final MethodTypeDesc MULTIPLY_HIGH = MethodTypeDesc.of(CD_long, CD_long, CD_long);
     private static final MethodTypeDesc ROTATE_FLAGS = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long);
     private static final ClassDesc LONG = ClassDesc.of("java.lang.Long"), INTEGER = ClassDesc.of("java.lang.Integer");
@@ -325,7 +326,7 @@ final class InlineForms {
         code.lstore(B);
         code.lload(A).lload(B).lmul().lstore(RES);
         if (!flagsDead) {
-            code.aload(CPU).loadConstant(z).lload(RES);
+            code.aload(FLAGS).loadConstant(z).lload(RES);
             if (z == 8) {
                 // overflow = multiplyHigh(a, b) != lo >> 63
                 code.lload(A).lload(B).invokestatic(ClassDesc.of("java.lang.Math"), "multiplyHigh", MULTIPLY_HIGH);
@@ -335,7 +336,7 @@ final class InlineForms {
                 code.lload(RES).l2i().i2l().lload(RES);
             }
             notEqual();
-            code.invokevirtual(CPU_CLASS, "mulFlags", MUL_FLAGS);
+            code.invokestatic(ALU_CLASS, "mulFlags", MUL_FLAGS);
         }
         store(d.dst, z, () -> code.lload(RES));
     }
