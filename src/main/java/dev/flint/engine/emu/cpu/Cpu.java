@@ -49,6 +49,7 @@ public final class Cpu implements FpuHost {
     private final int cpuCount;
     private final Descriptors desc;
     private final Interrupts irq;
+    private final Stack stack;
     private final FpuInstruction fpuInsn = new FpuInstruction();
     private final int[] cpuidOut = new int[4];
     private final Divide128 divide128 = new Divide128();
@@ -135,8 +136,9 @@ public final class Cpu implements FpuHost {
         this.apicId = apicId;
         this.cpuCount = cpuCount;
         this.desc = new Descriptors(this, mmu);
-        this.irq = new Interrupts(this, mmu, desc);
-        this.fast = new FastPath(this, state, mmu);
+        this.stack = new Stack(state, mmu);
+        this.irq = new Interrupts(this, mmu, desc, stack);
+        this.fast = new FastPath(this, state, mmu, stack);
         modeChanged();
     }
 
@@ -191,6 +193,7 @@ public final class Cpu implements FpuHost {
             defAdSize = defOpSize;
             ipMask = defOpSize == 4 ? 0xFFFF_FFFFL : 0xFFFFL;
         }
+        stack.modeChanged(mode64);
         mmu.setUser(s.cpl == 3);
         fetchPage = -1;
         windowLength = 0;
@@ -755,31 +758,7 @@ public final class Cpu implements FpuHost {
     }
 
     // ============================================================ stack
-
-    private int stackSize() { return mode64 ? 8 : (s.segAttr[SS] & A_DB) != 0 ? 4 : 2; }
-
-    private long spMask() { int z = stackSize(); return z == 8 ? -1L : z == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
-
-    void push(int size, long v) {
-        long m = spMask();
-        long sp = (r[RSP] - size) & m;
-        mmu.write(linear(SS, sp), size, v);
-        r[RSP] = (r[RSP] & ~m) | sp;
-    }
-
-    long pop(int size) {
-        long m = spMask();
-        long sp = r[RSP] & m;
-        long v = mmu.read(linear(SS, sp), size);
-        r[RSP] = (r[RSP] & ~m) | ((sp + size) & m);
-        return v;
-    }
-
-    /** Reads the value {@code depth} bytes above the stack pointer without popping. */
-    private long peek(int size, long depth) {
-        long m = spMask();
-        return mmu.read(linear(SS, (r[RSP] + depth) & m), size);
-    }
+    // Pushes, pops and the stack's width live in Stack, which FastPath and Interrupts share.
 
     // ============================================================ arithmetic
 
@@ -967,10 +946,10 @@ public final class Cpu implements FpuHost {
             return;
         }
         switch (op) {
-            case 0x06, 0x0E, 0x16, 0x1E -> { noLong(); push(opSize, s.segSel[op >> 3]); }
+            case 0x06, 0x0E, 0x16, 0x1E -> { noLong(); stack.push(opSize, s.segSel[op >> 3]); }
             case 0x07, 0x17, 0x1F -> {
                 noLong();
-                int sel = (int) pop(opSize) & 0xFFFF;
+                int sel = (int) stack.pop(opSize) & 0xFFFF;
                 desc.loadSegment(op >> 3, sel);
                 if (op == 0x17) interruptShadow = true;
             }
@@ -983,22 +962,22 @@ public final class Cpu implements FpuHost {
             }
             case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
                 int z = stackOpSize();
-                push(z, getReg((op & 7) | rexB, z));
+                stack.push(z, getReg((op & 7) | rexB, z));
             }
             case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
                 int z = stackOpSize();
-                long v = pop(z);
+                long v = stack.pop(z);
                 setReg((op & 7) | rexB, z, v);
             }
             case 0x60 -> {
                 noLong();
                 long sp = getReg(RSP, opSize);
-                for (int i = 0; i < 8; i++) push(opSize, i == RSP ? sp : getReg(i, opSize));
+                for (int i = 0; i < 8; i++) stack.push(opSize, i == RSP ? sp : getReg(i, opSize));
             }
             case 0x61 -> {
                 noLong();
                 for (int i = 7; i >= 0; i--) {
-                    long v = pop(opSize);
+                    long v = stack.pop(opSize);
                     if (i != RSP) setReg(i, opSize, v);
                 }
             }
@@ -1008,8 +987,8 @@ public final class Cpu implements FpuHost {
                 long v = Alu.sext(readE(4), 4);
                 setReg(reg, opSize, v);
             }
-            case 0x68 -> { int z = stackOpSize(); push(z, Alu.sext(fetchImm(Math.min(z, 4)), Math.min(z, 4))); }
-            case 0x6A -> push(stackOpSize(), (byte) fetch8());
+            case 0x68 -> { int z = stackOpSize(); stack.push(z, Alu.sext(fetchImm(Math.min(z, 4)), Math.min(z, 4))); }
+            case 0x6A -> stack.push(stackOpSize(), (byte) fetch8());
             case 0x69, 0x6B -> {
                 decodeModrm();
                 long imm = op == 0x6B ? (byte) fetch8() : Alu.sext(fetchImm(Math.min(opSize, 4)), Math.min(opSize, 4));
@@ -1079,7 +1058,7 @@ public final class Cpu implements FpuHost {
                 int z = stackOpSize();
                 // POP to memory computes the address with the already incremented RSP.
                 long oldSp = r[RSP];
-                long v = pop(z);
+                long v = stack.pop(z);
                 try {
                     writeE(z, v);
                 } catch (GuestFault f) {
@@ -1113,11 +1092,11 @@ public final class Cpu implements FpuHost {
             case 0x9B -> fpuDispatch(FpuInstruction.MAP_ONE, op, false, false);
             case 0x9C -> {
                 if (isVm86OrIoplFault()) throw GuestFault.gp(0);
-                push(stackOpSize(), flags.get() & ~(Flags.VM | Flags.RF));
+                stack.push(stackOpSize(), flags.get() & ~(Flags.VM | Flags.RF));
             }
             case 0x9D -> {
                 int z = stackOpSize();
-                long v = pop(z);
+                long v = stack.pop(z);
                 irq.writeFlagsFromPop(v, z);
             }
             case 0x9E -> flags.setArith((flags.arith() & Flags.OF)
@@ -1144,8 +1123,8 @@ public final class Cpu implements FpuHost {
                 int count = op <= 0xC1 ? fetch8() : op <= 0xD1 ? 1 : (int) r[RCX] & 0xFF;
                 shiftGroup(reg & 7, z, count);
             }
-            case 0xC2 -> { int n = fetch16(); int z = stackOpSize(); long t = pop(z); r[RSP] = addSp(n); jumpTo(t); }
-            case 0xC3 -> { int z = stackOpSize(); jumpTo(pop(z)); }
+            case 0xC2 -> { int n = fetch16(); int z = stackOpSize(); long t = stack.pop(z); r[RSP] = addSp(n); jumpTo(t); }
+            case 0xC3 -> { int z = stackOpSize(); jumpTo(stack.pop(z)); }
             case 0xC4, 0xC5 -> {
                 if (mode64) throw undefined(op); // VEX: no AVX advertised
                 decodeModrm();
@@ -1164,10 +1143,10 @@ public final class Cpu implements FpuHost {
             }
             case 0xC8 -> enter();
             case 0xC9 -> {
-                long m = spMask();
+                long m = stack.spMask();
                 r[RSP] = (r[RSP] & ~m) | (r[RBP] & m);
                 int z = stackOpSize();
-                setReg(RBP, z, pop(z));
+                setReg(RBP, z, stack.pop(z));
             }
             case 0xCA -> { int n = fetch16(); irq.farReturn(opSize, n); }
             case 0xCB -> irq.farReturn(opSize, 0);
@@ -1204,7 +1183,7 @@ public final class Cpu implements FpuHost {
             case 0xE8 -> {
                 int z = mode64 ? 4 : opSize;
                 long d = Alu.sext(fetchImm(z), z);
-                push(stackOpSize(), ip);
+                stack.push(stackOpSize(), ip);
                 relJump(d);
             }
             case 0xE9 -> { int z = mode64 ? 4 : opSize; long d = Alu.sext(fetchImm(z), z); relJump(d); }
@@ -1246,7 +1225,7 @@ public final class Cpu implements FpuHost {
     }
 
     private long addSp(long n) {
-        long m = spMask();
+        long m = stack.spMask();
         return (r[RSP] & ~m) | ((r[RSP] + n) & m);
     }
 
@@ -1266,15 +1245,15 @@ public final class Cpu implements FpuHost {
         int size = fetch16();
         int level = fetch8() & 31;
         int z = stackOpSize();
-        push(z, getReg(RBP, z));
+        stack.push(z, getReg(RBP, z));
         long frame = getReg(RSP, z);
         if (level > 0) {
             long bp = getReg(RBP, z);
             for (int i = 1; i < level; i++) {
-                bp = (bp - z) & Alu.mask(z == 8 ? 8 : stackSize());
-                push(z, mmu.read(linear(SS, bp & spMask()), z));
+                bp = (bp - z) & Alu.mask(z == 8 ? 8 : stack.size());
+                stack.push(z, mmu.read(linear(SS, bp & stack.spMask()), z));
             }
-            push(z, frame);
+            stack.push(z, frame);
         }
         setReg(RBP, z, frame);
         r[RSP] = addSp(-size);
@@ -1495,7 +1474,7 @@ public final class Cpu implements FpuHost {
             case 2 -> { // CALL near indirect
                 int z = stackOpSize();
                 long t = readE(z);
-                push(z, ip);
+                stack.push(z, ip);
                 jumpTo(t);
             }
             case 3, 5 -> { // CALL/JMP far indirect
@@ -1508,7 +1487,7 @@ public final class Cpu implements FpuHost {
                 else irq.farJump(sel, off);
             }
             case 4 -> jumpTo(readE(stackOpSize()));
-            case 6 -> { int z = stackOpSize(); push(z, readE(z)); }
+            case 6 -> { int z = stackOpSize(); stack.push(z, readE(z)); }
             default -> throw ud();
         }
     }
@@ -1518,8 +1497,8 @@ public final class Cpu implements FpuHost {
         int oldCs = s.segSel[CS];
         long retIp = ip;
         irq.farJump(sel, off);
-        push(z, oldCs);
-        push(z, retIp);
+        stack.push(z, oldCs);
+        stack.push(z, retIp);
     }
 
     // ------------------------------------------------------------ strings
@@ -1732,12 +1711,12 @@ public final class Cpu implements FpuHost {
                 decodeModrm();
                 writeE(1, flags.cond(op & 15) ? 1 : 0);
             }
-            case 0xA0, 0xA8 -> push(stackOpSize(), s.segSel[op == 0xA0 ? FS : GS]);
+            case 0xA0, 0xA8 -> stack.push(stackOpSize(), s.segSel[op == 0xA0 ? FS : GS]);
             case 0xA1, 0xA9 -> {
                 int z = stackOpSize();
-                int sel = (int) peek(z, 0) & 0xFFFF;
+                int sel = (int) stack.peek(z, 0) & 0xFFFF;
                 desc.loadSegment(op == 0xA1 ? FS : GS, sel);
-                pop(z);
+                stack.pop(z);
             }
             case 0xA2 -> {
                 Cpuid.query((int) r[RAX], (int) r[RCX], apicId, cpuCount, cpuidOut);

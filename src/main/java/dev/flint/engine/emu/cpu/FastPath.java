@@ -32,13 +32,15 @@ final class FastPath {
     final long[] r;
     final Flags flags;
     final Mmu mmu;
+    private final Stack stack;
 
-    FastPath(Cpu cpu, CpuState s, Mmu mmu) {
+    FastPath(Cpu cpu, CpuState s, Mmu mmu, Stack stack) {
         this.cpu = cpu;
         this.s = s;
         this.r = s.gpr;
         this.flags = s.flags;
         this.mmu = mmu;
+        this.stack = stack;
     }
 
     /** Runs {@code d} (whose {@link DecodedInsn#fast} is set) and leaves RIP at the next instruction. */
@@ -91,10 +93,10 @@ final class FastPath {
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
-                cpu.push(8, d.endIp);
+                stack.push(8, d.endIp);
                 next = d.imm;
             }
-            case RET -> next = cpu.pop(8);
+            case RET -> next = stack.pop(8);
             default -> throw new IllegalStateException("fast form " + d.fast);
         }
         s.rip = next;
@@ -278,11 +280,11 @@ final class FastPath {
     }
 
     void push(DecodedInsn d) {
-        cpu.push(8, r[d.src]);
+        stack.push(8, r[d.src]);
     }
 
     void pop(DecodedInsn d) {
-        r[d.dst] = cpu.pop(8);
+        r[d.dst] = stack.pop(8);
     }
 
     void not(DecodedInsn d) {

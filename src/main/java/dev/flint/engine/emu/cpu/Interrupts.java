@@ -28,9 +28,11 @@ final class Interrupts {
     private final long[] r;
     private final Mmu mmu;
     private final Descriptors desc;
+    private final Stack stack;
 
-    Interrupts(Cpu cpu, Mmu mmu, Descriptors desc) {
+    Interrupts(Cpu cpu, Mmu mmu, Descriptors desc, Stack stack) {
         this.cpu = cpu;
+        this.stack = stack;
         this.s = cpu.s;
         this.r = s.gpr;
         this.mmu = mmu;
@@ -207,7 +209,7 @@ final class Interrupts {
 
     void iret(int opSize) {
         if (!s.protectedMode()) {
-            long ip = cpu.pop(opSize), cs = cpu.pop(opSize), fl = cpu.pop(opSize);
+            long ip = stack.pop(opSize), cs = stack.pop(opSize), fl = stack.pop(opSize);
             writeFlags(fl, opSize, true);
             desc.loadRealCode((int) cs);
             cpu.setIp(ip & (opSize == 2 ? 0xFFFF : 0xFFFF_FFFFL));
@@ -220,9 +222,9 @@ final class Interrupts {
             throw GuestFault.gp(0);
         }
         boolean m64 = cpu.is64();
-        long ip = cpu.pop(opSize);
-        int cs = (int) cpu.pop(opSize) & 0xFFFF;
-        long fl = cpu.pop(opSize);
+        long ip = stack.pop(opSize);
+        int cs = (int) stack.pop(opSize) & 0xFFFF;
+        long fl = stack.pop(opSize);
         int rpl = cs & 3;
         if (rpl < s.cpl) throw GuestFault.gp(cs & ~3);
         if ((cs & ~3) == 0) throw GuestFault.gp(0);
@@ -234,8 +236,8 @@ final class Interrupts {
         long sp = 0;
         int ss = 0;
         if (outer || m64) {
-            sp = cpu.pop(opSize);
-            ss = (int) cpu.pop(opSize) & 0xFFFF;
+            sp = stack.pop(opSize);
+            ss = (int) stack.pop(opSize) & 0xFFFF;
         }
         writeFlags(fl, opSize, true);
         int oldCpl = s.cpl;
@@ -290,8 +292,8 @@ final class Interrupts {
     }
 
     void farReturn(int opSize, int extra) {
-        long ip = cpu.pop(opSize);
-        int cs = (int) cpu.pop(opSize) & 0xFFFF;
+        long ip = stack.pop(opSize);
+        int cs = (int) stack.pop(opSize) & 0xFFFF;
         if (!s.protectedMode() || (s.flags.system & Flags.VM) != 0) {
             desc.loadRealCode(cs);
             cpu.setIp(ip & 0xFFFF_FFFFL);
@@ -306,8 +308,8 @@ final class Interrupts {
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, cs & ~3);
         r[RSP] += extra;
         if (rpl > s.cpl) {
-            long sp = cpu.pop(opSize);
-            int ss = (int) cpu.pop(opSize) & 0xFFFF;
+            long sp = stack.pop(opSize);
+            int ss = (int) stack.pop(opSize) & 0xFFFF;
             desc.loadCode(cs, d, rpl);
             desc.loadSegment(SS, ss);
             r[RSP] = sp + extra;
