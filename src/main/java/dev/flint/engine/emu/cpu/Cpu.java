@@ -43,7 +43,6 @@ public final class Cpu implements FpuHost {
     private final dev.flint.engine.emu.mmu.CodePages codePages;
     private final Bus ports;
     private final CpuInterruptPort apic;
-    private final GuestClock clock;
     private final FpuUnit fpu;
     private final int apicId;
     private final int cpuCount;
@@ -104,8 +103,7 @@ public final class Cpu implements FpuHost {
     boolean halted;
     /** Set while an NMI handler runs: further NMIs wait for its IRET. */
     boolean nmiBlocked;
-    /** IA32_TSC_ADJUST: this CPU's TSC is the shared guest clock plus this (0 unless the guest writes). */
-    private long tscAdjust;
+    private final TimeStampCounter tsc;
     /** Counters, written by this CPU's thread once per block or stepped instruction. */
     private final CpuStatistics stats = new CpuStatistics();
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
@@ -131,13 +129,13 @@ public final class Cpu implements FpuHost {
         this.codePages = mmu.physical().codePages();
         this.ports = ports;
         this.apic = apic;
-        this.clock = clock;
+        this.tsc = new TimeStampCounter(clock);
         this.fpu = fpu;
         this.apicId = apicId;
         this.cpuCount = cpuCount;
         this.desc = new Descriptors(this, mmu);
         this.stack = new Stack(state, mmu);
-        this.irq = new Interrupts(this, mmu, desc, stack);
+        this.irq = new Interrupts(this, mmu, desc, stack, apic, tsc);
         this.fast = new FastPath(this, state, mmu, stack);
         modeChanged();
     }
@@ -1204,11 +1202,11 @@ public final class Cpu implements FpuHost {
             case 0xF8 -> flags.setArith(flags.arith() & ~Flags.CF);
             case 0xF9 -> flags.setArith(flags.arith() | Flags.CF);
             case 0xFA -> {
-                if (iopl() < s.cpl) throw GuestFault.gp(0);
+                if (flags.iopl() < s.cpl) throw GuestFault.gp(0);
                 flags.system &= ~Flags.IF;
             }
             case 0xFB -> {
-                if (iopl() < s.cpl) throw GuestFault.gp(0);
+                if (flags.iopl() < s.cpl) throw GuestFault.gp(0);
                 if (!flags.interruptsEnabled()) interruptShadow = true;
                 flags.system |= Flags.IF;
             }
@@ -1231,9 +1229,8 @@ public final class Cpu implements FpuHost {
 
     private void noLong() { if (mode64) throw undefined(0); }
 
-    int iopl() { return (int) (flags.system >> 12) & 3; }
 
-    private boolean isVm86OrIoplFault() { return (flags.system & Flags.VM) != 0 && iopl() < 3; }
+    private boolean isVm86OrIoplFault() { return (flags.system & Flags.VM) != 0 && flags.iopl() < 3; }
 
     private void xchgAx(int n) {
         long a = getReg(RAX, opSize);
@@ -1644,7 +1641,7 @@ public final class Cpu implements FpuHost {
      * so a map base past the limit denies every port.
      */
     private void checkIo(int port, int size) {
-        if (!s.protectedMode() || (s.cpl <= iopl() && (flags.system & Flags.VM) == 0)) return;
+        if (!s.protectedMode() || (s.cpl <= flags.iopl() && (flags.system & Flags.VM) == 0)) return;
         int type = s.segAttr[TR] & 0xF;
         long limit = s.segLimit[TR];
         if ((type != 9 && type != 11) || limit < 0x67) throw GuestFault.gp(0);
@@ -1686,7 +1683,7 @@ public final class Cpu implements FpuHost {
             case 0x30 -> { requireCpl0(); irq.wrmsr((int) r[RCX], (r[RDX] << 32) | (r[RAX] & 0xFFFF_FFFFL)); }
             case 0x31 -> {
                 if ((s.cr4 & 4) != 0 && s.cpl != 0) throw GuestFault.gp(0);
-                long t = tsc();
+                long t = tsc.read();
                 r[RAX] = t & 0xFFFF_FFFFL;
                 r[RDX] = t >>> 32;
             }
@@ -1967,7 +1964,7 @@ public final class Cpu implements FpuHost {
                     s.kernelGsBase = t;
                 }
                 case 0xF9 -> { // RDTSCP
-                    long t = tsc();
+                    long t = tsc.read();
                     r[RAX] = t & 0xFFFF_FFFFL;
                     r[RDX] = t >>> 32;
                     r[RCX] = s.tscAux & 0xFFFF_FFFFL;
@@ -2017,15 +2014,6 @@ public final class Cpu implements FpuHost {
             default -> s.dr[n & 7] = getReg(g, z);
         }
     }
-
-    long tsc() { return clock.tsc() + tscAdjust; }
-
-    long tscAdjust() { return tscAdjust; }
-
-    void setTscAdjust(long value) { tscAdjust = value; }
-
-    /** A write to the TSC moves TSC_ADJUST by the same amount, as on hardware. */
-    void setTsc(long value) { tscAdjust += value - tsc(); }
 
     // ------------------------------------------------------------ faults
 

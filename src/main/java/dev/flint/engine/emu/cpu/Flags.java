@@ -59,6 +59,9 @@ public final class Flags {
         return f;
     }
 
+    /** RFLAGS.IOPL: the least privileged CPL allowed I/O and interrupt-flag changes. */
+    public int iopl() { return (int) (system >> 12) & 3; }
+
     /** The full RFLAGS value. */
     public long get() { return (system & ~ARITH) | arith() | 2; }
 

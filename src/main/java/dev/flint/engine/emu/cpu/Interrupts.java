@@ -1,5 +1,6 @@
 package dev.flint.engine.emu.cpu;
 
+import dev.flint.engine.emu.irq.CpuInterruptPort;
 import dev.flint.engine.emu.mmu.Mmu;
 
 import java.util.Set;
@@ -29,9 +30,14 @@ final class Interrupts {
     private final Mmu mmu;
     private final Descriptors desc;
     private final Stack stack;
+    /** This CPU's local APIC (CR8, its MSRs), or null on a machine without one. */
+    private final CpuInterruptPort apic;
+    private final TimeStampCounter tsc;
 
-    Interrupts(Cpu cpu, Mmu mmu, Descriptors desc, Stack stack) {
+    Interrupts(Cpu cpu, Mmu mmu, Descriptors desc, Stack stack, CpuInterruptPort apic, TimeStampCounter tsc) {
         this.cpu = cpu;
+        this.apic = apic;
+        this.tsc = tsc;
         this.stack = stack;
         this.s = cpu.s;
         this.r = s.gpr;
@@ -53,7 +59,7 @@ final class Interrupts {
 
     /** INT n / INT3 / INTO / INT1: the return address is the next instruction. */
     void softwareInterrupt(int vector, long nextIp) {
-        if (s.protectedMode() && (s.flags.system & Flags.VM) != 0 && cpu.iopl() < 3) throw GuestFault.gp(0);
+        if (s.protectedMode() && (s.flags.system & Flags.VM) != 0 && s.flags.iopl() < 3) throw GuestFault.gp(0);
         deliver(vector, false, 0, true, nextIp, false);
         cpu.setIp(s.rip);
     }
@@ -353,7 +359,7 @@ final class Interrupts {
     void writeFlags(long v, int size, boolean iret) {
         long writable = Flags.ARITH | Flags.TF | Flags.DF | Flags.NT | Flags.AC | Flags.ID;
         if (s.cpl == 0 || !s.protectedMode()) writable |= Flags.IOPL;
-        if (s.cpl <= cpu.iopl() || !s.protectedMode()) writable |= Flags.IF;
+        if (s.cpl <= s.flags.iopl() || !s.protectedMode()) writable |= Flags.IF;
         if (iret) writable |= Flags.RF;
         if (size == 2) writable &= 0xFFFF;
         long old = s.flags.get();
@@ -363,7 +369,7 @@ final class Interrupts {
     }
 
     void writeFlagsFromPop(long v, int size) {
-        if ((s.flags.system & Flags.VM) != 0 && cpu.iopl() < 3) throw GuestFault.gp(0);
+        if ((s.flags.system & Flags.VM) != 0 && s.flags.iopl() < 3) throw GuestFault.gp(0);
         writeFlags(v, size, false);
     }
 
@@ -375,7 +381,7 @@ final class Interrupts {
             case 2 -> s.cr2;
             case 3 -> s.cr3;
             case 4 -> s.cr4;
-            case 8 -> cpu.apic() == null ? 0 : cpu.apic().cr8();
+            case 8 -> apic == null ? 0 : apic.cr8();
             default -> throw GuestFault.ud();
         };
     }
@@ -397,7 +403,7 @@ final class Interrupts {
             }
             case 8 -> {
                 if ((v & ~0xFL) != 0) throw GuestFault.gp(0);
-                if (cpu.apic() != null) cpu.apic().setCr8(v);
+                if (apic != null) apic.setCr8(v);
             }
             default -> throw GuestFault.ud();
         }
@@ -436,8 +442,8 @@ final class Interrupts {
 
     long rdmsr(int index) {
         switch (index) {
-            case MSR_TSC: return cpu.tsc();
-            case MSR_TSC_ADJUST: return cpu.tscAdjust();
+            case MSR_TSC: return tsc.read();
+            case MSR_TSC_ADJUST: return tsc.adjust();
             case MSR_FEATURE_CONTROL: return 1; // locked, nothing enabled
             case MSR_UCODE_REV, MSR_PLATFORM_ID: return 0;
             case MSR_ARCH_CAPABILITIES: return Cpuid.ARCH_CAPABILITIES;
@@ -457,8 +463,8 @@ final class Interrupts {
             case MSR_KERNEL_GS_BASE: return s.kernelGsBase;
             case MSR_TSC_AUX: return s.tscAux;
             default:
-                if (cpu.apic() != null) {
-                    Long v = cpu.apic().readMsr(index);
+                if (apic != null) {
+                    Long v = apic.readMsr(index);
                     if (v != null) return v;
                 }
                 logUnknown(index, "rdmsr");
@@ -468,8 +474,8 @@ final class Interrupts {
 
     void wrmsr(int index, long v) {
         switch (index) {
-            case MSR_TSC -> cpu.setTsc(v);
-            case MSR_TSC_ADJUST -> cpu.setTscAdjust(v);
+            case MSR_TSC -> tsc.write(v);
+            case MSR_TSC_ADJUST -> tsc.setAdjust(v);
             case MSR_UCODE_REV, MSR_PLATFORM_ID -> { }
             case MSR_SYSENTER_CS -> s.sysenterCs = v & 0xFFFF;
             case MSR_SYSENTER_ESP -> s.sysenterEsp = canonical(v);
@@ -493,7 +499,7 @@ final class Interrupts {
             case MSR_KERNEL_GS_BASE -> s.kernelGsBase = canonical(v);
             case MSR_TSC_AUX -> s.tscAux = v & 0xFFFF_FFFFL;
             default -> {
-                if (cpu.apic() != null && cpu.apic().writeMsr(index, v)) return;
+                if (apic != null && apic.writeMsr(index, v)) return;
                 logUnknown(index, "wrmsr");
                 throw GuestFault.gp(0);
             }
