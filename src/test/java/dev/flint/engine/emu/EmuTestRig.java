@@ -97,6 +97,11 @@ public final class EmuTestRig {
         return this;
     }
 
+    /** What the last run's CPU ran (with {@link #replays}, the CPU of the block runs), or null before a run. */
+    public dev.flint.engine.emu.cpu.CpuStatistics statistics() {
+        return lastCpu == null ? null : lastCpu.statistics();
+    }
+
     /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
     public java.util.List<String> hotBlocks(int limit) {
         return lastCpu == null ? java.util.List.of() : lastCpu.hotBlocks(limit);

@@ -175,8 +175,6 @@ public final class Cpu implements FpuHost {
     public CpuStatistics statistics() { return stats; }
 
     public GuestFault lastFault() { return lastFault; }
-    public FpuUnit fpu() { return fpu; }
-    public CpuInterruptPort apic() { return apic; }
     public boolean halted() { return halted; }
 
     /** Recomputes cached mode facts after CS, CR0, EFER or CPL change. */

@@ -69,16 +69,19 @@ class DecodedBlockTest {
 
     @Test
     void compiledRegisterArithmeticMatchesTheInterpreterInEveryRegisterAndFlag() {
-        long compiledBefore = BlockCompiler.compiledBlocks();
         // replays(true): the rig runs the program decoding every instruction, then builds blocks, then
         // runs them compiled (threshold 1), and throws if any register, flag, data byte or stop differs.
         // The data page is given in full so that each pass starts from the same memory.
         EmuTestRig.State start = EmuTestRig.State.of(new long[16], 2);
-        EmuTestRig.Result r = new EmuTestRig().replays(true)
-                .run(HexFormat.of().parseHex(ARITHMETIC), start, new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(ARITHMETIC), start, new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
         assertEquals(EmuTestRig.Stop.END, r.stop());
         assertEquals(0, r.state().gpr()[1], "the loop ran to its end");
-        assertTrue(BlockCompiler.compiledBlocks() > compiledBefore, "the loop body was compiled");
+        CpuStatistics stats = rig.statistics();
+        assertTrue(stats.blocksCompiled() > 0, "the loop body was compiled");
+        assertTrue(stats.compiledInstructions() > 0 && stats.replayedInstructions() + stats.compiledInstructions()
+                <= stats.instructions(), "compiled blocks ran, and are counted within all instructions: "
+                + stats.compiledInstructions() + " of " + stats.instructions());
     }
 
     @Test
