@@ -2062,5 +2062,4 @@ public final class Cpu implements FpuHost {
     void setIp(long v) { moveIp(v); }
     long ipNow() { return ip; }
     int apicId() { return apicId; }
-    boolean is64() { return mode64; }
 }

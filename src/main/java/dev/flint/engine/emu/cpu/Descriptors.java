@@ -57,7 +57,7 @@ final class Descriptors {
         }
         if ((sel & ~3) == 0) {
             // Null selector: legal for data segments; for SS only in 64-bit mode below CPL 3.
-            if (reg == SS && !(cpu.is64() && s.cpl != 3 && (sel & 3) == s.cpl)) throw GuestFault.gp(0);
+            if (reg == SS && !(s.mode64() && s.cpl != 3 && (sel & 3) == s.cpl)) throw GuestFault.gp(0);
             s.segSel[reg] = sel;
             s.segBase[reg] = 0; // Intel clears the base of a null FS/GS too
             s.segLimit[reg] = 0;

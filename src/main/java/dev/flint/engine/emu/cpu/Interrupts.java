@@ -227,7 +227,7 @@ final class Interrupts {
             if (!s.longMode()) logUnimplemented("IRET with NT (a return to the previous task)");
             throw GuestFault.gp(0);
         }
-        boolean m64 = cpu.is64();
+        boolean m64 = s.mode64();
         long ip = stack.pop(opSize);
         int cs = (int) stack.pop(opSize) & 0xFFFF;
         long fl = stack.pop(opSize);
@@ -294,7 +294,7 @@ final class Interrupts {
         if (conforming ? dpl > s.cpl : (dpl != s.cpl || (sel & 3) > s.cpl)) throw GuestFault.gp(sel & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, sel & ~3);
         desc.loadCode(sel, d, s.cpl);
-        cpu.setIp(cpu.is64() ? off : off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
+        cpu.setIp(s.mode64() ? off : off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
     }
 
     void farReturn(int opSize, int extra) {
@@ -323,12 +323,12 @@ final class Interrupts {
         } else {
             desc.loadCode(cs, d, s.cpl);
         }
-        cpu.setIp(cpu.is64() ? ip : ip & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
+        cpu.setIp(s.mode64() ? ip : ip & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
     }
 
     void syscall(long nextIp) {
         if ((s.efer & EFER_SCE) == 0 || !s.longMode()) throw GuestFault.ud();
-        if (!cpu.is64()) throw GuestFault.ud(); // as on Intel CPUs, which CPUID says this is
+        if (!s.mode64()) throw GuestFault.ud(); // as on Intel CPUs, which CPUID says this is
         r[RCX] = nextIp;
         r[11] = s.flags.get() & ~Flags.RF;
         int sel = (int) (s.star >>> 32) & 0xFFFC;
@@ -341,7 +341,7 @@ final class Interrupts {
     }
 
     void sysret(boolean to64) {
-        if ((s.efer & EFER_SCE) == 0 || !cpu.is64()) throw GuestFault.ud();
+        if ((s.efer & EFER_SCE) == 0 || !s.mode64()) throw GuestFault.ud();
         if (s.cpl != 0) throw GuestFault.gp(0);
         long target = to64 ? r[RCX] : r[RCX] & 0xFFFF_FFFFL;
         if (((target << 16) >> 16) != target) throw GuestFault.gp(0);
@@ -420,7 +420,7 @@ final class Interrupts {
             s.efer |= EFER_LMA;
         }
         if (pagingOff && s.longMode()) {
-            if (cpu.is64()) throw GuestFault.gp(0);
+            if (s.mode64()) throw GuestFault.gp(0);
             s.efer &= ~EFER_LMA;
         }
         s.cr0 = v | CR0_ET;
