@@ -6,6 +6,7 @@ public final class Keys {
     public static final String IMAGE = "image/";
     public static final String KEY_PAIR = "keypair/";
     public static final String RUN_TOKEN = "token/run/";
+    public static final String SECURITY_GROUP = "securitygroup/";
 
     private Keys() {}
 }
