@@ -1,6 +1,7 @@
 package dev.flint.machine;
 
 import dev.flint.sys.MappedMemory;
+import dev.flint.sys.MemoryAdvice;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,10 +32,20 @@ public final class GuestMemory implements AutoCloseable {
     private final MemorySegment ram;
     private final long lowSize;
     private final long highSize;
+    /**
+     * How {@link #discard} gives pages back: MADV_DONTNEED for a private mapping, MADV_REMOVE for a shared
+     * one, or 0 when this object does not know how the memory was made ({@link #wrap}) and so may not.
+     */
+    private final int discardAdvice;
 
     private GuestMemory(AutoCloseable owner, MemorySegment ram) {
+        this(owner, ram, 0);
+    }
+
+    private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice) {
         this.owner = owner;
         this.ram = ram;
+        this.discardAdvice = discardAdvice;
         this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
         this.highSize = ram.byteSize() - lowSize;
     }
@@ -49,7 +60,7 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
         }
         MappedMemory mapping = MappedMemory.anonymous(bytes);
-        return new GuestMemory(mapping, mapping.segment());
+        return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
     }
 
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
@@ -122,6 +133,26 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
+
+    /** Whether {@link #discard} can give pages back to the host (RAM this object mapped itself). */
+    public boolean canDiscard() { return discardAdvice != 0; }
+
+    /**
+     * Returns the whole pages [{@code gpa}, {@code gpa + len}) to the host: their host memory is freed
+     * (madvise) and they read as zeroes when the guest touches them again. The range must be page-aligned
+     * RAM within one region ({@link GuestMemoryException} otherwise); nothing happens when
+     * {@link #canDiscard()} is false.
+     */
+    public void discard(long gpa, long len) {
+        if ((gpa & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || (len & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || len <= 0) {
+            throw new GuestMemoryException(gpa, len);
+        }
+        long off = checked(gpa, len);
+        if (discardAdvice == 0) return;
+        // After close the address may belong to another mapping; devices stop before memory is freed.
+        if (!ram.scope().isAlive()) throw new IllegalStateException("guest memory is closed");
+        MemoryAdvice.advise(ram.address() + off, len, discardAdvice);
+    }
 
     @Override
     public void close() {
