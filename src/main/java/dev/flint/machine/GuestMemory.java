@@ -60,6 +60,9 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
         }
         MappedMemory mapping = MappedMemory.anonymous(bytes);
+        // As QEMU does: a child process never needs guest RAM, and the mapping stays one VMA of its own
+        // (never merged with the JVM's anonymous memory), so /proc/PID/smaps shows what the guest costs.
+        MemoryAdvice.advise(mapping.segment().address(), bytes, MemoryAdvice.MADV_DONTFORK);
         return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
     }
 

@@ -22,6 +22,8 @@ public final class MemoryAdvice {
     public static final int MADV_DONTNEED = 4;
     /** Shared mappings: free the backing store too (DONTNEED would only unmap it from this process). */
     public static final int MADV_REMOVE = 9;
+    /** Not inherited by a forked child; also gives the range a mapping (VMA) of its own, unmerged with neighbours. */
+    public static final int MADV_DONTFORK = 10;
     public static final long PAGE_SIZE = 4096;
 
     private static final Linker LINKER = Linker.nativeLinker();
