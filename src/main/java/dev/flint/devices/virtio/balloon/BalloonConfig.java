@@ -23,6 +23,32 @@ public record BalloonConfig(long amountMib, boolean deflateOnOom, int statsPolli
 
     public boolean statsEnabled() { return statsPollingIntervalS > 0; }
 
+    /**
+     * {@code flint run --balloon MIB[,deflate_on_oom]}: a balloon with that target from boot (no statistics:
+     * nothing could read them without the API).
+     */
+    public static BalloonConfig parse(String spec) {
+        String[] parts = spec.split(",", -1);
+        long mib;
+        try {
+            mib = Long.parseLong(parts[0].trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--balloon " + spec + ": the target must be a number of MiB");
+        }
+        boolean deflate = false;
+        for (int i = 1; i < parts.length; i++) {
+            if (!parts[i].equals("deflate_on_oom")) {
+                throw new IllegalArgumentException("--balloon " + spec + ": unknown option '" + parts[i] + "' (only deflate_on_oom)");
+            }
+            deflate = true;
+        }
+        try {
+            return new BalloonConfig(mib, deflate, 0);
+        } catch (BalloonException e) {
+            throw new IllegalArgumentException("--balloon " + spec + ": " + e.getMessage());
+        }
+    }
+
     static void checkAmount(long amountMib) {
         if (amountMib < 0 || amountMib > MAX_AMOUNT_MIB) {
             throw new BalloonException("amount_mib must be between 0 and " + MAX_AMOUNT_MIB + ", not " + amountMib);
