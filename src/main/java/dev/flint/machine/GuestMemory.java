@@ -62,7 +62,11 @@ public final class GuestMemory implements AutoCloseable {
         MappedMemory mapping = MappedMemory.anonymous(bytes);
         // As QEMU does: a child process never needs guest RAM, and the mapping stays one VMA of its own
         // (never merged with the JVM's anonymous memory), so /proc/PID/smaps shows what the guest costs.
-        MemoryAdvice.advise(mapping.segment().address(), bytes, MemoryAdvice.MADV_DONTFORK);
+        try {
+            MemoryAdvice.advise(mapping.segment().address(), bytes, MemoryAdvice.MADV_DONTFORK);
+        } catch (dev.flint.sys.ErrnoException e) {
+            // Only bookkeeping is lost; the memory works the same.
+        }
         return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
     }
 
