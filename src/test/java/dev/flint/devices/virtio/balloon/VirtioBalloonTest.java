@@ -221,6 +221,65 @@ class VirtioBalloonTest {
         assertEquals((used + 4) & 0xFFFF, stats.usedIndex(), "the second stays with the device");
     }
 
+    /**
+     * Random and mutated chains on all three queues, seeded (the seed is printed; {@code -Dflint.balloon.fuzz.seed}
+     * repeats a run). Frame numbers point into a victim area, outside RAM, or anywhere in 32 bits; a canary
+     * area no valid frame number names must keep its bytes, and the device must never fail or ask for a reset.
+     */
+    @Test
+    void fuzzedChainsNeverStopTheDeviceOrTouchOtherPages() {
+        long seed = Long.getLong("flint.balloon.fuzz.seed", System.nanoTime());
+        int chains = Integer.getInteger("flint.virtio.fuzz.chains", 2000);
+        System.out.println("balloon fuzz: seed " + seed + " (-Dflint.balloon.fuzz.seed=" + seed + " repeats it)");
+        java.util.Random random = new java.util.Random(seed);
+        start(new BalloonConfig(0, true, 3600));
+        long victim = 4L << 20, canary = 12L << 20, canaryBytes = 4L << 20;
+        fill(canary, canaryBytes);
+        try (var severe = new dev.flint.devices.virtio.SevereLogCounter()) {
+            for (int i = 0; i < chains; i++) {
+                int queue = random.nextInt(3);
+                int n = random.nextInt(8) == 0 ? random.nextInt(5000) : random.nextInt(300);
+                for (int k = 0; k < Math.min(n, 4096); k++) {
+                    long pfn = switch (random.nextInt(4)) {
+                        case 0 -> (victim >> 12) + random.nextInt((int) ((canary - victim) >> 12));
+                        case 1 -> (MEMORY >> 12) + random.nextInt(1 << 20);
+                        case 2 -> 0xC0000 + random.nextInt(0x40000);
+                        default -> random.nextInt() & 0xFFFF_FFFFL;
+                    };
+                    if (pfn << 12 < canary + canaryBytes && pfn << 12 >= canary) pfn = victim >> 12; // spare the canary
+                    if (pfn << 12 < victim) pfn = MEMORY >> 12; // and the rings
+                    memory.writeInt(LIST + 4L * k, (int) pfn);
+                }
+                long bytes = random.nextInt(10) == 0 ? random.nextInt(40000) : 4L * n + (random.nextInt(8) == 0 ? random.nextInt(4) : 0);
+                long address = random.nextInt(25) == 0 ? MEMORY - random.nextInt(64) : LIST;
+                boolean writable = random.nextInt(15) == 0;
+                List<Segment> chain = random.nextBoolean() || bytes < 2
+                        ? List.of(new Segment(address, bytes, writable))
+                        : List.of(new Segment(address, bytes / 2, false), new Segment(address + bytes / 2, bytes - bytes / 2, writable));
+                if (queue == VirtioBalloon.STATS) {
+                    long handled = balloon.counters().get("stats_updates_count") + balloon.counters().get("stats_update_fails");
+                    stats.publish(stats.addChain(chain));
+                    stats.kick();
+                    Await.until("statistics chain " + i + " handled", WAIT, () ->
+                            balloon.counters().get("stats_updates_count") + balloon.counters().get("stats_update_fails") == handled + 1);
+                } else {
+                    (queue == VirtioBalloon.INFLATE ? inflate : deflate).submit(chain);
+                }
+            }
+            assertEquals(0, severe.count(), "no chain made the device fail");
+        }
+        assertEquals(0, driver.status() & 0x40, "the device never asked for a reset");
+        byte[] kept = new byte[(int) canaryBytes];
+        memory.read(canary, kept, 0, kept.length);
+        for (byte b : kept) if (b != 0x5A) throw new AssertionError("a page no valid frame number named was discarded");
+        System.out.printf("balloon fuzz: %d chains, %d guest errors, %d bad frame numbers, %d pages returned%n", chains,
+                pci.guestErrors(), balloon.counters().get("bad_pfns"), balloon.counters().get("inflated_pages"));
+        // Still serving: a clean inflate works afterwards.
+        fill(victim, 4096);
+        pages(inflate, victim >> 12);
+        assertTrue(zero(victim, 4096));
+    }
+
     @Test
     void statisticsAreOffWithoutAnInterval() {
         start(new BalloonConfig(0, false, 0));
