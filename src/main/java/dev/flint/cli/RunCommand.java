@@ -105,6 +105,10 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         // Cheap checks first: a typo must not cost a guest download.
         VmConfig.checkMachine(cmdline, cpus, memoryMib, engine);
+        if (balloon != null && balloon.amountMib() > memoryMib) {
+            throw new dev.flint.vmm.VmConfigException("--balloon " + balloon.amountMib() + ": more than the guest's "
+                    + memoryMib + " MiB of memory");
+        }
         Engine chosen = context.engines().select(engine);
         Path kernelPath = kernel;
         Path initrdPath = initrd;
