@@ -71,6 +71,16 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.putEntropy(Json.parse(body, EntropyDevice.class)))),
             new Route("PUT", "/vsock", "put_api_requests.vsock",
                     (vmm, id, body) -> done(() -> vmm.putVsock(Json.parse(body, dev.flint.api.model.Vsock.class)))),
+            new Route("GET", "/balloon", "get_api_requests.balloon",
+                    (vmm, id, body) -> Answer.ok(vmm.getBalloon())),
+            new Route("PUT", "/balloon", "put_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.putBalloon(Json.parse(body, dev.flint.api.model.Balloon.class)))),
+            new Route("PATCH", "/balloon", "patch_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.patchBalloon(Json.parse(body, dev.flint.api.model.BalloonUpdate.class)))),
+            new Route("GET", "/balloon/statistics", "get_api_requests.balloon",
+                    (vmm, id, body) -> Answer.ok(vmm.getBalloonStats())),
+            new Route("PATCH", "/balloon/statistics", "patch_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.patchBalloonStats(Json.parse(body, dev.flint.api.model.BalloonStatsUpdate.class)))),
             new Route("PUT", "/serial", "put_api_requests.serial",
                     (vmm, id, body) -> done(() -> vmm.putSerial(Json.parse(body, SerialDevice.class)))),
             new Route("PUT", "/logger", "put_api_requests.logger",
@@ -90,10 +100,8 @@ final class ApiRoutes {
             new Route("PUT", "/mmds/config", "put_api_requests.mmds",
                     (vmm, id, body) -> done(() -> vmm.putMmdsConfig(Json.parse(body, MmdsConfig.class)))));
 
-    /** Operations of the spec Flint does not implement (balloon, snapshots, ...). */
+    /** Operations of the spec Flint does not implement (balloon hinting, snapshots, ...). */
     private static final Map<String, Set<String>> UNSUPPORTED = Map.ofEntries(
-            Map.entry("/balloon", Set.of("GET", "PUT", "PATCH")),
-            Map.entry("/balloon/statistics", Set.of("GET", "PATCH")),
             Map.entry("/balloon/hinting/start", Set.of("PATCH")),
             Map.entry("/balloon/hinting/status", Set.of("GET")),
             Map.entry("/balloon/hinting/stop", Set.of("PATCH")),

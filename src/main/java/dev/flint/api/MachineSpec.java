@@ -15,10 +15,23 @@ import java.util.Objects;
  * @param bootTimer   whether to install the boot-timer device ({@code --boot-timer})
  * @param vsock       the vsock device, or null for none
  * @param emptyNvmeControllers NVMe controllers without a namespace, for volumes attached while it runs
+ * @param balloon     the balloon device, or null for none
  */
 public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib,
                           List<DriveSpec> drives, List<NetSpec> networkInterfaces, boolean entropy,
-                          Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers) {
+                          Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers,
+                          BalloonSpec balloon) {
+
+    /** Without a balloon. */
+    public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
+                       List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer, VsockSpec vsock,
+                       int emptyNvmeControllers) {
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, vsock,
+                emptyNvmeControllers, null);
+    }
+
+    /** The balloon: target, deflate on OOM, statistics polling interval (0: no statistics). */
+    public record BalloonSpec(long amountMib, boolean deflateOnOom, int statsPollingIntervalS) {}
 
     /** Without empty NVMe controllers. */
     public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
@@ -64,6 +77,7 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
     /** The same machine with {@code mmds} answering on the interfaces named. */
     MachineSpec withMmds(Mmds mmds, java.util.Collection<String> interfaces) {
         List<NetSpec> nets = networkInterfaces.stream().map(n -> interfaces.contains(n.id()) ? n.withMmds(mmds) : n).toList();
-        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock, emptyNvmeControllers);
+        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock,
+                emptyNvmeControllers, balloon);
     }
 }

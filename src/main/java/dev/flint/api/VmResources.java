@@ -45,6 +45,7 @@ final class VmResources {
     private EntropyDevice entropy;
     private SerialDevice serial;
     private dev.flint.api.model.Vsock vsock;
+    private dev.flint.api.model.Balloon balloon;
 
     MachineConfiguration machineConfig() { return machine; }
 
@@ -58,6 +59,9 @@ final class VmResources {
 
     dev.flint.api.model.Vsock vsock() { return vsock; }
 
+    /** The balloon as configured (its target follows PATCH /balloon), or null. */
+    dev.flint.api.model.Balloon balloon() { return balloon; }
+
     boolean hasDrive(String id) { return drives.containsKey(id); }
 
     boolean hasNetworkInterface(String id) { return nets.containsKey(id); }
@@ -66,11 +70,20 @@ final class VmResources {
         required(config.vcpuCount(), "vcpu_count");
         required(config.memSizeMib(), "mem_size_mib");
         // PUT resets every optional field that is absent to its default, as Firecracker documents.
-        machine = checkMachine(MachineConfiguration.defaults().patchedWith(config));
+        machine = checkBalloonFits(checkMachine(MachineConfiguration.defaults().patchedWith(config)));
     }
 
     void patchMachineConfig(MachineConfiguration patch) {
-        machine = checkMachine(machine.patchedWith(patch));
+        machine = checkBalloonFits(checkMachine(machine.patchedWith(patch)));
+    }
+
+    /** As in Firecracker, the memory cannot shrink below a balloon configured already. */
+    private MachineConfiguration checkBalloonFits(MachineConfiguration c) {
+        if (balloon != null && c.memSizeMib() < balloon.amountMib()) {
+            throw ApiException.badRequest("mem_size_mib " + c.memSizeMib() + " is less than the balloon's amount_mib "
+                    + balloon.amountMib());
+        }
+        return c;
     }
 
     private static MachineConfiguration checkMachine(MachineConfiguration c) {
@@ -210,6 +223,43 @@ final class VmResources {
         vsock = device;
     }
 
+    /** One balloon per microVM, as in Firecracker: a second PUT replaces the first. */
+    void putBalloon(dev.flint.api.model.Balloon device) {
+        long amount = required(device.amountMib(), "amount_mib");
+        required(device.deflateOnOom(), "deflate_on_oom");
+        int interval = device.statsPollingIntervalS() == null ? 0 : device.statsPollingIntervalS();
+        checkStatsInterval(interval);
+        if (Boolean.TRUE.equals(device.freePageHinting())) throw ApiException.notSupported("balloon free_page_hinting");
+        if (Boolean.TRUE.equals(device.freePageReporting())) throw ApiException.notSupported("balloon free_page_reporting");
+        checkBalloonAmount(amount, machine.memSizeMib());
+        balloon = new dev.flint.api.model.Balloon(amount, device.deflateOnOom(), interval);
+    }
+
+    /** A new target for the configured balloon (before boot, or recorded after the running one took it). */
+    void patchBalloonAmount(long amount) {
+        checkBalloonAmount(amount, machine.memSizeMib());
+        balloon = balloon.withAmount(amount);
+    }
+
+    void patchBalloonInterval(int seconds) {
+        checkStatsInterval(seconds);
+        balloon = balloon.withInterval(seconds);
+    }
+
+    static void checkBalloonAmount(long amount, long memoryMib) {
+        if (amount < 0) throw ApiException.badRequest("amount_mib must not be negative, not " + amount);
+        if (amount > memoryMib) {
+            throw ApiException.badRequest("amount_mib " + amount + " is more than the microVM's " + memoryMib
+                    + " MiB of memory (too many pages requested)");
+        }
+    }
+
+    static void checkStatsInterval(int seconds) {
+        if (seconds < 0 || seconds > 0xFFFF) {
+            throw ApiException.badRequest("stats_polling_interval_s must be between 0 and 65535, not " + seconds);
+        }
+    }
+
     void putSerial(SerialDevice device) {
         if (device.rateLimiter() != null) throw ApiException.notSupported("serial rate_limiter");
         if (device.serialOutPath() != null) {
@@ -258,7 +308,9 @@ final class VmResources {
                 machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,
                 serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer,
                 vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())),
-                machine.nvmeControllers() == null ? 0 : machine.nvmeControllers());
+                machine.nvmeControllers() == null ? 0 : machine.nvmeControllers(),
+                balloon == null ? null : new MachineSpec.BalloonSpec(balloon.amountMib(), balloon.deflateOnOom(),
+                        balloon.statsPollingIntervalS()));
     }
 
     private static void checkDeviceId(String id, String what) {

@@ -1,6 +1,10 @@
 package dev.flint.api;
 
 import dev.flint.arch.x86.BootException;
+import dev.flint.devices.virtio.balloon.BalloonConfig;
+import dev.flint.devices.virtio.balloon.BalloonException;
+import dev.flint.devices.virtio.balloon.BalloonStatistics;
+import dev.flint.devices.virtio.balloon.VirtioBalloon;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.net.MacAddress;
@@ -60,8 +64,13 @@ public final class VmmApiBackend implements VmmBackend {
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets,
                     spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
                     spec.emptyNvmeControllers());
+            if (spec.balloon() != null) {
+                MachineSpec.BalloonSpec b = spec.balloon();
+                config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));
+            }
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
+                 | BalloonException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }
@@ -127,6 +136,31 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public void sendCtrlAltDel() { running().sendCtrlAltDel(); }
+
+    @Override
+    public void setBalloonTarget(long amountMib) {
+        try {
+            balloon().setTarget(amountMib);
+        } catch (BalloonException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void setBalloonStatsInterval(int seconds) {
+        try {
+            balloon().setStatsPollingInterval(seconds);
+        } catch (BalloonException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public BalloonStatistics balloonStatistics() { return balloon().statistics(); }
+
+    private VirtioBalloon balloon() {
+        return running().balloon().orElseThrow(() -> new BackendException("the microVM has no balloon device"));
+    }
 
     /** The running machine's vCPU-exit and device counters (see {@link Vmm#counters()}); empty before start. */
     @Override

@@ -40,6 +40,22 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot attach drives to a running microVM");
     }
 
+    /**
+     * Moves the running machine's balloon target to {@code amountMib}; the guest's driver inflates or
+     * deflates towards it. A refusal (no driver running in the guest yet) is a {@link BackendException}.
+     */
+    default void setBalloonTarget(long amountMib) {
+        throw new BackendException("this VMM has no balloon device");
+    }
+
+    /** A new statistics polling interval for the running balloon, with a request for figures right away. */
+    default void setBalloonStatsInterval(int seconds) {
+        throw new BackendException("this VMM has no balloon device");
+    }
+
+    /** Target, actual and the guest's latest figures; null when statistics are off. */
+    default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

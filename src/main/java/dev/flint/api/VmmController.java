@@ -96,7 +96,7 @@ public final class VmmController implements AutoCloseable {
     public synchronized FullVmConfiguration vmConfig() {
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
                 resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig,
-                resources.vsock());
+                resources.vsock(), resources.balloon());
     }
 
     // ---- MMDS: the data store at any time, its configuration before boot ----
@@ -198,6 +198,75 @@ public final class VmmController implements AutoCloseable {
 
     public synchronized void putVsock(dev.flint.api.model.Vsock device) { preBoot(() -> resources.putVsock(device)); }
 
+    // ---- the balloon: configured before boot; target and polling interval change at any time ----
+
+    static final String NO_BALLOON = "No balloon device found (PUT /balloon before InstanceStart configures one).";
+
+    public synchronized void putBalloon(dev.flint.api.model.Balloon device) { preBoot(() -> resources.putBalloon(device)); }
+
+    /** Before boot the configured target changes; after, the running balloon's, and the guest is told. */
+    public synchronized void patchBalloon(dev.flint.api.model.BalloonUpdate update) {
+        long amount = VmResources.required(update.amountMib(), "amount_mib");
+        configuredBalloon();
+        VmResources.checkBalloonAmount(amount, resources.machineConfig().memSizeMib());
+        if (state != InstanceState.NOT_STARTED) {
+            try {
+                backend.setBalloonTarget(amount);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot update the balloon: " + e.getMessage());
+            }
+        }
+        resources.patchBalloonAmount(amount);
+    }
+
+    /**
+     * The balloon as configured, its target as it is now (Firecracker's answer: what the guest holds is in
+     * {@code GET /balloon/statistics}).
+     */
+    public synchronized dev.flint.api.model.Balloon getBalloon() { return configuredBalloon(); }
+
+    /** Firecracker's statistics document: target and actual in pages and MiB, then the guest's figures. */
+    public synchronized Map<String, Object> getBalloonStats() {
+        dev.flint.api.model.Balloon b = configuredBalloon();
+        if (b.statsPollingIntervalS() == 0) {
+            throw ApiException.badRequest("Statistics for the balloon device are not enabled (stats_polling_interval_s is 0).");
+        }
+        postBoot();
+        var stats = backend.balloonStatistics();
+        if (stats == null) throw ApiException.badRequest("Statistics for the balloon device are not enabled.");
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("target_pages", stats.targetPages());
+        body.put("actual_pages", stats.actualPages());
+        body.put("target_mib", stats.targetMib());
+        body.put("actual_mib", stats.actualMib());
+        body.putAll(stats.guest());
+        return body;
+    }
+
+    /** Statistics cannot be switched on or off after boot, only their interval changed. */
+    public synchronized void patchBalloonStats(dev.flint.api.model.BalloonStatsUpdate update) {
+        int seconds = VmResources.required(update.statsPollingIntervalS(), "stats_polling_interval_s");
+        dev.flint.api.model.Balloon b = configuredBalloon();
+        VmResources.checkStatsInterval(seconds);
+        if (state != InstanceState.NOT_STARTED) {
+            if ((seconds == 0) != (b.statsPollingIntervalS() == 0)) {
+                throw ApiException.badRequest("Cannot enable or disable the balloon statistics after boot.");
+            }
+            try {
+                backend.setBalloonStatsInterval(seconds);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot update the balloon statistics: " + e.getMessage());
+            }
+        }
+        resources.patchBalloonInterval(seconds);
+    }
+
+    private dev.flint.api.model.Balloon configuredBalloon() {
+        dev.flint.api.model.Balloon b = resources.balloon();
+        if (b == null) throw ApiException.badRequest(NO_BALLOON);
+        return b;
+    }
+
     public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
 
     public synchronized void putLogger(LoggerConfig config) {
@@ -281,6 +350,7 @@ public final class VmmController implements AutoCloseable {
         if (config.entropy() != null) putEntropy(config.entropy());
         if (config.mmdsConfig() != null) putMmdsConfig(config.mmdsConfig());
         if (config.vsock() != null) putVsock(config.vsock());
+        if (config.balloon() != null) putBalloon(config.balloon());
         start();
     }
 

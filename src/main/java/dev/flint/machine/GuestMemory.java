@@ -1,6 +1,7 @@
 package dev.flint.machine;
 
 import dev.flint.sys.MappedMemory;
+import dev.flint.sys.MemoryAdvice;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -43,10 +44,20 @@ public final class GuestMemory implements AutoCloseable {
         /** {@code len} bytes from {@code hostOffset} in {@link #segment()} were or are about to be written. */
         void written(long hostOffset, long len);
     }
+    /**
+     * How {@link #discard} gives pages back: MADV_DONTNEED for a private mapping, MADV_REMOVE for a shared
+     * one, or 0 when this object does not know how the memory was made ({@link #wrap}) and so may not.
+     */
+    private final int discardAdvice;
 
     private GuestMemory(AutoCloseable owner, MemorySegment ram) {
+        this(owner, ram, 0);
+    }
+
+    private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice) {
         this.owner = owner;
         this.ram = ram;
+        this.discardAdvice = discardAdvice;
         this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
         this.highSize = ram.byteSize() - lowSize;
     }
@@ -61,7 +72,14 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
         }
         MappedMemory mapping = MappedMemory.anonymous(bytes);
-        return new GuestMemory(mapping, mapping.segment());
+        // As QEMU does: a child process never needs guest RAM, and the mapping stays one VMA of its own
+        // (never merged with the JVM's anonymous memory), so /proc/PID/smaps shows what the guest costs.
+        try {
+            MemoryAdvice.advise(mapping.segment().address(), bytes, MemoryAdvice.MADV_DONTFORK);
+        } catch (dev.flint.sys.ErrnoException e) {
+            // Only bookkeeping is lost; the memory works the same.
+        }
+        return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
     }
 
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
@@ -151,6 +169,28 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
+
+    /** Whether {@link #discard} can give pages back to the host (RAM this object mapped itself). */
+    public boolean canDiscard() { return discardAdvice != 0; }
+
+    /**
+     * Returns the whole pages [{@code gpa}, {@code gpa + len}) to the host: their host memory is freed
+     * (madvise) and they read as zeroes when the guest touches them again. The range must be page-aligned
+     * RAM within one region ({@link GuestMemoryException} otherwise); nothing happens when
+     * {@link #canDiscard()} is false.
+     */
+    public void discard(long gpa, long len) {
+        if ((gpa & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || (len & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || len <= 0) {
+            throw new GuestMemoryException(gpa, len);
+        }
+        long off = checked(gpa, len);
+        if (discardAdvice == 0) return;
+        // After close the address may belong to another mapping; devices stop before memory is freed.
+        if (!ram.scope().isAlive()) throw new IllegalStateException("guest memory is closed");
+        MemoryAdvice.advise(ram.address() + off, len, discardAdvice);
+        WriteWatch w = watch;
+        if (w != null) w.written(off, len); // the pages now read as zeroes: code translated from them is stale
+    }
 
     @Override
     public void close() {

@@ -126,6 +126,11 @@ public final class Vmm implements AutoCloseable {
         return board.attachNvmeNamespace(controller, drive);
     }
 
+    /** The machine's balloon ({@code VmConfig.balloon}), if it has one: its target, actual size and statistics. */
+    public Optional<dev.flint.devices.virtio.balloon.VirtioBalloon> balloon() {
+        return Optional.ofNullable(board.balloon());
+    }
+
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
     public void sendCtrlAltDel() { board.sendCtrlAltDel(); }
 

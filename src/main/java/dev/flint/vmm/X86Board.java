@@ -11,6 +11,7 @@ import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
+import dev.flint.devices.virtio.balloon.VirtioBalloon;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.VirtioBlock;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -41,6 +42,8 @@ final class X86Board implements AutoCloseable {
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
     /** NVMe controllers in the order of their drives (the guest's nvme0, nvme1...). */
     private final List<NvmePciFunction> nvme = new ArrayList<>();
+    /** The balloon, when the configuration has one. */
+    private VirtioBalloon balloon;
     /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
@@ -71,7 +74,15 @@ final class X86Board implements AutoCloseable {
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
         for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
         if (config.vsock() != null) plug(VirtioVsock.pciDevice(config.vsock(), memory, irq));
+        if (config.balloon() != null) {
+            VirtioBalloon b = VirtioBalloon.create(config.balloon(), memory, irq);
+            plug(b.pciDevice());
+            balloon = b;
+        }
     }
+
+    /** The balloon device, or null when the machine has none. */
+    VirtioBalloon balloon() { return balloon; }
 
     /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */
     void useFastPaths(IoFastPaths paths) { this.fastPaths = paths; }

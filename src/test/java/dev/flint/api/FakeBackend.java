@@ -45,6 +45,29 @@ final class FakeBackend implements VmmBackend {
     @Override
     public synchronized void sendCtrlAltDel() { calls.add("ctrl-alt-del"); }
 
+    /** Set to make the balloon refuse a new target, as the real one does before the guest's driver runs. */
+    volatile String refuseBalloon;
+    private long balloonTargetPages;
+
+    @Override
+    public synchronized void setBalloonTarget(long amountMib) {
+        if (refuseBalloon != null) throw new BackendException(refuseBalloon);
+        calls.add("balloon-target " + amountMib);
+        balloonTargetPages = amountMib * 256;
+    }
+
+    @Override
+    public synchronized void setBalloonStatsInterval(int seconds) { calls.add("balloon-stats-interval " + seconds); }
+
+    /** A guest that holds half its target and reported its memory. */
+    @Override
+    public synchronized dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() {
+        if (started == null || started.balloon() == null || started.balloon().statsPollingIntervalS() == 0) return null;
+        long target = balloonTargetPages != 0 ? balloonTargetPages : started.balloon().amountMib() * 256;
+        return new dev.flint.devices.virtio.balloon.BalloonStatistics(target, target / 2,
+                Map.of("total_memory", 128L << 20, "free_memory", 100L << 20));
+    }
+
     @Override
     public Map<String, Long> counters() {
         return started == null ? Map.of() : Map.of("vcpu.exit_io_in", 42L, "vcpu.exit_mmio_write", 7L);

@@ -59,8 +59,22 @@ public interface VirtioDevice extends AutoCloseable {
      */
     default void activate(long features) { }
 
-    /** Serves one request and returns the number of bytes written into its device-writable buffers. */
+    /**
+     * Serves one request and returns the number of bytes written into its device-writable buffers, or
+     * {@link #KEEP} to hold on to the chain (the balloon's statistics buffer, which goes back to the driver
+     * only when the device wants fresh figures; see {@link #releasedChain}).
+     */
     int handle(int queue, DescriptorChain chain);
+
+    /** {@link #handle}'s answer for a chain the device keeps instead of returning it now. */
+    int KEEP = -1;
+
+    /**
+     * The head of a chain this device kept ({@link #KEEP}) and now gives back to the driver with nothing
+     * written, or -1. The transport asks before taking new chains off {@code queue}; a device that wants
+     * to return one asks for service through the {@link VirtioPciDevice#queueNotifier()}.
+     */
+    default int releasedChain(int queue) { return -1; }
 
     /**
      * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.

@@ -184,6 +184,13 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                             || !vq.ready()) {
                         break;
                     }
+                    int kept = device.releasedChain(q);
+                    if (kept >= 0) { // a chain the device held (a statistics request) goes back now
+                        vq.pushUsed(memory, kept, 0);
+                        completed.incrementAndGet();
+                        returned = true;
+                        continue;
+                    }
                     if (!device.readyFor(q)) break; // the driver's buffers stay on the ring until there is data
                     DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
                     if (chain == null) break;
@@ -194,6 +201,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                         guestError("queue " + q + ": " + e.getMessage());
                         written = 0;
                     }
+                    if (written == VirtioDevice.KEEP) continue;
                     vq.pushUsed(memory, chain.head(), written);
                     completed.incrementAndGet();
                     returned = true;
@@ -209,6 +217,20 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             LOG.log(java.util.logging.Level.SEVERE, device.name() + ": queue " + q + " failed; device needs reset", e);
             needsReset();
         }
+    }
+
+    /**
+     * The device changed its configuration (a balloon's target, say): the generation moves on and, once
+     * the driver is running, it gets a configuration-change interrupt. Callable from any thread.
+     */
+    public void configChanged() {
+        int vector;
+        synchronized (this) {
+            configGeneration++;
+            if ((status & VirtioSpec.STATUS_DRIVER_OK) == 0 || (status & VirtioSpec.STATUS_NEEDS_RESET) != 0) return;
+            vector = configVector;
+        }
+        signal(vector, ISR_CONFIG);
     }
 
     private void guestError(String what) {
