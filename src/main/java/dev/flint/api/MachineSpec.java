@@ -1,6 +1,7 @@
 package dev.flint.api;
 
 import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.ratelimit.RateLimit;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -60,18 +61,40 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         return (int) drives.stream().filter(DriveSpec::nvme).count() + emptyNvmeControllers;
     }
 
-    /** A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk. */
+    /**
+     * A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk.
+     * {@code rateLimit}: its {@code rate_limiter} (never null).
+     */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType, boolean nvme) {}
+                            String cacheType, boolean nvme, RateLimit rateLimit) {
+        public DriveSpec {
+            rateLimit = RateLimit.orNone(rateLimit);
+        }
+
+        /** Without a rate limit. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE);
+        }
+    }
 
     /**
      * A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null, and so is
      * {@code mmds} unless this interface answers for the metadata service.
      */
-    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds) {
+    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds,
+                          RateLimit rxRateLimit, RateLimit txRateLimit) {
+        public NetSpec {
+            rxRateLimit = RateLimit.orNone(rxRateLimit);
+            txRateLimit = RateLimit.orNone(txRateLimit);
+        }
+
+        public NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds) {
+            this(id, hostDevName, guestMac, mtu, mmds, RateLimit.NONE, RateLimit.NONE);
+        }
+
         public NetSpec(String id, String hostDevName, String guestMac, Integer mtu) { this(id, hostDevName, guestMac, mtu, null); }
 
-        NetSpec withMmds(Mmds service) { return new NetSpec(id, hostDevName, guestMac, mtu, service); }
+        NetSpec withMmds(Mmds service) { return new NetSpec(id, hostDevName, guestMac, mtu, service, rxRateLimit, txRateLimit); }
     }
 
     /** The same machine with {@code mmds} answering on the interfaces named. */

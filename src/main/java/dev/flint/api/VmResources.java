@@ -151,6 +151,22 @@ final class VmResources {
         return controller;
     }
 
+    Drive drive(String id) { return drives.get(id); }
+
+    /** A running drive's new rate limiter, so GET /vm/config shows what is in force. */
+    void patchedDrive(String id, RateLimiter patch) {
+        Drive d = drives.get(id);
+        drives.put(id, new Drive(d.driveId(), d.pathOnHost(), d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
+                d.ioEngine(), RateLimits.patched(d.rateLimiter(), patch), d.socket(), d.iface(), d.nvmeController()));
+    }
+
+    /** A running interface's new rate limiters, for GET /vm/config. */
+    void patchedNetworkInterface(String id, RateLimiter rx, RateLimiter tx) {
+        NetworkInterface n = nets.get(id);
+        nets.put(id, new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu(),
+                RateLimits.patched(n.rxRateLimiter(), rx), RateLimits.patched(n.txRateLimiter(), tx)));
+    }
+
     /** Records a drive attached to the running machine, so GET /vm/config lists it. */
     void attached(String pathId, Drive drive) { drives.put(pathId, drive); }
 
@@ -173,7 +189,7 @@ final class VmResources {
             oneOf(drive.ioEngine(), "io_engine", Set.of("Sync", "Async"));
             if (drive.ioEngine().equals("Async")) throw ApiException.notSupported("io_engine Async");
         }
-        if (RateLimiter.limits(drive.rateLimiter())) throw ApiException.notSupported("drive rate_limiter");
+        RateLimits.of(drive.rateLimiter(), "rate_limiter"); // checked here, translated in toSpec
         if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio", "nvme"));
         return root;
     }
@@ -192,9 +208,8 @@ final class VmResources {
         if (net.mtu() != null && (net.mtu() < 68 || net.mtu() > 65535)) {
             throw ApiException.badRequest("mtu must be between 68 and 65535, not " + net.mtu());
         }
-        if (RateLimiter.limits(net.rxRateLimiter()) || RateLimiter.limits(net.txRateLimiter())) {
-            throw ApiException.notSupported("network rate limiters");
-        }
+        RateLimits.of(net.rxRateLimiter(), "rx_rate_limiter");
+        RateLimits.of(net.txRateLimiter(), "tx_rate_limiter");
         for (NetworkInterface other : nets.values()) {
             if (other.ifaceId().equals(pathId)) continue;
             if (other.hostDevName().equals(tap)) {
@@ -288,7 +303,8 @@ final class VmResources {
             boolean root = d.isRootDevice();
             boolean nvme = "nvme".equals(d.iface());
             var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
-                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme);
+                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme,
+                    RateLimits.of(d.rateLimiter(), "rate_limiter"));
             if (root) {
                 driveSpecs.addFirst(spec);
                 // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.
@@ -302,7 +318,9 @@ final class VmResources {
         String cmdline = bootSource.bootArgs() != null ? bootSource.bootArgs() : DEFAULT_BOOT_ARGS;
         if (rootArg != null) cmdline = cmdline + " " + rootArg;
         List<MachineSpec.NetSpec> netSpecs = nets.values().stream()
-                .map(n -> new MachineSpec.NetSpec(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu())).toList();
+                .map(n -> new MachineSpec.NetSpec(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu(), null,
+                        RateLimits.of(n.rxRateLimiter(), "rx_rate_limiter"), RateLimits.of(n.txRateLimiter(), "tx_rate_limiter")))
+                .toList();
         return new MachineSpec(Path.of(bootSource.kernelImagePath()),
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), cmdline,
                 machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,

@@ -39,6 +39,9 @@ public final class VmmApiBackend implements VmmBackend {
     private final String engineName;
     private final Console console;
     private volatile Vmm vmm;
+    /** Drive IDs in the machine's drive order (the configuration's, then attached ones) and interface IDs in order. */
+    private final List<String> driveIds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<String> netIds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** @param engineName {@code auto}, {@code kvm} or {@code emu} */
     public VmmApiBackend(Engines engines, String engineName, Console console) {
@@ -75,6 +78,8 @@ public final class VmmApiBackend implements VmmBackend {
             throw new BackendException(e.getMessage(), e);
         }
         vmm = started;
+        spec.drives().forEach(d -> driveIds.add(d.id()));
+        spec.networkInterfaces().forEach(n -> netIds.add(n.id()));
         // Once stopped, the machine's memory and devices go. Not on the completing thread: that may be a
         // vCPU thread, and closing the Vmm joins the vCPU threads.
         return started.stopped().whenCompleteAsync((reason, failure) -> {
@@ -85,15 +90,16 @@ public final class VmmApiBackend implements VmmBackend {
 
     /** An NVMe drive's serial is its drive_id when that fits the 20 bytes of the NVMe serial field. */
     private static DriveConfig driveConfig(MachineSpec.DriveSpec d) {
-        if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly());
+        if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VIRTIO, null, d.rateLimit());
         String serial = d.id().length() <= DriveConfig.MAX_SERIAL ? d.id() : null;
-        return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial);
+        return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial, d.rateLimit());
     }
 
     /** The API checked name, MAC and MTU already; a refusal here is a bug, reported as a start failure. */
     private static NetConfig netConfig(MachineSpec.NetSpec n) {
         try {
-            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu(), n.mmds());
+            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu(), n.mmds(),
+                    n.rxRateLimit(), n.txRateLimit());
         } catch (IllegalArgumentException e) {
             throw new VmConfigException("network interface " + n.id() + ": " + e.getMessage());
         }
@@ -125,7 +131,9 @@ public final class VmmApiBackend implements VmmBackend {
     @Override
     public int attachNvme(int controller, MachineSpec.DriveSpec drive) {
         try {
-            return running().attachNvmeNamespace(controller, driveConfig(drive));
+            int nsid = running().attachNvmeNamespace(controller, driveConfig(drive));
+            driveIds.add(drive.id());
+            return nsid;
         } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
             throw new BackendException(e.getMessage(), e);
         }
@@ -133,6 +141,32 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public void resume() { running().resume(); }
+
+    @Override
+    public void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig ops) {
+        int index = driveIds.indexOf(driveId);
+        if (index < 0) throw new BackendException("no drive " + driveId + " in the running microVM");
+        try {
+            running().updateDriveRateLimit(index, bandwidth, ops);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                    dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                    dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                    dev.flint.devices.ratelimit.BucketConfig txOps) {
+        int index = netIds.indexOf(ifaceId);
+        if (index < 0) throw new BackendException("no network interface " + ifaceId + " in the running microVM");
+        try {
+            running().updateNetRateLimits(index, rxBandwidth, rxOps, txBandwidth, txOps);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
 
     @Override
     public void sendCtrlAltDel() { running().sendCtrlAltDel(); }

@@ -56,6 +56,22 @@ public interface VmmBackend {
     /** Target, actual and the guest's latest figures; null when statistics are off. */
     default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
 
+     * Changes the running drive {@code driveId}'s rate limit: each bucket given replaces the old one with a new,
+     * full one (or removes it, when it limits nothing); a null one stays. The API checked the figures.
+     */
+    default void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                      dev.flint.devices.ratelimit.BucketConfig ops) {
+        throw new BackendException("this VMM cannot change the rate limits of a running microVM");
+    }
+
+    /** Like {@link #updateDriveRateLimit} for a network interface's receive and transmit limiters. */
+    default void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                     dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig txOps) {
+        throw new BackendException("this VMM cannot change the rate limits of a running microVM");
+    }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

@@ -160,7 +160,7 @@ public final class VmmController implements AutoCloseable {
         int controller = resources.checkHotAttach(id, drive, nvmeControllers);
         var spec = new MachineSpec.DriveSpec(id, java.nio.file.Path.of(drive.pathOnHost()),
                 Boolean.TRUE.equals(drive.isReadOnly()), false, drive.partuuid(),
-                drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true);
+                drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true, RateLimits.of(drive.rateLimiter(), "rate_limiter"));
         int nsid;
         try {
             nsid = backend.attachNvme(controller, spec);
@@ -171,27 +171,56 @@ public final class VmmController implements AutoCloseable {
         LOG.info(() -> "drive " + id + " attached as namespace " + nsid + " of NVMe controller " + controller);
     }
 
+    /**
+     * A running drive's new rate limiter (Firecracker's partial update: a bucket left out stays, one given
+     * replaces the old with a full new bucket, a zero one removes it). A new backing file is not supported:
+     * a path_on_host other than the drive's own is refused.
+     */
     public synchronized void patchDrive(String id, PartialDrive patch) {
-        refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
+        VmResources.sameId(id, VmResources.required(patch.driveId(), "drive_id"), "drive");
+        var bandwidth = patch.rateLimiter() == null ? null : RateLimits.bucket(patch.rateLimiter().bandwidth(), "rate_limiter.bandwidth");
+        var ops = patch.rateLimiter() == null ? null : RateLimits.bucket(patch.rateLimiter().ops(), "rate_limiter.ops");
+        postBoot();
+        if (!resources.hasDrive(id)) throw ApiException.badRequest("no drive with id " + id + " is attached to the running microVM");
+        if (patch.pathOnHost() != null && !patch.pathOnHost().equals(resources.drive(id).pathOnHost())) {
+            throw ApiException.notSupported("changing the path_on_host of a running drive");
+        }
+        if (patch.rateLimiter() == null) return;
+        try {
+            backend.updateDriveRateLimit(id, bandwidth, ops);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot update drive " + id + ": " + e.getMessage());
+        }
+        resources.patchedDrive(id, patch.rateLimiter());
+        LOG.info(() -> "drive " + id + " rate limiter updated: bandwidth " + (bandwidth == null ? "unchanged" : bandwidth)
+                + ", ops " + (ops == null ? "unchanged" : ops));
     }
 
     public synchronized void putNetworkInterface(String id, NetworkInterface net) {
         preBoot(() -> resources.putNetworkInterface(id, net));
     }
 
+    /** A running interface's new rate limiters, with the same partial-update rules as {@link #patchDrive}. */
     public synchronized void patchNetworkInterface(String id, PartialNetworkInterface patch) {
-        refuseRuntimeUpdate(id, patch.ifaceId(), "iface_id", "network interface", resources.hasNetworkInterface(id));
-    }
-
-    /**
-     * PATCH of a device is post-boot only in Firecracker (new backing file, new rate limiters). Flint has
-     * no runtime device updates yet, so after the body and state checks the answer is an honest refusal.
-     */
-    private void refuseRuntimeUpdate(String pathId, String bodyId, String idField, String what, boolean configured) {
-        VmResources.sameId(pathId, VmResources.required(bodyId, idField), what);
+        VmResources.sameId(id, VmResources.required(patch.ifaceId(), "iface_id"), "network interface");
+        var rx = patch.rxRateLimiter();
+        var tx = patch.txRateLimiter();
+        var rxBandwidth = rx == null ? null : RateLimits.bucket(rx.bandwidth(), "rx_rate_limiter.bandwidth");
+        var rxOps = rx == null ? null : RateLimits.bucket(rx.ops(), "rx_rate_limiter.ops");
+        var txBandwidth = tx == null ? null : RateLimits.bucket(tx.bandwidth(), "tx_rate_limiter.bandwidth");
+        var txOps = tx == null ? null : RateLimits.bucket(tx.ops(), "tx_rate_limiter.ops");
         postBoot();
-        if (!configured) throw ApiException.badRequest("no " + what + " with id " + pathId + " is attached to the running microVM");
-        throw ApiException.notSupported("updating a " + what + " of a running microVM");
+        if (!resources.hasNetworkInterface(id)) {
+            throw ApiException.badRequest("no network interface with id " + id + " is attached to the running microVM");
+        }
+        if (rx == null && tx == null) return;
+        try {
+            backend.updateNetRateLimits(id, rxBandwidth, rxOps, txBandwidth, txOps);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot update network interface " + id + ": " + e.getMessage());
+        }
+        resources.patchedNetworkInterface(id, rx, tx);
+        LOG.info(() -> "network interface " + id + " rate limiters updated");
     }
 
     public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }

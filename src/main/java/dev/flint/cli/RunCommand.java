@@ -63,13 +63,16 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--drive", paramLabel = "PATH[,ro][,if=virtio|nvme]", converter = DriveConverter.class,
             description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest), or "
                     + "with if=nvme as an NVMe controller of its own (nvme0n1, nvme1n1...; serial=ID sets its serial). "
-                    + "With ,ro the guest cannot write it.")
+                    + "With ,ro the guest cannot write it. bandwidth=SIZE/MS[/BURST] and ops=SIZE/MS[/BURST] limit it "
+                    + "as Firecracker's rate_limiter does: SIZE bytes (or requests) every MS milliseconds, "
+                    + "BURST once extra; e.g. bandwidth=1048576/1000 is 1 MiB/s.")
     private List<DriveConfig> drives = List.of();
 
     @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", converter = NetConverter.class,
             description = "A virtio-net interface on host TAP device NAME (repeatable; the first is eth0 in the guest). "
                     + "The TAP is created if absent (and goes away when Flint exits); an existing persistent TAP is "
-                    + "attached and left in place. Default MAC: a random locally administered one.")
+                    + "attached and left in place. Default MAC: a random locally administered one. rx-bandwidth=, "
+                    + "rx-ops=, tx-bandwidth=, tx-ops=SIZE/MS[/BURST] limit what the guest receives and sends.")
     private List<NetConfig> nets = List.of();
 
     @Option(names = "--nvme-controllers", paramLabel = "N", defaultValue = "0",

@@ -131,6 +131,27 @@ public final class Vmm implements AutoCloseable {
         return Optional.ofNullable(board.balloon());
     }
 
+    /**
+     * Changes a drive's rate limit while the guest runs ({@code PATCH /drives}): {@code drive} is its index in
+     * the configuration's drives, then in the order drives were attached; each bucket given replaces the old
+     * one with a full new one (one that limits nothing removes it), a null one stays. Requests held back go
+     * as soon as the new limit lets them. An unknown index is an IllegalArgumentException.
+     */
+    public synchronized void updateDriveRateLimit(int drive, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                                  dev.flint.devices.ratelimit.BucketConfig ops) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.updateDriveRateLimit(drive, bandwidth, ops);
+    }
+
+    /** Like {@link #updateDriveRateLimit} for network interface {@code net} (configuration order), both directions. */
+    public synchronized void updateNetRateLimits(int net, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                                 dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig txOps) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.updateNetRateLimits(net, rxBandwidth, rxOps, txBandwidth, txOps);
+    }
+
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
     public void sendCtrlAltDel() { board.sendCtrlAltDel(); }
 

@@ -37,6 +37,20 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                                  dev.flint.devices.ratelimit.BucketConfig ops) {
+        calls.add("drive-limit " + driveId + " bandwidth=" + bandwidth + " ops=" + ops);
+    }
+
+    @Override
+    public synchronized void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                                 dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig txOps) {
+        calls.add("net-limit " + ifaceId + " rx=" + rxBandwidth + "," + rxOps + " tx=" + txBandwidth + "," + txOps);
+    }
+
+    @Override
     public synchronized void pause() { calls.add("pause"); }
 
     @Override

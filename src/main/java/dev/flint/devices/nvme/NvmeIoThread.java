@@ -23,6 +23,8 @@ final class NvmeIoThread implements AutoCloseable {
 
     private final AtomicBoolean pending = new AtomicBoolean();
     private final BooleanSupplier serve;
+    /** After a pass: -1 to sleep until woken, else the milliseconds until a rate-limited queue may go on. */
+    private final java.util.function.IntSupplier timeout;
     private final EventFd wake = new EventFd();
     /** Signalled by the engine itself when the guest rings an I/O queue's doorbell (kvm ioeventfd). */
     private final EventFd kick = new EventFd();
@@ -31,9 +33,13 @@ final class NvmeIoThread implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
 
-    /** {@code serve} runs one pass over the queues and returns true if work is left; it must not throw. */
-    NvmeIoThread(String name, BooleanSupplier serve) {
+    /**
+     * {@code serve} runs one pass over the queues and returns true if work is left; it must not throw.
+     * {@code timeout} bounds the sleep after a pass that left rate-limited commands waiting (-1: none).
+     */
+    NvmeIoThread(String name, BooleanSupplier serve, java.util.function.IntSupplier timeout) {
         this.serve = serve;
+        this.timeout = timeout;
         poller.add(wake.fd(), Set.of(Epoll.Interest.READABLE), WAKE);
         poller.add(kick.fd(), Set.of(Epoll.Interest.READABLE), KICK);
         this.thread = Thread.ofPlatform().name(name + "-io").daemon().unstarted(this::run);
@@ -64,7 +70,7 @@ final class NvmeIoThread implements AutoCloseable {
                     more = false;
                 }
                 if (more || pending.get() || closed) continue;
-                for (Epoll.Ready ready : poller.await(-1)) {
+                for (Epoll.Ready ready : poller.await(timeout.getAsInt())) {
                     if (ready.token() == WAKE) wake.drain();
                     else if (ready.token() == KICK) kicks.addAndGet(kick.drain());
                 }

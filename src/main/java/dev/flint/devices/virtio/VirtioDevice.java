@@ -60,6 +60,14 @@ public interface VirtioDevice extends AutoCloseable {
     default void activate(long features) { }
 
     /**
+     * A rate-limited device's say on the chain just taken off {@code queue}: 0 to serve it now (the limiter's
+     * tokens are taken), or the nanoseconds to wait. On a wait the transport puts the chain back on the ring,
+     * stops serving the queue and has the I/O thread come back to it then; the guest's further notifications
+     * meanwhile find the limiter still closed. Runs on the I/O thread, before {@link #handle}; must not throw.
+     */
+    default long throttle(int queue, DescriptorChain chain) { return 0; }
+
+    /**
      * Serves one request and returns the number of bytes written into its device-writable buffers, or
      * {@link #KEEP} to hold on to the chain (the balloon's statistics buffer, which goes back to the driver
      * only when the device wants fresh figures; see {@link #releasedChain}).

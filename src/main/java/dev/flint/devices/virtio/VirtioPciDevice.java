@@ -105,6 +105,9 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     @Override public String name() { return device.name(); }
 
+    /** The device model this function carries (the machine builder reaches a model's own controls through it). */
+    public VirtioDevice model() { return device; }
+
     /** See {@link VirtioDevice#metricsGroup()}. */
     public String metricsGroup() { return device.metricsGroup(); }
 
@@ -141,6 +144,14 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     /** The seam for notifications that bypass the notify register (e.g. KVM ioeventfd). */
     public QueueNotifier queueNotifier() { return worker; }
+
+    /**
+     * Has the I/O thread look at every queue again (any thread): after a rate limiter changed, requests it
+     * held back may go now rather than when the old limit would have let them.
+     */
+    public void requeueAll() {
+        for (int q = 0; q < queues.length; q++) worker.queueNotified(q);
+    }
 
     /** Passes the I/O thread has finished (each serves every queue notified before it began). */
     public long ioPasses() { return worker.passes(); }
@@ -194,6 +205,12 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                     if (!device.readyFor(q)) break; // the driver's buffers stay on the ring until there is data
                     DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
                     if (chain == null) break;
+                    long wait = device.throttle(q, chain);
+                    if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
+                        vq.undoPop();
+                        worker.serveAgainIn(q, wait);
+                        break;
+                    }
                     int written;
                     try {
                         written = device.handle(q, chain);

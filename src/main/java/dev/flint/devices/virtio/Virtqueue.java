@@ -142,6 +142,14 @@ public final class Virtqueue {
         }
     }
 
+    /**
+     * Puts the chain {@link #pop} returned last back at the front of the ring, so the next pop returns it again
+     * (a rate-limited device that cannot serve it yet). Only right after that pop.
+     */
+    public void undoPop() {
+        lastAvail = (lastAvail - 1) & 0xFFFF;
+    }
+
     /** Returns a chain to the driver with the number of bytes the device wrote into it. */
     public void pushUsed(GuestMemory memory, int head, int written) {
         try {

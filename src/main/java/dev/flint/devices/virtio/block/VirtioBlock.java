@@ -1,5 +1,8 @@
 package dev.flint.devices.virtio.block;
 
+import dev.flint.devices.ratelimit.BucketConfig;
+import dev.flint.devices.ratelimit.RateLimit;
+import dev.flint.devices.ratelimit.RateLimiter;
 import dev.flint.devices.virtio.DescriptorChain;
 import dev.flint.devices.virtio.DescriptorChain.Buffer;
 import dev.flint.devices.virtio.MalformedRequestException;
@@ -49,11 +52,18 @@ public final class VirtioBlock implements VirtioDevice {
     private final DiskImage image;
     private final GuestMemory memory;
     private final byte[] serial;
+    private final RateLimiter limiter;
     private boolean hostErrorLogged;
 
     public VirtioBlock(DiskImage image, GuestMemory memory, String serial) {
+        this(image, memory, serial, new RateLimiter(RateLimit.NONE));
+    }
+
+    /** @param limiter every request costs one op, reads and writes their data bytes too (Firecracker's accounting) */
+    public VirtioBlock(DiskImage image, GuestMemory memory, String serial, RateLimiter limiter) {
         this.image = image;
         this.memory = memory;
+        this.limiter = limiter;
         byte[] s = serial.getBytes(StandardCharsets.UTF_8);
         this.serial = java.util.Arrays.copyOf(s, Math.min(s.length, ID_BYTES));
     }
@@ -66,7 +76,7 @@ public final class VirtioBlock implements VirtioDevice {
     public static VirtioPciDevice pciDevice(DriveConfig drive, GuestMemory memory, InterruptController irq) {
         DiskImage image = DiskImage.open(drive);
         String name = drive.path().getFileName() == null ? "disk" : drive.path().getFileName().toString();
-        return new VirtioPciDevice(new VirtioBlock(image, memory, name), memory, irq);
+        return new VirtioPciDevice(new VirtioBlock(image, memory, name, new RateLimiter(drive.rateLimit())), memory, irq);
     }
 
     @Override public int type() { return TYPE; }
@@ -92,6 +102,38 @@ public final class VirtioBlock implements VirtioDevice {
         b.putInt(48, MAX_WRITE_ZEROES_SECTORS);
         b.putInt(52, 1); // max_write_zeroes_seg; write_zeroes_may_unmap (56) stays 0
         return VirtioDevice.littleEndian(cfg, offset, size);
+    }
+
+    /** One op per request; reads and writes also cost their data bytes. Malformed requests cost an op only. */
+    @Override
+    public long throttle(int queue, DescriptorChain chain) {
+        if (!limiter.limits()) return 0;
+        return limiter.consume(1, dataBytes(chain));
+    }
+
+    /** The data a read or write request moves (0 for any other, or for one too malformed to tell). */
+    private long dataBytes(DescriptorChain chain) {
+        List<Buffer> in = chain.readable();
+        long inLength = DescriptorChain.totalLength(in);
+        if (inLength < HEADER) return 0;
+        byte[] type = new byte[4];
+        try {
+            gather(DescriptorChain.range(in, 0, 4), type);
+        } catch (GuestMemoryException e) {
+            return 0; // handle() reports it
+        }
+        int t = ByteBuffer.wrap(type).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0);
+        if (t == T_IN) return Math.max(0, DescriptorChain.totalLength(chain.writable()) - 1);
+        if (t == T_OUT) return inLength - HEADER;
+        return 0;
+    }
+
+    /**
+     * {@code PATCH /drives}: replaces or removes the buckets named (null keeps one), as Firecracker does. Any
+     * thread; the caller then has the queue looked at again ({@link VirtioPciDevice#requeueAll()}).
+     */
+    public void updateRateLimit(BucketConfig bandwidth, BucketConfig ops) {
+        limiter.update(bandwidth, ops);
     }
 
     @Override
@@ -158,7 +200,8 @@ public final class VirtioBlock implements VirtioDevice {
     @Override
     public Map<String, Long> counters() {
         return Map.of("read_count", readCount.sum(), "read_bytes", readBytes.sum(), "write_count", writeCount.sum(),
-                "write_bytes", writeBytes.sum(), "flush_count", flushCount.sum(), "invalid_reqs_count", failures.sum());
+                "write_bytes", writeBytes.sum(), "flush_count", flushCount.sum(), "invalid_reqs_count", failures.sum(),
+                "rate_limiter_throttled_events", limiter.throttledEvents(), "rate_limiter_event_count", limiter.wakeEvents());
     }
 
     private final LongAdder readCount = new LongAdder(), readBytes = new LongAdder(), writeCount = new LongAdder(),
