@@ -56,6 +56,7 @@ public interface VmmBackend {
     /** Target, actual and the guest's latest figures; null when statistics are off. */
     default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
 
+    /**
      * Changes the running drive {@code driveId}'s rate limit: each bucket given replaces the old one with a new,
      * full one (or removes it, when it limits nothing); a null one stays. The API checked the figures.
      */
