@@ -110,9 +110,21 @@ public final class Vmm implements AutoCloseable {
         stops.requestStop(new StopReason.PowerOff());
     }
 
-    public void pause() { vm.pause(); }
+    /**
+     * Pauses the machine (Firecracker's PATCH /vm Paused): vCPUs stop at an instruction boundary, then
+     * every device I/O thread finishes the request it was serving and holds. When this returns nothing
+     * changes guest memory or device state until {@link #resume}: what a snapshot needs.
+     */
+    public synchronized void pause() {
+        vm.pause();
+        board.pause();
+    }
 
-    public void resume() { vm.resume(); }
+    /** Devices first, so the first kick a resumed vCPU sends finds its I/O thread serving. */
+    public synchronized void resume() {
+        board.resume();
+        vm.resume();
+    }
 
     /**
      * Attaches a disk to a running machine as a new namespace of NVMe controller {@code controller} (0 is

@@ -150,6 +150,17 @@ final class X86Board implements AutoCloseable {
         if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
     }
 
+    /** Holds every device I/O thread between requests (after the vCPUs stopped, so none kicks them again). */
+    void pause() {
+        for (VirtioPciDevice device : virtio) device.pause();
+        for (NvmePciFunction device : nvme) device.pause();
+    }
+
+    void resume() {
+        for (VirtioPciDevice device : virtio) device.resume();
+        for (NvmePciFunction device : nvme) device.resume();
+    }
+
     /** Stops the virtio I/O threads (they touch guest memory), then the console input thread. */
     @Override
     public void close() {

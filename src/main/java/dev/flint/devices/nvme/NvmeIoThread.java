@@ -29,6 +29,7 @@ final class NvmeIoThread implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
     private final Epoll poller = new Epoll(4);
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
 
     /** {@code serve} runs one pass over the queues and returns true if work is left; it must not throw. */
@@ -55,6 +56,8 @@ final class NvmeIoThread implements AutoCloseable {
     private void run() {
         try {
             while (!closed) {
+                pause.holdIfPaused();
+                if (closed) break;
                 pending.set(false);
                 boolean more;
                 try {
@@ -63,7 +66,7 @@ final class NvmeIoThread implements AutoCloseable {
                     LOG.log(Level.SEVERE, thread.getName() + ": serving the queues failed", t);
                     more = false;
                 }
-                if (more || pending.get() || closed) continue;
+                if (more || pending.get() || closed || pause.requested()) continue;
                 for (Epoll.Ready ready : poller.await(-1)) {
                     if (ready.token() == WAKE) wake.drain();
                     else if (ready.token() == KICK) kicks.addAndGet(kick.drain());
@@ -74,9 +77,15 @@ final class NvmeIoThread implements AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public void close() {
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             poller.close();
             wake.close();

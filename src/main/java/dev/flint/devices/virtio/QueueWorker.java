@@ -32,6 +32,7 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     private final EventFd wake = new EventFd();
     private final EventFd[] kicks;
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
 
     /** {@code serve} runs on the I/O thread for each notified queue (0..queues-1) and must not throw. */
@@ -71,6 +72,12 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
             while (!closed) {
                 long bits = pending.getAndSet(0);
                 if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0);
+                if (pause.requested()) {
+                    long held = bits;
+                    pending.getAndUpdate(p -> p | held); // served after resume
+                    pause.holdIfPaused();
+                    continue;
+                }
                 serveAll(bits);
                 passes.incrementAndGet();
             }
@@ -109,10 +116,16 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             wake.close();
             for (EventFd k : kicks) k.close();

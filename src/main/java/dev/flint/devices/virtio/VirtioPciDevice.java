@@ -156,6 +156,14 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     public int status() { return status; }
 
+    /**
+     * Quiesces the device for a VM pause: returns once the I/O thread has finished the pass it was in
+     * and holds; nothing of this device touches guest memory until {@link #resume}.
+     */
+    public void pause() { worker.pause(); }
+
+    public void resume() { worker.resume(); }
+
     @Override
     public void close() {
         NotifyDiversion diversion = notifyDiversion;
