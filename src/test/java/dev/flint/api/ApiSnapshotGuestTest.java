@@ -70,6 +70,7 @@ class ApiSnapshotGuestTest {
             flint.kill();
         }
         assertEquals(256L << 20, Files.size(memory), "the memory file holds all of guest RAM");
+        String memoryDigest = sha256(memory);
         assertTrue(new String(Files.readAllBytes(disk), 0, 15, StandardCharsets.US_ASCII).equals("before-snapshot"));
 
         Path socket2 = dir.resolve("b.sock");
@@ -95,6 +96,15 @@ class ApiSnapshotGuestTest {
                 assertEquals(0, flint.exitCode(STEP), flint.output());
             }
         }
-        assertEquals(256L << 20, Files.size(memory), "the restored guest's writes never reach the memory file");
+        assertEquals(memoryDigest, sha256(memory), "the restored guest's writes never reach the memory file (copy-on-write)");
+    }
+
+    private static String sha256(Path file) throws Exception {
+        var md = java.security.MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
     }
 }

@@ -16,6 +16,9 @@ public final class StateReader {
 
     StateReader(Map<String, byte[]> sections) { this.sections = sections; }
 
+    /** The sections of {@code written} as they would be read back from its file (for in-memory round trips). */
+    public static StateReader of(StateWriter written) { return new StateReader(new java.util.LinkedHashMap<>(written.sections())); }
+
     public boolean has(String name) { return sections.containsKey(name); }
 
     public Set<String> names() { return sections.keySet(); }
