@@ -47,12 +47,14 @@ start_vmm() {
     done
 }
 
-# Types a command on the console until the guest's answer shows (the shell may not read it yet). $1 = tag.
+# Types a command on the console and waits for the guest's answer; types it again only after 60 s of
+# silence. Typing more often would queue commands in the guest's tty, which the snapshot would keep and
+# the restored guest would run first. $1 = tag.
 await_answer() {
-    local tag=$1 deadline=$(( $(date +%s) + 600 ))
+    local tag=$1 deadline=$(( $(date +%s) + 1200 ))
     while :; do
         echo "echo $tag-\$((6*7))" >&3
-        for _ in $(seq 100); do
+        for _ in $(seq 6000); do
             grep -q "$tag-42" "$log" && return 0
             kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
             sleep 0.01
@@ -68,6 +70,10 @@ for i in $(seq "$runs"); do
     api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"console=ttyS0 reboot=k panic=-1\"}" >/dev/null
     api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' >/dev/null
     [[ $(api PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] || { cat "$log" >&2; exit 1; }
+    until grep -q 'Flint guest: busybox' "$log" && tail -c 200 "$log" | grep -q '# '; do
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 0.01
+    done
     await_answer "cold$i"
     cold=$(( $(now_ms) - start ))
     echo "$cold" >> "$work/cold.txt"
