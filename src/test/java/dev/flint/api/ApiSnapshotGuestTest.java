@@ -49,6 +49,7 @@ class ApiSnapshotGuestTest {
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket));
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
+                awaitAnswering(client);
                 ApiGuestBoot.putDefaultGuest(client, assets);
                 assertEquals(204, client.sendRaw("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \""
                         + disk + "\", \"is_root_device\": false, \"is_read_only\": false}").status());
@@ -77,6 +78,7 @@ class ApiSnapshotGuestTest {
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket2.toString(), "--engine", "emu")) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
             try (UnixSocketClient client = new UnixSocketClient(socket2)) {
+                awaitAnswering(client);
                 var loaded = client.sendRaw("PUT", "/snapshot/load", "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": "
                         + "{\"backend_type\": \"File\", \"backend_path\": \"" + memory + "\"}, \"resume_vm\": true}");
                 assertEquals(204, loaded.status(), loaded.body());
@@ -97,6 +99,17 @@ class ApiSnapshotGuestTest {
             }
         }
         assertEquals(memoryDigest, sha256(memory), "the restored guest's writes never reach the memory file (copy-on-write)");
+    }
+
+    /** The socket file appears at bind(), a moment before listen(): under load a connect can fall in between. */
+    private static void awaitAnswering(UnixSocketClient client) throws Exception {
+        Await.until("the API answers", STEP, () -> {
+            try {
+                return client.get("/").status() == 200;
+            } catch (Exception e) {
+                return false;
+            }
+        });
     }
 
     private static String sha256(Path file) throws Exception {
