@@ -29,9 +29,13 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 pid=
 stop_vmm() {
-    [[ -n $pid ]] && { kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+    if [[ -n $pid ]]; then
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
     pid=
-    exec 3>&- 2>/dev/null || true
+    exec 3>&-
+    return 0
 }
 trap stop_vmm EXIT
 
