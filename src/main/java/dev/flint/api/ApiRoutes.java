@@ -91,6 +91,10 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.action(Json.parse(body, InstanceActionInfo.class)))),
             new Route("PATCH", "/vm", "patch_api_requests.vm",
                     (vmm, id, body) -> done(() -> vmm.patchVm(Json.parse(body, VmState.class)))),
+            new Route("PUT", "/snapshot/create", "put_api_requests.snapshot_create",
+                    (vmm, id, body) -> done(() -> vmm.createSnapshot(Json.parse(body, dev.flint.api.model.SnapshotCreateParams.class)))),
+            new Route("PUT", "/snapshot/load", "put_api_requests.snapshot_load",
+                    (vmm, id, body) -> done(() -> vmm.loadSnapshot(Json.parse(body, dev.flint.api.model.SnapshotLoadParams.class)))),
             new Route("GET", "/mmds", "get_api_requests.mmds",
                     (vmm, id, body) -> Answer.ok(vmm.getMmds())),
             new Route("PUT", "/mmds", "put_api_requests.mmds",
@@ -107,9 +111,7 @@ final class ApiRoutes {
             Map.entry("/balloon/hinting/stop", Set.of("PATCH")),
             Map.entry("/cpu-config", Set.of("PUT")),
             Map.entry("/pmem/{id}", Set.of("PUT", "PATCH")),
-            Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")),
-            Map.entry("/snapshot/create", Set.of("PUT")),
-            Map.entry("/snapshot/load", Set.of("PUT")));
+            Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")));
 
     private ApiRoutes() {}
 

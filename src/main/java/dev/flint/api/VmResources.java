@@ -286,6 +286,9 @@ final class VmResources {
         serial = device;
     }
 
+    /** Where PUT /serial sends the guest console, or null for the VMM's standard output. */
+    Path serialOut() { return serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()); }
+
     /** Checks what only InstanceStart can check and translates the configuration for the VMM. */
     MachineSpec toSpec(VmmBackend.Capabilities can, boolean bootTimer) {
         if (bootSource == null) throw ApiException.badRequest("Cannot start microvm without kernel configuration (PUT /boot-source first)");

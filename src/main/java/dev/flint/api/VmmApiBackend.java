@@ -105,13 +105,15 @@ public final class VmmApiBackend implements VmmBackend {
         }
     }
 
-    private Console guestConsole(MachineSpec spec) {
-        if (spec.serialOut() == null) return console;
+    private Console guestConsole(MachineSpec spec) { return guestConsole(spec.serialOut()); }
+
+    private Console guestConsole(java.nio.file.Path serialOut) {
+        if (serialOut == null) return console;
         try {
-            OutputStream out = new FileOutputStream(spec.serialOut().toFile(), true);
+            OutputStream out = new FileOutputStream(serialOut.toFile(), true);
             return new Console(console.in(), out);
         } catch (IOException e) {
-            throw new BackendException("cannot open serial_out_path " + spec.serialOut() + ": " + e.getMessage(), e);
+            throw new BackendException("cannot open serial_out_path " + serialOut + ": " + e.getMessage(), e);
         }
     }
 
@@ -127,6 +129,37 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public void pause() { running().pause(); }
+
+    @Override
+    public void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
+        try {
+            running().snapshot(state, memory, netIds);
+        } catch (dev.flint.machine.state.SnapshotException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut) {
+        if (vmm != null) throw new BackendException("the microVM is already running");
+        Console guest = guestConsole(serialOut);
+        Vmm restored;
+        try {
+            var engine = engines.select(engineName);
+            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides);
+        } catch (dev.flint.machine.state.SnapshotException | dev.flint.machine.GuestMemoryFileException | VmConfigException
+                 | EngineException | DiskImageException | TapException | VsockException e) {
+            release(guest);
+            throw new BackendException(e.getMessage(), e);
+        }
+        vmm = restored;
+        return restored.stopped().whenCompleteAsync((reason, failure) -> {
+            restored.close();
+            release(guest);
+        }, task -> Thread.ofPlatform().name("flint-vmm-release").start(task));
+    }
 
     @Override
     public int attachNvme(int controller, MachineSpec.DriveSpec drive) {

@@ -73,6 +73,25 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot change the rate limits of a running microVM");
     }
 
+    /**
+     * Writes a full snapshot of the paused machine (state file and memory file). {@code netIds} names the
+     * network interfaces in the order of the spec the machine started from. Refusals are one-line
+     * {@link BackendException}s.
+     */
+    default void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, java.util.List<String> netIds) {
+        throw new BackendException("this VMM cannot take snapshots");
+    }
+
+    /**
+     * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
+     * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
+     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}.
+     */
+    default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
+                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut) {
+        throw new BackendException("this VMM cannot load snapshots");
+    }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

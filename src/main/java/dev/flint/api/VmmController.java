@@ -24,6 +24,7 @@ import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.mmds.MmdsException;
 import dev.flint.machine.StopReason;
 import java.util.List;
+import java.nio.file.Path;
 import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,6 +59,8 @@ public final class VmmController implements AutoCloseable {
     private final Mmds mmds;
 
     private InstanceState state = InstanceState.NOT_STARTED;
+    /** The network interface ids of the started machine, in device order (a snapshot records them). */
+    private List<String> netIds = List.of();
     /** The started machine's NVMe controllers (drives' and empty ones), the targets of hot attach. */
     private int nvmeControllers;
     private LoggerConfig loggerConfig;
@@ -366,6 +369,82 @@ public final class VmmController implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code PUT /snapshot/create}: a Full snapshot of the paused microVM. Diff snapshots need dirty-page
+     * tracking, which Flint does not offer, so they are refused (as Firecracker refuses them without
+     * {@code track_dirty_pages}).
+     */
+    public synchronized void createSnapshot(dev.flint.api.model.SnapshotCreateParams params) {
+        Path statePath = VmResources.hostPath(VmResources.required(params.snapshotPath(), "snapshot_path"), "snapshot_path");
+        Path memPath = VmResources.hostPath(VmResources.required(params.memFilePath(), "mem_file_path"), "mem_file_path");
+        String type = params.snapshotType() == null ? "Full" : params.snapshotType();
+        VmResources.oneOf(type, "snapshot_type", java.util.Set.of("Full", "Diff"));
+        if (type.equals("Diff")) throw ApiException.notSupported("snapshot_type Diff (dirty page tracking)");
+        postBoot();
+        if (state != InstanceState.PAUSED) {
+            throw ApiException.badRequest("the microVM must be paused to create a snapshot (PATCH /vm {\"state\": \"Paused\"} first)");
+        }
+        try {
+            backend.createSnapshot(statePath, memPath, netIds);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot create the snapshot: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code PUT /snapshot/load}: before boot only, as in Firecracker. The machine is built from the
+     * snapshot (its configuration included); guest memory is mapped copy-on-write from the memory file.
+     */
+    public synchronized void loadSnapshot(dev.flint.api.model.SnapshotLoadParams params) {
+        Path statePath = VmResources.hostPath(VmResources.required(params.snapshotPath(), "snapshot_path"), "snapshot_path");
+        if ((params.memBackend() == null) == (params.memFilePath() == null)) {
+            throw ApiException.badRequest("exactly one of mem_backend and mem_file_path must be given");
+        }
+        String memFile = params.memFilePath();
+        if (params.memBackend() != null) {
+            String type = VmResources.required(params.memBackend().backendType(), "mem_backend.backend_type");
+            VmResources.oneOf(type, "mem_backend.backend_type", java.util.Set.of("File", "Uffd"));
+            if (type.equals("Uffd")) throw ApiException.notSupported("mem_backend backend_type Uffd");
+            memFile = VmResources.required(params.memBackend().backendPath(), "mem_backend.backend_path");
+        }
+        Path memPath = VmResources.hostPath(memFile, "mem_backend.backend_path");
+        if (Boolean.TRUE.equals(params.trackDirtyPages()) || Boolean.TRUE.equals(params.enableDiffSnapshots())) {
+            throw ApiException.notSupported("track_dirty_pages (diff snapshots)");
+        }
+        if (Boolean.TRUE.equals(params.clockRealtime())) throw ApiException.notSupported("clock_realtime");
+        if (params.hugePages() != null && !params.hugePages().equals("None") && !params.hugePages().equals("Snapshot")) {
+            throw ApiException.notSupported("huge_pages " + params.hugePages());
+        }
+        if (params.vsockOverride() != null) throw ApiException.badRequest("vsock_override: Flint's snapshots hold no vsock device");
+        Map<String, String> overrides = new TreeMap<>();
+        if (params.networkOverrides() != null) {
+            for (var o : params.networkOverrides()) {
+                if (o == null) throw ApiException.badRequest("network_overrides: null entry");
+                String id = VmResources.required(o.ifaceId(), "network_overrides.iface_id");
+                String tap = VmResources.required(o.hostDevName(), "network_overrides.host_dev_name");
+                String problem = dev.flint.devices.virtio.net.NetConfig.nameProblem(tap);
+                if (problem != null) throw ApiException.badRequest("network_overrides.host_dev_name " + tap + ": " + problem);
+                if (overrides.put(id, tap) != null) throw ApiException.badRequest("network_overrides names " + id + " twice");
+            }
+        }
+        preBoot();
+        boolean resume = Boolean.TRUE.equals(params.resumeVm());
+        CompletableFuture<StopReason> running;
+        try {
+            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut());
+        } catch (VmmBackend.BackendException e) {
+            LOG.warning("snapshot load failed: " + e.getMessage());
+            throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
+        }
+        state = resume ? InstanceState.RUNNING : InstanceState.PAUSED;
+        LOG.info(() -> "microVM " + instanceId + " loaded from snapshot " + statePath + (resume ? " and resumed" : " (paused)"));
+        running.whenComplete((reason, failure) -> {
+            StopReason why = failure != null ? new StopReason.Error(failure.toString(), failure) : reason;
+            LOG.info(() -> "microVM " + instanceId + " stopped: " + why);
+            stopped.complete(why);
+        });
+    }
+
     /** Applies a whole configuration (a {@code --config-file}) section by section, then boots. */
     public synchronized void bootFrom(FullVmConfiguration config) {
         if (config.logger() != null) putLogger(config.logger());
@@ -396,6 +475,7 @@ public final class VmmController implements AutoCloseable {
         }
         state = InstanceState.RUNNING;
         nvmeControllers = spec.nvmeControllers();
+        netIds = spec.networkInterfaces().stream().map(MachineSpec.NetSpec::id).toList();
         LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
                 + " MiB, kernel " + spec.kernel());
         running.whenComplete((reason, failure) -> {

@@ -82,6 +82,60 @@ public final class GuestMemory implements AutoCloseable {
         return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
     }
 
+    /**
+     * Guest RAM mapped copy-on-write from a snapshot's memory file, which must hold exactly {@code bytes}
+     * (a shorter file would fault the guest on its missing pages). Nothing is read up front: a restore
+     * costs the page faults of what the guest touches.
+     */
+    public static GuestMemory mapSnapshot(java.nio.file.Path file, long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
+        }
+        long size;
+        try {
+            size = java.nio.file.Files.size(file);
+        } catch (java.io.IOException e) {
+            throw new GuestMemoryFileException("cannot read memory file " + file + ": " + e.getMessage());
+        }
+        // A page beyond the end of a private file mapping is SIGBUS, not zeros: refuse a short file.
+        if (size != bytes) {
+            throw new GuestMemoryFileException("memory file " + file + " holds " + size + " bytes; the snapshot's guest has "
+                    + bytes);
+        }
+        MappedMemory mapping;
+        try {
+            mapping = MappedMemory.privateCopyOf(file.toString(), bytes);
+        } catch (RuntimeException e) {
+            throw new GuestMemoryFileException("cannot map memory file " + file + ": " + e.getMessage());
+        }
+        return new GuestMemory(mapping, mapping.segment());
+    }
+
+    /** Writes all of RAM to {@code file} (replacing it), for a snapshot's memory file; the VM must be paused. */
+    public void writeTo(java.nio.file.Path file) throws java.io.IOException {
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            // Pages of zeros become holes: a mostly idle guest's memory file stays small on disk.
+            for (long off = 0; off < ram.byteSize(); off += 4096) {
+                MemorySegment page = ram.asSlice(off, 4096);
+                if (isZero(page)) continue;
+                java.nio.ByteBuffer b = page.asByteBuffer();
+                while (b.hasRemaining()) ch.write(b, off + b.position());
+            }
+            if (ch.size() < ram.byteSize()) {
+                ch.write(java.nio.ByteBuffer.allocate(1), ram.byteSize() - 1); // extend: a trailing hole
+            }
+            ch.force(false);
+        }
+    }
+
+    private static boolean isZero(MemorySegment page) {
+        for (long i = 0; i < page.byteSize(); i += 8) {
+            if (page.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) return false;
+        }
+        return true;
+    }
+
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
     public static GuestMemory wrap(MemorySegment segment) {
         return new GuestMemory(null, segment);

@@ -209,6 +209,47 @@ final class X86Board implements AutoCloseable {
         if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
     }
 
+    /** Holds every device I/O thread between requests (after the vCPUs stopped, so none kicks them again). */
+    void pause() {
+        for (VirtioPciDevice device : virtio) device.pause();
+        for (NvmePciFunction device : nvme) device.pause();
+    }
+
+    void resume() {
+        for (VirtioPciDevice device : virtio) device.resume();
+        for (NvmePciFunction device : nvme) device.resume();
+    }
+
+    /**
+     * Snapshot of the paused board: the legacy devices, the PCI host bridge, each virtio function in slot
+     * order. NVMe controllers and vsock are refused for now (their queues and connections are not kept).
+     */
+    void save(dev.flint.machine.state.StateWriter state) {
+        if (!nvme.isEmpty()) throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with NVMe controllers are not supported yet");
+        for (VirtioPciDevice device : virtio) {
+            if (device.model() instanceof VirtioVsock) {
+                throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with a vsock device are not supported yet");
+            }
+        }
+        legacy.save(state);
+        try (var s = state.section("pci")) { pci.save(s); }
+        for (int i = 0; i < virtio.size(); i++) {
+            try (var s = state.section("virtio." + i + "." + virtio.get(i).name())) { virtio.get(i).save(s); }
+        }
+    }
+
+    /** Takes back {@link #save}'s state on a board built from the snapshot's configuration. */
+    void restore(dev.flint.machine.state.StateReader state) {
+        legacy.restore(state);
+        pci.restore(state.section("pci"));
+        for (int i = 0; i < virtio.size(); i++) virtio.get(i).restore(state.section("virtio." + i + "." + virtio.get(i).name()));
+    }
+
+    /** The guest MACs of the network interfaces, in order (random ones included: a restore must keep them). */
+    List<dev.flint.devices.virtio.net.MacAddress> netMacs() {
+        return virtio.stream().filter(d -> d.model() instanceof VirtioNet).map(d -> ((VirtioNet) d.model()).mac()).toList();
+    }
+
     /** Stops the virtio I/O threads (they touch guest memory), then the console input thread. */
     @Override
     public void close() {

@@ -83,6 +83,20 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
+        calls.add("snapshot " + state + " " + memory + " " + netIds);
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut) {
+        if (refuseStart != null) throw new BackendException(refuseStart);
+        calls.add("load " + state + " " + memory + (resume ? " resume" : "") + " " + tapOverrides);
+        return running;
+    }
+
+    @Override
     public Map<String, Long> counters() {
         return started == null ? Map.of() : Map.of("vcpu.exit_io_in", 42L, "vcpu.exit_mmio_write", 7L);
     }

@@ -31,6 +31,7 @@ final class NvmeIoThread implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
     private final Epoll poller = new Epoll(4);
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
 
     /**
@@ -61,6 +62,8 @@ final class NvmeIoThread implements AutoCloseable {
     private void run() {
         try {
             while (!closed) {
+                pause.holdIfPaused();
+                if (closed) break;
                 pending.set(false);
                 boolean more;
                 try {
@@ -69,7 +72,7 @@ final class NvmeIoThread implements AutoCloseable {
                     LOG.log(Level.SEVERE, thread.getName() + ": serving the queues failed", t);
                     more = false;
                 }
-                if (more || pending.get() || closed) continue;
+                if (more || pending.get() || closed || pause.requested()) continue;
                 for (Epoll.Ready ready : poller.await(timeout.getAsInt())) {
                     if (ready.token() == WAKE) wake.drain();
                     else if (ready.token() == KICK) kicks.addAndGet(kick.drain());
@@ -80,9 +83,15 @@ final class NvmeIoThread implements AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public void close() {
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             poller.close();
             wake.close();

@@ -141,6 +141,11 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
 
     NvmeController controller() { return controller; }
 
+    /** Quiesces the controller for a VM pause (see {@code VirtioPciDevice.pause}). */
+    public void pause() { io.pause(); }
+
+    public void resume() { io.resume(); }
+
     @Override
     public void close() {
         DoorbellDiversion d = diversion;

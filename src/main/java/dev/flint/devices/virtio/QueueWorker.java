@@ -32,6 +32,7 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     private final EventFd wake = new EventFd();
     private final EventFd[] kicks;
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
     /** Per queue, the System.nanoTime() at which to serve it again (a rate limiter's wait); I/O thread only. */
     private final long[] deferredUntil;
@@ -75,6 +76,12 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
             while (!closed) {
                 long bits = pending.getAndSet(0) | dueDeferred();
                 if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0) | dueDeferred();
+                if (pause.requested()) {
+                    long held = bits;
+                    pending.getAndUpdate(p -> p | held); // served after resume
+                    pause.holdIfPaused();
+                    continue;
+                }
                 serveAll(bits);
                 passes.incrementAndGet();
             }
@@ -146,10 +153,16 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             wake.close();
             for (EventFd k : kicks) k.close();

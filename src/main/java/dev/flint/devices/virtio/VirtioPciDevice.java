@@ -105,7 +105,10 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     @Override public String name() { return device.name(); }
 
-    /** The device model this function carries (the machine builder reaches a model's own controls through it). */
+    /**
+     * The device model this function carries: the machine builder reaches a model's own controls through
+     * it, and a snapshot asks a virtio-net for its MAC.
+     */
     public VirtioDevice model() { return device; }
 
     /** See {@link VirtioDevice#metricsGroup()}. */
@@ -166,6 +169,58 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     public long completedChains() { return completed.get(); }
 
     public int status() { return status; }
+
+    /**
+     * Quiesces the device for a VM pause: returns once the I/O thread has finished the pass it was in
+     * and holds; nothing of this device touches guest memory until {@link #resume}.
+     */
+    public void pause() { worker.pause(); }
+
+    public void resume() { worker.resume(); }
+
+    /**
+     * Snapshot of a paused device: configuration space, MSI-X, the transport's registers and every
+     * queue's programming and ring positions. In-flight requests need nothing more: a pause lets the I/O
+     * thread finish its pass, so each chain taken off a ring is already on the used ring; what the driver
+     * published since is served after restore from the avail index in guest RAM.
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        config.save(out);
+        msix.save(out);
+        synchronized (this) {
+            out.putLong(offeredFeatures).putInt(deviceFeatureSelect).putInt(driverFeatureSelect).putInt(queueSelect)
+                    .putInt(configVector).putInt(configGeneration).putInt(isr).putLong(driverFeatures).putInt(status);
+            out.putInt(queues.length);
+            for (Virtqueue q : queues) q.save(out);
+        }
+    }
+
+    /** Takes back what {@link #save} wrote, on a device built from the same configuration, before any vCPU runs. */
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        config.restore(in);
+        msix.restore(in);
+        synchronized (this) {
+            long offered = in.getLong();
+            if (offered != offeredFeatures) {
+                throw new dev.flint.machine.state.SnapshotException(device.name() + ": the snapshot's device offered features 0x"
+                        + Long.toHexString(offered) + ", this one 0x" + Long.toHexString(offeredFeatures));
+            }
+            deviceFeatureSelect = in.getInt();
+            driverFeatureSelect = in.getInt();
+            queueSelect = in.getInt();
+            configVector = in.getInt();
+            configGeneration = in.getInt();
+            isr = in.getInt();
+            driverFeatures = in.getLong();
+            status = in.getInt();
+            if (in.getInt() != queues.length) throw new dev.flint.machine.state.SnapshotException(device.name() + ": queue count differs");
+            for (Virtqueue q : queues) q.restore(in);
+            if ((status & VirtioSpec.STATUS_DRIVER_OK) != 0) device.activate(driverFeatures);
+        }
+        in.end();
+        // Buffers the driver published while the snapshot was taken (receive buffers, say) are looked at now.
+        if ((status & VirtioSpec.STATUS_DRIVER_OK) != 0) for (int q = 0; q < queues.length; q++) worker.queueNotified(q);
+    }
 
     @Override
     public void close() {

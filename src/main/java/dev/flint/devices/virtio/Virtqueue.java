@@ -68,6 +68,28 @@ public final class Virtqueue {
         lastAvail = usedIdx = 0;
     }
 
+    /** Snapshot: the driver's programming and the device's ring positions (the rings live in RAM). */
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(size).putLong(descTable).putLong(availRing).putLong(usedRing).putInt(msixVector)
+                .putBoolean(ready).putInt(lastAvail).putInt(usedIdx);
+    }
+
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        int n = in.getInt();
+        if (n < 1 || n > maxSize || Integer.bitCount(n) != 1) {
+            throw new dev.flint.machine.state.SnapshotException("virtqueue size " + n + " does not fit this device (max " + maxSize + ")");
+        }
+        size = n;
+        descTable = in.getLong();
+        availRing = in.getLong();
+        usedRing = in.getLong();
+        msixVector = in.getInt();
+        boolean on = in.getBoolean();
+        lastAvail = in.getInt() & 0xFFFF;
+        usedIdx = in.getInt() & 0xFFFF;
+        ready = on;
+    }
+
     /**
      * Why the rings cannot be used as programmed, or null: each must lie in RAM with the alignment the
      * split-ring layout requires. Checked once when the driver sets DRIVER_OK.
