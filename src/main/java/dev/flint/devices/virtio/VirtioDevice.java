@@ -59,8 +59,27 @@ public interface VirtioDevice extends AutoCloseable {
      */
     default void activate(long features) { }
 
-    /** Serves one request and returns the number of bytes written into its device-writable buffers. */
+    /**
+     * Serves one request and returns the number of bytes written into its device-writable buffers, or
+     * {@link #DEFERRED}: the request's I/O is queued and {@link #finishBatch} completes it.
+     */
     int handle(int queue, DescriptorChain chain);
+
+    /** What {@link #handle} returns for a request it completes later, in {@link #finishBatch}. */
+    int DEFERRED = -1;
+
+    /** Where {@link #finishBatch} returns each deferred chain. */
+    @FunctionalInterface
+    interface Used {
+        void used(int head, int written);
+    }
+
+    /**
+     * Ends a batch: the transport took every chain one notification published (or a queue's worth) and
+     * handed each to {@link #handle}; the device now completes every one it deferred, reporting each to
+     * {@code used} exactly once. Must not throw for anything the guest controls.
+     */
+    default void finishBatch(int queue, Used used) { }
 
     /**
      * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.

@@ -39,11 +39,16 @@ public final class VirtioBlockBench {
             fill(image, imageMib * MIB);
             long size = imageMib * MIB;
             List<Workload> workloads = List.of(
-                    new Workload("4k-random-read", random(size, 4096, 20_000, false), 32),
-                    new Workload("4k-random-write", random(size, 4096, 20_000, true), 32),
+                    new Workload("4k-random-read", random(size, 4096, 50_000, false), 32),
+                    new Workload("4k-random-write", random(size, 4096, 50_000, true), 32),
                     new Workload("1m-seq-read", sequential(size, (int) MIB, false), 8),
                     new Workload("1m-seq-write", sequential(size, (int) MIB, true), 8));
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
+            for (Workload w : workloads) { // one discarded round first: the JIT compiles all three paths
+                runDevice(image, w);
+                runNvme(image, w);
+                runHost(image, w);
+            }
             for (Workload w : workloads) {
                 double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
