@@ -50,12 +50,17 @@ public final class IoBatch implements AutoCloseable {
     private final IoUring.Completions completions = this::completed;
 
     IoBatch(DiskImage image, String path, boolean writable) {
+        this(image, path, writable, !"sync".equals(System.getProperty(BACKEND_PROPERTY)));
+    }
+
+    /** {@code tryRing} false: the synchronous path without asking the kernel (tests, {@link #BACKEND_PROPERTY}). */
+    IoBatch(DiskImage image, String path, boolean writable, boolean tryRing) {
         this.image = image;
         this.path = path;
         this.writable = writable;
         String why;
         try {
-            if ("sync".equals(System.getProperty(BACKEND_PROPERTY))) throw new ErrnoException("io_uring_setup (" + BACKEND_PROPERTY + "=sync)", 1);
+            if (!tryRing) throw new ErrnoException("io_uring_setup (" + BACKEND_PROPERTY + "=sync)", 1);
             ring = IoUring.open(CAPACITY);
             // A second descriptor on the same file for the ring (FileChannel keeps its own private). Never
             // closed before the image is: closing any descriptor would drop this process's lock on the file.

@@ -99,20 +99,33 @@ public final class VirtioBlock implements VirtioDevice {
         List<Buffer> in = chain.readable(), out = chain.writable();
         long outLength = DescriptorChain.totalLength(out);
         if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
-        Buffer status = DescriptorChain.range(out, outLength - 1, 1).getFirst();
-        List<Buffer> dataOut = DescriptorChain.range(out, 0, outLength - 1);
+        // The usual layout (Linux's): the status byte is a descriptor of its own, the header another. Those
+        // cases take views and direct reads; anything else is cut up by DescriptorChain.range.
+        Buffer last = out.getLast();
+        boolean ownStatus = last.length() == 1;
+        Buffer status = ownStatus ? last : DescriptorChain.range(out, outLength - 1, 1).getFirst();
+        List<Buffer> dataOut = ownStatus ? out.subList(0, out.size() - 1) : DescriptorChain.range(out, 0, outLength - 1);
         try {
             int written = 1;
             int result;
             if (DescriptorChain.totalLength(in) < HEADER) {
                 result = S_IOERR;
             } else {
-                byte[] header = new byte[HEADER];
-                gather(DescriptorChain.range(in, 0, HEADER), header);
-                ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                int type = h.getInt(0);
-                long sector = h.getLong(8);
-                List<Buffer> dataIn = DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
+                Buffer first = in.getFirst();
+                int type;
+                long sector;
+                if (first.length() >= HEADER) {
+                    type = memory.readInt(first.address());
+                    sector = memory.readLong(first.address() + 8);
+                } else {
+                    byte[] header = new byte[HEADER];
+                    gather(DescriptorChain.range(in, 0, HEADER), header);
+                    ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    type = h.getInt(0);
+                    sector = h.getLong(8);
+                }
+                List<Buffer> dataIn = first.length() == HEADER ? in.subList(1, in.size())
+                        : DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
                 switch (type) {
                     case T_IN -> {
                         // Data the device would have to read in a read request means the directions are wrong.
