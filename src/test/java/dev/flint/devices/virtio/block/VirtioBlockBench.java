@@ -53,27 +53,40 @@ public final class VirtioBlockBench {
             for (Workload w : workloads) {
                 double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
                 double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
+                double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
+                        long cpu = processCpuNanos();
                         switch ((run + k) % 3) {
                             case 0 -> device[run] = runDevice(image, w);
                             case 1 -> nvme[run] = runNvme(image, w);
                             default -> host[run] = runHost(image, w);
+                        }
+                        double used = (processCpuNanos() - cpu) / 1e9;
+                        switch ((run + k) % 3) {
+                            case 0 -> deviceCpu[run] = used;
+                            case 1 -> nvmeCpu[run] = used;
+                            default -> hostCpu[run] = used;
                         }
                     }
                     // Each run's three measurements are seconds apart: their ratio shrugs off the load swings
                     // of a shared machine that make absolute figures jump between runs.
                     deviceRatio[run] = host[run] / device[run];
                     nvmeRatio[run] = host[run] / nvme[run];
+                    deviceCpu[run] = hostCpu[run] / deviceCpu[run];
+                    nvmeCpu[run] = hostCpu[run] / nvmeCpu[run];
                 }
                 long bytes = w.ops.stream().mapToLong(Op::length).sum();
                 int ops = w.ops.size();
                 System.out.printf("%-16s QD%-2d virtio-blk %s (%.2f) | nvme %s (%.2f) | host %s%n", w.name, w.queueDepth,
                         rate(ops, bytes, median(device)), median(deviceRatio), rate(ops, bytes, median(nvme)), median(nvmeRatio),
                         rate(ops, bytes, median(host)));
+                System.out.printf("%-21s CPU per request, host/device: virtio-blk %.2f, nvme %.2f%n", "", median(deviceCpu), median(nvmeCpu));
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
                     + System.getProperty(IoBatch.BACKEND_PROPERTY, "io_uring if the host has it") + ")");
+            System.out.println("(CPU per request: the median of each run's host CPU seconds over the device's, the whole process counted;"
+                    + " above 1, the device spends less CPU than the raw loop)");
         } finally {
             Files.deleteIfExists(image);
         }
@@ -155,6 +168,16 @@ public final class VirtioBlockBench {
                 ch.write(ByteBuffer.wrap(chunk), done);
             }
         }
+    }
+
+    /**
+     * CPU time of the whole process (every thread: the I/O threads, the kernel's io_uring workers, which
+     * belong to the process, and the driving thread). Set up and torn down inside the measurement, a
+     * device rig's own start costs count against the device.
+     */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** Requests and bytes per second. */
