@@ -383,8 +383,19 @@ public final class NvmeController implements AutoCloseable {
         return more;
     }
 
-    /** Runs the queue's new commands; returns true if it stopped at the batch limit with more waiting. */
+    /**
+     * Runs the queue's new commands as one batch: reads and writes join the namespaces' I/O batches and
+     * complete together when it ends. Returns true if it stopped at the batch limit with more waiting.
+     */
     private boolean serve(SubmissionQueue sq) {
+        try {
+            return serveBatch(sq);
+        } finally {
+            io.finishBatch();
+        }
+    }
+
+    private boolean serveBatch(SubmissionQueue sq) {
         boolean shadowed = sq.id != 0 && shadow != null;
         int tail = sqTail(sq);
         for (int n = 0; ; n++) {
@@ -445,7 +456,7 @@ public final class NvmeController implements AutoCloseable {
             command.load(memory, sq.entryAddress());
             sq.advance();
             resultDw0 = 0;
-            int status = sq.id == 0 ? admin.execute(command) : io.execute(command);
+            int status = sq.id == 0 ? admin.execute(command) : io.execute(command, sq);
             if (status != NvmeSpec.SUCCESS && status != NvmeSpec.DEFERRED) counters.failed.increment();
             if (status != NvmeSpec.DEFERRED) cq.post(memory, resultDw0, sq.head, sq.id, command.cid, status);
             return true;

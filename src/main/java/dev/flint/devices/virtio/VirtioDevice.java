@@ -68,14 +68,15 @@ public interface VirtioDevice extends AutoCloseable {
     default long throttle(int queue, DescriptorChain chain) { return 0; }
 
     /**
-     * Serves one request and returns the number of bytes written into its device-writable buffers, or
+     * Serves one request and returns the number of bytes written into its device-writable buffers,
+     * {@link #DEFERRED}: the request's I/O is queued and {@link #finishBatch} completes it, or
      * {@link #KEEP} to hold on to the chain (the balloon's statistics buffer, which goes back to the driver
      * only when the device wants fresh figures; see {@link #releasedChain}).
      */
     int handle(int queue, DescriptorChain chain);
 
     /** {@link #handle}'s answer for a chain the device keeps instead of returning it now. */
-    int KEEP = -1;
+    int KEEP = -2;
 
     /**
      * The head of a chain this device kept ({@link #KEEP}) and now gives back to the driver with nothing
@@ -83,6 +84,22 @@ public interface VirtioDevice extends AutoCloseable {
      * to return one asks for service through the {@link VirtioPciDevice#queueNotifier()}.
      */
     default int releasedChain(int queue) { return -1; }
+
+    /** What {@link #handle} returns for a request it completes later, in {@link #finishBatch}. */
+    int DEFERRED = -1;
+
+    /** Where {@link #finishBatch} returns each deferred chain. */
+    @FunctionalInterface
+    interface Used {
+        void used(int head, int written);
+    }
+
+    /**
+     * Ends a batch: the transport took every chain one notification published (or a queue's worth) and
+     * handed each to {@link #handle}; the device now completes every one it deferred, reporting each to
+     * {@code used} exactly once. Must not throw for anything the guest controls.
+     */
+    default void finishBatch(int queue, Used used) { }
 
     /**
      * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.

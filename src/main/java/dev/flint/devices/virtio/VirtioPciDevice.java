@@ -25,8 +25,8 @@ import java.util.logging.Logger;
  * (a configuration-change vector plus one per queue), otherwise INTA# with the ISR register.
  *
  * <p>Threads: vCPU threads read and write registers (under this object's lock); a notification only
- * hands off to the {@link QueueWorker}. The worker serves one chain at a time under {@code workLock};
- * reset takes that lock too, so it never tears a request in half and waits for at most one.
+ * hands off to the {@link QueueWorker}. The worker serves one batch at a time under {@code workLock};
+ * reset takes that lock too, so it never tears a request in half and waits for at most one batch.
  */
 public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VirtioPciDevice.class.getName());
@@ -87,6 +87,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 .add(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
         if (device.configSize() > 0) bar.add(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
         config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
+        usedSinks = new VirtioDevice.Used[queues.length];
+        for (int q = 0; q < queues.length; q++) usedSinks[q] = usedSink(q);
         worker = new QueueWorker(device.name(), queues.length, this::serve);
     }
 
@@ -233,50 +235,26 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     // ---- the I/O thread ----
 
-    /** Serves every chain the driver published on {@code q}; runs on the worker, never throws. */
+    /**
+     * Serves every chain the driver published on {@code q} as one batch; runs on the worker, never throws.
+     * The device may defer a chain's I/O to the batch's end ({@link VirtioDevice#finishBatch}), so the
+     * whole batch runs under {@code workLock}: a reset waits for at most one batch (a queue's worth). The
+     * used index moves once per batch and the driver gets at most one interrupt for it.
+     */
     private void serve(int q) {
         if (q >= queues.length) return;
         Virtqueue vq = queues[q];
         boolean returned = false;
         try {
-            for (int served = 0; ; served++) {
-                if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
-                    worker.queueNotified(q);
-                    break;
-                }
-                workLock.lock();
+            workLock.lock();
+            try {
+                returned = takeBatch(q, vq);
+            } finally {
                 try {
-                    if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
-                            || !vq.ready()) {
-                        break;
-                    }
-                    int kept = device.releasedChain(q);
-                    if (kept >= 0) { // a chain the device held (a statistics request) goes back now
-                        vq.pushUsed(memory, kept, 0);
-                        completed.incrementAndGet();
-                        returned = true;
-                        continue;
-                    }
-                    if (!device.readyFor(q)) break; // the driver's buffers stay on the ring until there is data
-                    DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
-                    if (chain == null) break;
-                    long wait = device.throttle(q, chain);
-                    if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
-                        vq.undoPop();
-                        worker.serveAgainIn(q, wait);
-                        break;
-                    }
-                    int written;
-                    try {
-                        written = device.handle(q, chain);
-                    } catch (GuestMemoryException | MalformedRequestException e) {
-                        guestError("queue " + q + ": " + e.getMessage());
-                        written = 0;
-                    }
-                    if (written == VirtioDevice.KEEP) continue;
-                    vq.pushUsed(memory, chain.head(), written);
-                    completed.incrementAndGet();
-                    returned = true;
+                    device.finishBatch(q, usedSinks[q]);
+                    returned |= deferredReturned;
+                    deferredReturned = false;
+                    if (returned) vq.publishUsed(memory);
                 } finally {
                     workLock.unlock();
                 }
@@ -303,6 +281,62 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             vector = configVector;
         }
         signal(vector, ISR_CONFIG);
+    }
+
+    /** Hands the device every chain on the ring (up to a queue's worth); true if any was returned at once. */
+    private boolean takeBatch(int q, Virtqueue vq) {
+        boolean returned = false;
+        for (int served = 0; ; served++) {
+            if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
+                worker.queueNotified(q);
+                return returned;
+            }
+            if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
+                    || !vq.ready()) {
+                return returned;
+            }
+            int kept = device.releasedChain(q);
+            if (kept >= 0) { // a chain the device held (a statistics request) goes back now
+                vq.addUsed(memory, kept, 0);
+                completed.incrementAndGet();
+                returned = true;
+                continue;
+            }
+            if (!device.readyFor(q)) return returned; // the driver's buffers stay on the ring until there is data
+            DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
+            if (chain == null) return returned;
+            long wait = device.throttle(q, chain);
+            if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
+                vq.undoPop();
+                worker.serveAgainIn(q, wait);
+                return returned;
+            }
+            int written;
+            try {
+                written = device.handle(q, chain);
+            } catch (GuestMemoryException | MalformedRequestException e) {
+                guestError("queue " + q + ": " + e.getMessage());
+                written = 0;
+            }
+            if (written == VirtioDevice.DEFERRED || written == VirtioDevice.KEEP) continue;
+            vq.addUsed(memory, chain.head(), written);
+            completed.incrementAndGet();
+            returned = true;
+        }
+    }
+
+    /** Set when {@link VirtioDevice#finishBatch} returned a chain (I/O thread only). */
+    private boolean deferredReturned;
+
+    /** One sink per queue, made once: finishing a batch allocates nothing. */
+    private final VirtioDevice.Used[] usedSinks;
+
+    private VirtioDevice.Used usedSink(int q) {
+        return (head, written) -> {
+            queues[q].addUsed(memory, head, written);
+            completed.incrementAndGet();
+            deferredReturned = true;
+        };
     }
 
     private void guestError(String what) {

@@ -174,12 +174,29 @@ public final class Virtqueue {
 
     /** Returns a chain to the driver with the number of bytes the device wrote into it. */
     public void pushUsed(GuestMemory memory, int head, int written) {
+        addUsed(memory, head, written);
+        publishUsed(memory);
+    }
+
+    /**
+     * Writes a used entry without publishing it: a batch writes each of its entries, then moves the used
+     * index once with {@link #publishUsed}, so the driver sees the whole batch at one index update.
+     */
+    public void addUsed(GuestMemory memory, int head, int written) {
         try {
             long entry = usedRing + 4 + 8L * (usedIdx & (size - 1));
             memory.writeInt(entry, head);
             memory.writeInt(entry + 4, written);
             usedIdx = (usedIdx + 1) & 0xFFFF;
-            VarHandle.releaseFence(); // the entry is visible before the index that publishes it
+        } catch (GuestMemoryException e) {
+            throw new VirtqueueException("used ring outside RAM: " + e.getMessage());
+        }
+    }
+
+    /** Publishes every entry {@link #addUsed} wrote. */
+    public void publishUsed(GuestMemory memory) {
+        try {
+            VarHandle.releaseFence(); // the entries are visible before the index that publishes them
             memory.writeShort(usedRing + 2, (short) usedIdx);
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("used ring outside RAM: " + e.getMessage());

@@ -141,23 +141,37 @@ public final class VirtioBlock implements VirtioDevice {
         List<Buffer> in = chain.readable(), out = chain.writable();
         long outLength = DescriptorChain.totalLength(out);
         if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
-        Buffer status = DescriptorChain.range(out, outLength - 1, 1).getFirst();
-        List<Buffer> dataOut = DescriptorChain.range(out, 0, outLength - 1);
+        // The usual layout (Linux's): the status byte is a descriptor of its own, the header another. Those
+        // cases take views and direct reads; anything else is cut up by DescriptorChain.range.
+        Buffer last = out.getLast();
+        boolean ownStatus = last.length() == 1;
+        Buffer status = ownStatus ? last : DescriptorChain.range(out, outLength - 1, 1).getFirst();
+        List<Buffer> dataOut = ownStatus ? out.subList(0, out.size() - 1) : DescriptorChain.range(out, 0, outLength - 1);
         try {
             int written = 1;
             int result;
             if (DescriptorChain.totalLength(in) < HEADER) {
                 result = S_IOERR;
             } else {
-                byte[] header = new byte[HEADER];
-                gather(DescriptorChain.range(in, 0, HEADER), header);
-                ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                int type = h.getInt(0);
-                long sector = h.getLong(8);
-                List<Buffer> dataIn = DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
+                Buffer first = in.getFirst();
+                int type;
+                long sector;
+                if (first.length() >= HEADER) {
+                    type = memory.readInt(first.address());
+                    sector = memory.readLong(first.address() + 8);
+                } else {
+                    byte[] header = new byte[HEADER];
+                    gather(DescriptorChain.range(in, 0, HEADER), header);
+                    ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    type = h.getInt(0);
+                    sector = h.getLong(8);
+                }
+                List<Buffer> dataIn = first.length() == HEADER ? in.subList(1, in.size())
+                        : DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
                 switch (type) {
                     case T_IN -> {
                         // Data the device would have to read in a read request means the directions are wrong.
+                        if (dataIn.isEmpty() && defer(chain.head(), status.address(), dataOut, sector, false)) return DEFERRED;
                         result = dataIn.isEmpty() ? transfer(dataOut, sector, false) : S_IOERR;
                         if (result == S_OK) {
                             written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
@@ -166,6 +180,9 @@ public final class VirtioBlock implements VirtioDevice {
                         }
                     }
                     case T_OUT -> {
+                        if (!image.readOnly() && dataOut.isEmpty() && defer(chain.head(), status.address(), dataIn, sector, true)) {
+                            return DEFERRED;
+                        }
                         result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
                         if (result == S_OK) {
                             writeCount.increment();
@@ -173,10 +190,14 @@ public final class VirtioBlock implements VirtioDevice {
                         }
                     }
                     case T_FLUSH -> {
+                        submitBatch(); // the writes before it in this batch are done before the flush
                         result = flush();
                         if (result == S_OK) flushCount.increment();
                     }
-                    case T_WRITE_ZEROES -> result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
+                    case T_WRITE_ZEROES -> {
+                        submitBatch();
+                        result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
+                    }
                     case T_GET_ID -> {
                         int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
                         byte[] id = java.util.Arrays.copyOf(serial, n); // NUL-padded when shorter
@@ -206,6 +227,82 @@ public final class VirtioBlock implements VirtioDevice {
 
     private final LongAdder readCount = new LongAdder(), readBytes = new LongAdder(), writeCount = new LongAdder(),
             writeBytes = new LongAdder(), flushCount = new LongAdder(), failures = new LongAdder();
+
+    // ---- batched reads and writes: one slot per deferred request, arrays reused for every batch ----
+
+    private final int[] slotHead = new int[QUEUE_SIZE];
+    private final long[] slotStatus = new long[QUEUE_SIZE], slotBytes = new long[QUEUE_SIZE];
+    private final boolean[] slotWrite = new boolean[QUEUE_SIZE], slotFailed = new boolean[QUEUE_SIZE];
+    private int slots;
+    private final IoBatch.Outcome outcome = (slot, ok) -> slotFailed[slot] |= !ok;
+
+    /**
+     * Queues a read or write into the image's batch and returns true, or returns false when the request
+     * must be served synchronously instead (a bad range, which {@link #transfer} answers; buffers outside
+     * RAM, which it reports; more pieces than a batch holds). Every buffer is checked before any is queued,
+     * so a request is either wholly in the batch or not at all.
+     */
+    private boolean defer(int head, long statusAddress, List<Buffer> buffers, long sector, boolean write) {
+        long length = DescriptorChain.totalLength(buffers);
+        if (length % DiskImage.SECTOR != 0 || sector < 0 || sector > image.sectors()
+                || length / DiskImage.SECTOR > image.sectors() - sector) {
+            return false;
+        }
+        if (slots == QUEUE_SIZE || !memory.isRam(statusAddress, 1)) return false;
+        int pieces = 0;
+        for (Buffer b : buffers) {
+            if (!memory.isRam(b.address(), b.length()) || b.length() > MAX_TRANSFER_CHUNK) return false;
+            pieces++;
+        }
+        IoBatch batch = image.batch();
+        if (!batch.fits(pieces)) submitBatch();
+        if (!batch.fits(pieces)) return false;
+        int slot = slots++;
+        slotHead[slot] = head;
+        slotStatus[slot] = statusAddress;
+        slotBytes[slot] = length;
+        slotWrite[slot] = write;
+        slotFailed[slot] = false;
+        long position = sector * DiskImage.SECTOR;
+        for (Buffer b : buffers) {
+            if (b.length() == 0) continue;
+            batch.add(slot, memory.slice(b.address(), b.length()), position, write);
+            position += b.length();
+        }
+        return true;
+    }
+
+    /** Performs the queued I/O (the outcomes land in the slots, which {@link #finishBatch} reports). */
+    private void submitBatch() {
+        if (slots > 0) image.batch().submit(outcome);
+    }
+
+    @Override
+    public void finishBatch(int queue, Used used) {
+        if (slots == 0) return;
+        submitBatch();
+        int n = slots;
+        slots = 0;
+        for (int slot = 0; slot < n; slot++) {
+            boolean ok = !slotFailed[slot];
+            if (ok && slotWrite[slot]) {
+                writeCount.increment();
+                writeBytes.add(slotBytes[slot]);
+            } else if (ok) {
+                readCount.increment();
+                readBytes.add(slotBytes[slot]);
+            } else {
+                failures.increment();
+            }
+            int written = 1 + (ok && !slotWrite[slot] ? (int) Math.min(slotBytes[slot], Integer.MAX_VALUE - 1) : 0);
+            try {
+                memory.writeByte(slotStatus[slot], (byte) (ok ? S_OK : S_IOERR));
+            } catch (GuestMemoryException e) {
+                written = 0; // the status byte is outside RAM: the driver gets the used entry only
+            }
+            used.used(slotHead[slot], written);
+        }
+    }
 
     /** Moves whole sectors between the image and guest buffers; the range must lie inside the disk. */
     private int transfer(List<Buffer> buffers, long sector, boolean toImage) {
