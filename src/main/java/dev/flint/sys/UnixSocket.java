@@ -64,6 +64,8 @@ public final class UnixSocket implements AutoCloseable {
     private static final MethodHandle ACCEPT4 = call("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG = call("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = call("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT = call("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final int SO_RCVTIMEO = 20;
     private static final MethodHandle SHUTDOWN = call("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
 
     /** What one {@link #receive} got: bytes (0 at end of stream) and the descriptors that came with them. */
@@ -153,6 +155,17 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     public int fd() { return fd.fd(); }
+
+    /** Makes {@link #receive} fail with EAGAIN after {@code millis} without data (0: wait forever). */
+    public void setReceiveTimeout(long millis) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment timeval = arena.allocate(16, 8);
+            timeval.set(JAVA_LONG, 0, millis / 1000);
+            timeval.set(JAVA_LONG, 8, (millis % 1000) * 1000);
+            int sock = fd.fd();
+            checked("setsockopt", arena, e -> (int) SETSOCKOPT.invokeExact(e, sock, SOL_SOCKET, SO_RCVTIMEO, timeval, 16));
+        }
+    }
 
     /**
      * Sends all of {@code data}, with {@code fds} attached to its first byte (the peer gets them with the

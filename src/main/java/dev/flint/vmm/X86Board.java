@@ -11,6 +11,7 @@ import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.virtio.VirtioPciDevice;
+import dev.flint.devices.vhostuser.VhostUserBlockFrontEnd;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.VirtioBlock;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -65,7 +66,9 @@ final class X86Board implements AutoCloseable {
     void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
         for (DriveConfig drive : config.drives()) {
             if (drive.iface() == DriveConfig.Interface.NVME) plugNvme(drive, config.cpus(), memory, irq);
-            else plug(VirtioBlock.pciDevice(drive, memory, irq));
+            else if (drive.iface() == DriveConfig.Interface.VHOST_USER) {
+                plug(new VirtioPciDevice(VhostUserBlockFrontEnd.connect(drive.path(), memory, drive.readOnly()), memory, irq));
+            } else plug(VirtioBlock.pciDevice(drive, memory, irq));
         }
         for (int i = 0; i < config.emptyNvmeControllers(); i++) plugEmptyNvme(config.cpus(), memory, irq);
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));

@@ -57,6 +57,7 @@ public final class BackendConnection implements AutoCloseable {
     private final Epoll epoll = new Epoll(16);
     private final MemorySegment word = Arena.ofAuto().allocate(8, 8);
     private volatile boolean stopping;
+    private boolean closed;
     private boolean owned;
     private long ackedFeatures, ackedProtocol;
     private FrontEndMemory memory;
@@ -98,9 +99,9 @@ public final class BackendConnection implements AutoCloseable {
     }
 
     /** Asks {@link #run} to return (from any thread). */
-    public void stop() {
+    public synchronized void stop() {
         stopping = true;
-        stop.signal();
+        if (!closed) stop.signal();
     }
 
     private void handle(Frame frame) {
@@ -322,7 +323,9 @@ public final class BackendConnection implements AutoCloseable {
     boolean owned() { return owned; }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
         for (BackendRing ring : rings) ring.closeFds();
         if (memory != null) memory.close();
         memory = null;

@@ -7,7 +7,8 @@ import java.util.Deque;
 import java.util.regex.Pattern;
 
 /**
- * A block device's backing file as the user gave it: {@code --drive PATH[,ro][,if=virtio|nvme][,serial=ID]}.
+ * A block device's backing file as the user gave it: {@code --drive PATH[,ro][,if=virtio|nvme|vhost-user][,serial=ID]}.
+ * With {@code if=vhost-user} the path is a vhost-user-blk back end's Unix socket, not an image.
  *
  * @param path      a raw disk image (no format header: sector N is at byte N * 512)
  * @param readOnly  the guest sees a read-only disk and the file is opened for reading only
@@ -18,15 +19,15 @@ import java.util.regex.Pattern;
 public record DriveConfig(Path path, boolean readOnly, Interface iface, String serial) {
     /** The bus a drive appears on. */
     public enum Interface {
-        VIRTIO, NVME;
+        VIRTIO, NVME, VHOST_USER;
 
         /** The name {@code if=} takes. */
-        public String option() { return name().toLowerCase(java.util.Locale.ROOT); }
+        public String option() { return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'); }
     }
 
     public static final int MAX_SERIAL = 20;
     private static final Pattern SERIAL = Pattern.compile("[\\x21-\\x7E]([\\x20-\\x7E]{0,18}[\\x21-\\x7E])?");
-    private static final String OPTIONS = "ro, if=virtio|nvme, serial=ID";
+    private static final String OPTIONS = "ro, if=virtio|nvme|vhost-user, serial=ID";
 
     public DriveConfig {
         if (path == null) throw new IllegalArgumentException("--drive needs a path");
@@ -73,8 +74,9 @@ public record DriveConfig(Path path, boolean readOnly, Interface iface, String s
                 iface = switch (option.substring(3)) {
                     case "virtio" -> Interface.VIRTIO;
                     case "nvme" -> Interface.NVME;
+                    case "vhost-user" -> Interface.VHOST_USER;
                     default -> throw new IllegalArgumentException("--drive: unknown interface '" + option.substring(3)
-                            + "' (if=virtio or if=nvme): " + spec);
+                            + "' (if=virtio, if=nvme or if=vhost-user): " + spec);
                 };
             } else if (option.startsWith("serial=")) {
                 serial = option.substring(7);
