@@ -26,14 +26,32 @@ final class VhostUserGuest {
 
     /** A 4 MiB image with {@link #HOST_MARKER} at byte 0. */
     static Path image(Path dir) throws IOException {
+        return image(dir, "vhost.img");
+    }
+
+    static Path image(Path dir, String name) throws IOException {
         byte[] disk = new byte[4 << 20];
         byte[] marker = (HOST_MARKER + "\n").getBytes(StandardCharsets.US_ASCII);
         System.arraycopy(marker, 0, disk, 0, marker.length);
-        return Files.write(dir.resolve("vhost.img"), disk);
+        return Files.write(dir.resolve(name), disk);
     }
 
-    /** The initramfs (gzip cpio) with the stock kernel's virtio-blk modules and the test's init. */
+    /** The shell lines that read the host's marker from DISK and write the guest's, printing DISK-read:... and DISK-write-ok. */
+    static String readAndWrite(String disk) {
+        return ("echo \"%1$s-read:$(dd if=/dev/%1$s bs=512 count=1 2>/dev/null | head -n 1)\"\n"
+                + "echo %2$s | dd of=/dev/%1$s bs=512 seek=1 conv=sync,fsync 2>/dev/null && echo %1$s-write-ok\n").formatted(disk, GUEST_MARKER);
+    }
+
+    /** The QEMU guest: one disk. */
     static Path initramfs(GuestAssets guest, Path dir) throws IOException {
+        return initramfs(guest, dir, "vda", readAndWrite("vda"));
+    }
+
+    /**
+     * The initramfs (gzip cpio) with the stock kernel's virtio-blk modules; init waits for /dev/{@code lastDisk},
+     * runs {@code body}, then powers off.
+     */
+    static Path initramfs(GuestAssets guest, Path dir, String lastDisk, String body) throws IOException {
         Path modules = guest.modulesDir();
         String init = """
                 #!/bin/busybox sh
@@ -46,11 +64,10 @@ final class VhostUserGuest {
                   insmod /lib/modules/$m.ko 2>/dev/null
                 done
                 i=0
-                while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
-                echo "guest-read:$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n 1)"
-                echo %s | dd of=/dev/vda bs=512 seek=1 conv=sync,fsync 2>/dev/null && echo guest-write-ok
+                while [ ! -b /dev/%s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+                %s
                 poweroff -f
-                """.formatted(GUEST_MARKER);
+                """.formatted(lastDisk, body);
         InitramfsBuilder builder = new InitramfsBuilder()
                 .directory("/bin", 0755).file("/bin/busybox", guest.busybox(), 0755)
                 .directory("/dev", 0755).charDevice("/dev/console", 0600, 5, 1).charDevice("/dev/null", 0666, 1, 3)
@@ -68,10 +85,14 @@ final class VhostUserGuest {
         return out;
     }
 
-    /** The console shows the host's marker read through the device; the image holds the guest's. */
+    /** The console shows the host's marker read through /dev/vda; the image holds the guest's. */
     static void assertReadAndWritten(String console, Path image) throws IOException {
-        assertTrue(console.contains("guest-read:" + HOST_MARKER), "the guest must read the host's marker\n" + console);
-        assertTrue(console.contains("guest-write-ok"), "the guest's write must succeed\n" + console);
+        assertReadAndWritten(console, "vda", image);
+    }
+
+    static void assertReadAndWritten(String console, String disk, Path image) throws IOException {
+        assertTrue(console.contains(disk + "-read:" + HOST_MARKER), "the guest must read the host's marker from " + disk + "\n" + console);
+        assertTrue(console.contains(disk + "-write-ok"), "the guest's write to " + disk + " must succeed\n" + console);
         byte[] sector = Arrays.copyOfRange(Files.readAllBytes(image), 512, 512 + GUEST_MARKER.length() + 1);
         assertArrayEquals((GUEST_MARKER + "\n").getBytes(StandardCharsets.US_ASCII), sector,
                 "the guest's write must be in the image file");
