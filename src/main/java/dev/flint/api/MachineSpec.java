@@ -47,9 +47,16 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         return (int) drives.stream().filter(DriveSpec::nvme).count() + emptyNvmeControllers;
     }
 
-    /** A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk. */
+    /**
+     * A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk.
+     * {@code vhostUser}: {@code path} is a vhost-user-blk back end's socket (Firecracker's {@code socket}).
+     */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType, boolean nvme) {}
+                            String cacheType, boolean nvme, boolean vhostUser) {
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, false);
+        }
+    }
 
     /**
      * A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null, and so is

@@ -1,6 +1,7 @@
 package dev.flint.api;
 
 import dev.flint.arch.x86.BootException;
+import dev.flint.devices.vhostuser.VhostUserException;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.net.MacAddress;
@@ -61,7 +62,8 @@ public final class VmmApiBackend implements VmmBackend {
                     spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
                     spec.emptyNvmeControllers());
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
+                 | VhostUserException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }
@@ -76,6 +78,7 @@ public final class VmmApiBackend implements VmmBackend {
 
     /** An NVMe drive's serial is its drive_id when that fits the 20 bytes of the NVMe serial field. */
     private static DriveConfig driveConfig(MachineSpec.DriveSpec d) {
+        if (d.vhostUser()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VHOST_USER, null);
         if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly());
         String serial = d.id().length() <= DriveConfig.MAX_SERIAL ? d.id() : null;
         return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial);

@@ -62,7 +62,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--drive", paramLabel = "PATH[,ro][,if=virtio|nvme]", converter = DriveConverter.class,
             description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest), or "
                     + "with if=nvme as an NVMe controller of its own (nvme0n1, nvme1n1...; serial=ID sets its serial). "
-                    + "With ,ro the guest cannot write it.")
+                    + "With ,ro the guest cannot write it. With if=vhost-user, PATH is the Unix socket of a vhost-user-blk "
+                    + "back end serving the disk (guest RAM is then shared with it).")
     private List<DriveConfig> drives = List.of();
 
     @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", converter = NetConverter.class,
