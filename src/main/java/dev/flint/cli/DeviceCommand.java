@@ -33,6 +33,9 @@ final class DeviceCommand extends CommandGroup {
                 description = "The raw disk image; ',ro' serves it read-only.")
         private String image;
 
+        @picocli.CommandLine.Spec
+        private picocli.CommandLine.Model.CommandSpec spec;
+
         Blk(CliContext context) { this.context = context; }
 
         @Override
@@ -41,11 +44,11 @@ final class DeviceCommand extends CommandGroup {
             try {
                 drive = DriveConfig.parse(image);
             } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                         e.getMessage().replace("--drive", "--image"));
             }
             if (drive.iface() != DriveConfig.Interface.VIRTIO) {
-                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--image takes no if= option");
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--image takes no if= option");
             }
             if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 if (!isSocket(socket)) {
