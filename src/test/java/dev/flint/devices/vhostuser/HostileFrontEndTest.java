@@ -89,17 +89,11 @@ class HostileFrontEndTest {
         ).map(Arguments::of);
     }
 
-    private static long openFds() throws IOException {
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
-    }
-
     @ParameterizedTest
     @MethodSource("attacks")
     void aBadMessageClosesTheConnectionWithOneReason(Attack attack) throws Exception {
         Path image = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
-        long before = openFds();
+        VhostResources before = VhostResources.self();
         try (BackendHarness backend = new BackendHarness(dir, image, false);
              FileDescriptor memfd = SharedMapping.memfd("hostile", 1 << 20);
              EventFd eventfd = new EventFd();
@@ -115,6 +109,6 @@ class HostileFrontEndTest {
                 assertEquals(104, e.errno(), "closed with our bytes unread: a reset, else " + e.getMessage()); // ECONNRESET
             }
         }
-        assertEquals(before, openFds(), "no descriptor is left behind");
+        assertEquals(before, VhostResources.self(), "no descriptor is left behind");
     }
 }

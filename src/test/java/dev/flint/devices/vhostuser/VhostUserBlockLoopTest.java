@@ -41,16 +41,10 @@ class VhostUserBlockLoopTest {
                 new Buffer(STATUS, 1, true)));
     }
 
-    private static long openFds() throws IOException {
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        }
-    }
-
     @Test
     void readsWritesAndFlushesThroughTheBackEndThenFailsCleanlyWhenItDies() throws Exception {
         Path image = image();
-        long fdsBefore = openFds();
+        VhostResources before = VhostResources.self();
         try (BackendHarness backend = new BackendHarness(dir, image, false);
              GuestMemory memory = GuestMemory.allocateShared(16 << 20);
              VhostUserBlockFrontEnd disk = VhostUserBlockFrontEnd.connect(backend.socket, memory, false)) {
@@ -81,13 +75,13 @@ class VhostUserBlockLoopTest {
             assertEquals(1, memory.readByte(STATUS));
             assertTrue(backend.threadEnded());
         }
-        assertEquals(fdsBefore, openFds(), "every descriptor of both sides is closed");
+        assertEquals(before, VhostResources.self(), "every descriptor of both sides is closed");
     }
 
     @Test
     void theBackEndEndsCleanlyWhenTheFrontEndGoesAway() throws Exception {
         Path image = image();
-        long fdsBefore = openFds();
+        VhostResources before = VhostResources.self();
         try (BackendHarness backend = new BackendHarness(dir, image, true);
              GuestMemory memory = GuestMemory.allocateShared(16 << 20)) {
             VhostUserBlockFrontEnd disk = VhostUserBlockFrontEnd.connect(backend.socket, memory, false);
@@ -99,6 +93,6 @@ class VhostUserBlockLoopTest {
             disk.close(); // the front end's process ends: its socket closes mid-session
             assertEquals("null", backend.awaitEnd());
         }
-        assertEquals(fdsBefore, openFds(), "the back end closed the front end's memory and eventfds");
+        assertEquals(before, VhostResources.self(), "the back end closed the front end's memory and eventfds");
     }
 }
