@@ -45,6 +45,11 @@ class HostileFrontEndTest {
         return b.array();
     }
 
+    private static byte[] ringAddresses(long desc, long used, long avail) {
+        return ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(0).putLong(desc).putLong(used)
+                .putLong(avail).putLong(0).array();
+    }
+
     /** One hostile exchange: what to send (with a memfd of 1 MiB and an eventfd at hand). */
     record Attack(String expected, Consumer<Peer> send) {
         @Override public String toString() { return expected; }
@@ -85,6 +90,14 @@ class HostileFrontEndTest {
                 new Attack("more than 8 file descriptors", p -> p.send(frame(5, memTable(0, mib, 0x7000_0000_0000L, 0)),
                         p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd(), p.memfd().fd())),
                 new Attack("configuration access of 512 bytes", p -> p.send(frame(24, ByteBuffer.allocate(12 + 512).order(ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(512).array()))),
+                new Attack("is in no memory region", p -> {
+                    p.send(frame(5, memTable(0, mib, 0x7000_0000_0000L, 0)), p.memfd().fd());
+                    p.send(frame(9, ringAddresses(0x7100_0000_0000L, 0x7000_0000_2000L, 0x7000_0000_1000L)));
+                }),
+                new Attack("ring 0: misaligned ring", p -> {
+                    p.send(frame(5, memTable(0, mib, 0x7000_0000_0000L, 0)), p.memfd().fd());
+                    p.send(frame(9, ringAddresses(0x7000_0000_0008L, 0x7000_0000_2000L, 0x7000_0000_1000L)));
+                }),
                 new Attack("GET_CONFIG without its protocol feature", p -> p.send(frame(24, ByteBuffer.allocate(12 + 8).order(ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(8).array())))
         ).map(Arguments::of);
     }
