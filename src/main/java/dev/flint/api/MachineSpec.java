@@ -63,17 +63,30 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
 
     /**
      * A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk.
-     * {@code rateLimit}: its {@code rate_limiter} (never null).
+     * {@code rateLimit}: its {@code rate_limiter} (never null). {@code vhostUser}: {@code path} is a
+     * vhost-user-blk back end's socket (Firecracker's {@code socket}).
      */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType, boolean nvme, RateLimit rateLimit) {
+                            String cacheType, boolean nvme, RateLimit rateLimit, boolean vhostUser) {
         public DriveSpec {
             rateLimit = RateLimit.orNone(rateLimit);
         }
 
+        /** Backed by an image file. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme,
+                         RateLimit rateLimit) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, rateLimit, false);
+        }
+
         /** Without a rate limit. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme,
+                         boolean vhostUser) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE, vhostUser);
+        }
+
+        /** An image file without a rate limit. */
         public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme) {
-            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE);
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE, false);
         }
     }
 

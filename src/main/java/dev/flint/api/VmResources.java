@@ -174,7 +174,10 @@ final class VmResources {
     private static boolean checkDrive(String pathId, Drive drive) {
         sameId(pathId, required(drive.driveId(), "drive_id"), "drive");
         boolean root = required(drive.isRootDevice(), "is_root_device");
-        if (drive.socket() != null) throw ApiException.notSupported("vhost-user block devices (socket)");
+        if (drive.socket() != null) {
+            checkVhostUserDrive(drive);
+            return root;
+        }
         String path = required(drive.pathOnHost(), "path_on_host");
         Path file = hostPath(path, "path_on_host");
         if (!Files.isRegularFile(file) && !isBlockDevice(file)) {
@@ -192,6 +195,28 @@ final class VmResources {
         RateLimits.of(drive.rateLimiter(), "rate_limiter"); // checked here, translated in toSpec
         if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio", "nvme"));
         return root;
+    }
+
+    /**
+     * A vhost-user-blk drive (Firecracker's {@code socket}): the back end owns the image, so the fields
+     * about a file Flint opens do not apply and are refused rather than ignored.
+     */
+    private static void checkVhostUserDrive(Drive drive) {
+        if (drive.pathOnHost() != null) throw ApiException.badRequest("a drive has either path_on_host or socket, not both");
+        Path socket = hostPath(drive.socket(), "socket");
+        try {
+            if (!Files.exists(socket) || !(Files.readAttributes(socket, "unix:mode").get("mode") instanceof Integer mode)
+                    || (mode & 0170000) != 0140000) {
+                throw ApiException.badRequest("socket " + drive.socket() + " is not a Unix socket");
+            }
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            throw ApiException.badRequest("socket " + drive.socket() + " cannot be inspected: " + e.getMessage());
+        }
+        if ((drive.cacheType() != null && !drive.cacheType().equals("Unsafe")) || (drive.ioEngine() != null && !drive.ioEngine().equals("Sync"))
+                || RateLimiter.limits(drive.rateLimiter())) {
+            throw ApiException.badRequest("cache_type, io_engine and rate_limiter do not apply to a vhost-user drive (socket): the back end does the I/O");
+        }
+        if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio"));
     }
 
     void putNetworkInterface(String pathId, NetworkInterface net) {
@@ -305,9 +330,10 @@ final class VmResources {
         for (Drive d : drives.values()) {
             boolean root = d.isRootDevice();
             boolean nvme = "nvme".equals(d.iface());
-            var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
+            boolean vhostUser = d.socket() != null;
+            var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(vhostUser ? d.socket() : d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
                     root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme,
-                    RateLimits.of(d.rateLimiter(), "rate_limiter"));
+                    RateLimits.of(d.rateLimiter(), "rate_limiter"), vhostUser);
             if (root) {
                 driveSpecs.addFirst(spec);
                 // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.

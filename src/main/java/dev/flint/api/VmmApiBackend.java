@@ -5,6 +5,7 @@ import dev.flint.devices.virtio.balloon.BalloonConfig;
 import dev.flint.devices.virtio.balloon.BalloonException;
 import dev.flint.devices.virtio.balloon.BalloonStatistics;
 import dev.flint.devices.virtio.balloon.VirtioBalloon;
+import dev.flint.devices.vhostuser.VhostUserException;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.net.MacAddress;
@@ -73,7 +74,7 @@ public final class VmmApiBackend implements VmmBackend {
             }
             started = Vmm.start(config, engines.select(engineName), guest);
         } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
-                 | BalloonException e) {
+                 | BalloonException | VhostUserException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }
@@ -90,6 +91,7 @@ public final class VmmApiBackend implements VmmBackend {
 
     /** An NVMe drive's serial is its drive_id when that fits the 20 bytes of the NVMe serial field. */
     private static DriveConfig driveConfig(MachineSpec.DriveSpec d) {
+        if (d.vhostUser()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VHOST_USER, null, d.rateLimit());
         if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VIRTIO, null, d.rateLimit());
         String serial = d.id().length() <= DriveConfig.MAX_SERIAL ? d.id() : null;
         return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial, d.rateLimit());

@@ -63,9 +63,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--drive", paramLabel = "PATH[,ro][,if=virtio|nvme]", converter = DriveConverter.class,
             description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest), or "
                     + "with if=nvme as an NVMe controller of its own (nvme0n1, nvme1n1...; serial=ID sets its serial). "
-                    + "With ,ro the guest cannot write it. bandwidth=SIZE/MS[/BURST] and ops=SIZE/MS[/BURST] limit it "
-                    + "as Firecracker's rate_limiter does: SIZE bytes (or requests) every MS milliseconds, "
-                    + "BURST once extra; e.g. bandwidth=1048576/1000 is 1 MiB/s.")
+                    + "With ,ro the guest cannot write it. With if=vhost-user, PATH is the Unix socket of a vhost-user-blk "
+                    + "back end serving the disk (guest RAM is then shared with it). bandwidth=SIZE/MS[/BURST] and "
+                    + "ops=SIZE/MS[/BURST] limit it as Firecracker's rate_limiter does: SIZE bytes (or requests) every MS "
+                    + "milliseconds, BURST once extra; e.g. bandwidth=1048576/1000 is 1 MiB/s.")
     private List<DriveConfig> drives = List.of();
 
     @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", converter = NetConverter.class,

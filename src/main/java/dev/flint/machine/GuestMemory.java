@@ -1,7 +1,9 @@
 package dev.flint.machine;
 
+import dev.flint.sys.FileDescriptor;
 import dev.flint.sys.MappedMemory;
 import dev.flint.sys.MemoryAdvice;
+import dev.flint.sys.SharedMapping;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -50,12 +52,20 @@ public final class GuestMemory implements AutoCloseable {
      */
     private final int discardAdvice;
 
+    /** The memfd behind RAM when it is shareable with another process ({@link #allocateShared}), else null. */
+    private final FileDescriptor sharedFile;
+
     private GuestMemory(AutoCloseable owner, MemorySegment ram) {
-        this(owner, ram, 0);
+        this(owner, ram, 0, null);
     }
 
     private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice) {
+        this(owner, ram, discardAdvice, null);
+    }
+
+    private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice, FileDescriptor sharedFile) {
         this.owner = owner;
+        this.sharedFile = sharedFile;
         this.ram = ram;
         this.discardAdvice = discardAdvice;
         this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
@@ -135,6 +145,30 @@ public final class GuestMemory implements AutoCloseable {
         }
         return true;
     }
+
+    /**
+     * Allocates zeroed guest RAM in a memfd mapped shared, so another process (a vhost-user back end) can
+     * map the same pages from {@link #sharedFile()}. Like {@link #allocate}, pages cost nothing until touched.
+     */
+    public static GuestMemory allocateShared(long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
+        }
+        FileDescriptor file = SharedMapping.memfd("flint-guest-ram", bytes);
+        try {
+            SharedMapping mapping = SharedMapping.ofFile(file.fd(), bytes);
+            return new GuestMemory(() -> {
+                mapping.close();
+                file.close();
+            }, mapping.segment(), MemoryAdvice.MADV_REMOVE, file);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    /** The memfd holding RAM (offset N of it is byte N of {@link #segment()}), or null if RAM is private. */
+    public FileDescriptor sharedFile() { return sharedFile; }
 
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
     public static GuestMemory wrap(MemorySegment segment) {

@@ -79,7 +79,9 @@ public final class Vmm implements AutoCloseable {
     public static Vmm start(VmConfig config, Engine engine, Console console) {
         long startNanos = System.nanoTime();
         StopSignal stops = new StopSignal();
-        GuestMemory memory = GuestMemory.allocate(config.memoryBytes());
+        // A vhost-user back end in another process maps guest RAM, so RAM is a shared memfd then.
+        boolean shared = config.drives().stream().anyMatch(d -> d.iface() == DriveConfig.Interface.VHOST_USER);
+        GuestMemory memory = shared ? GuestMemory.allocateShared(config.memoryBytes()) : GuestMemory.allocate(config.memoryBytes());
         VirtualMachine vm = null;
         X86Board board = null;
         try {

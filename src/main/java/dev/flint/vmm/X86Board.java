@@ -13,6 +13,7 @@ import dev.flint.devices.pci.PciHostBridge;
 import dev.flint.devices.ratelimit.BucketConfig;
 import dev.flint.devices.virtio.VirtioPciDevice;
 import dev.flint.devices.virtio.balloon.VirtioBalloon;
+import dev.flint.devices.vhostuser.VhostUserBlockFrontEnd;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.VirtioBlock;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -79,6 +80,11 @@ final class X86Board implements AutoCloseable {
             if (drive.iface() == DriveConfig.Interface.NVME) {
                 NvmePciFunction controller = plugNvme(drive, config.cpus(), memory, irq);
                 driveLimits.add((bandwidth, ops) -> controller.updateRateLimit(1, bandwidth, ops));
+            } else if (drive.iface() == DriveConfig.Interface.VHOST_USER) {
+                plug(new VirtioPciDevice(VhostUserBlockFrontEnd.connect(drive.path(), memory, drive.readOnly()), memory, irq));
+                driveLimits.add((bandwidth, ops) -> {
+                    throw new IllegalArgumentException("a vhost-user drive cannot have a rate limit (its back end does the I/O)");
+                });
             } else {
                 VirtioPciDevice device = VirtioBlock.pciDevice(drive, memory, irq);
                 plug(device);

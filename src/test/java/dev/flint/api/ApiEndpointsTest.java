@@ -182,8 +182,8 @@ class ApiEndpointsTest extends ApiTestBase {
                 .pathOnHost(dir.resolve("missing.img").toString())), "missing.img");
         assertFault(client.sendRaw("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\"}"),
                 "is_root_device");
-        assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true).socket("/tmp/vhost.sock")),
-                "not supported by Flint");
+        assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true)
+                .socket(dir.resolve("no-vhost.sock").toString())), "is not a Unix socket");
         assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true).pathOnHost(disk.toString())
                 .rateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(1000L)))), "rate_limiter.bandwidth.refill_time");
         assertEquals(204, client.send("PUT", "/drives/rootfs", root).status());

@@ -102,6 +102,18 @@ public final class Virtqueue {
         return null;
     }
 
+    /** The next available-ring index the device would read (what a vhost-user GET_VRING_BASE reports). */
+    public int nextAvail() { return lastAvail; }
+
+    /**
+     * Resumes a queue served elsewhere before (a vhost-user back end taking over a ring): the next
+     * available index to read and the used index already published.
+     */
+    public void resumeAt(int nextAvail, int used) {
+        lastAvail = nextAvail & 0xFFFF;
+        usedIdx = used & 0xFFFF;
+    }
+
     // ---- device side (I/O thread) ----
 
     /**

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
 
 /**
  * A block device's backing file as the user gave it:
- * {@code --drive PATH[,ro][,if=virtio|nvme][,serial=ID][,bandwidth=SIZE/MS[/BURST]][,ops=SIZE/MS[/BURST]]}.
+ * {@code --drive PATH[,ro][,if=virtio|nvme|vhost-user][,serial=ID][,bandwidth=SIZE/MS[/BURST]][,ops=SIZE/MS[/BURST]]}.
+ * With {@code if=vhost-user} the path is a vhost-user-blk back end's Unix socket, not an image.
  *
  * @param path      a raw disk image (no format header: sector N is at byte N * 512)
  * @param readOnly  the guest sees a read-only disk and the file is opened for reading only
@@ -23,20 +24,24 @@ import java.util.regex.Pattern;
 public record DriveConfig(Path path, boolean readOnly, Interface iface, String serial, RateLimit rateLimit) {
     /** The bus a drive appears on. */
     public enum Interface {
-        VIRTIO, NVME;
+        VIRTIO, NVME, VHOST_USER;
 
         /** The name {@code if=} takes. */
-        public String option() { return name().toLowerCase(java.util.Locale.ROOT); }
+        public String option() { return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'); }
     }
 
     public static final int MAX_SERIAL = 20;
     private static final Pattern SERIAL = Pattern.compile("[\\x21-\\x7E]([\\x20-\\x7E]{0,18}[\\x21-\\x7E])?");
-    private static final String OPTIONS = "ro, if=virtio|nvme, serial=ID, bandwidth=SIZE/MS[/BURST], ops=SIZE/MS[/BURST]";
+    private static final String OPTIONS = "ro, if=virtio|nvme|vhost-user, serial=ID, bandwidth=SIZE/MS[/BURST], ops=SIZE/MS[/BURST]";
 
     public DriveConfig {
         if (path == null) throw new IllegalArgumentException("--drive needs a path");
         if (iface == null) iface = Interface.VIRTIO;
         rateLimit = RateLimit.orNone(rateLimit);
+        if (iface == Interface.VHOST_USER && rateLimit.limits()) {
+            // The back end, in another process, does the I/O: Flint's device never sees the requests to pace.
+            throw new IllegalArgumentException("a vhost-user drive cannot have a rate limit (its back end does the I/O): " + path);
+        }
         if (serial != null && !SERIAL.matcher(serial).matches()) {
             throw new IllegalArgumentException("drive serial must be 1 to " + MAX_SERIAL
                     + " printable ASCII characters without leading or trailing spaces: '" + serial + "'");
@@ -85,8 +90,9 @@ public record DriveConfig(Path path, boolean readOnly, Interface iface, String s
                 iface = switch (option.substring(3)) {
                     case "virtio" -> Interface.VIRTIO;
                     case "nvme" -> Interface.NVME;
+                    case "vhost-user" -> Interface.VHOST_USER;
                     default -> throw new IllegalArgumentException("--drive: unknown interface '" + option.substring(3)
-                            + "' (if=virtio or if=nvme): " + spec);
+                            + "' (if=virtio, if=nvme or if=vhost-user): " + spec);
                 };
             } else if (option.startsWith("serial=")) {
                 serial = option.substring(7);
