@@ -267,7 +267,9 @@ public final class BackendConnection implements AutoCloseable {
         var memory = this.memory.memory();
         boolean indirect = (ackedFeatures & VirtioSpec.F_INDIRECT_DESC) != 0;
         try {
-            boolean completed = false;
+            // One batch per kick, as Flint's own transport serves it: the model may defer a request's I/O
+            // (VirtioDevice.DEFERRED) and complete it in finishBatch; the used index moves once at the end.
+            boolean[] completed = {false};
             DescriptorChain chain;
             while ((chain = ring.queue.pop(memory, indirect)) != null) {
                 int written;
@@ -276,10 +278,16 @@ public final class BackendConnection implements AutoCloseable {
                 } catch (GuestMemoryException | MalformedRequestException e) {
                     written = 0;
                 }
-                ring.queue.pushUsed(memory, chain.head(), written);
-                completed = true;
+                if (written == VirtioDevice.DEFERRED || written == VirtioDevice.KEEP) continue;
+                ring.queue.addUsed(memory, chain.head(), written);
+                completed[0] = true;
             }
-            if (completed && ring.queue.interruptWanted(memory)) signal(ring.call);
+            model.finishBatch(index, (head, written) -> {
+                ring.queue.addUsed(memory, head, written);
+                completed[0] = true;
+            });
+            if (completed[0]) ring.queue.publishUsed(memory);
+            if (completed[0] && ring.queue.interruptWanted(memory)) signal(ring.call);
         } catch (VirtqueueException e) {
             // The driver broke its ring: stop serving it, tell the front end (its error eventfd), keep the connection.
             ring.broken = true;
