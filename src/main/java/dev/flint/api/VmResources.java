@@ -138,6 +138,9 @@ final class VmResources {
         return controller;
     }
 
+    /** Forgets a drive detached from the running machine. */
+    void detached(String pathId) { drives.remove(pathId); }
+
     /** Records a drive attached to the running machine, so GET /vm/config lists it. */
     void attached(String pathId, Drive drive) { drives.put(pathId, drive); }
 

@@ -40,6 +40,11 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot attach drives to a running microVM");
     }
 
+    /** Detaches namespace {@code nsid} of NVMe controller {@code controller} from the running machine. */
+    default void detachNvme(int controller, int nsid) {
+        throw new BackendException("this VMM cannot detach drives from a running microVM");
+    }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

@@ -126,6 +126,16 @@ public final class Vmm implements AutoCloseable {
         return board.attachNvmeNamespace(controller, drive);
     }
 
+    /**
+     * Detaches namespace {@code nsid} from NVMe controller {@code controller} of the running machine and closes
+     * (unlocks) its image. The guest's driver is told by a Namespace Attribute Changed event and removes the
+     * disk; I/O it sends there afterwards fails with Invalid Namespace. Unknown ones are IllegalArgumentException.
+     */
+    public synchronized void detachNvmeNamespace(int controller, int nsid) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.detachNvmeNamespace(controller, nsid);
+    }
+
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
     public void sendCtrlAltDel() { board.sendCtrlAltDel(); }
 

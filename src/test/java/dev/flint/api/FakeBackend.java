@@ -37,6 +37,11 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized void detachNvme(int controller, int nsid) {
+        calls.add("detach-nvme " + controller + " " + nsid);
+    }
+
+    @Override
     public synchronized void pause() { calls.add("pause"); }
 
     @Override

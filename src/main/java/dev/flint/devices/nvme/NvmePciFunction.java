@@ -94,6 +94,14 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
         return nsid;
     }
 
+    /**
+     * Detaches namespace {@code nsid} (hot-attached, or the drive the controller was made with) and closes its
+     * image; a running guest's driver is told by a Namespace Attribute Changed event and drops the disk.
+     */
+    public void detach(int nsid) {
+        controller.detach(nsid);
+    }
+
     /** Lets the engine's interrupt routes (kvm: irqfd) carry the MSI-X vectors. Call before the guest runs. */
     public void useFastPaths(IoFastPaths paths) {
         paths.interrupts().ifPresent(msix::useRoutes);
