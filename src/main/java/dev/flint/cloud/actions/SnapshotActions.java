@@ -95,12 +95,14 @@ public final class SnapshotActions {
                 .ownerId(cloud.accountId()).encrypted(false).tags(TagSupport.toSdk(made.tags())).build();
     }
 
-    /** The instance the volume is attached to, if it runs (its vCPUs are paused during the copy). */
+    /**
+     * The instance the volume is attached to, if its VMM runs (whatever the record's state: a stopping guest
+     * still writes); its vCPUs are paused during the copy.
+     */
     private String runningInstance(VolumeRecord volume) {
         if (volume.attachment() == null) return null;
-        return cloud.fleet().find(volume.attachment().instanceId()).map(Versioned::value)
-                .filter(r -> r.state() == InstanceState.RUNNING || r.state() == InstanceState.PENDING)
-                .map(InstanceRecord::instanceId).orElse(null);
+        String id = volume.attachment().instanceId();
+        return cloud.runtime().isRunning(id) ? id : null;
     }
 
     /** Stores the snapshot as pending, copies the file (with {@code pauseInstance} paused, if any), then completed. */
