@@ -8,7 +8,7 @@
 #   describe — DescribeInstances latency against a daemon holding many instance records (the control plane alone,
 #              through bench/cloud-api.sh: the SDK's Ec2Client over loopback, real SigV4 and codec, a fake runtime).
 # Prints per-run figures and medians. Usage: bench/cloud.sh [RUNS] [RECORDS]   (defaults 3 and 1000).
-# BENCH_CLOUD_SKIP=launch skips the launch loop (the EBS part still boots one instance).
+# BENCH_CLOUD_SKIP="launch describe" skips those parts (the EBS part boots one instance of its own).
 # Needs root (a throw-away network namespace holds the daemon and its instances), the AWS CLI and ssh.
 set -euo pipefail
 runs=${1:-3}
@@ -50,7 +50,7 @@ chmod 600 "$key"
 sshq() { inns ssh -i "$key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
     -o ConnectTimeout=5 -o LogLevel=ERROR "$@"; }
 for i in $(seq "$runs"); do
-    [[ ${BENCH_CLOUD_SKIP:-} == launch ]] && break
+    [[ " ${BENCH_CLOUD_SKIP:-} " == *" launch "* ]] && break
     start=$(date +%s%N)
     id=$(inns aws ec2 run-instances --image-id "$image" --instance-type t3.micro --key-name bench \
         --query 'Instances[0].InstanceId' --output text)
@@ -121,6 +121,7 @@ for gib in 1 4 16; do
 done
 df -T "$work/data" | tail -1 | awk '{print "data folder file system: " $2}'
 
+[[ " ${BENCH_CLOUD_SKIP:-} " == *" describe "* ]] && exit 0
 echo
 echo "DescribeInstances with $records records (control plane only, bench/cloud-api.sh):"
 "$repo/bench/cloud-api.sh" "$records" 30 sqlite
