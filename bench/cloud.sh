@@ -47,8 +47,16 @@ key=$work/bench.pem
 inns aws ec2 create-key-pair --key-name bench --key-type ed25519 --query KeyMaterial --output text > "$key"
 chmod 600 "$key"
 : > "$work/launch.txt"
-sshq() { inns ssh -i "$key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
-    -o ConnectTimeout=5 -o LogLevel=ERROR "$@"; }
+# ssh as admin, retried: on a loaded host an emulated guest's sshd can miss the banner timeout.
+sshq() {
+    local n
+    for n in 1 2 3 4 5; do
+        inns ssh -i "$key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+            -o ConnectTimeout=30 -o LogLevel=ERROR "$@" && return 0
+        sleep 1
+    done
+    return 1
+}
 for i in $(seq "$runs"); do
     [[ " ${BENCH_CLOUD_SKIP:-} " == *" launch "* ]] && break
     start=$(date +%s%N)
