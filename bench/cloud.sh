@@ -46,6 +46,8 @@ done
 key=$work/bench.pem
 inns aws ec2 create-key-pair --key-name bench --key-type ed25519 --query KeyMaterial --output text > "$key"
 chmod 600 "$key"
+# Instances are in EC2's default security group, which drops SSH from outside it: open port 22 first.
+inns aws ec2 authorize-security-group-ingress --group-name default --protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null
 : > "$work/launch.txt"
 # ssh as admin, retried: on a loaded host an emulated guest's sshd can miss the banner timeout.
 sshq() {

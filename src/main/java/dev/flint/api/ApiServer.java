@@ -73,13 +73,25 @@ public final class ApiServer implements AutoCloseable {
         http.setSendServerVersion(false);
         http.setSendDateHeader(false);
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-        connector.setUnixDomainPath(socket);
+        // Orchestrators wait for the socket file to appear and then connect. Binding makes the file a moment
+        // before the socket listens, and a connect in that moment is refused: so the socket is bound under
+        // a temporary name beside it and renamed into place once it listens (rename is atomic, and a
+        // socket keeps serving under its new name).
+        Path binding = bindingPath(socket);
+        Files.deleteIfExists(binding);
+        connector.setUnixDomainPath(binding);
         server.addConnector(connector);
         server.setHandler(new Dispatcher(vmm, maxPayload));
         server.setErrorHandler(new FaultErrorHandler());
         try {
             server.start();
+            if (!binding.equals(socket)) Files.move(binding, socket, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (Exception e) {
+            try {
+                Files.deleteIfExists(binding);
+            } catch (IOException ignored) {
+                // best effort: the start error is the one to report
+            }
             try {
                 server.stop();
             } catch (Exception ignored) {
@@ -91,6 +103,15 @@ public final class ApiServer implements AutoCloseable {
     }
 
     public Path socket() { return socket; }
+
+    /** Longest path a Unix socket address holds on Linux (sun_path is 108 bytes with its terminating NUL). */
+    private static final int MAX_SOCKET_PATH = 107;
+
+    /** The temporary name {@code socket} is bound under, or {@code socket} itself if that name would be too long. */
+    static Path bindingPath(Path socket) {
+        Path binding = socket.resolveSibling("." + socket.getFileName() + "." + ProcessHandle.current().pid());
+        return binding.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= MAX_SOCKET_PATH ? binding : socket;
+    }
 
     /** Refuses a socket someone is serving on; removes one nobody is (left by a crashed VMM). */
     static void claimSocketPath(Path socket) throws IOException {

@@ -120,7 +120,7 @@ class ApiServerTest extends ApiTestBase {
         Set<String> specOperations = specOperations();
         assertEquals(specOperations, ApiRoutes.knownOperations(),
                 "the route table must list exactly the operations of firecracker-api.yaml");
-        for (String op : List.of("PUT /snapshot/create", "PUT /snapshot/load", "GET /balloon",
+        for (String op : List.of("GET /balloon/hinting/status",
                 "PUT /cpu-config", "PUT /pmem/{id}", "GET /hotplug/memory")) {
             String[] parts = op.split(" ");
             var reply = api.client.sendRaw(parts[0], parts[1].replace("{id}", "pmem0"), "{}");
@@ -194,5 +194,26 @@ class ApiServerTest extends ApiTestBase {
         IOException refused = assertThrows(IOException.class, () -> ApiServer.start(api.socket, api.vmm, 1024));
         assertTrue(refused.getMessage().contains("in use by another process"), refused.getMessage());
         assertStillServing();
+    }
+
+    @Test
+    void theSocketIsBoundAsideAndMovedIntoPlaceSoItsFileMeansItListens() throws Exception {
+        Path own = Files.createDirectory(dir.resolve("own"));
+        Path socket = own.resolve("api.sock");
+        Path aside = ApiServer.bindingPath(socket);
+        assertEquals(own, aside.getParent());
+        assertTrue(aside.getFileName().toString().startsWith(".api.sock."), aside.toString());
+        try (ApiServer server = ApiServer.start(socket, api.vmm, 1024);
+             UnixSocketClient client = new UnixSocketClient(socket)) {
+            assertEquals(200, client.get("/").status());
+            try (var files = Files.list(own)) {
+                assertEquals(java.util.List.of(socket), files.toList(), "only the socket, nothing left aside");
+            }
+        }
+        assertTrue(Files.notExists(socket), "removed on close");
+        // A name too long to hold the temporary suffix is bound in place.
+        Path deep = Files.createDirectories(own.resolve("d".repeat(Math.max(1, 100 - own.toString().length()))));
+        Path longSocket = deep.resolve("s.sock");
+        if (longSocket.toString().length() <= 107) assertEquals(longSocket, ApiServer.bindingPath(longSocket));
     }
 }

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * makes, {@code eval "$(flint cloud env)"}, then the real AWS CLI launches a real instance from the default
  * {@code debian-12} image with a key pair and user-data, and the system's {@code ssh} logs in with that key.
  * The web console on the same daemon sees the instance running and its live serial console answers a typed
- * command. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
+ * command. The instance is in EC2's default security group: port 22 is dropped until
+ * {@code authorize-security-group-ingress} opens it, at once, and dropped again once revoked. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
  * and the restarted daemon still knows and reaches it; terminate ends it.
  */
 @Tag("guest")
@@ -45,6 +46,7 @@ class AwsCliEndToEndTest {
         String aws = AwsCli.unavailableReason();
         assumeTrue(aws == null, aws);
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/ssh")), "the OpenSSH client is not installed");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "socat is not installed (bin/test installs it)");
     }
 
     /**
@@ -85,6 +87,17 @@ class AwsCliEndToEndTest {
                 aws.ec2("wait", "instance-running", "--instance-ids", instanceId);
                 String ip = aws.ec2("describe-instances", "--instance-ids", instanceId,
                         "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+                assertEquals("default", aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].SecurityGroups[0].GroupName"));
+                // EC2's default group lets in only its own members: the daemon's namespace is dropped on port 22
+                // until SSH is authorized, then gets in without a reboot, and is dropped again once revoked.
+                assertEquals(DROPPED, port22(ns, ip), "SSH before any rule");
+                String[] sshRule = {"--group-name", "default", "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"};
+                aws.ec2(concat("authorize-security-group-ingress", sshRule));
+                assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
+                aws.ec2(concat("revoke-security-group-ingress", sshRule));
+                assertEquals(DROPPED, port22(ns, ip), "SSH after the rule was revoked");
+                aws.ec2(concat("authorize-security-group-ingress", sshRule));
                 assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
                 assertEquals("admin root", ssh(ns, key, ip, "echo $(id -un) $(sudo -n id -un)"));
                 ssh(ns, key, ip, "echo kept-across-stop > /home/admin/before-stop && sync");
@@ -251,18 +264,52 @@ class AwsCliEndToEndTest {
     private static String ssh(NetNamespace ns, Path key, String ip, String command) throws Exception {
         List<String> argv = new ArrayList<>(ns.wrapper());
         argv.addAll(List.of("ssh", "-i", key.toString(), "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=60",
                 "-o", "LogLevel=ERROR", "admin@" + ip, command));
         String last = "";
-        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        // ConnectTimeout covers sshd's banner too: on a loaded host an emulated guest's sshd takes well over 10 s
+        // to fork and answer, and short client timeouts only pile up half-made sessions that slow it further.
+        long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
         while (System.nanoTime() < deadline) {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.waitFor(2, TimeUnit.MINUTES) && p.exitValue() == 0) return out.strip();
+            if (p.waitFor(3, TimeUnit.MINUTES) && p.exitValue() == 0) return out.strip();
             last = out;
             Thread.sleep(2_000);
         }
         throw new AssertionError("ssh admin@" + ip + " '" + command + "' failed: " + last);
+    }
+
+    private static final String DROPPED = "dropped";
+
+    private static String[] concat(String first, String... rest) {
+        String[] all = new String[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    /**
+     * What a TCP connection from the daemon's namespace to {@code ip:22} meets: {@value #DROPPED} when the SYN
+     * goes unanswered (a security group drops it; a guest without sshd would answer with a reset instead),
+     * {@code open} when sshd's banner comes back. Retried while the guest's address does not answer ARP yet.
+     */
+    private static String port22(NetNamespace ns, String ip) throws Exception {
+        List<String> argv = new ArrayList<>(ns.wrapper());
+        argv.addAll(List.of("socat", "-T", "10", "-", "TCP:" + ip + ":22,connect-timeout=10"));
+        String last = "";
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(1, TimeUnit.MINUTES)) p.destroyForcibly();
+            if (out.startsWith("SSH-")) return "open";
+            if (out.contains("timed out")) return DROPPED;
+            last = out;
+            Thread.sleep(2_000);
+        }
+        return last.strip();
     }
 
     /** VMMs outlive their daemon by design; nothing of this test may outlive the test. */

@@ -30,6 +30,8 @@ final class FakeRuntime implements InstanceRuntime {
     volatile boolean ignoreShutdown;
     volatile boolean holdBoot;
     volatile String failLaunchOf;
+    /** The packet filter the control plane asked for last (null before the first). */
+    volatile dev.flint.cloud.compute.FirewallPlan firewall;
     private final ExecutorService reports = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "fake-runtime");
         t.setDaemon(true);
@@ -102,6 +104,11 @@ final class FakeRuntime implements InstanceRuntime {
     @Override
     public void resume(String instanceId) {
         events.add("resume " + instanceId);
+    }
+
+    @Override
+    public void applyFirewall(dev.flint.cloud.compute.FirewallPlan plan) {
+        firewall = plan;
     }
 
     @Override

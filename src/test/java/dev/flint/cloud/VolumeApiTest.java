@@ -275,7 +275,9 @@ class VolumeApiTest {
             cloud.runtime.holdBoot = false;
         }
         ec2.terminateInstances(r -> r.instanceIds(instance, pending));
-        CloudHarness.await("terminated", WAIT, () -> instance(instance).state().name() == InstanceStateName.TERMINATED);
+        // Both, so their root volumes are gone before the next refusal compares everything.
+        CloudHarness.await("terminated", WAIT, () -> instance(instance).state().name() == InstanceStateName.TERMINATED
+                && instance(pending).state().name() == InstanceStateName.TERMINATED);
         refusedUnchanged("InvalidInstanceID.NotFound", () -> ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdf")));
         ec2.deleteVolume(r -> r.volumeId(vol));
     }

@@ -3,7 +3,9 @@ package dev.flint.nested;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.flint.api.ApiGuestBoot;
+import dev.flint.api.ApiMmdsGuest;
 import dev.flint.api.ApiNetworkGuest;
+import dev.flint.api.VsockGuest;
 import dev.flint.boot.GuestNetChecks;
 import dev.flint.boot.GuestNvmeChecks;
 import dev.flint.boot.GuestRootfsChecks;
@@ -21,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * attached at run time, a root file system image on
  * virtio-blk, HTTP both ways over virtio-net on a TAP in a network namespace, and the Firecracker API
  * workflow with a drive and with a network interface (whose metrics must show ioeventfd and irqfd carried
- * the virtio traffic). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
+ * the virtio traffic), the metadata service the VMM answers on that interface, and vsock streams both ways. Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
  * here and {@link NestedKvmTest} runs it inside L1, where nothing may be skipped.
  */
 class KvmGuestTest {
@@ -67,5 +69,16 @@ class KvmGuestTest {
     private static void assumeNetNamespaces() {
         String reason = NetNamespace.unavailableReason();
         assumeTrue(reason == null, "network namespaces unavailable: " + reason);
+    }
+
+    @Test
+    void theGuestReadsTheMetadataServiceOverItsInterface(@TempDir Path dir) throws Exception {
+        assumeNetNamespaces();
+        ApiMmdsGuest.run("kvm", "V2", dir);
+    }
+
+    @Test
+    void vsockStreamsBothWaysManyAtOnce(@TempDir Path dir) throws Exception {
+        VsockGuest.run("kvm", dir);
     }
 }

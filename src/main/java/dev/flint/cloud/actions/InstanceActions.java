@@ -76,6 +76,8 @@ public final class InstanceActions {
         a.put("launch-index", r -> List.of(String.valueOf(r.launchIndex())));
         a.put("client-token", r -> r.clientToken() == null ? List.of() : List.of(r.clientToken()));
         a.put("owner-id", r -> List.of(cloud.accountId()));
+        a.put("instance.group-id", r -> SecurityGroupActions.identifiers(cloud, r).stream().map(g -> g.groupId()).toList());
+        a.put("instance.group-name", r -> SecurityGroupActions.identifiers(cloud, r).stream().map(g -> g.groupName()).toList());
         a.put("metadata-options.http-tokens", r -> List.of(r.tokensRequired() ? "required" : "optional"));
         this.instanceFilters = new Filters<>(a, InstanceRecord::tags);
     }
@@ -122,10 +124,11 @@ public final class InstanceActions {
         Map<String, String> tags = TagSupport.fromSpecifications(q.tagSpecifications(), "instance");
         String token = q.clientToken();
         if (token != null && token.length() > 64) throw Ec2Exception.invalidParameter("ClientToken is longer than 64 characters.");
+        List<String> groups = SecurityGroupActions.forLaunch(cloud, q.securityGroupIds(), q.securityGroups());
         String digest = Integer.toHexString(q.toBuilder().clientToken(null).dryRun(null).build().hashCode());
         List<InstanceRecord> made = cloud.fleet().run(new Fleet.RunPlan(image.imageId(), Path.of(image.file()), shape.name(),
                 shape.vcpus(), shape.memoryMib(), q.minCount(), q.maxCount(), keyName, publicKey, userData, tokensRequired, rootGib, tags,
-                token, digest, rootDeleteOnTermination, launchVolumes));
+                token, digest, groups, rootDeleteOnTermination, launchVolumes));
         InstanceRecord first = made.getFirst();
         return RunInstancesResponse.builder().reservationId(first.reservationId()).ownerId(cloud.accountId())
                 .groups(List.of()).instances(made.stream().map(this::toSdk).toList()).build();
@@ -389,7 +392,8 @@ public final class InstanceActions {
                         .httpPutResponseHopLimit(1).build())
                 .tags(TagSupport.toSdk(r.tags()))
                 .blockDeviceMappings(blockDevices(r));
-        if (hasAddress) b.privateIpAddress(r.privateIp());
+        if (hasAddress) b.privateIpAddress(r.privateIp()).vpcId(dev.flint.cloud.fleet.Firewall.VPC_ID);
+        b.securityGroups(SecurityGroupActions.identifiers(cloud, r));
         if (r.stateReasonCode() != null) b.stateReason(StateReason.builder().code(r.stateReasonCode()).message(r.stateReasonCode()).build());
         return b.build();
     }

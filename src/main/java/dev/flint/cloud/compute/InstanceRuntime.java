@@ -132,6 +132,13 @@ public interface InstanceRuntime extends AutoCloseable {
     record UsageSample(long epochMillis, double cpuPercent, long blockReadBytes, long blockWriteBytes,
                        long netRxBytes, long netTxBytes) {}
 
+    /**
+     * Makes {@code plan} the instance network's packet filter, replacing the previous one at once, running
+     * instances included. Until the first call nothing is filtered; after it, an instance address the plan
+     * does not name gets no new connections at all.
+     */
+    void applyFirewall(FirewallPlan plan) throws RuntimeFailure;
+
     /** Host memory (MiB) that instances may use in total, for capacity checks. */
     long memoryCapacityMib();
 

@@ -151,6 +151,15 @@ public final class VmmRuntime implements InstanceRuntime {
     private Path socket(String id) { return options.runtimeDir().resolve("sockets").resolve(id + ".sock"); }
 
     @Override
+    public void applyFirewall(FirewallPlan plan) throws RuntimeFailure {
+        try {
+            network.applyFirewall(plan);
+        } catch (IOException e) {
+            throw new RuntimeFailure("cannot apply the security groups: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void launch(LaunchSpec spec) throws RuntimeFailure {
         String id = spec.instanceId();
         if (!id.matches("[A-Za-z0-9-]{1,64}")) throw new RuntimeFailure("bad instance id: " + id);

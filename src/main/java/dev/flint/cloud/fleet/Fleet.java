@@ -61,6 +61,8 @@ public final class Fleet implements InstanceRuntime.Listener {
     private final int hostCpus;
     private final ScheduledExecutorService executor;
     private final Object lock = new Object();
+    /** Told when instances are made or terminated, so the security groups' member lists follow (before launches). */
+    private volatile Runnable membershipChanged = () -> {};
     /** Instances whose volume is being prepared or whose VMM is being started (the runtime may not know them yet). */
     private final Set<String> launching = ConcurrentHashMap.newKeySet();
     /** Exits reported while the instance was {@link #launching}: handled once the launch has settled. */
@@ -84,7 +86,7 @@ public final class Fleet implements InstanceRuntime.Listener {
     /** What one RunInstances asks for, validated by the handler. */
     public record RunPlan(String imageId, Path imageFile, String instanceType, int vcpus, int memoryMib, int minCount, int maxCount,
             String keyName, String publicKey, String userData, boolean tokensRequired, int rootVolumeGib, Map<String, String> tags,
-            String clientToken, String requestDigest,
+            String clientToken, String requestDigest, List<String> securityGroupIds,
             // The root volume's DeleteOnTermination (EC2's default: true), and data volumes made at launch.
             boolean rootDeleteOnTermination, List<LaunchVolume> launchVolumes) {}
 
@@ -94,6 +96,20 @@ public final class Fleet implements InstanceRuntime.Listener {
     /** The EBS volumes: create, attach, detach, delete, and what each instance has. */
     public VolumeBook volumes() {
         return volumeBook;
+    }
+
+
+    public void onMembershipChange(Runnable action) {
+        this.membershipChanged = action;
+    }
+
+    /** A failure here leaves the new or gone address without connections (the filter fails closed); the next change retries. */
+    private void membershipChanged() {
+        try {
+            membershipChanged.run();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "the security groups could not follow an instance change", e);
+        }
     }
 
     public Optional<Versioned<InstanceRecord>> find(String instanceId) {
@@ -136,7 +152,7 @@ public final class Fleet implements InstanceRuntime.Listener {
                 InstanceRecord record = new InstanceRecord(id, reservationId, plan.imageId(), plan.instanceType(), plan.vcpus(),
                         plan.memoryMib(), plan.keyName(), plan.publicKey(), InstanceState.PENDING, "", null, ip, AddressPlan.macFor(ip),
                         volumes.resolve(id + ".ext4").toString(), plan.rootVolumeGib(), plan.userData(), plan.tokensRequired(),
-                        now, i, plan.clientToken(), plan.tags(), false);
+                        now, i, plan.clientToken(), plan.tags(), false, plan.securityGroupIds());
                 made.add(record);
                 writes.add(Write.create(Keys.INSTANCE + id, Records.encode(record)));
                 writes.addAll(launchVolumeWrites(record, plan, now));
@@ -145,9 +161,16 @@ public final class Fleet implements InstanceRuntime.Listener {
                 writes.add(Write.create(Keys.RUN_TOKEN + plan.clientToken(), Records.encode(new RunToken(plan.clientToken(),
                         plan.requestDigest(), reservationId, made.stream().map(InstanceRecord::instanceId).toList()))));
             }
+            // The groups are rewritten unchanged: a DeleteSecurityGroup racing with this launch fails its compare-and-set.
+            for (String groupId : plan.securityGroupIds()) {
+                CloudStore.Entry group = records.store().get(Keys.SECURITY_GROUP + groupId).orElseThrow(() -> Ec2Exception.client(
+                        "InvalidGroup.NotFound", "The security group '" + groupId + "' does not exist"));
+                writes.add(Write.update(group, group.value()));
+            }
             if (!records.store().commit(writes)) throw Ec2Exception.internal("the store refused the new instances (a concurrent writer); retry");
             for (InstanceRecord r : made) launching.add(r.instanceId());
         }
+        membershipChanged();
         for (InstanceRecord r : made) executor.execute(() -> prepareAndLaunch(r.instanceId(), plan.imageFile()));
         return made;
     }
@@ -332,7 +355,10 @@ public final class Fleet implements InstanceRuntime.Listener {
             }
             if (relaunch) launching.add(instanceId);
         }
-        if (deleteVolume != null) Volumes.delete(deleteVolume);
+        if (deleteVolume != null) {
+            Volumes.delete(deleteVolume);
+            membershipChanged();
+        }
         if (relaunch) {
             executor.execute(() -> {
                 try {

@@ -10,6 +10,7 @@ public final class Keys {
     public static final String SNAPSHOT = "snapshot/";
     /** CreateVolume's ClientToken → the volume it made. */
     public static final String VOLUME_TOKEN = "token/volume/";
+    public static final String SECURITY_GROUP = "securitygroup/";
 
     private Keys() {}
 }

@@ -33,7 +33,7 @@ final class GuestSide {
     String http(int port, String request) {
         int seq = 1000;
         send(tcp(port, 80, seq, 0, SYN, new byte[0]));
-        byte[] synAck = stack.nextReply();
+        byte[] synAck = nextReplyTo(port);
         if (synAck == null || (flags(synAck) & (SYN | ACK)) != (SYN | ACK)) throw new AssertionError("no SYN-ACK");
         int ack = seqOf(synAck) + 1;
         seq++;
@@ -43,7 +43,7 @@ final class GuestSide {
         seq += data.length;
         ByteArrayOutputStream answer = new ByteArrayOutputStream();
         for (int rounds = 0; rounds < 1000; rounds++) {
-            byte[] f = stack.nextReply();
+            byte[] f = nextReplyTo(port);
             if (f == null) {
                 send(tcp(port, 80, seq, ack, FIN | ACK, new byte[0])); // nothing more: close our side
                 seq++;
@@ -66,6 +66,18 @@ final class GuestSide {
     }
 
     void send(byte[] frame) { stack.receive(frame, frame.length); }
+
+    /**
+     * The next answer frame for this guest's connection from {@code port}, or null. Frames for other
+     * connections are passed over, as a guest's TCP demultiplexes them: when the connection table is full,
+     * the MMDS resets its least recently used connection before it answers a new SYN.
+     */
+    private byte[] nextReplyTo(int port) {
+        for (byte[] f; (f = stack.nextReply()) != null; ) {
+            if (u16(f, 12) == 0x0800 && i32(f, 30) == GUEST_IP && u16(f, 36) == port) return f;
+        }
+        return null;
+    }
 
     byte[] arpRequest(int target) {
         byte[] f = new byte[42];

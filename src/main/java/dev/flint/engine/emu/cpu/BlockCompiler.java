@@ -30,6 +30,7 @@ final class BlockCompiler {
     private static final ClassDesc INSN = ClassDesc.of(DecodedInsn.class.getName());
     private static final ClassDesc COMPILED = ClassDesc.of(CompiledBlock.class.getName());
     private static final ClassDesc CPU = ClassDesc.of(Cpu.class.getName());
+    private static final ClassDesc MMU = ClassDesc.of(dev.flint.engine.emu.mmu.Mmu.class.getName());
     private static final MethodTypeDesc TAKES_INSN = MethodTypeDesc.of(ConstantDescs.CD_void, INSN);
     private static final MethodTypeDesc TAKES_LONG = MethodTypeDesc.of(ConstantDescs.CD_void, ConstantDescs.CD_long);
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
@@ -108,6 +109,7 @@ final class BlockCompiler {
             if (InlineForms.handles(d)) {
                 forms.emit(d, flagsDead[i]);
                 if (i == last) leave(code, forms, d.endIp, insns.length);
+                else if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
             } else if (d.fast == FastPath.JMP && i == last) {
                 leave(code, forms, d.imm, insns.length);
             } else if (d.fast == FastPath.JCC) {
@@ -139,6 +141,7 @@ final class BlockCompiler {
                 } else if (method != null) {
                     call(code, i, method);
                     forms.reload();
+                    if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
                 } else {
                     // A jump or call that went to the next instruction when the block was built (CALL +0):
                     // leave if it goes elsewhere now.
@@ -150,6 +153,7 @@ final class BlockCompiler {
                             .loadConstant(i + 1).ireturn()
                             .labelBinding(fallsThrough);
                     forms.reload();
+                    if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
                 }
             }
         }
@@ -170,6 +174,27 @@ final class BlockCompiler {
         forms.storeDirty();
         code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
         code.loadConstant(count).ireturn();
+    }
+
+    /**
+     * After a store: if it changed a page holding decoded code (maybe the rest of this very block), the
+     * block ends here, so the next instruction is run from memory as it is now, as on hardware.
+     */
+    private static void leaveIfCodeStored(CodeBuilder code, InlineForms forms, long rip, int count) {
+        Label goesOn = code.newLabel();
+        code.aload(InlineForms.MMU).invokevirtual(MMU, "codeStored", MethodTypeDesc.of(ConstantDescs.CD_boolean))
+                .ifeq(goesOn);
+        leave(code, forms, rip, count);
+        code.labelBinding(goesOn);
+    }
+
+    /** True for the fast forms that write guest memory. */
+    static boolean stores(int form) {
+        return switch (form) {
+            case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_STORE, FastPath.ALU_STORE_IMM,
+                 FastPath.SETCC_STORE, FastPath.PUSH, FastPath.CALL -> true;
+            default -> false;
+        };
     }
 
     /**

@@ -19,9 +19,10 @@ import static dev.flint.engine.emu.cpu.CpuState.*;
  * The interpreter: executes x86 instructions in real, protected, compatibility and 64-bit mode. Each
  * instruction is decoded once, the first time it runs, into a {@link DecodedInsn}; runs of them form
  * {@link DecodedBlock}s, which later executions replay without fetching or decoding again as long as
- * guest memory still holds the same code bytes (checked on every block entry, so self-modifying code,
- * module loading and DMA into code pages need no hooks). {@link #runBlock} is the seam where a compiler
- * of hot blocks to JVM bytecode plugs in.
+ * guest memory still holds the same code bytes (every write to a page holding decoded code, a store,
+ * another vCPU's or a device's, changes that page's version in {@link dev.flint.engine.emu.mmu.CodePages},
+ * which a block compares on entry). {@link #runBlock} is the seam where a compiler of hot blocks to JVM
+ * bytecode plugs in.
  *
  * <p>An instruction either completes (registers, memory and RIP updated) or throws a {@link GuestFault}
  * before changing anything architecturally visible except for string instructions, whose progress
@@ -39,6 +40,7 @@ public final class Cpu implements FpuHost {
     private final long[] r;
     private final Mmu mmu;
     private final MemorySegment ram;
+    private final dev.flint.engine.emu.mmu.CodePages codePages;
     private final Bus ports;
     private final CpuInterruptPort apic;
     private final GuestClock clock;
@@ -125,6 +127,7 @@ public final class Cpu implements FpuHost {
         this.r = state.gpr;
         this.mmu = mmu;
         this.ram = mmu.ram();
+        this.codePages = mmu.physical().codePages();
         this.ports = ports;
         this.apic = apic;
         this.clock = clock;
@@ -160,6 +163,27 @@ public final class Cpu implements FpuHost {
         s.rip = 0;
         halted = false;
         afterStateLoad();
+    }
+
+    /**
+     * Snapshot of a vCPU stopped at an instruction boundary: the register file, the x87/SSE state, the
+     * interrupt shadow, HLT, NMI blocking and the TSC offset. Decoded blocks and TLBs are caches, rebuilt.
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        s.save(out);
+        out.putBoolean(interruptShadow).putBoolean(halted).putBoolean(nmiBlocked).putLong(tscAdjust);
+        fpu.save(out);
+    }
+
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        s.restore(in);
+        boolean shadow = in.getBoolean();
+        halted = in.getBoolean();
+        nmiBlocked = in.getBoolean();
+        tscAdjust = in.getLong();
+        fpu.restore(in);
+        afterStateLoad();
+        interruptShadow = shadow;
     }
 
     private void afterStateLoad() {
@@ -257,6 +281,7 @@ public final class Cpu implements FpuHost {
     private long runBlock(long max) {
         long rip = s.rip;
         int count = 0;
+        mmu.clearCodeStored();
         startIp = rip; // a fault on the code fetch itself restarts here
         try {
             long lin = mode64 ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
@@ -268,7 +293,7 @@ public final class Cpu implements FpuHost {
                 int key = modeKey();
                 DecodedBlock block = blocks.get(lin, rip, key, pageHost);
                 if (block != null && (block.page2Lin < 0 || mmu.codePageIfCached(block.page2Lin) == block.page2Host)
-                        && block.matches(ram)) {
+                        && current(block)) {
                     if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
                         block.compiled = BlockCompiler.compile(block.insns);
                     }
@@ -300,6 +325,23 @@ public final class Cpu implements FpuHost {
         return Math.max(count, 1);
     }
 
+    /**
+     * True if the block's code bytes are still in memory: its pages' versions are the ones it noted, or
+     * else its bytes compare equal (then it notes the versions anew, marking the pages as code first so
+     * that a later write changes them).
+     */
+    private boolean current(DecodedBlock b) {
+        if (codePages.version(b.pageHost) == b.version
+                && (b.page2Host < 0 || codePages.version(b.page2Host) == b.version2)) {
+            return true;
+        }
+        int v = codePages.markCode(b.pageHost), v2 = b.page2Host < 0 ? 0 : codePages.markCode(b.page2Host);
+        if (!b.matches(ram)) return false;
+        b.version = v;
+        b.version2 = v2;
+        return true;
+    }
+
     /** Replays decoded instructions while execution falls through from one to the next. */
     private int replayBlock(DecodedInsn[] insns, long max) {
         int gen = mmu.generation(), epoch = modeEpoch;
@@ -310,7 +352,7 @@ public final class Cpu implements FpuHost {
                 // The fast forms change nothing that ends a block except RIP.
                 startIp = d.rip;
                 fast.run(d);
-                if (count == insns.length || count >= max || s.rip != d.endIp) return count;
+                if (count == insns.length || count >= max || s.rip != d.endIp || mmu.codeStored()) return count;
                 continue;
             }
             replay(d);
@@ -331,6 +373,8 @@ public final class Cpu implements FpuHost {
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
         long page2Host = -1;
+        // Marked before any byte is decoded: a store into this code while it runs changes the version.
+        int version = codePages.markCode(pageHost), version2 = 0;
         try {
             while (count < max && kept < MAX_BLOCK) {
                 DecodedInsn d = new DecodedInsn();
@@ -350,6 +394,7 @@ public final class Cpu implements FpuHost {
                         && (page2Host = mmu.codePageIfCached(page + 4096)) >= 0;
                 if (!recorded && !crossing) break;
                 if (crossing) {
+                    version2 = codePages.markCode(page2Host);
                     int inFirst = (int) (4096 - (startLin & 0xFFF));
                     window = 0;
                     window2 = 0;
@@ -377,7 +422,7 @@ public final class Cpu implements FpuHost {
             recording = null;
             if (kept > 0) {
                 blocks.put(new DecodedBlock(lin, rip, key, pageHost,
-                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length, page2Host));
+                        java.util.Arrays.copyOf(buildScratch, kept), codeScratch, length, page2Host, version, version2));
             }
         }
         return count;
@@ -386,7 +431,7 @@ public final class Cpu implements FpuHost {
     /** True when something the last instruction did means the block must not go on. */
     private boolean blockInterrupted(int gen, int epoch) {
         return halted || interruptShadow || (flags.system & Flags.TF) != 0 || mmu.generation() != gen
-                || modeEpoch != epoch;
+                || modeEpoch != epoch || mmu.codeStored();
     }
 
     /**

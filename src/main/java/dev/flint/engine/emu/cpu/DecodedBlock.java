@@ -5,11 +5,12 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * A run of instructions decoded once, all in one code page (the last one may cross into the next),
- * entered at its first instruction. It keeps
- * a copy of its code bytes and is only used while guest memory still holds exactly those bytes: this
- * check on every entry catches every kind of code write (the guest's own stores, another vCPU's, device
- * DMA into a page that later holds code) without hooks on any write path. A store that rewrites a later
- * instruction of the block being run takes effect from the next entry.
+ * entered at its first instruction. It is only used while guest memory still holds exactly the bytes it
+ * was decoded from: it notes the {@link dev.flint.engine.emu.mmu.CodePages} version of its page(s), which
+ * every write there bumps (the guest's own stores, another vCPU's, device DMA), and on entry compares
+ * that; only a changed version costs a comparison of its copy of the code bytes ({@link #matches}),
+ * which renews the noted versions if the bytes are intact. A store that rewrites a later instruction of
+ * the block being run ends the block after the store, so the change takes effect at once.
  *
  * <p>{@link #entries} counts how often the block ran; a hot block made only of {@link FastPath} forms is
  * compiled to JVM bytecode ({@link #compiled}) and runs as that from then on.
@@ -30,6 +31,8 @@ final class DecodedBlock {
      * offset it translated to (the block is only used while it still does), else -1.
      */
     final long page2Lin, page2Host;
+    /** The code tracker's versions of the block's page and of the next page (if it crosses) when last checked. */
+    int version, version2;
     /** The block as JVM bytecode once it ran often enough ({@link BlockCompiler}); null before or if not compilable. */
     CompiledBlock compiled;
 
@@ -40,7 +43,9 @@ final class DecodedBlock {
     private final long[] wordValue, wordMask;
 
     DecodedBlock(long linear, long rip, int modeKey, long pageHost, DecodedInsn[] insns, byte[] code, int length,
-                 long page2Host) {
+                 long page2Host, int version, int version2) {
+        this.version = version;
+        this.version2 = version2;
         this.linear = linear;
         this.rip = rip;
         this.modeKey = modeKey;
@@ -52,7 +57,7 @@ final class DecodedBlock {
             page2Lin = (linear & ~0xFFFL) + 4096;
             this.page2Host = page2Host;
             byte[] tail = java.util.Arrays.copyOfRange(code, inFirst, length);
-            page2 = new DecodedBlock(page2Lin, 0, 0, page2Host, new DecodedInsn[0], tail, tail.length, -1);
+            page2 = new DecodedBlock(page2Lin, 0, 0, page2Host, new DecodedInsn[0], tail, tail.length, -1, 0, 0);
             length = inFirst;
         } else {
             page2Lin = -1;

@@ -202,8 +202,8 @@ public final class Mmu {
         long h = host[WRITE][idx];
         if (h < 0) return splitCas(lin, size, expected, value);
         long off = h + (lin & 0xFFF);
-        if (size == 8 && (off & 7) == 0) return CAS_LONG.compareAndSet(ram, off, expected, value);
-        if (size == 4 && (off & 3) == 0) return CAS_INT.compareAndSet(ram, off, (int) expected, (int) value);
+        if (size == 8 && (off & 7) == 0) return stored(off, CAS_LONG.compareAndSet(ram, off, expected, value));
+        if (size == 4 && (off & 3) == 0) return stored(off, CAS_INT.compareAndSet(ram, off, (int) expected, (int) value));
         if (size < 4 && (off & ~3L) == ((off + size - 1) & ~3L)) {
             long word = off & ~3L;
             int shift = (int) (off - word) * 8;
@@ -214,11 +214,22 @@ public final class Mmu {
                     return false;
                 }
                 int next = (old & ~fieldMask) | (((int) value << shift) & fieldMask);
-                if (CAS_INT.compareAndSet(ram, word, old, next)) return true;
+                if (CAS_INT.compareAndSet(ram, word, old, next)) return stored(off, true);
             }
         }
         return splitCas(lin, size, expected, value);
     }
+
+    /** A swap at host offset {@code off} that happened ({@code swapped}) is a store: the code tracker hears of it. */
+    private boolean stored(long off, boolean swapped) {
+        if (swapped) phys.stored(off);
+        return swapped;
+    }
+
+    /** True if a store since the last {@link #clearCodeStored} changed a page holding decoded code. */
+    public boolean codeStored() { return phys.codeStored(); }
+
+    public void clearCodeStored() { phys.clearCodeStored(); }
 
     private boolean splitCas(long lin, int size, long expected, long value) {
         synchronized (SPLIT_LOCK) {
@@ -265,7 +276,7 @@ public final class Mmu {
                 observed[1] = hi;
                 if (lo != expectedLo || hi != expectedHi) return false;
                 if (!CAS_LONG.compareAndSet(ram, off, lo, newLo)) continue;
-                if (CAS_LONG.compareAndSet(ram, off + 8, hi, newHi)) return true;
+                if (CAS_LONG.compareAndSet(ram, off + 8, hi, newHi)) return stored(off, true);
                 CAS_LONG.compareAndSet(ram, off, newLo, lo);
             }
         }

@@ -23,12 +23,29 @@ public final class PhysicalMemory {
     private final MemorySegment ram;
     private final Bus mmio;
     private final CpuInterruptPort apic;
+    private final CodePages codePages;
+    /** Set when one of this vCPU's stores hit a page holding decoded code; the CPU ends its block then. */
+    private boolean codeStored;
 
     public PhysicalMemory(GuestMemory memory, Bus mmio, CpuInterruptPort apic) {
         this.memory = memory;
         this.ram = memory.segment();
         this.mmio = mmio;
         this.apic = apic;
+        this.codePages = CodePages.of(memory);
+    }
+
+    /** The machine's record of which pages hold decoded code. */
+    public CodePages codePages() { return codePages; }
+
+    /** True if a store since the last {@link #clearCodeStored} changed a page holding decoded code. */
+    public boolean codeStored() { return codeStored; }
+
+    public void clearCodeStored() { codeStored = false; }
+
+    /** After a store at host offset {@code off}: tells the code tracker (bytes already written). */
+    void stored(long off) {
+        if (codePages.stored(off)) codeStored = true;
     }
 
     public MemorySegment ram() { return ram; }
@@ -71,7 +88,9 @@ public final class PhysicalMemory {
             write(pa, 8, value);
             return true;
         }
-        return (boolean) ENTRY.compareAndSet(ram, host + (pa & 0xFFF), expected, value);
+        boolean swapped = (boolean) ENTRY.compareAndSet(ram, host + (pa & 0xFFF), expected, value);
+        if (swapped) stored(host + (pa & 0xFFF));
+        return swapped;
     }
 
     private static final java.lang.invoke.VarHandle ENTRY = ValueLayout.JAVA_LONG.varHandle();
@@ -96,5 +115,6 @@ public final class PhysicalMemory {
             case 4 -> ram.set(INT, off, (int) v);
             default -> ram.set(LONG, off, v);
         }
+        stored(off);
     }
 }

@@ -34,7 +34,19 @@ class DriveConfigTest {
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("")).getMessage());
         assertEquals("--drive needs a path before the options: ,ro",
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse(",ro")).getMessage());
-        assertEquals("--drive: unknown option 'rw' (options: ro, if=virtio|nvme, serial=ID): x.img,rw",
+        assertEquals("--drive: unknown option 'rw' (options: ro, if=virtio|nvme, serial=ID, bandwidth=SIZE/MS[/BURST], "
+                        + "ops=SIZE/MS[/BURST]): x.img,rw",
                 assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("x.img,rw")).getMessage());
+        assertEquals("bandwidth=1M/1000: SIZE, REFILL_MS and ONE_TIME_BURST are whole numbers",
+                assertThrows(IllegalArgumentException.class, () -> DriveConfig.parse("x.img,bandwidth=1M/1000")).getMessage());
+    }
+
+    @Test
+    void rateLimitOptionsBecomeTheDrivesBuckets() {
+        DriveConfig d = DriveConfig.parse("a,b.img,if=nvme,bandwidth=1048576/1000,ops=100/1000/50");
+        assertEquals(java.nio.file.Path.of("a,b.img"), d.path());
+        assertEquals(new dev.flint.devices.ratelimit.RateLimit(new dev.flint.devices.ratelimit.BucketConfig(1048576, 0, 1000),
+                new dev.flint.devices.ratelimit.BucketConfig(100, 50, 1000)), d.rateLimit());
+        assertEquals(dev.flint.devices.ratelimit.RateLimit.NONE, DriveConfig.parse("x.img").rateLimit());
     }
 }

@@ -170,4 +170,18 @@ class DecodedBlockTest {
             assertEquals(42, r.state().gpr()[0], "the second pass ran the rewritten mov");
         }
     }
+
+    @Test
+    void aStoreIntoTheRestOfTheRunningBlockTakesEffectAtOnce() {
+        // mov ecx, 20; L: add byte [rip+1], 1 (the immediate of the next mov); mov eax, 1; add ebx, eax;
+        // dec ecx; jnz L; hlt. As on hardware, every pass runs the immediate its own store just raised
+        // (2, 3, ... 21), replayed and compiled alike: the block must end after the store.
+        String code = "b914000000" + "80050100000001" + "b801000000" + "01c3" + "ffc9" + "75ee" + "f4";
+        for (long threshold : new long[] {0, 1, 2, -1}) {
+            EmuTestRig.Result r = run(code, 0, threshold);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop());
+            assertEquals(21, r.state().gpr()[0], "threshold " + threshold);
+            assertEquals(230, r.state().gpr()[3], "threshold " + threshold + ": the sum of 2..21");
+        }
+    }
 }
