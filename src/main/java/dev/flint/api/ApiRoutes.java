@@ -61,6 +61,8 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.putBootSource(Json.parse(body, BootSource.class)))),
             new Route("PUT", "/drives/{id}", "put_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.putDrive(id, Json.parse(body, Drive.class)))),
+            new Route("DELETE", "/drives/{id}", "delete_api_requests.drive",
+                    (vmm, id, body) -> done(() -> vmm.deleteDrive(id))),
             new Route("PATCH", "/drives/{id}", "patch_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.patchDrive(id, Json.parse(body, PartialDrive.class)))),
             new Route("PUT", "/network-interfaces/{id}", "put_api_requests.network",

@@ -151,6 +151,9 @@ final class VmResources {
         return controller;
     }
 
+    /** Forgets a drive detached from the running machine. */
+    void detached(String pathId) { drives.remove(pathId); }
+
     Drive drive(String id) { return drives.get(id); }
 
     /** A running drive's new rate limiter, so GET /vm/config shows what is in force. */

@@ -175,6 +175,15 @@ public final class VmmApiBackend implements VmmBackend {
     }
 
     @Override
+    public void detachNvme(int controller, int nsid) {
+        try {
+            running().detachNvmeNamespace(controller, nsid);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void resume() { running().resume(); }
 
     @Override

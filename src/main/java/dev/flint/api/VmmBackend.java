@@ -40,6 +40,11 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot attach drives to a running microVM");
     }
 
+    /** Detaches namespace {@code nsid} of NVMe controller {@code controller} from the running machine. */
+    default void detachNvme(int controller, int nsid) {
+        throw new BackendException("this VMM cannot detach drives from a running microVM");
+    }
+
     /**
      * Moves the running machine's balloon target to {@code amountMib}; the guest's driver inflates or
      * deflates towards it. A refusal (no driver running in the guest yet) is a {@link BackendException}.

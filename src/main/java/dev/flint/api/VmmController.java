@@ -63,6 +63,11 @@ public final class VmmController implements AutoCloseable {
     private List<String> netIds = List.of();
     /** The started machine's NVMe controllers (drives' and empty ones), the targets of hot attach. */
     private int nvmeControllers;
+    /** Where each NVMe drive of the running machine sits (boot-time drives: namespace 1 of their own controller). */
+    private final Map<String, NvmeSlot> nvmeSlots = new java.util.HashMap<>();
+
+    /** One NVMe namespace: controller index (0 = the first) and namespace ID. */
+    private record NvmeSlot(int controller, int nsid) {}
     private LoggerConfig loggerConfig;
     private LogOutput logOutput;
     private MetricsConfig metricsConfig;
@@ -171,7 +176,34 @@ public final class VmmController implements AutoCloseable {
             throw ApiException.badRequest("cannot attach drive " + id + ": " + e.getMessage());
         }
         resources.attached(id, drive);
+        nvmeSlots.put(id, new NvmeSlot(controller, nsid));
         LOG.info(() -> "drive " + id + " attached as namespace " + nsid + " of NVMe controller " + controller);
+    }
+
+    /**
+     * Flint's extension: detaches an NVMe drive from the running machine (one attached after boot, or an
+     * {@code nvme} drive given before InstanceStart). The guest is told and drops the disk; the image is closed
+     * and unlocked, so another VM may take it. Before boot a drive is simply forgotten.
+     */
+    public synchronized void deleteDrive(String id) {
+        if (state == InstanceState.NOT_STARTED) {
+            if (!resources.hasDrive(id)) throw ApiException.badRequest("no drive " + id);
+            resources.detached(id);
+            return;
+        }
+        NvmeSlot slot = nvmeSlots.get(id);
+        if (slot == null) {
+            throw ApiException.badRequest(resources.hasDrive(id) ? "drive " + id + " is a virtio-blk drive: only NVMe drives can be "
+                    + "detached from a running microVM (virtio-blk has no hot-unplug here)" : "no drive " + id);
+        }
+        try {
+            backend.detachNvme(slot.controller(), slot.nsid());
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot detach drive " + id + ": " + e.getMessage());
+        }
+        nvmeSlots.remove(id);
+        resources.detached(id);
+        LOG.info(() -> "drive " + id + " detached: namespace " + slot.nsid() + " of NVMe controller " + slot.controller());
     }
 
     /**
@@ -475,6 +507,8 @@ public final class VmmController implements AutoCloseable {
         }
         state = InstanceState.RUNNING;
         nvmeControllers = spec.nvmeControllers();
+        int controller = 0;
+        for (MachineSpec.DriveSpec d : spec.drives()) if (d.nvme()) nvmeSlots.put(d.id(), new NvmeSlot(controller++, 1));
         netIds = spec.networkInterfaces().stream().map(MachineSpec.NetSpec::id).toList();
         LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
                 + " MiB, kernel " + spec.kernel());

@@ -216,6 +216,16 @@ public final class Vmm implements AutoCloseable {
         return board.attachNvmeNamespace(controller, drive);
     }
 
+    /**
+     * Detaches namespace {@code nsid} from NVMe controller {@code controller} of the running machine and closes
+     * (unlocks) its image. The guest's driver is told by a Namespace Attribute Changed event and removes the
+     * disk; I/O it sends there afterwards fails with Invalid Namespace. Unknown ones are IllegalArgumentException.
+     */
+    public synchronized void detachNvmeNamespace(int controller, int nsid) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.detachNvmeNamespace(controller, nsid);
+    }
+
     /** The machine's balloon ({@code VmConfig.balloon}), if it has one: its target, actual size and statistics. */
     public Optional<dev.flint.devices.virtio.balloon.VirtioBalloon> balloon() {
         return Optional.ofNullable(board.balloon());

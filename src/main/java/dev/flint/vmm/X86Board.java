@@ -182,6 +182,14 @@ final class X86Board implements AutoCloseable {
         netFunctions.get(net).requeueAll();
     }
 
+    /** Detaches namespace {@code nsid} of NVMe controller {@code controller}. */
+    void detachNvmeNamespace(int controller, int nsid) {
+        if (controller < 0 || controller >= nvme.size()) {
+            throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
+        }
+        nvme.get(controller).detach(nsid);
+    }
+
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
     Map<String, Long> virtioCounters() {
         Map<String, Long> all = new TreeMap<>();

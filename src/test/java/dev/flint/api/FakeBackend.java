@@ -37,6 +37,11 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized void detachNvme(int controller, int nsid) {
+        calls.add("detach-nvme " + controller + " " + nsid);
+    }
+
+    @Override
     public synchronized void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
                                                   dev.flint.devices.ratelimit.BucketConfig ops) {
         calls.add("drive-limit " + driveId + " bandwidth=" + bandwidth + " ops=" + ops);

@@ -106,6 +106,8 @@ class AwsCliEndToEndTest {
                 // The web console on the same daemon: same state, and a live serial console that answers.
                 assertEquals("console probe: ok", consoleProbe(ns, env, instanceId, "echo serial-$((6*7))", "serial-42"));
 
+                volumesAndSnapshots(aws, ns, key, ip, instanceId, data);
+
                 aws.ec2("stop-instances", "--instance-ids", instanceId);
                 aws.ec2("wait", "instance-stopped", "--instance-ids", instanceId);
                 aws.ec2("start-instances", "--instance-ids", instanceId);
@@ -132,6 +134,75 @@ class AwsCliEndToEndTest {
             }
         }
     }
+
+    /**
+     * EBS on the running instance, with the AWS CLI: a new volume is hot-attached (a new NVMe namespace on the
+     * instance's empty controller), formatted and written over SSH, detached, attached again (to the
+     * same instance: a second guest would double the test's boot time) with its data; a snapshot keeps the data
+     * of its moment, a volume made from it holds that data after the original changed; deletion removes the files.
+     */
+    private static void volumesAndSnapshots(AwsCli aws, NetNamespace ns, Path key, String ip, String instanceId, Path data)
+            throws Exception {
+        String vol = aws.ec2("create-volume", "--size", "1", "--availability-zone", "flint-locala", "--volume-type", "gp3",
+                "--query", "VolumeId");
+        aws.ec2("wait", "volume-available", "--volume-ids", vol);
+        Path file = data.resolve("volumes").resolve(vol + ".raw");
+        assertTrue(Files.exists(file), "the volume's file " + file);
+
+        String none = ssh(ns, key, ip, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdf");
+        aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
+        String dev = ssh(ns, key, ip, awaitNewDisk(none));
+        assertTrue(dev.matches("nvme\\d+n\\d+"), "the guest sees the volume as an NVMe disk: " + dev);
+        assertEquals("written", ssh(ns, key, ip, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/" + dev
+                + " /mnt/v && echo first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
+
+        aws.ec2("detach-volume", "--volume-id", vol);
+        aws.ec2("wait", "volume-available", "--volume-ids", vol);
+        assertEquals("gone", ssh(ns, key, ip, "i=0; while [ -e /sys/block/" + dev + " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                + " [ -e /sys/block/" + dev + " ] && echo still-there || echo gone"));
+
+        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdg");
+        aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
+        String again = ssh(ns, key, ip, awaitNewDisk(none));
+        assertEquals("first", ssh(ns, key, ip, "sudo mount /dev/" + again + " /mnt/v && cat /mnt/v/data"));
+
+        // Snapshot while mounted: the guest's synced write is in it; the change after it is not.
+        ssh(ns, key, ip, "sync");
+        String snap = aws.ec2("create-snapshot", "--volume-id", vol, "--description", "e2e", "--query", "SnapshotId");
+        aws.ec2("wait", "snapshot-completed", "--snapshot-ids", snap);
+        String how = aws.ec2("describe-snapshots", "--snapshot-ids", snap, "--query", "Snapshots[0].Description");
+        assertTrue(how.contains("instance paused"), how);
+        assertEquals("second", ssh(ns, key, ip, "echo second | sudo tee /mnt/v/data >/dev/null && sync && cat /mnt/v/data"));
+        String restored = aws.ec2("create-volume", "--snapshot-id", snap, "--availability-zone", "flint-locala", "--query", "VolumeId");
+        aws.ec2("wait", "volume-available", "--volume-ids", restored);
+        String withVol = ssh(ns, key, ip, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", restored, "--instance-id", instanceId, "--device", "/dev/sdh");
+        String restoredDev = ssh(ns, key, ip, awaitNewDisk(withVol));
+        assertEquals("first", ssh(ns, key, ip, "sudo mkdir -p /mnt/r && sudo mount /dev/" + restoredDev + " /mnt/r && cat /mnt/r/data"
+                + " && sudo umount /mnt/r"));
+        ssh(ns, key, ip, "sudo umount /mnt/v");
+
+        for (String v : List.of(vol, restored)) {
+            aws.ec2("detach-volume", "--volume-id", v);
+            aws.ec2("wait", "volume-available", "--volume-ids", v);
+            aws.ec2("delete-volume", "--volume-id", v);
+        }
+        aws.ec2("delete-snapshot", "--snapshot-id", snap);
+        assertTrue(!Files.exists(file), "a deleted volume's file is gone: " + file);
+        assertTrue(!Files.exists(data.resolve("snapshots").resolve(snap + ".raw")), "a deleted snapshot's file is gone");
+    }
+
+    /**
+     * A guest command that waits for an NVMe disk that is not in {@code before} (a space-separated list of
+     * /sys/block names) and prints its name, e.g. {@code nvme0n1}.
+     */
+    private static String awaitNewDisk(String before) {
+        return "i=0; d=; while [ -z \"$d\" ] && [ $i -lt 900 ]; do for b in $(ls /sys/block | grep nvme); do"
+                + " case \" " + before + " \" in *\" $b \"*) ;; *) d=$b;; esac; done; [ -z \"$d\" ] && sleep 0.1; i=$((i+1)); done; echo $d";
+    }
+
+    private static final String NVME_DISKS = "echo $(ls /sys/block | grep nvme)";
 
     /** Runs {@link ConsoleProbe} in the daemon's namespace; its last line. */
     private static String consoleProbe(NetNamespace ns, Map<String, String> env, String instanceId, String command,

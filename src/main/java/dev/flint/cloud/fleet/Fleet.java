@@ -8,6 +8,8 @@ import dev.flint.cloud.model.InstanceRecord;
 import dev.flint.cloud.model.InstanceState;
 import dev.flint.cloud.model.Keys;
 import dev.flint.cloud.model.RunToken;
+import dev.flint.cloud.model.VolumeRecord;
+import dev.flint.cloud.model.VolumeState;
 import dev.flint.cloud.store.CloudStore;
 import dev.flint.cloud.store.CloudStore.Write;
 import dev.flint.cloud.store.Records;
@@ -65,9 +67,13 @@ public final class Fleet implements InstanceRuntime.Listener {
     private final Set<String> launching = ConcurrentHashMap.newKeySet();
     /** Exits reported while the instance was {@link #launching}: handled once the launch has settled. */
     private final Set<String> exitedWhileLaunching = ConcurrentHashMap.newKeySet();
+    private final VolumeBook volumeBook;
+    /** Snapshot files that launch-time volumes of an instance are made from, until its launch made them. */
+    private final Map<String, Path> pendingSources = new ConcurrentHashMap<>();
 
     public Fleet(Records records, InstanceRuntime runtime, Path volumes, Clock clock, Duration stopTimeout, int hostCpus,
-            ScheduledExecutorService executor) {
+            ScheduledExecutorService executor, String zone) {
+        this.volumeBook = new VolumeBook(records, runtime, volumes, clock, lock, zone);
         this.records = records;
         this.runtime = runtime;
         this.volumes = volumes;
@@ -80,7 +86,18 @@ public final class Fleet implements InstanceRuntime.Listener {
     /** What one RunInstances asks for, validated by the handler. */
     public record RunPlan(String imageId, Path imageFile, String instanceType, int vcpus, int memoryMib, int minCount, int maxCount,
             String keyName, String publicKey, String userData, boolean tokensRequired, int rootVolumeGib, Map<String, String> tags,
-            String clientToken, String requestDigest, List<String> securityGroupIds) {}
+            String clientToken, String requestDigest, List<String> securityGroupIds,
+            // The root volume's DeleteOnTermination (EC2's default: true), and data volumes made at launch.
+            boolean rootDeleteOnTermination, List<LaunchVolume> launchVolumes) {}
+
+    /** A data volume a launch's block device mapping asks for: new and empty, or from a snapshot. */
+    public record LaunchVolume(String device, VolumeBook.Plan plan, boolean deleteOnTermination) {}
+
+    /** The EBS volumes: create, attach, detach, delete, and what each instance has. */
+    public VolumeBook volumes() {
+        return volumeBook;
+    }
+
 
     public void onMembershipChange(Runnable action) {
         this.membershipChanged = action;
@@ -138,6 +155,7 @@ public final class Fleet implements InstanceRuntime.Listener {
                         now, i, plan.clientToken(), plan.tags(), false, plan.securityGroupIds());
                 made.add(record);
                 writes.add(Write.create(Keys.INSTANCE + id, Records.encode(record)));
+                writes.addAll(launchVolumeWrites(record, plan, now));
             }
             if (plan.clientToken() != null) {
                 writes.add(Write.create(Keys.RUN_TOKEN + plan.clientToken(), Records.encode(new RunToken(plan.clientToken(),
@@ -155,6 +173,34 @@ public final class Fleet implements InstanceRuntime.Listener {
         membershipChanged();
         for (InstanceRecord r : made) executor.execute(() -> prepareAndLaunch(r.instanceId(), plan.imageFile()));
         return made;
+    }
+
+    /** The instance's root volume record and the records of its launch-time data volumes (their files come at launch). */
+    private List<Write> launchVolumeWrites(InstanceRecord instance, RunPlan plan, String now) {
+        List<Write> writes = new ArrayList<>();
+        int rootGib = plan.rootVolumeGib();
+        if (rootGib == 0) {
+            long bytes = 0;
+            try {
+                bytes = plan.imageFile() == null ? 0 : Files.size(plan.imageFile());
+            } catch (IOException e) {
+                // the copy at launch reports a missing image; the record just says 1 GiB
+            }
+            rootGib = (int) Math.max(1, (bytes + VolumeBook.GIB - 1) / VolumeBook.GIB);
+        }
+        String rootId = Ids.next("vol");
+        VolumeRecord root = new VolumeRecord(rootId, rootGib, "gp3", volumeBook.zone(), null, VolumeState.IN_USE, instance.rootVolume(),
+                now, null, Map.of(), new VolumeRecord.Attachment(instance.instanceId(), VolumeBook.ROOT_DEVICE, "attached", now,
+                        plan.rootDeleteOnTermination(), true));
+        writes.add(Write.create(Keys.VOLUME + rootId, Records.encode(root)));
+        for (LaunchVolume lv : plan.launchVolumes()) {
+            String id = Ids.next("vol");
+            VolumeRecord v = volumeBook.newRecord(id, lv.plan(), new VolumeRecord.Attachment(instance.instanceId(), lv.device(), "attached", now,
+                    lv.deleteOnTermination(), false));
+            if (lv.plan().source() != null) pendingSources.put(id, lv.plan().source());
+            writes.add(Write.create(Keys.VOLUME + id, Records.encode(v)));
+        }
+        return writes;
     }
 
     private int fitting(List<InstanceRecord> current, RunPlan plan) {
@@ -214,6 +260,9 @@ public final class Fleet implements InstanceRuntime.Listener {
             if (imageFile != null && record.state() == InstanceState.PENDING && !Files.exists(volume)) {
                 Volumes.copy(imageFile, volume, record.rootVolumeGib());
             }
+            for (VolumeRecord v : volumeBook.attachedTo(instanceId)) {
+                if (!v.attachment().root() && !Files.exists(Path.of(v.file()))) VolumeBook.makeFile(v, pendingSources.remove(v.volumeId()));
+            }
             launch(instanceId);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "instance " + instanceId + " could not be launched", e);
@@ -229,7 +278,7 @@ public final class Fleet implements InstanceRuntime.Listener {
         if (found.isEmpty() || found.get().value().state() != InstanceState.PENDING && !found.get().value().rebootPending()) return;
         InstanceRecord r = found.get().value();
         try {
-            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), List.of(),
+            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), volumeBook.launchDisks(instanceId),
                     r.privateIp(), r.macAddress()));
         } catch (RuntimeFailure e) {
             LOG.warning("instance " + instanceId + ": " + e.getMessage());
@@ -288,7 +337,9 @@ public final class Fleet implements InstanceRuntime.Listener {
                 case SHUTTING_DOWN -> {
                     transition(instanceId, x -> x.withState(InstanceState.TERMINATED, "User initiated (" + when + ")",
                             "Client.UserInitiatedShutdown"));
-                    deleteVolume = Path.of(r.rootVolume());
+                    // Volumes marked DeleteOnTermination go, the others become available; an instance from before
+                    // volume records has only its root file.
+                    if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
                 }
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
                         "User initiated (" + when + ")", "Client.UserInitiatedShutdown"));

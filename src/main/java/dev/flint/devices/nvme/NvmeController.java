@@ -132,6 +132,29 @@ public final class NvmeController implements AutoCloseable {
     }
 
     /**
+     * Removes namespace {@code nsid} and closes its image. Commands run on the I/O thread under this lock, so
+     * none is using it; later ones name an inactive namespace (Invalid Namespace). The driver hears of it by
+     * the same Namespace Attribute Changed event as an attach, rescans, and drops the block device. Any thread.
+     */
+    void detach(int nsid) {
+        NvmeNamespace ns;
+        lock.lock();
+        try {
+            ns = namespace(nsid);
+            if (ns == null) throw new IllegalArgumentException("no namespace " + nsid + " on NVMe controller " + identity.serial());
+            namespaces[nsid] = null;
+            if ((csts & NvmeSpec.CSTS_RDY) != 0) changedNamespaces.add(nsid);
+            if ((features.asyncEvents & NvmeSpec.AEN_NAMESPACE_ATTRIBUTE) != 0 && !namespaceEventMasked) {
+                namespaceEventPending = true;
+            }
+            ns.close();
+        } finally {
+            lock.unlock();
+        }
+        wake.run();
+    }
+
+    /**
      * {@code PATCH /drives} on a namespace: replaces or removes the buckets named (null keeps one), then has
      * the I/O thread look at the queues again. False if there is no such namespace. Any thread.
      */

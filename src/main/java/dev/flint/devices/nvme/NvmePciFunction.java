@@ -95,6 +95,14 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     }
 
     /**
+     * Detaches namespace {@code nsid} (hot-attached, or the drive the controller was made with) and closes its
+     * image; a running guest's driver is told by a Namespace Attribute Changed event and drops the disk.
+     */
+    public void detach(int nsid) {
+        controller.detach(nsid);
+    }
+
+    /**
      * Changes namespace {@code nsid}'s rate limit ({@code PATCH /drives}): each bucket given replaces the old
      * one (or removes it, when it limits nothing), a null one stays. An unknown namespace is an
      * IllegalArgumentException. Any thread.
