@@ -61,6 +61,8 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.putBootSource(Json.parse(body, BootSource.class)))),
             new Route("PUT", "/drives/{id}", "put_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.putDrive(id, Json.parse(body, Drive.class)))),
+            new Route("DELETE", "/drives/{id}", "delete_api_requests.drive",
+                    (vmm, id, body) -> done(() -> vmm.deleteDrive(id))),
             new Route("PATCH", "/drives/{id}", "patch_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.patchDrive(id, Json.parse(body, PartialDrive.class)))),
             new Route("PUT", "/network-interfaces/{id}", "put_api_requests.network",
@@ -71,6 +73,16 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.putEntropy(Json.parse(body, EntropyDevice.class)))),
             new Route("PUT", "/vsock", "put_api_requests.vsock",
                     (vmm, id, body) -> done(() -> vmm.putVsock(Json.parse(body, dev.flint.api.model.Vsock.class)))),
+            new Route("GET", "/balloon", "get_api_requests.balloon",
+                    (vmm, id, body) -> Answer.ok(vmm.getBalloon())),
+            new Route("PUT", "/balloon", "put_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.putBalloon(Json.parse(body, dev.flint.api.model.Balloon.class)))),
+            new Route("PATCH", "/balloon", "patch_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.patchBalloon(Json.parse(body, dev.flint.api.model.BalloonUpdate.class)))),
+            new Route("GET", "/balloon/statistics", "get_api_requests.balloon",
+                    (vmm, id, body) -> Answer.ok(vmm.getBalloonStats())),
+            new Route("PATCH", "/balloon/statistics", "patch_api_requests.balloon",
+                    (vmm, id, body) -> done(() -> vmm.patchBalloonStats(Json.parse(body, dev.flint.api.model.BalloonStatsUpdate.class)))),
             new Route("PUT", "/serial", "put_api_requests.serial",
                     (vmm, id, body) -> done(() -> vmm.putSerial(Json.parse(body, SerialDevice.class)))),
             new Route("PUT", "/logger", "put_api_requests.logger",
@@ -81,6 +93,10 @@ final class ApiRoutes {
                     (vmm, id, body) -> done(() -> vmm.action(Json.parse(body, InstanceActionInfo.class)))),
             new Route("PATCH", "/vm", "patch_api_requests.vm",
                     (vmm, id, body) -> done(() -> vmm.patchVm(Json.parse(body, VmState.class)))),
+            new Route("PUT", "/snapshot/create", "put_api_requests.snapshot_create",
+                    (vmm, id, body) -> done(() -> vmm.createSnapshot(Json.parse(body, dev.flint.api.model.SnapshotCreateParams.class)))),
+            new Route("PUT", "/snapshot/load", "put_api_requests.snapshot_load",
+                    (vmm, id, body) -> done(() -> vmm.loadSnapshot(Json.parse(body, dev.flint.api.model.SnapshotLoadParams.class)))),
             new Route("GET", "/mmds", "get_api_requests.mmds",
                     (vmm, id, body) -> Answer.ok(vmm.getMmds())),
             new Route("PUT", "/mmds", "put_api_requests.mmds",
@@ -90,18 +106,14 @@ final class ApiRoutes {
             new Route("PUT", "/mmds/config", "put_api_requests.mmds",
                     (vmm, id, body) -> done(() -> vmm.putMmdsConfig(Json.parse(body, MmdsConfig.class)))));
 
-    /** Operations of the spec Flint does not implement (balloon, snapshots, ...). */
+    /** Operations of the spec Flint does not implement (balloon hinting, snapshots, ...). */
     private static final Map<String, Set<String>> UNSUPPORTED = Map.ofEntries(
-            Map.entry("/balloon", Set.of("GET", "PUT", "PATCH")),
-            Map.entry("/balloon/statistics", Set.of("GET", "PATCH")),
             Map.entry("/balloon/hinting/start", Set.of("PATCH")),
             Map.entry("/balloon/hinting/status", Set.of("GET")),
             Map.entry("/balloon/hinting/stop", Set.of("PATCH")),
             Map.entry("/cpu-config", Set.of("PUT")),
             Map.entry("/pmem/{id}", Set.of("PUT", "PATCH")),
-            Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")),
-            Map.entry("/snapshot/create", Set.of("PUT")),
-            Map.entry("/snapshot/load", Set.of("PUT")));
+            Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")));
 
     private ApiRoutes() {}
 

@@ -1,6 +1,7 @@
 package dev.flint.api;
 
 import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.ratelimit.RateLimit;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -15,10 +16,23 @@ import java.util.Objects;
  * @param bootTimer   whether to install the boot-timer device ({@code --boot-timer})
  * @param vsock       the vsock device, or null for none
  * @param emptyNvmeControllers NVMe controllers without a namespace, for volumes attached while it runs
+ * @param balloon     the balloon device, or null for none
  */
 public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib,
                           List<DriveSpec> drives, List<NetSpec> networkInterfaces, boolean entropy,
-                          Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers) {
+                          Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers,
+                          BalloonSpec balloon) {
+
+    /** Without a balloon. */
+    public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
+                       List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer, VsockSpec vsock,
+                       int emptyNvmeControllers) {
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, vsock,
+                emptyNvmeControllers, null);
+    }
+
+    /** The balloon: target, deflate on OOM, statistics polling interval (0: no statistics). */
+    public record BalloonSpec(long amountMib, boolean deflateOnOom, int statsPollingIntervalS) {}
 
     /** Without empty NVMe controllers. */
     public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
@@ -47,23 +61,59 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         return (int) drives.stream().filter(DriveSpec::nvme).count() + emptyNvmeControllers;
     }
 
-    /** A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk. */
+    /**
+     * A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk.
+     * {@code rateLimit}: its {@code rate_limiter} (never null). {@code vhostUser}: {@code path} is a
+     * vhost-user-blk back end's socket (Firecracker's {@code socket}).
+     */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType, boolean nvme) {}
+                            String cacheType, boolean nvme, RateLimit rateLimit, boolean vhostUser) {
+        public DriveSpec {
+            rateLimit = RateLimit.orNone(rateLimit);
+        }
+
+        /** Backed by an image file. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme,
+                         RateLimit rateLimit) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, rateLimit, false);
+        }
+
+        /** Without a rate limit. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme,
+                         boolean vhostUser) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE, vhostUser);
+        }
+
+        /** An image file without a rate limit. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, RateLimit.NONE, false);
+        }
+    }
 
     /**
      * A network device on a host TAP interface; {@code guestMac} and {@code mtu} may be null, and so is
      * {@code mmds} unless this interface answers for the metadata service.
      */
-    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds) {
+    public record NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds,
+                          RateLimit rxRateLimit, RateLimit txRateLimit) {
+        public NetSpec {
+            rxRateLimit = RateLimit.orNone(rxRateLimit);
+            txRateLimit = RateLimit.orNone(txRateLimit);
+        }
+
+        public NetSpec(String id, String hostDevName, String guestMac, Integer mtu, Mmds mmds) {
+            this(id, hostDevName, guestMac, mtu, mmds, RateLimit.NONE, RateLimit.NONE);
+        }
+
         public NetSpec(String id, String hostDevName, String guestMac, Integer mtu) { this(id, hostDevName, guestMac, mtu, null); }
 
-        NetSpec withMmds(Mmds service) { return new NetSpec(id, hostDevName, guestMac, mtu, service); }
+        NetSpec withMmds(Mmds service) { return new NetSpec(id, hostDevName, guestMac, mtu, service, rxRateLimit, txRateLimit); }
     }
 
     /** The same machine with {@code mmds} answering on the interfaces named. */
     MachineSpec withMmds(Mmds mmds, java.util.Collection<String> interfaces) {
         List<NetSpec> nets = networkInterfaces.stream().map(n -> interfaces.contains(n.id()) ? n.withMmds(mmds) : n).toList();
-        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock, emptyNvmeControllers);
+        return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock,
+                emptyNvmeControllers, balloon);
     }
 }

@@ -45,6 +45,7 @@ final class VmResources {
     private EntropyDevice entropy;
     private SerialDevice serial;
     private dev.flint.api.model.Vsock vsock;
+    private dev.flint.api.model.Balloon balloon;
 
     MachineConfiguration machineConfig() { return machine; }
 
@@ -58,6 +59,9 @@ final class VmResources {
 
     dev.flint.api.model.Vsock vsock() { return vsock; }
 
+    /** The balloon as configured (its target follows PATCH /balloon), or null. */
+    dev.flint.api.model.Balloon balloon() { return balloon; }
+
     boolean hasDrive(String id) { return drives.containsKey(id); }
 
     boolean hasNetworkInterface(String id) { return nets.containsKey(id); }
@@ -66,11 +70,20 @@ final class VmResources {
         required(config.vcpuCount(), "vcpu_count");
         required(config.memSizeMib(), "mem_size_mib");
         // PUT resets every optional field that is absent to its default, as Firecracker documents.
-        machine = checkMachine(MachineConfiguration.defaults().patchedWith(config));
+        machine = checkBalloonFits(checkMachine(MachineConfiguration.defaults().patchedWith(config)));
     }
 
     void patchMachineConfig(MachineConfiguration patch) {
-        machine = checkMachine(machine.patchedWith(patch));
+        machine = checkBalloonFits(checkMachine(machine.patchedWith(patch)));
+    }
+
+    /** As in Firecracker, the memory cannot shrink below a balloon configured already. */
+    private MachineConfiguration checkBalloonFits(MachineConfiguration c) {
+        if (balloon != null && c.memSizeMib() < balloon.amountMib()) {
+            throw ApiException.badRequest("mem_size_mib " + c.memSizeMib() + " is less than the balloon's amount_mib "
+                    + balloon.amountMib());
+        }
+        return c;
     }
 
     private static MachineConfiguration checkMachine(MachineConfiguration c) {
@@ -138,6 +151,25 @@ final class VmResources {
         return controller;
     }
 
+    /** Forgets a drive detached from the running machine. */
+    void detached(String pathId) { drives.remove(pathId); }
+
+    Drive drive(String id) { return drives.get(id); }
+
+    /** A running drive's new rate limiter, so GET /vm/config shows what is in force. */
+    void patchedDrive(String id, RateLimiter patch) {
+        Drive d = drives.get(id);
+        drives.put(id, new Drive(d.driveId(), d.pathOnHost(), d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
+                d.ioEngine(), RateLimits.patched(d.rateLimiter(), patch), d.socket(), d.iface(), d.nvmeController()));
+    }
+
+    /** A running interface's new rate limiters, for GET /vm/config. */
+    void patchedNetworkInterface(String id, RateLimiter rx, RateLimiter tx) {
+        NetworkInterface n = nets.get(id);
+        nets.put(id, new NetworkInterface(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu(),
+                RateLimits.patched(n.rxRateLimiter(), rx), RateLimits.patched(n.txRateLimiter(), tx)));
+    }
+
     /** Records a drive attached to the running machine, so GET /vm/config lists it. */
     void attached(String pathId, Drive drive) { drives.put(pathId, drive); }
 
@@ -145,7 +177,10 @@ final class VmResources {
     private static boolean checkDrive(String pathId, Drive drive) {
         sameId(pathId, required(drive.driveId(), "drive_id"), "drive");
         boolean root = required(drive.isRootDevice(), "is_root_device");
-        if (drive.socket() != null) throw ApiException.notSupported("vhost-user block devices (socket)");
+        if (drive.socket() != null) {
+            checkVhostUserDrive(drive);
+            return root;
+        }
         String path = required(drive.pathOnHost(), "path_on_host");
         Path file = hostPath(path, "path_on_host");
         if (!Files.isRegularFile(file) && !isBlockDevice(file)) {
@@ -160,9 +195,31 @@ final class VmResources {
             oneOf(drive.ioEngine(), "io_engine", Set.of("Sync", "Async"));
             if (drive.ioEngine().equals("Async")) throw ApiException.notSupported("io_engine Async");
         }
-        if (RateLimiter.limits(drive.rateLimiter())) throw ApiException.notSupported("drive rate_limiter");
+        RateLimits.of(drive.rateLimiter(), "rate_limiter"); // checked here, translated in toSpec
         if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio", "nvme"));
         return root;
+    }
+
+    /**
+     * A vhost-user-blk drive (Firecracker's {@code socket}): the back end owns the image, so the fields
+     * about a file Flint opens do not apply and are refused rather than ignored.
+     */
+    private static void checkVhostUserDrive(Drive drive) {
+        if (drive.pathOnHost() != null) throw ApiException.badRequest("a drive has either path_on_host or socket, not both");
+        Path socket = hostPath(drive.socket(), "socket");
+        try {
+            if (!Files.exists(socket) || !(Files.readAttributes(socket, "unix:mode").get("mode") instanceof Integer mode)
+                    || (mode & 0170000) != 0140000) {
+                throw ApiException.badRequest("socket " + drive.socket() + " is not a Unix socket");
+            }
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            throw ApiException.badRequest("socket " + drive.socket() + " cannot be inspected: " + e.getMessage());
+        }
+        if ((drive.cacheType() != null && !drive.cacheType().equals("Unsafe")) || (drive.ioEngine() != null && !drive.ioEngine().equals("Sync"))
+                || RateLimiter.limits(drive.rateLimiter())) {
+            throw ApiException.badRequest("cache_type, io_engine and rate_limiter do not apply to a vhost-user drive (socket): the back end does the I/O");
+        }
+        if (drive.iface() != null) oneOf(drive.iface(), "interface", Set.of("virtio"));
     }
 
     void putNetworkInterface(String pathId, NetworkInterface net) {
@@ -179,9 +236,8 @@ final class VmResources {
         if (net.mtu() != null && (net.mtu() < 68 || net.mtu() > 65535)) {
             throw ApiException.badRequest("mtu must be between 68 and 65535, not " + net.mtu());
         }
-        if (RateLimiter.limits(net.rxRateLimiter()) || RateLimiter.limits(net.txRateLimiter())) {
-            throw ApiException.notSupported("network rate limiters");
-        }
+        RateLimits.of(net.rxRateLimiter(), "rx_rate_limiter");
+        RateLimits.of(net.txRateLimiter(), "tx_rate_limiter");
         for (NetworkInterface other : nets.values()) {
             if (other.ifaceId().equals(pathId)) continue;
             if (other.hostDevName().equals(tap)) {
@@ -210,6 +266,43 @@ final class VmResources {
         vsock = device;
     }
 
+    /** One balloon per microVM, as in Firecracker: a second PUT replaces the first. */
+    void putBalloon(dev.flint.api.model.Balloon device) {
+        long amount = required(device.amountMib(), "amount_mib");
+        required(device.deflateOnOom(), "deflate_on_oom");
+        int interval = device.statsPollingIntervalS() == null ? 0 : device.statsPollingIntervalS();
+        checkStatsInterval(interval);
+        if (Boolean.TRUE.equals(device.freePageHinting())) throw ApiException.notSupported("balloon free_page_hinting");
+        if (Boolean.TRUE.equals(device.freePageReporting())) throw ApiException.notSupported("balloon free_page_reporting");
+        checkBalloonAmount(amount, machine.memSizeMib());
+        balloon = new dev.flint.api.model.Balloon(amount, device.deflateOnOom(), interval);
+    }
+
+    /** A new target for the configured balloon (before boot, or recorded after the running one took it). */
+    void patchBalloonAmount(long amount) {
+        checkBalloonAmount(amount, machine.memSizeMib());
+        balloon = balloon.withAmount(amount);
+    }
+
+    void patchBalloonInterval(int seconds) {
+        checkStatsInterval(seconds);
+        balloon = balloon.withInterval(seconds);
+    }
+
+    static void checkBalloonAmount(long amount, long memoryMib) {
+        if (amount < 0) throw ApiException.badRequest("amount_mib must not be negative, not " + amount);
+        if (amount > memoryMib) {
+            throw ApiException.badRequest("amount_mib " + amount + " is more than the microVM's " + memoryMib
+                    + " MiB of memory (too many pages requested)");
+        }
+    }
+
+    static void checkStatsInterval(int seconds) {
+        if (seconds < 0 || seconds > 0xFFFF) {
+            throw ApiException.badRequest("stats_polling_interval_s must be between 0 and 65535, not " + seconds);
+        }
+    }
+
     void putSerial(SerialDevice device) {
         if (device.rateLimiter() != null) throw ApiException.notSupported("serial rate_limiter");
         if (device.serialOutPath() != null) {
@@ -220,6 +313,9 @@ final class VmResources {
         }
         serial = device;
     }
+
+    /** Where PUT /serial sends the guest console, or null for the VMM's standard output. */
+    Path serialOut() { return serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()); }
 
     /** Checks what only InstanceStart can check and translates the configuration for the VMM. */
     MachineSpec toSpec(VmmBackend.Capabilities can, boolean bootTimer) {
@@ -237,8 +333,10 @@ final class VmResources {
         for (Drive d : drives.values()) {
             boolean root = d.isRootDevice();
             boolean nvme = "nvme".equals(d.iface());
-            var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
-                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme);
+            boolean vhostUser = d.socket() != null;
+            var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(vhostUser ? d.socket() : d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
+                    root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme,
+                    RateLimits.of(d.rateLimiter(), "rate_limiter"), vhostUser);
             if (root) {
                 driveSpecs.addFirst(spec);
                 // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.
@@ -252,13 +350,17 @@ final class VmResources {
         String cmdline = bootSource.bootArgs() != null ? bootSource.bootArgs() : DEFAULT_BOOT_ARGS;
         if (rootArg != null) cmdline = cmdline + " " + rootArg;
         List<MachineSpec.NetSpec> netSpecs = nets.values().stream()
-                .map(n -> new MachineSpec.NetSpec(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu())).toList();
+                .map(n -> new MachineSpec.NetSpec(n.ifaceId(), n.hostDevName(), n.guestMac(), n.mtu(), null,
+                        RateLimits.of(n.rxRateLimiter(), "rx_rate_limiter"), RateLimits.of(n.txRateLimiter(), "tx_rate_limiter")))
+                .toList();
         return new MachineSpec(Path.of(bootSource.kernelImagePath()),
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), cmdline,
                 machine.vcpuCount(), machine.memSizeMib(), driveSpecs, netSpecs, entropy != null,
                 serial == null || serial.serialOutPath() == null ? null : Path.of(serial.serialOutPath()), bootTimer,
                 vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())),
-                machine.nvmeControllers() == null ? 0 : machine.nvmeControllers());
+                machine.nvmeControllers() == null ? 0 : machine.nvmeControllers(),
+                balloon == null ? null : new MachineSpec.BalloonSpec(balloon.amountMib(), balloon.deflateOnOom(),
+                        balloon.statsPollingIntervalS()));
     }
 
     private static void checkDeviceId(String id, String what) {

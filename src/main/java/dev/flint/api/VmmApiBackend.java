@@ -1,6 +1,11 @@
 package dev.flint.api;
 
 import dev.flint.arch.x86.BootException;
+import dev.flint.devices.virtio.balloon.BalloonConfig;
+import dev.flint.devices.virtio.balloon.BalloonException;
+import dev.flint.devices.virtio.balloon.BalloonStatistics;
+import dev.flint.devices.virtio.balloon.VirtioBalloon;
+import dev.flint.devices.vhostuser.VhostUserException;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.net.MacAddress;
@@ -35,6 +40,9 @@ public final class VmmApiBackend implements VmmBackend {
     private final String engineName;
     private final Console console;
     private volatile Vmm vmm;
+    /** Drive IDs in the machine's drive order (the configuration's, then attached ones) and interface IDs in order. */
+    private final List<String> driveIds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<String> netIds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** @param engineName {@code auto}, {@code kvm} or {@code emu} */
     public VmmApiBackend(Engines engines, String engineName, Console console) {
@@ -60,12 +68,19 @@ public final class VmmApiBackend implements VmmBackend {
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets,
                     spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
                     spec.emptyNvmeControllers());
+            if (spec.balloon() != null) {
+                MachineSpec.BalloonSpec b = spec.balloon();
+                config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));
+            }
             started = Vmm.start(config, engines.select(engineName), guest);
-        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException e) {
+        } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
+                 | BalloonException | VhostUserException e) {
             release(guest);
             throw new BackendException(e.getMessage(), e);
         }
         vmm = started;
+        spec.drives().forEach(d -> driveIds.add(d.id()));
+        spec.networkInterfaces().forEach(n -> netIds.add(n.id()));
         // Once stopped, the machine's memory and devices go. Not on the completing thread: that may be a
         // vCPU thread, and closing the Vmm joins the vCPU threads.
         return started.stopped().whenCompleteAsync((reason, failure) -> {
@@ -76,27 +91,31 @@ public final class VmmApiBackend implements VmmBackend {
 
     /** An NVMe drive's serial is its drive_id when that fits the 20 bytes of the NVMe serial field. */
     private static DriveConfig driveConfig(MachineSpec.DriveSpec d) {
-        if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly());
+        if (d.vhostUser()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VHOST_USER, null, d.rateLimit());
+        if (!d.nvme()) return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.VIRTIO, null, d.rateLimit());
         String serial = d.id().length() <= DriveConfig.MAX_SERIAL ? d.id() : null;
-        return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial);
+        return new DriveConfig(d.path(), d.readOnly(), DriveConfig.Interface.NVME, serial, d.rateLimit());
     }
 
     /** The API checked name, MAC and MTU already; a refusal here is a bug, reported as a start failure. */
     private static NetConfig netConfig(MachineSpec.NetSpec n) {
         try {
-            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu(), n.mmds());
+            return new NetConfig(n.hostDevName(), n.guestMac() == null ? null : MacAddress.parse(n.guestMac()), n.mtu(), n.mmds(),
+                    n.rxRateLimit(), n.txRateLimit());
         } catch (IllegalArgumentException e) {
             throw new VmConfigException("network interface " + n.id() + ": " + e.getMessage());
         }
     }
 
-    private Console guestConsole(MachineSpec spec) {
-        if (spec.serialOut() == null) return console;
+    private Console guestConsole(MachineSpec spec) { return guestConsole(spec.serialOut()); }
+
+    private Console guestConsole(java.nio.file.Path serialOut) {
+        if (serialOut == null) return console;
         try {
-            OutputStream out = new FileOutputStream(spec.serialOut().toFile(), true);
+            OutputStream out = new FileOutputStream(serialOut.toFile(), true);
             return new Console(console.in(), out);
         } catch (IOException e) {
-            throw new BackendException("cannot open serial_out_path " + spec.serialOut() + ": " + e.getMessage(), e);
+            throw new BackendException("cannot open serial_out_path " + serialOut + ": " + e.getMessage(), e);
         }
     }
 
@@ -114,10 +133,52 @@ public final class VmmApiBackend implements VmmBackend {
     public void pause() { running().pause(); }
 
     @Override
+    public void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
+        try {
+            running().snapshot(state, memory, netIds);
+        } catch (dev.flint.machine.state.SnapshotException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut) {
+        if (vmm != null) throw new BackendException("the microVM is already running");
+        Console guest = guestConsole(serialOut);
+        Vmm restored;
+        try {
+            var engine = engines.select(engineName);
+            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides);
+        } catch (dev.flint.machine.state.SnapshotException | dev.flint.machine.GuestMemoryFileException | VmConfigException
+                 | EngineException | DiskImageException | TapException | VsockException e) {
+            release(guest);
+            throw new BackendException(e.getMessage(), e);
+        }
+        vmm = restored;
+        return restored.stopped().whenCompleteAsync((reason, failure) -> {
+            restored.close();
+            release(guest);
+        }, task -> Thread.ofPlatform().name("flint-vmm-release").start(task));
+    }
+
+    @Override
     public int attachNvme(int controller, MachineSpec.DriveSpec drive) {
         try {
-            return running().attachNvmeNamespace(controller, driveConfig(drive));
+            int nsid = running().attachNvmeNamespace(controller, driveConfig(drive));
+            driveIds.add(drive.id());
+            return nsid;
         } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void detachNvme(int controller, int nsid) {
+        try {
+            running().detachNvmeNamespace(controller, nsid);
+        } catch (IllegalArgumentException | IllegalStateException e) {
             throw new BackendException(e.getMessage(), e);
         }
     }
@@ -126,7 +187,58 @@ public final class VmmApiBackend implements VmmBackend {
     public void resume() { running().resume(); }
 
     @Override
+    public void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig ops) {
+        int index = driveIds.indexOf(driveId);
+        if (index < 0) throw new BackendException("no drive " + driveId + " in the running microVM");
+        try {
+            running().updateDriveRateLimit(index, bandwidth, ops);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                    dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                    dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                    dev.flint.devices.ratelimit.BucketConfig txOps) {
+        int index = netIds.indexOf(ifaceId);
+        if (index < 0) throw new BackendException("no network interface " + ifaceId + " in the running microVM");
+        try {
+            running().updateNetRateLimits(index, rxBandwidth, rxOps, txBandwidth, txOps);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void sendCtrlAltDel() { running().sendCtrlAltDel(); }
+
+    @Override
+    public void setBalloonTarget(long amountMib) {
+        try {
+            balloon().setTarget(amountMib);
+        } catch (BalloonException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void setBalloonStatsInterval(int seconds) {
+        try {
+            balloon().setStatsPollingInterval(seconds);
+        } catch (BalloonException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public BalloonStatistics balloonStatistics() { return balloon().statistics(); }
+
+    private VirtioBalloon balloon() {
+        return running().balloon().orElseThrow(() -> new BackendException("the microVM has no balloon device"));
+    }
 
     /** The running machine's vCPU-exit and device counters (see {@link Vmm#counters()}); empty before start. */
     @Override

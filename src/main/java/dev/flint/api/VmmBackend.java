@@ -40,6 +40,63 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot attach drives to a running microVM");
     }
 
+    /** Detaches namespace {@code nsid} of NVMe controller {@code controller} from the running machine. */
+    default void detachNvme(int controller, int nsid) {
+        throw new BackendException("this VMM cannot detach drives from a running microVM");
+    }
+
+    /**
+     * Moves the running machine's balloon target to {@code amountMib}; the guest's driver inflates or
+     * deflates towards it. A refusal (no driver running in the guest yet) is a {@link BackendException}.
+     */
+    default void setBalloonTarget(long amountMib) {
+        throw new BackendException("this VMM has no balloon device");
+    }
+
+    /** A new statistics polling interval for the running balloon, with a request for figures right away. */
+    default void setBalloonStatsInterval(int seconds) {
+        throw new BackendException("this VMM has no balloon device");
+    }
+
+    /** Target, actual and the guest's latest figures; null when statistics are off. */
+    default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
+
+    /**
+     * Changes the running drive {@code driveId}'s rate limit: each bucket given replaces the old one with a new,
+     * full one (or removes it, when it limits nothing); a null one stays. The API checked the figures.
+     */
+    default void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                      dev.flint.devices.ratelimit.BucketConfig ops) {
+        throw new BackendException("this VMM cannot change the rate limits of a running microVM");
+    }
+
+    /** Like {@link #updateDriveRateLimit} for a network interface's receive and transmit limiters. */
+    default void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                     dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                     dev.flint.devices.ratelimit.BucketConfig txOps) {
+        throw new BackendException("this VMM cannot change the rate limits of a running microVM");
+    }
+
+    /**
+     * Writes a full snapshot of the paused machine (state file and memory file). {@code netIds} names the
+     * network interfaces in the order of the spec the machine started from. Refusals are one-line
+     * {@link BackendException}s.
+     */
+    default void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, java.util.List<String> netIds) {
+        throw new BackendException("this VMM cannot take snapshots");
+    }
+
+    /**
+     * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
+     * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
+     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}.
+     */
+    default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
+                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut) {
+        throw new BackendException("this VMM cannot load snapshots");
+    }
+
     /** Presses Ctrl+Alt+Del on the guest's i8042 keyboard controller. */
     void sendCtrlAltDel();
 

@@ -24,6 +24,7 @@ import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.mmds.MmdsException;
 import dev.flint.machine.StopReason;
 import java.util.List;
+import java.nio.file.Path;
 import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,8 +59,15 @@ public final class VmmController implements AutoCloseable {
     private final Mmds mmds;
 
     private InstanceState state = InstanceState.NOT_STARTED;
+    /** The network interface ids of the started machine, in device order (a snapshot records them). */
+    private List<String> netIds = List.of();
     /** The started machine's NVMe controllers (drives' and empty ones), the targets of hot attach. */
     private int nvmeControllers;
+    /** Where each NVMe drive of the running machine sits (boot-time drives: namespace 1 of their own controller). */
+    private final Map<String, NvmeSlot> nvmeSlots = new java.util.HashMap<>();
+
+    /** One NVMe namespace: controller index (0 = the first) and namespace ID. */
+    private record NvmeSlot(int controller, int nsid) {}
     private LoggerConfig loggerConfig;
     private LogOutput logOutput;
     private MetricsConfig metricsConfig;
@@ -96,7 +104,7 @@ public final class VmmController implements AutoCloseable {
     public synchronized FullVmConfiguration vmConfig() {
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
                 resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig,
-                resources.vsock());
+                resources.vsock(), resources.balloon());
     }
 
     // ---- MMDS: the data store at any time, its configuration before boot ----
@@ -160,7 +168,7 @@ public final class VmmController implements AutoCloseable {
         int controller = resources.checkHotAttach(id, drive, nvmeControllers);
         var spec = new MachineSpec.DriveSpec(id, java.nio.file.Path.of(drive.pathOnHost()),
                 Boolean.TRUE.equals(drive.isReadOnly()), false, drive.partuuid(),
-                drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true);
+                drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true, RateLimits.of(drive.rateLimiter(), "rate_limiter"));
         int nsid;
         try {
             nsid = backend.attachNvme(controller, spec);
@@ -168,35 +176,160 @@ public final class VmmController implements AutoCloseable {
             throw ApiException.badRequest("cannot attach drive " + id + ": " + e.getMessage());
         }
         resources.attached(id, drive);
+        nvmeSlots.put(id, new NvmeSlot(controller, nsid));
         LOG.info(() -> "drive " + id + " attached as namespace " + nsid + " of NVMe controller " + controller);
     }
 
+    /**
+     * Flint's extension: detaches an NVMe drive from the running machine (one attached after boot, or an
+     * {@code nvme} drive given before InstanceStart). The guest is told and drops the disk; the image is closed
+     * and unlocked, so another VM may take it. Before boot a drive is simply forgotten.
+     */
+    public synchronized void deleteDrive(String id) {
+        if (state == InstanceState.NOT_STARTED) {
+            if (!resources.hasDrive(id)) throw ApiException.badRequest("no drive " + id);
+            resources.detached(id);
+            return;
+        }
+        NvmeSlot slot = nvmeSlots.get(id);
+        if (slot == null) {
+            throw ApiException.badRequest(resources.hasDrive(id) ? "drive " + id + " is a virtio-blk drive: only NVMe drives can be "
+                    + "detached from a running microVM (virtio-blk has no hot-unplug here)" : "no drive " + id);
+        }
+        try {
+            backend.detachNvme(slot.controller(), slot.nsid());
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot detach drive " + id + ": " + e.getMessage());
+        }
+        nvmeSlots.remove(id);
+        resources.detached(id);
+        LOG.info(() -> "drive " + id + " detached: namespace " + slot.nsid() + " of NVMe controller " + slot.controller());
+    }
+
+    /**
+     * A running drive's new rate limiter (Firecracker's partial update: a bucket left out stays, one given
+     * replaces the old with a full new bucket, a zero one removes it). A new backing file is not supported:
+     * a path_on_host other than the drive's own is refused.
+     */
     public synchronized void patchDrive(String id, PartialDrive patch) {
-        refuseRuntimeUpdate(id, patch.driveId(), "drive_id", "drive", resources.hasDrive(id));
+        VmResources.sameId(id, VmResources.required(patch.driveId(), "drive_id"), "drive");
+        var bandwidth = patch.rateLimiter() == null ? null : RateLimits.bucket(patch.rateLimiter().bandwidth(), "rate_limiter.bandwidth");
+        var ops = patch.rateLimiter() == null ? null : RateLimits.bucket(patch.rateLimiter().ops(), "rate_limiter.ops");
+        postBoot();
+        if (!resources.hasDrive(id)) throw ApiException.badRequest("no drive with id " + id + " is attached to the running microVM");
+        if (patch.pathOnHost() != null && !patch.pathOnHost().equals(resources.drive(id).pathOnHost())) {
+            throw ApiException.notSupported("changing the path_on_host of a running drive");
+        }
+        if (patch.rateLimiter() == null) return;
+        try {
+            backend.updateDriveRateLimit(id, bandwidth, ops);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot update drive " + id + ": " + e.getMessage());
+        }
+        resources.patchedDrive(id, patch.rateLimiter());
+        LOG.info(() -> "drive " + id + " rate limiter updated: bandwidth " + (bandwidth == null ? "unchanged" : bandwidth)
+                + ", ops " + (ops == null ? "unchanged" : ops));
     }
 
     public synchronized void putNetworkInterface(String id, NetworkInterface net) {
         preBoot(() -> resources.putNetworkInterface(id, net));
     }
 
+    /** A running interface's new rate limiters, with the same partial-update rules as {@link #patchDrive}. */
     public synchronized void patchNetworkInterface(String id, PartialNetworkInterface patch) {
-        refuseRuntimeUpdate(id, patch.ifaceId(), "iface_id", "network interface", resources.hasNetworkInterface(id));
-    }
-
-    /**
-     * PATCH of a device is post-boot only in Firecracker (new backing file, new rate limiters). Flint has
-     * no runtime device updates yet, so after the body and state checks the answer is an honest refusal.
-     */
-    private void refuseRuntimeUpdate(String pathId, String bodyId, String idField, String what, boolean configured) {
-        VmResources.sameId(pathId, VmResources.required(bodyId, idField), what);
+        VmResources.sameId(id, VmResources.required(patch.ifaceId(), "iface_id"), "network interface");
+        var rx = patch.rxRateLimiter();
+        var tx = patch.txRateLimiter();
+        var rxBandwidth = rx == null ? null : RateLimits.bucket(rx.bandwidth(), "rx_rate_limiter.bandwidth");
+        var rxOps = rx == null ? null : RateLimits.bucket(rx.ops(), "rx_rate_limiter.ops");
+        var txBandwidth = tx == null ? null : RateLimits.bucket(tx.bandwidth(), "tx_rate_limiter.bandwidth");
+        var txOps = tx == null ? null : RateLimits.bucket(tx.ops(), "tx_rate_limiter.ops");
         postBoot();
-        if (!configured) throw ApiException.badRequest("no " + what + " with id " + pathId + " is attached to the running microVM");
-        throw ApiException.notSupported("updating a " + what + " of a running microVM");
+        if (!resources.hasNetworkInterface(id)) {
+            throw ApiException.badRequest("no network interface with id " + id + " is attached to the running microVM");
+        }
+        if (rx == null && tx == null) return;
+        try {
+            backend.updateNetRateLimits(id, rxBandwidth, rxOps, txBandwidth, txOps);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot update network interface " + id + ": " + e.getMessage());
+        }
+        resources.patchedNetworkInterface(id, rx, tx);
+        LOG.info(() -> "network interface " + id + " rate limiters updated");
     }
 
     public synchronized void putEntropy(EntropyDevice device) { preBoot(() -> resources.putEntropy(device)); }
 
     public synchronized void putVsock(dev.flint.api.model.Vsock device) { preBoot(() -> resources.putVsock(device)); }
+
+    // ---- the balloon: configured before boot; target and polling interval change at any time ----
+
+    static final String NO_BALLOON = "No balloon device found (PUT /balloon before InstanceStart configures one).";
+
+    public synchronized void putBalloon(dev.flint.api.model.Balloon device) { preBoot(() -> resources.putBalloon(device)); }
+
+    /** Before boot the configured target changes; after, the running balloon's, and the guest is told. */
+    public synchronized void patchBalloon(dev.flint.api.model.BalloonUpdate update) {
+        long amount = VmResources.required(update.amountMib(), "amount_mib");
+        configuredBalloon();
+        VmResources.checkBalloonAmount(amount, resources.machineConfig().memSizeMib());
+        if (state != InstanceState.NOT_STARTED) {
+            try {
+                backend.setBalloonTarget(amount);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot update the balloon: " + e.getMessage());
+            }
+        }
+        resources.patchBalloonAmount(amount);
+    }
+
+    /**
+     * The balloon as configured, its target as it is now (Firecracker's answer: what the guest holds is in
+     * {@code GET /balloon/statistics}).
+     */
+    public synchronized dev.flint.api.model.Balloon getBalloon() { return configuredBalloon(); }
+
+    /** Firecracker's statistics document: target and actual in pages and MiB, then the guest's figures. */
+    public synchronized Map<String, Object> getBalloonStats() {
+        dev.flint.api.model.Balloon b = configuredBalloon();
+        if (b.statsPollingIntervalS() == 0) {
+            throw ApiException.badRequest("Statistics for the balloon device are not enabled (stats_polling_interval_s is 0).");
+        }
+        postBoot();
+        var stats = backend.balloonStatistics();
+        if (stats == null) throw ApiException.badRequest("Statistics for the balloon device are not enabled.");
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("target_pages", stats.targetPages());
+        body.put("actual_pages", stats.actualPages());
+        body.put("target_mib", stats.targetMib());
+        body.put("actual_mib", stats.actualMib());
+        body.putAll(stats.guest());
+        return body;
+    }
+
+    /** Statistics cannot be switched on or off after boot, only their interval changed. */
+    public synchronized void patchBalloonStats(dev.flint.api.model.BalloonStatsUpdate update) {
+        int seconds = VmResources.required(update.statsPollingIntervalS(), "stats_polling_interval_s");
+        dev.flint.api.model.Balloon b = configuredBalloon();
+        VmResources.checkStatsInterval(seconds);
+        if (state != InstanceState.NOT_STARTED) {
+            if ((seconds == 0) != (b.statsPollingIntervalS() == 0)) {
+                throw ApiException.badRequest("Cannot enable or disable the balloon statistics after boot.");
+            }
+            try {
+                backend.setBalloonStatsInterval(seconds);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot update the balloon statistics: " + e.getMessage());
+            }
+        }
+        resources.patchBalloonInterval(seconds);
+    }
+
+    private dev.flint.api.model.Balloon configuredBalloon() {
+        dev.flint.api.model.Balloon b = resources.balloon();
+        if (b == null) throw ApiException.badRequest(NO_BALLOON);
+        return b;
+    }
 
     public synchronized void putSerial(SerialDevice device) { preBoot(() -> resources.putSerial(device)); }
 
@@ -268,6 +401,82 @@ public final class VmmController implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code PUT /snapshot/create}: a Full snapshot of the paused microVM. Diff snapshots need dirty-page
+     * tracking, which Flint does not offer, so they are refused (as Firecracker refuses them without
+     * {@code track_dirty_pages}).
+     */
+    public synchronized void createSnapshot(dev.flint.api.model.SnapshotCreateParams params) {
+        Path statePath = VmResources.hostPath(VmResources.required(params.snapshotPath(), "snapshot_path"), "snapshot_path");
+        Path memPath = VmResources.hostPath(VmResources.required(params.memFilePath(), "mem_file_path"), "mem_file_path");
+        String type = params.snapshotType() == null ? "Full" : params.snapshotType();
+        VmResources.oneOf(type, "snapshot_type", java.util.Set.of("Full", "Diff"));
+        if (type.equals("Diff")) throw ApiException.notSupported("snapshot_type Diff (dirty page tracking)");
+        postBoot();
+        if (state != InstanceState.PAUSED) {
+            throw ApiException.badRequest("the microVM must be paused to create a snapshot (PATCH /vm {\"state\": \"Paused\"} first)");
+        }
+        try {
+            backend.createSnapshot(statePath, memPath, netIds);
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot create the snapshot: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code PUT /snapshot/load}: before boot only, as in Firecracker. The machine is built from the
+     * snapshot (its configuration included); guest memory is mapped copy-on-write from the memory file.
+     */
+    public synchronized void loadSnapshot(dev.flint.api.model.SnapshotLoadParams params) {
+        Path statePath = VmResources.hostPath(VmResources.required(params.snapshotPath(), "snapshot_path"), "snapshot_path");
+        if ((params.memBackend() == null) == (params.memFilePath() == null)) {
+            throw ApiException.badRequest("exactly one of mem_backend and mem_file_path must be given");
+        }
+        String memFile = params.memFilePath();
+        if (params.memBackend() != null) {
+            String type = VmResources.required(params.memBackend().backendType(), "mem_backend.backend_type");
+            VmResources.oneOf(type, "mem_backend.backend_type", java.util.Set.of("File", "Uffd"));
+            if (type.equals("Uffd")) throw ApiException.notSupported("mem_backend backend_type Uffd");
+            memFile = VmResources.required(params.memBackend().backendPath(), "mem_backend.backend_path");
+        }
+        Path memPath = VmResources.hostPath(memFile, "mem_backend.backend_path");
+        if (Boolean.TRUE.equals(params.trackDirtyPages()) || Boolean.TRUE.equals(params.enableDiffSnapshots())) {
+            throw ApiException.notSupported("track_dirty_pages (diff snapshots)");
+        }
+        if (Boolean.TRUE.equals(params.clockRealtime())) throw ApiException.notSupported("clock_realtime");
+        if (params.hugePages() != null && !params.hugePages().equals("None") && !params.hugePages().equals("Snapshot")) {
+            throw ApiException.notSupported("huge_pages " + params.hugePages());
+        }
+        if (params.vsockOverride() != null) throw ApiException.badRequest("vsock_override: Flint's snapshots hold no vsock device");
+        Map<String, String> overrides = new TreeMap<>();
+        if (params.networkOverrides() != null) {
+            for (var o : params.networkOverrides()) {
+                if (o == null) throw ApiException.badRequest("network_overrides: null entry");
+                String id = VmResources.required(o.ifaceId(), "network_overrides.iface_id");
+                String tap = VmResources.required(o.hostDevName(), "network_overrides.host_dev_name");
+                String problem = dev.flint.devices.virtio.net.NetConfig.nameProblem(tap);
+                if (problem != null) throw ApiException.badRequest("network_overrides.host_dev_name " + tap + ": " + problem);
+                if (overrides.put(id, tap) != null) throw ApiException.badRequest("network_overrides names " + id + " twice");
+            }
+        }
+        preBoot();
+        boolean resume = Boolean.TRUE.equals(params.resumeVm());
+        CompletableFuture<StopReason> running;
+        try {
+            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut());
+        } catch (VmmBackend.BackendException e) {
+            LOG.warning("snapshot load failed: " + e.getMessage());
+            throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
+        }
+        state = resume ? InstanceState.RUNNING : InstanceState.PAUSED;
+        LOG.info(() -> "microVM " + instanceId + " loaded from snapshot " + statePath + (resume ? " and resumed" : " (paused)"));
+        running.whenComplete((reason, failure) -> {
+            StopReason why = failure != null ? new StopReason.Error(failure.toString(), failure) : reason;
+            LOG.info(() -> "microVM " + instanceId + " stopped: " + why);
+            stopped.complete(why);
+        });
+    }
+
     /** Applies a whole configuration (a {@code --config-file}) section by section, then boots. */
     public synchronized void bootFrom(FullVmConfiguration config) {
         if (config.logger() != null) putLogger(config.logger());
@@ -281,6 +490,7 @@ public final class VmmController implements AutoCloseable {
         if (config.entropy() != null) putEntropy(config.entropy());
         if (config.mmdsConfig() != null) putMmdsConfig(config.mmdsConfig());
         if (config.vsock() != null) putVsock(config.vsock());
+        if (config.balloon() != null) putBalloon(config.balloon());
         start();
     }
 
@@ -297,6 +507,9 @@ public final class VmmController implements AutoCloseable {
         }
         state = InstanceState.RUNNING;
         nvmeControllers = spec.nvmeControllers();
+        int controller = 0;
+        for (MachineSpec.DriveSpec d : spec.drives()) if (d.nvme()) nvmeSlots.put(d.id(), new NvmeSlot(controller++, 1));
+        netIds = spec.networkInterfaces().stream().map(MachineSpec.NetSpec::id).toList();
         LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
                 + " MiB, kernel " + spec.kernel());
         running.whenComplete((reason, failure) -> {

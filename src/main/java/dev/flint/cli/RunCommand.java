@@ -1,5 +1,6 @@
 package dev.flint.cli;
 
+import dev.flint.devices.virtio.balloon.BalloonConfig;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.net.NetConfig;
 import dev.flint.engine.Engine;
@@ -62,13 +63,17 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--drive", paramLabel = "PATH[,ro][,if=virtio|nvme]", converter = DriveConverter.class,
             description = "A raw disk image as a virtio-blk disk (repeatable; the first is /dev/vda in the guest), or "
                     + "with if=nvme as an NVMe controller of its own (nvme0n1, nvme1n1...; serial=ID sets its serial). "
-                    + "With ,ro the guest cannot write it.")
+                    + "With ,ro the guest cannot write it. With if=vhost-user, PATH is the Unix socket of a vhost-user-blk "
+                    + "back end serving the disk (guest RAM is then shared with it). bandwidth=SIZE/MS[/BURST] and "
+                    + "ops=SIZE/MS[/BURST] limit it as Firecracker's rate_limiter does: SIZE bytes (or requests) every MS "
+                    + "milliseconds, BURST once extra; e.g. bandwidth=1048576/1000 is 1 MiB/s.")
     private List<DriveConfig> drives = List.of();
 
     @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]", converter = NetConverter.class,
             description = "A virtio-net interface on host TAP device NAME (repeatable; the first is eth0 in the guest). "
                     + "The TAP is created if absent (and goes away when Flint exits); an existing persistent TAP is "
-                    + "attached and left in place. Default MAC: a random locally administered one.")
+                    + "attached and left in place. Default MAC: a random locally administered one. rx-bandwidth=, "
+                    + "rx-ops=, tx-bandwidth=, tx-ops=SIZE/MS[/BURST] limit what the guest receives and sends.")
     private List<NetConfig> nets = List.of();
 
     @Option(names = "--nvme-controllers", paramLabel = "N", defaultValue = "0",
@@ -78,6 +83,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--rng", description = "Give the guest a virtio-rng device fed from the host's entropy.")
     private boolean rng;
+
+    @Option(names = "--balloon", paramLabel = "MIB[,deflate_on_oom]", converter = BalloonConverter.class,
+            description = "A virtio-balloon device whose target is MIB: the guest's driver (the default guest loads it) "
+                    + "gives that much of its RAM back to the host. deflate_on_oom lets the guest take it back when it "
+                    + "would otherwise run out of memory.")
+    private BalloonConfig balloon;
 
     @Option(names = "--boot-timer", description = "Install the boot-timer device (as Firecracker's --boot-timer): "
             + "when the guest writes 123 to MMIO 0xC0000000 (the default guest does, once booted), print the time since start.")
@@ -98,6 +109,10 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         // Cheap checks first: a typo must not cost a guest download.
         VmConfig.checkMachine(cmdline, cpus, memoryMib, engine);
+        if (balloon != null && balloon.amountMib() > memoryMib) {
+            throw new dev.flint.vmm.VmConfigException("--balloon " + balloon.amountMib() + ": more than the guest's "
+                    + memoryMib + " MiB of memory");
+        }
         Engine chosen = context.engines().select(engine);
         Path kernelPath = kernel;
         Path initrdPath = initrd;
@@ -108,7 +123,7 @@ final class RunCommand implements Callable<Integer> {
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
         VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null,
-                emptyNvmeControllers, debugExitPort);
+                emptyNvmeControllers, debugExitPort, balloon);
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }
@@ -162,6 +177,11 @@ final class RunCommand implements Callable<Integer> {
     /** {@code tap=NAME[,mac=MAC]}. */
     static final class NetConverter extends DeviceConverter<NetConfig> {
         NetConverter() { super(NetConfig::parse); }
+    }
+
+    /** {@code MIB[,deflate_on_oom]}. */
+    static final class BalloonConverter extends DeviceConverter<BalloonConfig> {
+        BalloonConverter() { super(BalloonConfig::parse); }
     }
 
     /** An I/O port number, decimal or 0x-hex, 0..0xffff. */

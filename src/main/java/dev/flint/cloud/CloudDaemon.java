@@ -7,7 +7,10 @@ import dev.flint.cloud.actions.InstanceActions;
 import dev.flint.cloud.actions.InstanceTypeActions;
 import dev.flint.cloud.actions.KeyPairActions;
 import dev.flint.cloud.actions.RegionActions;
+import dev.flint.cloud.actions.SnapshotActions;
+import dev.flint.cloud.actions.SecurityGroupActions;
 import dev.flint.cloud.actions.TagActions;
+import dev.flint.cloud.actions.VolumeActions;
 import dev.flint.cloud.compute.InstanceRuntime;
 import dev.flint.cloud.compute.MetadataSource;
 import dev.flint.cloud.console.ConsoleCredentials;
@@ -19,6 +22,7 @@ import dev.flint.cloud.console.Ec2Endpoint;
 import dev.flint.cloud.ec2.CloudCredentials;
 import dev.flint.cloud.ec2.Ec2Api;
 import dev.flint.cloud.ec2.Ec2HttpServer;
+import dev.flint.cloud.fleet.Firewall;
 import dev.flint.cloud.fleet.Fleet;
 import dev.flint.cloud.fleet.StoreMetadataSource;
 import dev.flint.cloud.model.ImageRecord;
@@ -114,8 +118,13 @@ public final class CloudDaemon implements AutoCloseable {
             runtime = runtimes.create(listener, metadata, CloudPaths.runtime(data));
             Clock clock = Clock.systemUTC();
             Fleet fleet = new Fleet(records, runtime, CloudPaths.volumes(data), clock, config.stopTimeout(),
-                    config.hostCpus() > 0 ? config.hostCpus() : Runtime.getRuntime().availableProcessors(), executor);
+                    config.hostCpus() > 0 ? config.hostCpus() : Runtime.getRuntime().availableProcessors(), executor, zone);
             listener.target = fleet;
+            // The packet filter is in place before any instance is (re)adopted or launched.
+            Firewall firewall = new Firewall(records, runtime);
+            firewall.ensureDefaultGroup();
+            firewall.sync();
+            fleet.onMembershipChange(firewall::sync);
             fleet.reconcile();
             ActionRegistry registry = new ActionRegistry();
             EndpointHolder endpoint = new EndpointHolder();
@@ -128,6 +137,9 @@ public final class CloudDaemon implements AutoCloseable {
             new KeyPairActions(cloud).register(registry);
             new TagActions(cloud).register(registry);
             new RegionActions(cloud).register(registry);
+            new VolumeActions(cloud).register(registry);
+            new SnapshotActions(cloud).register(registry);
+            new SecurityGroupActions(cloud, firewall).register(registry);
             Ec2Api api = new Ec2Api(registry, credentials, config.trustLocal(), clock);
             ConsoleHandler console = new ConsoleHandler(consoleEndpoint(api), consoles(runtime), metrics(runtime),
                     ConsoleCredentials.of(credentials.accessKeyId(), credentials.secretAccessKey()));

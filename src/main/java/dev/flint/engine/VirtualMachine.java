@@ -3,6 +3,9 @@ package dev.flint.engine;
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.IoFastPaths;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
 
 /**
  * A running (or ready) VM of one engine. Lifecycle: create → {@link #start} → a stop is requested
@@ -27,6 +30,25 @@ public interface VirtualMachine extends AutoCloseable {
 
     /** Resumes vCPUs after {@link #pause}. */
     void resume();
+
+    /** The engine's name, which a snapshot records so that only the same engine loads it. */
+    default String engineName() { return "unknown"; }
+
+    /**
+     * Saves the engine's part of a paused machine: vCPUs, the interrupt controllers the engine provides,
+     * its clock. Engines that cannot refuse with a one-line {@link SnapshotException}.
+     */
+    default void save(StateWriter state) {
+        throw new SnapshotException("snapshots are not supported on the " + engineName() + " engine yet");
+    }
+
+    /**
+     * Instead of {@link #start}: takes back what {@link #save} wrote (on a VM created with the same vCPU
+     * count over the snapshot's memory) and starts the vCPU threads, held paused if {@code paused}.
+     */
+    default void restore(StateReader state, boolean paused) {
+        throw new SnapshotException("snapshots are not supported on the " + engineName() + " engine yet");
+    }
 
     /** Asks every vCPU to leave guest mode and end; returns once all vCPU threads have ended. */
     void stop();

@@ -75,6 +75,12 @@ public final class Initramfs {
             "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko");
 
     /**
+     * The balloon driver (it needs only virtio and virtio_ring, loaded before it): loaded by init when the
+     * machine has a virtio-balloon device (PCI 1af4:1045).
+     */
+    public static final List<String> BALLOON_MODULES = List.of("kernel/drivers/virtio/virtio_balloon.ko");
+
+    /**
      * ext4 and what it needs (crc32c through the crypto API for metadata checksums), in dependency order:
      * a root file system on a virtio disk ({@code flint image build}).
      */
@@ -147,6 +153,7 @@ public final class Initramfs {
             // Modules only some machines need, loaded when the PCI device that needs them is there.
             loadWhenPresent(load, modules, modulesDir, NVME_MODULES, "grep -qx 0x010802 /sys/bus/pci/devices/*/class");
             loadWhenPresent(load, modules, modulesDir, VSOCK_MODULES, "grep -qx 0x1053 /sys/bus/pci/devices/*/device");
+            loadWhenPresent(load, modules, modulesDir, BALLOON_MODULES, "grep -qx 0x1045 /sys/bus/pci/devices/*/device");
         }
         String init = PROLOGUE + load + (modulesDir != null ? SWITCH_ROOT : "") + BOOT_DONE + """
                 echo

@@ -1,6 +1,9 @@
 package dev.flint.machine;
 
+import dev.flint.sys.FileDescriptor;
 import dev.flint.sys.MappedMemory;
+import dev.flint.sys.MemoryAdvice;
+import dev.flint.sys.SharedMapping;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -43,10 +46,28 @@ public final class GuestMemory implements AutoCloseable {
         /** {@code len} bytes from {@code hostOffset} in {@link #segment()} were or are about to be written. */
         void written(long hostOffset, long len);
     }
+    /**
+     * How {@link #discard} gives pages back: MADV_DONTNEED for a private mapping, MADV_REMOVE for a shared
+     * one, or 0 when this object does not know how the memory was made ({@link #wrap}) and so may not.
+     */
+    private final int discardAdvice;
+
+    /** The memfd behind RAM when it is shareable with another process ({@link #allocateShared}), else null. */
+    private final FileDescriptor sharedFile;
 
     private GuestMemory(AutoCloseable owner, MemorySegment ram) {
+        this(owner, ram, 0, null);
+    }
+
+    private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice) {
+        this(owner, ram, discardAdvice, null);
+    }
+
+    private GuestMemory(AutoCloseable owner, MemorySegment ram, int discardAdvice, FileDescriptor sharedFile) {
         this.owner = owner;
+        this.sharedFile = sharedFile;
         this.ram = ram;
+        this.discardAdvice = discardAdvice;
         this.lowSize = Math.min(ram.byteSize(), LOW_RAM_LIMIT);
         this.highSize = ram.byteSize() - lowSize;
     }
@@ -61,8 +82,93 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
         }
         MappedMemory mapping = MappedMemory.anonymous(bytes);
+        // As QEMU does: a child process never needs guest RAM, and the mapping stays one VMA of its own
+        // (never merged with the JVM's anonymous memory), so /proc/PID/smaps shows what the guest costs.
+        try {
+            MemoryAdvice.advise(mapping.segment().address(), bytes, MemoryAdvice.MADV_DONTFORK);
+        } catch (dev.flint.sys.ErrnoException e) {
+            // Only bookkeeping is lost; the memory works the same.
+        }
+        return new GuestMemory(mapping, mapping.segment(), MemoryAdvice.MADV_DONTNEED);
+    }
+
+    /**
+     * Guest RAM mapped copy-on-write from a snapshot's memory file, which must hold exactly {@code bytes}
+     * (a shorter file would fault the guest on its missing pages). Nothing is read up front: a restore
+     * costs the page faults of what the guest touches.
+     */
+    public static GuestMemory mapSnapshot(java.nio.file.Path file, long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
+        }
+        long size;
+        try {
+            size = java.nio.file.Files.size(file);
+        } catch (java.io.IOException e) {
+            throw new GuestMemoryFileException("cannot read memory file " + file + ": " + e.getMessage());
+        }
+        // A page beyond the end of a private file mapping is SIGBUS, not zeros: refuse a short file.
+        if (size != bytes) {
+            throw new GuestMemoryFileException("memory file " + file + " holds " + size + " bytes; the snapshot's guest has "
+                    + bytes);
+        }
+        MappedMemory mapping;
+        try {
+            mapping = MappedMemory.privateCopyOf(file.toString(), bytes);
+        } catch (RuntimeException e) {
+            throw new GuestMemoryFileException("cannot map memory file " + file + ": " + e.getMessage());
+        }
         return new GuestMemory(mapping, mapping.segment());
     }
+
+    /** Writes all of RAM to {@code file} (replacing it), for a snapshot's memory file; the VM must be paused. */
+    public void writeTo(java.nio.file.Path file) throws java.io.IOException {
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            // Pages of zeros become holes: a mostly idle guest's memory file stays small on disk.
+            for (long off = 0; off < ram.byteSize(); off += 4096) {
+                MemorySegment page = ram.asSlice(off, 4096);
+                if (isZero(page)) continue;
+                java.nio.ByteBuffer b = page.asByteBuffer();
+                while (b.hasRemaining()) ch.write(b, off + b.position());
+            }
+            if (ch.size() < ram.byteSize()) {
+                ch.write(java.nio.ByteBuffer.allocate(1), ram.byteSize() - 1); // extend: a trailing hole
+            }
+            ch.force(false);
+        }
+    }
+
+    private static boolean isZero(MemorySegment page) {
+        for (long i = 0; i < page.byteSize(); i += 8) {
+            if (page.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Allocates zeroed guest RAM in a memfd mapped shared, so another process (a vhost-user back end) can
+     * map the same pages from {@link #sharedFile()}. Like {@link #allocate}, pages cost nothing until touched.
+     */
+    public static GuestMemory allocateShared(long bytes) {
+        if (bytes <= 0 || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be a positive multiple of 4 KiB: " + bytes);
+        }
+        FileDescriptor file = SharedMapping.memfd("flint-guest-ram", bytes);
+        try {
+            SharedMapping mapping = SharedMapping.ofFile(file.fd(), bytes);
+            return new GuestMemory(() -> {
+                mapping.close();
+                file.close();
+            }, mapping.segment(), MemoryAdvice.MADV_REMOVE, file);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    /** The memfd holding RAM (offset N of it is byte N of {@link #segment()}), or null if RAM is private. */
+    public FileDescriptor sharedFile() { return sharedFile; }
 
     /** Wraps an existing segment (for example an mmap made by the KVM engine); the caller owns it. */
     public static GuestMemory wrap(MemorySegment segment) {
@@ -151,6 +257,28 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
+
+    /** Whether {@link #discard} can give pages back to the host (RAM this object mapped itself). */
+    public boolean canDiscard() { return discardAdvice != 0; }
+
+    /**
+     * Returns the whole pages [{@code gpa}, {@code gpa + len}) to the host: their host memory is freed
+     * (madvise) and they read as zeroes when the guest touches them again. The range must be page-aligned
+     * RAM within one region ({@link GuestMemoryException} otherwise); nothing happens when
+     * {@link #canDiscard()} is false.
+     */
+    public void discard(long gpa, long len) {
+        if ((gpa & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || (len & (MemoryAdvice.PAGE_SIZE - 1)) != 0 || len <= 0) {
+            throw new GuestMemoryException(gpa, len);
+        }
+        long off = checked(gpa, len);
+        if (discardAdvice == 0) return;
+        // After close the address may belong to another mapping; devices stop before memory is freed.
+        if (!ram.scope().isAlive()) throw new IllegalStateException("guest memory is closed");
+        MemoryAdvice.advise(ram.address() + off, len, discardAdvice);
+        WriteWatch w = watch;
+        if (w != null) w.written(off, len); // the pages now read as zeroes: code translated from them is stale
+    }
 
     @Override
     public void close() {

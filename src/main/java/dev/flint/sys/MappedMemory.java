@@ -30,6 +30,21 @@ public final class MappedMemory implements AutoCloseable {
                 Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0), length);
     }
 
+    /**
+     * Maps the first {@code length} bytes of the file at {@code path} copy-on-write (MAP_PRIVATE): pages
+     * are read from the file when first touched, writes go to private copies and never reach the file.
+     * The file is opened read-only and closed again (the mapping keeps it). A snapshot's memory file.
+     */
+    public static MappedMemory privateCopyOf(String path, long length) {
+        int fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        try {
+            return new MappedMemory(Libc.mmap(length, Libc.PROT_READ | Libc.PROT_WRITE,
+                    Libc.MAP_PRIVATE | Libc.MAP_NORESERVE, fd, 0), length);
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
     /** The mapping; unusable after {@link #close}. */
     public MemorySegment segment() { return segment; }
 

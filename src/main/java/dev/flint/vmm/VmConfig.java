@@ -3,6 +3,7 @@ package dev.flint.vmm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import dev.flint.devices.pci.PciHostBridge;
+import dev.flint.devices.virtio.balloon.BalloonConfig;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.net.NetConfig;
 import dev.flint.devices.virtio.vsock.VsockConfig;
@@ -31,10 +32,11 @@ import java.util.List;
  *                  after the {@code if=nvme} drives' controllers); volumes are hot-attached to them later
  *                  with {@link Vmm#attachNvmeNamespace}
  * @param debugExitPort the I/O port of an isa-debug-exit device ({@code --debug-exit}), or -1 for none
+ * @param balloon   a virtio-balloon device, or null for none
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                        List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                       int emptyNvmeControllers, int debugExitPort) {
+                       int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -59,7 +61,8 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         nets = nets == null ? List.of() : List.copyOf(nets);
         if (emptyNvmeControllers < 0) throw new VmConfigException("--nvme-controllers " + emptyNvmeControllers + ": cannot be negative");
         // Slot 0 is the host bridge; each device takes one of the other slots.
-        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
+        if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0)
+                + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
             throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
                     + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
                     + (PciHostBridge.SLOTS - 1) + " devices)");
@@ -67,10 +70,28 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (debugExitPort < -1 || debugExitPort > 0xFFFF) {
             throw new VmConfigException("debug-exit port must be 0..0xffff, got " + debugExitPort);
         }
+        if (balloon != null && balloon.amountMib() > memoryMib) {
+            throw new VmConfigException("the balloon's target of " + balloon.amountMib() + " MiB is more than the guest's "
+                    + memoryMib + " MiB of memory");
+        }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
+    }
+
+    /** A machine without a balloon. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
+                    int emptyNvmeControllers, int debugExitPort) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers,
+                debugExitPort, null);
+    }
+
+    /** The same machine with {@code balloon} (null: none). */
+    public VmConfig withBalloon(BalloonConfig balloon) {
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
+                emptyNvmeControllers, debugExitPort, balloon);
     }
 
     /** A machine without the isa-debug-exit device. */

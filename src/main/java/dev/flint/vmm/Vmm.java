@@ -9,7 +9,14 @@ import dev.flint.engine.VmSetup;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.StopReason;
 import dev.flint.machine.bus.Bus;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateFile;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -32,9 +39,15 @@ public final class Vmm implements AutoCloseable {
     private final X86Board board;
     private final Bus portIo;
     private final Bus mmio;
+    private final VmConfig config;
+    private final String engineName;
+    private boolean paused;
     private boolean closed;
 
-    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board, Bus portIo, Bus mmio) {
+    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board, Bus portIo, Bus mmio,
+                VmConfig config, String engineName) {
+        this.config = config;
+        this.engineName = engineName;
         this.memory = memory;
         this.stops = stops;
         this.vm = vm;
@@ -66,7 +79,9 @@ public final class Vmm implements AutoCloseable {
     public static Vmm start(VmConfig config, Engine engine, Console console) {
         long startNanos = System.nanoTime();
         StopSignal stops = new StopSignal();
-        GuestMemory memory = GuestMemory.allocate(config.memoryBytes());
+        // A vhost-user back end in another process maps guest RAM, so RAM is a shared memfd then.
+        boolean shared = config.drives().stream().anyMatch(d -> d.iface() == DriveConfig.Interface.VHOST_USER);
+        GuestMemory memory = shared ? GuestMemory.allocateShared(config.memoryBytes()) : GuestMemory.allocate(config.memoryBytes());
         VirtualMachine vm = null;
         X86Board board = null;
         try {
@@ -83,7 +98,7 @@ public final class Vmm implements AutoCloseable {
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
             vm.start(bsp);
-            return new Vmm(memory, stops, vm, board, portIo, mmio);
+            return new Vmm(memory, stops, vm, board, portIo, mmio, config, engine.name());
         } catch (RuntimeException | Error e) {
             release(vm, board, memory);
             throw e;
@@ -110,9 +125,84 @@ public final class Vmm implements AutoCloseable {
         stops.requestStop(new StopReason.PowerOff());
     }
 
-    public void pause() { vm.pause(); }
+    /**
+     * Pauses the machine (Firecracker's PATCH /vm Paused): vCPUs stop at an instruction boundary, then
+     * every device I/O thread finishes the request it was serving and holds. When this returns nothing
+     * changes guest memory or device state until {@link #resume}: what a snapshot needs.
+     */
+    public synchronized void pause() {
+        vm.pause();
+        board.pause();
+        paused = true;
+    }
 
-    public void resume() { vm.resume(); }
+    /** Devices first, so the first kick a resumed vCPU sends finds its I/O thread serving. */
+    public synchronized void resume() {
+        board.resume();
+        vm.resume();
+        paused = false;
+    }
+
+    /**
+     * Writes a full snapshot of the paused machine: its state to {@code statePath} (see
+     * {@link dev.flint.machine.state.StateFile}) and its RAM, raw, to {@code memPath}. {@code netIds}
+     * names the network interfaces in order, for network overrides on load. The machine stays paused.
+     * A machine or engine that cannot be snapshotted is a one-line {@link SnapshotException}; nothing is
+     * written then.
+     */
+    public synchronized void snapshot(Path statePath, Path memPath, List<String> netIds) {
+        if (closed) throw new SnapshotException("the microVM has stopped");
+        if (!paused) throw new SnapshotException("the microVM must be paused to take a snapshot");
+        StateWriter state = new StateWriter();
+        SnapshotConfig.save(state, config, netIds, board.netMacs());
+        vm.save(state);
+        board.save(state);
+        try {
+            memory.writeTo(memPath);
+        } catch (IOException e) {
+            throw new SnapshotException("cannot write memory file " + memPath + ": " + e.getMessage(), e);
+        }
+        StateFile.write(statePath, engineName, state);
+        LOG.info(() -> "snapshot written: " + statePath + " and " + memPath);
+    }
+
+    /**
+     * Builds a machine from a snapshot instead of a kernel: the devices of the snapshot's configuration
+     * (TAP devices replaced per {@code tapOverrides}, interface id → host device), guest RAM mapped
+     * copy-on-write from {@code memPath}, every vCPU and device as the snapshot left it. The machine runs
+     * at once if {@code resume}, else it stays paused until {@link #resume}.
+     */
+    public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
+                              Map<String, String> tapOverrides) {
+        StateReader state = StateFile.read(statePath, engine.name());
+        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides);
+        StopSignal stops = new StopSignal();
+        GuestMemory memory = GuestMemory.mapSnapshot(memPath, config.memoryBytes());
+        VirtualMachine vm = null;
+        X86Board board = null;
+        try {
+            Bus portIo = new Bus("port-io");
+            Bus mmio = new Bus("mmio");
+            vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
+            board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
+            board.useFastPaths(vm.fastPaths());
+            board.plugVirtio(config, memory, vm.interrupts());
+            X86Board.plugBootTimer(config, mmio, System.nanoTime());
+            X86Board.plugDebugExit(config, portIo, stops);
+            // vCPUs first and held, devices paused: no interrupt a device raises while being restored is
+            // then overwritten by the interrupt controllers' restore.
+            vm.restore(state, true);
+            board.pause();
+            board.restore(state);
+            Vmm vmm = new Vmm(memory, stops, vm, board, portIo, mmio, config, engine.name());
+            vmm.paused = true;
+            if (resume) vmm.resume();
+            return vmm;
+        } catch (RuntimeException | Error e) {
+            release(vm, board, memory);
+            throw e;
+        }
+    }
 
     /**
      * Attaches a disk to a running machine as a new namespace of NVMe controller {@code controller} (0 is
@@ -124,6 +214,42 @@ public final class Vmm implements AutoCloseable {
     public synchronized int attachNvmeNamespace(int controller, DriveConfig drive) {
         if (closed) throw new IllegalStateException("the machine has stopped");
         return board.attachNvmeNamespace(controller, drive);
+    }
+
+    /**
+     * Detaches namespace {@code nsid} from NVMe controller {@code controller} of the running machine and closes
+     * (unlocks) its image. The guest's driver is told by a Namespace Attribute Changed event and removes the
+     * disk; I/O it sends there afterwards fails with Invalid Namespace. Unknown ones are IllegalArgumentException.
+     */
+    public synchronized void detachNvmeNamespace(int controller, int nsid) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.detachNvmeNamespace(controller, nsid);
+    }
+
+    /** The machine's balloon ({@code VmConfig.balloon}), if it has one: its target, actual size and statistics. */
+    public Optional<dev.flint.devices.virtio.balloon.VirtioBalloon> balloon() {
+        return Optional.ofNullable(board.balloon());
+    }
+
+    /**
+     * Changes a drive's rate limit while the guest runs ({@code PATCH /drives}): {@code drive} is its index in
+     * the configuration's drives, then in the order drives were attached; each bucket given replaces the old
+     * one with a full new one (one that limits nothing removes it), a null one stays. Requests held back go
+     * as soon as the new limit lets them. An unknown index is an IllegalArgumentException.
+     */
+    public synchronized void updateDriveRateLimit(int drive, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                                  dev.flint.devices.ratelimit.BucketConfig ops) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.updateDriveRateLimit(drive, bandwidth, ops);
+    }
+
+    /** Like {@link #updateDriveRateLimit} for network interface {@code net} (configuration order), both directions. */
+    public synchronized void updateNetRateLimits(int net, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                                 dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig txOps) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        board.updateNetRateLimits(net, rxBandwidth, rxOps, txBandwidth, txOps);
     }
 
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */

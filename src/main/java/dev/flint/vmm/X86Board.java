@@ -10,7 +10,10 @@ import dev.flint.devices.legacy.LegacyDevices;
 import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
+import dev.flint.devices.ratelimit.BucketConfig;
 import dev.flint.devices.virtio.VirtioPciDevice;
+import dev.flint.devices.virtio.balloon.VirtioBalloon;
+import dev.flint.devices.vhostuser.VhostUserBlockFrontEnd;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.block.VirtioBlock;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -41,6 +44,16 @@ final class X86Board implements AutoCloseable {
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
     /** NVMe controllers in the order of their drives (the guest's nvme0, nvme1...). */
     private final List<NvmePciFunction> nvme = new ArrayList<>();
+    /** The balloon, when the configuration has one. */
+    private VirtioBalloon balloon;
+    /**
+     * How to change each drive's rate limit, in the order the drives were plugged: the configuration's, then
+     * those attached while the guest runs. Either a virtio-blk function or an NVMe namespace.
+     */
+    private final List<java.util.function.BiConsumer<BucketConfig, BucketConfig>> driveLimits = new ArrayList<>();
+    /** The network interfaces in configuration order, with their PCI functions. */
+    private final List<VirtioNet> nets = new ArrayList<>();
+    private final List<VirtioPciDevice> netFunctions = new ArrayList<>();
     /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
@@ -64,14 +77,42 @@ final class X86Board implements AutoCloseable {
      */
     void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
         for (DriveConfig drive : config.drives()) {
-            if (drive.iface() == DriveConfig.Interface.NVME) plugNvme(drive, config.cpus(), memory, irq);
-            else plug(VirtioBlock.pciDevice(drive, memory, irq));
+            if (drive.iface() == DriveConfig.Interface.NVME) {
+                NvmePciFunction controller = plugNvme(drive, config.cpus(), memory, irq);
+                driveLimits.add((bandwidth, ops) -> controller.updateRateLimit(1, bandwidth, ops));
+            } else if (drive.iface() == DriveConfig.Interface.VHOST_USER) {
+                plug(new VirtioPciDevice(VhostUserBlockFrontEnd.connect(drive.path(), memory, drive.readOnly()), memory, irq));
+                driveLimits.add((bandwidth, ops) -> {
+                    throw new IllegalArgumentException("a vhost-user drive cannot have a rate limit (its back end does the I/O)");
+                });
+            } else {
+                VirtioPciDevice device = VirtioBlock.pciDevice(drive, memory, irq);
+                plug(device);
+                VirtioBlock block = (VirtioBlock) device.model();
+                driveLimits.add((bandwidth, ops) -> {
+                    block.updateRateLimit(bandwidth, ops);
+                    device.requeueAll();
+                });
+            }
         }
         for (int i = 0; i < config.emptyNvmeControllers(); i++) plugEmptyNvme(config.cpus(), memory, irq);
         if (config.rng()) plug(VirtioRng.pciDevice(memory, irq));
-        for (NetConfig net : config.nets()) plug(VirtioNet.pciDevice(net, memory, irq));
+        for (NetConfig net : config.nets()) {
+            VirtioPciDevice device = VirtioNet.pciDevice(net, memory, irq);
+            plug(device);
+            nets.add((VirtioNet) device.model());
+            netFunctions.add(device);
+        }
         if (config.vsock() != null) plug(VirtioVsock.pciDevice(config.vsock(), memory, irq));
+        if (config.balloon() != null) {
+            VirtioBalloon b = VirtioBalloon.create(config.balloon(), memory, irq);
+            plug(b.pciDevice());
+            balloon = b;
+        }
     }
+
+    /** The balloon device, or null when the machine has none. */
+    VirtioBalloon balloon() { return balloon; }
 
     /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */
     void useFastPaths(IoFastPaths paths) { this.fastPaths = paths; }
@@ -87,12 +128,13 @@ final class X86Board implements AutoCloseable {
      * An NVMe drive is a controller of its own (as an EC2 EBS volume is) with the drive as namespace 1 and
      * the drive's serial as the controller's, and one I/O queue pair per vCPU.
      */
-    private void plugNvme(DriveConfig drive, int cpus, GuestMemory memory, InterruptController irq) {
+    private NvmePciFunction plugNvme(DriveConfig drive, int cpus, GuestMemory memory, InterruptController irq) {
         NvmePciFunction device = NvmePciFunction.create(NvmeIdentity.of(drive.serialOrDefault()), List.of(drive), cpus, memory, irq);
         nvme.add(device);
         device.useFastPaths(fastPaths);
         int slot = pci.addDevice(device);
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault());
+        return device;
     }
 
     /**
@@ -114,7 +156,38 @@ final class X86Board implements AutoCloseable {
         if (controller < 0 || controller >= nvme.size()) {
             throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
         }
-        return nvme.get(controller).attach(drive);
+        NvmePciFunction device = nvme.get(controller);
+        int nsid = device.attach(drive);
+        driveLimits.add((bandwidth, ops) -> device.updateRateLimit(nsid, bandwidth, ops));
+        return nsid;
+    }
+
+    /**
+     * Changes drive {@code drive}'s rate limit (its index in plugging order: the configuration's drives, then
+     * the attached ones); a null bucket stays as it is, one that limits nothing is removed.
+     */
+    void updateDriveRateLimit(int drive, BucketConfig bandwidth, BucketConfig ops) {
+        if (drive < 0 || drive >= driveLimits.size()) {
+            throw new IllegalArgumentException("no drive " + drive + " (this machine has " + driveLimits.size() + ")");
+        }
+        driveLimits.get(drive).accept(bandwidth, ops);
+    }
+
+    /** Changes network interface {@code net}'s limits (configuration order); null buckets stay as they are. */
+    void updateNetRateLimits(int net, BucketConfig rxBandwidth, BucketConfig rxOps, BucketConfig txBandwidth, BucketConfig txOps) {
+        if (net < 0 || net >= nets.size()) {
+            throw new IllegalArgumentException("no network interface " + net + " (this machine has " + nets.size() + ")");
+        }
+        nets.get(net).updateRateLimits(rxBandwidth, rxOps, txBandwidth, txOps);
+        netFunctions.get(net).requeueAll();
+    }
+
+    /** Detaches namespace {@code nsid} of NVMe controller {@code controller}. */
+    void detachNvmeNamespace(int controller, int nsid) {
+        if (controller < 0 || controller >= nvme.size()) {
+            throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
+        }
+        nvme.get(controller).detach(nsid);
     }
 
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
@@ -148,6 +221,47 @@ final class X86Board implements AutoCloseable {
 
     static void plugBootTimer(VmConfig config, Bus mmio, long startNanos) {
         if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
+    }
+
+    /** Holds every device I/O thread between requests (after the vCPUs stopped, so none kicks them again). */
+    void pause() {
+        for (VirtioPciDevice device : virtio) device.pause();
+        for (NvmePciFunction device : nvme) device.pause();
+    }
+
+    void resume() {
+        for (VirtioPciDevice device : virtio) device.resume();
+        for (NvmePciFunction device : nvme) device.resume();
+    }
+
+    /**
+     * Snapshot of the paused board: the legacy devices, the PCI host bridge, each virtio function in slot
+     * order. NVMe controllers and vsock are refused for now (their queues and connections are not kept).
+     */
+    void save(dev.flint.machine.state.StateWriter state) {
+        if (!nvme.isEmpty()) throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with NVMe controllers are not supported yet");
+        for (VirtioPciDevice device : virtio) {
+            if (device.model() instanceof VirtioVsock) {
+                throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with a vsock device are not supported yet");
+            }
+        }
+        legacy.save(state);
+        try (var s = state.section("pci")) { pci.save(s); }
+        for (int i = 0; i < virtio.size(); i++) {
+            try (var s = state.section("virtio." + i + "." + virtio.get(i).name())) { virtio.get(i).save(s); }
+        }
+    }
+
+    /** Takes back {@link #save}'s state on a board built from the snapshot's configuration. */
+    void restore(dev.flint.machine.state.StateReader state) {
+        legacy.restore(state);
+        pci.restore(state.section("pci"));
+        for (int i = 0; i < virtio.size(); i++) virtio.get(i).restore(state.section("virtio." + i + "." + virtio.get(i).name()));
+    }
+
+    /** The guest MACs of the network interfaces, in order (random ones included: a restore must keep them). */
+    List<dev.flint.devices.virtio.net.MacAddress> netMacs() {
+        return virtio.stream().filter(d -> d.model() instanceof VirtioNet).map(d -> ((VirtioNet) d.model()).mac()).toList();
     }
 
     /** Stops the virtio I/O threads (they touch guest memory), then the console input thread. */

@@ -182,10 +182,10 @@ class ApiEndpointsTest extends ApiTestBase {
                 .pathOnHost(dir.resolve("missing.img").toString())), "missing.img");
         assertFault(client.sendRaw("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\"}"),
                 "is_root_device");
-        assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true).socket("/tmp/vhost.sock")),
-                "not supported by Flint");
+        assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true)
+                .socket(dir.resolve("no-vhost.sock").toString())), "is not a Unix socket");
         assertFault(client.send("PUT", "/drives/rootfs", new Drive().driveId("rootfs").isRootDevice(true).pathOnHost(disk.toString())
-                .rateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(1000L).refillTime(100L)))), "not supported by Flint");
+                .rateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(1000L)))), "rate_limiter.bandwidth.refill_time");
         assertEquals(204, client.send("PUT", "/drives/rootfs", root).status());
         assertEquals(204, client.send("PUT", "/drives/data", new Drive().driveId("data").pathOnHost(disk.toString())
                 .isRootDevice(false).isReadOnly(true)).status());
@@ -208,7 +208,7 @@ class ApiEndpointsTest extends ApiTestBase {
         MachineSpec spec = api.backend.started;
         assertEquals("rootfs", spec.drives().getFirst().id());
         assertTrue(spec.cmdline().endsWith("root=/dev/vda rw"), spec.cmdline());
-        assertFault(client.send("PATCH", "/drives/rootfs", new PartialDrive().driveId("rootfs").pathOnHost(disk.toString())),
+        assertFault(client.send("PATCH", "/drives/rootfs", new PartialDrive().driveId("rootfs").pathOnHost(disk + ".new")),
                 "not supported by Flint");
         assertFault(client.send("PATCH", "/drives/scratch", new PartialDrive().driveId("scratch")), "no drive with id scratch");
     }
@@ -246,7 +246,7 @@ class ApiEndpointsTest extends ApiTestBase {
         assertEquals("tap0", client.get("/vm/config").as(FullVmConfiguration.class).getNetworkInterfaces().getFirst().getHostDevName());
         bootSource();
         assertFault(client.send("PUT", "/network-interfaces/eth1", new NetworkInterface().ifaceId("eth1").hostDevName("tap1")
-                .rxRateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(1000L).refillTime(100L)))), "rate limiters");
+                .rxRateLimiter(new RateLimiter().bandwidth(new TokenBucket().size(-1L).refillTime(100L)))), "rx_rate_limiter.bandwidth");
         assertFault(client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)), "network interfaces");
         assertNull(api.backend.started);
 
@@ -254,8 +254,8 @@ class ApiEndpointsTest extends ApiTestBase {
         assertEquals(204, client.send("PUT", "/actions", action(InstanceActionInfo.ActionTypeEnum.INSTANCE_START)).status());
         assertEquals(List.of(new MachineSpec.NetSpec("eth0", "tap0", "06:00:AC:10:00:02", null)),
                 api.backend.started.networkInterfaces());
-        assertFault(client.send("PATCH", "/network-interfaces/eth0", new PartialNetworkInterface().ifaceId("eth0")
-                .txRateLimiter(new RateLimiter())), "not supported by Flint");
+        assertEquals(204, client.send("PATCH", "/network-interfaces/eth0", new PartialNetworkInterface().ifaceId("eth0")
+                .txRateLimiter(new RateLimiter())).status());
         assertFault(client.send("PUT", "/network-interfaces/eth1", new NetworkInterface().ifaceId("eth1").hostDevName("tap1")),
                 VmmController.NOT_AFTER_START);
     }

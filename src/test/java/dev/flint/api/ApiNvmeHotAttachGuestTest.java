@@ -64,6 +64,16 @@ class ApiNvmeHotAttachGuestTest {
                 assertEquals(204, attached.status(), attached.body());
                 flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
                 flint.await(vol.sha256() + "  /dev/nvme0n1", STEP);
+
+                // Detach: the event makes the kernel rescan and drop the disk; the image is free to attach again.
+                var detached = client.sendRaw("DELETE", "/drives/vol", null);
+                assertEquals(204, detached.status(), detached.body());
+                flint.type("i=0; while [ -e /sys/block/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                        + " echo after-detach=$(ls /sys/block | grep -c nvme)");
+                flint.await("after-detach=0", STEP);
+                assertEquals(204, client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image())).status());
+                flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
+                flint.await("again=" + vol.sha256(), STEP);
                 flint.type("poweroff -f");
                 assertEquals(0, flint.exitCode(STEP), flint.output());
             }

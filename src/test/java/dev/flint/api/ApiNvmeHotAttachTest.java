@@ -89,6 +89,29 @@ class ApiNvmeHotAttachTest extends ApiTestBase {
     }
 
     @Test
+    void deleteDetachesHotAttachedAndBootNvmeDrivesButNotVirtioOnes() throws Exception {
+        Path boot = Files.write(dir.resolve("boot.img"), new byte[8192]);
+        Path blk = Files.write(dir.resolve("blk.img"), new byte[8192]);
+        machineConfig("{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"nvme_controllers\": 1}");
+        assertEquals(204, client.sendRaw("PUT", "/drives/blk", drive("blk", blk, "")).status());
+        assertEquals(204, client.sendRaw("PUT", "/drives/boot", drive("boot", boot, ", \"interface\": \"nvme\"")).status());
+        start();
+        assertEquals(204, client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\", \"nvme_controller\": 1")).status());
+        assertEquals("attach-nvme 1 vol " + vol, api.backend.calls().getLast());
+
+        assertEquals(204, client.sendRaw("DELETE", "/drives/vol", null).status());
+        assertEquals("detach-nvme 1 1", api.backend.calls().getLast());
+        assertTrue(!client.get("/vm/config").body().contains("\"drive_id\":\"vol\""), client.get("/vm/config").body());
+        assertFault(client.sendRaw("DELETE", "/drives/vol", null), "no drive vol");
+        assertEquals(204, client.sendRaw("DELETE", "/drives/boot", null).status());
+        assertEquals("detach-nvme 0 1", api.backend.calls().getLast(), "a boot-time NVMe drive is namespace 1 of its own controller");
+        assertFault(client.sendRaw("DELETE", "/drives/blk", null), "virtio-blk");
+        // Detached, the id may be attached again (as a new namespace).
+        assertEquals(204, client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\", \"nvme_controller\": 1")).status());
+        assertEquals(5, api.backend.calls().size(), api.backend.calls().toString());
+    }
+
+    @Test
     void aMachineWithoutNvmeRefusesAttachAndTheBackendsRefusalIsOneLine() throws Exception {
         start();
         assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\"")), "no NVMe controller");

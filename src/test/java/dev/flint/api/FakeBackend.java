@@ -37,6 +37,25 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized void detachNvme(int controller, int nsid) {
+        calls.add("detach-nvme " + controller + " " + nsid);
+    }
+
+    @Override
+    public synchronized void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                                  dev.flint.devices.ratelimit.BucketConfig ops) {
+        calls.add("drive-limit " + driveId + " bandwidth=" + bandwidth + " ops=" + ops);
+    }
+
+    @Override
+    public synchronized void updateNetRateLimits(String ifaceId, dev.flint.devices.ratelimit.BucketConfig rxBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig rxOps,
+                                                 dev.flint.devices.ratelimit.BucketConfig txBandwidth,
+                                                 dev.flint.devices.ratelimit.BucketConfig txOps) {
+        calls.add("net-limit " + ifaceId + " rx=" + rxBandwidth + "," + rxOps + " tx=" + txBandwidth + "," + txOps);
+    }
+
+    @Override
     public synchronized void pause() { calls.add("pause"); }
 
     @Override
@@ -44,6 +63,43 @@ final class FakeBackend implements VmmBackend {
 
     @Override
     public synchronized void sendCtrlAltDel() { calls.add("ctrl-alt-del"); }
+
+    /** Set to make the balloon refuse a new target, as the real one does before the guest's driver runs. */
+    volatile String refuseBalloon;
+    private long balloonTargetPages;
+
+    @Override
+    public synchronized void setBalloonTarget(long amountMib) {
+        if (refuseBalloon != null) throw new BackendException(refuseBalloon);
+        calls.add("balloon-target " + amountMib);
+        balloonTargetPages = amountMib * 256;
+    }
+
+    @Override
+    public synchronized void setBalloonStatsInterval(int seconds) { calls.add("balloon-stats-interval " + seconds); }
+
+    /** A guest that holds half its target and reported its memory. */
+    @Override
+    public synchronized dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() {
+        if (started == null || started.balloon() == null || started.balloon().statsPollingIntervalS() == 0) return null;
+        long target = balloonTargetPages != 0 ? balloonTargetPages : started.balloon().amountMib() * 256;
+        return new dev.flint.devices.virtio.balloon.BalloonStatistics(target, target / 2,
+                Map.of("total_memory", 128L << 20, "free_memory", 100L << 20));
+    }
+
+    @Override
+    public synchronized void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
+        calls.add("snapshot " + state + " " + memory + " " + netIds);
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut) {
+        if (refuseStart != null) throw new BackendException(refuseStart);
+        calls.add("load " + state + " " + memory + (resume ? " resume" : "") + " " + tapOverrides);
+        return running;
+    }
 
     @Override
     public Map<String, Long> counters() {

@@ -93,10 +93,10 @@ class VmmCommandTest {
         assertEquals(1, tinyMmds.exit().get(10, TimeUnit.SECONDS));
         assertEquals("flint vmm: --mmds-size-limit must be at least 2", tinyMmds.err().toString().strip());
 
-        Path balloon = Files.writeString(dir.resolve("balloon.json"), "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"balloon\": {}}");
-        Run unknown = launch(backend, "--no-api", "--config-file", balloon.toString());
+        Path cpuConfig = Files.writeString(dir.resolve("cpu.json"), "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"cpu-config\": {}}");
+        Run unknown = launch(backend, "--no-api", "--config-file", cpuConfig.toString());
         assertEquals(1, unknown.exit().get(10, TimeUnit.SECONDS));
-        assertTrue(unknown.err().toString().contains("unknown field `balloon`"), unknown.err().toString());
+        assertTrue(unknown.err().toString().contains("unknown field `cpu-config`"), unknown.err().toString());
 
         Path noKernel = Files.writeString(dir.resolve("nokernel.json"), "{\"boot-source\": {\"kernel_image_path\": \"/no/such/kernel\"}}");
         Run missing = launch(backend, "--no-api", "--config-file", noKernel.toString());

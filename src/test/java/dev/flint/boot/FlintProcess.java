@@ -74,6 +74,9 @@ public final class FlintProcess implements AutoCloseable {
 
     public boolean isAlive() { return process.isAlive(); }
 
+    /** The process id of flint's JVM (for reading its /proc entries). */
+    public long pid() { return process.pid(); }
+
     /** Waits until the output contains {@code text}; fails with the whole console if it does not in time. */
     public void await(String text, Duration timeout) throws InterruptedException {
         boolean seen = Await.holdsWithin(timeout, () -> {

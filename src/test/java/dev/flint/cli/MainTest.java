@@ -100,7 +100,8 @@ class MainTest {
         assertOneLineError(cli.run("run", "--engine", "tcg"), 2, "flint: unknown engine 'tcg' (choose one of auto, kvm, emu)");
         assertOneLineError(cli.run("run", "--turbo"), 2, "flint: Unknown option: '--turbo' (see 'flint run --help')");
         assertOneLineError(cli.run("run", "--drive", "disk.img,rw"), 2, "flint: Invalid value for option '--drive' (PATH[,ro][,if=virtio|nvme]): "
-                + "--drive: unknown option 'rw' (options: ro, if=virtio|nvme, serial=ID): disk.img,rw (see 'flint run --help')");
+                + "--drive: unknown option 'rw' (options: ro, if=virtio|nvme|vhost-user, serial=ID, bandwidth=SIZE/MS[/BURST], ops=SIZE/MS[/BURST]): "
+                + "disk.img,rw (see 'flint run --help')");
         assertOneLineError(cli.run("run", "--net", "tap=tap0,mac=06:00:0a:00:00"), 2, "flint: Invalid value for option '--net' "
                 + "(tap=NAME[,mac=MAC]): mac: '06:00:0a:00:00' is not a MAC address like 06:00:ac:10:00:02 (see 'flint run --help')");
         assertOneLineError(cli.run("run", "--net", "tap=a-very-long-tap-name"), 2, "flint: Invalid value for option '--net' "

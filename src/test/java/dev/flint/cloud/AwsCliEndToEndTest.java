@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * makes, {@code eval "$(flint cloud env)"}, then the real AWS CLI launches a real instance from the default
  * {@code debian-12} image with a key pair and user-data, and the system's {@code ssh} logs in with that key.
  * The web console on the same daemon sees the instance running and its live serial console answers a typed
- * command. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
+ * command. The instance is in EC2's default security group: port 22 is dropped until
+ * {@code authorize-security-group-ingress} opens it, at once, and dropped again once revoked. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
  * and the restarted daemon still knows and reaches it; terminate ends it.
  */
 @Tag("guest")
@@ -45,6 +46,7 @@ class AwsCliEndToEndTest {
         String aws = AwsCli.unavailableReason();
         assumeTrue(aws == null, aws);
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/ssh")), "the OpenSSH client is not installed");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "socat is not installed (bin/test installs it)");
     }
 
     /**
@@ -85,6 +87,17 @@ class AwsCliEndToEndTest {
                 aws.ec2("wait", "instance-running", "--instance-ids", instanceId);
                 String ip = aws.ec2("describe-instances", "--instance-ids", instanceId,
                         "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+                assertEquals("default", aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].SecurityGroups[0].GroupName"));
+                // EC2's default group lets in only its own members: the daemon's namespace is dropped on port 22
+                // until SSH is authorized, then gets in without a reboot, and is dropped again once revoked.
+                assertEquals(DROPPED, port22(ns, ip), "SSH before any rule");
+                String[] sshRule = {"--group-name", "default", "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"};
+                aws.ec2(concat("authorize-security-group-ingress", sshRule));
+                assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
+                aws.ec2(concat("revoke-security-group-ingress", sshRule));
+                assertEquals(DROPPED, port22(ns, ip), "SSH after the rule was revoked");
+                aws.ec2(concat("authorize-security-group-ingress", sshRule));
                 assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
                 assertEquals("admin root", ssh(ns, key, ip, "echo $(id -un) $(sudo -n id -un)"));
                 ssh(ns, key, ip, "echo kept-across-stop > /home/admin/before-stop && sync");
@@ -92,6 +105,8 @@ class AwsCliEndToEndTest {
                 assertTrue(console.contains(MARKER), "the user-data's output is on the console:\n" + console);
                 // The web console on the same daemon: same state, and a live serial console that answers.
                 assertEquals("console probe: ok", consoleProbe(ns, env, instanceId, "echo serial-$((6*7))", "serial-42"));
+
+                volumesAndSnapshots(aws, ns, key, ip, instanceId, data);
 
                 aws.ec2("stop-instances", "--instance-ids", instanceId);
                 aws.ec2("wait", "instance-stopped", "--instance-ids", instanceId);
@@ -119,6 +134,75 @@ class AwsCliEndToEndTest {
             }
         }
     }
+
+    /**
+     * EBS on the running instance, with the AWS CLI: a new volume is hot-attached (a new NVMe namespace on the
+     * instance's empty controller), formatted and written over SSH, detached, attached again (to the
+     * same instance: a second guest would double the test's boot time) with its data; a snapshot keeps the data
+     * of its moment, a volume made from it holds that data after the original changed; deletion removes the files.
+     */
+    private static void volumesAndSnapshots(AwsCli aws, NetNamespace ns, Path key, String ip, String instanceId, Path data)
+            throws Exception {
+        String vol = aws.ec2("create-volume", "--size", "1", "--availability-zone", "flint-locala", "--volume-type", "gp3",
+                "--query", "VolumeId");
+        aws.ec2("wait", "volume-available", "--volume-ids", vol);
+        Path file = data.resolve("volumes").resolve(vol + ".raw");
+        assertTrue(Files.exists(file), "the volume's file " + file);
+
+        String none = ssh(ns, key, ip, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdf");
+        aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
+        String dev = ssh(ns, key, ip, awaitNewDisk(none));
+        assertTrue(dev.matches("nvme\\d+n\\d+"), "the guest sees the volume as an NVMe disk: " + dev);
+        assertEquals("written", ssh(ns, key, ip, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/" + dev
+                + " /mnt/v && echo first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
+
+        aws.ec2("detach-volume", "--volume-id", vol);
+        aws.ec2("wait", "volume-available", "--volume-ids", vol);
+        assertEquals("gone", ssh(ns, key, ip, "i=0; while [ -e /sys/block/" + dev + " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                + " [ -e /sys/block/" + dev + " ] && echo still-there || echo gone"));
+
+        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdg");
+        aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
+        String again = ssh(ns, key, ip, awaitNewDisk(none));
+        assertEquals("first", ssh(ns, key, ip, "sudo mount /dev/" + again + " /mnt/v && cat /mnt/v/data"));
+
+        // Snapshot while mounted: the guest's synced write is in it; the change after it is not.
+        ssh(ns, key, ip, "sync");
+        String snap = aws.ec2("create-snapshot", "--volume-id", vol, "--description", "e2e", "--query", "SnapshotId");
+        aws.ec2("wait", "snapshot-completed", "--snapshot-ids", snap);
+        String how = aws.ec2("describe-snapshots", "--snapshot-ids", snap, "--query", "Snapshots[0].Description");
+        assertTrue(how.contains("instance paused"), how);
+        assertEquals("second", ssh(ns, key, ip, "echo second | sudo tee /mnt/v/data >/dev/null && sync && cat /mnt/v/data"));
+        String restored = aws.ec2("create-volume", "--snapshot-id", snap, "--availability-zone", "flint-locala", "--query", "VolumeId");
+        aws.ec2("wait", "volume-available", "--volume-ids", restored);
+        String withVol = ssh(ns, key, ip, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", restored, "--instance-id", instanceId, "--device", "/dev/sdh");
+        String restoredDev = ssh(ns, key, ip, awaitNewDisk(withVol));
+        assertEquals("first", ssh(ns, key, ip, "sudo mkdir -p /mnt/r && sudo mount /dev/" + restoredDev + " /mnt/r && cat /mnt/r/data"
+                + " && sudo umount /mnt/r"));
+        ssh(ns, key, ip, "sudo umount /mnt/v");
+
+        for (String v : List.of(vol, restored)) {
+            aws.ec2("detach-volume", "--volume-id", v);
+            aws.ec2("wait", "volume-available", "--volume-ids", v);
+            aws.ec2("delete-volume", "--volume-id", v);
+        }
+        aws.ec2("delete-snapshot", "--snapshot-id", snap);
+        assertTrue(!Files.exists(file), "a deleted volume's file is gone: " + file);
+        assertTrue(!Files.exists(data.resolve("snapshots").resolve(snap + ".raw")), "a deleted snapshot's file is gone");
+    }
+
+    /**
+     * A guest command that waits for an NVMe disk that is not in {@code before} (a space-separated list of
+     * /sys/block names) and prints its name, e.g. {@code nvme0n1}.
+     */
+    private static String awaitNewDisk(String before) {
+        return "i=0; d=; while [ -z \"$d\" ] && [ $i -lt 900 ]; do for b in $(ls /sys/block | grep nvme); do"
+                + " case \" " + before + " \" in *\" $b \"*) ;; *) d=$b;; esac; done; [ -z \"$d\" ] && sleep 0.1; i=$((i+1)); done; echo $d";
+    }
+
+    private static final String NVME_DISKS = "echo $(ls /sys/block | grep nvme)";
 
     /** Runs {@link ConsoleProbe} in the daemon's namespace; its last line. */
     private static String consoleProbe(NetNamespace ns, Map<String, String> env, String instanceId, String command,
@@ -180,18 +264,52 @@ class AwsCliEndToEndTest {
     private static String ssh(NetNamespace ns, Path key, String ip, String command) throws Exception {
         List<String> argv = new ArrayList<>(ns.wrapper());
         argv.addAll(List.of("ssh", "-i", key.toString(), "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=60",
                 "-o", "LogLevel=ERROR", "admin@" + ip, command));
         String last = "";
-        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        // ConnectTimeout covers sshd's banner too: on a loaded host an emulated guest's sshd takes well over 10 s
+        // to fork and answer, and short client timeouts only pile up half-made sessions that slow it further.
+        long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
         while (System.nanoTime() < deadline) {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.waitFor(2, TimeUnit.MINUTES) && p.exitValue() == 0) return out.strip();
+            if (p.waitFor(3, TimeUnit.MINUTES) && p.exitValue() == 0) return out.strip();
             last = out;
             Thread.sleep(2_000);
         }
         throw new AssertionError("ssh admin@" + ip + " '" + command + "' failed: " + last);
+    }
+
+    private static final String DROPPED = "dropped";
+
+    private static String[] concat(String first, String... rest) {
+        String[] all = new String[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    /**
+     * What a TCP connection from the daemon's namespace to {@code ip:22} meets: {@value #DROPPED} when the SYN
+     * goes unanswered (a security group drops it; a guest without sshd would answer with a reset instead),
+     * {@code open} when sshd's banner comes back. Retried while the guest's address does not answer ARP yet.
+     */
+    private static String port22(NetNamespace ns, String ip) throws Exception {
+        List<String> argv = new ArrayList<>(ns.wrapper());
+        argv.addAll(List.of("socat", "-T", "10", "-", "TCP:" + ip + ":22,connect-timeout=10"));
+        String last = "";
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(1, TimeUnit.MINUTES)) p.destroyForcibly();
+            if (out.startsWith("SSH-")) return "open";
+            if (out.contains("timed out")) return DROPPED;
+            last = out;
+            Thread.sleep(2_000);
+        }
+        return last.strip();
     }
 
     /** VMMs outlive their daemon by design; nothing of this test may outlive the test. */

@@ -145,6 +145,33 @@ class AwsCliTest {
         assertTrue(dryRun.err().contains("DryRunOperation"), dryRun.err());
     }
 
+    /** The security-group commands a user types, in the forms the CLI sends them (top-level, --ip-permissions, names). */
+    @Test
+    void securityGroupsThroughTheCli() throws Exception {
+        String sg = ok(ec2(false, "create-security-group", "--group-name", "cli-web", "--description", "web from the CLI",
+                "--query", "GroupId", "--output", "text"));
+        assertTrue(sg.matches("sg-[0-9a-f]{17}"), sg);
+        ok(ec2(false, "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"));
+        ok(ec2(false, "authorize-security-group-ingress", "--group-id", sg, "--ip-permissions",
+                "IpProtocol=tcp,FromPort=8000,ToPort=8080,IpRanges=[{CidrIp=10.0.0.0/8,Description=lan}]"));
+        ok(ec2(false, "authorize-security-group-ingress", "--group-name", "cli-web", "--protocol", "all", "--source-group", "default"));
+        String rules = ok(ec2(false, "describe-security-groups", "--group-names", "cli-web", "--query",
+                "SecurityGroups[0].IpPermissions[].[IpProtocol,FromPort,ToPort]", "--output", "text"));
+        assertEquals("tcp\t22\t22\ntcp\t8000\t8080\n-1\tNone\tNone", rules);
+        Result duplicate = ec2(false, "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0");
+        assertTrue(duplicate.err().contains("InvalidPermission.Duplicate"), duplicate.err());
+        ok(ec2(false, "revoke-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"));
+        Result missing = ec2(false, "revoke-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0");
+        assertTrue(missing.err().contains("InvalidPermission.NotFound"), missing.err());
+        assertEquals("2", ok(ec2(false, "describe-security-group-rules", "--filters", "Name=group-id,Values=" + sg,
+                "--query", "length(SecurityGroupRules[?!IsEgress])", "--output", "text")));
+        Result inUse = ec2(false, "delete-security-group", "--group-name", "default");
+        assertTrue(inUse.err().contains("CannotDelete"), inUse.err());
+        ok(ec2(false, "revoke-security-group-ingress", "--group-name", "cli-web", "--protocol", "all", "--source-group", "default"));
+        ok(ec2(false, "delete-security-group", "--group-id", sg));
+        assertEquals("default", ok(ec2(false, "describe-security-groups", "--query", "SecurityGroups[].GroupName", "--output", "text")));
+    }
+
     @Test
     void unsignedRequestsNeedTrustLocal() throws Exception {
         // This daemon was started with trust-local: --no-sign-request works from loopback.

@@ -381,7 +381,7 @@ class CloudApiTest {
         assertEquals("InvalidParameterValue", code(refused(() -> ec2.runInstances(r -> r.imageId(imageId).userData("%%%not base64").minCount(1).maxCount(1)))));
         assertEquals("InvalidParameterValue", code(refused(() -> ec2.runInstances(r -> r.imageId(imageId).minCount(2).maxCount(1)))));
         assertEquals("InvalidBlockDeviceMapping", code(refused(() -> ec2.runInstances(r -> r.imageId(imageId).minCount(1).maxCount(1)
-                .blockDeviceMappings(b -> b.deviceName("/dev/sdf").ebs(e -> e.volumeSize(2)))))));
+                .blockDeviceMappings(b -> b.deviceName("/dev/sdf").ebs(e -> e.deleteOnTermination(true)))))));
         Ec2Exception dry = refused(() -> ec2.runInstances(r -> r.imageId(imageId).minCount(1).maxCount(1).dryRun(true)));
         assertEquals("DryRunOperation", code(dry));
         assertEquals(412, dry.statusCode());

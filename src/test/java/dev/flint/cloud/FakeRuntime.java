@@ -30,6 +30,8 @@ final class FakeRuntime implements InstanceRuntime {
     volatile boolean ignoreShutdown;
     volatile boolean holdBoot;
     volatile String failLaunchOf;
+    /** The packet filter the control plane asked for last (null before the first). */
+    volatile dev.flint.cloud.compute.FirewallPlan firewall;
     private final ExecutorService reports = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "fake-runtime");
         t.setDaemon(true);
@@ -68,6 +70,47 @@ final class FakeRuntime implements InstanceRuntime {
         reports.execute(() -> listener.booted(instanceId));
     }
 
+    /** Volumes hot-plugged per running instance, by volume id; a refusal reason makes every hot-plug fail. */
+    final Map<String, Set<String>> hotPlugged = new ConcurrentHashMap<>();
+    volatile String refuseHotPlug;
+
+    @Override
+    public void attachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (refuseHotPlug != null) throw new RuntimeFailure(refuseHotPlug);
+        if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
+        if (!Files.isRegularFile(disk.file())) throw new RuntimeFailure("fake: no volume file " + disk.file());
+        if (!hotPlugged.computeIfAbsent(instanceId, k -> ConcurrentHashMap.newKeySet()).add(disk.volumeId())) {
+            throw new IllegalStateException("attached twice: " + disk.volumeId());
+        }
+        events.add("attach " + instanceId + " " + disk.volumeId());
+    }
+
+    @Override
+    public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
+        LaunchSpec spec = launched.get(instanceId);
+        boolean atLaunch = spec != null && spec.dataVolumes().contains(disk);
+        Set<String> plugged = hotPlugged.computeIfAbsent(instanceId, k -> ConcurrentHashMap.newKeySet());
+        if (!plugged.remove(disk.volumeId()) && !atLaunch) throw new IllegalStateException("detached but never attached: " + disk.volumeId());
+        events.add("detach " + instanceId + " " + disk.volumeId());
+    }
+
+    @Override
+    public void pause(String instanceId) throws RuntimeFailure {
+        if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
+        events.add("pause " + instanceId);
+    }
+
+    @Override
+    public void resume(String instanceId) {
+        events.add("resume " + instanceId);
+    }
+
+    @Override
+    public void applyFirewall(dev.flint.cloud.compute.FirewallPlan plan) {
+        firewall = plan;
+    }
+
     @Override
     public void requestShutdown(String instanceId) {
         events.add("shutdown " + instanceId);
@@ -82,6 +125,7 @@ final class FakeRuntime implements InstanceRuntime {
 
     /** The VMM ends on its own (a crash, or the guest powered off). */
     void end(String instanceId, String detail) {
+        hotPlugged.remove(instanceId);
         if (running.remove(instanceId)) reports.execute(() -> listener.exited(instanceId, detail));
     }
 

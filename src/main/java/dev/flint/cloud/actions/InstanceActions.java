@@ -27,7 +27,9 @@ import software.amazon.awssdk.services.ec2.model.DescribeInstancesRequest;
 import software.amazon.awssdk.services.ec2.model.DescribeInstancesResponse;
 import software.amazon.awssdk.services.ec2.model.GetConsoleOutputRequest;
 import software.amazon.awssdk.services.ec2.model.GetConsoleOutputResponse;
+import software.amazon.awssdk.services.ec2.model.EbsInstanceBlockDevice;
 import software.amazon.awssdk.services.ec2.model.Instance;
+import software.amazon.awssdk.services.ec2.model.InstanceBlockDeviceMapping;
 import software.amazon.awssdk.services.ec2.model.InstanceMetadataOptionsResponse;
 import software.amazon.awssdk.services.ec2.model.InstanceStateChange;
 import software.amazon.awssdk.services.ec2.model.InstanceStatus;
@@ -74,6 +76,8 @@ public final class InstanceActions {
         a.put("launch-index", r -> List.of(String.valueOf(r.launchIndex())));
         a.put("client-token", r -> r.clientToken() == null ? List.of() : List.of(r.clientToken()));
         a.put("owner-id", r -> List.of(cloud.accountId()));
+        a.put("instance.group-id", r -> SecurityGroupActions.identifiers(cloud, r).stream().map(g -> g.groupId()).toList());
+        a.put("instance.group-name", r -> SecurityGroupActions.identifiers(cloud, r).stream().map(g -> g.groupName()).toList());
         a.put("metadata-options.http-tokens", r -> List.of(r.tokensRequired() ? "required" : "optional"));
         this.instanceFilters = new Filters<>(a, InstanceRecord::tags);
     }
@@ -115,13 +119,16 @@ public final class InstanceActions {
             tokensRequired = tokens.equals("required");
         }
         int rootGib = rootVolumeGib(q.blockDeviceMappings(), image);
+        boolean rootDeleteOnTermination = rootDeleteOnTermination(q.blockDeviceMappings());
+        List<Fleet.LaunchVolume> launchVolumes = launchVolumes(q.blockDeviceMappings());
         Map<String, String> tags = TagSupport.fromSpecifications(q.tagSpecifications(), "instance");
         String token = q.clientToken();
         if (token != null && token.length() > 64) throw Ec2Exception.invalidParameter("ClientToken is longer than 64 characters.");
+        List<String> groups = SecurityGroupActions.forLaunch(cloud, q.securityGroupIds(), q.securityGroups());
         String digest = Integer.toHexString(q.toBuilder().clientToken(null).dryRun(null).build().hashCode());
         List<InstanceRecord> made = cloud.fleet().run(new Fleet.RunPlan(image.imageId(), Path.of(image.file()), shape.name(),
                 shape.vcpus(), shape.memoryMib(), q.minCount(), q.maxCount(), keyName, publicKey, userData, tokensRequired, rootGib, tags,
-                token, digest));
+                token, digest, groups, rootDeleteOnTermination, launchVolumes));
         InstanceRecord first = made.getFirst();
         return RunInstancesResponse.builder().reservationId(first.reservationId()).ownerId(cloud.accountId())
                 .groups(List.of()).instances(made.stream().map(this::toSdk).toList()).build();
@@ -146,11 +153,7 @@ public final class InstanceActions {
     private static int rootVolumeGib(List<BlockDeviceMapping> mappings, ImageRecord image) {
         int imageGib = (int) Math.max(1, (image.sizeBytes() + (1L << 30) - 1) >> 30);
         for (BlockDeviceMapping m : mappings) {
-            boolean root = m.deviceName() == null || ImageActions.ROOT_DEVICE_ALIASES.contains(m.deviceName());
-            if (!root) {
-                throw Ec2Exception.client("InvalidBlockDeviceMapping", "Flint instances have one root volume ("
-                        + ImageActions.ROOT_DEVICE + "); device " + m.deviceName() + " cannot be mapped.");
-            }
+            if (!isRoot(m)) continue;
             if (m.ebs() == null || m.ebs().volumeSize() == null) continue;
             int size = m.ebs().volumeSize();
             if (size < imageGib) {
@@ -161,6 +164,63 @@ public final class InstanceActions {
             return size;
         }
         return 0;
+    }
+
+    private static boolean isRoot(BlockDeviceMapping m) {
+        return m.deviceName() == null || ImageActions.ROOT_DEVICE_ALIASES.contains(m.deviceName());
+    }
+
+    private static boolean rootDeleteOnTermination(List<BlockDeviceMapping> mappings) {
+        for (BlockDeviceMapping m : mappings) {
+            if (isRoot(m) && m.ebs() != null && m.ebs().deleteOnTermination() != null) return m.ebs().deleteOnTermination();
+        }
+        return true;
+    }
+
+    /** The data volumes the mappings ask for at launch (new and empty, or from a snapshot), checked before anything is made. */
+    private List<Fleet.LaunchVolume> launchVolumes(List<BlockDeviceMapping> mappings) {
+        List<Fleet.LaunchVolume> out = new ArrayList<>();
+        List<String> devices = new ArrayList<>();
+        for (BlockDeviceMapping m : mappings) {
+            if (isRoot(m)) continue;
+            if (m.noDevice() != null || m.virtualName() != null) {
+                throw Ec2Exception.client("InvalidBlockDeviceMapping", "Flint instances have no instance-store volumes: map " + m.deviceName()
+                        + " to an EBS volume.");
+            }
+            if (m.ebs() == null) throw Ec2Exception.client("InvalidBlockDeviceMapping", "The mapping of " + m.deviceName() + " has no Ebs.");
+            try {
+                dev.flint.cloud.fleet.VolumeBook.checkDevice(m.deviceName());
+            } catch (Ec2Exception e) {
+                throw Ec2Exception.client("InvalidBlockDeviceMapping", e.getMessage());
+            }
+            for (String d : devices) {
+                if (d.equals(m.deviceName())) throw Ec2Exception.client("InvalidBlockDeviceMapping", "The device " + d + " is mapped twice.");
+            }
+            devices.add(m.deviceName());
+            out.add(launchVolume(m));
+        }
+        return out;
+    }
+
+    private Fleet.LaunchVolume launchVolume(BlockDeviceMapping m) {
+        var ebs = m.ebs();
+        String type = VolumeActions.checkType(ebs.volumeTypeAsString());
+        Path source = null;
+        Integer size = ebs.volumeSize();
+        if (ebs.snapshotId() != null) {
+            var snapshot = SnapshotActions.find(cloud, ebs.snapshotId());
+            source = Path.of(snapshot.file());
+            if (size == null) size = snapshot.volumeSizeGib();
+            if (size < snapshot.volumeSizeGib()) {
+                throw Ec2Exception.client("InvalidBlockDeviceMapping", "Volume of size " + size + "GB is smaller than snapshot '"
+                        + ebs.snapshotId() + "', expect size >= " + snapshot.volumeSizeGib() + "GB");
+            }
+        }
+        if (size == null) throw Ec2Exception.client("InvalidBlockDeviceMapping", "The mapping of " + m.deviceName() + " needs VolumeSize or SnapshotId.");
+        VolumeActions.checkSize(size);
+        boolean deleteOnTermination = ebs.deleteOnTermination() == null || ebs.deleteOnTermination();
+        return new Fleet.LaunchVolume(m.deviceName(), new dev.flint.cloud.fleet.VolumeBook.Plan(size, type, ebs.snapshotId(), source, Map.of(),
+                null), deleteOnTermination);
     }
 
     private DescribeInstancesResponse describe(DescribeInstancesRequest q) {
@@ -295,6 +355,16 @@ public final class InstanceActions {
         return software.amazon.awssdk.services.ec2.model.InstanceState.builder().code(s.code()).name(s.wireName()).build();
     }
 
+    private List<InstanceBlockDeviceMapping> blockDevices(InstanceRecord r) {
+        List<InstanceBlockDeviceMapping> out = new ArrayList<>();
+        for (var v : cloud.fleet().volumes().attachedTo(r.instanceId())) {
+            var a = v.attachment();
+            out.add(InstanceBlockDeviceMapping.builder().deviceName(a.device()).ebs(EbsInstanceBlockDevice.builder().volumeId(v.volumeId())
+                    .status(a.state()).attachTime(Instant.parse(a.attachTime())).deleteOnTermination(a.deleteOnTermination()).build()).build());
+        }
+        return out;
+    }
+
     Instance toSdk(InstanceRecord r) {
         boolean hasAddress = r.state() != dev.flint.cloud.model.InstanceState.TERMINATED;
         Instance.Builder b = Instance.builder()
@@ -320,8 +390,10 @@ public final class InstanceActions {
                 .metadataOptions(InstanceMetadataOptionsResponse.builder().state("applied")
                         .httpTokens(r.tokensRequired() ? "required" : "optional").httpEndpoint("enabled")
                         .httpPutResponseHopLimit(1).build())
-                .tags(TagSupport.toSdk(r.tags()));
-        if (hasAddress) b.privateIpAddress(r.privateIp());
+                .tags(TagSupport.toSdk(r.tags()))
+                .blockDeviceMappings(blockDevices(r));
+        if (hasAddress) b.privateIpAddress(r.privateIp()).vpcId(dev.flint.cloud.fleet.Firewall.VPC_ID);
+        b.securityGroups(SecurityGroupActions.identifiers(cloud, r));
         if (r.stateReasonCode() != null) b.stateReason(StateReason.builder().code(r.stateReasonCode()).message(r.stateReasonCode()).build());
         return b.build();
     }

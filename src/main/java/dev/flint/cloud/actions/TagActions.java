@@ -6,6 +6,9 @@ import dev.flint.cloud.model.ImageRecord;
 import dev.flint.cloud.model.InstanceRecord;
 import dev.flint.cloud.model.KeyPairRecord;
 import dev.flint.cloud.model.Keys;
+import dev.flint.cloud.model.SnapshotRecord;
+import dev.flint.cloud.model.VolumeRecord;
+import dev.flint.cloud.fleet.VolumeBook;
 import dev.flint.cloud.store.Records;
 import dev.flint.cloud.store.Records.Versioned;
 import java.util.ArrayList;
@@ -86,6 +89,10 @@ public final class TagActions {
         for (InstanceRecord r : cloud.fleet().all()) add(all, r.instanceId(), "instance", r.tags());
         for (Versioned<ImageRecord> v : cloud.records().list(Keys.IMAGE, ImageRecord.class)) add(all, v.value().imageId(), "image", v.value().tags());
         for (Versioned<KeyPairRecord> v : KeyPairActions.all(cloud)) add(all, v.value().keyPairId(), "key-pair", v.value().tags());
+        for (VolumeRecord v : cloud.fleet().volumes().all()) add(all, v.volumeId(), "volume", v.tags());
+        for (Versioned<SnapshotRecord> v : cloud.records().list(Keys.SNAPSHOT, SnapshotRecord.class)) {
+            add(all, v.value().snapshotId(), "snapshot", v.value().tags());
+        }
         List<TagDescription> chosen = new ArrayList<>(filters.apply(q.filters(), all));
         chosen.sort(Comparator.comparing(TagActions::pageKey));
         Paging.Page<TagDescription> page = Paging.page(chosen, TagActions::pageKey, q.maxResults(), q.nextToken(), 5, 1000);
@@ -113,6 +120,13 @@ public final class TagActions {
         } else if (id.startsWith("key-")) {
             found = KeyPairActions.byId(cloud, id).isPresent();
             notFound = "InvalidKeyPair.NotFound";
+        } else if (id.startsWith("vol-")) {
+            VolumeBook.checkId(id);
+            found = cloud.fleet().volumes().find(id).isPresent();
+            notFound = "InvalidVolume.NotFound";
+        } else if (id.startsWith("snap-")) {
+            found = Ids.SNAPSHOT.matcher(id).matches() && cloud.records().get(Keys.SNAPSHOT + id, SnapshotRecord.class).isPresent();
+            notFound = "InvalidSnapshot.NotFound";
         } else {
             throw Ec2Exception.client("InvalidID", "The ID '" + id + "' is not valid");
         }
@@ -124,6 +138,10 @@ public final class TagActions {
             cloud.fleet().retag(id, change);
         } else if (id.startsWith("ami-")) {
             update(Keys.IMAGE + id, ImageRecord.class, r -> r.withTags(change.apply(r.tags())));
+        } else if (id.startsWith("vol-")) {
+            cloud.fleet().volumes().retag(id, change);
+        } else if (id.startsWith("snap-")) {
+            update(Keys.SNAPSHOT + id, SnapshotRecord.class, r -> r.withTags(change.apply(r.tags())));
         } else {
             Versioned<KeyPairRecord> key = KeyPairActions.byId(cloud, id).orElseThrow();
             update(key.key(), KeyPairRecord.class, r -> r.withTags(change.apply(r.tags())));

@@ -21,6 +21,9 @@ import java.util.regex.Pattern;
  *       instance must carry its own MAC, and its ARP and IPv4 packets its own address; every other
  *       ethertype (IPv6 included) is dropped. So the source address the metadata service sees is the
  *       instance's own, and no instance can pass for another;</li>
+ *   <li>the same guard on the way out: an IPv4 packet may leave by an instance's TAP only if it is addressed to
+ *       that instance, so the security groups ({@link SecurityGroupRuleset}), which know instances by
+ *       address, see the instance a packet is really delivered to;</li>
  *   <li>a cap of {@value #METADATA_CONNECTIONS_PER_INSTANCE} open connections per instance to the
  *       metadata service (nftables {@code ct count}): more are reset, so one guest cannot take the
  *       service from the others.</li>
@@ -81,6 +84,12 @@ final class InstanceNetwork {
         host.run("ip", "addr", "replace", METADATA_ADDRESS + "/32", "dev", BRIDGE);
         host.run("ip", "link", "set", "dev", BRIDGE, "up");
         host.run("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward");
+        // Security groups filter at the IPv4 hooks with connection tracking; bridged frames reach those only
+        // through br_netfilter. Without it instances on the bridge would reach each other unfiltered: refuse.
+        if (!host.succeeds("sh", "-c", "[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter")) {
+            throw new IOException("security groups need the kernel's br_netfilter (modprobe br_netfilter failed)");
+        }
+        host.run("sh", "-c", "echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables");
         host.runWithInput(ruleset(survivors), "nft", "-f", "-");
     }
 
@@ -108,6 +117,11 @@ final class InstanceNetwork {
                     ether type ip iifname . ip saddr != @ips drop
                     ether type != { ip, arp } drop
                   }
+                  chain deliver {
+                    type filter hook postrouting priority 0; policy accept;
+                    oifname != "%s*" accept
+                    ether type ip oifname . ip daddr != @ips drop
+                  }
                 }
                 table ip flint {
                   set imds_conns { type ipv4_addr; size 65535; flags dynamic; }
@@ -123,7 +137,7 @@ final class InstanceNetwork {
                 """.formatted(
                 macs.isEmpty() ? "" : "elements = { " + macs + " }; ",
                 ips.isEmpty() ? "" : "elements = { " + ips + " }; ",
-                TAP_PREFIX, BRIDGE, METADATA_ADDRESS, METADATA_CONNECTIONS_PER_INSTANCE, SUBNET, BRIDGE);
+                TAP_PREFIX, TAP_PREFIX, BRIDGE, METADATA_ADDRESS, METADATA_CONNECTIONS_PER_INSTANCE, SUBNET, BRIDGE);
     }
 
     /** Creates the instance's TAP on the bridge and admits its MAC and address. */
@@ -132,12 +146,17 @@ final class InstanceNetwork {
         host.run("ip", "tuntap", "add", "dev", p.tap, "mode", "tap");
         try {
             host.run("ip", "link", "set", "dev", p.tap, "master", BRIDGE, "up");
-            host.runWithInput("add element bridge flint macs { \"" + p.tap + "\" . " + p.mac + " }\n"
-                    + "add element bridge flint ips { \"" + p.tap + "\" . " + p.ip + " }\n", "nft", "-f", "-");
+            admit(p);
         } catch (IOException e) {
             removePort(p);
             throw e;
         }
+    }
+
+    /** Admits the port's MAC and address through the guard (the port is on the bridge already). */
+    void admit(Port p) throws IOException {
+        host.runWithInput("add element bridge flint macs { \"" + p.tap + "\" . " + p.mac + " }\n"
+                + "add element bridge flint ips { \"" + p.tap + "\" . " + p.ip + " }\n", "nft", "-f", "-");
     }
 
     /** Deletes the TAP and its guard entries; quiet about what is already gone. */
@@ -145,5 +164,16 @@ final class InstanceNetwork {
         host.succeeds("ip", "link", "delete", "dev", p.tap);
         host.succeeds("nft", "delete", "element", "bridge", "flint", "macs", "{ \"" + p.tap + "\" . " + p.mac + " }");
         host.succeeds("nft", "delete", "element", "bridge", "flint", "ips", "{ \"" + p.tap + "\" . " + p.ip + " }");
+    }
+
+    /** Replaces the security groups' table with {@code plan}'s, in one transaction. */
+    void applyFirewall(FirewallPlan plan) throws IOException {
+        String rules;
+        try {
+            rules = SecurityGroupRuleset.render(plan, BRIDGE, SUBNET, METADATA_ADDRESS);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("refusing a firewall plan: " + e.getMessage(), e);
+        }
+        host.runWithInput(rules, "nft", "-f", "-");
     }
 }

@@ -24,13 +24,24 @@ public interface InstanceRuntime extends AutoCloseable {
             /** The instance's own copy of its image: an ext4 root file system, raw. */
             Path rootVolume,
             /** Further volumes, in order (the guest sees them after the root disk). */
-            List<Path> dataVolumes,
+            List<Disk> dataVolumes,
             /** The private IPv4 the guest takes, on the runtime's instance network. */
             String privateIp,
             /** The guest NIC's MAC address, unicast and locally administered. */
             String macAddress) {
         public LaunchSpec {
             dataVolumes = List.copyOf(dataVolumes);
+        }
+    }
+
+    /**
+     * One EBS volume as a machine sees it: its id (which the guest reads back as the disk's NVMe serial,
+     * without the dash, as on EC2) and its raw file.
+     */
+    record Disk(String volumeId, Path file) {
+        /** {@code vol-0123...} as the 20-character NVMe serial {@code vol0123...} EC2 gives its volumes. */
+        public String serial() {
+            return volumeId.replace("-", "");
         }
     }
 
@@ -45,6 +56,33 @@ public interface InstanceRuntime extends AutoCloseable {
 
     /** Starts the VMM and boots the instance. Throws if the machine cannot be made; nothing is left behind then. */
     void launch(LaunchSpec spec) throws RuntimeFailure;
+
+    /**
+     * Adds {@code disk} to the running instance's machine without a reboot. Throws, changing nothing, when
+     * the machine cannot take it (no hot-plug path, the VMM refused): the message is for the user.
+     */
+    default void attachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        throw new RuntimeFailure("this runtime cannot attach a volume to a running instance; stop the instance first");
+    }
+
+    /** Removes a volume attached while running (or at launch) from the running machine: the guest loses the disk. */
+    default void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        throw new RuntimeFailure("this runtime cannot detach a volume from a running instance; stop the instance first");
+    }
+
+    /**
+     * Holds the running instance's vCPUs (its devices finish what the guest already submitted), so a copy of
+     * its disks taken until {@link #resume} is crash-consistent: every write the guest saw complete is in it,
+     * nothing the guest does afterwards is.
+     */
+    default void pause(String instanceId) throws RuntimeFailure {
+        throw new RuntimeFailure("this runtime cannot pause an instance");
+    }
+
+    /** Lets a {@link #pause}d instance run again. */
+    default void resume(String instanceId) throws RuntimeFailure {
+        throw new RuntimeFailure("this runtime cannot resume an instance");
+    }
 
     /** Asks the guest to shut down cleanly (it powers off on its own; {@link Listener#exited} follows). */
     void requestShutdown(String instanceId);
@@ -93,6 +131,13 @@ public interface InstanceRuntime extends AutoCloseable {
      */
     record UsageSample(long epochMillis, double cpuPercent, long blockReadBytes, long blockWriteBytes,
                        long netRxBytes, long netTxBytes) {}
+
+    /**
+     * Makes {@code plan} the instance network's packet filter, replacing the previous one at once, running
+     * instances included. Until the first call nothing is filtered; after it, an instance address the plan
+     * does not name gets no new connections at all.
+     */
+    void applyFirewall(FirewallPlan plan) throws RuntimeFailure;
 
     /** Host memory (MiB) that instances may use in total, for capacity checks. */
     long memoryCapacityMib();

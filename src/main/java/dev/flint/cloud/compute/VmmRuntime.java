@@ -49,6 +49,8 @@ public final class VmmRuntime implements InstanceRuntime {
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration API_READY = Duration.ofSeconds(120);
     private static final String BOOTED_LINE = "Guest-boot-time";
+    /** The index of the instance's empty NVMe controller (volumes attached while it runs go there), one line. */
+    static final String HOTPLUG_CONTROLLER = "nvme-hotplug-controller";
 
     /**
      * Where and how instances run.
@@ -149,6 +151,15 @@ public final class VmmRuntime implements InstanceRuntime {
     private Path socket(String id) { return options.runtimeDir().resolve("sockets").resolve(id + ".sock"); }
 
     @Override
+    public void applyFirewall(FirewallPlan plan) throws RuntimeFailure {
+        try {
+            network.applyFirewall(plan);
+        } catch (IOException e) {
+            throw new RuntimeFailure("cannot apply the security groups: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void launch(LaunchSpec spec) throws RuntimeFailure {
         String id = spec.instanceId();
         if (!id.matches("[A-Za-z0-9-]{1,64}")) throw new RuntimeFailure("bad instance id: " + id);
@@ -230,15 +241,20 @@ public final class VmmRuntime implements InstanceRuntime {
                 + " flint.gw=" + InstanceNetwork.GATEWAY;
         api.put("/boot-source", "{\"kernel_image_path\": " + json(assets.kernel().toString())
                 + ", \"initrd_path\": " + json(assets.defaultInitrd().toString()) + ", \"boot_args\": " + json(bootArgs) + "}");
-        api.put("/machine-config", "{\"vcpu_count\": " + spec.vcpus() + ", \"mem_size_mib\": " + spec.memoryMib() + "}");
+        // One NVMe controller with no namespace, after the data volumes' own: volumes attached while the instance
+        // runs become namespaces on it, announced to the guest by an asynchronous event.
+        api.put("/machine-config", "{\"vcpu_count\": " + spec.vcpus() + ", \"mem_size_mib\": " + spec.memoryMib()
+                + ", \"nvme_controllers\": 1}");
         api.put("/drives/root", "{\"drive_id\": \"root\", \"path_on_host\": " + json(spec.rootVolume().toAbsolutePath().toString())
                 + ", \"is_root_device\": true, \"is_read_only\": false}");
-        int n = 1;
-        for (Path volume : spec.dataVolumes()) {
-            String driveId = "data" + n++;
-            api.put("/drives/" + driveId, "{\"drive_id\": \"" + driveId + "\", \"path_on_host\": "
-                    + json(volume.toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false}");
+        // Each data volume is an NVMe controller of its own whose serial is the volume id without the dash, as
+        // on EC2 (/dev/disk/by-id/nvme-*_vol0123...).
+        for (Disk volume : spec.dataVolumes()) {
+            api.put("/drives/" + volume.serial(), "{\"drive_id\": " + json(volume.serial()) + ", \"path_on_host\": "
+                    + json(volume.file().toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false"
+                    + ", \"interface\": \"nvme\"}");
         }
+        Files.writeString(instanceDir(spec.instanceId()).resolve(HOTPLUG_CONTROLLER), Integer.toString(spec.dataVolumes().size()));
         api.put("/entropy", "{}");
         api.put("/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": " + json(port.tap())
                 + ", \"guest_mac\": " + json(port.mac()) + "}");
@@ -282,6 +298,60 @@ public final class VmmRuntime implements InstanceRuntime {
                 LOG.log(Level.WARNING, "SendCtrlAltDel to " + instanceId + " failed: " + e.getMessage());
             }
         });
+    }
+
+    @Override
+    public void attachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        FirecrackerClient api = liveApi(instanceId);
+        int controller;
+        try {
+            controller = Integer.parseInt(Files.readString(instanceDir(instanceId).resolve(HOTPLUG_CONTROLLER)).strip());
+        } catch (IOException | NumberFormatException e) {
+            throw new RuntimeFailure("the instance was launched without an NVMe controller for hot-plugged volumes (stop and start it)");
+        }
+        try {
+            api.put("/drives/" + disk.serial(), "{\"drive_id\": " + json(disk.serial()) + ", \"path_on_host\": "
+                    + json(disk.file().toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false"
+                    + ", \"interface\": \"nvme\", \"nvme_controller\": " + controller + "}");
+        } catch (IOException e) {
+            throw new RuntimeFailure("the VMM refused the volume: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        FirecrackerClient api = liveApi(instanceId);
+        try {
+            FirecrackerClient.Response r = api.send("DELETE", "/drives/" + disk.serial(), null);
+            if (r.status() / 100 != 2) throw new RuntimeFailure("the VMM refused to detach it: HTTP " + r.status() + " " + r.body().strip());
+        } catch (IOException e) {
+            throw new RuntimeFailure("the VMM did not answer: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void pause(String instanceId) throws RuntimeFailure {
+        vmState(instanceId, "Paused");
+    }
+
+    @Override
+    public void resume(String instanceId) throws RuntimeFailure {
+        vmState(instanceId, "Resumed");
+    }
+
+    private void vmState(String instanceId, String state) throws RuntimeFailure {
+        FirecrackerClient api = liveApi(instanceId);
+        try {
+            FirecrackerClient.Response r = api.send("PATCH", "/vm", "{\"state\": \"" + state + "\"}");
+            if (r.status() / 100 != 2) throw new RuntimeFailure("PATCH /vm " + state + ": HTTP " + r.status() + " " + r.body().strip());
+        } catch (IOException e) {
+            throw new RuntimeFailure("the VMM did not answer: " + e.getMessage(), e);
+        }
+    }
+
+    private FirecrackerClient liveApi(String instanceId) throws RuntimeFailure {
+        if (!isRunning(instanceId)) throw new RuntimeFailure("its VMM is not running");
+        return new FirecrackerClient(socket(instanceId));
     }
 
     @Override

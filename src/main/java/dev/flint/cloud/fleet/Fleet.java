@@ -8,6 +8,8 @@ import dev.flint.cloud.model.InstanceRecord;
 import dev.flint.cloud.model.InstanceState;
 import dev.flint.cloud.model.Keys;
 import dev.flint.cloud.model.RunToken;
+import dev.flint.cloud.model.VolumeRecord;
+import dev.flint.cloud.model.VolumeState;
 import dev.flint.cloud.store.CloudStore;
 import dev.flint.cloud.store.CloudStore.Write;
 import dev.flint.cloud.store.Records;
@@ -59,13 +61,19 @@ public final class Fleet implements InstanceRuntime.Listener {
     private final int hostCpus;
     private final ScheduledExecutorService executor;
     private final Object lock = new Object();
+    /** Told when instances are made or terminated, so the security groups' member lists follow (before launches). */
+    private volatile Runnable membershipChanged = () -> {};
     /** Instances whose volume is being prepared or whose VMM is being started (the runtime may not know them yet). */
     private final Set<String> launching = ConcurrentHashMap.newKeySet();
     /** Exits reported while the instance was {@link #launching}: handled once the launch has settled. */
     private final Set<String> exitedWhileLaunching = ConcurrentHashMap.newKeySet();
+    private final VolumeBook volumeBook;
+    /** Snapshot files that launch-time volumes of an instance are made from, until its launch made them. */
+    private final Map<String, Path> pendingSources = new ConcurrentHashMap<>();
 
     public Fleet(Records records, InstanceRuntime runtime, Path volumes, Clock clock, Duration stopTimeout, int hostCpus,
-            ScheduledExecutorService executor) {
+            ScheduledExecutorService executor, String zone) {
+        this.volumeBook = new VolumeBook(records, runtime, volumes, clock, lock, zone);
         this.records = records;
         this.runtime = runtime;
         this.volumes = volumes;
@@ -78,7 +86,31 @@ public final class Fleet implements InstanceRuntime.Listener {
     /** What one RunInstances asks for, validated by the handler. */
     public record RunPlan(String imageId, Path imageFile, String instanceType, int vcpus, int memoryMib, int minCount, int maxCount,
             String keyName, String publicKey, String userData, boolean tokensRequired, int rootVolumeGib, Map<String, String> tags,
-            String clientToken, String requestDigest) {}
+            String clientToken, String requestDigest, List<String> securityGroupIds,
+            // The root volume's DeleteOnTermination (EC2's default: true), and data volumes made at launch.
+            boolean rootDeleteOnTermination, List<LaunchVolume> launchVolumes) {}
+
+    /** A data volume a launch's block device mapping asks for: new and empty, or from a snapshot. */
+    public record LaunchVolume(String device, VolumeBook.Plan plan, boolean deleteOnTermination) {}
+
+    /** The EBS volumes: create, attach, detach, delete, and what each instance has. */
+    public VolumeBook volumes() {
+        return volumeBook;
+    }
+
+
+    public void onMembershipChange(Runnable action) {
+        this.membershipChanged = action;
+    }
+
+    /** A failure here leaves the new or gone address without connections (the filter fails closed); the next change retries. */
+    private void membershipChanged() {
+        try {
+            membershipChanged.run();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "the security groups could not follow an instance change", e);
+        }
+    }
 
     public Optional<Versioned<InstanceRecord>> find(String instanceId) {
         return records.get(Keys.INSTANCE + instanceId, InstanceRecord.class);
@@ -120,19 +152,55 @@ public final class Fleet implements InstanceRuntime.Listener {
                 InstanceRecord record = new InstanceRecord(id, reservationId, plan.imageId(), plan.instanceType(), plan.vcpus(),
                         plan.memoryMib(), plan.keyName(), plan.publicKey(), InstanceState.PENDING, "", null, ip, AddressPlan.macFor(ip),
                         volumes.resolve(id + ".ext4").toString(), plan.rootVolumeGib(), plan.userData(), plan.tokensRequired(),
-                        now, i, plan.clientToken(), plan.tags(), false);
+                        now, i, plan.clientToken(), plan.tags(), false, plan.securityGroupIds());
                 made.add(record);
                 writes.add(Write.create(Keys.INSTANCE + id, Records.encode(record)));
+                writes.addAll(launchVolumeWrites(record, plan, now));
             }
             if (plan.clientToken() != null) {
                 writes.add(Write.create(Keys.RUN_TOKEN + plan.clientToken(), Records.encode(new RunToken(plan.clientToken(),
                         plan.requestDigest(), reservationId, made.stream().map(InstanceRecord::instanceId).toList()))));
             }
+            // The groups are rewritten unchanged: a DeleteSecurityGroup racing with this launch fails its compare-and-set.
+            for (String groupId : plan.securityGroupIds()) {
+                CloudStore.Entry group = records.store().get(Keys.SECURITY_GROUP + groupId).orElseThrow(() -> Ec2Exception.client(
+                        "InvalidGroup.NotFound", "The security group '" + groupId + "' does not exist"));
+                writes.add(Write.update(group, group.value()));
+            }
             if (!records.store().commit(writes)) throw Ec2Exception.internal("the store refused the new instances (a concurrent writer); retry");
             for (InstanceRecord r : made) launching.add(r.instanceId());
         }
+        membershipChanged();
         for (InstanceRecord r : made) executor.execute(() -> prepareAndLaunch(r.instanceId(), plan.imageFile()));
         return made;
+    }
+
+    /** The instance's root volume record and the records of its launch-time data volumes (their files come at launch). */
+    private List<Write> launchVolumeWrites(InstanceRecord instance, RunPlan plan, String now) {
+        List<Write> writes = new ArrayList<>();
+        int rootGib = plan.rootVolumeGib();
+        if (rootGib == 0) {
+            long bytes = 0;
+            try {
+                bytes = plan.imageFile() == null ? 0 : Files.size(plan.imageFile());
+            } catch (IOException e) {
+                // the copy at launch reports a missing image; the record just says 1 GiB
+            }
+            rootGib = (int) Math.max(1, (bytes + VolumeBook.GIB - 1) / VolumeBook.GIB);
+        }
+        String rootId = Ids.next("vol");
+        VolumeRecord root = new VolumeRecord(rootId, rootGib, "gp3", volumeBook.zone(), null, VolumeState.IN_USE, instance.rootVolume(),
+                now, null, Map.of(), new VolumeRecord.Attachment(instance.instanceId(), VolumeBook.ROOT_DEVICE, "attached", now,
+                        plan.rootDeleteOnTermination(), true));
+        writes.add(Write.create(Keys.VOLUME + rootId, Records.encode(root)));
+        for (LaunchVolume lv : plan.launchVolumes()) {
+            String id = Ids.next("vol");
+            VolumeRecord v = volumeBook.newRecord(id, lv.plan(), new VolumeRecord.Attachment(instance.instanceId(), lv.device(), "attached", now,
+                    lv.deleteOnTermination(), false));
+            if (lv.plan().source() != null) pendingSources.put(id, lv.plan().source());
+            writes.add(Write.create(Keys.VOLUME + id, Records.encode(v)));
+        }
+        return writes;
     }
 
     private int fitting(List<InstanceRecord> current, RunPlan plan) {
@@ -192,6 +260,9 @@ public final class Fleet implements InstanceRuntime.Listener {
             if (imageFile != null && record.state() == InstanceState.PENDING && !Files.exists(volume)) {
                 Volumes.copy(imageFile, volume, record.rootVolumeGib());
             }
+            for (VolumeRecord v : volumeBook.attachedTo(instanceId)) {
+                if (!v.attachment().root() && !Files.exists(Path.of(v.file()))) VolumeBook.makeFile(v, pendingSources.remove(v.volumeId()));
+            }
             launch(instanceId);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "instance " + instanceId + " could not be launched", e);
@@ -207,7 +278,7 @@ public final class Fleet implements InstanceRuntime.Listener {
         if (found.isEmpty() || found.get().value().state() != InstanceState.PENDING && !found.get().value().rebootPending()) return;
         InstanceRecord r = found.get().value();
         try {
-            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), List.of(),
+            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), volumeBook.launchDisks(instanceId),
                     r.privateIp(), r.macAddress()));
         } catch (RuntimeFailure e) {
             LOG.warning("instance " + instanceId + ": " + e.getMessage());
@@ -266,7 +337,9 @@ public final class Fleet implements InstanceRuntime.Listener {
                 case SHUTTING_DOWN -> {
                     transition(instanceId, x -> x.withState(InstanceState.TERMINATED, "User initiated (" + when + ")",
                             "Client.UserInitiatedShutdown"));
-                    deleteVolume = Path.of(r.rootVolume());
+                    // Volumes marked DeleteOnTermination go, the others become available; an instance from before
+                    // volume records has only its root file.
+                    if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
                 }
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
                         "User initiated (" + when + ")", "Client.UserInitiatedShutdown"));
@@ -282,7 +355,10 @@ public final class Fleet implements InstanceRuntime.Listener {
             }
             if (relaunch) launching.add(instanceId);
         }
-        if (deleteVolume != null) Volumes.delete(deleteVolume);
+        if (deleteVolume != null) {
+            Volumes.delete(deleteVolume);
+            membershipChanged();
+        }
         if (relaunch) {
             executor.execute(() -> {
                 try {

@@ -9,6 +9,8 @@ public final class Ids {
     private static final SecureRandom RANDOM = new SecureRandom();
     public static final Pattern INSTANCE = Pattern.compile("i-(?:[0-9a-f]{8}|[0-9a-f]{17})");
     public static final Pattern IMAGE = Pattern.compile("ami-(?:[0-9a-f]{8}|[0-9a-f]{17})");
+    public static final Pattern SNAPSHOT = Pattern.compile("snap-(?:[0-9a-f]{8}|[0-9a-f]{17})");
+    public static final Pattern VOLUME = Pattern.compile("vol-(?:[0-9a-f]{8}|[0-9a-f]{17})");
 
     private Ids() {}
 

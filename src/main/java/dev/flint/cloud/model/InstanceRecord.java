@@ -34,9 +34,12 @@ public record InstanceRecord(
         String clientToken,
         Map<String, String> tags,
         // A RebootInstances is in progress: when the VMM exits it is launched again and stays running.
-        boolean rebootPending) {
+        boolean rebootPending,
+        // The security groups of its network interface (null in records from before groups: the default group).
+        java.util.List<String> securityGroupIds) {
 
     public InstanceRecord {
+        securityGroupIds = securityGroupIds == null ? null : java.util.List.copyOf(securityGroupIds);
         tags = tags == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tags));
         stateReason = stateReason == null ? "" : stateReason;
     }
@@ -44,24 +47,30 @@ public record InstanceRecord(
     public InstanceRecord withState(InstanceState next, String reason, String reasonCode) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, next, reason,
                 reasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired, launchTime,
-                launchIndex, clientToken, tags, false);
+                launchIndex, clientToken, tags, false, securityGroupIds);
     }
 
     public InstanceRecord withReboot(boolean pending) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, pending);
+                launchTime, launchIndex, clientToken, tags, pending, securityGroupIds);
     }
 
     public InstanceRecord withLaunchTime(String time) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                time, launchIndex, clientToken, tags, rebootPending);
+                time, launchIndex, clientToken, tags, rebootPending, securityGroupIds);
     }
 
     public InstanceRecord withTags(Map<String, String> newTags) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, newTags, rebootPending);
+                launchTime, launchIndex, clientToken, newTags, rebootPending, securityGroupIds);
+    }
+
+    public InstanceRecord withSecurityGroups(java.util.List<String> groupIds) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
+                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
+                launchTime, launchIndex, clientToken, tags, rebootPending, groupIds);
     }
 }

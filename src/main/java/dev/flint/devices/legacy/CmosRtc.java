@@ -47,6 +47,21 @@ public final class CmosRtc implements BusDevice {
         this(Clock.systemUTC());
     }
 
+    /**
+     * Snapshot: CMOS RAM, the index, and the guest's offset from host time. The clock registers are
+     * computed from host time, so a restored guest's RTC reads the real time again (plus its own offset).
+     */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putBytes(ram).putInt(index).putLong(offset.getSeconds()).putInt(offset.getNano());
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        System.arraycopy(in.getBytes(ram.length), 0, ram, 0, ram.length);
+        index = in.getInt() & 0x7F;
+        offset = Duration.ofSeconds(in.getLong(), in.getInt());
+        in.end();
+    }
+
     @Override
     public synchronized long read(long offset, int size) {
         if (offset == 0) return 0xFF; // the index register is write-only

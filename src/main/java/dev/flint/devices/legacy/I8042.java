@@ -50,6 +50,26 @@ public final class I8042 {
         this.control = control;
     }
 
+    /** Snapshot: the output queue, command state and interrupt lines. */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(queue.size());
+        for (Output o : queue) out.putInt(o.value()).putBoolean(o.aux());
+        out.putInts(new int[] {ctr, status, outputPort, pendingCommand, pendingKeyboardCommand})
+                .putBoolean(kbdLine).putBoolean(auxLine);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        int n = in.getInt();
+        if (n < 0 || n > QUEUE_LIMIT) throw new dev.flint.machine.state.SnapshotException("i8042: output queue of " + n);
+        queue.clear();
+        for (int i = 0; i < n; i++) queue.add(new Output(in.getInt(), in.getBoolean()));
+        int[] r = in.getInts(5);
+        ctr = r[0]; status = r[1]; outputPort = r[2]; pendingCommand = r[3]; pendingKeyboardCommand = r[4];
+        kbdLine = in.getBoolean();
+        auxLine = in.getBoolean();
+        in.end();
+    }
+
     /** Port 0x60: output buffer (read), keyboard data or a command's parameter (write). */
     public BusDevice dataPort() {
         return new BusDevice() {

@@ -67,6 +67,19 @@ public final class LegacyDevices implements AutoCloseable {
     public I8042 i8042() { return i8042; }
     public CmosRtc rtc() { return rtc; }
 
+    /** Snapshot: one section per device. */
+    public void save(dev.flint.machine.state.StateWriter state) {
+        try (var s = state.section("serial")) { serial.save(s); }
+        try (var s = state.section("i8042")) { i8042.save(s); }
+        try (var s = state.section("rtc")) { rtc.save(s); }
+    }
+
+    public void restore(dev.flint.machine.state.StateReader state) {
+        serial.restore(state.section("serial"));
+        i8042.restore(state.section("i8042"));
+        rtc.restore(state.section("rtc"));
+    }
+
     /** Moves console bytes into the UART as fast as the guest drains its FIFO, never buffering more. */
     private void pumpConsole(InputStream in) {
         byte[] buf = new byte[64];

@@ -61,6 +61,26 @@ public final class Serial16550 implements BusDevice {
         this.msr = modemStatusInputs(mcr);
     }
 
+    /** Snapshot: registers, the receive FIFO and the interrupt condition (the line level included). */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putBytes(rx).putInt(rxHead).putInt(rxCount).putInts(new int[] {ier, lcr, mcr, lsrErrors, msr, scr, dll, dlm})
+                .putBoolean(fifoEnabled).putInt(triggerLevel).putBoolean(thrEmptyPending).putBoolean(lineHigh);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        System.arraycopy(in.getBytes(FIFO_SIZE), 0, rx, 0, FIFO_SIZE);
+        rxHead = Math.floorMod(in.getInt(), FIFO_SIZE);
+        rxCount = Math.clamp(in.getInt(), 0, FIFO_SIZE);
+        int[] r = in.getInts(8);
+        ier = r[0]; lcr = r[1]; mcr = r[2]; lsrErrors = r[3]; msr = r[4]; scr = r[5]; dll = r[6]; dlm = r[7];
+        fifoEnabled = in.getBoolean();
+        triggerLevel = in.getInt();
+        thrEmptyPending = in.getBoolean();
+        lineHigh = in.getBoolean(); // the interrupt controller's restored state has the line as it was
+        in.end();
+        notifyAll(); // the console pump may wait for room
+    }
+
     @Override
     public long read(long offset, int size) {
         return readRegister((int) offset) & 0xFF; // byte registers: wider accesses see the addressed byte

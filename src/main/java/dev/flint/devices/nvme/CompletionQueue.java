@@ -20,6 +20,8 @@ final class CompletionQueue {
     private boolean phase = true;
     /** Submission queues that post here; a CQ with any cannot be deleted. */
     int submissionQueues;
+    /** Entries promised to commands whose I/O is in the batch under way (they post when it ends). */
+    int reserved;
     /** Entries were posted since the last interrupt. */
     boolean needsInterrupt;
 
@@ -31,9 +33,12 @@ final class CompletionQueue {
         this.interrupts = interrupts;
     }
 
-    /** True when one more entry would overwrite one the driver has not consumed ({@code head} from the doorbell). */
+    /**
+     * True when one more entry (beyond those {@link #reserved}) would overwrite one the driver has not
+     * consumed ({@code head} from the doorbell).
+     */
     boolean full(int head) {
-        return (tail + 1) % size == head;
+        return Math.floorMod(head - tail - 1, size) <= reserved;
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.flint.devices.nvme;
 
+import dev.flint.devices.virtio.block.IoBatch;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -24,6 +26,17 @@ final class IoCommands {
     IoCommands(NvmeController controller) {
         this.c = controller;
     }
+
+    /**
+     * Runs {@code cmd} from {@code sq}: its status, or {@link NvmeSpec#DEFERRED} when its data transfer
+     * joined the batch, to be posted by {@link #finishBatch}.
+     */
+    int execute(Submission cmd, SubmissionQueue sq) {
+        this.sq = sq;
+        return execute(cmd);
+    }
+
+    private SubmissionQueue sq;
 
     int execute(Submission cmd) {
         if (cmd.fuse != 0 || cmd.psdt != 0) return SC_INVALID_FIELD; // no fused commands, no SGLs
@@ -53,6 +66,9 @@ final class IoCommands {
             return status;
         }
         long position = lba << LBA_SHIFT;
+        if (sq != null && !(write && (cmd.fua() || !c.features.writeCache)) && defer(cmd, ns, position, bytes, write)) {
+            return DEFERRED;
+        }
         try {
             for (int i = 0; i < prp.count(); i++) {
                 ByteBuffer view = c.memory.slice(prp.address(i), prp.length(i)).asByteBuffer();
@@ -75,7 +91,67 @@ final class IoCommands {
         return SUCCESS;
     }
 
+    // ---- batched reads and writes: one slot per deferred command, arrays reused for every batch ----
+
+    private static final int SLOTS = IoBatch.CAPACITY;
+    private final int[] slotCid = new int[SLOTS];
+    private final long[] slotBytes = new long[SLOTS];
+    private final boolean[] slotWrite = new boolean[SLOTS], slotFailed = new boolean[SLOTS];
+    private final SubmissionQueue[] slotSq = new SubmissionQueue[SLOTS];
+    private final NvmeNamespace[] slotNs = new NvmeNamespace[SLOTS];
+    private int slots;
+    private final IoBatch.Outcome outcome = (slot, ok) -> slotFailed[slot] |= !ok;
+
+    /**
+     * Queues the mapped transfer into the namespace's batch and reserves its completion entry; false when
+     * it must run synchronously (no slot left, more pieces than a batch holds).
+     */
+    private boolean defer(Submission cmd, NvmeNamespace ns, long position, long bytes, boolean write) {
+        if (slots == SLOTS || prp.count() > IoBatch.CAPACITY) return false;
+        IoBatch batch = ns.image.batch();
+        if (!batch.fits(prp.count())) batch.submit(outcome);
+        int slot = slots++;
+        slotCid[slot] = cmd.cid;
+        slotBytes[slot] = bytes;
+        slotWrite[slot] = write;
+        slotFailed[slot] = false;
+        slotSq[slot] = sq;
+        slotNs[slot] = ns;
+        sq.cq.reserved++;
+        for (int i = 0; i < prp.count(); i++) {
+            batch.add(slot, c.memory.slice(prp.address(i), prp.length(i)), position, write);
+            position += prp.length(i);
+        }
+        return true;
+    }
+
+    /** Performs the queued transfers and posts each deferred command's completion (under the controller lock). */
+    void finishBatch() {
+        int n = slots;
+        if (n == 0) return;
+        for (int i = 0; i < n; i++) slotNs[i].image.batch().submit(outcome); // the first per namespace does the work
+        slots = 0;
+        for (int i = 0; i < n; i++) {
+            SubmissionQueue q = slotSq[i];
+            boolean ok = !slotFailed[i], write = slotWrite[i];
+            if (ok && write) {
+                c.counters.writes.increment();
+                c.counters.writeBytes.add(slotBytes[i]);
+            } else if (ok) {
+                c.counters.reads.increment();
+                c.counters.readBytes.add(slotBytes[i]);
+            } else {
+                c.counters.failed.increment();
+            }
+            q.cq.reserved--;
+            q.cq.post(c.memory, 0, q.head, q.id, slotCid[i], ok ? SUCCESS : write ? SC_WRITE_FAULT : SC_READ_ERROR);
+            slotSq[i] = null;
+            slotNs[i] = null;
+        }
+    }
+
     private int flush(NvmeNamespace ns) {
+        finishBatch(); // writes this batch completed before the flush are durable with it
         try {
             ns.image.flush();
         } catch (IOException e) {
@@ -102,6 +178,7 @@ final class IoCommands {
         int blocks = cmd.blocks();
         if (!ns.inRange(lba, blocks)) return SC_LBA_OUT_OF_RANGE;
         if (ns.readOnly()) return SC_WRITE_PROTECTED;
+        finishBatch(); // in order with the writes before it
         try {
             ns.image.writeZeroes(lba << LBA_SHIFT, (long) blocks << LBA_SHIFT);
             if (cmd.fua() || !c.features.writeCache) ns.image.flush();
@@ -129,6 +206,7 @@ final class IoCommands {
         for (int i = 0; i < count; i++) { // all ranges are checked before any is deallocated
             if (!ns.inRange(b.getLong(i * DSM_RANGE + 8), b.getInt(i * DSM_RANGE + 4) & 0xFFFF_FFFFL)) return SC_LBA_OUT_OF_RANGE;
         }
+        finishBatch();
         for (int i = 0; i < count; i++) ns.deallocate(b.getLong(i * DSM_RANGE + 8), b.getInt(i * DSM_RANGE + 4) & 0xFFFF_FFFFL);
         c.counters.discards.increment();
         return SUCCESS;

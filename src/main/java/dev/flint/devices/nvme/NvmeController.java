@@ -78,6 +78,10 @@ public final class NvmeController implements AutoCloseable {
     private volatile java.util.function.Consumer<Boolean> shadowListener = on -> { };
 
     final NvmeCounters counters = new NvmeCounters();
+    /** Whether any namespace has ever had a rate limit (until then commands are not looked at twice). */
+    private volatile boolean rateLimited;
+    /** When a rate-limited queue may go on (System.nanoTime()), or 0: set and read by the I/O thread only. */
+    private long throttledUntil;
     private final AtomicLong guestErrors = new AtomicLong();
 
     /**
@@ -115,6 +119,7 @@ public final class NvmeController implements AutoCloseable {
                 throw new IllegalArgumentException("namespace ID " + ns.nsid + " is taken or out of range");
             }
             namespaces[ns.nsid] = ns;
+            if (ns.limiter.limits()) rateLimited = true;
             // A driver that has not started yet finds it in its first scan: no change to report.
             if ((csts & NvmeSpec.CSTS_RDY) != 0) changedNamespaces.add(ns.nsid);
             if ((features.asyncEvents & NvmeSpec.AEN_NAMESPACE_ATTRIBUTE) != 0 && !namespaceEventMasked) {
@@ -124,6 +129,58 @@ public final class NvmeController implements AutoCloseable {
             lock.unlock();
         }
         wake.run();
+    }
+
+    /**
+     * Removes namespace {@code nsid} and closes its image. Commands run on the I/O thread under this lock, so
+     * none is using it; later ones name an inactive namespace (Invalid Namespace). The driver hears of it by
+     * the same Namespace Attribute Changed event as an attach, rescans, and drops the block device. Any thread.
+     */
+    void detach(int nsid) {
+        NvmeNamespace ns;
+        lock.lock();
+        try {
+            ns = namespace(nsid);
+            if (ns == null) throw new IllegalArgumentException("no namespace " + nsid + " on NVMe controller " + identity.serial());
+            namespaces[nsid] = null;
+            if ((csts & NvmeSpec.CSTS_RDY) != 0) changedNamespaces.add(nsid);
+            if ((features.asyncEvents & NvmeSpec.AEN_NAMESPACE_ATTRIBUTE) != 0 && !namespaceEventMasked) {
+                namespaceEventPending = true;
+            }
+            ns.close();
+        } finally {
+            lock.unlock();
+        }
+        wake.run();
+    }
+
+    /**
+     * {@code PATCH /drives} on a namespace: replaces or removes the buckets named (null keeps one), then has
+     * the I/O thread look at the queues again. False if there is no such namespace. Any thread.
+     */
+    boolean updateRateLimit(int nsid, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                            dev.flint.devices.ratelimit.BucketConfig ops) {
+        lock.lock();
+        try {
+            NvmeNamespace ns = namespace(nsid);
+            if (ns == null) return false;
+            ns.limiter.update(bandwidth, ops);
+            if (ns.limiter.limits()) rateLimited = true;
+        } finally {
+            lock.unlock();
+        }
+        wake.run();
+        return true;
+    }
+
+    /**
+     * How long the I/O thread may sleep before a rate-limited queue can go on: -1 for as long as it likes,
+     * else milliseconds (rounded up). I/O thread only, after {@link #serviceAll}.
+     */
+    int throttleTimeoutMillis() {
+        if (throttledUntil == 0) return -1;
+        long left = Math.max(0, throttledUntil - System.nanoTime());
+        return (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
     }
 
     /** The lowest free namespace ID, or -1 when all are taken. */
@@ -332,6 +389,7 @@ public final class NvmeController implements AutoCloseable {
      * true if work is left that the I/O thread should come back for without waiting for a doorbell.
      */
     boolean serviceAll() {
+        throttledUntil = 0;
         if ((csts & (NvmeSpec.CSTS_RDY | NvmeSpec.CSTS_CFS)) != NvmeSpec.CSTS_RDY) return false;
         boolean more = false;
         for (int q = 0; q < sqs.length; q++) {
@@ -348,8 +406,19 @@ public final class NvmeController implements AutoCloseable {
         return more;
     }
 
-    /** Runs the queue's new commands; returns true if it stopped at the batch limit with more waiting. */
+    /**
+     * Runs the queue's new commands as one batch: reads and writes join the namespaces' I/O batches and
+     * complete together when it ends. Returns true if it stopped at the batch limit with more waiting.
+     */
     private boolean serve(SubmissionQueue sq) {
+        try {
+            return serveBatch(sq);
+        } finally {
+            io.finishBatch();
+        }
+    }
+
+    private boolean serveBatch(SubmissionQueue sq) {
         boolean shadowed = sq.id != 0 && shadow != null;
         int tail = sqTail(sq);
         for (int n = 0; ; n++) {
@@ -372,9 +441,36 @@ public final class NvmeController implements AutoCloseable {
                 if (cq.full(cqHead(cq))) return false; // the head doorbell wakes us
                 cqBlocked.set(cq.id, 0);
             }
+            if (rateLimited && sq.id != 0 && throttled(sq)) return false; // the command waits at the head
             if (!runOne(sq, cq)) return false;
             if (sqs[sq.id] != sq) return false; // the command deleted its own queue
         }
+    }
+
+    /**
+     * Whether the I/O command at the queue's head must wait for its namespace's rate limiter; if so it stays
+     * unconsumed (the queue waits behind it, as a ring does) and the I/O thread comes back when the tokens are
+     * there. One op per command; Read and Write cost their bytes too.
+     */
+    private boolean throttled(SubmissionQueue sq) {
+        try {
+            command.load(memory, sq.entryAddress());
+        } catch (GuestMemoryException e) {
+            return false; // runOne reports it
+        }
+        NvmeNamespace ns = namespace(command.nsid);
+        if (ns == null) return false;
+        long bytes = switch (command.opcode) {
+            case NvmeSpec.IO_READ, NvmeSpec.IO_WRITE -> (long) command.blocks() << NvmeSpec.LBA_SHIFT;
+            case NvmeSpec.IO_FLUSH, NvmeSpec.IO_WRITE_ZEROES, NvmeSpec.IO_DSM -> 0;
+            default -> -1;
+        };
+        if (bytes < 0) return false; // not an I/O command: its error costs nothing
+        long wait = ns.limiter.consume(1, bytes);
+        if (wait == 0) return false;
+        long until = System.nanoTime() + wait;
+        if (throttledUntil == 0 || until - throttledUntil < 0) throttledUntil = until;
+        return true;
     }
 
     /** Fetches, runs and completes the command at the queue's head; false if the controller failed. */
@@ -383,7 +479,7 @@ public final class NvmeController implements AutoCloseable {
             command.load(memory, sq.entryAddress());
             sq.advance();
             resultDw0 = 0;
-            int status = sq.id == 0 ? admin.execute(command) : io.execute(command);
+            int status = sq.id == 0 ? admin.execute(command) : io.execute(command, sq);
             if (status != NvmeSpec.SUCCESS && status != NvmeSpec.DEFERRED) counters.failed.increment();
             if (status != NvmeSpec.DEFERRED) cq.post(memory, resultDw0, sq.head, sq.id, command.cid, status);
             return true;
@@ -439,6 +535,19 @@ public final class NvmeController implements AutoCloseable {
     public Map<String, Long> counters() {
         Map<String, Long> all = new TreeMap<>(counters.snapshot());
         all.put("guest_errors", guestErrors.get());
+        long throttled = 0, wakes = 0;
+        lock.lock();
+        try {
+            for (NvmeNamespace ns : namespaces) {
+                if (ns == null) continue;
+                throttled += ns.limiter.throttledEvents();
+                wakes += ns.limiter.wakeEvents();
+            }
+        } finally {
+            lock.unlock();
+        }
+        all.put("rate_limiter_throttled_events", throttled);
+        all.put("rate_limiter_event_count", wakes);
         return all;
     }
 

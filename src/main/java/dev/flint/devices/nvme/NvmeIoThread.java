@@ -23,17 +23,24 @@ final class NvmeIoThread implements AutoCloseable {
 
     private final AtomicBoolean pending = new AtomicBoolean();
     private final BooleanSupplier serve;
+    /** After a pass: -1 to sleep until woken, else the milliseconds until a rate-limited queue may go on. */
+    private final java.util.function.IntSupplier timeout;
     private final EventFd wake = new EventFd();
     /** Signalled by the engine itself when the guest rings an I/O queue's doorbell (kvm ioeventfd). */
     private final EventFd kick = new EventFd();
     private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
     private final Epoll poller = new Epoll(4);
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
 
-    /** {@code serve} runs one pass over the queues and returns true if work is left; it must not throw. */
-    NvmeIoThread(String name, BooleanSupplier serve) {
+    /**
+     * {@code serve} runs one pass over the queues and returns true if work is left; it must not throw.
+     * {@code timeout} bounds the sleep after a pass that left rate-limited commands waiting (-1: none).
+     */
+    NvmeIoThread(String name, BooleanSupplier serve, java.util.function.IntSupplier timeout) {
         this.serve = serve;
+        this.timeout = timeout;
         poller.add(wake.fd(), Set.of(Epoll.Interest.READABLE), WAKE);
         poller.add(kick.fd(), Set.of(Epoll.Interest.READABLE), KICK);
         this.thread = Thread.ofPlatform().name(name + "-io").daemon().unstarted(this::run);
@@ -55,6 +62,8 @@ final class NvmeIoThread implements AutoCloseable {
     private void run() {
         try {
             while (!closed) {
+                pause.holdIfPaused();
+                if (closed) break;
                 pending.set(false);
                 boolean more;
                 try {
@@ -63,8 +72,8 @@ final class NvmeIoThread implements AutoCloseable {
                     LOG.log(Level.SEVERE, thread.getName() + ": serving the queues failed", t);
                     more = false;
                 }
-                if (more || pending.get() || closed) continue;
-                for (Epoll.Ready ready : poller.await(-1)) {
+                if (more || pending.get() || closed || pause.requested()) continue;
+                for (Epoll.Ready ready : poller.await(timeout.getAsInt())) {
                     if (ready.token() == WAKE) wake.drain();
                     else if (ready.token() == KICK) kicks.addAndGet(kick.drain());
                 }
@@ -74,9 +83,15 @@ final class NvmeIoThread implements AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public void close() {
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             poller.close();
             wake.close();

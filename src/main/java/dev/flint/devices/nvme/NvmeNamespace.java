@@ -1,5 +1,6 @@
 package dev.flint.devices.nvme;
 
+import dev.flint.devices.ratelimit.RateLimiter;
 import dev.flint.devices.virtio.block.DiskImage;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.block.DriveConfig;
@@ -25,11 +26,14 @@ final class NvmeNamespace implements AutoCloseable {
     final DiskImage image;
     final byte[] nguid;
     final String serial;
+    /** The drive's rate limit: every I/O command costs an op, reads and writes their bytes too. */
+    final RateLimiter limiter;
     private final FileHoles holes;
     private boolean punchFailed;
 
-    private NvmeNamespace(int nsid, DiskImage image, byte[] nguid, String serial, FileHoles holes) {
+    private NvmeNamespace(int nsid, DiskImage image, byte[] nguid, String serial, FileHoles holes, RateLimiter limiter) {
         this.nsid = nsid;
+        this.limiter = limiter;
         this.image = image;
         this.nguid = nguid;
         this.serial = serial;
@@ -51,7 +55,8 @@ final class NvmeNamespace implements AutoCloseable {
             }
         }
         String serial = drive.serialOrDefault();
-        return new NvmeNamespace(nsid, image, nguid(controllerSerial, serial, nsid), serial, holes);
+        return new NvmeNamespace(nsid, image, nguid(controllerSerial, serial, nsid), serial, holes,
+                new RateLimiter(drive.rateLimit()));
     }
 
     /**

@@ -47,7 +47,7 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
         msix = new MsixCapability(config, irq, ioQueues + 1, 0, MSIX_TABLE, 0, MSIX_PBA);
         NvmeIoThread[] thread = new NvmeIoThread[1];
         controller = new NvmeController(memory, identity, ioQueues, msix::notify, () -> thread[0].wake());
-        io = new NvmeIoThread(name, controller::serviceAll);
+        io = new NvmeIoThread(name, controller::serviceAll, controller::throttleTimeoutMillis);
         thread[0] = io;
         BarRegions bar = new BarRegions(name + " BAR0")
                 .add(REGISTERS, DOORBELLS, new Registers(), "registers")
@@ -94,6 +94,26 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
         return nsid;
     }
 
+    /**
+     * Detaches namespace {@code nsid} (hot-attached, or the drive the controller was made with) and closes its
+     * image; a running guest's driver is told by a Namespace Attribute Changed event and drops the disk.
+     */
+    public void detach(int nsid) {
+        controller.detach(nsid);
+    }
+
+    /**
+     * Changes namespace {@code nsid}'s rate limit ({@code PATCH /drives}): each bucket given replaces the old
+     * one (or removes it, when it limits nothing), a null one stays. An unknown namespace is an
+     * IllegalArgumentException. Any thread.
+     */
+    public void updateRateLimit(int nsid, dev.flint.devices.ratelimit.BucketConfig bandwidth,
+                                dev.flint.devices.ratelimit.BucketConfig ops) {
+        if (!controller.updateRateLimit(nsid, bandwidth, ops)) {
+            throw new IllegalArgumentException("NVMe controller " + controller.identity.serial() + " has no namespace " + nsid);
+        }
+    }
+
     /** Lets the engine's interrupt routes (kvm: irqfd) carry the MSI-X vectors. Call before the guest runs. */
     public void useFastPaths(IoFastPaths paths) {
         paths.interrupts().ifPresent(msix::useRoutes);
@@ -128,6 +148,11 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     int csts() { return controller.csts(); }
 
     NvmeController controller() { return controller; }
+
+    /** Quiesces the controller for a VM pause (see {@code VirtioPciDevice.pause}). */
+    public void pause() { io.pause(); }
+
+    public void resume() { io.resume(); }
 
     @Override
     public void close() {

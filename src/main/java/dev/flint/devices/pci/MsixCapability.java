@@ -62,6 +62,18 @@ public final class MsixCapability {
         this.capOffset = config.addCapability(CAP_ID, body, mask, rel -> controlWritten());
     }
 
+    /** Snapshot: the vector table, pending bits and control (the control word itself is in config space). */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInts(table).putLongs(pending).putBoolean(enabled).putBoolean(functionMasked);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        in.readInts(table);
+        in.readLongs(pending);
+        enabled = in.getBoolean();
+        functionMasked = in.getBoolean();
+    }
+
     public int vectors() { return vectors; }
 
     /** Bytes the table needs in its BAR. */

@@ -237,6 +237,29 @@ public final class PciConfigSpace {
         for (int i = 0; i < 6; i++) if (bars[i] != null) listener.barMapped(i, mappedAt[i]);
     }
 
+    // ---- snapshots ----
+
+    /** The guest-visible registers and BAR programming; the layout (BARs, capabilities) is the builder's. */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putBytes(regs).putLongs(barAddress).putBoolean(intxAsserted);
+    }
+
+    /**
+     * Takes the registers back and maps the BARs where the guest had them. The INTx line is taken as the
+     * interrupt controller's restored state already has it (no edge is sent).
+     */
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        byte[] saved = in.getBytes(SIZE);
+        for (int off : new int[] {VENDOR_ID, VENDOR_ID + 1, DEVICE_ID, DEVICE_ID + 1, CLASS_PROG + 1, CLASS_PROG + 2}) {
+            if (saved[off] != regs[off]) throw new dev.flint.machine.state.SnapshotException(name + ": the snapshot holds another PCI function in slot " + slot);
+        }
+        System.arraycopy(saved, 0, regs, 0, SIZE);
+        in.readLongs(barAddress);
+        intxAsserted = in.getBoolean();
+        intxLine = intxAsserted && (get16(COMMAND) & COMMAND_INTX_DISABLE) == 0;
+        remapBars();
+    }
+
     // ---- INTx ----
 
     /** Asserts or deasserts the function's INTx pin (level-triggered, routed per the _PRT/MP table swizzle). */

@@ -53,6 +53,18 @@ public final class PciHostBridge {
         throw new IllegalStateException("PCI bus 0 is full (31 devices)");
     }
 
+    /** Snapshot: the address register and the host bridge's own configuration space (devices save theirs). */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(address);
+        slots[0].configSpace().save(out);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        address = in.getInt();
+        slots[0].configSpace().restore(in);
+        in.end();
+    }
+
     private synchronized PciDevice selected() {
         if ((address & ENABLE) == 0) return null;
         int bus = (address >>> 16) & 0xFF, slot = (address >>> 11) & 0x1F, function = (address >>> 8) & 0x7;

@@ -32,13 +32,18 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     private final EventFd wake = new EventFd();
     private final EventFd[] kicks;
     private final Thread thread;
+    private final dev.flint.devices.IoPause pause = new dev.flint.devices.IoPause();
     private volatile boolean closed;
+    /** Per queue, the System.nanoTime() at which to serve it again (a rate limiter's wait); I/O thread only. */
+    private final long[] deferredUntil;
+    private long deferredQueues;
 
     /** {@code serve} runs on the I/O thread for each notified queue (0..queues-1) and must not throw. */
     QueueWorker(String name, int queues, IntConsumer serve) {
         if (queues < 1 || queues > 63) throw new IllegalArgumentException("1..63 queues");
         this.serve = serve;
         this.kicks = new EventFd[queues];
+        this.deferredUntil = new long[queues];
         for (int q = 0; q < queues; q++) kicks[q] = new EventFd();
         this.thread = Thread.ofPlatform().name(name + "-io").daemon().unstarted(this::run);
         thread.start();
@@ -69,8 +74,14 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
                 pollfds.set(JAVA_SHORT, Libc.POLLFD_BYTES * i + 4, (short) Libc.POLLIN);
             }
             while (!closed) {
-                long bits = pending.getAndSet(0);
-                if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0);
+                long bits = pending.getAndSet(0) | dueDeferred();
+                if (bits == 0) bits = waitForWork(pollfds, fds) | pending.getAndSet(0) | dueDeferred();
+                if (pause.requested()) {
+                    long held = bits;
+                    pending.getAndUpdate(p -> p | held); // served after resume
+                    pause.holdIfPaused();
+                    continue;
+                }
                 serveAll(bits);
                 passes.incrementAndGet();
             }
@@ -84,7 +95,7 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
      * signalled while the thread was busy makes one poll return at once with nothing pending: harmless.
      */
     private long waitForWork(MemorySegment pollfds, int fds) {
-        Libc.poll(pollfds, fds, -1);
+        Libc.poll(pollfds, fds, pollTimeoutMillis());
         if ((pollfds.get(JAVA_SHORT, 6) & Libc.POLLIN) != 0) wake.drain();
         long bits = 0;
         for (int q = 0; q < kicks.length; q++) {
@@ -98,6 +109,39 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
         return bits;
     }
 
+    /**
+     * Has the I/O thread serve {@code queue} again once {@code nanos} have passed, without a notification: a
+     * device whose rate limiter said "not yet" left its requests on the ring. The thread sleeps in poll(2)
+     * with a timeout meanwhile, so nothing spins. I/O thread only (the device calls it while serving);
+     * a later call for the same queue replaces the earlier time.
+     */
+    void serveAgainIn(int queue, long nanos) {
+        if (queue < 0 || queue >= kicks.length) return;
+        deferredUntil[queue] = System.nanoTime() + Math.max(0, nanos);
+        deferredQueues |= 1L << queue;
+    }
+
+    /** The deferred queues whose time has come, taken off the deferred set. */
+    private long dueDeferred() {
+        if (deferredQueues == 0) return 0;
+        long now = System.nanoTime(), due = 0;
+        for (int q = 0; q < deferredUntil.length; q++) {
+            if ((deferredQueues & 1L << q) != 0 && now - deferredUntil[q] >= 0) due |= 1L << q;
+        }
+        deferredQueues &= ~due;
+        return due;
+    }
+
+    /** -1 (no limit) with nothing deferred; otherwise the milliseconds to the first deferred queue, rounded up. */
+    private int pollTimeoutMillis() {
+        if (deferredQueues == 0) return -1;
+        long now = System.nanoTime(), first = Long.MAX_VALUE;
+        for (int q = 0; q < deferredUntil.length; q++) {
+            if ((deferredQueues & 1L << q) != 0) first = Math.min(first, Math.max(0, deferredUntil[q] - now));
+        }
+        return (int) Math.min(Integer.MAX_VALUE, (first + 999_999) / 1_000_000);
+    }
+
     private void serveAll(long bits) {
         for (int q = 0; bits != 0; q++, bits >>>= 1) {
             if ((bits & 1) == 0) continue;
@@ -109,10 +153,16 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
         }
     }
 
+    /** Returns once the thread is between passes and holds there until {@link #resume}. */
+    void pause() { pause.pause(thread, wake::signal); }
+
+    void resume() { pause.resume(); }
+
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        pause.release();
         if (IoThreads.stop(thread, wake::signal)) {
             wake.close();
             for (EventFd k : kicks) k.close();

@@ -59,8 +59,47 @@ public interface VirtioDevice extends AutoCloseable {
      */
     default void activate(long features) { }
 
-    /** Serves one request and returns the number of bytes written into its device-writable buffers. */
+    /**
+     * A rate-limited device's say on the chain just taken off {@code queue}: 0 to serve it now (the limiter's
+     * tokens are taken), or the nanoseconds to wait. On a wait the transport puts the chain back on the ring,
+     * stops serving the queue and has the I/O thread come back to it then; the guest's further notifications
+     * meanwhile find the limiter still closed. Runs on the I/O thread, before {@link #handle}; must not throw.
+     */
+    default long throttle(int queue, DescriptorChain chain) { return 0; }
+
+    /**
+     * Serves one request and returns the number of bytes written into its device-writable buffers,
+     * {@link #DEFERRED}: the request's I/O is queued and {@link #finishBatch} completes it, or
+     * {@link #KEEP} to hold on to the chain (the balloon's statistics buffer, which goes back to the driver
+     * only when the device wants fresh figures; see {@link #releasedChain}).
+     */
     int handle(int queue, DescriptorChain chain);
+
+    /** {@link #handle}'s answer for a chain the device keeps instead of returning it now. */
+    int KEEP = -2;
+
+    /**
+     * The head of a chain this device kept ({@link #KEEP}) and now gives back to the driver with nothing
+     * written, or -1. The transport asks before taking new chains off {@code queue}; a device that wants
+     * to return one asks for service through the {@link VirtioPciDevice#queueNotifier()}.
+     */
+    default int releasedChain(int queue) { return -1; }
+
+    /** What {@link #handle} returns for a request it completes later, in {@link #finishBatch}. */
+    int DEFERRED = -1;
+
+    /** Where {@link #finishBatch} returns each deferred chain. */
+    @FunctionalInterface
+    interface Used {
+        void used(int head, int written);
+    }
+
+    /**
+     * Ends a batch: the transport took every chain one notification published (or a queue's worth) and
+     * handed each to {@link #handle}; the device now completes every one it deferred, reporting each to
+     * {@code used} exactly once. Must not throw for anything the guest controls.
+     */
+    default void finishBatch(int queue, Used used) { }
 
     /**
      * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.

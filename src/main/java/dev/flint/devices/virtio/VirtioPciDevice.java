@@ -25,8 +25,8 @@ import java.util.logging.Logger;
  * (a configuration-change vector plus one per queue), otherwise INTA# with the ISR register.
  *
  * <p>Threads: vCPU threads read and write registers (under this object's lock); a notification only
- * hands off to the {@link QueueWorker}. The worker serves one chain at a time under {@code workLock};
- * reset takes that lock too, so it never tears a request in half and waits for at most one.
+ * hands off to the {@link QueueWorker}. The worker serves one batch at a time under {@code workLock};
+ * reset takes that lock too, so it never tears a request in half and waits for at most one batch.
  */
 public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VirtioPciDevice.class.getName());
@@ -87,6 +87,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 .add(MSIX_PBA_OFFSET, msix.pbaSize(), msix.pba(), "MSI-X PBA");
         if (device.configSize() > 0) bar.add(DEVICE_OFFSET, device.configSize(), new DeviceConfig(), "device config");
         config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
+        usedSinks = new VirtioDevice.Used[queues.length];
+        for (int q = 0; q < queues.length; q++) usedSinks[q] = usedSink(q);
         worker = new QueueWorker(device.name(), queues.length, this::serve);
     }
 
@@ -104,6 +106,12 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     }
 
     @Override public String name() { return device.name(); }
+
+    /**
+     * The device model this function carries: the machine builder reaches a model's own controls through
+     * it, and a snapshot asks a virtio-net for its MAC.
+     */
+    public VirtioDevice model() { return device; }
 
     /** See {@link VirtioDevice#metricsGroup()}. */
     public String metricsGroup() { return device.metricsGroup(); }
@@ -142,6 +150,14 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     /** The seam for notifications that bypass the notify register (e.g. KVM ioeventfd). */
     public QueueNotifier queueNotifier() { return worker; }
 
+    /**
+     * Has the I/O thread look at every queue again (any thread): after a rate limiter changed, requests it
+     * held back may go now rather than when the old limit would have let them.
+     */
+    public void requeueAll() {
+        for (int q = 0; q < queues.length; q++) worker.queueNotified(q);
+    }
+
     /** Passes the I/O thread has finished (each serves every queue notified before it began). */
     public long ioPasses() { return worker.passes(); }
 
@@ -156,6 +172,58 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     public int status() { return status; }
 
+    /**
+     * Quiesces the device for a VM pause: returns once the I/O thread has finished the pass it was in
+     * and holds; nothing of this device touches guest memory until {@link #resume}.
+     */
+    public void pause() { worker.pause(); }
+
+    public void resume() { worker.resume(); }
+
+    /**
+     * Snapshot of a paused device: configuration space, MSI-X, the transport's registers and every
+     * queue's programming and ring positions. In-flight requests need nothing more: a pause lets the I/O
+     * thread finish its pass, so each chain taken off a ring is already on the used ring; what the driver
+     * published since is served after restore from the avail index in guest RAM.
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        config.save(out);
+        msix.save(out);
+        synchronized (this) {
+            out.putLong(offeredFeatures).putInt(deviceFeatureSelect).putInt(driverFeatureSelect).putInt(queueSelect)
+                    .putInt(configVector).putInt(configGeneration).putInt(isr).putLong(driverFeatures).putInt(status);
+            out.putInt(queues.length);
+            for (Virtqueue q : queues) q.save(out);
+        }
+    }
+
+    /** Takes back what {@link #save} wrote, on a device built from the same configuration, before any vCPU runs. */
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        config.restore(in);
+        msix.restore(in);
+        synchronized (this) {
+            long offered = in.getLong();
+            if (offered != offeredFeatures) {
+                throw new dev.flint.machine.state.SnapshotException(device.name() + ": the snapshot's device offered features 0x"
+                        + Long.toHexString(offered) + ", this one 0x" + Long.toHexString(offeredFeatures));
+            }
+            deviceFeatureSelect = in.getInt();
+            driverFeatureSelect = in.getInt();
+            queueSelect = in.getInt();
+            configVector = in.getInt();
+            configGeneration = in.getInt();
+            isr = in.getInt();
+            driverFeatures = in.getLong();
+            status = in.getInt();
+            if (in.getInt() != queues.length) throw new dev.flint.machine.state.SnapshotException(device.name() + ": queue count differs");
+            for (Virtqueue q : queues) q.restore(in);
+            if ((status & VirtioSpec.STATUS_DRIVER_OK) != 0) device.activate(driverFeatures);
+        }
+        in.end();
+        // Buffers the driver published while the snapshot was taken (receive buffers, say) are looked at now.
+        if ((status & VirtioSpec.STATUS_DRIVER_OK) != 0) for (int q = 0; q < queues.length; q++) worker.queueNotified(q);
+    }
+
     @Override
     public void close() {
         NotifyDiversion diversion = notifyDiversion;
@@ -167,36 +235,26 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
 
     // ---- the I/O thread ----
 
-    /** Serves every chain the driver published on {@code q}; runs on the worker, never throws. */
+    /**
+     * Serves every chain the driver published on {@code q} as one batch; runs on the worker, never throws.
+     * The device may defer a chain's I/O to the batch's end ({@link VirtioDevice#finishBatch}), so the
+     * whole batch runs under {@code workLock}: a reset waits for at most one batch (a queue's worth). The
+     * used index moves once per batch and the driver gets at most one interrupt for it.
+     */
     private void serve(int q) {
         if (q >= queues.length) return;
         Virtqueue vq = queues[q];
         boolean returned = false;
         try {
-            for (int served = 0; ; served++) {
-                if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
-                    worker.queueNotified(q);
-                    break;
-                }
-                workLock.lock();
+            workLock.lock();
+            try {
+                returned = takeBatch(q, vq);
+            } finally {
                 try {
-                    if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
-                            || !vq.ready()) {
-                        break;
-                    }
-                    if (!device.readyFor(q)) break; // the driver's buffers stay on the ring until there is data
-                    DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
-                    if (chain == null) break;
-                    int written;
-                    try {
-                        written = device.handle(q, chain);
-                    } catch (GuestMemoryException | MalformedRequestException e) {
-                        guestError("queue " + q + ": " + e.getMessage());
-                        written = 0;
-                    }
-                    vq.pushUsed(memory, chain.head(), written);
-                    completed.incrementAndGet();
-                    returned = true;
+                    device.finishBatch(q, usedSinks[q]);
+                    returned |= deferredReturned;
+                    deferredReturned = false;
+                    if (returned) vq.publishUsed(memory);
                 } finally {
                     workLock.unlock();
                 }
@@ -209,6 +267,76 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             LOG.log(java.util.logging.Level.SEVERE, device.name() + ": queue " + q + " failed; device needs reset", e);
             needsReset();
         }
+    }
+
+    /**
+     * The device changed its configuration (a balloon's target, say): the generation moves on and, once
+     * the driver is running, it gets a configuration-change interrupt. Callable from any thread.
+     */
+    public void configChanged() {
+        int vector;
+        synchronized (this) {
+            configGeneration++;
+            if ((status & VirtioSpec.STATUS_DRIVER_OK) == 0 || (status & VirtioSpec.STATUS_NEEDS_RESET) != 0) return;
+            vector = configVector;
+        }
+        signal(vector, ISR_CONFIG);
+    }
+
+    /** Hands the device every chain on the ring (up to a queue's worth); true if any was returned at once. */
+    private boolean takeBatch(int q, Virtqueue vq) {
+        boolean returned = false;
+        for (int served = 0; ; served++) {
+            if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
+                worker.queueNotified(q);
+                return returned;
+            }
+            if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
+                    || !vq.ready()) {
+                return returned;
+            }
+            int kept = device.releasedChain(q);
+            if (kept >= 0) { // a chain the device held (a statistics request) goes back now
+                vq.addUsed(memory, kept, 0);
+                completed.incrementAndGet();
+                returned = true;
+                continue;
+            }
+            if (!device.readyFor(q)) return returned; // the driver's buffers stay on the ring until there is data
+            DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
+            if (chain == null) return returned;
+            long wait = device.throttle(q, chain);
+            if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
+                vq.undoPop();
+                worker.serveAgainIn(q, wait);
+                return returned;
+            }
+            int written;
+            try {
+                written = device.handle(q, chain);
+            } catch (GuestMemoryException | MalformedRequestException e) {
+                guestError("queue " + q + ": " + e.getMessage());
+                written = 0;
+            }
+            if (written == VirtioDevice.DEFERRED || written == VirtioDevice.KEEP) continue;
+            vq.addUsed(memory, chain.head(), written);
+            completed.incrementAndGet();
+            returned = true;
+        }
+    }
+
+    /** Set when {@link VirtioDevice#finishBatch} returned a chain (I/O thread only). */
+    private boolean deferredReturned;
+
+    /** One sink per queue, made once: finishing a batch allocates nothing. */
+    private final VirtioDevice.Used[] usedSinks;
+
+    private VirtioDevice.Used usedSink(int q) {
+        return (head, written) -> {
+            queues[q].addUsed(memory, head, written);
+            completed.incrementAndGet();
+            deferredReturned = true;
+        };
     }
 
     private void guestError(String what) {

@@ -68,6 +68,28 @@ public final class Virtqueue {
         lastAvail = usedIdx = 0;
     }
 
+    /** Snapshot: the driver's programming and the device's ring positions (the rings live in RAM). */
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(size).putLong(descTable).putLong(availRing).putLong(usedRing).putInt(msixVector)
+                .putBoolean(ready).putInt(lastAvail).putInt(usedIdx);
+    }
+
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        int n = in.getInt();
+        if (n < 1 || n > maxSize || Integer.bitCount(n) != 1) {
+            throw new dev.flint.machine.state.SnapshotException("virtqueue size " + n + " does not fit this device (max " + maxSize + ")");
+        }
+        size = n;
+        descTable = in.getLong();
+        availRing = in.getLong();
+        usedRing = in.getLong();
+        msixVector = in.getInt();
+        boolean on = in.getBoolean();
+        lastAvail = in.getInt() & 0xFFFF;
+        usedIdx = in.getInt() & 0xFFFF;
+        ready = on;
+    }
+
     /**
      * Why the rings cannot be used as programmed, or null: each must lie in RAM with the alignment the
      * split-ring layout requires. Checked once when the driver sets DRIVER_OK.
@@ -78,6 +100,18 @@ public final class Virtqueue {
         if (!memory.isRam(availRing, 6 + 2L * size)) return "available ring outside RAM";
         if (!memory.isRam(usedRing, 6 + 8L * size)) return "used ring outside RAM";
         return null;
+    }
+
+    /** The next available-ring index the device would read (what a vhost-user GET_VRING_BASE reports). */
+    public int nextAvail() { return lastAvail; }
+
+    /**
+     * Resumes a queue served elsewhere before (a vhost-user back end taking over a ring): the next
+     * available index to read and the used index already published.
+     */
+    public void resumeAt(int nextAvail, int used) {
+        lastAvail = nextAvail & 0xFFFF;
+        usedIdx = used & 0xFFFF;
     }
 
     // ---- device side (I/O thread) ----
@@ -142,14 +176,39 @@ public final class Virtqueue {
         }
     }
 
+    /**
+     * Puts the chain {@link #pop} returned last back at the front of the ring, so the next pop returns it again
+     * (a rate-limited device that cannot serve it yet). Only right after that pop.
+     */
+    public void undoPop() {
+        lastAvail = (lastAvail - 1) & 0xFFFF;
+    }
+
     /** Returns a chain to the driver with the number of bytes the device wrote into it. */
     public void pushUsed(GuestMemory memory, int head, int written) {
+        addUsed(memory, head, written);
+        publishUsed(memory);
+    }
+
+    /**
+     * Writes a used entry without publishing it: a batch writes each of its entries, then moves the used
+     * index once with {@link #publishUsed}, so the driver sees the whole batch at one index update.
+     */
+    public void addUsed(GuestMemory memory, int head, int written) {
         try {
             long entry = usedRing + 4 + 8L * (usedIdx & (size - 1));
             memory.writeInt(entry, head);
             memory.writeInt(entry + 4, written);
             usedIdx = (usedIdx + 1) & 0xFFFF;
-            VarHandle.releaseFence(); // the entry is visible before the index that publishes it
+        } catch (GuestMemoryException e) {
+            throw new VirtqueueException("used ring outside RAM: " + e.getMessage());
+        }
+    }
+
+    /** Publishes every entry {@link #addUsed} wrote. */
+    public void publishUsed(GuestMemory memory) {
+        try {
+            VarHandle.releaseFence(); // the entries are visible before the index that publishes them
             memory.writeShort(usedRing + 2, (short) usedIdx);
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("used ring outside RAM: " + e.getMessage());

@@ -12,6 +12,9 @@ import dev.flint.engine.emu.irq.CpuInterruptPort;
 import dev.flint.engine.emu.mmu.Mmu;
 import dev.flint.engine.emu.mmu.PhysicalMemory;
 import dev.flint.machine.InterruptController;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +28,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     private final VmSetup setup;
     private final InterruptHardware irq;
     private final VcpuGate gate = new VcpuGate();
+    private final GuestClock clock;
     private final List<Vcpu> vcpus = new ArrayList<>();
     private boolean started;
     private boolean closed;
@@ -33,6 +37,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     EmuVirtualMachine(VmSetup setup, InterruptHardware irq, GuestClock clock, IntFunction<FpuUnit> fpus) {
         this.setup = setup;
         this.irq = irq;
+        this.clock = clock;
         CpuOptions options = CpuOptions.fromSystemProperties();
         for (int i = 0; i < setup.cpus(); i++) {
             CpuInterruptPort port = irq.cpuPort(i);
@@ -43,7 +48,7 @@ final class EmuVirtualMachine implements VirtualMachine {
             Mmu mmu = new Mmu(state, new PhysicalMemory(setup.memory(), setup.mmio(), port));
             Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus(),
                     options);
-            vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0));
+            vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0, clock::nanos));
         }
     }
 
@@ -55,6 +60,39 @@ final class EmuVirtualMachine implements VirtualMachine {
         if (started) throw new IllegalStateException("already started");
         started = true;
         vcpus.getFirst().cpu().boot(bsp);
+        profiler = GuestProfiler.fromSystemProperty(vcpus.stream().map(Vcpu::cpu).toList());
+        for (Vcpu v : vcpus) {
+            gate.register();
+            v.start();
+        }
+    }
+
+    @Override
+    public String engineName() { return "emu"; }
+
+    /** Needs every vCPU parked by {@link #pause}: the registers are then at an instruction boundary. */
+    @Override
+    public synchronized void save(StateWriter state) {
+        if (!started || !gate.allParked()) throw new SnapshotException("the microVM must be paused to take a snapshot");
+        try (var s = state.section("emu.clock")) { clock.save(s); }
+        try (var s = state.section("emu.vcpus")) { s.putInt(vcpus.size()); }
+        for (int i = 0; i < vcpus.size(); i++) {
+            try (var s = state.section("emu.vcpu." + i)) { vcpus.get(i).save(s); }
+        }
+        irq.save(state);
+    }
+
+    @Override
+    public synchronized void restore(StateReader state, boolean paused) {
+        if (started) throw new IllegalStateException("already started");
+        var count = state.section("emu.vcpus");
+        int n = count.getInt();
+        if (n != vcpus.size()) throw new SnapshotException("the snapshot has " + n + " vCPUs, this machine " + vcpus.size());
+        clock.restore(state.section("emu.clock")); // first: the timers re-arm on the restored clock
+        irq.restore(state);
+        for (int i = 0; i < vcpus.size(); i++) vcpus.get(i).restore(state.section("emu.vcpu." + i));
+        started = true;
+        if (paused) gate.holdAtStart();
         profiler = GuestProfiler.fromSystemProperty(vcpus.stream().map(Vcpu::cpu).toList());
         for (Vcpu v : vcpus) {
             gate.register();

@@ -12,7 +12,9 @@ public final class GuestClock {
     public static final long TSC_HZ = 1_000_000_000L;
 
     private final LongSupplier nanoSource;
-    private final long originNanos;
+    private volatile long originNanos;
+    /** Host time the machine did not see (between a snapshot and its restore); subtracted from the source. */
+    private volatile long shiftNanos;
 
     /** The clock of a running machine: follows {@link System#nanoTime()}. */
     public GuestClock() { this(System::nanoTime); }
@@ -27,7 +29,7 @@ public final class GuestClock {
     }
 
     /** Host monotonic time now, on the scale of {@link #nanosAtTsc(long)} and timer deadlines. */
-    public long nanos() { return nanoSource.getAsLong(); }
+    public long nanos() { return nanoSource.getAsLong() - shiftNanos; }
 
     /** Current TSC value. */
     public long tsc() { return nanos() - originNanos; }
@@ -36,4 +38,18 @@ public final class GuestClock {
     public long nanosAtTsc(long tsc) { return originNanos + tsc; }
 
     public long tscHz() { return TSC_HZ; }
+
+    /**
+     * Snapshot: the machine's time now and its TSC origin. Every deadline the timers hold is on this
+     * clock's scale, so restoring these two makes them all valid again in the new process.
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) { out.putLong(nanos()).putLong(originNanos); }
+
+    /** Continues the saved clock from now on: the guest sees no time pass between snapshot and restore. */
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        long then = in.getLong();
+        long origin = in.getLong();
+        shiftNanos = nanoSource.getAsLong() - then;
+        originNanos = origin;
+    }
 }

@@ -22,6 +22,11 @@ public interface InterruptHardware extends AutoCloseable {
     @Override
     void close();
 
+    /** Snapshot of the controllers; hardware without state to keep writes nothing. */
+    default void save(dev.flint.machine.state.StateWriter state) { }
+
+    default void restore(dev.flint.machine.state.StateReader state) { }
+
     /** Builds the controllers for a VM; registers their MMIO/port ranges on the setup's buses. */
     @FunctionalInterface
     interface Factory {

@@ -18,4 +18,6 @@ final class StandardInterruptHardware implements InterruptHardware {
     @Override public InterruptController controller() { return interrupts.controller(); }
     @Override public CpuInterruptPort cpuPort(int cpu) { return interrupts.apic(cpu); }
     @Override public void close() { interrupts.close(); }
+    @Override public void save(dev.flint.machine.state.StateWriter state) { interrupts.save(state); }
+    @Override public void restore(dev.flint.machine.state.StateReader state) { interrupts.restore(state); }
 }

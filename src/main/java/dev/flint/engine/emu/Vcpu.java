@@ -24,13 +24,17 @@ final class Vcpu implements Runnable {
     private final CpuInterruptPort port;
     private final SystemControl control;
     private final VcpuGate gate;
+    /** The guest clock's now, the scale of the APIC's timer deadlines. */
+    private final java.util.function.LongSupplier now;
     private volatile Thread thread;
     /** True while the thread sleeps in HLT (set before it parks, so a wake-up right after is not lost). */
     private volatile boolean sleepingInHalt;
     /** True between INIT (or creation, for application processors) and the STARTUP IPI. */
     private boolean waitingForSipi;
 
-    Vcpu(int index, Cpu cpu, CpuInterruptPort port, SystemControl control, VcpuGate gate, boolean startsHalted) {
+    Vcpu(int index, Cpu cpu, CpuInterruptPort port, SystemControl control, VcpuGate gate, boolean startsHalted,
+         java.util.function.LongSupplier now) {
+        this.now = now;
         this.index = index;
         this.cpu = cpu;
         this.port = port;
@@ -41,6 +45,19 @@ final class Vcpu implements Runnable {
     }
 
     Cpu cpu() { return cpu; }
+
+    /** Snapshot (the thread is parked): the vCPU's registers and whether it waits for a STARTUP IPI. */
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        cpu.save(out);
+        out.putBoolean(waitingForSipi);
+    }
+
+    /** Before {@link #start}. */
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        cpu.restore(in);
+        waitingForSipi = in.getBoolean();
+        in.end();
+    }
 
     /** Whether this vCPU sleeps in HLT, waiting for an interrupt (what tests wait for before sending one). */
     boolean sleepingInHalt() { return sleepingInHalt; }
@@ -99,7 +116,7 @@ final class Vcpu implements Runnable {
         long wait = MAX_HALT_NANOS;
         if (port != null) {
             long next = port.nextEventNanos();
-            if (next != Long.MAX_VALUE) wait = Math.max(0, Math.min(wait, next - System.nanoTime()));
+            if (next != Long.MAX_VALUE) wait = Math.max(0, Math.min(wait, next - now.getAsLong()));
         }
         if (wait > 0) LockSupport.parkNanos(wait);
     }

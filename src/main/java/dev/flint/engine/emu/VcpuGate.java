@@ -35,6 +35,12 @@ final class VcpuGate {
         while (parked < running && !stopped) wait(10);
     }
 
+    /** Before the threads start: they park at their first slice boundary until {@link #resume}. */
+    synchronized void holdAtStart() { paused = true; }
+
+    /** Whether every running vCPU is held by a pause (what a snapshot needs). */
+    synchronized boolean allParked() { return paused && parked == running; }
+
     synchronized void resume() {
         paused = false;
         notifyAll();

@@ -121,6 +121,9 @@ final class KvmVm implements VirtualMachine {
     }
 
     @Override
+    public String engineName() { return "kvm"; }
+
+    @Override
     public InterruptController interrupts() { return interrupts; }
 
     @Override

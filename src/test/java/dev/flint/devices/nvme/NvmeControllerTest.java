@@ -159,6 +159,40 @@ class NvmeControllerTest {
     }
 
     @Test
+    void aDetachedNamespaceIsAnnouncedLeavesTheListAndItsImageIsFree() throws IOException {
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_SET_FEATURES).cdw10(NvmeSpec.FEAT_ASYNC_EVENTS)
+                .cdw11(NvmeSpec.AEN_NAMESPACE_ATTRIBUTE)).status());
+        int aer = rig.driver.admin.put(Command.of(NvmeSpec.ADMIN_ASYNC_EVENT));
+        rig.driver.admin.ring();
+        assertNull(rig.driver.admin.poll(100), "an event request waits for an event");
+        Path hot = Files.write(dir.resolve("hot.img"), new byte[1 << 20]);
+        assertEquals(3, rig.device.attach(new DriveConfig(hot, false, DriveConfig.Interface.NVME, "hot")));
+        assertNotNull(rig.driver.admin.poll(10_000), "the attach's event");
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_LOG_PAGE).nsid(-1).prp1(NvmeRig.DATA)
+                .cdw10(1023 << 16 | NvmeSpec.LOG_CHANGED_NAMESPACES)).status(), "reading the log unmasks the event");
+        int aer2 = rig.driver.admin.put(Command.of(NvmeSpec.ADMIN_ASYNC_EVENT));
+        rig.driver.admin.ring();
+        assertNull(rig.driver.admin.poll(100), "the second request waits too");
+
+        rig.device.detach(3);
+        Completion event = rig.driver.admin.poll(10_000);
+        assertNotNull(event, "Namespace Attribute Changed event for the detach");
+        assertEquals(aer2, event.cid());
+        assertEquals(NvmeSpec.EVENT_NAMESPACE_CHANGED, event.dw0());
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_LOG_PAGE).nsid(-1).prp1(NvmeRig.DATA)
+                .cdw10(1023 << 16 | NvmeSpec.LOG_CHANGED_NAMESPACES)).status());
+        assertEquals(3, rig.memory.readInt(NvmeRig.DATA), "the changed list names it");
+        assertArrayEquals(new byte[] {1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0},
+                Arrays.copyOf(identify(NvmeSpec.CNS_ACTIVE_NAMESPACES, 0), 12), "no longer active");
+        assertEquals(NvmeSpec.SC_INVALID_NAMESPACE, rig.read(3, 0, 8, NvmeRig.DATA).status(), "I/O to it fails");
+        // Its image is closed and unlocked: it can be attached again, here or in another machine.
+        assertEquals(3, rig.device.attach(new DriveConfig(hot, false, DriveConfig.Interface.NVME, "hot")));
+        assertEquals(0, rig.read(3, 0, 8, NvmeRig.DATA).status());
+        assertThrows(IllegalArgumentException.class, () -> rig.device.detach(7));
+        assertNotEquals(aer, aer2);
+    }
+
+    @Test
     void oneIoQueuePairPerVcpuAndInterruptsOnTheirVectors() {
         Completion c = rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_FEATURES).cdw10(NvmeSpec.FEAT_QUEUES));
         assertEquals(0, c.status());

@@ -21,8 +21,12 @@ public final class DiskImage implements AutoCloseable {
     private final FileLock lock;
     private final long sectors;
     private final boolean readOnly;
+    private final String path;
+    private IoBatch batch; // made by the I/O thread on first use
+    private boolean hostErrorLogged;
 
-    private DiskImage(FileChannel channel, FileLock lock, long sectors, boolean readOnly) {
+    private DiskImage(FileChannel channel, FileLock lock, long sectors, boolean readOnly, String path) {
+        this.path = path;
         this.channel = channel;
         this.lock = lock;
         this.sectors = sectors;
@@ -60,7 +64,7 @@ public final class DiskImage implements AutoCloseable {
                 channel.close();
                 throw new DiskImageException("disk image is smaller than one 512-byte sector: " + path);
             }
-            return new DiskImage(channel, lock, size / SECTOR, drive.readOnly());
+            return new DiskImage(channel, lock, size / SECTOR, drive.readOnly(), path);
         } catch (IOException e) {
             try {
                 channel.close();
@@ -72,6 +76,23 @@ public final class DiskImage implements AutoCloseable {
     }
 
     public long sectors() { return sectors; }
+
+    /**
+     * This image's batch of reads and writes (io_uring where the host allows it); for the device's I/O
+     * thread only, which is the one thread that ever uses it.
+     */
+    public IoBatch batch() {
+        if (batch == null) batch = new IoBatch(this, path, !readOnly);
+        return batch;
+    }
+
+    /** Logs a host I/O failure once per image (the guest sees an I/O error status each time). */
+    void hostError(IOException e) {
+        if (!hostErrorLogged) LOG.warning("disk image " + path + ": I/O failed: " + e.getMessage() + " (reported to the guest as an I/O error)");
+        hostErrorLogged = true;
+    }
+
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(DiskImage.class.getName());
     public boolean readOnly() { return readOnly; }
 
     /** Reads exactly {@code dst.remaining()} bytes at {@code position} (the caller checked the range). */
@@ -112,5 +133,8 @@ public final class DiskImage implements AutoCloseable {
         } catch (IOException ignored) {
             // closing: nothing left to do with the file
         }
+        IoBatch b = batch;
+        if (b != null) b.close(); // last: closing its descriptor would drop the lock
+        batch = null;
     }
 }

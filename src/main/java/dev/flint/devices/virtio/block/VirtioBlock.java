@@ -1,5 +1,8 @@
 package dev.flint.devices.virtio.block;
 
+import dev.flint.devices.ratelimit.BucketConfig;
+import dev.flint.devices.ratelimit.RateLimit;
+import dev.flint.devices.ratelimit.RateLimiter;
 import dev.flint.devices.virtio.DescriptorChain;
 import dev.flint.devices.virtio.DescriptorChain.Buffer;
 import dev.flint.devices.virtio.MalformedRequestException;
@@ -49,11 +52,18 @@ public final class VirtioBlock implements VirtioDevice {
     private final DiskImage image;
     private final GuestMemory memory;
     private final byte[] serial;
+    private final RateLimiter limiter;
     private boolean hostErrorLogged;
 
     public VirtioBlock(DiskImage image, GuestMemory memory, String serial) {
+        this(image, memory, serial, new RateLimiter(RateLimit.NONE));
+    }
+
+    /** @param limiter every request costs one op, reads and writes their data bytes too (Firecracker's accounting) */
+    public VirtioBlock(DiskImage image, GuestMemory memory, String serial, RateLimiter limiter) {
         this.image = image;
         this.memory = memory;
+        this.limiter = limiter;
         byte[] s = serial.getBytes(StandardCharsets.UTF_8);
         this.serial = java.util.Arrays.copyOf(s, Math.min(s.length, ID_BYTES));
     }
@@ -66,7 +76,7 @@ public final class VirtioBlock implements VirtioDevice {
     public static VirtioPciDevice pciDevice(DriveConfig drive, GuestMemory memory, InterruptController irq) {
         DiskImage image = DiskImage.open(drive);
         String name = drive.path().getFileName() == null ? "disk" : drive.path().getFileName().toString();
-        return new VirtioPciDevice(new VirtioBlock(image, memory, name), memory, irq);
+        return new VirtioPciDevice(new VirtioBlock(image, memory, name, new RateLimiter(drive.rateLimit())), memory, irq);
     }
 
     @Override public int type() { return TYPE; }
@@ -94,28 +104,74 @@ public final class VirtioBlock implements VirtioDevice {
         return VirtioDevice.littleEndian(cfg, offset, size);
     }
 
+    /** One op per request; reads and writes also cost their data bytes. Malformed requests cost an op only. */
+    @Override
+    public long throttle(int queue, DescriptorChain chain) {
+        if (!limiter.limits()) return 0;
+        return limiter.consume(1, dataBytes(chain));
+    }
+
+    /** The data a read or write request moves (0 for any other, or for one too malformed to tell). */
+    private long dataBytes(DescriptorChain chain) {
+        List<Buffer> in = chain.readable();
+        long inLength = DescriptorChain.totalLength(in);
+        if (inLength < HEADER) return 0;
+        byte[] type = new byte[4];
+        try {
+            gather(DescriptorChain.range(in, 0, 4), type);
+        } catch (GuestMemoryException e) {
+            return 0; // handle() reports it
+        }
+        int t = ByteBuffer.wrap(type).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0);
+        if (t == T_IN) return Math.max(0, DescriptorChain.totalLength(chain.writable()) - 1);
+        if (t == T_OUT) return inLength - HEADER;
+        return 0;
+    }
+
+    /**
+     * {@code PATCH /drives}: replaces or removes the buckets named (null keeps one), as Firecracker does. Any
+     * thread; the caller then has the queue looked at again ({@link VirtioPciDevice#requeueAll()}).
+     */
+    public void updateRateLimit(BucketConfig bandwidth, BucketConfig ops) {
+        limiter.update(bandwidth, ops);
+    }
+
     @Override
     public int handle(int queue, DescriptorChain chain) {
         List<Buffer> in = chain.readable(), out = chain.writable();
         long outLength = DescriptorChain.totalLength(out);
         if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
-        Buffer status = DescriptorChain.range(out, outLength - 1, 1).getFirst();
-        List<Buffer> dataOut = DescriptorChain.range(out, 0, outLength - 1);
+        // The usual layout (Linux's): the status byte is a descriptor of its own, the header another. Those
+        // cases take views and direct reads; anything else is cut up by DescriptorChain.range.
+        Buffer last = out.getLast();
+        boolean ownStatus = last.length() == 1;
+        Buffer status = ownStatus ? last : DescriptorChain.range(out, outLength - 1, 1).getFirst();
+        List<Buffer> dataOut = ownStatus ? out.subList(0, out.size() - 1) : DescriptorChain.range(out, 0, outLength - 1);
         try {
             int written = 1;
             int result;
             if (DescriptorChain.totalLength(in) < HEADER) {
                 result = S_IOERR;
             } else {
-                byte[] header = new byte[HEADER];
-                gather(DescriptorChain.range(in, 0, HEADER), header);
-                ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                int type = h.getInt(0);
-                long sector = h.getLong(8);
-                List<Buffer> dataIn = DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
+                Buffer first = in.getFirst();
+                int type;
+                long sector;
+                if (first.length() >= HEADER) {
+                    type = memory.readInt(first.address());
+                    sector = memory.readLong(first.address() + 8);
+                } else {
+                    byte[] header = new byte[HEADER];
+                    gather(DescriptorChain.range(in, 0, HEADER), header);
+                    ByteBuffer h = ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    type = h.getInt(0);
+                    sector = h.getLong(8);
+                }
+                List<Buffer> dataIn = first.length() == HEADER ? in.subList(1, in.size())
+                        : DescriptorChain.range(in, HEADER, DescriptorChain.totalLength(in) - HEADER);
                 switch (type) {
                     case T_IN -> {
                         // Data the device would have to read in a read request means the directions are wrong.
+                        if (dataIn.isEmpty() && defer(chain.head(), status.address(), dataOut, sector, false)) return DEFERRED;
                         result = dataIn.isEmpty() ? transfer(dataOut, sector, false) : S_IOERR;
                         if (result == S_OK) {
                             written += (int) Math.min(DescriptorChain.totalLength(dataOut), Integer.MAX_VALUE - 1);
@@ -124,6 +180,9 @@ public final class VirtioBlock implements VirtioDevice {
                         }
                     }
                     case T_OUT -> {
+                        if (!image.readOnly() && dataOut.isEmpty() && defer(chain.head(), status.address(), dataIn, sector, true)) {
+                            return DEFERRED;
+                        }
                         result = image.readOnly() || !dataOut.isEmpty() ? S_IOERR : transfer(dataIn, sector, true);
                         if (result == S_OK) {
                             writeCount.increment();
@@ -131,10 +190,14 @@ public final class VirtioBlock implements VirtioDevice {
                         }
                     }
                     case T_FLUSH -> {
+                        submitBatch(); // the writes before it in this batch are done before the flush
                         result = flush();
                         if (result == S_OK) flushCount.increment();
                     }
-                    case T_WRITE_ZEROES -> result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
+                    case T_WRITE_ZEROES -> {
+                        submitBatch();
+                        result = image.readOnly() ? S_IOERR : writeZeroes(dataIn);
+                    }
                     case T_GET_ID -> {
                         int n = (int) Math.min(DescriptorChain.totalLength(dataOut), ID_BYTES);
                         byte[] id = java.util.Arrays.copyOf(serial, n); // NUL-padded when shorter
@@ -158,11 +221,88 @@ public final class VirtioBlock implements VirtioDevice {
     @Override
     public Map<String, Long> counters() {
         return Map.of("read_count", readCount.sum(), "read_bytes", readBytes.sum(), "write_count", writeCount.sum(),
-                "write_bytes", writeBytes.sum(), "flush_count", flushCount.sum(), "invalid_reqs_count", failures.sum());
+                "write_bytes", writeBytes.sum(), "flush_count", flushCount.sum(), "invalid_reqs_count", failures.sum(),
+                "rate_limiter_throttled_events", limiter.throttledEvents(), "rate_limiter_event_count", limiter.wakeEvents());
     }
 
     private final LongAdder readCount = new LongAdder(), readBytes = new LongAdder(), writeCount = new LongAdder(),
             writeBytes = new LongAdder(), flushCount = new LongAdder(), failures = new LongAdder();
+
+    // ---- batched reads and writes: one slot per deferred request, arrays reused for every batch ----
+
+    private final int[] slotHead = new int[QUEUE_SIZE];
+    private final long[] slotStatus = new long[QUEUE_SIZE], slotBytes = new long[QUEUE_SIZE];
+    private final boolean[] slotWrite = new boolean[QUEUE_SIZE], slotFailed = new boolean[QUEUE_SIZE];
+    private int slots;
+    private final IoBatch.Outcome outcome = (slot, ok) -> slotFailed[slot] |= !ok;
+
+    /**
+     * Queues a read or write into the image's batch and returns true, or returns false when the request
+     * must be served synchronously instead (a bad range, which {@link #transfer} answers; buffers outside
+     * RAM, which it reports; more pieces than a batch holds). Every buffer is checked before any is queued,
+     * so a request is either wholly in the batch or not at all.
+     */
+    private boolean defer(int head, long statusAddress, List<Buffer> buffers, long sector, boolean write) {
+        long length = DescriptorChain.totalLength(buffers);
+        if (length % DiskImage.SECTOR != 0 || sector < 0 || sector > image.sectors()
+                || length / DiskImage.SECTOR > image.sectors() - sector) {
+            return false;
+        }
+        if (slots == QUEUE_SIZE || !memory.isRam(statusAddress, 1)) return false;
+        int pieces = 0;
+        for (Buffer b : buffers) {
+            if (!memory.isRam(b.address(), b.length()) || b.length() > MAX_TRANSFER_CHUNK) return false;
+            pieces++;
+        }
+        IoBatch batch = image.batch();
+        if (!batch.fits(pieces)) submitBatch();
+        if (!batch.fits(pieces)) return false;
+        int slot = slots++;
+        slotHead[slot] = head;
+        slotStatus[slot] = statusAddress;
+        slotBytes[slot] = length;
+        slotWrite[slot] = write;
+        slotFailed[slot] = false;
+        long position = sector * DiskImage.SECTOR;
+        for (Buffer b : buffers) {
+            if (b.length() == 0) continue;
+            batch.add(slot, memory.slice(b.address(), b.length()), position, write);
+            position += b.length();
+        }
+        return true;
+    }
+
+    /** Performs the queued I/O (the outcomes land in the slots, which {@link #finishBatch} reports). */
+    private void submitBatch() {
+        if (slots > 0) image.batch().submit(outcome);
+    }
+
+    @Override
+    public void finishBatch(int queue, Used used) {
+        if (slots == 0) return;
+        submitBatch();
+        int n = slots;
+        slots = 0;
+        for (int slot = 0; slot < n; slot++) {
+            boolean ok = !slotFailed[slot];
+            if (ok && slotWrite[slot]) {
+                writeCount.increment();
+                writeBytes.add(slotBytes[slot]);
+            } else if (ok) {
+                readCount.increment();
+                readBytes.add(slotBytes[slot]);
+            } else {
+                failures.increment();
+            }
+            int written = 1 + (ok && !slotWrite[slot] ? (int) Math.min(slotBytes[slot], Integer.MAX_VALUE - 1) : 0);
+            try {
+                memory.writeByte(slotStatus[slot], (byte) (ok ? S_OK : S_IOERR));
+            } catch (GuestMemoryException e) {
+                written = 0; // the status byte is outside RAM: the driver gets the used entry only
+            }
+            used.used(slotHead[slot], written);
+        }
+    }
 
     /** Moves whole sectors between the image and guest buffers; the range must lie inside the disk. */
     private int transfer(List<Buffer> buffers, long sector, boolean toImage) {

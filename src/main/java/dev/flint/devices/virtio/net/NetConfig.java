@@ -1,10 +1,12 @@
 package dev.flint.devices.virtio.net;
 
 import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.ratelimit.BucketConfig;
+import dev.flint.devices.ratelimit.RateLimit;
 
 /**
- * A network interface as the user gave it: {@code --net tap=NAME[,mac=MAC]}, or the API's
- * network-interfaces entry.
+ * A network interface as the user gave it: {@code --net tap=NAME[,mac=MAC][,rx-bandwidth=..][,rx-ops=..]
+ * [,tx-bandwidth=..][,tx-ops=..]} (each {@code SIZE/MS[/BURST]}), or the API's network-interfaces entry.
  *
  * @param tap the host TAP device: attached if it exists (a persistent TAP is left in place), created
  *            otherwise (a TAP Flint creates disappears when Flint closes it)
@@ -12,19 +14,25 @@ import dev.flint.devices.mmds.Mmds;
  * @param mtu the MTU announced to the guest (VIRTIO_NET_F_MTU), or null to announce none
  * @param mmds the metadata service this interface answers for (frames to its address never reach the
  *             TAP), or null
+ * @param rxRateLimit what the guest may receive (Firecracker's {@code rx_rate_limiter}): frame bytes and frames
+ * @param txRateLimit what the guest may send ({@code tx_rate_limiter})
  */
-public record NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds) {
+public record NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds, RateLimit rxRateLimit, RateLimit txRateLimit) {
     /** Linux's IFNAMSIZ, including the terminating NUL. */
     public static final int IFNAMSIZ = 16;
     public static final int MIN_MTU = 68, MAX_MTU = 65535;
 
     public NetConfig {
+        rxRateLimit = RateLimit.orNone(rxRateLimit);
+        txRateLimit = RateLimit.orNone(txRateLimit);
         String problem = nameProblem(tap);
         if (problem != null) throw new IllegalArgumentException(problem);
         if (mtu != null && (mtu < MIN_MTU || mtu > MAX_MTU)) {
             throw new IllegalArgumentException("mtu must be between " + MIN_MTU + " and " + MAX_MTU + ", not " + mtu);
         }
     }
+
+    public NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds) { this(tap, mac, mtu, mmds, RateLimit.NONE, RateLimit.NONE); }
 
     public NetConfig(String tap, MacAddress mac) { this(tap, mac, null, null); }
 
@@ -54,6 +62,7 @@ public record NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds) {
         if (spec == null || spec.isBlank()) throw new IllegalArgumentException("expected tap=NAME[,mac=MAC]");
         String tap = null;
         MacAddress mac = null;
+        BucketConfig rxBandwidth = null, rxOps = null, txBandwidth = null, txOps = null;
         for (String option : spec.split(",", -1)) {
             int eq = option.indexOf('=');
             String key = eq < 0 ? option : option.substring(0, eq), value = eq < 0 ? null : option.substring(eq + 1);
@@ -70,13 +79,17 @@ public record NetConfig(String tap, MacAddress mac, Integer mtu, Mmds mmds) {
                         throw new IllegalArgumentException("mac: " + e.getMessage());
                     }
                 }
+                case "rx-bandwidth" -> rxBandwidth = RateLimit.parseBucket(key, String.valueOf(value));
+                case "rx-ops" -> rxOps = RateLimit.parseBucket(key, String.valueOf(value));
+                case "tx-bandwidth" -> txBandwidth = RateLimit.parseBucket(key, String.valueOf(value));
+                case "tx-ops" -> txOps = RateLimit.parseBucket(key, String.valueOf(value));
                 default -> throw new IllegalArgumentException("unknown option '" + option
-                        + "' (expected tap=NAME[,mac=MAC]): " + spec);
+                        + "' (expected tap=NAME[,mac=MAC][,rx-bandwidth=|rx-ops=|tx-bandwidth=|tx-ops=SIZE/MS[/BURST]]): " + spec);
             }
         }
         if (tap == null) throw new IllegalArgumentException("tap=NAME missing: " + spec);
         String problem = nameProblem(tap);
         if (problem != null) throw new IllegalArgumentException(problem);
-        return new NetConfig(tap, mac);
+        return new NetConfig(tap, mac, null, null, new RateLimit(rxBandwidth, rxOps), new RateLimit(txBandwidth, txOps));
     }
 }

@@ -1,6 +1,9 @@
 package dev.flint.devices.virtio.net;
 
 import dev.flint.devices.mmds.MmdsNetStack;
+import dev.flint.devices.ratelimit.BucketConfig;
+import dev.flint.devices.ratelimit.RateLimit;
+import dev.flint.devices.ratelimit.RateLimiter;
 import dev.flint.devices.virtio.DescriptorChain;
 import dev.flint.devices.virtio.DescriptorChain.Buffer;
 import dev.flint.devices.virtio.MalformedRequestException;
@@ -77,12 +80,20 @@ public final class VirtioNet implements VirtioDevice {
     private final byte[] peek = new byte[64];
     private boolean backendErrorLogged;
     private boolean closed;
+    /** Frames the guest receives and sends: one op and the frame's bytes (without the virtio-net header) each. */
+    private final RateLimiter rxLimiter, txLimiter;
 
     private final LongAdder rxBytes = new LongAdder(), rxPackets = new LongAdder(), rxFails = new LongAdder(),
             tapReadFails = new LongAdder(), txBytes = new LongAdder(), txPackets = new LongAdder(),
             txMalformed = new LongAdder(), tapWriteFails = new LongAdder();
 
     public VirtioNet(NetBackend backend, GuestMemory memory, MacAddress mac, Integer mtu) {
+        this(backend, memory, mac, mtu, RateLimit.NONE, RateLimit.NONE);
+    }
+
+    public VirtioNet(NetBackend backend, GuestMemory memory, MacAddress mac, Integer mtu, RateLimit rx, RateLimit tx) {
+        this.rxLimiter = new RateLimiter(rx);
+        this.txLimiter = new RateLimiter(tx);
         this.backend = backend;
         this.memory = memory;
         this.mac = mac;
@@ -98,7 +109,7 @@ public final class VirtioNet implements VirtioDevice {
         TapDevice tap = TapDevice.open(config.tap(), HEADER);
         MacAddress mac = config.mac() != null ? config.mac() : MacAddress.randomLocal();
         LOG.fine(() -> "virtio-net on " + (tap.persistent() ? "persistent " : "new ") + tap.describe() + ", guest MAC " + mac);
-        VirtioNet net = new VirtioNet(tap, memory, mac, config.mtu());
+        VirtioNet net = new VirtioNet(tap, memory, mac, config.mtu(), config.rxRateLimit(), config.txRateLimit());
         if (config.mmds() != null) net.mmds = new MmdsNetStack(config.mmds());
         return attach(net, memory, irq);
     }
@@ -190,6 +201,31 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public boolean readyFor(int queue) {
         return queue != RX || held || (mmds != null && mmds.hasReply());
+    }
+
+    /**
+     * Rate limiting: a frame for the guest waits (in the device, the TAP holding the ones behind it) until the
+     * receive limiter has its tokens; a frame from the guest waits on the transmit ring. The metadata
+     * service's answers are Flint's own and not limited.
+     */
+    @Override
+    public long throttle(int queue, DescriptorChain chain) {
+        if (queue == RX) {
+            if (!held || (mmds != null && mmds.hasReply()) || !rxLimiter.limits()) return 0;
+            return rxLimiter.consume(1, frameLength - HEADER);
+        }
+        if (!txLimiter.limits()) return 0;
+        return txLimiter.consume(1, Math.max(0, DescriptorChain.totalLength(chain.readable()) - HEADER));
+    }
+
+    /**
+     * {@code PATCH /network-interfaces}: each bucket given replaces the old one (or removes it, when it limits
+     * nothing), a null one (or a null limiter) stays, as in Firecracker. Any thread; the caller then has the
+     * queues looked at again ({@link VirtioPciDevice#requeueAll()}).
+     */
+    public void updateRateLimits(BucketConfig rxBandwidth, BucketConfig rxOps, BucketConfig txBandwidth, BucketConfig txOps) {
+        rxLimiter.update(rxBandwidth, rxOps);
+        txLimiter.update(txBandwidth, txOps);
     }
 
     @Override
@@ -386,6 +422,10 @@ public final class VirtioNet implements VirtioDevice {
         all.putAll(Map.of("rx_bytes_count", rxBytes.sum(), "rx_packets_count", rxPackets.sum(), "rx_fails", rxFails.sum(),
                 "tap_read_fails", tapReadFails.sum(), "tx_bytes_count", txBytes.sum(), "tx_packets_count", txPackets.sum(),
                 "tx_malformed_frames", txMalformed.sum(), "tap_write_fails", tapWriteFails.sum()));
+        all.putAll(Map.of("rx_rate_limiter_throttled", rxLimiter.throttledEvents(),
+                "rx_event_rate_limiter_count", rxLimiter.wakeEvents(),
+                "tx_rate_limiter_throttled", txLimiter.throttledEvents(),
+                "tx_rate_limiter_event_count", txLimiter.wakeEvents()));
         return all;
     }
 

@@ -165,6 +165,27 @@ public final class Cpu implements FpuHost {
         afterStateLoad();
     }
 
+    /**
+     * Snapshot of a vCPU stopped at an instruction boundary: the register file, the x87/SSE state, the
+     * interrupt shadow, HLT, NMI blocking and the TSC offset. Decoded blocks and TLBs are caches, rebuilt.
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        s.save(out);
+        out.putBoolean(interruptShadow).putBoolean(halted).putBoolean(nmiBlocked).putLong(tsc.adjust());
+        fpu.save(out);
+    }
+
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        s.restore(in);
+        boolean shadow = in.getBoolean();
+        halted = in.getBoolean();
+        nmiBlocked = in.getBoolean();
+        tsc.setAdjust(in.getLong());
+        fpu.restore(in);
+        afterStateLoad();
+        interruptShadow = shadow;
+    }
+
     private void afterStateLoad() {
         mmu.flushAll();
         interruptShadow = false;

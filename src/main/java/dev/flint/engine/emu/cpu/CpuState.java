@@ -81,6 +81,38 @@ public final class CpuState {
         cr2 = 0;
     }
 
+    /** Snapshot: every field, in declaration order. */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putLongs(gpr).putLong(rip).putLong(flags.get());
+        out.putInts(segSel).putLongs(segBase).putLongs(segLimit).putInts(segAttr);
+        out.putLong(gdtBase).putLong(idtBase).putInt(gdtLimit).putInt(idtLimit);
+        out.putLongs(new long[] {cr0, cr2, cr3, cr4, efer}).putLongs(dr);
+        out.putLongs(new long[] {star, lstar, cstar, sfmask, kernelGsBase, pat, miscEnable, tscAux, sysenterCs,
+                sysenterEsp, sysenterEip});
+        out.putInt(cpl);
+    }
+
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        in.readLongs(gpr);
+        rip = in.getLong();
+        flags.load(in.getLong());
+        in.readInts(segSel);
+        in.readLongs(segBase);
+        in.readLongs(segLimit);
+        in.readInts(segAttr);
+        gdtBase = in.getLong();
+        idtBase = in.getLong();
+        gdtLimit = in.getInt();
+        idtLimit = in.getInt();
+        long[] c = in.getLongs(5);
+        cr0 = c[0]; cr2 = c[1]; cr3 = c[2]; cr4 = c[3]; efer = c[4];
+        in.readLongs(dr);
+        long[] m = in.getLongs(11);
+        star = m[0]; lstar = m[1]; cstar = m[2]; sfmask = m[3]; kernelGsBase = m[4]; pat = m[5]; miscEnable = m[6];
+        tscAux = m[7]; sysenterCs = m[8]; sysenterEsp = m[9]; sysenterEip = m[10];
+        cpl = in.getInt() & 3;
+    }
+
     /** A multi-line register dump for fatal reports. */
     public String dump() {
         StringBuilder sb = new StringBuilder();

@@ -20,6 +20,15 @@ public interface FpuUnit {
     /** Power-on / INIT state of the units (FNINIT + MXCSR = 0x1F80 + XMM cleared). */
     void reset();
 
+    /** Snapshot of the units' registers. */
+    default void save(dev.flint.machine.state.StateWriter.Section out) {
+        for (int i = 0; i < 16; i++) out.putLong(xmm(i, 0)).putLong(xmm(i, 1));
+    }
+
+    default void restore(dev.flint.machine.state.StateReader.Section in) {
+        for (int i = 0; i < 16; i++) setXmm(i, in.getLong(), in.getLong());
+    }
+
     /** No units: XMM registers are plain storage and every x87/SSE instruction is #UD. */
     static FpuUnit none() {
         return new FpuUnit() {

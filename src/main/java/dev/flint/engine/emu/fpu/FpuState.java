@@ -64,6 +64,23 @@ public final class FpuState {
         lastDp = 0;
     }
 
+    /** Snapshot: all x87, MMX and SSE registers, bit-exact. */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putLongs(significand).putInts(signExponent).putLongs(xmm)
+                .putInts(new int[] {tagValid, controlWord, statusWord, top, lastOpcode, mxcsr}).putLong(lastIp).putLong(lastDp);
+    }
+
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        in.readLongs(significand);
+        in.readInts(signExponent);
+        in.readLongs(xmm);
+        int[] r = in.getInts(6);
+        tagValid = r[0] & 0xFF; controlWord = r[1] & 0xFFFF; statusWord = r[2] & 0xFFFF; top = r[3] & 7; lastOpcode = r[4];
+        mxcsr = r[5] & MXCSR_MASK;
+        lastIp = in.getLong();
+        lastDp = in.getLong();
+    }
+
     public void copyFrom(FpuState other) {
         System.arraycopy(other.significand, 0, significand, 0, 8);
         System.arraycopy(other.signExponent, 0, signExponent, 0, 8);

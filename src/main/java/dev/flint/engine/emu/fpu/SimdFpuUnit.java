@@ -51,4 +51,8 @@ public final class SimdFpuUnit implements FpuUnit {
     @Override public long xmm(int reg, int half) { return half == 0 ? state.xmmLow(reg) : state.xmmHigh(reg); }
     @Override public void setXmm(int reg, long low, long high) { state.setXmm(reg, low, high); }
     @Override public void reset() { state.reset(); }
+
+    @Override public void save(dev.flint.machine.state.StateWriter.Section out) { state.save(out); }
+
+    @Override public void restore(dev.flint.machine.state.StateReader.Section in) { state.restore(in); }
 }

@@ -25,6 +25,22 @@ final class ApicTimer {
     private long deadlineNanos = NONE;
     private long tscDeadline;
 
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(mode.ordinal()).putInt(divideConfig).putInt(initialCount).putLong(startNanos).putLong(deadlineNanos)
+                .putLong(tscDeadline);
+    }
+
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        int m = in.getInt();
+        if (m < 0 || m >= Mode.values().length) throw new dev.flint.machine.state.SnapshotException("APIC timer mode " + m);
+        mode = Mode.values()[m];
+        divideConfig = in.getInt() & 0xB;
+        initialCount = in.getInt();
+        startNanos = in.getLong();
+        deadlineNanos = in.getLong();
+        tscDeadline = in.getLong();
+    }
+
     /** The timer mode in bits 18:17 of the LVT timer entry; the reserved encoding counts as one-shot. */
     static Mode modeOf(int lvtTimer) {
         return switch ((lvtTimer >>> 17) & 3) {

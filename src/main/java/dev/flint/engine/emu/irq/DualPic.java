@@ -24,6 +24,20 @@ public final class DualPic implements ExtIntSource {
     private LocalApic output;
     private boolean outputLevel;
 
+    /** Snapshot: both chips and the INT output level (LINT0's level is restored with the local APIC). */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        master.save(out);
+        slave.save(out);
+        out.putBoolean(outputLevel);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        master.restore(in);
+        slave.restore(in);
+        outputLevel = in.getBoolean();
+        in.end();
+    }
+
     /** Connects the master's INT output to {@code apic}'s LINT0 and makes the pair its ExtINT source. */
     public synchronized void connectTo(LocalApic apic) {
         output = apic;

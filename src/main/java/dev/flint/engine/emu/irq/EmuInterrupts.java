@@ -67,6 +67,24 @@ public final class EmuInterrupts implements AutoCloseable {
 
     public Pit8254 pit() { return pit; }
 
+    /** Snapshot: each local APIC, the I/O APIC, the 8259 pair and the PIT, one section each. */
+    public void save(dev.flint.machine.state.StateWriter state) {
+        for (int i = 0; i < apics.length; i++) {
+            try (var s = state.section("lapic." + i)) { apics[i].save(s); }
+        }
+        try (var s = state.section("ioapic")) { ioApic.save(s); }
+        try (var s = state.section("pic")) { pic.save(s); }
+        try (var s = state.section("pit")) { pit.save(s); }
+    }
+
+    /** Restores onto a machine of the same vCPU count, after its clock was restored. */
+    public void restore(dev.flint.machine.state.StateReader state) {
+        for (int i = 0; i < apics.length; i++) apics[i].restore(state.section("lapic." + i));
+        ioApic.restore(state.section("ioapic"));
+        pic.restore(state.section("pic"));
+        pit.restore(state.section("pit"));
+    }
+
     @Override
     public void close() {
         if (scheduler instanceof AutoCloseable closeable) {

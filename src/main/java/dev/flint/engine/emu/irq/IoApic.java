@@ -49,6 +49,19 @@ public final class IoApic implements BusDevice {
         Arrays.fill(redirection, MASKED);
     }
 
+    /** Snapshot: the index, id, redirection table (Remote IRR included) and the asserted pins. */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(select).putInt(id).putLongs(redirection).putInt(asserted);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        select = in.getInt();
+        id = in.getInt() & 0xFF;
+        in.readLongs(redirection);
+        asserted = in.getInt();
+        in.end();
+    }
+
     @Override
     public synchronized long read(long offset, int size) {
         long value = switch ((int) offset) {

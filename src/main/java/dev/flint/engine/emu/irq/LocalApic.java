@@ -100,6 +100,37 @@ public final class LocalApic implements CpuInterruptPort {
         }
     }
 
+    /** Snapshot: every register, the IRR/ISR/TMR, the timer, line levels and undelivered NMI/INIT/SIPI. */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putLong(apicBase).putInts(new int[] {id, ldr, dfr, tpr, svr, esrAccumulated, esr, icrLow, icrHigh})
+                .putInts(lvt).putLongs(irr.words()).putLongs(isr.words()).putLongs(tmr.words());
+        timer.save(out);
+        out.putBoolean(lint0Level).putBoolean(lint1Level).putInt(pendingNmis.get()).putBoolean(pendingInit.get())
+                .putInt(pendingSipi.get());
+    }
+
+    /** Takes back {@link #save}'s state (on the restored machine's clock) and re-arms the timer. */
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        apicBase = in.getLong();
+        int[] r = in.getInts(9);
+        id = r[0] & 0xFF; ldr = r[1]; dfr = r[2]; tpr = r[3]; svr = r[4]; esrAccumulated = r[5]; esr = r[6];
+        icrLow = r[7]; icrHigh = r[8];
+        in.readInts(lvt);
+        irr.load(in.getLongs(4));
+        isr.load(in.getLongs(4));
+        tmr.load(in.getLongs(4));
+        timer.restore(in);
+        lint0Level = in.getBoolean();
+        lint1Level = in.getBoolean();
+        pendingNmis.set(in.getInt());
+        pendingInit.set(in.getBoolean());
+        pendingSipi.set(in.getInt());
+        in.end();
+        updateDeliverable();
+        updateExtInt();
+        rearmTimer();
+    }
+
     /** Connects the 8259 pair behind LINT0 (APIC 0 only, as on a PC). */
     void connectExtInt(ExtIntSource source) { extIntSource = source; }
 

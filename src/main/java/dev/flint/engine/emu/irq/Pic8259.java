@@ -28,6 +28,25 @@ final class Pic8259 {
     private boolean singleMode;
 
     /** {@code elcrWritable}: the lines whose trigger mode the ELCR may change (timer/cascade lines cannot). */
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInts(new int[] {irr, isr, imr, elcr, lineLevels, vectorBase, highestPriority, initStep});
+        out.putBoolean(autoEoi).putBoolean(rotateOnAutoEoi).putBoolean(specialMask).putBoolean(readIsr)
+                .putBoolean(pollPending).putBoolean(singleMode).putBoolean(expectIcw4);
+    }
+
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        int[] r = in.getInts(8);
+        irr = r[0]; isr = r[1]; imr = r[2]; elcr = r[3]; lineLevels = r[4]; vectorBase = r[5]; highestPriority = r[6];
+        initStep = r[7];
+        autoEoi = in.getBoolean();
+        rotateOnAutoEoi = in.getBoolean();
+        specialMask = in.getBoolean();
+        readIsr = in.getBoolean();
+        pollPending = in.getBoolean();
+        singleMode = in.getBoolean();
+        expectIcw4 = in.getBoolean();
+    }
+
     Pic8259(int elcrWritable) { this.elcrWritable = elcrWritable; }
 
     int vectorBase() { return vectorBase; }

@@ -31,6 +31,19 @@ public final class Pit8254 {
         this.irq0 = irq0;
     }
 
+    /** Snapshot: the three counters and port 0x61; counter 0's interrupt is re-armed on restore. */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        for (PitChannel c : channels) c.save(out);
+        out.putInt(systemControl);
+    }
+
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        for (PitChannel c : channels) c.restore(in);
+        systemControl = in.getInt() & 0x0F;
+        in.end();
+        armCounter0(clock.nanos());
+    }
+
     /** Ports 0x40-0x43 (register with length 4). */
     public BusDevice ports() {
         return new BusDevice() {

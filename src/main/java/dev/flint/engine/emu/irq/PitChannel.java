@@ -36,6 +36,30 @@ final class PitChannel {
 
     PitChannel(boolean gate) { this.gate = gate; }
 
+    void save(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInts(new int[] {mode, access, writeLsb, latchedCount, latchedStatus}).putLong(reload).putLong(ticksBefore)
+                .putLong(startNanos);
+        out.putBoolean(bcd).putBoolean(loaded).putBoolean(gate).putBoolean(counting).putBoolean(nullCount)
+                .putBoolean(writeMsbNext).putBoolean(readMsbNext).putBoolean(latchedMsbNext);
+    }
+
+    void restore(dev.flint.machine.state.StateReader.Section in) {
+        int[] r = in.getInts(5);
+        mode = r[0] & 7; access = r[1]; writeLsb = r[2]; latchedCount = r[3]; latchedStatus = r[4];
+        reload = in.getLong();
+        if (reload < 1 || reload > 0x10000) throw new dev.flint.machine.state.SnapshotException("PIT reload value " + reload);
+        ticksBefore = in.getLong();
+        startNanos = in.getLong();
+        bcd = in.getBoolean();
+        loaded = in.getBoolean();
+        gate = in.getBoolean();
+        counting = in.getBoolean();
+        nullCount = in.getBoolean();
+        writeMsbNext = in.getBoolean();
+        readMsbNext = in.getBoolean();
+        latchedMsbNext = in.getBoolean();
+    }
+
     // ---- Time arithmetic ----
 
     static long nanosToTicks(long nanos) {

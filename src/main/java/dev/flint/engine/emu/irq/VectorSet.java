@@ -28,5 +28,9 @@ final class VectorSet {
     /** Bits {@code 32*index .. 32*index+31}: the APIC exposes each set as eight 32-bit registers. */
     int register(int index) { return (int) (words[index >>> 1] >>> ((index & 1) * 32)); }
 
+    long[] words() { return words.clone(); }
+
+    void load(long[] w) { System.arraycopy(w, 0, words, 0, 4); }
+
     void clearAll() { Arrays.fill(words, 0); }
 }

@@ -21,7 +21,8 @@ import java.util.Random;
  * from the page cache (the image was just written), so the ratio is the device model's overhead:
  * ring walking, request parsing, the I/O-thread hand-off and the interrupt path.
  *
- * <p>Arguments: [image MiB (256)] [runs (5)]. Prints one line per workload with medians.
+ * <p>Arguments: [image MiB (256)] [runs (7)]. Prints one line per workload: requests and MiB per second
+ * (medians) and the median of the per-run ratios to the host.
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -33,37 +34,59 @@ public final class VirtioBlockBench {
 
     public static void main(String[] args) throws IOException {
         long imageMib = args.length > 0 ? Long.parseLong(args[0]) : 256;
-        int runs = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        int runs = args.length > 1 ? Integer.parseInt(args[1]) : 7;
         Path image = Files.createTempFile("flint-virtio-bench", ".img");
         try {
             fill(image, imageMib * MIB);
             long size = imageMib * MIB;
             List<Workload> workloads = List.of(
-                    new Workload("4k-random-read", random(size, 4096, 20_000, false), 32),
-                    new Workload("4k-random-write", random(size, 4096, 20_000, true), 32),
+                    new Workload("4k-random-read", random(size, 4096, 50_000, false), 32),
+                    new Workload("4k-random-write", random(size, 4096, 50_000, true), 32),
                     new Workload("1m-seq-read", sequential(size, (int) MIB, false), 8),
                     new Workload("1m-seq-write", sequential(size, (int) MIB, true), 8));
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
+            for (Workload w : workloads) { // one discarded round first: the JIT compiles all three paths
+                runDevice(image, w);
+                runNvme(image, w);
+                runHost(image, w);
+            }
             for (Workload w : workloads) {
                 double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
+                double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
+                double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
+                        long cpu = processCpuNanos();
                         switch ((run + k) % 3) {
                             case 0 -> device[run] = runDevice(image, w);
                             case 1 -> nvme[run] = runNvme(image, w);
                             default -> host[run] = runHost(image, w);
                         }
+                        double used = (processCpuNanos() - cpu) / 1e9;
+                        switch ((run + k) % 3) {
+                            case 0 -> deviceCpu[run] = used;
+                            case 1 -> nvmeCpu[run] = used;
+                            default -> hostCpu[run] = used;
+                        }
                     }
+                    // Each run's three measurements are seconds apart: their ratio shrugs off the load swings
+                    // of a shared machine that make absolute figures jump between runs.
+                    deviceRatio[run] = host[run] / device[run];
+                    nvmeRatio[run] = host[run] / nvme[run];
+                    deviceCpu[run] = hostCpu[run] / deviceCpu[run];
+                    nvmeCpu[run] = hostCpu[run] / nvmeCpu[run];
                 }
-                double d = median(device), n = median(nvme), h = median(host);
                 long bytes = w.ops.stream().mapToLong(Op::length).sum();
-                double deviceMibs = bytes / MIB / d, nvmeMibs = bytes / MIB / n, hostMibs = bytes / MIB / h;
-                System.out.printf("%-16s QD%-2d virtio-blk %8.1f MiB/s %9.0f req/s (%.2f) | nvme %8.1f MiB/s %9.0f req/s (%.2f)"
-                                + " | host %8.1f MiB/s %9.0f req/s%n",
-                        w.name, w.queueDepth, deviceMibs, w.ops.size() / d, deviceMibs / hostMibs,
-                        nvmeMibs, w.ops.size() / n, nvmeMibs / hostMibs, hostMibs, w.ops.size() / h);
+                int ops = w.ops.size();
+                System.out.printf("%-16s QD%-2d virtio-blk %s (%.2f) | nvme %s (%.2f) | host %s%n", w.name, w.queueDepth,
+                        rate(ops, bytes, median(device)), median(deviceRatio), rate(ops, bytes, median(nvme)), median(nvmeRatio),
+                        rate(ops, bytes, median(host)));
+                System.out.printf("%-21s CPU per request, host/device: virtio-blk %.2f, nvme %.2f%n", "", median(deviceCpu), median(nvmeCpu));
             }
-            System.out.println("(figures in parentheses: ratio to the host's raw FileChannel)");
+            System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
+                    + System.getProperty(IoBatch.BACKEND_PROPERTY, "io_uring if the host has it") + ")");
+            System.out.println("(CPU per request: the median of each run's host CPU seconds over the device's, the whole process counted;"
+                    + " above 1, the device spends less CPU than the raw loop)");
         } finally {
             Files.deleteIfExists(image);
         }
@@ -145,6 +168,21 @@ public final class VirtioBlockBench {
                 ch.write(ByteBuffer.wrap(chunk), done);
             }
         }
+    }
+
+    /**
+     * CPU time of the whole process (every thread: the I/O threads, the kernel's io_uring workers, which
+     * belong to the process, and the driving thread). Set up and torn down inside the measurement, a
+     * device rig's own start costs count against the device.
+     */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /** Requests and bytes per second. */
+    private static String rate(int ops, long bytes, double seconds) {
+        return String.format("%8.0f req/s %9.1f MiB/s", ops / seconds, bytes / (double) MIB / seconds);
     }
 
     private static double median(double[] v) {

@@ -23,8 +23,19 @@ class NetConfigTest {
         assertMessage("mac: 07:00:00:00:00:01 is a multicast address; a NIC needs a unicast one (even first byte)",
                 "tap=t,mac=07:00:00:00:00:01");
         assertMessage("mac: '06:00:00:00:00' is not a MAC address like 06:00:ac:10:00:02", "tap=t,mac=06:00:00:00:00");
-        assertMessage("unknown option 'mtu=9000' (expected tap=NAME[,mac=MAC]): tap=t,mtu=9000", "tap=t,mtu=9000");
+        assertMessage("unknown option 'mtu=9000' (expected tap=NAME[,mac=MAC][,rx-bandwidth=|rx-ops=|tx-bandwidth=|tx-ops="
+                + "SIZE/MS[/BURST]]): tap=t,mtu=9000", "tap=t,mtu=9000");
+        assertMessage("rx-ops=5: expected SIZE/REFILL_MS[/ONE_TIME_BURST]", "tap=t,rx-ops=5");
         assertThrows(IllegalArgumentException.class, () -> new NetConfig("t", null, 67));
+    }
+
+    @Test
+    void rateLimitOptionsBecomeTheInterfacesBuckets() {
+        NetConfig n = NetConfig.parse("tap=t,tx-bandwidth=125000/100,rx-ops=1000/1000/10");
+        assertEquals(new dev.flint.devices.ratelimit.RateLimit(new dev.flint.devices.ratelimit.BucketConfig(125000, 0, 100), null),
+                n.txRateLimit());
+        assertEquals(new dev.flint.devices.ratelimit.RateLimit(null, new dev.flint.devices.ratelimit.BucketConfig(1000, 10, 1000)),
+                n.rxRateLimit());
     }
 
     @Test

@@ -29,8 +29,14 @@ final class NetRig implements AutoCloseable {
 
     /** @param mmds the metadata service this interface answers for, or null */
     NetRig(long memoryBytes, Integer mtu, Mmds mmds) {
+        this(memoryBytes, mtu, mmds, dev.flint.devices.ratelimit.RateLimit.NONE, dev.flint.devices.ratelimit.RateLimit.NONE);
+    }
+
+    /** With receive and transmit rate limits. */
+    NetRig(long memoryBytes, Integer mtu, Mmds mmds, dev.flint.devices.ratelimit.RateLimit rx,
+           dev.flint.devices.ratelimit.RateLimit tx) {
         memory = GuestMemory.allocate(memoryBytes);
-        VirtioNet net = new VirtioNet(backend, memory, MAC, mtu);
+        VirtioNet net = new VirtioNet(backend, memory, MAC, mtu, rx, tx);
         if (mmds != null) net.serveMmds(new MmdsNetStack(mmds));
         device = VirtioNet.attach(net, memory, irq);
         int slot = new PciHostBridge(io, mmio, irq).addDevice(device);

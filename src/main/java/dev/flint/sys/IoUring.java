@@ -1,0 +1,262 @@
+package dev.flint.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * An io_uring instance driven through FFM: {@code io_uring_setup} and {@code io_uring_enter} as raw
+ * system calls (glibc has no wrappers) and the three shared rings mapped into this process. The kernel
+ * structures ({@code io_uring_params} with its two offset blocks, the 64-byte submission entry and the
+ * 16-byte completion entry) are described once as layouts and read through their var handles; ring
+ * positions come from the offsets the kernel reports, never from constants.
+ *
+ * <p>One thread owns an instance: it queues entries ({@link #read}, {@link #write}, {@link #fsync}),
+ * submits them with {@link #submitAndWait} and takes the completions with {@link #reap}. Buffers are
+ * native memory the caller keeps alive until the completion is reaped (guest RAM, in Flint).
+ */
+public final class IoUring implements AutoCloseable {
+    private static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426;
+    private static final int IORING_ENTER_GETEVENTS = 1;
+    private static final long IORING_OFF_SQ_RING = 0, IORING_OFF_CQ_RING = 0x8000000L, IORING_OFF_SQES = 0x10000000L;
+    private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_SHARED_POPULATE = 0x01 | 0x8000;
+    static final byte OP_FSYNC = 3, OP_READ = 22, OP_WRITE = 23;
+    private static final int FSYNC_DATASYNC = 1;
+    private static final int EINTR = 4, EAGAIN = 11, EBUSY = 16;
+
+    /** struct io_sqring_offsets. */
+    static final StructLayout SQ_OFFSETS = MemoryLayout.structLayout(
+            JAVA_INT.withName("head"), JAVA_INT.withName("tail"), JAVA_INT.withName("ring_mask"),
+            JAVA_INT.withName("ring_entries"), JAVA_INT.withName("flags"), JAVA_INT.withName("dropped"),
+            JAVA_INT.withName("array"), JAVA_INT.withName("resv1"), JAVA_LONG.withName("user_addr"));
+    /** struct io_cqring_offsets. */
+    static final StructLayout CQ_OFFSETS = MemoryLayout.structLayout(
+            JAVA_INT.withName("head"), JAVA_INT.withName("tail"), JAVA_INT.withName("ring_mask"),
+            JAVA_INT.withName("ring_entries"), JAVA_INT.withName("overflow"), JAVA_INT.withName("cqes"),
+            JAVA_INT.withName("flags"), JAVA_INT.withName("resv1"), JAVA_LONG.withName("user_addr"));
+    /** struct io_uring_params (120 bytes). */
+    static final StructLayout PARAMS = MemoryLayout.structLayout(
+            JAVA_INT.withName("sq_entries"), JAVA_INT.withName("cq_entries"), JAVA_INT.withName("flags"),
+            JAVA_INT.withName("sq_thread_cpu"), JAVA_INT.withName("sq_thread_idle"), JAVA_INT.withName("features"),
+            JAVA_INT.withName("wq_fd"), MemoryLayout.sequenceLayout(3, JAVA_INT).withName("resv"),
+            SQ_OFFSETS.withName("sq_off"), CQ_OFFSETS.withName("cq_off"));
+    /** struct io_uring_sqe, the fields Flint fills (the rest stay zero). */
+    static final StructLayout SQE = MemoryLayout.structLayout(
+            JAVA_BYTE.withName("opcode"), JAVA_BYTE.withName("flags"), JAVA_SHORT.withName("ioprio"),
+            JAVA_INT.withName("fd"), JAVA_LONG.withName("off"), JAVA_LONG.withName("addr"), JAVA_INT.withName("len"),
+            JAVA_INT.withName("op_flags"), JAVA_LONG.withName("user_data"), JAVA_SHORT.withName("buf_index"),
+            JAVA_SHORT.withName("personality"), JAVA_INT.withName("splice_fd_in"), JAVA_LONG.withName("addr3"),
+            JAVA_LONG.withName("pad2"));
+    /** struct io_uring_cqe (without the big-CQE extension, which Flint does not ask for). */
+    static final StructLayout CQE = MemoryLayout.structLayout(
+            JAVA_LONG.withName("user_data"), JAVA_INT.withName("res"), JAVA_INT.withName("flags"));
+
+    private static final long SQ_OFF = PARAMS.byteOffset(PathElement.groupElement("sq_off"));
+    private static final long CQ_OFF = PARAMS.byteOffset(PathElement.groupElement("cq_off"));
+
+    private static final VarHandle INT = JAVA_INT.varHandle(); // (segment, offset): acquire/release ring indices
+    private static final VarHandle SQE_OPCODE = sqe("opcode"), SQE_FD = sqe("fd"), SQE_OFF = sqe("off"),
+            SQE_ADDR = sqe("addr"), SQE_LEN = sqe("len"), SQE_OP_FLAGS = sqe("op_flags"), SQE_USER_DATA = sqe("user_data");
+    private static final VarHandle CQE_USER_DATA = CQE.varHandle(PathElement.groupElement("user_data"));
+    private static final VarHandle CQE_RES = CQE.varHandle(PathElement.groupElement("res"));
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(PathElement.groupElement("errno"));
+    private static final MethodHandle SETUP = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS));
+    private static final MethodHandle ENTER = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+            JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+
+    private static VarHandle sqe(String field) { return SQE.varHandle(PathElement.groupElement(field)); }
+
+    private static MethodHandle syscall(FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(() -> new UnsatisfiedLinkError("libc has no syscall")),
+                fd, Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(1));
+    }
+
+    /** What {@link #reap} hands each completion to. */
+    @FunctionalInterface
+    public interface Completions {
+        /** {@code result}: bytes moved, 0 for fsync, or a negated errno. */
+        void complete(long userData, int result);
+    }
+
+    private final FileDescriptor ring;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment captured = arena.allocate(CAPTURE);
+    private final MemorySegment sqRing, cqRing, sqes;
+    private final long sqRingBytes, cqRingBytes, sqesBytes;
+    private final int sqEntries, sqMask, cqMask;
+    private final long sqHead, sqTail, sqArray, cqHead, cqTail, cqes;
+    private int localTail;   // entries queued, not yet published to the kernel
+    private int unsubmitted; // published but not yet passed to io_uring_enter
+
+    private IoUring(int fd, MemorySegment params) {
+        this.ring = new FileDescriptor(fd);
+        {
+            sqEntries = params.get(JAVA_INT, PARAMS.byteOffset(PathElement.groupElement("sq_entries")));
+            int cqEntries = params.get(JAVA_INT, PARAMS.byteOffset(PathElement.groupElement("cq_entries")));
+            int sqArrayOff = sqField(params, "array"), cqesOff = cqField(params, "cqes");
+            sqRingBytes = sqArrayOff + 4L * sqEntries;
+            cqRingBytes = cqesOff + CQE.byteSize() * cqEntries;
+            sqesBytes = SQE.byteSize() * sqEntries;
+            sqRing = map(sqRingBytes, IORING_OFF_SQ_RING);
+            cqRing = map(cqRingBytes, IORING_OFF_CQ_RING);
+            sqes = map(sqesBytes, IORING_OFF_SQES);
+            sqHead = sqField(params, "head");
+            sqTail = sqField(params, "tail");
+            sqArray = sqArrayOff;
+            sqMask = sqRing.get(JAVA_INT, sqField(params, "ring_mask"));
+            cqHead = cqField(params, "head");
+            cqTail = cqField(params, "tail");
+            cqes = cqesOff;
+            cqMask = cqRing.get(JAVA_INT, cqField(params, "ring_mask"));
+            localTail = (int) INT.getAcquire(sqRing, sqTail);
+        }
+    }
+
+    private static int sqField(MemorySegment params, String name) {
+        return params.get(JAVA_INT, SQ_OFF + SQ_OFFSETS.byteOffset(PathElement.groupElement(name)));
+    }
+
+    private static int cqField(MemorySegment params, String name) {
+        return params.get(JAVA_INT, CQ_OFF + CQ_OFFSETS.byteOffset(PathElement.groupElement(name)));
+    }
+
+    private MemorySegment map(long bytes, long offset) {
+        long address = Libc.mmap(bytes, PROT_READ_WRITE, MAP_SHARED_POPULATE, ring.fd(), offset);
+        return MemorySegment.ofAddress(address).reinterpret(bytes);
+    }
+
+    /**
+     * A ring with room for {@code entries} submissions (rounded up to a power of two by the kernel); an
+     * {@link ErrnoException} where io_uring is unavailable: an old kernel (ENOSYS), a seccomp filter
+     * (EPERM), or {@code kernel.io_uring_disabled}.
+     */
+    public static IoUring open(int entries) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment params = call.allocate(PARAMS);
+            MemorySegment errno = call.allocate(CAPTURE);
+            long fd = (long) SETUP.invokeExact(errno, SYS_IO_URING_SETUP, (long) entries, params);
+            if (fd < 0) throw new ErrnoException("io_uring_setup", (int) ERRNO.get(errno, 0L));
+            try {
+                return new IoUring((int) fd, params);
+            } catch (RuntimeException e) { // a ring that cannot be mapped is no ring (its mappings go with the process)
+                Libc.close((int) fd);
+                throw e;
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
+        }
+    }
+
+    /** Submission entries the ring holds; no more than this many may be queued between submits. */
+    public int capacity() { return sqEntries; }
+
+    /** Queues a read of {@code buffer.byteSize()} bytes at {@code position}; false if the ring is full. */
+    public boolean read(int fd, MemorySegment buffer, long position, long userData) {
+        return queue(OP_READ, fd, buffer, position, 0, userData);
+    }
+
+    /** Queues a write of {@code buffer} at {@code position}; false if the ring is full. */
+    public boolean write(int fd, MemorySegment buffer, long position, long userData) {
+        return queue(OP_WRITE, fd, buffer, position, 0, userData);
+    }
+
+    /** Queues an fdatasync; false if the ring is full. */
+    public boolean fsync(int fd, long userData) {
+        return queue(OP_FSYNC, fd, MemorySegment.NULL, 0, FSYNC_DATASYNC, userData);
+    }
+
+    private boolean queue(byte opcode, int fd, MemorySegment buffer, long position, int opFlags, long userData) {
+        if (!buffer.equals(MemorySegment.NULL) && !buffer.isNative()) throw new IllegalArgumentException("io_uring needs native buffers");
+        if (buffer.byteSize() > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer over 2 GiB");
+        int head = (int) INT.getAcquire(sqRing, sqHead);
+        if (localTail - head >= sqEntries) return false;
+        int index = localTail & sqMask;
+        MemorySegment e = sqes.asSlice(SQE.byteSize() * index, SQE.byteSize());
+        e.fill((byte) 0);
+        SQE_OPCODE.set(e, 0L, opcode);
+        SQE_FD.set(e, 0L, fd);
+        SQE_OFF.set(e, 0L, position);
+        SQE_ADDR.set(e, 0L, buffer.address());
+        SQE_LEN.set(e, 0L, (int) buffer.byteSize());
+        SQE_OP_FLAGS.set(e, 0L, opFlags);
+        SQE_USER_DATA.set(e, 0L, userData);
+        sqRing.set(JAVA_INT, sqArray + 4L * index, index);
+        localTail++;
+        INT.setRelease(sqRing, sqTail, localTail); // the entry is visible before the tail that publishes it
+        unsubmitted++;
+        return true;
+    }
+
+    /**
+     * Passes every queued entry to the kernel and sleeps until at least {@code minComplete} completions
+     * are available. Returns the number of entries submitted.
+     */
+    public int submitAndWait(int minComplete) {
+        int submitted = 0;
+        while (true) {
+            long r;
+            try {
+                r = (long) ENTER.invokeExact(captured, SYS_IO_URING_ENTER, (long) ring.fd(), (long) unsubmitted, (long) minComplete,
+                        (long) (minComplete > 0 ? IORING_ENTER_GETEVENTS : 0), 0L, 0L);
+            } catch (Throwable t) {
+                throw t instanceof RuntimeException e ? e : new IllegalStateException(t);
+            }
+            if (r >= 0) {
+                unsubmitted -= (int) r;
+                submitted += (int) r;
+                if (unsubmitted == 0) return submitted;
+                continue; // the kernel took part of the batch: pass it the rest
+            }
+            int errno = (int) ERRNO.get(captured, 0L);
+            if (errno == EINTR) continue;
+            if ((errno == EAGAIN || errno == EBUSY) && pendingCompletions() > 0) return submitted; // reap, then go on
+            throw new ErrnoException("io_uring_enter", errno);
+        }
+    }
+
+    /** Completions waiting to be reaped. */
+    public int pendingCompletions() {
+        return (int) INT.getAcquire(cqRing, cqTail) - (int) INT.getAcquire(cqRing, cqHead);
+    }
+
+    /** Hands every available completion to {@code sink} and returns how many there were. */
+    public int reap(Completions sink) {
+        int head = (int) INT.getAcquire(cqRing, cqHead);
+        int tail = (int) INT.getAcquire(cqRing, cqTail);
+        int n = 0;
+        for (; head != tail; head++, n++) {
+            long at = cqes + CQE.byteSize() * (head & cqMask);
+            long userData = (long) CQE_USER_DATA.get(cqRing, at);
+            int res = (int) CQE_RES.get(cqRing, at);
+            INT.setRelease(cqRing, cqHead, head + 1); // the slot is free for the kernel once read
+            sink.complete(userData, res);
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        Libc.munmap(sqRing.address(), sqRingBytes);
+        Libc.munmap(cqRing.address(), cqRingBytes);
+        Libc.munmap(sqes.address(), sqesBytes);
+        ring.close();
+        arena.close();
+    }
+}
