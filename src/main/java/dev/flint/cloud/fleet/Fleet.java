@@ -324,6 +324,7 @@ public final class Fleet implements InstanceRuntime.Listener {
     public void exited(String instanceId, String detail) {
         boolean relaunch = false;
         Path deleteVolume = null;
+        boolean terminated = false;
         synchronized (lock) {
             Optional<Versioned<InstanceRecord>> found = find(instanceId);
             if (found.isEmpty()) return;
@@ -340,6 +341,7 @@ public final class Fleet implements InstanceRuntime.Listener {
                     // Volumes marked DeleteOnTermination go, the others become available; an instance from before
                     // volume records has only its root file.
                     if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
+                    terminated = true;
                 }
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
                         "User initiated (" + when + ")", "Client.UserInitiatedShutdown"));
@@ -355,10 +357,8 @@ public final class Fleet implements InstanceRuntime.Listener {
             }
             if (relaunch) launching.add(instanceId);
         }
-        if (deleteVolume != null) {
-            Volumes.delete(deleteVolume);
-            membershipChanged();
-        }
+        if (deleteVolume != null) Volumes.delete(deleteVolume);
+        if (terminated) membershipChanged(); // it leaves its groups, and the packet filter forgets its address
         if (relaunch) {
             executor.execute(() -> {
                 try {
