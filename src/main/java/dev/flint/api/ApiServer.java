@@ -208,7 +208,8 @@ public final class ApiServer implements AutoCloseable {
             } catch (ApiException e) {
                 refuse(response, callback, metric, method, path, e);
                 return;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
+                // A bug must still get an answer: left to the pool, the request would hang until the client gave up.
                 vmm.metrics().increment(metric + "_fails");
                 LOG.log(Level.WARNING, method + " " + path + " failed", e);
                 answer = new ApiRoutes.Answer(500, new Fault("internal error: " + e));
