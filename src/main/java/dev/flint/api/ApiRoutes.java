@@ -150,6 +150,12 @@ final class ApiRoutes {
         return id.indexOf('/') >= 0 ? null : id;
     }
 
+    /**
+     * Operations Flint serves that Firecracker's spec does not have (see docs/firecracker-api.md):
+     * detaching a hot-attached NVMe drive.
+     */
+    static final Set<String> FLINT_EXTENSIONS = Set.of("DELETE /drives/{id}");
+
     /** Every (method, pattern) this table knows, implemented or not: tests check it covers the spec. */
     static Set<String> knownOperations() {
         Set<String> all = new java.util.TreeSet<>();
