@@ -61,11 +61,14 @@ final class DeviceCommand extends CommandGroup {
                 context.out().println("serving " + drive.path() + (drive.readOnly() ? " (read-only)" : "") + " on " + socket);
                 context.out().flush();
                 while (true) {
+                    String error;
                     try (BackendConnection connection = new BackendConnection(listener.accept(), backend)) {
-                        String error = connection.run();
-                        context.err().println(error == null ? "flint: front end disconnected"
-                                : "flint: front end connection closed: " + error);
+                        error = connection.run();
                     }
+                    // Said only once the connection's descriptors and mappings are released, so that a
+                    // supervisor reading this line sees the back end as it will stay.
+                    context.err().println(error == null ? "flint: front end disconnected"
+                            : "flint: front end connection closed: " + error);
                 }
             }
         }

@@ -336,11 +336,12 @@ public final class Fleet implements InstanceRuntime.Listener {
             String when = REASON_TIME.format(clock.instant());
             switch (r.state()) {
                 case SHUTTING_DOWN -> {
+                    // Volumes marked DeleteOnTermination go, the others become available; an instance from before
+                    // volume records has only its root file. This comes before the state, since readers see the
+                    // store without this lock: whoever sees "terminated" must also see the volumes released.
+                    if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
                     transition(instanceId, x -> x.withState(InstanceState.TERMINATED, "User initiated (" + when + ")",
                             "Client.UserInitiatedShutdown"));
-                    // Volumes marked DeleteOnTermination go, the others become available; an instance from before
-                    // volume records has only its root file.
-                    if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
                     terminated = true;
                 }
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
