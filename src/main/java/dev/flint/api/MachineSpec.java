@@ -21,7 +21,15 @@ import java.util.Objects;
 public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib,
                           List<DriveSpec> drives, List<NetSpec> networkInterfaces, boolean entropy,
                           Path serialOut, boolean bootTimer, VsockSpec vsock, int emptyNvmeControllers,
-                          BalloonSpec balloon) {
+                          BalloonSpec balloon, boolean trackDirtyPages) {
+
+    /** Without dirty page tracking. */
+    public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
+                       List<NetSpec> networkInterfaces, boolean entropy, Path serialOut, boolean bootTimer, VsockSpec vsock,
+                       int emptyNvmeControllers, BalloonSpec balloon) {
+        this(kernel, initrd, cmdline, vcpus, memoryMib, drives, networkInterfaces, entropy, serialOut, bootTimer, vsock,
+                emptyNvmeControllers, balloon, false);
+    }
 
     /** Without a balloon. */
     public MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, long memoryMib, List<DriveSpec> drives,
@@ -114,6 +122,6 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
     MachineSpec withMmds(Mmds mmds, java.util.Collection<String> interfaces) {
         List<NetSpec> nets = networkInterfaces.stream().map(n -> interfaces.contains(n.id()) ? n.withMmds(mmds) : n).toList();
         return new MachineSpec(kernel, initrd, cmdline, vcpus, memoryMib, drives, nets, entropy, serialOut, bootTimer, vsock,
-                emptyNvmeControllers, balloon);
+                emptyNvmeControllers, balloon, trackDirtyPages);
     }
 }

@@ -92,7 +92,6 @@ final class VmResources {
         }
         if (c.memSizeMib() < 1) throw ApiException.badRequest("mem_size_mib must be at least 1, not " + c.memSizeMib());
         if (c.smt()) throw ApiException.notSupported("smt (simultaneous multithreading)");
-        if (c.trackDirtyPages()) throw ApiException.notSupported("track_dirty_pages (snapshots)");
         if (c.cpuTemplate() != null && !c.cpuTemplate().equals("None")) {
             throw ApiException.notSupported("cpu_template " + c.cpuTemplate());
         }
@@ -360,7 +359,7 @@ final class VmResources {
                 vsock == null ? null : new MachineSpec.VsockSpec(vsock.guestCid(), Path.of(vsock.udsPath())),
                 machine.nvmeControllers() == null ? 0 : machine.nvmeControllers(),
                 balloon == null ? null : new MachineSpec.BalloonSpec(balloon.amountMib(), balloon.deflateOnOom(),
-                        balloon.statsPollingIntervalS()));
+                        balloon.statsPollingIntervalS()), Boolean.TRUE.equals(machine.trackDirtyPages()));
     }
 
     private static void checkDeviceId(String id, String what) {

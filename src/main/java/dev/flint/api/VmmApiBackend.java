@@ -72,6 +72,7 @@ public final class VmmApiBackend implements VmmBackend {
                 MachineSpec.BalloonSpec b = spec.balloon();
                 config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));
             }
+            if (spec.trackDirtyPages()) config = config.withDirtyPageTracking(true);
             started = Vmm.start(config, engines.select(engineName), guest);
         } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
                  | BalloonException | VhostUserException e) {
@@ -134,8 +135,13 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
+        createSnapshot(state, memory, netIds, false);
+    }
+
+    @Override
+    public void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds, boolean diff) {
         try {
-            running().snapshot(state, memory, netIds);
+            running().snapshot(state, memory, netIds, diff ? dev.flint.vmm.SnapshotType.DIFF : dev.flint.vmm.SnapshotType.FULL);
         } catch (dev.flint.machine.state.SnapshotException e) {
             throw new BackendException(e.getMessage(), e);
         }
@@ -145,12 +151,19 @@ public final class VmmApiBackend implements VmmBackend {
     public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
                                                                    boolean resume, Map<String, String> tapOverrides,
                                                                    java.nio.file.Path serialOut) {
+        return loadSnapshot(state, memory, resume, tapOverrides, serialOut, false);
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut, boolean trackDirtyPages) {
         if (vmm != null) throw new BackendException("the microVM is already running");
         Console guest = guestConsole(serialOut);
         Vmm restored;
         try {
             var engine = engines.select(engineName);
-            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides);
+            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides, trackDirtyPages);
         } catch (dev.flint.machine.state.SnapshotException | dev.flint.machine.GuestMemoryFileException | VmConfigException
                  | EngineException | DiskImageException | TapException | VsockException e) {
             release(guest);

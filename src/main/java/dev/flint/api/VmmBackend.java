@@ -88,6 +88,27 @@ public interface VmmBackend {
     }
 
     /**
+     * As {@link #createSnapshot(java.nio.file.Path, java.nio.file.Path, java.util.List)}; with {@code diff} the
+     * memory file holds only the pages written since the last snapshot (the machine tracks dirty pages:
+     * {@link MachineSpec#trackDirtyPages()} or a load with tracking).
+     */
+    default void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, java.util.List<String> netIds, boolean diff) {
+        if (diff) throw new BackendException("this VMM cannot take Diff snapshots");
+        createSnapshot(state, memory, netIds);
+    }
+
+    /**
+     * As {@link #loadSnapshot(java.nio.file.Path, java.nio.file.Path, boolean, Map, java.nio.file.Path)}; with
+     * {@code trackDirtyPages} the loaded machine tracks the pages written from then on, for Diff snapshots.
+     */
+    default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
+                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut,
+                                                       boolean trackDirtyPages) {
+        if (trackDirtyPages) throw new BackendException("this VMM cannot track dirty pages");
+        return loadSnapshot(state, memory, resume, tapOverrides, serialOut);
+    }
+
+    /**
      * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
      * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
      * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}.

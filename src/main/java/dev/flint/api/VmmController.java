@@ -61,6 +61,8 @@ public final class VmmController implements AutoCloseable {
     private InstanceState state = InstanceState.NOT_STARTED;
     /** The network interface ids of the started machine, in device order (a snapshot records them). */
     private List<String> netIds = List.of();
+    /** Whether the running microVM logs written pages (booted or loaded with track_dirty_pages): Diff snapshots need it. */
+    private boolean trackingDirtyPages;
     /** The started machine's NVMe controllers (drives' and empty ones), the targets of hot attach. */
     private int nvmeControllers;
     /** Where each NVMe drive of the running machine sits (boot-time drives: namespace 1 of their own controller). */
@@ -402,22 +404,26 @@ public final class VmmController implements AutoCloseable {
     }
 
     /**
-     * {@code PUT /snapshot/create}: a Full snapshot of the paused microVM. Diff snapshots need dirty-page
-     * tracking, which Flint does not offer, so they are refused (as Firecracker refuses them without
-     * {@code track_dirty_pages}).
+     * {@code PUT /snapshot/create}: a snapshot of the paused microVM, Full (the default) or Diff. A Diff needs
+     * dirty page tracking, on since boot ({@code track_dirty_pages} in {@code PUT /machine-config}) or since
+     * the load ({@code track_dirty_pages} in {@code PUT /snapshot/load}); without it the request is refused.
      */
     public synchronized void createSnapshot(dev.flint.api.model.SnapshotCreateParams params) {
         Path statePath = VmResources.hostPath(VmResources.required(params.snapshotPath(), "snapshot_path"), "snapshot_path");
         Path memPath = VmResources.hostPath(VmResources.required(params.memFilePath(), "mem_file_path"), "mem_file_path");
         String type = params.snapshotType() == null ? "Full" : params.snapshotType();
         VmResources.oneOf(type, "snapshot_type", java.util.Set.of("Full", "Diff"));
-        if (type.equals("Diff")) throw ApiException.notSupported("snapshot_type Diff (dirty page tracking)");
         postBoot();
         if (state != InstanceState.PAUSED) {
             throw ApiException.badRequest("the microVM must be paused to create a snapshot (PATCH /vm {\"state\": \"Paused\"} first)");
         }
+        boolean diff = type.equals("Diff");
+        if (diff && !trackingDirtyPages) {
+            throw ApiException.badRequest("snapshot_type Diff needs dirty page tracking, which is off for this microVM: set "
+                    + "\"track_dirty_pages\": true in PUT /machine-config before InstanceStart, or in PUT /snapshot/load");
+        }
         try {
-            backend.createSnapshot(statePath, memPath, netIds);
+            backend.createSnapshot(statePath, memPath, netIds, diff);
         } catch (VmmBackend.BackendException e) {
             throw ApiException.badRequest("cannot create the snapshot: " + e.getMessage());
         }
@@ -440,9 +446,8 @@ public final class VmmController implements AutoCloseable {
             memFile = VmResources.required(params.memBackend().backendPath(), "mem_backend.backend_path");
         }
         Path memPath = VmResources.hostPath(memFile, "mem_backend.backend_path");
-        if (Boolean.TRUE.equals(params.trackDirtyPages()) || Boolean.TRUE.equals(params.enableDiffSnapshots())) {
-            throw ApiException.notSupported("track_dirty_pages (diff snapshots)");
-        }
+        // enable_diff_snapshots is the field's deprecated name.
+        boolean track = Boolean.TRUE.equals(params.trackDirtyPages()) || Boolean.TRUE.equals(params.enableDiffSnapshots());
         if (Boolean.TRUE.equals(params.clockRealtime())) throw ApiException.notSupported("clock_realtime");
         if (params.hugePages() != null && !params.hugePages().equals("None") && !params.hugePages().equals("Snapshot")) {
             throw ApiException.notSupported("huge_pages " + params.hugePages());
@@ -463,12 +468,13 @@ public final class VmmController implements AutoCloseable {
         boolean resume = Boolean.TRUE.equals(params.resumeVm());
         CompletableFuture<StopReason> running;
         try {
-            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut());
+            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut(), track);
         } catch (VmmBackend.BackendException e) {
             LOG.warning("snapshot load failed: " + e.getMessage());
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
         }
         state = resume ? InstanceState.RUNNING : InstanceState.PAUSED;
+        trackingDirtyPages = track;
         LOG.info(() -> "microVM " + instanceId + " loaded from snapshot " + statePath + (resume ? " and resumed" : " (paused)"));
         running.whenComplete((reason, failure) -> {
             StopReason why = failure != null ? new StopReason.Error(failure.toString(), failure) : reason;
@@ -506,6 +512,7 @@ public final class VmmController implements AutoCloseable {
             throw ApiException.badRequest("cannot start the microVM: " + e.getMessage());
         }
         state = InstanceState.RUNNING;
+        trackingDirtyPages = spec.trackDirtyPages();
         nvmeControllers = spec.nvmeControllers();
         int controller = 0;
         for (MachineSpec.DriveSpec d : spec.drives()) if (d.nvme()) nvmeSlots.put(d.id(), new NvmeSlot(controller++, 1));

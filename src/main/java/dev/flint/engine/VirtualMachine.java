@@ -50,6 +50,20 @@ public interface VirtualMachine extends AutoCloseable {
         throw new SnapshotException("snapshots are not supported on the " + engineName() + " engine yet");
     }
 
+    /**
+     * For a Diff snapshot of the paused machine: adds to {@code pages} (the machine's log, which already
+     * holds what devices wrote through GuestMemory) every RAM page this engine's vCPUs wrote since the last
+     * call or since the VM was created, and starts the engine's next interval. An engine whose vCPU stores
+     * already mark that log (emu) has nothing to add; one that logs in the hypervisor (kvm:
+     * {@code KVM_GET_DIRTY_LOG}, which clears as it reads) copies its bitmap in. The caller clears
+     * {@code pages} only once the snapshot is written, so a failed write loses nothing. Engines that cannot
+     * refuse with a one-line {@link SnapshotException}.
+     */
+    default void collectDirtyPages(dev.flint.machine.DirtyPages pages) {
+        throw new SnapshotException("Diff snapshots are not supported on the " + engineName()
+                + " engine yet (its vCPUs' dirty pages are not collected); take a Full snapshot");
+    }
+
     /** Asks every vCPU to leave guest mode and end; returns once all vCPU threads have ended. */
     void stop();
 

@@ -36,6 +36,8 @@ public final class GuestMemory implements AutoCloseable {
     private final long highSize;
     /** Told of every write through the accessors here (device DMA, loaders), or null. */
     private volatile WriteWatch watch;
+    /** The pages written since the last snapshot, when dirty page tracking is on; else null. */
+    private volatile DirtyPages dirty;
 
     /**
      * Learns which RAM the accessors of {@link GuestMemory} may have written: the emu engine uses it to
@@ -121,29 +123,23 @@ public final class GuestMemory implements AutoCloseable {
         return new GuestMemory(mapping, mapping.segment());
     }
 
-    /** Writes all of RAM to {@code file} (replacing it), for a snapshot's memory file; the VM must be paused. */
+    /**
+     * Writes all of RAM to {@code file}, for a Full snapshot's memory file; the VM must be paused. See
+     * {@link MemoryFile} (zero pages are holes; a file of RAM's size is overwritten in place, never truncated).
+     */
     public void writeTo(java.nio.file.Path file) throws java.io.IOException {
-        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
-            // Pages of zeros become holes: a mostly idle guest's memory file stays small on disk.
-            for (long off = 0; off < ram.byteSize(); off += 4096) {
-                MemorySegment page = ram.asSlice(off, 4096);
-                if (isZero(page)) continue;
-                java.nio.ByteBuffer b = page.asByteBuffer();
-                while (b.hasRemaining()) ch.write(b, off + b.position());
-            }
-            if (ch.size() < ram.byteSize()) {
-                ch.write(java.nio.ByteBuffer.allocate(1), ram.byteSize() - 1); // extend: a trailing hole
-            }
-            ch.force(false);
-        }
+        MemoryFile.writeFull(ram, file);
     }
 
-    private static boolean isZero(MemorySegment page) {
-        for (long i = 0; i < page.byteSize(); i += 8) {
-            if (page.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) return false;
-        }
-        return true;
+    /**
+     * Writes the pages written since tracking began or since the last {@link DirtyPages#clear} to
+     * {@code file}, for a Diff snapshot's memory file, and returns how many; the VM must be paused and
+     * {@link #trackDirtyPages()} on (IllegalStateException otherwise).
+     */
+    public int writeDirtyTo(java.nio.file.Path file) throws java.io.IOException {
+        DirtyPages d = dirty;
+        if (d == null) throw new IllegalStateException("dirty page tracking is off");
+        return MemoryFile.writeDiff(ram, d, file);
     }
 
     /**
@@ -186,8 +182,23 @@ public final class GuestMemory implements AutoCloseable {
     private long written(long off, long len) {
         WriteWatch w = watch;
         if (w != null) w.written(off, len);
+        DirtyPages d = dirty;
+        if (d != null) d.mark(off, len);
         return off;
     }
+
+    /**
+     * Turns on dirty page tracking (Firecracker's {@code track_dirty_pages}) and returns the log; idempotent.
+     * From now on every write through the accessors here marks its pages. Call it before the engine is
+     * created: an engine learns at creation whether it must log its vCPUs' stores too.
+     */
+    public synchronized DirtyPages trackDirtyPages() {
+        if (dirty == null) dirty = new DirtyPages(ram.byteSize());
+        return dirty;
+    }
+
+    /** The dirty page log, or null when tracking is off. */
+    public DirtyPages dirtyPages() { return dirty; }
     public long size() { return ram.byteSize(); }
     public long lowRamSize() { return lowSize; }
     public long highRamSize() { return highSize; }
@@ -276,8 +287,7 @@ public final class GuestMemory implements AutoCloseable {
         // After close the address may belong to another mapping; devices stop before memory is freed.
         if (!ram.scope().isAlive()) throw new IllegalStateException("guest memory is closed");
         MemoryAdvice.advise(ram.address() + off, len, discardAdvice);
-        WriteWatch w = watch;
-        if (w != null) w.written(off, len); // the pages now read as zeroes: code translated from them is stale
+        written(off, len); // the pages now read as zeroes: code translated from them is stale, a Diff must hold them
     }
 
     @Override

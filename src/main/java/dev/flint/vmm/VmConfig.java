@@ -33,10 +33,12 @@ import java.util.List;
  *                  with {@link Vmm#attachNvmeNamespace}
  * @param debugExitPort the I/O port of an isa-debug-exit device ({@code --debug-exit}), or -1 for none
  * @param balloon   a virtio-balloon device, or null for none
+ * @param trackDirtyPages whether guest RAM's written pages are logged from boot (Firecracker's
+ *                  {@code track_dirty_pages}), which Diff snapshots need
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                        List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                       int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon) {
+                       int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon, boolean trackDirtyPages) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -74,10 +76,28 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
             throw new VmConfigException("the balloon's target of " + balloon.amountMib() + " MiB is more than the guest's "
                     + memoryMib + " MiB of memory");
         }
+        if (trackDirtyPages && drives.stream().anyMatch(d -> d.iface() == DriveConfig.Interface.VHOST_USER)) {
+            throw new VmConfigException("dirty page tracking cannot see what a vhost-user back end writes to guest memory: "
+                    + "track_dirty_pages and a vhost-user drive do not go together");
+        }
         var taps = new java.util.HashSet<String>();
         for (NetConfig net : nets) {
             if (!taps.add(net.tap())) throw new VmConfigException("TAP device " + net.tap() + " is given twice");
         }
+    }
+
+    /** A machine without dirty page tracking. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
+                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
+                    int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon) {
+        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers,
+                debugExitPort, balloon, false);
+    }
+
+    /** The same machine with dirty page tracking on or off. */
+    public VmConfig withDirtyPageTracking(boolean track) {
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
+                emptyNvmeControllers, debugExitPort, balloon, track);
     }
 
     /** A machine without a balloon. */
@@ -91,7 +111,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
     /** The same machine with {@code balloon} (null: none). */
     public VmConfig withBalloon(BalloonConfig balloon) {
         return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon);
+                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages);
     }
 
     /** A machine without the isa-debug-exit device. */

@@ -6,6 +6,7 @@ import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
 import dev.flint.engine.VirtualMachine;
 import dev.flint.engine.VmSetup;
+import dev.flint.machine.DirtyPages;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.StopReason;
 import dev.flint.machine.bus.Bus;
@@ -82,6 +83,8 @@ public final class Vmm implements AutoCloseable {
         // A vhost-user back end in another process maps guest RAM, so RAM is a shared memfd then.
         boolean shared = config.drives().stream().anyMatch(d -> d.iface() == DriveConfig.Interface.VHOST_USER);
         GuestMemory memory = shared ? GuestMemory.allocateShared(config.memoryBytes()) : GuestMemory.allocate(config.memoryBytes());
+        // Before the engine and the loader: the engine takes the log at creation, the kernel's pages count.
+        if (config.trackDirtyPages()) memory.trackDirtyPages();
         VirtualMachine vm = null;
         X86Board board = null;
         try {
@@ -143,27 +146,48 @@ public final class Vmm implements AutoCloseable {
         paused = false;
     }
 
-    /**
-     * Writes a full snapshot of the paused machine: its state to {@code statePath} (see
-     * {@link dev.flint.machine.state.StateFile}) and its RAM, raw, to {@code memPath}. {@code netIds}
-     * names the network interfaces in order, for network overrides on load. The machine stays paused.
-     * A machine or engine that cannot be snapshotted is a one-line {@link SnapshotException}; nothing is
-     * written then.
-     */
+    /** A Full snapshot; see {@link #snapshot(Path, Path, List, SnapshotType)}. */
     public synchronized void snapshot(Path statePath, Path memPath, List<String> netIds) {
+        snapshot(statePath, memPath, netIds, SnapshotType.FULL);
+    }
+
+    /**
+     * Writes a snapshot of the paused machine: its state to {@code statePath} (see
+     * {@link dev.flint.machine.state.StateFile}) and its RAM, raw, to {@code memPath}: all of it
+     * ({@link SnapshotType#FULL}) or only the pages written since the last snapshot, boot or load
+     * ({@link SnapshotType#DIFF}, which needs dirty page tracking); see {@link dev.flint.machine.MemoryFile}.
+     * {@code netIds} names the network interfaces in order, for network overrides on load. The machine
+     * stays paused. A machine or engine that cannot be snapshotted is a one-line {@link SnapshotException};
+     * then nothing is written and the dirty page log keeps every mark, so the next Diff still holds them.
+     */
+    public synchronized void snapshot(Path statePath, Path memPath, List<String> netIds, SnapshotType type) {
         if (closed) throw new SnapshotException("the microVM has stopped");
         if (!paused) throw new SnapshotException("the microVM must be paused to take a snapshot");
+        DirtyPages dirty = memory.dirtyPages();
+        if (type == SnapshotType.DIFF && dirty == null) {
+            throw new SnapshotException("a Diff snapshot needs dirty page tracking: set track_dirty_pages when configuring "
+                    + "the machine (or loading its snapshot)");
+        }
         StateWriter state = new StateWriter();
         SnapshotConfig.save(state, config, netIds, board.netMacs());
         vm.save(state);
         board.save(state);
+        // The engine's own log (kvm's) joins the machine's; the marks are cleared only once all is written.
+        if (dirty != null) vm.collectDirtyPages(dirty);
         try {
-            memory.writeTo(memPath);
+            if (type == SnapshotType.DIFF) {
+                int pages = memory.writeDirtyTo(memPath);
+                LOG.fine(() -> "Diff snapshot: " + pages + " dirty pages");
+            } else {
+                memory.writeTo(memPath);
+            }
         } catch (IOException e) {
             throw new SnapshotException("cannot write memory file " + memPath + ": " + e.getMessage(), e);
         }
         StateFile.write(statePath, engineName, state);
-        LOG.info(() -> "snapshot written: " + statePath + " and " + memPath);
+        // As in Firecracker, any snapshot (Full too) starts the next Diff's interval.
+        if (dirty != null) dirty.clear();
+        LOG.info(() -> type + " snapshot written: " + statePath + " and " + memPath);
     }
 
     /**
@@ -174,10 +198,21 @@ public final class Vmm implements AutoCloseable {
      */
     public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
                               Map<String, String> tapOverrides) {
+        return restore(statePath, memPath, engine, console, resume, tapOverrides, false);
+    }
+
+    /**
+     * As {@link #restore(Path, Path, Engine, Console, boolean, Map)}; with {@code trackDirtyPages} the
+     * restored machine logs written pages from the load on, so its next Diff snapshot holds what changed
+     * since this memory file (Firecracker's {@code track_dirty_pages} on load).
+     */
+    public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
+                              Map<String, String> tapOverrides, boolean trackDirtyPages) {
         StateReader state = StateFile.read(statePath, engine.name());
-        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides);
+        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides).withDirtyPageTracking(trackDirtyPages);
         StopSignal stops = new StopSignal();
         GuestMemory memory = GuestMemory.mapSnapshot(memPath, config.memoryBytes());
+        if (trackDirtyPages) memory.trackDirtyPages(); // before the engine: its vCPUs take the log at creation
         VirtualMachine vm = null;
         X86Board board = null;
         try {

@@ -89,15 +89,27 @@ final class FakeBackend implements VmmBackend {
 
     @Override
     public synchronized void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds) {
-        calls.add("snapshot " + state + " " + memory + " " + netIds);
+        createSnapshot(state, memory, netIds, false);
+    }
+
+    @Override
+    public synchronized void createSnapshot(java.nio.file.Path state, java.nio.file.Path memory, List<String> netIds, boolean diff) {
+        calls.add((diff ? "snapshot-diff " : "snapshot ") + state + " " + memory + " " + netIds);
     }
 
     @Override
     public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
                                                                    boolean resume, Map<String, String> tapOverrides,
                                                                    java.nio.file.Path serialOut) {
+        return loadSnapshot(state, memory, resume, tapOverrides, serialOut, false);
+    }
+
+    @Override
+    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
+                                                                   boolean resume, Map<String, String> tapOverrides,
+                                                                   java.nio.file.Path serialOut, boolean trackDirtyPages) {
         if (refuseStart != null) throw new BackendException(refuseStart);
-        calls.add("load " + state + " " + memory + (resume ? " resume" : "") + " " + tapOverrides);
+        calls.add("load " + state + " " + memory + (resume ? " resume" : "") + (trackDirtyPages ? " track" : "") + " " + tapOverrides);
         return running;
     }
 

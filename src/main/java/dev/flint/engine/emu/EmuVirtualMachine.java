@@ -33,9 +33,12 @@ final class EmuVirtualMachine implements VirtualMachine {
     private boolean started;
     private boolean closed;
     private GuestProfiler profiler;
+    /** The dirty page log the vCPUs' stores mark (set when tracking was on at creation), or null. */
+    private final dev.flint.machine.DirtyPages dirtyLog;
 
     EmuVirtualMachine(VmSetup setup, InterruptHardware irq, GuestClock clock, IntFunction<FpuUnit> fpus) {
         this.setup = setup;
+        this.dirtyLog = setup.memory().dirtyPages();
         this.irq = irq;
         this.clock = clock;
         CpuOptions options = CpuOptions.fromSystemProperties();
@@ -80,6 +83,18 @@ final class EmuVirtualMachine implements VirtualMachine {
             try (var s = state.section("emu.vcpu." + i)) { vcpus.get(i).save(s); }
         }
         irq.save(state);
+    }
+
+    /**
+     * Nothing to add: every vCPU store marks the machine's log itself ({@code PhysicalMemory}), as long as
+     * tracking was on when this VM was created (the vCPUs' memory views take the log then).
+     */
+    @Override
+    public synchronized void collectDirtyPages(dev.flint.machine.DirtyPages pages) {
+        if (!started || !gate.allParked()) throw new SnapshotException("the microVM must be paused to take a snapshot");
+        if (pages == null || pages != dirtyLog) {
+            throw new SnapshotException("dirty page tracking was not on when this microVM was built (track_dirty_pages)");
+        }
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.flint.engine.emu.mmu;
 
 import dev.flint.engine.emu.irq.CpuInterruptPort;
+import dev.flint.machine.DirtyPages;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.bus.Bus;
 
@@ -24,6 +25,11 @@ public final class PhysicalMemory {
     private final Bus mmio;
     private final CpuInterruptPort apic;
     private final CodePages codePages;
+    /**
+     * The machine's dirty page log when dirty page tracking is on (a Diff snapshot holds what it marks), else
+     * null. Fixed at creation: tracking is turned on before the engine is built.
+     */
+    private final DirtyPages dirty;
     /** Set when one of this vCPU's stores hit a page holding decoded code; the CPU ends its block then. */
     private boolean codeStored;
 
@@ -33,6 +39,7 @@ public final class PhysicalMemory {
         this.mmio = mmio;
         this.apic = apic;
         this.codePages = CodePages.of(memory);
+        this.dirty = memory.dirtyPages();
     }
 
     /** The machine's record of which pages hold decoded code. */
@@ -43,8 +50,13 @@ public final class PhysicalMemory {
 
     public void clearCodeStored() { codeStored = false; }
 
-    /** After a store at host offset {@code off}: tells the code tracker (bytes already written). */
+    /**
+     * After a store at host offset {@code off}: tells the code tracker (bytes already written) and the
+     * dirty page log. Every guest store to RAM comes through here (plain, CAS, and the bulk string paths,
+     * which store a byte of their page first).
+     */
     void stored(long off) {
+        if (dirty != null) dirty.mark(off);
         if (codePages.stored(off)) codeStored = true;
     }
 
