@@ -54,7 +54,8 @@ public final class Main {
                     .addSubcommand(new CommandLine(new CloudCommand()).addSubcommand(new CloudCommand.Serve(context))
                             .addSubcommand(new CloudCommand.Env(context)).addSubcommand(new CloudCommand.Image(context)))
                     .addSubcommand(new JailerCommand(context.err()))
-                    .addSubcommand(new CommandLine(new DeviceCommand()).addSubcommand(new DeviceCommand.Blk(context)));
+                    .addSubcommand(new CommandLine(new DeviceCommand()).addSubcommand(new DeviceCommand.Blk(context)))
+                    .addSubcommand(new CommandLine(new SnapshotCommand()).addSubcommand(new SnapshotCommand.Rebase(context)));
         }
         cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
                 new Console(context.in(), context.out()))));
