@@ -5,7 +5,11 @@
 #   restore — `bin/flint vmm` from process start, through PUT /snapshot/load (resume_vm) of a snapshot of
 #             that guest at its shell prompt, until the restored shell answers the same way.
 # The snapshot is taken once, from the first cold boot (pause, PUT /snapshot/create). Prints per-run
-# figures, medians and their ratio. Usage: bench/snapshot.sh [RUNS]   (default 5). Needs curl.
+# figures, medians and their ratio. The first cold boot runs with track_dirty_pages: after its Full
+# snapshot the guest is resumed, answers one more command and is snapshotted again as a Diff; the
+# time to create each and their memory files' data on disk are printed (the Diff's is merged onto a
+# copy of the Full one with `flint snapshot rebase`, timed too).
+# Usage: bench/snapshot.sh [RUNS]   (default 5). Needs curl.
 set -euo pipefail
 runs=${1:-5}
 
@@ -72,7 +76,8 @@ for i in $(seq "$runs"); do
     start=$(now_ms)
     start_vmm
     api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"console=ttyS0 reboot=k panic=-1\"}" >/dev/null
-    api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' >/dev/null
+    track=false; (( i == 1 )) && track=true
+    api PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": 256, \"track_dirty_pages\": $track}" >/dev/null
     [[ $(api PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] || { cat "$log" >&2; exit 1; }
     until grep -q 'Flint guest: busybox' "$log" && tail -c 200 "$log" | grep -q '# '; do
         kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
@@ -83,8 +88,18 @@ for i in $(seq "$runs"); do
     echo "$cold" >> "$work/cold.txt"
     if (( i == 1 )); then
         [[ $(api PATCH /vm '{"state": "Paused"}') == 204 ]] || { cat "$log" >&2; exit 1; }
+        rm -f "$work/vm.mem" "$work/diff.mem"
+        t0=$(now_ms)
         code=$(api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$work/vm.state\", \"mem_file_path\": \"$work/vm.mem\"}")
         [[ $code == 204 ]] || { echo "snapshot/create answered $code" >&2; cat "$log" >&2; exit 1; }
+        full_ms=$(( $(now_ms) - t0 ))
+        [[ $(api PATCH /vm '{"state": "Resumed"}') == 204 ]] || { cat "$log" >&2; exit 1; }
+        await_answer "dirty$i"
+        [[ $(api PATCH /vm '{"state": "Paused"}') == 204 ]] || { cat "$log" >&2; exit 1; }
+        t0=$(now_ms)
+        code=$(api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$work/diff.state\", \"mem_file_path\": \"$work/diff.mem\"}")
+        [[ $code == 204 ]] || { echo "snapshot/create Diff answered $code" >&2; cat "$log" >&2; exit 1; }
+        diff_ms=$(( $(now_ms) - t0 ))
     fi
     stop_vmm
     printf 'run %d  cold boot to a shell answer: %6d ms\n' "$i" "$cold"
@@ -105,3 +120,14 @@ cold=$(median < "$work/cold.txt"); restore=$(median < "$work/restore.txt")
 printf '\nmedian of %d, process start to the guest shell answering on its serial console (emu):\n' "$runs"
 printf '  cold boot %d ms   restore %d ms   ratio %.1fx   load average: %s\n' "$cold" "$restore" \
     "$(echo "$cold / $restore" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The Diff: what it costs next to the Full snapshot, and merging it back.
+data_kib() { echo $(( $(stat -c '%b * %B' "$1") / 1024 )); }
+cp --sparse=always "$work/vm.mem" "$work/merged.mem"
+t0=$(now_ms)
+"$repo/bin/flint" snapshot rebase --memory-path "$work/merged.mem" --diff-path "$work/diff.mem" >/dev/null
+rebase_ms=$(( $(now_ms) - t0 ))
+printf '\nsnapshots of the first cold boot (256 MiB guest, track_dirty_pages):\n'
+printf '  Full  create %5d ms   memory file %6d KiB of data\n' "$full_ms" "$(data_kib "$work/vm.mem")"
+printf '  Diff  create %5d ms   memory file %6d KiB of data   (after one shell command)\n' "$diff_ms" "$(data_kib "$work/diff.mem")"
+printf '  flint snapshot rebase of the Diff onto a copy of the Full file: %d ms (JVM start included)\n' "$rebase_ms"

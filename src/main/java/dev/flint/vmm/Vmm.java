@@ -168,12 +168,19 @@ public final class Vmm implements AutoCloseable {
             throw new SnapshotException("a Diff snapshot needs dirty page tracking: set track_dirty_pages when configuring "
                     + "the machine (or loading its snapshot)");
         }
+        // The engine's own log (kvm's) joins the machine's; the marks are cleared only once all is written.
+        // A Full snapshot needs no log: an engine that cannot hand one over still takes it.
+        if (dirty != null) {
+            try {
+                vm.collectDirtyPages(dirty);
+            } catch (SnapshotException e) {
+                if (type == SnapshotType.DIFF) throw e;
+            }
+        }
         StateWriter state = new StateWriter();
         SnapshotConfig.save(state, config, netIds, board.netMacs());
         vm.save(state);
         board.save(state);
-        // The engine's own log (kvm's) joins the machine's; the marks are cleared only once all is written.
-        if (dirty != null) vm.collectDirtyPages(dirty);
         try {
             if (type == SnapshotType.DIFF) {
                 int pages = memory.writeDirtyTo(memPath);

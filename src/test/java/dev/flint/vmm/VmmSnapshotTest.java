@@ -51,6 +51,33 @@ class VmmSnapshotTest {
     }
 
     @Test
+    void aDiffNeedsTrackingAndAnEngineThatHandsOverItsDirtyPages() {
+        Path state = tmp.resolve("vm.state"), mem = tmp.resolve("vm.mem");
+        try (Vmm vmm = Vmm.start(config(), new FakeEngine("emu", Availability.yes(), vm -> { }), quiet())) {
+            vmm.pause();
+            assertEquals("a Diff snapshot needs dirty page tracking: set track_dirty_pages when configuring the machine "
+                    + "(or loading its snapshot)",
+                    assertThrows(SnapshotException.class, () -> vmm.snapshot(state, mem, List.of(), SnapshotType.DIFF)).getMessage());
+        }
+        try (Vmm vmm = Vmm.start(config().withDirtyPageTracking(true), new FakeEngine("kvm", Availability.yes(), vm -> { }), quiet())) {
+            vmm.pause();
+            // The fake VM keeps VirtualMachine's default, as the kvm engine does today (DiffSnapshotRefusalTest).
+            String refusal = assertThrows(SnapshotException.class, () -> vmm.snapshot(state, mem, List.of(), SnapshotType.DIFF)).getMessage();
+            assertTrue(refusal.startsWith("Diff snapshots are not supported on the ") && refusal.endsWith("take a Full snapshot"), refusal);
+        }
+        assertFalse(Files.exists(state) || Files.exists(mem), "a refused snapshot leaves no files");
+    }
+
+    @Test
+    void dirtyPageTrackingAndAVhostUserDriveDoNotGoTogether() {
+        var drive = new dev.flint.devices.virtio.block.DriveConfig(tmp.resolve("blk.sock"), false,
+                dev.flint.devices.virtio.block.DriveConfig.Interface.VHOST_USER, null);
+        VmConfig vhostUser = new VmConfig(kernel, null, VmConfig.DEFAULT_CMDLINE, 1, 128, "emu", List.of(drive), false, false);
+        String refusal = assertThrows(VmConfigException.class, () -> vhostUser.withDirtyPageTracking(true)).getMessage();
+        assertTrue(refusal.startsWith("dirty page tracking cannot see what a vhost-user back end writes"), refusal);
+    }
+
+    @Test
     void loadRefusesAnotherEnginesSnapshotAndAMemoryFileOfTheWrongSize() throws Exception {
         StateWriter w = new StateWriter();
         SnapshotConfig.save(w, config(), List.of(), List.of());
