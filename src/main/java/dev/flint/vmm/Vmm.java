@@ -157,8 +157,9 @@ public final class Vmm implements AutoCloseable {
      * ({@link SnapshotType#FULL}) or only the pages written since the last snapshot, boot or load
      * ({@link SnapshotType#DIFF}, which needs dirty page tracking); see {@link dev.flint.machine.MemoryFile}.
      * {@code netIds} names the network interfaces in order, for network overrides on load. The machine
-     * stays paused. A machine or engine that cannot be snapshotted is a one-line {@link SnapshotException};
-     * then nothing is written and the dirty page log keeps every mark, so the next Diff still holds them.
+     * stays paused. A machine or engine that cannot be snapshotted is a one-line {@link SnapshotException}
+     * before anything is written; a failed write leaves no state file. Either way the dirty page log keeps
+     * every mark, so the next Diff still holds them.
      */
     public synchronized void snapshot(Path statePath, Path memPath, List<String> netIds, SnapshotType type) {
         if (closed) throw new SnapshotException("the microVM has stopped");
