@@ -51,7 +51,7 @@ public final class MemoryFile {
                     if (!zero) {
                         write(ch, ram, p, q - p);
                     } else if (holes != null) {
-                        holes.punch((long) p * PAGE, (long) (q - p) * PAGE); // old data there must read as zeros
+                        punchOrZero(holes, ch, p, q - p); // old data there must read as zeros
                     }
                     p = q;
                 }
@@ -109,6 +109,16 @@ public final class MemoryFile {
         } catch (IOException | RuntimeException e) {
             raf.close();
             throw e;
+        }
+    }
+
+    /** Deallocates the pages; on a file system that cannot punch holes, writes zeros over them instead. */
+    private static void punchOrZero(FileHoles holes, FileChannel ch, int page, int count) throws IOException {
+        try {
+            holes.punch((long) page * PAGE, (long) count * PAGE);
+        } catch (ErrnoException e) {
+            ByteBuffer zeros = ByteBuffer.allocate(count * PAGE);
+            while (zeros.hasRemaining()) ch.write(zeros, (long) page * PAGE + zeros.position());
         }
     }
 
