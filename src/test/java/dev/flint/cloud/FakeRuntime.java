@@ -25,6 +25,8 @@ final class FakeRuntime implements InstanceRuntime {
     final Map<String, LaunchSpec> launched = new ConcurrentHashMap<>();
     final List<String> events = new CopyOnWriteArrayList<>();
     final Map<String, byte[]> consoles = new ConcurrentHashMap<>();
+    /** The instances the control plane told the runtime to forget. */
+    final Set<String> forgotten = ConcurrentHashMap.newKeySet();
     final List<String> survivors;
     volatile long capacityMib;
     volatile boolean ignoreShutdown;
@@ -137,6 +139,12 @@ final class FakeRuntime implements InstanceRuntime {
     @Override
     public Optional<byte[]> consoleOutput(String instanceId) {
         return Optional.ofNullable(consoles.get(instanceId));
+    }
+
+    @Override
+    public void forget(String instanceId) {
+        forgotten.add(instanceId);
+        consoles.remove(instanceId);
     }
 
     @Override

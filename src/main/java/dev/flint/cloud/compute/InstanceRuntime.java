@@ -97,6 +97,13 @@ public interface InstanceRuntime extends AutoCloseable {
     Optional<byte[]> consoleOutput(String instanceId);
 
     /**
+     * Drops what the runtime kept of an instance that is gone for good (a terminated instance the control plane
+     * no longer lists): its console log and working folder. Never called while its VMM runs.
+     */
+    default void forget(String instanceId) {
+    }
+
+    /**
      * After a daemon restart: takes back the VMMs that outlived the previous daemon and still run. Returns
      * the ids it adopted; their later exits reach the listener like any other.
      */

@@ -557,6 +557,19 @@ public final class VmmRuntime implements InstanceRuntime {
         }
     }
 
+    @Override
+    public void forget(String instanceId) {
+        if (!instanceId.matches("[A-Za-z0-9-]{1,64}") || isRunning(instanceId)) return;
+        Path dir = instanceDir(instanceId);
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) deleteQuietly(f);
+        } catch (IOException e) {
+            // nothing kept, or already gone
+        }
+        deleteQuietly(dir);
+        deleteQuietly(socket(instanceId));
+    }
+
     private static void deleteQuietly(Path p) {
         try {
             Files.deleteIfExists(p);
