@@ -1,13 +1,7 @@
 package dev.flint.sys;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -19,13 +13,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class FileHoles implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02;
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final MethodHandle FALLOCATE = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("fallocate").orElseThrow(() -> new UnsatisfiedLinkError("libc has no fallocate")),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.captureCallState("errno"));
-    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+    private static final MethodHandle FALLOCATE = Downcalls.withErrno("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), -1);
 
     private final FileDescriptor fd;
 
@@ -38,14 +27,8 @@ public final class FileHoles implements AutoCloseable {
 
     /** Deallocates {@code length} bytes at {@code offset}; the file's size stays. */
     public void punch(long offset, long length) {
-        MemorySegment captured = CAPTURED.get();
-        int result;
-        try {
-            result = (int) FALLOCATE.invokeExact(captured, fd.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-        if (result == -1) throw new ErrnoException("fallocate(PUNCH_HOLE)", (int) ERRNO.get(captured, 0L));
+        Downcalls.checked("fallocate(PUNCH_HOLE)",
+                c -> (int) FALLOCATE.invokeExact(c, fd.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length));
     }
 
     @Override
