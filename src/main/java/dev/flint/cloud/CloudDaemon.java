@@ -199,6 +199,12 @@ public final class CloudDaemon implements AutoCloseable {
             InstanceRuntime.Listener t = target;
             if (t != null) t.exited(instanceId, detail);
         }
+
+        @Override
+        public void reset(String instanceId, String detail) {
+            InstanceRuntime.Listener t = target;
+            if (t != null) t.reset(instanceId, detail);
+        }
     }
 
     /** Registers {@code file} as the image {@code name} unless one of that name exists; returns its id. */

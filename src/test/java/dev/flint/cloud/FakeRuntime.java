@@ -126,6 +126,12 @@ final class FakeRuntime implements InstanceRuntime {
     }
 
     /** The VMM ends on its own (a crash, or the guest powered off). */
+    /** The guest reset its machine: the VMM ends and says so, as Flint's does on a reboot from inside. */
+    void guestReset(String instanceId) {
+        hotPlugged.remove(instanceId);
+        if (running.remove(instanceId)) reports.execute(() -> listener.reset(instanceId, "the guest rebooted"));
+    }
+
     void end(String instanceId, String detail) {
         hotPlugged.remove(instanceId);
         if (running.remove(instanceId)) reports.execute(() -> listener.exited(instanceId, detail));

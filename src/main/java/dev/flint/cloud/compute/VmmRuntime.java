@@ -277,6 +277,20 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     /** The VMM's last stderr line, for an error message. */
+    /**
+     * Whether the VMM ended because the guest reset its machine: a clean exit after the VMM's reset line (the log
+     * starts empty at each launch, so a line there is from this run).
+     */
+    private static boolean guestReset(Path dir, Watched w) {
+        if (w.process != null && w.process.exitValue() != 0) return false;
+        try {
+            return Files.readAllLines(dir.resolve("vmm.log"), StandardCharsets.UTF_8).stream()
+                    .anyMatch(l -> l.startsWith(dev.flint.api.VmmCommand.GUEST_RESET));
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
+    }
+
     private static String vmmError(Path dir) {
         try {
             List<String> lines = Files.readAllLines(dir.resolve("vmm.log"), StandardCharsets.UTF_8);
@@ -492,7 +506,8 @@ public final class VmmRuntime implements InstanceRuntime {
         deleteQuietly(instanceDir(id).resolve("vmm.properties"));
         deleteQuietly(socket(id));
         String detail = exitDetail(id, w);
-        notify(() -> listener.exited(id, detail));
+        if (guestReset(instanceDir(id), w)) notify(() -> listener.reset(id, "the guest rebooted"));
+        else notify(() -> listener.exited(id, detail));
     }
 
     /**

@@ -323,6 +323,16 @@ public final class Fleet implements InstanceRuntime.Listener {
 
     @Override
     public void exited(String instanceId, String detail) {
+        exited(instanceId, detail, false);
+    }
+
+    /** A reboot from inside the guest: a running instance is launched again and stays running, as on EC2. */
+    @Override
+    public void reset(String instanceId, String detail) {
+        exited(instanceId, detail, true);
+    }
+
+    private void exited(String instanceId, String detail, boolean guestReset) {
         boolean relaunch = false;
         Path deleteVolume = null;
         boolean terminated = false;
@@ -349,7 +359,9 @@ public final class Fleet implements InstanceRuntime.Listener {
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
                         "User initiated (" + when + ")", "Client.UserInitiatedShutdown"));
                 case PENDING, RUNNING -> {
-                    if (r.rebootPending()) {
+                    if (r.rebootPending() || guestReset) {
+                        // The launch below brings back a running instance only while a reboot is pending.
+                        if (!r.rebootPending() && r.state() == InstanceState.RUNNING) transition(instanceId, x -> x.withReboot(true));
                         relaunch = true;
                     } else {
                         transition(instanceId, x -> x.withState(InstanceState.STOPPED, "Instance initiated shutdown ("
