@@ -36,6 +36,11 @@ public final class VmmCommand implements Callable<Integer> {
     /** Held so the level --boot-timer sets stays (the logging framework keeps loggers only weakly). */
     private static final Logger BOOT_TIMER_LOG = Logger.getLogger(BootTimer.class.getName());
     private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
+    /**
+     * The line, on standard error, with which the VMM says the guest reset its machine. It then ends with status 0
+     * as for a power-off (Firecracker's behaviour); supervisors that reboot in place look for this line.
+     */
+    public static final String GUEST_RESET = "flint vmm: the guest reset the machine";
 
     @Option(names = "--api-sock", paramLabel = "PATH", defaultValue = "/run/flint.socket",
             description = "Unix socket to serve the API on (default: ${DEFAULT-VALUE}).")
@@ -153,6 +158,8 @@ public final class VmmCommand implements Callable<Integer> {
             if (config != null) bootFromConfig(vmm, config);
             StopReason reason = vmm.stopped().get();
             if (!reason.guestRequested()) spec.commandLine().getErr().println("flint vmm: microVM stopped: " + describe(reason));
+            // A supervisor (flint cloud's runtime) tells a reboot from inside the guest from a power-off by this line.
+            if (reason instanceof StopReason.Reset reset) spec.commandLine().getErr().println(GUEST_RESET + " (" + reset.source() + ")");
             return reason.guestRequested() ? 0 : 1;
         } catch (ExecutionException e) {
             throw new IOException("microVM failed: " + e.getCause(), e);

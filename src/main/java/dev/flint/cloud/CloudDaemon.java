@@ -35,6 +35,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -80,10 +82,14 @@ public final class CloudDaemon implements AutoCloseable {
     private final CloudCredentials credentials;
     private final Config config;
     private final Ec2Api api;
+    private final Fleet fleet;
+    /** How long a terminated instance stays listed: EC2 says "about an hour". */
+    static final Duration TERMINATED_RETENTION = Duration.ofHours(1);
 
     private CloudDaemon(Config config, CloudStore store, InstanceRuntime runtime, ScheduledThreadPoolExecutor executor,
-            Ec2HttpServer server, ImageActions images, CloudCredentials credentials, Ec2Api api) {
+            Ec2HttpServer server, ImageActions images, CloudCredentials credentials, Ec2Api api, Fleet fleet) {
         this.api = api;
+        this.fleet = fleet;
         this.config = config;
         this.store = store;
         this.runtime = runtime;
@@ -146,12 +152,30 @@ public final class CloudDaemon implements AutoCloseable {
             Ec2HttpServer server = Ec2HttpServer.start(config.listen(), api, console);
             endpoint.value = server.endpoint();
             LOG.info("flint cloud: serving EC2 on " + server.endpoint() + ", store " + store.describe());
-            return new CloudDaemon(config, store, runtime, executor, server, images, credentials, api);
+            executor.scheduleWithFixedDelay(() -> forgetTerminated(fleet, clock.instant()), 1, 1, TimeUnit.MINUTES);
+            return new CloudDaemon(config, store, runtime, executor, server, images, credentials, api, fleet);
         } catch (IOException | RuntimeException e) {
             if (runtime != null) runtime.close();
             executor.shutdownNow();
             store.close();
             throw e;
+        }
+    }
+
+    /** Forgets the instances terminated more than {@link #TERMINATED_RETENTION} before {@code now}; returns their ids. */
+    List<String> forgetTerminated(Instant now) {
+        return forgetTerminated(fleet, now);
+    }
+
+    private static List<String> forgetTerminated(Fleet fleet, Instant now) {
+        try {
+            List<String> gone = fleet.forgetTerminated(now, TERMINATED_RETENTION);
+            if (!gone.isEmpty()) LOG.info("flint cloud: forgot terminated instances " + String.join(", ", gone));
+            return gone;
+        } catch (RuntimeException e) {
+            // The store may be briefly unavailable; the next sweep tries again.
+            LOG.log(java.util.logging.Level.WARNING, "flint cloud: forgetting terminated instances failed", e);
+            return List.of();
         }
     }
 
@@ -174,6 +198,12 @@ public final class CloudDaemon implements AutoCloseable {
         public void exited(String instanceId, String detail) {
             InstanceRuntime.Listener t = target;
             if (t != null) t.exited(instanceId, detail);
+        }
+
+        @Override
+        public void reset(String instanceId, String detail) {
+            InstanceRuntime.Listener t = target;
+            if (t != null) t.reset(instanceId, detail);
         }
     }
 

@@ -2,7 +2,6 @@ package dev.flint.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
@@ -39,9 +38,6 @@ public final class Epoll implements AutoCloseable {
     private static final VarHandle EVENTS = EVENT.varHandle(MemoryLayout.PathElement.groupElement("events"));
     private static final VarHandle DATA = EVENT.varHandle(MemoryLayout.PathElement.groupElement("data"));
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final MethodHandle CREATE = call("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle CTL = call("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle WAIT = call("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
@@ -50,36 +46,18 @@ public final class Epoll implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final int capacity;
-    private final MemorySegment captured = arena.allocate(CAPTURE);
+    private final MemorySegment captured = Downcalls.newCaptureBuffer();
 
     /** An instance that reports at most {@code capacity} ready sources per {@link #await}. */
     public Epoll(int capacity) {
         if (capacity < 1) throw new IllegalArgumentException("capacity must be at least 1");
         this.capacity = capacity;
         this.events = arena.allocate(EVENT, capacity);
-        MemorySegment errno = Arena.ofAuto().allocate(CAPTURE);
-        this.epfd = new FileDescriptor(checked("epoll_create1", errno, () -> (int) CREATE.invokeExact(errno, EPOLL_CLOEXEC)));
+        this.epfd = new FileDescriptor((int) Downcalls.checked("epoll_create1", e -> (int) CREATE.invokeExact(e, EPOLL_CLOEXEC)));
     }
 
     private static MethodHandle call(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
-                fd, Linker.Option.captureCallState("errno"));
-    }
-
-    @FunctionalInterface
-    private interface Call {
-        int invoke() throws Throwable;
-    }
-
-    private static int checked(String what, MemorySegment errno, Call call) {
-        int result;
-        try {
-            result = call.invoke();
-        } catch (Throwable t) {
-            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
-        }
-        if (result == -1) throw new ErrnoException(what, (int) ERRNO.get(errno, 0L));
-        return result;
+        return Downcalls.withErrno(name, fd, -1);
     }
 
     /** Starts watching {@code fd} for {@code interests}; {@link #await} reports it with {@code token}. */
@@ -103,8 +81,7 @@ public final class Epoll implements AutoCloseable {
             MemorySegment event = call.allocate(EVENT);
             EVENTS.set(event, 0L, mask);
             DATA.set(event, 0L, token);
-            MemorySegment errno = call.allocate(CAPTURE);
-            checked("epoll_ctl", errno, () -> (int) CTL.invokeExact(errno, epfd.fd(), op, fd, event));
+            Downcalls.checked("epoll_ctl", e -> (int) CTL.invokeExact(e, epfd.fd(), op, fd, event));
         }
     }
 
@@ -120,7 +97,7 @@ public final class Epoll implements AutoCloseable {
             throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
         }
         if (n == -1) {
-            int errno = (int) ERRNO.get(captured, 0L);
+            int errno = Downcalls.errno(captured);
             if (errno == Libc.EINTR) return List.of();
             throw new ErrnoException("epoll_wait", errno);
         }

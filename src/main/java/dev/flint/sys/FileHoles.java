@@ -1,13 +1,8 @@
 package dev.flint.sys;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -20,17 +15,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class FileHoles implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02;
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final MethodHandle FALLOCATE = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("fallocate").orElseThrow(() -> new UnsatisfiedLinkError("libc has no fallocate")),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.captureCallState("errno"));
-    private static final MethodHandle LSEEK = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("lseek").orElseThrow(() -> new UnsatisfiedLinkError("libc has no lseek")),
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), Linker.Option.captureCallState("errno"));
     private static final int SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
-    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
+    private static final MethodHandle FALLOCATE = Downcalls.withErrno("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), -1);
+    private static final MethodHandle LSEEK = Downcalls.withErrno("lseek",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
 
     private final FileDescriptor fd;
 
@@ -46,6 +35,12 @@ public final class FileHoles implements AutoCloseable {
         return new FileHoles(FileDescriptor.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC));
     }
 
+    /** Deallocates {@code length} bytes at {@code offset}; the file's size stays. */
+    public void punch(long offset, long length) {
+        Downcalls.checked("fallocate(PUNCH_HOLE)",
+                c -> (int) FALLOCATE.invokeExact(c, fd.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length));
+    }
+
     /** The first offset at or after {@code offset} that holds data, or -1 if only a hole (or the end) follows. */
     public long nextData(long offset) { return seek(offset, SEEK_DATA, "lseek(SEEK_DATA)"); }
 
@@ -55,30 +50,19 @@ public final class FileHoles implements AutoCloseable {
      */
     public long nextHole(long offset) { return seek(offset, SEEK_HOLE, "lseek(SEEK_HOLE)"); }
 
+    /** ENXIO, "no data (or hole) beyond offset", is an answer here, not a failure. */
     private long seek(long offset, int whence, String what) {
-        MemorySegment captured = CAPTURED.get();
+        MemorySegment captured = Downcalls.captureBuffer();
         long result;
         try {
             result = (long) LSEEK.invokeExact(captured, fd.fd(), offset, whence);
         } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            throw Downcalls.unchecked(t);
         }
         if (result >= 0) return result;
-        int errno = (int) ERRNO.get(captured, 0L);
+        int errno = Downcalls.errno(captured);
         if (errno == ENXIO) return -1;
         throw new ErrnoException(what, errno);
-    }
-
-    /** Deallocates {@code length} bytes at {@code offset}; the file's size stays. */
-    public void punch(long offset, long length) {
-        MemorySegment captured = CAPTURED.get();
-        int result;
-        try {
-            result = (int) FALLOCATE.invokeExact(captured, fd.fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-        if (result == -1) throw new ErrnoException("fallocate(PUNCH_HOLE)", (int) ERRNO.get(captured, 0L));
     }
 
     @Override

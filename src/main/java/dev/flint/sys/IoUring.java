@@ -2,7 +2,6 @@ package dev.flint.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
@@ -72,9 +71,6 @@ public final class IoUring implements AutoCloseable {
     private static final VarHandle CQE_USER_DATA = CQE.varHandle(PathElement.groupElement("user_data"));
     private static final VarHandle CQE_RES = CQE.varHandle(PathElement.groupElement("res"));
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(PathElement.groupElement("errno"));
     private static final MethodHandle SETUP = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS));
     private static final MethodHandle ENTER = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
@@ -82,8 +78,7 @@ public final class IoUring implements AutoCloseable {
     private static VarHandle sqe(String field) { return SQE.varHandle(PathElement.groupElement(field)); }
 
     private static MethodHandle syscall(FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find("syscall").orElseThrow(() -> new UnsatisfiedLinkError("libc has no syscall")),
-                fd, Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(1));
+        return Downcalls.withErrno("syscall", fd, 1);
     }
 
     /** What {@link #reap} hands each completion to. */
@@ -95,7 +90,7 @@ public final class IoUring implements AutoCloseable {
 
     private final FileDescriptor ring;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment captured = arena.allocate(CAPTURE);
+    private final MemorySegment captured = Downcalls.newCaptureBuffer();
     private final MemorySegment sqRing, cqRing, sqes;
     private final long sqRingBytes, cqRingBytes, sqesBytes;
     private final int sqEntries, sqMask, cqMask;
@@ -148,9 +143,7 @@ public final class IoUring implements AutoCloseable {
     public static IoUring open(int entries) {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment params = call.allocate(PARAMS);
-            MemorySegment errno = call.allocate(CAPTURE);
-            long fd = (long) SETUP.invokeExact(errno, SYS_IO_URING_SETUP, (long) entries, params);
-            if (fd < 0) throw new ErrnoException("io_uring_setup", (int) ERRNO.get(errno, 0L));
+            long fd = Downcalls.checked("io_uring_setup", e -> (long) SETUP.invokeExact(e, SYS_IO_URING_SETUP, (long) entries, params));
             try {
                 return new IoUring((int) fd, params);
             } catch (RuntimeException e) { // a ring that cannot be mapped is no ring (its mappings go with the process)
@@ -224,7 +217,7 @@ public final class IoUring implements AutoCloseable {
                 if (unsubmitted == 0) return submitted;
                 continue; // the kernel took part of the batch: pass it the rest
             }
-            int errno = (int) ERRNO.get(captured, 0L);
+            int errno = Downcalls.errno(captured);
             if (errno == EINTR) continue;
             if ((errno == EAGAIN || errno == EBUSY) && pendingCompletions() > 0) return submitted; // reap, then go on
             throw new ErrnoException("io_uring_enter", errno);

@@ -3,13 +3,9 @@ package dev.flint.sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -42,12 +38,6 @@ public final class Libc {
     /** glibc's {@code sigset_t} is 1024 bits; the kernel only looks at the first 64. */
     public static final long SIGSET_BYTES = 128;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option SAVE_ERRNO = Linker.Option.captureCallState("errno");
-
     private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
     private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
     private static final MethodHandle IOCTL = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
@@ -69,34 +59,19 @@ public final class Libc {
     private static final MethodHandle PTHREAD_SIGMASK = plainCall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
-    /** Per-thread errno capture buffer: calls on different vCPU threads must not share one. */
-    private static final ThreadLocal<MemorySegment> CAPTURED = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE));
 
     private Libc() {}
 
     private static MethodHandle errnoCall(String name, FunctionDescriptor fd, int firstVariadic) {
-        Linker.Option[] options = firstVariadic >= 0
-                ? new Linker.Option[] {SAVE_ERRNO, Linker.Option.firstVariadicArg(firstVariadic)}
-                : new Linker.Option[] {SAVE_ERRNO};
-        return LINKER.downcallHandle(symbol(name), fd, options);
+        return Downcalls.withErrno(name, fd, firstVariadic);
     }
 
     private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(symbol(name), fd);
-    }
-
-    private static MemorySegment symbol(String name) {
-        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        return Downcalls.plain(name, fd);
     }
 
     private static int errno(MemorySegment captured) {
-        return (int) ERRNO.get(captured, 0L);
-    }
-
-    /** A downcall that gets the errno capture buffer as its first argument. */
-    @FunctionalInterface
-    private interface ErrnoCall {
-        long invoke(MemorySegment captured) throws Throwable;
+        return Downcalls.errno(captured);
     }
 
     /** A downcall without errno. */
@@ -105,20 +80,8 @@ public final class Libc {
         long invoke() throws Throwable;
     }
 
-    /**
-     * Runs a libc call that fails by returning -1 and setting errno: its result, or an {@link ErrnoException}
-     * naming {@code what}.
-     */
-    private static long checked(String what, ErrnoCall call) {
-        MemorySegment captured = CAPTURED.get();
-        long result;
-        try {
-            result = call.invoke(captured);
-        } catch (Throwable t) {
-            throw unchecked(t);
-        }
-        if (result == -1) throw new ErrnoException(what, errno(captured));
-        return result;
+    private static long checked(String what, Downcalls.ErrnoCall call) {
+        return Downcalls.checked(what, call);
     }
 
     private static long plain(PlainCall call) {
@@ -129,11 +92,8 @@ public final class Libc {
         }
     }
 
-    /** Downcalls declare Throwable; only runtime exceptions and errors can actually come out of them. */
     private static RuntimeException unchecked(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new IllegalStateException(t);
+        return Downcalls.unchecked(t);
     }
 
     public static int open(String path, int flags) {

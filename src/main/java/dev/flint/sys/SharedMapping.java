@@ -2,12 +2,8 @@ package dev.flint.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -22,9 +18,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class SharedMapping implements AutoCloseable {
     private static final int MAP_FIXED = 0x10, SEEK_END = 2, MFD_CLOEXEC = 1;
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final MethodHandle MMAP = call("mmap",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle LSEEK = call("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
@@ -43,27 +36,11 @@ public final class SharedMapping implements AutoCloseable {
     }
 
     private static MethodHandle call(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
-                fd, Linker.Option.captureCallState("errno"));
+        return Downcalls.withErrno(name, fd, -1);
     }
 
-    @FunctionalInterface
-    private interface Call {
-        long invoke(MemorySegment errno) throws Throwable;
-    }
-
-    private static long checked(String what, Call call) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment errno = arena.allocate(CAPTURE);
-            long result;
-            try {
-                result = call.invoke(errno);
-            } catch (Throwable t) {
-                throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
-            }
-            if (result == -1) throw new ErrnoException(what, (int) ERRNO.get(errno, 0L));
-            return result;
-        }
+    private static long checked(String what, Downcalls.ErrnoCall call) {
+        return Downcalls.checked(what, call);
     }
 
     /** Reserves {@code length} bytes (a multiple of 4 KiB) of zeroed, uncommitted address space. */

@@ -2,7 +2,6 @@ package dev.flint.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
@@ -54,9 +53,6 @@ public final class UnixSocket implements AutoCloseable {
     private static final StructLayout SOCKADDR_UN = MemoryLayout.structLayout(
             JAVA_SHORT.withName("family"), MemoryLayout.sequenceLayout(108, java.lang.foreign.ValueLayout.JAVA_BYTE).withName("path"));
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(groupElement("errno"));
     private static final MethodHandle SOCKET = call("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle BIND = call("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CONNECT = call("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -78,25 +74,12 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     private static MethodHandle call(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
-                fd, Linker.Option.captureCallState("errno"));
+        return Downcalls.withErrno(name, fd, -1);
     }
 
-    @FunctionalInterface
-    private interface Call {
-        long invoke(MemorySegment errno) throws Throwable;
-    }
-
-    private static long checked(String what, Arena arena, Call call) {
-        MemorySegment errno = arena.allocate(CAPTURE);
-        long result;
-        try {
-            result = call.invoke(errno);
-        } catch (Throwable t) {
-            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
-        }
-        if (result == -1) throw new ErrnoException(what, (int) ERRNO.get(errno, 0L));
-        return result;
+    /** {@code arena} is the caller's, for what the call points at; errno goes to this thread's buffer. */
+    private static long checked(String what, Arena arena, Downcalls.ErrnoCall call) {
+        return Downcalls.checked(what, call);
     }
 
     private static MemorySegment address(Arena arena, Path path) {

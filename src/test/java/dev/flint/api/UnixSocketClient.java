@@ -46,6 +46,9 @@ final class UnixSocketClient implements AutoCloseable {
 
     UnixSocketClient(Path socket) throws Exception {
         this.transport = new Transport.TCPUnix(socket);
+        // Jetty closes a connection idle for 30 s by default, before the request's own timeout below: nested on
+        // a loaded host, one answer took longer than that (a guest's network PUT under QEMU's TCG at load 25).
+        http.setIdleTimeout(TimeUnit.MINUTES.toMillis(3));
         http.start();
     }
 
@@ -59,7 +62,7 @@ final class UnixSocketClient implements AutoCloseable {
     /** Sends {@code body} exactly as given, for malformed input. */
     Reply sendRaw(String method, String path, String body) throws Exception {
         Request request = http.newRequest("http://localhost" + path).transport(transport).method(method)
-                .timeout(60, TimeUnit.SECONDS); // generous: nested, the VMM's JVM runs under QEMU's TCG
+                .timeout(3, TimeUnit.MINUTES); // generous: nested, the VMM's JVM runs under QEMU's TCG
         if (body != null) request.body(new StringRequestContent("application/json", body));
         ContentResponse response = request.send();
         return new Reply(response.getStatus(), response.getContentAsString());

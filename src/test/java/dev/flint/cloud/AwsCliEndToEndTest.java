@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The web console on the same daemon sees the instance running and its live serial console answers a typed
  * command. The instance is in EC2's default security group: port 22 is dropped until
  * {@code authorize-security-group-ingress} opens it, at once, and dropped again once revoked. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
- * and the restarted daemon still knows and reaches it; terminate ends it.
+ * and the restarted daemon still knows and reaches it; a {@code sudo reboot} inside the guest brings it back
+ * by itself, still running; terminate ends it.
  */
 @Tag("guest")
 class AwsCliEndToEndTest {
@@ -124,6 +125,16 @@ class AwsCliEndToEndTest {
                         "--query", "Reservations[0].Instances[0].State.Name"));
                 assertEquals("e2e", aws.ec2("describe-instances", "--filters", "Name=tag:Name,Values=e2e",
                         "--query", "Reservations[0].Instances[0].Tags[?Key=='Name'].Value | [0]"));
+                assertEquals("kept-across-stop", ssh(ns, key, ip, "cat /home/admin/before-stop"));
+
+                // A reboot from inside the guest (of the re-adopted VMM): the instance comes back by itself, running.
+                String bootId = ssh(ns, key, ip, "cat /proc/sys/kernel/random/boot_id");
+                // Detached and guarded by the boot id, so that ssh's retries can never reboot the new boot again.
+                ssh(ns, key, ip, "if [ \"$(cat /proc/sys/kernel/random/boot_id)\" = " + bootId + " ]; then "
+                        + "nohup sh -c 'sleep 2; sudo reboot' >/dev/null 2>&1 & fi; echo requested");
+                ssh(ns, key, ip, "b=$(cat /proc/sys/kernel/random/boot_id); [ \"$b\" != " + bootId + " ] && echo \"$b\"");
+                assertEquals("running", aws.ec2("describe-instances", "--instance-ids", instanceId,
+                        "--query", "Reservations[0].Instances[0].State.Name"));
                 assertEquals("kept-across-stop", ssh(ns, key, ip, "cat /home/admin/before-stop"));
 
                 aws.ec2("terminate-instances", "--instance-ids", instanceId);

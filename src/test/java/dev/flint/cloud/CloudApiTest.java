@@ -210,6 +210,21 @@ class CloudApiTest {
     }
 
     @Test
+    void aRebootInsideTheGuestKeepsTheInstanceRunning() throws Exception {
+        String id = run(1, "t3.nano", "guest-reboot").getFirst();
+        awaitState(id, InstanceStateName.RUNNING);
+        Instance before = describe(id);
+        cloud.runtime.guestReset(id);
+        CloudHarness.await(id + " launched again", WAIT, () -> cloud.runtime.events.stream().filter(e -> e.equals("launch " + id)).count() == 2);
+        awaitState(id, InstanceStateName.RUNNING);
+        assertTrue(cloud.runtime.isRunning(id));
+        Instance after = describe(id);
+        assertEquals(before.privateIpAddress(), after.privateIpAddress());
+        assertEquals(before.launchTime(), after.launchTime(), "a reboot is not a new launch");
+        ec2.terminateInstances(r -> r.instanceIds(id));
+    }
+
+    @Test
     void failedLaunchLeavesTheInstanceStopped() throws Exception {
         // The fake refuses instances whose id it is told; the id is known only after RunInstances, so hold
         // boots and fail the next launch by refusing the start of a stopped one instead.

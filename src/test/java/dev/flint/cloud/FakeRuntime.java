@@ -25,6 +25,8 @@ final class FakeRuntime implements InstanceRuntime {
     final Map<String, LaunchSpec> launched = new ConcurrentHashMap<>();
     final List<String> events = new CopyOnWriteArrayList<>();
     final Map<String, byte[]> consoles = new ConcurrentHashMap<>();
+    /** The instances the control plane told the runtime to forget. */
+    final Set<String> forgotten = ConcurrentHashMap.newKeySet();
     final List<String> survivors;
     volatile long capacityMib;
     volatile boolean ignoreShutdown;
@@ -124,6 +126,12 @@ final class FakeRuntime implements InstanceRuntime {
     }
 
     /** The VMM ends on its own (a crash, or the guest powered off). */
+    /** The guest reset its machine: the VMM ends and says so, as Flint's does on a reboot from inside. */
+    void guestReset(String instanceId) {
+        hotPlugged.remove(instanceId);
+        if (running.remove(instanceId)) reports.execute(() -> listener.reset(instanceId, "the guest rebooted"));
+    }
+
     void end(String instanceId, String detail) {
         hotPlugged.remove(instanceId);
         if (running.remove(instanceId)) reports.execute(() -> listener.exited(instanceId, detail));
@@ -137,6 +145,12 @@ final class FakeRuntime implements InstanceRuntime {
     @Override
     public Optional<byte[]> consoleOutput(String instanceId) {
         return Optional.ofNullable(consoles.get(instanceId));
+    }
+
+    @Override
+    public void forget(String instanceId) {
+        forgotten.add(instanceId);
+        consoles.remove(instanceId);
     }
 
     @Override

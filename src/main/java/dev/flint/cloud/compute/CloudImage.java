@@ -53,6 +53,8 @@ public final class CloudImage {
             printf 'PasswordAuthentication no\\nKbdInteractiveAuthentication no\\nPermitRootLogin no\\nUseDNS no\\n' \\
                 > /etc/ssh/sshd_config.d/50-cloud.conf
             mkdir -p /var/lib/flint
+            # minbase has no init package, so no reboot/poweroff/halt: busybox's talk to its init, as a user expects
+            for c in reboot poweroff halt; do [ -e /sbin/$c ] || [ -e /usr/sbin/$c ] || ln -s /bin/busybox /usr/sbin/$c; done
             """;
 
     /**

@@ -52,6 +52,15 @@ public interface InstanceRuntime extends AutoCloseable {
 
         /** The VMM process ended: the guest powered off, it was killed, or it failed ({@code detail}). */
         void exited(String instanceId, String detail);
+
+        /**
+         * The guest reset its machine (a reboot from inside it) and the VMM ended, as Firecracker's does on a
+         * reset. An instance comes back from this as from RebootInstances; a listener that does not say
+         * otherwise treats it as an exit.
+         */
+        default void reset(String instanceId, String detail) {
+            exited(instanceId, detail);
+        }
     }
 
     /** Starts the VMM and boots the instance. Throws if the machine cannot be made; nothing is left behind then. */
@@ -95,6 +104,13 @@ public interface InstanceRuntime extends AutoCloseable {
 
     /** The newest part of the instance's serial console output (at most 64 KiB), if it ever ran. */
     Optional<byte[]> consoleOutput(String instanceId);
+
+    /**
+     * Drops what the runtime kept of an instance that is gone for good (a terminated instance the control plane
+     * no longer lists): its console log and working folder. Never called while its VMM runs.
+     */
+    default void forget(String instanceId) {
+    }
 
     /**
      * After a daemon restart: takes back the VMMs that outlived the previous daemon and still run. Returns

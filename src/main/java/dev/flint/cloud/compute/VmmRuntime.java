@@ -277,6 +277,20 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     /** The VMM's last stderr line, for an error message. */
+    /**
+     * Whether the VMM ended because the guest reset its machine: a clean exit after the VMM's reset line (the log
+     * starts empty at each launch, so a line there is from this run).
+     */
+    private static boolean guestReset(Path dir, Watched w) {
+        if (w.process != null && w.process.exitValue() != 0) return false;
+        try {
+            return Files.readAllLines(dir.resolve("vmm.log"), StandardCharsets.UTF_8).stream()
+                    .anyMatch(l -> l.startsWith(dev.flint.api.VmmCommand.GUEST_RESET));
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
+    }
+
     private static String vmmError(Path dir) {
         try {
             List<String> lines = Files.readAllLines(dir.resolve("vmm.log"), StandardCharsets.UTF_8);
@@ -492,7 +506,8 @@ public final class VmmRuntime implements InstanceRuntime {
         deleteQuietly(instanceDir(id).resolve("vmm.properties"));
         deleteQuietly(socket(id));
         String detail = exitDetail(id, w);
-        notify(() -> listener.exited(id, detail));
+        if (guestReset(instanceDir(id), w)) notify(() -> listener.reset(id, "the guest rebooted"));
+        else notify(() -> listener.exited(id, detail));
     }
 
     /**
@@ -555,6 +570,19 @@ public final class VmmRuntime implements InstanceRuntime {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "the instance listener failed", e);
         }
+    }
+
+    @Override
+    public void forget(String instanceId) {
+        if (!instanceId.matches("[A-Za-z0-9-]{1,64}") || isRunning(instanceId)) return;
+        Path dir = instanceDir(instanceId);
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) deleteQuietly(f);
+        } catch (IOException e) {
+            // nothing kept, or already gone
+        }
+        deleteQuietly(dir);
+        deleteQuietly(socket(instanceId));
     }
 
     private static void deleteQuietly(Path p) {

@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -152,7 +153,7 @@ public final class Fleet implements InstanceRuntime.Listener {
                 InstanceRecord record = new InstanceRecord(id, reservationId, plan.imageId(), plan.instanceType(), plan.vcpus(),
                         plan.memoryMib(), plan.keyName(), plan.publicKey(), InstanceState.PENDING, "", null, ip, AddressPlan.macFor(ip),
                         volumes.resolve(id + ".ext4").toString(), plan.rootVolumeGib(), plan.userData(), plan.tokensRequired(),
-                        now, i, plan.clientToken(), plan.tags(), false, plan.securityGroupIds());
+                        now, i, plan.clientToken(), plan.tags(), false, plan.securityGroupIds(), null);
                 made.add(record);
                 writes.add(Write.create(Keys.INSTANCE + id, Records.encode(record)));
                 writes.addAll(launchVolumeWrites(record, plan, now));
@@ -322,6 +323,16 @@ public final class Fleet implements InstanceRuntime.Listener {
 
     @Override
     public void exited(String instanceId, String detail) {
+        exited(instanceId, detail, false);
+    }
+
+    /** A reboot from inside the guest: a running instance is launched again and stays running, as on EC2. */
+    @Override
+    public void reset(String instanceId, String detail) {
+        exited(instanceId, detail, true);
+    }
+
+    private void exited(String instanceId, String detail, boolean guestReset) {
         boolean relaunch = false;
         Path deleteVolume = null;
         boolean terminated = false;
@@ -340,14 +351,17 @@ public final class Fleet implements InstanceRuntime.Listener {
                     // volume records has only its root file. This comes before the state, since readers see the
                     // store without this lock: whoever sees "terminated" must also see the volumes released.
                     if (!volumeBook.released(instanceId)) deleteVolume = Path.of(r.rootVolume());
+                    String at = clock.instant().toString();
                     transition(instanceId, x -> x.withState(InstanceState.TERMINATED, "User initiated (" + when + ")",
-                            "Client.UserInitiatedShutdown"));
+                            "Client.UserInitiatedShutdown").withTerminatedAt(at));
                     terminated = true;
                 }
                 case STOPPING -> transition(instanceId, x -> x.withState(InstanceState.STOPPED,
                         "User initiated (" + when + ")", "Client.UserInitiatedShutdown"));
                 case PENDING, RUNNING -> {
-                    if (r.rebootPending()) {
+                    if (r.rebootPending() || guestReset) {
+                        // The launch below brings back a running instance only while a reboot is pending.
+                        if (!r.rebootPending() && r.state() == InstanceState.RUNNING) transition(instanceId, x -> x.withReboot(true));
                         relaunch = true;
                     } else {
                         transition(instanceId, x -> x.withState(InstanceState.STOPPED, "Instance initiated shutdown ("
@@ -538,6 +552,34 @@ public final class Fleet implements InstanceRuntime.Listener {
                 }
             }
         }
+    }
+
+    /**
+     * Forgets the instances terminated longer than {@code retention} before {@code now}: EC2 lists a terminated
+     * instance for about an hour and then no longer knows its id. Their ClientTokens go once all the instances a
+     * token made are forgotten, and the runtime drops their console logs. A record from before termination
+     * times were kept gets one now, so its hour starts with this daemon. Returns the ids forgotten.
+     */
+    public List<String> forgetTerminated(Instant now, Duration retention) {
+        List<String> forgotten = new ArrayList<>();
+        synchronized (lock) {
+            for (Versioned<InstanceRecord> v : records.list(Keys.INSTANCE, InstanceRecord.class)) {
+                InstanceRecord r = v.value();
+                if (r.state() != InstanceState.TERMINATED) continue;
+                if (r.terminatedAt() == null) {
+                    transition(r.instanceId(), x -> x.withTerminatedAt(now.toString()));
+                } else if (!Instant.parse(r.terminatedAt()).plus(retention).isAfter(now) && records.store().delete(v.entry())) {
+                    forgotten.add(r.instanceId());
+                }
+            }
+            if (!forgotten.isEmpty()) {
+                for (Versioned<RunToken> t : records.list(Keys.RUN_TOKEN, RunToken.class)) {
+                    if (t.value().instanceIds().stream().noneMatch(id -> find(id).isPresent())) records.store().delete(t.entry());
+                }
+            }
+        }
+        for (String id : forgotten) runtime.forget(id);
+        return forgotten;
     }
 
     private List<InstanceRecord> existing(List<String> ids) {

@@ -36,7 +36,10 @@ public record InstanceRecord(
         // A RebootInstances is in progress: when the VMM exits it is launched again and stays running.
         boolean rebootPending,
         // The security groups of its network interface (null in records from before groups: the default group).
-        java.util.List<String> securityGroupIds) {
+        java.util.List<String> securityGroupIds,
+        // When it became terminated (ISO-8601), null before that: EC2 lists a terminated instance for about an
+        // hour, then forgets it, and so does the fleet.
+        String terminatedAt) {
 
     public InstanceRecord {
         securityGroupIds = securityGroupIds == null ? null : java.util.List.copyOf(securityGroupIds);
@@ -47,30 +50,37 @@ public record InstanceRecord(
     public InstanceRecord withState(InstanceState next, String reason, String reasonCode) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, next, reason,
                 reasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired, launchTime,
-                launchIndex, clientToken, tags, false, securityGroupIds);
+                launchIndex, clientToken, tags, false, securityGroupIds, next == InstanceState.TERMINATED ? terminatedAt : null);
     }
 
     public InstanceRecord withReboot(boolean pending) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, pending, securityGroupIds);
+                launchTime, launchIndex, clientToken, tags, pending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withLaunchTime(String time) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                time, launchIndex, clientToken, tags, rebootPending, securityGroupIds);
+                time, launchIndex, clientToken, tags, rebootPending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withTags(Map<String, String> newTags) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, newTags, rebootPending, securityGroupIds);
+                launchTime, launchIndex, clientToken, newTags, rebootPending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withSecurityGroups(java.util.List<String> groupIds) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, rebootPending, groupIds);
+                launchTime, launchIndex, clientToken, tags, rebootPending, groupIds, terminatedAt);
+    }
+
+    /** Stamps the time it became terminated; see {@code terminatedAt}. */
+    public InstanceRecord withTerminatedAt(String time) {
+        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
+                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
+                launchTime, launchIndex, clientToken, tags, rebootPending, securityGroupIds, time);
     }
 }
