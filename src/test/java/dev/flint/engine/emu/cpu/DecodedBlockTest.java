@@ -187,4 +187,34 @@ class DecodedBlockTest {
             assertEquals(230, r.state().gpr()[3], "threshold " + threshold + ": the sum of 2..21");
         }
     }
+
+    @Test
+    void aCompiledLoopReturnsToTheDispatcherWithinItsSlice() {
+        // L: add rax, 1; jmp L — a loop without end. Compiled (threshold 1), its block branches back to its
+        // own start inside its JVM method, but only while a whole pass still fits the slice: each slice of
+        // 1,000 instructions returns to the dispatcher (where interrupts are taken) after exactly 1,000.
+        EmuTestRig rig = new EmuTestRig().slices(1000).compileThreshold(1);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex("4883c001" + "ebfa"), EmuTestRig.State.of(new long[16], 2),
+                new byte[0], 0, 100_000);
+        assertEquals(EmuTestRig.Stop.BUDGET, r.stop());
+        assertEquals(100_000, r.instructions(), "no slice ran past its budget");
+        assertEquals(50_000, r.state().gpr()[0], "one add per pass");
+        assertTrue(rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
+    }
+
+    @Test
+    void blocksThatFollowEachOtherAreEnteredThroughTheirLinks() {
+        // ODD_SUM runs two blocks in turn (the loop from L, and from S when the JZ is taken): after the
+        // first passes each finds the next through its link, not through the cache lookup.
+        for (long threshold : new long[] {0, 1}) {
+            EmuTestRig rig = new EmuTestRig().slices(4096).compileThreshold(threshold);
+            EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(ODD_SUM), EmuTestRig.State.of(new long[16], 2),
+                    new byte[0], 0, 1_000_000);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop());
+            assertEquals(250_000, r.state().gpr()[0]);
+            CpuStatistics stats = rig.statistics();
+            assertTrue(stats.linkedEntries() >= 500 && stats.lookups() <= 10, "threshold " + threshold + ": "
+                    + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
+        }
+    }
 }
