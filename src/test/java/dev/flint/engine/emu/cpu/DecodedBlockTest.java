@@ -217,4 +217,22 @@ class DecodedBlockTest {
                     + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
         }
     }
+
+    @Test
+    void aCompiledSelfLoopMatchesTheInterpreterInEveryRegisterAndFlag() {
+        // mov ecx, 5000; mov rbx, ...; mov rdx, ...; L: adc rax, rbx; rol rbx, 5; add rbx, rcx; mov rsi, rbx;
+        // imul rsi, rdx; xor rdx, rsi; lea rdi, [rax+rbx*2+7]; shr rdi, 3; sub rax, rdi; test cl, 3; jz L2;
+        // neg rdx; sbb rsi, rax; setc r8b; add r9, r8; L2: cmovs r10, rax; dec ecx; jnz L.
+        // The block at L branches back to its own start, so compiled it runs as a JVM loop; the carry of
+        // SUB (or NEG/SBB/ADD) crosses DEC and the back edge into the next pass's ADC. replays(true)
+        // compares decoded, replayed and compiled runs in every register and flag.
+        String code = "b98813000048bbefcdab896745230148c7c2ffffff7f4811d848c1c3054801cb4889de480faff24831f2"
+                + "488d7c580748c1ef034829f8f6c103740d48f7da4819c6410f92c04d01c14c0f48d0ffc975c6";
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2),
+                new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(0, r.state().gpr()[1], "the loop ran to its end");
+        assertTrue(rig.statistics().compiledInstructions() > 50_000, "compiled: " + rig.statistics().compiledInstructions());
+    }
 }
