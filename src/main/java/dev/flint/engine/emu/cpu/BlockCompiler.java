@@ -44,7 +44,27 @@ final class BlockCompiler {
     /** The run method's budget argument, and the local counting the instructions of earlier passes. */
     private static final int BUDGET = 3, COUNT = 48;
 
+    /** HotSpot's huge-method limit (-XX:-DontCompileHugeMethods is not the default): larger methods stay interpreted. */
+    static final int MAX_METHOD_BYTES = 8000;
+    private static final java.util.concurrent.atomic.AtomicInteger LARGEST_METHOD = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicLong TOO_LARGE = new AtomicLong();
+
     private BlockCompiler() {}
+
+    /** The bytecode length of the largest run method generated so far (all vCPUs), for tests. */
+    static int largestMethod() { return LARGEST_METHOD.get(); }
+
+    /** Blocks left uncompiled because their method came out over {@link #MAX_METHOD_BYTES}. */
+    static long tooLarge() { return TOO_LARGE.get(); }
+
+    private static int runMethodLength(byte[] bytes) {
+        for (var m : CLASS_FILE.parse(bytes).methods()) {
+            if (m.methodName().equalsString("run")) {
+                return m.findAttribute(java.lang.classfile.Attributes.code()).map(c -> c.codeLength()).orElse(0);
+            }
+        }
+        return 0;
+    }
 
     /** Blocks compiled so far in this process (all vCPUs). */
     static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
@@ -79,6 +99,14 @@ final class BlockCompiler {
                                 .return_());
                 cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC, code -> emit(code, insns));
             });
+            int length = runMethodLength(bytes);
+            LARGEST_METHOD.accumulateAndGet(length, Math::max);
+            if (length > MAX_METHOD_BYTES) {
+                // HotSpot never JIT-compiles a method this large: interpreted bytecode would be slower than
+                // the replay, so the block keeps being replayed.
+                TOO_LARGE.incrementAndGet();
+                return null;
+            }
             MethodHandles.Lookup lookup = MethodHandles.lookup().defineHiddenClass(bytes, true);
             CompiledBlock block = (CompiledBlock) lookup.findConstructor(lookup.lookupClass(),
                     MethodType.methodType(void.class)).invoke();
