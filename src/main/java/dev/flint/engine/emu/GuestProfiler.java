@@ -77,6 +77,10 @@ final class GuestProfiler implements AutoCloseable {
                     100.0 * (instructions - compiled - replayed) / instructions);
             out.println("# " + Cpu.compileSummary());
             out.println("# " + cpus.stream().mapToLong(c -> c.statistics().blocksBuilt()).sum() + " blocks decoded");
+            long lookups = cpus.stream().mapToLong(c -> c.statistics().lookups()).sum();
+            long linked = cpus.stream().mapToLong(c -> c.statistics().linkedEntries()).sum();
+            out.printf("# block entries: %d through a direct link, %d through the cache lookup (%.1f%% linked)%n",
+                    linked, lookups, 100.0 * linked / Math.max(1, linked + lookups));
             for (Cpu cpu : cpus) {
                 out.println("# hottest blocks of a vCPU (entries x instructions):");
                 for (String line : cpu.hotBlocks(40)) out.println("# " + line);

@@ -33,15 +33,38 @@ final class BlockCompiler {
     private static final ClassDesc MMU = ClassDesc.of(dev.flint.engine.emu.mmu.Mmu.class.getName());
     private static final MethodTypeDesc TAKES_INSN = MethodTypeDesc.of(ConstantDescs.CD_void, INSN);
     private static final MethodTypeDesc TAKES_LONG = MethodTypeDesc.of(ConstantDescs.CD_void, ConstantDescs.CD_long);
-    private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType());
+    private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_int, FAST, INSN.arrayType(),
+            ConstantDescs.CD_int);
     private static final ClassFile CLASS_FILE = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
             ClassHierarchyResolver.ofClassLoading(BlockCompiler.class.getClassLoader())));
     private static final AtomicLong COMPILED_BLOCKS = new AtomicLong(), COMPILE_NANOS = new AtomicLong(),
             FAILURES = new AtomicLong();
     /** The local slot of the exception handler's throwable (after InlineForms' slots). */
-    private static final int THROWN = 46;
+    private static final int THROWN = 47;
+    /** The run method's budget argument, and the local counting the instructions of earlier passes. */
+    private static final int BUDGET = 3, COUNT = 48;
+
+    /** HotSpot's huge-method limit (-XX:-DontCompileHugeMethods is not the default): larger methods stay interpreted. */
+    static final int MAX_METHOD_BYTES = 8000;
+    private static final java.util.concurrent.atomic.AtomicInteger LARGEST_METHOD = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicLong TOO_LARGE = new AtomicLong();
 
     private BlockCompiler() {}
+
+    /** The bytecode length of the largest run method generated so far (all vCPUs), for tests. */
+    static int largestMethod() { return LARGEST_METHOD.get(); }
+
+    /** Blocks left uncompiled because their method came out over {@link #MAX_METHOD_BYTES}. */
+    static long tooLarge() { return TOO_LARGE.get(); }
+
+    private static int runMethodLength(byte[] bytes) {
+        for (var m : CLASS_FILE.parse(bytes).methods()) {
+            if (m.methodName().equalsString("run")) {
+                return m.findAttribute(java.lang.classfile.Attributes.code()).map(c -> c.codeLength()).orElse(0);
+            }
+        }
+        return 0;
+    }
 
     /** Blocks compiled so far in this process (all vCPUs). */
     static long compiledBlocks() { return COMPILED_BLOCKS.get(); }
@@ -76,6 +99,14 @@ final class BlockCompiler {
                                 .return_());
                 cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC, code -> emit(code, insns));
             });
+            int length = runMethodLength(bytes);
+            LARGEST_METHOD.accumulateAndGet(length, Math::max);
+            if (length > MAX_METHOD_BYTES) {
+                // HotSpot never JIT-compiles a method this large: interpreted bytecode would be slower than
+                // the replay, so the block keeps being replayed.
+                TOO_LARGE.incrementAndGet();
+                return null;
+            }
             MethodHandles.Lookup lookup = MethodHandles.lookup().defineHiddenClass(bytes, true);
             CompiledBlock block = (CompiledBlock) lookup.findConstructor(lookup.lookupClass(),
                     MethodType.methodType(void.class)).invoke();
@@ -99,8 +130,15 @@ final class BlockCompiler {
         InlineForms forms = new InlineForms(code, local);
         forms.prologue();
         boolean[] flagsDead = flagsDeadAfter(insns);
+        Exits exits = new Exits(code, forms, loopsToItself(insns), insns[0].rip, insns.length);
         Label start = code.newLabel(), end = code.newLabel(), handler = code.newLabel();
         code.labelBinding(start);
+        if (exits.loops) {
+            // The loop head: registers written by an earlier pass are only in their locals.
+            code.iconst_0().istore(COUNT);
+            forms.allDirty();
+            code.labelBinding(exits.head);
+        }
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
             code.lineNumber(i + 1); // profilers show the guest instruction (its index in the block) as the line
@@ -108,28 +146,31 @@ final class BlockCompiler {
             if (mayFault(d.fast)) code.loadConstant(i).istore(InlineForms.INDEX);
             if (InlineForms.handles(d)) {
                 forms.emit(d, flagsDead[i]);
-                if (i == last) leave(code, forms, d.endIp, insns.length);
-                else if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
+                if (i == last) exits.leave(d.endIp, insns.length);
+                else if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
             } else if (d.fast == FastPath.JMP && i == last) {
-                leave(code, forms, d.imm, insns.length);
+                exits.branch(d.imm, insns.length);
             } else if (d.fast == FastPath.JCC) {
                 // Taken: leave for the target. Not taken: go on, or leave for the next instruction if last.
                 Label notTaken = code.newLabel();
                 forms.condition(d.fastOp);
                 code.ifeq(notTaken);
-                leave(code, forms, d.imm, i + 1);
+                exits.branch(d.imm, i + 1);
                 code.labelBinding(notTaken);
-                if (i == last) leave(code, forms, d.endIp, insns.length);
+                if (i == last) exits.leave(d.endIp, insns.length);
             } else if (d.fast == FastPath.NONE) {
                 // No fast form: the instruction's handler runs (Cpu.replayInBlock), on the register array.
                 forms.flush();
                 code.aload(InlineForms.CPU).aload(2).loadConstant(i).aaload()
                         .invokevirtual(CPU, "replayInBlock", MethodTypeDesc.of(ConstantDescs.CD_boolean, INSN));
                 if (i == last) {
-                    code.pop().loadConstant(insns.length).ireturn();
+                    code.pop();
+                    exits.ret(insns.length);
                 } else {
                     Label goesOn = code.newLabel();
-                    code.ifne(goesOn).loadConstant(i + 1).ireturn().labelBinding(goesOn);
+                    code.ifne(goesOn);
+                    exits.ret(i + 1);
+                    code.labelBinding(goesOn);
                     forms.reload();
                 }
             } else {
@@ -137,11 +178,11 @@ final class BlockCompiler {
                 String method = FastPath.STRAIGHT_LINE[d.fast];
                 if (i == last) {
                     call(code, i, "run"); // the last one sets RIP, whatever it is
-                    code.loadConstant(insns.length).ireturn();
+                    exits.ret(insns.length);
                 } else if (method != null) {
                     call(code, i, method);
                     forms.reload();
-                    if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
+                    if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
                 } else {
                     // A jump or call that went to the next instruction when the block was built (CALL +0):
                     // leave if it goes elsewhere now.
@@ -149,11 +190,11 @@ final class BlockCompiler {
                     Label fallsThrough = code.newLabel();
                     code.aload(1).loadConstant(d.endIp)
                             .invokevirtual(FAST, "atRip", MethodTypeDesc.of(ConstantDescs.CD_boolean, ConstantDescs.CD_long))
-                            .ifne(fallsThrough)
-                            .loadConstant(i + 1).ireturn()
-                            .labelBinding(fallsThrough);
+                            .ifne(fallsThrough);
+                    exits.ret(i + 1);
+                    code.labelBinding(fallsThrough);
                     forms.reload();
-                    if (stores(d.fast)) leaveIfCodeStored(code, forms, d.endIp, i + 1);
+                    if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
                 }
             }
         }
@@ -169,23 +210,83 @@ final class BlockCompiler {
         code.exceptionCatchAll(start, end, handler);
     }
 
-    /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the block. */
-    private static void leave(CodeBuilder code, InlineForms forms, long rip, int count) {
-        forms.storeDirty();
-        code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
-        code.loadConstant(count).ireturn();
+    /**
+     * True if a direct branch of the block (a JMP ending it, or a taken JCC) goes back to its own first
+     * instruction: the block is then compiled as a JVM loop, so a guest loop runs many passes without
+     * leaving its compiled code.
+     */
+    static boolean loopsToItself(DecodedInsn[] insns) {
+        long first = insns[0].rip;
+        int last = insns.length - 1;
+        for (int i = 0; i <= last; i++) {
+            DecodedInsn d = insns[i];
+            if ((d.fast == FastPath.JCC || (d.fast == FastPath.JMP && i == last)) && d.imm == first) return true;
+        }
+        return false;
     }
 
     /**
-     * After a store: if it changed a page holding decoded code (maybe the rest of this very block), the
-     * block ends here, so the next instruction is run from memory as it is now, as on hardware.
+     * The ways out of a compiled block, and for a block that loops to its own start ({@link
+     * #loopsToItself}) the way back: another pass runs only if a whole one still fits in the budget
+     * (the run method's int argument) and nothing that ends a block happened (a store into code,
+     * a mode change, a fault all leave on their own), so the dispatcher, and with it interrupt
+     * delivery, is never further away than a block always was. Passes already run are in {@link #COUNT}.
      */
-    private static void leaveIfCodeStored(CodeBuilder code, InlineForms forms, long rip, int count) {
-        Label goesOn = code.newLabel();
-        code.aload(InlineForms.MMU).invokevirtual(MMU, "codeStored", MethodTypeDesc.of(ConstantDescs.CD_boolean))
-                .ifeq(goesOn);
-        leave(code, forms, rip, count);
-        code.labelBinding(goesOn);
+    private static final class Exits {
+        private final CodeBuilder code;
+        private final InlineForms forms;
+        final boolean loops;
+        final Label head;
+        private final long first;
+        private final int length;
+
+        Exits(CodeBuilder code, InlineForms forms, boolean loops, long first, int length) {
+            this.code = code;
+            this.forms = forms;
+            this.loops = loops;
+            this.head = code.newLabel();
+            this.first = first;
+            this.length = length;
+        }
+
+        /** Returns the instructions run: {@code n} of this pass plus the earlier passes. */
+        void ret(int n) {
+            if (loops) code.iload(COUNT).loadConstant(n).iadd().ireturn();
+            else code.loadConstant(n).ireturn();
+        }
+
+        /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the block. */
+        void leave(long rip, int n) {
+            forms.storeDirty();
+            code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
+            ret(n);
+        }
+
+        /** A direct branch to {@code target} after {@code n} instructions of this pass: back to the head or out. */
+        void branch(long target, int n) {
+            if (!loops || target != first) {
+                leave(target, n);
+                return;
+            }
+            Label out = code.newLabel();
+            code.iinc(COUNT, n);
+            code.iload(COUNT).loadConstant(length).iadd().iload(BUDGET).if_icmpgt(out);
+            code.goto_(head);
+            code.labelBinding(out);
+            leave(first, 0);
+        }
+
+        /**
+         * After a store: if it changed a page holding decoded code (maybe the rest of this very block), the
+         * block ends here, so the next instruction is run from memory as it is now, as on hardware.
+         */
+        void leaveIfCodeStored(long rip, int n) {
+            Label goesOn = code.newLabel();
+            code.aload(InlineForms.MMU).invokevirtual(MMU, "codeStored", MethodTypeDesc.of(ConstantDescs.CD_boolean))
+                    .ifeq(goesOn);
+            leave(rip, n);
+            code.labelBinding(goesOn);
+        }
     }
 
     /** True for the fast forms that write guest memory. */

@@ -86,6 +86,8 @@ public final class Cpu implements FpuHost {
     /** Where the current instruction's bytes ended, once a jump moved the fetch pointer ({@link #moved}). */
     private long insnEnd;
     private boolean moved;
+    /** The block that ran last, whose link the next block found is stored in (null after a decode). */
+    private DecodedBlock previous;
     /** Bumped by every mode change: a block stops when it sees one. */
     private int modeEpoch;
 
@@ -187,6 +189,7 @@ public final class Cpu implements FpuHost {
     }
 
     private void afterStateLoad() {
+        previous = null;
         mmu.flushAll();
         interruptShadow = false;
         modeChanged();
@@ -281,34 +284,51 @@ public final class Cpu implements FpuHost {
         int count = 0;
         mmu.clearCodeStored();
         startIp = rip; // a fault on the code fetch itself restarts here
+        DecodedBlock prev = previous;
+        previous = null;
         try {
-            long lin = mode64 ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
-            long pageHost = codePageHost(lin);
-            if (pageHost < 0) { // code outside RAM: decode as it comes
-                count = 1;
-                step();
+            // In 64-bit mode the linear address is RIP, so a block's link to the next one holds while the
+            // TLB generation and the CPL it was found under do.
+            boolean linkable = mode64;
+            long linkKey = (long) mmu.generation() << 1 | (mmu.user() ? 1 : 0);
+            DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey);
+            if (block != null && usable(block)) {
+                stats.linkedEntries++;
             } else {
-                int key = modeKey();
-                DecodedBlock block = blocks.get(lin, rip, key, pageHost);
-                if (block != null && (block.page2Lin < 0 || mmu.codePageIfCached(block.page2Lin) == block.page2Host)
-                        && current(block)) {
-                    if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
-                        block.compiled = BlockCompiler.compile(block.insns);
-                        if (block.compiled != null) stats.blocksCompiled++;
-                    }
-                    CompiledBlock compiled = block.compiled;
-                    // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
-                    // it there would replay it and leave a partial block to decode at every slice end.
-                    if (compiled != null) {
-                        count = compiled.run(fast, block.insns);
-                        stats.compiledInstructions += count;
-                    } else {
-                        count = replayBlock(block.insns, max);
-                        stats.replayedInstructions += count;
-                    }
+                block = null;
+                long lin = mode64 ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
+                long pageHost = codePageHost(lin);
+                if (pageHost < 0) { // code outside RAM: decode as it comes
+                    count = 1;
+                    step();
                 } else {
-                    count = buildBlock(lin, rip, key, pageHost, max);
+                    int key = modeKey();
+                    block = blocks.get(lin, rip, key, pageHost);
+                    if (block != null && usable(block)) {
+                        stats.lookups++;
+                        if (prev != null && linkable) prev.link(rip, linkKey, block);
+                    } else {
+                        block = null;
+                        count = buildBlock(lin, rip, key, pageHost, max);
+                    }
                 }
+            }
+            if (block != null) {
+                if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
+                    block.compiled = BlockCompiler.compile(block.insns);
+                    if (block.compiled != null) stats.blocksCompiled++;
+                }
+                CompiledBlock compiled = block.compiled;
+                // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
+                // it there would replay it and leave a partial block to decode at every slice end.
+                if (compiled != null) {
+                    count = compiled.run(fast, block.insns, (int) Math.min(max, Integer.MAX_VALUE));
+                    stats.compiledInstructions += count;
+                } else {
+                    count = replayBlock(block.insns, max);
+                    stats.replayedInstructions += count;
+                }
+                previous = block;
             }
         } catch (GuestFault f) {
             // The counted instruction faulted: it restarts after the handler, as on hardware.
@@ -322,6 +342,11 @@ public final class Cpu implements FpuHost {
         }
         stats.instructions += count;
         return Math.max(count, 1);
+    }
+
+    /** True if a cached block may run: its crossing page still maps where it did and its code is unchanged. */
+    private boolean usable(DecodedBlock b) {
+        return (b.page2Lin < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && current(b);
     }
 
     /**

@@ -9,6 +9,7 @@ public final class CpuStatistics {
     long instructions;
     long compiledInstructions, replayedInstructions;
     long blocksBuilt, blocksCompiled;
+    long lookups, linkedEntries;
 
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions() { return instructions; }
@@ -21,6 +22,12 @@ public final class CpuStatistics {
 
     /** Times a block was decoded (first runs, and again after eviction or a code change). */
     public long blocksBuilt() { return blocksBuilt; }
+
+    /** Block entries found by translating RIP and searching the block cache (the dispatcher's slow path). */
+    public long lookups() { return lookups; }
+
+    /** Block entries found through the previous block's direct link, without translation or search. */
+    public long linkedEntries() { return linkedEntries; }
 
     /** Decoded blocks this CPU compiled to bytecode. */
     public long blocksCompiled() { return blocksCompiled; }

@@ -35,6 +35,15 @@ final class DecodedBlock {
     int version, version2;
     /** The block as JVM bytecode once it ran often enough ({@link BlockCompiler}); null before or if not compilable. */
     CompiledBlock compiled;
+    /**
+     * Direct links to the blocks that ran next, two (a branch's target and its fall-through), each with
+     * the RIP it starts at and the translation state it was found under ({@link Cpu}'s link key: TLB
+     * generation and fetch mode). The dispatcher follows a link instead of translating the RIP and
+     * searching the cache; the block it leads to is still checked for code changes on entry.
+     */
+    DecodedBlock link0, link1;
+    long linkRip0 = -1, linkRip1 = -1;
+    long linkKey0, linkKey1;
 
     /** The code bytes in the next page, as a block of its own (only its words are used), or null. */
     private final DecodedBlock page2;
@@ -84,6 +93,23 @@ final class DecodedBlock {
             wordValue[w] = value;
             wordMask[w] = mask;
         }
+    }
+
+    /** The linked block that starts at {@code rip}, found under {@code key}, or null. */
+    DecodedBlock linked(long rip, long key) {
+        if (linkRip0 == rip && linkKey0 == key) return link0;
+        if (linkRip1 == rip && linkKey1 == key) return link1;
+        return null;
+    }
+
+    /** Links {@code next} (starting at {@code rip}, found under {@code key}), replacing the older link. */
+    void link(long rip, long key, DecodedBlock next) {
+        link1 = link0;
+        linkRip1 = linkRip0;
+        linkKey1 = linkKey0;
+        link0 = next;
+        linkRip0 = rip;
+        linkKey0 = key;
     }
 
     /** True if guest memory still holds the bytes this block was decoded from. */

@@ -26,10 +26,13 @@ import static java.lang.constant.ConstantDescs.CD_void;
  * Semantics are exactly the FastPath methods'; the emu rig's replay passes compare the two.
  */
 final class InlineForms {
-    /** Local variable slots of the compiled run method (0..2 are this, the FastPath and the insns). */
-    static final int REGS = 3, FLAGS = 4, CPU = 5, A = 6, B = 8, RES = 10, MMU = 12, INDEX = 13;
+    /**
+     * Local variable slots of the compiled run method (0..3 are this, the FastPath, the insns and the
+     * budget).
+     */
+    static final int REGS = 4, FLAGS = 5, CPU = 6, A = 7, B = 9, RES = 11, MMU = 13, INDEX = 14;
     /** Guest register n lives in local slot {@code GPR + 2n} while the block runs (see {@link #uses}). */
-    private static final int GPR = 14;
+    private static final int GPR = 15;
 
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
@@ -97,6 +100,14 @@ final class InlineForms {
     void flush() {
         storeDirty();
         java.util.Arrays.fill(dirty, false);
+    }
+
+    /**
+     * Treats every local register as written: at the head of a block that loops back to its own start,
+     * where registers written by the previous pass are still only in their locals.
+     */
+    void allDirty() {
+        System.arraycopy(local, 0, dirty, 0, 16);
     }
 
     /** The stores of {@link #flush} on a path that leaves the block (the path going on still has them dirty). */

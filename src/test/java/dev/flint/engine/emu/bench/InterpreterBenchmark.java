@@ -7,13 +7,18 @@ import java.util.HexFormat;
 /**
  * Measures interpreter speed in MIPS on a tight loop of ALU, load/store and branch instructions.
  * Not a test: run with
- * {@code java -cp target/classes:target/test-classes dev.flint.engine.emu.bench.InterpreterBenchmark [loop|rounds|mpi|sha256]}.
+ * {@code java -cp target/classes:target/test-classes dev.flint.engine.emu.bench.InterpreterBenchmark [loop|rounds|mpi|sha256|branchy]}.
  */
 public final class InterpreterBenchmark {
     /** mov rcx, 1e7; 1: add rax, rcx; mov [0x200000+rdx*8], rax; xor rdx, 1; mov rbx, [0x200000];
      *  dec rcx; jnz 1b; hlt  — 6 instructions per iteration. */
     private static final String LOOP = "48c7c1809698004801c8488904d50000200048"
             + "83f201488b1c250000200048ffc975e4f4";
+
+    /** mov ecx, 1e7; xor eax, eax; L: test cl, 1; jz S; add eax, ecx; S: dec ecx; jnz L; hlt — two blocks
+     *  that run in turn (the JZ leaves the loop block on every other pass): the block-to-block path that
+     *  kernel code with its short blocks takes all the time. */
+    private static final String BRANCHY = "b980969800" + "31c0" + "f6c101" + "7402" + "01c8" + "ffc9" + "75f5" + "f4";
 
     /** mov ecx, 2e6; 1: 5 x (add eax, ebx; xor ebx, edx; rol eax, 5; mov edx, eax; and edx, esi); dec ecx;
      *  jnz 1b; hlt — 27 register-only instructions per iteration, the shape of a hash function's rounds. */
@@ -59,6 +64,7 @@ public final class InterpreterBenchmark {
             case "rounds" -> ROUNDS;
             case "mpi" -> MPI;
             case "sha256" -> SHA256;
+            case "branchy" -> BRANCHY;
             default -> LOOP;
         });
         for (int round = 0; round < Integer.getInteger("rounds", 3); round++) {

@@ -187,4 +187,76 @@ class DecodedBlockTest {
             assertEquals(230, r.state().gpr()[3], "threshold " + threshold + ": the sum of 2..21");
         }
     }
+
+    @Test
+    void aCompiledLoopReturnsToTheDispatcherWithinItsSlice() {
+        // L: add rax, 1; jmp L — a loop without end. Compiled (threshold 1), its block branches back to its
+        // own start inside its JVM method, but only while a whole pass still fits the slice: each slice of
+        // 1,000 instructions returns to the dispatcher (where interrupts are taken) after exactly 1,000.
+        EmuTestRig rig = new EmuTestRig().slices(1000).compileThreshold(1);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex("4883c001" + "ebfa"), EmuTestRig.State.of(new long[16], 2),
+                new byte[0], 0, 100_000);
+        assertEquals(EmuTestRig.Stop.BUDGET, r.stop());
+        assertEquals(100_000, r.instructions(), "no slice ran past its budget");
+        assertEquals(50_000, r.state().gpr()[0], "one add per pass");
+        assertTrue(rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
+    }
+
+    @Test
+    void blocksThatFollowEachOtherAreEnteredThroughTheirLinks() {
+        // ODD_SUM runs two blocks in turn (the loop from L, and from S when the JZ is taken): after the
+        // first passes each finds the next through its link, not through the cache lookup.
+        for (long threshold : new long[] {0, 1}) {
+            EmuTestRig rig = new EmuTestRig().slices(4096).compileThreshold(threshold);
+            EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(ODD_SUM), EmuTestRig.State.of(new long[16], 2),
+                    new byte[0], 0, 1_000_000);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop());
+            assertEquals(250_000, r.state().gpr()[0]);
+            CpuStatistics stats = rig.statistics();
+            assertTrue(stats.linkedEntries() >= 500 && stats.lookups() <= 10, "threshold " + threshold + ": "
+                    + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
+        }
+    }
+
+    @Test
+    void aCompiledSelfLoopMatchesTheInterpreterInEveryRegisterAndFlag() {
+        // mov ecx, 5000; mov rbx, ...; mov rdx, ...; L: adc rax, rbx; rol rbx, 5; add rbx, rcx; mov rsi, rbx;
+        // imul rsi, rdx; xor rdx, rsi; lea rdi, [rax+rbx*2+7]; shr rdi, 3; sub rax, rdi; test cl, 3; jz L2;
+        // neg rdx; sbb rsi, rax; setc r8b; add r9, r8; L2: cmovs r10, rax; dec ecx; jnz L.
+        // The block at L branches back to its own start, so compiled it runs as a JVM loop; the carry of
+        // SUB (or NEG/SBB/ADD) crosses DEC and the back edge into the next pass's ADC. replays(true)
+        // compares decoded, replayed and compiled runs in every register and flag.
+        String code = "b98813000048bbefcdab896745230148c7c2ffffff7f4811d848c1c3054801cb4889de480faff24831f2"
+                + "488d7c580748c1ef034829f8f6c103740d48f7da4819c6410f92c04d01c14c0f48d0ffc975c6";
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2),
+                new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(0, r.state().gpr()[1], "the loop ran to its end");
+        assertTrue(rig.statistics().compiledInstructions() > 50_000, "compiled: " + rig.statistics().compiledInstructions());
+    }
+
+    @Test
+    void theLargestBlockCompilesToAMethodTheJitStillCompiles() {
+        // mov r15, DATA; mov ecx, 100; L: add r, 1 for 13 registers; 47 stores of them to [r15+8k]; dec ecx;
+        // jnz L; hlt: a 62-instruction self-loop with every register in a local and an exit after each store
+        // (each storing all of them back). Its run method must stay under HotSpot's huge-method limit.
+        String code = "49c7c700002000b9640000004883c0014883c3014883c2014883c6014883c7014883c5014983c0014983c1014983c201"
+                + "4983c3014983c4014983c5014983c60149890749895f08498957104989771849897f2049896f284d8947304d894f384d"
+                + "8957404d895f484d8967504d896f584d8977604989476849895f70498957784989b7800000004989bf880000004989af"
+                + "900000004d8987980000004d898fa00000004d8997a80000004d899fb00000004d89a7b80000004d89afc00000004d89"
+                + "b7c8000000498987d000000049899fd8000000498997e00000004989b7e80000004989bff00000004989aff80000004d"
+                + "8987000100004d898f080100004d8997100100004d899f180100004d89a7200100004d89af280100004d89b730010000"
+                + "4989873801000049899f40010000498997480100004989b7500100004989bf580100004989af600100004d8987680100"
+                + "004d898f70010000ffc90f85acfeffff" + "f4";
+        EmuTestRig rig = new EmuTestRig().slices(4096).compileThreshold(1);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2),
+                new byte[0], 0, 1_000_000);
+        assertEquals(EmuTestRig.Stop.HALT, r.stop());
+        assertEquals(100, r.state().gpr()[0], "one add per pass");
+        assertTrue(rig.statistics().compiledInstructions() > 5_000, "the loop ran compiled: "
+                + rig.statistics().compiledInstructions());
+        assertTrue(BlockCompiler.largestMethod() <= BlockCompiler.MAX_METHOD_BYTES,
+                "largest generated method: " + BlockCompiler.largestMethod() + " bytes");
+    }
 }
