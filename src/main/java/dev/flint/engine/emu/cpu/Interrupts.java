@@ -238,6 +238,7 @@ final class Interrupts {
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0 || (a & 8) == 0) throw GuestFault.gp(cs & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, cs & ~3);
+        codeTarget(d, ip);
         boolean outer = rpl > s.cpl;
         long sp = 0;
         int ss = 0;
@@ -293,8 +294,21 @@ final class Interrupts {
         boolean conforming = (a & 4) != 0;
         if (conforming ? dpl > s.cpl : (dpl != s.cpl || (sel & 3) > s.cpl)) throw GuestFault.gp(sel & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, sel & ~3);
+        long target = codeTarget(d, off);
         desc.loadCode(sel, d, s.cpl);
-        cpu.setIp(s.mode64() ? off : off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
+        cpu.setIp(target);
+    }
+
+    /**
+     * The instruction pointer a far transfer to code descriptor {@code d} at {@code off} lands on, checked
+     * against the new CS's limit (#GP(0) before anything changes) unless the new CS is 64-bit code.
+     */
+    private long codeTarget(long d, long off) {
+        int a = Descriptors.attr(d);
+        if (s.longMode() && (a & A_L) != 0) return off;
+        long ip = off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF);
+        if (ip > Descriptors.limit(d)) throw GuestFault.gp(0);
+        return ip;
     }
 
     void farReturn(int opSize, int extra) {
@@ -312,6 +326,7 @@ final class Interrupts {
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0 || (a & 8) == 0) throw GuestFault.gp(cs & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, cs & ~3);
+        codeTarget(d, ip);
         r[RSP] += extra;
         if (rpl > s.cpl) {
             long sp = stack.pop(opSize);
