@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
  * QEMU's TCG, for tests of protected-mode behaviour that must match. Each case's body runs at CPL 0 with
  * flat DS/ES/SS (selector 0x10) and its own GDT entries available; the kernel prints one line per case,
  * {@code NAME ok} if the body ran to its end, or {@code NAME #VV EEEE @OOOO}: the exception vector, its
- * error code and the faulting EIP as an offset from the case's first instruction. Then the kernel ends
+ * error code and the faulting EIP as an offset from the case's first instruction. A body may print values
+ * before that with {@code call show} (a space and EAX in hex). Then the kernel ends
  * through isa-debug-exit with value 0x10.
  *
  * <p>GDT entries from index 3 on are the test's ({@link #descriptor}); the kernel owns 1 (code 0x08: flat
@@ -64,6 +65,23 @@ final class ProtectedModeKernel {
     }
 
     private final Map<Integer, String> symbolic = new LinkedHashMap<>();
+
+    /** Adds a GDT entry for a system segment at {@code symbol} (a TSS, an LDT): byte limit, access byte; returns its selector. */
+    int gdtSystem(String symbol, int limit, int access) {
+        return gdtSymbolic("""
+                mov $%1$s, %%eax
+                shl $16, %%eax
+                or $0x%2$x, %%eax
+                mov %%eax, (%%edi)
+                mov $%1$s, %%eax
+                mov %%eax, %%edx
+                shr $16, %%eax
+                and $0xFF, %%eax
+                and $0xFF000000, %%edx
+                or %%edx, %%eax
+                or $0x%3$x, %%eax
+                mov %%eax, 4(%%edi)""".formatted(symbol, limit & 0xFFFF, ((access & 0xFF) << 8) | ((limit >> 16) & 0xF) << 16));
+    }
 
     ProtectedModeKernel add(String name, String body) {
         cases.add(new Case(name, body));
@@ -193,6 +211,16 @@ final class ProtectedModeKernel {
                         mov $'\\n', %%al
                         call putc
                         jmp *resume
+                # Prints a space and EAX as 8 hex digits; keeps every register.
+                show:   pusha
+                        push %%eax
+                        mov $' ', %%al
+                        call putc
+                        pop %%eax
+                        mov $8, %%ecx
+                        call puthex
+                        popa
+                        ret
                 putc:   push %%edx
                         mov $0x3f8, %%dx
                         out %%al, %%dx
@@ -264,7 +292,7 @@ final class ProtectedModeKernel {
     record Run(int exitCode, List<String> lines, String stderr) {}
 
     static Run runFlint(Path kernel) {
-        CliRunner cli = new CliRunner(new Engines(List.of(EmuEngine::new)));
+        CliRunner cli = new CliRunner(new Engines(List.of(EmuEngine::standard)));
         CliRunner.Result r = cli.run("run", "--engine", "emu", "--memory", "64", "--kernel", kernel.toString(),
                 "--debug-exit", "0xf4");
         return new Run(r.exitCode(), r.stdout().lines().toList(), r.stderr());

@@ -1540,6 +1540,7 @@ public final class Cpu implements FpuHost {
     }
 
     private void farCall(int sel, long off) {
+        if (irq.taskCall(sel, ip)) return; // CALL to a TSS or task gate: the new task's stack gets nothing
         int z = opSize;
         int oldCs = s.segSel[CS];
         long retIp = ip;
@@ -2115,6 +2116,15 @@ public final class Cpu implements FpuHost {
     int modrmRm() { return rm; }
     void decodeModrmForHelper() { decodeModrm(); }
     void setIp(long v) { moveIp(v); }
+
+    /**
+     * A task switch committed: the instruction now counts as done, and a fault from here on restarts at
+     * the new task's first instruction ({@code rip}), not at the instruction that switched.
+     */
+    void restartAt(long rip) {
+        startIp = rip;
+        moveIp(rip);
+    }
     long ipNow() { return ip; }
     int apicId() { return apicId; }
 }
