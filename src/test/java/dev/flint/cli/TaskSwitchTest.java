@@ -44,6 +44,9 @@ class TaskSwitchTest {
         int gateToB = k.gdt((long) b << 16 | 0x85L << 40);
         int execOnly = k.gdt(ProtectedModeKernel.descriptor(0, 0xFFFFF, 0x98, 0xC));
         int e = k.gdtSystem("tss_e", 0x67, 0x89);
+        int t16 = k.gdtSystem("tss16", 0x2B, 0x81);
+        int code16 = k.gdtSystem("task16", 0xFFFF, 0x9A);
+        int stack16 = k.gdtSystem("tss16_stack", 0xFFFF, 0x92);
         k.idt(0x40, "(" + c + " << 16)", "0x8500");
         // Busy bits: the access byte of a GDT entry (bit 1 of its type).
         String busy = "movzbl gdt+%d+5, %%eax\n and $2, %%eax\n call show\n";
@@ -64,6 +67,9 @@ class TaskSwitchTest {
                         mov $0x3f8, %%ax
                         mov %%ax, %%ds""".formatted(d << 16))
                 .add("ts-flag-then-nm", "lcall $" + b + ", $0\n fninit")
+                // A 16-bit TSS: its task (16-bit code) sets BX and returns; the 16-bit TSS then holds BX and the back link.
+                .add("call-to-16-bit-tss", "lcall $" + t16 + ", $0\n movzwl tss16+0x18, %eax\n call show\n"
+                        + "movzwl tss16, %eax\n call show\n" + busy.formatted(t16) + "str %eax\n call show")
                 .add("jmp-to-busy-tss", "ljmp $" + main + ", $0")
                 .add("jmp-to-short-tss", "ljmp $" + shortTss + ", $0")
                 .add("iret-nt-without-link", "pushf\n orl $0x4000, (%esp)\n popf\n iret")
@@ -112,13 +118,21 @@ class TaskSwitchTest {
                                 mov %eax, idt+13*8+4
                                 iret
                                 jmp task_d
+                                .code16
+                        task16: mov $0x1616, %bx
+                                iret
+                                jmp task16
+                                .code32
                         """.replace("MAIN", Integer.toString(main)))
                 .data(".align 8\ntss_main: .skip 104\nsaved_gate: .long 0, 0")
                 .data(tss("tss_a", "task_a", 0xA, 0x10))
                 .data(tss("tss_b", "task_b", 0xB, 0x10))
                 .data(tss("tss_c", "task_c", 0xC, 0x10))
                 .data(tss("tss_d", "task_d", 0xD, 0x10))
-                .data(tss("tss_e", "task_a", 0xE, execOnly));
+                .data(tss("tss_e", "task_a", 0xE, execOnly))
+                // 16-bit TSS: IP 0 in the 16-bit code segment at task16, FLAGS 2, SP 0x400 in its own stack segment.
+                .data(".align 8\ntss16: .word 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0x400, 0, 0, 0\n"
+                        + ".word 0x10, " + code16 + ", " + stack16 + ", 0x10, 0\n.align 16\ntss16_stack: .skip 1024");
     }
 
     @Test
@@ -137,11 +151,12 @@ class TaskSwitchTest {
         assertEquals("int-through-task-gate 0000000C 00004000 00001234 00000000 ok", lines.get(4));
         assertEquals("exception-through-task-gate 000003F8 00000018 #0D 03F8 @002C", lines.get(5));
         assertEquals("ts-flag-then-nm 00004000 00000018 00000028 #07 0000 @0007", lines.get(6));
-        assertEquals("jmp-to-busy-tss #0D 0018 @0000", lines.get(7));
-        assertEquals("jmp-to-short-tss #0A 0040 @0000", lines.get(8));
-        assertEquals("iret-nt-without-link #0A 0000 @0009", lines.get(9));
-        assertEquals("call-to-task-with-bad-ds #0A 0050 @0000", lines.get(10));
-        assertEquals(11, lines.size(), lines.toString());
+        assertEquals("call-to-16-bit-tss 00001616 00000018 00000000 00000018 ok", lines.get(7));
+        assertEquals("jmp-to-busy-tss #0D 0018 @0000", lines.get(8));
+        assertEquals("jmp-to-short-tss #0A 0040 @0000", lines.get(9));
+        assertEquals("iret-nt-without-link #0A 0000 @0009", lines.get(10));
+        assertEquals("call-to-task-with-bad-ds #0A 0050 @0000", lines.get(11));
+        assertEquals(12, lines.size(), lines.toString());
         assumeTrue(ProtectedModeKernel.qemuAvailable(), "qemu-system-x86_64 is not installed");
         ProtectedModeKernel.Run qemu = ProtectedModeKernel.runQemu(kernel, tmp);
         assertEquals(qemu.exitCode(), flint.exitCode(), "QEMU: " + qemu.stderr());
@@ -149,8 +164,8 @@ class TaskSwitchTest {
         // Every line as under QEMU, but for the EIP of a fault after the switch committed: QEMU's TCG reports
         // the CALL that switched (it rolls EIP back to the instruction), the SDM and Flint the new task's
         // first instruction. The fault itself (#TS with DS's selector, in the new task) is the same.
-        assertEquals(qemu.lines().subList(0, 10), lines.subList(0, 10), "QEMU: " + qemu.stderr());
-        assertTrue(qemu.lines().get(10).startsWith("call-to-task-with-bad-ds #0A 0050 @"), qemu.lines().get(10));
+        assertEquals(qemu.lines().subList(0, 11), lines.subList(0, 11), "QEMU: " + qemu.stderr());
+        assertTrue(qemu.lines().get(11).startsWith("call-to-task-with-bad-ds #0A 0050 @"), qemu.lines().get(11));
     }
 
     private static void assertTrue(boolean condition, String message) {
