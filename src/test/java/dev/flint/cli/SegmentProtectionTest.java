@@ -91,6 +91,9 @@ class SegmentProtectionTest {
                 or $0x00C09A00, %edx
                 mov %edx, 4(%edi)""");
         String ds = "mov $" + small + ", %ax\n mov %ax, %ds\n";
+        int mainTss = k.gdtSystem("tss_main", 0x67, 0x89);
+        int dfTss = k.gdtSystem("tss_df", 0x67, 0x89);
+        k.idt(8, "(" + dfTss + " << 16)", "0x8500");
         return k
                 .add("read-at-limit", ds + "mov 0xffc, %eax")
                 .add("read-past-limit", ds + "mov 0xffd, %eax")
@@ -116,6 +119,20 @@ class SegmentProtectionTest {
                 .add("far-jump-past-cs-limit", "ljmp $" + edge + ", $edge_page_end")
                 .add("near-jump-past-cs-limit", "movl $edge_page_end, case_start\n ljmp $" + edge + ", $edge_jmp")
                 .add("run-past-cs-limit", "movl $edge_page_end, case_start\n ljmp $" + edge + ", $edge_run")
+                // A push past SS's limit: #SS, whose frame does not fit either: #DF, through a task gate to a
+                // task with a good stack, which reports it (error code 0) and its back link to the main task.
+                .add("ss-push-past-limit-double-faults", "mov $" + mainTss + ", %ax\n ltr %ax\n mov $" + small
+                        + ", %ax\n mov %ax, %ss\n mov $0x1008, %esp\n push %eax")
+                .extra("""
+                        task_df: movzwl tss_df, %eax
+                                call show
+                                pop %ebx
+                                mov $8, %eax
+                                mov case_start, %ecx
+                                jmp report
+                        """)
+                .data(".align 8\ntss_main: .skip 104\n.align 8\ntss_df: .long 0, 0, 0, 0, 0, 0, 0, 0, task_df, 2, 0, 0, 0, 0,"
+                        + " tss_df_stack, 0, 0, 0, 0x10, 0x08, 0x10, 0x10, 0x10, 0x10, 0\n.word 0, 104\n.skip 1024\ntss_df_stack:")
                 // A page whose last bytes hold a jump out and six NOPs; CS's limit (G=1) ends with the page.
                 .extra("""
                         .align 4096
@@ -184,7 +201,8 @@ class SegmentProtectionTest {
                 "ss-override-write #0C 0000 @000B",
                 "far-jump-past-cs-limit #0D 0000 @0000",
                 "near-jump-past-cs-limit #0D 0000 @FFF8",
-                "run-past-cs-limit #0D 0000 @0000"), flint.lines(), flint.stderr());
+                "run-past-cs-limit #0D 0000 @0000",
+                "ss-push-past-limit-double-faults 00000058 #08 0000 @0000"), flint.lines(), flint.stderr());
         assertEquals((ProtectedModeKernel.DONE << 1) | 1, flint.exitCode(), flint.stderr());
     }
 }

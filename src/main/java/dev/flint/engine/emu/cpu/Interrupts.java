@@ -192,19 +192,25 @@ final class Interrupts {
         long sp = r[RSP];
         boolean stackSwitch = newCpl < s.cpl;
         long newSsDesc = 0;
+        int ssAttr = s.segAttr[SS];
+        long ssLimit = s.segLimit[SS];
         if (stackSwitch) {
             long tss = s.segBase[TR];
             sp = mmu.readSystem(tss + 4 + newCpl * 8L, 4);
             ssSel = (int) mmu.readSystem(tss + 8 + newCpl * 8L, 2);
             newSsDesc = desc.readDescriptor(ssSel, GuestFault.TS);
             ssBase = Descriptors.base(newSsDesc);
-            spMask = (Descriptors.attr(newSsDesc) & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
+            ssAttr = Descriptors.attr(newSsDesc);
+            ssLimit = Descriptors.limit(newSsDesc);
+            spMask = (ssAttr & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
         }
         long[] frame = {oldSs, oldSp, s.flags.get(), s.segSel[CS], retIp, err};
         int first = stackSwitch ? 0 : 2;
         int last = hasErr ? 6 : 5;
         for (int i = first; i < last; i++) {
             sp = (sp - z) & spMask;
+            // The frame must fit in the stack segment: else #SS (with the new SS's selector after a switch).
+            if (!SegmentChecks.stackHolds(ssAttr, ssLimit, sp, z)) throw GuestFault.of(GuestFault.SS, stackSwitch ? ssSel & ~3 : 0);
             mmu.writeSystem((ssBase + sp) & 0xFFFF_FFFFL, z, frame[i]);
         }
         if (stackSwitch) {

@@ -53,6 +53,16 @@ final class SegmentChecks {
         return GuestFault.of(sg == SS ? GuestFault.SS : GuestFault.GP, 0);
     }
 
+    /**
+     * True if a stack segment with attributes {@code attr} and byte limit {@code limit} holds {@code size}
+     * bytes at {@code sp} (expand-down stacks included), for the frames interrupt delivery pushes.
+     */
+    static boolean stackHolds(int attr, long limit, long sp, int size) {
+        long end = sp + size - 1;
+        if ((attr & 0xC) == 0x4) return sp > limit && end <= ((attr & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF);
+        return end <= limit || limit == 0xFFFF_FFFFL;
+    }
+
     /** True if accesses through {@code sg} never need a check: a 4 GiB expand-up, writable, present data segment. */
     static boolean flat(CpuState s, int sg) {
         return s.segLimit[sg] == 0xFFFF_FFFFL && (s.segAttr[sg] & WRITE_MASK) == WRITE_OK;
