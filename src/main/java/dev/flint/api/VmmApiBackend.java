@@ -39,6 +39,8 @@ public final class VmmApiBackend implements VmmBackend {
     private final Engines engines;
     private final String engineName;
     private final Console console;
+    /** The isa-debug-exit device's I/O port ({@code flint vmm --debug-exit}), or -1 for none. */
+    private final int debugExitPort;
     private volatile Vmm vmm;
     /** Drive IDs in the machine's drive order (the configuration's, then attached ones) and interface IDs in order. */
     private final List<String> driveIds = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -46,6 +48,12 @@ public final class VmmApiBackend implements VmmBackend {
 
     /** @param engineName {@code auto}, {@code kvm} or {@code emu} */
     public VmmApiBackend(Engines engines, String engineName, Console console) {
+        this(engines, engineName, -1, console);
+    }
+
+    /** @param debugExitPort the I/O port of an isa-debug-exit device, or -1 for none */
+    public VmmApiBackend(Engines engines, String engineName, int debugExitPort, Console console) {
+        this.debugExitPort = debugExitPort;
         this.engines = engines;
         this.engineName = engineName;
         this.console = console;
@@ -67,7 +75,7 @@ public final class VmmApiBackend implements VmmBackend {
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets,
                     spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
-                    spec.emptyNvmeControllers());
+                    spec.emptyNvmeControllers(), debugExitPort);
             if (spec.balloon() != null) {
                 MachineSpec.BalloonSpec b = spec.balloon();
                 config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));

@@ -97,13 +97,22 @@ public final class VmmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private final Function<String, VmmBackend> backends;
+    @Option(names = "--debug-exit", paramLabel = "PORT", converter = PortConverter.class, defaultValue = "-1",
+            showDefaultValue = picocli.CommandLine.Help.Visibility.NEVER,
+            description = "Install an isa-debug-exit device at I/O port PORT (e.g. 0xf4), as QEMU's: a guest write of V "
+                    + "to it stops the microVM and flint vmm exits with status (V << 1) | 1. For test kernels (Flint's addition).")
+    int debugExitPort;
+
+    /** What the options say about the backend to make: the {@code --engine} name and the isa-debug-exit port (-1: none). */
+    public record BackendOptions(String engine, int debugExitPort) {}
+
+    private final Function<BackendOptions, VmmBackend> backends;
 
     /**
-     * @param backends makes the VMM that runs the machine, given the {@code --engine} name; the CLI
-     *                 passes its {@code dev.flint.vmm} adapter
+     * @param backends makes the VMM that runs the machine, given the {@code --engine} name and the
+     *                 {@code --debug-exit} port; the CLI passes its {@code dev.flint.vmm} adapter
      */
-    public VmmCommand(Function<String, VmmBackend> backends) {
+    public VmmCommand(Function<BackendOptions, VmmBackend> backends) {
         this.backends = backends;
     }
 
@@ -136,7 +145,7 @@ public final class VmmCommand implements Callable<Integer> {
         // without --debug (and also goes to a logger configured below or over the API).
         if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
         if (mmdsSizeLimit != null && mmdsSizeLimit < 2) throw ApiException.badRequest("--mmds-size-limit must be at least 2");
-        VmmController vmm = new VmmController(id, backends.apply(engine), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
+        VmmController vmm = new VmmController(id, backends.apply(new BackendOptions(engine, debugExitPort)), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
         if (metricsPath != null) vmm.putMetrics(new MetricsConfig(metricsPath.toString(), null, null));
 
@@ -157,6 +166,7 @@ public final class VmmCommand implements Callable<Integer> {
         try {
             if (config != null) bootFromConfig(vmm, config);
             StopReason reason = vmm.stopped().get();
+            if (reason instanceof StopReason.DebugExit exit) return exit.exitStatus();
             if (!reason.guestRequested()) spec.commandLine().getErr().println("flint vmm: microVM stopped: " + describe(reason));
             // A supervisor (flint cloud's runtime) tells a reboot from inside the guest from a power-off by this line.
             if (reason instanceof StopReason.Reset reset) spec.commandLine().getErr().println(GUEST_RESET + " (" + reset.source() + ")");

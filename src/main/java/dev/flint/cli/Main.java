@@ -57,8 +57,8 @@ public final class Main {
                     .addSubcommand(new CommandLine(new DeviceCommand()).addSubcommand(new DeviceCommand.Blk(context)))
                     .addSubcommand(new CommandLine(new SnapshotCommand()).addSubcommand(new SnapshotCommand.Rebase(context)));
         }
-        cli.addSubcommand(new VmmCommand(engine -> new VmmApiBackend(context.engines(), engine,
-                new Console(context.in(), context.out()))));
+        cli.addSubcommand(new VmmCommand(options -> new VmmApiBackend(context.engines(), options.engine(),
+                options.debugExitPort(), new Console(context.in(), context.out()))));
         cli.setOut(new PrintWriter(context.out(), true));
         cli.setErr(new PrintWriter(context.err(), true));
         cli.setParameterExceptionHandler((e, ignored) -> {

@@ -1,5 +1,6 @@
 package dev.flint.cli;
 
+import dev.flint.api.PortConverter;
 import dev.flint.devices.virtio.balloon.BalloonConfig;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -185,21 +186,6 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** An I/O port number, decimal or 0x-hex, 0..0xffff. */
-    static final class PortConverter implements CommandLine.ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String value) {
-            int port;
-            try {
-                port = Integer.decode(value.trim());
-            } catch (NumberFormatException e) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a port number (decimal or 0x-hex)");
-            }
-            if (port == -1) return port; // the "none" default
-            if (port < 0 || port > 0xFFFF) throw new CommandLine.TypeConversionException("port " + value + " is outside 0..0xffff");
-            return port;
-        }
-    }
-
     private int exitCode(StopReason reason) {
         return switch (reason) {
             case StopReason.DebugExit exit -> exit.exitStatus();

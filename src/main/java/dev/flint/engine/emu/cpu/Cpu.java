@@ -344,9 +344,9 @@ public final class Cpu implements FpuHost {
         return Math.max(count, 1);
     }
 
-    /** True if a cached block may run: its crossing page still maps where it did and its code is unchanged. */
+    /** True if a cached block may run: its crossing page still maps where it did, it lies within CS's limit (outside 64-bit mode) and its code is unchanged. */
     private boolean usable(DecodedBlock b) {
-        return (b.page2Lin < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && current(b);
+        return (b.page2Lin < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && (mode64 || withinCodeLimit(b)) && current(b);
     }
 
     /**
@@ -364,6 +364,12 @@ public final class Cpu implements FpuHost {
         b.version = v;
         b.version2 = v2;
         return true;
+    }
+
+    /** A block decoded under a larger CS limit must not run past a smaller one: then it is decoded anew. */
+    private boolean withinCodeLimit(DecodedBlock b) {
+        long limit = s.segLimit[CS];
+        return limit == 0xFFFF_FFFFL || b.insns[b.insns.length - 1].endIp - 1 <= limit;
     }
 
     /** Replays decoded instructions while execution falls through from one to the next. */
@@ -582,6 +588,9 @@ public final class Cpu implements FpuHost {
 
     private int fetchMiss() {
         long off = ip & ipMask;
+        // Outside 64-bit mode every code byte must lie within CS's limit: the window below is cut at it, so
+        // the first byte past it comes here.
+        if (!mode64 && off > s.segLimit[CS]) throw GuestFault.gp(0);
         long lin = mode64 ? off : (s.segBase[CS] + off) & 0xFFFF_FFFFL;
         codePageHost(lin);
         if (fetchHost < 0) {
@@ -611,6 +620,7 @@ public final class Cpu implements FpuHost {
                 }
                 windowLength = 16 - k;
             }
+            if (!mode64 && off + windowLength - 1 > s.segLimit[CS]) windowLength = (int) (s.segLimit[CS] - off + 1);
             windowIp = ip;
             ip++;
             return (int) window & 0xFF;
@@ -664,15 +674,29 @@ public final class Cpu implements FpuHost {
 
     // ============================================================ addressing
 
-    /** Linear address of {@code off} in segment {@code sg}; #GP on a non-canonical 64-bit address. */
-    long linear(int sg, long off) {
+    /**
+     * Linear address of an access of {@code size} bytes at {@code off} in segment {@code sg}: #GP (#SS for
+     * SS) on a non-canonical 64-bit address, and outside 64-bit mode when the segment's limit or access
+     * rights forbid it ({@link SegmentChecks}).
+     */
+    long linear(int sg, long off, int size, boolean write) {
         if (mode64) {
             long lin = sg >= FS ? s.segBase[sg] + off : off;
             if (((lin << 16) >> 16) != lin) throw GuestFault.of(sg == SS ? GuestFault.SS : GuestFault.GP, 0);
             return lin;
         }
+        if (!SegmentChecks.fast(s, sg, off, size, write)) SegmentChecks.check(s, sg, off, size, write);
         return (s.segBase[sg] + off) & 0xFFFF_FFFFL;
     }
+
+    /** Linear address of {@code off} in {@code sg} with no limit or rights check (INVLPG, bulk-copy planning). */
+    private long linearUnchecked(int sg, long off) {
+        if (mode64) return linear(sg, off, 1, false);
+        return (s.segBase[sg] + off) & 0xFFFF_FFFFL;
+    }
+
+    /** True if accesses through {@code sg} need no per-access check (64-bit mode, or a flat 4 GiB data segment). */
+    private boolean flatSegment(int sg) { return mode64 || SegmentChecks.flat(s, sg); }
 
     private long adMask() { return adSize == 8 ? -1L : adSize == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
 
@@ -784,18 +808,18 @@ public final class Cpu implements FpuHost {
 
     /** Linear address of the ModRM memory operand. RIP-relative uses the end of the instruction, so all
      *  immediates must have been fetched before this is called. */
-    long ea() {
+    long ea(int size, boolean write) {
         long off = ripRel ? ip + eaOff : eaOff;
-        return linear(eaSeg, off & adMask());
+        return linear(eaSeg, off & adMask(), size, write);
     }
 
     /** The ModRM memory operand's offset (no segment), for LEA. */
     private long eaOffset() { return (ripRel ? ip + eaOff : eaOff) & adMask(); }
 
-    long readE(int size) { return memOp ? mmu.read(ea(), size) : getReg(rm, size); }
+    long readE(int size) { return memOp ? mmu.read(ea(size, false), size) : getReg(rm, size); }
 
     void writeE(int size, long v) {
-        if (memOp) mmu.write(ea(), size, v);
+        if (memOp) mmu.write(ea(size, true), size, v);
         else setReg(rm, size, v);
     }
 
@@ -817,7 +841,7 @@ public final class Cpu implements FpuHost {
             if (writeBack) setReg(rm, size, v);
             return d;
         }
-        long lin = ea();
+        long lin = ea(size, writeBack);
         if (lock && writeBack) {
             while (true) {
                 long d = mmu.read(lin, size);
@@ -950,13 +974,19 @@ public final class Cpu implements FpuHost {
 
     private static boolean isLegacyPrefix(int b) { return LEGACY_PREFIX[b]; }
 
-    private void jumpTo(long target) { moveIp(target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL)); }
+    private void jumpTo(long target) { moveIp(checkCodeLimit(target & (mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL))); }
+
+    /** A near transfer's target must lie within CS's limit outside 64-bit mode: else #GP(0) at the branch. */
+    private long checkCodeLimit(long target) {
+        if (!mode64 && target > s.segLimit[CS]) throw GuestFault.gp(0);
+        return target;
+    }
 
     private void relJump(long disp) {
         long t = ip + disp;
         if (!mode64 && opSize == 2) t &= 0xFFFF;
         if (mode64 && ((t << 16) >> 16) != t) throw GuestFault.gp(0);
-        moveIp(t & ipMaskFor());
+        moveIp(checkCodeLimit(t & ipMaskFor()));
     }
 
     private long ipMaskFor() { return mode64 ? -1L : opSize == 2 ? 0xFFFFL : 0xFFFF_FFFFL; }
@@ -1060,7 +1090,7 @@ public final class Cpu implements FpuHost {
                 long v = getReg(reg, z);
                 if (memOp) {
                     // XCHG with memory is always locked.
-                    long lin = ea();
+                    long lin = ea(z, true);
                     long old;
                     do {
                         old = mmu.read(lin, z);
@@ -1146,8 +1176,8 @@ public final class Cpu implements FpuHost {
             case 0x9F -> r[RAX] = (r[RAX] & ~0xFF00L) | (((flags.get() & 0xD7) | 2) << 8);
             case 0xA0, 0xA1, 0xA2, 0xA3 -> {
                 long off = adSize == 8 ? fetch64() : adSize == 4 ? fetch32() & 0xFFFF_FFFFL : fetch16();
-                long lin = linear(seg >= 0 ? seg : DS, off);
                 int z = (op & 1) == 0 ? 1 : opSize;
+                long lin = linear(seg >= 0 ? seg : DS, off, z, op >= 0xA2);
                 if (op < 0xA2) setReg(RAX, z, mmu.read(lin, z));
                 else mmu.write(lin, z, getReg(RAX, z));
             }
@@ -1171,8 +1201,9 @@ public final class Cpu implements FpuHost {
                 if (mode64) throw undefined(op); // VEX: no AVX advertised
                 decodeModrm();
                 if (!memOp) throw ud();
-                long off = mmu.read(ea(), opSize);
-                int sel = (int) mmu.read(ea() + opSize, 2);
+                long lin = ea(opSize + 2, false);
+                long off = mmu.read(lin, opSize);
+                int sel = (int) mmu.read(lin + opSize, 2);
                 desc.loadSegment(op == 0xC4 ? ES : DS, sel);
                 setReg(reg, opSize, off);
             }
@@ -1206,7 +1237,7 @@ public final class Cpu implements FpuHost {
                 setReg(RAX, 2, v); flags.set(Flags.LOGIC, 1, 0, 0, v); }
             case 0xD7 -> {
                 long off = (r[RBX] + (r[RAX] & 0xFF)) & adMask();
-                setReg(RAX, 1, mmu.read(linear(seg >= 0 ? seg : DS, off), 1));
+                setReg(RAX, 1, mmu.read(linear(seg >= 0 ? seg : DS, off, 1, false), 1));
             }
             case 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF -> fpuDispatch(FpuInstruction.MAP_ONE, op, true, false);
             case 0xE0, 0xE1, 0xE2 -> {
@@ -1292,7 +1323,7 @@ public final class Cpu implements FpuHost {
             long bp = getReg(RBP, z);
             for (int i = 1; i < level; i++) {
                 bp = (bp - z) & Alu.mask(z == 8 ? 8 : stack.size());
-                stack.push(z, mmu.read(linear(SS, bp & stack.spMask()), z));
+                stack.push(z, mmu.read(linear(SS, bp & stack.spMask(), z, false), z));
             }
             stack.push(z, frame);
         }
@@ -1521,7 +1552,7 @@ public final class Cpu implements FpuHost {
             case 3, 5 -> { // CALL/JMP far indirect
                 if (!memOp) throw ud();
                 int z = opSize;
-                long lin = ea();
+                long lin = ea(z + 2, false);
                 long off = mmu.read(lin, z);
                 int sel = (int) mmu.read(lin + z, 2);
                 if (op == 3) farCall(sel, off);
@@ -1534,6 +1565,7 @@ public final class Cpu implements FpuHost {
     }
 
     private void farCall(int sel, long off) {
+        if (irq.taskCall(sel, ip)) return; // CALL to a TSS or task gate: the new task's stack gets nothing
         int z = opSize;
         int oldCs = s.segSel[CS];
         long retIp = ip;
@@ -1567,38 +1599,38 @@ public final class Cpu implements FpuHost {
             switch (op) {
                 case 0xA4, 0xA5 -> {
                     if (rep && delta > 0 && tryBulkCopy(srcSeg, si, di, am, z)) continue;
-                    mmu.write(linear(ES, di), z, mmu.read(linear(srcSeg, si), z));
+                    mmu.write(linear(ES, di, z, true), z, mmu.read(linear(srcSeg, si, z, false), z));
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
                 }
                 case 0xA6, 0xA7 -> {
-                    long a = mmu.read(linear(srcSeg, si), z), b = mmu.read(linear(ES, di), z);
+                    long a = mmu.read(linear(srcSeg, si, z, false), z), b = mmu.read(linear(ES, di, z, false), z);
                     Alu.alu(flags, 7, z, a, b);
                     advance(RSI, delta, am);
                     advance(RDI, delta, am);
                 }
                 case 0xAA, 0xAB -> {
                     if (rep && delta > 0 && tryBulkFill(di, am, z)) continue;
-                    mmu.write(linear(ES, di), z, getReg(RAX, z));
+                    mmu.write(linear(ES, di, z, true), z, getReg(RAX, z));
                     advance(RDI, delta, am);
                 }
                 case 0xAC, 0xAD -> {
-                    setReg(RAX, z, mmu.read(linear(srcSeg, si), z));
+                    setReg(RAX, z, mmu.read(linear(srcSeg, si, z, false), z));
                     advance(RSI, delta, am);
                 }
                 case 0xAE, 0xAF -> {
-                    Alu.alu(flags, 7, z, getReg(RAX, z), mmu.read(linear(ES, di), z));
+                    Alu.alu(flags, 7, z, getReg(RAX, z), mmu.read(linear(ES, di, z, false), z));
                     advance(RDI, delta, am);
                 }
                 case 0x6C, 0x6D -> {
                     int zz = Math.min(z, 4);
                     long v = DeviceAccess.read(ports, r[RDX] & 0xFFFF, zz);
-                    mmu.write(linear(ES, di), zz, v);
+                    mmu.write(linear(ES, di, zz, true), zz, v);
                     advance(RDI, flags.direction() ? -zz : zz, am);
                 }
                 default -> {
                     int zz = Math.min(z, 4);
-                    DeviceAccess.write(ports, r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si), zz));
+                    DeviceAccess.write(ports, r[RDX] & 0xFFFF, zz, mmu.read(linear(srcSeg, si, zz, false), zz));
                     advance(RSI, flags.direction() ? -zz : zz, am);
                 }
             }
@@ -1631,7 +1663,8 @@ public final class Cpu implements FpuHost {
      */
     private boolean tryBulkCopy(int srcSeg, long si, long di, long am, int z) {
         long count = r[RCX] & am;
-        long src = linear(srcSeg, si), dst = linear(ES, di);
+        if (!flatSegment(srcSeg) || !flatSegment(ES)) return false; // element by element: each is checked
+        long src = linear(srcSeg, si, z, false), dst = linear(ES, di, z, true);
         long n = Math.min(count * z, Math.min(4096 - (src & 0xFFF), 4096 - (dst & 0xFFF))) / z * z;
         if (n < 16 || count > (1L << 40) || Math.abs(src - dst) < n) return false;
         if (am != -1L && (si + n > am || di + n > am)) return false;
@@ -1650,7 +1683,8 @@ public final class Cpu implements FpuHost {
     /** REP STOS forward within one page of RAM, done as a bulk fill. */
     private boolean tryBulkFill(long di, long am, int z) {
         long count = r[RCX] & am;
-        long dst = linear(ES, di);
+        if (!flatSegment(ES)) return false;
+        long dst = linear(ES, di, z, true);
         long bytes = Math.min(count * z, 4096 - (dst & 0xFFF)) / z * z;
         if (bytes < 16 || (dst & (z - 1)) != 0) return false;
         if (am != -1L && di + bytes > am) return false;
@@ -1788,7 +1822,7 @@ public final class Cpu implements FpuHost {
             case 0xB2, 0xB4, 0xB5 -> { // LSS/LFS/LGS
                 decodeModrm();
                 if (!memOp) throw ud();
-                long lin = ea();
+                long lin = ea(opSize + 2, false);
                 long off = mmu.read(lin, opSize);
                 int sel = (int) mmu.read(lin + opSize, 2);
                 desc.loadSegment(op == 0xB2 ? SS : op == 0xB4 ? FS : GS, sel);
@@ -1871,7 +1905,7 @@ public final class Cpu implements FpuHost {
             f.memory = memOp;
         }
         if (hasImm) f.imm8 = fetch8();
-        if (f.memory) f.address = ea();
+        if (f.memory) f.address = ea(1, false); // the operand's first byte: x87/SSE widths are decoded later
         fpu.execute(this, f);
     }
 
@@ -1933,7 +1967,7 @@ public final class Cpu implements FpuHost {
             else setReg(RAX, z, d);
             return;
         }
-        long lin = ea();
+        long lin = ea(z, true);
         if (mmu.compareAndSwap(lin, z, acc, src)) {
             Alu.alu(flags, 7, z, acc, acc);
         } else {
@@ -1954,7 +1988,7 @@ public final class Cpu implements FpuHost {
         decodeModrm();
         int op = reg & 7;
         if (op != 1 || !memOp) throw undefined(0x0FC7);
-        long lin = ea();
+        long lin = ea(rexW != 0 ? 16 : 8, true);
         if (rexW != 0) { // CMPXCHG16B
             if ((lin & 15) != 0) throw GuestFault.gp(0);
             if (mmu.compareAndSwap16(lin, r[RAX], r[RDX], r[RBX], r[RCX], pair)) {
@@ -1989,7 +2023,7 @@ public final class Cpu implements FpuHost {
         }
         if (op == 7 && (b >> 6) != 3) { // CLFLUSH: caches are coherent here
             decodeModrm();
-            mmu.read(ea(), 1);
+            mmu.read(ea(1, false), 1);
             return;
         }
         fpuDispatch(FpuInstruction.MAP_0F, 0xAE, true, false);
@@ -2022,7 +2056,8 @@ public final class Cpu implements FpuHost {
             }
             return;
         }
-        long lin = ea();
+        long lin = op == 7 ? linearUnchecked(eaSeg, (ripRel ? ip + eaOff : eaOff) & adMask()) // INVLPG accesses nothing
+                : ea(op <= 3 ? 2 + (mode64 ? 8 : 4) : 2, op == 0 || op == 1 || op == 4);
         int baseSize = mode64 ? 8 : 4;
         switch (op) {
             case 0, 1 -> {
@@ -2106,6 +2141,15 @@ public final class Cpu implements FpuHost {
     int modrmRm() { return rm; }
     void decodeModrmForHelper() { decodeModrm(); }
     void setIp(long v) { moveIp(v); }
+
+    /**
+     * A task switch committed: the instruction now counts as done, and a fault from here on restarts at
+     * the new task's first instruction ({@code rip}), not at the instruction that switched.
+     */
+    void restartAt(long rip) {
+        startIp = rip;
+        moveIp(rip);
+    }
     long ipNow() { return ip; }
     int apicId() { return apicId; }
 }

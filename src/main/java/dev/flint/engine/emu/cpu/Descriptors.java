@@ -87,7 +87,7 @@ final class Descriptors {
         s.segAttr[reg] = a | 1;
     }
 
-    private void setAccessed(int sel, long d) {
+    void setAccessed(int sel, long d) {
         if ((d & (1L << 40)) == 0) mmu.writeSystem(descriptorAddress(sel, GuestFault.GP) + 5, 1, (d >>> 40) | 1);
     }
 

@@ -33,6 +33,7 @@ final class Interrupts {
     /** This CPU's local APIC (CR8, its MSRs), or null on a machine without one. */
     private final CpuInterruptPort apic;
     private final TimeStampCounter tsc;
+    private final TaskSwitch tasks;
 
     Interrupts(Cpu cpu, Mmu mmu, Descriptors desc, Stack stack, CpuInterruptPort apic, TimeStampCounter tsc) {
         this.cpu = cpu;
@@ -43,6 +44,7 @@ final class Interrupts {
         this.r = s.gpr;
         this.mmu = mmu;
         this.desc = desc;
+        this.tasks = new TaskSwitch(cpu, mmu, desc, this, stack);
     }
 
     // ============================================================ delivery
@@ -160,12 +162,19 @@ final class Interrupts {
         int type = (int) (g >>> 40) & 0x1F;
         int gateDpl = (int) (g >>> 45) & 3;
         boolean gate32 = type == 0xE || type == 0xF;
-        if (!gate32 && type != 0x6 && type != 0x7) {
-            if (type == 0x5) logUnimplemented("a task gate in the IDT (vector " + vector + ")");
-            throw GuestFault.gp(gateErr);
-        }
+        if (!gate32 && type != 0x6 && type != 0x7 && type != 0x5) throw GuestFault.gp(gateErr);
         if (soft && gateDpl < s.cpl) throw GuestFault.gp(gateErr);
         if ((g & (1L << 47)) == 0) throw GuestFault.of(GuestFault.NP, gateErr);
+        if (type == 0x5) {
+            try {
+                tasks.interrupt(g, hasErr, err, retIp);
+            } catch (GuestFault f) {
+                if (!tasks.committed) throw f;
+                // A bad selector in the new task's TSS: its fault is the new task's, delivered there.
+                deliver(f.vector, f.hasErrorCode, f.errorCode, false, s.rip, false);
+            }
+            return;
+        }
         int sel = (int) (g >>> 16) & 0xFFFF;
         long target = (g & 0xFFFF) | (gate32 ? ((g >>> 48) & 0xFFFF) << 16 : 0);
         if ((sel & ~3) == 0) throw GuestFault.gp(ext);
@@ -183,19 +192,25 @@ final class Interrupts {
         long sp = r[RSP];
         boolean stackSwitch = newCpl < s.cpl;
         long newSsDesc = 0;
+        int ssAttr = s.segAttr[SS];
+        long ssLimit = s.segLimit[SS];
         if (stackSwitch) {
             long tss = s.segBase[TR];
             sp = mmu.readSystem(tss + 4 + newCpl * 8L, 4);
             ssSel = (int) mmu.readSystem(tss + 8 + newCpl * 8L, 2);
             newSsDesc = desc.readDescriptor(ssSel, GuestFault.TS);
             ssBase = Descriptors.base(newSsDesc);
-            spMask = (Descriptors.attr(newSsDesc) & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
+            ssAttr = Descriptors.attr(newSsDesc);
+            ssLimit = Descriptors.limit(newSsDesc);
+            spMask = (ssAttr & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
         }
         long[] frame = {oldSs, oldSp, s.flags.get(), s.segSel[CS], retIp, err};
         int first = stackSwitch ? 0 : 2;
         int last = hasErr ? 6 : 5;
         for (int i = first; i < last; i++) {
             sp = (sp - z) & spMask;
+            // The frame must fit in the stack segment: else #SS (with the new SS's selector after a switch).
+            if (!SegmentChecks.stackHolds(ssAttr, ssLimit, sp, z)) throw GuestFault.of(GuestFault.SS, stackSwitch ? ssSel & ~3 : 0);
             mmu.writeSystem((ssBase + sp) & 0xFFFF_FFFFL, z, frame[i]);
         }
         if (stackSwitch) {
@@ -222,10 +237,9 @@ final class Interrupts {
             return;
         }
         if ((s.flags.system & Flags.NT) != 0) {
-            // Long mode has no task return: #GP(0) there is what hardware does. Outside it the task
-            // switch is not implemented, and the guest gets the same #GP rather than ending the VM.
-            if (!s.longMode()) logUnimplemented("IRET with NT (a return to the previous task)");
-            throw GuestFault.gp(0);
+            if (s.longMode()) throw GuestFault.gp(0); // long mode has no task return
+            tasks.iret(cpu.ipNow() & 0xFFFF_FFFFL);
+            return;
         }
         boolean m64 = s.mode64();
         long ip = stack.pop(opSize);
@@ -238,6 +252,7 @@ final class Interrupts {
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0 || (a & 8) == 0) throw GuestFault.gp(cs & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, cs & ~3);
+        codeTarget(d, ip);
         boolean outer = rpl > s.cpl;
         long sp = 0;
         int ss = 0;
@@ -285,7 +300,13 @@ final class Interrupts {
         long d = desc.readDescriptor(sel, GuestFault.GP);
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0) {
-            logUnimplemented("a far transfer through a call gate or TSS (selector 0x" + Integer.toHexString(sel) + ")");
+            if (!s.longMode() && TaskSwitch.isTaskTarget(d)) {
+                tasks.farTransfer(sel, d, TaskSwitch.Kind.JMP, cpu.ipNow() & 0xFFFF_FFFFL);
+                return;
+            }
+            if (!TaskSwitch.isTaskTarget(d)) {
+                logUnimplemented("a far transfer through a call gate (selector 0x" + Integer.toHexString(sel) + ")");
+            }
             throw GuestFault.gp(sel & ~3);
         }
         if ((a & 8) == 0) throw GuestFault.gp(sel & ~3);
@@ -293,8 +314,33 @@ final class Interrupts {
         boolean conforming = (a & 4) != 0;
         if (conforming ? dpl > s.cpl : (dpl != s.cpl || (sel & 3) > s.cpl)) throw GuestFault.gp(sel & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, sel & ~3);
+        long target = codeTarget(d, off);
         desc.loadCode(sel, d, s.cpl);
-        cpu.setIp(s.mode64() ? off : off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
+        cpu.setIp(target);
+    }
+
+    /**
+     * The instruction pointer a far transfer to code descriptor {@code d} at {@code off} lands on, checked
+     * against the new CS's limit (#GP(0) before anything changes) unless the new CS is 64-bit code.
+     */
+    private long codeTarget(long d, long off) {
+        int a = Descriptors.attr(d);
+        if (s.longMode() && (a & A_L) != 0) return off;
+        long ip = off & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF);
+        if (ip > Descriptors.limit(d)) throw GuestFault.gp(0);
+        return ip;
+    }
+
+    /**
+     * CALL far to {@code sel}: if it names a TSS or a task gate (protected mode outside long mode), switches
+     * to that task and returns true; else returns false and the caller makes an ordinary far call.
+     */
+    boolean taskCall(int sel, long nextIp) {
+        if (!s.protectedMode() || (s.flags.system & Flags.VM) != 0 || s.longMode() || (sel & ~3) == 0) return false;
+        long d = desc.readDescriptor(sel, GuestFault.GP);
+        if (!TaskSwitch.isTaskTarget(d)) return false;
+        tasks.farTransfer(sel, d, TaskSwitch.Kind.CALL, nextIp & 0xFFFF_FFFFL);
+        return true;
     }
 
     void farReturn(int opSize, int extra) {
@@ -312,6 +358,7 @@ final class Interrupts {
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0 || (a & 8) == 0) throw GuestFault.gp(cs & ~3);
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, cs & ~3);
+        codeTarget(d, ip);
         r[RSP] += extra;
         if (rpl > s.cpl) {
             long sp = stack.pop(opSize);

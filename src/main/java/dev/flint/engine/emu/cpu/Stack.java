@@ -33,26 +33,30 @@ final class Stack {
     /** The part of RSP the stack uses. */
     long spMask() { int z = size(); return z == 8 ? -1L : z == 4 ? 0xFFFF_FFFFL : 0xFFFFL; }
 
-    /** Linear address of {@code sp} in SS; #SS on a non-canonical 64-bit address. */
-    long linear(long sp) {
+    /**
+     * Linear address of a {@code size}-byte access at {@code sp} in SS: #SS(0) on a non-canonical 64-bit
+     * address, or outside 64-bit mode past SS's limit ({@link SegmentChecks}; expand-down stacks included).
+     */
+    long linear(long sp, int size, boolean write) {
         if (mode64) {
             if (((sp << 16) >> 16) != sp) throw GuestFault.of(GuestFault.SS, 0);
             return sp;
         }
+        if (!SegmentChecks.fast(s, SS, sp, size, write)) SegmentChecks.check(s, SS, sp, size, write);
         return (s.segBase[SS] + sp) & 0xFFFF_FFFFL;
     }
 
     void push(int size, long v) {
         long m = spMask();
         long sp = (r[RSP] - size) & m;
-        mmu.write(linear(sp), size, v);
+        mmu.write(linear(sp, size, true), size, v);
         r[RSP] = (r[RSP] & ~m) | sp;
     }
 
     long pop(int size) {
         long m = spMask();
         long sp = r[RSP] & m;
-        long v = mmu.read(linear(sp), size);
+        long v = mmu.read(linear(sp, size, false), size);
         r[RSP] = (r[RSP] & ~m) | ((sp + size) & m);
         return v;
     }
@@ -60,6 +64,6 @@ final class Stack {
     /** Reads the value {@code depth} bytes above the stack pointer without popping. */
     long peek(int size, long depth) {
         long m = spMask();
-        return mmu.read(linear((r[RSP] + depth) & m), size);
+        return mmu.read(linear((r[RSP] + depth) & m, size, false), size);
     }
 }
