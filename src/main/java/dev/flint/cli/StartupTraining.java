@@ -48,7 +48,7 @@ public final class StartupTraining {
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("flint-aot-training");
         try {
-            train(dir);
+            train(dir, args.length > 0 && args[0].equals("vmm"));
         } finally {
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
@@ -57,14 +57,16 @@ public final class StartupTraining {
         System.exit(0);
     }
 
-    private static void train(Path dir) throws Exception {
+    private static void train(Path dir, boolean vmmOnly) throws Exception {
         PrintStream sink = new PrintStream(OutputStream.nullOutputStream(), true);
         CliContext context = new CliContext(InputStream.nullInputStream(), sink, sink, () -> false, Engines.standard(),
                 dir.resolve("cache"));
-        Main.run(new String[] {"--help"}, context);
-        Main.run(new String[] {"vmm", "--help"}, context);
-        Main.run(new String[] {"run", "--help"}, context);
-        Main.run(new String[] {"run", "--no-such-option"}, context);
+        if (!vmmOnly) {
+            Main.run(new String[] {"--help"}, context);
+            Main.run(new String[] {"vmm", "--help"}, context);
+            Main.run(new String[] {"run", "--help"}, context);
+            Main.run(new String[] {"run", "--no-such-option"}, context);
+        }
 
         Path socket = dir.resolve("api.sock");
         Thread.ofPlatform().daemon().name("training-vmm")
