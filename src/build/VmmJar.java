@@ -20,8 +20,9 @@ import java.util.jar.Manifest;
  * <p>Why: flint.jar names all ~90 runtime libraries (the AWS SDK model, Netty, gRPC, SQLite... for
  * {@code flint cloud}). Each lookup of a service that is not there (the JDK's logger finder, SLF4J's
  * provider, the selector provider, time-zone rules: all on the way to the API socket) opens every jar on
- * the class path and keeps its central directory in memory. With the short class path bench/api.sh
- * measured, on a loaded 2-core host, 502 → 419 ms to the socket and 77 → 73 MiB idle RSS.
+ * the class path and keeps its central directory in memory. Together with the VMM's own start-up cache,
+ * an A/B run on a loaded 2-core host measured 502 → 419 ms to the socket and 77 → 73 MiB idle RSS
+ * (docs/startup.md).
  *
  * <p>The list below is checked by VmmClassPathTest: the packages {@code flint vmm} runs (api, vmm, engine,
  * devices, arch, machine, sys, guest) may only use these libraries. A library of the list that is missing
