@@ -101,4 +101,30 @@ class ArchitectureTest {
                         "dev.flint.sys..")
                 .check(flint);
     }
+
+    /**
+     * {@code flint vmm} runs from target/flint-vmm.jar, whose class path names only the libraries listed in
+     * src/build/VmmJar.java (the short class path keeps ~80 jars it does not use off its start-up). A class
+     * of the packages a VMM runs that used another library would fail there with NoClassDefFoundError, so
+     * it fails here first, naming the class and the dependency. A new library for the VMM goes in both lists.
+     */
+    @Test
+    void theVmmsPackagesUseOnlyTheLibrariesOfItsClassPath() {
+        vmmPackagesUsingOnly(VMM_LIBRARY_PACKAGES).check(flint);
+    }
+
+    /** VmmJar.VMM_LIBRARIES, as packages. */
+    static final String[] VMM_LIBRARY_PACKAGES = {"picocli..", "com.fasterxml.jackson..", "org.eclipse.jetty.server..",
+            "org.eclipse.jetty.http..", "org.eclipse.jetty.io..", "org.eclipse.jetty.util..",
+            "org.eclipse.jetty.unixdomain.server..", "org.slf4j..", "org.tukaani.xz.."};
+
+    static ArchRule vmmPackagesUsingOnly(String... libraries) {
+        String[] allowed = java.util.stream.Stream.concat(
+                java.util.stream.Stream.of("java..", "javax..", "jdk..", "sun..", "com.sun..", "dev.flint..", ""), // the JDK, Flint, primitives
+                java.util.stream.Stream.of(libraries)).toArray(String[]::new);
+        return classes().that().resideInAnyPackage("dev.flint.api..", "dev.flint.vmm..", "dev.flint.guest..", "dev.flint.engine..",
+                        "dev.flint.devices..", "dev.flint.arch..", "dev.flint.machine..", "dev.flint.sys..")
+                .should().onlyDependOnClassesThat().resideInAnyPackage(allowed)
+                .because("flint vmm's class path (src/build/VmmJar.java) holds only these libraries");
+    }
 }

@@ -1,5 +1,6 @@
 package dev.flint.cli;
 
+import dev.flint.api.ApiPreload;
 import dev.flint.api.VmmApiBackend;
 import dev.flint.api.VmmCommand;
 import dev.flint.arch.x86.BootException;
@@ -32,6 +33,9 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        // `flint vmm` is started by orchestrators that wait for its socket: the API's costliest class
+        // initializations run beside the command-line parsing instead of after it.
+        if (runsVmm(args)) ApiPreload.start();
         // Unbuffered: the guest's serial output must appear byte by byte (prompts end without a newline).
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
         CliContext context = new CliContext(System.in, out, System.err, TerminalMode::stdinIsTerminal,

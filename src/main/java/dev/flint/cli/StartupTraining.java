@@ -22,6 +22,10 @@ import java.util.stream.Stream;
  * {@code flint vmm} on a temporary socket through the requests an orchestrator sends before a boot (and a
  * few a careless client sends). Nothing boots: an engine's classes are the engine's start-up, not the
  * socket's. Ends with {@code System.exit}, as a killed {@code flint vmm} would.
+ *
+ * <p>bin/flint makes two caches: {@code vmm} (the API alone) for flint-vmm.jar, which only {@code flint
+ * vmm} runs from, and {@code cli} (usage alone) for every other command; each mapped class costs start-up
+ * time whether it is used or not. With no argument it does both.
  */
 public final class StartupTraining {
     private StartupTraining() {}
@@ -48,7 +52,8 @@ public final class StartupTraining {
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("flint-aot-training");
         try {
-            train(dir);
+            String only = args.length > 0 ? args[0] : "";
+            train(dir, !only.equals("vmm"), !only.equals("cli"));
         } finally {
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
@@ -57,15 +62,22 @@ public final class StartupTraining {
         System.exit(0);
     }
 
-    private static void train(Path dir) throws Exception {
+    /**
+     * @param usage   print usage and refuse a bad option (what every command line does first)
+     * @param api     serve the API of a {@code flint vmm}
+     */
+    private static void train(Path dir, boolean usage, boolean api) throws Exception {
         PrintStream sink = new PrintStream(OutputStream.nullOutputStream(), true);
         CliContext context = new CliContext(InputStream.nullInputStream(), sink, sink, () -> false, Engines.standard(),
                 dir.resolve("cache"));
-        Main.run(new String[] {"--help"}, context);
-        Main.run(new String[] {"vmm", "--help"}, context);
-        Main.run(new String[] {"run", "--help"}, context);
-        Main.run(new String[] {"run", "--no-such-option"}, context);
+        if (usage) {
+            Main.run(new String[] {"--help"}, context);
+            Main.run(new String[] {"vmm", "--help"}, context);
+            Main.run(new String[] {"run", "--help"}, context);
+            Main.run(new String[] {"run", "--no-such-option"}, context);
+        }
 
+        if (!api) return;
         Path socket = dir.resolve("api.sock");
         Thread.ofPlatform().daemon().name("training-vmm")
                 .start(() -> Main.run(new String[] {"vmm", "--api-sock", socket.toString()}, context));
