@@ -112,6 +112,16 @@ final class FakeRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void resizeVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
+        try {
+            events.add("resize " + instanceId + " " + disk.volumeId() + " " + Files.size(disk.file()));
+        } catch (java.io.IOException e) {
+            throw new RuntimeFailure("fake: " + e.getMessage());
+        }
+    }
+
+    @Override
     public void pause(String instanceId) throws RuntimeFailure {
         if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
         events.add("pause " + instanceId);

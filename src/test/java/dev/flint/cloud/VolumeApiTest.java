@@ -268,6 +268,14 @@ class VolumeApiTest {
         refusedUnchanged("VolumeInUse", () -> ec2.deleteVolume(r -> r.volumeId(vol)));
         refusedUnchanged("InvalidAttachment.NotFound", () -> ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdz")));
 
+        // Growing it while attached: the file grows and the running machine is told (the guest sees it at once).
+        ec2.modifyVolume(r -> r.volumeId(vol).size(3));
+        assertEquals(3 * GIB, Files.size(file(vol)));
+        assertTrue(cloud.runtime.events.contains("resize " + instance + " " + vol + " " + 3 * GIB), cloud.runtime.events.toString());
+        ec2.modifyVolume(r -> r.volumeId(vol).volumeType("io2"));
+        assertEquals(1, cloud.runtime.events.stream().filter(e -> e.startsWith("resize " + instance + " " + vol)).count(),
+                "a relabel alone changes nothing in the machine");
+
         ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance).force(true));
         awaitVolume(vol, VolumeState.AVAILABLE);
         assertFalse(cloud.runtime.hotPlugged.get(instance).contains(vol));

@@ -370,8 +370,10 @@ public final class VolumeBook {
     }
 
     /**
-     * Grows a volume (shrinking is refused, as on EC2). The file grows at once; a running guest sees the new size
-     * after its next start or rescan; the file system on it is the guest's to grow.
+     * Grows a volume (shrinking is refused, as on EC2). The file grows at once. A data volume attached to a
+     * running instance is announced to its VMM, whose NVMe namespace takes the new size and tells the guest
+     * (Linux's block device grows without a reboot); the root volume (virtio-blk) and stopped instances see it
+     * at their next start. The file system on it is the guest's to grow.
      */
     public VolumeRecord grow(String volumeId, Integer sizeGib, String volumeType) {
         synchronized (lock) {
@@ -394,11 +396,22 @@ public final class VolumeBook {
                     throw Ec2Exception.internal("cannot grow volume " + volumeId + ": " + e.getMessage());
                 }
             }
-            return update(volumeId, x -> {
+            VolumeRecord after = update(volumeId, x -> {
                 VolumeRecord grown = x.withSize(size);
                 return volumeType == null ? grown : new VolumeRecord(grown.volumeId(), grown.sizeGib(), volumeType, grown.availabilityZone(),
                         grown.snapshotId(), grown.state(), grown.file(), grown.createTime(), grown.clientToken(), grown.tags(), grown.attachment());
             });
+            Attachment a = v.attachment();
+            if (size > v.sizeGib() && a != null && !a.root() && a.state().equals("attached") && runtime.isRunning(a.instanceId())) {
+                try {
+                    runtime.resizeVolume(a.instanceId(), disk(after));
+                } catch (RuntimeFailure e) {
+                    // The file and the record have grown; the guest takes the size at its next start.
+                    LOG.warning("volume " + volumeId + " grew to " + size + " GiB, but instance " + a.instanceId()
+                            + " sees it only after its next start: " + e.getMessage());
+                }
+            }
+            return after;
         }
     }
 
