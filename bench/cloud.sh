@@ -3,7 +3,7 @@
 #   launch — `aws ec2 run-instances` (debian-12, t3.micro) until `ssh admin@IP true` answers, as a user waits for it;
 #   attach — `aws ec2 attach-volume` to a running instance until the guest has the disk (/dev/nvme0n1), seen by one
 #            ssh session that waits for it (so ssh's own start is in the figure too);
-#   snapshot — `aws ec2 create-snapshot` wall time against the volume's size (volumes of 1, 4 and 16 GiB, 256 MiB of
+#   snapshot — `aws ec2 create-snapshot` wall time (it answers pending) and the copy's own time until completed, against the volume's size (volumes of 1, 4 and 16 GiB, 256 MiB of
 #              random data written in each), with the method the daemon used (reflink or sparse copy);
 #   describe — DescribeInstances latency against a daemon holding many instance records (the control plane alone,
 #              through bench/cloud-api.sh: the SDK's Ec2Client over loopback, real SigV4 and codec, a fake runtime).
@@ -117,16 +117,23 @@ for gib in 1 4 16; do
     vol=$(inns aws ec2 create-volume --size "$gib" --availability-zone flint-locala --query VolumeId --output text)
     dd if="$work/random.bin" of="$work/data/volumes/$vol.raw" bs=1M conv=notrunc status=none
     : > "$work/snap-$gib.txt"
+    : > "$work/copy-$gib.txt"
     method=
     for i in $(seq "$runs"); do
         start=$(date +%s%N)
         snap=$(inns aws ec2 create-snapshot --volume-id "$vol" --query SnapshotId --output text)
         ms=$(( ($(date +%s%N) - start) / 1000000 ))
         echo "$ms" >> "$work/snap-$gib.txt"
+        # The copy runs after the answer (pending -> completed); its own time is in the description.
+        until [ "$(inns aws ec2 describe-snapshots --snapshot-ids "$snap" --query 'Snapshots[0].State' --output text)" = completed ]; do
+            sleep 0.2
+        done
         method=$(inns aws ec2 describe-snapshots --snapshot-ids "$snap" --query 'Snapshots[0].Description' --output text)
+        echo "$method" | sed -n 's/.* \([0-9][0-9]*\) ms\]$/\1/p' >> "$work/copy-$gib.txt"
         inns aws ec2 delete-snapshot --snapshot-id "$snap"
     done
-    printf 'volume %2d GiB   create-snapshot median %7.1f ms   (%s)\n' "$gib" "$(median < "$work/snap-$gib.txt")" "$method"
+    printf 'volume %2d GiB   create-snapshot answer median %7.1f ms   copy median %7.1f ms   (%s)\n' "$gib" \
+        "$(median < "$work/snap-$gib.txt")" "$(median < "$work/copy-$gib.txt")" "$method"
     inns aws ec2 delete-volume --volume-id "$vol"
 done
 df -T "$work/data" | tail -1 | awk '{print "data folder file system: " $2}'

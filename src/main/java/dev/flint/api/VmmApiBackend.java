@@ -7,6 +7,7 @@ import dev.flint.devices.virtio.balloon.BalloonStatistics;
 import dev.flint.devices.virtio.balloon.VirtioBalloon;
 import dev.flint.devices.vhostuser.VhostUserException;
 import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.block.DiskImage;
 import dev.flint.devices.virtio.block.DiskImageException;
 import dev.flint.devices.virtio.net.MacAddress;
 import dev.flint.devices.virtio.net.NetConfig;
@@ -190,6 +191,15 @@ public final class VmmApiBackend implements VmmBackend {
             int nsid = running().attachNvmeNamespace(controller, driveConfig(drive));
             driveIds.add(drive.id());
             return nsid;
+        } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public long resizeNvme(int controller, int nsid) {
+        try {
+            return running().resizeNvmeNamespace(controller, nsid) * DiskImage.SECTOR;
         } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
             throw new BackendException(e.getMessage(), e);
         }

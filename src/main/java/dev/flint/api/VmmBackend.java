@@ -45,6 +45,11 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot detach drives from a running microVM");
     }
 
+    /** Re-reads the size of the grown file of namespace {@code nsid} of NVMe controller {@code controller}; returns bytes. */
+    default long resizeNvme(int controller, int nsid) {
+        throw new BackendException("this VMM cannot resize drives of a running microVM");
+    }
+
     /**
      * Moves the running machine's balloon target to {@code amountMib}; the guest's driver inflates or
      * deflates towards it. A refusal (no driver running in the guest yet) is a {@link BackendException}.

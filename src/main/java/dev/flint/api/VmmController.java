@@ -211,7 +211,10 @@ public final class VmmController implements AutoCloseable {
     /**
      * A running drive's new rate limiter (Firecracker's partial update: a bucket left out stays, one given
      * replaces the old with a full new bucket, a zero one removes it). A new backing file is not supported:
-     * a path_on_host other than the drive's own is refused.
+     * a path_on_host other than the drive's own is refused. The drive's own path_on_host on an NVMe drive
+     * means, as in Firecracker, "look at the file again": its size is re-read after the host grew it and the
+     * guest is told (a Namespace Attribute Changed event; Linux takes the new capacity without a reboot). On a
+     * virtio-blk drive it changes nothing (its size is read at boot only).
      */
     public synchronized void patchDrive(String id, PartialDrive patch) {
         VmResources.sameId(id, VmResources.required(patch.driveId(), "drive_id"), "drive");
@@ -222,6 +225,7 @@ public final class VmmController implements AutoCloseable {
         if (patch.pathOnHost() != null && !patch.pathOnHost().equals(resources.drive(id).pathOnHost())) {
             throw ApiException.notSupported("changing the path_on_host of a running drive");
         }
+        if (patch.pathOnHost() != null && nvmeSlots.containsKey(id)) rereadSize(id);
         if (patch.rateLimiter() == null) return;
         try {
             backend.updateDriveRateLimit(id, bandwidth, ops);
@@ -231,6 +235,18 @@ public final class VmmController implements AutoCloseable {
         resources.patchedDrive(id, patch.rateLimiter());
         LOG.info(() -> "drive " + id + " rate limiter updated: bandwidth " + (bandwidth == null ? "unchanged" : bandwidth)
                 + ", ops " + (ops == null ? "unchanged" : ops));
+    }
+
+    /** The NVMe drive {@code id}'s file grew: the namespace takes the new size and the guest is told. */
+    private void rereadSize(String id) {
+        NvmeSlot slot = nvmeSlots.get(id);
+        long bytes;
+        try {
+            bytes = backend.resizeNvme(slot.controller(), slot.nsid());
+        } catch (VmmBackend.BackendException e) {
+            throw ApiException.badRequest("cannot re-read the size of drive " + id + ": " + e.getMessage());
+        }
+        LOG.info(() -> "drive " + id + ": namespace " + slot.nsid() + " of NVMe controller " + slot.controller() + " is " + bytes + " bytes");
     }
 
     public synchronized void putNetworkInterface(String id, NetworkInterface net) {

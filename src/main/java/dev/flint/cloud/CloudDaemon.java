@@ -144,7 +144,9 @@ public final class CloudDaemon implements AutoCloseable {
             new TagActions(cloud).register(registry);
             new RegionActions(cloud).register(registry);
             new VolumeActions(cloud).register(registry);
-            new SnapshotActions(cloud).register(registry);
+            SnapshotActions snapshots = new SnapshotActions(cloud);
+            snapshots.settleInterrupted();
+            snapshots.register(registry);
             new SecurityGroupActions(cloud, firewall).register(registry);
             Ec2Api api = new Ec2Api(registry, credentials, config.trustLocal(), clock);
             ConsoleHandler console = new ConsoleHandler(consoleEndpoint(api), consoles(runtime), metrics(runtime),

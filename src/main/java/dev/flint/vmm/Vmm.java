@@ -269,6 +269,16 @@ public final class Vmm implements AutoCloseable {
         board.detachNvmeNamespace(controller, nsid);
     }
 
+    /**
+     * After the host grew the file of namespace {@code nsid} of NVMe controller {@code controller}: the namespace
+     * takes the new size and the guest's driver is told by a Namespace Attribute Changed event (Linux re-reads
+     * the capacity; the block device grows without a reboot). Returns the 512-byte blocks now.
+     */
+    public synchronized long resizeNvmeNamespace(int controller, int nsid) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        return board.resizeNvmeNamespace(controller, nsid);
+    }
+
     /** The machine's balloon ({@code VmConfig.balloon}), if it has one: its target, actual size and statistics. */
     public Optional<dev.flint.devices.virtio.balloon.VirtioBalloon> balloon() {
         return Optional.ofNullable(board.balloon());

@@ -182,6 +182,14 @@ final class X86Board implements AutoCloseable {
         netFunctions.get(net).requeueAll();
     }
 
+    /** Re-reads the size of namespace {@code nsid} of NVMe controller {@code controller}; returns its blocks. */
+    long resizeNvmeNamespace(int controller, int nsid) {
+        if (controller < 0 || controller >= nvme.size()) {
+            throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
+        }
+        return nvme.get(controller).resize(nsid);
+    }
+
     /** Detaches namespace {@code nsid} of NVMe controller {@code controller}. */
     void detachNvmeNamespace(int controller, int nsid) {
         if (controller < 0 || controller >= nvme.size()) {

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The EBS-style attach as a Firecracker-API user does it, on the emu engine: {@code flint vmm} boots the
  * stock guest with one NVMe controller and no namespace ({@code nvme_controllers} in /machine-config),
  * Linux binds to the empty controller, and a volume PUT to /drives while the guest runs appears as
- * /dev/nvme0n1 with the data the host wrote. A volume another process holds locked is refused first.
+ * /dev/nvme0n1 with the data the host wrote. A volume another process holds locked is refused first. A
+ * second volume's file grown on the host and PATCHed with its own path grows the guest's block device.
  */
 @Tag("guest")
 class ApiNvmeHotAttachGuestTest {
@@ -74,6 +75,23 @@ class ApiNvmeHotAttachGuestTest {
                 assertEquals(204, client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image())).status());
                 flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
                 flint.await("again=" + vol.sha256(), STEP);
+
+                // Growing a volume while attached (EBS ModifyVolume): the host grows the file, PATCHes the drive with
+                // its own path, and the stock kernel takes the new capacity from the event, no reboot.
+                Path grow = Files.write(dir.resolve("grow.img"), new byte[1 << 20]);
+                assertEquals(204, client.sendRaw("PUT", "/drives/grow", nvmeDrive("grow", grow).replace("true, \"interface", "false, \"interface"))
+                        .status());
+                flint.type("i=0; while [ ! -e /sys/block/nvme0n2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                        + " echo before-growth=$(cat /sys/block/nvme0n2/size)");
+                flint.await("before-growth=2048", STEP);
+                try (var f = new java.io.RandomAccessFile(grow.toFile(), "rw")) {
+                    f.setLength(4 << 20);
+                }
+                var resized = client.sendRaw("PATCH", "/drives/grow", "{\"drive_id\": \"grow\", \"path_on_host\": \"" + grow + "\"}");
+                assertEquals(204, resized.status(), resized.body());
+                flint.type("i=0; while [ \"$(cat /sys/block/nvme0n2/size)\" = 2048 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                        + " echo after-growth=$(cat /sys/block/nvme0n2/size)");
+                flint.await("after-growth=8192", STEP);
                 flint.type("poweroff -f");
                 assertEquals(0, flint.exitCode(STEP), flint.output());
             }

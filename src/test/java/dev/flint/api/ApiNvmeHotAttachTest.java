@@ -112,6 +112,22 @@ class ApiNvmeHotAttachTest extends ApiTestBase {
     }
 
     @Test
+    void patchWithTheDrivesOwnPathRereadsAnNvmeDrivesSizeOnly() throws Exception {
+        Path blk = Files.write(dir.resolve("blk2.img"), new byte[8192]);
+        machineConfig("{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"nvme_controllers\": 1}");
+        assertEquals(204, client.sendRaw("PUT", "/drives/blk", drive("blk", blk, "")).status());
+        start();
+        assertEquals(204, client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\"")).status());
+        assertEquals(204, client.sendRaw("PATCH", "/drives/vol", "{\"drive_id\": \"vol\", \"path_on_host\": \"" + vol + "\"}").status());
+        assertEquals("resize-nvme 0 1", api.backend.calls().getLast(), "the same path on an NVMe drive: its size is read again");
+        assertFault(client.sendRaw("PATCH", "/drives/vol", "{\"drive_id\": \"vol\", \"path_on_host\": \"" + blk + "\"}"),
+                "path_on_host");
+        assertEquals(204, client.sendRaw("PATCH", "/drives/blk", "{\"drive_id\": \"blk\", \"path_on_host\": \"" + blk + "\"}").status());
+        assertEquals(List.of("start", "attach-nvme 0 vol " + vol, "resize-nvme 0 1"), api.backend.calls(),
+                "a virtio-blk drive's size is not re-read; a refused PATCH reaches nothing");
+    }
+
+    @Test
     void aMachineWithoutNvmeRefusesAttachAndTheBackendsRefusalIsOneLine() throws Exception {
         start();
         assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\"")), "no NVMe controller");

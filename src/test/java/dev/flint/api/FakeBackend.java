@@ -42,6 +42,12 @@ final class FakeBackend implements VmmBackend {
     }
 
     @Override
+    public synchronized long resizeNvme(int controller, int nsid) {
+        calls.add("resize-nvme " + controller + " " + nsid);
+        return 1L << 30;
+    }
+
+    @Override
     public synchronized void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
                                                   dev.flint.devices.ratelimit.BucketConfig ops) {
         calls.add("drive-limit " + driveId + " bandwidth=" + bandwidth + " ops=" + ops);

@@ -147,6 +147,74 @@ class AwsCliEndToEndTest {
     }
 
     /**
+     * EBS between two instances, with the AWS CLI (slow: two emulated guests; runs only with
+     * {@code FLINT_SLOW_TESTS=1}, see docs/cloud-ebs.md): a volume formatted and written on one running
+     * instance is detached ({@code detaching} until the VMM let go, then {@code available}), attached to a
+     * second running instance, and the second reads the first's data; grown there with ModifyVolume, the
+     * second guest's disk grows without a reboot.
+     */
+    @Test
+    @org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable(named = "FLINT_SLOW_TESTS", matches = "1")
+    void aVolumeWrittenOnOneInstanceIsReadOnAnotherAndGrowsThere(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("cloud");
+        try (NetNamespace ns = NetNamespace.create()) {
+            FlintProcess daemon = startDaemon(ns, data);
+            try {
+                AwsCli aws = new AwsCli(ns, cloudEnv(data));
+                String imageId = awaitImage(aws, daemon);
+                Path key = dir.resolve("flint-move.pem");
+                Files.writeString(key, aws.ec2("create-key-pair", "--key-name", "flint-move", "--key-type", "ed25519",
+                        "--query", "KeyMaterial") + "\n");
+                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+                aws.ec2("authorize-security-group-ingress", "--group-name", "default", "--protocol", "tcp", "--port", "22",
+                        "--cidr", "0.0.0.0/0");
+                // Both boot at once: one boot's wait instead of two.
+                String[] ids = aws.ec2("run-instances", "--image-id", imageId, "--instance-type", "t3.micro", "--key-name", "flint-move",
+                        "--count", "2", "--query", "Instances[*].InstanceId").split("\\s+");
+                assertEquals(2, ids.length, String.join(",", ids));
+                aws.ec2("wait", "instance-running", "--instance-ids", ids[0], ids[1]);
+                String first = aws.ec2("describe-instances", "--instance-ids", ids[0], "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+                String second = aws.ec2("describe-instances", "--instance-ids", ids[1], "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+
+                String vol = aws.ec2("create-volume", "--size", "1", "--availability-zone", "flint-locala", "--query", "VolumeId");
+                aws.ec2("wait", "volume-available", "--volume-ids", vol);
+                String noneOnFirst = ssh(ns, key, first, NVME_DISKS);
+                aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", ids[0], "--device", "/dev/sdf");
+                String dev = ssh(ns, key, first, awaitNewDisk(noneOnFirst));
+                assertEquals("written", ssh(ns, key, first, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/"
+                        + dev + " /mnt/v && echo from-the-first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
+
+                assertEquals("detaching", aws.ec2("detach-volume", "--volume-id", vol, "--query", "State"));
+                aws.ec2("wait", "volume-available", "--volume-ids", vol);
+                assertEquals("gone", ssh(ns, key, first, "i=0; while [ -e /sys/block/" + dev + " ] && [ $i -lt 600 ]; do sleep 0.1;"
+                        + " i=$((i+1)); done; [ -e /sys/block/" + dev + " ] && echo still-there || echo gone"));
+
+                String noneOnSecond = ssh(ns, key, second, NVME_DISKS);
+                aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", ids[1], "--device", "/dev/sdg");
+                aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
+                String there = ssh(ns, key, second, awaitNewDisk(noneOnSecond));
+                assertEquals("from-the-first", ssh(ns, key, second, "sudo mkdir -p /mnt/v && sudo mount /dev/" + there + " /mnt/v"
+                        + " && cat /mnt/v/data"));
+
+                // Grown while attached and mounted: the second guest's disk grows at once (2 GiB = 4194304 sectors).
+                aws.ec2("modify-volume", "--volume-id", vol, "--size", "2");
+                assertEquals("4194304", ssh(ns, key, second, "i=0; while [ \"$(cat /sys/block/" + there + "/size)\" != 4194304 ]"
+                        + " && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/block/" + there + "/size"));
+                ssh(ns, key, second, "sudo umount /mnt/v");
+
+                aws.ec2("terminate-instances", "--instance-ids", ids[0], ids[1]);
+                aws.ec2("wait", "instance-terminated", "--instance-ids", ids[0], ids[1]);
+                aws.ec2("wait", "volume-available", "--volume-ids", vol);
+                aws.ec2("delete-volume", "--volume-id", vol);
+                assertTrue(!Files.exists(data.resolve("volumes").resolve(vol + ".raw")), "a deleted volume's file is gone");
+            } finally {
+                daemon.kill();
+                killEverythingIn(ns);
+            }
+        }
+    }
+
+    /**
      * EBS on the running instance, with the AWS CLI: a new volume is hot-attached (a new NVMe namespace on the
      * instance's empty controller), formatted and written over SSH, detached, attached again (to the
      * same instance: a second guest would double the test's boot time) with its data; a snapshot keeps the data

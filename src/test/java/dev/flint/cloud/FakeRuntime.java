@@ -87,14 +87,40 @@ final class FakeRuntime implements InstanceRuntime {
         events.add("attach " + instanceId + " " + disk.volumeId());
     }
 
+    /** While set, a detach (or a resume) waits for it to open: the test can look at the state in between. */
+    volatile java.util.concurrent.CountDownLatch holdDetach;
+    volatile java.util.concurrent.CountDownLatch holdResume;
+    volatile String refuseDetach;
+
+    private static void await(java.util.concurrent.CountDownLatch gate) {
+        if (gate == null) return;
+        try {
+            if (!gate.await(2, java.util.concurrent.TimeUnit.MINUTES)) throw new IllegalStateException("fake: the test never opened the gate");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        await(holdDetach);
+        if (refuseDetach != null) throw new RuntimeFailure(refuseDetach);
         if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
         LaunchSpec spec = launched.get(instanceId);
         boolean atLaunch = spec != null && spec.dataVolumes().contains(disk);
         Set<String> plugged = hotPlugged.computeIfAbsent(instanceId, k -> ConcurrentHashMap.newKeySet());
         if (!plugged.remove(disk.volumeId()) && !atLaunch) throw new IllegalStateException("detached but never attached: " + disk.volumeId());
         events.add("detach " + instanceId + " " + disk.volumeId());
+    }
+
+    @Override
+    public void resizeVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
+        try {
+            events.add("resize " + instanceId + " " + disk.volumeId() + " " + Files.size(disk.file()));
+        } catch (java.io.IOException e) {
+            throw new RuntimeFailure("fake: " + e.getMessage());
+        }
     }
 
     @Override
@@ -105,6 +131,7 @@ final class FakeRuntime implements InstanceRuntime {
 
     @Override
     public void resume(String instanceId) {
+        await(holdResume);
         events.add("resume " + instanceId);
     }
 

@@ -193,7 +193,58 @@ class VolumeApiTest {
         // Detach from the running machine: the VMM removes it.
         var det = ec2.detachVolume(r -> r.volumeId(vol));
         assertEquals("detaching", det.stateAsString());
-        assertTrue(cloud.runtime.events.contains("detach " + instance + " " + vol));
+        awaitVolume(vol, VolumeState.AVAILABLE);
+        assertTrue(cloud.runtime.events.contains("detach " + instance + " " + vol), "available only after the VMM let go");
+
+        // From a stopped instance only the record changes; the answer still says detaching, as EC2's does.
+        ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdf"));
+        stopInstance(instance);
+        var stoppedDetach = ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance));
+        assertEquals("detaching", stoppedDetach.stateAsString());
+        assertEquals(VolumeState.AVAILABLE, volume(vol).state());
+        ec2.terminateInstances(r -> r.instanceIds(instance));
+        ec2.deleteVolume(r -> r.volumeId(vol));
+    }
+
+    @Test
+    void detachFromARunningInstanceIsDetachingUntilTheVmmLetGo() throws Exception {
+        String instance = runningInstance();
+        String vol = newVolume(1);
+        ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdk"));
+        var gate = new java.util.concurrent.CountDownLatch(1);
+        cloud.runtime.holdDetach = gate;
+        try {
+            var det = ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance));
+            assertEquals("detaching", det.stateAsString(), "DetachVolume answers before the VMM has let go");
+            // Held in the VMM: DescribeVolumes says so, and the volume cannot be used elsewhere yet.
+            Volume held = volume(vol);
+            assertEquals(VolumeState.IN_USE, held.state());
+            assertEquals("detaching", held.attachments().getFirst().stateAsString());
+            assertEquals(1, ec2.describeVolumes(r -> r.filters(Filter.builder().name("attachment.status").values("detaching").build()))
+                    .volumes().stream().filter(v -> v.volumeId().equals(vol)).count());
+            refusedUnchanged("IncorrectState", () -> ec2.detachVolume(r -> r.volumeId(vol).force(true)));
+            refusedUnchanged("VolumeInUse", () -> ec2.deleteVolume(r -> r.volumeId(vol)));
+            refusedUnchanged("VolumeInUse", () -> ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdl")));
+            assertFalse(cloud.runtime.events.contains("detach " + instance + " " + vol));
+        } finally {
+            gate.countDown();
+            cloud.runtime.holdDetach = null;
+        }
+        awaitVolume(vol, VolumeState.AVAILABLE);
+        assertTrue(cloud.runtime.events.contains("detach " + instance + " " + vol), "available only after the VMM let go");
+        assertTrue(volume(vol).attachments().isEmpty());
+
+        // A VMM that refuses while it runs: the attachment goes back to attached, the volume stays in use.
+        ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdk"));
+        cloud.runtime.refuseDetach = "fake: the namespace is busy";
+        try {
+            assertEquals("detaching", ec2.detachVolume(r -> r.volumeId(vol).force(true)).stateAsString());
+            CloudHarness.await(vol + " attached again", WAIT, () -> volume(vol).attachments().getFirst().stateAsString().equals("attached"));
+            assertEquals(VolumeState.IN_USE, volume(vol).state());
+        } finally {
+            cloud.runtime.refuseDetach = null;
+        }
+        ec2.detachVolume(r -> r.volumeId(vol).force(true));
         awaitVolume(vol, VolumeState.AVAILABLE);
         ec2.terminateInstances(r -> r.instanceIds(instance));
         ec2.deleteVolume(r -> r.volumeId(vol));
@@ -217,9 +268,17 @@ class VolumeApiTest {
         refusedUnchanged("VolumeInUse", () -> ec2.deleteVolume(r -> r.volumeId(vol)));
         refusedUnchanged("InvalidAttachment.NotFound", () -> ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdz")));
 
+        // Growing it while attached: the file grows and the running machine is told (the guest sees it at once).
+        ec2.modifyVolume(r -> r.volumeId(vol).size(3));
+        assertEquals(3 * GIB, Files.size(file(vol)));
+        assertTrue(cloud.runtime.events.contains("resize " + instance + " " + vol + " " + 3 * GIB), cloud.runtime.events.toString());
+        ec2.modifyVolume(r -> r.volumeId(vol).volumeType("io2"));
+        assertEquals(1, cloud.runtime.events.stream().filter(e -> e.startsWith("resize " + instance + " " + vol)).count(),
+                "a relabel alone changes nothing in the machine");
+
         ec2.detachVolume(r -> r.volumeId(vol).instanceId(instance).force(true));
-        assertFalse(cloud.runtime.hotPlugged.get(instance).contains(vol));
         awaitVolume(vol, VolumeState.AVAILABLE);
+        assertFalse(cloud.runtime.hotPlugged.get(instance).contains(vol));
         refusedUnchanged("IncorrectState", () -> ec2.detachVolume(r -> r.volumeId(vol)));
 
         // A runtime that cannot hot-plug: IncorrectInstanceState with its reason, and the volume stays available.
@@ -287,6 +346,7 @@ class VolumeApiTest {
         String snapSource = newVolume(1);
         writeAt(file(snapSource), 8192, "from the snapshot");
         String snapshot = ec2.createSnapshot(r -> r.volumeId(snapSource)).snapshotId();
+        CloudHarness.await(snapshot + " completed", WAIT, () -> snapshot(snapshot).stateAsString().equals("completed"));
         String id = ec2.runInstances(r -> r.imageId(imageId).minCount(1).maxCount(1).blockDeviceMappings(
                 BlockDeviceMapping.builder().deviceName("/dev/xvda").ebs(e -> e.deleteOnTermination(false)).build(),
                 BlockDeviceMapping.builder().deviceName("/dev/sdb").ebs(e -> e.volumeSize(2).volumeType("gp2")).build(),
@@ -401,9 +461,37 @@ class VolumeApiTest {
         String vol = newVolume(1);
         ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdf"));
         int before = cloud.runtime.events.size();
-        String snap = ec2.createSnapshot(r -> r.volumeId(vol)).snapshotId();
+        var gate = new java.util.concurrent.CountDownLatch(1);
+        cloud.runtime.holdResume = gate;
+        String snap;
+        try {
+            var made = ec2.createSnapshot(r -> r.volumeId(vol).description("while running"));
+            snap = made.snapshotId();
+            // The call answers with the instance paused and the copy under way; DescribeSnapshots agrees.
+            assertEquals(List.of("pause " + instance), List.copyOf(cloud.runtime.events.subList(before, cloud.runtime.events.size())));
+            Snapshot first = snapshot(snap);
+            assertEquals("pending", made.stateAsString());
+            assertEquals(made.stateAsString(), first.stateAsString());
+            assertEquals(made.startTime(), first.startTime());
+            assertEquals(made.description(), first.description());
+            assertEquals(made.volumeSize(), first.volumeSize());
+            assertTrue(first.progress().matches("[0-9]{1,2}%"), first.progress());
+            assertEquals(1, ec2.describeSnapshots(r -> r.filters(Filter.builder().name("status").values("pending").build())).snapshots().stream()
+                    .filter(x -> x.snapshotId().equals(snap)).count());
+            // The copy itself ends (its file whole) while the instance is still held: 99% until the snapshot is completed.
+            CloudHarness.await(snap + " copied", WAIT, () -> snapshot(snap).progress().equals("99%"));
+            assertEquals("pending", snapshot(snap).stateAsString());
+            refusedUnchanged("IncorrectState", () -> ec2.deleteSnapshot(r -> r.snapshotId(snap)));
+            refusedUnchanged("IncorrectState", () -> ec2.createVolume(r -> r.availabilityZone(ZONE).snapshotId(snap)));
+        } finally {
+            gate.countDown();
+            cloud.runtime.holdResume = null;
+        }
+        CloudHarness.await(snap + " completed", WAIT, () -> snapshot(snap).stateAsString().equals("completed"));
+        assertEquals("100%", snapshot(snap).progress());
         List<String> during = cloud.runtime.events.subList(before, cloud.runtime.events.size());
         assertEquals(List.of("pause " + instance, "resume " + instance), during);
+        assertTrue(snapshot(snap).description().startsWith("while running [flint: "), snapshot(snap).description());
         assertTrue(snapshot(snap).description().contains("instance paused"), snapshot(snap).description());
         ec2.terminateInstances(r -> r.instanceIds(instance));
         CloudHarness.await("terminated", WAIT, () -> instance(instance).state().name() == InstanceStateName.TERMINATED);

@@ -58,7 +58,7 @@ public final class SnapshotActions {
         a.put("description", s -> List.of(s.description()));
         a.put("volume-size", s -> List.of(String.valueOf(s.volumeSizeGib())));
         a.put("owner-id", s -> List.of(cloud.accountId()));
-        a.put("progress", s -> List.of(s.state().equals("completed") ? "100%" : "0%"));
+        a.put("progress", s -> List.of(progress(s)));
         a.put("start-time", s -> List.of(s.startTime()));
         a.put("encrypted", s -> List.of("false"));
         this.filters = new Filters<>(a, SnapshotRecord::tags);
@@ -86,12 +86,20 @@ public final class SnapshotActions {
 
     private CreateSnapshotResponse create(CreateSnapshotRequest q) {
         if (q.volumeId() == null) throw Ec2Exception.missingParameter("VolumeId");
-        VolumeRecord volume = cloud.fleet().volumes().get(q.volumeId());
+        VolumeBook book = cloud.fleet().volumes();
+        book.get(q.volumeId());
         Map<String, String> tags = TagSupport.fromSpecifications(q.tagSpecifications(), "snapshot");
-        String running = runningInstance(volume);
-        SnapshotRecord made = take(volume.volumeId(), volume.sizeGib(), Path.of(volume.file()), q.description(), tags, running);
+        // The copy is announced before the volume is looked at again, so an attach cannot slip in unpaused.
+        book.copying(q.volumeId(), true);
+        SnapshotRecord made = null;
+        try {
+            VolumeRecord volume = book.get(q.volumeId());
+            made = take(volume.volumeId(), volume.sizeGib(), Path.of(volume.file()), q.description(), tags, runningInstance(volume), true);
+        } finally {
+            if (made == null) book.copying(q.volumeId(), false);
+        }
         return CreateSnapshotResponse.builder().snapshotId(made.snapshotId()).volumeId(made.volumeId()).volumeSize(made.volumeSizeGib())
-                .state(made.state()).description(made.description()).startTime(Instant.parse(made.startTime())).progress("")
+                .state(made.state()).description(made.description()).startTime(Instant.parse(made.startTime())).progress(progress(made))
                 .ownerId(cloud.accountId()).encrypted(false).tags(TagSupport.toSdk(made.tags())).build();
     }
 
@@ -105,41 +113,110 @@ public final class SnapshotActions {
         return cloud.runtime().isRunning(id) ? id : null;
     }
 
-    /** Stores the snapshot as pending, copies the file (with {@code pauseInstance} paused, if any), then completed. */
-    private SnapshotRecord take(String volumeId, int sizeGib, Path source, String description, Map<String, String> tags, String pauseInstance) {
+    /**
+     * Stores the snapshot as pending and answers with that record; the copy runs on a thread of its own, as
+     * EC2's does, and the record becomes completed (or error) when it ends. A running instance is paused here,
+     * before the answer, and resumed when the copy is whole: nothing the guest writes after the call is in it.
+     * {@code fromVolume}: the caller announced the copy of {@code volumeId} ({@link VolumeBook#copying}); it is
+     * over when the copy ends (a hot-attach or launch of the volume waits for it). On a refusal the caller ends it.
+     */
+    private SnapshotRecord take(String volumeId, int sizeGib, Path source, String description, Map<String, String> tags, String pauseInstance,
+                                boolean fromVolume) {
         String id = Ids.next("snap");
         Path file = dir().resolve(id + ".raw");
         SnapshotRecord pending = new SnapshotRecord(id, volumeId, sizeGib, "pending", description, file.toString(),
                 Instant.now(cloud.clock()).toString(), tags);
+        try {
+            Files.createDirectories(dir());
+        } catch (IOException e) {
+            throw Ec2Exception.internal("cannot make the snapshots folder: " + e.getMessage());
+        }
         if (!cloud.records().store().putIfAbsent(Keys.SNAPSHOT + id, Records.encode(pending))) {
             throw Ec2Exception.internal("snapshot id " + id + " collided; retry");
         }
+        VolumeBook book = cloud.fleet().volumes();
+        try {
+            if (pauseInstance != null) pause(pauseInstance);
+        } catch (RuntimeException e) {
+            cloud.records().get(Keys.SNAPSHOT + id, SnapshotRecord.class).ifPresent(v -> cloud.records().store().delete(v.entry()));
+            throw e;
+        }
+        Thread.ofVirtual().name("flint-snapshot-" + id).start(() -> {
+            try {
+                copy(pending, source, pauseInstance);
+            } finally {
+                if (fromVolume) book.copying(volumeId, false);
+            }
+        });
+        return pending;
+    }
+
+    /** The copy of one snapshot, off the request thread; the record says completed only once the file is whole. */
+    private void copy(SnapshotRecord pending, Path source, String pausedInstance) {
+        String id = pending.snapshotId();
+        Path file = Path.of(pending.file());
         Snapshots.Method method;
         long started = System.nanoTime();
         try {
-            Files.createDirectories(dir());
-            if (pauseInstance != null) pause(pauseInstance);
             try {
                 method = Snapshots.cloneFile(source, file);
             } finally {
-                if (pauseInstance != null) resume(pauseInstance);
+                if (pausedInstance != null) resume(pausedInstance);
             }
         } catch (IOException | RuntimeException e) {
-            cloud.records().get(Keys.SNAPSHOT + id, SnapshotRecord.class).ifPresent(v -> cloud.records().store().delete(v.entry()));
+            LOG.warning("snapshot " + id + " of " + pending.volumeId() + " failed: " + e.getMessage());
             try {
                 Files.deleteIfExists(file);
             } catch (IOException ignored) {
-                // the failure below is the one to report
+                // the error state below is what the user sees
             }
-            if (e instanceof Ec2Exception ec2) throw ec2;
-            throw Ec2Exception.internal("cannot copy volume " + volumeId + " into snapshot " + id + ": " + e.getMessage());
+            String why = "[flint: the copy failed: " + e.getMessage() + "]";
+            settle(id, s -> s.failed(s.description().isEmpty() ? why : s.description() + " " + why));
+            return;
         }
         long ms = (System.nanoTime() - started) / 1_000_000;
-        String how = "[flint: " + method.label() + (pauseInstance == null ? "" : ", instance paused") + ", " + ms + " ms]";
-        String text = description == null || description.isEmpty() ? how : description + " " + how;
-        Versioned<SnapshotRecord> current = cloud.records().get(Keys.SNAPSHOT + id, SnapshotRecord.class).orElseThrow();
-        cloud.records().store().compareAndSet(current.entry(), Records.encode(current.value().completed(text)));
-        return pending;
+        String how = "[flint: " + method.label() + (pausedInstance == null ? "" : ", instance paused") + ", " + ms + " ms]";
+        settle(id, s -> s.completed(s.description().isEmpty() ? how : s.description() + " " + how));
+    }
+
+    /** Moves a pending snapshot on (compare-and-set, retried: tags may change meanwhile). */
+    private void settle(String id, java.util.function.UnaryOperator<SnapshotRecord> change) {
+        for (int attempt = 0; attempt < 64; attempt++) {
+            var current = cloud.records().get(Keys.SNAPSHOT + id, SnapshotRecord.class);
+            if (current.isEmpty() || !current.get().value().state().equals("pending")) return;
+            if (cloud.records().store().compareAndSet(current.get().entry(), Records.encode(change.apply(current.get().value())))) return;
+        }
+        LOG.warning("snapshot " + id + " could not be marked finished: the store kept changing under it");
+    }
+
+    /**
+     * After a daemon restart: a snapshot that was pending when the daemon stopped lost its copy; it is marked
+     * error (as EC2 marks a snapshot that could not be made) and its partial file removed.
+     */
+    public void settleInterrupted() {
+        for (Versioned<SnapshotRecord> v : cloud.records().list(Keys.SNAPSHOT, SnapshotRecord.class)) {
+            if (!v.value().state().equals("pending")) continue;
+            try {
+                Files.deleteIfExists(Path.of(v.value().file()));
+            } catch (IOException e) {
+                LOG.warning("cannot remove the partial file of snapshot " + v.value().snapshotId() + ": " + e.getMessage());
+            }
+            settle(v.value().snapshotId(), s -> s.failed(s.description() + (s.description().isEmpty() ? "" : " ")
+                    + "[flint: the daemon stopped during the copy]"));
+        }
+    }
+
+    /** EC2's Progress: 100% once completed; while pending, how far the copy has come (the file's length against the volume's). */
+    private static String progress(SnapshotRecord s) {
+        if (s.state().equals("completed")) return "100%";
+        if (!s.state().equals("pending")) return "0%";
+        try {
+            long done = Files.size(Path.of(s.file()));
+            long whole = Math.max(1, (long) s.volumeSizeGib() << 30);
+            return Math.min(99, done * 100 / whole) + "%";
+        } catch (IOException e) {
+            return "0%"; // the copy has not made the file yet
+        }
     }
 
     private void pause(String instanceId) {
@@ -178,14 +255,14 @@ public final class SnapshotActions {
 
     private Snapshot toSdk(SnapshotRecord s) {
         return Snapshot.builder().snapshotId(s.snapshotId()).volumeId(s.volumeId()).volumeSize(s.volumeSizeGib()).state(s.state())
-                .description(s.description()).startTime(Instant.parse(s.startTime())).progress(s.state().equals("completed") ? "100%" : "0%")
+                .description(s.description()).startTime(Instant.parse(s.startTime())).progress(progress(s))
                 .ownerId(cloud.accountId()).encrypted(false).storageTier("standard").tags(TagSupport.toSdk(s.tags())).build();
     }
 
     private DeleteSnapshotResponse delete(DeleteSnapshotRequest q) {
         if (q.snapshotId() == null) throw Ec2Exception.missingParameter("SnapshotId");
         SnapshotRecord s = find(cloud, q.snapshotId());
-        if (!s.state().equals("completed")) {
+        if (s.state().equals("pending")) {
             throw Ec2Exception.client("IncorrectState", "The snapshot '" + s.snapshotId() + "' is " + s.state() + ".");
         }
         Versioned<SnapshotRecord> current = cloud.records().get(Keys.SNAPSHOT + s.snapshotId(), SnapshotRecord.class)
@@ -215,7 +292,7 @@ public final class SnapshotActions {
         Map<String, String> tags = TagSupport.fromSpecifications(q.tagSpecifications(), "snapshot");
         String description = q.description() != null ? q.description()
                 : "Copied for DestinationSnapshot from " + cloud.region() + ":" + source.snapshotId();
-        SnapshotRecord made = take(source.volumeId(), source.volumeSizeGib(), Path.of(source.file()), description, tags, null);
+        SnapshotRecord made = take(source.volumeId(), source.volumeSizeGib(), Path.of(source.file()), description, tags, null, false);
         return CopySnapshotResponse.builder().snapshotId(made.snapshotId()).build();
     }
 

@@ -80,6 +80,14 @@ public interface InstanceRuntime extends AutoCloseable {
     }
 
     /**
+     * Tells the running instance's machine that {@code disk}'s file grew (ModifyVolume): the guest sees the new
+     * size without a reboot. Throws when the machine cannot (the disk is not one it can resize while running).
+     */
+    default void resizeVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        throw new RuntimeFailure("this runtime cannot resize a running instance's volume; the guest sees the new size at its next start");
+    }
+
+    /**
      * Holds the running instance's vCPUs (its devices finish what the guest already submitted), so a copy of
      * its disks taken until {@link #resume} is crash-consistent: every write the guest saw complete is in it,
      * nothing the guest does afterwards is.

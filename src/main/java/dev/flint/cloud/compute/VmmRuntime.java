@@ -344,6 +344,19 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void resizeVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        FirecrackerClient api = liveApi(instanceId);
+        try {
+            // Firecracker's way to say "the file changed": PATCH the drive with its own path_on_host.
+            FirecrackerClient.Response r = api.send("PATCH", "/drives/" + disk.serial(), "{\"drive_id\": " + json(disk.serial())
+                    + ", \"path_on_host\": " + json(disk.file().toAbsolutePath().toString()) + "}");
+            if (r.status() / 100 != 2) throw new RuntimeFailure("the VMM refused the new size: HTTP " + r.status() + " " + r.body().strip());
+        } catch (IOException e) {
+            throw new RuntimeFailure("the VMM did not answer: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void pause(String instanceId) throws RuntimeFailure {
         vmState(instanceId, "Paused");
     }

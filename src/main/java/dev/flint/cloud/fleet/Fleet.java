@@ -279,7 +279,9 @@ public final class Fleet implements InstanceRuntime.Listener {
         if (found.isEmpty() || found.get().value().state() != InstanceState.PENDING && !found.get().value().rebootPending()) return;
         InstanceRecord r = found.get().value();
         try {
-            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), volumeBook.launchDisks(instanceId),
+            List<InstanceRuntime.Disk> disks = volumeBook.launchDisks(instanceId);
+            volumeBook.awaitCopies(disks.stream().map(InstanceRuntime.Disk::volumeId).toList());
+            runtime.launch(new LaunchSpec(r.instanceId(), r.vcpus(), r.memoryMib(), Path.of(r.rootVolume()), disks,
                     r.privateIp(), r.macAddress()));
         } catch (RuntimeFailure e) {
             LOG.warning("instance " + instanceId + ": " + e.getMessage());
@@ -552,6 +554,7 @@ public final class Fleet implements InstanceRuntime.Listener {
                 }
             }
         }
+        volumeBook.finishInterruptedDetaches();
     }
 
     /**

@@ -40,6 +40,7 @@ import java.util.regex.Pattern;
  * while its instance is being started or terminated.
  */
 public final class VolumeBook {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(VolumeBook.class.getName());
     /** EC2's device names for data volumes: /dev/sd[b-z] and /dev/xvd[b-z] (optionally one more letter). */
     static final Pattern DEVICE = Pattern.compile("/dev/(sd|xvd)[b-z][a-z]?|/dev/(sd|xvd)[b-z][1-9]|xvd[b-z][a-z]?");
     /** EC2's gp2/gp3 limits (GiB); sparse files cost nothing until written, so the cap is about sanity. */
@@ -54,6 +55,8 @@ public final class VolumeBook {
     private final Clock clock;
     private final Object lock;
     private final String zone;
+    /** Snapshot copies running per volume id (its own monitor: a copy never takes the state machine's lock). */
+    private final Map<String, Integer> copies = new java.util.HashMap<>();
 
     VolumeBook(Records records, InstanceRuntime runtime, Path dir, Clock clock, Object lock, String zone) {
         this.records = records;
@@ -159,10 +162,56 @@ public final class VolumeBook {
         Files.move(partial, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /**
+     * Marks a snapshot's copy of the volume's file as running ({@code on}) or done. Until every copy of a volume
+     * is done, a hot-attach or a launch with it waits, so no guest writes into the file under a copy (a snapshot
+     * holds the data of its call, nothing later).
+     */
+    public void copying(String volumeId, boolean on) {
+        // Started under the state machine's lock, so an attach that checked for copies under it cannot cross one.
+        if (on) {
+            synchronized (lock) {
+                synchronized (copies) {
+                    copies.merge(volumeId, 1, Integer::sum);
+                }
+            }
+            return;
+        }
+        synchronized (copies) {
+            copies.merge(volumeId, on ? 1 : -1, (a, b) -> a + b == 0 ? null : a + b);
+            if (!on) copies.notifyAll();
+        }
+    }
+
+    /** Waits until no snapshot copy of these volumes runs (copies end on their own: a failed one ends too). */
+    void awaitCopies(java.util.Collection<String> volumeIds) {
+        synchronized (copies) {
+            try {
+                while (volumeIds.stream().anyMatch(copies::containsKey)) copies.wait(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Ec2Exception.internal("interrupted while a snapshot of the volume was being copied; retry");
+            }
+        }
+    }
+
     public VolumeRecord attach(String volumeId, String instanceId, String device) {
+        while (true) {
+            awaitCopies(List.of(volumeId));
+            synchronized (lock) {
+                boolean copied;
+                synchronized (copies) {
+                    copied = copies.containsKey(volumeId);
+                }
+                if (!copied) return attachLocked(volumeId, instanceId, device);
+            }
+        }
+    }
+
+    private VolumeRecord attachLocked(String volumeId, String instanceId, String device) {
         Disk hotPlug;
         VolumeRecord attaching;
-        synchronized (lock) {
+        {
             VolumeRecord v = get(volumeId);
             InstanceRecord instance = instance(instanceId);
             checkDevice(device);
@@ -205,9 +254,13 @@ public final class VolumeBook {
     }
 
     /**
-     * Detaches a data volume. From a stopped instance only the record changes. From a running one the VMM
-     * removes the namespace and tells the guest, whose kernel drops the disk (see docs/cloud.md on unmounting
-     * first). The root volume is never detached while its instance exists.
+     * Detaches a data volume. From a stopped instance only the record changes. From a running one the attachment
+     * is stored as {@code detaching} and the answer goes back at once, as on EC2; the VMM then removes the
+     * namespace and tells the guest (whose kernel drops the disk: see docs/cloud-ebs.md on unmounting first), and
+     * only once the VMM has answered that the file is closed does the volume become {@code available}. If the
+     * VMM refuses while it still runs, the attachment goes back to {@code attached}. {@code force} is accepted:
+     * the guest is never waited for, so a forced and a plain detach are the same operation here. The root volume
+     * is never detached while its instance exists.
      */
     public VolumeRecord detach(String volumeId, String instanceId, String device, boolean force) {
         synchronized (lock) {
@@ -229,6 +282,9 @@ public final class VolumeBook {
                 throw Ec2Exception.client("OperationNotPermitted", "Volume '" + volumeId + "' is the root device of instance '" + a.instanceId()
                         + "'; it cannot be detached while the instance exists.");
             }
+            if (a.state().equals("detaching")) {
+                throw Ec2Exception.client("IncorrectState", "Volume '" + volumeId + "' is already detaching from instance '" + a.instanceId() + "'.");
+            }
             InstanceRecord instance = instanceRecord(a.instanceId());
             InstanceState state = instance == null ? InstanceState.TERMINATED : instance.state();
             boolean running = state == InstanceState.RUNNING;
@@ -236,17 +292,53 @@ public final class VolumeBook {
                 throw Ec2Exception.client("IncorrectInstanceState", "Instance '" + a.instanceId() + "' is " + state.wireName()
                         + ": volumes detach from running or stopped instances.");
             }
-            if (!running) return update(volumeId, x -> x.withAttachment(null));
-            VolumeRecord detaching = update(volumeId, x -> x.withAttachment(a.withState("detaching")));
-            try {
-                runtime.detachVolume(a.instanceId(), disk(v));
-            } catch (RuntimeFailure e) {
-                update(volumeId, x -> x.attachment() != null ? x.withAttachment(a) : x);
-                throw Ec2Exception.client("IncorrectInstanceState", "Volume '" + volumeId + "' cannot be detached from running instance '"
-                        + a.instanceId() + "'" + (force ? "" : " (Force does not help: the VMM refused)") + ": " + e.getMessage());
+            if (!running) {
+                update(volumeId, x -> x.withAttachment(null));
+                return v.withAttachment(a.withState("detaching"));
             }
-            update(volumeId, x -> x.withAttachment(null));
+            VolumeRecord detaching = update(volumeId, x -> x.withAttachment(a.withState("detaching")));
+            Thread.ofVirtual().name("flint-detach-" + volumeId).start(() -> finishDetach(volumeId, a));
             return detaching;
+        }
+    }
+
+    /**
+     * The VMM side of a detach from a running instance, off the request thread and outside the state machine's
+     * lock (a slow VMM must not hold up other requests; while the attachment is detaching nothing else can use
+     * the volume, and a stop or terminate meanwhile ends the VMM, which lets go of the file too). The record says
+     * {@code available} only after the VMM has closed the file or its process is gone; a refusal from a VMM that
+     * still runs puts the attachment back.
+     */
+    private void finishDetach(String volumeId, Attachment a) {
+        Attachment detaching = a.withState("detaching");
+        VolumeRecord v;
+        synchronized (lock) {
+            v = find(volumeId).map(Versioned::value).orElse(null);
+            if (v == null || v.attachment() == null || !v.attachment().equals(detaching)) return; // terminate released it meanwhile
+        }
+        boolean released;
+        try {
+            runtime.detachVolume(a.instanceId(), disk(v));
+            released = true;
+        } catch (RuntimeFailure e) {
+            released = !runtime.isRunning(a.instanceId()); // the VMM process is gone: it holds nothing any more
+            if (!released) LOG.warning("volume " + volumeId + " stays attached to " + a.instanceId() + ": the VMM refused to detach it: " + e.getMessage());
+        } catch (RuntimeException e) {
+            released = false;
+            LOG.log(java.util.logging.Level.WARNING, "volume " + volumeId + " stays attached to " + a.instanceId(), e);
+        }
+        boolean done = released;
+        synchronized (lock) {
+            if (find(volumeId).isEmpty()) return;
+            update(volumeId, x -> x.attachment() == null || !x.attachment().equals(detaching) ? x
+                    : x.withAttachment(done ? null : a.withState("attached")));
+        }
+    }
+
+    /** After a daemon restart: detaches that were under way when the daemon stopped are carried out now. */
+    void finishInterruptedDetaches() {
+        for (VolumeRecord v : all()) {
+            if (v.attachment() != null && v.attachment().state().equals("detaching")) finishDetach(v.volumeId(), v.attachment().withState("attached"));
         }
     }
 
@@ -278,8 +370,10 @@ public final class VolumeBook {
     }
 
     /**
-     * Grows a volume (shrinking is refused, as on EC2). The file grows at once; a running guest sees the new size
-     * after its next start or rescan; the file system on it is the guest's to grow.
+     * Grows a volume (shrinking is refused, as on EC2). The file grows at once. A data volume attached to a
+     * running instance is announced to its VMM, whose NVMe namespace takes the new size and tells the guest
+     * (Linux's block device grows without a reboot); the root volume (virtio-blk) and stopped instances see it
+     * at their next start. The file system on it is the guest's to grow.
      */
     public VolumeRecord grow(String volumeId, Integer sizeGib, String volumeType) {
         synchronized (lock) {
@@ -302,11 +396,22 @@ public final class VolumeBook {
                     throw Ec2Exception.internal("cannot grow volume " + volumeId + ": " + e.getMessage());
                 }
             }
-            return update(volumeId, x -> {
+            VolumeRecord after = update(volumeId, x -> {
                 VolumeRecord grown = x.withSize(size);
                 return volumeType == null ? grown : new VolumeRecord(grown.volumeId(), grown.sizeGib(), volumeType, grown.availabilityZone(),
                         grown.snapshotId(), grown.state(), grown.file(), grown.createTime(), grown.clientToken(), grown.tags(), grown.attachment());
             });
+            Attachment a = v.attachment();
+            if (size > v.sizeGib() && a != null && !a.root() && a.state().equals("attached") && runtime.isRunning(a.instanceId())) {
+                try {
+                    runtime.resizeVolume(a.instanceId(), disk(after));
+                } catch (RuntimeFailure e) {
+                    // The file and the record have grown; the guest takes the size at its next start.
+                    LOG.warning("volume " + volumeId + " grew to " + size + " GiB, but instance " + a.instanceId()
+                            + " sees it only after its next start: " + e.getMessage());
+                }
+            }
+            return after;
         }
     }
 

@@ -11,7 +11,7 @@ public record SnapshotRecord(
         String snapshotId,
         String volumeId,
         int volumeSizeGib,
-        // "pending" or "completed".
+        // "pending", then "completed" (or "error" if the copy failed or the daemon stopped during it).
         String state,
         String description,
         String file,
@@ -25,6 +25,10 @@ public record SnapshotRecord(
 
     public SnapshotRecord completed(String newDescription) {
         return new SnapshotRecord(snapshotId, volumeId, volumeSizeGib, "completed", newDescription, file, startTime, tags);
+    }
+
+    public SnapshotRecord failed(String newDescription) {
+        return new SnapshotRecord(snapshotId, volumeId, volumeSizeGib, "error", newDescription, file, startTime, tags);
     }
 
     public SnapshotRecord withTags(Map<String, String> newTags) {

@@ -155,6 +155,31 @@ public final class NvmeController implements AutoCloseable {
     }
 
     /**
+     * Re-reads namespace {@code nsid}'s image size after the host grew the file and, if it changed, announces it
+     * with a Namespace Attribute Changed event (the namespace in the Changed Namespace List), as for an attach:
+     * the driver re-identifies the namespace and takes the new capacity. Returns the blocks now. Any thread.
+     */
+    long resized(int nsid) {
+        long now;
+        lock.lock();
+        try {
+            NvmeNamespace ns = namespace(nsid);
+            if (ns == null) throw new IllegalArgumentException("no namespace " + nsid + " on NVMe controller " + identity.serial());
+            long before = ns.blocks();
+            now = ns.image.refreshSize();
+            if (now == before) return now;
+            if ((csts & NvmeSpec.CSTS_RDY) != 0) changedNamespaces.add(nsid);
+            if ((features.asyncEvents & NvmeSpec.AEN_NAMESPACE_ATTRIBUTE) != 0 && !namespaceEventMasked) {
+                namespaceEventPending = true;
+            }
+        } finally {
+            lock.unlock();
+        }
+        wake.run();
+        return now;
+    }
+
+    /**
      * {@code PATCH /drives} on a namespace: replaces or removes the buckets named (null keeps one), then has
      * the I/O thread look at the queues again. False if there is no such namespace. Any thread.
      */
@@ -398,6 +423,8 @@ public final class NvmeController implements AutoCloseable {
                 if (q == 0) deliverEvents();
                 SubmissionQueue sq = sqs[q];
                 if (sq != null) more |= serve(sq);
+                // An event that came before the driver's Asynchronous Event Request goes out with it, not at the next doorbell.
+                if (q == 0) deliverEvents();
                 fireInterrupts();
             } finally {
                 lock.unlock();

@@ -103,6 +103,14 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     }
 
     /**
+     * Takes namespace {@code nsid}'s new size after its file grew, and tells the driver if it changed; returns
+     * the 512-byte blocks now. A shrunk file is a DiskImageException, an unknown namespace an IllegalArgumentException.
+     */
+    public long resize(int nsid) {
+        return controller.resized(nsid);
+    }
+
+    /**
      * Changes namespace {@code nsid}'s rate limit ({@code PATCH /drives}): each bucket given replaces the old
      * one (or removes it, when it limits nothing), a null one stays. An unknown namespace is an
      * IllegalArgumentException. Any thread.

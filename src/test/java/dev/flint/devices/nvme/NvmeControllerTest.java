@@ -193,6 +193,49 @@ class NvmeControllerTest {
     }
 
     @Test
+    void aGrownNamespaceIsAnnouncedAndServesItsNewBlocks() throws IOException {
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_SET_FEATURES).cdw10(NvmeSpec.FEAT_ASYNC_EVENTS)
+                .cdw11(NvmeSpec.AEN_NAMESPACE_ATTRIBUTE)).status());
+        Path hot = Files.write(dir.resolve("grow.img"), new byte[1 << 20]);
+        assertEquals(3, rig.device.attach(new DriveConfig(hot, false, DriveConfig.Interface.NVME, "grow")));
+        // The event came before the request: the request is answered with it at once.
+        int aer = rig.driver.admin.put(Command.of(NvmeSpec.ADMIN_ASYNC_EVENT));
+        rig.driver.admin.ring();
+        assertNotNull(rig.driver.admin.poll(10_000), "the attach's event");
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_LOG_PAGE).nsid(-1).prp1(NvmeRig.DATA)
+                .cdw10(1023 << 16 | NvmeSpec.LOG_CHANGED_NAMESPACES)).status());
+        int aer2 = rig.driver.admin.put(Command.of(NvmeSpec.ADMIN_ASYNC_EVENT));
+        rig.driver.admin.ring();
+        assertEquals(NvmeSpec.SC_LBA_OUT_OF_RANGE, rig.read(3, 2048, 8, NvmeRig.DATA).status(), "beyond 1 MiB before the growth");
+
+        assertEquals(2048, rig.device.resize(3), "the same size: nothing to announce");
+        assertNull(rig.driver.admin.poll(200), "no event for an unchanged size");
+        try (var f = new java.io.RandomAccessFile(hot.toFile(), "rw")) {
+            f.setLength(4 << 20);
+        }
+        assertEquals(8192, rig.device.resize(3));
+        Completion event = rig.driver.admin.poll(10_000);
+        assertNotNull(event, "Namespace Attribute Changed event for the new size");
+        assertEquals(aer2, event.cid());
+        assertEquals(NvmeSpec.EVENT_NAMESPACE_CHANGED, event.dw0());
+        assertEquals(0, rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_LOG_PAGE).nsid(-1).prp1(NvmeRig.DATA)
+                .cdw10(1023 << 16 | NvmeSpec.LOG_CHANGED_NAMESPACES)).status());
+        assertEquals(3, rig.memory.readInt(NvmeRig.DATA), "the changed list names it");
+        byte[] id = identify(NvmeSpec.CNS_NAMESPACE, 3);
+        assertEquals(8192, java.nio.ByteBuffer.wrap(id).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0), "NSZE is the new size");
+        assertEquals(0, rig.read(3, 8184, 8, NvmeRig.DATA).status(), "the new last blocks read");
+
+        // A file that shrank under the guest is refused; the namespace keeps its size.
+        try (var f = new java.io.RandomAccessFile(hot.toFile(), "rw")) {
+            f.setLength(2 << 20);
+        }
+        assertThrows(dev.flint.devices.virtio.block.DiskImageException.class, () -> rig.device.resize(3));
+        assertEquals(8192, java.nio.ByteBuffer.wrap(identify(NvmeSpec.CNS_NAMESPACE, 3)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0));
+        assertThrows(IllegalArgumentException.class, () -> rig.device.resize(7));
+        assertNotEquals(aer, aer2);
+    }
+
+    @Test
     void oneIoQueuePairPerVcpuAndInterruptsOnTheirVectors() {
         Completion c = rig.driver.admin.run(Command.of(NvmeSpec.ADMIN_GET_FEATURES).cdw10(NvmeSpec.FEAT_QUEUES));
         assertEquals(0, c.status());

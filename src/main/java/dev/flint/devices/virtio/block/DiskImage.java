@@ -19,7 +19,7 @@ public final class DiskImage implements AutoCloseable {
 
     private final FileChannel channel;
     private final FileLock lock;
-    private final long sectors;
+    private volatile long sectors; // grows when the host grew the file and the device re-read it (refreshSize)
     private final boolean readOnly;
     private final String path;
     private IoBatch batch; // made by the I/O thread on first use
@@ -76,6 +76,25 @@ public final class DiskImage implements AutoCloseable {
     }
 
     public long sectors() { return sectors; }
+
+    /**
+     * Re-reads the file's size after the host grew it (an EBS ModifyVolume) and returns the sectors now. A
+     * file that became smaller keeps the old size and is refused: blocks the guest was told of cannot vanish.
+     */
+    public long refreshSize() {
+        long size;
+        try {
+            size = channel.size();
+        } catch (IOException e) {
+            throw new DiskImageException("cannot read the size of disk image " + path + ": " + e.getMessage());
+        }
+        long now = size / SECTOR;
+        if (now < sectors) {
+            throw new DiskImageException("disk image " + path + " shrank from " + sectors + " to " + now + " sectors; only growing is supported");
+        }
+        sectors = now;
+        return now;
+    }
 
     /**
      * This image's batch of reads and writes (io_uring where the host allows it); for the device's I/O
