@@ -15,9 +15,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
 /**
- * Runs JUnit test classes in a plain JVM and prints a summary; the nested harness uses it to run the KVM
+ * Runs JUnit test classes (or single tests, {@code CLASS#METHOD}) in a plain JVM and prints a summary; the nested harness uses it to run the KVM
  * engine's tests inside L1, where /dev/kvm is a stock KVM. Exit status 0 only if every test ran and passed
  * (a skipped test counts as a failure: inside L1 nothing may be skipped for lack of KVM).
  */
@@ -26,7 +27,10 @@ public final class RunTestsInL1 {
 
     public static void main(String[] args) throws ClassNotFoundException {
         LauncherDiscoveryRequestBuilder request = LauncherDiscoveryRequestBuilder.request();
-        for (String name : args) request.selectors(selectClass(Class.forName(name)));
+        for (String name : args) {
+            // CLASS runs the class, CLASS#METHOD one of its tests (to rerun one check without the rest).
+            request.selectors(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
+        }
         LauncherDiscoveryRequest built = request.build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
