@@ -86,6 +86,8 @@ public final class ApiSnapshotGuest {
                 flint.type("echo restored-$((6*7))");
                 flint.await("restored-42", STEP);
                 long after = uptime(flint, 1);
+                System.out.printf("snapshot on %s: the guest's uptime was %d s at the snapshot, %d s after the restore%n",
+                        engine, before, after);
                 assertTrue(after >= before && after < before + 600,
                         "the guest's monotonic clock goes on from the snapshot: " + before + " s then " + after + " s");
 

@@ -29,7 +29,7 @@ public final class RunTestsInL1 {
         LauncherDiscoveryRequestBuilder request = LauncherDiscoveryRequestBuilder.request();
         for (String name : args) {
             // CLASS runs the class, CLASS#METHOD one of its tests (to rerun one check without the rest).
-            request.selectors(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
+            request.selectors(name.contains("#") ? method(name) : selectClass(Class.forName(name)));
         }
         LauncherDiscoveryRequest built = request.build();
         Launcher launcher = LauncherFactory.create();
@@ -44,6 +44,16 @@ public final class RunTestsInL1 {
         boolean allPassed = summary.getTestsFoundCount() > 0
                 && summary.getTestsSucceededCount() == summary.getTestsFoundCount();
         System.exit(allPassed ? 0 : 1);
+    }
+
+    /** CLASS#METHOD by name alone (JUnit's own form wants the parameter types: tests take a @TempDir). */
+    private static org.junit.platform.engine.discovery.MethodSelector method(String name) throws ClassNotFoundException {
+        Class<?> test = Class.forName(name.substring(0, name.indexOf('#')));
+        String method = name.substring(name.indexOf('#') + 1);
+        for (java.lang.reflect.Method m : test.getDeclaredMethods()) {
+            if (m.getName().equals(method)) return selectMethod(test, m);
+        }
+        throw new IllegalArgumentException("no test " + method + " in " + test.getName());
     }
 
     /** One line per test with its wall time: the nested run is part of CI, whose time is budgeted. */
