@@ -3,6 +3,7 @@ package dev.flint.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flint.api.generated.model.MachineConfiguration;
 import dev.flint.boot.FlintProcess;
 import dev.flint.guest.GuestAssets;
 import dev.flint.testing.Await;
@@ -36,7 +37,8 @@ public final class ApiSnapshotGuest {
         return last;
     }
 
-    public static void run(String engine, Path dir) throws Exception {
+    /** @param cpus vCPUs of the guest (more than one: the APs' state must come back too, IPIs must work) */
+    public static void run(String engine, int cpus, Path dir) throws Exception {
         GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
         assets.fetch(System.out);
         Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
@@ -50,6 +52,8 @@ public final class ApiSnapshotGuest {
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
                 awaitAnswering(client);
                 ApiGuestBoot.putDefaultGuest(client, assets);
+                assertEquals(204, client.send("PUT", "/machine-config",
+                        new MachineConfiguration().vcpuCount(cpus).memSizeMib(256)).status());
                 assertEquals(204, client.sendRaw("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \""
                         + disk + "\", \"is_root_device\": false, \"is_read_only\": false}").status());
                 var started = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
@@ -85,6 +89,12 @@ public final class ApiSnapshotGuest {
 
                 flint.type("echo restored-$((6*7))");
                 flint.await("restored-42", STEP);
+                // Every vCPU still online, and busy ones answer (a lost AP would leave CPU 0 waiting on its IPIs).
+                flint.type("echo online-$(cat /sys/devices/system/cpu/online)-end; for c in $(seq 0 " + (cpus - 1)
+                        + "); do taskset -c $c sh -c \"echo ran-on-$c\"; done; echo loop-$((1+1))-done");
+                flint.await("loop-2-done", STEP);
+                assertTrue(flint.output().contains("online-" + (cpus == 1 ? "0" : "0-" + (cpus - 1)) + "-end"), flint.output());
+                for (int c = 0; c < cpus; c++) assertTrue(flint.output().contains("ran-on-" + c), "vCPU " + c + "\n" + flint.output());
                 long after = uptime(flint, 1);
                 System.out.printf("snapshot on %s: the guest's uptime was %d s at the snapshot, %d s after the restore%n",
                         engine, before, after);

@@ -71,8 +71,8 @@ class KvmGuestTest {
     }
 
     @Test
-    void aSnapshotLoadedInANewVmmResumesTheGuestWithItsDiskAndClock(@TempDir Path dir) throws Exception {
-        ApiSnapshotGuest.run("kvm", dir);
+    void aSnapshotOfTwoVcpusLoadedInANewVmmResumesTheGuestWithItsDiskAndClock(@TempDir Path dir) throws Exception {
+        ApiSnapshotGuest.run("kvm", 2, dir);
     }
 
     @Test
