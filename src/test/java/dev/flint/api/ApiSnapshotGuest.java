@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.api.generated.model.MachineConfiguration;
 import dev.flint.boot.FlintProcess;
+import dev.flint.boot.NetNamespace;
 import dev.flint.guest.GuestAssets;
 import dev.flint.testing.Await;
 import java.nio.charset.StandardCharsets;
@@ -18,13 +19,15 @@ import java.util.regex.Pattern;
  * A snapshot round trip as a Firecracker user does it, on either engine: boot the stock guest with a
  * writable disk, write to the disk, pause, snapshot, kill the VMM; a new VMM process loads the snapshot
  * and resumes. The restored guest answers on its serial console, its clock has gone on from where it
- * was, its disk still works (a write after the restore reaches the host's image file), and the memory
+ * was, its disk still works (a write after the restore reaches the host's image file), optionally its network
+ * interface too (pings to the host before and after), and the memory
  * file is unchanged (mapped copy-on-write). {@link ApiSnapshotGuestTest} runs it on emu, the nested KVM
  * run ({@code dev.flint.nested.KvmGuestTest}) on kvm.
  */
 public final class ApiSnapshotGuest {
     private ApiSnapshotGuest() {}
 
+    private static final String TAP = "fcsnap0";
     private static final Duration STEP = Duration.ofMinutes(3);
     private static final Pattern UPTIME = Pattern.compile("up-(\\d+)-end");
 
@@ -37,8 +40,31 @@ public final class ApiSnapshotGuest {
         return last;
     }
 
-    /** @param cpus vCPUs of the guest (more than one: the APs' state must come back too, IPIs must work) */
-    public static void run(String engine, int cpus, Path dir) throws Exception {
+    /**
+     * @param cpus    vCPUs of the guest (more than one: the APs' state must come back too, IPIs must work)
+     * @param network also a virtio-net interface on a TAP in a network namespace of its own: the guest pings
+     *                the host before the snapshot and again after the restore (needs root and {@code ip netns})
+     */
+    public static void run(String engine, int cpus, boolean network, Path dir) throws Exception {
+        NetNamespace ns = network ? NetNamespace.create() : null;
+        try {
+            if (ns != null) {
+                ns.exec("ip", "tuntap", "add", "dev", TAP, "mode", "tap");
+                ns.exec("ip", "addr", "add", "172.16.0.1/24", "dev", TAP);
+                ns.exec("ip", "link", "set", TAP, "up");
+            }
+            roundTrip(engine, cpus, ns, dir);
+        } finally {
+            if (ns != null) ns.close();
+        }
+    }
+
+    private static FlintProcess vmm(NetNamespace ns, Path socket, String engine) throws Exception {
+        String[] args = {"vmm", "--api-sock", socket.toString(), "--engine", engine};
+        return ns == null ? FlintProcess.start(args) : FlintProcess.startUnder(ns.wrapper(), args);
+    }
+
+    private static void roundTrip(String engine, int cpus, NetNamespace ns, Path dir) throws Exception {
         GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
         assets.fetch(System.out);
         Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
@@ -47,7 +73,7 @@ public final class ApiSnapshotGuest {
         long before;
 
         Path socket = dir.resolve("a.sock");
-        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", engine)) {
+        try (FlintProcess flint = vmm(ns, socket, engine)) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket));
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
                 awaitAnswering(client);
@@ -56,6 +82,11 @@ public final class ApiSnapshotGuest {
                         new MachineConfiguration().vcpuCount(cpus).memSizeMib(256)).status());
                 assertEquals(204, client.sendRaw("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \""
                         + disk + "\", \"is_root_device\": false, \"is_read_only\": false}").status());
+                if (ns != null) {
+                    var put = client.sendRaw("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \""
+                            + TAP + "\"}");
+                    assertEquals(204, put.status(), put.body());
+                }
                 var started = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
                 assertEquals(204, started.status(), started.body());
                 flint.await("Flint guest: busybox", Duration.ofMinutes(10));
@@ -63,6 +94,11 @@ public final class ApiSnapshotGuest {
                 flint.type("i=0; while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
                         + " echo before-snapshot > /dev/vda; sync; echo wrote-$((40+2))");
                 flint.await("wrote-42", STEP);
+                if (ns != null) {
+                    flint.type("ip addr add 172.16.0.2/24 dev eth0 && ip link set eth0 up && ping -c 2 -W 5 172.16.0.1"
+                            + " && echo ping-$((1+1))-before");
+                    flint.await("ping-2-before", STEP);
+                }
                 before = uptime(flint, 1);
 
                 var paused = client.sendRaw("PATCH", "/vm", "{\"state\": \"Paused\"}");
@@ -78,7 +114,7 @@ public final class ApiSnapshotGuest {
         assertTrue(new String(Files.readAllBytes(disk), 0, 15, StandardCharsets.US_ASCII).equals("before-snapshot"));
 
         Path socket2 = dir.resolve("b.sock");
-        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket2.toString(), "--engine", engine)) {
+        try (FlintProcess flint = vmm(ns, socket2, engine)) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
             try (UnixSocketClient client = new UnixSocketClient(socket2)) {
                 awaitAnswering(client);
@@ -95,6 +131,10 @@ public final class ApiSnapshotGuest {
                 flint.await("loop-2-done", STEP);
                 assertTrue(flint.output().contains("online-" + (cpus == 1 ? "0" : "0-" + (cpus - 1)) + "-end"), flint.output());
                 for (int c = 0; c < cpus; c++) assertTrue(flint.output().contains("ran-on-" + c), "vCPU " + c + "\n" + flint.output());
+                if (ns != null) {
+                    flint.type("ping -c 3 -W 5 172.16.0.1 && echo ping-$((1+1))-after");
+                    flint.await("ping-2-after", STEP);
+                }
                 long after = uptime(flint, 1);
                 System.out.printf("snapshot on %s: the guest's uptime was %d s at the snapshot, %d s after the restore%n",
                         engine, before, after);

@@ -10,6 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ApiSnapshotGuestTest {
     @Test
     void aRestoredGuestAnswersAndKeepsItsDiskAndClock(@TempDir Path dir) throws Exception {
-        ApiSnapshotGuest.run("emu", 1, dir);
+        ApiSnapshotGuest.run("emu", 1, false, dir);
     }
 }
