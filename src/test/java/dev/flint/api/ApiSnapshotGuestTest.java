@@ -1,123 +1,15 @@
 package dev.flint.api;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.flint.boot.FlintProcess;
-import dev.flint.guest.GuestAssets;
-import dev.flint.testing.Await;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/**
- * A snapshot round trip as a Firecracker user does it, on the emu engine: boot the stock guest with a
- * writable disk, write to the disk, pause, snapshot, kill the VMM; a new VMM process loads the snapshot
- * and resumes. The restored guest answers on its serial console, its clock has gone on from where it
- * was, and its disk still works (a write after the restore reaches the host's image file).
- */
+/** {@link ApiSnapshotGuest}'s round trip on the emu engine (kvm's runs in the nested KVM run). */
 @Tag("guest")
 class ApiSnapshotGuestTest {
-    private static final Duration STEP = Duration.ofMinutes(3);
-    private static final Pattern UPTIME = Pattern.compile("up-(\\d+)-end");
-
-    private static long uptime(FlintProcess flint, int nth) throws Exception {
-        flint.type("echo up-$(cut -d. -f1 /proc/uptime)-end");
-        Await.until("the guest's uptime", STEP, () -> UPTIME.matcher(flint.output()).results().count() >= nth);
-        Matcher m = UPTIME.matcher(flint.output());
-        long last = -1;
-        while (m.find()) last = Long.parseLong(m.group(1));
-        return last;
-    }
-
     @Test
     void aRestoredGuestAnswersAndKeepsItsDiskAndClock(@TempDir Path dir) throws Exception {
-        GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
-        assets.fetch(System.out);
-        Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
-        Path state = dir.resolve("vm.state");
-        Path memory = dir.resolve("vm.mem");
-        long before;
-
-        Path socket = dir.resolve("a.sock");
-        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
-            Await.until("the API socket exists", STEP, () -> Files.exists(socket));
-            try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                awaitAnswering(client);
-                ApiGuestBoot.putDefaultGuest(client, assets);
-                assertEquals(204, client.sendRaw("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \""
-                        + disk + "\", \"is_root_device\": false, \"is_read_only\": false}").status());
-                var started = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
-                assertEquals(204, started.status(), started.body());
-                flint.await("Flint guest: busybox", Duration.ofMinutes(10));
-                flint.await("# ", STEP);
-                flint.type("i=0; while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo before-snapshot > /dev/vda; sync; echo wrote-$((40+2))");
-                flint.await("wrote-42", STEP);
-                before = uptime(flint, 1);
-
-                var paused = client.sendRaw("PATCH", "/vm", "{\"state\": \"Paused\"}");
-                assertEquals(204, paused.status(), paused.body());
-                var created = client.sendRaw("PUT", "/snapshot/create", "{\"snapshot_type\": \"Full\", \"snapshot_path\": \""
-                        + state + "\", \"mem_file_path\": \"" + memory + "\"}");
-                assertEquals(204, created.status(), created.body());
-            }
-            flint.kill();
-        }
-        assertEquals(256L << 20, Files.size(memory), "the memory file holds all of guest RAM");
-        String memoryDigest = sha256(memory);
-        assertTrue(new String(Files.readAllBytes(disk), 0, 15, StandardCharsets.US_ASCII).equals("before-snapshot"));
-
-        Path socket2 = dir.resolve("b.sock");
-        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket2.toString(), "--engine", "emu")) {
-            Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
-            try (UnixSocketClient client = new UnixSocketClient(socket2)) {
-                awaitAnswering(client);
-                var loaded = client.sendRaw("PUT", "/snapshot/load", "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": "
-                        + "{\"backend_type\": \"File\", \"backend_path\": \"" + memory + "\"}, \"resume_vm\": true}");
-                assertEquals(204, loaded.status(), loaded.body());
-                assertTrue(client.get("/").body().contains("\"Running\""), client.get("/").body());
-
-                flint.type("echo restored-$((6*7))");
-                flint.await("restored-42", STEP);
-                long after = uptime(flint, 1);
-                assertTrue(after >= before && after < before + 600,
-                        "the guest's monotonic clock goes on from the snapshot: " + before + " s then " + after + " s");
-
-                flint.type("echo after-restore > /dev/vda; sync; echo synced-$((1+1))");
-                flint.await("synced-2", STEP);
-                assertEquals("after-restore", new String(Files.readAllBytes(disk), 0, 13, StandardCharsets.US_ASCII),
-                        "a write after the restore reached the disk image");
-                flint.type("poweroff -f");
-                assertEquals(0, flint.exitCode(STEP), flint.output());
-            }
-        }
-        assertEquals(memoryDigest, sha256(memory), "the restored guest's writes never reach the memory file (copy-on-write)");
-    }
-
-    /** The socket file appears at bind(), a moment before listen(): under load a connect can fall in between. */
-    private static void awaitAnswering(UnixSocketClient client) throws Exception {
-        Await.until("the API answers", STEP, () -> {
-            try {
-                return client.get("/").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
-    }
-
-    private static String sha256(Path file) throws Exception {
-        var md = java.security.MessageDigest.getInstance("SHA-256");
-        try (var in = Files.newInputStream(file)) {
-            byte[] buf = new byte[1 << 20];
-            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
-        }
-        return java.util.HexFormat.of().formatHex(md.digest());
+        ApiSnapshotGuest.run("emu", 1, false, dir);
     }
 }

@@ -15,9 +15,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
 /**
- * Runs JUnit test classes in a plain JVM and prints a summary; the nested harness uses it to run the KVM
+ * Runs JUnit test classes (or single tests, {@code CLASS#METHOD}) in a plain JVM and prints a summary; the nested harness uses it to run the KVM
  * engine's tests inside L1, where /dev/kvm is a stock KVM. Exit status 0 only if every test ran and passed
  * (a skipped test counts as a failure: inside L1 nothing may be skipped for lack of KVM).
  */
@@ -26,7 +27,10 @@ public final class RunTestsInL1 {
 
     public static void main(String[] args) throws ClassNotFoundException {
         LauncherDiscoveryRequestBuilder request = LauncherDiscoveryRequestBuilder.request();
-        for (String name : args) request.selectors(selectClass(Class.forName(name)));
+        for (String name : args) {
+            // CLASS runs the class, CLASS#METHOD one of its tests (to rerun one check without the rest).
+            request.selectors(name.contains("#") ? method(name) : selectClass(Class.forName(name)));
+        }
         LauncherDiscoveryRequest built = request.build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
@@ -40,6 +44,16 @@ public final class RunTestsInL1 {
         boolean allPassed = summary.getTestsFoundCount() > 0
                 && summary.getTestsSucceededCount() == summary.getTestsFoundCount();
         System.exit(allPassed ? 0 : 1);
+    }
+
+    /** CLASS#METHOD by name alone (JUnit's own form wants the parameter types: tests take a @TempDir). */
+    private static org.junit.platform.engine.discovery.MethodSelector method(String name) throws ClassNotFoundException {
+        Class<?> test = Class.forName(name.substring(0, name.indexOf('#')));
+        String method = name.substring(name.indexOf('#') + 1);
+        for (java.lang.reflect.Method m : test.getDeclaredMethods()) {
+            if (m.getName().equals(method)) return selectMethod(test, m);
+        }
+        throw new IllegalArgumentException("no test " + method + " in " + test.getName());
     }
 
     /** One line per test with its wall time: the nested run is part of CI, whose time is budgeted. */

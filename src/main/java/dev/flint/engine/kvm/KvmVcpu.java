@@ -158,7 +158,11 @@ final class KvmVcpu implements AutoCloseable {
     }
 
     private void loop() {
-        while (vcpuControl.awaitRunnable()) {
+        boolean exitPending = false;
+        while (vcpuControl.awaitRunnable(exitPending)) {
+            // A pause waits for this run: only complete the I/O instruction (KVM does it before the
+            // immediate exit), so that a snapshot sees its registers after it, never half done.
+            if (exitPending && vcpuControl.pausing()) run.requestImmediateExit(true);
             VcpuExit exit;
             try {
                 firstRun.beforeRun(id);
@@ -170,7 +174,18 @@ final class KvmVcpu implements AutoCloseable {
                 exit = new VcpuExit.Interrupted();
             }
             if (!handle(exit)) return;
+            exitPending = exit instanceof VcpuExit.Io || exit instanceof VcpuExit.Mmio;
         }
+    }
+
+    /** Snapshot of this vCPU; only while its thread is parked by a pause (or not started). */
+    void save(int[] msrIndices, int xsaveSize, boolean tscKhz, dev.flint.machine.state.StateWriter.Section out) {
+        VcpuState.save(fd, msrIndices, xsaveSize, tscKhz, out);
+    }
+
+    /** Instead of {@link #load}: the state {@link #save} wrote, before the thread starts. */
+    void restore(boolean tscControl, dev.flint.machine.state.StateReader.Section in) {
+        VcpuState.restore(fd, id, tscControl, in);
     }
 
     /** Handles one exit; false when this vCPU must end (the VM is stopping because of it). */

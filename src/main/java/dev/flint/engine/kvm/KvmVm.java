@@ -7,6 +7,9 @@ import dev.flint.engine.VmSetup;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.IoFastPaths;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
 import dev.flint.sys.ErrnoException;
 import dev.flint.sys.FileDescriptor;
 
@@ -154,6 +157,63 @@ final class KvmVm implements VirtualMachine {
         if (!started.compareAndSet(false, true)) throw new IllegalStateException("VM already started");
         for (int i = 0; i < vcpus.size(); i++) vcpus.get(i).load(states.get(i));
         vcpus.forEach(KvmVcpu::startThread);
+    }
+
+    /**
+     * Snapshot of the paused VM: the irqchip and PIT, the kvmclock, every vCPU. Refused with one line while
+     * running, or on a KVM without what the restore needs.
+     */
+    @Override
+    public synchronized void save(StateWriter state) {
+        if (closed || !started.get() || !control.allParked()) {
+            throw new SnapshotException("the microVM must be paused to take a snapshot");
+        }
+        List<String> missing = KvmApi.SNAPSHOT_CAPS.entrySet().stream()
+                .filter(c -> vm.ioctl(KvmApi.CHECK_EXTENSION, c.getKey()) <= 0).map(java.util.Map.Entry::getValue).sorted().toList();
+        if (!missing.isEmpty()) throw new SnapshotException("snapshots need KVM capabilities this host lacks: " + missing);
+        try {
+            int[] msrs = VcpuState.msrIndexList(kvm);
+            int xsaveSize = Math.max(0, vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_XSAVE2));
+            boolean tscKhz = vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_GET_TSC_KHZ) > 0;
+            try (var s = state.section("kvm.vm")) {
+                s.putInt(vcpus.size());
+                s.putLong(VmState.clock(vm));
+                VmState.saveDevices(vm, s);
+            }
+            for (KvmVcpu v : vcpus) {
+                try (var s = state.section("kvm.vcpu." + v.id())) { v.save(msrs, xsaveSize, tscKhz, s); }
+            }
+        } catch (ErrnoException e) {
+            throw new SnapshotException("KVM could not read the machine's state: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Instead of {@link #start}: the snapshot's irqchip and PIT, then each vCPU, then the kvmclock set to the
+     * snapshot's instant (last: it is the clock the guest reads from the first instruction on), then the
+     * vCPU threads, held paused if {@code paused}.
+     */
+    @Override
+    public synchronized void restore(StateReader state, boolean paused) {
+        if (!started.compareAndSet(false, true)) throw new IllegalStateException("VM already started");
+        var s = state.section("kvm.vm");
+        int n = s.getInt();
+        if (n != vcpus.size()) throw new SnapshotException("the snapshot has " + n + " vCPUs, this machine " + vcpus.size());
+        long clock = s.getLong();
+        VmState.restoreDevices(vm, s);
+        boolean tscControl = vm.ioctl(KvmApi.CHECK_EXTENSION, KvmApi.CAP_TSC_CONTROL) > 0;
+        for (KvmVcpu v : vcpus) v.restore(tscControl, state.section("kvm.vcpu." + v.id()));
+        VmState.setClock(vm, clock);
+        if (paused) control.requestPause();
+        vcpus.forEach(KvmVcpu::startThread);
+        if (paused) {
+            try {
+                control.awaitAllParked();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        LOG.info(() -> "restored " + vcpus.size() + " vCPU(s) from the snapshot" + (paused ? ", paused" : ""));
     }
 
     private void beforeRun(int vcpu) {

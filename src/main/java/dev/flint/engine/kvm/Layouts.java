@@ -71,4 +71,16 @@ final class Layouts {
     static final int ROUTE_GSI = 0, ROUTE_TYPE = 4, ROUTE_U = 16;
     static final int ROUTE_TYPE_IRQCHIP = 1, ROUTE_TYPE_MSI = 2;
     static final int IRQCHIP_PIC_MASTER = 0, IRQCHIP_PIC_SLAVE = 1, IRQCHIP_IOAPIC = 2;
+
+    // Snapshot structures, saved and restored as opaque bytes (sizes checked against the x86-64 headers)
+    static final int IRQCHIP_SIZE = 520;         // struct kvm_irqchip { u32 chip_id, pad; union { char dummy[512]; ... } }
+    static final int PIT2_SIZE = 112;            // struct kvm_pit_state2
+    static final int CLOCK_SIZE = 48;            // struct kvm_clock_data { u64 clock; u32 flags, pad0; u64 realtime, host_tsc; u32 pad[4]; }
+    static final int CLOCK_FLAGS = 8;
+    static final int LAPIC_SIZE = 1024;          // struct kvm_lapic_state { char regs[1024]; }
+    static final int EVENTS_SIZE = 64;           // struct kvm_vcpu_events
+    static final int EVENTS_FLAGS = 20;
+    static final int DEBUGREGS_SIZE = 128;       // struct kvm_debugregs
+    static final int XSAVE_SIZE = 4096;          // struct kvm_xsave { u32 region[1024]; u32 extra[]; }
+    static final int XCRS_SIZE = 392;            // struct kvm_xcrs { u32 nr_xcrs, flags; kvm_xcr xcrs[16]; u64 padding[16]; }
 }

@@ -14,9 +14,13 @@ final class VcpuControl {
 
     VcpuControl(int threads) { this.threads = threads; }
 
-    /** Called by a vCPU thread; blocks while paused. False once the VM is stopping. */
-    synchronized boolean awaitRunnable() {
-        if (paused && !stopping) {
+    /**
+     * Called by a vCPU thread; blocks while paused. False once the VM is stopping. A thread whose last exit
+     * was port I/O or MMIO passes {@code exitPending}: KVM finishes that instruction only on the next KVM_RUN,
+     * so it must not park before one more (immediate-exit) run; see {@link #pausing}.
+     */
+    synchronized boolean awaitRunnable(boolean exitPending) {
+        if (paused && !stopping && !exitPending) {
             parked++;
             notifyAll();
             while (paused && !stopping) {
@@ -37,6 +41,12 @@ final class VcpuControl {
     }
 
     synchronized void requestPause() { paused = true; }
+
+    /** A pause is requested (a vCPU with an exit pending then re-enters KVM only to complete it). */
+    synchronized boolean pausing() { return paused && !stopping; }
+
+    /** Every vCPU thread is parked by a pause: their state can be read and written. */
+    synchronized boolean allParked() { return paused && !stopping && parked == threads; }
 
     /** vCPU threads held by a pause right now. */
     synchronized int parked() { return parked; }
