@@ -58,7 +58,7 @@ class VirtioVsockTest {
         memory = GuestMemory.allocate(4 << 20);
         vsock = new VirtioVsock(new VsockConfig(CID, dir.resolve("v.sock")), memory);
         pci = VirtioVsock.attach(vsock, memory, irq);
-        int slot = new PciHostBridge(io, mmio, irq).addDevice(pci);
+        int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(pci);
         VirtioTestDriver driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
         assertEquals(0x1040 + 19, driver.cfgRead(0x02, 2), "virtio-vsock's PCI device id");
         assertEquals(CID, driver.deviceConfig(0, 8), "the guest CID in the configuration");

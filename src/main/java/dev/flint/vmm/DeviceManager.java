@@ -1,9 +1,7 @@
 package dev.flint.vmm;
 
-import dev.flint.arch.x86.BootLoader;
-import dev.flint.arch.x86.BootSpec;
-import dev.flint.arch.x86.CpuBootState;
-import dev.flint.arch.x86.PlatformInfo;
+import dev.flint.arch.x86.Layout;
+import dev.flint.devices.legacy.AcpiPowerRegisters;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.DebugExit;
 import dev.flint.devices.legacy.LegacyDevices;
@@ -32,15 +30,21 @@ import java.util.TreeMap;
 import java.util.logging.Logger;
 
 /**
- * The PC around the vCPUs, whichever engine runs them: the legacy devices (COM1, i8042, RTC, ACPI
- * power registers), the PCI host bridge with the virtio devices on it, and the kernel placed in RAM by
- * the x86 boot protocol.
+ * The one place that knows where devices sit: it owns the port-I/O and MMIO buses and alone registers
+ * every device on them (the legacy ports, the PCI configuration mechanism, the boot timer page, the
+ * debug-exit port), plugs PCI functions into slots, and chooses every interrupt route (the legacy GSIs,
+ * the INTx swizzle). Devices get only their interrupt line or controller and their memory; none knows a
+ * port number or an address. Cold start and snapshot restore build the same machine through
+ * {@link #install}, so the two cannot drift apart; a restore then takes back the state {@link #save} wrote.
+ * (Firecracker's {@code device_manager} is the model.)
  */
-final class X86Board implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(X86Board.class.getName());
+final class DeviceManager implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(DeviceManager.class.getName());
 
-    private final LegacyDevices legacy;
-    private final PciHostBridge pci;
+    private final Bus portIo = new Bus("port-io");
+    private final Bus mmio = new Bus("mmio");
+    private LegacyDevices legacy;
+    private PciHostBridge pci;
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
     /** NVMe controllers in the order of their drives (the guest's nvme0, nvme1...). */
     private final List<NvmePciFunction> nvme = new ArrayList<>();
@@ -54,28 +58,61 @@ final class X86Board implements AutoCloseable {
     /** The network interfaces in configuration order, with their PCI functions. */
     private final List<VirtioNet> nets = new ArrayList<>();
     private final List<VirtioPciDevice> netFunctions = new ArrayList<>();
-    /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
+    /** The engine's I/O shortcuts the virtio devices use (none unless {@link #install} is given some). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
-    private X86Board(LegacyDevices legacy, PciHostBridge pci) {
-        this.legacy = legacy;
-        this.pci = pci;
+    /** The buses the engine dispatches to; empty until {@link #install} (the engine may add its own controllers first). */
+    Bus portIo() { return portIo; }
+
+    Bus mmio() { return mmio; }
+
+    /**
+     * Builds every device of {@code config} and puts it on the buses: the legacy PC devices, the PCI host
+     * bridge with the configuration's functions, the boot timer and debug-exit port when asked for. Devices
+     * interrupt through {@code irq}, the engine's controller, and use its {@code paths}. A device that cannot
+     * open (say, a missing disk image) fails the build; what was built is released by {@link #close}.
+     */
+    void install(VmConfig config, GuestMemory memory, InterruptController irq, IoFastPaths paths,
+                 SystemControl control, Console console, long startNanos) {
+        this.fastPaths = paths;
+        legacy = LegacyDevices.create(irq, new LegacyDevices.Lines(Layout.COM1_IRQ, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ),
+                control, console.in(), console.out());
+        portIo.register(Layout.COM1_PORT, 8, legacy.serial(), "COM1");
+        portIo.register(Layout.I8042_DATA_PORT, 1, legacy.i8042().dataPort(), "i8042 data");
+        portIo.register(Layout.I8042_COMMAND_PORT, 1, legacy.i8042().commandPort(), "i8042 command");
+        portIo.register(Layout.RTC_PORT, 2, legacy.rtc(), "CMOS RTC");
+        portIo.register(Layout.POST_PORT, 1, legacy.postPort(), "POST port");
+        portIo.register(Layout.ACPI_SLEEP_CONTROL_PORT, AcpiPowerRegisters.LENGTH, legacy.powerRegisters(), "ACPI power registers");
+        pci = new PciHostBridge(portIo, mmio, irq, Layout::pciIntxGsi);
+        portIo.register(Layout.PCI_CONFIG_ADDRESS_PORT, 4, pci.configAddressPort(), "PCI config address");
+        portIo.register(Layout.PCI_CONFIG_DATA_PORT, 4, pci.configDataPort(), "PCI config data");
+        plugPci(config, memory, irq);
+        if (config.bootTimer()) mmio.register(Layout.BOOT_TIMER, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
+        if (config.debugExitPort() >= 0) {
+            portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
+        }
     }
 
-    /** Puts the board's devices on the buses; they interrupt through {@code irq}, the engine's controller. */
-    static X86Board install(Bus portIo, Bus mmio, InterruptController irq, SystemControl control, Console console) {
-        LegacyDevices legacy = LegacyDevices.install(portIo, mmio, irq, control, console.in(), console.out());
-        return new X86Board(legacy, new PciHostBridge(portIo, mmio, irq));
+    /**
+     * Bus and device counters for metrics, in Firecracker's names where it has one: "vcpu.exit_*" are the
+     * device-register accesses dispatched, device figures are "GROUP.metric" summed per group.
+     */
+    Map<String, Long> counters() {
+        Map<String, Long> all = new TreeMap<>();
+        all.put("vcpu.exit_io_in", portIo.reads());
+        all.put("vcpu.exit_io_out", portIo.writes());
+        all.put("vcpu.exit_mmio_read", mmio.reads());
+        all.put("vcpu.exit_mmio_write", mmio.writes());
+        virtioCounters().forEach((name, value) -> all.merge(name, value, Long::sum));
+        return all;
     }
-
-    PciHostBridge pci() { return pci; }
 
     /**
      * Plugs the configuration's virtio devices into PCI bus 0: the drives in order (slot 1 up), then
      * the entropy device, then the network interfaces in order. A device that cannot open (say, a missing disk image) fails the build; those
      * already plugged are closed with the board.
      */
-    void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
+    private void plugPci(VmConfig config, GuestMemory memory, InterruptController irq) {
         for (DriveConfig drive : config.drives()) {
             if (drive.iface() == DriveConfig.Interface.NVME) {
                 NvmePciFunction controller = plugNvme(drive, config.cpus(), memory, irq);
@@ -113,9 +150,6 @@ final class X86Board implements AutoCloseable {
 
     /** The balloon device, or null when the machine has none. */
     VirtioBalloon balloon() { return balloon; }
-
-    /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */
-    void useFastPaths(IoFastPaths paths) { this.fastPaths = paths; }
 
     private void plug(VirtioPciDevice device) {
         virtio.add(device);
@@ -191,7 +225,7 @@ final class X86Board implements AutoCloseable {
     }
 
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
-    Map<String, Long> virtioCounters() {
+    private Map<String, Long> virtioCounters() {
         Map<String, Long> all = new TreeMap<>();
         for (VirtioPciDevice device : virtio) {
             device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
@@ -202,26 +236,8 @@ final class X86Board implements AutoCloseable {
         return all;
     }
 
-    /** Loads kernel, initrd and command line and writes the firmware tables; returns vCPU 0's state. */
-    static CpuBootState loadKernel(GuestMemory memory, VmConfig config, BootLoader.BzImageEntry entry) {
-        return BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
-                PlatformInfo.standard(), entry).bsp();
-    }
-
     /** Presses Ctrl-Alt-Del on the guest's keyboard (the guest decides what to do with it). */
     void sendCtrlAltDel() { legacy.i8042().sendCtrlAltDel(); }
-
-    /** Installs the boot timer if the configuration asks for it; it counts from {@code startNanos}. */
-    /** Installs the isa-debug-exit device when the configuration asks for one ({@code --debug-exit PORT}). */
-    static void plugDebugExit(VmConfig config, Bus portIo, SystemControl control) {
-        if (config.debugExitPort() >= 0) {
-            portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
-        }
-    }
-
-    static void plugBootTimer(VmConfig config, Bus mmio, long startNanos) {
-        if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
-    }
 
     /** Holds every device I/O thread between requests (after the vCPUs stopped, so none kicks them again). */
     void pause() {
@@ -269,6 +285,6 @@ final class X86Board implements AutoCloseable {
     public void close() {
         for (VirtioPciDevice device : virtio) device.close();
         for (NvmePciFunction device : nvme) device.close();
-        legacy.close();
+        if (legacy != null) legacy.close();
     }
 }
