@@ -61,6 +61,9 @@ public interface VmmBackend {
     /** Target, actual and the guest's latest figures; null when statistics are off. */
     default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
 
+    /** The running machine's balloon as the API describes one (a restored machine's comes from its snapshot), or null. */
+    default dev.flint.api.model.Balloon runningBalloon() { return null; }
+
     /**
      * Changes the running drive {@code driveId}'s rate limit: each bucket given replaces the old one with a new,
      * full one (or removes it, when it limits nothing); a null one stays. The API checked the figures.
@@ -90,10 +93,12 @@ public interface VmmBackend {
     /**
      * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
      * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
-     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}.
+     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}; {@code mmds} is
+     * the API's metadata service, which takes the snapshot's MMDS settings and data if it has any.
      */
     default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
-                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut) {
+                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut,
+                                                       dev.flint.devices.mmds.Mmds mmds) {
         throw new BackendException("this VMM cannot load snapshots");
     }
 

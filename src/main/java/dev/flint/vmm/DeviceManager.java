@@ -5,6 +5,7 @@ import dev.flint.devices.legacy.AcpiPowerRegisters;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.DebugExit;
 import dev.flint.devices.legacy.LegacyDevices;
+import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
@@ -23,6 +24,9 @@ import dev.flint.machine.InterruptController;
 import dev.flint.machine.IoFastPaths;
 import dev.flint.machine.SystemControl;
 import dev.flint.machine.bus.Bus;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +62,10 @@ final class DeviceManager implements AutoCloseable {
     /** The network interfaces in configuration order, with their PCI functions. */
     private final List<VirtioNet> nets = new ArrayList<>();
     private final List<VirtioPciDevice> netFunctions = new ArrayList<>();
+    /** The machine's configuration, once installed. */
+    private VmConfig config;
+    /** NVMe controllers whose namespaces were attached or detached while the guest ran. */
+    private final java.util.Set<Integer> nvmeNamespacesChanged = new java.util.TreeSet<>();
     /** The engine's I/O shortcuts the virtio devices use (none unless {@link #install} is given some). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
@@ -75,6 +83,7 @@ final class DeviceManager implements AutoCloseable {
     void install(VmConfig config, GuestMemory memory, InterruptController irq, IoFastPaths paths,
                  SystemControl control, Console console, long startNanos) {
         this.fastPaths = paths;
+        this.config = config;
         legacy = LegacyDevices.create(irq, new LegacyDevices.Lines(Layout.COM1_IRQ, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ),
                 control, console.in(), console.out());
         portIo.register(Layout.COM1_PORT, 8, legacy.serial(), "COM1");
@@ -192,6 +201,7 @@ final class DeviceManager implements AutoCloseable {
         }
         NvmePciFunction device = nvme.get(controller);
         int nsid = device.attach(drive);
+        nvmeNamespacesChanged.add(controller);
         driveLimits.add((bandwidth, ops) -> device.updateRateLimit(nsid, bandwidth, ops));
         return nsid;
     }
@@ -222,6 +232,7 @@ final class DeviceManager implements AutoCloseable {
             throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
         }
         nvme.get(controller).detach(nsid);
+        nvmeNamespacesChanged.add(controller);
     }
 
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
@@ -251,28 +262,59 @@ final class DeviceManager implements AutoCloseable {
     }
 
     /**
-     * Snapshot of the paused board: the legacy devices, the PCI host bridge, each virtio function in slot
-     * order. NVMe controllers and vsock are refused for now (their queues and connections are not kept).
+     * Snapshot of the paused machine's devices, each in a section of its own: the legacy devices, the PCI
+     * host bridge, each virtio function in slot order (the transport, then the model's own state: rate
+     * limiters, the balloon's target and statistics), each NVMe controller, and the metadata service's
+     * settings and data. A controller whose namespaces changed while the guest ran cannot be rebuilt from
+     * the configuration, so that is refused (one line, nothing written).
      */
-    void save(dev.flint.machine.state.StateWriter state) {
-        if (!nvme.isEmpty()) throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with NVMe controllers are not supported yet");
+    void save(StateWriter state) {
+        if (!nvmeNamespacesChanged.isEmpty()) {
+            throw new SnapshotException("snapshots of a microVM whose NVMe namespaces were attached or detached while it ran"
+                    + " are not supported (controller " + nvmeNamespacesChanged.iterator().next() + ")");
+        }
         for (VirtioPciDevice device : virtio) {
-            if (device.model() instanceof VirtioVsock) {
-                throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with a vsock device are not supported yet");
+            if (device.model() instanceof VhostUserBlockFrontEnd) {
+                throw new SnapshotException("snapshots of a microVM with a vhost-user drive are not supported (its back end's state"
+                        + " lives in another process)");
             }
         }
         legacy.save(state);
         try (var s = state.section("pci")) { pci.save(s); }
         for (int i = 0; i < virtio.size(); i++) {
-            try (var s = state.section("virtio." + i + "." + virtio.get(i).name())) { virtio.get(i).save(s); }
+            VirtioPciDevice device = virtio.get(i);
+            try (var s = state.section("virtio." + i + "." + device.name())) { device.save(s); }
+            try (var s = state.section("virtio." + i + "." + device.name() + ".model")) { device.model().saveState(s); }
         }
+        for (int i = 0; i < nvme.size(); i++) {
+            try (var s = state.section("nvme." + i)) { nvme.get(i).save(s); }
+        }
+        Mmds mmds = mmds();
+        if (mmds != null) try (var s = state.section("mmds")) { mmds.save(s); }
     }
 
-    /** Takes back {@link #save}'s state on a board built from the snapshot's configuration. */
-    void restore(dev.flint.machine.state.StateReader state) {
+    /**
+     * Takes back {@link #save}'s state on devices built from the snapshot's configuration. A virtio model's
+     * state goes first, so the transport finds it when it reactivates a running driver; snapshots made before
+     * models kept state have no model sections and load as they did.
+     */
+    void restore(StateReader state) {
         legacy.restore(state);
         pci.restore(state.section("pci"));
-        for (int i = 0; i < virtio.size(); i++) virtio.get(i).restore(state.section("virtio." + i + "." + virtio.get(i).name()));
+        for (int i = 0; i < virtio.size(); i++) {
+            VirtioPciDevice device = virtio.get(i);
+            String name = "virtio." + i + "." + device.name();
+            if (state.has(name + ".model")) device.model().restoreState(state.section(name + ".model"));
+            device.restore(state.section(name));
+        }
+        for (int i = 0; i < nvme.size(); i++) nvme.get(i).restore(state.section("nvme." + i));
+        Mmds mmds = mmds();
+        if (mmds != null && state.has("mmds")) mmds.restore(state.section("mmds"));
+    }
+
+    /** The metadata service the network interfaces answer for, or null when none does. */
+    private Mmds mmds() {
+        return config.nets().stream().map(NetConfig::mmds).filter(java.util.Objects::nonNull).findFirst().orElse(null);
     }
 
     /** The guest MACs of the network interfaces, in order (random ones included: a restore must keep them). */

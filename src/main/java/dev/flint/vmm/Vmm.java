@@ -4,6 +4,7 @@ import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
 import dev.flint.arch.x86.PlatformInfo;
+import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
 import dev.flint.engine.VirtualMachine;
@@ -173,8 +174,18 @@ public final class Vmm implements AutoCloseable {
      */
     public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
                               Map<String, String> tapOverrides) {
+        return restore(statePath, memPath, engine, console, resume, tapOverrides, null);
+    }
+
+    /**
+     * Like {@link #restore(Path, Path, Engine, Console, boolean, Map)}, with {@code mmds} the metadata service
+     * the restored network interfaces answer for (the API's own, so that {@code GET /mmds} and the guest see
+     * the same store); it takes the snapshot's settings and data. Null: a service of the restored machine's own.
+     */
+    public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
+                              Map<String, String> tapOverrides, Mmds mmds) {
         StateReader state = StateFile.read(statePath, engine.name());
-        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides);
+        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides, mmds != null ? mmds : new Mmds(Integer.MAX_VALUE));
         GuestMemory memory = GuestMemory.mapSnapshot(memPath, config.memoryBytes());
         return build(config, engine, console, memory, System.nanoTime(), vmm -> {
             // vCPUs first and held, devices paused: no interrupt a device raises while being restored is

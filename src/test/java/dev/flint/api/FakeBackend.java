@@ -95,7 +95,8 @@ final class FakeBackend implements VmmBackend {
     @Override
     public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
                                                                    boolean resume, Map<String, String> tapOverrides,
-                                                                   java.nio.file.Path serialOut) {
+                                                                   java.nio.file.Path serialOut,
+                                                                   dev.flint.devices.mmds.Mmds mmds) {
         if (refuseStart != null) throw new BackendException(refuseStart);
         calls.add("load " + state + " " + memory + (resume ? " resume" : "") + " " + tapOverrides);
         return running;

@@ -110,6 +110,28 @@ public interface VirtioDevice extends AutoCloseable {
     /** The metrics group its counters are reported under (Firecracker's: "block", "entropy"). */
     default String metricsGroup() { return name(); }
 
+    /**
+     * Snapshot of the model's own state, beyond what the transport keeps (rings, features, status): a rate
+     * limiter's tokens, a balloon's target. Called on a paused device; the model writes its own layout
+     * version first. The default keeps nothing.
+     */
+    default void saveState(dev.flint.machine.state.StateWriter.Section out) { }
+
+    /**
+     * Takes back {@link #saveState}'s state on a model built from the same configuration, before the
+     * transport's state (so a driver found active is activated with it) and before any vCPU runs. A layout
+     * version this Flint cannot read is a {@link dev.flint.machine.state.SnapshotException}.
+     */
+    default void restoreState(dev.flint.machine.state.StateReader.Section in) { }
+
+    /** Checks a model's state version: one line naming the device when it is not {@code expected}. */
+    static void checkStateVersion(String device, int found, int expected) {
+        if (found != expected) {
+            throw new dev.flint.machine.state.SnapshotException(device + ": the snapshot's state is version " + found
+                    + ", this Flint reads version " + expected);
+        }
+    }
+
     /** The driver reset the device; forget negotiated state. */
     default void reset() { }
 

@@ -218,6 +218,22 @@ public final class VirtioNet implements VirtioDevice {
         return txLimiter.consume(1, Math.max(0, DescriptorChain.totalLength(chain.readable()) - HEADER));
     }
 
+    /** Snapshot: both directions' rate limiters (buckets as last set, and their tokens). */
+    @Override
+    public void saveState(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(1);
+        rxLimiter.save(out);
+        txLimiter.save(out);
+    }
+
+    @Override
+    public void restoreState(dev.flint.machine.state.StateReader.Section in) {
+        VirtioDevice.checkStateVersion(name(), in.getInt(), 1);
+        rxLimiter.restore(in);
+        txLimiter.restore(in);
+        in.end();
+    }
+
     /**
      * {@code PATCH /network-interfaces}: each bucket given replaces the old one (or removes it, when it limits
      * nothing), a null one (or a null limiter) stays, as in Firecracker. Any thread; the caller then has the
