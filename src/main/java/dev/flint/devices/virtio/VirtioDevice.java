@@ -132,6 +132,24 @@ public interface VirtioDevice extends AutoCloseable {
         }
     }
 
+    /**
+     * A host descriptor the device's I/O thread waits on beside its queue notifications (the TAP a network
+     * device receives from), so that one thread serves every source of the device; null for none.
+     */
+    default HostSource hostSource() { return null; }
+
+    /** A host descriptor served on the device's I/O thread (see {@link #hostSource}). */
+    interface HostSource {
+        /** The descriptor to wait on. */
+        int fd();
+
+        /** Whether to wait for it now: a device with nowhere to put what it would read says no (backpressure). */
+        boolean wanted();
+
+        /** It is readable (I/O thread, before the queues are served): the queues to serve now, as bits. Must not throw. */
+        long readable();
+    }
+
     /** The driver reset the device; forget negotiated state. */
     default void reset() { }
 
