@@ -266,6 +266,9 @@ final class VmResources {
     }
 
     /** One balloon per microVM, as in Firecracker: a second PUT replaces the first. */
+    /** A restored machine's balloon, as the snapshot built it (already checked by the VMM that made it). */
+    void adoptBalloon(dev.flint.api.model.Balloon device) { balloon = device; }
+
     void putBalloon(dev.flint.api.model.Balloon device) {
         long amount = required(device.amountMib(), "amount_mib");
         required(device.deflateOnOom(), "deflate_on_oom");

@@ -159,20 +159,14 @@ public final class VmmApiBackend implements VmmBackend {
     @Override
     public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
                                                                    boolean resume, Map<String, String> tapOverrides,
-                                                                   java.nio.file.Path serialOut) {
-        return loadSnapshot(state, memory, resume, tapOverrides, serialOut, false);
-    }
-
-    @Override
-    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
-                                                                   boolean resume, Map<String, String> tapOverrides,
-                                                                   java.nio.file.Path serialOut, boolean trackDirtyPages) {
+                                                                   java.nio.file.Path serialOut,
+                                                                   dev.flint.devices.mmds.Mmds mmds, boolean trackDirtyPages) {
         if (vmm != null) throw new BackendException("the microVM is already running");
         Console guest = guestConsole(serialOut);
         Vmm restored;
         try {
             var engine = engines.select(engineName);
-            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides, trackDirtyPages);
+            restored = Vmm.restore(state, memory, engine, guest, resume, tapOverrides, mmds, trackDirtyPages);
         } catch (dev.flint.machine.state.SnapshotException | dev.flint.machine.GuestMemoryFileException | VmConfigException
                  | EngineException | DiskImageException | TapException | VsockException e) {
             release(guest);
@@ -266,6 +260,13 @@ public final class VmmApiBackend implements VmmBackend {
 
     @Override
     public BalloonStatistics balloonStatistics() { return balloon().statistics(); }
+
+    @Override
+    public synchronized dev.flint.api.model.Balloon runningBalloon() {
+        if (vmm == null) return null;
+        return vmm.balloon().map(b -> new dev.flint.api.model.Balloon(b.targetMib(), b.deflateOnOom(), b.statsPollingIntervalS()))
+                .orElse(null);
+    }
 
     private VirtioBalloon balloon() {
         return running().balloon().orElseThrow(() -> new BackendException("the microVM has no balloon device"));

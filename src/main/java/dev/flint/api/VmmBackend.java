@@ -66,6 +66,9 @@ public interface VmmBackend {
     /** Target, actual and the guest's latest figures; null when statistics are off. */
     default dev.flint.devices.virtio.balloon.BalloonStatistics balloonStatistics() { return null; }
 
+    /** The running machine's balloon as the API describes one (a restored machine's comes from its snapshot), or null. */
+    default dev.flint.api.model.Balloon runningBalloon() { return null; }
+
     /**
      * Changes the running drive {@code driveId}'s rate limit: each bucket given replaces the old one with a new,
      * full one (or removes it, when it limits nothing); a null one stays. The API checked the figures.
@@ -103,23 +106,15 @@ public interface VmmBackend {
     }
 
     /**
-     * As {@link #loadSnapshot(java.nio.file.Path, java.nio.file.Path, boolean, Map, java.nio.file.Path)}; with
+     * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
+     * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
+     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}; {@code mmds} is
+     * the API's metadata service, which takes the snapshot's MMDS settings and data if it has any. With
      * {@code trackDirtyPages} the loaded machine tracks the pages written from then on, for Diff snapshots.
      */
     default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
                                                        Map<String, String> tapOverrides, java.nio.file.Path serialOut,
-                                                       boolean trackDirtyPages) {
-        if (trackDirtyPages) throw new BackendException("this VMM cannot track dirty pages");
-        return loadSnapshot(state, memory, resume, tapOverrides, serialOut);
-    }
-
-    /**
-     * Instead of {@link #start}: builds the machine a snapshot describes, with guest memory mapped from
-     * {@code memory}, and runs it if {@code resume} (else it stays paused). {@code tapOverrides} maps
-     * interface ids to host TAP devices; {@code serialOut} is as in {@link MachineSpec#serialOut()}.
-     */
-    default CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory, boolean resume,
-                                                       Map<String, String> tapOverrides, java.nio.file.Path serialOut) {
+                                                       dev.flint.devices.mmds.Mmds mmds, boolean trackDirtyPages) {
         throw new BackendException("this VMM cannot load snapshots");
     }
 

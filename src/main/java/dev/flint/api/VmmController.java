@@ -484,11 +484,13 @@ public final class VmmController implements AutoCloseable {
         boolean resume = Boolean.TRUE.equals(params.resumeVm());
         CompletableFuture<StopReason> running;
         try {
-            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut(), track);
+            running = backend.loadSnapshot(statePath, memPath, resume, overrides, resources.serialOut(), mmds, track);
         } catch (VmmBackend.BackendException e) {
             LOG.warning("snapshot load failed: " + e.getMessage());
             throw ApiException.badRequest("cannot load the snapshot: " + e.getMessage());
         }
+        var balloon = backend.runningBalloon();
+        if (balloon != null) resources.adoptBalloon(balloon);
         state = resume ? InstanceState.RUNNING : InstanceState.PAUSED;
         trackingDirtyPages = track;
         LOG.info(() -> "microVM " + instanceId + " loaded from snapshot " + statePath + (resume ? " and resumed" : " (paused)"));

@@ -1,6 +1,9 @@
 package dev.flint.vmm;
 
+import dev.flint.devices.mmds.Mmds;
+import dev.flint.devices.virtio.balloon.BalloonConfig;
 import dev.flint.devices.virtio.block.DriveConfig;
+import dev.flint.devices.virtio.vsock.VsockConfig;
 import dev.flint.devices.virtio.net.MacAddress;
 import dev.flint.devices.virtio.net.NetConfig;
 import dev.flint.machine.state.SnapshotException;
@@ -15,29 +18,19 @@ import java.util.Map;
 
 /**
  * The machine's configuration in its snapshot: what a new VMM must build before it can take the state
- * back (vCPUs, RAM, the devices in slot order with their host backends). Network interfaces keep the
- * guest's MAC, random ones included; their TAP devices can be replaced on load (Firecracker's
- * network_overrides).
+ * back (vCPUs, RAM, the devices in slot order with their host backends: drives, NVMe controllers, network
+ * interfaces and whether they serve MMDS, vsock, balloon). Network interfaces keep the guest's MAC, random
+ * ones included; their TAP devices can be replaced on load (Firecracker's network_overrides). Rate limits
+ * are not configuration here: each device's state carries its limiters as they last were.
  */
 final class SnapshotConfig {
     static final String SECTION = "vmm.config";
+    static final String DEVICES_SECTION = "vmm.config.devices";
+    static final int DEVICES_VERSION = 1;
 
     private SnapshotConfig() {}
 
     static void save(StateWriter state, VmConfig c, List<String> netIds, List<MacAddress> macs) {
-        if (c.vsock() != null) throw new SnapshotException("snapshots of a microVM with a vsock device are not supported yet");
-        if (c.balloon() != null) throw new SnapshotException("snapshots of a microVM with a balloon device are not supported yet");
-        for (NetConfig n : c.nets()) {
-            if (n.mmds() != null) throw new SnapshotException("snapshots of a microVM serving MMDS are not supported yet");
-            if (n.rxRateLimit().limits() || n.txRateLimit().limits()) {
-                throw new SnapshotException("snapshots of a microVM with rate-limited network interfaces are not supported yet");
-            }
-        }
-        for (DriveConfig d : c.drives()) {
-            if (d.rateLimit() != null && d.rateLimit().limits()) {
-                throw new SnapshotException("snapshots of a microVM with rate-limited drives are not supported yet");
-            }
-        }
         try (var s = state.section(SECTION)) {
             s.putString(c.kernel().toString()).putString(c.initrd() == null ? "" : c.initrd().toString())
                     .putString(c.cmdline()).putInt(c.cpus()).putLong(c.memoryMib());
@@ -54,10 +47,23 @@ final class SnapshotConfig {
                         .putInt(n.mtu() == null ? -1 : n.mtu());
             }
         }
+        // The devices added since the first snapshot format, in a section of their own so that older
+        // snapshots (without it) still load.
+        try (var s = state.section(DEVICES_SECTION)) {
+            s.putInt(DEVICES_VERSION);
+            s.putBoolean(c.vsock() != null);
+            if (c.vsock() != null) s.putLong(c.vsock().guestCid()).putString(c.vsock().udsPath().toString());
+            s.putBoolean(c.balloon() != null);
+            if (c.balloon() != null) {
+                s.putLong(c.balloon().amountMib()).putBoolean(c.balloon().deflateOnOom()).putInt(c.balloon().statsPollingIntervalS());
+            }
+            s.putInt(c.nets().size());
+            for (NetConfig n : c.nets()) s.putBoolean(n.mmds() != null);
+        }
     }
 
     /** The configuration to build; every override must name an interface of the snapshot. */
-    static VmConfig restore(StateReader state, String engine, Map<String, String> tapOverrides) {
+    static VmConfig restore(StateReader state, String engine, Map<String, String> tapOverrides, Mmds mmds) {
         var s = state.section(SECTION);
         Path kernel = Path.of(s.getString());
         String initrd = s.getString();
@@ -94,12 +100,34 @@ final class SnapshotConfig {
             nets.add(new NetConfig(override != null ? override : tap, mac, mtu < 0 ? null : mtu));
         }
         s.end();
+        VsockConfig vsock = null;
+        BalloonConfig balloon = null;
+        if (state.has(DEVICES_SECTION)) {
+            var d = state.section(DEVICES_SECTION);
+            int version = d.getInt();
+            if (version != DEVICES_VERSION) {
+                throw new SnapshotException("the snapshot's device list is version " + version + ", this Flint reads version " + DEVICES_VERSION);
+            }
+            try {
+                if (d.getBoolean()) vsock = new VsockConfig(d.getLong(), Path.of(d.getString()));
+                if (d.getBoolean()) balloon = new BalloonConfig(d.getLong(), d.getBoolean(), d.getInt());
+            } catch (RuntimeException e) {
+                throw new SnapshotException("the snapshot's devices cannot be built here: " + e.getMessage(), e);
+            }
+            if (d.getInt() != nets.size()) throw new SnapshotException("the snapshot's device list disagrees on the network interfaces");
+            for (int i = 0; i < nets.size(); i++) {
+                if (!d.getBoolean()) continue;
+                NetConfig n = nets.get(i);
+                nets.set(i, new NetConfig(n.tap(), n.mac(), n.mtu(), mmds, n.rxRateLimit(), n.txRateLimit()));
+            }
+            d.end();
+        }
         if (!unused.isEmpty()) {
             throw new SnapshotException("network_overrides: the snapshot has no network interface " + unused.keySet().iterator().next());
         }
         try {
             return new VmConfig(kernel, initrd.isEmpty() ? null : Path.of(initrd), cmdline, cpus, memoryMib, engine, drives, rng,
-                    bootTimer, nets, null, emptyNvme, debugExit);
+                    bootTimer, nets, vsock, emptyNvme, debugExit, balloon);
         } catch (VmConfigException e) {
             throw new SnapshotException("the snapshot's machine cannot be built here: " + e.getMessage(), e);
         }

@@ -1,7 +1,10 @@
 package dev.flint.vmm;
 
 import dev.flint.arch.x86.BootLoader;
+import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
+import dev.flint.arch.x86.PlatformInfo;
+import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
 import dev.flint.engine.VirtualMachine;
@@ -9,7 +12,6 @@ import dev.flint.engine.VmSetup;
 import dev.flint.machine.DirtyPages;
 import dev.flint.machine.GuestMemory;
 import dev.flint.machine.StopReason;
-import dev.flint.machine.bus.Bus;
 import dev.flint.machine.state.SnapshotException;
 import dev.flint.machine.state.StateFile;
 import dev.flint.machine.state.StateReader;
@@ -20,16 +22,16 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * One running machine: builds it from a {@link VmConfig} on an {@link Engine}, starts vCPU 0 and owns
- * its lifecycle until {@link #close}. Build order matters: the engine creates the VM over memory and
- * buses first (it may add its own interrupt controllers to the buses), then the board's devices are
- * installed against the engine's interrupt controller, then the kernel is loaded and vCPU 0 started.
+ * its lifecycle until {@link #close}. Build order matters: the engine creates the VM over memory and the
+ * {@link DeviceManager}'s buses first (it may add its own interrupt controllers to the buses), then the
+ * device manager installs the devices against the engine's interrupt controller, then the kernel is
+ * loaded and vCPU 0 started (or, on restore, the snapshot's state is taken back).
  */
 public final class Vmm implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Vmm.class.getName());
@@ -37,24 +39,20 @@ public final class Vmm implements AutoCloseable {
     private final GuestMemory memory;
     private final StopSignal stops;
     private final VirtualMachine vm;
-    private final X86Board board;
-    private final Bus portIo;
-    private final Bus mmio;
+    private final DeviceManager devices;
     private final VmConfig config;
     private final String engineName;
     private boolean paused;
     private boolean closed;
 
-    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, X86Board board, Bus portIo, Bus mmio,
+    private Vmm(GuestMemory memory, StopSignal stops, VirtualMachine vm, DeviceManager devices,
                 VmConfig config, String engineName) {
         this.config = config;
         this.engineName = engineName;
         this.memory = memory;
         this.stops = stops;
         this.vm = vm;
-        this.board = board;
-        this.portIo = portIo;
-        this.mmio = mmio;
+        this.devices = devices;
     }
 
     /**
@@ -64,13 +62,7 @@ public final class Vmm implements AutoCloseable {
      * ("block.", "entropy.").
      */
     public Map<String, Long> counters() {
-        Map<String, Long> all = new TreeMap<>();
-        all.put("vcpu.exit_io_in", portIo.reads());
-        all.put("vcpu.exit_io_out", portIo.writes());
-        all.put("vcpu.exit_mmio_read", mmio.reads());
-        all.put("vcpu.exit_mmio_write", mmio.writes());
-        board.virtioCounters().forEach((name, value) -> all.merge(name, value, Long::sum));
-        return all;
+        return devices.counters();
     }
 
     /**
@@ -79,31 +71,39 @@ public final class Vmm implements AutoCloseable {
      */
     public static Vmm start(VmConfig config, Engine engine, Console console) {
         long startNanos = System.nanoTime();
-        StopSignal stops = new StopSignal();
         // A vhost-user back end in another process maps guest RAM, so RAM is a shared memfd then.
         boolean shared = config.drives().stream().anyMatch(d -> d.iface() == DriveConfig.Interface.VHOST_USER);
         GuestMemory memory = shared ? GuestMemory.allocateShared(config.memoryBytes()) : GuestMemory.allocate(config.memoryBytes());
         // Before the engine and the loader: the engine takes the log at creation, the kernel's pages count.
         if (config.trackDirtyPages()) memory.trackDirtyPages();
-        VirtualMachine vm = null;
-        X86Board board = null;
-        try {
-            Bus portIo = new Bus("port-io");
-            Bus mmio = new Bus("mmio");
-            vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
-            board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
-            board.useFastPaths(vm.fastPaths());
-            board.plugVirtio(config, memory, vm.interrupts());
-            X86Board.plugBootTimer(config, mmio, startNanos);
-            X86Board.plugDebugExit(config, portIo, stops);
-            CpuBootState bsp = X86Board.loadKernel(memory, config, engine.unpacksKernelOnHost()
-                    ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST);
+        return build(config, engine, console, memory, startNanos, vmm -> {
+            CpuBootState bsp = BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
+                    PlatformInfo.standard(), engine.unpacksKernelOnHost()
+                            ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST).bsp();
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
-            vm.start(bsp);
-            return new Vmm(memory, stops, vm, board, portIo, mmio, config, engine.name());
+            vmm.vm.start(bsp);
+        });
+    }
+
+    /**
+     * The build both a cold start and a restore go through: the engine's VM over {@code memory} and the
+     * device manager's buses, then the devices of {@code config}, then {@code bringUp} (load a kernel and
+     * start, or take back a snapshot). On failure everything built so far is released, memory included.
+     */
+    private static Vmm build(VmConfig config, Engine engine, Console console, GuestMemory memory, long startNanos,
+                             java.util.function.Consumer<Vmm> bringUp) {
+        StopSignal stops = new StopSignal();
+        VirtualMachine vm = null;
+        DeviceManager devices = new DeviceManager();
+        try {
+            vm = engine.create(new VmSetup(memory, devices.portIo(), devices.mmio(), config.cpus(), stops));
+            devices.install(config, memory, vm.interrupts(), vm.fastPaths(), stops, console, startNanos);
+            Vmm vmm = new Vmm(memory, stops, vm, devices, config, engine.name());
+            bringUp.accept(vmm);
+            return vmm;
         } catch (RuntimeException | Error e) {
-            release(vm, board, memory);
+            release(vm, devices, memory);
             throw e;
         }
     }
@@ -135,13 +135,13 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized void pause() {
         vm.pause();
-        board.pause();
+        devices.pause();
         paused = true;
     }
 
     /** Devices first, so the first kick a resumed vCPU sends finds its I/O thread serving. */
     public synchronized void resume() {
-        board.resume();
+        devices.resume();
         vm.resume();
         paused = false;
     }
@@ -179,9 +179,9 @@ public final class Vmm implements AutoCloseable {
             }
         }
         StateWriter state = new StateWriter();
-        SnapshotConfig.save(state, config, netIds, board.netMacs());
+        SnapshotConfig.save(state, config, netIds, devices.netMacs());
         vm.save(state);
-        board.save(state);
+        devices.save(state);
         try {
             if (type == SnapshotType.DIFF) {
                 int pages = memory.writeDirtyTo(memPath);
@@ -206,45 +206,32 @@ public final class Vmm implements AutoCloseable {
      */
     public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
                               Map<String, String> tapOverrides) {
-        return restore(statePath, memPath, engine, console, resume, tapOverrides, false);
+        return restore(statePath, memPath, engine, console, resume, tapOverrides, null, false);
     }
 
     /**
-     * As {@link #restore(Path, Path, Engine, Console, boolean, Map)}; with {@code trackDirtyPages} the
-     * restored machine logs written pages from the load on, so its next Diff snapshot holds what changed
-     * since this memory file (Firecracker's {@code track_dirty_pages} on load).
+     * Like {@link #restore(Path, Path, Engine, Console, boolean, Map)}, with {@code mmds} the metadata service
+     * the restored network interfaces answer for (the API's own, so that {@code GET /mmds} and the guest see
+     * the same store); it takes the snapshot's settings and data. Null: a service of the restored machine's own.
+     * With {@code trackDirtyPages} the restored machine logs written pages from the load on, so its next Diff
+     * snapshot holds what changed since this memory file (Firecracker's {@code track_dirty_pages} on load).
      */
     public static Vmm restore(Path statePath, Path memPath, Engine engine, Console console, boolean resume,
-                              Map<String, String> tapOverrides, boolean trackDirtyPages) {
+                              Map<String, String> tapOverrides, Mmds mmds, boolean trackDirtyPages) {
         StateReader state = StateFile.read(statePath, engine.name());
-        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides).withDirtyPageTracking(trackDirtyPages);
-        StopSignal stops = new StopSignal();
+        VmConfig config = SnapshotConfig.restore(state, engine.name(), tapOverrides, mmds != null ? mmds : new Mmds(Integer.MAX_VALUE))
+                .withDirtyPageTracking(trackDirtyPages);
         GuestMemory memory = GuestMemory.mapSnapshot(memPath, config.memoryBytes());
         if (trackDirtyPages) memory.trackDirtyPages(); // before the engine: its vCPUs take the log at creation
-        VirtualMachine vm = null;
-        X86Board board = null;
-        try {
-            Bus portIo = new Bus("port-io");
-            Bus mmio = new Bus("mmio");
-            vm = engine.create(new VmSetup(memory, portIo, mmio, config.cpus(), stops));
-            board = X86Board.install(portIo, mmio, vm.interrupts(), stops, console);
-            board.useFastPaths(vm.fastPaths());
-            board.plugVirtio(config, memory, vm.interrupts());
-            X86Board.plugBootTimer(config, mmio, System.nanoTime());
-            X86Board.plugDebugExit(config, portIo, stops);
+        return build(config, engine, console, memory, System.nanoTime(), vmm -> {
             // vCPUs first and held, devices paused: no interrupt a device raises while being restored is
             // then overwritten by the interrupt controllers' restore.
-            vm.restore(state, true);
-            board.pause();
-            board.restore(state);
-            Vmm vmm = new Vmm(memory, stops, vm, board, portIo, mmio, config, engine.name());
+            vmm.vm.restore(state, true);
+            vmm.devices.pause();
+            vmm.devices.restore(state);
             vmm.paused = true;
             if (resume) vmm.resume();
-            return vmm;
-        } catch (RuntimeException | Error e) {
-            release(vm, board, memory);
-            throw e;
-        }
+        });
     }
 
     /**
@@ -256,7 +243,7 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized int attachNvmeNamespace(int controller, DriveConfig drive) {
         if (closed) throw new IllegalStateException("the machine has stopped");
-        return board.attachNvmeNamespace(controller, drive);
+        return devices.attachNvmeNamespace(controller, drive);
     }
 
     /**
@@ -266,7 +253,7 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized void detachNvmeNamespace(int controller, int nsid) {
         if (closed) throw new IllegalStateException("the machine has stopped");
-        board.detachNvmeNamespace(controller, nsid);
+        devices.detachNvmeNamespace(controller, nsid);
     }
 
     /**
@@ -276,12 +263,12 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized long resizeNvmeNamespace(int controller, int nsid) {
         if (closed) throw new IllegalStateException("the machine has stopped");
-        return board.resizeNvmeNamespace(controller, nsid);
+        return devices.resizeNvmeNamespace(controller, nsid);
     }
 
     /** The machine's balloon ({@code VmConfig.balloon}), if it has one: its target, actual size and statistics. */
     public Optional<dev.flint.devices.virtio.balloon.VirtioBalloon> balloon() {
-        return Optional.ofNullable(board.balloon());
+        return Optional.ofNullable(devices.balloon());
     }
 
     /**
@@ -293,7 +280,7 @@ public final class Vmm implements AutoCloseable {
     public synchronized void updateDriveRateLimit(int drive, dev.flint.devices.ratelimit.BucketConfig bandwidth,
                                                   dev.flint.devices.ratelimit.BucketConfig ops) {
         if (closed) throw new IllegalStateException("the machine has stopped");
-        board.updateDriveRateLimit(drive, bandwidth, ops);
+        devices.updateDriveRateLimit(drive, bandwidth, ops);
     }
 
     /** Like {@link #updateDriveRateLimit} for network interface {@code net} (configuration order), both directions. */
@@ -302,11 +289,11 @@ public final class Vmm implements AutoCloseable {
                                                  dev.flint.devices.ratelimit.BucketConfig txBandwidth,
                                                  dev.flint.devices.ratelimit.BucketConfig txOps) {
         if (closed) throw new IllegalStateException("the machine has stopped");
-        board.updateNetRateLimits(net, rxBandwidth, rxOps, txBandwidth, txOps);
+        devices.updateNetRateLimits(net, rxBandwidth, rxOps, txBandwidth, txOps);
     }
 
     /** Sends Ctrl-Alt-Del through the i8042 keyboard controller; a Linux guest then reboots, ending the VM. */
-    public void sendCtrlAltDel() { board.sendCtrlAltDel(); }
+    public void sendCtrlAltDel() { devices.sendCtrlAltDel(); }
 
     /** Stops the vCPUs, then releases devices and guest memory (vCPUs first: they may still touch both). */
     @Override
@@ -314,15 +301,15 @@ public final class Vmm implements AutoCloseable {
         if (closed) return;
         closed = true;
         stops.requestStop(new StopReason.PowerOff());
-        release(vm, board, memory);
+        release(vm, devices, memory);
     }
 
-    private static void release(VirtualMachine vm, X86Board board, GuestMemory memory) {
+    private static void release(VirtualMachine vm, DeviceManager devices, GuestMemory memory) {
         if (vm != null) {
             quietly("stop the vCPUs", vm::stop);
             quietly("close the engine", vm::close);
         }
-        if (board != null) quietly("close the devices", board::close);
+        if (devices != null) quietly("close the devices", devices::close);
         quietly("free guest memory", memory::close);
     }
 

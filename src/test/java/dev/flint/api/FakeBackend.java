@@ -106,14 +106,8 @@ final class FakeBackend implements VmmBackend {
     @Override
     public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
                                                                    boolean resume, Map<String, String> tapOverrides,
-                                                                   java.nio.file.Path serialOut) {
-        return loadSnapshot(state, memory, resume, tapOverrides, serialOut, false);
-    }
-
-    @Override
-    public synchronized CompletableFuture<StopReason> loadSnapshot(java.nio.file.Path state, java.nio.file.Path memory,
-                                                                   boolean resume, Map<String, String> tapOverrides,
-                                                                   java.nio.file.Path serialOut, boolean trackDirtyPages) {
+                                                                   java.nio.file.Path serialOut,
+                                                                   dev.flint.devices.mmds.Mmds mmds, boolean trackDirtyPages) {
         if (refuseStart != null) throw new BackendException(refuseStart);
         calls.add("load " + state + " " + memory + (resume ? " resume" : "") + (trackDirtyPages ? " track" : "") + " " + tapOverrides);
         return running;

@@ -114,7 +114,7 @@ public final class VsockGuest {
     }
 
     /** One host-initiated stream: CONNECT, OK, then {@code data} out while its echo comes back. */
-    private static byte[] hostStream(Path uds, int port, byte[] data, ExecutorService pool) throws Exception {
+    static byte[] hostStream(Path uds, int port, byte[] data, ExecutorService pool) throws Exception {
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(uds))) {
             ch.write(ByteBuffer.wrap(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII)));
             InputStream in = Channels.newInputStream(ch);
@@ -160,7 +160,7 @@ public final class VsockGuest {
         }
     }
 
-    private static Path compileProbe(Path dir) throws Exception {
+    static Path compileProbe(Path dir) throws Exception {
         Path source = dir.resolve("vsock-probe.c"), binary = dir.resolve("vsock-probe");
         try (InputStream in = VsockGuest.class.getResourceAsStream("/vsock/vsock-probe.c")) {
             Files.write(source, in.readAllBytes());

@@ -26,8 +26,8 @@ class HostileGuestTest {
         Bus io = new Bus("io"), mmio = new Bus("mmio");
         RecordingInterrupts irq = new RecordingInterrupts();
         List<StopReason> stops = new ArrayList<>();
-        try (LegacyDevices legacy = LegacyDevices.install(io, mmio, irq, stops::add, null, OutputStream.nullOutputStream())) {
-            PciHostBridge pci = new PciHostBridge(io, mmio, irq);
+        try (LegacyDevices legacy = dev.flint.devices.legacy.LegacyDevicesTestSupport.install(io, mmio, irq, stops::add, null, OutputStream.nullOutputStream())) {
+            PciHostBridge pci = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq);
             PciConfigSpace config = new PciConfigSpace(0x1AF4, 0x1000, 0x020000, 0, 0x1AF4, 1);
             MsixCapability msix = new MsixCapability(config, irq, 3, 0, 0x100, 0, 0x200);
             config.setBar(0, new PciBar(0x1000, PciBar.Kind.MEMORY64, false, new BarRegions("bar0")

@@ -18,9 +18,7 @@ import java.util.logging.Logger;
 public final class BootTimer implements BusDevice {
     private static final Logger LOG = Logger.getLogger(BootTimer.class.getName());
 
-    /** Guest-physical base on the MMIO bus (Firecracker's x86_64 BOOT_DEVICE_MEM_START). */
-    public static final long MMIO_BASE = dev.flint.arch.x86.Layout.BOOT_TIMER;
-    /** One page, like every Firecracker MMIO device slot. */
+    /** One page, like every Firecracker MMIO device slot (where it sits is the device manager's business). */
     public static final long MMIO_LENGTH = 0x1000;
     /** The byte that means "guest boot complete" (Firecracker's MAGIC_VALUE_SIGNAL_GUEST_BOOT_COMPLETE). */
     public static final int MAGIC_BOOT_COMPLETE = 123;

@@ -1,9 +1,7 @@
 package dev.flint.devices.legacy;
 
-import dev.flint.arch.x86.Layout;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.SystemControl;
-import dev.flint.machine.bus.Bus;
 import dev.flint.machine.bus.BusDevice;
 
 import java.io.IOException;
@@ -12,8 +10,9 @@ import java.io.OutputStream;
 import java.util.logging.Logger;
 
 /**
- * The PC devices every Flint machine has, on the port-I/O bus at the addresses {@link Layout} gives and
- * the ACPI tables describe: COM1, the i8042, the CMOS RTC, the ACPI power registers and the POST port.
+ * The PC devices every Flint machine has: COM1, the i8042, the CMOS RTC, the ACPI power registers and the
+ * POST port. They know no port numbers: the device manager puts them on the port-I/O bus where the ACPI
+ * tables say they are.
  * Also owns the console input thread feeding COM1.
  */
 public final class LegacyDevices implements AutoCloseable {
@@ -27,41 +26,51 @@ public final class LegacyDevices implements AutoCloseable {
     private final Serial16550 serial;
     private final I8042 i8042;
     private final CmosRtc rtc;
+    private final AcpiPowerRegisters power;
     private final Thread consoleThread;
     private volatile boolean closed;
 
-    private LegacyDevices(Serial16550 serial, I8042 i8042, CmosRtc rtc, InputStream consoleIn) {
+    private LegacyDevices(Serial16550 serial, I8042 i8042, CmosRtc rtc, AcpiPowerRegisters power, InputStream consoleIn) {
         this.serial = serial;
         this.i8042 = i8042;
         this.rtc = rtc;
+        this.power = power;
         this.consoleThread = consoleIn == null ? null
                 : Thread.ofPlatform().daemon().name("flint-console-in").unstarted(() -> pumpConsole(consoleIn));
     }
 
     /**
-     * Creates the devices and registers them. {@code mmio} is unused today (all legacy devices are port
-     * I/O) and is part of the signature so MMIO-placed platform devices can join without changing callers.
+     * The interrupt lines the device manager gives the legacy devices (GSIs of the machine's controller).
+     *
+     * @param com1     COM1's line
+     * @param keyboard the i8042's keyboard line
+     * @param mouse    the i8042's auxiliary (mouse) line
+     */
+    public record Lines(int com1, int keyboard, int mouse) {}
+
+    /**
+     * Creates the devices; they raise {@code lines} on {@code irq}. Where they sit on the port-I/O bus is
+     * the device manager's business: it registers {@link #serial}, {@link I8042#dataPort},
+     * {@link I8042#commandPort}, {@link #rtc}, {@link #postPort} and {@link #powerRegisters}.
      *
      * @param consoleIn  guest console input (COM1 receive); null for none
      * @param consoleOut guest console output (COM1 transmit); null discards it
      */
-    public static LegacyDevices install(Bus portIo, Bus mmio, InterruptController irq, SystemControl control,
-                                        InputStream consoleIn, OutputStream consoleOut) {
-        Serial16550 serial = new Serial16550(irq, Layout.COM1_IRQ,
+    public static LegacyDevices create(InterruptController irq, Lines lines, SystemControl control,
+                                       InputStream consoleIn, OutputStream consoleOut) {
+        Serial16550 serial = new Serial16550(irq, lines.com1(),
                 consoleOut != null ? consoleOut : OutputStream.nullOutputStream());
-        I8042 i8042 = new I8042(irq, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ, control);
-        CmosRtc rtc = new CmosRtc();
-        portIo.register(Layout.COM1_PORT, 8, serial, "COM1");
-        portIo.register(Layout.I8042_DATA_PORT, 1, i8042.dataPort(), "i8042 data");
-        portIo.register(Layout.I8042_COMMAND_PORT, 1, i8042.commandPort(), "i8042 command");
-        portIo.register(Layout.RTC_PORT, 2, rtc, "CMOS RTC");
-        portIo.register(Layout.POST_PORT, 1, POST_SINK, "POST port");
-        portIo.register(Layout.ACPI_SLEEP_CONTROL_PORT, AcpiPowerRegisters.LENGTH, new AcpiPowerRegisters(control),
-                "ACPI power registers");
-        LegacyDevices devices = new LegacyDevices(serial, i8042, rtc, consoleIn);
+        I8042 i8042 = new I8042(irq, lines.keyboard(), lines.mouse(), control);
+        LegacyDevices devices = new LegacyDevices(serial, i8042, new CmosRtc(), new AcpiPowerRegisters(control), consoleIn);
         if (devices.consoleThread != null) devices.consoleThread.start();
         return devices;
     }
+
+    /** The POST port's device (Linux's I/O delay writes there). */
+    public BusDevice postPort() { return POST_SINK; }
+
+    /** The hardware-reduced ACPI sleep and reset registers ({@link AcpiPowerRegisters#LENGTH} ports). */
+    public BusDevice powerRegisters() { return power; }
 
     public Serial16550 serial() { return serial; }
     public I8042 i8042() { return i8042; }

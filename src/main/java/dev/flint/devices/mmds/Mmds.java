@@ -46,6 +46,45 @@ public final class Mmds {
 
     public void configure(Settings settings) { this.settings = settings; }
 
+    /** Version of {@link #save}'s layout. */
+    private static final int STATE_VERSION = 1;
+
+    /**
+     * Snapshot: the settings (version, address, IMDS compatibility) and the data store as JSON. V2 session
+     * tokens are not kept: a restored guest asks for a new token (its old one answers 401).
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        Settings s = settings;
+        out.putInt(STATE_VERSION).putString(s.version().name()).putInt(s.ipv4()).putBoolean(s.imdsCompat());
+        byte[] json = store.snapshot().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        out.putInt(json.length).putBytes(json); // the length first: the reader must know it to ask for the bytes
+    }
+
+    /** Takes back {@link #save}'s settings and data (the data must fit this store's size limit). */
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        int version = in.getInt();
+        if (version != STATE_VERSION) {
+            throw new dev.flint.machine.state.SnapshotException("mmds: the snapshot's state is version " + version
+                    + ", this Flint reads version " + STATE_VERSION);
+        }
+        Settings s;
+        try {
+            s = new Settings(Version.valueOf(in.getString()), in.getInt(), in.getBoolean());
+        } catch (IllegalArgumentException e) {
+            throw new dev.flint.machine.state.SnapshotException("mmds: the snapshot names an unknown MMDS version");
+        }
+        int length = in.getInt();
+        if (length < 0 || length > 64 << 20) throw new dev.flint.machine.state.SnapshotException("mmds: a data store of " + length + " bytes");
+        byte[] json = in.getBytes(length);
+        in.end();
+        try {
+            store.put(new com.fasterxml.jackson.databind.ObjectMapper().readTree(json));
+        } catch (java.io.IOException | MmdsException e) {
+            throw new dev.flint.machine.state.SnapshotException("mmds: the snapshot's data store cannot be taken back: " + e.getMessage(), e);
+        }
+        configure(s);
+    }
+
     /** Parses "a.b.c.d" into a host-order int if it is a link-local address MMDS may use, else throws. */
     public static int parseLinkLocal(String text) {
         String[] parts = text == null ? new String[0] : text.split("\\.", -1);

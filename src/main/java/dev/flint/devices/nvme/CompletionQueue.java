@@ -16,8 +16,8 @@ final class CompletionQueue {
     /** MSI-X vector, and whether the driver wants interrupts at all (IEN). */
     final int vector;
     final boolean interrupts;
-    private int tail;
-    private boolean phase = true;
+    int tail;
+    boolean phase = true;
     /** Submission queues that post here; a CQ with any cannot be deleted. */
     int submissionQueues;
     /** Entries promised to commands whose I/O is in the batch under way (they post when it ends). */

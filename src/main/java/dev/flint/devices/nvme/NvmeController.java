@@ -45,7 +45,7 @@ public final class NvmeController implements AutoCloseable {
     final Doorbells doorbells;
     final ReentrantLock lock = new ReentrantLock(true);
     private final IntConsumer interrupt;
-    private final Runnable wake;
+    final Runnable wake;
     private final AdminCommands admin;
     private final IoCommands io;
     private final Submission command = new Submission();
@@ -53,9 +53,9 @@ public final class NvmeController implements AutoCloseable {
     private final AtomicIntegerArray cqBlocked;
 
     // Registers, guarded by lock (CSTS is read without it).
-    private int cc, aqa;
-    private long asq, acq;
-    private volatile int csts;
+    int cc, aqa;
+    long asq, acq;
+    volatile int csts;
 
     // Queues and namespaces, guarded by lock.
     final SubmissionQueue[] sqs;
@@ -68,18 +68,18 @@ public final class NvmeController implements AutoCloseable {
     // Asynchronous events, guarded by lock.
     final ArrayDeque<Integer> outstandingEvents = new ArrayDeque<>();
     final TreeSet<Integer> changedNamespaces = new TreeSet<>();
-    private boolean namespaceEventPending;
+    boolean namespaceEventPending;
     /** A Namespace Attribute Changed event was reported; the next waits until the driver reads log page 4. */
     boolean namespaceEventMasked;
 
     /** The driver's shadow doorbells once it configured them (null: the registers only), guarded by lock. */
-    private ShadowDoorbells shadow;
+    ShadowDoorbells shadow;
     /** Hears shadow doorbells go on and off (the transport diverts rings to an eventfd meanwhile). */
-    private volatile java.util.function.Consumer<Boolean> shadowListener = on -> { };
+    volatile java.util.function.Consumer<Boolean> shadowListener = on -> { };
 
     final NvmeCounters counters = new NvmeCounters();
     /** Whether any namespace has ever had a rate limit (until then commands are not looked at twice). */
-    private volatile boolean rateLimited;
+    volatile boolean rateLimited;
     /** When a rate-limited queue may go on (System.nanoTime()), or 0: set and read by the I/O thread only. */
     private long throttledUntil;
     private final AtomicLong guestErrors = new AtomicLong();

@@ -157,6 +157,23 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
 
     NvmeController controller() { return controller; }
 
+    /**
+     * Snapshot of a paused function: configuration space, MSI-X, and the controller
+     * ({@link NvmeControllerState}).
+     */
+    public void save(dev.flint.machine.state.StateWriter.Section out) {
+        config.save(out);
+        msix.save(out);
+        NvmeControllerState.save(controller, out);
+    }
+
+    /** Takes back {@link #save}'s state on a function built with the same namespaces, before any vCPU runs. */
+    public void restore(dev.flint.machine.state.StateReader.Section in) {
+        config.restore(in);
+        msix.restore(in);
+        NvmeControllerState.restore(controller, in);
+    }
+
     /** Quiesces the controller for a VM pause (see {@code VirtioPciDevice.pause}). */
     public void pause() { io.pause(); }
 

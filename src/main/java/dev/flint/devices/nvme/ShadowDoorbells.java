@@ -15,7 +15,7 @@ import java.lang.invoke.VarHandle;
  */
 final class ShadowDoorbells {
     private final GuestMemory memory;
-    private final long doorbells, eventIndexes;
+    final long doorbells, eventIndexes;
 
     ShadowDoorbells(GuestMemory memory, long doorbells, long eventIndexes) {
         this.memory = memory;

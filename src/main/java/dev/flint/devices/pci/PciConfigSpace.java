@@ -1,6 +1,5 @@
 package dev.flint.devices.pci;
 
-import dev.flint.arch.x86.Layout;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.bus.Bus;
 
@@ -39,6 +38,8 @@ public final class PciConfigSpace {
     private int slot = -1;
     private Bus portIo, mmio;
     private InterruptController irq;
+    /** The GSI the INTx pin drives (the device manager's routing), or -1 when the function has no pin. */
+    private int intxGsi = -1;
     private boolean intxAsserted, intxLine;
 
     private record Capability(int start, int end, IntConsumer onWrite) {}
@@ -103,13 +104,14 @@ public final class PciConfigSpace {
     }
 
     /** Connects the function to the machine; called by {@link PciHostBridge#addDevice}. */
-    synchronized void attach(String name, int slot, Bus portIo, Bus mmio, InterruptController irq) {
+    synchronized void attach(String name, int slot, Bus portIo, Bus mmio, InterruptController irq, int intxGsi) {
         if (this.slot >= 0) throw new IllegalStateException(name + " is already on the bus");
         this.name = name;
         this.slot = slot;
         this.portIo = portIo;
         this.mmio = mmio;
         this.irq = irq;
+        this.intxGsi = intxGsi;
     }
 
     public synchronized int read(int offset, int size) {
@@ -272,9 +274,9 @@ public final class PciConfigSpace {
     private void updateIntx() {
         regs[STATUS] = (byte) ((regs[STATUS] & ~STATUS_INTERRUPT) | (intxAsserted ? STATUS_INTERRUPT : 0));
         boolean line = intxAsserted && (get16(COMMAND) & COMMAND_INTX_DISABLE) == 0;
-        if (line != intxLine && irq != null && slot >= 0) {
+        if (line != intxLine && irq != null && intxGsi >= 0) {
             intxLine = line;
-            irq.setLevel(Layout.pciIntxGsi(slot, regs[INTERRUPT_PIN]), line);
+            irq.setLevel(intxGsi, line);
         }
     }
 

@@ -1,6 +1,5 @@
 package dev.flint.devices.pci;
 
-import dev.flint.arch.x86.Layout;
 import dev.flint.machine.InterruptController;
 import dev.flint.machine.bus.Bus;
 import dev.flint.machine.bus.BusDevice;
@@ -16,27 +15,45 @@ public final class PciHostBridge {
     public static final int SLOTS = 32;
     static final int ENABLE = 0x8000_0000;
 
+    /** Which GSI a slot's INTx pin (1 = INTA) arrives on: the device manager's routing, as the firmware tables say. */
+    @FunctionalInterface
+    public interface IntxRouting {
+        int gsi(int slot, int pin);
+    }
+
     private final Bus portIo;
     private final Bus mmio;
     private final InterruptController irq;
+    private final IntxRouting routing;
     private final PciDevice[] slots = new PciDevice[SLOTS];
+    private final BusDevice addressPort = new AddressPort();
+    private final BusDevice dataPort = new DataPort();
     private int address;
 
-    /** A bus whose devices can raise INTx and MSI through {@code irq}. */
-    public PciHostBridge(Bus portIo, Bus mmio, InterruptController irq) {
+    /**
+     * A bus whose devices can raise INTx (on the GSI {@code routing} gives) and MSI through {@code irq}. Their
+     * BARs go on {@code portIo} and {@code mmio} where the guest programs them. The bridge's own configuration
+     * ports ({@link #configAddressPort}, {@link #configDataPort}) are registered by whoever builds the machine.
+     */
+    public PciHostBridge(Bus portIo, Bus mmio, InterruptController irq, IntxRouting routing) {
         this.portIo = portIo;
         this.mmio = mmio;
         this.irq = irq;
-        portIo.register(Layout.PCI_CONFIG_ADDRESS_PORT, 4, new AddressPort(), "PCI config address");
-        portIo.register(Layout.PCI_CONFIG_DATA_PORT, 4, new DataPort(), "PCI config data");
+        this.routing = routing;
         slots[0] = new HostBridgeFunction();
-        slots[0].configSpace().attach(slots[0].name(), 0, portIo, mmio, irq);
+        slots[0].configSpace().attach(slots[0].name(), 0, portIo, mmio, irq, -1);
     }
 
     /** A bus for devices that signal only by MSI-X (which they send themselves); INTx is unavailable. */
     public PciHostBridge(Bus portIo, Bus mmio) {
-        this(portIo, mmio, null);
+        this(portIo, mmio, null, (slot, pin) -> -1);
     }
+
+    /** Configuration mechanism #1's address register (4 bytes). */
+    public BusDevice configAddressPort() { return addressPort; }
+
+    /** Configuration mechanism #1's data window (4 bytes). */
+    public BusDevice configDataPort() { return dataPort; }
 
     /** Puts {@code device} in the first free slot and returns that slot number. */
     public synchronized int addDevice(PciDevice device) {
@@ -45,7 +62,8 @@ public final class PciHostBridge {
                 if (irq == null && device.configSpace().read(PciConfigSpace.INTERRUPT_PIN, 1) != 0) {
                     throw new IllegalStateException(device.name() + " uses INTx but this bus has no interrupt controller");
                 }
-                device.configSpace().attach(device.name(), slot, portIo, mmio, irq);
+                int pin = device.configSpace().read(PciConfigSpace.INTERRUPT_PIN, 1);
+                device.configSpace().attach(device.name(), slot, portIo, mmio, irq, pin == 0 ? -1 : routing.gsi(slot, pin));
                 slots[slot] = device;
                 return slot;
             }

@@ -82,4 +82,44 @@ public final class RateLimiter {
 
     /** Waits that ended with the device asking again. */
     public long wakeEvents() { return wakes.sum(); }
+
+    /** Version of {@link #save}'s layout. */
+    private static final int STATE_VERSION = 1;
+
+    /**
+     * Snapshot: each bucket's configuration (a PATCH may have changed it since boot) and the tokens it holds
+     * now, as Firecracker keeps them. A wait under way is not kept: the restored device asks again.
+     */
+    public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
+        long now = clock.getAsLong();
+        out.putInt(STATE_VERSION);
+        for (TokenBucket b : new TokenBucket[] {bandwidth, ops}) {
+            out.putBoolean(b != null);
+            if (b == null) continue;
+            BucketConfig c = b.config();
+            out.putLong(c.size()).putLong(c.oneTimeBurst()).putLong(c.refillTimeMs()).putLong(b.budgetAt(now)).putLong(b.burst());
+        }
+    }
+
+    /** Takes back {@link #save}'s buckets, replacing these; the refill clock starts again now. */
+    public synchronized void restore(dev.flint.machine.state.StateReader.Section in) {
+        int version = in.getInt();
+        if (version != STATE_VERSION) {
+            throw new dev.flint.machine.state.SnapshotException("rate limiter state version " + version + " (this Flint reads " + STATE_VERSION + ")");
+        }
+        long now = clock.getAsLong();
+        TokenBucket[] buckets = new TokenBucket[2];
+        for (int i = 0; i < 2; i++) {
+            if (!in.getBoolean()) continue;
+            long size = in.getLong(), burst = in.getLong(), refill = in.getLong(), budget = in.getLong(), left = in.getLong();
+            try {
+                buckets[i] = new TokenBucket(new BucketConfig(size, burst, refill), budget, left, now);
+            } catch (IllegalArgumentException e) {
+                throw new dev.flint.machine.state.SnapshotException("the snapshot's rate limiter is invalid: " + e.getMessage(), e);
+            }
+        }
+        bandwidth = buckets[0];
+        ops = buckets[1];
+        blocked = false;
+    }
 }

@@ -17,6 +17,8 @@ final class TokenBucket {
 
     private final long size;
     private final long refillNanos;
+    /** The configuration's one-time burst (what {@link #burst} started at), for snapshots. */
+    private final long initialBurst;
     /** Tokens in the bucket; negative while an oversized request is being paid back. */
     private long budget;
     private long burst;
@@ -29,7 +31,26 @@ final class TokenBucket {
         this.refillNanos = config.refillTimeMs() * NANOS_PER_MS;
         this.budget = size;
         this.burst = config.oneTimeBurst();
+        this.initialBurst = config.oneTimeBurst();
         this.refilledUpTo = now;
+    }
+
+    /** A bucket of {@code config} holding {@code budget} tokens and {@code burst} of its one-time burst (a snapshot's). */
+    TokenBucket(BucketConfig config, long budget, long burst, long now) {
+        this(config, now);
+        if (budget > size || burst < 0 || burst > config.oneTimeBurst()) {
+            throw new IllegalArgumentException("a bucket of " + config + " cannot hold " + budget + " tokens and " + burst + " burst");
+        }
+        this.budget = budget;
+        this.burst = burst;
+    }
+
+    BucketConfig config() { return new BucketConfig(size, initialBurst, refillNanos / NANOS_PER_MS); }
+
+    /** The tokens the bucket holds at {@code now} (refills counted first), for a snapshot. */
+    long budgetAt(long now) {
+        refill(now);
+        return budget;
     }
 
     long budget() { return budget; }

@@ -16,10 +16,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * A device's I/O thread. It sleeps in poll() on one eventfd per queue ("kick" eventfds, which an engine
- * can have the guest signal directly: KVM ioeventfd) and on a wake eventfd for notifications that come
+ * can have the guest signal directly: KVM ioeventfd), on a wake eventfd for notifications that come
  * through Flint ({@link #queueNotified}: the notify register's bus write, or the worker re-queueing
- * itself). Notifiers never block; the thread drains what is pending and serves each queue. One thread
- * per device, so a slow or misbehaving device never holds up another.
+ * itself), and on the device's host source if it has one (a TAP: {@link VirtioDevice#hostSource}), while
+ * the device wants it. Notifiers never block; the thread drains what is pending and serves each queue. One
+ * thread per device, waiting on all of that device's sources, so a slow or misbehaving device never holds
+ * up another and a device needs no second thread.
  */
 final class QueueWorker implements QueueNotifier, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(QueueWorker.class.getName());
@@ -37,11 +39,23 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
     /** Per queue, the System.nanoTime() at which to serve it again (a rate limiter's wait); I/O thread only. */
     private final long[] deferredUntil;
     private long deferredQueues;
+    /** The device's host source, or null. */
+    private final VirtioDevice.HostSource source;
+    /** After the source reported an error or hang-up, it is not waited on before this System.nanoTime(); I/O thread only. */
+    private long sourceBackoffUntil;
+    private boolean sourceBackingOff;
+    private static final long SOURCE_ERROR_BACKOFF_NANOS = 50_000_000;
 
     /** {@code serve} runs on the I/O thread for each notified queue (0..queues-1) and must not throw. */
     QueueWorker(String name, int queues, IntConsumer serve) {
+        this(name, queues, serve, null);
+    }
+
+    /** Also waits on {@code source} (null for none) while the device wants it. */
+    QueueWorker(String name, int queues, IntConsumer serve, VirtioDevice.HostSource source) {
         if (queues < 1 || queues > 63) throw new IllegalArgumentException("1..63 queues");
         this.serve = serve;
+        this.source = source;
         this.kicks = new EventFd[queues];
         this.deferredUntil = new long[queues];
         for (int q = 0; q < queues; q++) kicks[q] = new EventFd();
@@ -67,10 +81,10 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
 
     private void run() {
         try (Arena arena = Arena.ofConfined()) {
-            int fds = kicks.length + 1;
+            int fds = kicks.length + 1 + (source != null ? 1 : 0);
             MemorySegment pollfds = arena.allocate(Libc.POLLFD_BYTES * fds, 4);
             for (int i = 0; i < fds; i++) {
-                pollfds.set(JAVA_INT, Libc.POLLFD_BYTES * i, i == 0 ? wake.fd() : kicks[i - 1].fd());
+                pollfds.set(JAVA_INT, Libc.POLLFD_BYTES * i, i == 0 ? wake.fd() : i <= kicks.length ? kicks[i - 1].fd() : -1);
                 pollfds.set(JAVA_SHORT, Libc.POLLFD_BYTES * i + 4, (short) Libc.POLLIN);
             }
             while (!closed) {
@@ -95,9 +109,21 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
      * signalled while the thread was busy makes one poll return at once with nothing pending: harmless.
      */
     private long waitForWork(MemorySegment pollfds, int fds) {
+        long at = (long) Libc.POLLFD_BYTES * (kicks.length + 1);
+        boolean watching = source != null && watchSource();
+        if (source != null) pollfds.set(JAVA_INT, at, watching ? source.fd() : -1); // a negative fd is skipped
         Libc.poll(pollfds, fds, pollTimeoutMillis());
         if ((pollfds.get(JAVA_SHORT, 6) & Libc.POLLIN) != 0) wake.drain();
         long bits = 0;
+        if (watching) {
+            short events = pollfds.get(JAVA_SHORT, at + 6);
+            if ((events & Libc.POLLIN) != 0) bits |= source.readable();
+            if ((events & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0) {
+                // A broken source must not become a busy loop: look at it again a little later.
+                sourceBackingOff = true;
+                sourceBackoffUntil = System.nanoTime() + SOURCE_ERROR_BACKOFF_NANOS;
+            }
+        }
         for (int q = 0; q < kicks.length; q++) {
             if ((pollfds.get(JAVA_SHORT, Libc.POLLFD_BYTES * (q + 1) + 6) & Libc.POLLIN) == 0) continue;
             long n = kicks[q].drain();
@@ -132,10 +158,19 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
         return due;
     }
 
-    /** -1 (no limit) with nothing deferred; otherwise the milliseconds to the first deferred queue, rounded up. */
+    /** Whether to wait on the host source this round: the device wants it and no error backoff is running. */
+    private boolean watchSource() {
+        if (sourceBackingOff && System.nanoTime() - sourceBackoffUntil >= 0) sourceBackingOff = false;
+        return !sourceBackingOff && source.wanted();
+    }
+
+    /**
+     * -1 (no limit) with nothing deferred and no source backoff; otherwise the milliseconds to the first
+     * deferred queue or the backoff's end, rounded up.
+     */
     private int pollTimeoutMillis() {
-        if (deferredQueues == 0) return -1;
-        long now = System.nanoTime(), first = Long.MAX_VALUE;
+        if (deferredQueues == 0 && !sourceBackingOff) return -1;
+        long now = System.nanoTime(), first = sourceBackingOff ? Math.max(0, sourceBackoffUntil - now) : Long.MAX_VALUE;
         for (int q = 0; q < deferredUntil.length; q++) {
             if ((deferredQueues & 1L << q) != 0) first = Math.min(first, Math.max(0, deferredUntil[q] - now));
         }

@@ -110,6 +110,46 @@ public interface VirtioDevice extends AutoCloseable {
     /** The metrics group its counters are reported under (Firecracker's: "block", "entropy"). */
     default String metricsGroup() { return name(); }
 
+    /**
+     * Snapshot of the model's own state, beyond what the transport keeps (rings, features, status): a rate
+     * limiter's tokens, a balloon's target. Called on a paused device; the model writes its own layout
+     * version first. The default keeps nothing.
+     */
+    default void saveState(dev.flint.machine.state.StateWriter.Section out) { }
+
+    /**
+     * Takes back {@link #saveState}'s state on a model built from the same configuration, before the
+     * transport's state (so a driver found active is activated with it) and before any vCPU runs. A layout
+     * version this Flint cannot read is a {@link dev.flint.machine.state.SnapshotException}.
+     */
+    default void restoreState(dev.flint.machine.state.StateReader.Section in) { }
+
+    /** Checks a model's state version: one line naming the device when it is not {@code expected}. */
+    static void checkStateVersion(String device, int found, int expected) {
+        if (found != expected) {
+            throw new dev.flint.machine.state.SnapshotException(device + ": the snapshot's state is version " + found
+                    + ", this Flint reads version " + expected);
+        }
+    }
+
+    /**
+     * A host descriptor the device's I/O thread waits on beside its queue notifications (the TAP a network
+     * device receives from), so that one thread serves every source of the device; null for none.
+     */
+    default HostSource hostSource() { return null; }
+
+    /** A host descriptor served on the device's I/O thread (see {@link #hostSource}). */
+    interface HostSource {
+        /** The descriptor to wait on. */
+        int fd();
+
+        /** Whether to wait for it now: a device with nowhere to put what it would read says no (backpressure). */
+        boolean wanted();
+
+        /** It is readable (I/O thread, before the queues are served): the queues to serve now, as bits. Must not throw. */
+        long readable();
+    }
+
     /** The driver reset the device; forget negotiated state. */
     default void reset() { }
 

@@ -89,7 +89,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
         usedSinks = new VirtioDevice.Used[queues.length];
         for (int q = 0; q < queues.length; q++) usedSinks[q] = usedSink(q);
-        worker = new QueueWorker(device.name(), queues.length, this::serve);
+        worker = new QueueWorker(device.name(), queues.length, this::serve, device.hostSource());
     }
 
     /** virtio_pci_cap: length, type, BAR, id, padding, offset, length [, notify_off_multiplier]. */

@@ -17,7 +17,7 @@ class AcpiPowerRegistersTest {
     private final Bus io = new Bus("io");
 
     AcpiPowerRegistersTest() {
-        LegacyDevices.install(io, new Bus("mmio"), new RecordingInterrupts(), stops::add, null, OutputStream.nullOutputStream());
+        dev.flint.devices.legacy.LegacyDevicesTestSupport.install(io, new Bus("mmio"), new RecordingInterrupts(), stops::add, null, OutputStream.nullOutputStream());
     }
 
     @Test

@@ -31,7 +31,7 @@ class BootTimerTest {
             long start = System.nanoTime();
             BootTimer timer = new BootTimer(start);
             Bus mmio = new Bus("mmio");
-            mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, timer, "boot-timer");
+            mmio.register(dev.flint.arch.x86.Layout.BOOT_TIMER, BootTimer.MMIO_LENGTH, timer, "boot-timer");
 
             mmio.write(0xC000_0000L, 1, 122);          // wrong value
             mmio.write(0xC000_0001L, 1, 123);          // wrong offset

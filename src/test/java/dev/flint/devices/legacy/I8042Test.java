@@ -15,7 +15,7 @@ class I8042Test {
     private final RecordingInterrupts irq = new RecordingInterrupts();
     private final List<StopReason> stops = new ArrayList<>();
     private final Bus io = new Bus("io");
-    private final LegacyDevices devices = LegacyDevices.install(io, new Bus("mmio"), irq, stops::add, null,
+    private final LegacyDevices devices = dev.flint.devices.legacy.LegacyDevicesTestSupport.install(io, new Bus("mmio"), irq, stops::add, null,
             OutputStream.nullOutputStream());
 
     private int status() { return (int) io.read(0x64, 1); }

@@ -20,8 +20,8 @@ class LegacyDevicesTest {
         Bus io = new Bus("io"), mmio = new Bus("mmio");
         RecordingInterrupts irq = new RecordingInterrupts();
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        try (LegacyDevices d = LegacyDevices.install(io, mmio, irq, r -> { }, InputStream.nullInputStream(), console)) {
-            new PciHostBridge(io, mmio, irq); // must not collide with the legacy devices
+        try (LegacyDevices d = dev.flint.devices.legacy.LegacyDevicesTestSupport.install(io, mmio, irq, r -> { }, InputStream.nullInputStream(), console)) {
+            dev.flint.devices.pci.PciTestBus.on(io, mmio, irq); // must not collide with the legacy devices
             for (int port : new int[] {Layout.COM1_PORT, Layout.COM1_PORT + 7, Layout.I8042_DATA_PORT,
                     Layout.I8042_COMMAND_PORT, Layout.RTC_PORT, Layout.RTC_PORT + 1, Layout.POST_PORT,
                     Layout.ACPI_SLEEP_CONTROL_PORT, Layout.ACPI_RESET_PORT}) {

@@ -27,7 +27,7 @@ final class NvmeRig implements AutoCloseable {
     /** With the engine shortcuts {@code paths} offered before the function goes on the bus, as the board does. */
     NvmeRig(List<DriveConfig> drives, int ioQueues, long memoryBytes, IoFastPaths paths) {
         memory = GuestMemory.allocate(memoryBytes);
-        PciHostBridge bridge = new PciHostBridge(io, mmio, irq);
+        PciHostBridge bridge = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq);
         device = NvmePciFunction.create(NvmeIdentity.of("vol0123456789abcdef0"), drives, ioQueues, memory, irq);
         device.useFastPaths(paths);
         int slot = bridge.addDevice(device);

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class PciHostBridgeTest {
     private final Bus io = new Bus("io"), mmio = new Bus("mmio");
     private final RecordingInterrupts irq = new RecordingInterrupts();
-    private final PciHostBridge bridge = new PciHostBridge(io, mmio, irq);
+    private final PciHostBridge bridge = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq);
 
     /** A device with a 4 KiB 32-bit BAR0, a 16 KiB 64-bit BAR2 holding an MSI-X table + PBA, and INTA. */
     private static final class TestDevice implements PciDevice {

@@ -135,4 +135,29 @@ class RateLimiterTest {
         assertThrows(IllegalArgumentException.class, () -> RateLimit.parseBucket("ops", "x/1"));
         assertThrows(IllegalArgumentException.class, () -> RateLimit.parseBucket("ops", "-1/1"));
     }
+
+    /**
+     * A snapshot keeps each bucket as it last was (a PATCH included) with the tokens it held, burst too: the
+     * restored limiter lets through exactly what the old one would have, and a limiter built without buckets
+     * (as a restored device is) takes them over.
+     */
+    @Test
+    void aSnapshotKeepsTheBucketsAndTheirTokens() {
+        RateLimiter before = limiter(new BucketConfig(1000, 0, 100), null);
+        before.update(null, new BucketConfig(10, 5, 1000)); // changed at run time: 10 ops per second, 5 once
+        assertEquals(0, before.consume(12, 700)); // 5 ops from the burst, 7 from the bucket; 300 bytes left
+        dev.flint.machine.state.StateWriter state = new dev.flint.machine.state.StateWriter();
+        try (var s = state.section("limiter")) { before.save(s); }
+
+        now += 5_000 * MS; // the new VMM starts later: time while no VMM ran earns nothing
+        RateLimiter after = limiter(null, null);
+        var in = dev.flint.machine.state.StateReader.of(state).section("limiter");
+        after.restore(in);
+        in.end();
+        assertTrue(after.limits());
+        assertEquals(70 * MS, after.consume(1, 1000), "300 bytes were left: 700 more take 70 ms");
+        now += 70 * MS;
+        assertEquals(0, after.consume(3, 1000), "3 ops of the 3 left, and the bytes refilled");
+        assertTrue(after.consume(1, 0) > 0, "the ops bucket is empty and its one-time burst spent");
+    }
 }

@@ -43,7 +43,7 @@ class VirtioFastPathTest {
         memory = GuestMemory.allocate(4 << 20);
         rng = VirtioRng.pciDevice(memory, irq);
         rng.useFastPaths(engine.both());
-        int slot = new PciHostBridge(io, mmio, irq).addDevice(rng);
+        int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(rng);
         driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
         driver.enableMsix(2);
         driver.negotiate(-1L);
@@ -126,7 +126,7 @@ class VirtioFastPathTest {
         try (GuestMemory mem = GuestMemory.allocate(4 << 20); VirtioPciDevice other = VirtioRng.pciDevice(mem, irq)) {
             other.useFastPaths(none.both());
             Bus io2 = new Bus("io"), mmio2 = new Bus("mmio");
-            int slot = new PciHostBridge(io2, mmio2, irq).addDevice(other);
+            int slot = dev.flint.devices.pci.PciTestBus.on(io2, mmio2, irq).addDevice(other);
             var d = new VirtioTestDriver(io2, mmio2, mem, slot).probe();
             d.enableMsix(2);
             d.negotiate(-1L);

@@ -20,7 +20,7 @@ class VirtioPauseTest {
         RecordingInterrupts irq = new RecordingInterrupts();
         try (GuestMemory memory = GuestMemory.allocate(4 << 20);
              VirtioPciDevice rng = VirtioRng.pciDevice(memory, irq)) {
-            int slot = new PciHostBridge(io, mmio, irq).addDevice(rng);
+            int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(rng);
             VirtioTestDriver driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
             driver.enableMsix(2);
             driver.negotiate(-1L);

@@ -347,6 +347,58 @@ public final class VirtioBalloon implements VirtioDevice {
     @Override
     public Map<String, Long> counters() { return metrics.snapshot(); }
 
+    /**
+     * Snapshot: the target, what the driver said it holds, the polling interval, the latest statistics and
+     * the statistics buffer the device holds (its head; it stays on the restored rings, owned by the device).
+     * The pages the guest gave back need nothing: they read as zeros from the memory file.
+     */
+    @Override
+    public void saveState(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(1);
+        synchronized (this) {
+            out.putLong(targetPages).putLong(actualPages).putInt(statsIntervalS).putLongs(stats).putInt(heldStats);
+            int seen = 0;
+            for (int tag = 0; tag < statsSeen.length; tag++) if (statsSeen[tag]) seen |= 1 << tag;
+            out.putInt(seen);
+            out.putInt(statsToReturn.size());
+            for (int head : statsToReturn) out.putInt(head);
+        }
+    }
+
+    @Override
+    public void restoreState(dev.flint.machine.state.StateReader.Section in) {
+        VirtioDevice.checkStateVersion(name(), in.getInt(), 1);
+        synchronized (this) {
+            long target = in.getLong(), actual = in.getLong();
+            int interval = in.getInt();
+            if ((interval == 0) != (timer == null) || interval < 0 || interval > BalloonConfig.MAX_INTERVAL_S
+                    || target < 0 || target > 0xFFFF_FFFFL || actual < 0 || actual > 0xFFFF_FFFFL) {
+                throw new dev.flint.machine.state.SnapshotException(name() + ": the snapshot's balloon state does not fit this device");
+            }
+            targetPages = target;
+            actualPages = actual;
+            statsIntervalS = interval;
+            in.readLongs(stats);
+            heldStats = in.getInt();
+            int seen = in.getInt();
+            for (int tag = 0; tag < statsSeen.length; tag++) statsSeen[tag] = (seen & 1 << tag) != 0;
+            statsToReturn.clear();
+            int returning = in.getInt();
+            if (returning < 0 || returning > QUEUE_SIZE) {
+                throw new dev.flint.machine.state.SnapshotException(name() + ": the snapshot returns " + returning + " statistics buffers");
+            }
+            for (int i = 0; i < returning; i++) {
+                int head = in.getInt();
+                if (head < 0 || head >= QUEUE_SIZE) throw new dev.flint.machine.state.SnapshotException(name() + ": statistics buffer out of range");
+                statsToReturn.add(head);
+            }
+            if (heldStats < -1 || heldStats >= QUEUE_SIZE) {
+                throw new dev.flint.machine.state.SnapshotException(name() + ": the snapshot's statistics buffer is out of range");
+            }
+        }
+        in.end();
+    }
+
     /** The driver went away: the balloon's pages are the guest's again, and a held statistics buffer is forgotten. */
     @Override
     public void reset() {

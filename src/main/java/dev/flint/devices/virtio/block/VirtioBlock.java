@@ -128,6 +128,20 @@ public final class VirtioBlock implements VirtioDevice {
         return 0;
     }
 
+    /** Snapshot: the rate limiter (its buckets as last set, and their tokens). */
+    @Override
+    public void saveState(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(1);
+        limiter.save(out);
+    }
+
+    @Override
+    public void restoreState(dev.flint.machine.state.StateReader.Section in) {
+        VirtioDevice.checkStateVersion(name(), in.getInt(), 1);
+        limiter.restore(in);
+        in.end();
+    }
+
     /**
      * {@code PATCH /drives}: replaces or removes the buckets named (null keeps one), as Firecracker does. Any
      * thread; the caller then has the queue looked at again ({@link VirtioPciDevice#requeueAll()}).

@@ -35,10 +35,11 @@ import java.util.logging.Logger;
  * <p>Without MRG_RXBUF each receive chain must hold a whole frame; Linux then posts 64 KiB chains when it
  * negotiated the guest TSO features and MTU-sized ones otherwise, matching what the TAP hands over.
  *
- * <p>Receiving never spins: {@link FrameReceiver} blocks in poll(2) on the TAP and an eventfd. It reads
- * one frame into a host buffer and hands that buffer to the I/O thread ({@link #readyFor}); the I/O
- * thread copies it into the next receive chain and reads the following frames itself while the TAP has
- * any, then hands the buffer back. A guest that posts no buffers leaves the frame waiting (the TAP's own
+ * <p>Receiving never spins, and needs no thread of its own: the TAP is the device's {@link #hostSource},
+ * so the device's one I/O thread waits in poll(2) on it beside the queue notifications. When the TAP is
+ * readable the thread reads one frame into a host buffer, copies it into the next receive chain, and
+ * reads the following frames itself while the TAP has any. While it holds a frame the guest has no room
+ * for, it stops waiting on the TAP: a guest that posts no buffers leaves the frame waiting (the TAP's own
  * queue then drops), and its next kick of queue 0 delivers it.
  */
 public final class VirtioNet implements VirtioDevice {
@@ -65,13 +66,12 @@ public final class VirtioNet implements VirtioDevice {
     private final MacAddress mac;
     private final Integer mtu;
     private final Arena arena = Arena.ofShared();
-    /** The frame being received; the receiver thread owns it while {@code held} is false, the I/O thread while true. */
+    /** The frame being received (I/O thread only); {@code held} while it waits for a receive chain. */
     private final MemorySegment frame = arena.allocate(128 * 1024, 64);
     private final MemorySegment iov = arena.allocate(Libc.IOVEC_BYTES * QUEUE_SIZE, 8);
     private volatile boolean held;
     private int frameLength;
     private volatile long negotiated;
-    private FrameReceiver receiver;
     /** The metadata service's end of this interface, or null; set before the threads start. */
     private MmdsNetStack mmds;
     /** Set once the PCI function exists, after its I/O thread started: volatile for that thread. */
@@ -114,7 +114,7 @@ public final class VirtioNet implements VirtioDevice {
         return attach(net, memory, irq);
     }
 
-    /** Wraps {@code net} in its PCI function and starts its receiver, which kicks the function's I/O thread. */
+    /** Wraps {@code net} in its PCI function, whose I/O thread then also receives from the TAP. */
     public static VirtioPciDevice attach(VirtioNet net, GuestMemory memory, InterruptController irq) {
         VirtioPciDevice pci;
         try {
@@ -132,14 +132,23 @@ public final class VirtioNet implements VirtioDevice {
 
     private void startReceiving(QueueNotifier notifier) {
         this.notifier = notifier;
-        receiver = new FrameReceiver(backend, () -> {
-            if (readFrame()) {
+    }
+
+    /** The TAP, waited on by the I/O thread while no frame is held. */
+    @Override
+    public HostSource hostSource() {
+        return new HostSource() {
+            @Override public int fd() { return backend.fd(); }
+
+            @Override public boolean wanted() { return !held; }
+
+            @Override
+            public long readable() {
+                if (held || !readFrame()) return 0;
                 held = true;
-                notifier.queueNotified(RX);
-                return true;
+                return 1L << RX;
             }
-            return false;
-        }, () -> !held);
+        };
     }
 
     public MacAddress mac() { return mac; }
@@ -218,6 +227,22 @@ public final class VirtioNet implements VirtioDevice {
         return txLimiter.consume(1, Math.max(0, DescriptorChain.totalLength(chain.readable()) - HEADER));
     }
 
+    /** Snapshot: both directions' rate limiters (buckets as last set, and their tokens). */
+    @Override
+    public void saveState(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(1);
+        rxLimiter.save(out);
+        txLimiter.save(out);
+    }
+
+    @Override
+    public void restoreState(dev.flint.machine.state.StateReader.Section in) {
+        VirtioDevice.checkStateVersion(name(), in.getInt(), 1);
+        rxLimiter.restore(in);
+        txLimiter.restore(in);
+        in.end();
+    }
+
     /**
      * {@code PATCH /network-interfaces}: each bucket given replaces the old one (or removes it, when it limits
      * nothing), a null one (or a null limiter) stays, as in Firecracker. Any thread; the caller then has the
@@ -292,15 +317,16 @@ public final class VirtioNet implements VirtioDevice {
         return new MalformedRequestException(what + " (frame dropped)");
     }
 
-    /** Reads the next frame while the TAP has one; otherwise gives the buffer back to the receiver thread. */
+    /** Reads the next frame while the TAP has one; otherwise the I/O thread goes back to waiting on the TAP. */
     private void nextFrame() {
-        if (!readFrame()) releaseFrame();
+        if (!readFrame()) held = false; // on the I/O thread: its next poll includes the TAP again
     }
 
     private void releaseFrame() {
         held = false;
-        FrameReceiver r = receiver;
-        if (r != null) r.wake();
+        // From another thread (a reset), the I/O thread may be asleep without the TAP in its poll set: wake it.
+        QueueNotifier n = notifier;
+        if (n != null) n.queueNotified(RX);
     }
 
     /**
@@ -429,12 +455,11 @@ public final class VirtioNet implements VirtioDevice {
         return all;
     }
 
-    /** Stops the receiver thread (the transport has stopped the I/O thread), then closes the TAP. */
+    /** Closes the TAP (the transport has stopped the I/O thread, the only one that reads it). */
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        if (receiver != null) receiver.close();
         backend.close();
         arena.close();
     }

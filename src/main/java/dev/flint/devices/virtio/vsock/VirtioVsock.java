@@ -15,8 +15,9 @@ import java.util.Map;
 /**
  * virtio-vsock (device type 19): stream sockets between the guest and host programs, carried over host
  * Unix sockets as Firecracker does ({@link VsockMuxer}). Queue 0 takes packets to the guest, queue 1
- * brings the guest's packets, queue 2 (events) is only for transport resets, which Flint never needs to
- * send (it has no snapshots to restore), so its buffers stay with the device. Only stream sockets
+ * brings the guest's packets, queue 2 (events) is only for transport resets: after a snapshot is restored
+ * the host's connections are gone, so the device sends one VIRTIO_VSOCK_EVENT_TRANSPORT_RESET there, as
+ * Firecracker does, and the guest drops its sockets and reads its CID again. Only stream sockets
  * (no SEQPACKET feature). The configuration is the guest's CID.
  *
  * <p>Everything from the guest is checked: a header that is short, of another socket type, of an
@@ -34,6 +35,10 @@ public final class VirtioVsock implements VirtioDevice {
     private final VsockMetrics metrics = new VsockMetrics();
     private volatile QueueNotifier notifier;
     private final VsockMuxer muxer;
+    /** A restored device owes the driver a transport reset event (set before the transport's restore, cleared on sending). */
+    private volatile boolean resetOwed;
+    /** VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, the only event id the spec defines. */
+    static final int EVENT_TRANSPORT_RESET = 0;
 
     VirtioVsock(VsockConfig config, GuestMemory memory) throws IOException {
         this.memory = memory;
@@ -85,7 +90,7 @@ public final class VirtioVsock implements VirtioDevice {
 
     @Override
     public boolean readyFor(int queue) {
-        return queue == TX || (queue == RX && muxer.hasToGuest());
+        return queue == TX || (queue == RX && muxer.hasToGuest()) || (queue == EVENT && resetOwed);
     }
 
     @Override
@@ -93,6 +98,7 @@ public final class VirtioVsock implements VirtioDevice {
         return switch (queue) {
             case TX -> { transmit(chain); yield 0; }
             case RX -> receive(chain);
+            case EVENT -> transportReset(chain);
             default -> 0;
         };
     }
@@ -121,6 +127,34 @@ public final class VirtioVsock implements VirtioDevice {
         metrics.txPackets.increment();
         metrics.txBytes.add(payload.length);
         muxer.fromGuest(p, payload);
+    }
+
+    /** Writes the owed transport reset event (struct virtio_vsock_event: a le32 id) into an event buffer. */
+    private int transportReset(DescriptorChain chain) {
+        if (!chain.readable().isEmpty() || DescriptorChain.totalLength(chain.writable()) < 4) {
+            throw new MalformedRequestException("vsock event buffer that cannot take a 4-byte event");
+        }
+        if (!resetOwed) return 0;
+        write(chain.writable(), 0, new byte[] {EVENT_TRANSPORT_RESET, 0, 0, 0});
+        resetOwed = false;
+        metrics.transportResets.increment();
+        return 4;
+    }
+
+    /**
+     * Snapshot: nothing of the connections (they are host sockets of the old process) beyond a layout
+     * version; a restored device owes the guest a transport reset.
+     */
+    @Override
+    public void saveState(dev.flint.machine.state.StateWriter.Section out) {
+        out.putInt(1);
+    }
+
+    @Override
+    public void restoreState(dev.flint.machine.state.StateReader.Section in) {
+        VirtioDevice.checkStateVersion(name(), in.getInt(), 1);
+        in.end();
+        resetOwed = true;
     }
 
     /** Fills one receive chain with the next packet for the guest. */

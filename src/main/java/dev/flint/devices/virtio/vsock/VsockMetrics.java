@@ -9,7 +9,7 @@ final class VsockMetrics {
             txBytes = new LongAdder(), connsAdded = new LongAdder(), connsKilled = new LongAdder(),
             connsRemoved = new LongAdder(), txBytesToHost = new LongAdder(), hostIoFails = new LongAdder(),
             badPackets = new LongAdder(), badConnectLines = new LongAdder(),
-            droppedControl = new LongAdder();
+            droppedControl = new LongAdder(), transportResets = new LongAdder();
 
     Map<String, Long> snapshot() {
         return Map.ofEntries(
@@ -18,6 +18,7 @@ final class VsockMetrics {
                 Map.entry("conns_added", connsAdded.sum()), Map.entry("conns_killed", connsKilled.sum()),
                 Map.entry("conns_removed", connsRemoved.sum()), Map.entry("tx_flushed_bytes", txBytesToHost.sum()),
                 Map.entry("conn_event_fails", hostIoFails.sum()), Map.entry("tx_malformed_packets", badPackets.sum()),
-                Map.entry("bad_connect_lines", badConnectLines.sum()), Map.entry("rx_dropped_control", droppedControl.sum()));
+                Map.entry("bad_connect_lines", badConnectLines.sum()), Map.entry("rx_dropped_control", droppedControl.sum()),
+                Map.entry("transport_resets", transportResets.sum()));
     }
 }

@@ -42,7 +42,7 @@ class VirtioBalloonTest {
         memory = GuestMemory.allocate(MEMORY);
         balloon = VirtioBalloon.create(config, memory, irq);
         pci = balloon.pciDevice();
-        int slot = new PciHostBridge(io, mmio, irq).addDevice(pci);
+        int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(pci);
         driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
         driver.enableMsix(4);
         driver.negotiate(-1L);

@@ -25,7 +25,7 @@ final class BlockRig implements AutoCloseable {
 
     BlockRig(DriveConfig drive, long memoryBytes) {
         memory = GuestMemory.allocate(memoryBytes);
-        PciHostBridge bridge = new PciHostBridge(io, mmio, irq);
+        PciHostBridge bridge = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq);
         device = VirtioBlock.pciDevice(drive, memory, irq);
         slot = bridge.addDevice(device);
         driver = new VirtioTestDriver(io, mmio, memory, slot).probe();

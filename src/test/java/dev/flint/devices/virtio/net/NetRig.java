@@ -39,7 +39,7 @@ final class NetRig implements AutoCloseable {
         VirtioNet net = new VirtioNet(backend, memory, MAC, mtu, rx, tx);
         if (mmds != null) net.serveMmds(new MmdsNetStack(mmds));
         device = VirtioNet.attach(net, memory, irq);
-        int slot = new PciHostBridge(io, mmio, irq).addDevice(device);
+        int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(device);
         driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
     }
 

@@ -22,7 +22,7 @@ class VirtioRngTest {
         RecordingInterrupts irq = new RecordingInterrupts();
         try (GuestMemory memory = GuestMemory.allocate(4 << 20);
              VirtioPciDevice rng = VirtioRng.pciDevice(memory, irq)) {
-            int slot = new PciHostBridge(io, mmio, irq).addDevice(rng);
+            int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(rng);
             VirtioTestDriver driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
             assertEquals(0x1044, driver.cfgRead(0x02, 2));
             driver.enableMsix(2);

@@ -47,7 +47,7 @@ class VirtioVsockTest {
     private GuestMemory memory;
     private VirtioPciDevice pci;
     private VirtioVsock vsock;
-    private VirtioTestDriver.Queue rx, tx;
+    private VirtioTestDriver.Queue rx, tx, events;
     private final long[] rxAddress = new long[64];
     private int rxPosted, rxTaken;
 
@@ -58,7 +58,7 @@ class VirtioVsockTest {
         memory = GuestMemory.allocate(4 << 20);
         vsock = new VirtioVsock(new VsockConfig(CID, dir.resolve("v.sock")), memory);
         pci = VirtioVsock.attach(vsock, memory, irq);
-        int slot = new PciHostBridge(io, mmio, irq).addDevice(pci);
+        int slot = dev.flint.devices.pci.PciTestBus.on(io, mmio, irq).addDevice(pci);
         VirtioTestDriver driver = new VirtioTestDriver(io, mmio, memory, slot).probe();
         assertEquals(0x1040 + 19, driver.cfgRead(0x02, 2), "virtio-vsock's PCI device id");
         assertEquals(CID, driver.deviceConfig(0, 8), "the guest CID in the configuration");
@@ -66,7 +66,7 @@ class VirtioVsockTest {
         driver.negotiate(-1L);
         rx = driver.setupQueue(0, 64, 0x10000, 1);
         tx = driver.setupQueue(1, 64, 0x20000, 2);
-        driver.setupQueue(2, 64, 0x30000, 3);
+        events = driver.setupQueue(2, 64, 0x30000, 3);
         driver.driverOk();
         for (int i = 0; i < 32; i++) postRx();
     }
@@ -75,6 +75,37 @@ class VirtioVsockTest {
     void stop() {
         pci.close();
         memory.close();
+    }
+
+    /**
+     * A restored device owes the driver a transport reset (its host connections died with the old VMM): the
+     * first event buffer gets VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (id 0), and only one does.
+     */
+    @Test
+    void aRestoredDeviceSendsOneTransportResetEvent() {
+        long eventAddress = 0x380000;
+        memory.write(eventAddress, new byte[] {0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55});
+        for (int i = 0; i < 2; i++) {
+            int head = events.addChain(List.of(Segment.out(eventAddress + 8L * i, 8)));
+            events.publish(head);
+        }
+        events.kick();
+        pci.requeueAll();
+        Await.until("the I/O thread looked at the queues", Duration.ofSeconds(30), () -> pci.ioPasses() >= 2);
+        assertEquals(0, events.usedIndex(), "no event while nothing was restored");
+
+        dev.flint.machine.state.StateWriter state = new dev.flint.machine.state.StateWriter();
+        try (var s = state.section("vsock")) { vsock.saveState(s); }
+        vsock.restoreState(dev.flint.machine.state.StateReader.of(state).section("vsock"));
+        pci.requeueAll(); // as the transport's restore does
+        Await.until("the transport reset event", Duration.ofSeconds(30), () -> events.usedIndex() == 1);
+        assertEquals(4, events.usedLength(0));
+        assertEquals(0, memory.readInt(eventAddress), "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
+        long passes = pci.ioPasses();
+        pci.requeueAll();
+        Await.until("another pass", Duration.ofSeconds(30), () -> pci.ioPasses() > passes);
+        assertEquals(1, events.usedIndex(), "one reset, not one per event buffer");
+        assertEquals(1, vsock.counters().get("transport_resets"));
     }
 
     private void postRx() {

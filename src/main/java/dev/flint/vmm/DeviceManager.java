@@ -1,12 +1,11 @@
 package dev.flint.vmm;
 
-import dev.flint.arch.x86.BootLoader;
-import dev.flint.arch.x86.BootSpec;
-import dev.flint.arch.x86.CpuBootState;
-import dev.flint.arch.x86.PlatformInfo;
+import dev.flint.arch.x86.Layout;
+import dev.flint.devices.legacy.AcpiPowerRegisters;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.DebugExit;
 import dev.flint.devices.legacy.LegacyDevices;
+import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
@@ -25,6 +24,9 @@ import dev.flint.machine.InterruptController;
 import dev.flint.machine.IoFastPaths;
 import dev.flint.machine.SystemControl;
 import dev.flint.machine.bus.Bus;
+import dev.flint.machine.state.SnapshotException;
+import dev.flint.machine.state.StateReader;
+import dev.flint.machine.state.StateWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,15 +34,21 @@ import java.util.TreeMap;
 import java.util.logging.Logger;
 
 /**
- * The PC around the vCPUs, whichever engine runs them: the legacy devices (COM1, i8042, RTC, ACPI
- * power registers), the PCI host bridge with the virtio devices on it, and the kernel placed in RAM by
- * the x86 boot protocol.
+ * The one place that knows where devices sit: it owns the port-I/O and MMIO buses and alone registers
+ * every device on them (the legacy ports, the PCI configuration mechanism, the boot timer page, the
+ * debug-exit port), plugs PCI functions into slots, and chooses every interrupt route (the legacy GSIs,
+ * the INTx swizzle). Devices get only their interrupt line or controller and their memory; none knows a
+ * port number or an address. Cold start and snapshot restore build the same machine through
+ * {@link #install}, so the two cannot drift apart; a restore then takes back the state {@link #save} wrote.
+ * (Firecracker's {@code device_manager} is the model.)
  */
-final class X86Board implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(X86Board.class.getName());
+final class DeviceManager implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(DeviceManager.class.getName());
 
-    private final LegacyDevices legacy;
-    private final PciHostBridge pci;
+    private final Bus portIo = new Bus("port-io");
+    private final Bus mmio = new Bus("mmio");
+    private LegacyDevices legacy;
+    private PciHostBridge pci;
     private final List<VirtioPciDevice> virtio = new ArrayList<>();
     /** NVMe controllers in the order of their drives (the guest's nvme0, nvme1...). */
     private final List<NvmePciFunction> nvme = new ArrayList<>();
@@ -54,28 +62,66 @@ final class X86Board implements AutoCloseable {
     /** The network interfaces in configuration order, with their PCI functions. */
     private final List<VirtioNet> nets = new ArrayList<>();
     private final List<VirtioPciDevice> netFunctions = new ArrayList<>();
-    /** The engine's I/O shortcuts the virtio devices use (none unless {@link #useFastPaths} says). */
+    /** The machine's configuration, once installed. */
+    private VmConfig config;
+    /** NVMe controllers whose namespaces were attached or detached while the guest ran. */
+    private final java.util.Set<Integer> nvmeNamespacesChanged = new java.util.TreeSet<>();
+    /** The engine's I/O shortcuts the virtio devices use (none unless {@link #install} is given some). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
 
-    private X86Board(LegacyDevices legacy, PciHostBridge pci) {
-        this.legacy = legacy;
-        this.pci = pci;
+    /** The buses the engine dispatches to; empty until {@link #install} (the engine may add its own controllers first). */
+    Bus portIo() { return portIo; }
+
+    Bus mmio() { return mmio; }
+
+    /**
+     * Builds every device of {@code config} and puts it on the buses: the legacy PC devices, the PCI host
+     * bridge with the configuration's functions, the boot timer and debug-exit port when asked for. Devices
+     * interrupt through {@code irq}, the engine's controller, and use its {@code paths}. A device that cannot
+     * open (say, a missing disk image) fails the build; what was built is released by {@link #close}.
+     */
+    void install(VmConfig config, GuestMemory memory, InterruptController irq, IoFastPaths paths,
+                 SystemControl control, Console console, long startNanos) {
+        this.fastPaths = paths;
+        this.config = config;
+        legacy = LegacyDevices.create(irq, new LegacyDevices.Lines(Layout.COM1_IRQ, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ),
+                control, console.in(), console.out());
+        portIo.register(Layout.COM1_PORT, 8, legacy.serial(), "COM1");
+        portIo.register(Layout.I8042_DATA_PORT, 1, legacy.i8042().dataPort(), "i8042 data");
+        portIo.register(Layout.I8042_COMMAND_PORT, 1, legacy.i8042().commandPort(), "i8042 command");
+        portIo.register(Layout.RTC_PORT, 2, legacy.rtc(), "CMOS RTC");
+        portIo.register(Layout.POST_PORT, 1, legacy.postPort(), "POST port");
+        portIo.register(Layout.ACPI_SLEEP_CONTROL_PORT, AcpiPowerRegisters.LENGTH, legacy.powerRegisters(), "ACPI power registers");
+        pci = new PciHostBridge(portIo, mmio, irq, Layout::pciIntxGsi);
+        portIo.register(Layout.PCI_CONFIG_ADDRESS_PORT, 4, pci.configAddressPort(), "PCI config address");
+        portIo.register(Layout.PCI_CONFIG_DATA_PORT, 4, pci.configDataPort(), "PCI config data");
+        plugPci(config, memory, irq);
+        if (config.bootTimer()) mmio.register(Layout.BOOT_TIMER, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
+        if (config.debugExitPort() >= 0) {
+            portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
+        }
     }
 
-    /** Puts the board's devices on the buses; they interrupt through {@code irq}, the engine's controller. */
-    static X86Board install(Bus portIo, Bus mmio, InterruptController irq, SystemControl control, Console console) {
-        LegacyDevices legacy = LegacyDevices.install(portIo, mmio, irq, control, console.in(), console.out());
-        return new X86Board(legacy, new PciHostBridge(portIo, mmio, irq));
+    /**
+     * Bus and device counters for metrics, in Firecracker's names where it has one: "vcpu.exit_*" are the
+     * device-register accesses dispatched, device figures are "GROUP.metric" summed per group.
+     */
+    Map<String, Long> counters() {
+        Map<String, Long> all = new TreeMap<>();
+        all.put("vcpu.exit_io_in", portIo.reads());
+        all.put("vcpu.exit_io_out", portIo.writes());
+        all.put("vcpu.exit_mmio_read", mmio.reads());
+        all.put("vcpu.exit_mmio_write", mmio.writes());
+        virtioCounters().forEach((name, value) -> all.merge(name, value, Long::sum));
+        return all;
     }
-
-    PciHostBridge pci() { return pci; }
 
     /**
      * Plugs the configuration's virtio devices into PCI bus 0: the drives in order (slot 1 up), then
      * the entropy device, then the network interfaces in order. A device that cannot open (say, a missing disk image) fails the build; those
      * already plugged are closed with the board.
      */
-    void plugVirtio(VmConfig config, GuestMemory memory, InterruptController irq) {
+    private void plugPci(VmConfig config, GuestMemory memory, InterruptController irq) {
         for (DriveConfig drive : config.drives()) {
             if (drive.iface() == DriveConfig.Interface.NVME) {
                 NvmePciFunction controller = plugNvme(drive, config.cpus(), memory, irq);
@@ -113,9 +159,6 @@ final class X86Board implements AutoCloseable {
 
     /** The balloon device, or null when the machine has none. */
     VirtioBalloon balloon() { return balloon; }
-
-    /** Offers the engine's I/O shortcuts (kvm: ioeventfd, irqfd) to the virtio devices plugged after this. */
-    void useFastPaths(IoFastPaths paths) { this.fastPaths = paths; }
 
     private void plug(VirtioPciDevice device) {
         virtio.add(device);
@@ -158,6 +201,7 @@ final class X86Board implements AutoCloseable {
         }
         NvmePciFunction device = nvme.get(controller);
         int nsid = device.attach(drive);
+        nvmeNamespacesChanged.add(controller);
         driveLimits.add((bandwidth, ops) -> device.updateRateLimit(nsid, bandwidth, ops));
         return nsid;
     }
@@ -196,10 +240,11 @@ final class X86Board implements AutoCloseable {
             throw new IllegalArgumentException("no NVMe controller " + controller + " (this machine has " + nvme.size() + ")");
         }
         nvme.get(controller).detach(nsid);
+        nvmeNamespacesChanged.add(controller);
     }
 
     /** The virtio devices' counters, named "GROUP.metric" ("block.read_bytes"), summed per group. */
-    Map<String, Long> virtioCounters() {
+    private Map<String, Long> virtioCounters() {
         Map<String, Long> all = new TreeMap<>();
         for (VirtioPciDevice device : virtio) {
             device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
@@ -210,26 +255,8 @@ final class X86Board implements AutoCloseable {
         return all;
     }
 
-    /** Loads kernel, initrd and command line and writes the firmware tables; returns vCPU 0's state. */
-    static CpuBootState loadKernel(GuestMemory memory, VmConfig config, BootLoader.BzImageEntry entry) {
-        return BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
-                PlatformInfo.standard(), entry).bsp();
-    }
-
     /** Presses Ctrl-Alt-Del on the guest's keyboard (the guest decides what to do with it). */
     void sendCtrlAltDel() { legacy.i8042().sendCtrlAltDel(); }
-
-    /** Installs the boot timer if the configuration asks for it; it counts from {@code startNanos}. */
-    /** Installs the isa-debug-exit device when the configuration asks for one ({@code --debug-exit PORT}). */
-    static void plugDebugExit(VmConfig config, Bus portIo, SystemControl control) {
-        if (config.debugExitPort() >= 0) {
-            portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
-        }
-    }
-
-    static void plugBootTimer(VmConfig config, Bus mmio, long startNanos) {
-        if (config.bootTimer()) mmio.register(BootTimer.MMIO_BASE, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
-    }
 
     /** Holds every device I/O thread between requests (after the vCPUs stopped, so none kicks them again). */
     void pause() {
@@ -243,28 +270,59 @@ final class X86Board implements AutoCloseable {
     }
 
     /**
-     * Snapshot of the paused board: the legacy devices, the PCI host bridge, each virtio function in slot
-     * order. NVMe controllers and vsock are refused for now (their queues and connections are not kept).
+     * Snapshot of the paused machine's devices, each in a section of its own: the legacy devices, the PCI
+     * host bridge, each virtio function in slot order (the transport, then the model's own state: rate
+     * limiters, the balloon's target and statistics), each NVMe controller, and the metadata service's
+     * settings and data. A controller whose namespaces changed while the guest ran cannot be rebuilt from
+     * the configuration, so that is refused (one line, nothing written).
      */
-    void save(dev.flint.machine.state.StateWriter state) {
-        if (!nvme.isEmpty()) throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with NVMe controllers are not supported yet");
+    void save(StateWriter state) {
+        if (!nvmeNamespacesChanged.isEmpty()) {
+            throw new SnapshotException("snapshots of a microVM whose NVMe namespaces were attached or detached while it ran"
+                    + " are not supported (controller " + nvmeNamespacesChanged.iterator().next() + ")");
+        }
         for (VirtioPciDevice device : virtio) {
-            if (device.model() instanceof VirtioVsock) {
-                throw new dev.flint.machine.state.SnapshotException("snapshots of a microVM with a vsock device are not supported yet");
+            if (device.model() instanceof VhostUserBlockFrontEnd) {
+                throw new SnapshotException("snapshots of a microVM with a vhost-user drive are not supported (its back end's state"
+                        + " lives in another process)");
             }
         }
         legacy.save(state);
         try (var s = state.section("pci")) { pci.save(s); }
         for (int i = 0; i < virtio.size(); i++) {
-            try (var s = state.section("virtio." + i + "." + virtio.get(i).name())) { virtio.get(i).save(s); }
+            VirtioPciDevice device = virtio.get(i);
+            try (var s = state.section("virtio." + i + "." + device.name())) { device.save(s); }
+            try (var s = state.section("virtio." + i + "." + device.name() + ".model")) { device.model().saveState(s); }
         }
+        for (int i = 0; i < nvme.size(); i++) {
+            try (var s = state.section("nvme." + i)) { nvme.get(i).save(s); }
+        }
+        Mmds mmds = mmds();
+        if (mmds != null) try (var s = state.section("mmds")) { mmds.save(s); }
     }
 
-    /** Takes back {@link #save}'s state on a board built from the snapshot's configuration. */
-    void restore(dev.flint.machine.state.StateReader state) {
+    /**
+     * Takes back {@link #save}'s state on devices built from the snapshot's configuration. A virtio model's
+     * state goes first, so the transport finds it when it reactivates a running driver; snapshots made before
+     * models kept state have no model sections and load as they did.
+     */
+    void restore(StateReader state) {
         legacy.restore(state);
         pci.restore(state.section("pci"));
-        for (int i = 0; i < virtio.size(); i++) virtio.get(i).restore(state.section("virtio." + i + "." + virtio.get(i).name()));
+        for (int i = 0; i < virtio.size(); i++) {
+            VirtioPciDevice device = virtio.get(i);
+            String name = "virtio." + i + "." + device.name();
+            if (state.has(name + ".model")) device.model().restoreState(state.section(name + ".model"));
+            device.restore(state.section(name));
+        }
+        for (int i = 0; i < nvme.size(); i++) nvme.get(i).restore(state.section("nvme." + i));
+        Mmds mmds = mmds();
+        if (mmds != null && state.has("mmds")) mmds.restore(state.section("mmds"));
+    }
+
+    /** The metadata service the network interfaces answer for, or null when none does. */
+    private Mmds mmds() {
+        return config.nets().stream().map(NetConfig::mmds).filter(java.util.Objects::nonNull).findFirst().orElse(null);
     }
 
     /** The guest MACs of the network interfaces, in order (random ones included: a restore must keep them). */
@@ -277,6 +335,6 @@ final class X86Board implements AutoCloseable {
     public void close() {
         for (VirtioPciDevice device : virtio) device.close();
         for (NvmePciFunction device : nvme) device.close();
-        legacy.close();
+        if (legacy != null) legacy.close();
     }
 }
