@@ -84,16 +84,20 @@ class AwsCliEndToEndTest {
                         "--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=e2e}]",
                         "--query", "Instances[0].InstanceId");
                 assertTrue(instanceId.matches("i-[0-9a-f]{17}"), instanceId);
+                // A second instance, booting alongside the first: the peer for security groups and for moving a volume.
+                String peerId = aws.ec2("run-instances", "--image-id", imageId, "--instance-type", "t3.micro",
+                        "--key-name", "flint-e2e", "--query", "Instances[0].InstanceId");
 
-                aws.ec2("wait", "instance-running", "--instance-ids", instanceId);
-                String ip = aws.ec2("describe-instances", "--instance-ids", instanceId,
-                        "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+                aws.ec2("wait", "instance-running", "--instance-ids", instanceId, peerId);
+                String ip = privateIp(aws, instanceId);
+                String peerIp = privateIp(aws, peerId);
                 assertEquals("default", aws.ec2("describe-instances", "--instance-ids", instanceId,
                         "--query", "Reservations[0].Instances[0].SecurityGroups[0].GroupName"));
                 // EC2's default group lets in only its own members: the daemon's namespace is dropped on port 22
-                // until SSH is authorized, then gets in without a reboot, and is dropped again once revoked.
+                // until SSH is authorized (here from the daemon's own address, as a user opens it to "my IP"), then
+                // gets in without a reboot, and is dropped again once revoked.
                 assertEquals(DROPPED, port22(ns, ip), "SSH before any rule");
-                String[] sshRule = {"--group-name", "default", "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"};
+                String[] sshRule = {"--group-name", "default", "--protocol", "tcp", "--port", "22", "--cidr", DAEMON_CIDR};
                 aws.ec2(concat("authorize-security-group-ingress", sshRule));
                 assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
                 aws.ec2(concat("revoke-security-group-ingress", sshRule));
@@ -101,13 +105,21 @@ class AwsCliEndToEndTest {
                 aws.ec2(concat("authorize-security-group-ingress", sshRule));
                 assertEquals(MARKER, ssh(ns, key, ip, "cat /var/lib/flint-e2e-marker"));
                 assertEquals("admin root", ssh(ns, key, ip, "echo $(id -un) $(sudo -n id -un)"));
+
+                securityGroupsBetweenInstances(aws, ns, key, instanceId, ip, peerId, peerIp);
+
                 ssh(ns, key, ip, "echo kept-across-stop > /home/admin/before-stop && sync");
                 String console = aws.ec2("get-console-output", "--instance-id", instanceId, "--query", "Output");
                 assertTrue(console.contains(MARKER), "the user-data's output is on the console:\n" + console);
                 // The web console on the same daemon: same state, and a live serial console that answers.
                 assertEquals("console probe: ok", consoleProbe(ns, env, instanceId, "echo serial-$((6*7))", "serial-42"));
 
-                volumesAndSnapshots(aws, ns, key, ip, instanceId, data);
+                volumesAndSnapshots(aws, ns, key, instanceId, ip, peerId, peerIp, data);
+
+                // The peer's work is done: terminating it frees its group, which can then go.
+                aws.ec2("terminate-instances", "--instance-ids", peerId);
+                aws.ec2("wait", "instance-terminated", "--instance-ids", peerId);
+                aws.ec2("delete-security-group", "--group-name", ISOLATED);
 
                 aws.ec2("stop-instances", "--instance-ids", instanceId);
                 aws.ec2("wait", "instance-stopped", "--instance-ids", instanceId);
@@ -147,81 +159,40 @@ class AwsCliEndToEndTest {
     }
 
     /**
-     * EBS between two instances, with the AWS CLI (slow: two emulated guests; runs only with
-     * {@code FLINT_SLOW_TESTS=1}, see docs/cloud-ebs.md): a volume formatted and written on one running
-     * instance is detached ({@code detaching} until the VMM let go, then {@code available}), attached to a
-     * second running instance, and the second reads the first's data; grown there with ModifyVolume, the
-     * second guest's disk grows without a reboot.
+     * Security groups between two booted guests, real packets through the kernel's filter: in the default group
+     * the two reach each other's sshd (the group admits its own members); once the peer is moved to a group of
+     * its own with ModifyInstanceAttribute, neither reaches the other, at once and without a reboot, while the
+     * daemon still reaches both through their groups' SSH rules. A group in use cannot be deleted.
      */
-    @Test
-    @org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable(named = "FLINT_SLOW_TESTS", matches = "1")
-    void aVolumeWrittenOnOneInstanceIsReadOnAnotherAndGrowsThere(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("cloud");
-        try (NetNamespace ns = NetNamespace.create()) {
-            FlintProcess daemon = startDaemon(ns, data);
-            try {
-                AwsCli aws = new AwsCli(ns, cloudEnv(data));
-                String imageId = awaitImage(aws, daemon);
-                Path key = dir.resolve("flint-move.pem");
-                Files.writeString(key, aws.ec2("create-key-pair", "--key-name", "flint-move", "--key-type", "ed25519",
-                        "--query", "KeyMaterial") + "\n");
-                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
-                aws.ec2("authorize-security-group-ingress", "--group-name", "default", "--protocol", "tcp", "--port", "22",
-                        "--cidr", "0.0.0.0/0");
-                // Both boot at once: one boot's wait instead of two.
-                String[] ids = aws.ec2("run-instances", "--image-id", imageId, "--instance-type", "t3.micro", "--key-name", "flint-move",
-                        "--count", "2", "--query", "Instances[*].InstanceId").split("\\s+");
-                assertEquals(2, ids.length, String.join(",", ids));
-                aws.ec2("wait", "instance-running", "--instance-ids", ids[0], ids[1]);
-                String first = aws.ec2("describe-instances", "--instance-ids", ids[0], "--query", "Reservations[0].Instances[0].PrivateIpAddress");
-                String second = aws.ec2("describe-instances", "--instance-ids", ids[1], "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+    private static void securityGroupsBetweenInstances(AwsCli aws, NetNamespace ns, Path key, String instanceId, String ip,
+            String peerId, String peerIp) throws Exception {
+        assertEquals("open", port22From(ns, key, ip, peerIp), "same group: the first reaches the peer");
+        assertEquals("open", port22From(ns, key, peerIp, ip), "same group: the peer reaches the first");
 
-                String vol = aws.ec2("create-volume", "--size", "1", "--availability-zone", "flint-locala", "--query", "VolumeId");
-                aws.ec2("wait", "volume-available", "--volume-ids", vol);
-                String noneOnFirst = ssh(ns, key, first, NVME_DISKS);
-                aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", ids[0], "--device", "/dev/sdf");
-                String dev = ssh(ns, key, first, awaitNewDisk(noneOnFirst));
-                assertEquals("written", ssh(ns, key, first, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/"
-                        + dev + " /mnt/v && echo from-the-first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
+        String isolated = aws.ec2("create-security-group", "--group-name", ISOLATED, "--description", "e2e: apart from default",
+                "--query", "GroupId");
+        aws.ec2("authorize-security-group-ingress", "--group-id", isolated, "--protocol", "tcp", "--port", "22",
+                "--cidr", DAEMON_CIDR);
+        aws.ec2("modify-instance-attribute", "--instance-id", peerId, "--groups", isolated);
+        assertEquals(ISOLATED, aws.ec2("describe-instances", "--instance-ids", peerId,
+                "--query", "Reservations[0].Instances[0].SecurityGroups[0].GroupName"));
+        assertEquals(DROPPED, port22From(ns, key, ip, peerIp), "other group: the first no longer reaches the peer");
+        assertEquals(DROPPED, port22From(ns, key, peerIp, ip), "other group: the peer no longer reaches the first");
 
-                assertEquals("detaching", aws.ec2("detach-volume", "--volume-id", vol, "--query", "State"));
-                aws.ec2("wait", "volume-available", "--volume-ids", vol);
-                assertEquals("gone", ssh(ns, key, first, "i=0; while [ -e /sys/block/" + dev + " ] && [ $i -lt 600 ]; do sleep 0.1;"
-                        + " i=$((i+1)); done; [ -e /sys/block/" + dev + " ] && echo still-there || echo gone"));
-
-                String noneOnSecond = ssh(ns, key, second, NVME_DISKS);
-                aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", ids[1], "--device", "/dev/sdg");
-                aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
-                String there = ssh(ns, key, second, awaitNewDisk(noneOnSecond));
-                assertEquals("from-the-first", ssh(ns, key, second, "sudo mkdir -p /mnt/v && sudo mount /dev/" + there + " /mnt/v"
-                        + " && cat /mnt/v/data"));
-
-                // Grown while attached and mounted: the second guest's disk grows at once (2 GiB = 4194304 sectors).
-                aws.ec2("modify-volume", "--volume-id", vol, "--size", "2");
-                assertEquals("4194304", ssh(ns, key, second, "i=0; while [ \"$(cat /sys/block/" + there + "/size)\" != 4194304 ]"
-                        + " && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/block/" + there + "/size"));
-                ssh(ns, key, second, "sudo umount /mnt/v");
-
-                aws.ec2("terminate-instances", "--instance-ids", ids[0], ids[1]);
-                aws.ec2("wait", "instance-terminated", "--instance-ids", ids[0], ids[1]);
-                aws.ec2("wait", "volume-available", "--volume-ids", vol);
-                aws.ec2("delete-volume", "--volume-id", vol);
-                assertTrue(!Files.exists(data.resolve("volumes").resolve(vol + ".raw")), "a deleted volume's file is gone");
-            } finally {
-                daemon.kill();
-                killEverythingIn(ns);
-            }
-        }
+        AwsCli.Result inUse = aws.tryEc2("delete-security-group", "--group-id", isolated);
+        assertTrue(inUse.exitCode() != 0 && inUse.err().contains("DependencyViolation"), "a group in use stays: " + inUse.err());
+        assertEquals(ISOLATED, aws.ec2("describe-security-groups", "--group-ids", isolated, "--query", "SecurityGroups[0].GroupName"));
     }
 
     /**
-     * EBS on the running instance, with the AWS CLI: a new volume is hot-attached (a new NVMe namespace on the
-     * instance's empty controller), formatted and written over SSH, detached, attached again (to the
-     * same instance: a second guest would double the test's boot time) with its data; a snapshot keeps the data
-     * of its moment, a volume made from it holds that data after the original changed; deletion removes the files.
+     * EBS with the AWS CLI, between the two running instances: a new volume is hot-attached to the first,
+     * formatted and written over SSH, detached ({@code detaching} until the VMM let go, then {@code available}),
+     * and attached to the peer, which reads the first's data; grown there with ModifyVolume while mounted, the
+     * peer's disk grows without a reboot. A snapshot keeps the data of its moment: a volume made from it holds
+     * that data after the original changed. Deletion removes the files.
      */
-    private static void volumesAndSnapshots(AwsCli aws, NetNamespace ns, Path key, String ip, String instanceId, Path data)
-            throws Exception {
+    private static void volumesAndSnapshots(AwsCli aws, NetNamespace ns, Path key, String instanceId, String ip,
+            String peerId, String peerIp, Path data) throws Exception {
         String vol = aws.ec2("create-volume", "--size", "1", "--availability-zone", "flint-locala", "--volume-type", "gp3",
                 "--query", "VolumeId");
         aws.ec2("wait", "volume-available", "--volume-ids", vol);
@@ -234,33 +205,40 @@ class AwsCliEndToEndTest {
         String dev = ssh(ns, key, ip, awaitNewDisk(none));
         assertTrue(dev.matches("nvme\\d+n\\d+"), "the guest sees the volume as an NVMe disk: " + dev);
         assertEquals("written", ssh(ns, key, ip, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/" + dev
-                + " /mnt/v && echo first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
+                + " /mnt/v && echo from-the-first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
 
-        aws.ec2("detach-volume", "--volume-id", vol);
+        assertEquals("detaching", aws.ec2("detach-volume", "--volume-id", vol, "--query", "State"));
         aws.ec2("wait", "volume-available", "--volume-ids", vol);
         assertEquals("gone", ssh(ns, key, ip, "i=0; while [ -e /sys/block/" + dev + " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
                 + " [ -e /sys/block/" + dev + " ] && echo still-there || echo gone"));
 
-        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdg");
+        String noneOnPeer = ssh(ns, key, peerIp, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", peerId, "--device", "/dev/sdg");
         aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
-        String again = ssh(ns, key, ip, awaitNewDisk(none));
-        assertEquals("first", ssh(ns, key, ip, "sudo mount /dev/" + again + " /mnt/v && cat /mnt/v/data"));
+        String there = ssh(ns, key, peerIp, awaitNewDisk(noneOnPeer));
+        assertEquals("from-the-first", ssh(ns, key, peerIp, "sudo mkdir -p /mnt/v && sudo mount /dev/" + there + " /mnt/v"
+                + " && cat /mnt/v/data"));
+
+        // Grown while attached and mounted: the peer's disk grows at once (2 GiB = 4194304 sectors).
+        aws.ec2("modify-volume", "--volume-id", vol, "--size", "2");
+        assertEquals("4194304", ssh(ns, key, peerIp, "i=0; while [ \"$(cat /sys/block/" + there + "/size)\" != 4194304 ]"
+                + " && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; cat /sys/block/" + there + "/size"));
 
         // Snapshot while mounted: the guest's synced write is in it; the change after it is not.
-        ssh(ns, key, ip, "sync");
+        ssh(ns, key, peerIp, "sync");
         String snap = aws.ec2("create-snapshot", "--volume-id", vol, "--description", "e2e", "--query", "SnapshotId");
         aws.ec2("wait", "snapshot-completed", "--snapshot-ids", snap);
         String how = aws.ec2("describe-snapshots", "--snapshot-ids", snap, "--query", "Snapshots[0].Description");
         assertTrue(how.contains("instance paused"), how);
-        assertEquals("second", ssh(ns, key, ip, "echo second | sudo tee /mnt/v/data >/dev/null && sync && cat /mnt/v/data"));
+        assertEquals("second", ssh(ns, key, peerIp, "echo second | sudo tee /mnt/v/data >/dev/null && sync && cat /mnt/v/data"));
         String restored = aws.ec2("create-volume", "--snapshot-id", snap, "--availability-zone", "flint-locala", "--query", "VolumeId");
         aws.ec2("wait", "volume-available", "--volume-ids", restored);
-        String withVol = ssh(ns, key, ip, NVME_DISKS);
-        aws.ec2("attach-volume", "--volume-id", restored, "--instance-id", instanceId, "--device", "/dev/sdh");
-        String restoredDev = ssh(ns, key, ip, awaitNewDisk(withVol));
-        assertEquals("first", ssh(ns, key, ip, "sudo mkdir -p /mnt/r && sudo mount /dev/" + restoredDev + " /mnt/r && cat /mnt/r/data"
-                + " && sudo umount /mnt/r"));
-        ssh(ns, key, ip, "sudo umount /mnt/v");
+        String withVol = ssh(ns, key, peerIp, NVME_DISKS);
+        aws.ec2("attach-volume", "--volume-id", restored, "--instance-id", peerId, "--device", "/dev/sdh");
+        String restoredDev = ssh(ns, key, peerIp, awaitNewDisk(withVol));
+        assertEquals("from-the-first", ssh(ns, key, peerIp, "sudo mkdir -p /mnt/r && sudo mount /dev/" + restoredDev
+                + " /mnt/r && cat /mnt/r/data && sudo umount /mnt/r"));
+        ssh(ns, key, peerIp, "sudo umount /mnt/v");
 
         for (String v : List.of(vol, restored)) {
             aws.ec2("detach-volume", "--volume-id", v);
@@ -360,6 +338,23 @@ class AwsCliEndToEndTest {
     }
 
     private static final String DROPPED = "dropped";
+    /** The daemon's address on the instances' bridge (the gateway), from which its namespace reaches them. */
+    private static final String DAEMON_CIDR = "172.31.0.1/32";
+    private static final String ISOLATED = "e2e-isolated";
+
+    private static String privateIp(AwsCli aws, String instanceId) throws Exception {
+        return aws.ec2("describe-instances", "--instance-ids", instanceId, "--query", "Reservations[0].Instances[0].PrivateIpAddress");
+    }
+
+    /**
+     * What a TCP connection from the guest at {@code fromIp} to {@code toIp:22} meets, as {@link #port22}
+     * says it, with bash's /dev/tcp inside the first guest: {@code open} when sshd's banner comes back,
+     * {@value #DROPPED} when the SYN goes unanswered for 10 s, anything else verbatim.
+     */
+    private static String port22From(NetNamespace ns, Path key, String fromIp, String toIp) throws Exception {
+        return ssh(ns, key, fromIp, "r=$(timeout 10 bash -c 'exec 3<>/dev/tcp/" + toIp + "/22 && head -c 4 <&3' 2>&1); s=$?;"
+                + " if [ \"$r\" = SSH- ]; then echo open; elif [ $s = 124 ]; then echo " + DROPPED + "; else echo \"$s $r\"; fi");
+    }
 
     private static String[] concat(String first, String... rest) {
         String[] all = new String[rest.length + 1];
