@@ -46,7 +46,7 @@ class ApiDiffSnapshotGuestTest {
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket));
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                awaitAnswering(client);
+                client.awaitAnswering(STEP);
                 ApiGuestBoot.putDefaultGuest(client, assets);
                 var tracking = client.sendRaw("PATCH", "/machine-config", "{\"track_dirty_pages\": true}");
                 assertEquals(204, tracking.status(), tracking.body());
@@ -91,7 +91,7 @@ class ApiDiffSnapshotGuestTest {
         try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket2.toString(), "--engine", "emu")) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
             try (UnixSocketClient client = new UnixSocketClient(socket2)) {
-                awaitAnswering(client);
+                client.awaitAnswering(STEP);
                 var loaded = client.sendRaw("PUT", "/snapshot/load", "{\"snapshot_path\": \"" + diffState + "\", \"mem_backend\": "
                         + "{\"backend_type\": \"File\", \"backend_path\": \"" + merged + "\"}, \"resume_vm\": true}");
                 assertEquals(204, loaded.status(), loaded.body());
@@ -154,14 +154,4 @@ class ApiDiffSnapshotGuestTest {
         return false;
     }
 
-    /** The socket file appears at bind(), a moment before listen(): under load a connect can fall in between. */
-    private static void awaitAnswering(UnixSocketClient client) throws Exception {
-        Await.until("the API answers", STEP, () -> {
-            try {
-                return client.get("/").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
-    }
 }

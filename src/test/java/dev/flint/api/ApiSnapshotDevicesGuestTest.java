@@ -61,7 +61,7 @@ class ApiSnapshotDevicesGuestTest {
             try (FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
                 Await.until("the API socket exists", STEP, () -> Files.exists(socket));
                 try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                    awaitAnswering(client);
+                    client.awaitAnswering(STEP);
                     ok(client, "PUT", "/boot-source", "{\"kernel_image_path\": \"" + assets.kernel() + "\", \"initrd_path\": \""
                             + initrd + "\", \"boot_args\": \"console=ttyS0 reboot=k panic=-1\"}");
                     ok(client, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 256}");
@@ -109,7 +109,7 @@ class ApiSnapshotDevicesGuestTest {
             try (FlintProcess flint = FlintProcess.startUnder(ns.wrapper(), "vmm", "--api-sock", socket2.toString(), "--engine", "emu")) {
                 Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
                 try (UnixSocketClient client = new UnixSocketClient(socket2)) {
-                    awaitAnswering(client);
+                    client.awaitAnswering(STEP);
                     ok(client, "PUT", "/snapshot/load", "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": "
                             + "{\"backend_type\": \"File\", \"backend_path\": \"" + memory + "\"}, \"resume_vm\": true}");
                     assertEquals("ami-0snapped", JSON.readTree(client.get("/mmds").body()).at("/latest/meta-data/ami-id").asText(),
@@ -168,14 +168,4 @@ class ApiSnapshotDevicesGuestTest {
         return output.substring(Math.max(0, output.length() - 3000));
     }
 
-    /** The socket file appears at bind(), a moment before listen(): under load a connect can fall in between. */
-    private static void awaitAnswering(UnixSocketClient client) throws Exception {
-        Await.until("the API answers", STEP, () -> {
-            try {
-                return client.get("/").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
-    }
 }

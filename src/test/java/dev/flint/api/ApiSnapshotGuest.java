@@ -76,7 +76,7 @@ public final class ApiSnapshotGuest {
         try (FlintProcess flint = vmm(ns, socket, engine)) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket));
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                awaitAnswering(client);
+                client.awaitAnswering(STEP);
                 ApiGuestBoot.putDefaultGuest(client, assets);
                 assertEquals(204, client.send("PUT", "/machine-config",
                         new MachineConfiguration().vcpuCount(cpus).memSizeMib(256)).status());
@@ -117,7 +117,7 @@ public final class ApiSnapshotGuest {
         try (FlintProcess flint = vmm(ns, socket2, engine)) {
             Await.until("the API socket exists", STEP, () -> Files.exists(socket2));
             try (UnixSocketClient client = new UnixSocketClient(socket2)) {
-                awaitAnswering(client);
+                client.awaitAnswering(STEP);
                 var loaded = client.sendRaw("PUT", "/snapshot/load", "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": "
                         + "{\"backend_type\": \"File\", \"backend_path\": \"" + memory + "\"}, \"resume_vm\": true}");
                 assertEquals(204, loaded.status(), loaded.body());
@@ -152,16 +152,6 @@ public final class ApiSnapshotGuest {
         assertEquals(memoryDigest, sha256(memory), "the restored guest's writes never reach the memory file (copy-on-write)");
     }
 
-    /** The socket file appears at bind(), a moment before listen(): under load a connect can fall in between. */
-    private static void awaitAnswering(UnixSocketClient client) throws Exception {
-        Await.until("the API answers", STEP, () -> {
-            try {
-                return client.get("/").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
-    }
 
     private static String sha256(Path file) throws Exception {
         var md = java.security.MessageDigest.getInstance("SHA-256");

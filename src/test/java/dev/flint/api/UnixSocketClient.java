@@ -68,6 +68,21 @@ final class UnixSocketClient implements AutoCloseable {
         return new Reply(response.getStatus(), response.getContentAsString());
     }
 
+    /**
+     * Waits until {@code GET /} answers 200. The VMM's socket appears only once it listens (it is bound under a
+     * temporary name and renamed into place), but a socket path too long for that name is bound in place, where
+     * a connect can fall between bind() and listen(); a VMM that is loading a snapshot is also slow to serve.
+     */
+    void awaitAnswering(java.time.Duration within) throws Exception {
+        dev.flint.testing.Await.until("the API answers", within, () -> {
+            try {
+                return get("/").status() == 200;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
     @Override
     public void close() throws Exception { http.stop(); }
 }
