@@ -30,7 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code debian-12} image with a key pair and user-data, and the system's {@code ssh} logs in with that key.
  * The web console on the same daemon sees the instance running and its live serial console answers a typed
  * command. The instance is in EC2's default security group: port 22 is dropped until
- * {@code authorize-security-group-ingress} opens it, at once, and dropped again once revoked. Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
+ * {@code authorize-security-group-ingress} opens it, at once, and dropped again once revoked. A second instance,
+ * booted alongside, is the peer for the rest: in one group the two reach each other, in different groups
+ * neither does; an EBS volume written on the first is read and grown on the second, and snapshotted there.
+ * Stop and start keep the address and the disk; a {@code kill -9} of the daemon leaves the instance running,
  * and the restarted daemon still knows and reaches it; a {@code sudo reboot} inside the guest brings it back
  * by itself, still running; terminate ends it.
  */
@@ -144,7 +147,15 @@ class AwsCliEndToEndTest {
                 // Detached and guarded by the boot id, so that ssh's retries can never reboot the new boot again.
                 ssh(ns, key, ip, "if [ \"$(cat /proc/sys/kernel/random/boot_id)\" = " + bootId + " ]; then "
                         + "nohup sh -c 'sleep 2; sudo reboot' >/dev/null 2>&1 & fi; echo requested");
-                ssh(ns, key, ip, "b=$(cat /proc/sys/kernel/random/boot_id); [ \"$b\" != " + bootId + " ] && echo \"$b\"");
+                // A whole boot: at a load of 30 on two cores one took over 7 minutes of guest time.
+                try {
+                    ssh(ns, key, ip, "b=$(cat /proc/sys/kernel/random/boot_id); [ \"$b\" != " + bootId + " ] && echo \"$b\"",
+                            Duration.ofMinutes(20));
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + "\nstate " + aws.tryEc2("describe-instances", "--instance-ids", instanceId,
+                            "--query", "Reservations[0].Instances[0].State.Name").out() + ", console:\n"
+                            + aws.tryEc2("get-console-output", "--instance-id", instanceId, "--query", "Output").out(), e);
+                }
                 assertEquals("running", aws.ec2("describe-instances", "--instance-ids", instanceId,
                         "--query", "Reservations[0].Instances[0].State.Name"));
                 assertEquals("kept-across-stop", ssh(ns, key, ip, "cat /home/admin/before-stop"));
@@ -319,6 +330,11 @@ class AwsCliEndToEndTest {
 
     /** Runs a command over SSH as admin with the key; its output, stripped. Retries while sshd is not up yet. */
     private static String ssh(NetNamespace ns, Path key, String ip, String command) throws Exception {
+        return ssh(ns, key, ip, command, Duration.ofMinutes(6));
+    }
+
+    /** As above, retrying for up to {@code within}: for a guest that is booting again. */
+    private static String ssh(NetNamespace ns, Path key, String ip, String command, Duration within) throws Exception {
         List<String> argv = new ArrayList<>(ns.wrapper());
         argv.addAll(List.of("ssh", "-i", key.toString(), "-o", "StrictHostKeyChecking=no",
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=60",
@@ -326,7 +342,7 @@ class AwsCliEndToEndTest {
         String last = "";
         // ConnectTimeout covers sshd's banner too: on a loaded host an emulated guest's sshd takes well over 10 s
         // to fork and answer, and short client timeouts only pile up half-made sessions that slow it further.
-        long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
+        long deadline = System.nanoTime() + within.toNanos();
         while (System.nanoTime() < deadline) {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
