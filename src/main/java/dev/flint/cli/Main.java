@@ -47,10 +47,11 @@ public final class Main {
     static int run(String[] args, CliContext context) {
         CliLogging.configure(context.err(), false);
         FlintCommand flint = new FlintCommand(context);
-        CommandLine cli = new CommandLine(flint);
-        // Picocli reads every command's annotations when it is added. `flint vmm` is started by orchestrators
-        // that wait for its socket, so it gets only its own command; every other command line gets all of them
-        // (the top-level usage lists them).
+        CommandLine cli = new CommandLine(flint.spec());
+        // Picocli reads every annotated command's annotations when it is added. `flint vmm` is started by
+        // orchestrators that wait for its socket, so it gets only its own command, and neither it nor `flint`
+        // is annotated (their models are built in code); every other command line gets all of them (the
+        // top-level usage lists them).
         if (!runsVmm(args)) {
             cli.addSubcommand(new RunCommand(context, flint))
                     .addSubcommand(new CommandLine(new GuestCommand()).addSubcommand(new GuestCommand.Fetch(context)))
@@ -62,7 +63,7 @@ public final class Main {
                     .addSubcommand(new CommandLine(new SnapshotCommand()).addSubcommand(new SnapshotCommand.Rebase(context)));
         }
         cli.addSubcommand(new VmmCommand(options -> new VmmApiBackend(context.engines(), options.engine(),
-                options.debugExitPort(), new Console(context.in(), context.out()))));
+                options.debugExitPort(), new Console(context.in(), context.out()))).spec());
         cli.setOut(new PrintWriter(context.out(), true));
         cli.setErr(new PrintWriter(context.err(), true));
         cli.setParameterExceptionHandler((e, ignored) -> {
