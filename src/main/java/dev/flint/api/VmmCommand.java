@@ -33,9 +33,10 @@ import picocli.CommandLine.Model.OptionSpec;
  * (docs/startup.md).
  */
 public final class VmmCommand implements Callable<Integer> {
-    private static final Logger LOG = Logger.getLogger(VmmCommand.class.getName());
+    // Loggers are looked up when the command runs, not in static fields: `flint --help` makes this command's
+    // model and should not start java.util.logging for it.
     /** Held so the level --boot-timer sets stays (the logging framework keeps loggers only weakly). */
-    private static final Logger BOOT_TIMER_LOG = Logger.getLogger(BootTimer.class.getName());
+    private Logger bootTimerLog;
     private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
     /**
      * The line, on standard error, with which the VMM says the guest reset its machine. It then ends with status 0
@@ -180,7 +181,10 @@ public final class VmmCommand implements Callable<Integer> {
 
         // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
         // without --debug (and also goes to a logger configured below or over the API).
-        if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
+        if (bootTimer) {
+            bootTimerLog = Logger.getLogger(BootTimer.class.getName());
+            bootTimerLog.setLevel(Level.INFO);
+        }
         if (mmdsSizeLimit != null && mmdsSizeLimit < 2) throw ApiException.badRequest("--mmds-size-limit must be at least 2");
         VmmController vmm = new VmmController(id, backends.apply(new BackendOptions(engine, debugExitPort)), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
@@ -192,7 +196,7 @@ public final class VmmCommand implements Callable<Integer> {
             // Wall time depends on the machine's load; the CPU time spent getting here does not.
             long ms = msSinceProcessStart();
             long cpuMs = ProcessHandle.current().info().totalCpuDuration().map(Duration::toMillis).orElse(-1L);
-            if (ms >= 0) LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
+            if (ms >= 0) Logger.getLogger(VmmCommand.class.getName()).info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
         }
         ApiServer serving = server;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

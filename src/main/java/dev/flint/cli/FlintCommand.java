@@ -34,7 +34,9 @@ final class FlintCommand implements Callable<Integer> {
                     @SuppressWarnings("unchecked")
                     public <T> T set(T value) {
                         Boolean old = debug;
-                        setDebug((Boolean) value);
+                        // Picocli first sets the initial false: Main has configured logging for that already
+                        // (or, for usage, needs none).
+                        if ((Boolean) value != debug) setDebug((Boolean) value);
                         return (T) old;
                     }
                 })
