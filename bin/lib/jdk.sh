@@ -12,9 +12,13 @@ flint_jdk_feature() {
     local home=$1 version
     [[ -x "$home/bin/java" && -x "$home/bin/javac" ]] || return 1
     # A JDK's `release` file says JAVA_VERSION="25.0.1": reading it costs nothing, while asking
-    # `java -version` starts a JVM on every launch. Without the file, ask.
+    # `java -version` starts a JVM on every launch. Without the file, ask. Read with bash alone: every
+    # process started here is start-up time of every flint command.
     if [[ -f "$home/release" ]]; then
-        version=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release" | head -n1)
+        local line
+        while IFS= read -r line || [[ -n $line ]]; do
+            if [[ $line =~ ^JAVA_VERSION=\"([^\"]*)\" ]]; then version=${BASH_REMATCH[1]}; break; fi
+        done < "$home/release"
     fi
     if [[ -z ${version:-} ]]; then
         # `java -version` prints e.g.: openjdk version "25.0.1" 2025-10-21 (or "1.8.0_402" on old JDKs).
@@ -28,7 +32,11 @@ flint_jdk_feature() {
 
 flint_find_jdk() {
     local candidates=() home feature
-    [[ -n ${JAVA_HOME:-} ]] && candidates+=("$JAVA_HOME")
+    # A suitable JAVA_HOME wins: settle it before listing the others (that costs a few processes).
+    if [[ -n ${JAVA_HOME:-} ]] && feature=$(flint_jdk_feature "${JAVA_HOME%/}") && (( feature >= FLINT_MIN_JAVA )); then
+        echo "${JAVA_HOME%/}"
+        return 0
+    fi
     local dir
     for dir in ${FLINT_JDK_DIRS-/usr/lib/jvm}; do
         compgen -G "$dir/*/" >/dev/null || continue

@@ -15,7 +15,8 @@ import java.util.jar.Manifest;
 /**
  * Build step (run by Maven at package time, after the jar, as a single-file program): writes
  * target/flint-vmm.jar, the same classes as target/flint.jar but with a Class-Path that names only the
- * libraries {@code flint vmm} uses. bin/flint runs {@code flint vmm} from it.
+ * libraries {@code flint vmm} uses. bin/flint runs {@code flint vmm} from it, and the top-level usage
+ * ({@code flint --help}), which needs only picocli of them (CliUsageTest).
  *
  * <p>Why: flint.jar names all ~90 runtime libraries (the AWS SDK model, Netty, gRPC, SQLite... for
  * {@code flint cloud}). Each lookup of a service that is not there (the JDK's logger finder, SLF4J's

@@ -17,24 +17,26 @@ import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * {@code flint vmm}: a drop-in for the {@code firecracker} binary. Serves Firecracker's API on
  * {@code --api-sock} and/or boots straight from {@code --config-file}; the process lives as long as
  * the microVM (exit 0 when the guest powers off or resets, 1 on failure), or until killed if no
  * InstanceStart ever comes.
+ *
+ * <p>Its command-line model is built in code ({@link #spec()}, picocli's programmatic API) rather than read
+ * from annotations: orchestrators wait for this command's socket, and reading annotations (their parser
+ * and a proxy class generated per annotation type) was about half of the main thread's time before it
+ * (docs/startup.md).
  */
-@Command(name = "vmm", mixinStandardHelpOptions = true,
-        version = "flint vmm " + VmmController.VMM_VERSION + " (Firecracker API " + VmmController.API_VERSION + ")",
-        description = "Run one microVM driven by the Firecracker REST API on a Unix socket.")
 public final class VmmCommand implements Callable<Integer> {
-    private static final Logger LOG = Logger.getLogger(VmmCommand.class.getName());
+    // Loggers are looked up when the command runs, not in static fields: `flint --help` makes this command's
+    // model and should not start java.util.logging for it.
     /** Held so the level --boot-timer sets stays (the logging framework keeps loggers only weakly). */
-    private static final Logger BOOT_TIMER_LOG = Logger.getLogger(BootTimer.class.getName());
+    private Logger bootTimerLog;
     private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9-]{1,64}");
     /**
      * The line, on standard error, with which the VMM says the guest reset its machine. It then ends with status 0
@@ -42,66 +44,24 @@ public final class VmmCommand implements Callable<Integer> {
      */
     public static final String GUEST_RESET = "flint vmm: the guest reset the machine";
 
-    @Option(names = "--api-sock", paramLabel = "PATH", defaultValue = "/run/flint.socket",
-            description = "Unix socket to serve the API on (default: ${DEFAULT-VALUE}).")
+    // The options' values, set from the parse result when the command runs (see spec() for their help).
     Path apiSocket;
-
-    @Option(names = "--config-file", paramLabel = "FILE",
-            description = "Firecracker JSON configuration; the microVM boots from it without any API call.")
     Path configFile;
-
-    @Option(names = "--no-api", description = "Serve no API (requires --config-file).")
     boolean noApi;
-
-    @Option(names = "--id", paramLabel = "ID", defaultValue = "anonymous-instance",
-            description = "MicroVM id: 1 to 64 letters, digits or '-' (default: ${DEFAULT-VALUE}).")
     String id;
-
-    @Option(names = "--engine", paramLabel = "auto|kvm|emu", defaultValue = "auto",
-            description = "How vCPUs run (Flint's addition to Firecracker's options; default: ${DEFAULT-VALUE}).")
     String engine;
-
-    @Option(names = "--boot-timer",
-            description = "Install the boot-timer device: the guest's write of 123 to MMIO 0xC0000000 logs the boot time.")
     boolean bootTimer;
-
-    @Option(names = "--log-path", paramLabel = "PATH", description = "File or named pipe for the log.")
     Path logPath;
-
-    @Option(names = "--level", paramLabel = "LEVEL", defaultValue = "Info",
-            description = "Log level: Error, Warning, Info, Debug, Trace or Off (default: ${DEFAULT-VALUE}).")
     String level;
-
-    @Option(names = "--show-level", description = "Put the level in log lines.")
     boolean showLevel;
-
-    @Option(names = "--show-log-origin", description = "Put the origin in log lines.")
     boolean showLogOrigin;
-
-    @Option(names = "--metrics-path", paramLabel = "PATH", description = "File or named pipe for metrics.")
     Path metricsPath;
-
-    @Option(names = "--http-api-max-payload-size", paramLabel = "BYTES", defaultValue = "" + ApiServer.DEFAULT_MAX_PAYLOAD,
-            description = "Largest request body the API accepts (default: ${DEFAULT-VALUE}).")
     int maxPayload;
-
-    @Option(names = "--mmds-size-limit", paramLabel = "BYTES",
-            description = "Largest MMDS data store, in bytes of JSON (default: the API payload limit).")
     Integer mmdsSizeLimit;
-
-    @Option(names = "--seccomp",
-            description = "Install Flint's seccomp filter on start: no exec, ptrace, mount, module or namespace calls from then on "
-                    + "(flint jailer passes it).")
     boolean seccomp;
-
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--debug-exit", paramLabel = "PORT", converter = PortConverter.class, defaultValue = "-1",
-            showDefaultValue = picocli.CommandLine.Help.Visibility.NEVER,
-            description = "Install an isa-debug-exit device at I/O port PORT (e.g. 0xf4), as QEMU's: a guest write of V "
-                    + "to it stops the microVM and flint vmm exits with status (V << 1) | 1. For test kernels (Flint's addition).")
     int debugExitPort;
+
+    private CommandSpec spec;
 
     /** What the options say about the backend to make: the {@code --engine} name and the isa-debug-exit port (-1: none). */
     public record BackendOptions(String engine, int debugExitPort) {}
@@ -116,8 +76,86 @@ public final class VmmCommand implements Callable<Integer> {
         this.backends = backends;
     }
 
+    /**
+     * The command's model for picocli ({@code new CommandLine(vmm.spec())}, or a parent's addSubcommand):
+     * the same options, defaults and help an annotated command would have, with this object as the command
+     * that runs.
+     */
+    public CommandSpec spec() {
+        if (spec != null) return spec;
+        CommandSpec s = CommandSpec.wrapWithoutInspection(this);
+        s.name("vmm").version("flint vmm " + VmmController.VMM_VERSION + " (Firecracker API " + VmmController.API_VERSION + ")");
+        s.usageMessage().description("Run one microVM driven by the Firecracker REST API on a Unix socket.");
+        s.addOption(option(Path.class, "PATH", "/run/flint.socket", "--api-sock")
+                .description("Unix socket to serve the API on (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(option(Path.class, "FILE", null, "--config-file")
+                .description("Firecracker JSON configuration; the microVM boots from it without any API call.").build());
+        s.addOption(flag("--no-api").description("Serve no API (requires --config-file).").build());
+        s.addOption(option(String.class, "ID", "anonymous-instance", "--id")
+                .description("MicroVM id: 1 to 64 letters, digits or '-' (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(option(String.class, "auto|kvm|emu", "auto", "--engine")
+                .description("How vCPUs run (Flint's addition to Firecracker's options; default: ${DEFAULT-VALUE}).").build());
+        s.addOption(flag("--boot-timer")
+                .description("Install the boot-timer device: the guest's write of 123 to MMIO 0xC0000000 logs the boot time.").build());
+        s.addOption(option(Path.class, "PATH", null, "--log-path").description("File or named pipe for the log.").build());
+        s.addOption(option(String.class, "LEVEL", "Info", "--level")
+                .description("Log level: Error, Warning, Info, Debug, Trace or Off (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(flag("--show-level").description("Put the level in log lines.").build());
+        s.addOption(flag("--show-log-origin").description("Put the origin in log lines.").build());
+        s.addOption(option(Path.class, "PATH", null, "--metrics-path").description("File or named pipe for metrics.").build());
+        s.addOption(option(int.class, "BYTES", "" + ApiServer.DEFAULT_MAX_PAYLOAD, "--http-api-max-payload-size")
+                .description("Largest request body the API accepts (default: ${DEFAULT-VALUE}).").build());
+        s.addOption(option(Integer.class, "BYTES", null, "--mmds-size-limit")
+                .description("Largest MMDS data store, in bytes of JSON (default: the API payload limit).").build());
+        s.addOption(flag("--seccomp")
+                .description("Install Flint's seccomp filter on start: no exec, ptrace, mount, module or namespace calls from then on "
+                        + "(flint jailer passes it).").build());
+        s.addOption(option(int.class, "PORT", "-1", "--debug-exit").converters(new PortConverter())
+                .showDefaultValue(CommandLine.Help.Visibility.NEVER)
+                .description("Install an isa-debug-exit device at I/O port PORT (e.g. 0xf4), as QEMU's: a guest write of V "
+                        + "to it stops the microVM and flint vmm exits with status (V << 1) | 1. For test kernels (Flint's addition).").build());
+        // What mixinStandardHelpOptions adds, without reading its annotated mixin.
+        s.addOption(flag("-h", "--help").usageHelp(true).description("Show this help message and exit.").build());
+        s.addOption(flag("-V", "--version").versionHelp(true).description("Print version information and exit.").build());
+        spec = s;
+        return s;
+    }
+
+    private static OptionSpec.Builder option(Class<?> type, String paramLabel, String defaultValue, String name) {
+        OptionSpec.Builder option = OptionSpec.builder(name).type(type).paramLabel(paramLabel);
+        return defaultValue == null ? option : option.defaultValue(defaultValue);
+    }
+
+    private static OptionSpec.Builder flag(String... names) {
+        return OptionSpec.builder(names).type(boolean.class).initialValue(false);
+    }
+
+    /** Copies the parsed options (or their defaults) into the fields the command works with. */
+    private void readOptions() {
+        apiSocket = value("--api-sock");
+        configFile = value("--config-file");
+        noApi = value("--no-api");
+        id = value("--id");
+        engine = value("--engine");
+        bootTimer = value("--boot-timer");
+        logPath = value("--log-path");
+        level = value("--level");
+        showLevel = value("--show-level");
+        showLogOrigin = value("--show-log-origin");
+        metricsPath = value("--metrics-path");
+        maxPayload = value("--http-api-max-payload-size");
+        mmdsSizeLimit = value("--mmds-size-limit");
+        seccomp = value("--seccomp");
+        debugExitPort = value("--debug-exit");
+    }
+
+    private <T> T value(String name) {
+        return spec.findOption(name).getValue();
+    }
+
     @Override
     public Integer call() {
+        readOptions();
         PrintWriter err = spec.commandLine().getErr();
         try {
             return run();
@@ -143,7 +181,10 @@ public final class VmmCommand implements Callable<Integer> {
 
         // --boot-timer asks for the boot time: its line shows on stderr like `flint run --boot-timer`'s,
         // without --debug (and also goes to a logger configured below or over the API).
-        if (bootTimer) BOOT_TIMER_LOG.setLevel(Level.INFO);
+        if (bootTimer) {
+            bootTimerLog = Logger.getLogger(BootTimer.class.getName());
+            bootTimerLog.setLevel(Level.INFO);
+        }
         if (mmdsSizeLimit != null && mmdsSizeLimit < 2) throw ApiException.badRequest("--mmds-size-limit must be at least 2");
         VmmController vmm = new VmmController(id, backends.apply(new BackendOptions(engine, debugExitPort)), bootTimer, mmdsSizeLimit != null ? mmdsSizeLimit : maxPayload);
         if (logPath != null) vmm.putLogger(new LoggerConfig(logPath.toString(), level, showLevel, showLogOrigin, null));
@@ -155,7 +196,7 @@ public final class VmmCommand implements Callable<Integer> {
             // Wall time depends on the machine's load; the CPU time spent getting here does not.
             long ms = msSinceProcessStart();
             long cpuMs = ProcessHandle.current().info().totalCpuDuration().map(Duration::toMillis).orElse(-1L);
-            if (ms >= 0) LOG.info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
+            if (ms >= 0) Logger.getLogger(VmmCommand.class.getName()).info(() -> "API socket " + apiSocket + " ready " + ms + " ms after process start (" + cpuMs + " ms CPU)");
         }
         ApiServer serving = server;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

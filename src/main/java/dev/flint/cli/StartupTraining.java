@@ -23,9 +23,10 @@ import java.util.stream.Stream;
  * few a careless client sends). Nothing boots: an engine's classes are the engine's start-up, not the
  * socket's. Ends with {@code System.exit}, as a killed {@code flint vmm} would.
  *
- * <p>bin/flint makes two caches: {@code vmm} (the API alone) for flint-vmm.jar, which only {@code flint
- * vmm} runs from, and {@code cli} (usage alone) for every other command; each mapped class costs start-up
- * time whether it is used or not. With no argument it does both.
+ * <p>bin/flint makes three caches: {@code vmm} (the API alone) and {@code usage} (the top-level usage alone)
+ * for flint-vmm.jar, which {@code flint vmm} and {@code flint --help} run from, and {@code cli} (usage) for
+ * every other command; each mapped class costs start-up time whether it is used or not. With no argument it
+ * does all of it.
  */
 public final class StartupTraining {
     private StartupTraining() {}
@@ -53,7 +54,7 @@ public final class StartupTraining {
         Path dir = Files.createTempDirectory("flint-aot-training");
         try {
             String only = args.length > 0 ? args[0] : "";
-            train(dir, !only.equals("vmm"), !only.equals("cli"));
+            train(dir, only);
         } finally {
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
@@ -63,21 +64,23 @@ public final class StartupTraining {
     }
 
     /**
-     * @param usage   print usage and refuse a bad option (what every command line does first)
-     * @param api     serve the API of a {@code flint vmm}
+     * @param only {@code usage}: print the top-level usage; {@code cli}: that, and a command's usage and a
+     *             refused option (what every command line does first); {@code vmm}: serve the API of a
+     *             {@code flint vmm}; anything else: all of it
      */
-    private static void train(Path dir, boolean usage, boolean api) throws Exception {
+    private static void train(Path dir, String only) throws Exception {
         PrintStream sink = new PrintStream(OutputStream.nullOutputStream(), true);
         CliContext context = new CliContext(InputStream.nullInputStream(), sink, sink, () -> false, Engines.standard(),
                 dir.resolve("cache"));
-        if (usage) {
-            Main.run(new String[] {"--help"}, context);
+        if (!only.equals("vmm")) Main.run(new String[] {"--help"}, context);
+        if (only.equals("usage")) return;
+        if (!only.equals("vmm")) {
             Main.run(new String[] {"vmm", "--help"}, context);
             Main.run(new String[] {"run", "--help"}, context);
             Main.run(new String[] {"run", "--no-such-option"}, context);
         }
 
-        if (!api) return;
+        if (only.equals("cli")) return;
         Path socket = dir.resolve("api.sock");
         Thread.ofPlatform().daemon().name("training-vmm")
                 .start(() -> Main.run(new String[] {"vmm", "--api-sock", socket.toString()}, context));

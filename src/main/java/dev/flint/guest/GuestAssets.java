@@ -33,7 +33,11 @@ import java.util.stream.Stream;
  * interrupted or failed fetch leaves nothing that looks fetched; a complete one is reused as is.
  */
 public final class GuestAssets {
-    private static final Logger LOG = Logger.getLogger(GuestAssets.class.getName());
+    /**
+     * Looked up when used, not held in a static field: `flint --help` initializes this class (for the cache
+     * directory) and should not start java.util.logging for it (its start scans every jar for a logger finder).
+     */
+    private static Logger log() { return Logger.getLogger(GuestAssets.class.getName()); }
     static final String BUSYBOX_PACKAGE = "busybox-static";
     private static final String MANIFEST = "flint-guest.properties";
 
@@ -307,7 +311,7 @@ public final class GuestAssets {
         try (Stream<Path> files = Files.list(cacheDir.resolve("initrd"))) {
             for (Path f : files.filter(f -> f.getFileName().toString().startsWith("shell-virtio-")).toList()) Files.deleteIfExists(f);
         } catch (IOException | UncheckedIOException e) {
-            LOG.log(Level.FINE, "old initramfs files stay: " + e.getMessage());
+            log().log(Level.FINE, "old initramfs files stay: " + e.getMessage());
         }
     }
 
@@ -317,7 +321,7 @@ public final class GuestAssets {
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         } catch (IOException | UncheckedIOException e) {
-            LOG.log(Level.WARNING, "cannot remove the temporary folder " + dir + ": " + e.getMessage());
+            log().log(Level.WARNING, "cannot remove the temporary folder " + dir + ": " + e.getMessage());
         }
     }
 }

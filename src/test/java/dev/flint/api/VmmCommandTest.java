@@ -28,7 +28,7 @@ class VmmCommandTest {
 
     private Run launch(FakeBackend backend, String... args) {
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new VmmCommand(engine -> backend)).setErr(new PrintWriter(err, true));
+        CommandLine cli = new CommandLine(new VmmCommand(engine -> backend).spec()).setErr(new PrintWriter(err, true));
         return new Run(CompletableFuture.supplyAsync(() -> cli.execute(args), r -> Thread.ofPlatform().daemon().start(r)), err);
     }
 

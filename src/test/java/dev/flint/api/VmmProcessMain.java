@@ -7,6 +7,6 @@ public final class VmmProcessMain {
     private VmmProcessMain() {}
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new VmmCommand(engine -> new FakeBackend())).execute(args));
+        System.exit(new CommandLine(new VmmCommand(engine -> new FakeBackend()).spec()).execute(args));
     }
 }

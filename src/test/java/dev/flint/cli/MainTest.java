@@ -40,6 +40,20 @@ class MainTest {
     }
 
     @Test
+    void theTopLevelUsageFromCommandSummariesIsTheWholeTreesUsage() {
+        // `flint --help` (and `flint` alone) build only each command's name and description; every other
+        // command line builds the whole tree, whose top-level usage must read the same.
+        CliContext context = new CliContext(System.in, System.out, System.err, () -> false, Engines.standard(), tmp);
+        String whole = Main.commandLine(new String[] {"run"}, context, new FlintCommand(context)).getUsageMessage();
+        for (String[] args : List.of(new String[] {"--help"}, new String[] {}, new String[] {"--debug", "-h"})) {
+            assertEquals(whole, Main.commandLine(args, context, new FlintCommand(context)).getUsageMessage(), String.join(" ", args));
+        }
+        assertTrue(whole.contains("\n  snapshot  "), whole);
+        assertEquals(Main.COMMANDS.size() + 1, new java.util.HashSet<>(Main.commandLine(new String[] {"run"}, context,
+                new FlintCommand(context)).getSubcommands().values()).size(), "COMMANDS lists every command of the whole tree but vmm");
+    }
+
+    @Test
     void eachCommandHasItsOwnHelp() {
         CliRunner.Result run = cli.run("run", "--help");
         assertEquals(0, run.exitCode());

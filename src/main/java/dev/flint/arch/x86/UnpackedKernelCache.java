@@ -26,7 +26,11 @@ import java.util.logging.Logger;
  * a reader sees a complete image or none. A cache that cannot be read or written only costs the unpack.
  */
 public final class UnpackedKernelCache {
-    private static final Logger LOG = Logger.getLogger(UnpackedKernelCache.class.getName());
+    /**
+     * Looked up when used, not held in a static field: `flint --help` initializes this class (for the cache
+     * directory) and should not start java.util.logging for it (its start scans every jar for a logger finder).
+     */
+    private static Logger log() { return Logger.getLogger(UnpackedKernelCache.class.getName()); }
     /** Images kept: a couple of kernels in use at once; each is tens of MiB. */
     static final int KEPT = 3;
     private static final String SUFFIX = ".vmlinux";
@@ -70,7 +74,7 @@ public final class UnpackedKernelCache {
             }
             evictOld(dir);
         } catch (IOException e) {
-            LOG.log(Level.FINE, "unpacked kernel not cached in " + dir, e);
+            log().log(Level.FINE, "unpacked kernel not cached in " + dir, e);
         }
     }
 
