@@ -280,7 +280,7 @@ public final class VirtioBlock implements VirtioDevice {
         long position = sector * DiskImage.SECTOR;
         for (Buffer b : buffers) {
             if (b.length() == 0) continue;
-            batch.add(slot, memory.slice(b.address(), b.length()), position, write);
+            batch.add(slot, memory.segment(), memory.deviceAccess(b.address(), b.length()), b.length(), position, write);
             position += b.length();
         }
         return true;
