@@ -61,13 +61,12 @@ public final class VirtioBlockBench {
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
-                        long cpu = processCpuNanos();
                         switch ((run + k) % 3) {
                             case 0 -> device[run] = runDevice(image, w);
                             case 1 -> nvme[run] = runNvme(image, w);
                             default -> host[run] = runHost(image, w);
                         }
-                        double used = (processCpuNanos() - cpu) / 1e9;
+                        double used = timedCpuNanos / 1e9;
                         switch ((run + k) % 3) {
                             case 0 -> deviceCpu[run] = used;
                             case 1 -> nvmeCpu[run] = used;
@@ -91,8 +90,8 @@ public final class VirtioBlockBench {
                         median(hostCpu) * 1e6 / ops);
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
-                    + System.getProperty(IoBatch.BACKEND_PROPERTY, "io_uring if the host has it") + ")");
-            System.out.println("(CPU per request: the whole process's CPU time, every thread counted, median over runs; in parentheses the"
+                    + System.getProperty(IoBatch.BACKEND_PROPERTY, "page cache first, io_uring for the rest") + ")");
+            System.out.println("(CPU per request: the whole process's CPU time during the timed requests, every thread counted, median over runs; in parentheses the"
                     + " median of each run's host CPU over the device's: above 1, the device spends less CPU than the raw loop)");
         } finally {
             Files.deleteIfExists(image);
@@ -107,7 +106,8 @@ public final class VirtioBlockBench {
             rig.start(true); // MSI-X, as Linux uses; the driver sleeps until the device interrupts, as a halted vCPU does
             rig.driver.sleepOnInterrupts(rig.irq);
             VirtioTestDriver.Queue q = rig.queue;
-            long start = System.nanoTime();
+            rig.memory.slice(BUFFERS, bufferBytes).fill((byte) 0); // the guest's buffers exist before it reads into them
+            long cpu = processCpuNanos(), start = System.nanoTime();
             for (int i = 0; i < w.ops.size(); i += depth) {
                 for (int j = 0; j < depth && i + j < w.ops.size(); j++) {
                     Op op = w.ops.get(i + j);
@@ -121,7 +121,9 @@ public final class VirtioBlockBench {
                 q.kick();
                 if (!q.drain(30_000)) throw new IllegalStateException("device asked for a reset");
             }
-            return (System.nanoTime() - start) / 1e9;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            timedCpuNanos = processCpuNanos() - cpu;
+            return seconds;
         }
     }
 
@@ -136,7 +138,9 @@ public final class VirtioBlockBench {
             lengths[i] = w.ops.get(i).length;
             writes[i] = w.ops.get(i).write;
         }
-        return dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
+        double seconds = dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
+        timedCpuNanos = dev.flint.devices.nvme.NvmeBench.lastCpuNanos;
+        return seconds;
     }
 
     /** Seconds for the same ops straight on a FileChannel into a direct buffer. */
@@ -144,13 +148,15 @@ public final class VirtioBlockBench {
         int max = w.ops.stream().mapToInt(Op::length).max().orElse(0);
         ByteBuffer buffer = ByteBuffer.allocateDirect(max);
         try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            long start = System.nanoTime();
+            long cpu = processCpuNanos(), start = System.nanoTime();
             for (Op op : w.ops) {
                 buffer.clear().limit(op.length);
                 long pos = op.offset;
                 while (buffer.hasRemaining()) pos += op.write ? ch.write(buffer, pos) : ch.read(buffer, pos);
             }
-            return (System.nanoTime() - start) / 1e9;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            timedCpuNanos = processCpuNanos() - cpu;
+            return seconds;
         }
     }
 
@@ -182,10 +188,13 @@ public final class VirtioBlockBench {
      * CPU time of the whole process (every thread: the I/O threads, the kernel's io_uring workers, which
      * belong to the process, and the driving thread), from {@code clock_gettime(CLOCK_PROCESS_CPUTIME_ID)}
      * to the nanosecond: the management bean's figure comes from times(2) in 10 ms ticks, too coarse for
-     * runs of a tenth of a second. Set up and torn down inside the measurement, a device rig's own start
-     * costs count against the device.
+     * runs of a tenth of a second. Read around each run's timed section only, as its wall time is: setting
+     * up and tearing down a rig (guest RAM, threads, the ring) is not a per-request cost.
      */
-    static long processCpuNanos() {
+    /** The process CPU time the last run spent inside its timed section (set up and tear down excluded). */
+    private static long timedCpuNanos;
+
+    public static long processCpuNanos() {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             java.lang.foreign.MemorySegment ts = arena.allocate(16, 8);
             int r = (int) CLOCK_GETTIME.invokeExact(CLOCK_PROCESS_CPUTIME_ID, ts);
