@@ -247,6 +247,13 @@ public final class GuestMemory implements AutoCloseable {
      */
     public MemorySegment slice(long gpa, long len) { return ram.asSlice(written(checked(gpa, len), len), len); }
 
+    /**
+     * What {@link #slice} does without making a view: the offset in {@link #segment()} of {@code len} bytes
+     * at {@code gpa}, after the write watch and dirty log heard of the range; a {@link GuestMemoryException}
+     * unless it is RAM in one region. For a device's hot path, which hands the kernel segment plus offset.
+     */
+    public long deviceAccess(long gpa, long len) { return written(checked(gpa, len), len); }
+
     public byte readByte(long gpa) { return ram.get(ValueLayout.JAVA_BYTE, checked(gpa, 1)); }
     public short readShort(long gpa) { return ram.get(SHORT, checked(gpa, 2)); }
     public int readInt(long gpa) { return ram.get(INT, checked(gpa, 4)); }

@@ -162,34 +162,48 @@ public final class IoUring implements AutoCloseable {
 
     /** Queues a read of {@code buffer.byteSize()} bytes at {@code position}; false if the ring is full. */
     public boolean read(int fd, MemorySegment buffer, long position, long userData) {
-        return queue(OP_READ, fd, buffer, position, 0, userData);
+        return read(fd, buffer, 0, buffer.byteSize(), position, userData);
     }
 
     /** Queues a write of {@code buffer} at {@code position}; false if the ring is full. */
     public boolean write(int fd, MemorySegment buffer, long position, long userData) {
-        return queue(OP_WRITE, fd, buffer, position, 0, userData);
+        return write(fd, buffer, 0, buffer.byteSize(), position, userData);
+    }
+
+    /**
+     * Queues a read of {@code length} bytes at {@code position} into {@code memory} from {@code offset} (a
+     * range of a larger segment, guest RAM say, without a view made per request); false if the ring is full.
+     */
+    public boolean read(int fd, MemorySegment memory, long offset, long length, long position, long userData) {
+        return queue(OP_READ, fd, memory, offset, length, position, 0, userData);
+    }
+
+    /** Queues a write of {@code length} bytes of {@code memory} from {@code offset} at {@code position}; false if the ring is full. */
+    public boolean write(int fd, MemorySegment memory, long offset, long length, long position, long userData) {
+        return queue(OP_WRITE, fd, memory, offset, length, position, 0, userData);
     }
 
     /** Queues an fdatasync; false if the ring is full. */
     public boolean fsync(int fd, long userData) {
-        return queue(OP_FSYNC, fd, MemorySegment.NULL, 0, FSYNC_DATASYNC, userData);
+        return queue(OP_FSYNC, fd, MemorySegment.NULL, 0, 0, 0, FSYNC_DATASYNC, userData);
     }
 
-    private boolean queue(byte opcode, int fd, MemorySegment buffer, long position, int opFlags, long userData) {
-        if (!buffer.equals(MemorySegment.NULL) && !buffer.isNative()) throw new IllegalArgumentException("io_uring needs native buffers");
-        if (buffer.byteSize() > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer over 2 GiB");
+    private boolean queue(byte opcode, int fd, MemorySegment memory, long offset, long length, long position, int opFlags, long userData) {
+        if (!memory.equals(MemorySegment.NULL) && !memory.isNative()) throw new IllegalArgumentException("io_uring needs native buffers");
+        java.util.Objects.checkFromIndexSize(offset, length, memory.byteSize());
+        if (length > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer over 2 GiB");
         int head = (int) INT.getAcquire(sqRing, sqHead);
         if (localTail - head >= sqEntries) return false;
         int index = localTail & sqMask;
-        MemorySegment e = sqes.asSlice(SQE.byteSize() * index, SQE.byteSize());
-        e.fill((byte) 0);
-        SQE_OPCODE.set(e, 0L, opcode);
-        SQE_FD.set(e, 0L, fd);
-        SQE_OFF.set(e, 0L, position);
-        SQE_ADDR.set(e, 0L, buffer.address());
-        SQE_LEN.set(e, 0L, (int) buffer.byteSize());
-        SQE_OP_FLAGS.set(e, 0L, opFlags);
-        SQE_USER_DATA.set(e, 0L, userData);
+        long e = SQE.byteSize() * index; // written in place: no view of the entry per request
+        for (long at = 0; at < SQE.byteSize(); at += 8) sqes.set(JAVA_LONG, e + at, 0L);
+        SQE_OPCODE.set(sqes, e, opcode);
+        SQE_FD.set(sqes, e, fd);
+        SQE_OFF.set(sqes, e, position);
+        SQE_ADDR.set(sqes, e, memory.address() + offset);
+        SQE_LEN.set(sqes, e, (int) length);
+        SQE_OP_FLAGS.set(sqes, e, opFlags);
+        SQE_USER_DATA.set(sqes, e, userData);
         sqRing.set(JAVA_INT, sqArray + 4L * index, index);
         localTail++;
         INT.setRelease(sqRing, sqTail, localTail); // the entry is visible before the tail that publishes it

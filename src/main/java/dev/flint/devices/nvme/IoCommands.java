@@ -119,7 +119,7 @@ final class IoCommands {
         slotNs[slot] = ns;
         sq.cq.reserved++;
         for (int i = 0; i < prp.count(); i++) {
-            batch.add(slot, c.memory.slice(prp.address(i), prp.length(i)), position, write);
+            batch.add(slot, c.memory.segment(), c.memory.deviceAccess(prp.address(i), prp.length(i)), prp.length(i), position, write);
             position += prp.length(i);
         }
         return true;

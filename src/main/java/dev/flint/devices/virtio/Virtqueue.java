@@ -140,7 +140,7 @@ public final class Virtqueue {
     }
 
     private DescriptorChain walk(GuestMemory memory, int head, boolean indirectAllowed) {
-        List<DescriptorChain.Buffer> buffers = new ArrayList<>();
+        List<DescriptorChain.Buffer> buffers = new ArrayList<>(4); // a block request's header, data and status without growing
         long table = descTable;
         int tableLength = size, index = head;
         int budget = size; // a chain longer than the table must revisit a descriptor: a loop

@@ -22,6 +22,8 @@ final class NvmeTestDriver {
     final int slot;
     int msixCap, msixTable;
     Queue admin;
+    /** Where {@link Queue#poll} sleeps between looks at the CQ: null, 20 µs naps; else the interrupt. */
+    dev.flint.devices.RecordingInterrupts sleepOn;
 
     NvmeTestDriver(Bus io, Bus mmio, GuestMemory memory, int slot) {
         this.io = io;
@@ -161,11 +163,24 @@ final class NvmeTestDriver {
 
         /** The next completion, or null if none comes within {@code millis}; rings the CQ head doorbell. */
         Completion poll(long millis) {
+            Completion c = take(millis);
+            if (c != null) ringHead();
+            return c;
+        }
+
+        /** Tells the controller how far the driver consumed the CQ (Linux rings once per interrupt's worth). */
+        void ringHead() { mmio.write(BAR + 0x1000 + 8L * id + 4, 4, head); }
+
+        /** The next completion, or null if none comes within {@code millis}, without ringing the CQ head doorbell. */
+        Completion take(long millis) {
             long deadline = System.nanoTime() + millis * 1_000_000;
             long entry = cq + (long) head * 16;
-            while (((memory.readInt(entry + 12) >>> 16) & 1) != (phase ? 1 : 0)) {
+            while (true) {
+                long seen = sleepOn == null ? 0 : sleepOn.signals(); // before the look: a later interrupt wakes the sleep
+                if (((memory.readInt(entry + 12) >>> 16) & 1) == (phase ? 1 : 0)) break;
                 if (System.nanoTime() > deadline) return null;
-                java.util.concurrent.locks.LockSupport.parkNanos(20_000); // as a driver sleeping for its interrupt: the CPU is the device's
+                if (sleepOn != null) sleepOn.awaitAfter(seen, 1_000_000);
+                else java.util.concurrent.locks.LockSupport.parkNanos(20_000); // as a driver sleeping for its interrupt: the CPU is the device's
             }
             int dw3 = memory.readInt(entry + 12), dw2 = memory.readInt(entry + 8);
             Completion c = new Completion(memory.readInt(entry), dw2 & 0xFFFF, dw2 >>> 16, dw3 & 0xFFFF,
@@ -174,7 +189,6 @@ final class NvmeTestDriver {
                 head = 0;
                 phase = !phase;
             }
-            mmio.write(BAR + 0x1000 + 8L * id + 4, 4, head);
             return c;
         }
 

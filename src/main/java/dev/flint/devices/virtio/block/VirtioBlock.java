@@ -152,6 +152,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public int handle(int queue, DescriptorChain chain) {
+        if (deferCommonLayout(chain) == DEFERRED) return DEFERRED;
         List<Buffer> in = chain.readable(), out = chain.writable();
         long outLength = DescriptorChain.totalLength(out);
         if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
@@ -257,17 +258,23 @@ public final class VirtioBlock implements VirtioDevice {
      * so a request is either wholly in the batch or not at all.
      */
     private boolean defer(int head, long statusAddress, List<Buffer> buffers, long sector, boolean write) {
-        long length = DescriptorChain.totalLength(buffers);
+        return defer(head, statusAddress, buffers, 0, buffers.size(), sector, write);
+    }
+
+    /** {@link #defer} of the buffers [{@code from}, {@code to}) of {@code buffers}, walked by index (no iterator, no sub-list). */
+    private boolean defer(int head, long statusAddress, List<Buffer> buffers, int from, int to, long sector, boolean write) {
+        long length = 0;
+        for (int i = from; i < to; i++) length += buffers.get(i).length();
         if (length % DiskImage.SECTOR != 0 || sector < 0 || sector > image.sectors()
                 || length / DiskImage.SECTOR > image.sectors() - sector) {
             return false;
         }
         if (slots == QUEUE_SIZE || !memory.isRam(statusAddress, 1)) return false;
-        int pieces = 0;
-        for (Buffer b : buffers) {
+        for (int i = from; i < to; i++) {
+            Buffer b = buffers.get(i);
             if (!memory.isRam(b.address(), b.length()) || b.length() > MAX_TRANSFER_CHUNK) return false;
-            pieces++;
         }
+        int pieces = to - from;
         IoBatch batch = image.batch();
         if (!batch.fits(pieces)) submitBatch();
         if (!batch.fits(pieces)) return false;
@@ -278,12 +285,44 @@ public final class VirtioBlock implements VirtioDevice {
         slotWrite[slot] = write;
         slotFailed[slot] = false;
         long position = sector * DiskImage.SECTOR;
-        for (Buffer b : buffers) {
+        for (int i = from; i < to; i++) {
+            Buffer b = buffers.get(i);
             if (b.length() == 0) continue;
-            batch.add(slot, memory.slice(b.address(), b.length()), position, write);
+            batch.add(slot, memory.segment(), memory.deviceAccess(b.address(), b.length()), b.length(), position, write);
             position += b.length();
         }
         return true;
+    }
+
+    /**
+     * Linux's layout, the common case: a 16-byte header descriptor, the data, a 1-byte status descriptor,
+     * a read or a write the batch can take. Served by index, without the sub-lists {@link #handle}'s general
+     * path builds; returns {@link #DEFERRED}, or 0 when the general path must look at the request (any other
+     * layout or type, a read-only image, a range or buffer it refuses, a header outside RAM).
+     */
+    private int deferCommonLayout(DescriptorChain chain) {
+        List<Buffer> all = chain.buffers();
+        int n = all.size();
+        if (n < 3) return 0;
+        Buffer header = all.get(0), status = all.get(n - 1);
+        if (header.writable() || header.length() != HEADER || !status.writable() || status.length() != 1) return 0;
+        int type;
+        long sector;
+        try {
+            type = memory.readInt(header.address());
+            sector = memory.readLong(header.address() + 8);
+        } catch (GuestMemoryException e) {
+            return 0; // the general path reports it
+        }
+        // The walk keeps device-readable buffers before writable ones: the first data buffer decides a read's
+        // direction (all writable after it), the last one a write's (all readable before it).
+        if (type == T_IN && all.get(1).writable()) {
+            return defer(chain.head(), status.address(), all, 1, n - 1, sector, false) ? DEFERRED : 0;
+        }
+        if (type == T_OUT && !image.readOnly() && !all.get(n - 2).writable()) {
+            return defer(chain.head(), status.address(), all, 1, n - 1, sector, true) ? DEFERRED : 0;
+        }
+        return 0;
     }
 
     /** Performs the queued I/O (the outcomes land in the slots, which {@link #finishBatch} reports). */

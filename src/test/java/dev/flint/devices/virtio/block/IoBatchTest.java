@@ -49,6 +49,57 @@ class IoBatchTest {
         }
     }
 
+    /**
+     * Reads whose data left the page cache (dropped with posix_fadvise after an fsync) wholly or in part: what
+     * the cache has comes at once, the rest through io_uring from the right offsets, and every byte is right.
+     * Where the file system keeps the pages anyway (tmpfs) everything comes from the cache: still right.
+     */
+    @Test
+    void readsPartlyOutOfTheCacheComeBackWhole(@TempDir Path dir) throws Throwable {
+        Path file = dir.resolve("cold");
+        byte[] content = new byte[4 << 20];
+        new java.util.Random(5).nextBytes(content); // seeded: the same bytes every run
+        Files.write(file, content);
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true); // clean pages: the kernel may drop them now
+        }
+        for (IoBatch.Policy policy : IoBatch.Policy.values()) {
+            int fd = dev.flint.sys.Libc.open(file.toString(), dev.flint.sys.Libc.O_RDONLY);
+            try {
+                for (int mib = 0; mib < 4; mib++) dropFromCache(fd, mib * (1L << 20) + (mib % 2) * (512L << 10), 512L << 10);
+            } finally {
+                dev.flint.sys.Libc.close(fd);
+            }
+            try (DiskImage image = DiskImage.open(new DriveConfig(file, true));
+                 IoBatch batch = new IoBatch(image, file.toString(), false, policy); Arena arena = Arena.ofConfined()) {
+                MemorySegment ram = arena.allocate(content.length + 4096);
+                // Four 1 MiB reads, each half cached, placed at an odd offset into "RAM" and in reverse order.
+                for (int mib = 0; mib < 4; mib++) batch.add(mib, ram, 4096 + (3 - mib) * (1L << 20), 1 << 20, mib * (1L << 20), false);
+                List<Done> outcomes = new ArrayList<>();
+                batch.submit((tag, ok) -> outcomes.add(new Done(tag, ok)));
+                assertEquals(4, outcomes.size(), policy.toString());
+                assertTrue(outcomes.stream().allMatch(Done::ok), policy + ": " + outcomes);
+                for (int mib = 0; mib < 4; mib++) {
+                    byte[] got = ram.asSlice(4096 + (3 - mib) * (1L << 20), 1 << 20).toArray(JAVA_BYTE);
+                    assertArrayEquals(java.util.Arrays.copyOfRange(content, mib << 20, (mib + 1) << 20), got, policy + ", MiB " + mib);
+                }
+                if (policy == IoBatch.Policy.URING && batch.usesIoUring()) assertEquals(4, batch.ringOperations());
+                if (policy == IoBatch.Policy.SYNC) assertEquals(0, batch.ringOperations());
+            }
+        }
+    }
+
+    private static final java.lang.invoke.MethodHandle FADVISE = java.lang.foreign.Linker.nativeLinker().downcallHandle(
+            java.lang.foreign.Linker.nativeLinker().defaultLookup().find("posix_fadvise").orElseThrow(),
+            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_INT));
+
+    /** POSIX_FADV_DONTNEED: the kernel drops the range's clean pages from the page cache. */
+    private static void dropFromCache(int fd, long offset, long length) throws Throwable {
+        int r = (int) FADVISE.invokeExact(fd, offset, length, 4);
+        assertEquals(0, r, "posix_fadvise");
+    }
+
     @Test
     void aReadOnlyImageTakesNoWrites(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("ro");

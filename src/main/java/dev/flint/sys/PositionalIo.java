@@ -1,0 +1,72 @@
+package dev.flint.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.Objects;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * {@code preadv2}/{@code pwritev2} of one range of a native segment (guest RAM) at a file position, for a
+ * thread that calls them per request: the iovec and the errno capture buffer are this instance's own and
+ * reused, and failures come back as a negated errno instead of an exception, because some are expected on
+ * the hot path ({@code EAGAIN} from {@link #NOWAIT}: the data is not in the page cache).
+ *
+ * <p>One thread uses an instance. The range is checked against the segment's bounds on every call, so no
+ * address outside it reaches the kernel.
+ */
+public final class PositionalIo implements AutoCloseable {
+    /** {@code RWF_NOWAIT}: fail with EAGAIN instead of waiting for the disk (or a lock). */
+    public static final int NOWAIT = 0x8;
+    public static final int EAGAIN = 11, EOPNOTSUPP = 95, EINTR = 4;
+
+    private static final MethodHandle PREADV2 = Downcalls.withErrno("preadv2",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
+    private static final MethodHandle PWRITEV2 = Downcalls.withErrno("pwritev2",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT), -1);
+
+    private final Arena arena = Arena.ofShared(); // closed by whichever thread closes the device
+    private final MemorySegment iov = arena.allocate(Libc.IOVEC_BYTES, 8);
+    private final MemorySegment captured = Downcalls.newCaptureBuffer();
+
+    /**
+     * Reads up to {@code length} bytes at {@code position} into {@code memory} from {@code offset}: the bytes
+     * read (fewer at the end of the file, or when {@link #NOWAIT} found only part in the cache) or -errno.
+     */
+    public long read(int fd, MemorySegment memory, long offset, long length, long position, int flags) {
+        return call(PREADV2, fd, memory, offset, length, position, flags);
+    }
+
+    /** Writes up to {@code length} bytes of {@code memory} from {@code offset} at {@code position}: bytes written or -errno. */
+    public long write(int fd, MemorySegment memory, long offset, long length, long position, int flags) {
+        return call(PWRITEV2, fd, memory, offset, length, position, flags);
+    }
+
+    private long call(MethodHandle handle, int fd, MemorySegment memory, long offset, long length, long position, int flags) {
+        if (!memory.isNative()) throw new IllegalArgumentException("positional I/O needs native memory");
+        Objects.checkFromIndexSize(offset, length, memory.byteSize());
+        if (position < 0) throw new IllegalArgumentException("negative file position");
+        iov.set(JAVA_LONG, 0, memory.address() + offset);
+        iov.set(JAVA_LONG, 8, length);
+        while (true) {
+            long r;
+            try {
+                r = (long) handle.invokeExact(captured, fd, iov, 1, position, flags);
+            } catch (Throwable t) {
+                throw Downcalls.unchecked(t);
+            }
+            if (r >= 0) return r;
+            int errno = Downcalls.errno(captured);
+            if (errno != EINTR) return -errno;
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
