@@ -169,7 +169,7 @@ class VirtioBlockHostileTest {
         Await.until("the I/O thread looked at the notification", () -> rig.device.ioPasses() > passes);
         assertEquals(0, q.usedIndex(), "no device work before DRIVER_OK");
         rig.driver.driverOk();
-        assertTrue(q.awaitUsed(1, 5000));
+        assertTrue(q.awaitUsed(1, 30_000));
         assertEquals(VirtioBlock.S_OK, rig.memory.readByte(BlockRig.STATUS));
     }
 }

@@ -165,7 +165,7 @@ class VirtioBlockTest {
             var q = rig.queue;
             q.publish(q.addIndirect(segs, 0x30000));
             q.kick();
-            assertTrue(q.awaitUsed(1, 5000));
+            assertTrue(q.awaitUsed(1, 30_000));
             assertEquals(16 * 4096 + 1, q.usedLength(0));
             assertEquals(VirtioBlock.S_OK, rig.memory.readByte(BlockRig.STATUS));
             byte[] file = Files.readAllBytes(img);

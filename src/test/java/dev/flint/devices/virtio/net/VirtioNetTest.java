@@ -77,7 +77,7 @@ class VirtioNetTest {
             assertFalse(rig.rx.awaitUsed(1, 200), "no buffer posted: the frame waits");
             rig.rx.publish(rig.rx.addChain(List.of(Segment.out(NetRig.BUFFERS, 2048))));
             rig.rx.kick();
-            assertTrue(rig.rx.awaitUsed(1, 2000));
+            assertTrue(rig.rx.awaitUsed(1, 30_000));
             assertEquals(first.length, rig.rx.usedLength(0));
             byte[] got = new byte[first.length];
             rig.memory.read(NetRig.BUFFERS, got, 0, got.length);
@@ -92,7 +92,7 @@ class VirtioNetTest {
             rig.rx.kick();
             byte[] second = frame(6000, 3);
             rig.backend.sendToGuest(second);
-            assertTrue(rig.rx.awaitUsed(1, 2000));
+            assertTrue(rig.rx.awaitUsed(1, 30_000));
             assertEquals(second.length, rig.rx.usedLength(1));
             byte[] payload = new byte[4096];
             rig.memory.read(NetRig.BUFFERS + 0x20000, payload, 0, 4096);
@@ -120,7 +120,7 @@ class VirtioNetTest {
             rig.rx.publish(rig.rx.addChain(List.of(Segment.out(NetRig.BUFFERS + 0x10000, 2048))));
             rig.rx.kick();
             assertEquals(0, rig.tx.submit(List.of(Segment.in(NetRig.BUFFERS, arp.length))));
-            assertTrue(rig.rx.awaitUsed(1, 2000), "the answer arrives without any frame from the TAP");
+            assertTrue(rig.rx.awaitUsed(1, 30_000), "the answer arrives without any frame from the TAP");
             assertEquals(12 + 42, rig.rx.usedLength(0));
             byte[] reply = new byte[12 + 42];
             rig.memory.read(NetRig.BUFFERS + 0x10000, reply, 0, reply.length);
@@ -145,11 +145,11 @@ class VirtioNetTest {
             rig.rx.publish(rig.rx.addChain(List.of(Segment.out(NetRig.BUFFERS + 0x1000, 2048))));
             rig.rx.kick();
             rig.backend.sendToGuest(frame(1514, 4));
-            assertTrue(rig.rx.awaitUsed(1, 2000));
+            assertTrue(rig.rx.awaitUsed(1, 30_000));
             assertEquals(0, rig.rx.usedLength(0), "nothing written into the short buffer");
             byte[] next = frame(60, 5);
             rig.backend.sendToGuest(next);
-            assertTrue(rig.rx.awaitUsed(1, 2000));
+            assertTrue(rig.rx.awaitUsed(1, 30_000));
             assertEquals(next.length, rig.rx.usedLength(1));
             assertEquals(1, rig.device.guestErrors());
             assertEquals(1L, rig.device.counters().get("rx_fails"));
@@ -167,7 +167,7 @@ class VirtioNetTest {
             rig.backend.sendToGuest(partial);
             byte[] plain = frame(200, 7);
             rig.backend.sendToGuest(plain);
-            assertTrue(rig.rx.awaitUsed(1, 2000));
+            assertTrue(rig.rx.awaitUsed(1, 30_000));
             assertEquals(plain.length, rig.rx.usedLength(0), "the partial-checksum frame was dropped");
         }
     }
