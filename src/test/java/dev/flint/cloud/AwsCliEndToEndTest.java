@@ -177,8 +177,8 @@ class AwsCliEndToEndTest {
      */
     private static void securityGroupsBetweenInstances(AwsCli aws, NetNamespace ns, Path key, String instanceId, String ip,
             String peerId, String peerIp) throws Exception {
-        assertEquals("open", port22From(ns, key, ip, peerIp), "same group: the first reaches the peer");
-        assertEquals("open", port22From(ns, key, peerIp, ip), "same group: the peer reaches the first");
+        assertEquals("open", awaitOpen(ns, key, ip, peerIp), "same group: the first reaches the peer");
+        assertEquals("open", awaitOpen(ns, key, peerIp, ip), "same group: the peer reaches the first");
 
         String isolated = aws.ec2("create-security-group", "--group-name", ISOLATED, "--description", "e2e: apart from default",
                 "--query", "GroupId");
@@ -367,6 +367,27 @@ class AwsCliEndToEndTest {
      * says it, with bash's /dev/tcp inside the first guest: {@code open} when sshd's banner comes back,
      * {@value #DROPPED} when the SYN goes unanswered for 10 s, anything else verbatim.
      */
+    /**
+     * {@link #port22From}, asked again for up to three minutes while it is not {@code open}: on a loaded host an
+     * emulated guest can leave a SYN unanswered for longer than one try allows. When it never opens, what it
+     * last met comes back with the packet filter's table and the first guest's neighbour entries, to tell a
+     * filtering fault from a silent guest.
+     */
+    private static String awaitOpen(NetNamespace ns, Path key, String fromIp, String toIp) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        String seen;
+        do {
+            seen = port22From(ns, key, fromIp, toIp);
+            if (seen.equals("open")) return seen;
+        } while (System.nanoTime() < deadline);
+        List<String> argv = new ArrayList<>(ns.wrapper());
+        argv.addAll(List.of("nft", "list", "table", "ip", "flint_sg"));
+        Process nft = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String table = new String(nft.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        nft.waitFor(1, TimeUnit.MINUTES);
+        return seen + "\n" + table + "\nneighbours of " + fromIp + ": " + ssh(ns, key, fromIp, "ip neigh");
+    }
+
     private static String port22From(NetNamespace ns, Path key, String fromIp, String toIp) throws Exception {
         return ssh(ns, key, fromIp, "r=$(timeout 10 bash -c 'exec 3<>/dev/tcp/" + toIp + "/22 && head -c 4 <&3' 2>&1); s=$?;"
                 + " if [ \"$r\" = SSH- ]; then echo open; elif [ $s = 124 ]; then echo " + DROPPED + "; else echo \"$s $r\"; fi");
