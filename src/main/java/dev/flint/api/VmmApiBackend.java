@@ -220,6 +220,15 @@ public final class VmmApiBackend implements VmmBackend {
     }
 
     @Override
+    public long resizeHotplugged(int slot) {
+        try {
+            return running().resizeHotplugged(slot) * DiskImage.SECTOR;
+        } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
     public boolean hotplugOccupied(int slot) {
         Vmm vmm = this.vmm;
         return vmm != null && vmm.hotplugOccupied(slot);

@@ -63,6 +63,11 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot hot-plug PCI functions");
     }
 
+    /** Re-reads the size of the grown file of the drive hot-plugged in {@code slot}; returns bytes. */
+    default long resizeHotplugged(int slot) {
+        throw new BackendException("this VMM cannot hot-plug PCI functions");
+    }
+
     /** Whether the function hot-plugged in {@code slot} is still there (false once removed and its file closed). */
     default boolean hotplugOccupied(int slot) {
         return false;

@@ -299,7 +299,7 @@ public final class VmmController implements AutoCloseable {
         if (patch.pathOnHost() != null && !patch.pathOnHost().equals(resources.drive(id).pathOnHost())) {
             throw ApiException.notSupported("changing the path_on_host of a running drive");
         }
-        if (patch.pathOnHost() != null && nvmeSlots.containsKey(id)) rereadSize(id);
+        if (patch.pathOnHost() != null && (nvmeSlots.containsKey(id) || hotplugSlots.containsKey(id))) rereadSize(id);
         if (patch.rateLimiter() == null) return;
         try {
             backend.updateDriveRateLimit(id, bandwidth, ops);
@@ -313,6 +313,17 @@ public final class VmmController implements AutoCloseable {
 
     /** The NVMe drive {@code id}'s file grew: the namespace takes the new size and the guest is told. */
     private void rereadSize(String id) {
+        Integer pciSlot = hotplugSlots.get(id);
+        if (pciSlot != null) {
+            long bytes;
+            try {
+                bytes = backend.resizeHotplugged(pciSlot);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot re-read the size of drive " + id + ": " + e.getMessage());
+            }
+            LOG.info(() -> "drive " + id + ": the NVMe controller in PCI slot " + pciSlot + " is " + bytes + " bytes");
+            return;
+        }
         NvmeSlot slot = nvmeSlots.get(id);
         long bytes;
         try {

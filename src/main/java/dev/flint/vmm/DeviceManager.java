@@ -283,6 +283,14 @@ final class DeviceManager implements AutoCloseable {
         LOG.info(() -> "PCI 00:" + String.format("%02x", slot) + ".0: removed by force");
     }
 
+    /** Re-reads the size of the drive of the controller hot-plugged in {@code slot} (its namespace 1); returns its blocks. */
+    long resizeHotplugged(int slot) {
+        NvmePciFunction device;
+        synchronized (hotplugged) { device = hotplugged.get(slot); }
+        if (device == null) throw new IllegalArgumentException("nothing hot-plugged in PCI slot " + slot);
+        return device.resize(1);
+    }
+
     /** Whether a hot-plugged function still occupies {@code slot} (false once it was removed and closed). */
     boolean hotplugOccupied(int slot) {
         synchronized (hotplugged) { return hotplugged.containsKey(slot); }

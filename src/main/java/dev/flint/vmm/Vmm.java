@@ -281,6 +281,12 @@ public final class Vmm implements AutoCloseable {
         devices.forceRemove(slot);
     }
 
+    /** Like {@link #resizeNvmeNamespace} for the drive of the controller hot-plugged in {@code slot}. */
+    public synchronized long resizeHotplugged(int slot) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        return devices.resizeHotplugged(slot);
+    }
+
     /** Whether a hot-plugged function still occupies {@code slot}: false once it left the bus and its file is closed. */
     public boolean hotplugOccupied(int slot) {
         return devices.hotplugOccupied(slot);
