@@ -94,6 +94,14 @@ class ApiPciHotplugGuestTest {
                 Await.until("the guest's write reaches the file", STEP, () -> new String(Files.readAllBytes(first), 0, 10,
                         StandardCharsets.US_ASCII).equals("hotplugged"));
                 assertTrue(!unlocked(first), "the VMM holds the image locked while attached");
+                // A snapshot cannot rebuild a hot-plugged controller: refused with one line, nothing written.
+                assertEquals(204, client.sendRaw("PATCH", "/vm", "{\"state\": \"Paused\"}").status());
+                var snapshot = client.sendRaw("PUT", "/snapshot/create", "{\"snapshot_path\": \"" + dir.resolve("vm.state")
+                        + "\", \"mem_file_path\": \"" + dir.resolve("vm.mem") + "\"}");
+                assertEquals(400, snapshot.status(), snapshot.body());
+                assertTrue(snapshot.fault().contains("hot-plugged"), snapshot.body());
+                assertTrue(!Files.exists(dir.resolve("vm.state")) && !Files.exists(dir.resolve("vm.mem")));
+                assertEquals(204, client.sendRaw("PATCH", "/vm", "{\"state\": \"Resumed\"}").status());
 
                 // Plain detach: 202, the guest ejects (acpiphp removes the device and runs _EJ0), then the drive is gone
                 // and its file unlocked.
