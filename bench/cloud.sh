@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark for `flint cloud` (issue 10), RUNS times each, on the engine this host has:
 #   launch — `aws ec2 run-instances` (debian-12, t3.micro) until `ssh admin@IP true` answers, as a user waits for it;
-#   attach — `aws ec2 attach-volume` to a running instance until the guest has the disk (/dev/nvme0n1), seen by one
+#   attach — `aws ec2 attach-volume` to a running instance until the guest has the disk (the NVMe controller whose
+#            serial is the volume id, hot-plugged on the PCI bus, with its /dev/nvmeXn1), seen by one
 #            ssh session that waits for it (so ssh's own start is in the figure too);
 #   snapshot — `aws ec2 create-snapshot` wall time (it answers pending) and the copy's own time until completed, against the volume's size (volumes of 1, 4 and 16 GiB, 256 MiB of
 #              random data written in each), with the method the daemon used (reflink or sparse copy);
@@ -96,14 +97,17 @@ for i in $(seq "$runs"); do
     vol=$(inns aws ec2 create-volume --size 1 --availability-zone flint-locala --query VolumeId --output text)
     start=$(date +%s%N)
     inns aws ec2 attach-volume --volume-id "$vol" --instance-id "$id" --device /dev/sdf >/dev/null
-    # The instance has no other NVMe disk: the first namespace of its hot-plug controller is nvme0n1.
-    seen=$(sshq "admin@$addr" "i=0; while [ ! -b /dev/nvme0n1 ] && [ \$i -lt 3000 ]; do sleep 0.02; i=\$((i+1)); done; ls /dev/nvme0n1")
+    # The volume is an NVMe controller of its own whose serial is the volume id without the dash, as on EC2.
+    serial=${vol/-/}
+    seen=$(sshq "admin@$addr" "i=0; d=; while [ -z \"\$d\" ] && [ \$i -lt 3000 ]; do for c in /sys/class/nvme/nvme*; do
+        [ \"\$(cat \$c/serial 2>/dev/null)\" = $serial ] && [ -b /dev/\${c##*/}n1 ] && d=/dev/\${c##*/}n1; done;
+        [ -z \"\$d\" ] && sleep 0.02; i=\$((i+1)); done; echo \$d")
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     [[ -n $seen ]] || { echo "run $i: the guest never saw $vol" >&2; exit 1; }
     echo "$ms" >> "$work/attach.txt"
     printf 'run %d  attach-volume -> %s in the guest  %6.2f s\n' "$i" "$seen" "$(echo "$ms / 1000" | bc -l)"
     inns aws ec2 detach-volume --volume-id "$vol" >/dev/null
-    sshq "admin@$addr" "i=0; while [ -e /sys/block/nvme0n1 ] && [ \$i -lt 3000 ]; do sleep 0.02; i=\$((i+1)); done"
+    sshq "admin@$addr" "i=0; while [ -e /sys/block/${seen#/dev/} ] && [ \$i -lt 3000 ]; do sleep 0.02; i=\$((i+1)); done"
     inns aws ec2 wait volume-available --volume-ids "$vol"
     inns aws ec2 delete-volume --volume-id "$vol"
 done

@@ -3,6 +3,7 @@ package dev.flint.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.flint.api.model.BootSource;
 import dev.flint.api.model.Drive;
+import dev.flint.api.model.DriveRemoval;
 import dev.flint.api.model.EntropyDevice;
 import dev.flint.api.model.InstanceActionInfo;
 import dev.flint.api.model.LoggerConfig;
@@ -28,6 +29,8 @@ final class ApiRoutes {
     /** The outcome of an API call: 200 with a JSON body, or 204 with none. */
     record Answer(int status, Object body) {
         static final Answer NO_CONTENT = new Answer(204, null);
+        /** A change the guest has to finish (a hot-plugged drive's eject): under way, its state in GET /vm/config. */
+        static final Answer ACCEPTED = new Answer(202, null);
 
         static Answer ok(Object body) { return new Answer(200, body); }
     }
@@ -62,7 +65,7 @@ final class ApiRoutes {
             new Route("PUT", "/drives/{id}", "put_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.putDrive(id, Json.parse(body, Drive.class)))),
             new Route("DELETE", "/drives/{id}", "delete_api_requests.drive",
-                    (vmm, id, body) -> done(() -> vmm.deleteDrive(id))),
+                    (vmm, id, body) -> vmm.deleteDrive(id, removal(body).force() == Boolean.TRUE) ? Answer.NO_CONTENT : Answer.ACCEPTED),
             new Route("PATCH", "/drives/{id}", "patch_api_requests.drive",
                     (vmm, id, body) -> done(() -> vmm.patchDrive(id, Json.parse(body, PartialDrive.class)))),
             new Route("PUT", "/network-interfaces/{id}", "put_api_requests.network",
@@ -116,6 +119,11 @@ final class ApiRoutes {
             Map.entry("/hotplug/memory", Set.of("GET", "PUT", "PATCH")));
 
     private ApiRoutes() {}
+
+    /** DELETE /drives' optional body. */
+    private static DriveRemoval removal(byte[] body) {
+        return body == null || body.length == 0 ? new DriveRemoval(null) : Json.parse(body, DriveRemoval.class);
+    }
 
     private static Answer done(Runnable change) {
         change.run();

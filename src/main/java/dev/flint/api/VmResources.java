@@ -126,10 +126,14 @@ final class VmResources {
         drives.put(pathId, drive);
     }
 
+    /** What {@link #checkHotAttach} answers for {@code "nvme_controller": "new"}: a controller of the drive's own. */
+    static final int NEW_CONTROLLER = -1;
+
     /**
      * Checks a drive to attach to the running machine as a namespace of one of its {@code controllers}
-     * NVMe controllers and returns that controller's index. Only NVMe drives can come after boot: virtio-blk
-     * has no hot-plug here (no PCI hot-plug controller), and a root device is a boot-time choice.
+     * NVMe controllers and returns that controller's index, or {@link #NEW_CONTROLLER} for
+     * {@code "nvme_controller": "new"} (a controller of its own, hot-plugged on the PCI bus). Only NVMe drives
+     * can come after boot (virtio-blk is not hot-plugged), and a root device is a boot-time choice.
      */
     int checkHotAttach(String pathId, Drive drive, int controllers) {
         boolean root = checkDrive(pathId, drive);
@@ -137,13 +141,21 @@ final class VmResources {
             throw ApiException.badRequest("only an \"interface\": \"nvme\" drive can be attached to a running microVM "
                     + "(virtio-blk hot-plug is not supported)");
         }
+        if (drive.nvmeController() != null && !drive.nvmeController().canConvertToInt() && !drive.wantsNewController()) {
+            throw ApiException.badRequest("nvme_controller must be a controller index or \"new\", not " + drive.nvmeController());
+        }
+        if (drive.wantsNewController()) {
+            if (root) throw ApiException.badRequest("a drive attached to a running microVM cannot be its root device");
+            if (drives.containsKey(pathId)) throw ApiException.badRequest("drive " + pathId + " is already attached to the microVM");
+            return NEW_CONTROLLER;
+        }
         if (controllers == 0) {
             throw ApiException.badRequest("the running microVM has no NVMe controller to attach drive " + pathId
                     + " to (give it one with nvme_controllers in PUT /machine-config or an nvme drive before InstanceStart)");
         }
         if (root) throw ApiException.badRequest("a drive attached to a running microVM cannot be its root device");
         if (drives.containsKey(pathId)) throw ApiException.badRequest("drive " + pathId + " is already attached to the microVM");
-        int controller = drive.nvmeController() == null ? 0 : drive.nvmeController();
+        int controller = drive.nvmeController() == null ? 0 : drive.nvmeController().asInt();
         if (controller < 0 || controller >= controllers) {
             throw ApiException.badRequest("nvme_controller must be between 0 and " + (controllers - 1) + ", not " + controller);
         }
@@ -159,7 +171,7 @@ final class VmResources {
     void patchedDrive(String id, RateLimiter patch) {
         Drive d = drives.get(id);
         drives.put(id, new Drive(d.driveId(), d.pathOnHost(), d.isRootDevice(), d.isReadOnly(), d.partuuid(), d.cacheType(),
-                d.ioEngine(), RateLimits.patched(d.rateLimiter(), patch), d.socket(), d.iface(), d.nvmeController()));
+                d.ioEngine(), RateLimits.patched(d.rateLimiter(), patch), d.socket(), d.iface(), d.nvmeController(), d.hotplugState()));
     }
 
     /** A running interface's new rate limiters, for GET /vm/config. */
@@ -172,10 +184,17 @@ final class VmResources {
     /** Records a drive attached to the running machine, so GET /vm/config lists it. */
     void attached(String pathId, Drive drive) { drives.put(pathId, drive); }
 
+    /** Sets the hot-plug state GET /vm/config shows for drive {@code pathId}. */
+    void hotplugState(String pathId, String state) {
+        Drive d = drives.get(pathId);
+        if (d != null) drives.put(pathId, d.withHotplugState(state));
+    }
+
     /** The checks every drive passes, before boot or after; returns whether it is to be the root device. */
     private static boolean checkDrive(String pathId, Drive drive) {
         sameId(pathId, required(drive.driveId(), "drive_id"), "drive");
         boolean root = required(drive.isRootDevice(), "is_root_device");
+        if (drive.hotplugState() != null) throw ApiException.badRequest("hotplug_state is read-only (GET /vm/config reports it)");
         if (drive.socket() != null) {
             checkVhostUserDrive(drive);
             return root;

@@ -191,6 +191,50 @@ public final class VmmApiBackend implements VmmBackend {
     }
 
     @Override
+    public int hotplugNvme(MachineSpec.DriveSpec drive) {
+        try {
+            int slot = running().hotplugNvme(driveConfig(drive));
+            driveIds.add(drive.id());
+            return slot;
+        } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void requestEject(int slot) {
+        try {
+            running().requestEject(slot);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void forceRemove(int slot) {
+        try {
+            running().forceRemove(slot);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public long resizeHotplugged(int slot) {
+        try {
+            return running().resizeHotplugged(slot) * DiskImage.SECTOR;
+        } catch (DiskImageException | IllegalArgumentException | IllegalStateException e) {
+            throw new BackendException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public boolean hotplugOccupied(int slot) {
+        Vmm vmm = this.vmm;
+        return vmm != null && vmm.hotplugOccupied(slot);
+    }
+
+    @Override
     public long resizeNvme(int controller, int nsid) {
         try {
             return running().resizeNvmeNamespace(controller, nsid) * DiskImage.SECTOR;
@@ -214,7 +258,7 @@ public final class VmmApiBackend implements VmmBackend {
     @Override
     public void updateDriveRateLimit(String driveId, dev.flint.devices.ratelimit.BucketConfig bandwidth,
                                      dev.flint.devices.ratelimit.BucketConfig ops) {
-        int index = driveIds.indexOf(driveId);
+        int index = driveIds.lastIndexOf(driveId); // a drive detached and attached again: its newest plugging
         if (index < 0) throw new BackendException("no drive " + driveId + " in the running microVM");
         try {
             running().updateDriveRateLimit(index, bandwidth, ops);

@@ -45,6 +45,34 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot detach drives from a running microVM");
     }
 
+    /**
+     * Hot-plugs {@code drive} as an NVMe controller of its own into a free PCI slot of the running machine and
+     * returns the slot; the guest is told through ACPI. A refusal is a {@link BackendException} with one line.
+     */
+    default int hotplugNvme(MachineSpec.DriveSpec drive) {
+        throw new BackendException("this VMM cannot hot-plug PCI functions");
+    }
+
+    /** Asks the guest to eject the function hot-plugged in {@code slot}; it stays until the guest did. */
+    default void requestEject(int slot) {
+        throw new BackendException("this VMM cannot hot-plug PCI functions");
+    }
+
+    /** Removes the function hot-plugged in {@code slot} at once, its file closed when this returns. */
+    default void forceRemove(int slot) {
+        throw new BackendException("this VMM cannot hot-plug PCI functions");
+    }
+
+    /** Re-reads the size of the grown file of the drive hot-plugged in {@code slot}; returns bytes. */
+    default long resizeHotplugged(int slot) {
+        throw new BackendException("this VMM cannot hot-plug PCI functions");
+    }
+
+    /** Whether the function hot-plugged in {@code slot} is still there (false once removed and its file closed). */
+    default boolean hotplugOccupied(int slot) {
+        return false;
+    }
+
     /** Re-reads the size of the grown file of namespace {@code nsid} of NVMe controller {@code controller}; returns bytes. */
     default long resizeNvme(int controller, int nsid) {
         throw new BackendException("this VMM cannot resize drives of a running microVM");

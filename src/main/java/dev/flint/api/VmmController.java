@@ -70,6 +70,10 @@ public final class VmmController implements AutoCloseable {
 
     /** One NVMe namespace: controller index (0 = the first) and namespace ID. */
     private record NvmeSlot(int controller, int nsid) {}
+    /** NVMe drives hot-plugged as controllers of their own ({@code "nvme_controller": "new"}): their PCI slots. */
+    private final Map<String, Integer> hotplugSlots = new java.util.HashMap<>();
+    /** Hot-plug states GET /vm/config shows. */
+    static final String HOTPLUG_ATTACHED = "attached", HOTPLUG_DETACHING = "detaching";
     private LoggerConfig loggerConfig;
     private LogOutput logOutput;
     private MetricsConfig metricsConfig;
@@ -104,6 +108,7 @@ public final class VmmController implements AutoCloseable {
     public synchronized MachineConfiguration machineConfig() { return resources.machineConfig(); }
 
     public synchronized FullVmConfiguration vmConfig() {
+        forgetEjected();
         return new FullVmConfiguration(resources.bootSource(), resources.machineConfig(), resources.drives(),
                 resources.networkInterfaces(), resources.entropy(), loggerConfig, metricsConfig, mmdsConfig,
                 resources.vsock(), resources.balloon());
@@ -167,10 +172,23 @@ public final class VmmController implements AutoCloseable {
             resources.putDrive(id, drive);
             return;
         }
+        forgetEjected();
         int controller = resources.checkHotAttach(id, drive, nvmeControllers);
         var spec = new MachineSpec.DriveSpec(id, java.nio.file.Path.of(drive.pathOnHost()),
                 Boolean.TRUE.equals(drive.isReadOnly()), false, drive.partuuid(),
                 drive.cacheType() == null ? "Unsafe" : drive.cacheType(), true, RateLimits.of(drive.rateLimiter(), "rate_limiter"));
+        if (controller == VmResources.NEW_CONTROLLER) {
+            int slot;
+            try {
+                slot = backend.hotplugNvme(spec);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot attach drive " + id + ": " + e.getMessage());
+            }
+            resources.attached(id, drive.withHotplugState(HOTPLUG_ATTACHED));
+            hotplugSlots.put(id, slot);
+            LOG.info(() -> "drive " + id + " hot-plugged as an NVMe controller of its own in PCI slot " + slot);
+            return;
+        }
         int nsid;
         try {
             nsid = backend.attachNvme(controller, spec);
@@ -188,11 +206,67 @@ public final class VmmController implements AutoCloseable {
      * and unlocked, so another VM may take it. Before boot a drive is simply forgotten.
      */
     public synchronized void deleteDrive(String id) {
+        deleteDrive(id, false);
+    }
+
+    /**
+     * Like {@link #deleteDrive(String)}; for a drive hot-plugged as a controller of its own the answer says
+     * whether it is gone. Without {@code force} the guest is asked to eject it (ACPI Eject Request) and this
+     * returns false at once: the drive stays, {@code "hotplug_state": "detaching"} in GET /vm/config, until the
+     * guest ejected it, and then leaves the list with its file closed; asking again repeats the request. With
+     * {@code force} the function is removed at once (the guest sees a surprise removal) and this returns true.
+     * Every other drive is detached at once (true); {@code force} changes nothing for them.
+     */
+    public synchronized boolean deleteDrive(String id, boolean force) {
         if (state == InstanceState.NOT_STARTED) {
             if (!resources.hasDrive(id)) throw ApiException.badRequest("no drive " + id);
             resources.detached(id);
-            return;
+            return true;
         }
+        forgetEjected();
+        Integer pciSlot = hotplugSlots.get(id);
+        if (pciSlot != null) return unplug(id, pciSlot, force);
+        detachNamespace(id);
+        return true;
+    }
+
+    private boolean unplug(String id, int pciSlot, boolean force) {
+        try {
+            if (force) {
+                backend.forceRemove(pciSlot);
+            } else {
+                backend.requestEject(pciSlot);
+            }
+        } catch (VmmBackend.BackendException e) {
+            if (!backend.hotplugOccupied(pciSlot)) { // the guest ejected it meanwhile
+                forgetEjected();
+                return true;
+            }
+            throw ApiException.badRequest("cannot detach drive " + id + ": " + e.getMessage());
+        }
+        if (force) {
+            hotplugSlots.remove(id);
+            resources.detached(id);
+            LOG.info(() -> "drive " + id + " removed by force from PCI slot " + pciSlot);
+            return true;
+        }
+        resources.hotplugState(id, HOTPLUG_DETACHING);
+        LOG.info(() -> "drive " + id + ": the guest was asked to eject PCI slot " + pciSlot);
+        return false;
+    }
+
+    /** Drops the hot-plugged drives whose functions the guest ejected (removed, files closed) since the last look. */
+    private void forgetEjected() {
+        for (var it = hotplugSlots.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (backend.hotplugOccupied(e.getValue())) continue;
+            it.remove();
+            resources.detached(e.getKey());
+            LOG.info(() -> "drive " + e.getKey() + " detached: the guest ejected PCI slot " + e.getValue());
+        }
+    }
+
+    private void detachNamespace(String id) {
         NvmeSlot slot = nvmeSlots.get(id);
         if (slot == null) {
             throw ApiException.badRequest(resources.hasDrive(id) ? "drive " + id + " is a virtio-blk drive: only NVMe drives can be "
@@ -225,7 +299,7 @@ public final class VmmController implements AutoCloseable {
         if (patch.pathOnHost() != null && !patch.pathOnHost().equals(resources.drive(id).pathOnHost())) {
             throw ApiException.notSupported("changing the path_on_host of a running drive");
         }
-        if (patch.pathOnHost() != null && nvmeSlots.containsKey(id)) rereadSize(id);
+        if (patch.pathOnHost() != null && (nvmeSlots.containsKey(id) || hotplugSlots.containsKey(id))) rereadSize(id);
         if (patch.rateLimiter() == null) return;
         try {
             backend.updateDriveRateLimit(id, bandwidth, ops);
@@ -239,6 +313,17 @@ public final class VmmController implements AutoCloseable {
 
     /** The NVMe drive {@code id}'s file grew: the namespace takes the new size and the guest is told. */
     private void rereadSize(String id) {
+        Integer pciSlot = hotplugSlots.get(id);
+        if (pciSlot != null) {
+            long bytes;
+            try {
+                bytes = backend.resizeHotplugged(pciSlot);
+            } catch (VmmBackend.BackendException e) {
+                throw ApiException.badRequest("cannot re-read the size of drive " + id + ": " + e.getMessage());
+            }
+            LOG.info(() -> "drive " + id + ": the NVMe controller in PCI slot " + pciSlot + " is " + bytes + " bytes");
+            return;
+        }
         NvmeSlot slot = nvmeSlots.get(id);
         long bytes;
         try {

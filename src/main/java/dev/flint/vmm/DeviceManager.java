@@ -1,6 +1,8 @@
 package dev.flint.vmm;
 
 import dev.flint.arch.x86.Layout;
+import dev.flint.arch.x86.PciHotplugInfo;
+import dev.flint.arch.x86.PlatformInfo;
 import dev.flint.devices.legacy.AcpiPowerRegisters;
 import dev.flint.devices.legacy.BootTimer;
 import dev.flint.devices.legacy.DebugExit;
@@ -9,6 +11,7 @@ import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.nvme.NvmeIdentity;
 import dev.flint.devices.nvme.NvmePciFunction;
 import dev.flint.devices.pci.PciHostBridge;
+import dev.flint.devices.pci.PciHotplugController;
 import dev.flint.devices.ratelimit.BucketConfig;
 import dev.flint.devices.virtio.VirtioPciDevice;
 import dev.flint.devices.virtio.balloon.VirtioBalloon;
@@ -68,6 +71,17 @@ final class DeviceManager implements AutoCloseable {
     private final java.util.Set<Integer> nvmeNamespacesChanged = new java.util.TreeSet<>();
     /** The engine's I/O shortcuts the virtio devices use (none unless {@link #install} is given some). */
     private IoFastPaths fastPaths = IoFastPaths.NONE;
+    /** What hot-plugged functions are built with (set by {@link #install}). */
+    private GuestMemory memory;
+    private InterruptController irq;
+    /** The hot-plug registers the DSDT's Generic Event Device reads; the slots free after the cold devices. */
+    private PciHotplugController hotplug;
+    /**
+     * NVMe controllers hot-plugged while the guest runs, by slot, until they are closed; guarded by itself. A
+     * slot stays here while its function is being closed after the guest ejected it, so whoever asks sees
+     * it gone only when its file is closed.
+     */
+    private final Map<Integer, NvmePciFunction> hotplugged = new TreeMap<>();
 
     /** The buses the engine dispatches to; empty until {@link #install} (the engine may add its own controllers first). */
     Bus portIo() { return portIo; }
@@ -84,6 +98,8 @@ final class DeviceManager implements AutoCloseable {
                  SystemControl control, Console console, long startNanos) {
         this.fastPaths = paths;
         this.config = config;
+        this.memory = memory;
+        this.irq = irq;
         legacy = LegacyDevices.create(irq, new LegacyDevices.Lines(Layout.COM1_IRQ, Layout.I8042_KBD_IRQ, Layout.I8042_AUX_IRQ),
                 control, console.in(), console.out());
         portIo.register(Layout.COM1_PORT, 8, legacy.serial(), "COM1");
@@ -96,6 +112,8 @@ final class DeviceManager implements AutoCloseable {
         portIo.register(Layout.PCI_CONFIG_ADDRESS_PORT, 4, pci.configAddressPort(), "PCI config address");
         portIo.register(Layout.PCI_CONFIG_DATA_PORT, 4, pci.configDataPort(), "PCI config data");
         plugPci(config, memory, irq);
+        hotplug = new PciHotplugController(irq, Layout.GED_GSI, pci.freeSlots(), this::ejectedByGuest);
+        portIo.register(Layout.PCI_HOTPLUG_PORT, PciHotplugController.LENGTH, hotplug, "PCI hot-plug");
         if (config.bootTimer()) mmio.register(Layout.BOOT_TIMER, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
         if (config.debugExitPort() >= 0) {
             portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
@@ -194,6 +212,120 @@ final class DeviceManager implements AutoCloseable {
         LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + serial + " (no namespace)");
     }
 
+    /**
+     * What the firmware tables describe: the standard platform with PCI hot-plug on the slots the configuration's
+     * devices left free. After {@link #install}.
+     */
+    PlatformInfo platform() {
+        return PlatformInfo.standard().withHotplug(new PciHotplugInfo(Layout.PCI_HOTPLUG_PORT, Layout.GED_GSI,
+                hotplug.hotpluggableSlots()));
+    }
+
+    /**
+     * Hot-plugs {@code drive} as an NVMe controller of its own (namespace 1, the drive's serial as the
+     * controller's, as at boot) into the lowest free hot-pluggable slot and tells the guest, whose ACPI PCI
+     * hot-plug driver scans the slot. Returns the slot. A drive that cannot open is a DiskImageException,
+     * a full bus an IllegalStateException; nothing changes then.
+     */
+    int hotplugNvme(DriveConfig drive) {
+        synchronized (hotplugged) {
+            int free = pci.freeSlots() & hotplug.hotpluggableSlots();
+            for (int slot : hotplugged.keySet()) free &= ~(1 << slot);
+            if (free == 0) throw new IllegalStateException("no free hot-pluggable PCI slot");
+            int slot = Integer.numberOfTrailingZeros(free);
+            NvmePciFunction device = NvmePciFunction.create(NvmeIdentity.of(drive.serialOrDefault()), List.of(drive), config.cpus(), memory, irq);
+            device.useFastPaths(fastPaths);
+            if (!pci.addDeviceAt(slot, device)) {
+                device.close();
+                throw new IllegalStateException("PCI slot " + slot + " is taken");
+            }
+            hotplugged.put(slot, device);
+            driveLimits.add((bandwidth, ops) -> {
+                if (!hotplugged(slot, device)) throw new IllegalArgumentException("the drive was removed");
+                device.updateRateLimit(1, bandwidth, ops);
+            });
+            hotplug.announceInserted(slot);
+            LOG.info(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault() + " hot-plugged");
+            return slot;
+        }
+    }
+
+    private boolean hotplugged(int slot, NvmePciFunction device) {
+        synchronized (hotplugged) { return hotplugged.get(slot) == device; }
+    }
+
+    /** Asks the guest to let go of the function hot-plugged in {@code slot} and eject it (it may never do so). */
+    void requestEject(int slot) {
+        synchronized (hotplugged) {
+            if (!hotplugged.containsKey(slot)) throw new IllegalArgumentException("nothing hot-plugged in PCI slot " + slot);
+            hotplug.requestEject(slot);
+        }
+    }
+
+    /**
+     * Surprise removal: takes the function out of {@code slot} at once and closes it (its file too) before
+     * returning. The guest's further accesses read all ones and go nowhere; it is then asked to eject the
+     * empty slot, so its driver tidies up.
+     */
+    void forceRemove(int slot) {
+        NvmePciFunction device;
+        synchronized (hotplugged) {
+            device = hotplugged.get(slot);
+            if (device == null) throw new IllegalArgumentException("nothing hot-plugged in PCI slot " + slot);
+            device.markRemoved();
+            pci.removeDevice(slot);
+        }
+        device.close();
+        synchronized (hotplugged) {
+            hotplugged.remove(slot, device);
+        }
+        hotplug.requestEject(slot);
+        LOG.info(() -> "PCI 00:" + String.format("%02x", slot) + ".0: removed by force");
+    }
+
+    /** Re-reads the size of the drive of the controller hot-plugged in {@code slot} (its namespace 1); returns its blocks. */
+    long resizeHotplugged(int slot) {
+        NvmePciFunction device;
+        synchronized (hotplugged) { device = hotplugged.get(slot); }
+        if (device == null) throw new IllegalArgumentException("nothing hot-plugged in PCI slot " + slot);
+        return device.resize(1);
+    }
+
+    /** Whether a hot-plugged function still occupies {@code slot} (false once it was removed and closed). */
+    boolean hotplugOccupied(int slot) {
+        synchronized (hotplugged) { return hotplugged.containsKey(slot); }
+    }
+
+    /**
+     * The guest's {@code _EJ0} ran for {@code slot} (a vCPU thread): it let go of the function. The function
+     * leaves the bus at once and is closed on a thread of its own (a vCPU must not wait on an I/O thread); the
+     * slot counts as occupied until then. An eject of a slot with nothing hot-plugged in it changes nothing.
+     */
+    private void ejectedByGuest(int slot) {
+        NvmePciFunction device;
+        synchronized (hotplugged) {
+            device = hotplugged.get(slot);
+            if (device == null) {
+                if (!loggedEmptyEject) LOG.info("PCI hot-plug: the guest ejected slot " + slot + ", which holds nothing"
+                        + " hot-plugged; ignored (logged once)");
+                loggedEmptyEject = true;
+                return;
+            }
+            if (pci.removeDevice(slot) == null) return; // already on its way out
+            device.markRemoved();
+        }
+        Thread.ofPlatform().name("flint-pci-eject-" + slot).start(() -> {
+            try {
+                device.close();
+            } finally {
+                synchronized (hotplugged) { hotplugged.remove(slot, device); }
+                LOG.info(() -> "PCI 00:" + String.format("%02x", slot) + ".0: ejected by the guest");
+            }
+        });
+    }
+
+    private boolean loggedEmptyEject;
+
     /** Attaches {@code drive} to NVMe controller {@code controller} (0 = the first) as a new namespace; returns its ID. */
     int attachNvmeNamespace(int controller, DriveConfig drive) {
         if (controller < 0 || controller >= nvme.size()) {
@@ -252,6 +384,11 @@ final class DeviceManager implements AutoCloseable {
         for (NvmePciFunction device : nvme) {
             device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
         }
+        List<NvmePciFunction> plugged;
+        synchronized (hotplugged) { plugged = List.copyOf(hotplugged.values()); }
+        for (NvmePciFunction device : plugged) {
+            device.counters().forEach((name, value) -> all.merge(device.metricsGroup() + "." + name, value, Long::sum));
+        }
         return all;
     }
 
@@ -262,11 +399,13 @@ final class DeviceManager implements AutoCloseable {
     void pause() {
         for (VirtioPciDevice device : virtio) device.pause();
         for (NvmePciFunction device : nvme) device.pause();
+        synchronized (hotplugged) { for (NvmePciFunction device : hotplugged.values()) device.pause(); }
     }
 
     void resume() {
         for (VirtioPciDevice device : virtio) device.resume();
         for (NvmePciFunction device : nvme) device.resume();
+        synchronized (hotplugged) { for (NvmePciFunction device : hotplugged.values()) device.resume(); }
     }
 
     /**
@@ -277,6 +416,12 @@ final class DeviceManager implements AutoCloseable {
      * the configuration, so that is refused (one line, nothing written).
      */
     void save(StateWriter state) {
+        synchronized (hotplugged) {
+            if (!hotplugged.isEmpty() || hotplug.pending()) {
+                throw new SnapshotException("snapshots of a microVM with PCI functions hot-plugged while it ran are not supported"
+                        + " (detach them first)");
+            }
+        }
         if (!nvmeNamespacesChanged.isEmpty()) {
             throw new SnapshotException("snapshots of a microVM whose NVMe namespaces were attached or detached while it ran"
                     + " are not supported (controller " + nvmeNamespacesChanged.iterator().next() + ")");
@@ -335,6 +480,9 @@ final class DeviceManager implements AutoCloseable {
     public void close() {
         for (VirtioPciDevice device : virtio) device.close();
         for (NvmePciFunction device : nvme) device.close();
+        List<NvmePciFunction> plugged;
+        synchronized (hotplugged) { plugged = List.copyOf(hotplugged.values()); }
+        for (NvmePciFunction device : plugged) device.close();
         if (legacy != null) legacy.close();
     }
 }

@@ -3,7 +3,6 @@ package dev.flint.vmm;
 import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
-import dev.flint.arch.x86.PlatformInfo;
 import dev.flint.devices.mmds.Mmds;
 import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine;
@@ -78,7 +77,7 @@ public final class Vmm implements AutoCloseable {
         if (config.trackDirtyPages()) memory.trackDirtyPages();
         return build(config, engine, console, memory, startNanos, vmm -> {
             CpuBootState bsp = BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
-                    PlatformInfo.standard(), engine.unpacksKernelOnHost()
+                    vmm.devices.platform(), engine.unpacksKernelOnHost()
                             ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST).bsp();
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
@@ -254,6 +253,43 @@ public final class Vmm implements AutoCloseable {
     public synchronized void detachNvmeNamespace(int controller, int nsid) {
         if (closed) throw new IllegalStateException("the machine has stopped");
         devices.detachNvmeNamespace(controller, nsid);
+    }
+
+    /**
+     * Hot-plugs {@code drive} as an NVMe controller of its own (serial = the drive's) into a free PCI slot of the
+     * running machine and announces it through ACPI (Generic Event Device, Device Check): the guest's ACPI PCI
+     * hot-plug driver scans the slot and the nvme driver binds, no reboot. Returns the slot. The image is opened
+     * and locked as at boot ({@code DiskImageException}); a bus without a free slot is an IllegalStateException.
+     */
+    public synchronized int hotplugNvme(DriveConfig drive) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        return devices.hotplugNvme(drive);
+    }
+
+    /**
+     * Asks the guest to eject the function hot-plugged in {@code slot} (ACPI Eject Request). The function and its
+     * file stay until the guest's {@code _EJ0} says it let go; see {@link #hotplugOccupied}.
+     */
+    public synchronized void requestEject(int slot) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        devices.requestEject(slot);
+    }
+
+    /** Surprise removal of the function hot-plugged in {@code slot}: gone, its file closed, when this returns. */
+    public synchronized void forceRemove(int slot) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        devices.forceRemove(slot);
+    }
+
+    /** Like {@link #resizeNvmeNamespace} for the drive of the controller hot-plugged in {@code slot}. */
+    public synchronized long resizeHotplugged(int slot) {
+        if (closed) throw new IllegalStateException("the machine has stopped");
+        return devices.resizeHotplugged(slot);
+    }
+
+    /** Whether a hot-plugged function still occupies {@code slot}: false once it left the bus and its file is closed. */
+    public boolean hotplugOccupied(int slot) {
+        return devices.hotplugOccupied(slot);
     }
 
     /**

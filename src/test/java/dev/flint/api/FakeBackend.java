@@ -41,6 +41,43 @@ final class FakeBackend implements VmmBackend {
         calls.add("detach-nvme " + controller + " " + nsid);
     }
 
+    /** PCI slots holding a hot-plugged controller; the test plays the guest's eject with {@link #guestEjects}. */
+    private final java.util.Set<Integer> plugged = new java.util.TreeSet<>();
+    private int nextSlot = 2;
+
+    @Override
+    public synchronized int hotplugNvme(MachineSpec.DriveSpec drive) {
+        if (refuseAttach != null) throw new BackendException(refuseAttach);
+        int slot = nextSlot++;
+        plugged.add(slot);
+        calls.add("hotplug " + slot + " " + drive.id());
+        return slot;
+    }
+
+    @Override
+    public synchronized void requestEject(int slot) {
+        if (!plugged.contains(slot)) throw new BackendException("nothing hot-plugged in PCI slot " + slot);
+        calls.add("eject-request " + slot);
+    }
+
+    @Override
+    public synchronized void forceRemove(int slot) {
+        if (!plugged.remove(slot)) throw new BackendException("nothing hot-plugged in PCI slot " + slot);
+        calls.add("force-remove " + slot);
+    }
+
+    @Override
+    public synchronized boolean hotplugOccupied(int slot) { return plugged.contains(slot); }
+
+    @Override
+    public synchronized long resizeHotplugged(int slot) {
+        calls.add("resize-hotplugged " + slot);
+        return 1L << 30;
+    }
+
+    /** The guest ran the slot's _EJ0: the function is gone and its file closed. */
+    synchronized void guestEjects(int slot) { plugged.remove(slot); }
+
     @Override
     public synchronized long resizeNvme(int controller, int nsid) {
         calls.add("resize-nvme " + controller + " " + nsid);

@@ -101,16 +101,52 @@ final class FakeRuntime implements InstanceRuntime {
         }
     }
 
+    /**
+     * While set, the guest has not ejected: a plain detach waits until the gate opens (the guest let go), a
+     * forced detach of the same volume comes, or the instance stops, as {@code VmmRuntime}'s does.
+     */
+    volatile java.util.concurrent.CountDownLatch guestHolds;
+    /** Volumes whose plain detach is waiting for the guest. */
+    final Set<String> waitingForGuest = ConcurrentHashMap.newKeySet();
+    private final Set<String> forcedOut = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void forceDetachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (refuseDetach != null) throw new RuntimeFailure(refuseDetach);
+        unplug(instanceId, disk, "force-detach ");
+        if (waitingForGuest.contains(disk.volumeId())) forcedOut.add(disk.volumeId());
+    }
+
     @Override
     public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
         await(holdDetach);
         if (refuseDetach != null) throw new RuntimeFailure(refuseDetach);
+        java.util.concurrent.CountDownLatch guest = guestHolds;
+        if (guest != null) {
+            waitingForGuest.add(disk.volumeId());
+            try {
+                while (guest.getCount() > 0 && !forcedOut.contains(disk.volumeId())) {
+                    if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " stopped");
+                    guest.await(10, java.util.concurrent.TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new RuntimeFailure("fake: interrupted");
+            } finally {
+                waitingForGuest.remove(disk.volumeId());
+            }
+            if (forcedOut.remove(disk.volumeId())) return; // the forced detach did the unplug
+        }
+        unplug(instanceId, disk, "detach ");
+    }
+
+    private void unplug(String instanceId, Disk disk, String event) throws RuntimeFailure {
         if (!running.contains(instanceId)) throw new RuntimeFailure("fake: " + instanceId + " is not running");
         LaunchSpec spec = launched.get(instanceId);
         boolean atLaunch = spec != null && spec.dataVolumes().contains(disk);
         Set<String> plugged = hotPlugged.computeIfAbsent(instanceId, k -> ConcurrentHashMap.newKeySet());
         if (!plugged.remove(disk.volumeId()) && !atLaunch) throw new IllegalStateException("detached but never attached: " + disk.volumeId());
-        events.add("detach " + instanceId + " " + disk.volumeId());
+        events.add(event + instanceId + " " + disk.volumeId());
     }
 
     @Override

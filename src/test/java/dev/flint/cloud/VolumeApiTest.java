@@ -222,7 +222,7 @@ class VolumeApiTest {
             assertEquals("detaching", held.attachments().getFirst().stateAsString());
             assertEquals(1, ec2.describeVolumes(r -> r.filters(Filter.builder().name("attachment.status").values("detaching").build()))
                     .volumes().stream().filter(v -> v.volumeId().equals(vol)).count());
-            refusedUnchanged("IncorrectState", () -> ec2.detachVolume(r -> r.volumeId(vol).force(true)));
+            refusedUnchanged("IncorrectState", () -> ec2.detachVolume(r -> r.volumeId(vol)));
             refusedUnchanged("VolumeInUse", () -> ec2.deleteVolume(r -> r.volumeId(vol)));
             refusedUnchanged("VolumeInUse", () -> ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdl")));
             assertFalse(cloud.runtime.events.contains("detach " + instance + " " + vol));
@@ -246,6 +246,52 @@ class VolumeApiTest {
         }
         ec2.detachVolume(r -> r.volumeId(vol).force(true));
         awaitVolume(vol, VolumeState.AVAILABLE);
+        ec2.terminateInstances(r -> r.instanceIds(instance));
+        ec2.deleteVolume(r -> r.volumeId(vol));
+    }
+
+    @Test
+    void aPlainDetachWaitsForTheGuestUntilForceRemovesTheVolume() throws Exception {
+        String instance = runningInstance();
+        String vol = newVolume(1);
+        ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdm"));
+        var guest = new java.util.concurrent.CountDownLatch(1);
+        cloud.runtime.guestHolds = guest; // the guest does not eject
+        try {
+            assertEquals("detaching", ec2.detachVolume(r -> r.volumeId(vol)).stateAsString());
+            CloudHarness.await("the detach waits for the guest", WAIT, () -> cloud.runtime.waitingForGuest.contains(vol));
+            // Held by the guest: in use, detaching; a second plain detach is refused, the volume cannot be used elsewhere.
+            assertEquals(VolumeState.IN_USE, volume(vol).state());
+            assertEquals("detaching", volume(vol).attachments().getFirst().stateAsString());
+            refusedUnchanged("IncorrectState", () -> ec2.detachVolume(r -> r.volumeId(vol)));
+            refusedUnchanged("VolumeInUse", () -> ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdn")));
+            assertTrue(cloud.runtime.waitingForGuest.contains(vol), "still waiting: nothing but the guest or Force ends it");
+            assertEquals(VolumeState.IN_USE, volume(vol).state());
+
+            // Force ends it: the VMM removes the device at once, and the waiting detach makes the volume available.
+            assertEquals("detaching", ec2.detachVolume(r -> r.volumeId(vol).force(true)).stateAsString());
+            awaitVolume(vol, VolumeState.AVAILABLE);
+            assertTrue(cloud.runtime.events.contains("force-detach " + instance + " " + vol));
+            assertFalse(cloud.runtime.events.contains("detach " + instance + " " + vol), "the guest never let go");
+            assertTrue(volume(vol).attachments().isEmpty());
+
+            // A plain detach the guest answers: available once it let go, with no force.
+            ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdm"));
+            assertEquals("detaching", ec2.detachVolume(r -> r.volumeId(vol)).stateAsString());
+            CloudHarness.await("the detach waits for the guest", WAIT, () -> cloud.runtime.waitingForGuest.contains(vol));
+            assertEquals("detaching", volume(vol).attachments().getFirst().stateAsString());
+            guest.countDown();
+            awaitVolume(vol, VolumeState.AVAILABLE);
+            assertTrue(cloud.runtime.events.contains("detach " + instance + " " + vol));
+
+            // A forced detach from the start goes at once, whatever the guest does.
+            cloud.runtime.guestHolds = new java.util.concurrent.CountDownLatch(1);
+            ec2.attachVolume(r -> r.volumeId(vol).instanceId(instance).device("/dev/sdm"));
+            assertEquals("detaching", ec2.detachVolume(r -> r.volumeId(vol).force(true)).stateAsString());
+            awaitVolume(vol, VolumeState.AVAILABLE);
+        } finally {
+            cloud.runtime.guestHolds = null;
+        }
         ec2.terminateInstances(r -> r.instanceIds(instance));
         ec2.deleteVolume(r -> r.volumeId(vol));
     }

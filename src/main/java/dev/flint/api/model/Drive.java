@@ -1,13 +1,17 @@
 package dev.flint.api.model;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 
 /**
  * {@code PUT /drives/{drive_id}}: a virtio-block drive (or, in Firecracker, a vhost-user one). Flint's
  * extension: {@code "interface": "nvme"} makes it an NVMe controller of its own instead ({@code "virtio"},
  * the default, is Firecracker's behaviour). After InstanceStart an {@code nvme} drive is attached to the
  * running machine as a new namespace of NVMe controller {@code nvme_controller} (another Flint extension;
- * default 0, the first).
+ * default 0, the first), or, with {@code "nvme_controller": "new"}, as an NVMe controller of its own hot-plugged
+ * into a free PCI slot (serial = the drive id, as an EBS volume on EC2). {@code hotplug_state} is read-only:
+ * GET /vm/config says {@code "attached"} or {@code "detaching"} for such a drive (see docs/api-pci-hotplug.md).
  */
 public record Drive(
         @JsonProperty("drive_id") String driveId,
@@ -20,11 +24,29 @@ public record Drive(
         @JsonProperty("rate_limiter") RateLimiter rateLimiter,
         @JsonProperty("socket") String socket,
         @JsonProperty("interface") String iface,
-        @JsonProperty("nvme_controller") Integer nvmeController) {
+        @JsonProperty("nvme_controller") JsonNode nvmeController,
+        @JsonProperty("hotplug_state") String hotplugState) {
 
-    /** Without the hot-attach controller index. */
+    /** The value of {@code nvme_controller} that asks for a controller of the drive's own, hot-plugged. */
+    public static final String NEW_CONTROLLER = "new";
+
+    /** Without the hot-attach fields. */
     public Drive(String driveId, String pathOnHost, Boolean isRootDevice, Boolean isReadOnly, String partuuid,
                  String cacheType, String ioEngine, RateLimiter rateLimiter, String socket, String iface) {
-        this(driveId, pathOnHost, isRootDevice, isReadOnly, partuuid, cacheType, ioEngine, rateLimiter, socket, iface, null);
+        this(driveId, pathOnHost, isRootDevice, isReadOnly, partuuid, cacheType, ioEngine, rateLimiter, socket, iface, null, null);
     }
+
+    /** Whether {@code nvme_controller} is {@code "new"}. */
+    public boolean wantsNewController() {
+        return nvmeController != null && nvmeController.isTextual() && NEW_CONTROLLER.equals(nvmeController.asText());
+    }
+
+    /** The same drive as GET /vm/config shows it with {@code state} (null: not hot-plugged). */
+    public Drive withHotplugState(String state) {
+        return new Drive(driveId, pathOnHost, isRootDevice, isReadOnly, partuuid, cacheType, ioEngine, rateLimiter, socket, iface,
+                nvmeController, state);
+    }
+
+    /** {@code "nvme_controller": "new"}. */
+    public static JsonNode newController() { return TextNode.valueOf(NEW_CONTROLLER); }
 }

@@ -89,6 +89,10 @@ public final class Layout {
     public static final int ACPI_RESET_PORT = 0x602;
     public static final int ACPI_RESET_VALUE = 0x01;
     public static final int ACPI_S5_SLEEP_TYPE = 5;
+    /** PCI hot-plug registers ({@link PciHotplugInfo}): QEMU's traditional PCI hot-plug base, free here. */
+    public static final int PCI_HOTPLUG_PORT = 0xAE00;
+    /** The Generic Event Device's interrupt: an ISA line no legacy device of this machine uses. */
+    public static final int GED_GSI = 5;
 
     /** The GSI a PCI function's INTx pin (1 = INTA) of the given slot arrives on; the tables say the same. */
     public static int pciIntxGsi(int slot, int pin) {

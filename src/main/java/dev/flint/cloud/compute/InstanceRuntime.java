@@ -74,9 +74,24 @@ public interface InstanceRuntime extends AutoCloseable {
         throw new RuntimeFailure("this runtime cannot attach a volume to a running instance; stop the instance first");
     }
 
-    /** Removes a volume attached while running (or at launch) from the running machine: the guest loses the disk. */
+    /**
+     * Removes a volume from the running machine the way a plain DetachVolume does: a volume hot-plugged while
+     * the instance ran is asked back from the guest, and this returns only once the guest let go of it and the
+     * machine closed the file, which a guest may never do (then a {@link #forceDetachVolume} of the same disk,
+     * or the machine's end, returns it: the latter as a {@link RuntimeFailure} with the instance no longer
+     * running). Others (attached at launch) go at once.
+     */
     default void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
         throw new RuntimeFailure("this runtime cannot detach a volume from a running instance; stop the instance first");
+    }
+
+    /**
+     * DetachVolume with Force: removes the volume from the running machine at once, whatever the guest does
+     * (a surprise removal for it); returns once the file is closed. Any {@link #detachVolume} waiting for the
+     * same disk returns then too.
+     */
+    default void forceDetachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        detachVolume(instanceId, disk);
     }
 
     /**

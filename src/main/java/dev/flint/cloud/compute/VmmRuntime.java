@@ -49,8 +49,6 @@ public final class VmmRuntime implements InstanceRuntime {
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration API_READY = Duration.ofSeconds(120);
     private static final String BOOTED_LINE = "Guest-boot-time";
-    /** The index of the instance's empty NVMe controller (volumes attached while it runs go there), one line. */
-    static final String HOTPLUG_CONTROLLER = "nvme-hotplug-controller";
 
     /**
      * Where and how instances run.
@@ -241,8 +239,9 @@ public final class VmmRuntime implements InstanceRuntime {
                 + " flint.gw=" + InstanceNetwork.GATEWAY;
         api.put("/boot-source", "{\"kernel_image_path\": " + json(assets.kernel().toString())
                 + ", \"initrd_path\": " + json(assets.defaultInitrd().toString()) + ", \"boot_args\": " + json(bootArgs) + "}");
-        // One NVMe controller with no namespace, after the data volumes' own: volumes attached while the instance
-        // runs become namespaces on it, announced to the guest by an asynchronous event.
+        // One NVMe controller with no namespace, after the data volumes' own: it has the guest's init load the nvme
+        // driver at boot (it does so only when it finds an NVMe controller), so that volumes attached while the
+        // instance runs, each hot-plugged as a controller of its own, find the driver there.
         api.put("/machine-config", "{\"vcpu_count\": " + spec.vcpus() + ", \"mem_size_mib\": " + spec.memoryMib()
                 + ", \"nvme_controllers\": 1}");
         api.put("/drives/root", "{\"drive_id\": \"root\", \"path_on_host\": " + json(spec.rootVolume().toAbsolutePath().toString())
@@ -254,7 +253,6 @@ public final class VmmRuntime implements InstanceRuntime {
                     + json(volume.file().toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false"
                     + ", \"interface\": \"nvme\"}");
         }
-        Files.writeString(instanceDir(spec.instanceId()).resolve(HOTPLUG_CONTROLLER), Integer.toString(spec.dataVolumes().size()));
         api.put("/entropy", "{}");
         api.put("/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": " + json(port.tap())
                 + ", \"guest_mac\": " + json(port.mac()) + "}");
@@ -314,32 +312,67 @@ public final class VmmRuntime implements InstanceRuntime {
         });
     }
 
+    /**
+     * Hot-plugs the volume as an NVMe controller of its own whose serial is the volume id without the dash, as
+     * on EC2 and as at launch: {@code "nvme_controller": "new"} on the VMM, announced to the guest by ACPI PCI
+     * hot-plug (docs/cloud-ebs.md).
+     */
     @Override
     public void attachVolume(String instanceId, Disk disk) throws RuntimeFailure {
         FirecrackerClient api = liveApi(instanceId);
-        int controller;
-        try {
-            controller = Integer.parseInt(Files.readString(instanceDir(instanceId).resolve(HOTPLUG_CONTROLLER)).strip());
-        } catch (IOException | NumberFormatException e) {
-            throw new RuntimeFailure("the instance was launched without an NVMe controller for hot-plugged volumes (stop and start it)");
-        }
         try {
             api.put("/drives/" + disk.serial(), "{\"drive_id\": " + json(disk.serial()) + ", \"path_on_host\": "
                     + json(disk.file().toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false"
-                    + ", \"interface\": \"nvme\", \"nvme_controller\": " + controller + "}");
+                    + ", \"interface\": \"nvme\", \"nvme_controller\": \"new\"}");
         } catch (IOException e) {
             throw new RuntimeFailure("the VMM refused the volume: " + e.getMessage(), e);
         }
     }
 
+    /**
+     * {@code DELETE /drives/ID}: a volume hot-plugged while the instance ran is asked back from the guest (the
+     * VMM answers 202) and this waits, looking at the VMM's drive list, until the guest ejected it and the VMM
+     * closed the file, or the VMM is gone. A volume attached at launch goes at once (204).
+     */
     @Override
     public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (removeDrive(instanceId, disk, null) == 202) awaitDriveGone(instanceId, disk);
+    }
+
+    /** {@code DELETE /drives/ID {"force": true}}: the VMM removes the controller at once and closes the file. */
+    @Override
+    public void forceDetachVolume(String instanceId, Disk disk) throws RuntimeFailure {
+        if (removeDrive(instanceId, disk, "{\"force\": true}") == 202) awaitDriveGone(instanceId, disk);
+    }
+
+    private int removeDrive(String instanceId, Disk disk, String body) throws RuntimeFailure {
         FirecrackerClient api = liveApi(instanceId);
         try {
-            FirecrackerClient.Response r = api.send("DELETE", "/drives/" + disk.serial(), null);
+            FirecrackerClient.Response r = api.send("DELETE", "/drives/" + disk.serial(), body);
             if (r.status() / 100 != 2) throw new RuntimeFailure("the VMM refused to detach it: HTTP " + r.status() + " " + r.body().strip());
+            return r.status();
         } catch (IOException e) {
             throw new RuntimeFailure("the VMM did not answer: " + e.getMessage(), e);
+        }
+    }
+
+    /** Waits until the VMM no longer lists the drive (the guest ejected it; the file is closed) or the VMM is gone. */
+    private void awaitDriveGone(String instanceId, Disk disk) throws RuntimeFailure {
+        String quoted = "\"drive_id\":" + json(disk.serial());
+        while (true) {
+            FirecrackerClient.Response r;
+            try {
+                r = liveApi(instanceId).send("GET", "/vm/config", null);
+            } catch (IOException e) {
+                throw new RuntimeFailure("the VMM did not answer: " + e.getMessage(), e);
+            }
+            if (r.status() == 200 && !r.body().replace(" ", "").contains(quoted)) return;
+            try {
+                Thread.sleep(POLL);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new RuntimeFailure("interrupted while the guest held the volume", e);
+            }
         }
     }
 

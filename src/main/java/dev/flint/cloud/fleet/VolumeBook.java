@@ -255,12 +255,12 @@ public final class VolumeBook {
 
     /**
      * Detaches a data volume. From a stopped instance only the record changes. From a running one the attachment
-     * is stored as {@code detaching} and the answer goes back at once, as on EC2; the VMM then removes the
-     * namespace and tells the guest (whose kernel drops the disk: see docs/cloud-ebs.md on unmounting first), and
-     * only once the VMM has answered that the file is closed does the volume become {@code available}. If the
-     * VMM refuses while it still runs, the attachment goes back to {@code attached}. {@code force} is accepted:
-     * the guest is never waited for, so a forced and a plain detach are the same operation here. The root volume
-     * is never detached while its instance exists.
+     * is stored as {@code detaching} and the answer goes back at once, as on EC2. Without {@code force} the guest
+     * is asked to eject the volume's NVMe controller, and the volume stays {@code in-use} / {@code detaching}
+     * until it did and the VMM closed the file, for as long as that takes (docs/cloud-ebs.md); with {@code force}
+     * (also while such a detach waits) the VMM removes it at once. Only once the VMM has closed the file (or is
+     * gone) does the volume become {@code available}. If the VMM refuses while it still runs, the attachment goes
+     * back to {@code attached}. The root volume is never detached while its instance exists.
      */
     public VolumeRecord detach(String volumeId, String instanceId, String device, boolean force) {
         synchronized (lock) {
@@ -282,12 +282,20 @@ public final class VolumeBook {
                 throw Ec2Exception.client("OperationNotPermitted", "Volume '" + volumeId + "' is the root device of instance '" + a.instanceId()
                         + "'; it cannot be detached while the instance exists.");
             }
-            if (a.state().equals("detaching")) {
-                throw Ec2Exception.client("IncorrectState", "Volume '" + volumeId + "' is already detaching from instance '" + a.instanceId() + "'.");
-            }
             InstanceRecord instance = instanceRecord(a.instanceId());
             InstanceState state = instance == null ? InstanceState.TERMINATED : instance.state();
             boolean running = state == InstanceState.RUNNING;
+            if (a.state().equals("detaching")) {
+                if (!force || !running) {
+                    throw Ec2Exception.client("IncorrectState", "Volume '" + volumeId + "' is already detaching from instance '"
+                            + a.instanceId() + "'" + (running ? " (the guest has not released it yet; Force removes it at once)." : "."));
+                }
+                // Force while the guest holds a plain detach up: the VMM removes the device now, and the detach
+                // already waiting sees it gone and makes the volume available.
+                VolumeRecord disk = v;
+                Thread.ofVirtual().name("flint-force-detach-" + volumeId).start(() -> forceWhileDetaching(volumeId, disk));
+                return v;
+            }
             if (!running && state != InstanceState.STOPPED && state != InstanceState.TERMINATED) {
                 throw Ec2Exception.client("IncorrectInstanceState", "Instance '" + a.instanceId() + "' is " + state.wireName()
                         + ": volumes detach from running or stopped instances.");
@@ -297,7 +305,7 @@ public final class VolumeBook {
                 return v.withAttachment(a.withState("detaching"));
             }
             VolumeRecord detaching = update(volumeId, x -> x.withAttachment(a.withState("detaching")));
-            Thread.ofVirtual().name("flint-detach-" + volumeId).start(() -> finishDetach(volumeId, a));
+            Thread.ofVirtual().name("flint-detach-" + volumeId).start(() -> finishDetach(volumeId, a, force));
             return detaching;
         }
     }
@@ -309,7 +317,7 @@ public final class VolumeBook {
      * {@code available} only after the VMM has closed the file or its process is gone; a refusal from a VMM that
      * still runs puts the attachment back.
      */
-    private void finishDetach(String volumeId, Attachment a) {
+    private void finishDetach(String volumeId, Attachment a, boolean force) {
         Attachment detaching = a.withState("detaching");
         VolumeRecord v;
         synchronized (lock) {
@@ -318,7 +326,8 @@ public final class VolumeBook {
         }
         boolean released;
         try {
-            runtime.detachVolume(a.instanceId(), disk(v));
+            if (force) runtime.forceDetachVolume(a.instanceId(), disk(v));
+            else runtime.detachVolume(a.instanceId(), disk(v));
             released = true;
         } catch (RuntimeFailure e) {
             released = !runtime.isRunning(a.instanceId()); // the VMM process is gone: it holds nothing any more
@@ -335,10 +344,23 @@ public final class VolumeBook {
         }
     }
 
+    /**
+     * A forced DetachVolume of a volume whose plain detach waits for the guest: the VMM removes it at once. The
+     * waiting detach then returns and stores the volume {@code available}; a refusal is only logged (the volume
+     * stays {@code detaching}, the plain detach still waiting).
+     */
+    private void forceWhileDetaching(String volumeId, VolumeRecord v) {
+        try {
+            runtime.forceDetachVolume(v.attachment().instanceId(), disk(v));
+        } catch (RuntimeFailure | RuntimeException e) {
+            LOG.warning("volume " + volumeId + ": the forced detach from " + v.attachment().instanceId() + " failed: " + e.getMessage());
+        }
+    }
+
     /** After a daemon restart: detaches that were under way when the daemon stopped are carried out now. */
     void finishInterruptedDetaches() {
         for (VolumeRecord v : all()) {
-            if (v.attachment() != null && v.attachment().state().equals("detaching")) finishDetach(v.volumeId(), v.attachment().withState("attached"));
+            if (v.attachment() != null && v.attachment().state().equals("detaching")) finishDetach(v.volumeId(), v.attachment().withState("attached"), false);
         }
     }
 

@@ -56,6 +56,7 @@ final class NvmeIoThread implements AutoCloseable {
 
     /** Any thread: there is work. */
     void wake() {
+        if (closed) return; // a doorbell that raced a hot removal: nothing serves it any more
         if (!pending.getAndSet(true)) wake.signal();
     }
 

@@ -37,6 +37,8 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     private final NvmeIoThread io;
     private final String name;
     private final java.util.concurrent.atomic.AtomicLong ringsByBus = new java.util.concurrent.atomic.AtomicLong();
+    /** Set once the function was taken off the bus (hot removal): its registers then read all ones and ignore writes. */
+    private volatile boolean removed;
     /** Set by {@link #useFastPaths} when the engine can divert doorbell writes; null otherwise. */
     private volatile DoorbellDiversion diversion;
 
@@ -175,12 +177,19 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     }
 
     /** Quiesces the controller for a VM pause (see {@code VirtioPciDevice.pause}). */
-    public void pause() { io.pause(); }
+    public void pause() { if (!removed) io.pause(); }
 
-    public void resume() { io.resume(); }
+    public void resume() { if (!removed) io.resume(); }
+
+    /**
+     * Marks the function as taken off the bus: a vCPU that looked its BAR up just before the removal reads
+     * all ones and its writes are dropped, as a surprise-removed device's would be. Call before {@link #close}.
+     */
+    public void markRemoved() { removed = true; }
 
     @Override
     public void close() {
+        removed = true;
         DoorbellDiversion d = diversion;
         if (d != null) d.close(); // before the I/O thread closes the eventfd it names
         io.close();
@@ -189,9 +198,15 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
     }
 
     private final class Registers implements BusDevice {
-        @Override public long read(long offset, int size) { return controller.readRegister(offset, size); }
+        @Override
+        public long read(long offset, int size) {
+            return removed ? (size >= 8 ? -1L : (1L << (8 * size)) - 1) : controller.readRegister(offset, size);
+        }
 
-        @Override public void write(long offset, int size, long value) { controller.writeRegister(offset, size, value); }
+        @Override
+        public void write(long offset, int size, long value) {
+            if (!removed) controller.writeRegister(offset, size, value);
+        }
     }
 
     private final class DoorbellRegion implements BusDevice {
@@ -199,6 +214,7 @@ public final class NvmePciFunction implements PciDevice, AutoCloseable {
 
         @Override
         public void write(long offset, int size, long value) {
+            if (removed) return;
             ringsByBus.incrementAndGet();
             controller.writeDoorbell(offset, size, value);
         }

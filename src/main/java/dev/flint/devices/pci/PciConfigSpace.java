@@ -114,6 +114,25 @@ public final class PciConfigSpace {
         this.intxGsi = intxGsi;
     }
 
+    /**
+     * Disconnects the function from the machine (hot removal; {@link PciHostBridge#removeDevice}): its BARs
+     * stop decoding on the buses and the BAR listeners hear so, and its INTx line is released.
+     */
+    synchronized void detach() {
+        for (int i = 0; i < 6; i++) {
+            if (mappedAt[i] < 0) continue;
+            (bars[i].kind() == PciBar.Kind.IO ? portIo : mmio).unregister(mappedAt[i]);
+            mappedAt[i] = -1;
+            for (BarListener l : barListeners) l.barMapped(i, -1);
+        }
+        if (intxLine && irq != null && intxGsi >= 0) irq.setLevel(intxGsi, false);
+        intxLine = false;
+        slot = -1;
+        portIo = null;
+        mmio = null;
+        irq = null;
+    }
+
     public synchronized int read(int offset, int size) {
         int v = 0;
         for (int i = size - 1; i >= 0; i--) v = (v << 8) | readByte(offset + i);

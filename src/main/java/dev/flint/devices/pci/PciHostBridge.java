@@ -71,6 +71,41 @@ public final class PciHostBridge {
         throw new IllegalStateException("PCI bus 0 is full (31 devices)");
     }
 
+    /**
+     * Puts {@code device} in slot {@code slot} (1..31) while the machine runs (hot-plug). False if the slot
+     * is taken.
+     */
+    public synchronized boolean addDeviceAt(int slot, PciDevice device) {
+        if (slot < 1 || slot >= SLOTS) throw new IllegalArgumentException("no PCI slot " + slot);
+        if (slots[slot] != null) return false;
+        if (device.configSpace().read(PciConfigSpace.INTERRUPT_PIN, 1) != 0) {
+            throw new IllegalArgumentException(device.name() + " uses INTx: only MSI-X functions are hot-plugged");
+        }
+        device.configSpace().attach(device.name(), slot, portIo, mmio, irq, -1);
+        slots[slot] = device;
+        return true;
+    }
+
+    /**
+     * Takes the function out of slot {@code slot} (hot removal): from now on its configuration space reads
+     * all ones, as an empty slot's, and its BARs decode nothing. Returns it, or null if the slot was empty.
+     */
+    public synchronized PciDevice removeDevice(int slot) {
+        if (slot < 1 || slot >= SLOTS) return null;
+        PciDevice d = slots[slot];
+        if (d == null) return null;
+        slots[slot] = null;
+        d.configSpace().detach();
+        return d;
+    }
+
+    /** Slots 1..31 that hold no function, as a bitmap (bit N = slot N). */
+    public synchronized int freeSlots() {
+        int mask = 0;
+        for (int slot = 1; slot < SLOTS; slot++) if (slots[slot] == null) mask |= 1 << slot;
+        return mask;
+    }
+
     /** Snapshot: the address register and the host bridge's own configuration space (devices save theirs). */
     public synchronized void save(dev.flint.machine.state.StateWriter.Section out) {
         out.putInt(address);

@@ -18,6 +18,7 @@ final class Dsdt {
     static byte[] body(PlatformInfo platform) {
         List<byte[]> sb = new ArrayList<>();
         if (platform.pciHostBridge()) sb.add(pciHostBridge(platform));
+        if (platform.pciHostBridge() && platform.hotplug() != null) sb.add(PciHotplugAml.genericEventDevice(platform.hotplug()));
         if (platform.serial()) {
             sb.add(Aml.device("COM1", Aml.name("_HID", Aml.eisaId("PNP0501")), Aml.name("_UID", Aml.integer(1)),
                     Aml.name("_CRS", Resources.template(Resources.io(Layout.COM1_PORT, 8), Resources.irq(Layout.COM1_IRQ)))));
@@ -45,13 +46,15 @@ final class Dsdt {
         windows.add(Resources.ioWindow(0x0D00, 0xFFFF));
         if (p.pciMmio32Size() > 0) windows.add(Resources.memory32Window(p.pciMmio32Base(), p.pciMmio32Size()));
         if (p.pciMmio64Size() > 0) windows.add(Resources.memory64Window(p.pciMmio64Base(), p.pciMmio64Size()));
-        return Aml.device("PCI0",
+        List<byte[]> terms = new ArrayList<>(List.of(
                 Aml.name("_HID", Aml.eisaId("PNP0A03")),
                 Aml.name("_UID", Aml.integer(0)),
                 Aml.name("_SEG", Aml.integer(0)),
                 Aml.name("_BBN", Aml.integer(0)),
                 Aml.name("_CRS", Resources.template(windows.toArray(byte[][]::new))),
-                Aml.name("_PRT", routingTable()));
+                Aml.name("_PRT", routingTable())));
+        if (p.hotplug() != null) terms.addAll(PciHotplugAml.slots(p.hotplug()));
+        return Aml.device("PCI0", terms.toArray(byte[][]::new));
     }
 
     /**

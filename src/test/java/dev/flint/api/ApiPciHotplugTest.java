@@ -1,0 +1,119 @@
+package dev.flint.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The API contract of NVMe controllers hot-plugged on the PCI bus ({@code "nvme_controller": "new"}), over a
+ * fake VMM: 204 on attach, 202 and {@code "hotplug_state": "detaching"} until the guest ejected, 204 with
+ * {@code {"force": true}}, and the refusals.
+ */
+class ApiPciHotplugTest extends ApiTestBase {
+    private UnixSocketClient client;
+    private Path vol;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        client = api.client;
+        api.backend.capabilities = new VmmBackend.Capabilities(true, true, true);
+        vol = Files.write(dir.resolve("vol.img"), new byte[8192]);
+        assertEquals(204, client.sendRaw("PUT", "/boot-source", "{\"kernel_image_path\": \"" + api.kernel + "\"}").status());
+        assertEquals(204, client.sendRaw("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}").status());
+    }
+
+    private static String drive(String id, Path path, String extra) {
+        return "{\"drive_id\": \"" + id + "\", \"path_on_host\": \"" + path + "\", \"is_root_device\": false, \"interface\": \"nvme\"" + extra + "}";
+    }
+
+    private void assertFault(UnixSocketClient.Reply reply, String containing) {
+        assertEquals(400, reply.status(), reply.body());
+        String fault = reply.fault();
+        assertNotNull(fault, reply.body());
+        assertTrue(fault.contains(containing), "fault `" + fault + "` should contain `" + containing + "`");
+    }
+
+    private String state(String id) throws Exception {
+        var drives = Json.mapper().readTree(client.get("/vm/config").body()).path("drives");
+        for (var d : drives) if (d.path("drive_id").asText().equals(id)) return d.path("hotplug_state").asText("none");
+        return "gone";
+    }
+
+    private void start() throws Exception {
+        var reply = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        assertEquals(204, reply.status(), reply.body());
+    }
+
+    @Test
+    void aHotPluggedDriveIsDetachingUntilTheGuestEjectsIt() throws Exception {
+        assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\"")),
+                "only for attaching a drive to a running microVM");
+        start();
+        var added = client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\""));
+        assertEquals(204, added.status(), added.body());
+        assertEquals("hotplug 2 vol", api.backend.calls().getLast());
+        assertEquals("attached", state("vol"));
+        assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\"")), "already attached");
+
+        var detach = client.sendRaw("DELETE", "/drives/vol", null);
+        assertEquals(202, detach.status(), detach.body());
+        assertEquals("eject-request 2", api.backend.calls().getLast());
+        assertEquals("detaching", state("vol"));
+        assertEquals("detaching", state("vol"), "the guest has not ejected: still there");
+        assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\"")), "already attached");
+        assertEquals(202, client.sendRaw("DELETE", "/drives/vol", null).status(), "asking again repeats the request");
+        assertEquals("eject-request 2", api.backend.calls().getLast());
+
+        api.backend.guestEjects(2);
+        assertEquals("gone", state("vol"));
+        assertFault(client.sendRaw("DELETE", "/drives/vol", null), "no drive vol");
+        var again = client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\""));
+        assertEquals(204, again.status(), "the id is free again: " + again.body());
+    }
+
+    @Test
+    void forceRemovesAtOnceEvenWhileAnEjectIsPending() throws Exception {
+        start();
+        assertEquals(204, client.sendRaw("PUT", "/drives/a", drive("a", vol, ", \"nvme_controller\": \"new\"")).status());
+        var forced = client.sendRaw("DELETE", "/drives/a", "{\"force\": true}");
+        assertEquals(204, forced.status(), forced.body());
+        assertEquals("force-remove 2", api.backend.calls().getLast());
+        assertEquals("gone", state("a"));
+
+        assertEquals(204, client.sendRaw("PUT", "/drives/b", drive("b", vol, ", \"nvme_controller\": \"new\"")).status());
+        assertEquals(202, client.sendRaw("DELETE", "/drives/b", "{\"force\": false}").status());
+        assertEquals("detaching", state("b"));
+        assertEquals(204, client.sendRaw("DELETE", "/drives/b", "{\"force\": true}").status());
+        assertEquals("gone", state("b"));
+        assertEquals(List.of("start", "hotplug 2 a", "force-remove 2", "hotplug 3 b", "eject-request 3", "force-remove 3"),
+                api.backend.calls());
+    }
+
+    @Test
+    void badRequestsChangeNothing() throws Exception {
+        start();
+        assertFault(client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": \"newer\"")), "controller index or \"new\"");
+        assertFault(client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": \"new\", \"hotplug_state\": \"attached\"")),
+                "read-only");
+        assertFault(client.sendRaw("PUT", "/drives/v", "{\"drive_id\": \"v\", \"path_on_host\": \"" + vol
+                + "\", \"is_root_device\": true, \"interface\": \"nvme\", \"nvme_controller\": \"new\"}"), "root device");
+        api.backend.refuseAttach = "fake: locked by another VM";
+        assertFault(client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": \"new\"")), "locked by another VM");
+        api.backend.refuseAttach = null;
+        assertEquals(204, client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": \"new\"")).status());
+        assertEquals(400, client.sendRaw("DELETE", "/drives/v", "{\"force\": \"yes please\"}").status());
+        assertEquals(400, client.sendRaw("DELETE", "/drives/v", "{\"forced\": true}").status());
+        assertEquals("attached", state("v"), "a refused DELETE changes nothing");
+        var patched = client.sendRaw("PATCH", "/drives/v", "{\"drive_id\": \"v\", \"path_on_host\": \"" + vol + "\"}");
+        assertEquals(204, patched.status(), patched.body());
+        assertEquals("resize-hotplugged 2", api.backend.calls().getLast());
+        assertFalse(api.backend.calls().stream().anyMatch(c -> c.startsWith("hotplug") && !c.equals("hotplug 2 v")), api.backend.calls().toString());
+    }
+}
