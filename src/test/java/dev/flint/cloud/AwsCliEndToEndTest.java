@@ -215,6 +215,7 @@ class AwsCliEndToEndTest {
         aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
         String dev = ssh(ns, key, ip, awaitNewDisk(none));
         assertTrue(dev.matches("nvme\\d+n\\d+"), "the guest sees the volume as an NVMe disk: " + dev);
+        assertEquals(serialOf(vol), ssh(ns, key, ip, serialCommand(dev)), "the volume id is the disk's serial, as on EC2");
         assertEquals("written", ssh(ns, key, ip, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/" + dev
                 + " /mnt/v && echo from-the-first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));
 
@@ -227,6 +228,7 @@ class AwsCliEndToEndTest {
         aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", peerId, "--device", "/dev/sdg");
         aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
         String there = ssh(ns, key, peerIp, awaitNewDisk(noneOnPeer));
+        assertEquals(serialOf(vol), ssh(ns, key, peerIp, serialCommand(there)));
         assertEquals("from-the-first", ssh(ns, key, peerIp, "sudo mkdir -p /mnt/v && sudo mount /dev/" + there + " /mnt/v"
                 + " && cat /mnt/v/data"));
 
@@ -247,6 +249,7 @@ class AwsCliEndToEndTest {
         String withVol = ssh(ns, key, peerIp, NVME_DISKS);
         aws.ec2("attach-volume", "--volume-id", restored, "--instance-id", peerId, "--device", "/dev/sdh");
         String restoredDev = ssh(ns, key, peerIp, awaitNewDisk(withVol));
+        assertEquals(serialOf(restored), ssh(ns, key, peerIp, serialCommand(restoredDev)));
         assertEquals("from-the-first", ssh(ns, key, peerIp, "sudo mkdir -p /mnt/r && sudo mount /dev/" + restoredDev
                 + " /mnt/r && cat /mnt/r/data && sudo umount /mnt/r"));
         ssh(ns, key, peerIp, "sudo umount /mnt/v");
@@ -271,6 +274,19 @@ class AwsCliEndToEndTest {
     }
 
     private static final String NVME_DISKS = "echo $(ls /sys/block | grep nvme)";
+
+    /**
+     * A guest command that prints the NVMe serial of {@code disk}: its parent device is the
+     * controller, or with the kernel's native multipath the subsystem, and both show the serial.
+     */
+    private static String serialCommand(String disk) {
+        return "cat /sys/block/" + disk + "/device/serial";
+    }
+
+    /** EC2 puts the volume id without its dash in the NVMe serial: vol-0123… is vol0123…. */
+    private static String serialOf(String volumeId) {
+        return volumeId.replace("-", "");
+    }
 
     /** Runs {@link ConsoleProbe} in the daemon's namespace; its last line. */
     private static String consoleProbe(NetNamespace ns, Map<String, String> env, String instanceId, String command,
