@@ -18,11 +18,13 @@ final class BlockCache {
     /**
      * The blocks all vCPUs of a machine keep decoded, shared out among them. A block costs about 2.5 KB of
      * heap (its DecodedInsns, ~190 bytes each, ~11 per block), so this bounds the decoded code at about
-     * 20 MiB however long the guest runs and however much code it runs; evicted blocks, their links and
-     * their compiled classes go to the collector ({@link DecodedBlock#evict}). docs/emu-speed.md (memory)
-     * has the measurements: 16,384 blocks per vCPU held 52 MB at the end of a boot.
+     * 40 MiB however long the guest runs and however much code it runs; evicted blocks, their links and
+     * their compiled classes go to the collector ({@link DecodedBlock#evict}). One vCPU keeps the 16,384
+     * blocks it had before the budget (half of them cost a boot twice the block decodes and a third more
+     * compiled blocks); the heap's maximum (bin/flint) is what sets peak RSS, this only has to fit in it.
+     * docs/emu-speed.md (memory) has the measurements.
      */
-    static final int MACHINE_BLOCKS = 8192;
+    static final int MACHINE_BLOCKS = 16384;
     /** The fewest sets a vCPU gets, however many vCPUs share the budget. */
     static final int MIN_SETS = 128;
 
