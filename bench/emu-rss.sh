@@ -41,6 +41,7 @@ launcher=$!
 peak=0
 # bin/flint execs its JVM, so the launcher's pid is the VMM's; VmHWM is the kernel's own peak.
 while IFS= read -r line; do
+    line=${line%$'\r'} # serial consoles end lines with CR LF
     case $line in
         *RSS-ROUND*)
             rss=$(awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$launcher/status" 2>/dev/null || true)
@@ -49,6 +50,6 @@ while IFS= read -r line; do
             printf 'round %3s  RSS %4d MiB  peak so far %4d MiB  (load %s)\n' "${line##* }" "$rss" "$hwm" "$(cut -d' ' -f1 /proc/loadavg)"
             peak=$hwm ;;
     esac
-done < <(tail -n +1 -f --pid="$launcher" "$work/console.log" | tr -d '\r')
+done < <(tail -n +1 -f --pid="$launcher" "$work/console.log")
 wait "$launcher" || true
 echo "peak RSS over $rounds rounds: $peak MiB"
