@@ -95,6 +95,14 @@ class BlockCacheBudgetTest {
     }
 
     @Test
+    void aBlockWithoutLinksFindsNoneEvenAtTheLastRip() {
+        DecodedBlock b = block(0x1000);
+        assertNull(b.linked(-1, 0), "RIP 0xFFFF_FFFF_FFFF_FFFF matches no unset link");
+        b.evict();
+        assertNull(b.linked(-1, 0));
+    }
+
+    @Test
     void replacingABlockEvictsTheOldOne() {
         BlockCache cache = new BlockCache(BlockCache.MIN_SETS);
         DecodedBlock old = block(0x5000), fresh = block(0x5000);
