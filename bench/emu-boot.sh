@@ -6,6 +6,7 @@
 #   cpu   — a CPU-bound job inside the guest: sha256sum of 64 MiB of zeros, timed by the guest's own
 #           clock (/proc/uptime; both machines keep guest time on the host's clock).
 # Both at 1 and at 2 vCPUs (BENCH_CPUS="1" for one of them), each with its two ratios.
+# And each side's peak RSS (/usr/bin/time -f %M), medians and ratio.
 # Usage: bench/emu-boot.sh [RUNS]   (default 5). Needs qemu-system-x86 and cpio (bin/test installs them).
 set -euo pipefail
 runs=${1:-5}
@@ -68,18 +69,27 @@ zeros_sha=$(head -c $((64 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
 # shellcheck source=lib.sh
 source "$repo/bench/lib.sh"
 
+# Peak RSS of each side (issue 15, memory): /usr/bin/time -f %M wraps the command (bin/flint execs its JVM,
+# so it is the VMM process); both sides' medians and their ratio are printed with the times.
+rss_file=$work/rss.txt
+with_rss() { /usr/bin/time -o "$rss_file" -f %M "$@"; }
+rss_mib() { echo "$(($(tail -1 "$rss_file") / 1024))"; }
+
 # Both machines alternate run by run, so load from elsewhere on the host hits them alike; the load
 # average is printed with each run because wall times on a shared host mean little without it.
-summary=()
+summary=(); rss_summary=()
 for cpus in ${BENCH_CPUS:-1 2}; do
     flint_cmd "$cpus"; qemu_cmd "$cpus"
-    : > "$work/flint.txt"; : > "$work/qemu.txt"
+    : > "$work/flint.txt"; : > "$work/qemu.txt"; : > "$work/flint-rss.txt"; : > "$work/qemu-rss.txt"
     for i in $(seq "$runs"); do
-        f=$(measure "${flint_cmd[@]}"); echo "$f" >> "$work/flint.txt"
-        q=$(measure "${qemu_cmd[@]}"); echo "$q" >> "$work/qemu.txt"
-        printf '%d vCPU run %d  flint-emu boot %6.2f s cpu %6.2f s   qemu-tcg boot %6.2f s cpu %6.2f s   (load %s)\n' \
-            "$cpus" "$i" $f $q "$(cut -d' ' -f1-3 /proc/loadavg)"
+        f=$(measure with_rss "${flint_cmd[@]}"); echo "$f" >> "$work/flint.txt"; fr=$(rss_mib); echo "$fr" >> "$work/flint-rss.txt"
+        q=$(measure with_rss "${qemu_cmd[@]}"); echo "$q" >> "$work/qemu.txt"; qr=$(rss_mib); echo "$qr" >> "$work/qemu-rss.txt"
+        printf '%d vCPU run %d  flint-emu boot %6.2f s cpu %6.2f s rss %4d MiB   qemu-tcg boot %6.2f s cpu %6.2f s rss %4d MiB   (load %s)\n' \
+            "$cpus" "$i" $f "$fr" $q "$qr" "$(cut -d' ' -f1-3 /proc/loadavg)"
     done
+    fm=$(median < "$work/flint-rss.txt"); qm=$(median < "$work/qemu-rss.txt")
+    rss_summary+=("$(printf '%d vCPU, median of %d   peak RSS: flint-emu %.0f MiB, qemu-tcg %.0f MiB, ratio %.2f' \
+        "$cpus" "$runs" "$fm" "$qm" "$(echo "$fm / $qm" | bc -l)")")
     fb=$(cut -d' ' -f1 "$work/flint.txt" | median); qb=$(cut -d' ' -f1 "$work/qemu.txt" | median)
     fc=$(cut -d' ' -f2 "$work/flint.txt" | median); qc=$(cut -d' ' -f2 "$work/qemu.txt" | median)
     summary+=("$(printf '%d vCPU, median of %d   boot: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f   sha256sum 64 MiB: flint-emu %.2f s, qemu-tcg %.2f s, ratio %.2f' \
@@ -87,3 +97,4 @@ for cpus in ${BENCH_CPUS:-1 2}; do
 done
 echo
 printf '%s\n' "${summary[@]}"
+printf '%s\n' "${rss_summary[@]}"

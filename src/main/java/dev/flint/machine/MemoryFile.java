@@ -117,8 +117,12 @@ public final class MemoryFile {
         try {
             holes.punch((long) page * PAGE, (long) count * PAGE);
         } catch (ErrnoException e) {
-            ByteBuffer zeros = ByteBuffer.allocate(count * PAGE);
-            while (zeros.hasRemaining()) ch.write(zeros, (long) page * PAGE + zeros.position());
+            // In 256 KiB pieces: a run of zero pages can be most of guest RAM, and the VMM's heap is small.
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 18);
+            for (long at = (long) page * PAGE, end = at + (long) count * PAGE; at < end; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), end - at));
+                while (zeros.hasRemaining()) at += ch.write(zeros, at);
+            }
         }
     }
 

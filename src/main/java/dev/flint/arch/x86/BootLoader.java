@@ -124,19 +124,31 @@ public final class BootLoader {
     }
 
     private static LoadedKernel unpackOnHost(GuestMemory memory, ImageFile bzImage, LoadedKernel bz) {
-        java.util.Optional<byte[]> elf;
+        byte[] image = bzImage.readAll();
+        // The cached vmlinux is loaded from its file, so its tens of MiB never sit on the heap (which would
+        // set the VMM's heap size); only without a usable cache is it unpacked into memory.
         try {
-            elf = UnpackedKernelCache.unpack(bzImage.readAll());
+            java.util.Optional<java.nio.file.Path> cached = UnpackedKernelCache.unpackedFile(image);
+            if (cached.isPresent()) {
+                try (ImageFile vmlinux = ImageFile.open(cached.get(), "kernel")) {
+                    return asBzImage(ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096)), bz);
+                } catch (BootException goneOrBad) {
+                    // another Flint evicted it meanwhile, or it is damaged: unpack in memory below
+                }
+            }
+            java.util.Optional<byte[]> elf = UnpackedKernelCache.unpack(image);
+            if (elf.isEmpty()) return bz;
+            try (ImageFile vmlinux = ImageFile.ofBytes(bzImage.path, "kernel", elf.get())) {
+                return asBzImage(ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096)), bz);
+            }
         } catch (java.io.IOException e) {
             throw new BootException("kernel payload is corrupt (" + e.getMessage() + "): " + bzImage.path, e);
         }
-        if (elf.isEmpty()) return bz;
-        try (ImageFile vmlinux = ImageFile.ofBytes(bzImage.path, "kernel", elf.get())) {
-            LoadedKernel k = ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096));
-            // Keep the real setup header (version, xloadflags, ...) so the kernel sees what a bzImage boot shows it.
-            return new LoadedKernel("ELF", k.entry(), Math.max(k.end(), bz.end()), bz.setupHeader(),
-                    bz.initrdAddrMax(), bz.cmdlineMax());
-        }
+    }
+
+    /** The unpacked kernel with the real setup header (version, xloadflags, ...), so the kernel sees what a bzImage boot shows it. */
+    private static LoadedKernel asBzImage(LoadedKernel k, LoadedKernel bz) {
+        return new LoadedKernel("ELF", k.entry(), Math.max(k.end(), bz.end()), bz.setupHeader(), bz.initrdAddrMax(), bz.cmdlineMax());
     }
 
     /**

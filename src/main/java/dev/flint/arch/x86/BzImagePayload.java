@@ -43,6 +43,60 @@ public final class BzImagePayload {
      * @throws IOException if the payload claims a supported format but is corrupt
      */
     public static Optional<byte[]> unpack(byte[] bzImage) throws IOException {
+        Optional<InputStream> payload = payload(bzImage);
+        if (payload.isEmpty()) return Optional.empty();
+        try (InputStream in = payload.get()) {
+            byte[] elf = in.readNBytes((int) expectedSize(bzImage));
+            if (elf.length != expectedSize(bzImage) || !isElf(elf)) {
+                throw new IOException("bzImage payload did not unpack to an ELF image of " + expectedSize(bzImage) + " bytes");
+            }
+            return Optional.of(elf);
+        }
+    }
+
+    /**
+     * Writes the vmlinux in {@code bzImage} to {@code out} as it decompresses, so the image is never whole on
+     * the heap (Debian's is 63 MiB: held as an array, it set the emu VMM's heap size). False if the image has
+     * no payload this class can unpack.
+     *
+     * @throws IOException if the payload is corrupt or {@code out} fails
+     */
+    public static boolean unpackTo(byte[] bzImage, java.io.OutputStream out) throws IOException {
+        Optional<InputStream> payload = payload(bzImage);
+        if (payload.isEmpty()) return false;
+        long expected = expectedSize(bzImage);
+        try (InputStream in = payload.get()) {
+            byte[] chunk = new byte[1 << 16];
+            byte[] head = new byte[4];
+            long written = 0;
+            // Exactly the size the trailer states, as unpack reads it.
+            for (int n; written < expected && (n = in.read(chunk, 0, (int) Math.min(chunk.length, expected - written))) > 0; ) {
+                if (written < head.length) System.arraycopy(chunk, 0, head, (int) written, (int) Math.min(n, head.length - written));
+                written += n;
+                out.write(chunk, 0, n);
+            }
+            if (written != expected || !isElf(head)) {
+                throw new IOException("bzImage payload did not unpack to an ELF image of " + expected + " bytes");
+            }
+            return true;
+        }
+    }
+
+    private static boolean isElf(byte[] b) {
+        return b.length >= 4 && b[0] == 0x7F && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
+    }
+
+    /** The uncompressed size the payload's trailer states (valid once {@link #payload} found one). */
+    private static long expectedSize(byte[] bzImage) {
+        ByteBuffer b = ByteBuffer.wrap(bzImage).order(ByteOrder.LITTLE_ENDIAN);
+        int setupSects = bzImage[SETUP_SECTS] & 0xFF;
+        if (setupSects == 0) setupSects = 4;
+        long start = (setupSects + 1L) * 512 + Integer.toUnsignedLong(b.getInt(PAYLOAD_OFFSET));
+        return Integer.toUnsignedLong(b.getInt((int) (start + Integer.toUnsignedLong(b.getInt(PAYLOAD_LENGTH)) - 4)));
+    }
+
+    /** The decompressing stream over the payload, or empty if there is none this class can unpack. */
+    private static Optional<InputStream> payload(byte[] bzImage) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(bzImage).order(ByteOrder.LITTLE_ENDIAN);
         if (bzImage.length < 0x260 || b.getInt(HEADER_MAGIC) != 0x5372_6448 /* "HdrS" */
                 || (b.getShort(VERSION) & 0xFFFF) < 0x208) {
@@ -61,14 +115,7 @@ public final class BzImagePayload {
 
         Format format = formatOf(bzImage, start);
         if (format == Format.UNSUPPORTED) return Optional.empty();
-        try (InputStream in = open(format, new ByteArrayInputStream(bzImage, start, streamLength))) {
-            byte[] elf = in.readNBytes((int) expected);
-            if (elf.length != expected || elf.length < 4 || elf[0] != 0x7F || elf[1] != 'E' || elf[2] != 'L'
-                    || elf[3] != 'F') {
-                throw new IOException("bzImage payload did not unpack to an ELF image of " + expected + " bytes");
-            }
-            return Optional.of(elf);
-        }
+        return Optional.of(open(format, new ByteArrayInputStream(bzImage, start, streamLength)));
     }
 
     static Format formatOf(byte[] image, int at) {

@@ -58,6 +58,52 @@ public final class UnpackedKernelCache {
         return elf;
     }
 
+    /**
+     * The cached file holding the vmlinux in {@code bzImage}, unpacked into the cache first if it is not
+     * there yet (streamed: the image is never whole on the heap). Empty when there is no cache folder, the
+     * image has no payload to unpack, or the cache cannot be written; the caller then uses {@link #unpack}.
+     *
+     * @throws IOException if the payload is corrupt
+     */
+    static Optional<Path> unpackedFile(byte[] bzImage) throws IOException {
+        Path dir = directory;
+        if (dir == null) return Optional.empty();
+        Path entry = dir.resolve(sha256(bzImage) + SUFFIX);
+        if (startsAsElf(entry)) return Optional.of(entry);
+        Path partial;
+        try {
+            Files.createDirectories(dir);
+            partial = Files.createTempFile(dir, "unpacking-", ".tmp");
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "unpacked kernel not cached in " + dir, e);
+            return Optional.empty();
+        }
+        try {
+            boolean unpacked;
+            try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(partial), 1 << 16)) {
+                unpacked = BzImagePayload.unpackTo(bzImage, out);
+            }
+            if (!unpacked) return Optional.empty();
+            try {
+                Files.move(partial, entry, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(partial, entry, StandardCopyOption.REPLACE_EXISTING);
+            }
+            evictOld(dir);
+            return Optional.of(entry);
+        } finally {
+            Files.deleteIfExists(partial);
+        }
+    }
+
+    private static boolean startsAsElf(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            return isElf(in.readNBytes(4));
+        } catch (IOException notCached) {
+            return false;
+        }
+    }
+
     private static void store(Path dir, Path entry, byte[] elf) {
         try {
             Files.createDirectories(dir);
@@ -98,7 +144,7 @@ public final class UnpackedKernelCache {
     }
 
     private static boolean isElf(byte[] b) {
-        return b.length > 4 && b[0] == 0x7F && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
+        return b.length >= 4 && b[0] == 0x7F && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
     }
 
     private static String sha256(byte[] data) {

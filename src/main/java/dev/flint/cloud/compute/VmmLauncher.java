@@ -12,6 +12,9 @@ import java.util.List;
  * that launched it.
  */
 record VmmLauncher(List<String> flintCommand) {
+    /** The memory sizing bin/flint gives `flint vmm` (its comment says why); FLINT_JAVA_OPTS, added after, can override. */
+    static final List<String> MEMORY_OPTIONS = List.of("-Xmx128m", "-Djdk.nio.maxCachedBufferSize=262144");
+
     VmmLauncher {
         flintCommand = List.copyOf(flintCommand);
     }
@@ -21,6 +24,7 @@ record VmmLauncher(List<String> flintCommand) {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC"));
+        command.addAll(MEMORY_OPTIONS);
         String options = System.getenv("FLINT_JAVA_OPTS");
         if (options != null && !options.isBlank()) command.addAll(Arrays.asList(options.strip().split("\\s+")));
         // Under Surefire java.class.path is a booter jar; the real class path is in this property.

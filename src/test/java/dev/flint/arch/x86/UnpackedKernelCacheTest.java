@@ -47,6 +47,34 @@ class UnpackedKernelCacheTest {
     }
 
     @Test
+    void theUnpackedFileIsStreamedIntoTheCacheAndReusedFromThere() throws Exception {
+        UnpackedKernelCache.useDirectory(dir);
+        byte[] elf = BzImagePayloadTest.fakeElf();
+        byte[] image = gzipBzImage(elf);
+        Path file = UnpackedKernelCache.unpackedFile(image).orElseThrow();
+        assertArrayEquals(elf, Files.readAllBytes(file));
+        assertEquals(List.of(file), entries(), "one image and no partial file");
+        assertEquals(file, UnpackedKernelCache.unpackedFile(image).orElseThrow());
+        assertArrayEquals(elf, UnpackedKernelCache.unpack(image).orElseThrow(), "the same entry serves both");
+    }
+
+    @Test
+    void aCorruptPayloadIsAnErrorAndLeavesNoFile() throws Exception {
+        UnpackedKernelCache.useDirectory(dir);
+        byte[] elf = BzImagePayloadTest.fakeElf();
+        var out = new ByteArrayOutputStream();
+        try (var gz = new GZIPOutputStream(out)) { gz.write(elf, 0, elf.length / 2); }
+        byte[] truncated = BzImagePayloadTest.bzImage(out.toByteArray(), elf.length); // claims more than it holds
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> UnpackedKernelCache.unpackedFile(truncated));
+        assertEquals(List.of(), entries());
+    }
+
+    @Test
+    void withoutADirectoryThereIsNoFile() throws Exception {
+        assertEquals(java.util.Optional.empty(), UnpackedKernelCache.unpackedFile(gzipBzImage(BzImagePayloadTest.fakeElf())));
+    }
+
+    @Test
     void onlyTheNewestImagesAreKept() throws Exception {
         UnpackedKernelCache.useDirectory(dir);
         for (int i = 0; i < UnpackedKernelCache.KEPT + 2; i++) {

@@ -14,10 +14,38 @@ import java.util.Objects;
  * reached the compile threshold and both were decoded again thousands of times.
  */
 final class BlockCache {
-    private static final int WAYS = 4, SETS = 1 << 12, SET_MASK = SETS - 1;
-    private final DecodedBlock[] table = new DecodedBlock[SETS * WAYS];
+    private static final int WAYS = 4;
+    /**
+     * The blocks all vCPUs of a machine keep decoded, shared out among them. A block costs about 2.5 KB of
+     * heap (its DecodedInsns, ~190 bytes each, ~11 per block), so this bounds the decoded code at about
+     * 40 MiB however long the guest runs and however much code it runs; evicted blocks, their links and
+     * their compiled classes go to the collector ({@link DecodedBlock#evict}). One vCPU keeps the 16,384
+     * blocks it had before the budget (half of them cost a boot twice the block decodes and a third more
+     * compiled blocks); the heap's maximum (bin/flint) is what sets peak RSS, this only has to fit in it.
+     * docs/emu-speed.md (memory) has the measurements.
+     */
+    static final int MACHINE_BLOCKS = 16384;
+    /** The fewest sets a vCPU gets, however many vCPUs share the budget. */
+    static final int MIN_SETS = 128;
 
-    private static int set(long linear) { return ((int) (linear ^ (linear >>> 12) ^ (linear >>> 24)) & SET_MASK) * WAYS; }
+    private final DecodedBlock[] table;
+    private final int setMask;
+
+    BlockCache(int sets) {
+        if (sets < 1 || Integer.bitCount(sets) != 1) throw new IllegalArgumentException("sets must be a power of two: " + sets);
+        table = new DecodedBlock[sets * WAYS];
+        setMask = table.length / WAYS - 1;
+    }
+
+    /** The sets of one vCPU's cache when {@code cpuCount} vCPUs share {@link #MACHINE_BLOCKS}. */
+    static int setsFor(int cpuCount) {
+        return Math.max(MIN_SETS, Integer.highestOneBit(Math.max(1, MACHINE_BLOCKS / WAYS / Math.max(1, cpuCount))));
+    }
+
+    /** The most blocks this cache holds. */
+    int capacity() { return table.length; }
+
+    private int set(long linear) { return ((int) (linear ^ (linear >>> 12) ^ (linear >>> 24)) & setMask) * WAYS; }
 
     /** The block starting at {@code linear} decoded in {@code modeKey} from the page at {@code pageHost}. */
     DecodedBlock get(long linear, long rip, int modeKey, long pageHost) {
@@ -41,10 +69,12 @@ final class BlockCache {
         for (int w = 0; w < WAYS; w++) {
             DecodedBlock b = table[base + w];
             if (b == null || b.linear == block.linear) {
+                if (b != null) b.evict();
                 table[base + w] = block;
                 return;
             }
         }
+        table[base + WAYS - 1].evict();
         table[base + WAYS - 1] = block;
     }
 
@@ -53,5 +83,10 @@ final class BlockCache {
         return Arrays.stream(table).filter(Objects::nonNull).toList();
     }
 
-    void clear() { Arrays.fill(table, null); }
+    void clear() {
+        for (DecodedBlock b : table) {
+            if (b != null) b.evict();
+        }
+        Arrays.fill(table, null);
+    }
 }

@@ -72,7 +72,7 @@ public final class Cpu implements FpuHost {
     // ------------------------------------------------------------ decoded blocks
     /** Instructions per block at most; blocks also end at branches, faults and page ends. */
     private static final int MAX_BLOCK = 64;
-    private final BlockCache blocks = new BlockCache();
+    private final BlockCache blocks;
     private final FastPath fast;
     /** {@link CpuOptions}, copied once into final fields: nothing is looked up again per instruction. */
     private final boolean blocksEnabled;
@@ -135,6 +135,7 @@ public final class Cpu implements FpuHost {
         this.fpu = fpu;
         this.apicId = apicId;
         this.cpuCount = cpuCount;
+        this.blocks = new BlockCache(BlockCache.setsFor(cpuCount)); // a share of the machine's block budget
         this.desc = new Descriptors(this, mmu);
         this.stack = new Stack(state, mmu);
         this.irq = new Interrupts(this, mmu, desc, stack, apic, tsc);

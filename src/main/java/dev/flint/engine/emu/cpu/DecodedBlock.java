@@ -24,7 +24,8 @@ final class DecodedBlock {
     final int modeKey;
     /** Host offset (in the RAM segment) of the page holding the code. */
     final long pageHost;
-    final DecodedInsn[] insns;
+    /** The instructions; dropped (null) once the cache evicts the block, which then never runs again. */
+    DecodedInsn[] insns;
     long entries;
     /**
      * When the last instruction crosses into the next page: that page's linear address and the host
@@ -42,6 +43,8 @@ final class DecodedBlock {
      * searching the cache; the block it leads to is still checked for code changes on entry.
      */
     DecodedBlock link0, link1;
+    /** Set once the cache dropped this block ({@link #evict}). */
+    boolean evicted;
     long linkRip0 = -1, linkRip1 = -1;
     long linkKey0, linkKey1;
 
@@ -97,13 +100,36 @@ final class DecodedBlock {
 
     /** The linked block that starts at {@code rip}, found under {@code key}, or null. */
     DecodedBlock linked(long rip, long key) {
-        if (linkRip0 == rip && linkKey0 == key) return link0;
-        if (linkRip1 == rip && linkKey1 == key) return link1;
+        // (link0 != null: an unset link's RIP, -1, is a RIP a guest can jump to)
+        if (linkRip0 == rip && linkKey0 == key && link0 != null) {
+            if (!link0.evicted) return link0;
+            link0 = null; // evicted from the cache: it runs no more, so let the collector have it
+            linkRip0 = -1;
+        } else if (linkRip1 == rip && linkKey1 == key && link1 != null) {
+            if (!link1.evicted) return link1;
+            link1 = null;
+            linkRip1 = -1;
+        }
         return null;
+    }
+
+    /**
+     * Called when the cache drops this block: it keeps no instructions, no links and no compiled class
+     * (hidden classes unload once nothing reaches them), and a block linking here stops following the link. Without this
+     * an evicted block stayed reachable through its predecessors' links, with its own links to further
+     * evicted blocks, so the heap and the compiled classes grew past the cache's budget.
+     */
+    void evict() {
+        evicted = true;
+        insns = null;
+        compiled = null;
+        link0 = link1 = null;
+        linkRip0 = linkRip1 = -1;
     }
 
     /** Links {@code next} (starting at {@code rip}, found under {@code key}), replacing the older link. */
     void link(long rip, long key, DecodedBlock next) {
+        if (evicted) return; // it must not keep newer blocks alive
         link1 = link0;
         linkRip1 = linkRip0;
         linkKey1 = linkKey0;
