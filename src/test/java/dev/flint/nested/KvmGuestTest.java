@@ -2,6 +2,7 @@ package dev.flint.nested;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.flint.api.ApiDiffSnapshotGuest;
 import dev.flint.api.ApiGuestBoot;
 import dev.flint.api.ApiMmdsGuest;
 import dev.flint.api.ApiNetworkGuest;
@@ -25,9 +26,10 @@ import org.junit.jupiter.api.io.TempDir;
  * virtio-blk, HTTP both ways over virtio-net on a TAP in a network namespace, and the Firecracker API
  * workflow with a drive and with a network interface (whose metrics must show ioeventfd and irqfd carried
  * the virtio traffic), the metadata service the VMM answers on that interface, a snapshot taken in one VMM process and
- * loaded in another, and the balloon giving guest memory back to the host. vsock is not here yet: it
- * passed on kvm in L1 alone and once in this class, but once failed here with the test client's idle timeout
- * after a "Job failed" warning, cause not found ({@link dev.flint.api.VsockGuest} runs it on either engine). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
+ * loaded in another, a Diff snapshot (KVM's dirty log) merged onto its Full base and loaded, and the balloon
+ * giving guest memory back to the host. vsock is not here yet: it passed on kvm in L1 alone and once in this class, but
+ * once failed here with the test client's idle timeout after a "Job failed" warning, cause not found
+ * ({@link dev.flint.api.VsockGuest} runs it on either engine). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
  * here and {@link NestedKvmTest} runs it inside L1, where nothing may be skipped.
  */
 class KvmGuestTest {
@@ -74,6 +76,11 @@ class KvmGuestTest {
     void aSnapshotOfTwoVcpusLoadedInANewVmmResumesTheGuestWithItsDiskNetworkAndClock(@TempDir Path dir) throws Exception {
         assumeNetNamespaces();
         ApiSnapshotGuest.run("kvm", 2, true, dir);
+    }
+
+    @Test
+    void aDiffSnapshotMergedOntoItsFullBaseRestoresWhatTheGuestWroteAfterTheBase(@TempDir Path dir) throws Exception {
+        ApiDiffSnapshotGuest.run("kvm", dir);
     }
 
     @Test
