@@ -62,10 +62,7 @@ public final class ApiDiffSnapshotGuest {
                 phases.done("Full snapshot");
                 assertEquals(204, client.sendRaw("PATCH", "/vm", "{\"state\": \"Resumed\"}").status());
 
-                // Files in the initramfs live in guest RAM: their pages exist only after the base.
-                flint.type("head -c 524288 /dev/urandom > /dirty-blob; i=0; while [ $i -lt 64 ]; do echo flint-diff-pattern-$i;"
-                        + " i=$((i+1)); done > /dirty-pattern; sync; echo sum-$(md5sum < /dirty-blob | cut -c1-32)-end");
-                blobSum = awaitSum(flint);
+                blobSum = writeFiles(flint);
 
                 phases.done("guest wrote its files");
                 pause(client);
@@ -75,23 +72,9 @@ public final class ApiDiffSnapshotGuest {
             flint.kill();
         }
 
-        long ram = 256L << 20;
-        assertEquals(ram, Files.size(diffMemory), "a Diff's memory file is as long as guest RAM");
-        long baseData = dataBytes(baseMemory), diffData = dataBytes(diffMemory);
-        System.out.printf("diff snapshot: base memory file %d KiB of data, diff %d KiB of data (%d MiB RAM)%n",
-                baseData >> 10, diffData >> 10, ram >> 20);
-        assertTrue(diffData >= 524288 && diffData < baseData,
-                "the diff holds the new pages and less than the base: " + diffData + " vs " + baseData + " bytes");
-        assertTrue(contains(diffMemory, PATTERN_LAST_LINE + "\n"), "the diff holds the page the guest's new file is in");
-        assertFalse(contains(baseMemory, PATTERN_LAST_LINE + "\n"), "the base predates that file");
+        checkMemoryFiles(baseMemory, diffMemory);
         phases.done("memory files checked");
-
-        Path merged = sparseCopy(baseMemory, dir.resolve("merged.mem"));
-        try (FlintProcess rebase = FlintProcess.start("snapshot", "rebase", "--memory-path", merged.toString(),
-                "--diff-path", diffMemory.toString())) {
-            assertEquals(0, rebase.exitCode(STEP), rebase.output());
-            assertTrue(rebase.output().contains("merged " + diffMemory + " onto " + merged), rebase.output());
-        }
+        Path merged = rebaseOntoCopy(baseMemory, diffMemory, dir);
         phases.done("rebased");
 
         Path socket2 = dir.resolve("b.sock");
@@ -103,15 +86,58 @@ public final class ApiDiffSnapshotGuest {
                         + "{\"backend_type\": \"File\", \"backend_path\": \"" + merged + "\"}, \"resume_vm\": true}");
                 assertEquals(204, loaded.status(), loaded.body());
 
-                flint.type("tail -n 1 /dirty-pattern; echo sum-$(md5sum < /dirty-blob | cut -c1-32)-end");
-                assertEquals(blobSum, awaitSum(flint), "the blob written after the base came back byte for byte");
-                assertTrue(flint.output().contains(PATTERN_LAST_LINE + "\r\n") || flint.output().contains(PATTERN_LAST_LINE + "\n"),
-                        flint.output());
+                checkFilesCameBack(flint, blobSum);
                 phases.done("loaded in a new VMM, files checked");
                 flint.type("poweroff -f");
                 assertEquals(0, flint.exitCode(STEP), flint.output());
             }
         }
+    }
+
+    /**
+     * The guest (at its shell, resumed after a Full snapshot) writes a 512 KiB random file and a 64-line
+     * text file into its RAM (the initramfs: their pages exist only after the base); returns the random
+     * file's md5sum as the guest computed it.
+     */
+    static String writeFiles(FlintProcess flint) throws Exception {
+        flint.type("head -c 524288 /dev/urandom > /dirty-blob; i=0; while [ $i -lt 64 ]; do echo flint-diff-pattern-$i;"
+                + " i=$((i+1)); done > /dirty-pattern; sync; echo sum-$(md5sum < /dirty-blob | cut -c1-32)-end");
+        return awaitSum(flint);
+    }
+
+    /**
+     * The Diff's memory file is as long as RAM (256 MiB), holds at least the random file's pages and less
+     * data than the base, and holds the text file's last line, which the base does not.
+     */
+    static void checkMemoryFiles(Path baseMemory, Path diffMemory) throws Exception {
+        long ram = 256L << 20;
+        assertEquals(ram, Files.size(diffMemory), "a Diff's memory file is as long as guest RAM");
+        long baseData = dataBytes(baseMemory), diffData = dataBytes(diffMemory);
+        System.out.printf("diff snapshot: base memory file %d KiB of data, diff %d KiB of data (%d MiB RAM)%n",
+                baseData >> 10, diffData >> 10, ram >> 20);
+        assertTrue(diffData >= 524288 && diffData < baseData,
+                "the diff holds the new pages and less than the base: " + diffData + " vs " + baseData + " bytes");
+        assertTrue(contains(diffMemory, PATTERN_LAST_LINE + "\n"), "the diff holds the page the guest's new file is in");
+        assertFalse(contains(baseMemory, PATTERN_LAST_LINE + "\n"), "the base predates that file");
+    }
+
+    /** {@code flint snapshot rebase} of the Diff onto a copy of the base; returns the merged memory file. */
+    static Path rebaseOntoCopy(Path baseMemory, Path diffMemory, Path dir) throws Exception {
+        Path merged = sparseCopy(baseMemory, dir.resolve("merged.mem"));
+        try (FlintProcess rebase = FlintProcess.start("snapshot", "rebase", "--memory-path", merged.toString(),
+                "--diff-path", diffMemory.toString())) {
+            assertEquals(0, rebase.exitCode(STEP), rebase.output());
+            assertTrue(rebase.output().contains("merged " + diffMemory + " onto " + merged), rebase.output());
+        }
+        return merged;
+    }
+
+    /** In the guest loaded from the Diff: the files written after the base are there, byte for byte. */
+    static void checkFilesCameBack(FlintProcess flint, String blobSum) throws Exception {
+        flint.type("tail -n 1 /dirty-pattern; echo sum-$(md5sum < /dirty-blob | cut -c1-32)-end");
+        assertEquals(blobSum, awaitSum(flint), "the blob written after the base came back byte for byte");
+        assertTrue(flint.output().contains(PATTERN_LAST_LINE + "\r\n") || flint.output().contains(PATTERN_LAST_LINE + "\n"),
+                flint.output());
     }
 
     /** Prints each step's time: the scenario runs in the nested KVM run, whose time is budgeted. */
