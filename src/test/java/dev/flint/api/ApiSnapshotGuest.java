@@ -46,6 +46,17 @@ public final class ApiSnapshotGuest {
      *                the host before the snapshot and again after the restore (needs root and {@code ip netns})
      */
     public static void run(String engine, int cpus, boolean network, Path dir) throws Exception {
+        run(engine, cpus, network, false, dir);
+    }
+
+    /**
+     * As {@link #run(String, int, boolean, Path)}; with {@code diff} the machine tracks dirty pages and, after
+     * the Full snapshot, the guest resumes and writes files into its RAM, a Diff snapshot follows, and what
+     * the new VMM loads is the Diff's state with its memory rebased onto (a copy of) the Full one's
+     * ({@link ApiDiffSnapshotGuest}'s steps): the guest's files must come back too. One boot serves both
+     * kinds of snapshot, for the nested run, where a boot costs a minute.
+     */
+    public static void run(String engine, int cpus, boolean network, boolean diff, Path dir) throws Exception {
         NetNamespace ns = network ? NetNamespace.create() : null;
         try {
             if (ns != null) {
@@ -53,7 +64,7 @@ public final class ApiSnapshotGuest {
                 ns.exec("ip", "addr", "add", "172.16.0.1/24", "dev", TAP);
                 ns.exec("ip", "link", "set", TAP, "up");
             }
-            roundTrip(engine, cpus, ns, dir);
+            roundTrip(engine, cpus, ns, diff, dir);
         } finally {
             if (ns != null) ns.close();
         }
@@ -64,13 +75,15 @@ public final class ApiSnapshotGuest {
         return ns == null ? FlintProcess.start(args) : FlintProcess.startUnder(ns.wrapper(), args);
     }
 
-    private static void roundTrip(String engine, int cpus, NetNamespace ns, Path dir) throws Exception {
+    private static void roundTrip(String engine, int cpus, NetNamespace ns, boolean diff, Path dir) throws Exception {
         GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
         assets.fetch(System.out);
         Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
         Path state = dir.resolve("vm.state");
         Path memory = dir.resolve("vm.mem");
+        Path diffState = dir.resolve("diff.state"), diffMemory = dir.resolve("diff.mem");
         long before;
+        String blobSum = null;
 
         Path socket = dir.resolve("a.sock");
         try (FlintProcess flint = vmm(ns, socket, engine)) {
@@ -78,8 +91,9 @@ public final class ApiSnapshotGuest {
             try (UnixSocketClient client = new UnixSocketClient(socket)) {
                 client.awaitAnswering(STEP);
                 ApiGuestBoot.putDefaultGuest(client, assets);
-                assertEquals(204, client.send("PUT", "/machine-config",
-                        new MachineConfiguration().vcpuCount(cpus).memSizeMib(256)).status());
+                MachineConfiguration machine = new MachineConfiguration().vcpuCount(cpus).memSizeMib(256);
+                if (diff) machine.trackDirtyPages(true);
+                assertEquals(204, client.send("PUT", "/machine-config", machine).status());
                 assertEquals(204, client.sendRaw("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \""
                         + disk + "\", \"is_root_device\": false, \"is_read_only\": false}").status());
                 if (ns != null) {
@@ -106,10 +120,23 @@ public final class ApiSnapshotGuest {
                 var created = client.sendRaw("PUT", "/snapshot/create", "{\"snapshot_type\": \"Full\", \"snapshot_path\": \""
                         + state + "\", \"mem_file_path\": \"" + memory + "\"}");
                 assertEquals(204, created.status(), created.body());
+                if (diff) {
+                    assertEquals(204, client.sendRaw("PATCH", "/vm", "{\"state\": \"Resumed\"}").status());
+                    blobSum = ApiDiffSnapshotGuest.writeFiles(flint);
+                    assertEquals(204, client.sendRaw("PATCH", "/vm", "{\"state\": \"Paused\"}").status());
+                    var diffCreated = client.sendRaw("PUT", "/snapshot/create", "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \""
+                            + diffState + "\", \"mem_file_path\": \"" + diffMemory + "\"}");
+                    assertEquals(204, diffCreated.status(), diffCreated.body());
+                }
             }
             flint.kill();
         }
         assertEquals(256L << 20, Files.size(memory), "the memory file holds all of guest RAM");
+        if (diff) {
+            ApiDiffSnapshotGuest.checkMemoryFiles(memory, diffMemory);
+            memory = ApiDiffSnapshotGuest.rebaseOntoCopy(memory, diffMemory, dir);
+            state = diffState;
+        }
         String memoryDigest = sha256(memory);
         assertTrue(new String(Files.readAllBytes(disk), 0, 15, StandardCharsets.US_ASCII).equals("before-snapshot"));
 
@@ -125,6 +152,7 @@ public final class ApiSnapshotGuest {
 
                 flint.type("echo restored-$((6*7))");
                 flint.await("restored-42", STEP);
+                if (diff) ApiDiffSnapshotGuest.checkFilesCameBack(flint, blobSum);
                 // Every vCPU still online, and busy ones answer (a lost AP would leave CPU 0 waiting on its IPIs).
                 flint.type("echo online-$(cat /sys/devices/system/cpu/online)-end; for c in $(seq 0 " + (cpus - 1)
                         + "); do taskset -c $c sh -c \"echo ran-on-$c\"; done; echo loop-$((1+1))-done");

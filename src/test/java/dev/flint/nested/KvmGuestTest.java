@@ -6,6 +6,7 @@ import dev.flint.api.ApiGuestBoot;
 import dev.flint.api.ApiMmdsGuest;
 import dev.flint.api.ApiNetworkGuest;
 import dev.flint.api.BalloonGuest;
+import dev.flint.api.VsockGuest;
 import dev.flint.api.ApiSnapshotGuest;
 import dev.flint.boot.GuestNetChecks;
 import dev.flint.boot.GuestNvmeChecks;
@@ -24,10 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
  * attached at run time, a root file system image on
  * virtio-blk, HTTP both ways over virtio-net on a TAP in a network namespace, and the Firecracker API
  * workflow with a drive and with a network interface (whose metrics must show ioeventfd and irqfd carried
- * the virtio traffic), the metadata service the VMM answers on that interface, a snapshot taken in one VMM process and
- * loaded in another, and the balloon giving guest memory back to the host. vsock is not here yet: it
- * passed on kvm in L1 alone and once in this class, but once failed here with the test client's idle timeout
- * after a "Job failed" warning, cause not found ({@link dev.flint.api.VsockGuest} runs it on either engine). Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
+ * the virtio traffic), the metadata service the VMM answers on that interface, Full and Diff snapshots (KVM's dirty
+ * log) taken in one VMM process and loaded in another, the balloon giving
+ * guest memory back to the host, and vsock streams both ways, many at once. Needs a KVM that runs stock kernels, so on this project's PVM hosts it is skipped
  * here and {@link NestedKvmTest} runs it inside L1, where nothing may be skipped.
  */
 class KvmGuestTest {
@@ -70,15 +70,25 @@ class KvmGuestTest {
         ApiNetworkGuest.run("kvm", dir);
     }
 
+    /**
+     * Full and Diff snapshots in one boot (a boot in L1 costs a minute): the Full one, then the guest writes
+     * files into its RAM, then a Diff (KVM's dirty log); the Diff rebased onto the Full memory is loaded.
+     */
     @Test
-    void aSnapshotOfTwoVcpusLoadedInANewVmmResumesTheGuestWithItsDiskNetworkAndClock(@TempDir Path dir) throws Exception {
+    void fullAndDiffSnapshotsOfTwoVcpusLoadedInANewVmmResumeTheGuestWithItsFilesDiskNetworkAndClock(@TempDir Path dir)
+            throws Exception {
         assumeNetNamespaces();
-        ApiSnapshotGuest.run("kvm", 2, true, dir);
+        ApiSnapshotGuest.run("kvm", 2, true, true, dir);
     }
 
     @Test
     void theBalloonReturnsGuestMemoryToTheHostAndGivesItBack(@TempDir Path dir) throws Exception {
         BalloonGuest.run("kvm", dir);
+    }
+
+    @Test
+    void vsockStreamsBothWaysManyAtOnce(@TempDir Path dir) throws Exception {
+        VsockGuest.run("kvm", dir);
     }
 
     private static void assumeNetNamespaces() {

@@ -35,6 +35,7 @@ final class KvmApi {
     // VM fd
     static final long CREATE_VCPU = io(0x41);
     static final long SET_USER_MEMORY_REGION = iow(0x46, 32);
+    static final long GET_DIRTY_LOG = iow(0x42, Layouts.DIRTY_LOG_SIZE);
     static final long SET_TSS_ADDR = io(0x47);
     static final long SET_IDENTITY_MAP_ADDR = iow(0x48, 8);
     static final long CREATE_IRQCHIP = io(0x60);

@@ -43,6 +43,12 @@ final class KvmVm implements VirtualMachine {
     /** ioeventfd and irqfd for devices, or null when this KVM lacks one of the capabilities they need. */
     private final KvmFastPaths fastPaths;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
+    /**
+     * The machine's dirty page log when tracking was on at creation (the slots then log the vCPUs' writes
+     * too), with KVM's log that {@link #collectDirtyPages} merges into it; both null otherwise.
+     */
+    private final dev.flint.machine.DirtyPages machineLog;
+    private final KvmDirtyLog kvmLog;
     private final VcpuControl control;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean firstRunLogged = new AtomicBoolean();
@@ -61,7 +67,9 @@ final class KvmVm implements VirtualMachine {
             createPit();
             this.interrupts = new KvmInterrupts(vm);
             this.fastPaths = createFastPaths();
-            addMemory(setup.memory());
+            this.machineLog = setup.memory().dirtyPages();
+            addMemory(setup.memory(), machineLog != null);
+            this.kvmLog = machineLog == null ? null : new KvmDirtyLog(vm, KvmDirtyLog.slotsOf(setup.memory()));
             long runSize = kvm.ioctl(KvmApi.GET_VCPU_MMAP_SIZE, 0);
             CpuidTable cpuid = CpuidTable.supported(kvm);
             for (int i = 0; i < setup.cpus(); i++) {
@@ -91,7 +99,8 @@ final class KvmVm implements VirtualMachine {
         }
     }
 
-    private void addMemory(GuestMemory memory) {
+    /** One slot per region, numbered as {@link KvmDirtyLog#slotsOf} expects; {@code logDirty}: KVM logs written pages. */
+    private void addMemory(GuestMemory memory, boolean logDirty) {
         MemorySegment ram = memory.segment();
         if (!ram.isNative() || (ram.address() & 0xFFF) != 0) {
             throw new EngineException("KVM needs page-aligned native guest memory");
@@ -101,7 +110,7 @@ final class KvmVm implements VirtualMachine {
             for (GuestMemory.Region r : memory.regions()) {
                 MemorySegment region = arena.allocate(Layouts.MEMORY_REGION_SIZE, 8);
                 region.set(JAVA_INT, 0, slot++);
-                region.set(JAVA_INT, 4, 0);
+                region.set(JAVA_INT, Layouts.MEMORY_REGION_FLAGS, logDirty ? Layouts.MEM_LOG_DIRTY_PAGES : 0);
                 region.set(JAVA_LONG, 8, r.guestPhys());
                 region.set(JAVA_LONG, 16, r.size());
                 region.set(JAVA_LONG, 24, ram.address() + r.hostOffset());
@@ -214,6 +223,27 @@ final class KvmVm implements VirtualMachine {
             }
         }
         LOG.info(() -> "restored " + vcpus.size() + " vCPU(s) from the snapshot" + (paused ? ", paused" : ""));
+    }
+
+    /**
+     * Merges the pages the vCPUs wrote since the last call (KVM_GET_DIRTY_LOG, which starts KVM's next
+     * interval) into the machine's log, which already holds the devices' writes. Only while paused, and only
+     * on a machine built with tracking on: otherwise KVM never logged and a Diff would silently lack pages.
+     */
+    @Override
+    public synchronized void collectDirtyPages(dev.flint.machine.DirtyPages pages) {
+        if (closed || !started.get() || !control.allParked()) {
+            throw new SnapshotException("the microVM must be paused to take a snapshot");
+        }
+        if (pages == null || pages != machineLog) {
+            throw new SnapshotException("dirty page tracking was not on when this microVM was built (track_dirty_pages)");
+        }
+        try {
+            int n = kvmLog.collectInto(pages);
+            LOG.fine(() -> "KVM's dirty log: " + n + " pages written by the vCPUs");
+        } catch (ErrnoException e) {
+            throw new SnapshotException("KVM could not read its dirty page log: " + e.getMessage(), e);
+        }
     }
 
     private void beforeRun(int vcpu) {

@@ -49,6 +49,12 @@ final class Layouts {
 
     // struct kvm_userspace_memory_region { u32 slot, flags; u64 guest_phys_addr, memory_size, userspace_addr; }
     static final int MEMORY_REGION_SIZE = 32;
+    static final int MEMORY_REGION_FLAGS = 4;
+    static final int MEM_LOG_DIRTY_PAGES = 1;
+
+    // struct kvm_dirty_log { u32 slot, padding1; union { void *dirty_bitmap; u64 padding2; }; }
+    static final int DIRTY_LOG_SIZE = 16;
+    static final int DIRTY_LOG_SLOT = 0, DIRTY_LOG_BITMAP = 8;
 
     // struct kvm_msi { u32 address_lo, address_hi, data, flags; u8 pad[16]; }
     static final int MSI_SIZE = 32;

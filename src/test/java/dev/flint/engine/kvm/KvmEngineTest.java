@@ -1,6 +1,8 @@
 package dev.flint.engine.kvm;
 
 import dev.flint.engine.Engine;
+import dev.flint.machine.DirtyPages;
+import dev.flint.machine.state.SnapshotException;
 import dev.flint.machine.InterruptRoutes;
 import dev.flint.machine.NotifyFastPath;
 import dev.flint.sys.EventFd;
@@ -157,6 +159,50 @@ class KvmEngineTest {
 
     private static void waitUntilChanges(TinyGuest g, long gpa) {
         Await.untilChanges("the guest changes memory at 0x" + Long.toHexString(gpa), Await.DEFAULT, () -> g.memory.readShort(gpa));
+    }
+
+    /**
+     * Diff snapshots on kvm: with tracking on, the pages the vCPU wrote (KVM_GET_DIRTY_LOG) join those
+     * written through GuestMemory (the loader, a device) in the machine's log; each collection starts KVM's
+     * next interval, and a page written again after it is logged again (KVM write-protects it anew).
+     */
+    @Test
+    void theDirtyLogHoldsWhatTheVcpuAndTheDevicesWroteAndStartsAnewEachTime() throws Exception {
+        try (TinyGuest g = new TinyGuest(0x10000, 1, true)) {
+            DirtyPages log = g.memory.dirtyPages();
+            var port = g.portDevice(0);
+            // xor ax,ax; mov ds,ax; mov byte [0x3000],1; mov byte [0x5000],2; mov dx,0x500; out dx,al;
+            // wait: cmp byte [0x2000],0; je wait; mov byte [0x3000],3; mov byte [0x7000],4; out dx,al; cli; hlt
+            g.startRealMode("31C0 8ED8 C606003001 C606005002 BA0005 EE 803E002000 74F9 C606003003 C606007004 EE FA F4");
+            port.next();
+            var running = assertThrows(SnapshotException.class, () -> g.vm.collectDirtyPages(log));
+            assertEquals("the microVM must be paused to take a snapshot", running.getMessage());
+            g.vm.pause();
+            g.vm.collectDirtyPages(log);
+            assertEquals(List.of(1, 3, 5), dirty(log), "the code the loader wrote (page 1) and the vCPU's two stores");
+
+            log.clear();
+            g.vm.collectDirtyPages(log);
+            assertEquals(List.of(), dirty(log), "KVM's log was cleared by the first collection");
+            g.memory.writeByte(0x2000, (byte) 1); // a device's write, which lets the guest go on
+            g.vm.resume();
+            port.next();
+            g.vm.pause();
+            g.vm.collectDirtyPages(log);
+            assertEquals(List.of(2, 3, 7), dirty(log), "the device's page, a page written again, a new one");
+        }
+        try (TinyGuest g = new TinyGuest(0x10000, 1, false)) {
+            var port = g.portDevice(0);
+            g.startRealMode("BA0005 EE FA F4");
+            port.next();
+            g.vm.pause();
+            var off = assertThrows(SnapshotException.class, () -> g.vm.collectDirtyPages(g.memory.trackDirtyPages()));
+            assertEquals("dirty page tracking was not on when this microVM was built (track_dirty_pages)", off.getMessage());
+        }
+    }
+
+    private static List<Integer> dirty(DirtyPages log) {
+        return java.util.stream.IntStream.range(0, log.pages()).filter(log::isDirty).boxed().toList();
     }
 
     @Test

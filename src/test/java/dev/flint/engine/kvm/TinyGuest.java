@@ -32,7 +32,13 @@ final class TinyGuest implements AutoCloseable {
     final KvmVm vm;
 
     TinyGuest(long ramBytes, int cpus) {
+        this(ramBytes, cpus, false);
+    }
+
+    /** With {@code trackDirtyPages}, the machine logs written pages from creation on (Diff snapshots). */
+    TinyGuest(long ramBytes, int cpus, boolean trackDirtyPages) {
         memory = GuestMemory.allocate(ramBytes);
+        if (trackDirtyPages) memory.trackDirtyPages();
         vm = new KvmEngine(true).createVm(new VmSetup(memory, portIo, mmio, cpus, stopped::complete));
     }
 
