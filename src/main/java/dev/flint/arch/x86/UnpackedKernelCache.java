@@ -75,7 +75,7 @@ public final class UnpackedKernelCache {
             Files.createDirectories(dir);
             partial = Files.createTempFile(dir, "unpacking-", ".tmp");
         } catch (IOException e) {
-            LOG.log(Level.FINE, "unpacked kernel not cached in " + dir, e);
+            log().log(Level.FINE, "unpacked kernel not cached in " + dir, e);
             return Optional.empty();
         }
         try {
