@@ -29,12 +29,13 @@ import java.util.logging.Logger;
  * takes off the guest's ring is copied, as descriptors only, into a shadow ring in a small shared
  * memory file the back end maps next to guest RAM (also shared, a memfd). The back end moves the data
  * straight between its disk and guest RAM, puts the chain on the shadow used ring and signals; the
- * transport then completes it to the guest. (QEMU's "shadow virtqueue" for vDPA is the same idea.) One
- * request is in flight at a time.
+ * transport then completes it to the guest. (QEMU's "shadow virtqueue" for vDPA is the same idea.) A
+ * whole batch (what one notification of the guest published) goes to the back end with one kick, so it
+ * may serve those requests at once; they come back to the guest in the order the back end finishes them.
  *
  * <p>The back end may die at any moment: its socket hanging up while a request waits, or any protocol
- * error, marks the disk broken with one logged line. That request and every later one complete with
- * an I/O error status; the guest and the VM go on.
+ * error, marks the disk broken with one logged line. The requests in flight and every later one complete
+ * with an I/O error status; the guest and the VM go on.
  */
 public final class VhostUserBlockFrontEnd implements VirtioDevice {
     private static final Logger LOG = Logger.getLogger(VhostUserBlockFrontEnd.class.getName());
@@ -63,7 +64,15 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
     private final Epoll epoll = new Epoll(4);
     private volatile boolean broken;
     private boolean running;
-    private int availIdx;
+    private int availIdx, lastUsed;
+    // The shadow ring's bookkeeping (I/O thread only): its free descriptors, how the chains in flight are
+    // linked, and per chain (by its first descriptor) the guest's head, writable bytes and status byte.
+    private final int[] free = new int[QUEUE_SIZE], chainNext = new int[QUEUE_SIZE], guestHead = new int[QUEUE_SIZE];
+    private final long[] writable = new long[QUEUE_SIZE], statusAddress = new long[QUEUE_SIZE];
+    private int freeCount, inFlight;
+    /** Chains the back end finished that the transport has not been given yet. */
+    private final int[] doneHead = new int[QUEUE_SIZE], doneWritten = new int[QUEUE_SIZE];
+    private int doneCount;
 
     private VhostUserBlockFrontEnd(Path socketPath, GuestMemory memory, boolean readOnly, FrontEndConnection connection) {
         this.socketPath = socketPath;
@@ -90,6 +99,7 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
         this.backendFeatures = features;
         epoll.add(call.fd(), EnumSet.of(Epoll.Interest.READABLE), TOKEN_CALL);
         epoll.add(connection.socket().fd(), EnumSet.of(Epoll.Interest.READABLE), TOKEN_SOCKET);
+        resetBookkeeping();
     }
 
     /**
@@ -135,6 +145,8 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
             long ring = shadow.segment().address();
             shadow.segment().fill((byte) 0);
             availIdx = 0;
+            lastUsed = 0;
+            resetBookkeeping();
             long agreed = (features & backendFeatures & ~VirtioSpec.F_INDIRECT_DESC) | VirtioSpec.F_VERSION_1
                     | VhostUserMessage.F_PROTOCOL_FEATURES;
             connection.send(new VhostUserMessage.SetFeatures(agreed));
@@ -163,6 +175,16 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
         }
     }
 
+    /** Every shadow descriptor free, nothing in flight. */
+    private void resetBookkeeping() {
+        for (int i = 0; i < QUEUE_SIZE; i++) {
+            free[i] = QUEUE_SIZE - 1 - i;
+            guestHead[i] = -1;
+        }
+        freeCount = QUEUE_SIZE;
+        inFlight = 0;
+    }
+
     /** The eventfd's number as a descriptor to send; never closed through this view (the EventFd owns it). */
     private static FileDescriptor fdOf(EventFd e) {
         return new FileDescriptor(e.fd());
@@ -185,29 +207,70 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
         running = false;
     }
 
+    /**
+     * Puts the chain on the shadow ring (its descriptors only) and leaves it there: the back end gets the
+     * whole batch with one kick in {@link #finishBatch}, so it may work on all of them at once. A request
+     * that cannot go to the back end (it is lost, or the disk is read-only for the guest) fails at once.
+     */
     @Override
     public int handle(int queue, DescriptorChain chain) {
         List<Buffer> buffers = chain.buffers();
         if (broken || !running || (readOnly && writes(chain))) return failed(chain);
+        if (buffers.isEmpty() || buffers.size() > QUEUE_SIZE) return failed(chain);
+        if (buffers.size() > freeCount) {
+            awaitAll(); // the shadow ring's descriptors are all taken by this batch: let the back end finish those
+            if (broken) return failed(chain);
+        }
         MemorySegment ring = shadow.segment();
+        int head = -1, previous = -1;
         for (int i = 0; i < buffers.size(); i++) {
             Buffer b = buffers.get(i);
-            long d = DESC + 16L * i;
+            int index = free[--freeCount];
+            if (head < 0) head = index;
+            else ring.set(SHORT, DESC + 16L * previous + 14, (short) index);
+            long d = DESC + 16L * index;
             ring.set(LONG, d, b.address());
             ring.set(INT, d + 8, (int) b.length());
             ring.set(SHORT, d + 12, (short) ((b.writable() ? F_WRITE : 0) | (i + 1 < buffers.size() ? F_NEXT : 0)));
-            ring.set(SHORT, d + 14, (short) (i + 1));
+            ring.set(SHORT, d + 14, (short) 0);
+            chainNext[index] = -1;
+            if (previous >= 0) chainNext[previous] = index;
+            previous = index;
         }
-        ring.set(SHORT, AVAIL + 4 + 2L * (availIdx & (QUEUE_SIZE - 1)), (short) 0);
+        guestHead[head] = chain.head();
+        writable[head] = DescriptorChain.totalLength(chain.writable());
+        statusAddress[head] = statusByte(chain);
+        inFlight++;
+        ring.set(SHORT, AVAIL + 4 + 2L * (availIdx & (QUEUE_SIZE - 1)), (short) head);
         availIdx = (availIdx + 1) & 0xFFFF;
-        VarHandle.releaseFence();
+        VarHandle.releaseFence(); // the descriptors and the ring entry before the index that publishes them
         ring.set(SHORT, AVAIL + 2, (short) availIdx);
-        VarHandle.fullFence();
+        return DEFERRED;
+    }
+
+    /**
+     * Kicks the back end once for everything this batch put on the shadow ring and returns each chain to
+     * the guest as the back end finishes it (in the order it finishes them). Returns with nothing in flight.
+     */
+    @Override
+    public void finishBatch(int queue, Used used) {
+        if (inFlight > 0) awaitAll();
+        for (int i = 0; i < doneCount; i++) used.used(doneHead[i], doneWritten[i]);
+        doneCount = 0;
+    }
+
+    /**
+     * Kicks the back end and collects its completions until none is in flight. If the back end is lost on
+     * the way, what it had not finished fails with an I/O error.
+     */
+    private void awaitAll() {
+        MemorySegment ring = shadow.segment();
+        VarHandle.fullFence(); // the published index before the kick the back end wakes on
         try {
             kick.signal();
             while (true) {
-                VarHandle.acquireFence();
-                if ((ring.get(SHORT, USED + 2) & 0xFFFF) == availIdx) break;
+                collectUsed(ring);
+                if (inFlight == 0) return;
                 for (Epoll.Ready r : epoll.await(-1)) {
                     if (r.token() == TOKEN_CALL) call.drain();
                     else if (r.token() == TOKEN_SOCKET) throw new VhostUserException("the back end at " + socketPath + " hung up");
@@ -215,11 +278,55 @@ public final class VhostUserBlockFrontEnd implements VirtioDevice {
             }
         } catch (VhostUserException | ErrnoException e) {
             fail(e.getMessage());
-            return failed(chain);
+            failInFlight();
         }
-        VarHandle.acquireFence();
-        long written = ring.get(INT, USED + 4 + 8L * ((availIdx - 1) & (QUEUE_SIZE - 1)) + 4) & 0xFFFF_FFFFL;
-        return (int) Math.min(written, Math.min(DescriptorChain.totalLength(chain.writable()), Integer.MAX_VALUE));
+    }
+
+    /** Takes every entry the back end added to the shadow used ring since the last look. */
+    private void collectUsed(MemorySegment ring) {
+        int usedIdx = ring.get(SHORT, USED + 2) & 0xFFFF;
+        VarHandle.acquireFence(); // the entries (and the data the back end wrote into guest RAM) after the index
+        while (lastUsed != usedIdx) {
+            long e = USED + 4 + 8L * (lastUsed & (QUEUE_SIZE - 1));
+            int id = ring.get(INT, e), len = ring.get(INT, e + 4);
+            lastUsed = (lastUsed + 1) & 0xFFFF;
+            if (id < 0 || id >= QUEUE_SIZE || guestHead[id] < 0) {
+                throw new VhostUserException("the back end at " + socketPath + " returned descriptor " + id + ", which is not in flight");
+            }
+            complete(id, (int) Math.min(len & 0xFFFF_FFFFL, Math.min(writable[id], Integer.MAX_VALUE)));
+        }
+    }
+
+    /** The shadow chain at {@code id} is done: its descriptors are free again and its guest chain waits to be returned. */
+    private void complete(int id, int written) {
+        doneHead[doneCount] = guestHead[id];
+        doneWritten[doneCount++] = written;
+        guestHead[id] = -1;
+        inFlight--;
+        for (int d = id; d >= 0; d = chainNext[d]) free[freeCount++] = d;
+    }
+
+    /** The back end is gone: every chain still in flight gets an I/O error status. */
+    private void failInFlight() {
+        for (int id = 0; id < QUEUE_SIZE && inFlight > 0; id++) {
+            if (guestHead[id] < 0) continue;
+            int written = 0;
+            if (statusAddress[id] >= 0) {
+                try {
+                    memory.writeByte(statusAddress[id], (byte) S_IOERR);
+                    written = 1;
+                } catch (GuestMemoryException e) {
+                    // the status byte is not RAM: the driver gets the used entry only
+                }
+            }
+            complete(id, written);
+        }
+    }
+
+    /** The guest address of the chain's status byte (its last device-writable byte), or -1 if it has none. */
+    private static long statusByte(DescriptorChain chain) {
+        long length = DescriptorChain.totalLength(chain.writable());
+        return length == 0 ? -1 : DescriptorChain.range(chain.writable(), length - 1, 1).getFirst().address();
     }
 
     /** Whether a request would change the disk (anything but read, flush and GET_ID). */

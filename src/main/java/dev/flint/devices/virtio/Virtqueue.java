@@ -156,7 +156,10 @@ public final class Virtqueue {
                 if (!indirectAllowed) throw new VirtqueueException("indirect descriptor without the feature");
                 if (indirect) throw new VirtqueueException("nested indirect descriptor");
                 if ((flags & F_NEXT) != 0) throw new VirtqueueException("indirect descriptor with NEXT");
-                if (length == 0 || length % DESCRIPTOR_SIZE != 0 || length / DESCRIPTOR_SIZE > size) {
+                // The bound is the device's largest queue, not this ring's size: a driver sizes its chains
+                // by the device's seg_max, so Linux on a 128-entry ring (QEMU's vhost-user-blk default)
+                // sends 256-entry tables. The walk stays bounded either way.
+                if (length == 0 || length % DESCRIPTOR_SIZE != 0 || length / DESCRIPTOR_SIZE > Math.max(size, maxSize)) {
                     throw new VirtqueueException("indirect table of " + length + " bytes");
                 }
                 indirect = true;
