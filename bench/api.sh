@@ -3,7 +3,7 @@
 #   ready — `bin/flint vmm --api-sock` from process start until GET / answers 200 (what an orchestrator
 #           waits for before its first request; measured only here, the tests just check that it answers);
 #           target <= 250 ms; with the VMM's CPU time to then, and its main thread's;
-#   rss   — that VMM's resident memory 6 s after it answered, before any guest exists (so none of it is guest
+#   rss   — that VMM's resident memory 11 s after it answered, before any guest exists (so none of it is guest
 #           RAM): what a host pays per idle microVM process; target <= 64 MiB. "private" is its anonymous part:
 #           the rest are file pages (libjvm.so, the AOT cache) that every VMM on the host shares;
 #   help  — `bin/flint --help` from start to exit; target <= 150 ms;
@@ -66,8 +66,10 @@ for i in $(seq "$runs"); do
     main_ms=$(main_ms_of "$pid")
     echo "${main_ms:-0}" >> "$work/ready-main.txt"
     # bin/flint execs the JVM, so $pid is the VMM itself. Idle means the JIT has finished with start-up and
-    # its arenas were trimmed (bin/flint trims every 5 s): sampled 6 s after the first answer.
-    api GET /version >/dev/null; sleep 6
+    # its arenas were trimmed (bin/flint trims every 5 s): sampled 11 s after the first answer, after the second
+    # trim. At the first one (5 s) a loaded host's C2 compiler often still holds ~4 MiB of arenas, which made a
+    # sample at 6 s bimodal (67 or 71 MiB) where every sample at 11 s was the same (docs/startup.md).
+    api GET /version >/dev/null; sleep 11
     rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
     anon_kib=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status")
     echo "$rss_kib" >> "$work/rss.txt"
