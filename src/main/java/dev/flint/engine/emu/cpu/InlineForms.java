@@ -39,8 +39,8 @@ final class InlineForms {
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
     private static final ClassDesc ALU_CLASS = ClassDesc.of(Alu.class.getName());
     private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
-    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
-    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_int, CD_long);
+    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long);
+    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long);
     private static final MethodTypeDesc SEGMENT_BASE = MethodTypeDesc.of(CD_long, CD_int);
     private static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final ClassDesc LONGS = CD_long.arrayType();
@@ -197,13 +197,12 @@ final class InlineForms {
             case FastPath.MOVZX_LOAD -> store(d.dst, z, () -> read(d, d.fastOp));
             case FastPath.MOVSXD_LOAD -> store(d.dst, 8, () -> { read(d, 4); code.l2i().i2l(); });
             case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
-                // mmu.write(address, z, value)
+                // mmu.writeZ(address, value): the fixed-size form, small enough for C2 to inline
                 code.aload(MMU);
                 address(d);
-                code.loadConstant(z);
                 if (d.fast == FastPath.MOV_STORE) load(d.src, z);
                 else code.loadConstant(d.imm);
-                code.invokevirtual(MMU_CLASS, "write", WRITE);
+                code.invokevirtual(MMU_CLASS, "write" + z, WRITE);
             }
             case FastPath.NEG -> neg(d, flagsDead);
             case FastPath.SHIFT_RI -> shift(d, flagsDead);
@@ -253,11 +252,11 @@ final class InlineForms {
         if (op != 7 && !test) store(d.dst, z, () -> code.lload(RES));
     }
 
-    /** Pushes mmu.read(address, size). */
+    /** Pushes mmu.readN(address) for size N: the fixed-size form, small enough for C2 to inline. */
     private void read(DecodedInsn d, int size) {
         code.aload(MMU);
         address(d);
-        code.loadConstant(size).invokevirtual(MMU_CLASS, "read", READ);
+        code.invokevirtual(MMU_CLASS, "read" + size, READ);
     }
 
     /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
