@@ -77,6 +77,7 @@ final class InlineForms {
             if (d.base >= 0) used[d.base] = true;
             if (d.index >= 0) used[d.index] = true;
         }
+        if (d.fast == FastPath.PUSH || d.fast == FastPath.POP) used[CpuState.RSP] = true;
         used[d.dst] = true;
         used[d.src] = true;
     }
@@ -137,7 +138,8 @@ final class InlineForms {
             case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
                  FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
                  FastPath.INCDEC, FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.MOVZX_LOAD,
-                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NOT, FastPath.BSWAP -> true;
+                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NOT, FastPath.BSWAP,
+                 FastPath.PUSH, FastPath.POP -> true;
             case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD -> d.fastOp != 2 && d.fastOp != 3; // not ADC/SBB
             case FastPath.SHIFT_RI -> true;
             default -> false;
@@ -204,6 +206,8 @@ final class InlineForms {
                 else code.loadConstant(d.imm);
                 code.invokevirtual(MMU_CLASS, "write" + z, WRITE);
             }
+            case FastPath.PUSH -> push(d);
+            case FastPath.POP -> pop(d);
             case FastPath.NEG -> neg(d, flagsDead);
             case FastPath.SHIFT_RI -> shift(d, flagsDead);
             case FastPath.IMUL_RR -> imul(d, flagsDead);
@@ -264,6 +268,32 @@ final class InlineForms {
         effectiveAddress(d);
         if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
         code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
+    }
+
+    /**
+     * PUSH r64 (Stack#push64): the store at RSP - 8 (#SS if not canonical), then RSP moves, so a faulting
+     * store leaves RSP as it was; PUSH RSP stores the old value. Inlined rather than called because a call
+     * stores every written register back to the array and reloads them all after it, and kernel code
+     * pushes and pops in runs.
+     */
+    private void push(DecodedInsn d) {
+        int sp = GPR + 2 * CpuState.RSP;
+        code.lload(sp).loadConstant(8L).lsub().lstore(A);
+        code.aload(MMU).lload(A).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL);
+        load(d.src, 8);
+        code.invokevirtual(MMU_CLASS, "write8", WRITE);
+        code.lload(A).lstore(sp);
+        dirty[CpuState.RSP] = true;
+    }
+
+    /** POP r64 (Stack#pop64): the load at RSP, then RSP + 8, then the register, so POP RSP gets the value. */
+    private void pop(DecodedInsn d) {
+        int sp = GPR + 2 * CpuState.RSP;
+        code.aload(MMU).lload(sp).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL)
+                .invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
+        code.lload(sp).loadConstant(8L).ladd().lstore(sp);
+        dirty[CpuState.RSP] = true;
+        store(d.dst, 8, () -> code.lload(A));
     }
 
     /** NEG: 0 - value, flagged as that subtraction. */

@@ -292,4 +292,34 @@ class DecodedBlockTest {
         }
         assertTrue(compiled > 1_000 * pairs.length, "ran compiled: " + compiled);
     }
+    @Test
+    void inlinedPushAndPopKeepTheStackPointerRulesInCompiledBlocks() {
+        // push rbx; push rsp; pop rdx; lea rdx, [rdx+8]; push rdx; pop rsp; push rbx; pop rdi: PUSH RSP stores
+        // the old RSP, POP RSP ends with the popped value (not the incremented RSP). Compiled blocks do
+        // PUSH and POP as inlined bytecode on RSP held in a JVM local; replays(true) compares them with the
+        // interpreter.
+        long[] gpr = new long[16];
+        gpr[3] = 0x1122_3344_5566_7788L;
+        gpr[4] = EmuTestRig.STACK_TOP;
+        EmuTestRig.Result r = new EmuTestRig().replays(true).run(HexFormat.of().parseHex("53545a488d5208525c535f"),
+                EmuTestRig.State.of(gpr, 2), new byte[EmuTestRig.DATA_SIZE], 0, 1_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        // POP RSP leaves RSP = STACK_TOP (the value pushed), and the last push/pop pair returns to it; had it
+        // kept the incremented RSP instead, RSP would end 8 lower.
+        assertEquals(EmuTestRig.STACK_TOP, r.state().gpr()[4], "POP RSP loads the value pushed");
+        assertEquals(gpr[3], r.state().gpr()[7]);
+
+        // L: mov rsp, rax; push rbx; add rax, rcx; jmp L. The first pass pushes; the second, from the block
+        // compiled by then, pushes at a non-canonical RSP - 8: #SS, with RSP as the MOV left it.
+        long bad = 0x8000_0000_0000_0000L;
+        gpr[0] = EmuTestRig.STACK_TOP;
+        gpr[1] = bad - EmuTestRig.STACK_TOP;
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        r = rig.run(HexFormat.of().parseHex("4889c4534801c8ebf7"), EmuTestRig.State.of(gpr, 2),
+                new byte[EmuTestRig.DATA_SIZE], 0, 1_000);
+        assertEquals(EmuTestRig.Stop.FAULT, r.stop());
+        assertEquals(GuestFault.SS, r.faultVector());
+        assertEquals(bad, r.state().gpr()[4], "RSP unchanged by the faulting push");
+        assertTrue(rig.statistics().blocksCompiled() >= 1, "the loop block (with its push) was compiled");
+    }
 }
