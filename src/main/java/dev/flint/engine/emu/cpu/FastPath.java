@@ -93,10 +93,10 @@ final class FastPath {
             case JCC -> { if (flags.cond(d.fastOp)) next = d.imm; }
             case JMP -> next = d.imm;
             case CALL -> {
-                stack.push(8, d.endIp);
+                stack.push64(d.endIp);
                 next = d.imm;
             }
-            case RET -> next = stack.pop(8);
+            case RET -> next = stack.pop64();
             default -> throw new IllegalStateException("fast form " + d.fast);
         }
         s.rip = next;
@@ -280,11 +280,11 @@ final class FastPath {
     }
 
     void push(DecodedInsn d) {
-        stack.push(8, r[d.src]);
+        stack.push64(r[d.src]);
     }
 
     void pop(DecodedInsn d) {
-        r[d.dst] = stack.pop(8);
+        r[d.dst] = stack.pop64();
     }
 
     void not(DecodedInsn d) {

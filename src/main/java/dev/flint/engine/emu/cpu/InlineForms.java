@@ -39,8 +39,8 @@ final class InlineForms {
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
     private static final ClassDesc ALU_CLASS = ClassDesc.of(Alu.class.getName());
     private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
-    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
-    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_int, CD_long);
+    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long);
+    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long);
     private static final MethodTypeDesc SEGMENT_BASE = MethodTypeDesc.of(CD_long, CD_int);
     private static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final ClassDesc LONGS = CD_long.arrayType();
@@ -77,6 +77,7 @@ final class InlineForms {
             if (d.base >= 0) used[d.base] = true;
             if (d.index >= 0) used[d.index] = true;
         }
+        if (d.fast == FastPath.PUSH || d.fast == FastPath.POP) used[CpuState.RSP] = true;
         used[d.dst] = true;
         used[d.src] = true;
     }
@@ -137,7 +138,8 @@ final class InlineForms {
             case FastPath.MOV_RR, FastPath.MOV_RI, FastPath.LEA, FastPath.MOVSXD, FastPath.MOVZX_RR, FastPath.NOP,
                  FastPath.TEST_RR, FastPath.TEST_RI, FastPath.NEG, FastPath.IMUL_RR, FastPath.CMOV_RR, FastPath.SETCC_R,
                  FastPath.INCDEC, FastPath.MOV_LOAD, FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.MOVZX_LOAD,
-                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NOT, FastPath.BSWAP -> true;
+                 FastPath.MOVSXD_LOAD, FastPath.TEST_LOAD, FastPath.TEST_LOAD_IMM, FastPath.NOT, FastPath.BSWAP,
+                 FastPath.PUSH, FastPath.POP -> true;
             case FastPath.ALU_RR, FastPath.ALU_RI, FastPath.ALU_LOAD -> d.fastOp != 2 && d.fastOp != 3; // not ADC/SBB
             case FastPath.SHIFT_RI -> true;
             default -> false;
@@ -197,14 +199,15 @@ final class InlineForms {
             case FastPath.MOVZX_LOAD -> store(d.dst, z, () -> read(d, d.fastOp));
             case FastPath.MOVSXD_LOAD -> store(d.dst, 8, () -> { read(d, 4); code.l2i().i2l(); });
             case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
-                // mmu.write(address, z, value)
+                // mmu.writeZ(address, value): the fixed-size form, small enough for C2 to inline
                 code.aload(MMU);
                 address(d);
-                code.loadConstant(z);
                 if (d.fast == FastPath.MOV_STORE) load(d.src, z);
                 else code.loadConstant(d.imm);
-                code.invokevirtual(MMU_CLASS, "write", WRITE);
+                code.invokevirtual(MMU_CLASS, "write" + z, WRITE);
             }
+            case FastPath.PUSH -> push(d);
+            case FastPath.POP -> pop(d);
             case FastPath.NEG -> neg(d, flagsDead);
             case FastPath.SHIFT_RI -> shift(d, flagsDead);
             case FastPath.IMUL_RR -> imul(d, flagsDead);
@@ -253,11 +256,11 @@ final class InlineForms {
         if (op != 7 && !test) store(d.dst, z, () -> code.lload(RES));
     }
 
-    /** Pushes mmu.read(address, size). */
+    /** Pushes mmu.readN(address) for size N: the fixed-size form, small enough for C2 to inline. */
     private void read(DecodedInsn d, int size) {
         code.aload(MMU);
         address(d);
-        code.loadConstant(size).invokevirtual(MMU_CLASS, "read", READ);
+        code.invokevirtual(MMU_CLASS, "read" + size, READ);
     }
 
     /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
@@ -265,6 +268,32 @@ final class InlineForms {
         effectiveAddress(d);
         if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
         code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
+    }
+
+    /**
+     * PUSH r64 (Stack#push64): the store at RSP - 8 (#SS if not canonical), then RSP moves, so a faulting
+     * store leaves RSP as it was; PUSH RSP stores the old value. Inlined rather than called because a call
+     * stores every written register back to the array and reloads them all after it, and kernel code
+     * pushes and pops in runs.
+     */
+    private void push(DecodedInsn d) {
+        int sp = GPR + 2 * CpuState.RSP;
+        code.lload(sp).loadConstant(8L).lsub().lstore(A);
+        code.aload(MMU).lload(A).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL);
+        load(d.src, 8);
+        code.invokevirtual(MMU_CLASS, "write8", WRITE);
+        code.lload(A).lstore(sp);
+        dirty[CpuState.RSP] = true;
+    }
+
+    /** POP r64 (Stack#pop64): the load at RSP, then RSP + 8, then the register, so POP RSP gets the value. */
+    private void pop(DecodedInsn d) {
+        int sp = GPR + 2 * CpuState.RSP;
+        code.aload(MMU).lload(sp).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL)
+                .invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
+        code.lload(sp).loadConstant(8L).ladd().lstore(sp);
+        dirty[CpuState.RSP] = true;
+        store(d.dst, 8, () -> code.lload(A));
     }
 
     /** NEG: 0 - value, flagged as that subtraction. */

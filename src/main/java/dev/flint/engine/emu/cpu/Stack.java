@@ -53,6 +53,26 @@ final class Stack {
         r[RSP] = (r[RSP] & ~m) | sp;
     }
 
+    /**
+     * An 8-byte push in 64-bit mode (the fast forms run only there): {@link #push} without the mode
+     * checks, through the MMU's fixed-size store, so compiled blocks inline it whole.
+     */
+    void push64(long v) {
+        long sp = r[RSP] - 8;
+        if (((sp << 16) >> 16) != sp) throw GuestFault.of(GuestFault.SS, 0);
+        mmu.write8(sp, v);
+        r[RSP] = sp;
+    }
+
+    /** An 8-byte pop in 64-bit mode, as {@link #push64}. */
+    long pop64() {
+        long sp = r[RSP];
+        if (((sp << 16) >> 16) != sp) throw GuestFault.of(GuestFault.SS, 0);
+        long v = mmu.read8(sp);
+        r[RSP] = sp + 8;
+        return v;
+    }
+
     long pop(int size) {
         long m = spMask();
         long sp = r[RSP] & m;

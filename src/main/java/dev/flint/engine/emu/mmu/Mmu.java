@@ -112,6 +112,82 @@ public final class Mmu {
         writeSlow(lin, size, value);
     }
 
+    // Fixed-size forms of read/write for compiled blocks. The general methods compile (with the size
+    // switch of the RAM access inlined) to more machine code than C2 inlines into a caller
+    // ("already compiled into a big method"), so a compiled block called them; these stay small enough
+    // to be inlined, leaving a guest load or store as a TLB compare and one segment access in the block.
+
+    public long read1(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 1);
+        return readSlow(lin, 1);
+    }
+
+    public long read2(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
+            return phys.readRam(h + (lin & 0xFFF), 2);
+        }
+        return readSlow(lin, 2);
+    }
+
+    public long read4(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
+            return phys.readRam(h + (lin & 0xFFF), 4);
+        }
+        return readSlow(lin, 4);
+    }
+
+    public long read8(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
+            return phys.readRam(h + (lin & 0xFFF), 8);
+        }
+        return readSlow(lin, 8);
+    }
+
+    public void write1(long lin, long value) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 1, value);
+        else writeSlow(lin, 1, value);
+    }
+
+    public void write2(long lin, long value) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
+            phys.writeRam(h + (lin & 0xFFF), 2, value);
+        } else {
+            writeSlow(lin, 2, value);
+        }
+    }
+
+    public void write4(long lin, long value) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
+            phys.writeRam(h + (lin & 0xFFF), 4, value);
+        } else {
+            writeSlow(lin, 4, value);
+        }
+    }
+
+    public void write8(long lin, long value) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
+            phys.writeRam(h + (lin & 0xFFF), 8, value);
+        } else {
+            writeSlow(lin, 8, value);
+        }
+    }
+
     /** A supervisor-privilege access regardless of CPL (descriptor tables, TSS, IDT). */
     public long readSystem(long lin, int size) {
         long saved = userBit;

@@ -7,7 +7,7 @@ import java.util.HexFormat;
 /**
  * Measures interpreter speed in MIPS on a tight loop of ALU, load/store and branch instructions.
  * Not a test: run with
- * {@code java -cp target/classes:target/test-classes dev.flint.engine.emu.bench.InterpreterBenchmark [loop|rounds|mpi|sha256|branchy]}.
+ * {@code java -cp target/classes:target/test-classes dev.flint.engine.emu.bench.InterpreterBenchmark [loop|rounds|mpi|sha256|branchy|calls]}.
  */
 public final class InterpreterBenchmark {
     /** mov rcx, 1e7; 1: add rax, rcx; mov [0x200000+rdx*8], rax; xor rdx, 1; mov rbx, [0x200000];
@@ -51,6 +51,12 @@ public final class InterpreterBenchmark {
             + "241c01da89506c488b84242801000064482b0425280000007405e8d789f0ff4881c4380100005b5d415c415d415e415f"
             + "c3";
 
+    /** mov ecx, 2e6; L: call f; dec ecx; jnz L; hlt; f: push rbx; push rbp; push r12; mov rbx, rcx;
+     *  add rax, rbx; pop r12; pop rbp; pop rbx; ret — 12 instructions per iteration, the save/restore
+     *  runs of a kernel function's prologue and epilogue. */
+    private static final String CALLS = "b980841e00" + "e805000000" + "ffc9" + "75f7" + "f4"
+            + "53" + "55" + "4154" + "4889cb" + "4801d8" + "415c" + "5d" + "5b" + "c3";
+
     /** Zero, but a stack for the workloads that call. */
     private static long[] registers() {
         long[] gpr = new long[16];
@@ -65,6 +71,7 @@ public final class InterpreterBenchmark {
             case "mpi" -> MPI;
             case "sha256" -> SHA256;
             case "branchy" -> BRANCHY;
+            case "calls" -> CALLS;
             default -> LOOP;
         });
         for (int round = 0; round < Integer.getInteger("rounds", 3); round++) {

@@ -259,4 +259,67 @@ class DecodedBlockTest {
         assertTrue(BlockCompiler.largestMethod() <= BlockCompiler.MAX_METHOD_BYTES,
                 "largest generated method: " + BlockCompiler.largestMethod() + " bytes");
     }
+    @Test
+    void conditionsReadAfterCompareTestAndArithmeticMatchTheInterpreterInCompiledBlocks() {
+        // For each flag-setting instruction (CMP, TEST, ADD, AND, SUB, XOR, OR, NEG at 64/32/16/8 bits, CMP
+        // with an immediate) and each of the 16 conditions: the instruction, then SETcc r8b; shl r9, 1;
+        // or r9, r8 (all conditions as a bit string in R9), and the instruction, then Jcc over an
+        // inc r10. replays(true) compares the compiled blocks (where flag setters and condition readers are
+        // inlined bytecode, some with their flags dropped as dead) with the interpreter, for operand pairs
+        // at the signed and unsigned boundaries of each size.
+        String[] ops = {"4839d8", "39d8", "4885d8", "85d8", "4889c14801d9", "4889c14821d9", "4889c129d9", "4883f8ff",
+                "6639d8", "38d8", "4889c14831d9", "4889c14809d9", "4889c148f7d9"};
+        StringBuilder code = new StringBuilder();
+        for (String op : ops) {
+            for (int cc = 0; cc < 16; cc++) code.append(op).append(String.format("410f%02xc0", 0x90 + cc)).append("49d1e14d09c1");
+        }
+        for (String op : ops) {
+            for (int cc = 0; cc < 16; cc++) code.append(op).append(String.format("%02x03", 0x70 + cc)).append("49ffc2");
+        }
+        long[][] pairs = {{0, 0}, {1, 2}, {2, 1}, {-1, 1}, {1, -1}, {0x7FFF_FFFFL, 0x8000_0000L}, {0x8000_0000L, 0x7FFF_FFFFL},
+                {Long.MIN_VALUE, 1}, {1, Long.MIN_VALUE}, {Long.MAX_VALUE, -1}, {0x1_0000_0000L, 0}, {0xFFFF_FFFFL, 0xFFFF_FFFFL},
+                {0x7F, 0x80}, {0x80, 0x80}, {0x8000, 0x7FFF}, {0xFF00, 0x00FF}, {-1, -1}};
+        long compiled = 0;
+        for (long[] pair : pairs) {
+            long[] gpr = new long[16];
+            gpr[0] = pair[0];
+            gpr[3] = pair[1];
+            EmuTestRig rig = new EmuTestRig().replays(true);
+            EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(gpr, 2),
+                    new byte[EmuTestRig.DATA_SIZE], 0, 1_000_000);
+            assertEquals(EmuTestRig.Stop.END, r.stop(), "operands " + pair[0] + ", " + pair[1]);
+            compiled += rig.statistics().compiledInstructions();
+        }
+        assertTrue(compiled > 1_000 * pairs.length, "ran compiled: " + compiled);
+    }
+    @Test
+    void inlinedPushAndPopKeepTheStackPointerRulesInCompiledBlocks() {
+        // push rbx; push rsp; pop rdx; lea rdx, [rdx+8]; push rdx; pop rsp; push rbx; pop rdi: PUSH RSP stores
+        // the old RSP, POP RSP ends with the popped value (not the incremented RSP). Compiled blocks do
+        // PUSH and POP as inlined bytecode on RSP held in a JVM local; replays(true) compares them with the
+        // interpreter.
+        long[] gpr = new long[16];
+        gpr[3] = 0x1122_3344_5566_7788L;
+        gpr[4] = EmuTestRig.STACK_TOP;
+        EmuTestRig.Result r = new EmuTestRig().replays(true).run(HexFormat.of().parseHex("53545a488d5208525c535f"),
+                EmuTestRig.State.of(gpr, 2), new byte[EmuTestRig.DATA_SIZE], 0, 1_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        // POP RSP leaves RSP = STACK_TOP (the value pushed), and the last push/pop pair returns to it; had it
+        // kept the incremented RSP instead, RSP would end 8 lower.
+        assertEquals(EmuTestRig.STACK_TOP, r.state().gpr()[4], "POP RSP loads the value pushed");
+        assertEquals(gpr[3], r.state().gpr()[7]);
+
+        // L: mov rsp, rax; push rbx; add rax, rcx; jmp L. The first pass pushes; the second, from the block
+        // compiled by then, pushes at a non-canonical RSP - 8: #SS, with RSP as the MOV left it.
+        long bad = 0x8000_0000_0000_0000L;
+        gpr[0] = EmuTestRig.STACK_TOP;
+        gpr[1] = bad - EmuTestRig.STACK_TOP;
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        r = rig.run(HexFormat.of().parseHex("4889c4534801c8ebf7"), EmuTestRig.State.of(gpr, 2),
+                new byte[EmuTestRig.DATA_SIZE], 0, 1_000);
+        assertEquals(EmuTestRig.Stop.FAULT, r.stop());
+        assertEquals(GuestFault.SS, r.faultVector());
+        assertEquals(bad, r.state().gpr()[4], "RSP unchanged by the faulting push");
+        assertTrue(rig.statistics().blocksCompiled() >= 1, "the loop block (with its push) was compiled");
+    }
 }
