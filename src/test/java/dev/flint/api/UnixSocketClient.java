@@ -61,7 +61,10 @@ final class UnixSocketClient implements AutoCloseable {
 
     /** Sends {@code body} exactly as given, for malformed input. */
     Reply sendRaw(String method, String path, String body) throws Exception {
+        // One connection per request: a pooled connection idle past the server's own idle timeout (30 s) may be
+        // closed by the server just as it is reused, and the request then fails with an EOF (seen nested, twice).
         Request request = http.newRequest("http://localhost" + path).transport(transport).method(method)
+                .headers(h -> h.put(org.eclipse.jetty.http.HttpHeader.CONNECTION, "close"))
                 .timeout(3, TimeUnit.MINUTES); // generous: nested, the VMM's JVM runs under QEMU's TCG
         if (body != null) request.body(new StringRequestContent("application/json", body));
         ContentResponse response = request.send();
