@@ -62,13 +62,25 @@ final class CliLogging {
         public String format(LogRecord r) {
             StringBuilder sb = new StringBuilder("flint: ").append(r.getLevel().getName().toLowerCase()).append(": ");
             if (debug) sb.append('[').append(r.getLoggerName()).append("] ");
-            sb.append(formatMessage(r)).append(lineEnd);
+            sb.append(formatMessage(r));
+            // Without --debug, a record with an exception still names it and where it came from, on the same line:
+            // libraries (Jetty) log their failures as a bare message whose cause is all in the exception.
+            if (!debug && r.getThrown() != null) sb.append(" (").append(firstLine(r.getThrown())).append(')');
+            sb.append(lineEnd);
             if (debug && r.getThrown() != null) {
                 StringWriter trace = new StringWriter();
                 r.getThrown().printStackTrace(new PrintWriter(trace));
                 sb.append(trace.toString().replace("\n", lineEnd));
             }
             return sb.toString();
+        }
+
+        /** The innermost cause's class and message, and the frame that threw it. */
+        private static String firstLine(Throwable thrown) {
+            Throwable root = thrown;
+            for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 16; depth++) root = root.getCause();
+            StackTraceElement[] frames = root.getStackTrace();
+            return root + (frames.length > 0 ? " at " + frames[0] : "");
         }
     }
 }
