@@ -22,6 +22,12 @@ public interface VirtioDevice extends AutoCloseable {
     int pciClass();
 
     /** Device-specific feature bits this model implements (the transport adds its own). */
+    /**
+     * Whether the transport may offer VIRTIO_F_EVENT_IDX for this device: its queues are served through
+     * {@link VirtioPciDevice}'s batch loop, which keeps avail_event and reads used_event.
+     */
+    default boolean offersEventIdx() { return false; }
+
     long features();
 
     int queueCount();

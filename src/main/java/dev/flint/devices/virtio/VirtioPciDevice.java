@@ -66,7 +66,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         if (device.queueCount() < 1 || device.queueCount() > 63) throw new IllegalArgumentException("1..63 queues");
         this.device = device;
         this.memory = memory;
-        this.offeredFeatures = device.features() | VirtioSpec.F_VERSION_1 | VirtioSpec.F_INDIRECT_DESC;
+        this.offeredFeatures = device.features() | VirtioSpec.F_VERSION_1 | VirtioSpec.F_INDIRECT_DESC
+                | (device.offersEventIdx() ? VirtioSpec.F_EVENT_IDX : 0);
         this.queues = new Virtqueue[device.queueCount()];
         for (int q = 0; q < queues.length; q++) queues[q] = new Virtqueue(device.maxQueueSize());
 
@@ -216,7 +217,10 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             driverFeatures = in.getLong();
             status = in.getInt();
             if (in.getInt() != queues.length) throw new dev.flint.machine.state.SnapshotException(device.name() + ": queue count differs");
-            for (Virtqueue q : queues) q.restore(in);
+            for (Virtqueue q : queues) {
+                q.restore(in);
+                q.useEventIdx((driverFeatures & VirtioSpec.F_EVENT_IDX) != 0);
+            }
             if ((status & VirtioSpec.STATUS_DRIVER_OK) != 0) device.activate(driverFeatures);
         }
         in.end();
@@ -382,6 +386,8 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             value &= ~VirtioSpec.STATUS_DRIVER_OK;
             activate = false;
         }
+        // Before DRIVER_OK is published (status is volatile): the I/O thread serves nothing until it sees it.
+        if (activate) for (Virtqueue q : queues) q.useEventIdx((driverFeatures & VirtioSpec.F_EVENT_IDX) != 0);
         status = value | (old & VirtioSpec.STATUS_NEEDS_RESET);
         if (activate) {
             for (int q = 0; q < queues.length; q++) {

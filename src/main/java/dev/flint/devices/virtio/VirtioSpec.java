@@ -12,6 +12,12 @@ public final class VirtioSpec {
 
     /** Descriptors may point at a table of further descriptors. */
     public static final long F_INDIRECT_DESC = 1L << 28;
+    /**
+     * VIRTIO_F_EVENT_IDX (VIRTIO_RING_F_EVENT_IDX): instead of the rings' on/off flags, the driver names the
+     * used index it wants an interrupt at (used_event, after the available ring) and the device names the
+     * available index it wants a notification at (avail_event, after the used ring).
+     */
+    public static final long F_EVENT_IDX = 1L << 29;
     /** The modern (1.x) interface; a driver that does not accept it is refused at FEATURES_OK. */
     public static final long F_VERSION_1 = 1L << 32;
 

@@ -28,6 +28,11 @@ public final class Virtqueue {
     private volatile boolean ready;
 
     private int lastAvail, usedIdx; // device side only
+    /** VIRTIO_F_EVENT_IDX was negotiated (device side; set before DRIVER_OK is published). */
+    private boolean eventIdx;
+    /** The used index at the last interrupt decision, and whether there was one since reset (event-idx only). */
+    private int signalledUsed;
+    private boolean signalledValid;
 
     public Virtqueue(int maxSize) {
         if (maxSize < 1 || maxSize > 32768 || Integer.bitCount(maxSize) != 1) {
@@ -66,6 +71,25 @@ public final class Virtqueue {
         descTable = availRing = usedRing = 0;
         msixVector = VirtioSpec.NO_VECTOR;
         lastAvail = usedIdx = 0;
+        eventIdx = false;
+        signalledValid = false;
+    }
+
+    /**
+     * Whether the driver negotiated VIRTIO_F_EVENT_IDX. The transport sets it when the driver sets DRIVER_OK
+     * (and after a restore), before the device side first serves the queue.
+     */
+    public void useEventIdx(boolean on) {
+        eventIdx = on;
+        signalledValid = false; // the first decision after this always interrupts
+    }
+
+    /**
+     * True when the used index moving from {@code old} to {@code now} passes {@code event}: the driver asked to
+     * hear of the entry at index {@code event} (the specification's vring_need_event, modulo 2^16).
+     */
+    static boolean passes(int event, int now, int old) {
+        return ((now - event - 1) & 0xFFFF) < ((now - old) & 0xFFFF);
     }
 
     /** Snapshot: the driver's programming and the device's ring positions (the rings live in RAM). */
@@ -125,7 +149,16 @@ public final class Virtqueue {
         try {
             int availIdx = memory.readShort(availRing + 2) & 0xFFFF;
             int pending = (availIdx - lastAvail) & 0xFFFF;
-            if (pending == 0) return null;
+            if (pending == 0) {
+                if (!eventIdx) return null;
+                // Ask for a notification at the next entry, then look once more: an entry the driver published
+                // before it could see this avail_event came with no notification, and must not be left behind.
+                memory.writeShort(usedRing + 4 + 8L * size, (short) lastAvail);
+                VarHandle.fullFence();
+                availIdx = memory.readShort(availRing + 2) & 0xFFFF;
+                pending = (availIdx - lastAvail) & 0xFFFF;
+                if (pending == 0) return null;
+            }
             if (pending > size) {
                 throw new VirtqueueException("available index moved by " + pending + " on a queue of " + size);
             }
@@ -218,10 +251,22 @@ public final class Virtqueue {
         }
     }
 
-    /** Whether the driver wants an interrupt for new used entries (it may suppress them while polling). */
+    /**
+     * Whether the driver wants an interrupt for the used entries published since the last call (it may
+     * suppress them while polling): with event-idx, whether the used index passed the driver's used_event
+     * since the last decision; otherwise the available ring's NO_INTERRUPT flag.
+     */
     public boolean interruptWanted(GuestMemory memory) {
-        VarHandle.fullFence(); // read the flag after publishing the used index
+        VarHandle.fullFence(); // read the flag or event after publishing the used index
         try {
+            if (eventIdx) {
+                int event = memory.readShort(availRing + 4 + 2L * size) & 0xFFFF;
+                int old = signalledUsed;
+                boolean valid = signalledValid;
+                signalledUsed = usedIdx;
+                signalledValid = true;
+                return !valid || passes(event, usedIdx, old);
+            }
             return (memory.readShort(availRing) & AVAIL_F_NO_INTERRUPT) == 0;
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("available ring outside RAM: " + e.getMessage());

@@ -41,7 +41,10 @@ final class Vcpu implements Runnable {
         this.control = control;
         this.gate = gate;
         this.waitingForSipi = startsHalted;
-        if (port != null) port.setWakeup(this::wake);
+        if (port != null) {
+            port.setWakeup(this::wake);
+            port.keepTimerOnCpu(); // checked between slices and bounding the HLT sleep below
+        }
     }
 
     Cpu cpu() { return cpu; }
@@ -93,6 +96,7 @@ final class Vcpu implements Runnable {
                     cpu.startup(page);
                     waitingForSipi = false;
                 }
+                if (port != null && port.nextEventNanos() != Long.MAX_VALUE) port.expireTimer(now.getAsLong());
                 cpu.checkInterrupts();
                 if (cpu.halted()) {
                     sleepingInHalt = true;

@@ -87,6 +87,8 @@ public final class VirtioBlock implements VirtioDevice {
     @Override public int maxQueueSize() { return QUEUE_SIZE; }
     @Override public int configSize() { return CONFIG_SIZE; }
 
+    @Override public boolean offersEventIdx() { return true; }
+
     @Override
     public long features() {
         return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (image.readOnly() ? F_RO : F_WRITE_ZEROES);

@@ -161,6 +161,8 @@ public final class VirtioNet implements VirtioDevice {
     @Override public int maxQueueSize() { return QUEUE_SIZE; }
     @Override public int configSize() { return CONFIG_SIZE; }
 
+    @Override public boolean offersEventIdx() { return true; }
+
     @Override
     public long features() {
         return F_MAC | OFFLOADS | (mtu != null ? F_MTU : 0);

@@ -48,4 +48,15 @@ public interface CpuInterruptPort {
 
     /** Lets the APIC wake this vCPU when an interrupt, NMI, INIT or SIPI arrives while it is halted. */
     void setWakeup(Runnable wakeup);
+
+    /**
+     * The vCPU keeps this APIC's timer itself from now on: it calls {@link #expireTimer} between slices and
+     * sleeps in HLT no longer than {@link #nextEventNanos()}, so the APIC arms no task on the host timer
+     * thread. A tickless guest re-arms its timer on every entry to and exit from idle (twice per I/O
+     * request it waits for); each re-arm then costs a field write instead of waking another thread.
+     */
+    default void keepTimerOnCpu() { }
+
+    /** Fires the timer if {@code nowNanos} reached its deadline (only after {@link #keepTimerOnCpu}); cheap when not due. */
+    default void expireTimer(long nowNanos) { }
 }

@@ -18,7 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Timers: the APIC timer (one-shot, periodic, TSC-deadline) arms a task on the machine's
  * {@link TimerScheduler}; at expiry that task sets the timer vector in the IRR and runs the vCPU's
  * wakeup, so a halted vCPU wakes on time without anyone polling. {@link #nextEventNanos()} still
- * reports the deadline, so a vCPU that bounds its sleep with it is woken twice at worst.
+ * reports the deadline, so a vCPU that bounds its sleep with it is woken twice at worst. The emu engine's
+ * vCPUs take the timer over instead ({@link #keepTimerOnCpu}): they compare the deadline with the clock
+ * between slices and bound their HLT sleep by it, and no task is armed.
  */
 public final class LocalApic implements CpuInterruptPort {
     private static final GuestFaultLog LOG = new GuestFaultLog(LocalApic.class);
@@ -84,6 +86,8 @@ public final class LocalApic implements CpuInterruptPort {
     /** LINT0 carries the PIC's INTR to the CPU (ExtINT mode, or the APIC hardware-disabled). */
     private volatile boolean extIntActive;
     private volatile long nextTimerNanos = ApicTimer.NONE;
+    /** The owning vCPU expires the timer itself ({@link #keepTimerOnCpu}): no task on the scheduler. */
+    private volatile boolean timerOnCpu;
 
     private final AtomicInteger pendingNmis = new AtomicInteger();
     private final AtomicBoolean pendingInit = new AtomicBoolean();
@@ -249,6 +253,20 @@ public final class LocalApic implements CpuInterruptPort {
 
     @Override
     public void setWakeup(Runnable wakeup) { this.wakeup = wakeup; }
+
+    @Override
+    public synchronized void keepTimerOnCpu() {
+        timerOnCpu = true;
+        rearmTimer(); // drops a task armed before
+    }
+
+    @Override
+    public void expireTimer(long nowNanos) {
+        if (nowNanos < nextTimerNanos) return; // NONE is Long.MAX_VALUE: never due
+        synchronized (this) {
+            rearmTimer(); // fires what is due and moves the deadline on
+        }
+    }
 
     // ---- Inputs from the rest of the machine ------------------------------------------------------
 
@@ -522,7 +540,7 @@ public final class LocalApic implements CpuInterruptPort {
         while (timer.deadline() <= now) fireTimer(now); // e.g. a TSC deadline already in the past
         long deadline = timer.deadline();
         nextTimerNanos = deadline;
-        if (deadline == ApicTimer.NONE) return;
+        if (deadline == ApicTimer.NONE || timerOnCpu) return;
         long generation = ++timerGeneration;
         armedTimer = scheduler.schedule(deadline, () -> onTimerTask(generation));
     }

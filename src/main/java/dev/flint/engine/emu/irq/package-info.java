@@ -19,11 +19,12 @@
  * (0x4D0-0x4D1), PIT (0x40-0x43) and port 0x61 are on the buses after {@code create}.
  *
  * <h2>Timers and halted vCPUs</h2>
- * Nothing polls. APIC timers and PIT counter 0 arm a task on one machine-wide timer thread
- * ({@link dev.flint.engine.emu.irq.HostTimerScheduler}); at the deadline it puts the vector in the IRR
- * and calls the vCPU's wakeup. {@code pendingVector()} is therefore a single volatile read, and a vCPU
- * in HLT can park with no timeout; bounding the park by {@code nextEventNanos()} is harmless but not
- * needed. Counts (APIC current count, PIT counters, port 0x61 OUT2) are computed from the clock when
+ * PIT counter 0 arms a task on one machine-wide timer thread
+ * ({@link dev.flint.engine.emu.irq.HostTimerScheduler}); at the deadline it raises IRQ 0. An APIC timer
+ * does the same unless its vCPU keeps it ({@code keepTimerOnCpu}, what the emu engine's vCPUs do): then
+ * the vCPU compares the deadline with the clock between slices ({@code expireTimer}) and bounds its HLT
+ * sleep by {@code nextEventNanos()}, so a tickless guest's re-arm on every idle entry and exit wakes no
+ * other thread. {@code pendingVector()} stays a single volatile read. Counts (APIC current count, PIT counters, port 0x61 OUT2) are computed from the clock when
  * read. The APIC timer counts at 1 GHz before its divider, like KVM's.
  *
  * <h2>Interrupt lines</h2>

@@ -43,7 +43,7 @@ class VirtioBlockTest {
             assertTrue(rig.driver.cfgRead(0x2E, 2) >= 0x40);
             long offered = rig.driver.offeredFeatures();
             assertEquals(VirtioSpec.F_VERSION_1, offered & VirtioSpec.F_VERSION_1);
-            assertEquals(0, offered & (1L << 29), "EVENT_IDX is not implemented, so not offered");
+            assertEquals(VirtioSpec.F_EVENT_IDX, offered & (1L << 29), "EVENT_IDX (VirtqueueEventIdxTest)");
             assertEquals(0, offered & VirtioBlock.F_RO);
             assertEquals(MIB / 512, rig.driver.deviceConfig(0, 8), "capacity in sectors");
             assertEquals(VirtioBlock.SEG_MAX, rig.driver.deviceConfig(12, 4));

@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /** virtio-net driven on its rings from the host side (no guest), over a socket pair standing in for the TAP. */
 class VirtioNetTest {
     private static final long MB = 1 << 20;
-    private static final long OFFERED = VirtioNet.F_MAC | VirtioNet.OFFLOADS | VirtioSpec.F_VERSION_1 | VirtioSpec.F_INDIRECT_DESC;
+    private static final long OFFERED = VirtioNet.F_MAC | VirtioNet.OFFLOADS | VirtioSpec.F_VERSION_1 | VirtioSpec.F_INDIRECT_DESC
+            | VirtioSpec.F_EVENT_IDX;
 
     @Test
     void offersOnlyWhatItImplementsAndShowsItsMacAndMtu() {

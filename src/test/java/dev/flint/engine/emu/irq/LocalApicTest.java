@@ -264,4 +264,43 @@ class LocalApicTest {
         m.time.advance(5000);
         assertEquals(-1, m.apic(0).pendingVector());
     }
+
+    @Test
+    void aTimerKeptByTheCpuArmsNoHostTaskAndFiresWhenTheCpuLooksAtTheClock() {
+        m.write(0, LVT_TIMER, 0x4_0032);
+        m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, m.time.clock.tsc() + 1_000_000); // armed on the scheduler
+        assertEquals(1, m.time.pendingTasks());
+        m.apic(0).keepTimerOnCpu();
+        assertEquals(0, m.time.pendingTasks(), "the task armed before is dropped");
+
+        for (int i = 1; i <= 100; i++) { // a tickless guest re-arming on every idle entry and exit
+            m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, m.time.clock.tsc() + 5_000 + i);
+        }
+        long deadline = m.time.clock.tsc() + 5_000;
+        m.apic(0).writeMsr(LocalApic.MSR_TSC_DEADLINE, deadline);
+        assertEquals(0, m.time.pendingTasks(), "re-arming wakes no timer thread");
+        assertEquals(m.time.clock.nanosAtTsc(deadline), m.apic(0).nextEventNanos(), "what the halted vCPU sleeps until");
+
+        m.time.advance(5_000);
+        assertEquals(-1, m.apic(0).pendingVector(), "nothing fires until the vCPU looks");
+        m.apic(0).expireTimer(m.time.now() - 1);
+        assertEquals(-1, m.apic(0).pendingVector(), "not before the deadline");
+        m.apic(0).expireTimer(m.time.now());
+        assertEquals(0x32, m.take(0));
+        assertEquals(0L, m.apic(0).readMsr(LocalApic.MSR_TSC_DEADLINE));
+        assertEquals(Long.MAX_VALUE, m.apic(0).nextEventNanos());
+        m.eoi(0);
+
+        // Periodic mode: each look past a period boundary fires once and moves the deadline to the next one.
+        m.write(0, DIVIDE, 0xB); // divide by 1
+        m.write(0, LVT_TIMER, 0x2_0033);
+        m.write(0, INITIAL, 200_000);
+        long first = m.apic(0).nextEventNanos();
+        m.time.advance(200_000);
+        m.apic(0).expireTimer(m.time.now());
+        assertEquals(0x33, m.take(0));
+        m.eoi(0);
+        assertEquals(first + 200_000, m.apic(0).nextEventNanos());
+        assertEquals(0, m.time.pendingTasks());
+    }
 }
