@@ -16,30 +16,14 @@
 # Needs qemu-system-x86, cpio, gcc and libc6-dev (bin/test installs them). Images live in target/bench-guest-blk.
 set -euo pipefail
 runs=${1:-3}
-seq_mib=${BENCH_SEQ_MIB:-64}
-rand=${BENCH_RAND:-2000}
-jobs=${BENCH_JOBS:-8}
-vm_timeout=${BENCH_TIMEOUT:-600}
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 work=$repo/target/bench-guest-blk
-mkdir -p "$work"
 # shellcheck source=lib.sh
 source "$repo/bench/lib.sh"
 
-guest_assets "$repo"
-blk_initramfs "$repo" "$work" "vda nvme0n1" "$seq_mib" "$rand" "$jobs"
+# The same two images for both machines.
+blk_bench_setup "$repo" "$work" "vda nvme0n1" virtio nvme
 
-# The same two images for both machines: written once with random data, so reads return real blocks.
-size_mib=$((seq_mib + 64))
-for img in virtio nvme; do
-    if [[ ! -f $work/$img.img || $(stat -c %s "$work/$img.img") -ne $((size_mib << 20)) ]]; then
-        head -c $((size_mib << 20)) /dev/urandom > "$work/$img.img"
-    fi
-done
-
-# no_timer_check: on a loaded host QEMU's TCG can miss the kernel's early IO-APIC timer check, which then
-# panics ("IO-APIC + timer doesn't work!"); both machines skip it alike.
-cmdline="console=ttyS0 panic=-1 no_timer_check"
 flint_cmd=("$repo/bin/flint" run --engine emu --cpus 1 --memory 256 --kernel "$kernel" --initrd "$work/bench.cpio.gz"
            --cmdline "$cmdline" --drive "$work/virtio.img" --drive "$work/nvme.img,if=nvme,serial=bench")
 qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 256 -nographic -no-reboot -kernel "$kernel"
@@ -47,22 +31,10 @@ qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 256 -nographic -no-reboo
           -drive "file=$work/virtio.img,if=virtio,format=raw"
           -drive "file=$work/nvme.img,if=none,id=nv0,format=raw" -device nvme,drive=nv0,serial=bench)
 
-# Runs one VM (at most BENCH_TIMEOUT seconds), its console in LOG; appends its result lines to OUT.
-measure() {
-    local out=$1 log=$2 try; shift 2
-    # One retry: on a loaded host a boot can fail for reasons of its own; a second failure ends the script.
-    for try in 1 2; do
-        timeout -s KILL "$vm_timeout" "$@" </dev/null >"$log" 2>&1 || true
-        blk_results "$seq_mib" "$rand" 2 <"$log" >"$log.res" && { cat "$log.res" >>"$out"; return 0; }
-        echo "run failed (try $try): $1 (console: $log)" >&2; tail -3 "$log" >&2
-    done
-    return 1
-}
-
 : > "$work/flint.txt"; : > "$work/qemu.txt"
 for i in $(seq "$runs"); do
-    measure "$work/flint.txt" "$work/flint-$i.log" "${flint_cmd[@]}"
-    measure "$work/qemu.txt" "$work/qemu-$i.log" "${qemu_cmd[@]}"
+    blk_measure "$work/flint.txt" "$work/flint-$i.log" "${flint_cmd[@]}"
+    blk_measure "$work/qemu.txt" "$work/qemu-$i.log" "${qemu_cmd[@]}"
     for dev in vda nvme0n1; do
         read -r _ fw fr fi fq < <(grep "^$dev " "$work/flint.txt" | tail -1)
         read -r _ qw qr qi qq < <(grep "^$dev " "$work/qemu.txt" | tail -1)

@@ -69,3 +69,45 @@ blk_results() {
             printf "%s %.2f %.2f %.0f %.0f\n", $2, mib / $5, mib / $8, want / $11, want / $14; n++ }
         END { exit n == lines ? 0 : 1 }'
 }
+
+# Set-up shared by the guest-side block benches (guest-blk.sh, vhost-user-blk.sh). Sets the workload from the
+# environment — $seq_mib (BENCH_SEQ_MIB, 64), $rand (BENCH_RAND, 2000), $jobs (BENCH_JOBS, 8) and $vm_timeout
+# (BENCH_TIMEOUT, 600 seconds one VM may take) — and $cmdline, the guest kernel's command line; fetches the
+# guest assets, builds WORK/bench.cpio.gz for the block devices DEVS (blk_initramfs) and writes each
+# WORK/IMAGE.img with SEQ + 64 MiB of random data, so reads return real blocks (kept while its size fits).
+# Usage: blk_bench_setup REPO WORK "DEVS" IMAGE...
+blk_bench_setup() {
+    local repo=$1 work=$2 devs=$3 img size_mib
+    shift 3
+    seq_mib=${BENCH_SEQ_MIB:-64}
+    rand=${BENCH_RAND:-2000}
+    jobs=${BENCH_JOBS:-8}
+    vm_timeout=${BENCH_TIMEOUT:-600}
+    # no_timer_check: on a loaded host QEMU's TCG can miss the kernel's early IO-APIC timer check, which then
+    # panics ("IO-APIC + timer doesn't work!"); both machines skip it alike.
+    cmdline="console=ttyS0 panic=-1 no_timer_check"
+    mkdir -p "$work"
+    guest_assets "$repo"
+    blk_initramfs "$repo" "$work" "$devs" "$seq_mib" "$rand" "$jobs"
+    size_mib=$((seq_mib + 64))
+    for img in "$@"; do
+        if [[ ! -f $work/$img.img || $(stat -c %s "$work/$img.img") -ne $((size_mib << 20)) ]]; then
+            head -c $((size_mib << 20)) /dev/urandom > "$work/$img.img"
+        fi
+    done
+}
+
+# Runs one block-bench VM, CMD... (at most $vm_timeout seconds), its console in LOG, and appends its two
+# result lines (blk_results) to OUT. One retry: on a loaded host a boot can fail for reasons of its own; a
+# second failure fails. Needs blk_bench_setup first.
+# Usage: blk_measure OUT LOG CMD...
+blk_measure() {
+    local out=$1 log=$2 try
+    shift 2
+    for try in 1 2; do
+        timeout -s KILL "$vm_timeout" "$@" </dev/null >"$log" 2>&1 || true
+        blk_results "$seq_mib" "$rand" 2 <"$log" >"$log.res" && { cat "$log.res" >>"$out"; return 0; }
+        echo "run failed (try $try): $1 (console: $log)" >&2; tail -3 "$log" >&2
+    done
+    return 1
+}

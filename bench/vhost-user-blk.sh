@@ -14,25 +14,13 @@
 # BENCH_TIMEOUT=600 as for guest-blk.sh). Needs qemu-system-x86, cpio, gcc and libc6-dev.
 set -euo pipefail
 runs=${1:-3}
-seq_mib=${BENCH_SEQ_MIB:-64}
-rand=${BENCH_RAND:-2000}
-jobs=${BENCH_JOBS:-8}
-vm_timeout=${BENCH_TIMEOUT:-600}
 baseline=${BENCH_BASELINE:-}
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 work=$repo/target/bench-vhost-user-blk
-mkdir -p "$work"
 # shellcheck source=lib.sh
 source "$repo/bench/lib.sh"
 
-guest_assets "$repo"
-blk_initramfs "$repo" "$work" "vda vdb" "$seq_mib" "$rand" "$jobs"
-size_mib=$((seq_mib + 64))
-for img in local vhost; do
-    if [[ ! -f $work/$img.img || $(stat -c %s "$work/$img.img") -ne $((size_mib << 20)) ]]; then
-        head -c $((size_mib << 20)) /dev/urandom > "$work/$img.img"
-    fi
-done
+blk_bench_setup "$repo" "$work" "vda vdb" local vhost
 
 # The back end, for the whole run: it serves one front end after another.
 sock=$work/blk.sock
@@ -42,9 +30,6 @@ trap 'kill "$backend" 2>/dev/null || true; wait "$backend" 2>/dev/null || true' 
 for _ in $(seq 600); do grep -q serving "$work/backend.log" && break; sleep 0.5; done
 grep -q serving "$work/backend.log" || { echo "flint device blk did not start:" >&2; cat "$work/backend.log" >&2; exit 1; }
 
-# no_timer_check: on a loaded host QEMU's TCG can miss the kernel's early IO-APIC timer check, which then
-# panics ("IO-APIC + timer doesn't work!"); both machines skip it alike.
-cmdline="console=ttyS0 panic=-1 no_timer_check"
 flint_run() { flint_cmd=("$1" run --engine emu --cpus 1 --memory 256 --kernel "$kernel" --initrd "$work/bench.cpio.gz"
                          --cmdline "$cmdline" --drive "$work/local.img" --drive "$sock,if=vhost-user"); }
 qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 256 -nographic -no-reboot -kernel "$kernel"
@@ -52,17 +37,6 @@ qemu_cmd=(qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 256 -nographic -no-reboo
           -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
           -drive "file=$work/local.img,if=virtio,format=raw"
           -chardev "socket,id=vu,path=$sock" -device vhost-user-blk-pci,chardev=vu,num-queues=1)
-
-measure() {
-    local out=$1 log=$2 try; shift 2
-    # One retry: on a loaded host a boot can fail for reasons of its own; a second failure ends the script.
-    for try in 1 2; do
-        timeout -s KILL "$vm_timeout" "$@" </dev/null >"$log" 2>&1 || true
-        blk_results "$seq_mib" "$rand" 2 <"$log" >"$log.res" && { cat "$log.res" >>"$out"; return 0; }
-        echo "run failed (try $try): $1 (console: $log)" >&2; tail -3 "$log" >&2
-    done
-    return 1
-}
 
 machines=(flint qemu)
 [[ -n $baseline ]] && machines=(flint base qemu)
@@ -73,9 +47,9 @@ for i in $(seq "$runs"); do
     [[ -n $baseline && $((i % 2)) -eq 0 ]] && order=(base flint qemu)
     for m in "${order[@]}"; do
         case $m in
-            flint) flint_run "$repo/bin/flint"; measure "$work/flint.txt" "$work/flint-$i.log" "${flint_cmd[@]}" ;;
-            base) flint_run "$baseline"; measure "$work/base.txt" "$work/base-$i.log" "${flint_cmd[@]}" ;;
-            qemu) measure "$work/qemu.txt" "$work/qemu-$i.log" "${qemu_cmd[@]}" ;;
+            flint) flint_run "$repo/bin/flint"; blk_measure "$work/flint.txt" "$work/flint-$i.log" "${flint_cmd[@]}" ;;
+            base) flint_run "$baseline"; blk_measure "$work/base.txt" "$work/base-$i.log" "${flint_cmd[@]}" ;;
+            qemu) blk_measure "$work/qemu.txt" "$work/qemu-$i.log" "${qemu_cmd[@]}" ;;
         esac
     done
     for m in "${machines[@]}"; do

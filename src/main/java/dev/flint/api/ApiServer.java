@@ -186,18 +186,31 @@ public final class ApiServer implements AutoCloseable {
             }
             // One byte over the limit is enough to know a body without Content-Length is too large.
             Content.Source.asByteArrayAsync(request, maxPayload + 1).whenComplete((body, failure) -> executor.execute(() -> {
-                if (failure != null && overLimit(unwrap(failure))) {
-                    refuse(response, callback, metric, method, path, tooLarge(-1));
-                } else if (failure != null) {
-                    refuse(response, callback, metric, method, path,
-                            ApiException.badRequest("cannot read the request body: " + describe(failure)));
-                } else if (body.length > maxPayload) {
-                    refuse(response, callback, metric, method, path, tooLarge(-1));
-                } else {
-                    serve(match, body, response, callback, metric, method, path);
+                try {
+                    answer(match, body, failure, response, callback, metric, method, path);
+                } catch (Throwable bug) {
+                    // Nothing thrown here may leave the request unanswered until the idle timeout: Jetty answers a
+                    // failed callback with a 500 fault_message (FaultErrorHandler), or ignores it if already answered.
+                    LOG.log(Level.WARNING, method + " " + path + " failed", bug);
+                    callback.failed(bug);
                 }
             }));
             return true;
+        }
+
+        /** The answer once the body is read: a refusal if reading failed or it is too large, else the action's. */
+        private void answer(ApiRoutes.Match match, byte[] body, Throwable failure, Response response, Callback callback,
+                            String metric, String method, String path) {
+            if (failure != null && overLimit(unwrap(failure))) {
+                refuse(response, callback, metric, method, path, tooLarge(-1));
+            } else if (failure != null) {
+                refuse(response, callback, metric, method, path,
+                        ApiException.badRequest("cannot read the request body: " + describe(failure)));
+            } else if (body.length > maxPayload) {
+                refuse(response, callback, metric, method, path, tooLarge(-1));
+            } else {
+                serve(match, body, response, callback, metric, method, path);
+            }
         }
 
         private void serve(ApiRoutes.Match match, byte[] body, Response response, Callback callback, String metric,
@@ -245,10 +258,18 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Answers with one last write whose completion completes {@code callback}, even without a body (a 204).
+     * Completing the callback without a last write makes Jetty send the last write itself, and Jetty 12.1 then
+     * finishes the request twice when the answer comes from a pool thread while the handler is still returning
+     * on the selector thread: the second finish throws inside Jetty ("Serialized invocation error") and the
+     * connection's next request is never answered (ApiKeepAliveTest). After our own last write, Jetty decides
+     * under one lock who finishes the request.
+     */
     static void writeAnswer(Response response, int status, Object body, Callback callback) {
         response.setStatus(status);
         if (body == null) {
-            callback.succeeded();
+            response.write(true, null, callback);
             return;
         }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");

@@ -3,10 +3,7 @@ package dev.flint.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.flint.boot.FlintProcess;
 import dev.flint.boot.HostDataDisk;
-import dev.flint.guest.GuestAssets;
-import dev.flint.testing.Await;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
@@ -35,67 +32,52 @@ class ApiNvmeHotAttachGuestTest {
 
     @Test
     void aVolumeAttachedThroughTheApiAppearsOnTheEmptyController(@TempDir Path dir) throws Exception {
-        GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
-        assets.fetch(System.out);
         HostDataDisk vol = HostDataDisk.write(dir.resolve("vol.img"), 2 << 20, 44);
         Path held = Files.write(dir.resolve("held.img"), new byte[1 << 20]);
-        Path socket = dir.resolve("flint.sock");
-        try (FlintProcess flint = FlintProcess.start("vmm", "--api-sock", socket.toString(), "--engine", "emu")) {
-            Await.until("the API socket exists", Duration.ofMinutes(3), () -> Files.exists(socket));
-            try (UnixSocketClient client = new UnixSocketClient(socket)) {
-                ApiGuestBoot.putDefaultGuest(client, assets);
-                assertEquals(204, client.sendRaw("PATCH", "/machine-config", "{\"nvme_controllers\": 1}").status());
-                var started = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
-                assertEquals(204, started.status(), started.body());
+        EmptyNvmeControllerGuest.run(dir, STEP, (flint, client) -> {
+            // Linux takes the controller with an empty active namespace list: nvme0 exists, no block device.
+            flint.type("i=0; while [ ! -e /sys/class/nvme/nvme0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                    + " echo serial=$(cat /sys/class/nvme/nvme0/serial) namespaces=$(ls /sys/block | grep -c nvme)");
+            flint.await("serial=flint-nvme0 namespaces=0", STEP);
 
-                flint.await("Flint guest: busybox", Duration.ofMinutes(10));
-                flint.await("# ", STEP);
-                // Linux takes the controller with an empty active namespace list: nvme0 exists, no block device.
-                flint.type("i=0; while [ ! -e /sys/class/nvme/nvme0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo serial=$(cat /sys/class/nvme/nvme0/serial) namespaces=$(ls /sys/block | grep -c nvme)");
-                flint.await("serial=flint-nvme0 namespaces=0", STEP);
-
-                try (FileChannel other = FileChannel.open(held, StandardOpenOption.WRITE); FileLock lock = other.lock()) {
-                    var refused = client.sendRaw("PUT", "/drives/held", nvmeDrive("held", held).replace("true, \"interface", "false, \"interface"));
-                    assertEquals(400, refused.status(), refused.body());
-                    assertTrue(refused.fault().contains("in use by another VM"), refused.body());
-                }
-
-                var attached = client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image()));
-                assertEquals(204, attached.status(), attached.body());
-                flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
-                flint.await(vol.sha256() + "  /dev/nvme0n1", STEP);
-
-                // Detach: the event makes the kernel rescan and drop the disk; the image is free to attach again.
-                var detached = client.sendRaw("DELETE", "/drives/vol", null);
-                assertEquals(204, detached.status(), detached.body());
-                flint.type("i=0; while [ -e /sys/block/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo after-detach=$(ls /sys/block | grep -c nvme)");
-                flint.await("after-detach=0", STEP);
-                assertEquals(204, client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image())).status());
-                flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
-                flint.await("again=" + vol.sha256(), STEP);
-
-                // Growing a volume while attached (EBS ModifyVolume): the host grows the file, PATCHes the drive with
-                // its own path, and the stock kernel takes the new capacity from the event, no reboot.
-                Path grow = Files.write(dir.resolve("grow.img"), new byte[1 << 20]);
-                assertEquals(204, client.sendRaw("PUT", "/drives/grow", nvmeDrive("grow", grow).replace("true, \"interface", "false, \"interface"))
-                        .status());
-                flint.type("i=0; while [ ! -e /sys/block/nvme0n2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo before-growth=$(cat /sys/block/nvme0n2/size)");
-                flint.await("before-growth=2048", STEP);
-                try (var f = new java.io.RandomAccessFile(grow.toFile(), "rw")) {
-                    f.setLength(4 << 20);
-                }
-                var resized = client.sendRaw("PATCH", "/drives/grow", "{\"drive_id\": \"grow\", \"path_on_host\": \"" + grow + "\"}");
-                assertEquals(204, resized.status(), resized.body());
-                flint.type("i=0; while [ \"$(cat /sys/block/nvme0n2/size)\" = 2048 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo after-growth=$(cat /sys/block/nvme0n2/size)");
-                flint.await("after-growth=8192", STEP);
-                flint.type("poweroff -f");
-                assertEquals(0, flint.exitCode(STEP), flint.output());
+            try (FileChannel other = FileChannel.open(held, StandardOpenOption.WRITE); FileLock lock = other.lock()) {
+                var refused = client.sendRaw("PUT", "/drives/held", nvmeDrive("held", held).replace("true, \"interface", "false, \"interface"));
+                assertEquals(400, refused.status(), refused.body());
+                assertTrue(refused.fault().contains("in use by another VM"), refused.body());
             }
-        }
+
+            var attached = client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image()));
+            assertEquals(204, attached.status(), attached.body());
+            flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
+            flint.await(vol.sha256() + "  /dev/nvme0n1", STEP);
+
+            // Detach: the event makes the kernel rescan and drop the disk; the image is free to attach again.
+            var detached = client.sendRaw("DELETE", "/drives/vol", null);
+            assertEquals(204, detached.status(), detached.body());
+            flint.type("i=0; while [ -e /sys/block/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                    + " echo after-detach=$(ls /sys/block | grep -c nvme)");
+            flint.await("after-detach=0", STEP);
+            assertEquals(204, client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image())).status());
+            flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
+            flint.await("again=" + vol.sha256(), STEP);
+
+            // Growing a volume while attached (EBS ModifyVolume): the host grows the file, PATCHes the drive with
+            // its own path, and the stock kernel takes the new capacity from the event, no reboot.
+            Path grow = Files.write(dir.resolve("grow.img"), new byte[1 << 20]);
+            assertEquals(204, client.sendRaw("PUT", "/drives/grow", nvmeDrive("grow", grow).replace("true, \"interface", "false, \"interface"))
+                    .status());
+            flint.type("i=0; while [ ! -e /sys/block/nvme0n2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                    + " echo before-growth=$(cat /sys/block/nvme0n2/size)");
+            flint.await("before-growth=2048", STEP);
+            try (var f = new java.io.RandomAccessFile(grow.toFile(), "rw")) {
+                f.setLength(4 << 20);
+            }
+            var resized = client.sendRaw("PATCH", "/drives/grow", "{\"drive_id\": \"grow\", \"path_on_host\": \"" + grow + "\"}");
+            assertEquals(204, resized.status(), resized.body());
+            flint.type("i=0; while [ \"$(cat /sys/block/nvme0n2/size)\" = 2048 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                    + " echo after-growth=$(cat /sys/block/nvme0n2/size)");
+            flint.await("after-growth=8192", STEP);
+        });
         vol.assertUntouched();
     }
 }

@@ -1,49 +1,24 @@
 package dev.flint.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * Flint's NVMe extensions for attaching volumes to a running microVM, against the fake VMM: empty
  * controllers from {@code nvme_controllers} in PUT /machine-config, and PUT /drives/{id} after InstanceStart.
  */
-class ApiNvmeHotAttachTest extends ApiTestBase {
-    private UnixSocketClient client;
-    private Path vol;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        client = api.client;
-        api.backend.capabilities = new VmmBackend.Capabilities(true, true, true);
-        vol = Files.write(dir.resolve("vol.img"), new byte[8192]);
-        assertEquals(204, client.sendRaw("PUT", "/boot-source", "{\"kernel_image_path\": \"" + api.kernel + "\"}").status());
-    }
-
+class ApiNvmeHotAttachTest extends ApiNvmeTestBase {
     private static String drive(String id, Path path, String extra) {
         return "{\"drive_id\": \"" + id + "\", \"path_on_host\": \"" + path + "\", \"is_root_device\": false" + extra + "}";
     }
 
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        String fault = reply.fault();
-        assertNotNull(fault, reply.body());
-        assertTrue(fault.contains(containing), "fault `" + fault + "` should contain `" + containing + "`");
-    }
-
     private void machineConfig(String body) throws Exception {
         var reply = client.sendRaw("PUT", "/machine-config", body);
-        assertEquals(204, reply.status(), reply.body());
-    }
-
-    private void start() throws Exception {
-        var reply = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
         assertEquals(204, reply.status(), reply.body());
     }
 

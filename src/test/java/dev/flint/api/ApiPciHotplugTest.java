@@ -2,7 +2,6 @@ package dev.flint.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -16,16 +15,9 @@ import org.junit.jupiter.api.Test;
  * fake VMM: 204 on attach, 202 and {@code "hotplug_state": "detaching"} until the guest ejected, 204 with
  * {@code {"force": true}}, and the refusals.
  */
-class ApiPciHotplugTest extends ApiTestBase {
-    private UnixSocketClient client;
-    private Path vol;
-
+class ApiPciHotplugTest extends ApiNvmeTestBase {
     @BeforeEach
     void setUp() throws Exception {
-        client = api.client;
-        api.backend.capabilities = new VmmBackend.Capabilities(true, true, true);
-        vol = Files.write(dir.resolve("vol.img"), new byte[8192]);
-        assertEquals(204, client.sendRaw("PUT", "/boot-source", "{\"kernel_image_path\": \"" + api.kernel + "\"}").status());
         assertEquals(204, client.sendRaw("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}").status());
     }
 
@@ -33,22 +25,10 @@ class ApiPciHotplugTest extends ApiTestBase {
         return "{\"drive_id\": \"" + id + "\", \"path_on_host\": \"" + path + "\", \"is_root_device\": false, \"interface\": \"nvme\"" + extra + "}";
     }
 
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        String fault = reply.fault();
-        assertNotNull(fault, reply.body());
-        assertTrue(fault.contains(containing), "fault `" + fault + "` should contain `" + containing + "`");
-    }
-
     private String state(String id) throws Exception {
         var drives = Json.mapper().readTree(client.get("/vm/config").body()).path("drives");
         for (var d : drives) if (d.path("drive_id").asText().equals(id)) return d.path("hotplug_state").asText("none");
         return "gone";
-    }
-
-    private void start() throws Exception {
-        var reply = client.sendRaw("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
-        assertEquals(204, reply.status(), reply.body());
     }
 
     @Test

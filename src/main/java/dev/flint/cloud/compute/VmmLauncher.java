@@ -14,6 +14,11 @@ import java.util.List;
 record VmmLauncher(List<String> flintCommand) {
     /** The memory sizing bin/flint gives `flint vmm` (its comment says why); FLINT_JAVA_OPTS, added after, can override. */
     static final List<String> MEMORY_OPTIONS = List.of("-Xmx128m", "-Djdk.nio.maxCachedBufferSize=262144");
+    /**
+     * The locale data bin/flint gives `flint vmm` (its comment says why): the VMM's output reads the same
+     * whatever the host's locale, and its start skips CLDR's list of every locale.
+     */
+    static final String LOCALE_OPTION = "-Djava.locale.providers=HOST";
 
     VmmLauncher {
         flintCommand = List.copyOf(flintCommand);
@@ -25,6 +30,7 @@ record VmmLauncher(List<String> flintCommand) {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC"));
         command.addAll(MEMORY_OPTIONS);
+        command.add(LOCALE_OPTION);
         String options = System.getenv("FLINT_JAVA_OPTS");
         if (options != null && !options.isBlank()) command.addAll(Arrays.asList(options.strip().split("\\s+")));
         // Under Surefire java.class.path is a booter jar; the real class path is in this property.
