@@ -64,20 +64,34 @@ public record MachineSpec(Path kernel, Path initrd, String cmdline, int vcpus, l
         networkInterfaces = List.copyOf(networkInterfaces);
     }
 
-    /** How many NVMe controllers the machine has: one per NVMe drive, then the empty ones. */
+    /**
+     * How many NVMe controllers the machine has whose namespaces the API addresses by index: one per NVMe drive
+     * (not those in hot-pluggable slots), then the empty ones.
+     */
     public int nvmeControllers() {
-        return (int) drives.stream().filter(DriveSpec::nvme).count() + emptyNvmeControllers;
+        return (int) drives.stream().filter(d -> d.nvme() && !d.hotpluggable()).count() + emptyNvmeControllers;
     }
 
     /**
      * A block device; the root device (if any) comes first. {@code nvme}: an NVMe controller, not virtio-blk.
      * {@code rateLimit}: its {@code rate_limiter} (never null). {@code vhostUser}: {@code path} is a
-     * vhost-user-blk back end's socket (Firecracker's {@code socket}).
+     * vhost-user-blk back end's socket (Firecracker's {@code socket}). {@code hotpluggable}: an NVMe drive
+     * plugged at boot into a hot-pluggable PCI slot ({@code "nvme_controller": "new"} before InstanceStart), which
+     * leaves through the guest's eject as one hot-plugged while the guest runs does.
      */
     public record DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid,
-                            String cacheType, boolean nvme, RateLimit rateLimit, boolean vhostUser) {
+                            String cacheType, boolean nvme, RateLimit rateLimit, boolean vhostUser, boolean hotpluggable) {
         public DriveSpec {
             rateLimit = RateLimit.orNone(rateLimit);
+            if (hotpluggable && (!nvme || root || vhostUser)) {
+                throw new IllegalArgumentException("only a data NVMe drive goes in a hot-pluggable slot: " + id);
+            }
+        }
+
+        /** Not in a hot-pluggable slot. */
+        public DriveSpec(String id, Path path, boolean readOnly, boolean root, String partuuid, String cacheType, boolean nvme,
+                         RateLimit rateLimit, boolean vhostUser) {
+            this(id, path, readOnly, root, partuuid, cacheType, nvme, rateLimit, vhostUser, false);
         }
 
         /** Backed by an image file. */

@@ -112,9 +112,15 @@ final class VmResources {
 
     void putDrive(String pathId, Drive drive) {
         boolean root = checkDrive(pathId, drive);
-        if (drive.nvmeController() != null) {
-            throw ApiException.badRequest("nvme_controller is only for attaching a drive to a running microVM; before "
-                    + "InstanceStart each nvme drive is a controller of its own");
+        if (drive.wantsNewController()) {
+            // A controller of its own in a hot-pluggable slot from boot: it leaves as a hot-plugged one does.
+            if (!"nvme".equals(drive.iface())) {
+                throw ApiException.badRequest("nvme_controller \"new\" is for \"interface\": \"nvme\" drives");
+            }
+            if (root) throw ApiException.badRequest("the root device cannot be in a hot-pluggable slot (nvme_controller \"new\")");
+        } else if (drive.nvmeController() != null) {
+            throw ApiException.badRequest("nvme_controller before InstanceStart can only be \"new\" (a controller of the drive's "
+                    + "own in a hot-pluggable PCI slot); a namespace of an existing controller is for a running microVM");
         }
         if (root) {
             for (Drive other : drives.values()) {
@@ -357,7 +363,7 @@ final class VmResources {
             boolean vhostUser = d.socket() != null;
             var spec = new MachineSpec.DriveSpec(d.driveId(), Path.of(vhostUser ? d.socket() : d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()),
                     root, d.partuuid(), d.cacheType() == null ? "Unsafe" : d.cacheType(), nvme,
-                    RateLimits.of(d.rateLimiter(), "rate_limiter"), vhostUser);
+                    RateLimits.of(d.rateLimiter(), "rate_limiter"), vhostUser, d.wantsNewController());
             if (root) {
                 driveSpecs.addFirst(spec);
                 // Like Firecracker: the root drive is the first virtio-blk device, or named by PARTUUID.

@@ -46,6 +46,8 @@ public final class VmmApiBackend implements VmmBackend {
     /** Drive IDs in the machine's drive order (the configuration's, then attached ones) and interface IDs in order. */
     private final List<String> driveIds = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<String> netIds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The started machine's drives in hot-pluggable slots from boot: their slots by drive id. */
+    private final Map<String, Integer> bootSlots = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** @param engineName {@code auto}, {@code kvm} or {@code emu} */
     public VmmApiBackend(Engines engines, String engineName, Console console) {
@@ -70,8 +72,11 @@ public final class VmmApiBackend implements VmmBackend {
         Console guest = guestConsole(spec);
         Vmm started;
         try {
-            // The spec lists the root drive first, so it becomes /dev/vda as Firecracker's boot args expect.
-            List<DriveConfig> drives = spec.drives().stream().map(VmmApiBackend::driveConfig).toList();
+            // The spec lists the root drive first, so it becomes /dev/vda as Firecracker's boot args expect. Drives
+            // for hot-pluggable slots go after every other device (the slots those leave free are the hot-pluggable ones).
+            List<DriveConfig> drives = spec.drives().stream().filter(d -> !d.hotpluggable()).map(VmmApiBackend::driveConfig).toList();
+            List<DriveConfig> hotpluggable = spec.drives().stream().filter(MachineSpec.DriveSpec::hotpluggable)
+                    .map(VmmApiBackend::driveConfig).toList();
             List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
             VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
                     engineName, drives, spec.entropy(), spec.bootTimer(), nets,
@@ -82,6 +87,7 @@ public final class VmmApiBackend implements VmmBackend {
                 config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));
             }
             if (spec.trackDirtyPages()) config = config.withDirtyPageTracking(true);
+            if (!hotpluggable.isEmpty()) config = config.withHotplugNvme(hotpluggable);
             started = Vmm.start(config, engines.select(engineName), guest);
         } catch (VmConfigException | EngineException | BootException | DiskImageException | TapException | VsockException
                  | BalloonException | VhostUserException e) {
@@ -89,7 +95,16 @@ public final class VmmApiBackend implements VmmBackend {
             throw new BackendException(e.getMessage(), e);
         }
         vmm = started;
-        spec.drives().forEach(d -> driveIds.add(d.id()));
+        // In the machine's plugging order (the rate limits' index): the other drives, then the hot-pluggable ones.
+        spec.drives().stream().filter(d -> !d.hotpluggable()).forEach(d -> driveIds.add(d.id()));
+        List<Integer> slots = started.bootHotplugSlots();
+        bootSlots.clear();
+        int i = 0;
+        for (MachineSpec.DriveSpec d : spec.drives()) {
+            if (!d.hotpluggable()) continue;
+            driveIds.add(d.id());
+            bootSlots.put(d.id(), slots.get(i++));
+        }
         spec.networkInterfaces().forEach(n -> netIds.add(n.id()));
         // Once stopped, the machine's memory and devices go. Not on the completing thread: that may be a
         // vCPU thread, and closing the Vmm joins the vCPU threads.
@@ -200,6 +215,9 @@ public final class VmmApiBackend implements VmmBackend {
             throw new BackendException(e.getMessage(), e);
         }
     }
+
+    @Override
+    public Map<String, Integer> bootHotplugSlots() { return Map.copyOf(bootSlots); }
 
     @Override
     public void requestEject(int slot) {

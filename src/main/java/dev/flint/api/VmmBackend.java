@@ -53,6 +53,14 @@ public interface VmmBackend {
         throw new BackendException("this VMM cannot hot-plug PCI functions");
     }
 
+    /**
+     * After {@link #start}: the PCI slots of the spec's {@code hotpluggable} drives (plugged at boot into
+     * hot-pluggable slots), by drive id. They leave as hot-plugged ones do ({@link #requestEject}, {@link #forceRemove}).
+     */
+    default Map<String, Integer> bootHotplugSlots() {
+        return Map.of();
+    }
+
     /** Asks the guest to eject the function hot-plugged in {@code slot}; it stays until the guest did. */
     default void requestEject(int slot) {
         throw new BackendException("this VMM cannot hot-plug PCI functions");

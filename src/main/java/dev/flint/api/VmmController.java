@@ -163,9 +163,11 @@ public final class VmmController implements AutoCloseable {
     public synchronized void putBootSource(BootSource source) { preBoot(() -> resources.putBootSource(source)); }
 
     /**
-     * Before boot, configures a drive. After boot (Flint's extension), attaches an {@code nvme} drive to the
-     * running machine as a new namespace of NVMe controller {@code nvme_controller} (default 0); the guest
-     * sees it without a reboot. Anything else after boot is refused with one line.
+     * Before boot, configures a drive ({@code "nvme_controller": "new"}: an NVMe controller of its own in a
+     * hot-pluggable PCI slot from boot, detached later through the guest's eject as a hot-plugged one). After boot
+     * (Flint's extension), attaches an {@code nvme} drive to the running machine as a new namespace of NVMe
+     * controller {@code nvme_controller} (default 0), or with {@code "new"} hot-plugs it as a controller of its own;
+     * the guest sees it without a reboot. Anything else after boot is refused with one line.
      */
     public synchronized void putDrive(String id, Drive drive) {
         if (state == InstanceState.NOT_STARTED) {
@@ -215,7 +217,8 @@ public final class VmmController implements AutoCloseable {
      * returns false at once: the drive stays, {@code "hotplug_state": "detaching"} in GET /vm/config, until the
      * guest ejected it, and then leaves the list with its file closed; asking again repeats the request. With
      * {@code force} the function is removed at once (the guest sees a surprise removal) and this returns true.
-     * Every other drive is detached at once (true); {@code force} changes nothing for them.
+     * Drives put with {@code "nvme_controller": "new"} before InstanceStart are in hot-pluggable slots and leave
+     * the same way. Every other drive is detached at once (true); {@code force} changes nothing for them.
      */
     public synchronized boolean deleteDrive(String id, boolean force) {
         if (state == InstanceState.NOT_STARTED) {
@@ -618,7 +621,22 @@ public final class VmmController implements AutoCloseable {
         trackingDirtyPages = spec.trackDirtyPages();
         nvmeControllers = spec.nvmeControllers();
         int controller = 0;
-        for (MachineSpec.DriveSpec d : spec.drives()) if (d.nvme()) nvmeSlots.put(d.id(), new NvmeSlot(controller++, 1));
+        Map<String, Integer> bootSlots = backend.bootHotplugSlots();
+        for (MachineSpec.DriveSpec d : spec.drives()) {
+            if (d.hotpluggable()) {
+                // In a hot-pluggable slot from boot: it leaves as one hot-plugged while the guest runs does.
+                Integer slot = bootSlots.get(d.id());
+                if (slot == null) { // a backend that cannot say: the drive stays, and cannot be detached while it runs
+                    LOG.warning("the VMM did not say which PCI slot drive " + d.id() + " is in; it cannot be detached while the"
+                            + " microVM runs");
+                    continue;
+                }
+                hotplugSlots.put(d.id(), slot);
+                resources.hotplugState(d.id(), HOTPLUG_ATTACHED);
+            } else if (d.nvme()) {
+                nvmeSlots.put(d.id(), new NvmeSlot(controller++, 1));
+            }
+        }
         netIds = spec.networkInterfaces().stream().map(MachineSpec.NetSpec::id).toList();
         LOG.info(() -> "microVM " + instanceId + " started: " + spec.vcpus() + " vCPU, " + spec.memoryMib()
                 + " MiB, kernel " + spec.kernel());

@@ -91,12 +91,18 @@ public final class Initramfs {
     /**
      * Debian's NVMe driver and what it needs, in dependency order (the CRC modules behind t10-pi register
      * the crypto algorithms it asks for). Loaded only when the machine has an NVMe controller (PCI class
-     * 01:08:02), so machines without one boot no slower.
+     * 01:08:02) or the command line says {@link #HOTPLUG_NVME}, so other machines boot no slower.
      */
     public static final List<String> NVME_MODULES = List.of(
             "kernel/crypto/crct10dif_common.ko", "kernel/crypto/crct10dif_generic.ko", "kernel/lib/crc-t10dif.ko",
             "kernel/lib/crc64.ko", "kernel/crypto/crc64_rocksoft_generic.ko", "kernel/lib/crc64-rocksoft.ko",
             "kernel/block/t10-pi.ko", "kernel/drivers/nvme/host/nvme-core.ko", "kernel/drivers/nvme/host/nvme.ko");
+
+    /**
+     * The kernel command line word that has the default init load the {@link #NVME_MODULES} even when the machine
+     * has no NVMe controller at boot: for machines whose volumes are hot-plugged while they run ({@code flint cloud}).
+     */
+    public static final String HOTPLUG_NVME = "flint.hotplug=nvme";
 
     /**
      * With {@code root=DEVICE} on the kernel command line (as Firecracker users write {@code root=/dev/vda}),
@@ -151,7 +157,10 @@ public final class Initramfs {
                 load.append("insmod /lib/modules/").append(file.getFileName()).append(" 2>/dev/null\n");
             }
             // Modules only some machines need, loaded when the PCI device that needs them is there.
-            loadWhenPresent(load, modules, modulesDir, NVME_MODULES, "grep -qx 0x010802 /sys/bus/pci/devices/*/class");
+            // flint.hotplug=nvme on the command line: NVMe controllers will be hot-plugged while the guest runs (this
+            // init has no udev to load the driver on the hot-plug event), so the driver is loaded now even without one.
+            loadWhenPresent(load, modules, modulesDir, NVME_MODULES,
+                    "{ grep -qx 0x010802 /sys/bus/pci/devices/*/class || grep -qw " + HOTPLUG_NVME + " /proc/cmdline; }");
             loadWhenPresent(load, modules, modulesDir, VSOCK_MODULES, "grep -qx 0x1053 /sys/bus/pci/devices/*/device");
             loadWhenPresent(load, modules, modulesDir, BALLOON_MODULES, "grep -qx 0x1045 /sys/bus/pci/devices/*/device");
         }

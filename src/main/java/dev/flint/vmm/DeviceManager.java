@@ -82,6 +82,10 @@ final class DeviceManager implements AutoCloseable {
      * it gone only when its file is closed.
      */
     private final Map<Integer, NvmePciFunction> hotplugged = new TreeMap<>();
+    /** The slots of the configuration's {@link VmConfig#hotplugNvme} drives, in its order (plugged at boot). */
+    private final List<Integer> bootHotplugSlots = new ArrayList<>();
+    /** The functions of {@link #bootHotplugSlots} (by identity: a slot may be emptied and plugged again). */
+    private final java.util.Set<NvmePciFunction> pluggedAtBoot = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     /** The buses the engine dispatches to; empty until {@link #install} (the engine may add its own controllers first). */
     Bus portIo() { return portIo; }
@@ -114,6 +118,9 @@ final class DeviceManager implements AutoCloseable {
         plugPci(config, memory, irq);
         hotplug = new PciHotplugController(irq, Layout.GED_GSI, pci.freeSlots(), this::ejectedByGuest);
         portIo.register(Layout.PCI_HOTPLUG_PORT, PciHotplugController.LENGTH, hotplug, "PCI hot-plug");
+        // After the hot-plug registers exist (the slots they serve are those the devices above left free). The
+        // guest has not run yet: it finds these at boot by scanning the bus, so nothing is announced.
+        for (DriveConfig drive : config.hotplugNvme()) bootHotplugSlots.add(plugHotpluggable(drive, false));
         if (config.bootTimer()) mmio.register(Layout.BOOT_TIMER, BootTimer.MMIO_LENGTH, new BootTimer(startNanos), "boot-timer");
         if (config.debugExitPort() >= 0) {
             portIo.register(config.debugExitPort(), DebugExit.LENGTH, new DebugExit(control), "isa-debug-exit");
@@ -228,6 +235,14 @@ final class DeviceManager implements AutoCloseable {
      * a full bus an IllegalStateException; nothing changes then.
      */
     int hotplugNvme(DriveConfig drive) {
+        return plugHotpluggable(drive, true);
+    }
+
+    /** The slots the configuration's hot-pluggable NVMe drives were plugged into at boot, in its order. */
+    List<Integer> bootHotplugSlots() { return List.copyOf(bootHotplugSlots); }
+
+    /** Plugs {@code drive} into the lowest free hot-pluggable slot; {@code announce} tells a running guest. */
+    private int plugHotpluggable(DriveConfig drive, boolean announce) {
         synchronized (hotplugged) {
             int free = pci.freeSlots() & hotplug.hotpluggableSlots();
             for (int slot : hotplugged.keySet()) free &= ~(1 << slot);
@@ -244,6 +259,11 @@ final class DeviceManager implements AutoCloseable {
                 if (!hotplugged(slot, device)) throw new IllegalArgumentException("the drive was removed");
                 device.updateRateLimit(1, bandwidth, ops);
             });
+            if (!announce) {
+                pluggedAtBoot.add(device);
+                LOG.fine(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault() + " (hot-pluggable)");
+                return slot;
+            }
             hotplug.announceInserted(slot);
             LOG.info(() -> "PCI 00:" + String.format("%02x", slot) + ".0: nvme " + drive.serialOrDefault() + " hot-plugged");
             return slot;
@@ -417,9 +437,15 @@ final class DeviceManager implements AutoCloseable {
      */
     void save(StateWriter state) {
         synchronized (hotplugged) {
-            if (!hotplugged.isEmpty() || hotplug.pending()) {
+            // A slot emptied again (ejected, removed) is fine: the restored machine has it empty too.
+            if (hotplug.pending() || !pluggedAtBoot.containsAll(hotplugged.values())) {
                 throw new SnapshotException("snapshots of a microVM with PCI functions hot-plugged while it ran are not supported"
                         + " (detach them first)");
+            }
+            if (!hotplugged.isEmpty()) {
+                throw new SnapshotException("snapshots of a microVM with NVMe drives in hot-pluggable PCI slots (\"nvme_controller\":"
+                        + " \"new\" before InstanceStart) are not supported: a restore rebuilds its devices from a configuration"
+                        + " that has no place for them");
             }
         }
         if (!nvmeNamespacesChanged.isEmpty()) {

@@ -35,10 +35,15 @@ import java.util.List;
  * @param balloon   a virtio-balloon device, or null for none
  * @param trackDirtyPages whether guest RAM's written pages are logged from boot (Firecracker's
  *                  {@code track_dirty_pages}), which Diff snapshots need
+ * @param hotplugNvme NVMe drives each plugged at boot as a controller of its own into a hot-pluggable PCI slot
+ *                  (the lowest ones the other devices left free, in order), as if hot-plugged before the guest
+ *                  ran: the guest finds them at boot, and they leave the way a controller hot-plugged while the
+ *                  guest runs does (the guest is asked to eject them, {@link Vmm#requestEject})
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
                        List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                       int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon, boolean trackDirtyPages) {
+                       int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon, boolean trackDirtyPages,
+                       List<DriveConfig> hotplugNvme) {
     /** The default command line: serial console, reboot through the keyboard controller, no reboot loop on panic. */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 reboot=k panic=-1";
     public static final int DEFAULT_CPUS = 1;
@@ -61,11 +66,15 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (initrd != null) requireReadableFile("initrd", initrd);
         drives = drives == null ? List.of() : List.copyOf(drives);
         nets = nets == null ? List.of() : List.copyOf(nets);
+        hotplugNvme = hotplugNvme == null ? List.of() : List.copyOf(hotplugNvme);
+        for (DriveConfig d : hotplugNvme) {
+            if (d.iface() != DriveConfig.Interface.NVME) throw new VmConfigException("only NVMe drives go in hot-pluggable slots: " + d.path());
+        }
         if (emptyNvmeControllers < 0) throw new VmConfigException("--nvme-controllers " + emptyNvmeControllers + ": cannot be negative");
         // Slot 0 is the host bridge; each device takes one of the other slots.
         if (drives.size() + nets.size() + (rng ? 1 : 0) + (vsock != null ? 1 : 0) + (balloon != null ? 1 : 0)
-                + emptyNvmeControllers > PciHostBridge.SLOTS - 1) {
-            throw new VmConfigException(drives.size() + " drives, " + nets.size() + " network interfaces and "
+                + emptyNvmeControllers + hotplugNvme.size() > PciHostBridge.SLOTS - 1) {
+            throw new VmConfigException(drives.size() + hotplugNvme.size() + " drives, " + nets.size() + " network interfaces and "
                     + emptyNvmeControllers + " empty NVMe controllers do not fit on PCI bus 0 (at most "
                     + (PciHostBridge.SLOTS - 1) + " devices)");
         }
@@ -91,13 +100,19 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
                     List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
                     int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon) {
         this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers,
-                debugExitPort, balloon, false);
+                debugExitPort, balloon, false, List.of());
+    }
+
+    /** The same machine with {@code drives} as NVMe controllers in hot-pluggable slots from boot (see {@link #hotplugNvme}). */
+    public VmConfig withHotplugNvme(List<DriveConfig> drives) {
+        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, this.drives, rng, bootTimer, nets, vsock,
+                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages, drives);
     }
 
     /** The same machine with dirty page tracking on or off. */
     public VmConfig withDirtyPageTracking(boolean track) {
         return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon, track);
+                emptyNvmeControllers, debugExitPort, balloon, track, hotplugNvme);
     }
 
     /** A machine without a balloon. */
@@ -111,7 +126,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
     /** The same machine with {@code balloon} (null: none). */
     public VmConfig withBalloon(BalloonConfig balloon) {
         return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages);
+                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages, hotplugNvme);
     }
 
     /** A machine without the isa-debug-exit device. */

@@ -287,6 +287,14 @@ public final class Vmm implements AutoCloseable {
         return devices.resizeHotplugged(slot);
     }
 
+    /**
+     * The PCI slots of the configuration's {@link VmConfig#hotplugNvme} drives, in its order: they leave as
+     * hot-plugged ones do ({@link #requestEject}, {@link #forceRemove}).
+     */
+    public List<Integer> bootHotplugSlots() {
+        return devices.bootHotplugSlots();
+    }
+
     /** Whether a hot-plugged function still occupies {@code slot}: false once it left the bus and its file is closed. */
     public boolean hotplugOccupied(int slot) {
         return devices.hotplugOccupied(slot);

@@ -55,7 +55,7 @@ class ApiNvmeHotAttachTest extends ApiNvmeTestBase {
         machineConfig("{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"nvme_controllers\": 2}");
         assertEquals(204, client.sendRaw("PUT", "/drives/boot", drive("boot", boot, ", \"interface\": \"nvme\"")).status());
         assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\", \"nvme_controller\": 1")),
-                "only for attaching a drive to a running microVM");
+                "is for a running microVM");
         start();
         assertEquals(3, api.backend.started.nvmeControllers());
         var reply = client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"interface\": \"nvme\", \"nvme_controller\": 2"));

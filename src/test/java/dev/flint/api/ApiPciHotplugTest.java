@@ -2,7 +2,9 @@ package dev.flint.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,8 +33,6 @@ class ApiPciHotplugTest extends ApiNvmeTestBase {
 
     @Test
     void aHotPluggedDriveIsDetachingUntilTheGuestEjectsIt() throws Exception {
-        assertFault(client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\"")),
-                "only for attaching a drive to a running microVM");
         start();
         var added = client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\""));
         assertEquals(204, added.status(), added.body());
@@ -54,6 +54,47 @@ class ApiPciHotplugTest extends ApiNvmeTestBase {
         assertFault(client.sendRaw("DELETE", "/drives/vol", null), "no drive vol");
         var again = client.sendRaw("PUT", "/drives/vol", drive("vol", vol, ", \"nvme_controller\": \"new\""));
         assertEquals(204, again.status(), "the id is free again: " + again.body());
+    }
+
+    @Test
+    void aDriveInAHotPluggableSlotFromBootLeavesThroughTheGuestsEjectOrByForce() throws Exception {
+        Path other = Files.write(dir.resolve("other.img"), new byte[8192]);
+        var put = client.sendRaw("PUT", "/drives/launch", drive("launch", vol, ", \"nvme_controller\": \"new\""));
+        assertEquals(204, put.status(), put.body());
+        assertEquals(204, client.sendRaw("PUT", "/drives/second", drive("second", other, ", \"nvme_controller\": \"new\"")).status());
+        assertEquals("none", state("launch"), "before InstanceStart nothing is plugged yet");
+        start();
+        assertEquals(List.of("start", "boot-hotplug 2 launch", "boot-hotplug 3 second"), api.backend.calls());
+        assertTrue(api.backend.started.drives().stream().allMatch(MachineSpec.DriveSpec::hotpluggable));
+        assertEquals(0, api.backend.started.nvmeControllers(), "no controller whose namespaces the API addresses by index");
+        assertEquals("attached", state("launch"));
+
+        // A plain DELETE waits for the guest, as for a drive hot-plugged while the guest runs.
+        var detach = client.sendRaw("DELETE", "/drives/launch", null);
+        assertEquals(202, detach.status(), detach.body());
+        assertEquals("eject-request 2", api.backend.calls().getLast());
+        assertEquals("detaching", state("launch"));
+        api.backend.guestEjects(2);
+        assertEquals("gone", state("launch"));
+
+        // Force: a surprise removal, done when the answer comes.
+        var forced = client.sendRaw("DELETE", "/drives/second", "{\"force\": true}");
+        assertEquals(204, forced.status(), forced.body());
+        assertEquals("force-remove 3", api.backend.calls().getLast());
+        assertEquals("gone", state("second"));
+    }
+
+    @Test
+    void aHotPluggableSlotBeforeBootIsForDataNvmeDrivesOnly() throws Exception {
+        assertFault(client.sendRaw("PUT", "/drives/v", "{\"drive_id\": \"v\", \"path_on_host\": \"" + vol
+                + "\", \"is_root_device\": false, \"nvme_controller\": \"new\"}"), "\"interface\": \"nvme\"");
+        assertFault(client.sendRaw("PUT", "/drives/v", "{\"drive_id\": \"v\", \"path_on_host\": \"" + vol
+                + "\", \"is_root_device\": true, \"interface\": \"nvme\", \"nvme_controller\": \"new\"}"), "root device");
+        assertFault(client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": 0")), "can only be \"new\"");
+        assertFault(client.sendRaw("PUT", "/drives/v", drive("v", vol, ", \"nvme_controller\": \"newer\"")), "can only be \"new\"");
+        assertEquals("gone", state("v"), "refused: nothing configured");
+        start();
+        assertEquals(List.of("start"), api.backend.calls());
     }
 
     @Test

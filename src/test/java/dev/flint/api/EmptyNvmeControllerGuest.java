@@ -10,11 +10,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * The boot the NVMe attach guest tests share (ApiNvmeHotAttachGuestTest, ApiPciHotplugGuestTest): {@code flint
- * vmm} on the emu engine, configured over its API socket with the default guest and one empty NVMe controller
- * — as flint cloud's instances have: the busybox init loads the nvme driver only when it finds an NVMe
- * controller at boot (a guest with udev would load it on the hot-plug event) — started and at its shell. The
- * scenario then runs; afterwards the guest powers off and the VMM must exit 0.
+ * The boot of the NVMe namespace attach guest test (ApiNvmeHotAttachGuestTest; ApiPciHotplugGuestTest boots its
+ * own, with a drive in a hot-pluggable slot and {@code flint.hotplug=nvme}): {@code flint vmm} on the emu engine,
+ * configured over its API socket with the default guest and one empty NVMe controller for namespaces to be
+ * attached to, started and at its shell. The scenario then runs; afterwards the guest powers off and the VMM must
+ * exit 0.
  */
 final class EmptyNvmeControllerGuest {
     private EmptyNvmeControllerGuest() {}

@@ -22,8 +22,21 @@ final class FakeBackend implements VmmBackend {
         if (refuseStart != null) throw new BackendException(refuseStart);
         calls.add("start");
         started = spec;
+        for (MachineSpec.DriveSpec d : spec.drives()) {
+            if (!d.hotpluggable()) continue;
+            int slot = nextSlot++;
+            plugged.add(slot);
+            bootSlots.put(d.id(), slot);
+            calls.add("boot-hotplug " + slot + " " + d.id());
+        }
         return running;
     }
+
+    /** The drives the started spec put in hot-pluggable slots, with the slots this fake gave them. */
+    private final Map<String, Integer> bootSlots = new java.util.HashMap<>();
+
+    @Override
+    public synchronized Map<String, Integer> bootHotplugSlots() { return Map.copyOf(bootSlots); }
 
     /** Set to make attachNvme refuse, as the real backend does when another VM holds the image's lock. */
     volatile String refuseAttach;

@@ -88,8 +88,10 @@ class AwsCliEndToEndTest {
                         "--query", "Instances[0].InstanceId");
                 assertTrue(instanceId.matches("i-[0-9a-f]{17}"), instanceId);
                 // A second instance, booting alongside the first: the peer for security groups and for moving a volume.
+                // It gets an empty volume at launch (a BlockDeviceMapping), as /dev/sdf.
                 String peerId = aws.ec2("run-instances", "--image-id", imageId, "--instance-type", "t3.micro",
-                        "--key-name", "flint-e2e", "--query", "Instances[0].InstanceId");
+                        "--key-name", "flint-e2e", "--block-device-mappings", "DeviceName=/dev/sdf,Ebs={VolumeSize=1}",
+                        "--query", "Instances[0].InstanceId");
 
                 aws.ec2("wait", "instance-running", "--instance-ids", instanceId, peerId);
                 String ip = privateIp(aws, instanceId);
@@ -196,7 +198,8 @@ class AwsCliEndToEndTest {
     }
 
     /**
-     * EBS with the AWS CLI, between the two running instances: a new volume is hot-attached to the first,
+     * EBS with the AWS CLI, between the two running instances: the peer's volume from launch is detached without
+     * Force once the guest let go of it; a new volume is hot-attached to the first (its nvme0),
      * formatted and written over SSH, detached ({@code detaching} until the VMM let go, then {@code available}),
      * and attached to the peer, which reads the first's data; grown there with ModifyVolume while mounted, the
      * peer's disk grows without a reboot. A snapshot keeps the data of its moment: a volume made from it holds
@@ -210,11 +213,26 @@ class AwsCliEndToEndTest {
         Path file = data.resolve("volumes").resolve(vol + ".raw");
         assertTrue(Files.exists(file), "the volume's file " + file);
 
+        // The peer's volume from launch: its first NVMe controller, formatted, written and unmounted in the guest,
+        // then detached without Force. DetachVolume answers detaching and the volume is available only once the guest
+        // ejected the controller (not just a namespace: the whole nvme0 leaves the guest), as for a hot-plugged one.
+        String launchVol = aws.ec2("describe-volumes", "--filters", "Name=attachment.instance-id,Values=" + peerId,
+                "Name=attachment.device,Values=/dev/sdf", "--query", "Volumes[0].VolumeId");
+        assertEquals(serialOf(launchVol), ssh(ns, key, peerIp, serialCommand("nvme0n1")), "the launch volume is nvme0");
+        assertEquals("released", ssh(ns, key, peerIp, "sudo mkfs.ext4 -q /dev/nvme0n1 && sudo mkdir -p /mnt/l && sudo mount"
+                + " /dev/nvme0n1 /mnt/l && echo at-launch | sudo tee /mnt/l/data >/dev/null && sudo umount /mnt/l && echo released"));
+        assertEquals("detaching", aws.ec2("detach-volume", "--volume-id", launchVol, "--query", "State"));
+        aws.ec2("wait", "volume-available", "--volume-ids", launchVol);
+        assertEquals("ejected", ssh(ns, key, peerIp, "i=0; while [ -e /sys/class/nvme/nvme0 ] && [ $i -lt 600 ]; do sleep 0.1;"
+                + " i=$((i+1)); done; [ -e /sys/class/nvme/nvme0 ] && echo still-there || echo ejected"));
+        aws.ec2("delete-volume", "--volume-id", launchVol);
+
         String none = ssh(ns, key, ip, NVME_DISKS);
+        assertEquals("", none, "no NVMe disk before the first volume");
         aws.ec2("attach-volume", "--volume-id", vol, "--instance-id", instanceId, "--device", "/dev/sdf");
         aws.ec2("wait", "volume-in-use", "--volume-ids", vol);
         String dev = ssh(ns, key, ip, awaitNewDisk(none));
-        assertTrue(dev.matches("nvme\\d+n\\d+"), "the guest sees the volume as an NVMe disk: " + dev);
+        assertEquals("nvme0n1", dev, "the first volume is the guest's nvme0, as on EC2 Nitro (the root here is virtio-blk)");
         assertEquals(serialOf(vol), ssh(ns, key, ip, serialCommand(dev)), "the volume id is the disk's serial, as on EC2");
         assertEquals("written", ssh(ns, key, ip, "sudo mkfs.ext4 -q /dev/" + dev + " && sudo mkdir -p /mnt/v && sudo mount /dev/" + dev
                 + " /mnt/v && echo from-the-first | sudo tee /mnt/v/data >/dev/null && sudo umount /mnt/v && echo written"));

@@ -10,8 +10,9 @@ import com.fasterxml.jackson.databind.node.TextNode;
  * the default, is Firecracker's behaviour). After InstanceStart an {@code nvme} drive is attached to the
  * running machine as a new namespace of NVMe controller {@code nvme_controller} (another Flint extension;
  * default 0, the first), or, with {@code "nvme_controller": "new"}, as an NVMe controller of its own hot-plugged
- * into a free PCI slot (serial = the drive id, as an EBS volume on EC2). {@code hotplug_state} is read-only:
- * GET /vm/config says {@code "attached"} or {@code "detaching"} for such a drive (see docs/api-pci-hotplug.md).
+ * into a free PCI slot (serial = the drive id, as an EBS volume on EC2); {@code "new"} before InstanceStart puts
+ * the controller in a hot-pluggable slot from boot, so it leaves the same way. {@code hotplug_state} is read-only:
+ * GET /vm/config says {@code "attached"} or {@code "detaching"} for such a drive (see docs/pci-hotplug.md).
  */
 public record Drive(
         @JsonProperty("drive_id") String driveId,

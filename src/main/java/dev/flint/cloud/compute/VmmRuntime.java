@@ -1,6 +1,7 @@
 package dev.flint.cloud.compute;
 
 import dev.flint.guest.GuestAssets;
+import dev.flint.guest.Initramfs;
 import dev.flint.sys.NetNamespaces;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -235,23 +236,22 @@ public final class VmmRuntime implements InstanceRuntime {
         // cryptomgr.notests: the kernel's self-tests of its crypto algorithms (RSA's multi-precision
         // arithmetic above all) cost many seconds on the emu engine and guard against broken builds of the
         // kernel, not against anything an instance does; FIPS mode (fips=1) would run them regardless.
-        String bootArgs = "console=ttyS0 reboot=k panic=-1 cryptomgr.notests flint.ip=" + port.ip() + "/" + InstanceNetwork.PREFIX
-                + " flint.gw=" + InstanceNetwork.GATEWAY;
+        // flint.hotplug=nvme: the initramfs loads the nvme driver even when no volume is attached at launch, so that
+        // volumes hot-plugged while the instance runs find it (the image has no udev to load it on the event).
+        String bootArgs = "console=ttyS0 reboot=k panic=-1 cryptomgr.notests " + Initramfs.HOTPLUG_NVME + " flint.ip=" + port.ip()
+                + "/" + InstanceNetwork.PREFIX + " flint.gw=" + InstanceNetwork.GATEWAY;
         api.put("/boot-source", "{\"kernel_image_path\": " + json(assets.kernel().toString())
                 + ", \"initrd_path\": " + json(assets.defaultInitrd().toString()) + ", \"boot_args\": " + json(bootArgs) + "}");
-        // One NVMe controller with no namespace, after the data volumes' own: it has the guest's init load the nvme
-        // driver at boot (it does so only when it finds an NVMe controller), so that volumes attached while the
-        // instance runs, each hot-plugged as a controller of its own, find the driver there.
-        api.put("/machine-config", "{\"vcpu_count\": " + spec.vcpus() + ", \"mem_size_mib\": " + spec.memoryMib()
-                + ", \"nvme_controllers\": 1}");
+        api.put("/machine-config", "{\"vcpu_count\": " + spec.vcpus() + ", \"mem_size_mib\": " + spec.memoryMib() + "}");
         api.put("/drives/root", "{\"drive_id\": \"root\", \"path_on_host\": " + json(spec.rootVolume().toAbsolutePath().toString())
                 + ", \"is_root_device\": true, \"is_read_only\": false}");
-        // Each data volume is an NVMe controller of its own whose serial is the volume id without the dash, as
-        // on EC2 (/dev/disk/by-id/nvme-*_vol0123...).
+        // Each data volume is an NVMe controller of its own whose serial is the volume id without the dash, as on EC2
+        // (/dev/disk/by-id/nvme-*_vol0123...), in a hot-pluggable PCI slot ("nvme_controller": "new"), so that a
+        // DetachVolume asks the guest to let go of it exactly as for a volume attached while the instance runs.
         for (Disk volume : spec.dataVolumes()) {
             api.put("/drives/" + volume.serial(), "{\"drive_id\": " + json(volume.serial()) + ", \"path_on_host\": "
                     + json(volume.file().toAbsolutePath().toString()) + ", \"is_root_device\": false, \"is_read_only\": false"
-                    + ", \"interface\": \"nvme\"}");
+                    + ", \"interface\": \"nvme\", \"nvme_controller\": \"new\"}");
         }
         api.put("/entropy", "{}");
         api.put("/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": " + json(port.tap())
@@ -330,9 +330,9 @@ public final class VmmRuntime implements InstanceRuntime {
     }
 
     /**
-     * {@code DELETE /drives/ID}: a volume hot-plugged while the instance ran is asked back from the guest (the
-     * VMM answers 202) and this waits, looking at the VMM's drive list, until the guest ejected it and the VMM
-     * closed the file, or the VMM is gone. A volume attached at launch goes at once (204).
+     * {@code DELETE /drives/ID}: the volume (hot-plugged while the instance ran, or in a hot-pluggable slot since
+     * launch) is asked back from the guest (the VMM answers 202) and this waits, looking at the VMM's drive list,
+     * until the guest ejected it and the VMM closed the file, or the VMM is gone.
      */
     @Override
     public void detachVolume(String instanceId, Disk disk) throws RuntimeFailure {

@@ -15,9 +15,12 @@ import java.util.logging.Logger;
  *   <li>4: slots the host wants back (ACPI Eject Request). Reading clears them.</li>
  *   <li>8: written by the slot's {@code _EJ0} once the OS let go of the function: the host may take it out.</li>
  * </ul>
- * Each announcement pulses the event interrupt; the OS's {@code _EVT} reads both registers and notifies the
- * slots. The guest is hostile: an access of another size or offset, or an eject of a slot the host did not
- * hot-plug, changes nothing and is logged once per kind.
+ * The event interrupt is level-triggered and stays asserted while either register holds an unread bit: the
+ * OS's {@code _EVT} reads both registers (which clears them and lowers the line) and notifies the slots. So an
+ * announcement made before the OS's GED driver bound (the guest still booting, or the driver unbound) is not
+ * lost: the line is still up when the driver enables the interrupt, and its {@code _EVT} runs then. The guest
+ * is hostile: an access of another size or offset, or an eject of a slot the host did not hot-plug, changes
+ * nothing and is logged once per kind.
  */
 public final class PciHotplugController implements BusDevice {
     private static final Logger LOG = Logger.getLogger(PciHotplugController.class.getName());
@@ -44,22 +47,26 @@ public final class PciHotplugController implements BusDevice {
 
     public int hotpluggableSlots() { return hotpluggable; }
 
-    /** Tells the OS that {@code slot} holds a new function. */
-    public void announceInserted(int slot) {
-        synchronized (this) {
-            inserted |= bit(slot);
-            ejectRequested &= ~bit(slot);
-        }
-        irq.pulse(gsi);
+    /** Tells the OS that {@code slot} holds a new function; the announcement waits for the OS to read it. */
+    public synchronized void announceInserted(int slot) {
+        inserted |= bit(slot);
+        ejectRequested &= ~bit(slot);
+        updateLine();
     }
 
-    /** Asks the OS to let go of the function in {@code slot} and eject it. */
-    public void requestEject(int slot) {
-        synchronized (this) {
-            ejectRequested |= bit(slot);
-            inserted &= ~bit(slot);
-        }
-        irq.pulse(gsi);
+    /** Asks the OS to let go of the function in {@code slot} and eject it; the request waits for the OS to read it. */
+    public synchronized void requestEject(int slot) {
+        ejectRequested |= bit(slot);
+        inserted &= ~bit(slot);
+        updateLine();
+    }
+
+    /**
+     * The line follows the unread bits (called with the lock held, so two threads cannot leave it at a stale
+     * level; the interrupt controller never calls back into this device).
+     */
+    private void updateLine() {
+        irq.setLevel(gsi, (inserted | ejectRequested) != 0);
     }
 
     /** Whether an announcement is waiting for the OS to read it (a snapshot could not carry it). */
@@ -79,6 +86,7 @@ public final class PciHotplugController implements BusDevice {
         synchronized (this) {
             int v = offset == INSERTED ? inserted : ejectRequested;
             if (offset == INSERTED) inserted = 0; else ejectRequested = 0;
+            updateLine();
             return v & 0xFFFF_FFFFL;
         }
     }

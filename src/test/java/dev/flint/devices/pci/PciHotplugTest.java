@@ -18,25 +18,47 @@ class PciHotplugTest {
     private final PciHotplugController hp = new PciHotplugController(irq, GSI, 0xFFFF_FFFC, ejected::add);
 
     @Test
-    void announcementsRaiseTheEventAndClearWhenRead() {
+    void announcementsHoldTheEventLineUpUntilTheOsReadsThemAndClearWhenRead() {
         hp.announceInserted(3);
-        assertEquals(1, irq.rises(GSI), "one edge per announcement");
-        assertFalse(irq.level(GSI), "a pulse: the line is low again");
+        assertEquals(1, irq.rises(GSI));
+        assertTrue(irq.level(GSI), "level-triggered: the line stays up while the announcement is unread");
         assertTrue(hp.pending());
         assertEquals(1L << 3, hp.read(PciHotplugController.INSERTED, 4));
+        assertFalse(irq.level(GSI), "read: nothing unread, the line is low");
         assertEquals(0, hp.read(PciHotplugController.INSERTED, 4), "read-to-clear");
         hp.requestEject(3);
         hp.requestEject(7);
-        assertEquals(3, irq.rises(GSI));
+        assertEquals(2, irq.rises(GSI), "one assertion for both: the line was already up for the second");
         assertEquals((1L << 3) | (1L << 7), hp.read(PciHotplugController.EJECT_REQUESTED, 4));
+        assertFalse(irq.level(GSI));
         assertEquals(0, hp.read(PciHotplugController.EJECT_REQUESTED, 4));
         assertFalse(hp.pending());
+        // The line stays up until both registers were read, as _EVT reads them one after the other.
+        hp.announceInserted(5);
+        hp.requestEject(6);
+        assertEquals(1L << 5, hp.read(PciHotplugController.INSERTED, 4));
+        assertTrue(irq.level(GSI), "an eject request is still unread");
+        assertEquals(1L << 6, hp.read(PciHotplugController.EJECT_REQUESTED, 4));
+        assertFalse(irq.level(GSI));
         // A new insertion cancels an unread eject request for the slot, and the other way round.
         hp.requestEject(4);
         hp.announceInserted(4);
         assertEquals(0, hp.read(PciHotplugController.EJECT_REQUESTED, 4));
         assertEquals(1L << 4, hp.read(PciHotplugController.INSERTED, 4));
         assertThrows(IllegalArgumentException.class, () -> hp.announceInserted(1), "slot 1 is not hot-pluggable");
+        assertFalse(irq.level(GSI), "a refused announcement raises nothing");
+    }
+
+    @Test
+    void anAnnouncementNobodyReadsKeepsTheLineUpThroughLaterOnes() {
+        // The guest's GED driver is not bound yet (or was unbound): nobody reads, nothing is dropped.
+        hp.announceInserted(3);
+        hp.announceInserted(9);
+        hp.requestEject(10);
+        assertTrue(irq.level(GSI));
+        assertEquals((1L << 3) | (1L << 9), hp.read(PciHotplugController.INSERTED, 4), "both insertions wait for the OS");
+        assertEquals(1L << 10, hp.read(PciHotplugController.EJECT_REQUESTED, 4));
+        assertFalse(irq.level(GSI));
     }
 
     @Test

@@ -45,12 +45,16 @@ final class PciHotplugAml {
         return terms;
     }
 
-    /** {@code \_SB.GED0}: the Generic Event Device on the hot-plug GSI, its {@code _EVT} running the scan. */
+    /**
+     * {@code \_SB.GED0}: the Generic Event Device on the hot-plug GSI, level-triggered (the VMM holds the line up
+     * while an announcement is unread, so one made before the OS's driver bound is taken when it binds), its
+     * {@code _EVT} running the scan.
+     */
     static byte[] genericEventDevice(PciHotplugInfo h) {
         return Aml.device("GED0",
                 Aml.name("_HID", Aml.string("ACPI0013")),
                 Aml.name("_UID", Aml.integer(0)),
-                Aml.name("_CRS", Resources.template(Resources.edgeInterrupt(h.gsi()))),
+                Aml.name("_CRS", Resources.template(Resources.levelInterrupt(h.gsi()))),
                 Aml.method("_EVT", 1, Aml.call("\\_SB.PCI0." + SCAN)));
     }
 }

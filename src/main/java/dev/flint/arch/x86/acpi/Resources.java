@@ -7,8 +7,8 @@ import dev.flint.arch.x86.ByteWriter;
  */
 public final class Resources {
     private static final int IO_PORT = 0x47, IRQ_NO_FLAGS = 0x22, END_TAG = 0x79, EXTENDED_IRQ = 0x89;
-    /** Extended interrupt flags: the device consumes it; edge-triggered (else level). Active high, exclusive: 0. */
-    private static final int IRQ_CONSUMER = 1, IRQ_EDGE = 2;
+    /** Extended interrupt flags: the device consumes it (bit 0). Level-triggered, active high, exclusive: all 0. */
+    private static final int IRQ_CONSUMER = 1;
     private static final int WORD_ADDRESS = 0x88, DWORD_ADDRESS = 0x87, QWORD_ADDRESS = 0x8A;
     private static final int TYPE_MEMORY = 0, TYPE_IO = 1, TYPE_BUS = 2;
     /** A window the bridge produces, with fixed bounds, positively decoded. */
@@ -33,11 +33,12 @@ public final class Resources {
     }
 
     /**
-     * Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) {gsi}: the Extended Interrupt Descriptor
-     * (ACPI 6.4, 6.4.3.6) a Generic Event Device names its interrupt with.
+     * Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) {gsi}: the Extended Interrupt Descriptor (ACPI 6.4,
+     * 6.4.3.6) a Generic Event Device names its interrupt with; level-triggered, so a line that stays asserted until
+     * the device is served is taken when the OS enables the interrupt, however late.
      */
-    public static byte[] edgeInterrupt(int gsi) {
-        return new ByteWriter().u8(EXTENDED_IRQ).u16(6).u8(IRQ_CONSUMER | IRQ_EDGE).u8(1).u32(gsi).toArray();
+    public static byte[] levelInterrupt(int gsi) {
+        return new ByteWriter().u8(EXTENDED_IRQ).u16(6).u8(IRQ_CONSUMER).u8(1).u32(gsi).toArray();
     }
 
     /** WordBusNumber producer for buses [min, max]. */

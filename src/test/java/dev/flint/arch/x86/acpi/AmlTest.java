@@ -108,8 +108,8 @@ class AmlTest {
     }
 
     @Test
-    void extendedInterruptDescriptorIsAnEdgeTriggeredConsumer() {
-        // 0x89, length 6, flags consumer | edge (active high, exclusive), one interrupt, GSI 5.
-        assertArrayEquals(b(0x89, 6, 0, 0x03, 1, 5, 0, 0, 0), Resources.edgeInterrupt(5));
+    void extendedInterruptDescriptorIsALevelTriggeredConsumer() {
+        // 0x89, length 6, flags consumer only (level-triggered, active high, exclusive), one interrupt, GSI 5.
+        assertArrayEquals(b(0x89, 6, 0, 0x01, 1, 5, 0, 0, 0), Resources.levelInterrupt(5));
     }
 }
