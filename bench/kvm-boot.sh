@@ -23,6 +23,8 @@ export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 
 # Build once on the host: inside L1 the repository is read-only.
 ./mvnw -q -B -o -DskipTests package test-compile >/dev/null 2>&1 || ./mvnw -q -B -DskipTests package test-compile
+# guest fetch also unpacks the kernel into Flint's cache and notes it there: the kvm engine then enters that
+# vmlinux instead of running the bzImage's decompressor in the guest.
 bin/flint guest fetch >/dev/null
 # bin/flint makes each jar's start-up cache on its first run after a build; inside L1 the repository is
 # read-only, so make flint vmm's here (a usage line is enough to trigger it).
@@ -60,6 +62,8 @@ cat >"$work/inner.sh" <<INNER
 [ -n "\${BASH_VERSION:-}" ] || exec /bin/bash "\$0" "\$@"
 set -u
 us() { local t=\$EPOCHREALTIME; echo \${t/./}; }
+# L1's HOME is a fresh tmpfs: Flint uses this host's cache folder (read-only over 9p), as it would on the host.
+export FLINT_CACHE=$cache
 # Reads a console on stdin; prints the time the marker arrived and the guest uptime it reports.
 stamp() { local line; while IFS= read -r line; do case \$line in *$MARKER*) echo "\$(us) \$(echo "\$line" | sed -n 's/.*$MARKER uptime \([0-9.]*\).*/\1/p')";; esac; done; }
 api() { curl -s -S --unix-socket "\$sock" -X PUT "http://localhost/\$1" -d "\$2" -o /dev/null -w '%{http_code}'; }

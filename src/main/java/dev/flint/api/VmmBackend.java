@@ -21,6 +21,13 @@ public interface VmmBackend {
     Capabilities capabilities();
 
     /**
+     * A pre-boot configuration request arrived, so a boot is likely coming: the backend may start, in the
+     * background, work every boot needs that no request changes. Returns at once; must not change what
+     * any request answers (errors stay InstanceStart's).
+     */
+    default void prepareForBoot() {}
+
+    /**
      * Builds and starts the machine. Returns a future completed when the machine stops (guest power-off,
      * reset, or failure). Throws {@link BackendException} if it cannot start; the message goes to the
      * client as the fault message.

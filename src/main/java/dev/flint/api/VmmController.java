@@ -156,11 +156,17 @@ public final class VmmController implements AutoCloseable {
         mmdsConfig = new MmdsConfig(version, List.copyOf(ifaces), Mmds.format(address), Boolean.TRUE.equals(config.imdsCompat()));
     }
 
-    public synchronized void putMachineConfig(MachineConfiguration config) { preBoot(() -> resources.putMachineConfig(config)); }
+    public synchronized void putMachineConfig(MachineConfiguration config) {
+        preBoot(() -> resources.putMachineConfig(config));
+        backend.prepareForBoot();
+    }
 
     public synchronized void patchMachineConfig(MachineConfiguration patch) { preBoot(() -> resources.patchMachineConfig(patch)); }
 
-    public synchronized void putBootSource(BootSource source) { preBoot(() -> resources.putBootSource(source)); }
+    public synchronized void putBootSource(BootSource source) {
+        preBoot(() -> resources.putBootSource(source));
+        backend.prepareForBoot();
+    }
 
     /**
      * Before boot, configures a drive ({@code "nvme_controller": "new"}: an NVMe controller of its own in a

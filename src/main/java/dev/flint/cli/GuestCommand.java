@@ -1,6 +1,8 @@
 package dev.flint.cli;
 
+import dev.flint.arch.x86.UnpackedKernelCache;
 import dev.flint.guest.GuestAssets;
+import java.io.IOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -30,6 +32,13 @@ final class GuestCommand extends CommandGroup {
         public Integer call() {
             GuestAssets guest = context.guest();
             GuestAssets.Fetched fetched = guest.fetch(context.err(), update);
+            try {
+                // Once here rather than in the first boot: emu unpacks anyway, kvm enters only a cached vmlinux.
+                UnpackedKernelCache.unpackAhead(fetched.kernel());
+            } catch (IOException e) {
+                context.err().println("flint: the kernel could not be unpacked ahead (" + e.getMessage()
+                        + "); guests decompress it themselves");
+            }
             context.out().println("kernel  " + fetched.kernel() + " (" + fetched.kernelPackage() + ")");
             context.out().println("modules " + guest.modulesDir());
             context.out().println("initrd  " + guest.defaultInitrd());

@@ -70,7 +70,9 @@ public final class StartupTraining {
      */
     private static void train(Path dir, String only) throws Exception {
         PrintStream sink = new PrintStream(OutputStream.nullOutputStream(), true);
-        CliContext context = new CliContext(InputStream.nullInputStream(), sink, sink, () -> false, Engines.standard(),
+        // No engines: nothing boots here, and the API's pre-boot requests must not warm one up (Vmm.warmUp) on a
+        // host with a usable KVM, or the cache would hold that engine's classes on some hosts and not others.
+        CliContext context = new CliContext(InputStream.nullInputStream(), sink, sink, () -> false, new Engines(List.of()),
                 dir.resolve("cache"));
         if (!only.equals("vmm")) Main.run(new String[] {"--help"}, context);
         if (only.equals("usage")) return;

@@ -17,6 +17,19 @@ public interface Engine {
      */
     default boolean unpacksKernelOnHost() { return false; }
 
+    /**
+     * Whether the boot loader should enter the vmlinux the host's cache already unpacked from a bzImage, when
+     * it has one, instead of the kernel's own decompressor (never unpacking for it). True for kvm.
+     */
+    default boolean entersCachedUnpackedKernel() { return false; }
+
+    /**
+     * Does ahead, on the calling thread, the work every VM of this engine needs and no configuration changes
+     * (loading and linking its code, binding its native calls), so that a later {@link #create} has less to
+     * do; true if it did any. Never fails: a problem met here is met again, and reported, by {@code create}.
+     */
+    default boolean warmUp() { return false; }
+
     /** Creates a VM over the given memory, buses and control. Fails with {@link EngineException}. */
     VirtualMachine create(VmSetup setup);
 

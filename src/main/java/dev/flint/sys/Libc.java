@@ -38,27 +38,28 @@ public final class Libc {
     /** glibc's {@code sigset_t} is 1024 bits; the kernel only looks at the first 64. */
     public static final long SIGSET_BYTES = 128;
 
-    private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
-    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
-    private static final MethodHandle IOCTL = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
-    private static final MethodHandle MMAP = errnoCall("mmap",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), -1);
-    private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), -1);
-    private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
-    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
-    private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
-    private static final MethodHandle WRITEV = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), -1);
-    private static final MethodHandle POLL = errnoCall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
-    private static final MethodHandle SOCKETPAIR = errnoCall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), -1);
-    private static final MethodHandle TGKILL = errnoCall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
-    private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), -1);
-    private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle SIGRTMIN = plainCall("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    // Each call is bound on first use, in a holder class of its own: binding spins classes (FFM's downcall
+    // stubs and method handle forms), seconds on a software CPU (kvm nested under TCG), and a boot needs only
+    // some of these calls. A holder's static final handle is still a constant to the JIT.
+    private static final class Open { static final MethodHandle CALL = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2); }
+    private static final class Close { static final MethodHandle CALL = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1); }
+    private static final class Ioctl { static final MethodHandle CALL = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2); }
+    private static final class Mmap { static final MethodHandle CALL = errnoCall("mmap", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), -1); }
+    private static final class Munmap { static final MethodHandle CALL = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), -1); }
+    private static final class Eventfd { static final MethodHandle CALL = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1); }
+    private static final class Read { static final MethodHandle CALL = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1); }
+    private static final class Write { static final MethodHandle CALL = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1); }
+    private static final class Writev { static final MethodHandle CALL = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), -1); }
+    private static final class Poll { static final MethodHandle CALL = errnoCall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1); }
+    private static final class Socketpair { static final MethodHandle CALL = errnoCall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), -1); }
+    private static final class Tgkill { static final MethodHandle CALL = errnoCall("tgkill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1); }
+    private static final class Sigtimedwait { static final MethodHandle CALL = errnoCall("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), -1); }
+    private static final class Gettid { static final MethodHandle CALL = plainCall("gettid", FunctionDescriptor.of(JAVA_INT)); }
+    private static final class Getpid { static final MethodHandle CALL = plainCall("getpid", FunctionDescriptor.of(JAVA_INT)); }
+    private static final class Sigrtmin { static final MethodHandle CALL = plainCall("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT)); }
     /** Returns the error number itself (pthread convention), not -1 + errno. */
-    private static final MethodHandle PTHREAD_SIGMASK = plainCall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-
+    private static final class PthreadSigmask { static final MethodHandle CALL = plainCall("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)); }
+    private static final class Strerror { static final MethodHandle CALL = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT)); }
 
     private Libc() {}
 
@@ -99,7 +100,7 @@ public final class Libc {
     public static int open(String path, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cPath = arena.allocateFrom(path);
-            return (int) checked("open " + path, c -> (int) OPEN.invokeExact(c, cPath, flags, 0));
+            return (int) checked("open " + path, c -> (int) Open.CALL.invokeExact(c, cPath, flags, 0));
         }
     }
 
@@ -108,18 +109,18 @@ public final class Libc {
         int flags = 0x1 /* O_WRONLY */ | 0x40 /* O_CREAT */ | 0x200 /* O_TRUNC */ | O_CLOEXEC;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cPath = arena.allocateFrom(path);
-            return (int) checked("open " + path, c -> (int) OPEN.invokeExact(c, cPath, flags, mode));
+            return (int) checked("open " + path, c -> (int) Open.CALL.invokeExact(c, cPath, flags, mode));
         }
     }
 
     public static void close(int fd) {
-        checked("close", c -> (int) CLOSE.invokeExact(c, fd));
+        checked("close", c -> (int) Close.CALL.invokeExact(c, fd));
     }
 
     /** {@code ioctl(fd, request, arg)}; {@code arg} is an integer or a native address. */
     public static int ioctl(int fd, long request, long arg) {
         try {
-            return (int) checked("ioctl", c -> (int) IOCTL.invokeExact(c, fd, request, arg));
+            return (int) checked("ioctl", c -> (int) Ioctl.CALL.invokeExact(c, fd, request, arg));
         } catch (ErrnoException e) {
             // Named with the request only on failure: KVM_RUN goes through here on every exit.
             throw new ErrnoException(String.format("ioctl 0x%x", request), e.errno());
@@ -132,23 +133,23 @@ public final class Libc {
 
     /** Maps {@code length} bytes of {@code fd} (or anonymous memory when fd is -1); returns the address. */
     public static long mmap(long length, int prot, int flags, int fd, long offset) {
-        return checked("mmap", c -> (long) MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset));
+        return checked("mmap", c -> (long) Mmap.CALL.invokeExact(c, 0L, length, prot, flags, fd, offset));
     }
 
     public static void munmap(long address, long length) {
-        checked("munmap", c -> (int) MUNMAP.invokeExact(c, address, length));
+        checked("munmap", c -> (int) Munmap.CALL.invokeExact(c, address, length));
     }
 
     public static int eventfd(int initial, int flags) {
-        return (int) checked("eventfd", c -> (int) EVENTFD.invokeExact(c, initial, flags));
+        return (int) checked("eventfd", c -> (int) Eventfd.CALL.invokeExact(c, initial, flags));
     }
 
     public static long read(int fd, MemorySegment buf) {
-        return checked("read", c -> (long) READ.invokeExact(c, fd, buf, buf.byteSize()));
+        return checked("read", c -> (long) Read.CALL.invokeExact(c, fd, buf, buf.byteSize()));
     }
 
     public static long write(int fd, MemorySegment buf) {
-        return checked("write", c -> (long) WRITE.invokeExact(c, fd, buf, buf.byteSize()));
+        return checked("write", c -> (long) Write.CALL.invokeExact(c, fd, buf, buf.byteSize()));
     }
 
     /**
@@ -157,7 +158,7 @@ public final class Libc {
      */
     public static long writev(int fd, MemorySegment iov, int count) {
         if (iov.byteSize() < count * IOVEC_BYTES) throw new IllegalArgumentException("iovec array too small");
-        return checked("writev", c -> (long) WRITEV.invokeExact(c, fd, iov, count));
+        return checked("writev", c -> (long) Writev.CALL.invokeExact(c, fd, iov, count));
     }
 
     /**
@@ -167,7 +168,7 @@ public final class Libc {
     public static int poll(MemorySegment fds, int count, int timeoutMillis) {
         if (fds.byteSize() < count * POLLFD_BYTES) throw new IllegalArgumentException("pollfd array too small");
         try {
-            return (int) checked("poll", c -> (int) POLL.invokeExact(c, fds, (long) count, timeoutMillis));
+            return (int) checked("poll", c -> (int) Poll.CALL.invokeExact(c, fds, (long) count, timeoutMillis));
         } catch (ErrnoException e) {
             if (e.errno() == EINTR) return 0;
             throw e;
@@ -178,29 +179,29 @@ public final class Libc {
     public static int[] socketpair(int domain, int type) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sv = arena.allocate(8, 4);
-            checked("socketpair", c -> (int) SOCKETPAIR.invokeExact(c, domain, type, 0, sv));
+            checked("socketpair", c -> (int) Socketpair.CALL.invokeExact(c, domain, type, 0, sv));
             return new int[] {sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
         }
     }
 
     /** The kernel thread id of the calling thread (what {@link #tgkill} targets). */
     public static int gettid() {
-        return (int) plain(() -> (int) GETTID.invokeExact());
+        return (int) plain(() -> (int) Gettid.CALL.invokeExact());
     }
 
     public static int getpid() {
-        return (int) plain(() -> (int) GETPID.invokeExact());
+        return (int) plain(() -> (int) Getpid.CALL.invokeExact());
     }
 
     /** Sends {@code signal} to one thread of this process. */
     public static void tgkill(int tid, int signal) {
         int pid = getpid();
-        checked("tgkill", c -> (int) TGKILL.invokeExact(c, pid, tid, signal));
+        checked("tgkill", c -> (int) Tgkill.CALL.invokeExact(c, pid, tid, signal));
     }
 
     /** The first real-time signal glibc leaves to applications (glibc keeps a few for itself). */
     public static int sigrtmin() {
-        return (int) plain(() -> (int) SIGRTMIN.invokeExact());
+        return (int) plain(() -> (int) Sigrtmin.CALL.invokeExact());
     }
 
     /** A zeroed glibc {@code sigset_t} holding the given signals. */
@@ -216,7 +217,7 @@ public final class Libc {
     /** Changes the calling thread's signal mask; {@code old} may be {@link MemorySegment#NULL}. */
     public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) {
         // pthread functions return the error number instead of setting errno.
-        int err = (int) plain(() -> (int) PTHREAD_SIGMASK.invokeExact(how, set, old));
+        int err = (int) plain(() -> (int) PthreadSigmask.CALL.invokeExact(how, set, old));
         if (err != 0) throw new ErrnoException("pthread_sigmask", err);
     }
 
@@ -227,7 +228,7 @@ public final class Libc {
     public static int takePendingSignal(MemorySegment set) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment zeroTimeout = arena.allocate(16, 8);
-            return (int) checked("sigtimedwait", c -> (int) SIGTIMEDWAIT.invokeExact(c, set, MemorySegment.NULL, zeroTimeout));
+            return (int) checked("sigtimedwait", c -> (int) Sigtimedwait.CALL.invokeExact(c, set, MemorySegment.NULL, zeroTimeout));
         } catch (ErrnoException e) {
             if (e.errno() == EAGAIN || e.errno() == EINTR) return -1;
             throw e;
@@ -237,7 +238,7 @@ public final class Libc {
     /** The C library's text for an error number. */
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.CALL.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;

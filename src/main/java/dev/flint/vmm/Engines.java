@@ -50,6 +50,18 @@ public final class Engines {
         throw new EngineException("engine " + name + " is not part of this build");
     }
 
+    /**
+     * Warms up ({@link Engine#warmUp}) the engine {@code name} would select, on the calling thread; for
+     * {@code auto} only the preferred engine, so that no other engine is made for it. True if anything was done.
+     */
+    public boolean warmUp(String name) {
+        for (Supplier<Engine> supplier : engines) {
+            Engine engine = supplier.get();
+            if (AUTO.equals(name) || engine.name().equals(name)) return engine.warmUp();
+        }
+        return false;
+    }
+
     private Engine selectAuto() {
         List<String> reasons = new ArrayList<>();
         for (Supplier<Engine> supplier : engines) {

@@ -1,5 +1,6 @@
 package dev.flint.vmm;
 
+import dev.flint.arch.x86.BootImage;
 import dev.flint.arch.x86.BootLoader;
 import dev.flint.arch.x86.BootSpec;
 import dev.flint.arch.x86.CpuBootState;
@@ -76,13 +77,37 @@ public final class Vmm implements AutoCloseable {
         // Before the engine and the loader: the engine takes the log at creation, the kernel's pages count.
         if (config.trackDirtyPages()) memory.trackDirtyPages();
         return build(config, engine, console, memory, startNanos, vmm -> {
-            CpuBootState bsp = BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
-                    vmm.devices.platform(), engine.unpacksKernelOnHost()
-                            ? BootLoader.BzImageEntry.UNPACK_ON_HOST : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST).bsp();
+            BootLoader.BzImageEntry entry = engine.unpacksKernelOnHost() ? BootLoader.BzImageEntry.UNPACK_ON_HOST
+                    : engine.entersCachedUnpackedKernel() ? BootLoader.BzImageEntry.UNPACKED_IF_CACHED
+                    : BootLoader.BzImageEntry.DECOMPRESS_IN_GUEST;
+            BootImage image = BootLoader.load(memory, new BootSpec(config.kernel(), config.initrd(), config.cmdline(), config.cpus()),
+                    vmm.devices.platform(), entry);
+            CpuBootState bsp = image.bsp();
+            LOG.fine(() -> "kernel entered as " + image.format() + " at 0x" + Long.toHexString(image.entry()));
             LOG.fine(() -> String.format("starting %d vCPU(s), %d MiB, engine %s, rip=0x%x", config.cpus(),
                     config.memoryMib(), engine.name(), bsp.rip()));
             vmm.vm.start(bsp);
         });
+    }
+
+    /**
+     * Before a boot whose configuration is still being given (the API's pre-boot requests): warms up the
+     * engine {@code engineName} selects ({@link Engines#warmUp}) and, if it did, loads and initializes the
+     * classes every boot runs through (machine, devices, boot loader). Runs on the calling thread; never
+     * fails, changes nothing a boot depends on, and does nothing for an engine that has nothing to warm (emu).
+     */
+    public static void warmUp(Engines engines, String engineName) {
+        if (!engines.warmUp(engineName)) return;
+        try {
+            for (Class<?> c : List.of(DeviceManager.class, StopSignal.class, GuestMemory.class, dev.flint.sys.MappedMemory.class,
+                    dev.flint.sys.MemoryAdvice.class, BootLoader.class, dev.flint.arch.x86.acpi.AcpiTables.class,
+                    dev.flint.devices.legacy.LegacyDevices.class, dev.flint.devices.legacy.Serial16550.class,
+                    dev.flint.devices.pci.PciHostBridge.class)) {
+                Class.forName(c.getName(), true, c.getClassLoader());
+            }
+        } catch (ClassNotFoundException | RuntimeException | LinkageError e) {
+            LOG.fine(() -> "warming up for the boot: " + e);
+        }
     }
 
     /**

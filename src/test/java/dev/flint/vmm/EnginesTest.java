@@ -50,4 +50,17 @@ class EnginesTest {
         assertEquals("engine kvm is not part of this build",
                 assertThrows(EngineException.class, () -> engines.select("kvm")).getMessage());
     }
+
+    @Test
+    void warmingUpMakesOnlyTheEngineABootWouldTryFirst() {
+        List<String> made = new java.util.ArrayList<>();
+        Engines engines = new Engines(List.of(() -> { made.add("kvm"); return engine("kvm", Availability.yes()); },
+                () -> { made.add("emu"); return engine("emu", Availability.yes()); }));
+        assertEquals(false, engines.warmUp("auto"), "the fake has nothing to warm");
+        assertEquals(List.of("kvm"), made, "auto warms the preferred engine only; emu is not even made");
+        made.clear();
+        engines.warmUp("emu");
+        assertEquals(List.of("kvm", "emu"), made);
+        assertEquals(false, new Engines(List.of()).warmUp("auto"));
+    }
 }

@@ -41,7 +41,15 @@ public final class BootLoader {
          * setup header in boot_params; falls back to the in-guest decompressor for payload formats Flint cannot
          * unpack. For the emu engine, where interpreting the decompressor costs billions of instructions.
          */
-        UNPACK_ON_HOST
+        UNPACK_ON_HOST,
+        /**
+         * The vmlinux {@link UnpackedKernelCache} already holds for this bzImage, entered as with {@link #UNPACK_ON_HOST};
+         * without one, the bzImage's own entry as with {@link #DECOMPRESS_IN_GUEST}. For hardware virtualization:
+         * reading the cached image costs far less than the guest's decompressor (xz over tens of MiB, seconds
+         * when KVM itself runs nested under a software CPU), while unpacking on the host first would cost a
+         * first boot more than the guest's own run does.
+         */
+        UNPACKED_IF_CACHED
     }
 
     /** Loads with {@link BzImageEntry#DECOMPRESS_IN_GUEST}. */
@@ -115,6 +123,10 @@ public final class BootLoader {
         try (ImageFile file = ImageFile.open(spec.kernel(), "kernel")) {
             byte[] head = file.read(0, 4096);
             if (BzImageLoader.matches(head)) {
+                if (bzImageEntry == BzImageEntry.UNPACKED_IF_CACHED) {
+                    LoadedKernel unpacked = cachedUnpacked(memory, spec.kernel(), file, head);
+                    if (unpacked != null) return unpacked;
+                }
                 LoadedKernel bz = BzImageLoader.load(memory, file, head); // validates the header either way
                 return bzImageEntry == BzImageEntry.UNPACK_ON_HOST ? unpackOnHost(memory, file, bz) : bz;
             }
@@ -143,6 +155,22 @@ public final class BootLoader {
             }
         } catch (java.io.IOException e) {
             throw new BootException("kernel payload is corrupt (" + e.getMessage() + "): " + bzImage.path, e);
+        }
+    }
+
+    /**
+     * The vmlinux the cache holds for the bzImage at {@code path} (see {@link UnpackedKernelCache#cachedFileFor}),
+     * loaded with the bzImage's header checked and kept but its payload never read; null when there is none
+     * or it cannot be loaded (evicted meanwhile, damaged): the caller then loads the bzImage whole.
+     */
+    private static LoadedKernel cachedUnpacked(GuestMemory memory, java.nio.file.Path path, ImageFile bzImage, byte[] head) {
+        java.util.Optional<java.nio.file.Path> cached = UnpackedKernelCache.cachedFileFor(path);
+        if (cached.isEmpty()) return null;
+        LoadedKernel bz = BzImageLoader.load(memory, bzImage, head, false);
+        try (ImageFile vmlinux = ImageFile.open(cached.get(), "kernel")) {
+            return asBzImage(ElfLoader.load(memory, vmlinux, vmlinux.read(0, 4096)), bz);
+        } catch (BootException goneOrBad) {
+            return null;
         }
     }
 

@@ -21,6 +21,11 @@ final class BzImageLoader {
     }
 
     static LoadedKernel load(GuestMemory memory, ImageFile file, byte[] head) {
+        return load(memory, file, head, true);
+    }
+
+    /** @param copyPayload false: check the header and place the kernel, but leave its payload out of guest memory */
+    static LoadedKernel load(GuestMemory memory, ImageFile file, byte[] head, boolean copyPayload) {
         int version = le16(head, ZeroPage.VERSION);
         int xloadflags = le16(head, ZeroPage.XLOADFLAGS);
         if (version < MIN_VERSION || (xloadflags & ZeroPage.XLF_KERNEL_64) == 0) {
@@ -51,7 +56,7 @@ final class BzImageLoader {
                     "guest memory %d MiB is too small for this kernel: it needs %d MiB below 3 GiB (load 0x%x + init_size 0x%x)",
                     memory.size() >> 20, (end + (1 << 20) - 1) >> 20, load, initSize));
         }
-        file.copyTo(memory, load, setupBytes, payload);
+        if (copyPayload) file.copyTo(memory, load, setupBytes, payload);
 
         // The header's length is encoded in the jump at 0x200: it ends at 0x202 + that byte.
         int hdrEnd = Math.min(0x202 + (head[ZeroPage.JUMP + 1] & 0xFF), ZeroPage.SIZE);

@@ -6,6 +6,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -34,6 +38,8 @@ public final class UnpackedKernelCache {
     /** Images kept: a couple of kernels in use at once; each is tens of MiB. */
     static final int KEPT = 3;
     private static final String SUFFIX = ".vmlinux";
+    /** Notes naming the entry of a bzImage file ({@link #unpackAhead}). */
+    private static final String ALIAS = ".alias";
 
     private static volatile Path directory;
 
@@ -96,6 +102,71 @@ public final class UnpackedKernelCache {
         }
     }
 
+    /**
+     * Unpacks the bzImage at {@code kernel} into the cache now, if there is a cache and it lacks the image, and
+     * notes which entry that file is ({@link #cachedFileFor}), so that the first boot on any engine enters the
+     * vmlinux directly (kvm only ever uses what is cached). Not a bzImage, a payload Flint cannot unpack, or a
+     * cache that cannot be written: nothing happens.
+     *
+     * @throws IOException if the file cannot be read or its payload is corrupt
+     */
+    public static void unpackAhead(Path kernel) throws IOException {
+        Path dir = directory;
+        if (dir == null) return;
+        String key = fileKey(kernel);
+        byte[] image = Files.readAllBytes(kernel);
+        if (!BzImageLoader.matches(image)) return;
+        Optional<Path> entry = unpackedFile(image);
+        if (entry.isEmpty() || key == null) return;
+        String name = entry.get().getFileName().toString();
+        try {
+            Path partial = Files.createTempFile(dir, "alias-", ".tmp");
+            try {
+                Files.writeString(partial, key + "\n" + name.substring(0, name.length() - SUFFIX.length()) + "\n");
+                Files.move(partial, aliasOf(dir, key), StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                Files.deleteIfExists(partial);
+            }
+        } catch (IOException e) {
+            log().log(Level.FINE, "unpacked kernel not noted in " + dir, e);
+        }
+    }
+
+    /**
+     * The cached vmlinux of the bzImage at {@code kernel}, if {@link #unpackAhead} noted it for this file as it
+     * is now (same path, size and modification time); never reads the bzImage, never unpacks. Hashing the
+     * image instead costs seconds of a cold JVM where it matters most (kvm nested under a software CPU).
+     */
+    static Optional<Path> cachedFileFor(Path kernel) {
+        Path dir = directory;
+        if (dir == null) return Optional.empty();
+        try {
+            String key = fileKey(kernel);
+            if (key == null) return Optional.empty();
+            List<String> lines = Files.readAllLines(aliasOf(dir, key));
+            if (lines.size() != 2 || !lines.get(0).equals(key) || !lines.get(1).matches("[0-9a-f]{64}")) return Optional.empty();
+            Path entry = dir.resolve(lines.get(1) + SUFFIX);
+            return startsAsElf(entry) ? Optional.of(entry) : Optional.empty();
+        } catch (IOException | RuntimeException notNoted) {
+            return Optional.empty();
+        }
+    }
+
+    /** The file's absolute path, size and modification time (ns) on one line; null for a path with a line break. */
+    private static String fileKey(Path kernel) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(kernel, BasicFileAttributes.class);
+        String path = kernel.toAbsolutePath().normalize().toString();
+        if (path.indexOf('\n') >= 0 || path.indexOf('\r') >= 0) return null;
+        return path + " " + a.size() + " " + a.lastModifiedTime().to(TimeUnit.NANOSECONDS);
+    }
+
+    /** The alias file of a key; its name is a hash, its first line the whole key (checked on every read). */
+    private static Path aliasOf(Path dir, String key) {
+        CRC32C crc = new CRC32C();
+        crc.update(key.getBytes(StandardCharsets.UTF_8));
+        return dir.resolve(String.format("%08x%08x", key.hashCode(), crc.getValue()) + ALIAS);
+    }
+
     private static boolean startsAsElf(Path file) {
         try (var in = Files.newInputStream(file)) {
             return isElf(in.readNBytes(4));
@@ -133,6 +204,19 @@ public final class UnpackedKernelCache {
         if (images.size() <= KEPT) return;
         images.sort(Comparator.comparing(UnpackedKernelCache::modified).reversed());
         for (Path old : images.subList(KEPT, images.size())) Files.deleteIfExists(old);
+        // Notes whose image is gone go with it; a note that cannot be read or deleted only costs its file.
+        try (DirectoryStream<Path> aliases = Files.newDirectoryStream(dir, "*" + ALIAS)) {
+            for (Path alias : aliases) {
+                try {
+                    List<String> lines = Files.readAllLines(alias);
+                    if (lines.size() != 2 || !Files.exists(dir.resolve(lines.get(1) + SUFFIX))) Files.deleteIfExists(alias);
+                } catch (IOException | RuntimeException e) {
+                    log().log(Level.FINE, "cannot check " + alias, e);
+                }
+            }
+        } catch (IOException e) {
+            log().log(Level.FINE, "cannot list the notes in " + dir, e);
+        }
     }
 
     private static long modified(Path p) {

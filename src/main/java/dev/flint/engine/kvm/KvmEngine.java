@@ -11,6 +11,7 @@ import dev.flint.sys.Libc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The hardware-virtualization engine: vCPUs run under Linux KVM, driven through /dev/kvm with FFM.
@@ -48,6 +49,29 @@ public final class KvmEngine implements Engine {
 
     @Override
     public String name() { return "kvm"; }
+
+    /** A cached vmlinux spares the guest its decompressor run, seconds when this KVM itself is nested under TCG. */
+    @Override
+    public boolean entersCachedUnpackedKernel() { return true; }
+
+    /**
+     * Opens /dev/kvm once (which binds libc's calls through FFM: each signature spins classes, seconds on a
+     * software CPU) and loads, links and initializes the classes every VM runs through. Nothing of a VM is
+     * created: that stays InstanceStart's work and its errors.
+     */
+    @Override
+    public boolean warmUp() {
+        try {
+            if (!availability().usable()) return false;
+            for (Class<?> c : List.of(KvmVm.class, KvmVcpu.class, KvmRun.class, KvmInterrupts.class, KvmFastPaths.class,
+                    CpuidTable.class, VcpuControl.class, VcpuKick.class, VcpuExit.class, Registers.class, Layouts.class)) {
+                Class.forName(c.getName(), true, c.getClassLoader());
+            }
+            return true;
+        } catch (RuntimeException | LinkageError | ClassNotFoundException e) {
+            return false;
+        }
+    }
 
     @Override
     public Availability availability() {

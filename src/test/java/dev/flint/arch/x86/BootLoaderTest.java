@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -144,6 +145,45 @@ class BootLoaderTest {
         assertEquals(0x5A, memory.readByte(0x100_0000L), "ELF text, not the compressed payload");
         assertEquals(0, memory.readByte(0x120_3FFFL), "bss cleared");
         assertEquals((short) 0x020F, memory.readShort(Layout.ZERO_PAGE + 0x206), "the bzImage's header version");
+    }
+
+    @Test
+    void kvmEntersTheCachedUnpackedKernelOnlyWhenTheCacheHoldsIt() throws Exception {
+        byte[] bzImage = SyntheticKernels.bzImageCarrying(SyntheticKernels.elf(2, 62));
+        Path k = SyntheticKernels.write(dir, "bzImage", bzImage);
+        BootSpec spec = new BootSpec(k, null, "", 1);
+        Path cache = dir.resolve("unpacked");
+        UnpackedKernelCache.useDirectory(cache);
+        try {
+            memory = GuestMemory.allocate(128L << 20);
+            BootImage cold = BootLoader.load(memory, spec, PlatformInfo.standard(), BootLoader.BzImageEntry.UNPACKED_IF_CACHED);
+            assertEquals("bzImage", cold.format(), "nothing cached: the guest decompresses");
+            assertFalse(Files.exists(cache), "and nothing is unpacked for it");
+            memory.close();
+
+            UnpackedKernelCache.unpackedFile(bzImage).orElseThrow(); // what an emu boot leaves: not noted for this file
+            memory = GuestMemory.allocate(128L << 20);
+            assertEquals("bzImage", BootLoader.load(memory, spec, PlatformInfo.standard(), BootLoader.BzImageEntry.UNPACKED_IF_CACHED).format(),
+                    "the image is cached but nothing says this file is that bzImage without hashing it");
+            memory.close();
+
+            UnpackedKernelCache.unpackAhead(k); // what `flint guest fetch` does
+            memory = GuestMemory.allocate(128L << 20);
+            BootImage warm = BootLoader.load(memory, spec, PlatformInfo.standard(), BootLoader.BzImageEntry.UNPACKED_IF_CACHED);
+            assertEquals("ELF", warm.format());
+            assertEquals(0x100_0000L, warm.bsp().rip());
+            assertEquals(0x5A, memory.readByte(0x100_0000L), "ELF text, not the compressed payload");
+            assertEquals(0, memory.readByte(0x120_3FFFL), "bss cleared");
+            assertEquals((short) 0x020F, memory.readShort(Layout.ZERO_PAGE + 0x206), "the bzImage's header version");
+            memory.close();
+
+            // Another kernel written over the same path: the note no longer matches the file.
+            Files.write(k, SyntheticKernels.bzImage(0x020F, 0x3));
+            memory = GuestMemory.allocate(128L << 20);
+            assertEquals("bzImage", BootLoader.load(memory, spec, PlatformInfo.standard(), BootLoader.BzImageEntry.UNPACKED_IF_CACHED).format());
+        } finally {
+            UnpackedKernelCache.useDirectory(null);
+        }
     }
 
     @Test
