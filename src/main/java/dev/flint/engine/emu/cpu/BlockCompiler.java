@@ -160,12 +160,18 @@ final class BlockCompiler {
      */
     static final int MEMORY_WEIGHT = 500, CONDITION_WEIGHT = 200;
 
-    /** A rough measure of the bytecode C2 inlines into a region's method: guest memory accesses and condition reads. */
+    /**
+     * A rough measure of the bytecode C2 inlines into a region's method: guest memory accesses, forms run by
+     * a call of their FastPath method, and condition reads.
+     */
     private static int inlinedBytes(java.util.List<DecodedInsn[]> members) {
         int bytes = 0;
         for (DecodedInsn[] insns : members) {
             for (DecodedInsn d : insns) {
                 if (mayFault(d.fast) && d.fast != FastPath.NONE) bytes += MEMORY_WEIGHT;
+                // a form called rather than inlined (ADC, MUL, ...): C2 inlines the FastPath method and its ALU
+                else if (d.fast != FastPath.NONE && !InlineForms.handles(d) && d.fast != FastPath.JCC
+                        && d.fast != FastPath.JMP) bytes += MEMORY_WEIGHT;
                 if (d.fast == FastPath.JCC || d.fast == FastPath.CMOV_RR || d.fast == FastPath.SETCC_R) bytes += CONDITION_WEIGHT;
             }
         }
