@@ -315,15 +315,12 @@ public final class Cpu implements FpuHost {
                 }
             }
             if (block != null) {
-                if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) {
-                    block.compiled = BlockCompiler.compile(block.insns);
-                    if (block.compiled != null) stats.blocksCompiled++;
-                }
+                if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) compile(block);
                 CompiledBlock compiled = block.compiled;
                 // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                 // it there would replay it and leave a partial block to decode at every slice end.
                 if (compiled != null) {
-                    count = compiled.run(fast, block.insns, (int) Math.min(max, Integer.MAX_VALUE));
+                    count = compiled.run(fast, block.compiledInsns, (int) Math.min(max, Integer.MAX_VALUE));
                     stats.compiledInstructions += count;
                 } else {
                     count = replayBlock(block.insns, max);
@@ -345,9 +342,68 @@ public final class Cpu implements FpuHost {
         return Math.max(count, 1);
     }
 
+    /**
+     * Compiles a hot block, in 64-bit mode as a region with the blocks its direct branches lead to within
+     * its code page ({@link #regionOf}); fewer members if the method would be too large for the JIT.
+     */
+    private void compile(DecodedBlock block) {
+        java.util.List<DecodedBlock> members = mode64 ? regionOf(block) : java.util.List.of(block);
+        while (true) {
+            java.util.List<DecodedInsn[]> insns = members.stream().map(b -> b.insns).toList();
+            CompiledBlock c = BlockCompiler.compileRegion(insns);
+            if (c != null) {
+                block.compiledInsns = BlockCompiler.concatenated(insns);
+                block.region = members.subList(1, members.size()).toArray(DecodedBlock[]::new);
+                block.compiled = c;
+                stats.blocksCompiled++;
+                return;
+            }
+            if (members.size() == 1) return;
+            members = members.subList(0, Math.max(1, members.size() * 2 / 3));
+        }
+    }
+
+    /** The most blocks, and instructions, in one compiled region (a larger region only comes out too big for the JIT). */
+    static final int REGION_BLOCKS = 8, REGION_INSTRUCTIONS = 192;
+
+    /**
+     * {@code head} and, breadth first, the cached blocks that direct branches and fall-throughs of the
+     * region lead to, as long as they lie wholly in {@code head}'s code page or in the page its last
+     * instruction crosses into (a loop split at a page end, the kernel's hottest boot loop among them,
+     * then runs as one JVM loop). 64-bit mode only: the linear address is RIP, so the mappings checked for
+     * {@code head} on entry hold for the members too. Their code must be current now, so that
+     * {@code head}'s page versions cover it from now on.
+     */
+    private java.util.List<DecodedBlock> regionOf(DecodedBlock head) {
+        java.util.List<DecodedBlock> region = new java.util.ArrayList<>();
+        region.add(head);
+        int total = head.insns.length;
+        long page = head.linear & ~0xFFFL;
+        for (int q = 0; q < region.size() && region.size() < REGION_BLOCKS; q++) {
+            for (long target : BlockCompiler.directTargets(region.get(q).insns)) {
+                long targetPage = target & ~0xFFFL;
+                boolean samePage = targetPage == page, nextPage = head.page2Host >= 0 && targetPage == head.page2Lin;
+                if (!(samePage || nextPage) || region.size() >= REGION_BLOCKS) continue;
+                boolean known = false;
+                for (DecodedBlock b : region) known |= b.rip == target;
+                if (known) continue;
+                DecodedBlock b = blocks.get(target, target, head.modeKey, samePage ? head.pageHost : head.page2Host);
+                if (b == null || b.evicted || b.insns == null || b.page2Host >= 0
+                        || total + b.insns.length > REGION_INSTRUCTIONS || !current(b)
+                        || b.version != (samePage ? head.version : head.version2)) {
+                    continue;
+                }
+                region.add(b);
+                total += b.insns.length;
+            }
+        }
+        return region;
+    }
+
     /** True if a cached block may run: its crossing page still maps where it did, it lies within CS's limit (outside 64-bit mode) and its code is unchanged. */
     private boolean usable(DecodedBlock b) {
-        return (b.page2Lin < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && (mode64 || withinCodeLimit(b)) && current(b);
+        // (page2Host, not page2Lin, says whether it crosses: linear addresses of the upper half are negative)
+        return (b.page2Host < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && (mode64 || withinCodeLimit(b)) && current(b);
     }
 
     /**
@@ -475,7 +531,8 @@ public final class Cpu implements FpuHost {
     public static long blockCompileFailures() { return BlockCompiler.failures(); }
 
     public static String compileSummary() {
-        return BlockCompiler.compiledBlocks() + " blocks compiled in " + BlockCompiler.compileNanos() / 1_000_000 + " ms";
+        return BlockCompiler.compiledBlocks() + " blocks compiled in " + BlockCompiler.compileNanos() / 1_000_000 + " ms, "
+                + BlockCompiler.regionMembers() + " more compiled into their regions";
     }
 
     public java.util.List<String> hotBlocks(int limit) {

@@ -37,6 +37,17 @@ final class DecodedBlock {
     /** The block as JVM bytecode once it ran often enough ({@link BlockCompiler}); null before or if not compilable. */
     CompiledBlock compiled;
     /**
+     * The instructions {@link #compiled} indexes: this block's, followed by those of the other members of
+     * its region ({@link BlockCompiler#compileRegion}) if it has any.
+     */
+    DecodedInsn[] compiledInsns;
+    /**
+     * The other members of the region compiled from this block, all in its code page: their code is part
+     * of {@link #compiled}, so whenever this block's bytes are compared ({@link #matches}) theirs are too.
+     */
+    DecodedBlock[] region = NO_REGION;
+    private static final DecodedBlock[] NO_REGION = {};
+    /**
      * Direct links to the blocks that ran next, two (a branch's target and its fall-through), each with
      * the RIP it starts at and the translation state it was found under ({@link Cpu}'s link key: TLB
      * generation and fetch mode). The dispatcher follows a link instead of translating the RIP and
@@ -123,6 +134,8 @@ final class DecodedBlock {
         evicted = true;
         insns = null;
         compiled = null;
+        compiledInsns = null;
+        region = NO_REGION;
         link0 = link1 = null;
         linkRip0 = linkRip1 = -1;
     }
@@ -138,11 +151,18 @@ final class DecodedBlock {
         linkKey0 = key;
     }
 
-    /** True if guest memory still holds the bytes this block was decoded from. */
+    /** True if guest memory still holds the bytes this block and the other members of its region were decoded from. */
     boolean matches(MemorySegment ram) {
+        for (DecodedBlock member : region) {
+            if (!member.matchesOwn(ram)) return false;
+        }
+        return matchesOwn(ram);
+    }
+
+    private boolean matchesOwn(MemorySegment ram) {
         for (int w = 0; w < wordOffset.length; w++) {
             if ((ram.get(CODE, pageHost + wordOffset[w]) & wordMask[w]) != wordValue[w]) return false;
         }
-        return page2 == null || page2.matches(ram);
+        return page2 == null || page2.matchesOwn(ram);
     }
 }

@@ -203,9 +203,10 @@ class DecodedBlockTest {
     }
 
     @Test
-    void blocksThatFollowEachOtherAreEnteredThroughTheirLinks() {
+    void blocksThatFollowEachOtherAreEnteredThroughTheirLinksOrRunAsOneRegion() {
         // ODD_SUM runs two blocks in turn (the loop from L, and from S when the JZ is taken): after the
-        // first passes each finds the next through its link, not through the cache lookup.
+        // first passes each finds the next through its link, not through the cache lookup. Compiled
+        // (threshold 1), the two are one region and the passes do not leave it at all.
         for (long threshold : new long[] {0, 1}) {
             EmuTestRig rig = new EmuTestRig().slices(4096).compileThreshold(threshold);
             EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(ODD_SUM), EmuTestRig.State.of(new long[16], 2),
@@ -213,9 +214,83 @@ class DecodedBlockTest {
             assertEquals(EmuTestRig.Stop.HALT, r.stop());
             assertEquals(250_000, r.state().gpr()[0]);
             CpuStatistics stats = rig.statistics();
-            assertTrue(stats.linkedEntries() >= 500 && stats.lookups() <= 10, "threshold " + threshold + ": "
-                    + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
+            String entries = "threshold " + threshold + ": " + stats.linkedEntries() + " linked entries, "
+                    + stats.lookups() + " lookups";
+            if (threshold == 0) assertTrue(stats.linkedEntries() >= 500 && stats.lookups() <= 10, entries);
+            else assertTrue(stats.linkedEntries() + stats.lookups() <= 20, entries);
         }
+    }
+
+    @Test
+    void aLoopSplitAtAPageEndRunsAsOneCompiledRegionAndMatchesTheInterpreter() {
+        // mov ecx, 1000; mov r15, DATA; NOPs up to 0xff8; L: add rax, rcx; mov r14, [r15]; add rbx, r14 (it
+        // crosses the page end, so it ends the first block); add rdx, 1; dec ecx; jnz L: the loop is two
+        // blocks, one per page, as the kernel's hottest boot loop is. Compiled, the second block is a member
+        // of the first one's region: a pass goes from one to the other and back inside one JVM method.
+        // replays(true) compares decoded, replayed and compiled runs in every register and flag.
+        String prologue = "b9e8030000" + "49c7c700002000";
+        String code = prologue + "90".repeat(0xff8 - prologue.length() / 2)
+                + "4801c8" + "4d8b37" + "4c01f3" + "4883c201" + "ffc9" + "75ef";
+        byte[] data = new byte[EmuTestRig.DATA_SIZE];
+        data[0] = 7;
+        long members = BlockCompiler.regionMembers();
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(new long[16], 2), data, 0,
+                1_000_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(500_500, r.state().gpr()[0], "sum of 1..1000");
+        assertEquals(7_000, r.state().gpr()[3]);
+        assertEquals(1_000, r.state().gpr()[2]);
+        assertTrue(BlockCompiler.regionMembers() > members, "a region with a member on the next page was compiled");
+        CpuStatistics stats = rig.statistics();
+        // 64-instruction slices: a region entry per slice, against two block entries per pass without it
+        assertTrue(stats.linkedEntries() + stats.lookups() < 500, "the loop ran inside its region: "
+                + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
+    }
+
+    @Test
+    void aLoopOfTwoBlocksReturnsToTheDispatcherWithinItsSlice() {
+        // L: add rax, 1; jmp S; hlt; S: add rbx, 1; jmp L: a loop without end over two blocks, compiled as one
+        // region. A branch from one member to another is taken only while the member's whole pass still fits
+        // the slice, so each slice of 1,000 instructions returns to the dispatcher after exactly 1,000.
+        long members = BlockCompiler.regionMembers();
+        EmuTestRig rig = new EmuTestRig().slices(1000).compileThreshold(1);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex("4883c001" + "eb01" + "f4" + "4883c301" + "ebf3"),
+                EmuTestRig.State.of(new long[16], 2), new byte[0], 0, 100_000);
+        assertEquals(EmuTestRig.Stop.BUDGET, r.stop());
+        assertEquals(100_000, r.instructions(), "no slice ran past its budget");
+        assertEquals(25_000, r.state().gpr()[0], "one add per pass of L");
+        assertEquals(25_000, r.state().gpr()[3], "one add per pass of S");
+        assertTrue(BlockCompiler.regionMembers() > members, "the two blocks were compiled as one region");
+        assertTrue(rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
+    }
+
+    @Test
+    void aStoreIntoAMemberOfACompiledRegionTakesEffectAtItsNextRun() {
+        // mov ecx, 20; O: mov edx, 3; H: dec edx; jnz H; M: mov eax, 1; add ebx, eax; call P; dec ecx; jnz O;
+        // hlt; NOPs to the next page; P: cmp ecx, 16; ja R; add byte [rip-0xffd] (the immediate of M's mov), 1;
+        // R: ret. The self-loop H is compiled with M, which it falls into, as a member of its region; from the
+        // fifth pass on P (on another page, so outside the region) rewrites M between two runs of H's region,
+        // whose page version check must then compare M's bytes too. Passes 1-5 add 1, pass k > 5 adds k - 4.
+        String main = "b914000000" + "ba03000000" + "ffca" + "75fc" + "b801000000" + "01c3" + "e8e60f0000" + "ffc9"
+                + "75e7" + "f4";
+        String code = main + "90".repeat(0x1000 - main.length() / 2) + "83f910" + "7707" + "800503f0ffff01" + "c3";
+        for (long threshold : new long[] {0, 1, 2, -1}) {
+            long members = BlockCompiler.regionMembers();
+            EmuTestRig.State start = new EmuTestRig.State(registersWithStack(), 2, EmuTestRig.CODE_BASE, new long[32]);
+            EmuTestRig.Result r = new EmuTestRig().slices(4096).compileThreshold(threshold)
+                    .run(HexFormat.of().parseHex(code), start, new byte[0], 0, 10_000_000);
+            assertEquals(EmuTestRig.Stop.HALT, r.stop(), "threshold " + threshold);
+            assertEquals(16, r.state().gpr()[0], "threshold " + threshold);
+            assertEquals(140, r.state().gpr()[3], "threshold " + threshold + ": 5 x 1 + 2 + ... + 16");
+            if (threshold > 0) assertTrue(BlockCompiler.regionMembers() > members, "threshold " + threshold + ": a region");
+        }
+    }
+
+    private static long[] registersWithStack() {
+        long[] gpr = new long[16];
+        gpr[4] = EmuTestRig.STACK_TOP;
+        return gpr;
     }
 
     @Test

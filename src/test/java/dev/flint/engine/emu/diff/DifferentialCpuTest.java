@@ -51,7 +51,8 @@ class DifferentialCpuTest {
                 runner.run(g, seed, count);
             }
         }
-        LOG.info(runner.summary() + " (seed " + seed + ", " + count + " cases per group; covered: " + COVERED + ")");
+        LOG.info(runner.summary() + " (seed " + seed + ", " + count + " cases per group; covered: " + COVERED + "; "
+                + dev.flint.engine.emu.cpu.Cpu.compileSummary() + ")");
 
         List<String> report = new ArrayList<>(runner.generatorBugs());
         report.addAll(runner.divergences());
