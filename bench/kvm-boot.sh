@@ -134,6 +134,7 @@ fi
 echo "== host ($(grep -q -w -E 'vmx|svm' /proc/cpuinfo && echo hardware KVM || echo PVM)): start-up to first KVM_RUN, RSS apart from guest RAM"
 for i in $(seq "$N"); do
   log=$work/host-$i.log
+  : >"$log" # exists before the poll below reads it (the background run may not have opened it yet)
   t0=$(date +%s%3N)
   FLINT_JAVA_OPTS=-Dflint.kvm.allowPvm=true bin/flint --debug run --engine kvm --kernel "$kernel" --initrd "$initrd" \
       --memory $MEM --cpus 1 </dev/null >"$log" 2>&1 &
