@@ -16,7 +16,8 @@
 #    (`-kernel <vmlinux>`: Debian's vmlinux carries the Xen PVH entry note, XEN_ELFNOTE_PHYS32_ENTRY, and
 #    QEMU's microvm, through its qboot firmware, enters it there; no option needed). The LIKE-FOR-LIKE ratio
 #    is "ratio flint/qemu-vmlinux:" (same kernel image, same entry work); "ratio flint/qemu:" (kept for the
-#    tools that parse it) is against the bzImage and flatters Flint by QEMU's guest-side decompression.
+#    tools that parse it) is against the bzImage, whose decompressor runs in QEMU's guest (measured in
+#    docs/startup.md: under TCG the two QEMU boots take about the same time).
 # 2. On this host (PVM /dev/kvm: a stock kernel does not get far, but the VMM path until the guest's
 #    first instruction is the same), Flint's start-up time — launch to vCPU 0's first KVM_RUN, which the
 #    kvm engine logs with --debug — and its resident memory apart from guest RAM.
