@@ -58,6 +58,22 @@ class ApiPciHotplugGuestTest {
         }
     }
 
+    /**
+     * A plain DELETE of a drive in a hot-pluggable slot: 202, the guest ejects it (acpiphp removes the device and runs
+     * _EJ0), then the drive leaves the list with its image unlocked, and the guest's controller is gone, leaving
+     * {@code left} NVMe controllers.
+     */
+    private static void detachThroughTheGuestsEject(UnixSocketClient client, FlintProcess flint, String id, Path image,
+                                                    String controller, String marker, int left) throws Exception {
+        var detach = client.sendRaw("DELETE", "/drives/" + id, null);
+        assertEquals(202, detach.status(), detach.body());
+        Await.until("the guest ejected " + id, STEP, () -> driveState(client, id).equals("gone"));
+        assertTrue(unlocked(image), "the image of " + id + " is unlocked once the drive is gone");
+        flint.type("i=0; while [ -e /sys/class/nvme/" + controller + " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+                + " echo " + marker + "=$(ls /sys/class/nvme | wc -l)x");
+        flint.await(marker + "=" + left + "x", STEP);
+    }
+
     @Test
     void volumesAreControllersOfTheirOwnHotPluggedAndEjected(@TempDir Path dir) throws Exception {
         GuestAssets assets = GuestAssets.open(GuestAssets.defaultCacheDir());
@@ -114,21 +130,9 @@ class ApiPciHotplugGuestTest {
 
                 // Plain detach: 202, the guest ejects (acpiphp removes the device and runs _EJ0), then the drive is gone
                 // and its file unlocked.
-                var detach = client.sendRaw("DELETE", "/drives/vol0first", null);
-                assertEquals(202, detach.status(), detach.body());
-                Await.until("the guest ejected vol0first", STEP, () -> driveState(client, "vol0first").equals("gone"));
-                assertTrue(unlocked(first), "the image is unlocked once the drive is gone");
-                flint.type("i=0; while [ -e /sys/class/nvme/nvme1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo after-eject=$(ls /sys/class/nvme | wc -l)x");
-                flint.await("after-eject=1x", STEP);
+                detachThroughTheGuestsEject(client, flint, "vol0first", first, "nvme1", "after-eject", 1);
                 // The launch volume leaves the same way: a plain DELETE waits for the guest's eject.
-                var launchDetach = client.sendRaw("DELETE", "/drives/vol0launch", null);
-                assertEquals(202, launchDetach.status(), launchDetach.body());
-                Await.until("the guest ejected vol0launch", STEP, () -> driveState(client, "vol0launch").equals("gone"));
-                assertTrue(unlocked(launch), "the launch volume's image is unlocked once the drive is gone");
-                flint.type("i=0; while [ -e /sys/class/nvme/nvme0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
-                        + " echo after-launch-eject=$(ls /sys/class/nvme | wc -l)x");
-                flint.await("after-launch-eject=0x", STEP);
+                detachThroughTheGuestsEject(client, flint, "vol0launch", launch, "nvme0", "after-launch-eject", 0);
 
                 // A guest that does not answer: with the GED driver unbound, no event reaches acpiphp.
                 assertEquals(204, client.sendRaw("PUT", "/drives/vol0second", newController("vol0second", second)).status());
