@@ -20,6 +20,8 @@ public final class NvmeBench {
     public static long lastCpuNanos;
     /** Interrupts and SQ tail doorbells in the last {@link #run}'s timed section. */
     public static long lastInterrupts, lastDoorbells;
+    /** CPU time of the controller's I/O thread in the last {@link #run}'s timed section. */
+    public static long lastIoThreadNanos;
 
     private NvmeBench() {}
 
@@ -38,12 +40,15 @@ public final class NvmeBench {
             rig.memory.slice(BUFFERS, (long) depth * max).fill((byte) 0); // the guest's buffers exist before it reads into them
             if (!LOCKSTEP) {
                 PipelinedNvmeDriver driver = new PipelinedNvmeDriver(rig, q, depth, BUFFERS, max, LISTS);
+                long ioThread = dev.flint.devices.virtio.block.VirtioBlockBench.threadId("nvme-io");
+                long ioCpu = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread);
                 long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
                 driver.run(offsets, lengths, writes, 30_000_000_000L);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
                 lastInterrupts = rig.irq.signals() - signals;
                 lastDoorbells = driver.doorbells;
+                lastIoThreadNanos = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread) - ioCpu;
                 return seconds;
             }
             long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), start = System.nanoTime();
@@ -66,6 +71,7 @@ public final class NvmeBench {
             double seconds = (System.nanoTime() - start) / 1e9;
             lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
             lastInterrupts = 0;
+            lastIoThreadNanos = 0;
             lastDoorbells = 0;
             return seconds;
         }
