@@ -16,9 +16,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * stay in flight on one I/O queue pair. Slot j's command (its command ID is j, as blk-mq's tag is; its
  * buffer and PRP list fixed) is built once; refilling a slot copies that 64-byte entry to the submission
  * tail and sets its starting LBA. On each interrupt the driver takes every completion the phase bit shows,
- * refills those slots at once, rings the CQ head doorbell once and the SQ tail doorbell once (as
- * nvme_irq and blk-mq's commit do), and sleeps until the next interrupt. No allocation per command; guest
- * RAM is written through its segment, as a kernel writes its own memory.
+ * refills those slots at once, updates the CQ head once and the SQ tail once (as nvme_irq and blk-mq's
+ * commit do), and sleeps until the next interrupt. Doorbells go through the Doorbell Buffer Config pages
+ * when the controller offers them, as Linux's nvme_dbbuf_update_and_check_event does: the driver writes the
+ * new value into the shadow page and rings the register only when it passes the event index the controller
+ * left (the controller was idle); otherwise the register each time. No allocation per command; guest RAM is
+ * written through its segment, as a kernel writes its own memory.
  */
 final class PipelinedNvmeDriver {
     /**
@@ -38,7 +41,20 @@ final class PipelinedNvmeDriver {
     private final long buffers, lists;
     private final MemorySegment templates = Arena.ofAuto().allocate(64L * 256, 64);
 
+    /** The shadow doorbell page and the event index page (0: the registers only). */
+    private final long shadow, eventIndexes;
+    /** Register writes (SQ tail and CQ head) the driver made: with shadow doorbells, only where the controller asked. */
+    long registerWrites;
+
     PipelinedNvmeDriver(NvmeRig rig, NvmeTestDriver.Queue queue, int depth, long buffers, int bufferBytes, long lists) {
+        this(rig, queue, depth, buffers, bufferBytes, lists, 0, 0);
+    }
+
+    /** With shadow doorbells at {@code shadow} and {@code eventIndexes} (configured already; 0: none). */
+    PipelinedNvmeDriver(NvmeRig rig, NvmeTestDriver.Queue queue, int depth, long buffers, int bufferBytes, long lists,
+            long shadow, long eventIndexes) {
+        this.shadow = shadow;
+        this.eventIndexes = eventIndexes;
         if (depth >= queue.size || depth > 256) throw new IllegalArgumentException("depth " + depth + " on a queue of " + queue.size);
         this.ram = rig.memory.segment();
         this.rig = rig;
@@ -97,7 +113,7 @@ final class PipelinedNvmeDriver {
                 entry = queue.cq + (long) head * CQE;
                 dw3 = (int) INT.getVolatile(ram, entry + 12);
             } while (((dw3 >>> 16) & 1) == (phase ? 1 : 0));
-            rig.mmio.write(NvmeTestDriver.BAR + 0x1000 + 8L * queue.id + 4, 4, head); // CQ head, once per interrupt's worth
+            ring(4, head); // CQ head, once per interrupt's worth
             if (submitted > 0) ringSqTail(tail);
         }
         queue.tail = tail;
@@ -133,6 +149,25 @@ final class PipelinedNvmeDriver {
     private void ringSqTail(int tail) {
         doorbells++;
         VarHandle.releaseFence(); // the entries before the doorbell
-        rig.mmio.write(NvmeTestDriver.BAR + 0x1000 + 8L * queue.id, 4, tail);
+        ring(0, tail);
+    }
+
+    /** Sets the SQ tail ({@code which} 0) or CQ head (4) doorbell: the shadow page and, where needed, the register. */
+    private void ring(int which, int value) {
+        long register = NvmeTestDriver.BAR + 0x1000 + 8L * queue.id + which;
+        if (shadow == 0) {
+            rig.mmio.write(register, 4, value);
+            registerWrites++;
+            return;
+        }
+        long at = 8L * queue.id + which;
+        int old = ram.get(JAVA_INT_UNALIGNED, shadow + at);
+        INT.setVolatile(ram, shadow + at, value);
+        VarHandle.fullFence(); // read the event index after the new value is visible (nvme_dbbuf_update_and_check_event)
+        int event = (int) INT.getVolatile(ram, eventIndexes + at);
+        if (((value - event - 1) & 0xFFFF) < ((value - old) & 0xFFFF)) {
+            rig.mmio.write(register, 4, value);
+            registerWrites++;
+        }
     }
 }

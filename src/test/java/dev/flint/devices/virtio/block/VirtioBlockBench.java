@@ -21,8 +21,12 @@ import java.util.Random;
  * from the page cache (the image was just written), so the ratio is the device model's overhead:
  * ring walking, request parsing, the I/O-thread hand-off and the interrupt path.
  *
- * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints one line per workload: requests and MiB per second
- * (medians) and the median of the per-run ratios to the host.
+ * <p>The drivers ({@link PipelinedBlockDriver}, {@code PipelinedNvmeDriver}) keep the workload's queue depth in
+ * flight and refill the slots each interrupt frees, as a guest kernel at that iodepth does; see docs/block-path.md.
+ *
+ * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints per workload: requests and
+ * MiB per second (medians) and the median of the per-run ratios to the host; the process's CPU per request; the
+ * device I/O thread's own CPU per request; interrupts and notifications per request, and the JIT's time.
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -107,7 +111,7 @@ public final class VirtioBlockBench {
                 System.out.printf("%-21s I/O thread CPU per request: virtio-blk %6.2f µs | nvme %6.2f µs (the device's own thread: with the driver on another core, the pace it can keep)%n", "",
                         median(deviceIo) * 1e6 / ops, median(nvmeIo) * 1e6 / ops);
                 double perRun = (double) ops * runs;
-                System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f SQ doorbells | JIT %d ms over all runs%n", "",
+                System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
