@@ -4,9 +4,12 @@
 # FLINT_BLOCK_IO=sync measures blocking calls only (no io_uring); FLINT_BLOCK_IO=uring sends every request
 # through io_uring (the default serves what the page cache holds at once and sends the rest to io_uring).
 # A third argument picks workloads: bench/virtio-blk.sh 256 7 4k-random-read,1m-seq-read
+# FLINT_BENCH_JAVA_OPTS passes JVM options, e.g. "-Dflint.bench.driver=lockstep" (the rounds 1-2 driver: a batch,
+# then wait for all of it) or "-Dflint.bench.halt-poll-ns=0" (the driver sleeps at once instead of polling 50 µs
+# for its interrupt, as a KVM vCPU is polled before it is scheduled out); see docs/block-path.md, Round 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 mvn -q -o test-compile 2>/dev/null || mvn -q test-compile
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${FLINT_BLOCK_IO:+-Dflint.block.io=$FLINT_BLOCK_IO} \
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${FLINT_BLOCK_IO:+-Dflint.block.io=$FLINT_BLOCK_IO} ${FLINT_BENCH_JAVA_OPTS:-} \
     -cp target/classes:target/test-classes dev.flint.devices.virtio.block.VirtioBlockBench "$@"

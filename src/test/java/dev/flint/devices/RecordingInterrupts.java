@@ -50,6 +50,22 @@ public final class RecordingInterrupts implements InterruptController {
         }
     }
 
+    /**
+     * As {@link #awaitAfter}, but first polls for up to {@code pollNanos} without sleeping, as KVM polls a halted
+     * vCPU (halt_poll_ns) before it schedules the thread out: an interrupt in that window costs the sender no
+     * wake-up of a sleeping thread.
+     */
+    public void haltPollThenAwait(long seen, long pollNanos, long nanos) {
+        long until = System.nanoTime() + pollNanos;
+        while (signals.get() == seen) {
+            if (System.nanoTime() - until > 0) {
+                awaitAfter(seen, nanos);
+                return;
+            }
+            Thread.onSpinWait();
+        }
+    }
+
     private void signalled() {
         signals.incrementAndGet();
         Thread t = sleeper;

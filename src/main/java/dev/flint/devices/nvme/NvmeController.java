@@ -32,6 +32,12 @@ public final class NvmeController implements AutoCloseable {
     /** Commands served from one queue before the others get a turn (and a reset waiting for the lock). */
     private static final int BATCH = 128;
     /**
+     * Commands per batch on an I/O queue: the batch's completions are posted and interrupted for before the
+     * next batch begins, so a driver keeping a deep queue refills the first commands' slots while the
+     * controller serves the rest (a disk answers each command when it is done, not when its neighbours are).
+     */
+    static final int IO_BATCH = Integer.getInteger("flint.nvme.batch", 16);
+    /**
      * CAP: MQES 1023, contiguous queues required (CQR), timeout 5 s (TO 10 x 500 ms), doorbell stride 4
      * bytes, the NVM command set (CSS bit 37), memory page size 4 KiB only (MPSMIN = MPSMAX = 0).
      */
@@ -460,7 +466,7 @@ public final class NvmeController implements AutoCloseable {
                 if (sq.head == tail) return false;
                 continue;
             }
-            if (n >= BATCH) return true;
+            if (n >= (sq.id == 0 ? BATCH : IO_BATCH)) return true;
             CompletionQueue cq = sq.cq;
             if (cq.full(cqHead(cq))) {
                 cqBlocked.set(cq.id, 1);

@@ -14,7 +14,7 @@ public record DescriptorChain(int head, List<Buffer> buffers) {
     public record Buffer(long address, long length, boolean writable) { }
 
     public DescriptorChain {
-        buffers = List.copyOf(buffers);
+        buffers = List.copyOf(buffers); // an immutable list (what the walk builds) is taken as it is, not copied
         for (int i = 1; i < buffers.size(); i++) {
             if (buffers.get(i - 1).writable() && !buffers.get(i).writable()) {
                 throw new IllegalArgumentException("device-readable buffer after a writable one");

@@ -108,6 +108,15 @@ public interface VirtioDevice extends AutoCloseable {
     default void finishBatch(int queue, Used used) { }
 
     /**
+     * At most how many chains one batch of {@code queue} takes before it is finished and its completions go
+     * back to the driver; the transport then starts the next batch at once. A device that defers its I/O keeps
+     * this below the queue's depth so the driver sees the first completions, and refills those slots, while the
+     * device serves the rest (as a disk that answers each request when it is done); the default is unbounded
+     * (a queue's worth).
+     */
+    default int batchLimit(int queue) { return Integer.MAX_VALUE; }
+
+    /**
      * Cumulative request counters for metrics, named "metric" (the VMM prefixes the device group, e.g.
      * "block."). Called from any thread.
      */

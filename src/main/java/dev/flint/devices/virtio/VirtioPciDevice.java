@@ -248,11 +248,24 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     private void serve(int q) {
         if (q >= queues.length) return;
         Virtqueue vq = queues[q];
+        int limit = Math.max(1, device.batchLimit(q));
+        // Batches of at most `limit` chains, each finished (its completions published, the interrupt decided)
+        // before the next begins, up to a queue's worth in all: then the other queues get their turn.
+        for (int total = 0; total < vq.size(); ) {
+            int want = Math.min(limit, vq.size() - total), took = serveBatch(q, vq, want);
+            if (took < want) return; // the ring is empty, the device stopped, or the device waits for something
+            total += took;
+        }
+        worker.queueNotified(q); // a driver that keeps refilling the ring: let the other queues in, then resume
+    }
+
+    /** One batch of at most {@code limit} chains; returns how many it took off the ring ({@code limit}: maybe more wait). */
+    private int serveBatch(int q, Virtqueue vq, int limit) {
         boolean returned = false;
         try {
             workLock.lock();
             try {
-                returned = takeBatch(q, vq);
+                returned = takeBatch(q, vq, limit);
             } finally {
                 try {
                     device.finishBatch(q, usedSinks[q]);
@@ -264,6 +277,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
                 }
             }
             if (returned && vq.interruptWanted(memory)) signal(vq.msixVector(), ISR_QUEUE);
+            return taken;
         } catch (VirtqueueException e) {
             guestError("queue " + q + ": " + e.getMessage());
             needsReset();
@@ -271,6 +285,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             LOG.log(java.util.logging.Level.SEVERE, device.name() + ": queue " + q + " failed; device needs reset", e);
             needsReset();
         }
+        return 0;
     }
 
     /**
@@ -287,14 +302,19 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         signal(vector, ISR_CONFIG);
     }
 
-    /** Hands the device every chain on the ring (up to a queue's worth); true if any was returned at once. */
-    private boolean takeBatch(int q, Virtqueue vq) {
+    /** Chains the last {@link #takeBatch} took off the ring (I/O thread only). */
+    private int taken;
+
+    /**
+     * Hands the device the chains on the ring, at most {@code limit}; true if any was returned at once. Sets
+     * {@link #taken} to how many it took.
+     */
+    private boolean takeBatch(int q, Virtqueue vq, int limit) {
         boolean returned = false;
+        taken = 0;
         for (int served = 0; ; served++) {
-            if (served == vq.size()) { // a driver that keeps refilling the ring: let the other queues in, then resume
-                worker.queueNotified(q);
-                return returned;
-            }
+            taken = served;
+            if (served == limit) return returned;
             if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
                     || !vq.ready()) {
                 return returned;

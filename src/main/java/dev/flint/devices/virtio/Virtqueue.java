@@ -173,7 +173,11 @@ public final class Virtqueue {
     }
 
     private DescriptorChain walk(GuestMemory memory, int head, boolean indirectAllowed) {
-        List<DescriptorChain.Buffer> buffers = new ArrayList<>(4); // a block request's header, data and status without growing
+        // Up to three buffers (a block request's header, data and status; a network frame) are kept in locals and
+        // become an immutable list the chain's record takes as it is; longer chains grow a list.
+        DescriptorChain.Buffer b0 = null, b1 = null, b2 = null;
+        List<DescriptorChain.Buffer> more = null;
+        int count = 0;
         long table = descTable;
         int tableLength = size, index = head;
         int budget = size; // a chain longer than the table must revisit a descriptor: a loop
@@ -205,8 +209,24 @@ public final class Virtqueue {
             boolean writable = (flags & F_WRITE) != 0;
             if (!writable && sawWritable) throw new VirtqueueException("device-readable buffer after a writable one");
             sawWritable |= writable;
-            buffers.add(new DescriptorChain.Buffer(address, length, writable));
-            if ((flags & F_NEXT) == 0) return new DescriptorChain(head, buffers);
+            DescriptorChain.Buffer b = new DescriptorChain.Buffer(address, length, writable);
+            switch (count++) {
+                case 0 -> b0 = b;
+                case 1 -> b1 = b;
+                case 2 -> b2 = b;
+                default -> {
+                    if (more == null) more = new ArrayList<>(List.of(b0, b1, b2));
+                    more.add(b);
+                }
+            }
+            if ((flags & F_NEXT) == 0) {
+                return new DescriptorChain(head, switch (count) {
+                    case 1 -> List.of(b0);
+                    case 2 -> List.of(b0, b1);
+                    case 3 -> List.of(b0, b1, b2);
+                    default -> more;
+                });
+            }
             if (next >= tableLength) throw new VirtqueueException("next descriptor " + next + " out of range");
             index = next;
         }

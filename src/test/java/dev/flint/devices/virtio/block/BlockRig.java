@@ -32,9 +32,12 @@ final class BlockRig implements AutoCloseable {
     }
 
     /** Negotiates everything offered, sets up the request queue and sets DRIVER_OK. */
-    BlockRig start(boolean msix) {
+    BlockRig start(boolean msix) { return start(msix, -1L); }
+
+    /** As {@link #start(boolean)}, negotiating {@code wanted} ({@code -1}: everything offered but event-idx). */
+    BlockRig start(boolean msix, long wanted) {
         if (msix) driver.enableMsix(2);
-        features = driver.negotiate(-1L);
+        features = driver.negotiate(wanted);
         if (msix) driver.common(0x10, 2, 0);
         queue = driver.setupQueue(0, VirtioBlock.QUEUE_SIZE, QUEUE_BASE, msix ? 1 : 0xFFFF);
         driver.driverOk();

@@ -21,8 +21,12 @@ import java.util.Random;
  * from the page cache (the image was just written), so the ratio is the device model's overhead:
  * ring walking, request parsing, the I/O-thread hand-off and the interrupt path.
  *
- * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints one line per workload: requests and MiB per second
- * (medians) and the median of the per-run ratios to the host.
+ * <p>The drivers ({@link PipelinedBlockDriver}, {@code PipelinedNvmeDriver}) keep the workload's queue depth in
+ * flight and refill the slots each interrupt frees, as a guest kernel at that iodepth does; see docs/block-path.md.
+ *
+ * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints per workload: requests and
+ * MiB per second (medians) and the median of the per-run ratios to the host; the process's CPU per request; the
+ * device I/O thread's own CPU per request; interrupts and notifications per request, and the JIT's time.
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -49,16 +53,27 @@ public final class VirtioBlockBench {
                 workloads = workloads.stream().filter(w -> only.contains(w.name)).toList();
             }
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache), median of %d runs%n", imageMib, runs);
-            for (Workload w : workloads) { // one discarded round first: the JIT compiles all three paths
-                runDevice(image, w);
-                runNvme(image, w);
-                runHost(image, w);
+            // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
+            // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
+            // more code than the raw loop, keep compiling for longer; one round left seconds of compilation inside the
+            // timed runs. (The counter moves when a compilation finishes: a round can look quiet while C2 is busy.)
+            for (int round = 0; round < 8; round++) {
+                long jit = jitMillis();
+                for (Workload w : workloads) {
+                    runDevice(image, w);
+                    runNvme(image, w);
+                    runHost(image, w);
+                }
+                if (round >= 2 && jitMillis() - jit < 20) break;
             }
             for (Workload w : workloads) {
                 double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
                 double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
                 double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
+                long[] interrupts = new long[2], notifications = new long[2];
+                double[] deviceIo = new double[runs], nvmeIo = new double[runs];
+                long jit = jitMillis();
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
                         switch ((run + k) % 3) {
@@ -67,6 +82,12 @@ public final class VirtioBlockBench {
                             default -> host[run] = runHost(image, w);
                         }
                         double used = timedCpuNanos / 1e9;
+                        if ((run + k) % 3 == 0) deviceIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 3 == 1) nvmeIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 3 < 2) {
+                            interrupts[(run + k) % 3] += timedInterrupts;
+                            notifications[(run + k) % 3] += timedNotifications;
+                        }
                         switch ((run + k) % 3) {
                             case 0 -> deviceCpu[run] = used;
                             case 1 -> nvmeCpu[run] = used;
@@ -88,6 +109,11 @@ public final class VirtioBlockBench {
                 System.out.printf("%-21s CPU per request: virtio-blk %6.2f µs (%.2f) | nvme %6.2f µs (%.2f) | host %6.2f µs%n", "",
                         median(deviceCpu) * 1e6 / ops, median(deviceCpuRatio), median(nvmeCpu) * 1e6 / ops, median(nvmeCpuRatio),
                         median(hostCpu) * 1e6 / ops);
+                System.out.printf("%-21s I/O thread CPU per request: virtio-blk %6.2f µs | nvme %6.2f µs (the device's own thread: with the driver on another core, the pace it can keep)%n", "",
+                        median(deviceIo) * 1e6 / ops, median(nvmeIo) * 1e6 / ops);
+                double perRun = (double) ops * runs;
+                System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
+                        interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
                     + System.getProperty(IoBatch.BACKEND_PROPERTY, "page cache first, io_uring for the rest") + ")");
@@ -98,8 +124,44 @@ public final class VirtioBlockBench {
         }
     }
 
-    /** Seconds for the device to serve all ops, {@code queueDepth} requests per notification. */
+    /**
+     * The harness's driver: {@code pipelined} (the default) keeps {@code queueDepth} requests in flight and
+     * refills the slots each interrupt frees, as a guest kernel at that iodepth does; {@code lockstep} (the
+     * driver of rounds 1 and 2) publishes a batch, waits for all of it, then builds the next.
+     */
+    static final String DRIVER_PROPERTY = "flint.bench.driver";
+    static final boolean LOCKSTEP = "lockstep".equals(System.getProperty(DRIVER_PROPERTY));
+
+    /** Seconds for the device to serve all ops, {@code queueDepth} requests in flight. */
     private static double runDevice(Path image, Workload w) {
+        if (LOCKSTEP) return runDeviceLockstep(image, w);
+        int depth = w.queueDepth, length = w.ops.getFirst().length;
+        boolean write = w.ops.getFirst().write;
+        long[] sectors = new long[w.ops.size()];
+        for (int i = 0; i < sectors.length; i++) {
+            Op op = w.ops.get(i);
+            if (op.length != length || op.write != write) throw new IllegalArgumentException("a workload is one kind of request");
+            sectors[i] = op.offset / DiskImage.SECTOR;
+        }
+        long bufferBytes = (long) depth * length;
+        try (BlockRig rig = new BlockRig(new DriveConfig(image, false), (BUFFERS + bufferBytes + MIB + 0xFFFFF) & ~0xFFFFFL)) {
+            rig.start(true, Long.MAX_VALUE); // MSI-X and event-idx, as Linux negotiates them
+            PipelinedBlockDriver driver = new PipelinedBlockDriver(rig, depth, HEADERS, STATUSES, BUFFERS, length);
+            rig.memory.slice(BUFFERS, bufferBytes).fill((byte) 0); // the guest's buffers exist before it reads into them
+            long ioThread = threadId("virtio-blk-io"), ioCpu = threadCpuNanos(ioThread);
+            long cpu = processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
+            if (!driver.run(sectors, write, 30_000_000_000L)) throw new IllegalStateException("device asked for a reset");
+            double seconds = (System.nanoTime() - start) / 1e9;
+            timedCpuNanos = processCpuNanos() - cpu;
+            timedIoThreadNanos = threadCpuNanos(ioThread) - ioCpu;
+            timedInterrupts = rig.irq.signals() - signals;
+            timedNotifications = driver.notifications();
+            return seconds;
+        }
+    }
+
+    /** The lockstep driver: {@code queueDepth} requests per notification, the next batch after all of this one. */
+    private static double runDeviceLockstep(Path image, Workload w) {
         int depth = w.queueDepth;
         long bufferBytes = (long) depth * w.ops.stream().mapToInt(Op::length).max().orElse(0);
         try (BlockRig rig = new BlockRig(new DriveConfig(image, false), (BUFFERS + bufferBytes + MIB + 0xFFFFF) & ~0xFFFFFL)) {
@@ -140,6 +202,9 @@ public final class VirtioBlockBench {
         }
         double seconds = dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
         timedCpuNanos = dev.flint.devices.nvme.NvmeBench.lastCpuNanos;
+        timedIoThreadNanos = dev.flint.devices.nvme.NvmeBench.lastIoThreadNanos;
+        timedInterrupts = dev.flint.devices.nvme.NvmeBench.lastInterrupts;
+        timedNotifications = dev.flint.devices.nvme.NvmeBench.lastDoorbells;
         return seconds;
     }
 
@@ -193,6 +258,27 @@ public final class VirtioBlockBench {
      */
     /** The process CPU time the last run spent inside its timed section (set up and tear down excluded). */
     private static long timedCpuNanos;
+    /** Interrupts the driver got and notifications (virtio kicks, SQ tail doorbells) it sent in the last device run's timed section. */
+    private static long timedInterrupts, timedNotifications;
+    /** CPU time of the device's own I/O thread in the last device run's timed section. */
+    private static long timedIoThreadNanos;
+
+    /** The id of the live thread called {@code name} (a device's I/O thread), or -1. */
+    public static long threadId(String name) {
+        for (Thread t : Thread.getAllStackTraces().keySet()) if (t.getName().equals(name) && t.isAlive()) return t.threadId();
+        return -1;
+    }
+
+    /** That thread's CPU time so far, to the nanosecond (clock_gettime of the thread's clock), or 0. */
+    public static long threadCpuNanos(long id) {
+        return id < 0 ? 0 : Math.max(0, java.lang.management.ManagementFactory.getThreadMXBean().getThreadCpuTime(id));
+    }
+
+    /** Milliseconds the JIT compilers spent so far (their threads' CPU is in the process's CPU time). */
+    private static long jitMillis() {
+        var bean = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return bean != null && bean.isCompilationTimeMonitoringSupported() ? bean.getTotalCompilationTime() : -1;
+    }
 
     public static long processCpuNanos() {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
