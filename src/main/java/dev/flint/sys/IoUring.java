@@ -178,6 +178,14 @@ public final class IoUring implements AutoCloseable {
         return queue(OP_READ, fd, memory, offset, length, position, 0, userData);
     }
 
+    /**
+     * As {@link #read(int, MemorySegment, long, long, long, long)}, with {@code preadv2}'s flags for the read
+     * ({@code RWF_NOWAIT}: complete with {@code -EAGAIN} instead of going to the disk).
+     */
+    public boolean read(int fd, MemorySegment memory, long offset, long length, long position, int rwFlags, long userData) {
+        return queue(OP_READ, fd, memory, offset, length, position, rwFlags, userData);
+    }
+
     /** Queues a write of {@code length} bytes of {@code memory} from {@code offset} at {@code position}; false if the ring is full. */
     public boolean write(int fd, MemorySegment memory, long offset, long length, long position, long userData) {
         return queue(OP_WRITE, fd, memory, offset, length, position, 0, userData);

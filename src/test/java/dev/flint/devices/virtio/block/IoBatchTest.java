@@ -89,6 +89,55 @@ class IoBatchTest {
         }
     }
 
+    /**
+     * The default policy sends a batch's reads to io_uring with RWF_NOWAIT. On a file the page cache holds they
+     * all come from the cache; after the file's pages were dropped each NOWAIT entry comes back -EAGAIN and is
+     * queued again without the flag, and every read still returns its own bytes, whatever the order of the batch.
+     */
+    @Test
+    void nowaitReadsTheCacheCannotServeAreQueuedAgain(@TempDir Path dir) throws Throwable {
+        Path file = dir.resolve("nowait");
+        byte[] content = new byte[1 << 20];
+        new java.util.Random(13).nextBytes(content); // seeded: the same bytes every run
+        Files.write(file, content);
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        int[] pages = {200, 3, 77, 150, 9, 255, 41, 128, 64, 190, 17, 230, 99, 5, 111, 170}; // 16 distinct 4 KiB pages
+        for (boolean dropped : new boolean[] {false, true}) {
+            if (dropped) {
+                int fd = dev.flint.sys.Libc.open(file.toString(), dev.flint.sys.Libc.O_RDONLY);
+                try {
+                    dropFromCache(fd, 0, content.length);
+                } finally {
+                    dev.flint.sys.Libc.close(fd);
+                }
+            }
+            try (DiskImage image = DiskImage.open(new DriveConfig(file, true));
+                 IoBatch batch = new IoBatch(image, file.toString(), false, IoBatch.Policy.CACHE_FIRST); Arena arena = Arena.ofConfined()) {
+                if (!batch.usesIoUring()) return; // no io_uring here: the other tests cover the blocking calls
+                MemorySegment ram = arena.allocate(pages.length * 4096L);
+                for (int k = 0; k < pages.length; k++) batch.add(k, ram, 4096L * k, 4096, 4096L * pages[k], false);
+                List<Done> outcomes = new ArrayList<>();
+                batch.submit((tag, ok) -> outcomes.add(new Done(tag, ok)));
+                assertEquals(pages.length, outcomes.size(), "dropped " + dropped);
+                assertTrue(outcomes.stream().allMatch(Done::ok), outcomes.toString());
+                for (int k = 0; k < pages.length; k++) {
+                    assertArrayEquals(java.util.Arrays.copyOfRange(content, pages[k] * 4096, (pages[k] + 1) * 4096),
+                            ram.asSlice(4096L * k, 4096).toArray(JAVA_BYTE), "dropped " + dropped + ", page " + pages[k]);
+                }
+                // Each read is either served by the cache or missed once and then read through the ring.
+                assertEquals(pages.length, batch.inlineOperations() + batch.cacheMisses());
+                assertEquals(batch.cacheMisses(), batch.ringOperations());
+                if (!dropped) {
+                    assertEquals(pages.length, batch.inlineOperations(), "a cached file is read from the cache");
+                } else if (!"tmpfs".equals(Files.getFileStore(file).type())) { // tmpfs keeps its pages
+                    assertTrue(batch.cacheMisses() > 0, "dropped pages come back -EAGAIN and are queued again");
+                }
+            }
+        }
+    }
+
     private static final java.lang.invoke.MethodHandle FADVISE = java.lang.foreign.Linker.nativeLinker().downcallHandle(
             java.lang.foreign.Linker.nativeLinker().defaultLookup().find("posix_fadvise").orElseThrow(),
             java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
