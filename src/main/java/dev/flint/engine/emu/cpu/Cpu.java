@@ -287,6 +287,7 @@ public final class Cpu implements FpuHost {
         startIp = rip; // a fault on the code fetch itself restarts here
         DecodedBlock prev = previous;
         previous = null;
+        boolean user = mmu.user();
         try {
             // In 64-bit mode the linear address is RIP, so a block's link to the next one holds while the
             // TLB generation and the CPL it was found under do.
@@ -339,6 +340,7 @@ public final class Cpu implements FpuHost {
             irq.deliverException(f);
         }
         stats.instructions += count;
+        if (user) stats.userInstructions += count;
         return Math.max(count, 1);
     }
 
