@@ -86,9 +86,9 @@ class BlockCacheBudgetTest {
         cache.put(from);
         cache.put(to);
         from.link(to.rip, 7, to);
-        assertSame(to, from.linked(to.rip, 7));
+        assertSame(to, from.linked(to.rip, 7, 7));
         to.evict();
-        assertNull(from.linked(to.rip, 7));
+        assertNull(from.linked(to.rip, 7, 7));
         assertNull(from.link0, "the link to the evicted block is dropped");
         to.link(0x3000, 7, block(0x3000));
         assertNull(to.link0, "an evicted block takes no new links");
@@ -97,9 +97,9 @@ class BlockCacheBudgetTest {
     @Test
     void aBlockWithoutLinksFindsNoneEvenAtTheLastRip() {
         DecodedBlock b = block(0x1000);
-        assertNull(b.linked(-1, 0), "RIP 0xFFFF_FFFF_FFFF_FFFF matches no unset link");
+        assertNull(b.linked(-1, 0, 0), "RIP 0xFFFF_FFFF_FFFF_FFFF matches no unset link");
         b.evict();
-        assertNull(b.linked(-1, 0));
+        assertNull(b.linked(-1, 0, 0));
     }
 
     @Test
