@@ -29,11 +29,32 @@ final class GuestProfiler implements AutoCloseable {
     private final long startNanos = System.nanoTime();
     private volatile boolean running = true;
     private long halted;
+    /** With {@code flint.emu.profile.from=HEX}: the code page whose first sample starts the profile (-1: from the start). */
+    private final long fromPage = fromPage();
+    private long[] base;
+    private double baseSeconds;
 
     private GuestProfiler(Path output, List<Cpu> cpus) {
         this.output = output;
         this.cpus = cpus;
         this.thread = Thread.ofPlatform().name("flint-emu-profiler").daemon(true).start(this::sample);
+    }
+
+    private static long fromPage() {
+        String from = System.getProperty("flint.emu.profile.from");
+        return from == null ? -1 : Long.parseUnsignedLong(from.replaceFirst("^0x", ""), 16) & ~0xFFFL;
+    }
+
+    /** Summed over the vCPUs: instructions, compiled, replayed, in user mode, blocks decoded, lookups, linked entries, TLB flushes. */
+    private long[] totals() {
+        long[] t = new long[8];
+        for (Cpu c : cpus) {
+            var st = c.statistics();
+            long[] v = {st.instructions(), st.compiledInstructions(), st.replayedInstructions(), st.userInstructions(),
+                    st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().generation()};
+            for (int i = 0; i < t.length; i++) t[i] += v[i];
+        }
+        return t;
     }
 
     /** A profiler if {@code flint.emu.profile} names a file, else null. */
@@ -44,6 +65,16 @@ final class GuestProfiler implements AutoCloseable {
 
     private void sample() {
         while (running) {
+            if (fromPage != -1 && base == null) {
+                for (Cpu cpu : cpus) {
+                    if ((cpu.s.rip & ~0xFFFL) == fromPage) {
+                        base = totals();
+                        baseSeconds = (System.nanoTime() - startNanos) / 1e9;
+                        samples.clear();
+                        halted = 0;
+                    }
+                }
+            }
             for (Cpu cpu : cpus) {
                 if (cpu.halted()) halted++;
                 else samples.merge(cpu.s.rip, 1, Integer::sum);
@@ -65,22 +96,21 @@ final class GuestProfiler implements AutoCloseable {
             Thread.currentThread().interrupt();
             return;
         }
-        double seconds = (System.nanoTime() - startNanos) / 1e9;
-        long instructions = cpus.stream().mapToLong(c -> c.statistics().instructions()).sum();
+        double seconds = (System.nanoTime() - startNanos) / 1e9 - baseSeconds;
+        long[] t = totals();
+        if (base != null) for (int i = 0; i < t.length; i++) t[i] -= base[i];
+        long instructions = t[0];
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(output))) {
-            long compiled = cpus.stream().mapToLong(c -> c.statistics().compiledInstructions()).sum();
-            long replayed = cpus.stream().mapToLong(c -> c.statistics().replayedInstructions()).sum();
+            if (base != null) out.printf("# from the first sample in page %x on (after %.1f s)%n", fromPage, baseSeconds);
             out.printf("# %.1f s, %d instructions, %.1f M instructions/s, %d halted samples%n",
                     seconds, instructions, instructions / seconds / 1e6, halted);
-            out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded%n",
-                    100.0 * compiled / instructions, 100.0 * replayed / instructions,
-                    100.0 * (instructions - compiled - replayed) / instructions);
+            out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded; %.1f%% in user mode%n",
+                    100.0 * t[1] / instructions, 100.0 * t[2] / instructions,
+                    100.0 * (instructions - t[1] - t[2]) / instructions, 100.0 * t[3] / instructions);
             out.println("# " + Cpu.compileSummary());
-            out.println("# " + cpus.stream().mapToLong(c -> c.statistics().blocksBuilt()).sum() + " blocks decoded");
-            long lookups = cpus.stream().mapToLong(c -> c.statistics().lookups()).sum();
-            long linked = cpus.stream().mapToLong(c -> c.statistics().linkedEntries()).sum();
+            out.println("# " + t[4] + " blocks decoded, " + t[7] + " TLB flushes");
             out.printf("# block entries: %d through a direct link, %d through the cache lookup (%.1f%% linked)%n",
-                    linked, lookups, 100.0 * linked / Math.max(1, linked + lookups));
+                    t[6], t[5], 100.0 * t[6] / Math.max(1, t[5] + t[6]));
             for (Cpu cpu : cpus) {
                 out.println("# hottest blocks of a vCPU (entries x instructions):");
                 for (String line : cpu.hotBlocks(40)) out.println("# " + line);

@@ -6,8 +6,10 @@ import java.util.Objects;
 
 /**
  * One vCPU's decoded blocks: 4-way set-associative by linear address. A hit moves the block one way
- * towards the front of its set and a new block replaces the last way, so blocks that keep running stay
- * while one-off ones cycle through the back.
+ * towards the front of its set and a new block enters behind the two front ways, so blocks that keep
+ * running stay while one-off ones cycle through the back.
+ *
+ * <p>(New blocks enter a full set at its third way: see {@link #put}.)
  *
  * <p>Why not direct-mapped: two hot blocks whose addresses share a slot evicted each other on every
  * switch (busybox's sha256 round loop and a kernel block hit by the timer tick did), so neither ever
@@ -63,7 +65,14 @@ final class BlockCache {
         return null;
     }
 
-    /** Caches {@code block}: in place of a stale block at the same address, else in the set's last way. */
+    /**
+     * Caches {@code block}: in place of a stale block at the same address, else in the set's third way,
+     * the blocks from there on moving back one and the last one dropped. Not the front: a block that keeps
+     * running stays ahead of one-off ones. Not the back: there two blocks that run in turn (the kernel's
+     * path between two processes had pairs of them in one set) replaced each other at every entry while
+     * blocks that ran once long ago held the front ways for good; from the third way they pass each other
+     * through hits, and blocks no longer hit move back as others pass them.
+     */
     void put(DecodedBlock block) {
         int base = set(block.linear);
         for (int w = 0; w < WAYS; w++) {
@@ -75,8 +84,12 @@ final class BlockCache {
             }
         }
         table[base + WAYS - 1].evict();
-        table[base + WAYS - 1] = block;
+        for (int w = WAYS - 1; w > INSERT_WAY; w--) table[base + w] = table[base + w - 1];
+        table[base + INSERT_WAY] = block;
     }
+
+    /** The way a new block enters a full set at (see {@link #put}). */
+    private static final int INSERT_WAY = 2;
 
     /** The blocks cached now (for the guest profiler's report). */
     List<DecodedBlock> blocks() {

@@ -287,12 +287,15 @@ public final class Cpu implements FpuHost {
         startIp = rip; // a fault on the code fetch itself restarts here
         DecodedBlock prev = previous;
         previous = null;
+        boolean user = mmu.user();
         try {
             // In 64-bit mode the linear address is RIP, so a block's link to the next one holds while the
-            // TLB generation and the CPL it was found under do.
+            // TLB generation and the CPL it was found under do; a link to code on a global page (the
+            // kernel's) holds while the global generation does, so it survives address-space switches.
             boolean linkable = mode64;
-            long linkKey = (long) mmu.generation() << 1 | (mmu.user() ? 1 : 0);
-            DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey);
+            long cpl = mmu.user() ? 1 : 0;
+            long linkKey = (long) mmu.generation() << 2 | cpl, globalKey = (long) mmu.globalGeneration() << 2 | 2 | cpl;
+            DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey, globalKey);
             if (block != null && usable(block)) {
                 stats.linkedEntries++;
             } else {
@@ -307,7 +310,7 @@ public final class Cpu implements FpuHost {
                     block = blocks.get(lin, rip, key, pageHost);
                     if (block != null && usable(block)) {
                         stats.lookups++;
-                        if (prev != null && linkable) prev.link(rip, linkKey, block);
+                        if (prev != null && linkable) prev.link(rip, mmu.codePageGlobal(lin) ? globalKey : linkKey, block);
                     } else {
                         block = null;
                         count = buildBlock(lin, rip, key, pageHost, max);
@@ -339,6 +342,7 @@ public final class Cpu implements FpuHost {
             irq.deliverException(f);
         }
         stats.instructions += count;
+        if (user) stats.userInstructions += count;
         return Math.max(count, 1);
     }
 

@@ -10,6 +10,7 @@ public final class CpuStatistics {
     long compiledInstructions, replayedInstructions;
     long blocksBuilt, blocksCompiled;
     long lookups, linkedEntries;
+    long userInstructions;
 
     /** Instructions executed: the basis of the MIPS figure. */
     public long instructions() { return instructions; }
@@ -19,6 +20,9 @@ public final class CpuStatistics {
 
     /** Of {@link #instructions}, the ones replayed from decoded blocks (the rest were decoded afresh). */
     public long replayedInstructions() { return replayedInstructions; }
+
+    /** Of {@link #instructions}, the ones run by blocks entered in user mode (CPL 3). */
+    public long userInstructions() { return userInstructions; }
 
     /** Times a block was decoded (first runs, and again after eviction or a code change). */
     public long blocksBuilt() { return blocksBuilt; }

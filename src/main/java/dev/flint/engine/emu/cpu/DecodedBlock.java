@@ -109,14 +109,14 @@ final class DecodedBlock {
         }
     }
 
-    /** The linked block that starts at {@code rip}, found under {@code key}, or null. */
-    DecodedBlock linked(long rip, long key) {
+    /** The linked block that starts at {@code rip}, found under {@code key} or {@code globalKey}, or null. */
+    DecodedBlock linked(long rip, long key, long globalKey) {
         // (link0 != null: an unset link's RIP, -1, is a RIP a guest can jump to)
-        if (linkRip0 == rip && linkKey0 == key && link0 != null) {
+        if (linkRip0 == rip && (linkKey0 == key || linkKey0 == globalKey) && link0 != null) {
             if (!link0.evicted) return link0;
             link0 = null; // evicted from the cache: it runs no more, so let the collector have it
             linkRip0 = -1;
-        } else if (linkRip1 == rip && linkKey1 == key && link1 != null) {
+        } else if (linkRip1 == rip && (linkKey1 == key || linkKey1 == globalKey) && link1 != null) {
             if (!link1.evicted) return link1;
             link1 = null;
             linkRip1 = -1;

@@ -48,6 +48,11 @@ public final class Mmu {
     private long userBit;
     /** Bumped on every flush so callers caching a translation (the code fetcher) can revalidate. */
     private int generation;
+    /**
+     * Bumped only by flushes that may drop global translations (everything but a CR3 write with CR4.PGE
+     * on): a translation made through a global entry holds across address-space switches until this changes.
+     */
+    private int globalGeneration;
 
     public Mmu(CpuState cpu, PhysicalMemory phys) {
         this.cpu = cpu;
@@ -60,6 +65,19 @@ public final class Mmu {
 
     public int generation() { return generation; }
 
+    /** See {@link #globalGeneration}; never changes while {@link #generation} stays the same. */
+    public int globalGeneration() { return globalGeneration; }
+
+    /**
+     * True if the TLB translates the code page holding {@code lin} now, through a global entry: the
+     * translation then outlives CR3 writes (the guest keeps global mappings the same in every address
+     * space, or must flush them itself, as the architecture requires).
+     */
+    public boolean codePageGlobal(long lin) {
+        int idx = (int) (lin >>> 12) & MASK;
+        return tag[EXEC][idx] == ((lin >>> 12) << 1 | userBit) && global[EXEC][idx];
+    }
+
     /** Call after CPL changes. */
     public void setUser(boolean user) { userBit = user ? 1 : 0; }
 
@@ -69,6 +87,7 @@ public final class Mmu {
     public void flushAll() {
         for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
         generation++;
+        globalGeneration++;
     }
 
     /** A CR3 write: drops all but global translations (when CR4.PGE is on). */
@@ -80,6 +99,7 @@ public final class Mmu {
             }
         }
         generation++;
+        if (!pge) globalGeneration++;
     }
 
     /** INVLPG. */
@@ -87,6 +107,7 @@ public final class Mmu {
         int idx = (int) (linear >>> 12) & MASK;
         for (int k = 0; k < 3; k++) tag[k][idx] = -1;
         generation++;
+        globalGeneration++; // INVLPG drops a global translation too
     }
 
     // ---------------------------------------------------------------- data accesses

@@ -86,9 +86,9 @@ class BlockCacheBudgetTest {
         cache.put(from);
         cache.put(to);
         from.link(to.rip, 7, to);
-        assertSame(to, from.linked(to.rip, 7));
+        assertSame(to, from.linked(to.rip, 7, 7));
         to.evict();
-        assertNull(from.linked(to.rip, 7));
+        assertNull(from.linked(to.rip, 7, 7));
         assertNull(from.link0, "the link to the evicted block is dropped");
         to.link(0x3000, 7, block(0x3000));
         assertNull(to.link0, "an evicted block takes no new links");
@@ -97,9 +97,9 @@ class BlockCacheBudgetTest {
     @Test
     void aBlockWithoutLinksFindsNoneEvenAtTheLastRip() {
         DecodedBlock b = block(0x1000);
-        assertNull(b.linked(-1, 0), "RIP 0xFFFF_FFFF_FFFF_FFFF matches no unset link");
+        assertNull(b.linked(-1, 0, 0), "RIP 0xFFFF_FFFF_FFFF_FFFF matches no unset link");
         b.evict();
-        assertNull(b.linked(-1, 0));
+        assertNull(b.linked(-1, 0, 0));
     }
 
     @Test
@@ -113,5 +113,43 @@ class BlockCacheBudgetTest {
         cache.clear();
         assertTrue(fresh.evicted);
         assertTrue(cache.blocks().isEmpty());
+    }
+
+    /** Runs the block at {@code linear} as the dispatcher would: a hit, or else a new block cached. Returns whether it missed. */
+    private static boolean enter(BlockCache cache, long linear) {
+        if (cache.get(linear, linear, 0, 0) != null) return false;
+        cache.put(block(linear));
+        return true;
+    }
+
+    @Test
+    void twoBlocksThatRunInTurnStayCachedBesideBlocksThatRanLongAgo() {
+        // One set of four ways: three blocks ran often once (a boot's), then two others run in turn for good
+        // (the kernel's pipe path between two processes). Both stay after their first entries; when each
+        // new block replaced the last way they replaced each other at every entry (200 misses).
+        BlockCache cache = new BlockCache(1);
+        for (long old = 1; old <= 3; old++) {
+            for (int i = 0; i < 10; i++) enter(cache, old * 0x1000);
+        }
+        int misses = 0;
+        for (int i = 0; i < 100; i++) {
+            if (enter(cache, 0xA000)) misses++;
+            if (enter(cache, 0xB000)) misses++;
+        }
+        assertTrue(misses <= 4, misses + " misses");
+    }
+
+    @Test
+    void aBlockThatKeepsRunningOutlastsAStreamOfOneOffBlocks() {
+        // The reason a new block does not enter at the front: a hot loop entered between one-off blocks
+        // (a timer tick's path each time) is never dropped.
+        BlockCache cache = new BlockCache(1);
+        int misses = 0;
+        for (int i = 0; i < 1000; i++) {
+            if (enter(cache, 0x1000)) misses++;
+            enter(cache, 0x100_0000L + 0x1000L * i);
+            enter(cache, 0x200_0000L + 0x1000L * i);
+        }
+        assertEquals(1, misses, "only its first entry missed");
     }
 }
