@@ -57,12 +57,7 @@ class IoBatchTest {
     @Test
     void readsPartlyOutOfTheCacheComeBackWhole(@TempDir Path dir) throws Throwable {
         Path file = dir.resolve("cold");
-        byte[] content = new byte[4 << 20];
-        new java.util.Random(5).nextBytes(content); // seeded: the same bytes every run
-        Files.write(file, content);
-        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.force(true); // clean pages: the kernel may drop them now
-        }
+        byte[] content = writeClean(file, 4 << 20, 5);
         for (IoBatch.Policy policy : IoBatch.Policy.values()) {
             int fd = dev.flint.sys.Libc.open(file.toString(), dev.flint.sys.Libc.O_RDONLY);
             try {
@@ -97,12 +92,7 @@ class IoBatchTest {
     @Test
     void nowaitReadsTheCacheCannotServeAreQueuedAgain(@TempDir Path dir) throws Throwable {
         Path file = dir.resolve("nowait");
-        byte[] content = new byte[1 << 20];
-        new java.util.Random(13).nextBytes(content); // seeded: the same bytes every run
-        Files.write(file, content);
-        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
+        byte[] content = writeClean(file, 1 << 20, 13);
         int[] pages = {200, 3, 77, 150, 9, 255, 41, 128, 64, 190, 17, 230, 99, 5, 111, 170}; // 16 distinct 4 KiB pages
         for (boolean dropped : new boolean[] {false, true}) {
             if (dropped) {
@@ -157,5 +147,16 @@ class IoBatchTest {
             IoBatch batch = image.batch();
             assertThrows(IllegalStateException.class, () -> batch.add(0, arena.allocate(512), 0, true));
         }
+    }
+
+    /** Writes {@code size} seeded random bytes (the same every run) to {@code file} and syncs them: clean pages the kernel may drop. */
+    private static byte[] writeClean(Path file, int size, long seed) throws java.io.IOException {
+        byte[] content = new byte[size];
+        new java.util.Random(seed).nextBytes(content);
+        Files.write(file, content);
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        return content;
     }
 }
