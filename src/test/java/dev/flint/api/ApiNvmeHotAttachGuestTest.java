@@ -48,7 +48,7 @@ class ApiNvmeHotAttachGuestTest {
 
             var attached = client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image()));
             assertEquals(204, attached.status(), attached.body());
-            flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
+            flint.type("i=0; while ! dd if=/dev/nvme0n1 of=/dev/null bs=512 count=1 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n1");
             flint.await(vol.sha256() + "  /dev/nvme0n1", STEP);
 
             // Detach: the event makes the kernel rescan and drop the disk; the image is free to attach again.
@@ -58,7 +58,7 @@ class ApiNvmeHotAttachGuestTest {
                     + " echo after-detach=$(ls /sys/block | grep -c nvme)");
             flint.await("after-detach=0", STEP);
             assertEquals(204, client.sendRaw("PUT", "/drives/vol", nvmeDrive("vol", vol.image())).status());
-            flint.type("i=0; while [ ! -b /dev/nvme0n1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
+            flint.type("i=0; while ! dd if=/dev/nvme0n1 of=/dev/null bs=512 count=1 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo again=$(sha256sum < /dev/nvme0n1)");
             flint.await("again=" + vol.sha256(), STEP);
 
             // Growing a volume while attached (EBS ModifyVolume): the host grows the file, PATCHes the drive with

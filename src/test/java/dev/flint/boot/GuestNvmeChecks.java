@@ -56,7 +56,9 @@ public final class GuestNvmeChecks {
                     "after the guest's sync its write is in the host's file");
 
             assertEquals(2, vm.vmm.attachNvmeNamespace(0, new DriveConfig(hot.image(), true, DriveConfig.Interface.NVME, null)));
-            vm.type("i=0; while [ ! -b /dev/nvme0n2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n2");
+            // Wait until the new disk opens, not only until its node exists: the node appears while the kernel is
+            // still adding the disk, and an open in that window fails with ENXIO.
+            vm.type("i=0; while ! dd if=/dev/nvme0n2 of=/dev/null bs=512 count=1 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sha256sum /dev/nvme0n2");
             vm.await(hot.sha256() + "  /dev/nvme0n2", STEP);
             vm.type("poweroff -f");
             assertInstanceOf(StopReason.PowerOff.class, vm.vmm.awaitStop(STEP).orElseThrow());
