@@ -293,7 +293,7 @@ public final class Cpu implements FpuHost {
             // TLB generation and the CPL it was found under do; a link to code on a global page (the
             // kernel's) holds while the global generation does, so it survives address-space switches.
             boolean linkable = mode64;
-            long cpl = mmu.user() ? 1 : 0;
+            long cpl = user ? 1 : 0;
             long linkKey = (long) mmu.generation() << 2 | cpl, globalKey = (long) mmu.globalGeneration() << 2 | 2 | cpl;
             DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey, globalKey);
             if (block != null && usable(block)) {
