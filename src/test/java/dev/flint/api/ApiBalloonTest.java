@@ -1,8 +1,7 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.api.generated.model.Balloon;
 import dev.flint.api.generated.model.BalloonStats;
@@ -21,13 +20,6 @@ import org.junit.jupiter.api.Test;
  * enabled, and every refusal a 400 with a fault_message.
  */
 class ApiBalloonTest extends ApiTestBase {
-
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        String fault = reply.fault();
-        assertNotNull(fault, reply.body());
-        assertTrue(fault.contains(containing), "fault `" + fault + "` should contain `" + containing + "`");
-    }
 
     private void start() throws Exception {
         assertEquals(204, api.client.send("PUT", "/boot-source", new BootSource().kernelImagePath(api.kernel.toString())).status());

@@ -1,5 +1,6 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -40,13 +41,6 @@ class ApiEndpointsTest extends ApiTestBase {
 
     private static InstanceActionInfo action(InstanceActionInfo.ActionTypeEnum type) {
         return new InstanceActionInfo().actionType(type);
-    }
-
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        String fault = reply.fault();
-        assertNotNull(fault, reply.body());
-        assertTrue(fault.contains(containing), "fault `" + fault + "` should contain `" + containing + "`");
     }
 
     private void bootSource() throws Exception {

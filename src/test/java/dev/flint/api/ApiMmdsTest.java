@@ -1,10 +1,10 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flint.api.generated.model.FullVmConfiguration;
 import dev.flint.api.generated.model.MmdsConfig;
@@ -15,10 +15,6 @@ import org.junit.jupiter.api.Test;
 
 /** {@code /mmds} and {@code /mmds/config} over the socket, with the spec's models, and what reaches the VMM. */
 class ApiMmdsTest extends ApiTestBase {
-    private void assertFault(UnixSocketClient.Reply reply, String part) {
-        assertEquals(400, reply.status(), reply.body());
-        assertTrue(reply.fault().contains(part), reply.fault());
-    }
 
     @Test
     void theDataStoreIsPutPatchedAndReadAtAnyTime() throws Exception {

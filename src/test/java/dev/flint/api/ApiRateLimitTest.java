@@ -1,7 +1,7 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,12 +31,6 @@ class ApiRateLimitTest extends ApiTestBase {
     private String drive(String limiter) {
         return "{\"drive_id\": \"data\", \"path_on_host\": \"" + disk + "\", \"is_root_device\": false"
                 + (limiter == null ? "" : ", \"rate_limiter\": " + limiter) + "}";
-    }
-
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        assertNotNull(reply.fault(), reply.body());
-        assertTrue(reply.fault().contains(containing), "fault `" + reply.fault() + "` should contain `" + containing + "`");
     }
 
     private void start() throws Exception {

@@ -1,5 +1,6 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,11 +17,6 @@ class ApiSnapshotTest extends ApiTestBase {
             + "\"snapshot_type\": \"Diff\"}";
     private static final String LOAD = "{\"snapshot_path\": \"/tmp/vm.state\", \"mem_backend\": "
             + "{\"backend_type\": \"File\", \"backend_path\": \"/tmp/vm.mem\"}";
-
-    private void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        assertTrue(reply.fault() != null && reply.fault().contains(containing), "fault `" + reply.fault() + "` lacks `" + containing + "`");
-    }
 
     private void start() throws Exception {
         assertEquals(204, api.client.send("PUT", "/boot-source", new BootSource().kernelImagePath(api.kernel.toString())).status());

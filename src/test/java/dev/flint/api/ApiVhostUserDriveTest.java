@@ -1,5 +1,6 @@
 package dev.flint.api;
 
+import static dev.flint.api.ApiAssertions.assertFault;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -40,8 +41,4 @@ class ApiVhostUserDriveTest extends ApiTestBase {
         }
     }
 
-    private static void assertFault(UnixSocketClient.Reply reply, String containing) {
-        assertEquals(400, reply.status(), reply.body());
-        assertTrue(reply.fault().contains(containing), "fault `" + reply.fault() + "` should contain `" + containing + "`");
-    }
 }
