@@ -92,10 +92,11 @@ public final class VmmApiBackend implements VmmBackend {
             List<DriveConfig> hotpluggable = spec.drives().stream().filter(MachineSpec.DriveSpec::hotpluggable)
                     .map(VmmApiBackend::driveConfig).toList();
             List<NetConfig> nets = spec.networkInterfaces().stream().map(VmmApiBackend::netConfig).toList();
-            VmConfig config = new VmConfig(spec.kernel(), spec.initrd(), spec.cmdline(), spec.vcpus(), spec.memoryMib(),
-                    engineName, drives, spec.entropy(), spec.bootTimer(), nets,
-                    spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()),
-                    spec.emptyNvmeControllers(), debugExitPort);
+            VmConfig config = VmConfig.builder(spec.kernel()).initrd(spec.initrd()).cmdline(spec.cmdline())
+                    .cpus(spec.vcpus()).memoryMib(spec.memoryMib()).engine(engineName).drives(drives)
+                    .rng(spec.entropy()).bootTimer(spec.bootTimer()).nets(nets)
+                    .vsock(spec.vsock() == null ? null : new VsockConfig(spec.vsock().guestCid(), spec.vsock().udsPath()))
+                    .emptyNvmeControllers(spec.emptyNvmeControllers()).debugExitPort(debugExitPort).build();
             if (spec.balloon() != null) {
                 MachineSpec.BalloonSpec b = spec.balloon();
                 config = config.withBalloon(new BalloonConfig(b.amountMib(), b.deflateOnOom(), b.statsPollingIntervalS()));

@@ -123,8 +123,9 @@ final class RunCommand implements Callable<Integer> {
             kernelPath = guest.kernel();
             if (initrdPath == null) initrdPath = guest.defaultInitrd();
         }
-        VmConfig config = new VmConfig(kernelPath, initrdPath, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null,
-                emptyNvmeControllers, debugExitPort, balloon);
+        VmConfig config = VmConfig.builder(kernelPath).initrd(initrdPath).cmdline(cmdline).cpus(cpus).memoryMib(memoryMib)
+                .engine(engine).drives(drives).rng(rng).bootTimer(bootTimer).nets(nets)
+                .emptyNvmeControllers(emptyNvmeControllers).debugExitPort(debugExitPort).balloon(balloon).build();
         if (bootTimer) CliLogging.show(BootTimer.class);
         return exitCode(boot(config, chosen));
     }

@@ -126,8 +126,9 @@ final class SnapshotConfig {
             throw new SnapshotException("network_overrides: the snapshot has no network interface " + unused.keySet().iterator().next());
         }
         try {
-            return new VmConfig(kernel, initrd.isEmpty() ? null : Path.of(initrd), cmdline, cpus, memoryMib, engine, drives, rng,
-                    bootTimer, nets, vsock, emptyNvme, debugExit, balloon);
+            return VmConfig.builder(kernel).initrd(initrd.isEmpty() ? null : Path.of(initrd)).cmdline(cmdline).cpus(cpus)
+                    .memoryMib(memoryMib).engine(engine).drives(drives).rng(rng).bootTimer(bootTimer).nets(nets).vsock(vsock)
+                    .emptyNvmeControllers(emptyNvme).debugExitPort(debugExit).balloon(balloon).build();
         } catch (VmConfigException e) {
             throw new SnapshotException("the snapshot's machine cannot be built here: " + e.getMessage(), e);
         }

@@ -95,74 +95,81 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         }
     }
 
-    /** A machine without dirty page tracking. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                    int emptyNvmeControllers, int debugExitPort, BalloonConfig balloon) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers,
-                debugExitPort, balloon, false, List.of());
+    /** A builder for a machine with {@code kernel} and every other part at its default (none, or off). */
+    public static Builder builder(Path kernel) {
+        return new Builder(kernel);
+    }
+
+    /** A builder holding this machine's parts, to change some of them. */
+    public Builder toBuilder() {
+        return new Builder(kernel).initrd(initrd).cmdline(cmdline).cpus(cpus).memoryMib(memoryMib).engine(engine)
+                .drives(drives).rng(rng).bootTimer(bootTimer).nets(nets).vsock(vsock)
+                .emptyNvmeControllers(emptyNvmeControllers).debugExitPort(debugExitPort).balloon(balloon)
+                .trackDirtyPages(trackDirtyPages).hotplugNvme(hotplugNvme);
     }
 
     /** The same machine with {@code drives} as NVMe controllers in hot-pluggable slots from boot (see {@link #hotplugNvme}). */
     public VmConfig withHotplugNvme(List<DriveConfig> drives) {
-        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, this.drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages, drives);
+        return toBuilder().hotplugNvme(drives).build();
     }
 
     /** The same machine with dirty page tracking on or off. */
     public VmConfig withDirtyPageTracking(boolean track) {
-        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon, track, hotplugNvme);
-    }
-
-    /** A machine without a balloon. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                    int emptyNvmeControllers, int debugExitPort) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers,
-                debugExitPort, null);
+        return toBuilder().trackDirtyPages(track).build();
     }
 
     /** The same machine with {@code balloon} (null: none). */
     public VmConfig withBalloon(BalloonConfig balloon) {
-        return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
-                emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages, hotplugNvme);
+        return toBuilder().balloon(balloon).build();
     }
 
-    /** A machine without the isa-debug-exit device. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock,
-                    int emptyNvmeControllers) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, emptyNvmeControllers, -1);
-    }
+    /**
+     * Collects a machine's parts by name; {@link #build} validates them all at once (the record's constructor).
+     * What is not set is the default: an empty command line, {@link #DEFAULT_CPUS}, {@link #DEFAULT_MEMORY_MIB},
+     * the {@code auto} engine, no initrd and no devices.
+     */
+    public static final class Builder {
+        private final Path kernel;
+        private Path initrd;
+        private String cmdline = "";
+        private int cpus = DEFAULT_CPUS;
+        private long memoryMib = DEFAULT_MEMORY_MIB;
+        private String engine = Engines.AUTO;
+        private List<DriveConfig> drives = List.of();
+        private boolean rng;
+        private boolean bootTimer;
+        private List<NetConfig> nets = List.of();
+        private VsockConfig vsock;
+        private int emptyNvmeControllers;
+        private int debugExitPort = -1;
+        private BalloonConfig balloon;
+        private boolean trackDirtyPages;
+        private List<DriveConfig> hotplugNvme = List.of();
 
-    /** A machine without empty NVMe controllers. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets, VsockConfig vsock) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock, 0, -1);
-    }
+        private Builder(Path kernel) { this.kernel = kernel; }
 
-    /** A machine without a vsock device or empty NVMe controllers. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer, List<NetConfig> nets) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, null, 0, -1);
-    }
+        public Builder initrd(Path initrd) { this.initrd = initrd; return this; }
+        public Builder cmdline(String cmdline) { this.cmdline = cmdline; return this; }
+        public Builder cpus(int cpus) { this.cpus = cpus; return this; }
+        public Builder memoryMib(long memoryMib) { this.memoryMib = memoryMib; return this; }
+        public Builder engine(String engine) { this.engine = engine; return this; }
+        public Builder drives(List<DriveConfig> drives) { this.drives = drives; return this; }
+        public Builder rng(boolean rng) { this.rng = rng; return this; }
+        public Builder bootTimer(boolean bootTimer) { this.bootTimer = bootTimer; return this; }
+        public Builder nets(List<NetConfig> nets) { this.nets = nets; return this; }
+        public Builder vsock(VsockConfig vsock) { this.vsock = vsock; return this; }
+        public Builder emptyNvmeControllers(int count) { this.emptyNvmeControllers = count; return this; }
+        /** The isa-debug-exit device's port, or -1 for none. */
+        public Builder debugExitPort(int port) { this.debugExitPort = port; return this; }
+        public Builder balloon(BalloonConfig balloon) { this.balloon = balloon; return this; }
+        public Builder trackDirtyPages(boolean track) { this.trackDirtyPages = track; return this; }
+        public Builder hotplugNvme(List<DriveConfig> drives) { this.hotplugNvme = drives; return this; }
 
-    /** A machine without network interfaces. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng, boolean bootTimer) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, List.of());
-    }
-
-    /** A machine without virtio devices. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, List.of(), false, false);
-    }
-
-    /** A machine without the boot timer. */
-    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine,
-                    List<DriveConfig> drives, boolean rng) {
-        this(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, false);
+        /** The machine, or a {@link VmConfigException} saying what is wrong with it. */
+        public VmConfig build() {
+            return new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine, drives, rng, bootTimer, nets, vsock,
+                    emptyNvmeControllers, debugExitPort, balloon, trackDirtyPages, hotplugNvme);
+        }
     }
 
     /**

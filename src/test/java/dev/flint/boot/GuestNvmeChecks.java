@@ -37,9 +37,10 @@ public final class GuestNvmeChecks {
         HostDataDisk hot = HostDataDisk.write(dir.resolve("hot.img"), 2 << 20, 43);
         Path scratch = Files.write(dir.resolve("scratch.img"), new byte[1 << 20]);
         GuestAssets guest = GuestAssets.open(GuestAssets.defaultCacheDir());
-        VmConfig config = new VmConfig(guest.kernel(), guest.defaultInitrd(), VmConfig.DEFAULT_CMDLINE, 2, 256, engine,
-                List.of(new DriveConfig(data.image(), true, DriveConfig.Interface.NVME, SERIAL),
-                        new DriveConfig(scratch, false, DriveConfig.Interface.NVME, null)), false, false);
+        VmConfig config = VmConfig.builder(guest.kernel()).initrd(guest.defaultInitrd()).cmdline(VmConfig.DEFAULT_CMDLINE)
+                .cpus(2).memoryMib(256).engine(engine)
+                .drives(List.of(new DriveConfig(data.image(), true, DriveConfig.Interface.NVME, SERIAL),
+                        new DriveConfig(scratch, false, DriveConfig.Interface.NVME, null))).build();
         try (InProcessGuest vm = new InProcessGuest(config, Engines.standard().select(engine))) {
             vm.await("Flint guest: busybox", BOOT);
             vm.await("# ", STEP);

@@ -12,13 +12,13 @@ class VmConfigTest {
     @TempDir Path tmp;
 
     private String rejection(Path kernel, Path initrd, String cmdline, int cpus, long memoryMib, String engine) {
-        return assertThrows(VmConfigException.class, () -> new VmConfig(kernel, initrd, cmdline, cpus, memoryMib, engine)).getMessage();
+        return assertThrows(VmConfigException.class, () -> VmConfig.builder(kernel).initrd(initrd).cmdline(cmdline).cpus(cpus).memoryMib(memoryMib).engine(engine).build()).getMessage();
     }
 
     @Test
     void acceptsASaneMachineAndFillsDefaults() throws Exception {
         Path kernel = Files.writeString(tmp.resolve("vmlinuz"), "k");
-        VmConfig config = new VmConfig(kernel, null, null, 2, 256, null);
+        VmConfig config = VmConfig.builder(kernel).cmdline(null).cpus(2).memoryMib(256).engine(null).build();
         assertEquals("", config.cmdline());
         assertEquals("auto", config.engine());
         assertEquals(256L << 20, config.memoryBytes());
@@ -43,11 +43,11 @@ class VmConfigTest {
     void emptyNvmeControllersAreCountedAndTakePciSlots() throws Exception {
         Path kernel = Files.writeString(tmp.resolve("vmlinuz"), "k");
         java.util.List<dev.flint.devices.virtio.block.DriveConfig> none = java.util.List.of();
-        assertEquals(2, new VmConfig(kernel, null, "", 1, 256, "emu", none, false, false, java.util.List.of(), null, 2).emptyNvmeControllers());
+        assertEquals(2, VmConfig.builder(kernel).cpus(1).memoryMib(256).engine("emu").drives(none).rng(false).emptyNvmeControllers(2).build().emptyNvmeControllers());
         assertEquals("--nvme-controllers -1: cannot be negative", assertThrows(VmConfigException.class,
-                () -> new VmConfig(kernel, null, "", 1, 256, "emu", none, false, false, java.util.List.of(), null, -1)).getMessage());
+                () -> VmConfig.builder(kernel).cpus(1).memoryMib(256).engine("emu").drives(none).rng(false).emptyNvmeControllers(-1).build()).getMessage());
         String full = assertThrows(VmConfigException.class,
-                () -> new VmConfig(kernel, null, "", 1, 256, "emu", none, true, false, java.util.List.of(), null, 31)).getMessage();
+                () -> VmConfig.builder(kernel).cpus(1).memoryMib(256).engine("emu").drives(none).rng(true).emptyNvmeControllers(31).build()).getMessage();
         assertEquals("0 drives, 0 network interfaces and 31 empty NVMe controllers do not fit on PCI bus 0 (at most 31 devices)", full);
     }
 }

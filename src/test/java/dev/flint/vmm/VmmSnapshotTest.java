@@ -32,7 +32,7 @@ class VmmSnapshotTest {
         kernel = GuestAssets.open(GuestAssets.defaultCacheDir()).fetch(System.err).kernel();
     }
 
-    private static VmConfig config() { return new VmConfig(kernel, null, VmConfig.DEFAULT_CMDLINE, 1, 128, "emu"); }
+    private static VmConfig config() { return VmConfig.builder(kernel).cmdline(VmConfig.DEFAULT_CMDLINE).cpus(1).memoryMib(128).engine("emu").build(); }
 
     private static Console quiet() { return new Console(InputStream.nullInputStream(), OutputStream.nullOutputStream()); }
 
@@ -72,7 +72,7 @@ class VmmSnapshotTest {
     void dirtyPageTrackingAndAVhostUserDriveDoNotGoTogether() {
         var drive = new dev.flint.devices.virtio.block.DriveConfig(tmp.resolve("blk.sock"), false,
                 dev.flint.devices.virtio.block.DriveConfig.Interface.VHOST_USER, null);
-        VmConfig vhostUser = new VmConfig(kernel, null, VmConfig.DEFAULT_CMDLINE, 1, 128, "emu", List.of(drive), false, false);
+        VmConfig vhostUser = VmConfig.builder(kernel).cmdline(VmConfig.DEFAULT_CMDLINE).cpus(1).memoryMib(128).engine("emu").drives(List.of(drive)).build();
         String refusal = assertThrows(VmConfigException.class, () -> vhostUser.withDirtyPageTracking(true)).getMessage();
         assertTrue(refusal.startsWith("dirty page tracking cannot see what a vhost-user back end writes"), refusal);
     }

@@ -41,7 +41,7 @@ class VmmTest {
     }
 
     private static VmConfig config() {
-        return new VmConfig(kernel, null, VmConfig.DEFAULT_CMDLINE, 2, 128, "emu");
+        return VmConfig.builder(kernel).cmdline(VmConfig.DEFAULT_CMDLINE).cpus(2).memoryMib(128).engine("emu").build();
     }
 
     private static StopReason runToStop(Vmm vmm) throws InterruptedException {
@@ -119,7 +119,7 @@ class VmmTest {
             }
             vm.setup().control().requestStop(new StopReason.PowerOff());
         });
-        VmConfig config = new VmConfig(kernel, null, "", 1, 128, "emu", List.of(new DriveConfig(disk, true)), true);
+        VmConfig config = VmConfig.builder(kernel).cpus(1).memoryMib(128).engine("emu").drives(List.of(new DriveConfig(disk, true))).rng(true).build();
         try (Vmm vmm = Vmm.start(config, engine, Console.none())) {
             assertInstanceOf(StopReason.PowerOff.class, runToStop(vmm));
         }
@@ -131,7 +131,7 @@ class VmmTest {
     @Test
     void aMissingDiskImageFailsTheBuildInOneLine() {
         Path missing = tmp.resolve("nope.img");
-        VmConfig config = new VmConfig(kernel, null, "", 1, 128, "emu", List.of(new DriveConfig(missing, false)), false);
+        VmConfig config = VmConfig.builder(kernel).cpus(1).memoryMib(128).engine("emu").drives(List.of(new DriveConfig(missing, false))).build();
         FakeEngine engine = FakeEngine.printingThenPoweringOff("emu", "x");
         RuntimeException e = assertThrows(RuntimeException.class, () -> Vmm.start(config, engine, Console.none()));
         assertEquals("disk image not found: " + missing, e.getMessage());
@@ -157,7 +157,7 @@ class VmmTest {
     void aFileThatIsNoKernelFailsBeforeAnyVcpuRuns() throws Exception {
         Path text = Files.writeString(tmp.resolve("notes.txt"), "not a kernel\n".repeat(200));
         FakeEngine engine = FakeEngine.printingThenPoweringOff("emu", "x");
-        VmConfig config = new VmConfig(text, null, "", 1, 128, "emu");
+        VmConfig config = VmConfig.builder(text).cpus(1).memoryMib(128).engine("emu").build();
         BootException e = assertThrows(BootException.class, () -> Vmm.start(config, engine, Console.none()));
         assertTrue(e.getMessage().contains(text.toString()), e.getMessage());
         assertEquals(List.of("stop", "close"), engine.created.getFirst().events, "the half-built VM is released");
