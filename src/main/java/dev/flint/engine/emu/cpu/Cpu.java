@@ -97,6 +97,10 @@ public final class Cpu {
         this.irq = new Interrupts(dec, state, mmu, desc, stack, apic, tsc);
         this.interp = new Interpreter(state, dec, mmu, ports, stack, desc, irq, tsc, fpu, apicId, cpuCount);
         this.fast = new FastPath(this, state, mmu, stack);
+        // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
+        state.halted = false;
+        state.interruptShadow = false;
+        state.nmiBlocked = false;
         modeChanged();
     }
 
