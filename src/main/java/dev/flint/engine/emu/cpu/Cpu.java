@@ -2,21 +2,19 @@ package dev.flint.engine.emu.cpu;
 
 import dev.flint.engine.emu.GuestClock;
 import dev.flint.engine.emu.irq.CpuInterruptPort;
-import dev.flint.engine.emu.mmu.DeviceAccess;
 import dev.flint.engine.emu.mmu.Mmu;
 import dev.flint.machine.bus.Bus;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.logging.Logger;
 
 import static dev.flint.engine.emu.cpu.CpuState.*;
 
 /**
- * The interpreter: executes x86 instructions in real, protected, compatibility and 64-bit mode. Each
- * instruction is decoded once, the first time it runs, into a {@link DecodedInsn}; runs of them form
+ * The runner over the execution tiers, and the facade the VM drives (execute, interrupts, save/restore).
+ * Instructions run in real, protected, compatibility and 64-bit mode; one at a time they run through the
+ * {@link Interpreter} (decoder, then the instruction's family: docs/emu-cpu.md), and the tiers above it
+ * are built here. Each instruction is decoded once, the first time it runs, into a {@link DecodedInsn}; runs of them form
  * {@link DecodedBlock}s, which later executions replay without fetching or decoding again as long as
  * guest memory still holds the same code bytes (every write to a page holding decoded code, a store,
  * another vCPU's or a device's, changes that page's version in {@link dev.flint.engine.emu.mmu.CodePages},
@@ -28,8 +26,6 @@ import static dev.flint.engine.emu.cpu.CpuState.*;
  * is recorded per iteration exactly as hardware does; RIP then still points at the instruction.
  */
 public final class Cpu {
-    private static final Logger LOG = Logger.getLogger(Cpu.class.getName());
-    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
     /** Why {@link #execute} returned. */
     public static final int EXIT_BUDGET = 0, EXIT_HALT = 1, EXIT_INTERRUPT_CHECK = 2, EXIT_FAULT = 3;
