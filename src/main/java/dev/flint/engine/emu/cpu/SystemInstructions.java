@@ -28,7 +28,8 @@ final class SystemInstructions {
     private final int cpuCount;
     private final int[] cpuidOut = new int[4];
 
-    SystemInstructions(Decoder dec, CpuState s, Mmu mmu, Descriptors desc, Interrupts irq, PortIo io, TimeStampCounter tsc, FpuInstructions fpuOps, int apicId, int cpuCount) {
+    SystemInstructions(Decoder dec, CpuState s, Mmu mmu, Descriptors desc, Interrupts irq, PortIo io,
+                       TimeStampCounter tsc, FpuInstructions fpuOps, int apicId, int cpuCount) {
         this.dec = dec;
         this.s = s;
         this.r = s.gpr;
