@@ -1,7 +1,7 @@
 package dev.flint.engine.emu.cpu;
 
 /**
- * Integer arithmetic with its flags, shared by the interpreter ({@link Cpu}), the fast forms
+ * Integer arithmetic with its flags, shared by the instruction families ({@link Interpreter}), the fast forms
  * ({@link FastPath}) and compiled blocks. Static over the {@link Flags} they update, so callers reach
  * it directly, with no object in between and no call back up into the CPU.
  */

@@ -43,6 +43,15 @@ public final class CpuState {
     /** Current privilege level (CS.DPL, or 0 in real mode). */
     public int cpl;
 
+    // Execution state beside the registers (what a VMCS keeps as activity and interruptibility state).
+    // Written by the instructions (STI, MOV SS, HLT, IRET) and read by the runner; saved by Cpu.save.
+    /** Set by STI/MOV SS/POP SS: no interrupt before the next instruction completes. */
+    boolean interruptShadow;
+    /** HLT: waiting for an interrupt. */
+    boolean halted;
+    /** Set while an NMI handler runs: further NMIs wait for its IRET. */
+    boolean nmiBlocked;
+
     public boolean longMode() { return (efer & EFER_LMA) != 0; }
 
     /** 64-bit mode: long mode and CS.L. */

@@ -10,13 +10,13 @@ import static dev.flint.engine.emu.cpu.CpuState.*;
  * bits are kept in the layout {@link CpuState} documents (type, S, DPL, P, AVL, L, D/B, G).
  */
 final class Descriptors {
-    private final Cpu cpu;
+    private final Decoder dec;
     private final CpuState s;
     private final Mmu mmu;
 
-    Descriptors(Cpu cpu, Mmu mmu) {
-        this.cpu = cpu;
-        this.s = cpu.s;
+    Descriptors(Decoder dec, CpuState s, Mmu mmu) {
+        this.dec = dec;
+        this.s = s;
         this.mmu = mmu;
     }
 
@@ -99,14 +99,14 @@ final class Descriptors {
         s.segLimit[CS] = limit(d);
         s.segAttr[CS] = attr(d) | 1;
         s.cpl = newCpl;
-        cpu.modeChanged();
+        dec.modeChanged();
     }
 
     /** Real-mode style CS load (real mode, or leaving to it). */
     void loadRealCode(int sel) {
         s.segSel[CS] = sel & 0xFFFF;
         s.segBase[CS] = (long) (sel & 0xFFFF) << 4;
-        cpu.modeChanged();
+        dec.modeChanged();
     }
 
     /** Loads a flat data segment for SYSCALL/SYSRET style transitions (no table read, like hardware). */
@@ -118,15 +118,15 @@ final class Descriptors {
     }
 
     /** 0F 00: SLDT, STR, LLDT, LTR, VERR, VERW. */
-    void group6(Cpu c) {
-        c.decodeModrmForHelper();
-        int op = c.modrmReg() & 7;
+    void group6(Decoder c) {
+        c.decodeModrm();
+        int op = c.reg & 7;
         if (!s.protectedMode()) throw GuestFault.ud();
         switch (op) {
             case 0, 1 -> {
                 int v = s.segSel[op == 0 ? LDTR : TR];
-                if (c.memOperand()) c.writeE(2, v);
-                else c.setReg(c.modrmRm(), c.opSizeNow(), v);
+                if (c.memOp) c.writeE(2, v);
+                else c.setReg(c.rm, c.opSize, v);
             }
             case 2, 3 -> {
                 if (s.cpl != 0) throw GuestFault.gp(0);
@@ -195,7 +195,7 @@ final class Descriptors {
     }
 
     /** LAR / LSL: ZF=1 and the access rights or limit if the descriptor is visible, else ZF=0. */
-    void larLsl(Cpu c, boolean lar, int sel, int dest, int size) {
+    void larLsl(Decoder c, boolean lar, int sel, int dest, int size) {
         if (!s.protectedMode()) throw GuestFault.ud();
         long f = s.flags.arith() & ~Flags.ZF;
         if ((sel & ~3) == 0) {

@@ -24,7 +24,7 @@ final class Interrupts {
     private static final int ATTR_CODE32 = 0xB | A_S | A_P | A_DB | A_G;
     private static final int ATTR_DATA = 0x3 | A_S | A_P | A_DB | A_G;
 
-    private final Cpu cpu;
+    private final Decoder dec;
     private final CpuState s;
     private final long[] r;
     private final Mmu mmu;
@@ -35,16 +35,16 @@ final class Interrupts {
     private final TimeStampCounter tsc;
     private final TaskSwitch tasks;
 
-    Interrupts(Cpu cpu, Mmu mmu, Descriptors desc, Stack stack, CpuInterruptPort apic, TimeStampCounter tsc) {
-        this.cpu = cpu;
+    Interrupts(Decoder dec, CpuState s, Mmu mmu, Descriptors desc, Stack stack, CpuInterruptPort apic, TimeStampCounter tsc) {
+        this.dec = dec;
         this.apic = apic;
         this.tsc = tsc;
         this.stack = stack;
-        this.s = cpu.s;
+        this.s = s;
         this.r = s.gpr;
         this.mmu = mmu;
         this.desc = desc;
-        this.tasks = new TaskSwitch(cpu, mmu, desc, this, stack);
+        this.tasks = new TaskSwitch(dec, s, mmu, desc, this, stack);
     }
 
     // ============================================================ delivery
@@ -63,7 +63,7 @@ final class Interrupts {
     void softwareInterrupt(int vector, long nextIp) {
         if (s.protectedMode() && (s.flags.system & Flags.VM) != 0 && s.flags.iopl() < 3) throw GuestFault.gp(0);
         deliver(vector, false, 0, true, nextIp, false);
-        cpu.setIp(s.rip);
+        dec.moveIp(s.rip);
     }
 
     private void deliver(int vector, boolean hasErr, int err, boolean soft, long retIp, boolean external) {
@@ -233,12 +233,12 @@ final class Interrupts {
             long ip = stack.pop(opSize), cs = stack.pop(opSize), fl = stack.pop(opSize);
             writeFlags(fl, opSize, true);
             desc.loadRealCode((int) cs);
-            cpu.setIp(ip & (opSize == 2 ? 0xFFFF : 0xFFFF_FFFFL));
+            dec.moveIp(ip & (opSize == 2 ? 0xFFFF : 0xFFFF_FFFFL));
             return;
         }
         if ((s.flags.system & Flags.NT) != 0) {
             if (s.longMode()) throw GuestFault.gp(0); // long mode has no task return
-            tasks.iret(cpu.ipNow() & 0xFFFF_FFFFL);
+            tasks.iret(dec.ip & 0xFFFF_FFFFL);
             return;
         }
         boolean m64 = s.mode64();
@@ -263,7 +263,7 @@ final class Interrupts {
         writeFlags(fl, opSize, true);
         int oldCpl = s.cpl;
         desc.loadCode(cs, d, rpl);
-        cpu.setIp(ip);
+        dec.moveIp(ip);
         if (outer || m64) {
             if ((ss & ~3) == 0 && s.longMode() && rpl != 3 && (a & A_L) != 0) {
                 s.segSel[SS] = ss;
@@ -293,7 +293,7 @@ final class Interrupts {
     void farJump(int sel, long off) {
         if (!s.protectedMode() || (s.flags.system & Flags.VM) != 0) {
             desc.loadRealCode(sel);
-            cpu.setIp(off & 0xFFFF_FFFFL);
+            dec.moveIp(off & 0xFFFF_FFFFL);
             return;
         }
         if ((sel & ~3) == 0) throw GuestFault.gp(0);
@@ -301,7 +301,7 @@ final class Interrupts {
         int a = Descriptors.attr(d);
         if ((a & A_S) == 0) {
             if (!s.longMode() && TaskSwitch.isTaskTarget(d)) {
-                tasks.farTransfer(sel, d, TaskSwitch.Kind.JMP, cpu.ipNow() & 0xFFFF_FFFFL);
+                tasks.farTransfer(sel, d, TaskSwitch.Kind.JMP, dec.ip & 0xFFFF_FFFFL);
                 return;
             }
             if (!TaskSwitch.isTaskTarget(d)) {
@@ -316,7 +316,7 @@ final class Interrupts {
         if ((a & A_P) == 0) throw GuestFault.of(GuestFault.NP, sel & ~3);
         long target = codeTarget(d, off);
         desc.loadCode(sel, d, s.cpl);
-        cpu.setIp(target);
+        dec.moveIp(target);
     }
 
     /**
@@ -348,7 +348,7 @@ final class Interrupts {
         int cs = (int) stack.pop(opSize) & 0xFFFF;
         if (!s.protectedMode() || (s.flags.system & Flags.VM) != 0) {
             desc.loadRealCode(cs);
-            cpu.setIp(ip & 0xFFFF_FFFFL);
+            dec.moveIp(ip & 0xFFFF_FFFFL);
             r[RSP] += extra;
             return;
         }
@@ -370,7 +370,7 @@ final class Interrupts {
         } else {
             desc.loadCode(cs, d, s.cpl);
         }
-        cpu.setIp(s.mode64() ? ip : ip & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
+        dec.moveIp(s.mode64() ? ip : ip & ((a & A_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF));
     }
 
     void syscall(long nextIp) {
@@ -383,8 +383,8 @@ final class Interrupts {
         desc.loadFlat(SS, sel + 8, ATTR_DATA);
         s.flags.load(s.flags.get() & ~s.sfmask & ~Flags.RF);
         s.cpl = 0;
-        cpu.modeChanged();
-        cpu.setIp(s.lstar);
+        dec.modeChanged();
+        dec.moveIp(s.lstar);
     }
 
     void sysret(boolean to64) {
@@ -398,8 +398,8 @@ final class Interrupts {
         desc.loadFlat(SS, (base + 8) | 3, ATTR_DATA | (3 << 5));
         s.flags.load((r[11] & 0x3C_7FD7L) | 2);
         s.cpl = 3;
-        cpu.modeChanged();
-        cpu.setIp(target);
+        dec.modeChanged();
+        dec.moveIp(target);
     }
 
     /** POPF/IRET RFLAGS update with the privilege rules for IOPL and IF. */
@@ -473,7 +473,7 @@ final class Interrupts {
         s.cr0 = v | CR0_ET;
         if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) mmu.flushAll();
         if ((v & CR0_PE) == 0) s.cpl = 0;
-        cpu.modeChanged();
+        dec.modeChanged();
     }
 
     // ============================================================ MSRs

@@ -8,8 +8,8 @@ import static dev.flint.engine.emu.cpu.CpuState.SS;
 
 /**
  * The guest stack: pushes and pops through SS at RSP with the stack's width (64-bit mode, else SS's B
- * bit). Shared by the interpreter ({@link Cpu}), the fast forms ({@link FastPath}) and
- * {@link Interrupts}, so none of them calls back up into the CPU for it. The CPU tells it of mode
+ * bit). Shared by the instruction families, the fast forms ({@link FastPath}) and
+ * {@link Interrupts}, so none of them calls back up into the CPU for it. The decoder tells it of mode
  * changes ({@link #modeChanged}), the only time its cached mode changes.
  */
 final class Stack {
@@ -24,7 +24,7 @@ final class Stack {
         this.mmu = mmu;
     }
 
-    /** Called by {@link Cpu#modeChanged} after CS, CR0, EFER or CPL change. */
+    /** Called by {@link Decoder#modeChanged} after CS, CR0, EFER or CPL change. */
     void modeChanged(boolean mode64) { this.mode64 = mode64; }
 
     /** The stack's address size in bytes: 8 in 64-bit mode, else 4 or 2 by SS's B bit. */

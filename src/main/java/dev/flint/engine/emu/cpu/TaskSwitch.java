@@ -19,7 +19,7 @@ final class TaskSwitch {
     /** What starts a switch; it decides the busy bits, the back link and NT. */
     enum Kind { JMP, CALL, IRET, INT }
 
-    private final Cpu cpu;
+    private final Decoder dec;
     private final CpuState s;
     private final long[] r;
     private final Mmu mmu;
@@ -29,10 +29,10 @@ final class TaskSwitch {
     /** Set once the switch of the moment committed (TR loaded): later faults belong to the new task. */
     boolean committed;
 
-    TaskSwitch(Cpu cpu, Mmu mmu, Descriptors desc, Interrupts irq, Stack stack) {
+    TaskSwitch(Decoder dec, CpuState s, Mmu mmu, Descriptors desc, Interrupts irq, Stack stack) {
         this.stack = stack;
-        this.cpu = cpu;
-        this.s = cpu.s;
+        this.dec = dec;
+        this.s = s;
         this.r = s.gpr;
         this.mmu = mmu;
         this.desc = desc;
@@ -165,7 +165,7 @@ final class TaskSwitch {
         }
         s.flags.load(new32 ? eflags : (s.flags.get() & ~0xFFFFL) | eflags);
         s.rip = eip;
-        cpu.restartAt(eip);
+        dec.restartAt(eip);
         loadSegments(sels, ldt, new32);
     }
 
@@ -192,7 +192,7 @@ final class TaskSwitch {
             }
             s.segAttr[LDTR] = 0;
             s.cpl = 3;
-            cpu.modeChanged();
+            dec.modeChanged();
             return;
         }
         loadLdt(ldt);

@@ -34,4 +34,7 @@ public interface FpuHost {
 
     /** True in 64-bit mode (affects FXSAVE layout: 64-bit FPU IP/DP). */
     boolean longMode();
+
+    /** RFLAGS as the x87 unit reports it in its environment images (a host without flags gives 2). */
+    default long rflags() { return 2; }
 }

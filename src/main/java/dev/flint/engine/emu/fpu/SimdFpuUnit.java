@@ -1,6 +1,5 @@
 package dev.flint.engine.emu.fpu;
 
-import dev.flint.engine.emu.cpu.Cpu;
 import dev.flint.engine.emu.cpu.FpuInstruction;
 import dev.flint.engine.emu.cpu.FpuUnit;
 
@@ -17,7 +16,7 @@ public final class SimdFpuUnit implements FpuUnit {
                     X87Unit.fwait(state, host);
                     yield true;
                 }
-                long rflags = host instanceof Cpu cpu ? cpu.flags.get() : 2;
+                long rflags = host.rflags();
                 yield X87Unit.execute(state, host, insn.opcode, insn.modrm, insn.address, 0, rflags);
             }
             case FpuInstruction.MAP_0F -> {
