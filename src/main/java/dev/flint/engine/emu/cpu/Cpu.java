@@ -159,6 +159,9 @@ public final class Cpu {
     /** Times this vCPU gave up its host thread in a guest spin loop (pause-loop exiting). */
     public long pauseLoopExits() { return interp.pauseLoop.exits(); }
 
+    /** PAUSEs this vCPU ran. */
+    public long pauses() { return interp.pauseLoop.pauses(); }
+
     public GuestFault lastFault() { return lastFault; }
     public boolean halted() { return s.halted; }
 

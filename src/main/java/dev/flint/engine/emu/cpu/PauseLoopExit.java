@@ -16,7 +16,10 @@ import java.util.function.LongSupplier;
 final class PauseLoopExit {
     /** PAUSEs further apart than this are not one spin loop (KVM's ple_gap is 128 cycles; ours run ~10x slower). */
     static final long GAP_NANOS = 2_000;
-    /** PAUSEs in one loop before the thread yields (KVM's ple_window, 4,096 cycles, is ~30-100 PAUSEs). */
+    /**
+     * PAUSEs in one loop before the thread yields (KVM's ple_window, 4,096 cycles, is ~30-100 PAUSEs; 16 and 256
+     * measured no different). {@code -Dflint.emu.pleWindow=N} is the diagnostic switch for A/B runs, 0 = off.
+     */
     static final int WINDOW = Integer.getInteger("flint.emu.pleWindow", 64);
 
     private final boolean enabled;
@@ -25,6 +28,7 @@ final class PauseLoopExit {
     private long lastPause = Long.MIN_VALUE / 2;
     private int run;
     private long exits;
+    private long pauses;
 
     /** The engine's: the host clock, {@link Thread#yield}, on when the machine has more than one vCPU. */
     PauseLoopExit(int cpuCount) {
@@ -39,6 +43,7 @@ final class PauseLoopExit {
 
     /** A PAUSE ran: counts it, and yields the host thread when it closes a window of a spin loop. */
     void pause() {
+        pauses++;
         if (!enabled) {
             Thread.onSpinWait();
             return;
@@ -58,4 +63,7 @@ final class PauseLoopExit {
 
     /** Yields taken so far (the profiler's and the tests' count). */
     long exits() { return exits; }
+
+    /** PAUSEs run so far (the spin loops' share of a profile). */
+    long pauses() { return pauses; }
 }
