@@ -461,6 +461,8 @@ public final class Cpu implements FpuHost {
     private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
         stats.blocksBuilt++;
         int gen = mmu.generation(), epoch = modeEpoch;
+        boolean wide = mode64; // the block's mode: an instruction that leaves it is still decoded in it
+        long blockIpMask = ipMask;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
         long page2Host = -1;
@@ -473,15 +475,20 @@ public final class Cpu implements FpuHost {
                 count++; // counted before it runs: a fault in it is still an instruction executed
                 step();
                 recording = null;
-                long startLin = mode64 ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
+                long startLin = wide ? startIp : (s.segBase[CS] + startIp) & 0xFFFF_FFFFL;
                 long end = moved ? insnEnd : ip;
                 int len = (int) (end - startIp);
-                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && mmu.generation() == gen
-                        && modeEpoch == epoch;
-                boolean recorded = sameState && windowIp == startIp && len <= windowLength && fetchHost == pageHost;
+                // In 64-bit mode an instruction that changed the translations or the mode (MOV CR3, SYSRET,
+                // IRET, SYSCALL, INT) is kept as the block's last: it was decoded before it acted, from the
+                // window filled at its start (16 bytes, cut at the page end; its fill length is gone once
+                // the mode changed), and a replay ends the block after it as this run does.
+                boolean changed = mmu.generation() != gen || modeEpoch != epoch;
+                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && (!changed || wide);
+                boolean recorded = sameState && windowIp == startIp && fetchHost == pageHost
+                        && (changed ? len <= 4096 - (startLin & 0xFFF) : len <= windowLength);
                 // An instruction that runs on into the next page (in RAM) ends the block; its bytes come
                 // from both pages, and the block is used only while the second one still maps there too.
-                boolean crossing = !recorded && sameState && ((startLin + len - 1) & ~0xFFFL) == page + 4096
+                boolean crossing = !recorded && sameState && !changed && ((startLin + len - 1) & ~0xFFFL) == page + 4096
                         && (page2Host = mmu.codePageIfCached(page + 4096)) >= 0;
                 if (!recorded && !crossing) break;
                 if (crossing) {
@@ -497,14 +504,14 @@ public final class Cpu implements FpuHost {
                     }
                 }
                 d.rip = startIp;
-                d.endIp = end & ipMask;
+                d.endIp = end & blockIpMask;
                 d.length = len;
                 d.window = window;
                 d.window2 = window2;
                 for (int i = 0; i < len; i++) {
                     codeScratch[length + i] = (byte) (i < 8 ? window >>> (8 * i) : window2 >>> (8 * (i - 8)));
                 }
-                FastPath.classify(d, mode64, codeScratch, length);
+                FastPath.classify(d, wide, codeScratch, length);
                 length += len;
                 buildScratch[kept++] = d;
                 if (crossing || s.rip != d.endIp || blockInterrupted(gen, epoch)) break;
