@@ -82,16 +82,26 @@ class ModeChangeBlockTest {
 
     @Test
     void theInstructionAfterACr3WriteIsFetchedThroughTheNewTranslation() {
-        for (long threshold : THRESHOLDS) assertEquals(5000, twoAddressSpaces(threshold).gpr[CpuState.RDX]);
+        for (long threshold : THRESHOLDS) assertEquals(5000, twoAddressSpaces(threshold, false).gpr[CpuState.RDX]);
+    }
+
+    @Test
+    void withPcidsTheLoopGoesBackToEachAddressSpacesKeptTranslations() {
+        for (long threshold : THRESHOLDS) {
+            CpuState s = twoAddressSpaces(threshold, true);
+            assertEquals(5000, s.gpr[CpuState.RDX], "threshold " + threshold);
+        }
     }
 
     /**
      * Two address spaces map linear 0x8000 to two copies of the same loop, which differ only in N:
      * L: mov cr3, rax (to B); add edx, N; mov cr3, rbx (to A); dec ecx; jnz L; hlt. N = 1 in A's copy, 100
      * in B's. Each CR3 write ends its block, so the ADD always comes from B's copy and the rest of the loop
-     * from A's, also when the blocks run from the cache or compiled. Returns the state at the HLT.
+     * from A's, also when the blocks run from the cache or compiled; with {@code pcids} A and B are PCIDs 1
+     * and 2 and the CR3 writes keep their translations (bit 63), so the code fetcher and the block links go
+     * back to what they cached for each. Returns the state at the HLT.
      */
-    private static CpuState twoAddressSpaces(long threshold) {
+    private static CpuState twoAddressSpaces(long threshold, boolean pcids) {
         long pml4b = 0x11000, pdptB = 0x12000, pdB = 0x13000, ptA = 0x5000, ptB = 0x15000;
         String loop = "0f22d8" + "83c2%02x" + "0f22db" + "ffc9" + "75f3" + "f4";
         try (SystemTestMachine m = new SystemTestMachine(CpuOptions.defaults().withCompileThreshold(threshold))) {
@@ -109,11 +119,16 @@ class ModeChangeBlockTest {
             m.load(0x8000, loop.formatted(1));
             m.load(0xB000, loop.formatted(100));
             m.cpu.boot(kernel64(0x8000, SystemTestMachine.PML4, 0));
-            m.state.gpr[CpuState.RAX] = pml4b;
-            m.state.gpr[CpuState.RBX] = SystemTestMachine.PML4;
+            long noFlush = 1L << 63;
+            m.state.gpr[CpuState.RAX] = pcids ? pml4b | 2 | noFlush : pml4b;
+            m.state.gpr[CpuState.RBX] = pcids ? SystemTestMachine.PML4 | 1 | noFlush : SystemTestMachine.PML4;
+            if (pcids) m.state.cr4 |= CpuState.CR4_PCIDE; // CR3 names PCID 0 at the start
             m.state.gpr[CpuState.RCX] = 50;
             m.runToHalt(10_000);
             assertTrue(m.cpu.halted(), "ran to its HLT");
+            if (pcids) {
+                assertTrue(m.cpu.mmu().keptSwitches() >= 96, m.cpu.mmu().keptSwitches() + " CR3 writes kept translations");
+            }
             return m.state;
         }
     }
