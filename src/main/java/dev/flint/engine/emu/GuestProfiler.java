@@ -45,13 +45,16 @@ final class GuestProfiler implements AutoCloseable {
         return from == null ? -1 : Long.parseUnsignedLong(from.replaceFirst("^0x", ""), 16) & ~0xFFFL;
     }
 
-    /** Summed over the vCPUs: instructions, compiled, replayed, in user mode, blocks decoded, lookups, linked entries, TLB flushes. */
+    /**
+     * Summed over the vCPUs: instructions, compiled, replayed, in user mode, blocks decoded, lookups, linked
+     * entries, TLB flushes, CR3 writes that kept their PCID's translations.
+     */
     private long[] totals() {
-        long[] t = new long[8];
+        long[] t = new long[9];
         for (Cpu c : cpus) {
             var st = c.statistics();
             long[] v = {st.instructions(), st.compiledInstructions(), st.replayedInstructions(), st.userInstructions(),
-                    st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().generation()};
+                    st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().flushes(), c.mmu().keptSwitches()};
             for (int i = 0; i < t.length; i++) t[i] += v[i];
         }
         return t;
@@ -108,7 +111,7 @@ final class GuestProfiler implements AutoCloseable {
                     100.0 * t[1] / instructions, 100.0 * t[2] / instructions,
                     100.0 * (instructions - t[1] - t[2]) / instructions, 100.0 * t[3] / instructions);
             out.println("# " + Cpu.compileSummary());
-            out.println("# " + t[4] + " blocks decoded, " + t[7] + " TLB flushes");
+            out.println("# " + t[4] + " blocks decoded, " + t[7] + " TLB flushes, " + t[8] + " CR3 writes that kept their PCID's translations");
             out.printf("# block entries: %d through a direct link, %d through the cache lookup (%.1f%% linked)%n",
                     t[6], t[5], 100.0 * t[6] / Math.max(1, t[5] + t[6]));
             for (Cpu cpu : cpus) {
