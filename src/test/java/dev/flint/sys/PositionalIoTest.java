@@ -72,6 +72,17 @@ class PositionalIoTest {
         }
     }
 
+    @Test
+    void theJailersFiltersLeaveTheFallbacksCallsAllowed() {
+        // Under the jailer's and `flint vmm`'s seccomp filters io_uring is denied and every block operation is one of
+        // these calls: denying one would fail every guest disk request with EPERM.
+        for (String call : java.util.List.of("pread64", "pwrite64", "preadv2", "pwritev2")) {
+            assertFalse(SeccompFilter.JAIL_DENIED.contains(call), call + " denied in the jail");
+            assertFalse(SeccompFilter.VMM_DENIED.contains(call), call + " denied to flint vmm");
+        }
+        assertTrue(SeccompFilter.JAIL_DENIED.contains("io_uring_setup"), "the fallback exists because io_uring is denied");
+    }
+
     /** {@code RWF_HIPRI}: a polling hint that buffered I/O ignores; here it only makes the call the vectored one. */
     private static final int RWF_HIPRI = 0x1;
 }
