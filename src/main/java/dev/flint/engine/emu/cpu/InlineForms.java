@@ -39,10 +39,10 @@ final class InlineForms {
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
     private static final ClassDesc ALU_CLASS = ClassDesc.of(Alu.class.getName());
     private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
-    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long);
-    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long);
+    /** Mmu.readN(lin, fault) / writeN(lin, value, fault): canonicality is checked on a TLB miss only. */
+    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long, CD_int);
     private static final MethodTypeDesc SEGMENT_BASE = MethodTypeDesc.of(CD_long, CD_int);
-    private static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final ClassDesc LONGS = CD_long.arrayType();
     private static final MethodTypeDesc FLAGS_SET = MethodTypeDesc.of(CD_void, CD_int, CD_int, CD_long, CD_long, CD_long);
     private static final MethodTypeDesc SET_INC_DEC = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long, CD_long);
@@ -199,12 +199,12 @@ final class InlineForms {
             case FastPath.MOVZX_LOAD -> store(d.dst, z, () -> read(d, d.fastOp));
             case FastPath.MOVSXD_LOAD -> store(d.dst, 8, () -> { read(d, 4); code.l2i().i2l(); });
             case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
-                // mmu.writeZ(address, value): the fixed-size form, small enough for C2 to inline
+                // mmu.writeZ(address, value, fault): the fixed-size form, small enough for C2 to inline
                 code.aload(MMU);
                 address(d);
                 if (d.fast == FastPath.MOV_STORE) load(d.src, z);
                 else code.loadConstant(d.imm);
-                code.invokevirtual(MMU_CLASS, "write" + z, WRITE);
+                code.loadConstant(canonicalFault(d.eaSeg)).invokevirtual(MMU_CLASS, "write" + z, WRITE);
             }
             case FastPath.PUSH -> push(d);
             case FastPath.POP -> pop(d);
@@ -256,18 +256,25 @@ final class InlineForms {
         if (op != 7 && !test) store(d.dst, z, () -> code.lload(RES));
     }
 
-    /** Pushes mmu.readN(address) for size N: the fixed-size form, small enough for C2 to inline. */
+    /** Pushes mmu.readN(address, fault) for size N: the fixed-size form, small enough for C2 to inline. */
     private void read(DecodedInsn d, int size) {
         code.aload(MMU);
         address(d);
-        code.invokevirtual(MMU_CLASS, "read" + size, READ);
+        code.loadConstant(canonicalFault(d.eaSeg)).invokevirtual(MMU_CLASS, "read" + size, READ);
     }
 
-    /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
+    /**
+     * Pushes the linear address of the memory operand: offset, FS/GS base. Its canonical check is the
+     * MMU accessor's, on a TLB miss only (a hit implies a canonical address).
+     */
     private void address(DecodedInsn d) {
         effectiveAddress(d);
         if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
-        code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
+    }
+
+    /** The fault a non-canonical address raises: #SS for a stack-segment operand, else #GP (FastPath#canonical). */
+    private static int canonicalFault(int eaSeg) {
+        return eaSeg == CpuState.SS ? GuestFault.SS : GuestFault.GP;
     }
 
     /**
@@ -279,9 +286,9 @@ final class InlineForms {
     private void push(DecodedInsn d) {
         int sp = GPR + 2 * CpuState.RSP;
         code.lload(sp).loadConstant(8L).lsub().lstore(A);
-        code.aload(MMU).lload(A).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL);
+        code.aload(MMU).lload(A);
         load(d.src, 8);
-        code.invokevirtual(MMU_CLASS, "write8", WRITE);
+        code.loadConstant(GuestFault.SS).invokevirtual(MMU_CLASS, "write8", WRITE);
         code.lload(A).lstore(sp);
         dirty[CpuState.RSP] = true;
     }
@@ -289,8 +296,7 @@ final class InlineForms {
     /** POP r64 (Stack#pop64): the load at RSP, then RSP + 8, then the register, so POP RSP gets the value. */
     private void pop(DecodedInsn d) {
         int sp = GPR + 2 * CpuState.RSP;
-        code.aload(MMU).lload(sp).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL)
-                .invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
+        code.aload(MMU).lload(sp).loadConstant(GuestFault.SS).invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
         code.lload(sp).loadConstant(8L).ladd().lstore(sp);
         dirty[CpuState.RSP] = true;
         store(d.dst, 8, () -> code.lload(A));
