@@ -263,8 +263,10 @@ final class BlockCompiler {
             if (InlineForms.handles(d)) {
                 forms.pendingFlags(flagsPending[i]);
                 forms.emit(d, flagsDead[i]);
+                // A store into code ends the block after it; a member's last store too, or the region would
+                // go on into the next member (maybe the very code just rewritten) as it was decoded.
+                if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
                 if (i == last) exits.branch(d.endIp, insns.length);
-                else if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
             } else if (d.fast == FastPath.JMP && i == last) {
                 exits.branch(d.imm, insns.length);
             } else if (d.fast == FastPath.JCC) {

@@ -79,4 +79,28 @@ class CompiledMemoryAccessTest {
             assertTrue(rig.statistics().blocksCompiled() >= 1, access[0] + ": the loop was compiled");
         }
     }
+
+    @Test
+    void aStoreIntoCodeThatEndsARegionMemberTakesEffectBeforeTheRegionGoesOn() {
+        // L: cmp rax, rcx; mov [rbx], edx; S: cmp rdx, rsi; nop; test r8, r8; jnz END; dec r10d;
+        // cmovz edx, r9d; jmp L; END. Each pass stores S's own bytes over S (the store ends its block);
+        // once R10D is 0 it writes pushfq; pop r8; nop there, whose R8 ends the loop at once (R10 = 0).
+        // Compiled, the store is the last instruction of a member of the region at S; the region must leave
+        // after it as after any store into code, not go on into S as decoded (it ran the old S until its
+        // slice ended: R10 -7 with slices of 64 instructions).
+        long[] gpr = new long[16];
+        gpr[1] = 0x8000_0000_0000_0000L;
+        gpr[2] = 0x90F2_3948L;              // 48 39 f2 90: S as it is
+        gpr[3] = EmuTestRig.CODE_BASE + 5;  // S
+        gpr[4] = EmuTestRig.STACK_TOP;
+        gpr[6] = 1;
+        gpr[9] = 0x9058_419CL;              // 9c 41 58 90: pushfq; pop r8; nop
+        gpr[10] = 30;
+        String code = "4839c8" + "8913" + "4839f290" + "4d85c0" + "7509" + "41ffca" + "410f44d1" + "ebe9";
+        EmuTestRig rig = new EmuTestRig().replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(gpr, 2), new byte[0], 0, 10_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(0, r.state().gpr()[10], "the rewritten S ran on the pass that rewrote it");
+        assertTrue(rig.statistics().blocksCompiled() >= 1, "blocks were compiled");
+    }
 }
