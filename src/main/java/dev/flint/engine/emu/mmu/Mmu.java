@@ -255,6 +255,13 @@ public final class Mmu {
     // switch of the RAM access inlined) to more machine code than C2 inlines into a caller
     // ("already compiled into a big method"), so a compiled block called them; these stay small enough
     // to be inlined, leaving a guest load or store as a TLB compare and one segment access in the block.
+    //
+    // The tag compared is that of the access's LAST byte, at the index of its first: it matches only if
+    // both bytes lie in the cached page (the next page's number differs in its low bits, so it is never
+    // the tag at this index), so one compare also rules out a page-crossing access, which the slow path
+    // splits. The forms taking {@code fault} are the compiled blocks': their address has not been checked
+    // for canonicality, and needs not be on a hit, since only canonical pages are ever cached in long
+    // mode (see fill); a miss checks it first and raises {@code fault} (#GP, or #SS for the stack).
 
     public long read1(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
@@ -266,27 +273,21 @@ public final class Mmu {
     public long read2(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 2);
-        }
+        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
         return readSlow(lin, 2);
     }
 
     public long read4(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 4);
-        }
+        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
         return readSlow(lin, 4);
     }
 
     public long read8(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 8);
-        }
+        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
         return readSlow(lin, 8);
     }
 
@@ -300,31 +301,89 @@ public final class Mmu {
     public void write2(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 2, value);
-        } else {
-            writeSlow(lin, 2, value);
-        }
+        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        else writeSlow(lin, 2, value);
     }
 
     public void write4(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 4, value);
-        } else {
-            writeSlow(lin, 4, value);
-        }
+        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        else writeSlow(lin, 4, value);
     }
 
     public void write8(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 8, value);
-        } else {
-            writeSlow(lin, 8, value);
-        }
+        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        else writeSlow(lin, 8, value);
+    }
+
+    public long read1(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 1);
+        return readMiss(lin, 1, fault);
+    }
+
+    public long read2(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
+        return readMiss(lin, 2, fault);
+    }
+
+    public long read4(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
+        return readMiss(lin, 4, fault);
+    }
+
+    public long read8(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
+        return readMiss(lin, 8, fault);
+    }
+
+    public void write1(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 1, value);
+        else writeMiss(lin, 1, value, fault);
+    }
+
+    public void write2(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        else writeMiss(lin, 2, value, fault);
+    }
+
+    public void write4(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        else writeMiss(lin, 4, value, fault);
+    }
+
+    public void write8(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        else writeMiss(lin, 8, value, fault);
+    }
+
+    /** A compiled block's load that missed the TLB: the canonical check its hit path leaves out, then the walk. */
+    private long readMiss(long lin, int size, int fault) {
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(fault, 0);
+        return readSlow(lin, size);
+    }
+
+    private void writeMiss(long lin, int size, long value, int fault) {
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(fault, 0);
+        writeSlow(lin, size, value);
     }
 
     /** A supervisor-privilege access regardless of CPL (descriptor tables, TSS, IDT). */
@@ -516,6 +575,9 @@ public final class Mmu {
         if (!cpu.paging()) {
             pagePhys = lin & 0xFFFF_F000L;
         } else {
+            // Only canonical pages are cached in long mode: the compiled blocks' accessors rely on it
+            // and check canonicality only on a miss. Callers check before (with #SS where it is due).
+            if (cpu.longMode() && ((lin << 16) >> 16) != lin) throw GuestFault.of(GuestFault.GP, 0);
             walk(lin, access);
             pagePhys = walkResult[0];
             glob = walkResult[1] != 0;
