@@ -23,7 +23,7 @@ import java.util.logging.Logger;
  *     measured about 0.15 µs less CPU per cached 4 KiB read (docs/block-path.md, Round 4);
  * <li>a write tries {@code pwritev2(RWF_NOWAIT)} the same way; where the file system cannot write without
  *     waiting (ext4: {@code EOPNOTSUPP}), a buffered write is a copy into the page cache, and io_uring
- *     would only hand it to a kernel worker thread, so the write is done at once with {@code pwritev2}.
+ *     would only hand it to a kernel worker thread, so the write is done at once with a plain {@code pwrite}.
  * </ul>
  * For data in the page cache this costs no thread hand-off (a write handed to io_uring would go to a kernel
  * worker: measured in bench/virtio-blk.sh); data on the disk still goes out as one asynchronous batch. Without io_uring (an old kernel, the

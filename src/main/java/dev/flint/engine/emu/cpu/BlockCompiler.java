@@ -232,6 +232,7 @@ final class BlockCompiler {
                 code.labelBinding(exits.heads[m]);
                 forms.allDirty();
             }
+            forms.noPendingFlags();
             emitMember(code, forms, exits, insns, offset);
             offset += insns.length;
         }
@@ -241,6 +242,7 @@ final class BlockCompiler {
         code.labelBinding(handler);
         code.astore(THROWN);
         forms.storeAll();
+        forms.pendingToFlagsIfAny();
         code.aload(InlineForms.CPU).aload(2).iload(InlineForms.INDEX).aaload()
                 .getfield(INSN, "rip", ConstantDescs.CD_long).invokevirtual(CPU, "setStartIp", TAKES_LONG);
         code.aload(THROWN).athrow();
@@ -251,6 +253,7 @@ final class BlockCompiler {
     private static void emitMember(CodeBuilder code, InlineForms forms, Exits exits, DecodedInsn[] insns, int offset) {
         int last = insns.length - 1;
         boolean[] flagsDead = flagsDeadAfter(insns);
+        boolean[] flagsPending = flagsPendingAfter(insns, flagsDead);
         for (int i = 0; i <= last; i++) {
             DecodedInsn d = insns[i];
             int at = offset + i; // the instruction's index in the region's array
@@ -258,9 +261,12 @@ final class BlockCompiler {
             // A fault restarts this instruction: the handler below reads which one it was from INDEX.
             if (mayFault(d.fast)) code.loadConstant(at).istore(InlineForms.INDEX);
             if (InlineForms.handles(d)) {
+                forms.pendingFlags(flagsPending[i]);
                 forms.emit(d, flagsDead[i]);
+                // A store into code ends the block after it; a member's last store too, or the region would
+                // go on into the next member (maybe the very code just rewritten) as it was decoded.
+                if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
                 if (i == last) exits.branch(d.endIp, insns.length);
-                else if (stores(d.fast)) exits.leaveIfCodeStored(d.endIp, i + 1);
             } else if (d.fast == FastPath.JMP && i == last) {
                 exits.branch(d.imm, insns.length);
             } else if (d.fast == FastPath.JCC) {
@@ -368,6 +374,7 @@ final class BlockCompiler {
 
         /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the region. */
         void leave(long rip, int n) {
+            forms.pendingToFlags();
             forms.storeDirty();
             code.aload(1).loadConstant(rip).invokevirtual(FAST, "jump", TAKES_LONG);
             ret(n);
@@ -434,6 +441,25 @@ final class BlockCompiler {
             else if (InlineForms.writesAllFlags(d)) overwritten = true;
         }
         return dead;
+    }
+
+    /**
+     * For each instruction, whether its flag update may stay pending ({@link InlineForms#pendingFlags}): not
+     * dead, but a later inlined instruction of the block replaces all flags before anything reads them,
+     * calls out or the block ends, with only guest memory accesses (which may fault) in between. A fault
+     * there, or a way out after a store into code, records the pending update; the normal path never needs it.
+     */
+    static boolean[] flagsPendingAfter(DecodedInsn[] insns, boolean[] dead) {
+        boolean[] pending = new boolean[insns.length];
+        boolean overwritten = false;
+        for (int j = insns.length - 1; j >= 0; j--) {
+            pending[j] = overwritten && !dead[j];
+            DecodedInsn d = insns[j];
+            boolean inlined = j < insns.length - 1 && InlineForms.handles(d);
+            if (!inlined || InlineForms.readsFlags(d, dead[j])) overwritten = false;
+            else if (InlineForms.writesAllFlags(d)) overwritten = true;
+        }
+        return pending;
     }
 
     /** fast.method(insns[i]) */

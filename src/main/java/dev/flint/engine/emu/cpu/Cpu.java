@@ -408,6 +408,8 @@ public final class Cpu {
     private int buildBlock(long lin, long rip, int key, long pageHost, long max) {
         stats.blocksBuilt++;
         int gen = mmu.generation(), epoch = dec.modeEpoch;
+        boolean wide = dec.mode64; // the block's mode: an instruction that leaves it is still decoded in it
+        long blockIpMask = dec.ipMask;
         long page = lin & ~0xFFFL;
         int count = 0, kept = 0, length = 0;
         long page2Host = -1;
@@ -420,15 +422,20 @@ public final class Cpu {
                 count++; // counted before it runs: a fault in it is still an instruction executed
                 interp.step();
                 dec.recording = null;
-                long startLin = dec.mode64 ? dec.startIp : (s.segBase[CS] + dec.startIp) & 0xFFFF_FFFFL;
+                long startLin = wide ? dec.startIp : (s.segBase[CS] + dec.startIp) & 0xFFFF_FFFFL;
                 long end = dec.moved ? dec.insnEnd : dec.ip;
                 int len = (int) (end - dec.startIp);
-                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && mmu.generation() == gen
-                        && dec.modeEpoch == epoch;
-                boolean recorded = sameState && dec.windowIp == dec.startIp && len <= dec.windowLength && dec.fetchHost == pageHost;
+                // In 64-bit mode an instruction that changed the translations or the mode (MOV CR3, SYSRET,
+                // IRET, SYSCALL, INT) is kept as the block's last: it was decoded before it acted, from the
+                // window filled at its start (16 bytes, cut at the page end; its fill length is gone once
+                // the mode changed), and a replay ends the block after it as this run does.
+                boolean changed = mmu.generation() != gen || dec.modeEpoch != epoch;
+                boolean sameState = len > 0 && len <= 16 && (startLin & ~0xFFFL) == page && (!changed || wide);
+                boolean recorded = sameState && dec.windowIp == dec.startIp && dec.fetchHost == pageHost
+                        && (changed ? len <= 4096 - (startLin & 0xFFF) : len <= dec.windowLength);
                 // An instruction that runs on into the next page (in RAM) ends the block; its bytes come
                 // from both pages, and the block is used only while the second one still maps there too.
-                boolean crossing = !recorded && sameState && ((startLin + len - 1) & ~0xFFFL) == page + 4096
+                boolean crossing = !recorded && sameState && !changed && ((startLin + len - 1) & ~0xFFFL) == page + 4096
                         && (page2Host = mmu.codePageIfCached(page + 4096)) >= 0;
                 if (!recorded && !crossing) break;
                 if (crossing) {
@@ -444,14 +451,14 @@ public final class Cpu {
                     }
                 }
                 d.rip = dec.startIp;
-                d.endIp = end & dec.ipMask;
+                d.endIp = end & blockIpMask;
                 d.length = len;
                 d.window = dec.window;
                 d.window2 = dec.window2;
                 for (int i = 0; i < len; i++) {
                     codeScratch[length + i] = (byte) (i < 8 ? dec.window >>> (8 * i) : dec.window2 >>> (8 * (i - 8)));
                 }
-                FastPath.classify(d, dec.mode64, codeScratch, length);
+                FastPath.classify(d, wide, codeScratch, length);
                 length += len;
                 buildScratch[kept++] = d;
                 if (crossing || s.rip != d.endIp || blockInterrupted(gen, epoch)) break;

@@ -18,7 +18,7 @@ public final class CpuState {
     public static final long CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 16, CR0_NE = 32,
             CR0_WP = 1L << 16, CR0_AM = 1L << 18, CR0_NW = 1L << 29, CR0_CD = 1L << 30, CR0_PG = 1L << 31;
     public static final long CR4_PSE = 1 << 4, CR4_PAE = 1 << 5, CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9,
-            CR4_OSXMMEXCPT = 1 << 10;
+            CR4_OSXMMEXCPT = 1 << 10, CR4_PCIDE = 1 << 17;
     public static final long EFER_SCE = 1, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11;
 
     public final long[] gpr = new long[16];

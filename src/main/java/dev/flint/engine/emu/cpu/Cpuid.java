@@ -13,8 +13,12 @@ public final class Cpuid {
     /** Leaf 1 EDX: FPU PSE TSC MSR PAE CX8 APIC PGE CMOV PAT CLFSH MMX FXSR SSE SSE2. */
     static final int LEAF1_EDX = 1 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | TimerCpuid.LEAF1_EDX_APIC | 1 << 13
             | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
-    /** Leaf 1 ECX: CMPXCHG16B, POPCNT, TSC-deadline timer. */
-    static final int LEAF1_ECX = 1 << 13 | 1 << 23 | TimerCpuid.LEAF1_ECX_TSC_DEADLINE;
+    /**
+     * Leaf 1 ECX: CMPXCHG16B, PCID, POPCNT, TSC-deadline timer. PCID: CR4.PCIDE, CR3's PCID bits and its
+     * no-flush bit 63, a TLB per PCID (Linux then keeps a process's translations across switches); INVPCID
+     * is not offered (leaf 7).
+     */
+    static final int LEAF1_ECX = 1 << 13 | 1 << 17 | 1 << 23 | TimerCpuid.LEAF1_ECX_TSC_DEADLINE;
     /** Leaf 7 EDX: IA32_ARCH_CAPABILITIES, so Linux learns it need not isolate page tables (PTI). */
     static final int LEAF7_EDX = 1 << 29;
     /**

@@ -33,16 +33,21 @@ final class InlineForms {
     static final int REGS = 4, FLAGS = 5, CPU = 6, A = 7, B = 9, RES = 11, MMU = 13, INDEX = 14;
     /** Guest register n lives in local slot {@code GPR + 2n} while the block runs (see {@link #uses}). */
     private static final int GPR = 15;
+    /**
+     * A flag update left pending (see {@link #pendingFlags}): its kind | size << 8 (0: none pending), and
+     * its operands and result, which only the exception handler and the block's ways out turn into flags.
+     */
+    static final int PENDING_KIND = 49, PENDING_A = 50, PENDING_B = 52, PENDING_RES = 54;
 
     private static final ClassDesc FAST = ClassDesc.of(FastPath.class.getName());
     private static final ClassDesc FLAGS_CLASS = ClassDesc.of(Flags.class.getName());
     private static final ClassDesc CPU_CLASS = ClassDesc.of(Cpu.class.getName());
     private static final ClassDesc ALU_CLASS = ClassDesc.of(Alu.class.getName());
     private static final ClassDesc MMU_CLASS = ClassDesc.of(Mmu.class.getName());
-    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long);
-    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long);
+    /** Mmu.readN(lin, fault) / writeN(lin, value, fault): canonicality is checked on a TLB miss only. */
+    private static final MethodTypeDesc READ = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+    private static final MethodTypeDesc WRITE = MethodTypeDesc.of(CD_void, CD_long, CD_long, CD_int);
     private static final MethodTypeDesc SEGMENT_BASE = MethodTypeDesc.of(CD_long, CD_int);
-    private static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     private static final ClassDesc LONGS = CD_long.arrayType();
     private static final MethodTypeDesc FLAGS_SET = MethodTypeDesc.of(CD_void, CD_int, CD_int, CD_long, CD_long, CD_long);
     private static final MethodTypeDesc SET_INC_DEC = MethodTypeDesc.of(CD_void, CD_boolean, CD_int, CD_long, CD_long);
@@ -60,6 +65,10 @@ final class InlineForms {
     private final boolean[] local;
     /** Of those, the ones written since they were last stored back to the register array. */
     private final boolean[] dirty = new boolean[16];
+    /** Set by the compiler before {@link #emit}: this instruction's flag update may be left pending. */
+    private boolean pendingNext;
+    /** A pending flag update is in the PENDING_ locals now (at this point of the emitted code): its kind and size. */
+    private int pendingKind = -1, pendingSize;
 
     InlineForms(CodeBuilder code, boolean[] local) {
         this.code = code;
@@ -92,13 +101,64 @@ final class InlineForms {
         code.aload(1).getfield(FAST, "cpu", CPU_CLASS).astore(CPU);
         code.aload(1).getfield(FAST, "mmu", MMU_CLASS).astore(MMU);
         code.iconst_0().istore(INDEX);
+        code.iconst_0().istore(PENDING_KIND);
+        code.lconst_0().lstore(PENDING_A).lconst_0().lstore(PENDING_B).lconst_0().lstore(PENDING_RES);
         for (int n = 0; n < 16; n++) {
             if (local[n]) code.aload(REGS).loadConstant(n).laload().lstore(GPR + 2 * n);
         }
     }
 
+    /**
+     * Whether the next instruction's flag update may be left pending: all its flags are replaced by a later
+     * instruction before anything reads them or the block ends, and only a fault in between (a guest
+     * memory access) would show them. Its operands and result then stay in JVM locals, and the exception
+     * handler ({@link #pendingToFlagsIfAny}) and any way out of the block ({@link #pendingToFlags}) record
+     * them, instead of every such update storing five fields of the flags object.
+     */
+    void pendingFlags(boolean pending) {
+        pendingNext = pending;
+    }
+
+    /** At a member's head (a join): nothing is pending there, as every path to it ends with flags recorded. */
+    void noPendingFlags() {
+        pendingKind = -1;
+    }
+
+    /** On a way out: records the pending flag update (the path going on keeps it pending). */
+    void pendingToFlags() {
+        if (pendingKind < 0) return;
+        code.aload(FLAGS).loadConstant(pendingKind).loadConstant(pendingSize).lload(PENDING_A).lload(PENDING_B)
+                .lload(PENDING_RES).invokevirtual(FLAGS_CLASS, "set", FLAGS_SET);
+    }
+
+    /** In the exception handler, which all points share: records the pending flag update, if one is. */
+    void pendingToFlagsIfAny() {
+        Label none = code.newLabel();
+        code.iload(PENDING_KIND).ifeq(none);
+        code.aload(FLAGS).iload(PENDING_KIND).loadConstant(0xFF).iand().iload(PENDING_KIND).loadConstant(8).iushr()
+                .lload(PENDING_A).lload(PENDING_B).lload(PENDING_RES).invokevirtual(FLAGS_CLASS, "set", FLAGS_SET);
+        code.labelBinding(none);
+    }
+
+    /** The flags object is about to be read: the analysis leaves nothing pending before a reader. */
+    private void readingFlags() {
+        if (pendingKind >= 0) throw new IllegalStateException("flags read while an update is pending");
+    }
+
+    /** After the flags object was updated: a pending update older than it must not reach the handler. */
+    private void closePending() {
+        if (pendingKind < 0) return;
+        code.iconst_0().istore(PENDING_KIND);
+        pendingKind = -1;
+    }
+
     /** Stores the registers written since the last flush back to the array (before a call or an exit). */
     void flush() {
+        // a call reads the flags: the analysis never leaves an update pending across one, but be safe
+        if (pendingKind >= 0) {
+            pendingToFlags();
+            closePending();
+        }
         storeDirty();
         java.util.Arrays.fill(dirty, false);
     }
@@ -176,6 +236,14 @@ final class InlineForms {
      * block replaces every arithmetic flag before any can be read, so this one need not record its own.
      */
     void emit(DecodedInsn d, boolean flagsDead) {
+        try {
+            emitForm(d, flagsDead);
+        } finally {
+            pendingNext = false;
+        }
+    }
+
+    private void emitForm(DecodedInsn d, boolean flagsDead) {
         int z = d.size;
         switch (d.fast) {
             case FastPath.NOP -> { }
@@ -199,12 +267,12 @@ final class InlineForms {
             case FastPath.MOVZX_LOAD -> store(d.dst, z, () -> read(d, d.fastOp));
             case FastPath.MOVSXD_LOAD -> store(d.dst, 8, () -> { read(d, 4); code.l2i().i2l(); });
             case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM -> {
-                // mmu.writeZ(address, value): the fixed-size form, small enough for C2 to inline
+                // mmu.writeZ(address, value, fault): the fixed-size form, small enough for C2 to inline
                 code.aload(MMU);
                 address(d);
                 if (d.fast == FastPath.MOV_STORE) load(d.src, z);
                 else code.loadConstant(d.imm);
-                code.invokevirtual(MMU_CLASS, "write" + z, WRITE);
+                code.loadConstant(canonicalFault(d.eaSeg)).invokevirtual(MMU_CLASS, "write" + z, WRITE);
             }
             case FastPath.PUSH -> push(d);
             case FastPath.POP -> pop(d);
@@ -256,18 +324,25 @@ final class InlineForms {
         if (op != 7 && !test) store(d.dst, z, () -> code.lload(RES));
     }
 
-    /** Pushes mmu.readN(address) for size N: the fixed-size form, small enough for C2 to inline. */
+    /** Pushes mmu.readN(address, fault) for size N: the fixed-size form, small enough for C2 to inline. */
     private void read(DecodedInsn d, int size) {
         code.aload(MMU);
         address(d);
-        code.invokevirtual(MMU_CLASS, "read" + size, READ);
+        code.loadConstant(canonicalFault(d.eaSeg)).invokevirtual(MMU_CLASS, "read" + size, READ);
     }
 
-    /** Pushes the linear address of the memory operand: offset, FS/GS base, canonical check. */
+    /**
+     * Pushes the linear address of the memory operand: offset, FS/GS base. Its canonical check is the
+     * MMU accessor's, on a TLB miss only (a hit implies a canonical address).
+     */
     private void address(DecodedInsn d) {
         effectiveAddress(d);
         if (d.seg >= CpuState.FS) code.aload(1).loadConstant(d.seg).invokevirtual(FAST, "segmentBase", SEGMENT_BASE).ladd();
-        code.loadConstant(d.eaSeg).invokestatic(FAST, "canonical", CANONICAL);
+    }
+
+    /** The fault a non-canonical address raises: #SS for a stack-segment operand, else #GP (FastPath#canonical). */
+    private static int canonicalFault(int eaSeg) {
+        return eaSeg == CpuState.SS ? GuestFault.SS : GuestFault.GP;
     }
 
     /**
@@ -279,9 +354,9 @@ final class InlineForms {
     private void push(DecodedInsn d) {
         int sp = GPR + 2 * CpuState.RSP;
         code.lload(sp).loadConstant(8L).lsub().lstore(A);
-        code.aload(MMU).lload(A).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL);
+        code.aload(MMU).lload(A);
         load(d.src, 8);
-        code.invokevirtual(MMU_CLASS, "write8", WRITE);
+        code.loadConstant(GuestFault.SS).invokevirtual(MMU_CLASS, "write8", WRITE);
         code.lload(A).lstore(sp);
         dirty[CpuState.RSP] = true;
     }
@@ -289,8 +364,7 @@ final class InlineForms {
     /** POP r64 (Stack#pop64): the load at RSP, then RSP + 8, then the register, so POP RSP gets the value. */
     private void pop(DecodedInsn d) {
         int sp = GPR + 2 * CpuState.RSP;
-        code.aload(MMU).lload(sp).loadConstant(CpuState.SS).invokestatic(FAST, "canonical", CANONICAL)
-                .invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
+        code.aload(MMU).lload(sp).loadConstant(GuestFault.SS).invokevirtual(MMU_CLASS, "read8", READ).lstore(A);
         code.lload(sp).loadConstant(8L).ladd().lstore(sp);
         dirty[CpuState.RSP] = true;
         store(d.dst, 8, () -> code.lload(A));
@@ -352,8 +426,10 @@ final class InlineForms {
         code.lstore(RES);
         store(d.dst, z, () -> code.lload(RES));
         if (!flagsDead) {
+            readingFlags(); // a rotation merges CF and OF into the flags so far
             code.aload(1).loadConstant(left ? 1 : 0).loadConstant(z).lload(RES)
                     .invokevirtual(FAST, "rotateFlags", ROTATE_FLAGS);
+            closePending();
         }
     }
 
@@ -377,6 +453,7 @@ final class InlineForms {
             }
             notEqual();
             code.invokestatic(ALU_CLASS, "mulFlags", MUL_FLAGS);
+            closePending();
         }
         store(d.dst, z, () -> code.lload(RES));
     }
@@ -393,8 +470,10 @@ final class InlineForms {
         if (z == 4) code.loadConstant(LOW32).land();
         code.lstore(RES);
         if (!flagsDead) {
+            readingFlags(); // INC/DEC keep CF: they read the flags so far
             code.aload(FLAGS).loadConstant(inc ? 1 : 0).loadConstant(z).lload(A).lload(RES)
                     .invokevirtual(FLAGS_CLASS, "setIncDec", SET_INC_DEC);
+            closePending();
         }
         store(d.dst, z, () -> code.lload(RES));
     }
@@ -412,14 +491,26 @@ final class InlineForms {
         code.labelBinding(done);
     }
 
-    /** flags.set(kind, size, a, b, result) from the A, B and given slots. */
+    /**
+     * flags.set(kind, size, a, b, result) from the A, B and given slots; or, if this update may stay
+     * pending, the same values into the PENDING_ locals.
+     */
     private void setFlags(int kind, int z, int resultSlot) {
+        if (pendingNext) {
+            code.lload(A).lstore(PENDING_A).lload(B).lstore(PENDING_B).lload(resultSlot).lstore(PENDING_RES);
+            code.loadConstant(kind | z << 8).istore(PENDING_KIND);
+            pendingKind = kind;
+            pendingSize = z;
+            return;
+        }
         code.aload(FLAGS).loadConstant(kind).loadConstant(z).lload(A).lload(B).lload(resultSlot)
                 .invokevirtual(FLAGS_CLASS, "set", FLAGS_SET);
+        closePending();
     }
 
     /** Pushes whether condition code {@code cc} holds now (an int, 0 or 1). */
     void condition(int cc) {
+        readingFlags();
         code.aload(FLAGS).loadConstant(cc).invokevirtual(FLAGS_CLASS, "cond", COND);
     }
 

@@ -437,16 +437,15 @@ final class Interrupts {
         switch (n) {
             case 0 -> writeCr0(v);
             case 2 -> s.cr2 = v;
-            case 3 -> {
-                s.cr3 = v & 0x000F_FFFF_FFFF_FFF8L;
-                mmu.flushNonGlobal();
-            }
+            case 3 -> writeCr3(v);
             case 4 -> {
-                // Only the bits whose features are advertised or harmless: VME..OSXMMEXCPT.
-                if ((v & ~0x7FFL) != 0) throw GuestFault.gp(0);
+                // Only the bits whose features are advertised or harmless: VME..OSXMMEXCPT, and PCIDE.
+                if ((v & ~(0x7FFL | CR4_PCIDE)) != 0) throw GuestFault.gp(0);
                 if (s.longMode() && (v & CR4_PAE) == 0) throw GuestFault.gp(0);
+                // PCIDE may be set only in IA-32e mode and while CR3 names PCID 0 (SDM, MOV to CR4).
+                if ((v & ~s.cr4 & CR4_PCIDE) != 0 && (!s.longMode() || (s.cr3 & 0xFFF) != 0)) throw GuestFault.gp(0);
                 s.cr4 = v;
-                mmu.flushAll();
+                mmu.flushAll(); // every PCID's translations too (clearing PCIDE must drop them all)
             }
             case 8 -> {
                 if ((v & ~0xFL) != 0) throw GuestFault.gp(0);
@@ -456,9 +455,26 @@ final class Interrupts {
         }
     }
 
+    /**
+     * MOV to CR3. With CR4.PCIDE on, bits 11:0 are the PCID the TLB translates for from now on, and bit 63
+     * set (not stored) keeps that PCID's translations instead of flushing them. Without PCIDE, every write
+     * flushes all but the global translations.
+     */
+    private void writeCr3(long v) {
+        if ((s.cr4 & CR4_PCIDE) != 0) {
+            s.cr3 = v & 0x000F_FFFF_FFFF_FFFFL;
+            mmu.loadPcid((int) (v & 0xFFF), v >= 0);
+        } else {
+            s.cr3 = v & 0x000F_FFFF_FFFF_FFF8L;
+            mmu.flushNonGlobal();
+        }
+    }
+
     void writeCr0(long v) {
         v &= 0xFFFF_FFFFL;
         if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) throw GuestFault.gp(0);
+        // Paging stays on while PCIDs are (SDM, MOV to CR0: clearing PG with CR4.PCIDE set is #GP).
+        if ((v & CR0_PG) == 0 && (s.cr4 & CR4_PCIDE) != 0) throw GuestFault.gp(0);
         long old = s.cr0;
         boolean pagingOn = (old & CR0_PG) == 0 && (v & CR0_PG) != 0;
         boolean pagingOff = (old & CR0_PG) != 0 && (v & CR0_PG) == 0;

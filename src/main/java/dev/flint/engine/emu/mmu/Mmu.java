@@ -37,17 +37,64 @@ public final class Mmu {
     private final PhysicalMemory phys;
     private final MemorySegment ram;
 
-    private final long[][] tag = new long[3][ENTRIES];
-    private final long[][] host = new long[3][ENTRIES];
-    private final long[][] physPage = new long[3][ENTRIES];
-    private final boolean[][] global = new boolean[3][ENTRIES];
-    // The rows used on the hot paths, held directly so a hit costs no extra indirection.
-    private final long[] readTag = tag[READ], readHost = host[READ], writeTag = tag[WRITE], writeHost = host[WRITE];
+    /**
+     * The TLB of one address space (one PCID while CR4.PCIDE is on; the only one in use while it is off):
+     * per access kind, tag, host offset, physical page and global bit of each entry.
+     */
+    private static final class AddressSpace {
+        final long[][] tag = new long[3][ENTRIES];
+        final long[][] host = new long[3][ENTRIES];
+        final long[][] physPage = new long[3][ENTRIES];
+        final boolean[][] global = new boolean[3][ENTRIES];
+        /** The PCID whose translations this holds, or -1 when it holds none. */
+        int pcid = -1;
+        /** The {@link #generation} while this is the current one; a fresh value whenever entries are dropped. */
+        int generation;
+        /** When it was last made current, for choosing which one a new PCID replaces. */
+        long lastUse;
+
+        void clear() {
+            for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
+        }
+
+        /** Drops all but global translations ({@code keepGlobal}) or all of them. */
+        void clearNonGlobal(boolean keepGlobal) {
+            for (int k = 0; k < 3; k++) {
+                long[] t = tag[k];
+                boolean[] g = global[k];
+                for (int i = 0; i < ENTRIES; i++) {
+                    if (!keepGlobal || !g[i]) t[i] = -1;
+                }
+            }
+        }
+    }
+
+    /**
+     * How many PCIDs keep their translations at once. Linux uses at most six per CPU (its dynamic ASIDs) and
+     * switches among them without flushing; a seventh evicts the least recently used one here.
+     */
+    static final int ADDRESS_SPACES = 8;
+    private final AddressSpace[] spaces = new AddressSpace[ADDRESS_SPACES];
+    private AddressSpace current;
+    private long switches;
+
+    // The current address space's rows, held directly so a hit costs no extra indirection.
+    private long[][] tag, host, physPage;
+    private boolean[][] global;
+    private long[] readTag, readHost, writeTag, writeHost;
 
     /** 1 when the current access is a user-mode access (CPL 3), else 0; part of every TLB tag. */
     private long userBit;
-    /** Bumped on every flush so callers caching a translation (the code fetcher) can revalidate. */
+    /**
+     * Identifies the current TLB contents: it changes with every flush and address-space switch, so callers
+     * caching a translation (the code fetcher, block links) can revalidate. Switching back to a PCID whose
+     * translations were kept restores the value it had, so what was cached under it holds again.
+     */
     private int generation;
+    /** Source of fresh generation values. */
+    private int nextGeneration;
+    /** Flushes so far, and CR3 writes that went back to a PCID's kept translations (the profiler's counts). */
+    private long flushes, keptSwitches;
     /**
      * Bumped only by flushes that may drop global translations (everything but a CR3 write with CR4.PGE
      * on): a translation made through a global entry holds across address-space switches until this changes.
@@ -58,12 +105,20 @@ public final class Mmu {
         this.cpu = cpu;
         this.phys = phys;
         this.ram = phys.ram();
+        for (int i = 0; i < ADDRESS_SPACES; i++) spaces[i] = new AddressSpace();
+        select(spaces[0]);
         flushAll();
     }
 
     public PhysicalMemory physical() { return phys; }
 
     public int generation() { return generation; }
+
+    /** TLB flushes so far: CR3 writes but those that went back to a PCID's kept translations, INVLPG, full flushes. */
+    public long flushes() { return flushes; }
+
+    /** CR3 writes (CR4.PCIDE on, bit 63 set) that went back to the translations kept for their PCID. */
+    public long keptSwitches() { return keptSwitches; }
 
     /** See {@link #globalGeneration}; never changes while {@link #generation} stays the same. */
     public int globalGeneration() { return globalGeneration; }
@@ -83,30 +138,93 @@ public final class Mmu {
 
     public boolean user() { return userBit != 0; }
 
-    /** Flushes everything (CR0.PG/WP, CR4 changes, mode switches). */
+    private void select(AddressSpace a) {
+        current = a;
+        a.lastUse = ++switches;
+        tag = a.tag;
+        host = a.host;
+        physPage = a.physPage;
+        global = a.global;
+        readTag = tag[READ];
+        readHost = host[READ];
+        writeTag = tag[WRITE];
+        writeHost = host[WRITE];
+        generation = a.generation;
+    }
+
+    private void renew(AddressSpace a) {
+        a.generation = ++nextGeneration;
+        if (a == current) generation = a.generation;
+    }
+
+    /** The PCID CR3 names now: its low 12 bits while CR4.PCIDE is on, else 0. */
+    private int currentPcid() {
+        return (cpu.cr4 & CpuState.CR4_PCIDE) != 0 ? (int) (cpu.cr3 & 0xFFF) : 0;
+    }
+
+    /**
+     * Flushes everything, every PCID's translations included (CR0.PG/WP, CR4 changes, mode switches, state
+     * loads); the current address space is then CR3's PCID.
+     */
     public void flushAll() {
-        for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
-        generation++;
+        for (AddressSpace a : spaces) {
+            a.clear();
+            a.pcid = -1;
+            renew(a);
+        }
+        current.pcid = currentPcid();
+        flushes++;
         globalGeneration++;
     }
 
-    /** A CR3 write: drops all but global translations (when CR4.PGE is on). */
+    /** A CR3 write without PCIDs (CR4.PCIDE off): drops all but global translations (when CR4.PGE is on). */
     public void flushNonGlobal() {
         boolean pge = (cpu.cr4 & CpuState.CR4_PGE) != 0;
-        for (int k = 0; k < 3; k++) {
-            for (int i = 0; i < ENTRIES; i++) {
-                if (!pge || !global[k][i]) tag[k][i] = -1;
-            }
-        }
-        generation++;
+        current.clearNonGlobal(pge);
+        renew(current);
+        flushes++;
         if (!pge) globalGeneration++;
     }
 
-    /** INVLPG. */
+    /**
+     * A CR3 write with CR4.PCIDE on: the TLB now translates for {@code pcid}. With {@code flush} (bit 63 of
+     * the value written clear) that PCID's translations are dropped, all but the global ones when CR4.PGE
+     * is on; without it, the translations kept for it since it was last current are used again, as hardware
+     * may (the guest flushes, or writes CR3 with bit 63 clear, when it changed that address space's tables).
+     */
+    public void loadPcid(int pcid, boolean flush) {
+        AddressSpace target = null, oldest = spaces[0];
+        for (AddressSpace a : spaces) {
+            if (a.pcid == pcid) target = a;
+            // an address space holding nothing goes first, else the least recently used one
+            if (oldest.pcid != -1 && (a.pcid == -1 || a.lastUse < oldest.lastUse)) oldest = a;
+        }
+        boolean kept = target != null && !flush;
+        if (target == null) { // a PCID with nothing kept: the least recently used one's translations go
+            target = oldest;
+            target.clear();
+            target.pcid = pcid;
+            renew(target);
+        }
+        select(target);
+        if (kept) keptSwitches++;
+        else flushes++;
+        if (flush) {
+            boolean pge = (cpu.cr4 & CpuState.CR4_PGE) != 0;
+            target.clearNonGlobal(pge);
+            renew(target);
+            if (!pge) globalGeneration++;
+        }
+    }
+
+    /** INVLPG: the page's translations go from every PCID's TLB, global ones included. */
     public void flushPage(long linear) {
         int idx = (int) (linear >>> 12) & MASK;
-        for (int k = 0; k < 3; k++) tag[k][idx] = -1;
-        generation++;
+        for (AddressSpace a : spaces) {
+            for (int k = 0; k < 3; k++) a.tag[k][idx] = -1;
+            renew(a);
+        }
+        flushes++;
         globalGeneration++; // INVLPG drops a global translation too
     }
 
@@ -137,6 +255,13 @@ public final class Mmu {
     // switch of the RAM access inlined) to more machine code than C2 inlines into a caller
     // ("already compiled into a big method"), so a compiled block called them; these stay small enough
     // to be inlined, leaving a guest load or store as a TLB compare and one segment access in the block.
+    //
+    // The tag compared is that of the access's LAST byte, at the index of its first: it matches only if
+    // both bytes lie in the cached page (the next page's number differs in its low bits, so it is never
+    // the tag at this index), so one compare also rules out a page-crossing access, which the slow path
+    // splits. The forms taking {@code fault} are the compiled blocks': their address has not been checked
+    // for canonicality, and needs not be on a hit, since only canonical pages are ever cached in long
+    // mode (see fill); a miss checks it first and raises {@code fault} (#GP, or #SS for the stack).
 
     public long read1(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
@@ -148,27 +273,21 @@ public final class Mmu {
     public long read2(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 2);
-        }
+        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
         return readSlow(lin, 2);
     }
 
     public long read4(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 4);
-        }
+        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
         return readSlow(lin, 4);
     }
 
     public long read8(long lin) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
-            return phys.readRam(h + (lin & 0xFFF), 8);
-        }
+        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
         return readSlow(lin, 8);
     }
 
@@ -182,31 +301,89 @@ public final class Mmu {
     public void write2(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4094 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 2, value);
-        } else {
-            writeSlow(lin, 2, value);
-        }
+        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        else writeSlow(lin, 2, value);
     }
 
     public void write4(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4092 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 4, value);
-        } else {
-            writeSlow(lin, 4, value);
-        }
+        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        else writeSlow(lin, 4, value);
     }
 
     public void write8(long lin, long value) {
         int idx = (int) (lin >>> 12) & MASK;
         long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4088 && h >= 0) {
-            phys.writeRam(h + (lin & 0xFFF), 8, value);
-        } else {
-            writeSlow(lin, 8, value);
-        }
+        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        else writeSlow(lin, 8, value);
+    }
+
+    public long read1(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 1);
+        return readMiss(lin, 1, fault);
+    }
+
+    public long read2(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
+        return readMiss(lin, 2, fault);
+    }
+
+    public long read4(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
+        return readMiss(lin, 4, fault);
+    }
+
+    public long read8(long lin, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = readHost[idx];
+        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
+        return readMiss(lin, 8, fault);
+    }
+
+    public void write1(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 1, value);
+        else writeMiss(lin, 1, value, fault);
+    }
+
+    public void write2(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        else writeMiss(lin, 2, value, fault);
+    }
+
+    public void write4(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        else writeMiss(lin, 4, value, fault);
+    }
+
+    public void write8(long lin, long value, int fault) {
+        int idx = (int) (lin >>> 12) & MASK;
+        long h = writeHost[idx];
+        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        else writeMiss(lin, 8, value, fault);
+    }
+
+    /** A compiled block's load that missed the TLB: the canonical check its hit path leaves out, then the walk. */
+    private long readMiss(long lin, int size, int fault) {
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(fault, 0);
+        return readSlow(lin, size);
+    }
+
+    private void writeMiss(long lin, int size, long value, int fault) {
+        if (((lin << 16) >> 16) != lin) throw GuestFault.of(fault, 0);
+        writeSlow(lin, size, value);
     }
 
     /** A supervisor-privilege access regardless of CPL (descriptor tables, TSS, IDT). */
@@ -381,9 +558,13 @@ public final class Mmu {
 
     // ---------------------------------------------------------------- page walk
 
-    /** Translates for {@code access}, faulting as the CPU would, and returns the physical address. */
+    /**
+     * Translates for {@code access} through the TLB (walking the tables on a miss, faulting as the CPU would)
+     * and returns the physical address.
+     */
     public long translate(long lin, int access) {
-        int idx = fill(lin, access);
+        int idx = (int) (lin >>> 12) & MASK;
+        if (tag[access][idx] != ((lin >>> 12) << 1 | userBit)) idx = fill(lin, access);
         return physPage[access][idx] | (lin & 0xFFF);
     }
 
@@ -394,6 +575,9 @@ public final class Mmu {
         if (!cpu.paging()) {
             pagePhys = lin & 0xFFFF_F000L;
         } else {
+            // Only canonical pages are cached in long mode: the compiled blocks' accessors rely on it
+            // and check canonicality only on a miss. Callers check before (with #SS where it is due).
+            if (cpu.longMode() && ((lin << 16) >> 16) != lin) throw GuestFault.of(GuestFault.GP, 0);
             walk(lin, access);
             pagePhys = walkResult[0];
             glob = walkResult[1] != 0;

@@ -32,8 +32,8 @@ class CpuidMsrTest {
         long[] l1 = run("b8010000000fa2", 3).state().gpr();
         assertEquals(0, l1[1] & (1L << 26), "leaf 1 ECX: no XSAVE");
         assertEquals(1L << 24, l1[1] & (1L << 24), "leaf 1 ECX: TSC-deadline timer");
-        // Exactly what is implemented: CMPXCHG16B, POPCNT, TSC-deadline; no SSE3/SSSE3/SSE4.x/XSAVE/AVX.
-        assertEquals(Long.toHexString(1L << 13 | 1L << 23 | 1L << 24), Long.toHexString(l1[1] & 0x7FFF_FFFFL), "leaf 1 ECX");
+        // Exactly what is implemented: CMPXCHG16B, PCID, POPCNT, TSC-deadline; no SSE3/SSSE3/SSE4.x/XSAVE/AVX.
+        assertEquals(Long.toHexString(1L << 13 | 1L << 17 | 1L << 23 | 1L << 24), Long.toHexString(l1[1] & 0x7FFF_FFFFL), "leaf 1 ECX");
         long[] e7 = run("b8070000800fa2", 3).state().gpr();
         assertEquals(1L << 8, e7[2] & (1L << 8), "0x80000007 EDX: invariant TSC");
     }
