@@ -144,6 +144,9 @@ final class EmuVirtualMachine implements VirtualMachine {
     /** Whether vCPU {@code index} sleeps in HLT waiting for an interrupt. */
     boolean sleepingInHalt(int index) { return vcpus.get(index).sleepingInHalt(); }
 
+    /** Times a vCPU yielded its thread in a guest spin loop (read after {@link #stop}, which joins the threads). */
+    long pauseLoopExits(int index) { return vcpus.get(index).cpu().pauseLoopExits(); }
+
     /** vCPUs a pause holds at an instruction boundary right now. */
     int pausedVcpus() { return gate.parked(); }
 

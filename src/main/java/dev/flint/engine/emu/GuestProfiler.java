@@ -47,14 +47,15 @@ final class GuestProfiler implements AutoCloseable {
 
     /**
      * Summed over the vCPUs: instructions, compiled, replayed, in user mode, blocks decoded, lookups, linked
-     * entries, TLB flushes, CR3 writes that kept their PCID's translations.
+     * entries, TLB flushes, CR3 writes that kept their PCID's translations, pause-loop exits, PAUSEs.
      */
     private long[] totals() {
-        long[] t = new long[9];
+        long[] t = new long[11];
         for (Cpu c : cpus) {
             var st = c.statistics();
             long[] v = {st.instructions(), st.compiledInstructions(), st.replayedInstructions(), st.userInstructions(),
-                    st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().flushes(), c.mmu().keptSwitches()};
+                    st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().flushes(), c.mmu().keptSwitches(),
+                    c.pauseLoopExits(), c.pauses()};
             for (int i = 0; i < t.length; i++) t[i] += v[i];
         }
         return t;
@@ -112,6 +113,7 @@ final class GuestProfiler implements AutoCloseable {
                     100.0 * (instructions - t[1] - t[2]) / instructions, 100.0 * t[3] / instructions);
             out.println("# " + Cpu.compileSummary());
             out.println("# " + t[4] + " blocks decoded, " + t[7] + " TLB flushes, " + t[8] + " CR3 writes that kept their PCID's translations");
+            out.println("# " + t[9] + " pause-loop exits in " + t[10] + " PAUSEs");
             out.printf("# block entries: %d through a direct link, %d through the cache lookup (%.1f%% linked)%n",
                     t[6], t[5], 100.0 * t[6] / Math.max(1, t[5] + t[6]));
             for (Cpu cpu : cpus) {

@@ -108,6 +108,32 @@ class EmuEngineTest {
         }
     }
 
+    /**
+     * Pause-loop exiting end to end: vCPU 1 spins on PAUSE for a lock vCPU 0 holds until the spinner has counted
+     * 100,000 passes, and yields its thread while it spins; the guest still runs to its end, and vCPU 0, which
+     * never ran PAUSE, never yielded. (The holder waits on the spinner's count, not on time, so the spin is
+     * long enough at any host load.)
+     */
+    @Test
+    void aVcpuSpinningOnALockTheOtherHoldsYieldsItsThread() throws Exception {
+        try (Machine m = new Machine(2)) {
+            // vCPU 0, long mode: wait until dword [0x604] >= 100,000; release the lock (byte 0x600); hlt.
+            m.memory.write(0x8000, HexFormat.of().parseHex(
+                    "813c2504060000a0860100" + "72f3" + "c604250006000000" + "f4"));
+            // vCPU 1, real mode: spin: pause; inc dword [0x604]; cmp byte [0x600], 0; jne spin; out 0x77; power off.
+            m.memory.write(0x9000, HexFormat.of().parseHex(
+                    "f390" + "66ff060406" + "803e000600" + "75f2" + "b077e680e681f4"));
+            m.memory.write(0x600, new byte[] {1}); // the lock, held by vCPU 0 from the start
+            m.start();
+            m.apics[1].sendInitSipi(0x09);
+            assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(120, TimeUnit.SECONDS));
+            m.vm.stop();
+            assertEquals("77 ", m.log.toString(), "vCPU 1 got the lock once vCPU 0 released it");
+            assertTrue(m.emu().pauseLoopExits(1) >= 1, "the spinning vCPU yielded: " + m.emu().pauseLoopExits(1));
+            assertEquals(0, m.emu().pauseLoopExits(0), "vCPU 0 ran no PAUSE");
+        }
+    }
+
     @Test
     void pauseAndResume() throws Exception {
         try (Machine m = new Machine(1)) {

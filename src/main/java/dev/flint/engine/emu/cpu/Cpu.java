@@ -156,6 +156,12 @@ public final class Cpu {
     /** What this CPU has run so far. */
     public CpuStatistics statistics() { return stats; }
 
+    /** Times this vCPU gave up its host thread in a guest spin loop (pause-loop exiting). */
+    public long pauseLoopExits() { return interp.pauseLoop.exits(); }
+
+    /** PAUSEs this vCPU ran. */
+    public long pauses() { return interp.pauseLoop.pauses(); }
+
     public GuestFault lastFault() { return lastFault; }
     public boolean halted() { return s.halted; }
 

@@ -31,6 +31,8 @@ final class Interpreter {
     private final ShiftInstructions shifts;
     private final BitInstructions bits;
     private final MoveInstructions moves;
+    /** PAUSE counting for this vCPU (pause-loop exiting). */
+    final PauseLoopExit pauseLoop;
     private final StringInstructions strings;
     private final ControlInstructions control;
     private final SystemInstructions system;
@@ -45,7 +47,8 @@ final class Interpreter {
         this.arith = new ArithmeticInstructions(dec, s, mmu);
         this.shifts = new ShiftInstructions(dec, s);
         this.bits = new BitInstructions(dec, s);
-        this.moves = new MoveInstructions(dec, s, mmu, desc);
+        this.pauseLoop = new PauseLoopExit(cpuCount);
+        this.moves = new MoveInstructions(dec, s, mmu, desc, pauseLoop);
         this.strings = new StringInstructions(dec, s, mmu, io);
         this.control = new ControlInstructions(dec, s, mmu, stack, desc, irq);
         this.system = new SystemInstructions(dec, s, mmu, desc, irq, io, tsc, fpu, apicId, cpuCount);

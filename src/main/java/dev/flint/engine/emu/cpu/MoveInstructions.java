@@ -20,7 +20,10 @@ final class MoveInstructions {
     private final Mmu mmu;
     private final Descriptors desc;
 
-    MoveInstructions(Decoder dec, CpuState s, Mmu mmu, Descriptors desc) {
+    private final PauseLoopExit pauseLoop;
+
+    MoveInstructions(Decoder dec, CpuState s, Mmu mmu, Descriptors desc, PauseLoopExit pauseLoop) {
+        this.pauseLoop = pauseLoop;
         this.dec = dec;
         this.s = s;
         this.r = s.gpr;
@@ -80,8 +83,8 @@ final class MoveInstructions {
             }
             case 0x90 -> {
                 if (dec.rexB != 0) xchgAx(8);
-                // else NOP, or PAUSE with F3: nothing to wait for in an interpreter
-                else if (dec.repPrefix == 0xF3) Thread.onSpinWait();
+                // else NOP, or PAUSE with F3: a NOP for the guest, counted for pause-loop exiting
+                else if (dec.repPrefix == 0xF3) pauseLoop.pause();
             }
             case 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97 -> xchgAx(op & 7 | dec.rexB);
             case 0xA0, 0xA1, 0xA2, 0xA3 -> {

@@ -24,13 +24,16 @@ final class SystemTestMachine implements AutoCloseable {
     /** A machine whose CPU stops at a guest fault ({@link Cpu#lastFault}) instead of delivering it. */
     static SystemTestMachine stoppingAtFaults() { return new SystemTestMachine(CpuOptions.defaults().withStopOnFault(true)); }
 
-    SystemTestMachine(CpuOptions options) {
+    SystemTestMachine(CpuOptions options) { this(options, 1); }
+
+    /** A machine whose one running CPU believes it has {@code cpuCount} siblings (they never start). */
+    SystemTestMachine(CpuOptions options, int cpuCount) {
         ports.register(0x80, 1, new BusDevice() {
             @Override public long read(long offset, int size) { return 0; }
             @Override public void write(long offset, int size, long value) { portLog.append(Long.toHexString(value)).append(' '); }
         }, "post");
         Mmu mmu = new Mmu(state, new PhysicalMemory(memory, new Bus("mmio"), null));
-        cpu = new Cpu(state, mmu, ports, null, new GuestClock(), FpuUnit.none(), 0, 1, options);
+        cpu = new Cpu(state, mmu, ports, null, new GuestClock(), FpuUnit.none(), 0, cpuCount, options);
     }
 
     void load(long address, String hex) { memory.write(address, HexFormat.of().parseHex(hex)); }
