@@ -48,39 +48,40 @@ public record InstanceRecord(
     }
 
     public InstanceRecord withState(InstanceState next, String reason, String reasonCode) {
-        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, next, reason,
-                reasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired, launchTime,
-                launchIndex, clientToken, tags, false, securityGroupIds, next == InstanceState.TERMINATED ? terminatedAt : null);
+        return changed(next, reason, reasonCode, launchTime, tags, false, securityGroupIds,
+                next == InstanceState.TERMINATED ? terminatedAt : null);
     }
 
     public InstanceRecord withReboot(boolean pending) {
-        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
-                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, pending, securityGroupIds, terminatedAt);
+        return changed(state, stateReason, stateReasonCode, launchTime, tags, pending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withLaunchTime(String time) {
-        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
-                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                time, launchIndex, clientToken, tags, rebootPending, securityGroupIds, terminatedAt);
+        return changed(state, stateReason, stateReasonCode, time, tags, rebootPending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withTags(Map<String, String> newTags) {
-        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
-                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, newTags, rebootPending, securityGroupIds, terminatedAt);
+        return changed(state, stateReason, stateReasonCode, launchTime, newTags, rebootPending, securityGroupIds, terminatedAt);
     }
 
     public InstanceRecord withSecurityGroups(java.util.List<String> groupIds) {
-        return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
-                stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, rebootPending, groupIds, terminatedAt);
+        return changed(state, stateReason, stateReasonCode, launchTime, tags, rebootPending, groupIds, terminatedAt);
     }
 
     /** Stamps the time it became terminated; see {@code terminatedAt}. */
     public InstanceRecord withTerminatedAt(String time) {
+        return changed(state, stateReason, stateReasonCode, launchTime, tags, rebootPending, securityGroupIds, time);
+    }
+
+    /**
+     * A copy with the parts that change over an instance's life replaced; what was fixed at launch (its
+     * identity, size, key, address, volume, user data) is kept as it is.
+     */
+    private InstanceRecord changed(InstanceState state, String stateReason, String stateReasonCode, String launchTime,
+                                   Map<String, String> tags, boolean rebootPending, java.util.List<String> securityGroupIds,
+                                   String terminatedAt) {
         return new InstanceRecord(instanceId, reservationId, imageId, instanceType, vcpus, memoryMib, keyName, publicKey, state,
                 stateReason, stateReasonCode, privateIp, macAddress, rootVolume, rootVolumeGib, userData, tokensRequired,
-                launchTime, launchIndex, clientToken, tags, rebootPending, securityGroupIds, time);
+                launchTime, launchIndex, clientToken, tags, rebootPending, securityGroupIds, terminatedAt);
     }
 }
