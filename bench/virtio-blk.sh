@@ -7,9 +7,10 @@
 # FLINT_BENCH_JAVA_OPTS passes JVM options, e.g. "-Dflint.bench.driver=lockstep" (the rounds 1-2 driver: a batch,
 # then wait for all of it) or "-Dflint.bench.halt-poll-ns=0" (the driver sleeps at once instead of polling 50 µs
 # for its interrupt, as a KVM vCPU is polled before it is scheduled out); see docs/block-path.md, Round 3.
-# The image is written 1 MiB at a time, as in rounds 1-5; "-Dflint.bench.fill=request" runs each workload on an image
-# written in pieces of its own request size (the page cache then holds it in folios of that size: a 4 KiB write into a
-# 1 MiB folio costs the kernel a walk over its 256 buffer heads; docs/block-path.md, Round 6).
+# Each workload runs on an image written front to back in pieces of its own request size, as fio lays out a job's file
+# (since Round 7; the page cache then holds it in folios of that size). "-Dflint.bench.fill=1048576" runs every workload
+# on one image written 1 MiB at a time, as in rounds 1-6 (a 4 KiB write into a 1 MiB folio costs the kernel a walk over
+# its 256 buffer heads; docs/block-path.md, Rounds 6 and 7). The ratios come with their quartiles over the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"

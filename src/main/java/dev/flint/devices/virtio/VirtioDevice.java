@@ -81,6 +81,19 @@ public interface VirtioDevice extends AutoCloseable {
      */
     int handle(int queue, DescriptorChain chain);
 
+    /**
+     * Serves a request straight from the walk's reused arrays, allocating nothing, or returns {@link #DECLINED}: the
+     * transport then makes the chain a {@link DescriptorChain} and goes through {@link #throttle} and {@link #handle}
+     * as for any request. Otherwise the answer means what {@link #handle}'s does ({@link #DEFERRED}, bytes
+     * written), except {@link #KEEP}, which only {@link #handle} may answer. {@code chain} is overwritten by the next
+     * walk: a device keeps nothing of it. A device that is rate limited must decline while its limiter is on (this
+     * call comes before {@link #throttle}). The default declines every request.
+     */
+    default int serveInPlace(int queue, ChainView chain) { return DECLINED; }
+
+    /** {@link #serveInPlace}'s answer for a request it leaves to {@link #handle}. */
+    int DECLINED = -3;
+
     /** {@link #handle}'s answer for a chain the device keeps instead of returning it now. */
     int KEEP = -2;
 

@@ -262,22 +262,21 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
     /** One batch of at most {@code limit} chains; returns how many it took off the ring ({@code limit}: maybe more wait). */
     private int serveBatch(int q, Virtqueue vq, int limit) {
         boolean returned = false;
+        int took = 0;
         try {
             workLock.lock();
             try {
-                returned = takeBatch(q, vq, limit);
+                took = takeBatch(q, vq, limit);
             } finally {
                 try {
                     device.finishBatch(q, usedSinks[q]);
-                    returned |= deferredReturned;
-                    deferredReturned = false;
-                    if (returned) vq.publishUsed(memory);
+                    returned = vq.publishUsedIfAny(memory); // what takeBatch returned at once and what finishBatch did
                 } finally {
                     workLock.unlock();
                 }
             }
             if (returned && vq.interruptWanted(memory)) signal(vq.msixVector(), ISR_QUEUE);
-            return taken;
+            return took;
         } catch (VirtqueueException e) {
             guestError("queue " + q + ": " + e.getMessage());
             needsReset();
@@ -302,55 +301,50 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         signal(vector, ISR_CONFIG);
     }
 
-    /** Chains the last {@link #takeBatch} took off the ring (I/O thread only). */
-    private int taken;
-
     /**
-     * Hands the device the chains on the ring, at most {@code limit}; true if any was returned at once. Sets
-     * {@link #taken} to how many it took.
+     * Hands the device the chains on the ring, at most {@code limit}, and returns how many it took off the ring. The
+     * ones answered at once are on the used ring, not yet published. Each chain is walked into the queue's reused
+     * {@link ChainView}; the device serves it from there if it can ({@link VirtioDevice#serveInPlace}: virtio-blk's
+     * reads and writes, nothing allocated per request), otherwise it gets a {@link DescriptorChain} as before.
      */
-    private boolean takeBatch(int q, Virtqueue vq, int limit) {
-        boolean returned = false;
-        taken = 0;
+    private int takeBatch(int q, Virtqueue vq, int limit) {
+        ChainView view = vq.view();
         for (int served = 0; ; served++) {
-            taken = served;
-            if (served == limit) return returned;
+            if (served == limit) return served;
             if ((status & (VirtioSpec.STATUS_DRIVER_OK | VirtioSpec.STATUS_NEEDS_RESET)) != VirtioSpec.STATUS_DRIVER_OK
                     || !vq.ready()) {
-                return returned;
+                return served;
             }
             int kept = device.releasedChain(q);
             if (kept >= 0) { // a chain the device held (a statistics request) goes back now
                 vq.addUsed(memory, kept, 0);
                 completed.incrementAndGet();
-                returned = true;
                 continue;
             }
-            if (!device.readyFor(q)) return returned; // the driver's buffers stay on the ring until there is data
-            DescriptorChain chain = vq.pop(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0);
-            if (chain == null) return returned;
-            long wait = device.throttle(q, chain);
-            if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
-                vq.undoPop();
-                worker.serveAgainIn(q, wait);
-                return returned;
-            }
+            if (!device.readyFor(q)) return served; // the driver's buffers stay on the ring until there is data
+            if (!vq.popInto(memory, (driverFeatures & VirtioSpec.F_INDIRECT_DESC) != 0, view)) return served;
             int written;
             try {
-                written = device.handle(q, chain);
+                written = device.serveInPlace(q, view);
+                if (written == VirtioDevice.DECLINED) {
+                    DescriptorChain chain = view.toChain();
+                    long wait = device.throttle(q, chain);
+                    if (wait > 0) { // rate limited: the chain waits on the ring, the thread comes back for it
+                        vq.undoPop();
+                        worker.serveAgainIn(q, wait);
+                        return served;
+                    }
+                    written = device.handle(q, chain);
+                }
             } catch (GuestMemoryException | MalformedRequestException e) {
                 guestError("queue " + q + ": " + e.getMessage());
                 written = 0;
             }
             if (written == VirtioDevice.DEFERRED || written == VirtioDevice.KEEP) continue;
-            vq.addUsed(memory, chain.head(), written);
+            vq.addUsed(memory, view.head(), written);
             completed.incrementAndGet();
-            returned = true;
         }
     }
-
-    /** Set when {@link VirtioDevice#finishBatch} returned a chain (I/O thread only). */
-    private boolean deferredReturned;
 
     /** One sink per queue, made once: finishing a batch allocates nothing. */
     private final VirtioDevice.Used[] usedSinks;
@@ -359,7 +353,6 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         return (head, written) -> {
             queues[q].addUsed(memory, head, written);
             completed.incrementAndGet();
-            deferredReturned = true;
         };
     }
 

@@ -4,8 +4,6 @@ import dev.flint.machine.GuestMemory;
 import dev.flint.machine.GuestMemoryException;
 
 import java.lang.invoke.VarHandle;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A split virtqueue: the descriptor table, the available ring the driver fills and the used ring the
@@ -28,6 +26,8 @@ public final class Virtqueue {
     private volatile boolean ready;
 
     private int lastAvail, usedIdx; // device side only
+    /** The used index the driver was last shown ({@link #publishUsed}); device side only. */
+    private int publishedUsed;
     /** VIRTIO_F_EVENT_IDX was negotiated (device side; set before DRIVER_OK is published). */
     private boolean eventIdx;
     /** The used index at the last interrupt decision, and whether there was one since reset (event-idx only). */
@@ -70,7 +70,7 @@ public final class Virtqueue {
         size = maxSize;
         descTable = availRing = usedRing = 0;
         msixVector = VirtioSpec.NO_VECTOR;
-        lastAvail = usedIdx = 0;
+        lastAvail = usedIdx = publishedUsed = 0;
         eventIdx = false;
         signalledValid = false;
     }
@@ -111,6 +111,7 @@ public final class Virtqueue {
         boolean on = in.getBoolean();
         lastAvail = in.getInt() & 0xFFFF;
         usedIdx = in.getInt() & 0xFFFF;
+        publishedUsed = usedIdx;
         ready = on;
     }
 
@@ -136,9 +137,13 @@ public final class Virtqueue {
     public void resumeAt(int nextAvail, int used) {
         lastAvail = nextAvail & 0xFFFF;
         usedIdx = used & 0xFFFF;
+        publishedUsed = usedIdx;
     }
 
     // ---- device side (I/O thread) ----
+
+    /** The device side's walk target, refilled by every {@link #pop}/{@link #popInto} (I/O thread only). */
+    private final ChainView walked = new ChainView();
 
     /**
      * The next available chain, or null when the driver has published nothing new.
@@ -146,18 +151,28 @@ public final class Virtqueue {
      * @throws VirtqueueException if the driver broke the ring protocol
      */
     public DescriptorChain pop(GuestMemory memory, boolean indirectAllowed) {
+        return popInto(memory, indirectAllowed, walked) ? walked.toChain() : null;
+    }
+
+    /**
+     * The next available chain into {@code into} (its arrays reused: nothing is allocated per request); false when
+     * the driver has published nothing new. {@link #view} is the queue's own target for the I/O thread.
+     *
+     * @throws VirtqueueException if the driver broke the ring protocol
+     */
+    public boolean popInto(GuestMemory memory, boolean indirectAllowed, ChainView into) {
         try {
             int availIdx = memory.readShort(availRing + 2) & 0xFFFF;
             int pending = (availIdx - lastAvail) & 0xFFFF;
             if (pending == 0) {
-                if (!eventIdx) return null;
+                if (!eventIdx) return false;
                 // Ask for a notification at the next entry, then look once more: an entry the driver published
                 // before it could see this avail_event came with no notification, and must not be left behind.
                 memory.writeShort(usedRing + 4 + 8L * size, (short) lastAvail);
                 VarHandle.fullFence();
                 availIdx = memory.readShort(availRing + 2) & 0xFFFF;
                 pending = (availIdx - lastAvail) & 0xFFFF;
-                if (pending == 0) return null;
+                if (pending == 0) return false;
             }
             if (pending > size) {
                 throw new VirtqueueException("available index moved by " + pending + " on a queue of " + size);
@@ -166,18 +181,18 @@ public final class Virtqueue {
             int head = memory.readShort(availRing + 4 + 2L * (lastAvail & (size - 1))) & 0xFFFF;
             lastAvail = (lastAvail + 1) & 0xFFFF;
             if (head >= size) throw new VirtqueueException("head descriptor " + head + " on a queue of " + size);
-            return walk(memory, head, indirectAllowed);
+            walk(memory, head, indirectAllowed, into);
+            return true;
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("ring or descriptor table outside RAM: " + e.getMessage());
         }
     }
 
-    private DescriptorChain walk(GuestMemory memory, int head, boolean indirectAllowed) {
-        // Up to three buffers (a block request's header, data and status; a network frame) are kept in locals and
-        // become an immutable list the chain's record takes as it is; longer chains grow a list.
-        DescriptorChain.Buffer b0 = null, b1 = null, b2 = null;
-        List<DescriptorChain.Buffer> more = null;
-        int count = 0;
+    /** The queue's own walk target, for {@link #popInto} on the I/O thread (overwritten by every pop). */
+    public ChainView view() { return walked; }
+
+    private void walk(GuestMemory memory, int head, boolean indirectAllowed, ChainView into) {
+        into.start(head);
         long table = descTable;
         int tableLength = size, index = head;
         int budget = size; // a chain longer than the table must revisit a descriptor: a loop
@@ -209,24 +224,8 @@ public final class Virtqueue {
             boolean writable = (flags & F_WRITE) != 0;
             if (!writable && sawWritable) throw new VirtqueueException("device-readable buffer after a writable one");
             sawWritable |= writable;
-            DescriptorChain.Buffer b = new DescriptorChain.Buffer(address, length, writable);
-            switch (count++) {
-                case 0 -> b0 = b;
-                case 1 -> b1 = b;
-                case 2 -> b2 = b;
-                default -> {
-                    if (more == null) more = new ArrayList<>(List.of(b0, b1, b2));
-                    more.add(b);
-                }
-            }
-            if ((flags & F_NEXT) == 0) {
-                return new DescriptorChain(head, switch (count) {
-                    case 1 -> List.of(b0);
-                    case 2 -> List.of(b0, b1);
-                    case 3 -> List.of(b0, b1, b2);
-                    default -> more;
-                });
-            }
+            into.add(address, length, writable);
+            if ((flags & F_NEXT) == 0) return;
             if (next >= tableLength) throw new VirtqueueException("next descriptor " + next + " out of range");
             index = next;
         }
@@ -266,9 +265,21 @@ public final class Virtqueue {
         try {
             VarHandle.releaseFence(); // the entries are visible before the index that publishes them
             memory.writeShort(usedRing + 2, (short) usedIdx);
+            publishedUsed = usedIdx;
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("used ring outside RAM: " + e.getMessage());
         }
+    }
+
+    /**
+     * Publishes the entries {@link #addUsed} wrote since the last publication, if there are any; false (and no
+     * store to the ring) when there are none. A batch is at most a queue's worth, so the 16-bit index cannot have
+     * come round to where it was.
+     */
+    public boolean publishUsedIfAny(GuestMemory memory) {
+        if (usedIdx == publishedUsed) return false;
+        publishUsed(memory);
+        return true;
     }
 
     /**

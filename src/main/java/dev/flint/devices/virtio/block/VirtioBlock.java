@@ -3,6 +3,7 @@ package dev.flint.devices.virtio.block;
 import dev.flint.devices.ratelimit.BucketConfig;
 import dev.flint.devices.ratelimit.RateLimit;
 import dev.flint.devices.ratelimit.RateLimiter;
+import dev.flint.devices.virtio.ChainView;
 import dev.flint.devices.virtio.DescriptorChain;
 import dev.flint.devices.virtio.DescriptorChain.Buffer;
 import dev.flint.devices.virtio.MalformedRequestException;
@@ -164,7 +165,8 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public int handle(int queue, DescriptorChain chain) {
-        if (deferCommonLayout(chain) == DEFERRED) return DEFERRED;
+        scratch.set(chain.head(), chain.buffers());
+        if (deferCommonLayout(scratch) == DEFERRED) return DEFERRED;
         List<Buffer> in = chain.readable(), out = chain.writable();
         long outLength = DescriptorChain.totalLength(out);
         if (outLength == 0) throw new MalformedRequestException("block request without a status byte");
@@ -270,40 +272,57 @@ public final class VirtioBlock implements VirtioDevice {
      * so a request is either wholly in the batch or not at all.
      */
     private boolean defer(int head, long statusAddress, List<Buffer> buffers, long sector, boolean write) {
-        return defer(head, statusAddress, buffers, 0, buffers.size(), sector, write);
+        scratch.set(head, buffers);
+        return defer(statusAddress, scratch, 0, buffers.size(), sector, write);
     }
 
-    /** {@link #defer} of the buffers [{@code from}, {@code to}) of {@code buffers}, walked by index (no iterator, no sub-list). */
-    private boolean defer(int head, long statusAddress, List<Buffer> buffers, int from, int to, long sector, boolean write) {
+    /** Where {@link #handle}'s requests and sub-lists are copied for {@link #defer} (I/O thread only). */
+    private final ChainView scratch = new ChainView();
+
+    /**
+     * {@link #defer} of the buffers [{@code from}, {@code to}) of {@code chain}, walked by index (no iterator, no
+     * sub-list, no record).
+     */
+    private boolean defer(long statusAddress, ChainView chain, int from, int to, long sector, boolean write) {
         long length = 0;
-        for (int i = from; i < to; i++) length += buffers.get(i).length();
+        for (int i = from; i < to; i++) length += chain.length(i);
         if (length % DiskImage.SECTOR != 0 || sector < 0 || sector > image.sectors()
                 || length / DiskImage.SECTOR > image.sectors() - sector) {
             return false;
         }
         if (slots == QUEUE_SIZE || !memory.isRam(statusAddress, 1)) return false;
         for (int i = from; i < to; i++) {
-            Buffer b = buffers.get(i);
-            if (!memory.isRam(b.address(), b.length()) || b.length() > MAX_TRANSFER_CHUNK) return false;
+            if (!memory.isRam(chain.address(i), chain.length(i)) || chain.length(i) > MAX_TRANSFER_CHUNK) return false;
         }
         int pieces = to - from;
         IoBatch batch = image.batch();
         if (!batch.fits(pieces)) submitBatch();
         if (!batch.fits(pieces)) return false;
         int slot = slots++;
-        slotHead[slot] = head;
+        slotHead[slot] = chain.head();
         slotStatus[slot] = statusAddress;
         slotBytes[slot] = length;
         slotWrite[slot] = write;
         slotFailed[slot] = false;
         long position = sector * DiskImage.SECTOR;
         for (int i = from; i < to; i++) {
-            Buffer b = buffers.get(i);
-            if (b.length() == 0) continue;
-            batch.add(slot, memory.segment(), memory.deviceAccess(b.address(), b.length()), b.length(), position, write);
-            position += b.length();
+            long bytes = chain.length(i);
+            if (bytes == 0) continue;
+            batch.add(slot, memory.segment(), memory.deviceAccess(chain.address(i), bytes), bytes, position, write);
+            position += bytes;
         }
         return true;
+    }
+
+    /**
+     * The transport's allocation-free path: the common layout ({@link #deferCommonLayout}) served from the walk's
+     * arrays. Everything else, and every request while a rate limit is set (the limiter must see each chain first),
+     * goes to {@link #handle}.
+     */
+    @Override
+    public int serveInPlace(int queue, ChainView chain) {
+        if (limiter.limits()) return DECLINED;
+        return deferCommonLayout(chain) == DEFERRED ? DEFERRED : DECLINED;
     }
 
     /**
@@ -312,27 +331,26 @@ public final class VirtioBlock implements VirtioDevice {
      * path builds; returns {@link #DEFERRED}, or 0 when the general path must look at the request (any other
      * layout or type, a read-only image, a range or buffer it refuses, a header outside RAM).
      */
-    private int deferCommonLayout(DescriptorChain chain) {
-        List<Buffer> all = chain.buffers();
-        int n = all.size();
+    private int deferCommonLayout(ChainView chain) {
+        int n = chain.count();
         if (n < 3) return 0;
-        Buffer header = all.get(0), status = all.get(n - 1);
-        if (header.writable() || header.length() != HEADER || !status.writable() || status.length() != 1) return 0;
+        if (chain.writable(0) || chain.length(0) != HEADER || !chain.writable(n - 1) || chain.length(n - 1) != 1) return 0;
+        long header = chain.address(0);
         int type;
         long sector;
         try {
-            type = memory.readInt(header.address());
-            sector = memory.readLong(header.address() + 8);
+            type = memory.readInt(header);
+            sector = memory.readLong(header + 8);
         } catch (GuestMemoryException e) {
             return 0; // the general path reports it
         }
         // The walk keeps device-readable buffers before writable ones: the first data buffer decides a read's
         // direction (all writable after it), the last one a write's (all readable before it).
-        if (type == T_IN && all.get(1).writable()) {
-            return defer(chain.head(), status.address(), all, 1, n - 1, sector, false) ? DEFERRED : 0;
+        if (type == T_IN && chain.writable(1)) {
+            return defer(chain.address(n - 1), chain, 1, n - 1, sector, false) ? DEFERRED : 0;
         }
-        if (type == T_OUT && !image.readOnly() && !all.get(n - 2).writable()) {
-            return defer(chain.head(), status.address(), all, 1, n - 1, sector, true) ? DEFERRED : 0;
+        if (type == T_OUT && !image.readOnly() && !chain.writable(n - 2)) {
+            return defer(chain.address(n - 1), chain, 1, n - 1, sector, true) ? DEFERRED : 0;
         }
         return 0;
     }

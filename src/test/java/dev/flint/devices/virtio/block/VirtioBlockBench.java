@@ -61,7 +61,7 @@ public final class VirtioBlockBench {
                 }
             }
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs%n",
-                    imageMib, "request".equals(System.getProperty(FILL_PROPERTY)) ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
+                    imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
             // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
             // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
             // more code than the raw loop, keep compiling for longer; one round left seconds of compilation inside the
@@ -114,8 +114,8 @@ public final class VirtioBlockBench {
                 }
                 long bytes = w.ops.stream().mapToLong(Op::length).sum();
                 int ops = w.ops.size();
-                System.out.printf("%-16s QD%-2d virtio-blk %s (%.2f) | nvme %s (%.2f) | host %s%n", w.name, w.queueDepth,
-                        rate(ops, bytes, median(device)), median(deviceRatio), rate(ops, bytes, median(nvme)), median(nvmeRatio),
+                System.out.printf("%-16s QD%-2d virtio-blk %s (%s) | nvme %s (%s) | host %s%n", w.name, w.queueDepth,
+                        rate(ops, bytes, median(device)), spread(deviceRatio), rate(ops, bytes, median(nvme)), spread(nvmeRatio),
                         rate(ops, bytes, median(host)));
                 System.out.printf("%-21s CPU per request: virtio-blk %6.2f µs (%.2f) | nvme %6.2f µs (%.2f) | host %6.2f µs%n", "",
                         median(deviceCpu) * 1e6 / ops, median(deviceCpuRatio), median(nvmeCpu) * 1e6 / ops, median(nvmeCpuRatio),
@@ -126,7 +126,8 @@ public final class VirtioBlockBench {
                 System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
             }
-            System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel; block I/O: "
+            System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel, in brackets the"
+                    + " quartiles of those ratios; block I/O: "
                     + System.getProperty(IoBatch.BACKEND_PROPERTY, "page cache first, io_uring for the rest") + ")");
             System.out.println("(CPU per request: the whole process's CPU time during the timed requests, every thread counted, median over runs; in parentheses the"
                     + " median of each run's host CPU over the device's: above 1, the device spends less CPU than the raw loop)");
@@ -250,20 +251,25 @@ public final class VirtioBlockBench {
     }
 
     /**
-     * How the image is written before the workloads run: unset, in 1 MiB pieces for every workload (the one image
-     * of rounds 1 to 5, as an image copied onto the host is); {@code -Dflint.bench.fill=request}, each workload on
-     * an image of its own written in pieces of its own request size; a number, in pieces of that many bytes. Why
-     * it matters: the kernel (ext4 with large folios, Linux 6.16 on) caches a file in folios as large as the writes
-     * that filled it, and a 4 KiB write into a 1 MiB folio walks all 256 of the folio's buffer heads
+     * How the image is written before the workloads run. Unset or {@code request} (the default since Round 7): each
+     * workload on an image of its own, written front to back in pieces of its own request size, as fio lays out a
+     * job's file (fio 3.33 writes it with {@code write(2)} calls of the job's block size: 4,096 bytes for bs=4k,
+     * 1 MiB for bs=1m; docs/block-path.md, Round 7). A number: every workload on one image written in pieces of that
+     * many bytes ({@code -Dflint.bench.fill=1048576} is the one image of rounds 1 to 6, as {@code cp} leaves a copied
+     * image). Why it matters: the kernel (ext4 with large folios, Linux 6.16 on) caches a file in folios as large as
+     * the writes that filled it, and a 4 KiB write into a 1 MiB folio walks all 256 of the folio's buffer heads
      * ({@code ext4_block_write_begin}, {@code block_commit_write}): 8.5 µs of CPU on a quiet host instead of about
      * 1.8 µs into a 4 KiB folio, a walk bound by cache misses that hides what the device itself costs
      * (docs/block-path.md, Round 6). Reads and writes are still the same for the devices and the raw loop.
      */
     static final String FILL_PROPERTY = "flint.bench.fill";
 
+    private static boolean fillPerRequest() {
+        return "request".equals(System.getProperty(FILL_PROPERTY, "request"));
+    }
+
     private static int fillPiece(Workload w) {
-        String fill = System.getProperty(FILL_PROPERTY, String.valueOf(MIB));
-        return fill.equals("request") ? w.ops.getFirst().length : Integer.parseInt(fill);
+        return fillPerRequest() ? w.ops.getFirst().length : Integer.parseInt(System.getProperty(FILL_PROPERTY));
     }
 
     private static void fill(Path image, long bytes, int piece) throws IOException {
@@ -329,6 +335,20 @@ public final class VirtioBlockBench {
     /** Requests and bytes per second. */
     private static String rate(int ops, long bytes, double seconds) {
         return String.format("%8.0f req/s %9.1f MiB/s", ops / seconds, bytes / (double) MIB / seconds);
+    }
+
+    /** The median of {@code v} and, in brackets, its lower and upper quartiles: how far one run's ratio strays. */
+    private static String spread(double[] v) {
+        return String.format("%.2f [%.2f-%.2f]", median(v), quantile(v, 0.25), quantile(v, 0.75));
+    }
+
+    /** The {@code q} quantile of {@code v}, interpolated between the two nearest ranks. */
+    private static double quantile(double[] v, double q) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        double at = q * (s.length - 1);
+        int lo = (int) Math.floor(at), hi = (int) Math.ceil(at);
+        return s[lo] + (s[hi] - s[lo]) * (at - lo);
     }
 
     private static double median(double[] v) {

@@ -177,6 +177,72 @@ class VirtioBlockTest {
         }
     }
 
+    /**
+     * The layouts a driver may use besides Linux's (a header, the data, a status byte, each a descriptor of its own):
+     * header and data in one descriptor, data and status in one, a header split over two, the data scattered over more
+     * direct descriptors than the walk's arrays start with. Each moves exactly its bytes, in order, and reports OK.
+     */
+    @Test
+    void requestsLaidOutAnyWayMoveTheirBytes() throws IOException {
+        Path img = image(MIB, 11);
+        try (BlockRig rig = new BlockRig(new DriveConfig(img, false), 16 * MIB).start(true)) {
+            var q = rig.queue;
+            byte[] data = new byte[4096];
+            new Random(5).nextBytes(data);
+
+            // A write whose one readable descriptor is the header followed by its data.
+            long combined = BlockRig.DATA;
+            rig.memory.writeInt(combined, VirtioBlock.T_OUT);
+            rig.memory.writeInt(combined + 4, 0);
+            rig.memory.writeLong(combined + 8, 16);
+            rig.memory.write(combined + 16, data);
+            rig.memory.writeByte(BlockRig.STATUS, (byte) 0x7F);
+            assertEquals(1, q.submit(List.of(Segment.in(combined, 16 + 4096), Segment.out(BlockRig.STATUS, 1))));
+            assertEquals(VirtioBlock.S_OK, rig.memory.readByte(BlockRig.STATUS));
+            assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(img), 16 * 512, 16 * 512 + 4096), "header and data in one");
+
+            // A read of those sectors into one writable descriptor of data followed by the status byte.
+            rig.memory.writeInt(BlockRig.HEADER, VirtioBlock.T_IN);
+            rig.memory.writeLong(BlockRig.HEADER + 8, 16);
+            long tail = BlockRig.DATA + MIB;
+            rig.memory.writeByte(tail + 4096, (byte) 0x7F);
+            assertEquals(4096 + 1, q.submit(List.of(Segment.in(BlockRig.HEADER, 16), Segment.out(tail, 4096 + 1))));
+            assertEquals(VirtioBlock.S_OK, rig.memory.readByte(tail + 4096));
+            byte[] back = new byte[4096];
+            rig.memory.read(tail, back, 0, back.length);
+            assertArrayEquals(data, back, "data and status in one");
+
+            // The same read with the header in two halves and the data over twelve direct descriptors, in reverse
+            // order of address, 512 bytes at the front and the rest in the eleventh and twelfth.
+            rig.memory.writeInt(BlockRig.HEADER + 0x40, VirtioBlock.T_IN);
+            rig.memory.writeInt(BlockRig.HEADER + 0x44, 0);
+            rig.memory.writeLong(BlockRig.HEADER + 0x80, 16);
+            var segments = new java.util.ArrayList<Segment>();
+            segments.add(Segment.in(BlockRig.HEADER + 0x40, 8));
+            segments.add(Segment.in(BlockRig.HEADER + 0x80, 8));
+            long scatter = BlockRig.DATA + 2 * MIB;
+            int[] lengths = {512, 512, 512, 512, 0, 512, 0, 512, 0, 512, 256, 256};
+            long at = scatter + 12 * 0x1000L;
+            long[] addresses = new long[lengths.length];
+            for (int i = 0; i < lengths.length; i++) {
+                at -= 0x1000;
+                addresses[i] = at;
+                segments.add(Segment.out(at, lengths[i]));
+            }
+            segments.add(Segment.out(BlockRig.STATUS, 1));
+            rig.memory.writeByte(BlockRig.STATUS, (byte) 0x7F);
+            assertEquals(4096 + 1, q.submit(segments));
+            assertEquals(VirtioBlock.S_OK, rig.memory.readByte(BlockRig.STATUS));
+            int offset = 0;
+            for (int i = 0; i < lengths.length; i++) {
+                byte[] piece = new byte[lengths[i]];
+                rig.memory.read(addresses[i], piece, 0, piece.length);
+                assertArrayEquals(Arrays.copyOfRange(data, offset, offset + lengths[i]), piece, "piece " + i);
+                offset += lengths[i];
+            }
+        }
+    }
+
     @Test
     void intxFallbackRaisesTheLineUntilTheIsrIsRead() throws IOException {
         try (BlockRig rig = new BlockRig(new DriveConfig(image(MIB, 8), false), 16 * MIB).start(false)) {
