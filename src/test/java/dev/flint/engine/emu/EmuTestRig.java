@@ -97,6 +97,21 @@ public final class EmuTestRig {
         return this;
     }
 
+    /** Devices put on the MMIO bus of every run's machine (see {@link #mmioDevice}). */
+    private final java.util.List<Bus.Range> mmioDevices = new java.util.ArrayList<>();
+
+    /** Where {@link #mmioDevice} devices live: the 2 MiB just past RAM, mapped (1:1) only when one is added. */
+    public static final long MMIO_BASE = RAM;
+
+    /**
+     * Puts {@code device} on the MMIO bus at [MMIO_BASE + offset, + length) in every run; the page tables
+     * then map [MMIO_BASE, MMIO_BASE + 2 MiB) 1:1 as well, so guest code reaches it at that address.
+     */
+    public EmuTestRig mmioDevice(long offset, long length, dev.flint.machine.bus.BusDevice device) {
+        mmioDevices.add(new Bus.Range(MMIO_BASE + offset, length, device, "test mmio device"));
+        return this;
+    }
+
     /** What the last run's CPU ran (with {@link #replays}, the CPU of the block runs), or null before a run. */
     public dev.flint.engine.emu.cpu.CpuStatistics statistics() {
         return lastCpu == null ? null : lastCpu.statistics();
@@ -150,12 +165,15 @@ public final class EmuTestRig {
         if (code.length > DATA_BASE - CODE_BASE - 2 || data.length > DATA_SIZE) throw new IllegalArgumentException("too big");
         try (GuestMemory mem = GuestMemory.allocate(RAM)) {
             buildMachine(mem);
+            if (!mmioDevices.isEmpty()) mem.writeLong(PD + 16, MMIO_BASE | 0x7 | 0x80);
             mem.write(CODE_BASE, code);
             mem.write(DATA_BASE, data);
             CpuState st = new CpuState();
             setupState(st, initial, cpl);
             resetFpu(initial);
-            Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
+            Bus mmio = new Bus("mmio");
+            for (Bus.Range d : mmioDevices) mmio.register(d.base(), d.length(), d.device(), d.name());
+            Mmu mmu = new Mmu(st, new PhysicalMemory(mem, mmio, null));
             Bus ports = new Bus("pio");
             for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
             CpuOptions options = CpuOptions.defaults().withStopOnFault(true);

@@ -46,6 +46,16 @@ public final class Mmu {
         final long[][] host = new long[3][ENTRIES];
         final long[][] physPage = new long[3][ENTRIES];
         final boolean[][] global = new boolean[3][ENTRIES];
+        /**
+         * The data accesses' fast rows, per privilege (supervisor, user) and access (READ, WRITE): per entry
+         * its page number at {@code 2 * idx} and its host offset at {@code 2 * idx + 1}, so a hit reads one
+         * array (one bounds check, one cache line) and compares the bare page number (the privilege is the
+         * row's: no user bit to merge in). An entry of a page that is not RAM has -1 there, never a page
+         * number, so a hit needs no {@code host >= 0} test. The tag, host and physPage rows above stay the
+         * TLB of record; these mirror them: at each idx at most one privilege's row holds an entry, the one
+         * the tag row holds (whose global bit decides whether a CR3 write keeps it).
+         */
+        final long[][][] fast = new long[2][2][2 * ENTRIES];
         /** The PCID whose translations this holds, or -1 when it holds none. */
         int pcid = -1;
         /** The {@link #generation} while this is the current one; a fresh value whenever entries are dropped. */
@@ -55,6 +65,17 @@ public final class Mmu {
 
         void clear() {
             for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
+            for (long[][] rows : fast) {
+                for (long[] f : rows) java.util.Arrays.fill(f, -1L);
+            }
+        }
+
+        /** Drops entry {@code idx} of every access kind. */
+        void drop(int idx) {
+            for (int k = 0; k < 3; k++) tag[k][idx] = -1;
+            for (long[][] rows : fast) {
+                for (long[] f : rows) f[2 * idx] = -1;
+            }
         }
 
         /** Drops all but global translations ({@code keepGlobal}) or all of them. */
@@ -63,7 +84,13 @@ public final class Mmu {
                 long[] t = tag[k];
                 boolean[] g = global[k];
                 for (int i = 0; i < ENTRIES; i++) {
-                    if (!keepGlobal || !g[i]) t[i] = -1;
+                    if (!keepGlobal || !g[i]) {
+                        t[i] = -1;
+                        if (k != EXEC) {
+                            fast[0][k][2 * i] = -1;
+                            fast[1][k][2 * i] = -1;
+                        }
+                    }
                 }
             }
         }
@@ -81,7 +108,8 @@ public final class Mmu {
     // The current address space's rows, held directly so a hit costs no extra indirection.
     private long[][] tag, host, physPage;
     private boolean[][] global;
-    private long[] readTag, readHost, writeTag, writeHost;
+    /** The current address space's fast rows for reads and writes at the current privilege ({@link AddressSpace#fast}). */
+    private long[] readFast, writeFast;
 
     /** 1 when the current access is a user-mode access (CPL 3), else 0; part of every TLB tag. */
     private long userBit;
@@ -134,7 +162,16 @@ public final class Mmu {
     }
 
     /** Call after CPL changes. */
-    public void setUser(boolean user) { userBit = user ? 1 : 0; }
+    public void setUser(boolean user) {
+        userBit = user ? 1 : 0;
+        rows();
+    }
+
+    /** Points the fast rows at the current address space's for the current privilege. */
+    private void rows() {
+        readFast = current.fast[(int) userBit][READ];
+        writeFast = current.fast[(int) userBit][WRITE];
+    }
 
     public boolean user() { return userBit != 0; }
 
@@ -145,10 +182,7 @@ public final class Mmu {
         host = a.host;
         physPage = a.physPage;
         global = a.global;
-        readTag = tag[READ];
-        readHost = host[READ];
-        writeTag = tag[WRITE];
-        writeHost = host[WRITE];
+        rows();
         generation = a.generation;
     }
 
@@ -221,7 +255,7 @@ public final class Mmu {
     public void flushPage(long linear) {
         int idx = (int) (linear >>> 12) & MASK;
         for (AddressSpace a : spaces) {
-            for (int k = 0; k < 3; k++) a.tag[k][idx] = -1;
+            a.drop(idx);
             renew(a);
         }
         flushes++;
@@ -231,22 +265,20 @@ public final class Mmu {
     // ---------------------------------------------------------------- data accesses
 
     public long read(long lin, int size) {
-        int idx = (int) (lin >>> 12) & MASK;
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
-            long h = readHost[idx];
-            if (h >= 0) return phys.readRam(h + (lin & 0xFFF), size);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12 && (lin & 0xFFF) <= 4096 - size) {
+            return phys.readRam(f[(i | 1) & m] + (lin & 0xFFF), size);
         }
         return readSlow(lin, size);
     }
 
     public void write(long lin, int size, long value) {
-        int idx = (int) (lin >>> 12) & MASK;
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && (lin & 0xFFF) <= 4096 - size) {
-            long h = writeHost[idx];
-            if (h >= 0) {
-                phys.writeRam(h + (lin & 0xFFF), size, value);
-                return;
-            }
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12 && (lin & 0xFFF) <= 4096 - size) {
+            phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), size, value);
+            return;
         }
         writeSlow(lin, size, value);
     }
@@ -262,116 +294,120 @@ public final class Mmu {
     // splits. The forms taking {@code fault} are the compiled blocks': their address has not been checked
     // for canonicality, and needs not be on a hit, since only canonical pages are ever cached in long
     // mode (see fill); a miss checks it first and raises {@code fault} (#GP, or #SS for the stack).
+    //
+    // They read the fast rows (AddressSpace#fast): tag and host offset side by side in one array whose
+    // indexes are masked with its own length - 1, a form C2 proves in bounds (its range checks fold into
+    // one "length > 0" test), and which hold RAM pages only, so a hit goes straight to the RAM segment.
 
     public long read1(long lin) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 1);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12) return ram.get(ValueLayout.JAVA_BYTE, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFL;
         return readSlow(lin, 1);
     }
 
     public long read2(long lin) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 1) >>> 12) return ram.get(PhysicalMemory.SHORT, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFFFL;
         return readSlow(lin, 2);
     }
 
     public long read4(long lin) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 3) >>> 12) return ram.get(PhysicalMemory.INT, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFFF_FFFFL;
         return readSlow(lin, 4);
     }
 
     public long read8(long lin) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 7) >>> 12) return ram.get(PhysicalMemory.LONG, f[(i | 1) & m] + (lin & 0xFFF));
         return readSlow(lin, 8);
     }
 
     public void write1(long lin, long value) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 1, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 1, value);
         else writeSlow(lin, 1, value);
     }
 
     public void write2(long lin, long value) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 1) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 2, value);
         else writeSlow(lin, 2, value);
     }
 
     public void write4(long lin, long value) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 3) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 4, value);
         else writeSlow(lin, 4, value);
     }
 
     public void write8(long lin, long value) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 7) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 8, value);
         else writeSlow(lin, 8, value);
     }
 
     public long read1(long lin, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 1);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12) return ram.get(ValueLayout.JAVA_BYTE, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFL;
         return readMiss(lin, 1, fault);
     }
 
     public long read2(long lin, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 2);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 1) >>> 12) return ram.get(PhysicalMemory.SHORT, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFFFL;
         return readMiss(lin, 2, fault);
     }
 
     public long read4(long lin, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 4);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 3) >>> 12) return ram.get(PhysicalMemory.INT, f[(i | 1) & m] + (lin & 0xFFF)) & 0xFFFF_FFFFL;
         return readMiss(lin, 4, fault);
     }
 
     public long read8(long lin, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = readHost[idx];
-        if (readTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) return phys.readRam(h + (lin & 0xFFF), 8);
+        long[] f = readFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 7) >>> 12) return ram.get(PhysicalMemory.LONG, f[(i | 1) & m] + (lin & 0xFFF));
         return readMiss(lin, 8, fault);
     }
 
     public void write1(long lin, long value, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == ((lin >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 1, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == lin >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 1, value);
         else writeMiss(lin, 1, value, fault);
     }
 
     public void write2(long lin, long value, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 1) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 2, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 1) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 2, value);
         else writeMiss(lin, 2, value, fault);
     }
 
     public void write4(long lin, long value, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 3) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 4, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 3) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 4, value);
         else writeMiss(lin, 4, value, fault);
     }
 
     public void write8(long lin, long value, int fault) {
-        int idx = (int) (lin >>> 12) & MASK;
-        long h = writeHost[idx];
-        if (writeTag[idx] == (((lin + 7) >>> 12) << 1 | userBit) && h >= 0) phys.writeRam(h + (lin & 0xFFF), 8, value);
+        long[] f = writeFast;
+        int i = (int) (lin >>> 12) << 1, m = f.length - 1;
+        if (f[i & m] == (lin + 7) >>> 12) phys.writeRam(f[(i | 1) & m] + (lin & 0xFFF), 8, value);
         else writeMiss(lin, 8, value, fault);
     }
 
@@ -390,20 +426,24 @@ public final class Mmu {
     public long readSystem(long lin, int size) {
         long saved = userBit;
         userBit = 0;
+        rows();
         try {
             return read(lin, size);
         } finally {
             userBit = saved;
+            rows();
         }
     }
 
     public void writeSystem(long lin, int size, long value) {
         long saved = userBit;
         userBit = 0;
+        rows();
         try {
             write(lin, size, value);
         } finally {
             userBit = saved;
+            rows();
         }
     }
 
@@ -582,10 +622,19 @@ public final class Mmu {
             pagePhys = walkResult[0];
             glob = walkResult[1] != 0;
         }
-        tag[access][idx] = (lin >>> 12) << 1 | userBit;
+        long t = (lin >>> 12) << 1 | userBit, h = phys.ramPage(pagePhys);
+        tag[access][idx] = t;
         physPage[access][idx] = pagePhys;
-        host[access][idx] = phys.ramPage(pagePhys);
+        host[access][idx] = h;
         global[access][idx] = glob;
+        if (access != EXEC) {
+            long[] f = current.fast[(int) userBit][access];
+            f[2 * idx] = h >= 0 ? lin >>> 12 : -1; // only RAM pages hit in the fast rows
+            f[2 * idx + 1] = h;
+            // The other privilege's row loses its entry at idx, as the tag row did: the fast rows hold only
+            // what the tag rows hold, whose global bit (one per idx) decides what a CR3 write keeps.
+            current.fast[(int) userBit ^ 1][access][2 * idx] = -1;
+        }
         return idx;
     }
 

@@ -103,4 +103,43 @@ class CompiledMemoryAccessTest {
         assertEquals(0, r.state().gpr()[10], "the rewritten S ran on the pass that rewrote it");
         assertTrue(rig.statistics().blocksCompiled() >= 1, "blocks were compiled");
     }
+
+    @Test
+    void loadsAndStoresToAnMmioPageFromCompiledCodeReachTheDeviceOnEveryPass() {
+        // L: mov eax, [rbx]; add rcx, rax; mov [rbx+8], ecx; movzx esi, byte [rbx+3]; add rcx, rsi;
+        // dec edx; jnz L, with RBX on a device page past RAM. Compiled code's TLB hit path goes straight to
+        // the RAM segment, so a page that is not RAM must never hit there: every load has to return the
+        // device's value and every store reach it (had the page hit, with its host offset of -1, the loads
+        // would read RAM below, or past, the segment and the stores never reach the device).
+        int passes = 200;
+        java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+        java.util.List<Long> written = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        dev.flint.machine.bus.BusDevice device = new dev.flint.machine.bus.BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                reads.incrementAndGet();
+                return (0x0102_0304_0506_0708L >>> (8 * (offset & 7))) & (size == 8 ? -1L : (1L << (8 * size)) - 1);
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                written.add(offset << 40 | (long) size << 32 | value);
+            }
+        };
+        long[] gpr = new long[16];
+        gpr[3] = EmuTestRig.MMIO_BASE + 0x10;
+        gpr[2] = passes;
+        String code = "8b03" + "4801c1" + "894b08" + "0fb67303" + "4801f1" + "ffca" + "75ed";
+        EmuTestRig rig = new EmuTestRig().mmioDevice(0, 4096, device).replays(true);
+        EmuTestRig.Result r = rig.run(HexFormat.of().parseHex(code), EmuTestRig.State.of(gpr, 2), new byte[0], 0, 100_000);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        long perPass = 0x0506_0708L + 0x05; // the dword at 0x10, the byte at 0x13
+        assertEquals(passes * perPass, r.state().gpr()[1], "every load returned the device's value");
+        // three runs (the rig's interpreter reference, then two with blocks, the second compiled)
+        assertEquals(3L * 2 * passes, reads.get(), "every load reached the device");
+        assertEquals(3 * passes, written.size(), "every store reached the device");
+        assertEquals(0x18L << 40 | 4L << 32 | ((passes * perPass - 5) & 0xFFFF_FFFFL), (long) written.get(written.size() - 1),
+                "the last store: ECX after the last load of the word, at offset 0x18");
+        assertTrue(rig.statistics().compiledInstructions() > passes, "the loop ran compiled");
+    }
 }

@@ -104,6 +104,58 @@ class MmuTest {
     }
 
     @Test
+    void aSupervisorTranslationInTheTlbIsNeverUsedByUserModeAccesses() {
+        // The TLB's fast rows are per privilege and compare the bare page number: the supervisor's cached
+        // entry for 0x10000 must not be a hit for CPL 3, which must fault as if nothing were cached, and
+        // the supervisor's entry must still serve CPL 0 afterwards.
+        m.memory.writeLong(0x10000, 0x2222);
+        assertNull(exec("488b042500000100")); // mov rax, [0x10000] at CPL 0: now cached
+        assertEquals(0x2222, m.state.gpr[0]);
+        m.state.cpl = 3;
+        m.cpu.modeChanged();
+        m.state.gpr[0] = 0;
+        GuestFault f = exec("488b042500000100");
+        assertNotNull(f, "CPL 3 may not read a supervisor page, even one the TLB holds");
+        assertEquals(5, f.errorCode, "present | user");
+        assertEquals(0, m.state.gpr[0]);
+        f = exec("4889042500000100"); // mov [0x10000], rax
+        assertNotNull(f, "nor write it");
+        assertEquals(7, f.errorCode, "present | write | user");
+        m.state.cpl = 0;
+        m.cpu.modeChanged();
+        assertNull(exec("488b042500000100"));
+        assertEquals(0x2222, m.state.gpr[0]);
+    }
+
+    @Test
+    void aCr3WriteDropsAUserTranslationWhoseIndexASupervisorGlobalPageTookSince() {
+        // With CR4.PGE a CR3 write keeps global translations. The user page 0x11000 and the supervisor's
+        // global page 0x411000 share a TLB index: once the global page took the index, the user page's
+        // translation must not survive the CR3 write through the per-privilege fast rows (it did, and Linux's
+        // init then ran on the previous process's pages: a segfault at boot).
+        m.state.cr4 |= CpuState.CR4_PGE;
+        long pt2 = 0x6000;
+        m.memory.writeLong(SystemTestMachine.PD + 2 * 8, pt2 | 7);
+        m.memory.writeLong(pt2 + 0x11 * 8, NOEXEC | P | RW | 0x100); // 0x411000: supervisor, global
+        m.memory.writeLong(0x11000, 0x1111);
+        m.memory.writeLong(0x10000, 0x2222);
+        m.state.cpl = 3;
+        m.cpu.modeChanged();
+        assertNull(exec("488b042500100100")); // mov rax, [0x11000] at CPL 3
+        assertEquals(0x1111, m.state.gpr[0]);
+        m.state.cpl = 0;
+        m.cpu.modeChanged();
+        assertNull(exec("488b042500104100")); // mov rax, [0x411000]: the global page takes the index
+        m.memory.writeLong(PT + 0x11 * 8, RO | P | RW | US); // 0x11000 -> 0x10000, as in the next process
+        m.state.gpr[0] = SystemTestMachine.PML4;
+        assertNull(exec("0f22d8")); // mov cr3, rax
+        m.state.cpl = 3;
+        m.cpu.modeChanged();
+        assertNull(exec("488b042500100100"));
+        assertEquals(0x2222, m.state.gpr[0], "the new mapping after the CR3 write");
+    }
+
+    @Test
     void invlpgAndCr3ReloadDropStaleTranslations() {
         m.memory.writeLong(0x11000, 0x1111);
         m.memory.writeLong(0x10000, 0x2222);
