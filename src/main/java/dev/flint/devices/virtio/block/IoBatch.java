@@ -25,7 +25,9 @@ import java.util.logging.Logger;
  *     measured about 0.15 µs less CPU per cached 4 KiB read (docs/block-path.md, Round 4);
  * <li>a write tries {@code pwritev2(RWF_NOWAIT)} the same way; where the file system cannot write without
  *     waiting (ext4: {@code EOPNOTSUPP}), a buffered write is a copy into the page cache, and io_uring
- *     would only hand it to a kernel worker thread, so the write is done at once with a plain {@code pwrite}.
+ *     would only hand it to a kernel worker thread, so the write is done at once with a plain {@code pwrite};
+ * <li>of a batch's large reads, half go to io_uring's kernel workers first ({@code IOSQE_ASYNC}), which copy them
+ *     on another core while this thread copies the rest from the page cache ({@link #workerShare}).
  * </ul>
  * For data in the page cache this costs no thread hand-off (a write handed to io_uring would go to a kernel
  * worker: measured in bench/virtio-blk.sh); data on the disk still goes out as one asynchronous batch. Without io_uring (an old kernel, the
@@ -35,7 +37,9 @@ import java.util.logging.Logger;
  *
  * <p>Fixed arrays, reused for every batch: queueing and completing allocate nothing. One thread (the
  * device's I/O thread) uses an instance. Each operation carries the caller's tag; {@link #submit} reports
- * every operation's outcome with it, a request spread over several operations gets several reports.
+ * every operation's outcome with it. Buffers of one tag added one after another that continue each other in the
+ * file are one operation (an iovec per buffer where they are not neighbours in RAM); a request spread over
+ * several operations gets several reports.
  */
 public final class IoBatch implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(IoBatch.class.getName());
@@ -343,8 +347,9 @@ public final class IoBatch implements AutoCloseable {
      * How many of the batch's large reads go to io_uring's kernel workers: half of them (rounded down), so the
      * I/O thread copies the other half from the page cache in the same {@code io_uring_enter} and the two
      * halves run on two cores at once. A lone read stays inline: handing it over would only add a wake-up.
-     * Measured in docs/block-path.md, Round 7 (1 MiB reads at QD8; writes gained nothing: ext4 takes the
-     * inode's lock for each buffered write, so a worker's write waits for the I/O thread's).
+     * Measured in docs/block-path.md, Round 7 (1 MiB reads at QD8). Writes stay with the I/O thread: ext4 takes
+     * the inode's lock for each buffered write, so a worker's write would wait for the I/O thread's, and the
+     * loaded host's figures could not tell whether the split pays for them.
      */
     private int workerShare(int n) {
         if (parallelMin == 0 || ring == null || fd < 0 || policy != Policy.CACHE_FIRST) return 0;
