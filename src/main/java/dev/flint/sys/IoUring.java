@@ -31,7 +31,13 @@ public final class IoUring implements AutoCloseable {
     private static final int IORING_ENTER_GETEVENTS = 1;
     private static final long IORING_OFF_SQ_RING = 0, IORING_OFF_CQ_RING = 0x8000000L, IORING_OFF_SQES = 0x10000000L;
     private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_SHARED_POPULATE = 0x01 | 0x8000;
-    static final byte OP_FSYNC = 3, OP_READ = 22, OP_WRITE = 23;
+    static final byte OP_READV = 1, OP_WRITEV = 2, OP_FSYNC = 3, OP_READ = 22, OP_WRITE = 23;
+    /**
+     * {@code IOSQE_ASYNC} in an entry's flags: the kernel does not try the operation in {@code io_uring_enter}
+     * but hands it to one of the ring's io-wq worker threads at once, so several entries' copies run on other
+     * cores while the submitting thread goes on (docs/block-path.md, Round 7).
+     */
+    public static final int ASYNC = 1 << 4;
     private static final int FSYNC_DATASYNC = 1;
     private static final int EINTR = 4, EAGAIN = 11, EBUSY = 16;
 
@@ -66,7 +72,7 @@ public final class IoUring implements AutoCloseable {
     private static final long CQ_OFF = PARAMS.byteOffset(PathElement.groupElement("cq_off"));
 
     private static final VarHandle INT = JAVA_INT.varHandle(); // (segment, offset): acquire/release ring indices
-    private static final VarHandle SQE_OPCODE = sqe("opcode"), SQE_FD = sqe("fd"), SQE_OFF = sqe("off"),
+    private static final VarHandle SQE_OPCODE = sqe("opcode"), SQE_FLAGS = sqe("flags"), SQE_FD = sqe("fd"), SQE_OFF = sqe("off"),
             SQE_ADDR = sqe("addr"), SQE_LEN = sqe("len"), SQE_OP_FLAGS = sqe("op_flags"), SQE_USER_DATA = sqe("user_data");
     private static final VarHandle CQE_USER_DATA = CQE.varHandle(PathElement.groupElement("user_data"));
     private static final VarHandle CQE_RES = CQE.varHandle(PathElement.groupElement("res"));
@@ -175,7 +181,7 @@ public final class IoUring implements AutoCloseable {
      * range of a larger segment, guest RAM say, without a view made per request); false if the ring is full.
      */
     public boolean read(int fd, MemorySegment memory, long offset, long length, long position, long userData) {
-        return queue(OP_READ, fd, memory, offset, length, position, 0, userData);
+        return queue(OP_READ, 0, fd, memory, offset, length, position, 0, userData);
     }
 
     /**
@@ -183,20 +189,54 @@ public final class IoUring implements AutoCloseable {
      * ({@code RWF_NOWAIT}: complete with {@code -EAGAIN} instead of going to the disk).
      */
     public boolean read(int fd, MemorySegment memory, long offset, long length, long position, int rwFlags, long userData) {
-        return queue(OP_READ, fd, memory, offset, length, position, rwFlags, userData);
+        return queue(OP_READ, 0, fd, memory, offset, length, position, rwFlags, userData);
+    }
+
+    /**
+     * As {@link #read(int, MemorySegment, long, long, long, int, long)}, with the entry's own flags
+     * ({@link #ASYNC}: straight to a kernel worker thread).
+     */
+    public boolean read(int fd, MemorySegment memory, long offset, long length, long position, int rwFlags, int sqeFlags, long userData) {
+        return queue(OP_READ, sqeFlags, fd, memory, offset, length, position, rwFlags, userData);
+    }
+
+    /** As {@link #write(int, MemorySegment, long, long, long, long)}, with the entry's own flags ({@link #ASYNC}). */
+    public boolean write(int fd, MemorySegment memory, long offset, long length, long position, int sqeFlags, long userData) {
+        return queue(OP_WRITE, sqeFlags, fd, memory, offset, length, position, 0, userData);
     }
 
     /** Queues a write of {@code length} bytes of {@code memory} from {@code offset} at {@code position}; false if the ring is full. */
     public boolean write(int fd, MemorySegment memory, long offset, long length, long position, long userData) {
-        return queue(OP_WRITE, fd, memory, offset, length, position, 0, userData);
+        return queue(OP_WRITE, 0, fd, memory, offset, length, position, 0, userData);
+    }
+
+    /**
+     * Queues a vectored read ({@code IORING_OP_READV}) at {@code position} into the {@code count} buffers that
+     * {@code iovecs} describes from entry {@code first} ({@link Libc#IOVEC_BYTES} bytes each: address, length),
+     * one entry for a request scattered over many buffers; false if the ring is full. The caller has checked
+     * every buffer the iovecs name and keeps them and the iovecs unchanged until the completion is reaped.
+     */
+    public boolean readv(int fd, MemorySegment iovecs, int first, int count, long position, int rwFlags, int sqeFlags, long userData) {
+        return queue(OP_READV, sqeFlags, fd, iovecs, first * Libc.IOVEC_BYTES, count * Libc.IOVEC_BYTES, position, rwFlags, userData, count);
+    }
+
+    /** As {@link #readv}, a vectored write ({@code IORING_OP_WRITEV}) of the buffers the iovecs name. */
+    public boolean writev(int fd, MemorySegment iovecs, int first, int count, long position, int sqeFlags, long userData) {
+        return queue(OP_WRITEV, sqeFlags, fd, iovecs, first * Libc.IOVEC_BYTES, count * Libc.IOVEC_BYTES, position, 0, userData, count);
     }
 
     /** Queues an fdatasync; false if the ring is full. */
     public boolean fsync(int fd, long userData) {
-        return queue(OP_FSYNC, fd, MemorySegment.NULL, 0, 0, 0, FSYNC_DATASYNC, userData);
+        return queue(OP_FSYNC, 0, fd, MemorySegment.NULL, 0, 0, 0, FSYNC_DATASYNC, userData);
     }
 
-    private boolean queue(byte opcode, int fd, MemorySegment memory, long offset, long length, long position, int opFlags, long userData) {
+    private boolean queue(byte opcode, int sqeFlags, int fd, MemorySegment memory, long offset, long length, long position, int opFlags, long userData) {
+        return queue(opcode, sqeFlags, fd, memory, offset, length, position, opFlags, userData, length);
+    }
+
+    /** {@code len}: the entry's length field, bytes or (vectored) the iovec count. */
+    private boolean queue(byte opcode, int sqeFlags, int fd, MemorySegment memory, long offset, long length, long position, int opFlags,
+                          long userData, long len) {
         if (!memory.equals(MemorySegment.NULL) && !memory.isNative()) throw new IllegalArgumentException("io_uring needs native buffers");
         java.util.Objects.checkFromIndexSize(offset, length, memory.byteSize());
         if (length > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer over 2 GiB");
@@ -206,10 +246,11 @@ public final class IoUring implements AutoCloseable {
         long e = SQE.byteSize() * index; // written in place: no view of the entry per request
         for (long at = 0; at < SQE.byteSize(); at += 8) sqes.set(JAVA_LONG, e + at, 0L);
         SQE_OPCODE.set(sqes, e, opcode);
+        if (sqeFlags != 0) SQE_FLAGS.set(sqes, e, (byte) sqeFlags);
         SQE_FD.set(sqes, e, fd);
         SQE_OFF.set(sqes, e, position);
         SQE_ADDR.set(sqes, e, memory.address() + offset);
-        SQE_LEN.set(sqes, e, (int) length);
+        SQE_LEN.set(sqes, e, (int) len);
         SQE_OP_FLAGS.set(sqes, e, opFlags);
         SQE_USER_DATA.set(sqes, e, userData);
         sqRing.set(JAVA_INT, sqArray + 4L * index, index);

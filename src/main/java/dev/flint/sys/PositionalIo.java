@@ -59,6 +59,37 @@ public final class PositionalIo implements AutoCloseable {
         return call(PWRITEV2, fd, memory, offset, length, position, flags);
     }
 
+    /**
+     * {@code preadv2} into the {@code count} buffers {@code iovecs} describes from entry {@code first} (a request
+     * scattered over guest RAM, one call): bytes read or -errno. The caller has checked the buffers the iovecs name.
+     */
+    public long readv(int fd, MemorySegment iovecs, int first, int count, long position, int flags) {
+        return vectored(PREADV2, fd, iovecs, first, count, position, flags);
+    }
+
+    /** {@code pwritev2} of the buffers the iovecs name, as {@link #readv}: bytes written or -errno. */
+    public long writev(int fd, MemorySegment iovecs, int first, int count, long position, int flags) {
+        return vectored(PWRITEV2, fd, iovecs, first, count, position, flags);
+    }
+
+    private long vectored(MethodHandle handle, int fd, MemorySegment iovecs, int first, int count, long position, int flags) {
+        if (!iovecs.isNative()) throw new IllegalArgumentException("iovecs must be native memory");
+        Objects.checkFromIndexSize(first * Libc.IOVEC_BYTES, count * Libc.IOVEC_BYTES, iovecs.byteSize());
+        if (position < 0) throw new IllegalArgumentException("negative file position");
+        MemorySegment at = iovecs.asSlice(first * Libc.IOVEC_BYTES); // a blocking call's path: the view costs nothing next to it
+        while (true) {
+            long r;
+            try {
+                r = (long) handle.invokeExact(captured, fd, at, count, position, flags);
+            } catch (Throwable t) {
+                throw Downcalls.unchecked(t);
+            }
+            if (r >= 0) return r;
+            int errno = Downcalls.errno(captured);
+            if (errno != EINTR) return -errno;
+        }
+    }
+
     private long call(MethodHandle handle, int fd, MemorySegment memory, long offset, long length, long position, int flags) {
         if (!memory.isNative()) throw new IllegalArgumentException("positional I/O needs native memory");
         Objects.checkFromIndexSize(offset, length, memory.byteSize());

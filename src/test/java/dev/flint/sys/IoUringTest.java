@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.*;
 
 class IoUringTest {
@@ -98,6 +99,64 @@ class IoUringTest {
             ring.reap((u, r) -> n[0]++);
             assertEquals(ring.capacity(), n[0]);
             assertTrue(ring.read(fd, buf, 0, 99), "room again");
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
+    /**
+     * One vectored entry moves a request scattered over several buffers: a WRITEV of three pieces (out of order in
+     * memory, one iovec each) lands them one after another in the file, a READV puts them back into three other
+     * buffers, and a READV that reaches past the end of the file comes back short with what there was.
+     * PositionalIo's preadv2 over the same iovecs reads the same bytes.
+     */
+    @Test
+    void vectoredEntriesMoveScatteredBuffersAsOneRequest(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("data");
+        Files.write(file, new byte[32 * 1024]);
+        IoUring ring;
+        try {
+            ring = IoUring.open(8);
+        } catch (ErrnoException e) {
+            org.junit.jupiter.api.Assumptions.abort("io_uring unavailable here: " + e.getMessage());
+            return;
+        }
+        int fd = Libc.open(file.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
+        try (ring; Arena arena = Arena.ofConfined(); PositionalIo io = new PositionalIo()) {
+            MemorySegment out = arena.allocate(3 * 4096, 4096), in = arena.allocate(3 * 4096, 4096);
+            for (int i = 0; i < out.byteSize(); i++) out.set(JAVA_BYTE, i, (byte) (i * 5 + i / 4096 + 1));
+            MemorySegment iov = arena.allocate(6 * Libc.IOVEC_BYTES, 8);
+            long[][] pieces = {{2 * 4096, 4096}, {0, 1000}, {4096, 3096}}; // (offset, length) into out, file order
+            for (int k = 0; k < 3; k++) {
+                iov.set(JAVA_LONG, 16L * k, out.address() + pieces[k][0]);
+                iov.set(JAVA_LONG, 16L * k + 8, pieces[k][1]);
+                iov.set(JAVA_LONG, 16L * (3 + k), in.address() + pieces[k][0]);
+                iov.set(JAVA_LONG, 16L * (3 + k) + 8, pieces[k][1]);
+            }
+            Map<Long, Integer> results = new HashMap<>();
+            assertTrue(ring.writev(fd, iov, 0, 3, 8192, 0, 1));
+            ring.submitAndWait(1);
+            ring.reap(results::put);
+            assertEquals(8192, results.get(1L), "one entry wrote all three pieces");
+            byte[] disk = Files.readAllBytes(file);
+            long at = 8192;
+            for (long[] p : pieces) {
+                for (int i = 0; i < p[1]; i++) assertEquals(out.get(JAVA_BYTE, p[0] + i), disk[(int) at + i], "file byte " + (at + i));
+                at += p[1];
+            }
+            assertTrue(ring.readv(fd, iov, 3, 3, 8192, 0, 0, 2));
+            ring.submitAndWait(1);
+            ring.reap(results::put);
+            assertEquals(8192, results.get(2L));
+            for (long[] p : pieces) assertEquals(-1, in.asSlice(p[0], p[1]).mismatch(out.asSlice(p[0], p[1])), "every piece back in its own buffer");
+            assertTrue(ring.readv(fd, iov, 3, 3, 32 * 1024 - 5000, 0, 0, 3));
+            ring.submitAndWait(1);
+            ring.reap(results::put);
+            assertEquals(5000, results.get(3L), "short at the end of the file");
+            in.fill((byte) 0);
+            assertEquals(8192, io.readv(fd, iov, 3, 3, 8192, 0));
+            for (long[] p : pieces) assertEquals(-1, in.asSlice(p[0], p[1]).mismatch(out.asSlice(p[0], p[1])), "preadv2 over the same iovecs");
+            assertThrows(IndexOutOfBoundsException.class, () -> ring.readv(fd, iov, 4, 3, 0, 0, 0, 4), "iovecs past the array");
         } finally {
             Libc.close(fd);
         }

@@ -6,7 +6,9 @@ import dev.flint.sys.Libc;
 import dev.flint.sys.PositionalIo;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.logging.Logger;
@@ -23,7 +25,9 @@ import java.util.logging.Logger;
  *     measured about 0.15 µs less CPU per cached 4 KiB read (docs/block-path.md, Round 4);
  * <li>a write tries {@code pwritev2(RWF_NOWAIT)} the same way; where the file system cannot write without
  *     waiting (ext4: {@code EOPNOTSUPP}), a buffered write is a copy into the page cache, and io_uring
- *     would only hand it to a kernel worker thread, so the write is done at once with a plain {@code pwrite}.
+ *     would only hand it to a kernel worker thread, so the write is done at once with a plain {@code pwrite};
+ * <li>of a batch's large reads, half go to io_uring's kernel workers first ({@code IOSQE_ASYNC}), which copy them
+ *     on another core while this thread copies the rest from the page cache ({@link #workerShare}).
  * </ul>
  * For data in the page cache this costs no thread hand-off (a write handed to io_uring would go to a kernel
  * worker: measured in bench/virtio-blk.sh); data on the disk still goes out as one asynchronous batch. Without io_uring (an old kernel, the
@@ -33,7 +37,9 @@ import java.util.logging.Logger;
  *
  * <p>Fixed arrays, reused for every batch: queueing and completing allocate nothing. One thread (the
  * device's I/O thread) uses an instance. Each operation carries the caller's tag; {@link #submit} reports
- * every operation's outcome with it, a request spread over several operations gets several reports.
+ * every operation's outcome with it. Buffers of one tag added one after another that continue each other in the
+ * file are one operation (an iovec per buffer where they are not neighbours in RAM); a request spread over
+ * several operations gets several reports.
  */
 public final class IoBatch implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(IoBatch.class.getName());
@@ -51,6 +57,14 @@ public final class IoBatch implements AutoCloseable {
      * operation through io_uring; unset, the page cache first and io_uring for the rest (for comparison and tests).
      */
     public static final String BACKEND_PROPERTY = "flint.block.io";
+
+    /**
+     * {@code -Dflint.block.parallel-min=BYTES}: reads of at least this size may be copied by io_uring's kernel
+     * workers beside the I/O thread (0: never). Default {@value #PARALLEL_MIN_DEFAULT}: below it the worker's
+     * wake-up costs about what the copy does (docs/block-path.md, Round 7).
+     */
+    public static final String PARALLEL_PROPERTY = "flint.block.parallel-min";
+    static final long PARALLEL_MIN_DEFAULT = 64 * 1024;
     private static volatile boolean backendLogged;
 
     /** How a batch's operations reach the file. */
@@ -76,6 +90,8 @@ public final class IoBatch implements AutoCloseable {
     private final String path;
     private final boolean writable;
     private final Policy policy;
+    /** Reads at least this long are eligible for a kernel worker's copy; 0: none. */
+    private final long parallelMin;
     private IoUring ring; // null: no io_uring (unavailable, or Policy.SYNC)
     private int fd = -1;  // -1: no descriptor of our own; the FileChannel does everything
     private final PositionalIo io = new PositionalIo();
@@ -88,11 +104,24 @@ public final class IoBatch implements AutoCloseable {
     private final boolean[] writes = new boolean[CAPACITY];
     private final int[] tags = new int[CAPACITY];
     private final boolean[] reported = new boolean[CAPACITY];
+    /**
+     * A request scattered over several guest buffers (a Linux guest's page-cache pages) is one operation with an
+     * iovec per buffer, one ring entry or one call for all of them: {@code iovFirst[i]} and {@code iovCount[i]} name
+     * operation {@code i}'s entries in {@link #iovecs} (count 0: a plain operation on {@code memories[i]} from
+     * {@code offsets[i]}). What a short transfer has moved is cut off the front of the entries in place.
+     */
+    private final int[] iovFirst = new int[CAPACITY], iovCount = new int[CAPACITY];
+    private final Arena iovArena = Arena.ofShared(); // closed by whichever thread closes the device
+    private final MemorySegment iovecs = iovArena.allocate(Libc.IOVEC_BYTES * CAPACITY, 8);
+    /** Buffers added since the last submit (each takes at most one iovec): {@link #fits} counts these. */
+    private int pieces;
     private int count;
     private Outcome outcome;
     private final IoUring.Completions completions = this::completed;
     /** Whether operation {@code i}'s entry on the ring carries RWF_NOWAIT (a read tried from the page cache). */
     private final boolean[] nowait = new boolean[CAPACITY];
+    /** Whether operation {@code i} was handed to a kernel worker ({@code IOSQE_ASYNC}) in this batch. */
+    private final boolean[] parallel = new boolean[CAPACITY];
     /** Entries on the ring whose completion has not been reaped. */
     private int onRing;
     /**
@@ -100,7 +129,7 @@ public final class IoBatch implements AutoCloseable {
      * remainders) that went through io_uring to the disk, and NOWAIT reads the cache could not serve (I/O thread;
      * tests read them).
      */
-    private long inline, viaRing, cacheMisses;
+    private long inline, viaRing, cacheMisses, viaWorkers;
 
     IoBatch(DiskImage image, String path, boolean writable) {
         this(image, path, writable, Policy.fromProperty());
@@ -112,6 +141,12 @@ public final class IoBatch implements AutoCloseable {
     }
 
     IoBatch(DiskImage image, String path, boolean writable, Policy policy) {
+        this(image, path, writable, policy, Long.getLong(PARALLEL_PROPERTY, PARALLEL_MIN_DEFAULT));
+    }
+
+    /** {@code parallelMin}: reads at least this long may go to io_uring's kernel workers (0: never; tests). */
+    IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin) {
+        this.parallelMin = Math.max(0, parallelMin);
         this.image = image;
         this.path = path;
         this.writable = writable;
@@ -152,7 +187,7 @@ public final class IoBatch implements AutoCloseable {
     public boolean usesIoUring() { return ring != null; }
 
     /** Room for {@code operations} more before the batch must be submitted. */
-    public boolean fits(int operations) { return count + operations <= CAPACITY; }
+    public boolean fits(int operations) { return pieces + operations <= CAPACITY; }
 
     /** Queues a transfer between {@code buffer} (native: guest RAM) and the image at {@code position}. */
     public void add(int tag, MemorySegment buffer, long position, boolean write) {
@@ -164,11 +199,17 @@ public final class IoBatch implements AutoCloseable {
      * and the image at {@code position}, without a view of the range made per request.
      */
     public void add(int tag, MemorySegment memory, long offset, long length, long position, boolean write) {
-        if (count == CAPACITY) throw new IllegalStateException("batch full");
+        if (pieces == CAPACITY) throw new IllegalStateException("batch full");
         if (write && !writable) throw new IllegalStateException("read-only image");
         if (!memory.isNative()) throw new IllegalArgumentException("block I/O needs native memory");
         Objects.checkFromIndexSize(offset, length, memory.byteSize());
         if (length > Integer.MAX_VALUE) throw new IllegalArgumentException("transfer over 2 GiB");
+        pieces++;
+        if (count > 0 && continues(count - 1, tag, memory, length, position, write)) {
+            extend(count - 1, memory, offset, length);
+            return;
+        }
+        iovCount[count] = 0;
         memories[count] = memory;
         offsets[count] = offset;
         lengths[count] = length;
@@ -176,6 +217,66 @@ public final class IoBatch implements AutoCloseable {
         writes[count] = write;
         tags[count] = tag;
         count++;
+    }
+
+    /** Whether a buffer of {@code length} at {@code position} goes on operation {@code i}: the same request, the next bytes of the file. */
+    private boolean continues(int i, int tag, MemorySegment memory, long length, long position, boolean write) {
+        return tags[i] == tag && writes[i] == write && memories[i] == memory && positions[i] + lengths[i] == position
+                && lengths[i] + length <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * Adds the next buffer of a request to operation {@code i}: a buffer right after the last one in guest RAM
+     * makes that one longer, any other becomes an iovec entry of its own (the first such turns the operation
+     * into a vectored one). {@code pieces} bounds the entries used, so {@link #iovecs} has room.
+     */
+    private void extend(int i, MemorySegment memory, long offset, long length) {
+        long address = memory.address() + offset;
+        if (iovCount[i] == 0) {
+            if (offsets[i] + lengths[i] == offset) { // contiguous in guest RAM too: still one buffer
+                lengths[i] += length;
+                return;
+            }
+            iovFirst[i] = iovUsed;
+            iovCount[i] = 1;
+            setIov(iovUsed++, memory.address() + offsets[i], lengths[i]);
+        }
+        int last = iovFirst[i] + iovCount[i] - 1;
+        if (iovBase(last) + iovLength(last) == address) {
+            setIov(last, iovBase(last), iovLength(last) + length);
+        } else {
+            setIov(iovUsed++, address, length);
+            iovCount[i]++;
+        }
+        lengths[i] += length;
+    }
+
+    private int iovUsed;
+
+    private void setIov(int k, long base, long length) {
+        iovecs.set(ValueLayout.JAVA_LONG, Libc.IOVEC_BYTES * k, base);
+        iovecs.set(ValueLayout.JAVA_LONG, Libc.IOVEC_BYTES * k + 8, length);
+    }
+
+    private long iovBase(int k) { return iovecs.get(ValueLayout.JAVA_LONG, Libc.IOVEC_BYTES * k); }
+
+    private long iovLength(int k) { return iovecs.get(ValueLayout.JAVA_LONG, Libc.IOVEC_BYTES * k + 8); }
+
+    /** Records that {@code bytes} more of operation {@code i} moved; a vectored one drops them off its entries' front. */
+    private void advance(int i, long bytes) {
+        moved[i] += bytes;
+        if (iovCount[i] == 0) return;
+        while (bytes > 0 && iovCount[i] > 0) {
+            int k = iovFirst[i];
+            long len = iovLength(k);
+            if (bytes < len) {
+                setIov(k, iovBase(k) + bytes, len - bytes);
+                return;
+            }
+            bytes -= len;
+            iovFirst[i]++;
+            iovCount[i]--;
+        }
     }
 
     public boolean isEmpty() { return count == 0; }
@@ -189,17 +290,40 @@ public final class IoBatch implements AutoCloseable {
     /** Reads whose RWF_NOWAIT ring entry found the data (or part of it) outside the page cache and were queued again. */
     public long cacheMisses() { return cacheMisses; }
 
+    /** Operations submitted so far: one per request however many guest buffers it spans (tests). */
+    public long operations() { return operationsSubmitted; }
+
+    private long operationsSubmitted;
+
+    /** Reads handed to io_uring's kernel workers ({@code IOSQE_ASYNC}) so far, to copy beside the I/O thread. */
+    public long workerOperations() { return viaWorkers; }
+
     /** Performs every queued operation and reports each to {@code sink}; the batch is empty afterwards. */
     public void submit(Outcome sink) {
         int n = count;
         if (n == 0) return;
+        operationsSubmitted += n;
         count = 0;
+        pieces = 0;
+        iovUsed = 0;
         outcome = sink;
         try {
             onRing = 0;
+            int toWorkers = workerShare(n);
             for (int i = 0; i < n; i++) {
                 reported[i] = false;
                 moved[i] = 0;
+                parallel[i] = false;
+                // First on the ring, so the workers start copying while this thread serves the rest inline.
+                if (toWorkers > 0 && eligibleForWorker(i)) {
+                    parallel[i] = true;
+                    toWorkers--;
+                    viaWorkers++;
+                    queueOnRing(i, false, IoUring.ASYNC);
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (parallel[i]) continue;
                 if (fd < 0 || ring == null) {
                     report(i, finishBlocking(i));
                 } else if (policy == Policy.URING) {
@@ -217,6 +341,25 @@ public final class IoBatch implements AutoCloseable {
             outcome = null;
             for (int i = 0; i < n; i++) memories[i] = null;
         }
+    }
+
+    /**
+     * How many of the batch's large reads go to io_uring's kernel workers: half of them (rounded down), so the
+     * I/O thread copies the other half from the page cache in the same {@code io_uring_enter} and the two
+     * halves run on two cores at once. A lone read stays inline: handing it over would only add a wake-up.
+     * Measured in docs/block-path.md, Round 7 (1 MiB reads at QD8). Writes stay with the I/O thread: ext4 takes
+     * the inode's lock for each buffered write, so a worker's write would wait for the I/O thread's, and the
+     * loaded host's figures could not tell whether the split pays for them.
+     */
+    private int workerShare(int n) {
+        if (parallelMin == 0 || ring == null || fd < 0 || policy != Policy.CACHE_FIRST) return 0;
+        int eligible = 0;
+        for (int i = 0; i < n; i++) if (eligibleForWorker(i)) eligible++;
+        return eligible / 2;
+    }
+
+    private boolean eligibleForWorker(int i) {
+        return !writes[i] && lengths[i] >= parallelMin;
     }
 
     private void report(int i, boolean ok) {
@@ -242,7 +385,7 @@ public final class IoBatch implements AutoCloseable {
             return true;
         }
         if (r >= 0) {
-            moved[i] = r; // part of it is cached: the rest from the disk
+            advance(i, r); // part of it is cached: the rest from the disk
             return false;
         }
         int errno = (int) -r;
@@ -262,10 +405,19 @@ public final class IoBatch implements AutoCloseable {
      * one entry per operation is on the ring at a time, so a ring of {@link #CAPACITY} entries always has room.
      */
     private void queueOnRing(int i, boolean fromCache) {
+        queueOnRing(i, fromCache, 0);
+    }
+
+    /** {@code sqeFlags}: {@link IoUring#ASYNC} hands the entry to a kernel worker at once. */
+    private void queueOnRing(int i, boolean fromCache, int sqeFlags) {
         long done = moved[i], rest = lengths[i] - done;
         nowait[i] = fromCache;
-        boolean queued = writes[i] ? ring.write(fd, memories[i], offsets[i] + done, rest, positions[i] + done, i)
-                : ring.read(fd, memories[i], offsets[i] + done, rest, positions[i] + done, fromCache ? PositionalIo.NOWAIT : 0, i);
+        int rw = fromCache ? PositionalIo.NOWAIT : 0;
+        boolean queued = iovCount[i] > 0
+                ? (writes[i] ? ring.writev(fd, iovecs, iovFirst[i], iovCount[i], positions[i] + done, sqeFlags, i)
+                        : ring.readv(fd, iovecs, iovFirst[i], iovCount[i], positions[i] + done, rw, sqeFlags, i))
+                : writes[i] ? ring.write(fd, memories[i], offsets[i] + done, rest, positions[i] + done, sqeFlags, i)
+                : ring.read(fd, memories[i], offsets[i] + done, rest, positions[i] + done, fromCache ? PositionalIo.NOWAIT : 0, sqeFlags, i);
         if (!queued) throw new IllegalStateException("io_uring submission ring smaller than the batch");
         onRing++;
     }
@@ -310,7 +462,7 @@ public final class IoBatch implements AutoCloseable {
             report(i, false);
             return;
         }
-        moved[i] += result;
+        advance(i, result);
         if (moved[i] == lengths[i]) {
             if (fromCache) inline++;
             report(i, true);
@@ -335,12 +487,16 @@ public final class IoBatch implements AutoCloseable {
                 image.hostError(new IOException("unexpected end of image"));
                 return false;
             }
-            moved[i] += r;
+            advance(i, r);
         }
         return true;
     }
 
     private long transfer(int i, long from, int flags) {
+        if (iovCount[i] > 0) { // the entries start where the operation stands ({@link #advance})
+            return writes[i] ? io.writev(fd, iovecs, iovFirst[i], iovCount[i], positions[i] + from, flags)
+                    : io.readv(fd, iovecs, iovFirst[i], iovCount[i], positions[i] + from, flags);
+        }
         return writes[i] ? io.write(fd, memories[i], offsets[i] + from, lengths[i] - from, positions[i] + from, flags)
                 : io.read(fd, memories[i], offsets[i] + from, lengths[i] - from, positions[i] + from, flags);
     }
@@ -348,6 +504,18 @@ public final class IoBatch implements AutoCloseable {
     /** Without a descriptor of our own: the image's FileChannel on a view of the range. */
     private boolean finishWithChannel(int i) {
         try {
+            if (iovCount[i] > 0) { // buffer by buffer: the entries name guest RAM inside memories[i]
+                long base = memories[i].address();
+                while (iovCount[i] > 0) {
+                    int k = iovFirst[i];
+                    long len = iovLength(k);
+                    ByteBuffer view = memories[i].asSlice(iovBase(k) - base, len).asByteBuffer();
+                    if (writes[i]) image.write(view, positions[i] + moved[i]);
+                    else image.read(view, positions[i] + moved[i]);
+                    advance(i, len);
+                }
+                return true;
+            }
             long from = moved[i];
             ByteBuffer view = memories[i].asSlice(offsets[i] + from, lengths[i] - from).asByteBuffer();
             if (writes[i]) image.write(view, positions[i] + from);
@@ -371,5 +539,6 @@ public final class IoBatch implements AutoCloseable {
         if (fd >= 0) Libc.close(fd);
         fd = -1;
         io.close();
+        iovArena.close();
     }
 }

@@ -128,6 +128,102 @@ class IoBatchTest {
         }
     }
 
+    /**
+     * Large reads of a batch go half to io_uring's kernel workers (copied beside the I/O thread) and half inline
+     * from the page cache; every read returns its own bytes wherever it ran, a worker's read that runs past the
+     * end of the file fails as an inline one does, and with the workers turned off (0) or under the blocking
+     * fallback none is handed over.
+     */
+    @Test
+    void largeReadsAreSplitBetweenKernelWorkersAndTheIoThread(@TempDir Path dir) throws Throwable {
+        Path file = dir.resolve("parallel");
+        int chunk = 256 << 10;
+        byte[] content = writeClean(file, 16 * chunk, 21);
+        int[] order = {9, 2, 14, 5, 0, 11, 7, 3}; // 8 distinct 256 KiB pieces, out of order
+        for (long parallelMin : new long[] {64 << 10, 0}) {
+            for (IoBatch.Policy policy : new IoBatch.Policy[] {IoBatch.Policy.CACHE_FIRST, IoBatch.Policy.SYNC}) {
+                try (DiskImage image = DiskImage.open(new DriveConfig(file, true));
+                     IoBatch batch = new IoBatch(image, file.toString(), false, policy, parallelMin); Arena arena = Arena.ofConfined()) {
+                    String what = policy + ", parallel-min " + parallelMin;
+                    MemorySegment ram = arena.allocate((order.length + 1L) * chunk, 4096);
+                    batch.add(99, ram, (long) order.length * chunk, chunk, content.length - chunk / 2, false); // past the end
+                    for (int k = 0; k < order.length; k++) batch.add(k, ram, (long) k * chunk, chunk, (long) order[k] * chunk, false);
+                    batch.add(50, ram, 0, 4096, 4096, false); // small: never a worker's
+                    List<Done> outcomes = new ArrayList<>();
+                    batch.submit((tag, ok) -> outcomes.add(new Done(tag, ok)));
+                    assertEquals(order.length + 2, outcomes.size(), what);
+                    assertTrue(outcomes.contains(new Done(99, false)), what + ": a read past the end fails: " + outcomes);
+                    assertEquals(order.length + 1, outcomes.stream().filter(Done::ok).count(), what + ": " + outcomes);
+                    for (int k = 0; k < order.length; k++) {
+                        byte[] want = java.util.Arrays.copyOfRange(content, order[k] * chunk, (order[k] + 1) * chunk);
+                        if (k == 0) System.arraycopy(content, 4096, want, 0, 4096); // the small read landed over its start
+                        assertArrayEquals(want, ram.asSlice((long) k * chunk, chunk).toArray(JAVA_BYTE), what + ", piece " + k);
+                    }
+                    long expected = parallelMin > 0 && batch.usesIoUring() ? (order.length + 1) / 2 : 0;
+                    assertEquals(expected, batch.workerOperations(), what + ": half the large reads go to kernel workers");
+                }
+            }
+        }
+    }
+
+    /**
+     * A request scattered over many guest buffers, as a Linux guest's page-cache pages arrive (64 pages of 4 KiB,
+     * in reverse order in RAM, two of them neighbours), is one operation: one ring entry or one call for all of
+     * them, under every policy. It writes and reads back the right bytes at the right places, a read whose middle
+     * left the page cache comes back whole (the cached front at once, the rest from where it stopped), and one
+     * that runs past the end of the file fails.
+     */
+    @Test
+    void aRequestScatteredOverManyBuffersIsOneOperation(@TempDir Path dir) throws Throwable {
+        int pages = 64, page = 4096;
+        for (IoBatch.Policy policy : IoBatch.Policy.values()) {
+            Path file = dir.resolve("scattered-" + policy);
+            byte[] content = writeClean(file, 2 * pages * page, 31);
+            try (DiskImage image = DiskImage.open(new DriveConfig(file, false));
+                 IoBatch batch = new IoBatch(image, file.toString(), true, policy); Arena arena = Arena.ofConfined()) {
+                MemorySegment ram = arena.allocate(4L * pages * page, page);
+                // Page p of the request sits at RAM page 2 * (pages - 1 - p), except page 1, right after page 0's.
+                java.util.function.IntToLongFunction at = p -> p == 1 ? 2L * (pages - 1) * page + page : 2L * (pages - 1 - p) * page;
+                for (int p = 0; p < pages; p++) for (int b = 0; b < page; b++) ram.set(JAVA_BYTE, at.applyAsLong(p) + b, (byte) (p * 3 + b));
+                for (int p = 0; p < pages; p++) batch.add(7, ram, at.applyAsLong(p), page, (long) pages * page + (long) p * page, true);
+                List<Done> outcomes = new ArrayList<>();
+                batch.submit((tag, ok) -> outcomes.add(new Done(tag, ok)));
+                assertEquals(List.of(new Done(7, true)), outcomes, policy + ": one operation, one report");
+                byte[] onDisk = Files.readAllBytes(file);
+                for (int p = 0; p < pages; p++) {
+                    assertArrayEquals(ram.asSlice(at.applyAsLong(p), page).toArray(JAVA_BYTE),
+                            java.util.Arrays.copyOfRange(onDisk, (pages + p) * page, (pages + p + 1) * page), policy + ": page " + p + " written in place");
+                }
+                System.arraycopy(onDisk, pages * page, content, pages * page, pages * page);
+                ram.fill((byte) 0);
+                try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+                    ch.force(true); // clean pages, which the kernel may drop
+                }
+                int fd = dev.flint.sys.Libc.open(file.toString(), dev.flint.sys.Libc.O_RDONLY);
+                try {
+                    dropFromCache(fd, 20L * page, 10L * page); // the middle of the first half
+                } finally {
+                    dev.flint.sys.Libc.close(fd);
+                }
+                long opsBefore = batch.operations(), missesBefore = batch.cacheMisses();
+                for (int p = 0; p < pages; p++) batch.add(8, ram, at.applyAsLong(p), page, (long) p * page, false);
+                for (int p = 0; p < 4; p++) batch.add(9, ram, 2L * pages * page + 2L * p * page, page, 2L * pages * page - 2L * page + (long) p * page, false);
+                outcomes.clear();
+                batch.submit((tag, ok) -> outcomes.add(new Done(tag, ok)));
+                assertEquals(2, outcomes.size(), policy + ": " + outcomes);
+                assertTrue(outcomes.contains(new Done(8, true)) && outcomes.contains(new Done(9, false)), policy + ": " + outcomes);
+                for (int p = 0; p < pages; p++) {
+                    assertArrayEquals(java.util.Arrays.copyOfRange(content, p * page, (p + 1) * page),
+                            ram.asSlice(at.applyAsLong(p), page).toArray(JAVA_BYTE), policy + ": page " + p + " read into its own buffer");
+                }
+                assertEquals(2, batch.operations() - opsBefore, policy + ": two requests, two operations, not one per buffer");
+                if (policy == IoBatch.Policy.CACHE_FIRST && batch.usesIoUring() && !"tmpfs".equals(Files.getFileStore(file).type())) {
+                    assertTrue(batch.cacheMisses() > missesBefore, "the dropped middle stopped the read from the cache part way");
+                }
+            }
+        }
+    }
+
     private static final java.lang.invoke.MethodHandle FADVISE = java.lang.foreign.Linker.nativeLinker().downcallHandle(
             java.lang.foreign.Linker.nativeLinker().defaultLookup().find("posix_fadvise").orElseThrow(),
             java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
