@@ -416,7 +416,13 @@ final class BlockCompiler {
     }
 
     /** True for the fast forms that write guest memory. */
-    static boolean stores(int form) { return FastPath.stores(form); }
+    static boolean stores(int form) {
+        return switch (form) {
+            case FastPath.MOV_STORE, FastPath.MOV_STORE_IMM, FastPath.ALU_STORE, FastPath.ALU_STORE_IMM,
+                 FastPath.SETCC_STORE, FastPath.PUSH, FastPath.CALL -> true;
+            default -> false;
+        };
+    }
 
     /**
      * For each instruction, whether a later one of the block replaces all arithmetic flags before

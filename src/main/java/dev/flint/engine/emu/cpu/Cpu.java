@@ -385,66 +385,25 @@ public final class Cpu {
         return limit == 0xFFFF_FFFFL || b.insns[b.insns.length - 1].endIp - 1 <= limit;
     }
 
-    /**
-     * Replays decoded instructions while execution falls through from one to the next. Per fast form it
-     * does no more than the form and three checks: the instruction's start is noted only if it faults
-     * (the catch below), the budget and the block's length are one limit, and only forms that store
-     * look for a store into decoded code (docs/emu-speed.md, round nine).
-     */
+    /** Replays decoded instructions while execution falls through from one to the next. */
     private int replayBlock(DecodedInsn[] insns, long max) {
         int gen = mmu.generation(), epoch = dec.modeEpoch;
-        int end = (int) Math.min(insns.length, max);
         int count = 0;
-        DecodedInsn d = null;
-        try {
-            while (true) {
-                d = insns[count++];
-                if (d.fast != FastPath.NONE) {
-                    if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, d);
-                    // The fast forms change nothing that ends a block except RIP, and memory.
-                    dispatch(d);
-                    if (count >= end || s.rip != d.endIp || (d.stores && mmu.codeStored())) return count;
-                    continue;
-                }
-                if (ReplayCensus.ENABLED) census.count(ReplayCensus.GENERAL, d);
-                interp.replay(d); // notes the instruction's start itself
-                if (count >= end || s.rip != d.endIp || blockInterrupted(gen, epoch)) return count;
+        while (true) {
+            DecodedInsn d = insns[count++];
+            if (d.fast != FastPath.NONE) {
+                if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, d);
+                // The fast forms change nothing that ends a block except RIP.
+                dec.startIp = d.rip;
+                fast.run(d);
+                if (count == insns.length || count >= max || s.rip != d.endIp || mmu.codeStored()) return count;
+                continue;
             }
-        } catch (GuestFault f) {
-            // A fast form faulted: runBlock's handler restarts it from here.
-            if (d.fast != FastPath.NONE) dec.startIp = d.rip;
-            throw f;
-        }
-    }
-
-    /**
-     * Runs a fast form, the commonest ones (kernel code's, counted by {@link ReplayCensus}) from a branch
-     * of their own here, the rest through {@link FastPath#run}'s switch: one indirect jump shared by every
-     * form is the costliest part of a replayed instruction when the forms come in varied order.
-     */
-    private void dispatch(DecodedInsn d) {
-        int f = d.fast;
-        if (f == FastPath.MOV_LOAD) {
-            fast.movLoad(d);
-            s.rip = d.endIp;
-        } else if (f == FastPath.JCC) {
-            s.rip = flags.cond(d.fastOp) ? d.imm : d.endIp;
-        } else if (f == FastPath.MOV_RR) {
-            fast.movRR(d);
-            s.rip = d.endIp;
-        } else if (f == FastPath.PUSH) {
-            fast.push(d);
-            s.rip = d.endIp;
-        } else if (f == FastPath.POP) {
-            fast.pop(d);
-            s.rip = d.endIp;
-        } else if (f == FastPath.NOP) {
-            s.rip = d.endIp;
-        } else if (f == FastPath.MOV_STORE) {
-            fast.movStore(d);
-            s.rip = d.endIp;
-        } else {
-            fast.run(d);
+            if (ReplayCensus.ENABLED) census.count(ReplayCensus.GENERAL, d);
+            interp.replay(d);
+            if (count == insns.length || count >= max || s.rip != d.endIp || blockInterrupted(gen, epoch)) {
+                return count;
+            }
         }
     }
 

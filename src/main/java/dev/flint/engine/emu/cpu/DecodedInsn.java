@@ -37,6 +37,4 @@ final class DecodedInsn {
     int fast;
     int fastOp, size, dst, src;
     long imm;
-    /** The form may store to memory ({@link FastPath#stores}): only then can it have changed decoded code. */
-    boolean stores;
 }

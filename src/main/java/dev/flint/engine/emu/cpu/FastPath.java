@@ -477,19 +477,6 @@ final class FastPath {
      * Called once per decoded instruction, with its code bytes.
      */
     static void classify(DecodedInsn d, boolean mode64, byte[] code, int at) {
-        classifyForm(d, mode64, code, at);
-        d.stores = stores(d.fast);
-    }
-
-    /** True if a form may write guest memory (and so change decoded code). */
-    static boolean stores(int form) {
-        return switch (form) {
-            case MOV_STORE, MOV_STORE_IMM, ALU_STORE, ALU_STORE_IMM, SETCC_STORE, PUSH, CALL -> true;
-            default -> false;
-        };
-    }
-
-    private static void classifyForm(DecodedInsn d, boolean mode64, byte[] code, int at) {
         if (!mode64 || d.lock || d.repPrefix != 0 || d.adSize != 8) return;
         int z = d.opSize;
         boolean wide = z == 4 || z == 8;
