@@ -32,11 +32,14 @@ final class GuestProfiler implements AutoCloseable {
     /** With {@code flint.emu.profile.from=HEX}: the code page whose first sample starts the profile (-1: from the start). */
     private final long fromPage = fromPage();
     private long[] base;
+    /** Each vCPU's {@link dev.flint.engine.emu.cpu.ReplayCensus} at the start of the profile. */
+    private final long[][] censusBase;
     private double baseSeconds;
 
     private GuestProfiler(Path output, List<Cpu> cpus) {
         this.output = output;
         this.cpus = cpus;
+        this.censusBase = new long[cpus.size()][];
         this.thread = Thread.ofPlatform().name("flint-emu-profiler").daemon(true).start(this::sample);
     }
 
@@ -73,6 +76,7 @@ final class GuestProfiler implements AutoCloseable {
                 for (Cpu cpu : cpus) {
                     if ((cpu.s.rip & ~0xFFFL) == fromPage) {
                         base = totals();
+                        for (int i = 0; i < cpus.size(); i++) censusBase[i] = cpus.get(i).census().snapshot();
                         baseSeconds = (System.nanoTime() - startNanos) / 1e9;
                         samples.clear();
                         halted = 0;
@@ -116,6 +120,11 @@ final class GuestProfiler implements AutoCloseable {
             out.println("# " + t[9] + " pause-loop exits in " + t[10] + " PAUSEs");
             out.printf("# block entries: %d through a direct link, %d through the cache lookup (%.1f%% linked)%n",
                     t[6], t[5], 100.0 * t[6] / Math.max(1, t[5] + t[6]));
+            for (int i = 0; i < cpus.size(); i++) {
+                var lines = dev.flint.engine.emu.cpu.ReplayCensus.report(cpus.get(i).census().snapshot(), censusBase[i], 40);
+                if (!lines.isEmpty()) out.println("# replayed encodings of a vCPU (count, how, prefixes opcode /reg, operand size):");
+                for (String line : lines) out.println("# " + line);
+            }
             for (Cpu cpu : cpus) {
                 out.println("# hottest blocks of a vCPU (entries x instructions):");
                 for (String line : cpu.hotBlocks(40)) out.println("# " + line);

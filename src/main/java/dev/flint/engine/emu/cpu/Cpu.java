@@ -62,6 +62,8 @@ public final class Cpu {
     private final TimeStampCounter tsc;
     /** Counters, written by this CPU's thread once per block or stepped instruction. */
     private final CpuStatistics stats = new CpuStatistics();
+    /** The profiler's count of replayed encodings (empty unless {@link ReplayCensus#ENABLED}). */
+    private final ReplayCensus census = new ReplayCensus();
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private final boolean stopOnFault;
     private GuestFault lastFault;
@@ -155,6 +157,9 @@ public final class Cpu {
 
     /** What this CPU has run so far. */
     public CpuStatistics statistics() { return stats; }
+
+    /** The replayed instructions by encoding, when counted ({@link ReplayCensus}). */
+    public ReplayCensus census() { return census; }
 
     /** Times this vCPU gave up its host thread in a guest spin loop (pause-loop exiting). */
     public long pauseLoopExits() { return interp.pauseLoop.exits(); }
@@ -387,12 +392,14 @@ public final class Cpu {
         while (true) {
             DecodedInsn d = insns[count++];
             if (d.fast != FastPath.NONE) {
+                if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, d);
                 // The fast forms change nothing that ends a block except RIP.
                 dec.startIp = d.rip;
                 fast.run(d);
                 if (count == insns.length || count >= max || s.rip != d.endIp || mmu.codeStored()) return count;
                 continue;
             }
+            if (ReplayCensus.ENABLED) census.count(ReplayCensus.GENERAL, d);
             interp.replay(d);
             if (count == insns.length || count >= max || s.rip != d.endIp || blockInterrupted(gen, epoch)) {
                 return count;
@@ -520,6 +527,7 @@ public final class Cpu {
     boolean replayInBlock(DecodedInsn d) {
         int gen = mmu.generation(), epoch = dec.modeEpoch;
         s.rip = d.rip; // as between replayed instructions (compiled code sets RIP only when it leaves)
+        if (ReplayCensus.ENABLED) census.count(ReplayCensus.IN_COMPILED, d);
         interp.replay(d);
         return s.rip == d.endIp && !blockInterrupted(gen, epoch);
     }

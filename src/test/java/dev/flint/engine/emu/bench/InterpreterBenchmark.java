@@ -89,6 +89,9 @@ public final class InterpreterBenchmark {
             var threads = java.lang.management.ManagementFactory.getThreadMXBean();
             long t0 = System.nanoTime(), c0 = threads.getCurrentThreadCpuTime();
             EmuTestRig rig = new EmuTestRig();
+            // -Dflint.emu.compileThreshold=0: nothing compiled, every block replayed (the replay tier alone)
+            Long threshold = Long.getLong("flint.emu.compileThreshold");
+            if (threshold != null) rig.compileThreshold(threshold);
             EmuTestRig.Result r = rig.slices(4096).run(code, EmuTestRig.State.of(registers(), 2), new byte[0], 0,
                     Long.MAX_VALUE);
             double secs = (System.nanoTime() - t0) / 1e9;
