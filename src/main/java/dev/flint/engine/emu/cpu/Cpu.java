@@ -230,72 +230,91 @@ public final class Cpu {
 
     /**
      * Runs the decoded block at RIP, decoding it first (while running it) if there is none or its code
-     * changed. Returns the instructions run, or -1 when a fault stops a test rig.
+     * changed, and then, while nothing needs {@link #execute} (budget, HLT, interrupt shadow, single step) and
+     * neither the translations nor the mode changed, the blocks after it, without returning: the facts every
+     * block entered here shares (link keys, CPL, mode) are read once, and the counters are added once.
+     * Returns the instructions run, or -1 when a fault stops a test rig.
      */
     private long runBlock(long max) {
         long rip = s.rip;
-        int count = 0;
-        mmu.clearCodeStored();
-        dec.startIp = rip; // a fault on the code fetch itself restarts here
+        long done = 0; // instructions of the blocks that finished in this call
+        int count = 0; // of the block running now
+        long linked = 0, lookups = 0, compiledRun = 0, replayed = 0;
         DecodedBlock prev = previous;
         previous = null;
         boolean user = mmu.user();
+        // In 64-bit mode the linear address is RIP, so a block's link to the next one holds while the
+        // TLB generation and the CPL it was found under do; a link to code on a global page (the
+        // kernel's) holds while the global generation does, so it survives address-space switches.
+        // Both stay as read here for the whole loop: it ends when an instruction changes the generation
+        // or the mode (a CPL change is one, see Decoder.modeChanged).
+        boolean linkable = dec.mode64;
+        int gen = mmu.generation(), epoch = dec.modeEpoch;
+        long cpl = user ? 1 : 0;
+        long linkKey = (long) gen << 2 | cpl, globalKey = (long) mmu.globalGeneration() << 2 | 2 | cpl;
         try {
-            // In 64-bit mode the linear address is RIP, so a block's link to the next one holds while the
-            // TLB generation and the CPL it was found under do; a link to code on a global page (the
-            // kernel's) holds while the global generation does, so it survives address-space switches.
-            boolean linkable = dec.mode64;
-            long cpl = user ? 1 : 0;
-            long linkKey = (long) mmu.generation() << 2 | cpl, globalKey = (long) mmu.globalGeneration() << 2 | 2 | cpl;
-            DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey, globalKey);
-            if (block != null && usable(block)) {
-                stats.linkedEntries++;
-            } else {
-                block = null;
-                long lin = dec.mode64 ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
-                long pageHost = dec.codePageHost(lin);
-                if (pageHost < 0) { // code outside RAM: decode as it comes
-                    count = 1;
-                    interp.step();
+            while (true) {
+                mmu.clearCodeStored();
+                dec.startIp = rip; // a fault on the code fetch itself restarts here
+                DecodedBlock block = prev == null || !linkable ? null : prev.linked(rip, linkKey, globalKey);
+                if (block != null && usable(block, linkable)) {
+                    linked++;
                 } else {
+                    long lin = linkable ? rip : (s.segBase[CS] + rip) & 0xFFFF_FFFFL;
+                    long pageHost = dec.codePageHost(lin);
+                    if (pageHost < 0) { // code outside RAM: decode as it comes
+                        count = 1;
+                        interp.step();
+                        break;
+                    }
                     int key = dec.modeKey();
                     block = blocks.get(lin, rip, key, pageHost);
-                    if (block != null && usable(block)) {
-                        stats.lookups++;
-                        if (prev != null && linkable) prev.link(rip, mmu.codePageGlobal(lin) ? globalKey : linkKey, block);
-                    } else {
-                        block = null;
-                        count = buildBlock(lin, rip, key, pageHost, max);
+                    if (block == null || !usable(block, linkable)) {
+                        count = buildBlock(lin, rip, key, pageHost, max - done);
+                        break;
                     }
+                    lookups++;
+                    if (prev != null && linkable) prev.link(rip, mmu.codePageGlobal(lin) ? globalKey : linkKey, block);
                 }
-            }
-            if (block != null) {
                 if (++block.entries == compileThreshold && BlockCompiler.compilable(block.insns)) compile(block);
                 CompiledBlock compiled = block.compiled;
                 // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                 // it there would replay it and leave a partial block to decode at every slice end.
                 if (compiled != null) {
-                    count = compiled.run(fast, block.compiledInsns, (int) Math.min(max, Integer.MAX_VALUE));
-                    stats.compiledInstructions += count;
+                    count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
+                    compiledRun += count;
                 } else {
-                    count = replayBlock(block.insns, max);
-                    stats.replayedInstructions += count;
+                    count = replayBlock(block.insns, max - done);
+                    replayed += count;
                 }
-                previous = block;
+                done += count;
+                count = 0;
+                prev = block;
+                rip = s.rip;
+                if (done >= max || s.halted || s.interruptShadow || (flags.system & Flags.TF) != 0
+                        || mmu.generation() != gen || dec.modeEpoch != epoch) {
+                    previous = block; // the next call links from it
+                    break;
+                }
             }
         } catch (GuestFault f) {
             // The counted instruction faulted: it restarts after the handler, as on hardware.
             s.rip = dec.startIp;
             if (stopOnFault) {
-                stats.instructions += count;
                 lastFault = f;
                 return -1;
             }
             irq.deliverException(f);
+        } finally {
+            long all = done + count;
+            stats.instructions += all;
+            if (user) stats.userInstructions += all;
+            stats.linkedEntries += linked;
+            stats.lookups += lookups;
+            stats.compiledInstructions += compiledRun;
+            stats.replayedInstructions += replayed;
         }
-        stats.instructions += count;
-        if (user) stats.userInstructions += count;
-        return Math.max(count, 1);
+        return Math.max(done + count, 1);
     }
 
     /**
@@ -357,9 +376,9 @@ public final class Cpu {
     }
 
     /** True if a cached block may run: its crossing page still maps where it did, it lies within CS's limit (outside 64-bit mode) and its code is unchanged. */
-    private boolean usable(DecodedBlock b) {
+    private boolean usable(DecodedBlock b, boolean mode64) {
         // (page2Host, not page2Lin, says whether it crosses: linear addresses of the upper half are negative)
-        return (b.page2Host < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && (dec.mode64 || withinCodeLimit(b)) && current(b);
+        return (b.page2Host < 0 || mmu.codePageIfCached(b.page2Lin) == b.page2Host) && (mode64 || withinCodeLimit(b)) && current(b);
     }
 
     /**
