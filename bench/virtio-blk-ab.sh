@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 old="${1:?old classes directory}"
 rounds="${2:-4}" workloads="${3:-4k-random-read,4k-random-write}" runs="${4:-5}"
-mvn -q -o test-compile 2>/dev/null || mvn -q test-compile
+./mvnw -q -o test-compile 2>/dev/null || ./mvnw -q test-compile
 for round in $(seq 1 "$rounds"); do
     for side in old new; do
         classes=target/classes
