@@ -32,6 +32,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 public final class Ec2HttpServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Ec2HttpServer.class.getName());
     public static final int MAX_BODY = 1 << 20;
+    /** The most of a too-large body read (and dropped) so that its 413 reaches the client; see readBody. */
+    static final long DRAIN_LIMIT = 16L << 20;
     private static final Logger JETTY_LOG = Logger.getLogger("org.eclipse.jetty");
 
     static {
@@ -135,16 +137,32 @@ public final class Ec2HttpServer implements AutoCloseable {
             return remote instanceof InetSocketAddress inet ? inet.getAddress() : null;
         }
 
-        /** The body, or null if it is larger than {@link #MAX_BODY} (by its Content-Length or as it streams). */
+        /**
+         * The body, or null if it is larger than {@link #MAX_BODY} (by its Content-Length or as it streams). A body
+         * too large is still read and thrown away up to {@link #DRAIN_LIMIT}: closing a connection with request
+         * bytes unread makes the kernel reset it, and the reset can reach the client before the 413 does, so the
+         * client would see a dropped connection instead of the error. Past that limit the connection is just closed.
+         */
         private static byte[] readBody(Request request) {
             long declared = request.getLength();
-            if (declared > MAX_BODY) return null;
             try (InputStream in = Content.Source.asInputStream(request)) {
+                if (declared > MAX_BODY) {
+                    if (declared <= DRAIN_LIMIT) drain(in);
+                    return null;
+                }
                 byte[] bytes = in.readNBytes(MAX_BODY + 1);
-                return bytes.length > MAX_BODY ? null : bytes;
+                if (bytes.length <= MAX_BODY) return bytes;
+                drain(in);
+                return null;
             } catch (IOException e) {
                 return new byte[0];
             }
+        }
+
+        private static void drain(InputStream in) throws IOException {
+            byte[] scratch = new byte[64 << 10];
+            long left = DRAIN_LIMIT;
+            for (int n; left > 0 && (n = in.read(scratch, 0, (int) Math.min(scratch.length, left))) > 0; ) left -= n;
         }
     }
 }
