@@ -28,13 +28,7 @@ class IoUringTest {
     void writesThenReadsABatchOfBlocksAndReportsEachByItsUserData(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("data");
         Files.write(file, new byte[64 * 1024]);
-        IoUring ring;
-        try {
-            ring = IoUring.open(32);
-        } catch (ErrnoException e) {
-            org.junit.jupiter.api.Assumptions.abort("io_uring unavailable here: " + e.getMessage());
-            return;
-        }
+        IoUring ring = openOrSkip(32);
         int fd = Libc.open(file.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
         try (ring; Arena arena = Arena.ofConfined()) {
             assertTrue(ring.capacity() >= 32);
@@ -80,13 +74,7 @@ class IoUringTest {
     void aFullSubmissionRingRefusesMoreEntries(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("data");
         Files.write(file, new byte[4096]);
-        IoUring ring;
-        try {
-            ring = IoUring.open(4);
-        } catch (ErrnoException e) {
-            org.junit.jupiter.api.Assumptions.abort("io_uring unavailable here: " + e.getMessage());
-            return;
-        }
+        IoUring ring = openOrSkip(4);
         int fd = Libc.open(file.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
         try (ring; Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(512);
@@ -114,13 +102,7 @@ class IoUringTest {
     void vectoredEntriesMoveScatteredBuffersAsOneRequest(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("data");
         Files.write(file, new byte[32 * 1024]);
-        IoUring ring;
-        try {
-            ring = IoUring.open(8);
-        } catch (ErrnoException e) {
-            org.junit.jupiter.api.Assumptions.abort("io_uring unavailable here: " + e.getMessage());
-            return;
-        }
+        IoUring ring = openOrSkip(8);
         int fd = Libc.open(file.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
         try (ring; Arena arena = Arena.ofConfined(); PositionalIo io = new PositionalIo()) {
             MemorySegment out = arena.allocate(3 * 4096, 4096), in = arena.allocate(3 * 4096, 4096);
@@ -159,6 +141,15 @@ class IoUringTest {
             assertThrows(IndexOutOfBoundsException.class, () -> ring.readv(fd, iov, 4, 3, 0, 0, 0, 4), "iovecs past the array");
         } finally {
             Libc.close(fd);
+        }
+    }
+
+    /** A ring of {@code entries}, or the test is skipped where the host has no io_uring (old kernel, sysctl, seccomp). */
+    private static IoUring openOrSkip(int entries) {
+        try {
+            return IoUring.open(entries);
+        } catch (ErrnoException e) {
+            return org.junit.jupiter.api.Assumptions.abort("io_uring unavailable here: " + e.getMessage());
         }
     }
 }
