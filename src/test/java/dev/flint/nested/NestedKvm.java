@@ -156,6 +156,32 @@ public final class NestedKvm {
     }
 
     /**
+     * Runs several commands one after the other in a single L1 boot (each boot of L1 costs tens of seconds
+     * under TCG) and returns each one's own output and exit status, by name, in the order given. Every part's
+     * {@link Result#console()} is L1's whole serial output. A part that did not report back (L1 died or timed
+     * out before it) is missing from the map; the caller says which.
+     */
+    public java.util.Map<String, Result> runEach(java.util.SequencedMap<String, String> commands, Duration timeout)
+            throws IOException, InterruptedException {
+        StringBuilder script = new StringBuilder();
+        for (var e : commands.entrySet()) {
+            if (!e.getKey().matches("[A-Za-z0-9_.-]+")) throw new IllegalArgumentException("part name: " + e.getKey());
+            // A subshell each: one part's exit or cd does not end or move the next.
+            script.append("echo '@@PART ").append(e.getKey()).append("@@'\n(\n").append(e.getValue().strip())
+                    .append("\n) 2>&1\necho \"@@PART-END rc=$?@@\"\n");
+        }
+        Result all = run(script.toString(), timeout);
+        java.util.Map<String, Result> parts = new java.util.LinkedHashMap<>();
+        Matcher part = PART.matcher(all.output());
+        while (part.find()) {
+            parts.put(part.group(1), new Result(Integer.parseInt(part.group(3)), part.group(2).strip(), all.console()));
+        }
+        return parts;
+    }
+
+    private static final Pattern PART = Pattern.compile("@@PART ([A-Za-z0-9_.-]+)@@\n(.*?)@@PART-END rc=(\\d+)@@", Pattern.DOTALL);
+
+    /**
      * Top-level folders under the host's /tmp that hold something this run uses inside L1: a CI checkout
      * in /tmp must work as well as one anywhere else.
      */
