@@ -12,7 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -158,10 +161,10 @@ public final class NestedKvm {
     /**
      * Runs several commands one after the other in a single L1 boot (each boot of L1 costs tens of seconds
      * under TCG) and returns each one's own output and exit status, by name, in the order given. Every part's
-     * {@link Result#console()} is L1's whole serial output. A part that did not report back (L1 died or timed
-     * out before it) is missing from the map; the caller says which.
+     * {@link Result#console()} is L1's whole serial output. L1 failing or timing out throws as in {@link #run}; a
+     * part whose end line did not come back is missing from the map, and the caller says which.
      */
-    public java.util.Map<String, Result> runEach(java.util.SequencedMap<String, String> commands, Duration timeout)
+    public Map<String, Result> runEach(SequencedMap<String, String> commands, Duration timeout)
             throws IOException, InterruptedException {
         StringBuilder script = new StringBuilder();
         for (var e : commands.entrySet()) {
@@ -171,7 +174,7 @@ public final class NestedKvm {
                     .append("\n) 2>&1\necho \"@@PART-END rc=$?@@\"\n");
         }
         Result all = run(script.toString(), timeout);
-        java.util.Map<String, Result> parts = new java.util.LinkedHashMap<>();
+        Map<String, Result> parts = new LinkedHashMap<>();
         Matcher part = PART.matcher(all.output());
         while (part.find()) {
             parts.put(part.group(1), new Result(Integer.parseInt(part.group(3)), part.group(2).strip(), all.console()));

@@ -10,7 +10,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -51,7 +53,7 @@ class NestedKvmTest {
     static final String QUIET = "console=ttyS0 reboot=k panic=-1 quiet";
 
     /** The single boots' outputs by name, made on first use (see {@link #singleBoot}). */
-    private static java.util.Map<String, NestedKvm.Result> singleBoots;
+    private static Map<String, NestedKvm.Result> singleBoots;
     /** Why the shared L1 boot failed, kept so the other tests report it instead of booting L1 again. */
     private static Throwable singleBootsFailed;
 
@@ -62,7 +64,7 @@ class NestedKvmTest {
     static synchronized NestedKvm.Result singleBoot(String name) throws Exception {
         if (singleBootsFailed != null) throw new AssertionError("the shared L1 boot failed", singleBootsFailed);
         if (singleBoots == null) {
-            var commands = new java.util.LinkedHashMap<String, String>();
+            var commands = new LinkedHashMap<String, String>();
             commands.put("qemu", """
                     qemu-system-x86_64 -accel kvm -M microvm -m 256 -nodefaults -display none -serial stdio \\
                       -monitor none -no-reboot -kernel %s -initrd %s -append "console=ttyS0 quiet panic=-1" </dev/null
