@@ -12,7 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -154,6 +157,32 @@ public final class NestedKvm {
             Files.deleteIfExists(initrd);
         }
     }
+
+    /**
+     * Runs several commands one after the other in a single L1 boot (each boot of L1 costs tens of seconds
+     * under TCG) and returns each one's own output and exit status, by name, in the order given. Every part's
+     * {@link Result#console()} is L1's whole serial output. L1 failing or timing out throws as in {@link #run}; a
+     * part whose end line did not come back is missing from the map, and the caller says which.
+     */
+    public Map<String, Result> runEach(SequencedMap<String, String> commands, Duration timeout)
+            throws IOException, InterruptedException {
+        StringBuilder script = new StringBuilder();
+        for (var e : commands.entrySet()) {
+            if (!e.getKey().matches("[A-Za-z0-9_.-]+")) throw new IllegalArgumentException("part name: " + e.getKey());
+            // A subshell each: one part's exit or cd does not end or move the next.
+            script.append("echo '@@PART ").append(e.getKey()).append("@@'\n(\n").append(e.getValue().strip())
+                    .append("\n) 2>&1\necho \"@@PART-END rc=$?@@\"\n");
+        }
+        Result all = run(script.toString(), timeout);
+        Map<String, Result> parts = new LinkedHashMap<>();
+        Matcher part = PART.matcher(all.output());
+        while (part.find()) {
+            parts.put(part.group(1), new Result(Integer.parseInt(part.group(3)), part.group(2).strip(), all.console()));
+        }
+        return parts;
+    }
+
+    private static final Pattern PART = Pattern.compile("@@PART ([A-Za-z0-9_.-]+)@@\n(.*?)@@PART-END rc=(\\d+)@@", Pattern.DOTALL);
 
     /**
      * Top-level folders under the host's /tmp that hold something this run uses inside L1: a CI checkout
