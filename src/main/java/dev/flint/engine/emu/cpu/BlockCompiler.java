@@ -47,10 +47,6 @@ final class BlockCompiler {
     private static final int THROWN = 47;
     /** The run method's budget argument, and the local counting the instructions of earlier passes. */
     private static final int BUDGET = 3, COUNT = 48;
-    /** A way out's instructions run (all passes), and the successor block it hands on to (after InlineForms' slots). */
-    private static final int TOTAL = 56, NEXT = 57;
-    private static final ClassDesc BLOCK = ClassDesc.of(DecodedBlock.class.getName());
-    private static final MethodTypeDesc CHAIN_NEXT = MethodTypeDesc.of(BLOCK, ConstantDescs.CD_int, ConstantDescs.CD_int);
 
     /** HotSpot's huge-method limit (-XX:-DontCompileHugeMethods is not the default): larger methods stay interpreted. */
     static final int MAX_METHOD_BYTES = 8000;
@@ -251,9 +247,6 @@ final class BlockCompiler {
                 .getfield(INSN, "rip", ConstantDescs.CD_long).invokevirtual(CPU, "setStartIp", TAKES_LONG);
         code.aload(THROWN).athrow();
         code.exceptionCatchAll(start, end, handler);
-        // The ways out's hand-offs, outside the handler's range: a fault in a successor has already
-        // stored the successor's registers and named its instruction, which this block's handler must not undo.
-        exits.emitHandOffs();
     }
 
     /** One member's instructions, at {@code offset} in the region's instruction array. */
@@ -373,50 +366,10 @@ final class BlockCompiler {
             }
         }
 
-        /** Each way out's hand-off code, emitted after the method's body by {@link #emitHandOffs}. */
-        private final java.util.List<Label> handOffs = new java.util.ArrayList<>();
-
-        /**
-         * A way out (RIP, registers and flags are in the CPU's state): the instructions run, {@code n} of this
-         * member's pass plus the earlier passes, go to {@link #TOTAL}, and the way's own hand-off
-         * ({@link #emitHandOffs}) runs the successor or returns them.
-         */
+        /** Returns the instructions run: {@code n} of this member's pass plus the earlier passes. */
         void ret(int n) {
-            if (counting) {
-                // A loop or a region runs long between its ways out: it returns to the dispatcher, and its
-                // method stays free of successor calls the JIT would inline into it.
-                code.iload(COUNT).loadConstant(n).iadd().ireturn();
-                return;
-            }
-            code.loadConstant(n).istore(TOTAL);
-            Label handOff = code.newLabel();
-            handOffs.add(handOff);
-            code.goto_(handOff);
-        }
-
-        /**
-         * One hand-off per way out, each its own call site: {@link Cpu#chainNext} says whether the block the
-         * dispatcher would run next is compiled, linked from this one and may run now (its checks are the
-         * dispatcher's); if so it runs from here, without the dispatcher's megamorphic call, and its count is
-         * returned (the CPU adds this block's). A successor seen from one way out is nearly always the same
-         * block, so the JIT sees one receiver class at each site.
-         */
-        void emitHandOffs() {
-            for (Label handOff : handOffs) {
-                Label stop = code.newLabel();
-                code.labelBinding(handOff);
-                code.aload(InlineForms.CPU).iload(TOTAL).iload(BUDGET).invokevirtual(CPU, "chainNext", CHAIN_NEXT)
-                        .astore(NEXT);
-                code.aload(NEXT).ifnull(stop);
-                code.aload(NEXT).getfield(BLOCK, "compiled", COMPILED)
-                        .aload(1)
-                        .aload(NEXT).getfield(BLOCK, "compiledInsns", INSN.arrayType())
-                        .iload(BUDGET).iload(TOTAL).isub()
-                        .invokeinterface(COMPILED, "run", RUN)
-                        .ireturn();
-                code.labelBinding(stop);
-                code.iload(TOTAL).ireturn();
-            }
+            if (counting) code.iload(COUNT).loadConstant(n).iadd().ireturn();
+            else code.loadConstant(n).ireturn();
         }
 
         /** Stores the dirty registers, sets RIP and returns the instructions run: a way out of the region. */

@@ -59,22 +59,6 @@ public final class Cpu {
     /** The block that ran last, whose link the next block found is stored in (null after a decode). */
     private DecodedBlock previous;
 
-    // ------------------------------------------------------------ compiled chains
-    /**
-     * Compiled blocks one block's run may hand on to in turn ({@link #chainNext}) before the dispatcher's
-     * loop takes over again: each hand-off is a JVM call from the block's way out, so this bounds the stack
-     * (0 turns hand-offs off: {@code -Dflint.emu.chainLimit}).
-     */
-    static final int CHAIN_LIMIT = Integer.getInteger("flint.emu.chainLimit", 16);
-    /** {@link #runBlock}'s loop state while a compiled block runs: whether links are followed, and the facts they hold under. */
-    private boolean chainOn;
-    private int chainGen, chainEpoch, chainDepth;
-    private long chainKey, chainGlobalKey;
-    /** The block running now in a chain (the one whose links the next hand-off follows). */
-    private DecodedBlock chainLast;
-    /** Instructions of the chain's blocks that handed on, and the hand-offs (linked entries) made. */
-    private int chainRun, chainLinked;
-
     private final TimeStampCounter tsc;
     /** Counters, written by this CPU's thread once per block or stepped instruction. */
     private final CpuStatistics stats = new CpuStatistics();
@@ -268,11 +252,6 @@ public final class Cpu {
         int gen = mmu.generation(), epoch = dec.modeEpoch;
         long cpl = user ? 1 : 0;
         long linkKey = (long) gen << 2 | cpl, globalKey = (long) mmu.globalGeneration() << 2 | 2 | cpl;
-        chainOn = linkable && CHAIN_LIMIT > 0;
-        chainGen = gen;
-        chainEpoch = epoch;
-        chainKey = linkKey;
-        chainGlobalKey = globalKey;
         try {
             while (true) {
                 mmu.clearCodeStored();
@@ -302,15 +281,7 @@ public final class Cpu {
                 // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                 // it there would replay it and leave a partial block to decode at every slice end.
                 if (compiled != null) {
-                    // The block may hand on to compiled successors (chainNext): they count here too, and
-                    // the last of them is the block the next one links from.
-                    chainLast = block;
-                    chainDepth = 0;
                     count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
-                    count += chainRun;
-                    linked += chainLinked;
-                    chainRun = chainLinked = 0;
-                    block = chainLast;
                     compiledRun += count;
                 } else {
                     count = replayBlock(block.insns, max - done);
@@ -327,10 +298,6 @@ public final class Cpu {
                 }
             }
         } catch (GuestFault f) {
-            // The blocks of a chain that handed on before the one that faulted ran whole.
-            count += chainRun;
-            linked += chainLinked;
-            chainRun = chainLinked = 0;
             // The counted instruction faulted: it restarts after the handler, as on hardware.
             s.rip = dec.startIp;
             if (stopOnFault) {
@@ -567,32 +534,6 @@ public final class Cpu {
                     return String.format("%016x %d entries x %d insns, %s", b.linear, b.entries, b.insns.length, how);
                 })
                 .toList();
-    }
-
-    /**
-     * Compiled blocks, at a way out after {@code n} instructions of a run given {@code budget}: the block the
-     * dispatcher's loop would run next if that is a compiled block it reaches through a link and may run now
-     * (the same checks as the loop's: budget, HLT, interrupt shadow, single step, translations and mode as the
-     * loop began, the link's key, the block's code pages and versions), counted as entered; else null, and
-     * the block returns to the loop. At most {@link #CHAIN_LIMIT} hand-offs per block the loop runs.
-     */
-    DecodedBlock chainNext(int n, int budget) {
-        if (!chainOn || chainDepth >= CHAIN_LIMIT || n >= budget || s.halted || s.interruptShadow
-                || (flags.system & Flags.TF) != 0 || mmu.generation() != chainGen || dec.modeEpoch != chainEpoch) {
-            return null;
-        }
-        long rip = s.rip;
-        DecodedBlock next = chainLast.linked(rip, chainKey, chainGlobalKey);
-        if (next == null || next.compiled == null) return null;
-        mmu.clearCodeStored();
-        dec.startIp = rip;
-        if (!usable(next, true)) return null;
-        next.entries++;
-        chainDepth++;
-        chainRun += n;
-        chainLinked++;
-        chainLast = next;
-        return next;
     }
 
     /** Compiled blocks: the instruction that threw, so that the fault restarts it (see {@link BlockCompiler}). */

@@ -51,9 +51,8 @@ class BlockChainTest {
                     long before = stats.instructions();
                     assertEquals(Cpu.EXIT_BUDGET, m.cpu.execute(1000), "slice " + slice);
                     long ran = stats.instructions() - before;
-                    // A compiled block runs whole past the budget, but no block starts once it is reached
-                    // (nor does a compiled block hand on to its successor, round ten): with blocks of two
-                    // instructions a slice is 1,000 or 1,001.
+                    // A compiled block runs whole past the budget, but no block starts once it is reached:
+                    // with blocks of two instructions a slice is 1,000 or 1,001.
                     assertTrue(ran >= 1000 && ran <= 1001, ran + " instructions in a slice of 1000 (threshold " + threshold + ")");
                 }
                 // Every other instruction is an ADD of 1 to one of the three registers.
@@ -75,12 +74,13 @@ class BlockChainTest {
             "83c300" + "e9f80f0000", "83c201" + "e9f8dfffff"};
 
     /**
-     * A compiled block hands on to its compiled successor without the dispatcher (round ten); the successor's
-     * entry check must still see its code rewritten: here by the block before it in the ring, on every 16th
-     * pass, after a stretch of passes that left its bytes as they were, so that the hand-off is taken in between.
+     * A block reached through a link runs only while its code is still in memory: here it is rewritten by the
+     * block before it in the ring, on every 16th pass, after a stretch of passes that left its bytes as they
+     * were, so that the link is followed in between (and, in round ten's experiment, a compiled block's
+     * hand-off to its compiled successor: docs/emu-speed.md).
      */
     @Test
-    void aCompiledBlockHandsOnOnlyToCodeThatIsStillInMemory() {
+    void aLinkedBlockRunsOnlyWhileItsCodeIsStillInMemory() {
         for (long threshold : new long[] {0, 1}) {
             try (SystemTestMachine m = machine(threshold, REWRITING_RING)) {
                 m.state.gpr[6] = CODE + 0x1002;
@@ -109,12 +109,13 @@ class BlockChainTest {
             "83c201" + "e9f8dfffff"};
 
     /**
-     * A fault in a block that a compiled block handed on to restarts the faulting instruction with the registers
-     * as they were before it, as a fault in a block entered from the dispatcher does (the block that handed on
-     * must not put its own registers or instruction back), and the blocks that ran before it are counted.
+     * A fault in a block reached through a link, after a run of linked blocks, restarts the faulting instruction
+     * with the registers as they were before it (no block before it puts its own registers or instruction back,
+     * which a compiled block handing on to its successor, round ten's experiment, had to keep so), and the
+     * blocks that ran before it are counted.
      */
     @Test
-    void aFaultInAHandedOnBlockRestartsItsInstructionWithEveryBlockBeforeItCounted() {
+    void aFaultInALinkedBlockRestartsItsInstructionWithEveryBlockBeforeItCounted() {
         for (long threshold : new long[] {0, 1}) {
             try (SystemTestMachine m = machine(CpuOptions.defaults().withCompileThreshold(threshold).withStopOnFault(true),
                     FAULTING_RING)) {
