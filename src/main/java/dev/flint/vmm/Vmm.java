@@ -96,7 +96,7 @@ public final class Vmm implements AutoCloseable {
      * Whether guest RAM is advised onto transparent huge pages: yes ({@link GuestMemory#HUGE_PAGES}) unless the
      * machine has a balloon. The balloon hands back scattered 4 KiB pages; inside a huge page their RSS falls
      * at once but the host's free memory only when the kernel splits the page under memory pressure
-     * (docs/block-path.md, Round 8: 2 GiB given back this way freed nothing measurable, against 1.8-1.9 GiB on
+     * (docs/block-path.md, Round 8: 2 GiB given back this way freed nothing measurable, against 1.6-1.8 GiB on
      * 4 KiB pages), so a machine with a balloon keeps RAM on 4 KiB pages and its balloon frees memory at once.
      */
     static boolean hugePages(VmConfig config) {

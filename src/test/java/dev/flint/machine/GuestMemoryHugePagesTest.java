@@ -13,10 +13,12 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * Guest RAM on transparent huge pages ({@link GuestMemory#allocate(long, boolean)}): the advice takes effect,
- * and what works in 4 KiB pages still does on a 2 MiB page: {@link GuestMemory#discard} of single pages (the
- * balloon's inflate, free page reporting) lowers the resident size by what was given back and leaves the
- * neighbours' bytes, the dirty log stays exact to the page, and a Full snapshot of such RAM restores byte for
- * byte onto a mapping whose writes cost 4 KiB each. Figures come from /proc/self/smaps for RAM's mapping.
+ * and what works in 4 KiB pages still does on a 2 MiB page: {@link GuestMemory#discard} of single pages (what
+ * a balloon's inflate does) lowers the resident size by what was given back and leaves the neighbours' bytes,
+ * the dirty log stays exact to the page, and a Full snapshot of such RAM restores byte for byte onto a mapping
+ * whose writes cost 4 KiB each. Figures come from /proc/self/smaps for RAM's mapping. (The host gets discarded
+ * pages of a huge page back only when the kernel splits it, so the VMM keeps a ballooned machine off huge
+ * pages: {@code VmmTest}.)
  */
 class GuestMemoryHugePagesTest {
     private static final int PAGE = 4096;
