@@ -32,8 +32,8 @@ public final class MappedMemory implements AutoCloseable {
      * <p>Why aligned: KVM maps guest memory with 2 MiB pages only where the guest-physical and the host address
      * agree modulo 2 MiB; otherwise every 4 KiB the guest first touches is a nested page fault of its own, even
      * where the host backs the range with a transparent huge page. Under KVM nested in a software CPU each such
-     * fault costs a fair fraction of a millisecond. QEMU aligns its RAM the same way. Nothing changes for the
-     * host's huge page policy (no madvise here): that stays the host's setting.
+     * fault costs a fair fraction of a millisecond. QEMU aligns its RAM the same way. No advice here: guest RAM
+     * asks for huge pages itself ({@code GuestMemory.allocate}), other users keep the host's setting.
      */
     public static MappedMemory anonymous(long length) {
         long span = length + LARGE_PAGE;

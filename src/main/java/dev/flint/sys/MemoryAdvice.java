@@ -24,6 +24,11 @@ public final class MemoryAdvice {
     public static final int MADV_REMOVE = 9;
     /** Not inherited by a forked child; also gives the range a mapping (VMA) of its own, unmerged with neighbours. */
     public static final int MADV_DONTFORK = 10;
+    /**
+     * Back the range with transparent huge pages (2 MiB on x86-64) where the host's THP mode is {@code madvise}
+     * or {@code always}; a no-op under {@code never}. Fails with EINVAL on a kernel without THP.
+     */
+    public static final int MADV_HUGEPAGE = 14;
     public static final long PAGE_SIZE = 4096;
 
     private static final Linker LINKER = Linker.nativeLinker();

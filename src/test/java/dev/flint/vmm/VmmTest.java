@@ -12,6 +12,9 @@ import dev.flint.devices.virtio.block.DriveConfig;
 import dev.flint.engine.Engine.Availability;
 import dev.flint.engine.EngineException;
 import dev.flint.guest.GuestAssets;
+import dev.flint.devices.virtio.balloon.BalloonConfig;
+import dev.flint.machine.GuestMemory;
+import dev.flint.machine.Smaps;
 import dev.flint.machine.StopReason;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,6 +24,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,6 +51,40 @@ class VmmTest {
 
     private static StopReason runToStop(Vmm vmm) throws InterruptedException {
         return vmm.awaitStop(Duration.ofSeconds(30)).orElseThrow(() -> new AssertionError("the machine never stopped"));
+    }
+
+    /**
+     * Guest RAM is on transparent huge pages unless the machine has a balloon: the balloon hands back 4 KiB pages,
+     * and inside a huge page those would lower RSS but free no host memory until the kernel splits the page
+     * under pressure (docs/block-path.md, Round 8). 8 MiB the fake guest fills show huge pages, or none.
+     */
+    @Test
+    void guestRamIsOnHugePagesUnlessTheMachineHasABalloon() throws Exception {
+        Assumptions.assumeTrue(Smaps.thpMode().equals("madvise"), "only under THP mode madvise does the advice decide");
+        Assumptions.assumeTrue(GuestMemory.HUGE_PAGES, "-Dflint.memory.hugepages=false");
+        long plain = hugePagesOfFilledRam(config());
+        assertTrue(plain >= 2048, "8 MiB filled in a machine without a balloon: " + plain + " kB on huge pages");
+        assertEquals(0L, hugePagesOfFilledRam(config().withBalloon(new BalloonConfig(0, false, 0))),
+                "a machine with a balloon keeps RAM on 4 KiB pages");
+    }
+
+    /** AnonHugePages (kB) of guest RAM after the fake guest wrote every page of 8 MiB at 96 MiB. */
+    private static long hugePagesOfFilledRam(VmConfig config) throws Exception {
+        AtomicLong huge = new AtomicLong(-1);
+        FakeEngine engine = new FakeEngine("emu", Availability.yes(), vm -> {
+            GuestMemory ram = vm.setup().memory();
+            for (long gpa = 96L << 20; gpa < 104L << 20; gpa += 4096) ram.writeByte(gpa, (byte) 1);
+            try {
+                huge.set(Smaps.of(ram.segment().address()).get("AnonHugePages"));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            vm.setup().control().requestStop(new StopReason.PowerOff());
+        });
+        try (Vmm vmm = Vmm.start(config, engine, new Console(InputStream.nullInputStream(), new ByteArrayOutputStream()))) {
+            runToStop(vmm);
+        }
+        return huge.get();
     }
 
     @Test
