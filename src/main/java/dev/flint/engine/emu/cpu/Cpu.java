@@ -51,7 +51,6 @@ public final class Cpu {
     private static final int MAX_BLOCK = 64;
     private final BlockCache blocks;
     private final FastPath fast;
-    private final ReplayForms packedForms;
     /** {@link CpuOptions}, copied once into final fields: nothing is looked up again per instruction. */
     private final boolean blocksEnabled;
     private final long compileThreshold;
@@ -96,7 +95,6 @@ public final class Cpu {
         this.irq = new Interrupts(dec, state, mmu, desc, stack, apic, tsc);
         this.interp = new Interpreter(state, dec, mmu, ports, stack, desc, irq, tsc, fpu, apicId, cpuCount);
         this.fast = new FastPath(this, state, mmu, stack);
-        this.packedForms = new ReplayForms(state, mmu, stack);
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;
@@ -286,7 +284,7 @@ public final class Cpu {
                     count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
                     compiledRun += count;
                 } else {
-                    count = replayBlock(block, max - done);
+                    count = replayBlock(block.insns, max - done);
                     replayed += count;
                 }
                 done += count;
@@ -406,54 +404,25 @@ public final class Cpu {
         return limit == 0xFFFF_FFFFL || b.insns[b.insns.length - 1].endIp - 1 <= limit;
     }
 
-    /**
-     * Replays decoded instructions while execution falls through from one to the next: the packed forms
-     * from the block's one array ({@link ReplayForms}), the others from their {@link DecodedInsn}. RIP is
-     * written when the block stops or before an instruction that is not packed (no packed form reads it);
-     * the start of the instruction running is noted only if it faults, so that the fault restarts it.
-     */
-    private int replayBlock(DecodedBlock block, long max) {
-        long[] p = block.packed;
-        DecodedInsn[] insns = block.insns;
-        int n = insns.length, limit = max < n ? (int) max : n;
+    /** Replays decoded instructions while execution falls through from one to the next. */
+    private int replayBlock(DecodedInsn[] insns, long max) {
+        int gen = mmu.generation(), epoch = dec.modeEpoch;
         int count = 0;
-        try {
-            while (true) {
-                int at = count * ReplayForms.WORDS;
-                long w = p[at], end = p[at + 1];
-                count++;
-                if ((w & 0xFF) != FastPath.NONE) {
-                    if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, insns[count - 1]);
-                    long next = packedForms.run(p, at);
-                    // Only RIP changes what ends a block, and a store may rewrite the block's own code.
-                    if (count >= limit || next != end || ((w & ReplayForms.STORES) != 0 && mmu.codeStored())) {
-                        s.rip = next;
-                        return count;
-                    }
-                    continue;
-                }
-                DecodedInsn d = insns[count - 1];
-                s.rip = d.rip;
-                if (d.fast != FastPath.NONE) {
-                    if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, d);
-                    // The fast forms change nothing that ends a block except RIP.
-                    fast.run(d);
-                    if (count >= limit || s.rip != end || mmu.codeStored()) return count;
-                    continue;
-                }
-                if (ReplayCensus.ENABLED) census.count(ReplayCensus.GENERAL, d);
-                int gen = mmu.generation(), epoch = dec.modeEpoch;
-                interp.replay(d);
-                if (count >= limit || s.rip != end || blockInterrupted(gen, epoch)) return count;
+        while (true) {
+            DecodedInsn d = insns[count++];
+            if (d.fast != FastPath.NONE) {
+                if (ReplayCensus.ENABLED) census.count(ReplayCensus.FAST, d);
+                // The fast forms change nothing that ends a block except RIP.
+                dec.startIp = d.rip;
+                fast.run(d);
+                if (count == insns.length || count >= max || s.rip != d.endIp || mmu.codeStored()) return count;
+                continue;
             }
-        } catch (GuestFault f) {
-            // A fast form faulted: runBlock restarts it at its start. (A general handler set the start
-            // itself, and may have moved it: a task switch that committed restarts in the new task.)
-            int at = (count - 1) * ReplayForms.WORDS;
-            if ((p[at] & 0xFF) != FastPath.NONE || insns[count - 1].fast != FastPath.NONE) {
-                dec.startIp = ReplayForms.startOf(p, at);
+            if (ReplayCensus.ENABLED) census.count(ReplayCensus.GENERAL, d);
+            interp.replay(d);
+            if (count == insns.length || count >= max || s.rip != d.endIp || blockInterrupted(gen, epoch)) {
+                return count;
             }
-            throw f;
         }
     }
 

@@ -26,8 +26,6 @@ final class DecodedBlock {
     final long pageHost;
     /** The instructions; dropped (null) once the cache evicts the block, which then never runs again. */
     DecodedInsn[] insns;
-    /** {@link #insns} packed for the replay ({@link ReplayForms#pack}); dropped with them. */
-    long[] packed;
     long entries;
     /**
      * When the last instruction crosses into the next page: that page's linear address and the host
@@ -76,7 +74,6 @@ final class DecodedBlock {
         this.modeKey = modeKey;
         this.pageHost = pageHost;
         this.insns = insns;
-        this.packed = ReplayForms.pack(insns);
         int inPage = (int) (linear & 0xFFF);
         int inFirst = Math.min(length, 4096 - inPage);
         if (inFirst < length) {
@@ -136,7 +133,6 @@ final class DecodedBlock {
     void evict() {
         evicted = true;
         insns = null;
-        packed = null;
         compiled = null;
         compiledInsns = null;
         region = NO_REGION;
