@@ -145,11 +145,12 @@ public final class EmuTestRig {
     }
 
     /**
-     * Runs each program three times from the same state: first on a CPU decoding every instruction
-     * afresh (the reference), then twice on one CPU with decoded blocks, 64 instructions per slice: the
-     * second run builds the blocks, the third replays them, compiled to bytecode (threshold 1) where
-     * they can be. The result is the third run's; if a run differs from the reference in any register,
-     * flag, data byte or stop, {@link #run} throws: decoded blocks must be invisible.
+     * Runs each program four times from the same state: first on a CPU decoding every instruction
+     * afresh (the reference), then three times on one CPU with decoded blocks, 64 instructions per slice:
+     * the second run builds the blocks, the third replays them (each block's first entry since it was
+     * built is a replay), the fourth runs them compiled to bytecode (threshold 2) where they can be. The
+     * result is the last run's; if a run differs from the reference in any register, flag, data byte or
+     * stop, {@link #run} throws: decoded blocks must be invisible, replayed and compiled alike.
      */
     public EmuTestRig replays(boolean on) {
         this.replays = on;
@@ -188,10 +189,10 @@ public final class EmuTestRig {
             Cpu decoding = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options.withBlockCache(false));
             Result reference = runOnce(decoding, st, mem, code, data, maxInstructions, 1);
             Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1,
-                    options.withBlockCache(true).withCompileThreshold(1));
+                    options.withBlockCache(true).withCompileThreshold(2));
             lastCpu = cpu;
             Result last = reference;
-            for (String run : new String[] {"building blocks", "replaying blocks"}) {
+            for (String run : new String[] {"building blocks", "replaying blocks", "running compiled blocks"}) {
                 mem.write(CODE_BASE, code);
                 mem.write(DATA_BASE, data);
                 setupState(st, initial, cpl);
