@@ -34,14 +34,24 @@ import static dev.flint.engine.emu.bench.X64Emitter.*;
  * Java otherwise), a budget in instructions taken at each block's entry that returns to Java when it runs out.
  * With {@code -DexactFlags=true} (the default) the guest's flags stay exact: the block-entry checks keep them in
  * ax (LAHF/SETO ... SAHF); with false they are clobbered by the checks (the lower bound of a check's cost).
- * {@code -Dslice=N}: instructions per downcall (4096, the engine's slice, by default). Each round checks its final
- * registers (and flags, when exact) against the emulator's run of the same bytes.
+ * {@code -Dslice=N}: instructions per downcall (4096, the engine's slice, by default); {@code -Dtlb=true} (calls):
+ * a software TLB probe per access instead of the hoisted check; {@code -Dret=lookup} (calls): RET through a table
+ * of {guest RIP, host address}. Each round checks its final registers (and flags, when exact) against the
+ * emulator's run of the same bytes.
+ *
+ * <p>{@code footprint}: a ring of {@code -Dblocks=N,...} five-instruction blocks (two memory accesses each) in a
+ * shuffled order, natively and on the emulator, to see the cost per instruction as the code outgrows the host's
+ * caches; {@code -Dindirect=true} sends every block through one shared indirect jump. {@code translate}: the cost
+ * of emitting a block and of the mmap/mprotect calls a code cache would make.
  */
 public final class NativeTierSpike {
     // The state struct: 16 GPRs, then RIP, RFLAGS (arithmetic bits), the budget, guest memory's base address
     static final int RIP = 128, FLAGS = 136, BUDGET = 144, MEMBASE = 152, RESUME = 160;
     /** With -Dtlb=true: a direct-mapped software TLB of 256 entries {tag, addend} in the struct, QEMU's shape. */
-    static final int TLB = 256, TLB_ENTRIES = 256, STATE_BYTES = TLB + 16 * TLB_ENTRIES;
+    static final int TLB = 256, TLB_ENTRIES = 256;
+    /** With -Dret=lookup: RET's target found in a 1,024-entry table {guest RIP, host address} (QEMU's
+     *  lookup_and_goto_ptr shape, without the helper call) instead of the inline check of one return address. */
+    static final int JUMPS = TLB + 16 * TLB_ENTRIES, JUMP_ENTRIES = 1024, STATE_BYTES = JUMPS + 16 * JUMP_ENTRIES;
     static final long RAM = 4L << 20;
     static final int EXIT_BUDGET = 1, EXIT_HALT = 2, EXIT_FAULT = 3, EXIT_INDIRECT = 4, EXIT_TLB_MISS = 5;
     static final long ARITH_FLAGS = 0x8D5;
@@ -58,12 +68,13 @@ public final class NativeTierSpike {
     private NativeTierSpike() {}
 
     /** One translated loop: its code and the guest address of each block, for the entry's dispatch. */
-    record Translation(byte[] code, long[] guestRips, int entryOffset) {}
+    record Translation(byte[] code, long[] guestRips, int[] hostOffsets, int entryOffset) {}
 
     /** Emits blocks the way a native tier would; see the class comment. */
     static final class Translator {
         final X64Emitter e = new X64Emitter();
         final boolean exactFlags, spill, tlb;
+        boolean retLookup;
         final X64Emitter.Label common = new X64Emitter.Label();
         final List<Runnable> stubs = new ArrayList<>();
 
@@ -189,11 +200,21 @@ public final class NativeTierSpike {
             e.lea(HOST[G_RSP], HOST[G_RSP], 8);
             blockExit(writes);
             if (exactFlags) e.saveFlagsToAx();
-            e.aluRI(EXT_CMP, R10, (int) expected);
             X64Emitter.Label other = new X64Emitter.Label();
-            e.jcc(CC_NZ, other);
-            if (exactFlags) e.restoreFlagsFromAx();
-            e.jmp(next);
+            if (retLookup) {
+                e.aluRR(MOV, true, R11, R10);
+                e.aluRI(EXT_AND, R11, JUMP_ENTRIES - 1);
+                e.shift(EXT_SHL, R11, 4);
+                e.opIndexedDisp(0x3B, R10, R15, R11, JUMPS);
+                e.jcc(CC_NZ, other);
+                if (exactFlags) e.restoreFlagsFromAx();
+                e.opIndexedDisp(0xFF, 4, R15, R11, JUMPS + 8); // jmp [r15 + r11 + JUMPS + 8]
+            } else {
+                e.aluRI(EXT_CMP, R10, (int) expected);
+                e.jcc(CC_NZ, other);
+                if (exactFlags) e.restoreFlagsFromAx();
+                e.jmp(next);
+            }
             stubs.add(() -> {
                 e.bind(other);
                 if (exactFlags) e.restoreFlagsFromAx();
@@ -240,7 +261,9 @@ public final class NativeTierSpike {
             }
             e.movImm32(R11, EXIT_INDIRECT);
             e.jmp(common);
-            return new Translation(e.bytes(), rips, entry);
+            int[] offsets = new int[blocks.length];
+            for (int i = 0; i < blocks.length; i++) offsets[i] = blocks[i].at;
+            return new Translation(e.bytes(), rips, offsets, entry);
         }
     }
 
@@ -249,8 +272,13 @@ public final class NativeTierSpike {
             + "53" + "55" + "4154" + "4889cb" + "4801d8" + "415c" + "5d" + "5b" + "c3";
 
     static Translation calls(boolean exactFlags, boolean spill, boolean tlb) {
+        return calls(exactFlags, spill, tlb, false);
+    }
+
+    static Translation calls(boolean exactFlags, boolean spill, boolean tlb, boolean retLookup) {
         long base = EmuTestRig.CODE_BASE;
         Translator t = new Translator(exactFlags, spill, tlb);
+        t.retLookup = retLookup;
         // With the TLB every access is probed; without it the block's stack range is checked once at its entry
         int s = tlb ? 0 : 1;
         X64Emitter e = t.e;
@@ -359,7 +387,8 @@ public final class NativeTierSpike {
         // -DcheckFlags=true on an inexact run shows the check can fail: the block-entry checks clobber CF
         boolean checkFlags = Boolean.parseBoolean(System.getProperty("checkFlags", Boolean.toString(exact)));
         boolean tlb = Boolean.getBoolean("tlb") && mode.equals("calls"); // branchy touches no memory
-        Translation tr = mode.equals("calls") ? calls(exact, spill, tlb) : branchy(exact, spill);
+        boolean retLookup = System.getProperty("ret", "inline").equals("lookup") && mode.equals("calls");
+        Translation tr = mode.equals("calls") ? calls(exact, spill, tlb, retLookup) : branchy(exact, spill);
         String guest = mode.equals("calls") ? CALLS : BRANCHY;
         if (Boolean.getBoolean("dump")) System.out.println(HexFormat.of().formatHex(tr.code()));
         EmuTestRig.Result reference = new EmuTestRig().slices(4096).run(HexFormat.of().parseHex(guest),
@@ -387,6 +416,12 @@ public final class NativeTierSpike {
                 int slot = (int) ((page >>> 12) & (TLB_ENTRIES - 1));
                 state.set(ValueLayout.JAVA_LONG, TLB + 16L * slot, page);
                 state.set(ValueLayout.JAVA_LONG, TLB + 16L * slot + 8, ram.address());
+                for (int i = 0; i < JUMP_ENTRIES; i++) state.set(ValueLayout.JAVA_LONG, JUMPS + 16L * i, -1);
+                for (int i = 0; i < tr.guestRips().length; i++) { // every block's entry, as a tier would keep them
+                    long jslot = tr.guestRips()[i] & (JUMP_ENTRIES - 1);
+                    state.set(ValueLayout.JAVA_LONG, JUMPS + 16 * jslot, tr.guestRips()[i]);
+                    state.set(ValueLayout.JAVA_LONG, JUMPS + 16 * jslot + 8, code.address() + tr.hostOffsets()[i]);
+                }
                 long c0 = threads.getCurrentThreadCpuTime();
                 long[] counts = runToHalt(run, state, slice);
                 double cpu = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
@@ -397,8 +432,8 @@ public final class NativeTierSpike {
             }
             double[] sorted = mips.clone();
             Arrays.sort(sorted);
-            System.out.printf("%s exactFlags=%b spill=%b tlb=%b slice=%d critical=%b: median %.1f MIPS per CPU second "
-                    + "(%.2f ns per instruction), %d bytes of host code%n", mode, exact, spill, tlb, slice, critical,
+            System.out.printf("%s exactFlags=%b spill=%b tlb=%b retLookup=%b slice=%d critical=%b: median %.1f MIPS per CPU second "
+                    + "(%.2f ns per instruction), %d bytes of host code%n", mode, exact, spill, tlb, retLookup, slice, critical,
                     sorted[rounds / 2], 1e3 / sorted[rounds / 2], tr.code().length);
         }
     }
@@ -453,15 +488,21 @@ public final class NativeTierSpike {
 
     /** A ring of {@code n} guest blocks in a shuffled order, 27 bytes each: add rax, rcx; mov rbx, [d]; xor rbx,
      *  rax; mov [d + 8], rbx; jmp next. Block 0 is at CODE_BASE. */
-    static byte[] footGuest(int n, int[] next) {
-        byte[] code = new byte[27 * n];
+    static byte[] footGuest(int n, int[] next, boolean indirect) {
+        int size = indirect ? 32 : 27;
+        byte[] code = new byte[size * n + (indirect ? 2 : 0)];
         for (int k = 0; k < n; k++) {
-            int at = 27 * k;
+            int at = size * k;
             long d = footData(k);
-            byte[] b = HexFormat.of().parseHex("4801c8" + "488b1c25" + le32(d) + "4831c3" + "48891c25" + le32(d + 8)
-                    + "e9" + le32(27L * next[k] - (at + 27)));
-            System.arraycopy(b, 0, code, at, 27);
+            // -Dindirect=true: mov edx, next; jmp R, where R (after the last block) is jmp rdx: one indirect jump
+            // site with n targets, as a kernel function's RET has many callers
+            String tail = indirect
+                    ? "ba" + le32(EmuTestRig.CODE_BASE + (long) size * next[k]) + "e9" + le32((long) size * n - (at + size))
+                    : "e9" + le32((long) size * next[k] - (at + size));
+            byte[] b = HexFormat.of().parseHex("4801c8" + "488b1c25" + le32(d) + "4831c3" + "48891c25" + le32(d + 8) + tail);
+            System.arraycopy(b, 0, code, at, size);
         }
+        if (indirect) { code[size * n] = (byte) 0xff; code[size * n + 1] = (byte) 0xe2; }
         return code;
     }
 
@@ -474,17 +515,19 @@ public final class NativeTierSpike {
      * accesses, a direct jump to the next block. A budget exit stores the block's host address to resume at.
      * Returns the code; its entry is at offset {@code entry[0]}, block 0 at {@code entry[1]}.
      */
-    static byte[] footHost(int n, int[] next, boolean exact, int[] entry) {
+    static byte[] footHost(int n, int[] next, boolean exact, boolean indirect, int[] entry) {
         Translator t = new Translator(exact, false, true);
         X64Emitter e = t.e;
         X64Emitter.Label[] blocks = new X64Emitter.Label[n];
         for (int k = 0; k < n; k++) blocks[k] = new X64Emitter.Label();
+        X64Emitter.Label shared = new X64Emitter.Label();
+        int len = indirect ? FOOT_LEN + 1 : FOOT_LEN;
         int rax = HOST[G_RAX], rbx = HOST[G_RBX], rcx = HOST[G_RCX];
         for (int k = 0; k < n; k++) {
             X64Emitter.Label at = blocks[k];
             e.bind(at);
             if (exact) e.saveFlagsToAx();
-            e.aluRI(EXT_SUB, R13, FOOT_LEN);
+            e.aluRI(EXT_SUB, R13, len);
             X64Emitter.Label out = new X64Emitter.Label();
             e.jcc(CC_L, out);
             if (exact) e.restoreFlagsFromAx();
@@ -496,13 +539,47 @@ public final class NativeTierSpike {
             e.movImm32(R10, (int) footData(k) + 8);
             t.probe();
             e.store(R10, 0, rbx);
-            e.jmp(blocks[next[k]]);
+            if (indirect) {
+                e.movImm32(HOST[2], (int) (EmuTestRig.CODE_BASE + 32L * next[k]));
+                e.jmp(shared);
+            } else {
+                e.jmp(blocks[next[k]]);
+            }
             t.stubs.add(() -> {
                 e.bind(out);
-                e.aluRI(EXT_ADD, R13, FOOT_LEN);
+                e.aluRI(EXT_ADD, R13, len);
                 if (exact) e.restoreFlagsFromAx();
                 e.leaRip(R10, at);
                 e.movImm32(R11, EXIT_BUDGET);
+                e.jmp(t.common);
+            });
+        }
+        if (indirect) {
+            // jmp rdx: the target's host address from a table indexed by guest RIP (r14 holds its base here)
+            e.bind(shared);
+            if (exact) e.saveFlagsToAx();
+            e.aluRI(EXT_SUB, R13, 1);
+            X64Emitter.Label out = new X64Emitter.Label();
+            e.jcc(CC_L, out);
+            e.aluRR(MOV, true, R11, HOST[2]);
+            e.shift(EXT_SHR, R11, 5);
+            e.aluRI(EXT_AND, R11, 0xffff);
+            e.shift(EXT_SHL, R11, 4);
+            e.opIndexedDisp(0x3B, HOST[2], R14, R11, 0);
+            X64Emitter.Label miss = new X64Emitter.Label();
+            e.jcc(CC_NZ, miss);
+            if (exact) e.restoreFlagsFromAx();
+            e.opIndexedDisp(0xFF, 4, R14, R11, 8);
+            t.stubs.add(() -> {
+                e.bind(out);
+                e.aluRI(EXT_ADD, R13, 1);
+                if (exact) e.restoreFlagsFromAx();
+                e.leaRip(R10, shared);
+                e.movImm32(R11, EXIT_BUDGET);
+                e.jmp(t.common);
+                e.bind(miss);
+                if (exact) e.restoreFlagsFromAx();
+                e.movImm32(R11, EXIT_INDIRECT);
                 e.jmp(t.common);
             });
         }
@@ -513,7 +590,7 @@ public final class NativeTierSpike {
         e.store(R15, FLAGS, RAX);
         e.store(R15, RESUME, R10);
         e.store(R15, BUDGET, R13);
-        for (int g : new int[] {G_RAX, G_RBX, G_RCX}) e.store(R15, 8 * g, HOST[g]);
+        for (int g : new int[] {G_RAX, G_RBX, G_RCX, 2}) e.store(R15, 8 * g, HOST[g]);
         e.aluRR(MOV, true, RAX, R11);
         for (int r : new int[] {R15, R14, R13, R12, RBP, RBX}) e.pop(r);
         e.ret();
@@ -521,11 +598,13 @@ public final class NativeTierSpike {
         for (int r : new int[] {RBX, RBP, R12, R13, R14, R15}) e.push(r);
         e.aluRR(MOV, true, R15, RDI);
         e.load(R13, R15, BUDGET);
-        for (int g : new int[] {G_RAX, G_RBX, G_RCX}) e.load(HOST[g], R15, 8 * g);
+        for (int g : new int[] {G_RAX, G_RBX, G_RCX, 2}) e.load(HOST[g], R15, 8 * g);
+        e.load(R14, R15, MEMBASE);
         e.load(RAX, R15, FLAGS);
         e.popfqFrom(RAX);
         e.jmpMem(R15, RESUME);
         entry[1] = blocks[0].at;
+        for (int k = 0; k < n; k++) entry[2 + k] = blocks[k].at;
         return e.bytes();
     }
 
@@ -539,6 +618,7 @@ public final class NativeTierSpike {
         long total = Long.getLong("instructions", 20_000_000L);
         String list = System.getProperty("blocks", "16,256,2048,8192,32768");
         boolean emu = Boolean.parseBoolean(System.getProperty("emu", "true"));
+        boolean indirect = Boolean.getBoolean("indirect");
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         for (String s : list.split(",")) {
             int n = Integer.parseInt(s.trim());
@@ -549,8 +629,8 @@ public final class NativeTierSpike {
             int prev = 0;
             for (int k : order) { next[prev] = k; prev = k; }
             next[prev] = 0;
-            int[] entry = new int[2];
-            byte[] host = footHost(n, next, exact, entry);
+            int[] entry = new int[2 + n];
+            byte[] host = footHost(n, next, exact, indirect, entry);
             double[] nat = new double[rounds];
             try (NativeCode code = new NativeCode(host); Arena arena = Arena.ofConfined()) {
                 MethodHandle run = code.entry(entry[0], FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
@@ -566,6 +646,17 @@ public final class NativeTierSpike {
                 state.set(ValueLayout.JAVA_LONG, 8 * G_RCX, 3);
                 state.set(ValueLayout.JAVA_LONG, FLAGS, 2);
                 state.set(ValueLayout.JAVA_LONG, RESUME, code.address() + entry[1]);
+                // The indirect jump's table: guest RIP -> host address of every block (a tier keeps it as it
+                // translates); r14 points at it
+                MemorySegment jumps = arena.allocate(16L * 65536, 64);
+                for (int i = 0; i < 65536; i++) jumps.set(ValueLayout.JAVA_LONG, 16L * i, -1);
+                for (int k = 0; k < n; k++) {
+                    long rip = EmuTestRig.CODE_BASE + 32L * k;
+                    long slot = (rip >>> 5) & 0xffff;
+                    jumps.set(ValueLayout.JAVA_LONG, 16 * slot, rip);
+                    jumps.set(ValueLayout.JAVA_LONG, 16 * slot + 8, code.address() + entry[2 + k]);
+                }
+                state.set(ValueLayout.JAVA_LONG, MEMBASE, jumps.address());
                 // First a check: 25 slices natively against the emulator's run of as many guest instructions
                 long checked = 0;
                 for (int i = 0; i < 25; i++) {
@@ -575,9 +666,9 @@ public final class NativeTierSpike {
                 }
                 long[] gpr0 = initialGprs();
                 gpr0[G_RCX] = 3;
-                EmuTestRig.Result ref = new EmuTestRig().slices(4095).run(footGuest(n, next), EmuTestRig.State.of(gpr0, 2),
+                EmuTestRig.Result ref = new EmuTestRig().slices(4095).run(footGuest(n, next, indirect), EmuTestRig.State.of(gpr0, 2),
                         new byte[0], 0, checked);
-                for (int g : new int[] {G_RAX, G_RBX, G_RCX}) {
+                for (int g : new int[] {G_RAX, G_RBX, G_RCX, 2}) {
                     if (ref.instructions() != checked || ref.state().gpr()[g] != state.get(ValueLayout.JAVA_LONG, 8 * g)) {
                         throw new IllegalStateException("native ring differs from the emulator: gpr" + g + " "
                                 + Long.toHexString(state.get(ValueLayout.JAVA_LONG, 8 * g)) + " want "
@@ -598,7 +689,7 @@ public final class NativeTierSpike {
             }
             String emuFigures = "";
             if (emu) {
-                byte[] guest = footGuest(n, next);
+                byte[] guest = footGuest(n, next, indirect);
                 long[] gpr = initialGprs();
                 gpr[G_RCX] = 3;
                 for (long threshold : new long[] {0, -1}) {
@@ -618,7 +709,7 @@ public final class NativeTierSpike {
             Arrays.sort(nat);
             System.out.printf("%6d blocks (%d KiB host code, %d KiB guest code): native %.2f ns per instruction%s"
                     + " (registers as the emulator's after %d instructions)%n",
-                    n, host.length / 1024, 27 * n / 1024, nat[rounds / 2], emuFigures, total > 0 ? 25 * 4095 : 0);
+                    n, host.length / 1024, (indirect ? 32 : 27) * n / 1024, nat[rounds / 2], emuFigures, total > 0 ? 25 * 4095 : 0);
         }
     }
 
