@@ -22,6 +22,8 @@ public final class NvmeBench {
     public static long lastInterrupts, lastDoorbells;
     /** CPU time of the controller's I/O thread in the last {@link #run}'s timed section. */
     public static long lastIoThreadNanos;
+    /** The I/O thread's sleeps and its io_uring workers' CPU in the last pipelined run's timed section. */
+    public static dev.flint.devices.virtio.block.IoThreadCounts lastCounts = new dev.flint.devices.virtio.block.IoThreadCounts(0, 0);
 
     private NvmeBench() {}
 
@@ -46,6 +48,7 @@ public final class NvmeBench {
                 PipelinedNvmeDriver driver = new PipelinedNvmeDriver(rig, q, depth, BUFFERS, max, LISTS, SHADOW, SHADOW + 4096);
                 long ioThread = dev.flint.devices.virtio.block.VirtioBlockBench.threadId("nvme-io");
                 long ioCpu = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread);
+                var counts = dev.flint.devices.virtio.block.IoThreadCounts.of("nvme-io");
                 long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
                 driver.run(offsets, lengths, writes, 30_000_000_000L);
                 double seconds = (System.nanoTime() - start) / 1e9;
@@ -53,6 +56,7 @@ public final class NvmeBench {
                 lastInterrupts = rig.irq.signals() - signals;
                 lastDoorbells = driver.registerWrites;
                 lastIoThreadNanos = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread) - ioCpu;
+                lastCounts = dev.flint.devices.virtio.block.IoThreadCounts.of("nvme-io").since(counts);
                 return seconds;
             }
             long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), start = System.nanoTime();
@@ -76,6 +80,7 @@ public final class NvmeBench {
             lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
             lastInterrupts = 0;
             lastIoThreadNanos = 0;
+            lastCounts = new dev.flint.devices.virtio.block.IoThreadCounts(0, 0);
             lastDoorbells = 0;
             return seconds;
         }

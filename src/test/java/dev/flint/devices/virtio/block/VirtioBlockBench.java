@@ -26,7 +26,8 @@ import java.util.Random;
  *
  * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints per workload: requests and
  * MiB per second (medians) and the median of the per-run ratios to the host; the process's CPU per request; the
- * device I/O thread's own CPU per request; interrupts and notifications per request, and the JIT's time.
+ * device I/O thread's own CPU per request; how often that thread slept and the CPU of the io_uring kernel workers it
+ * handed reads to ({@link IoThreadCounts}); interrupts and notifications per request, and the JIT's time.
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -84,6 +85,7 @@ public final class VirtioBlockBench {
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
                 long[] interrupts = new long[2], notifications = new long[2];
                 double[] deviceIo = new double[runs], nvmeIo = new double[runs];
+                double[] deviceSleeps = new double[runs], nvmeSleeps = new double[runs], deviceWorkers = new double[runs], nvmeWorkers = new double[runs];
                 long jit = jitMillis();
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
@@ -95,6 +97,14 @@ public final class VirtioBlockBench {
                         double used = timedCpuNanos / 1e9;
                         if ((run + k) % 3 == 0) deviceIo[run] = timedIoThreadNanos / 1e9;
                         if ((run + k) % 3 == 1) nvmeIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 3 == 0) {
+                            deviceSleeps[run] = timedCounts.sleeps();
+                            deviceWorkers[run] = timedCounts.workerNanos() / 1e9;
+                        }
+                        if ((run + k) % 3 == 1) {
+                            nvmeSleeps[run] = timedCounts.sleeps();
+                            nvmeWorkers[run] = timedCounts.workerNanos() / 1e9;
+                        }
                         if ((run + k) % 3 < 2) {
                             interrupts[(run + k) % 3] += timedInterrupts;
                             notifications[(run + k) % 3] += timedNotifications;
@@ -122,6 +132,8 @@ public final class VirtioBlockBench {
                         median(hostCpu) * 1e6 / ops);
                 System.out.printf("%-21s I/O thread CPU per request: virtio-blk %6.2f µs | nvme %6.2f µs (the device's own thread: with the driver on another core, the pace it can keep)%n", "",
                         median(deviceIo) * 1e6 / ops, median(nvmeIo) * 1e6 / ops);
+                System.out.printf("%-21s per request: virtio-blk %.3f I/O thread sleeps, %6.2f µs io_uring workers' CPU | nvme %.3f sleeps, %6.2f µs workers' CPU (medians; /proc/self/task)%n", "",
+                        median(deviceSleeps) / ops, median(deviceWorkers) * 1e6 / ops, median(nvmeSleeps) / ops, median(nvmeWorkers) * 1e6 / ops);
                 double perRun = (double) ops * runs;
                 System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
@@ -161,11 +173,13 @@ public final class VirtioBlockBench {
             PipelinedBlockDriver driver = new PipelinedBlockDriver(rig, depth, HEADERS, STATUSES, BUFFERS, length);
             rig.memory.slice(BUFFERS, bufferBytes).fill((byte) 0); // the guest's buffers exist before it reads into them
             long ioThread = threadId("virtio-blk-io"), ioCpu = threadCpuNanos(ioThread);
+            IoThreadCounts counts = IoThreadCounts.of("virtio-blk-io");
             long cpu = processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
             if (!driver.run(sectors, write, 30_000_000_000L)) throw new IllegalStateException("device asked for a reset");
             double seconds = (System.nanoTime() - start) / 1e9;
             timedCpuNanos = processCpuNanos() - cpu;
             timedIoThreadNanos = threadCpuNanos(ioThread) - ioCpu;
+            timedCounts = IoThreadCounts.of("virtio-blk-io").since(counts);
             timedInterrupts = rig.irq.signals() - signals;
             timedNotifications = driver.notifications();
             return seconds;
@@ -197,6 +211,7 @@ public final class VirtioBlockBench {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             timedCpuNanos = processCpuNanos() - cpu;
+            timedCounts = new IoThreadCounts(0, 0); // not measured for this driver
             return seconds;
         }
     }
@@ -215,6 +230,7 @@ public final class VirtioBlockBench {
         double seconds = dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
         timedCpuNanos = dev.flint.devices.nvme.NvmeBench.lastCpuNanos;
         timedIoThreadNanos = dev.flint.devices.nvme.NvmeBench.lastIoThreadNanos;
+        timedCounts = dev.flint.devices.nvme.NvmeBench.lastCounts;
         timedInterrupts = dev.flint.devices.nvme.NvmeBench.lastInterrupts;
         timedNotifications = dev.flint.devices.nvme.NvmeBench.lastDoorbells;
         return seconds;
@@ -297,6 +313,8 @@ public final class VirtioBlockBench {
     private static long timedInterrupts, timedNotifications;
     /** CPU time of the device's own I/O thread in the last device run's timed section. */
     private static long timedIoThreadNanos;
+    /** The I/O thread's sleeps and its io_uring kernel workers' CPU in the last device run's timed section. */
+    private static IoThreadCounts timedCounts = new IoThreadCounts(0, 0);
 
     /** The id of the live thread called {@code name} (a device's I/O thread), or -1. */
     public static long threadId(String name) {
