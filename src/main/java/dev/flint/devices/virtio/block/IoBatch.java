@@ -65,17 +65,6 @@ public final class IoBatch implements AutoCloseable {
      */
     public static final String PARALLEL_PROPERTY = "flint.block.parallel-min";
     static final long PARALLEL_MIN_DEFAULT = 64 * 1024;
-
-    /**
-     * {@code -Dflint.block.ring-writes=N}: a batch with at least N small writes ({@link #SMALL_WRITE} bytes or less)
-     * passes them to io_uring in one {@code io_uring_enter} instead of a {@code pwrite} each (0: never).
-     * EXPERIMENT, off by default ({@value #RING_WRITES_DEFAULT}); measured and reverted in docs/block-path.md, Round 9
-     * ({@code -Dflint.block.ring-writes=2} to try it: a lone write stays a plain call).
-     */
-    public static final String RING_WRITES_PROPERTY = "flint.block.ring-writes";
-    static final int RING_WRITES_DEFAULT = 0;
-    /** Writes up to this size go through the ring in a batch of several ({@link #RING_WRITES_PROPERTY}). */
-    static final long SMALL_WRITE = Long.getLong("flint.block.ring-write-max", 64 * 1024);
     private static volatile boolean backendLogged;
 
     /** How a batch's operations reach the file. */
@@ -103,8 +92,6 @@ public final class IoBatch implements AutoCloseable {
     private final Policy policy;
     /** Reads at least this long are eligible for a kernel worker's copy; 0: none. */
     private final long parallelMin;
-    /** A batch with at least this many small writes sends them through the ring; 0: never. */
-    private final int ringWrites;
     private IoUring ring; // null: no io_uring (unavailable, or Policy.SYNC)
     private int fd = -1;  // -1: no descriptor of our own; the FileChannel does everything
     private final PositionalIo io = new PositionalIo();
@@ -137,7 +124,6 @@ public final class IoBatch implements AutoCloseable {
     private final boolean[] parallel = new boolean[CAPACITY];
     /** Entries on the ring whose completion has not been reaped. */
     private int onRing;
-    static final boolean WAIT_ALL = Boolean.getBoolean("flint.block.wait-all"); // EXPERIMENT (Round 9): wait for every entry on the ring in one enter
     /**
      * Operations done straight from or into the page cache (by a call or a NOWAIT ring entry), those (or their
      * remainders) that went through io_uring to the disk, and NOWAIT reads the cache could not serve (I/O thread;
@@ -160,13 +146,7 @@ public final class IoBatch implements AutoCloseable {
 
     /** {@code parallelMin}: reads at least this long may go to io_uring's kernel workers (0: never; tests). */
     IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin) {
-        this(image, path, writable, policy, parallelMin, Integer.getInteger(RING_WRITES_PROPERTY, RING_WRITES_DEFAULT));
-    }
-
-    /** {@code ringWrites}: a batch with at least this many small writes passes them to io_uring at once (0: never; tests). */
-    IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin, int ringWrites) {
         this.parallelMin = Math.max(0, parallelMin);
-        this.ringWrites = Math.max(0, ringWrites);
         this.image = image;
         this.path = path;
         this.writable = writable;
@@ -330,7 +310,6 @@ public final class IoBatch implements AutoCloseable {
         try {
             onRing = 0;
             int toWorkers = workerShare(n);
-            boolean writesOnRing = writesOnRing(n);
             for (int i = 0; i < n; i++) {
                 reported[i] = false;
                 moved[i] = 0;
@@ -351,8 +330,6 @@ public final class IoBatch implements AutoCloseable {
                     queueOnRing(i, false);
                 } else if (!writes[i] && nowaitReads) {
                     queueOnRing(i, true); // from the cache in the batch's one io_uring_enter, if it is there
-                } else if (writesOnRing && smallWrite(i)) {
-                    queueOnRing(i, false); // the batch's small writes together: one system call for all of them
                 } else if (!tryInline(i)) {
                     queueOnRing(i, false);
                 }
@@ -381,28 +358,7 @@ public final class IoBatch implements AutoCloseable {
         return eligible / 2;
     }
 
-    /**
-     * Whether the batch's small writes go through the ring in the one {@code io_uring_enter}: when there are at least
-     * {@link #ringWrites} of them. The kernel writes each at once where the file system can buffer a write without
-     * waiting; where it cannot (ext4), io_uring hands them to one io-wq worker, which does a file's writes one after
-     * another (they are hashed by inode) on another core, while this thread goes on and the batch's completions come
-     * back together. Measured against a plain {@code pwrite} each in docs/block-path.md, Round 9.
-     */
-    private boolean writesOnRing(int n) {
-        if (ringWrites == 0 || ring == null || fd < 0 || policy != Policy.CACHE_FIRST) return false;
-        int small = 0;
-        for (int i = 0; i < n; i++) if (smallWrite(i) && ++small >= ringWrites) return true;
-        return false;
-    }
-
-    private boolean smallWrite(int i) {
-        return writes[i] && lengths[i] <= SMALL_WRITE;
-    }
-
-    static final boolean SPLIT_WRITES = Boolean.getBoolean("flint.block.split-writes"); // EXPERIMENT (Round 9): half of a batch's writes to an io-wq worker
-
     private boolean eligibleForWorker(int i) {
-        if (SPLIT_WRITES && writes[i]) return true;
         return !writes[i] && lengths[i] >= parallelMin;
     }
 
@@ -470,7 +426,7 @@ public final class IoBatch implements AutoCloseable {
     private boolean runRing() {
         try {
             while (onRing > 0) {
-                ring.submitAndWait(WAIT_ALL ? onRing : 1);
+                ring.submitAndWait(1);
                 int reaped = ring.reap(completions); // may queue entries again: onRing grows during the call,
                 onRing -= reaped;                    // so it is read after it (not in a compound assignment)
             }
