@@ -20,6 +20,8 @@ public final class NvmeBench {
     public static long lastCpuNanos;
     /** Interrupts and SQ tail doorbells in the last {@link #run}'s timed section. */
     public static long lastInterrupts, lastDoorbells;
+    /** The driver's halts in the last pipelined run, and those that lasted past their polling window. */
+    public static long lastHalts, lastSlept;
     /** CPU time of the controller's I/O thread in the last {@link #run}'s timed section. */
     public static long lastIoThreadNanos;
     /** The I/O thread's sleeps and its io_uring workers' CPU in the last pipelined run's timed section. */
@@ -55,6 +57,8 @@ public final class NvmeBench {
                 lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
                 lastInterrupts = rig.irq.signals() - signals;
                 lastDoorbells = driver.registerWrites;
+                lastHalts = driver.halting().halts();
+                lastSlept = driver.halting().slept();
                 lastIoThreadNanos = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread) - ioCpu;
                 lastCounts = dev.flint.devices.virtio.block.IoThreadCounts.of("nvme-io").since(counts);
                 return seconds;
@@ -82,6 +86,8 @@ public final class NvmeBench {
             lastIoThreadNanos = 0;
             lastCounts = new dev.flint.devices.virtio.block.IoThreadCounts(0, 0);
             lastDoorbells = 0;
+            lastHalts = 0;
+            lastSlept = 0;
             return seconds;
         }
     }

@@ -63,6 +63,7 @@ public final class VirtioBlockBench {
             }
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs%n",
                     imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
+            System.out.println("(the driver, standing for the guest, waits for each interrupt with " + dev.flint.devices.HaltPolling.describe() + ")");
             // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
             // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
             // more code than the raw loop, keep compiling for longer; one round left seconds of compilation inside the
@@ -83,7 +84,7 @@ public final class VirtioBlockBench {
                 double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
                 double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
-                long[] interrupts = new long[2], notifications = new long[2];
+                long[] interrupts = new long[2], notifications = new long[2], halts = new long[2], slept = new long[2];
                 double[] deviceIo = new double[runs], nvmeIo = new double[runs];
                 double[] deviceSleeps = new double[runs], nvmeSleeps = new double[runs], deviceWorkers = new double[runs], nvmeWorkers = new double[runs];
                 long jit = jitMillis();
@@ -108,6 +109,8 @@ public final class VirtioBlockBench {
                         if ((run + k) % 3 < 2) {
                             interrupts[(run + k) % 3] += timedInterrupts;
                             notifications[(run + k) % 3] += timedNotifications;
+                            halts[(run + k) % 3] += timedHalts;
+                            slept[(run + k) % 3] += timedSlept;
                         }
                         switch ((run + k) % 3) {
                             case 0 -> deviceCpu[run] = used;
@@ -137,6 +140,8 @@ public final class VirtioBlockBench {
                 double perRun = (double) ops * runs;
                 System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
+                System.out.printf("%-21s the driver's halts per request: virtio-blk %.3f (%.0f%% slept past the polling window) | nvme %.3f (%.0f%% slept)%n", "",
+                        halts[0] / perRun, 100.0 * slept[0] / Math.max(1, halts[0]), halts[1] / perRun, 100.0 * slept[1] / Math.max(1, halts[1]));
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel, in brackets the"
                     + " quartiles of those ratios; block I/O: "
@@ -182,6 +187,8 @@ public final class VirtioBlockBench {
             timedCounts = IoThreadCounts.of("virtio-blk-io").since(counts);
             timedInterrupts = rig.irq.signals() - signals;
             timedNotifications = driver.notifications();
+            timedHalts = driver.halting().halts();
+            timedSlept = driver.halting().slept();
             return seconds;
         }
     }
@@ -211,6 +218,8 @@ public final class VirtioBlockBench {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             timedCpuNanos = processCpuNanos() - cpu;
+            timedHalts = 0; // this driver sleeps on every wait, without polling
+            timedSlept = 0;
             timedCounts = new IoThreadCounts(0, 0); // not measured for this driver
             return seconds;
         }
@@ -233,6 +242,8 @@ public final class VirtioBlockBench {
         timedCounts = dev.flint.devices.nvme.NvmeBench.lastCounts;
         timedInterrupts = dev.flint.devices.nvme.NvmeBench.lastInterrupts;
         timedNotifications = dev.flint.devices.nvme.NvmeBench.lastDoorbells;
+        timedHalts = dev.flint.devices.nvme.NvmeBench.lastHalts;
+        timedSlept = dev.flint.devices.nvme.NvmeBench.lastSlept;
         return seconds;
     }
 
@@ -311,6 +322,8 @@ public final class VirtioBlockBench {
     private static long timedCpuNanos;
     /** Interrupts the driver got and notifications (virtio kicks, SQ tail doorbells) it sent in the last device run's timed section. */
     private static long timedInterrupts, timedNotifications;
+    /** The driver's halts in the last device run's timed section, and those that lasted past their polling window. */
+    private static long timedHalts, timedSlept;
     /** CPU time of the device's own I/O thread in the last device run's timed section. */
     private static long timedIoThreadNanos;
     /** The I/O thread's sleeps and its io_uring kernel workers' CPU in the last device run's timed section. */
