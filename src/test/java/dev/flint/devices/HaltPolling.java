@@ -44,10 +44,10 @@ public final class HaltPolling {
         return fixed == null ? adaptive() : fixed(fixed);
     }
 
-    /** Describes the policy for a benchmark's output. */
-    public static String describe() {
-        Long fixed = Long.getLong(PROPERTY);
-        return fixed == null ? "KVM's adaptive halt polling (0 to 200 µs)" : "halt polling fixed at " + fixed / 1000.0 + " µs";
+    /** The policy, for a benchmark's output. */
+    @Override
+    public String toString() {
+        return fixedNanos < 0 ? "KVM's adaptive halt polling (0 to 200 µs)" : "halt polling fixed at " + fixedNanos / 1000.0 + " µs";
     }
 
     /** The window the next halt polls for, in nanoseconds. */

@@ -63,7 +63,7 @@ public final class VirtioBlockBench {
             }
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs%n",
                     imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
-            System.out.println("(the driver, standing for the guest, waits for each interrupt with " + dev.flint.devices.HaltPolling.describe() + ")");
+            System.out.println("(the driver, standing for the guest, waits for each interrupt with " + dev.flint.devices.HaltPolling.fromProperty() + ")");
             // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
             // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
             // more code than the raw loop, keep compiling for longer; one round left seconds of compilation inside the
