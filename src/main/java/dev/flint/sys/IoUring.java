@@ -163,12 +163,6 @@ public final class IoUring implements AutoCloseable {
         }
     }
 
-    /** The ring's descriptor: poll(2) reports it readable while completions wait to be reaped. */
-    public int fd() { return ring.fd(); }
-
-    /** Entries queued and not yet passed to the kernel by {@link #submitAndWait}. */
-    public int unsubmitted() { return unsubmitted; }
-
     /** Submission entries the ring holds; no more than this many may be queued between submits. */
     public int capacity() { return sqEntries; }
 

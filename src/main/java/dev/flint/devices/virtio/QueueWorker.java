@@ -53,15 +53,6 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
 
     /** Also waits on {@code source} (null for none) while the device wants it. */
     QueueWorker(String name, int queues, IntConsumer serve, VirtioDevice.HostSource source) {
-        this(name, queues, serve, source, () -> { });
-    }
-
-    /** Runs on the I/O thread before it holds for a pause: the device completes what it still has in flight. */
-    private final Runnable beforeHold;
-
-    /** {@code beforeHold} runs on the I/O thread each time a pause is about to hold it (must not throw). */
-    QueueWorker(String name, int queues, IntConsumer serve, VirtioDevice.HostSource source, Runnable beforeHold) {
-        this.beforeHold = beforeHold;
         if (queues < 1 || queues > 63) throw new IllegalArgumentException("1..63 queues");
         this.serve = serve;
         this.source = source;
@@ -102,7 +93,6 @@ final class QueueWorker implements QueueNotifier, AutoCloseable {
                 if (pause.requested()) {
                     long held = bits;
                     pending.getAndUpdate(p -> p | held); // served after resume
-                    beforeHold.run();
                     pause.holdIfPaused();
                     continue;
                 }

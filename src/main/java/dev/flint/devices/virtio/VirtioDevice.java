@@ -121,14 +121,6 @@ public interface VirtioDevice extends AutoCloseable {
     default void finishBatch(int queue, Used used) { }
 
     /**
-     * Completes every request of {@code queue} whose I/O is still in flight after {@link #finishBatch} (a device
-     * that keeps reads in flight between batches), waiting for it, and reports each to {@code used}: the transport
-     * calls it before a pause holds the I/O thread, so a snapshot sees every chain taken off the ring on the used
-     * ring. The default has nothing in flight.
-     */
-    default void awaitInFlight(int queue, Used used) { }
-
-    /**
      * At most how many chains one batch of {@code queue} takes before it is finished and its completions go
      * back to the driver; the transport then starts the next batch at once. A device that defers its I/O keeps
      * this below the queue's depth so the driver sees the first completions, and refills those slots, while the

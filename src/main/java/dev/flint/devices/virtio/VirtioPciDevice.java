@@ -90,7 +90,7 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
         config.setBar(0, new PciBar(BAR_SIZE, PciBar.Kind.MEMORY64, false, bar));
         usedSinks = new VirtioDevice.Used[queues.length];
         for (int q = 0; q < queues.length; q++) usedSinks[q] = usedSink(q);
-        worker = new QueueWorker(device.name(), queues.length, this::serve, device.hostSource(), this::completeInFlight);
+        worker = new QueueWorker(device.name(), queues.length, this::serve, device.hostSource());
     }
 
     /** virtio_pci_cap: length, type, BAR, id, padding, offset, length [, notify_off_multiplier]. */
@@ -285,33 +285,6 @@ public final class VirtioPciDevice implements PciDevice, AutoCloseable {
             needsReset();
         }
         return 0;
-    }
-
-    /**
-     * Before a pause holds the I/O thread: every request the device still has in flight completes and goes on the
-     * used ring (with its interrupt), so a snapshot finds no chain taken off a ring and not returned.
-     */
-    private void completeInFlight() {
-        for (int q = 0; q < queues.length; q++) {
-            Virtqueue vq = queues[q];
-            try {
-                boolean returned;
-                workLock.lock();
-                try {
-                    device.awaitInFlight(q, usedSinks[q]);
-                    returned = vq.publishUsedIfAny(memory);
-                } finally {
-                    workLock.unlock();
-                }
-                if (returned && vq.interruptWanted(memory)) signal(vq.msixVector(), ISR_QUEUE);
-            } catch (VirtqueueException e) {
-                guestError("queue " + q + ": " + e.getMessage());
-                needsReset();
-            } catch (RuntimeException e) {
-                LOG.log(java.util.logging.Level.SEVERE, device.name() + ": queue " + q + " failed; device needs reset", e);
-                needsReset();
-            }
-        }
     }
 
     /**

@@ -100,9 +100,6 @@ public final class DiskImage implements AutoCloseable {
      * This image's batch of reads and writes (io_uring where the host allows it); for the device's I/O
      * thread only, which is the one thread that ever uses it.
      */
-    /** The batch if {@link #batch} made it already, else null (any thread holding the device's work lock). */
-    IoBatch batchIfOpen() { return batch; }
-
     public IoBatch batch() {
         if (batch == null) batch = new IoBatch(this, path, !readOnly);
         return batch;

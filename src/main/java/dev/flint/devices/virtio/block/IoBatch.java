@@ -6,6 +6,7 @@ import dev.flint.sys.Libc;
 import dev.flint.sys.PositionalIo;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -34,12 +35,9 @@ import java.util.logging.Logger;
  * chooses another policy for comparison: {@code uring} (everything through io_uring) or {@code sync}
  * (blocking calls only). The choice is logged once per process.
  *
- * <p>Fixed arrays, reused for every batch: queueing and completing allocate nothing. One thread at a time (the
- * device's I/O thread, or a thread holding the device's work lock) uses an instance. Each operation carries the
- * caller's tag; {@link #submit} reports every operation's outcome with it before it returns. {@link #start} does
- * not wait for reads handed to io_uring's workers or to the disk: they stay in flight in a fixed pool of
- * {@value #CAPACITY} operations (each with its own iovec entries) while the caller builds and starts the next
- * batch, and {@link #reap} (when {@link #completionFd} polls readable) or {@link #drain} reports them. Buffers of one tag added one after another that continue each other in the
+ * <p>Fixed arrays, reused for every batch: queueing and completing allocate nothing. One thread (the
+ * device's I/O thread) uses an instance. Each operation carries the caller's tag; {@link #submit} reports
+ * every operation's outcome with it. Buffers of one tag added one after another that continue each other in the
  * file are one operation (an iovec per buffer where they are not neighbours in RAM); a request spread over
  * several operations gets several reports.
  */
@@ -113,33 +111,11 @@ public final class IoBatch implements AutoCloseable {
      * {@code offsets[i]}). What a short transfer has moved is cut off the front of the entries in place.
      */
     private final int[] iovFirst = new int[CAPACITY], iovCount = new int[CAPACITY];
-    /**
-     * Operation {@code i}'s iovec entries live in its own stretch [{@code i * CAPACITY}, {@code (i + 1) * CAPACITY})
-     * of this mapping, so an operation still in flight keeps its entries while later batches fill theirs. 1 MiB of
-     * address space, anonymous and touched only where a vectored operation writes.
-     */
-    private final long iovBytes = (long) Libc.IOVEC_BYTES * CAPACITY * CAPACITY;
-    private final MemorySegment iovecs = MemorySegment.ofAddress(Libc.mmap(iovBytes, Libc.PROT_READ | Libc.PROT_WRITE,
-            Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0)).reinterpret(iovBytes);
+    private final Arena iovArena = Arena.ofShared(); // closed by whichever thread closes the device
+    private final MemorySegment iovecs = iovArena.allocate(Libc.IOVEC_BYTES * CAPACITY, 8);
     /** Buffers added since the last submit (each takes at most one iovec): {@link #fits} counts these. */
     private int pieces;
-    /** The operations added since the last submit, in order: {@code batchOps[0..count)}. */
-    private final int[] batchOps = new int[CAPACITY];
     private int count;
-    /**
-     * Operation indices not in use (neither in the batch being built nor in flight): a stack. An operation keeps
-     * its index from {@link #add} until it is reported, so entries still on the ring from an earlier batch
-     * ({@link #start}) and the next batch's never share one.
-     */
-    private final int[] freeOps = new int[CAPACITY];
-    private int freeCount;
-    /** Reads handed to the kernel workers and not yet reported. */
-    private int workersBusy;
-    static final int WORKER_BACKLOG = Integer.getInteger("flint.block.worker-backlog", 0);
-    /** Operations submitted and not yet reported (in flight on the ring after {@link #start} returned). */
-    private int inFlight;
-    /** Write entries on the ring: {@link #start} waits for them, so a flush after it covers every write. */
-    private int writesOnRing;
     private Outcome outcome;
     private final IoUring.Completions completions = this::completed;
     /** Whether operation {@code i}'s entry on the ring carries RWF_NOWAIT (a read tried from the page cache). */
@@ -175,8 +151,6 @@ public final class IoBatch implements AutoCloseable {
         this.path = path;
         this.writable = writable;
         this.policy = policy;
-        for (int i = 0; i < CAPACITY; i++) freeOps[i] = CAPACITY - 1 - i;
-        freeCount = CAPACITY;
         nowaitReads = nowaitWrites = policy == Policy.CACHE_FIRST;
         String why = null;
         try {
@@ -212,29 +186,8 @@ public final class IoBatch implements AutoCloseable {
     /** Whether this image submits through io_uring (false: blocking calls only). */
     public boolean usesIoUring() { return ring != null; }
 
-    /**
-     * Room for a request of {@code operations} more buffers before the batch must be submitted (or, with reads in
-     * flight, before some of them complete): each buffer may need an iovec entry and, at worst, an operation.
-     */
-    public boolean fits(int operations) { return pieces + operations <= CAPACITY && operations <= freeCount; }
-
-    /**
-     * Room for one request of {@code buffers} buffers and {@code bytes} in all: iovec entries for every buffer and
-     * as many operations as it can take (buffers join one operation up to 2 GiB, so two operations in a row hold
-     * more than 2 GiB between them).
-     */
-    public boolean fits(int buffers, long bytes) {
-        return pieces + buffers <= CAPACITY && Math.min(buffers, 2 + 2 * bytes / Integer.MAX_VALUE) <= freeCount;
-    }
-
-    /** Operations submitted whose outcome is not yet reported: reads still in flight after {@link #start}. */
-    public int inFlight() { return inFlight; }
-
-    /**
-     * The descriptor that polls readable while completions wait to be reaped ({@link #reap}): the ring's own, or -1
-     * without a ring. The device's I/O thread waits on it beside its queue's kick.
-     */
-    public int completionFd() { return ring == null ? -1 : ring.fd(); }
+    /** Room for {@code operations} more before the batch must be submitted. */
+    public boolean fits(int operations) { return pieces + operations <= CAPACITY; }
 
     /** Queues a transfer between {@code buffer} (native: guest RAM) and the image at {@code position}. */
     public void add(int tag, MemorySegment buffer, long position, boolean write) {
@@ -243,33 +196,27 @@ public final class IoBatch implements AutoCloseable {
 
     /**
      * Queues a transfer between {@code length} bytes of {@code memory} (native: guest RAM) from {@code offset}
-     * and the image at {@code position}, without a view of the range made per request. Returns true when the
-     * buffer starts an operation of its own (one more report for {@code tag}), false when it joined the last one.
+     * and the image at {@code position}, without a view of the range made per request.
      */
-    public boolean add(int tag, MemorySegment memory, long offset, long length, long position, boolean write) {
+    public void add(int tag, MemorySegment memory, long offset, long length, long position, boolean write) {
         if (pieces == CAPACITY) throw new IllegalStateException("batch full");
         if (write && !writable) throw new IllegalStateException("read-only image");
         if (!memory.isNative()) throw new IllegalArgumentException("block I/O needs native memory");
         Objects.checkFromIndexSize(offset, length, memory.byteSize());
         if (length > Integer.MAX_VALUE) throw new IllegalArgumentException("transfer over 2 GiB");
-        if (count > 0 && continues(batchOps[count - 1], tag, memory, length, position, write)) {
-            pieces++;
-            extend(batchOps[count - 1], memory, offset, length);
-            return false;
-        }
-        if (freeCount == 0) throw new IllegalStateException("every operation in use");
         pieces++;
-        int i = freeOps[--freeCount];
-        batchOps[count++] = i;
-        iovCount[i] = 0;
-        memories[i] = memory;
-        offsets[i] = offset;
-        lengths[i] = length;
-        positions[i] = position;
-        writes[i] = write;
-        tags[i] = tag;
-        reported[i] = false;
-        return true;
+        if (count > 0 && continues(count - 1, tag, memory, length, position, write)) {
+            extend(count - 1, memory, offset, length);
+            return;
+        }
+        iovCount[count] = 0;
+        memories[count] = memory;
+        offsets[count] = offset;
+        lengths[count] = length;
+        positions[count] = position;
+        writes[count] = write;
+        tags[count] = tag;
+        count++;
     }
 
     /** Whether a buffer of {@code length} at {@code position} goes on operation {@code i}: the same request, the next bytes of the file. */
@@ -290,19 +237,21 @@ public final class IoBatch implements AutoCloseable {
                 lengths[i] += length;
                 return;
             }
-            iovFirst[i] = i * CAPACITY;
+            iovFirst[i] = iovUsed;
             iovCount[i] = 1;
-            setIov(iovFirst[i], memory.address() + offsets[i], lengths[i]);
+            setIov(iovUsed++, memory.address() + offsets[i], lengths[i]);
         }
         int last = iovFirst[i] + iovCount[i] - 1;
         if (iovBase(last) + iovLength(last) == address) {
             setIov(last, iovBase(last), iovLength(last) + length);
         } else {
-            setIov(last + 1, address, length);
+            setIov(iovUsed++, address, length);
             iovCount[i]++;
         }
         lengths[i] += length;
     }
+
+    private int iovUsed;
 
     private void setIov(int k, long base, long length) {
         iovecs.set(ValueLayout.JAVA_LONG, Libc.IOVEC_BYTES * k, base);
@@ -349,97 +298,49 @@ public final class IoBatch implements AutoCloseable {
     /** Reads handed to io_uring's kernel workers ({@code IOSQE_ASYNC}) so far, to copy beside the I/O thread. */
     public long workerOperations() { return viaWorkers; }
 
-    /**
-     * Performs every queued operation and reports each to {@code sink}, and waits for every operation still in
-     * flight from an earlier {@link #start} too; the batch is empty and nothing is in flight afterwards.
-     */
+    /** Performs every queued operation and reports each to {@code sink}; the batch is empty afterwards. */
     public void submit(Outcome sink) {
-        if (count == 0 && inFlight == 0) return;
-        start(sink);
-        drain();
-    }
-
-    /**
-     * Starts every queued operation and returns once all but reads are done: writes and whatever the page cache
-     * served during the call are reported to {@code sink} before it returns; reads handed to io_uring's kernel
-     * workers or waiting for the disk stay in flight and are reported by a later {@link #reap}, {@link #drain}
-     * or {@link #start} (to the sink of the latest call). Writes are waited for so that a flush issued after this
-     * call covers every write of the batch. The batch is empty afterwards and the next one can be built at once.
-     */
-    public void start(Outcome sink) {
         int n = count;
-        outcome = sink;
-        if (n == 0) {
-            reap();
-            return;
-        }
+        if (n == 0) return;
         operationsSubmitted += n;
         count = 0;
         pieces = 0;
-        inFlight += n;
-        int toWorkers = workerShare(n);
-        if (WORKER_BACKLOG > 0 && workersAllowed()) {
-            int eligible = 0;
-            for (int k = 0; k < n; k++) if (eligibleForWorker(batchOps[k])) eligible++;
-            toWorkers = Math.min(eligible, Math.max(0, WORKER_BACKLOG - workersBusy));
-        }
-        for (int k = 0; k < n; k++) {
-            int i = batchOps[k];
-            moved[i] = 0;
-            parallel[i] = false;
-            // First on the ring, so the workers start copying while this thread serves the rest inline.
-            if (toWorkers > 0 && eligibleForWorker(i)) {
-                parallel[i] = true;
-                workersBusy++;
-                toWorkers--;
-                viaWorkers++;
-                queueOnRing(i, false, IoUring.ASYNC);
+        iovUsed = 0;
+        outcome = sink;
+        try {
+            onRing = 0;
+            int toWorkers = workerShare(n);
+            for (int i = 0; i < n; i++) {
+                reported[i] = false;
+                moved[i] = 0;
+                parallel[i] = false;
+                // First on the ring, so the workers start copying while this thread serves the rest inline.
+                if (toWorkers > 0 && eligibleForWorker(i)) {
+                    parallel[i] = true;
+                    toWorkers--;
+                    viaWorkers++;
+                    queueOnRing(i, false, IoUring.ASYNC);
+                }
             }
-        }
-        for (int k = 0; k < n; k++) {
-            int i = batchOps[k];
-            if (parallel[i]) continue;
-            if (fd < 0 || ring == null) {
-                report(i, finishBlocking(i));
-            } else if (policy == Policy.URING) {
-                queueOnRing(i, false);
-            } else if (!writes[i] && nowaitReads) {
-                queueOnRing(i, true); // from the cache in the batch's one io_uring_enter, if it is there
-            } else if (!tryInline(i)) {
-                queueOnRing(i, false);
+            for (int i = 0; i < n; i++) {
+                if (parallel[i]) continue;
+                if (fd < 0 || ring == null) {
+                    report(i, finishBlocking(i));
+                } else if (policy == Policy.URING) {
+                    queueOnRing(i, false);
+                } else if (!writes[i] && nowaitReads) {
+                    queueOnRing(i, true); // from the cache in the batch's one io_uring_enter, if it is there
+                } else if (!tryInline(i)) {
+                    queueOnRing(i, false);
+                }
             }
+            if (onRing > 0 && !runRing()) {
+                for (int i = 0; i < n; i++) if (!reported[i]) report(i, finishBlocking(i));
+            }
+        } finally {
+            outcome = null;
+            for (int i = 0; i < n; i++) memories[i] = null;
         }
-        if (onRing > 0 && !runRing(false)) finishAllBlocking();
-    }
-
-    /** Reports whatever in-flight operations have completed, without waiting. */
-    public void reap() {
-        if (onRing > 0 && ring != null && !runRing(false)) finishAllBlocking();
-    }
-
-    /**
-     * Waits for every operation in flight and reports each: nothing the kernel does for this batch touches guest
-     * RAM after it returns (device reset, pause, close).
-     */
-    public void drain() {
-        if (onRing > 0 && ring != null && !runRing(true)) finishAllBlocking();
-    }
-
-    /** After the ring failed: every operation not yet reported, with blocking calls. */
-    private void finishAllBlocking() {
-        onRing = 0;
-        writesOnRing = 0;
-        for (int i = 0; i < CAPACITY; i++) {
-            if (isInFlight(i)) report(i, finishBlocking(i));
-        }
-    }
-
-    /** Whether operation {@code i} was submitted and is not yet reported (not free, not in the batch being built). */
-    private boolean isInFlight(int i) {
-        if (reported[i]) return false;
-        for (int k = 0; k < freeCount; k++) if (freeOps[k] == i) return false;
-        for (int k = 0; k < count; k++) if (batchOps[k] == i) return false;
-        return true;
     }
 
     /**
@@ -451,28 +352,18 @@ public final class IoBatch implements AutoCloseable {
      * loaded host's figures could not tell whether the split pays for them.
      */
     private int workerShare(int n) {
-        if (!workersAllowed()) return 0;
+        if (parallelMin == 0 || ring == null || fd < 0 || policy != Policy.CACHE_FIRST) return 0;
         int eligible = 0;
         for (int i = 0; i < n; i++) if (eligibleForWorker(i)) eligible++;
         return eligible / 2;
-    }
-
-    private boolean workersAllowed() {
-        return parallelMin > 0 && ring != null && fd >= 0 && policy == Policy.CACHE_FIRST;
     }
 
     private boolean eligibleForWorker(int i) {
         return !writes[i] && lengths[i] >= parallelMin;
     }
 
-    /** Reports operation {@code i} and gives its index back: it may be reused by the next {@link #add}. */
     private void report(int i, boolean ok) {
         reported[i] = true;
-        if (parallel[i]) workersBusy--;
-        parallel[i] = false;
-        memories[i] = null;
-        inFlight--;
-        freeOps[freeCount++] = i;
         outcome.done(tags[i], ok);
     }
 
@@ -529,24 +420,13 @@ public final class IoBatch implements AutoCloseable {
                 : ring.read(fd, memories[i], offsets[i] + done, rest, positions[i] + done, fromCache ? PositionalIo.NOWAIT : 0, sqeFlags, i);
         if (!queued) throw new IllegalStateException("io_uring submission ring smaller than the batch");
         onRing++;
-        if (writes[i]) writesOnRing++;
     }
 
-    /**
-     * Submits what is queued on the ring and reaps what completed, until nothing is left to submit and no write is
-     * on the ring ({@code all}: until nothing at all is on the ring). False if the ring failed: the caller does the
-     * rest itself.
-     */
-    private boolean runRing(boolean all) {
+    /** False if the ring failed before everything completed through it: the caller does the rest itself. */
+    private boolean runRing() {
         try {
-            boolean first = true;
-            while (first || ring.unsubmitted() > 0 || writesOnRing > 0 || (all && onRing > 0)) {
-                boolean wait = writesOnRing > 0 || (all && onRing > 0);
-                // Reads the page cache serves are copied during this call (RWF_NOWAIT): their completions are
-                // there when it returns. Only a wait for writes (or a drain) sleeps for a completion.
-                int min = wait && ring.pendingCompletions() == 0 ? 1 : 0;
-                if (ring.unsubmitted() > 0 || min > 0) ring.submitAndWait(min);
-                first = false;
+            while (onRing > 0) {
+                ring.submitAndWait(1);
                 int reaped = ring.reap(completions); // may queue entries again: onRing grows during the call,
                 onRing -= reaped;                    // so it is read after it (not in a compound assignment)
             }
@@ -562,7 +442,6 @@ public final class IoBatch implements AutoCloseable {
     private void completed(long userData, int result) {
         int i = (int) userData;
         if (i < 0 || i >= CAPACITY || reported[i]) throw new IllegalStateException("io_uring completed an entry it was not given: " + userData);
-        if (writes[i]) writesOnRing--;
         boolean fromCache = nowait[i];
         if (fromCache) {
             if (result == -PositionalIo.EAGAIN) { // not in the page cache: from the disk, without the flag
@@ -655,14 +534,11 @@ public final class IoBatch implements AutoCloseable {
 
     @Override
     public void close() {
-        // Reads still in flight write guest RAM until they complete: wait for them before the ring goes, and
-        // before the caller may unmap that RAM. Their outcomes go to the last sink, which only records them.
-        if (outcome != null) drain();
         if (ring != null) ring.close();
         ring = null;
         if (fd >= 0) Libc.close(fd);
         fd = -1;
         io.close();
-        Libc.munmap(iovecs.address(), iovBytes);
+        iovArena.close();
     }
 }

@@ -62,12 +62,6 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** @param limiter every request costs one op, reads and writes their data bytes too (Firecracker's accounting) */
     public VirtioBlock(DiskImage image, GuestMemory memory, String serial, RateLimiter limiter) {
-        this(image, memory, serial, limiter, PIPELINE);
-    }
-
-    /** {@code pipeline} false: each batch waits for its reads before the next is taken (tests, comparison). */
-    VirtioBlock(DiskImage image, GuestMemory memory, String serial, RateLimiter limiter, boolean pipeline) {
-        this.pipeline = pipeline;
         this.image = image;
         this.memory = memory;
         this.limiter = limiter;
@@ -263,36 +257,13 @@ public final class VirtioBlock implements VirtioDevice {
     private final LongAdder readCount = new LongAdder(), readBytes = new LongAdder(), writeCount = new LongAdder(),
             writeBytes = new LongAdder(), flushCount = new LongAdder(), failures = new LongAdder();
 
-    // ---- batched reads and writes: one slot per deferred request, a fixed pool reused for every batch ----
+    // ---- batched reads and writes: one slot per deferred request, arrays reused for every batch ----
 
-    /**
-     * {@code -Dflint.blk.pipeline=false}: every batch waits for all its reads before the next is taken (before
-     * Round 11; for comparison). By default reads still in flight when a batch ends stay in flight: the I/O thread
-     * takes the driver's next requests at once and completes the reads as they finish (docs/block-path.md,
-     * Round 11).
-     */
-    static final boolean PIPELINE = !"false".equals(System.getProperty("flint.blk.pipeline"));
-
-    private final boolean pipeline;
-    private final int[] slotHead = new int[QUEUE_SIZE], slotOps = new int[QUEUE_SIZE];
+    private final int[] slotHead = new int[QUEUE_SIZE];
     private final long[] slotStatus = new long[QUEUE_SIZE], slotBytes = new long[QUEUE_SIZE];
     private final boolean[] slotWrite = new boolean[QUEUE_SIZE], slotFailed = new boolean[QUEUE_SIZE];
-    /** Slots not in use (a stack); a slot is in use from {@link #defer} until its completion reaches the driver. */
-    private final int[] freeSlots = new int[QUEUE_SIZE];
-    private int freeSlotCount = QUEUE_SIZE;
-    /** Slots whose I/O is done, in the order it finished, waiting for {@link #finishBatch} to complete them. */
-    private final int[] doneSlots = new int[QUEUE_SIZE];
-    private int doneCount;
-    /** Requests deferred in the batch being built (not yet handed to the image's batch). */
-    private int building;
-    private final IoBatch.Outcome outcome = (slot, ok) -> {
-        slotFailed[slot] |= !ok;
-        if (--slotOps[slot] == 0) doneSlots[doneCount++] = slot;
-    };
-
-    {
-        for (int i = 0; i < QUEUE_SIZE; i++) freeSlots[i] = QUEUE_SIZE - 1 - i;
-    }
+    private int slots;
+    private final IoBatch.Outcome outcome = (slot, ok) -> slotFailed[slot] |= !ok;
 
     /**
      * Queues a read or write into the image's batch and returns true, or returns false when the request
@@ -319,32 +290,27 @@ public final class VirtioBlock implements VirtioDevice {
                 || length / DiskImage.SECTOR > image.sectors() - sector) {
             return false;
         }
-        if (!memory.isRam(statusAddress, 1)) return false;
+        if (slots == QUEUE_SIZE || !memory.isRam(statusAddress, 1)) return false;
         for (int i = from; i < to; i++) {
             if (!memory.isRam(chain.address(i), chain.length(i)) || chain.length(i) > MAX_TRANSFER_CHUNK) return false;
         }
         int pieces = to - from;
         IoBatch batch = image.batch();
-        if (!batch.fits(pieces, length)) submitBatch();
-        if (!batch.fits(pieces, length) && batch.inFlight() > 0) batch.drain(); // every operation in flight
-        // No slot left: only a driver that republished requests still in flight gets here; it is served at once.
-        if (!batch.fits(pieces, length) || freeSlotCount == 0) return false;
-        int slot = freeSlots[--freeSlotCount];
-        building++;
+        if (!batch.fits(pieces)) submitBatch();
+        if (!batch.fits(pieces)) return false;
+        int slot = slots++;
         slotHead[slot] = chain.head();
         slotStatus[slot] = statusAddress;
         slotBytes[slot] = length;
         slotWrite[slot] = write;
         slotFailed[slot] = false;
-        slotOps[slot] = 0;
         long position = sector * DiskImage.SECTOR;
         for (int i = from; i < to; i++) {
             long bytes = chain.length(i);
             if (bytes == 0) continue;
-            if (batch.add(slot, memory.segment(), memory.deviceAccess(chain.address(i), bytes), bytes, position, write)) slotOps[slot]++;
+            batch.add(slot, memory.segment(), memory.deviceAccess(chain.address(i), bytes), bytes, position, write);
             position += bytes;
         }
-        if (slotOps[slot] == 0) doneSlots[doneCount++] = slot; // no data at all: nothing to wait for
         return true;
     }
 
@@ -389,71 +355,18 @@ public final class VirtioBlock implements VirtioDevice {
         return 0;
     }
 
-    /**
-     * Starts the queued I/O (the outcomes land in the slots, which {@link #finishBatch} reports): every write is done
-     * when it returns, so a flush after it covers them; reads may still be in flight (pipelined), or not (without).
-     */
+    /** Performs the queued I/O (the outcomes land in the slots, which {@link #finishBatch} reports). */
     private void submitBatch() {
-        if (building == 0) return;
-        building = 0;
-        if (pipeline) image.batch().start(outcome);
-        else image.batch().submit(outcome);
+        if (slots > 0) image.batch().submit(outcome);
     }
 
-    /**
-     * Ends a batch: starts what it deferred, then completes every request whose I/O is done by now, from this
-     * batch or an earlier one. Reads still in flight complete in a later pass: the I/O thread waits on the ring
-     * ({@link #hostSource}) as well as on the queue's kick.
-     */
     @Override
     public void finishBatch(int queue, Used used) {
+        if (slots == 0) return;
         submitBatch();
-        if (freeSlotCount < QUEUE_SIZE) image.batch().reap();
-        completeDone(used);
-    }
-
-    /** Waits for every read in flight and completes it (before a pause: nothing may be in flight then). */
-    @Override
-    public void awaitInFlight(int queue, Used used) {
-        submitBatch();
-        if (freeSlotCount < QUEUE_SIZE) image.batch().drain();
-        completeDone(used);
-    }
-
-    /** The image's ring, while reads are in flight: its completions wake the I/O thread to complete them. */
-    @Override
-    public HostSource hostSource() {
-        if (!pipeline) return null;
-        return new HostSource() {
-            @Override public int fd() { return image.batchIfOpen() == null ? -1 : image.batchIfOpen().completionFd(); }
-            @Override public boolean wanted() { return freeSlotCount < QUEUE_SIZE && fd() >= 0; }
-            @Override public long readable() { return 1L; } // queue 0: finishBatch reaps
-        };
-    }
-
-    /**
-     * The driver reset the device: waits for the reads still in flight (the kernel writes guest RAM until each is
-     * done) and drops their completions: no status byte or used entry is written for them afterwards.
-     */
-    @Override
-    public void reset() {
-        building = 0;
-        IoBatch batch = image.batchIfOpen();
-        if (batch != null && freeSlotCount < QUEUE_SIZE) batch.drain();
-        doneCount = 0;
-        freeSlotCount = QUEUE_SIZE;
-        for (int i = 0; i < QUEUE_SIZE; i++) freeSlots[i] = QUEUE_SIZE - 1 - i;
-    }
-
-    /** Requests deferred and not yet returned to the driver (tests). */
-    int requestsInFlight() { return QUEUE_SIZE - freeSlotCount; }
-
-    private void completeDone(Used used) {
-        int n = doneCount;
-        doneCount = 0;
-        for (int k = 0; k < n; k++) {
-            int slot = doneSlots[k];
-            freeSlots[freeSlotCount++] = slot;
+        int n = slots;
+        slots = 0;
+        for (int slot = 0; slot < n; slot++) {
             boolean ok = !slotFailed[slot];
             if (ok && slotWrite[slot]) {
                 writeCount.increment();
