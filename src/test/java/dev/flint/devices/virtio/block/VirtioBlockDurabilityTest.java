@@ -21,6 +21,6 @@ class VirtioBlockDurabilityTest {
         byte[] image = new byte[16 << 20];
         for (int i = 0; i < image.length; i += 4096) image[i] = (byte) (i >>> 12); // pages in the cache, not all zero
         Path img = Files.write(dir.resolve("disk.img"), image);
-        KilledAfterFlush.assertWriteSurvives(PipelinedFlushProbe.class, img);
+        KilledAfterFlush.assertWriteSurvives(ReadsThenFlushProbe.class, img);
     }
 }

@@ -7,10 +7,10 @@ import java.util.List;
 
 /**
  * Run in a JVM of its own by {@link VirtioBlockDurabilityTest}: publishes eight 1 MiB reads, a 4 KiB write of 0x5A at
- * sector 16 and a FLUSH in one notification (one batch: the reads copied by io_uring's workers are still in flight
- * when the batch ends), prints "flushed" as soon as the flush's status byte says OK, and waits to be killed.
+ * sector 16 and a FLUSH in one notification (one batch, whose large reads are partly copied by io_uring's kernel
+ * workers), prints "flushed" as soon as the flush's status byte says OK, and waits to be killed.
  */
-public final class PipelinedFlushProbe {
+public final class ReadsThenFlushProbe {
     public static void main(String[] args) throws InterruptedException {
         BlockRig rig = new BlockRig(new DriveConfig(Path.of(args[0]), false), 48L << 20).start(true);
         long mib = 1 << 20, flushStatus = BlockRig.STATUS + 9, writeData = BlockRig.DATA + 8 * mib;
