@@ -1,6 +1,7 @@
 package dev.flint.engine.emu.bench;
 
 import dev.flint.engine.emu.EmuTestRig;
+import dev.flint.engine.emu.nativecode.X64Emitter;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -15,7 +16,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 
-import static dev.flint.engine.emu.bench.X64Emitter.*;
+import static dev.flint.engine.emu.nativecode.X64Emitter.*;
 
 /**
  * Issue 15's native-tier spike (docs/emu-speed.md, "Round eleven"): what x86-64 host code entered through an FFM
@@ -262,7 +263,7 @@ public final class NativeTierSpike {
             e.movImm32(R11, EXIT_INDIRECT);
             e.jmp(common);
             int[] offsets = new int[blocks.length];
-            for (int i = 0; i < blocks.length; i++) offsets[i] = blocks[i].at;
+            for (int i = 0; i < blocks.length; i++) offsets[i] = blocks[i].position();
             return new Translation(e.bytes(), rips, offsets, entry);
         }
     }
@@ -603,8 +604,8 @@ public final class NativeTierSpike {
         e.load(RAX, R15, FLAGS);
         e.popfqFrom(RAX);
         e.jmpMem(R15, RESUME);
-        entry[1] = blocks[0].at;
-        for (int k = 0; k < n; k++) entry[2 + k] = blocks[k].at;
+        entry[1] = blocks[0].position();
+        for (int k = 0; k < n; k++) entry[2 + k] = blocks[k].position();
         return e.bytes();
     }
 

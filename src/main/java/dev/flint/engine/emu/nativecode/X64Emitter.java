@@ -1,0 +1,314 @@
+package dev.flint.engine.emu.nativecode;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Writes x86-64 machine code into a growing byte buffer: 64- and 32-bit register moves and ALU forms, loads and
+ * stores at [base + disp32] and [base + index], immediates, push/pop, near jumps to labels (rel32, patched when
+ * the label is bound) and to code already in a {@link CodeCache} (rel32, resolved when the code is linked at its
+ * place in the cache), and LAHF/SETO/SAHF to keep arithmetic flags across the translator's own checks.
+ *
+ * <p>Registers are the hardware numbers (0 = RAX ... 15 = R15). Every encoding is written from the opcode tables
+ * of the Intel SDM volume 2 (REX prefix, ModRM, SIB); {@code X64EmitterTest} checks each family against bytes
+ * derived by hand. The emitter checks what the encodings cannot express (RSP as an index, a label bound twice, a
+ * jump to a label never bound) and throws rather than write wrong code: a wrong byte here is a crash of the
+ * JVM, not an exception.
+ */
+public final class X64Emitter {
+    public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7,
+            R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15;
+    /** Opcodes of the "op r/m, reg" forms ({@link #aluRR}). */
+    public static final int ADD = 0x01, OR = 0x09, AND = 0x21, SUB = 0x29, XOR = 0x31, CMP = 0x39, MOV = 0x89;
+    /** Opcodes of the "op reg, r/m" forms ({@link #opIndexedDisp}). */
+    public static final int ADD_LOAD = 0x03, CMP_LOAD = 0x3B, MOV_LOAD = 0x8B;
+    /** The /digit of group 1 (0x81 imm32) and of group 2 (0xC1 imm8, shifts). */
+    public static final int EXT_ADD = 0, EXT_OR = 1, EXT_AND = 4, EXT_SUB = 5, EXT_XOR = 6, EXT_CMP = 7,
+            EXT_SHL = 4, EXT_SHR = 5, EXT_SAR = 7;
+    /** Condition codes (the low nibble of 0F 8x jcc). */
+    public static final int CC_O = 0, CC_NO = 1, CC_B = 2, CC_AE = 3, CC_Z = 4, CC_NZ = 5, CC_BE = 6, CC_A = 7,
+            CC_S = 8, CC_NS = 9, CC_L = 0xC, CC_GE = 0xD, CC_LE = 0xE, CC_G = 0xF;
+
+    /** A jump target inside this emitter's code: its position once bound, and the rel32 fields waiting for it. */
+    public static final class Label {
+        private int at = -1;
+        private final List<Integer> fixups = new ArrayList<>();
+
+        /** The bound position, or -1 while unbound. */
+        public int position() { return at; }
+
+        public boolean isBound() { return at >= 0; }
+    }
+
+    /** A rel32 field at {@code field} whose target is the cache offset {@code target}: resolved by {@link #linkedAt}. */
+    private record External(int field, long target) {}
+
+    private byte[] out = new byte[256];
+    private int size;
+    private final List<Label> pending = new ArrayList<>();
+    private final List<External> externals = new ArrayList<>();
+
+    public int position() { return size; }
+
+    /**
+     * The code as written, for code with no jumps out of it ({@link #jmpTo}); position-independent as long as
+     * every label is bound.
+     */
+    public byte[] bytes() {
+        if (!externals.isEmpty()) throw new IllegalStateException("code with jumps into the cache must be linked at its place");
+        return linkedAt(0);
+    }
+
+    /**
+     * The code as it must be written at cache offset {@code origin}: every rel32 to code in the cache made
+     * relative to where its field will be. Fails if a label is still unbound.
+     */
+    public byte[] linkedAt(long origin) {
+        for (Label l : pending) {
+            if (!l.isBound()) throw new IllegalStateException("a jump to a label that was never bound");
+        }
+        byte[] code = Arrays.copyOf(out, size);
+        for (External x : externals) {
+            long rel = x.target() - (origin + x.field() + 4);
+            if (rel != (int) rel) throw new IllegalArgumentException("jump target out of rel32 reach: " + rel);
+            put32(code, x.field(), (int) rel);
+        }
+        return code;
+    }
+
+    private void b(int v) {
+        if (size == out.length) out = Arrays.copyOf(out, 2 * size);
+        out[size++] = (byte) v;
+    }
+
+    private void imm32(long v) { for (int i = 0; i < 4; i++) b((int) (v >>> (8 * i))); }
+
+    private static void put32(byte[] code, int at, int v) {
+        for (int i = 0; i < 4; i++) code[at + i] = (byte) (v >>> (8 * i));
+    }
+
+    private static int reg(int r) {
+        if (r < 0 || r > 15) throw new IllegalArgumentException("no register " + r);
+        return r;
+    }
+
+    /**
+     * REX (0100WRXB) when any part needs it: a 64-bit operand size (W), an extended ModRM.reg (R), SIB.index (X)
+     * or ModRM.rm / SIB.base / opcode register (B), or {@code force} for the byte registers SPL/BPL/SIL/DIL,
+     * which without a REX prefix would mean AH/CH/DH/BH.
+     */
+    private void rex(boolean w, int reg, int index, int base, boolean force) {
+        int r = 0x40 | (w ? 8 : 0) | ((reg(reg) >> 3) & 1) << 2 | ((reg(index) >> 3) & 1) << 1 | ((reg(base) >> 3) & 1);
+        if (r != 0x40 || force) b(r);
+    }
+
+    /** op r/m, reg with two registers (64-bit when {@code w}, else 32-bit, which zero-extends the destination). */
+    public void aluRR(int opcode, boolean w, int dst, int src) {
+        rex(w, src, 0, dst, false);
+        b(opcode);
+        b(0xC0 | (src & 7) << 3 | (dst & 7));
+    }
+
+    /** 0x81 /ext imm32 (sign-extended) on a 64-bit register. */
+    public void aluRI(int ext, int dst, int imm) {
+        rex(true, 0, 0, dst, false);
+        b(0x81);
+        b(0xC0 | ext << 3 | (dst & 7));
+        imm32(imm);
+    }
+
+    /** ModRM with mod = 10 (disp32) and, for RSP/R12 as the base (rm = 100 means "a SIB follows"), SIB 0x24. */
+    private void memDisp(int reg, int base, int disp) {
+        b(0x80 | (reg & 7) << 3 | (base & 7));
+        if ((base & 7) == RSP) b(0x24);
+        imm32(disp);
+    }
+
+    /**
+     * ModRM with mod = 01 and a SIB for [base + index], with a zero disp8: mod 00 with base RBP/R13 would mean
+     * "no base, disp32", mod 01 encodes them as bases like any other.
+     */
+    private void memIndex(int reg, int base, int index) {
+        if (index == RSP) throw new IllegalArgumentException("RSP cannot be an index");
+        b(0x44 | (reg & 7) << 3);
+        b((index & 7) << 3 | (base & 7));
+        b(0);
+    }
+
+    /** mov reg64, [base + disp]. */
+    public void load(int dst, int base, int disp) {
+        rex(true, dst, 0, base, false);
+        b(0x8B);
+        memDisp(dst, base, disp);
+    }
+
+    /** mov [base + disp], reg64. */
+    public void store(int base, int disp, int src) {
+        rex(true, src, 0, base, false);
+        b(0x89);
+        memDisp(src, base, disp);
+    }
+
+    /** mov reg64, [base + index]. */
+    public void loadIndexed(int dst, int base, int index) {
+        rex(true, dst, index, base, false);
+        b(0x8B);
+        memIndex(dst, base, index);
+    }
+
+    /** mov [base + index], reg64. */
+    public void storeIndexed(int base, int index, int src) {
+        rex(true, src, index, base, false);
+        b(0x89);
+        memIndex(src, base, index);
+    }
+
+    /**
+     * op reg64, [base + index + disp32] for the "reg, r/m" forms ({@link #MOV_LOAD}, {@link #ADD_LOAD},
+     * {@link #CMP_LOAD}), or an opcode whose ModRM.reg is a /digit (0xFF with 4: jmp qword [base + index + disp]).
+     */
+    public void opIndexedDisp(int opcode, int reg, int base, int index, int disp) {
+        if (index == RSP) throw new IllegalArgumentException("RSP cannot be an index");
+        rex(true, reg, index, base, false);
+        b(opcode);
+        b(0x84 | (reg & 7) << 3);
+        b((index & 7) << 3 | (base & 7));
+        imm32(disp);
+    }
+
+    /** mov qword [base + disp], imm32 (sign-extended). */
+    public void storeImm32(int base, int disp, int imm) {
+        rex(true, 0, 0, base, false);
+        b(0xC7);
+        memDisp(0, base, disp);
+        imm32(imm);
+    }
+
+    /** 0xC1 /ext imm8 on a 64-bit register: {@link #EXT_SHL}, {@link #EXT_SHR}, {@link #EXT_SAR}. */
+    public void shift(int ext, int r, int count) {
+        rex(true, 0, 0, r, false);
+        b(0xC1);
+        b(0xC0 | ext << 3 | (r & 7));
+        b(count);
+    }
+
+    /** lea reg64, [base + disp32] (leaves the flags alone). */
+    public void lea(int dst, int base, int disp) {
+        rex(true, dst, 0, base, false);
+        b(0x8D);
+        memDisp(dst, base, disp);
+    }
+
+    /** mov reg32, imm32 (B8+r; zero-extends into the 64-bit register; leaves the flags alone). */
+    public void movImm32(int dst, int imm) {
+        rex(false, 0, 0, dst, false);
+        b(0xB8 | (dst & 7));
+        imm32(imm);
+    }
+
+    /** mov reg64, imm64 (REX.W B8+r). */
+    public void movImm64(int dst, long imm) {
+        rex(true, 0, 0, dst, false);
+        b(0xB8 | (dst & 7));
+        imm32(imm);
+        imm32(imm >>> 32);
+    }
+
+    /** dec reg32 (FF /1). */
+    public void dec32(int r) {
+        rex(false, 0, 0, r, false);
+        b(0xFF);
+        b(0xC8 | (r & 7));
+    }
+
+    /** test reg8, imm8 on the low byte (F6 /0 ib). */
+    public void testByte(int r, int imm) {
+        rex(false, 0, 0, r, r >= 4 && r < 8);
+        b(0xF6);
+        b(0xC0 | (r & 7));
+        b(imm);
+    }
+
+    public void push(int r) { rex(false, 0, 0, r, false); b(0x50 | (r & 7)); }
+
+    public void pop(int r) { rex(false, 0, 0, r, false); b(0x58 | (r & 7)); }
+
+    public void ret() { b(0xC3); }
+
+    public void pushfq() { b(0x9C); }
+
+    /** lea reg64, [rip + label]. */
+    public void leaRip(int dst, Label l) {
+        rex(true, dst, 0, 0, false);
+        b(0x8D);
+        b(0x05 | (dst & 7) << 3);
+        rel(l);
+    }
+
+    /** jmp qword [base + disp32] (FF /4). */
+    public void jmpMem(int base, int disp) {
+        rex(false, 0, 0, base, false);
+        b(0xFF);
+        memDisp(4, base, disp);
+    }
+
+    /** jmp reg64 (FF /4, register form). */
+    public void jmpReg(int r) { rex(false, 0, 0, r, false); b(0xFF); b(0xE0 | (r & 7)); }
+
+    /** call reg64 (FF /2, register form). */
+    public void callReg(int r) { rex(false, 0, 0, r, false); b(0xFF); b(0xD0 | (r & 7)); }
+
+    /** lahf; seto al: the six arithmetic flags into AX (the caller keeps RAX free for them). */
+    public void saveFlagsToAx() { b(0x9F); b(0x0F); b(0x90); b(0xC0); }
+
+    /** add al, 0x7f; sahf: OF back from AL's 0/1 (0x7F + 1 overflows), then SF ZF AF PF CF from AH. */
+    public void restoreFlagsFromAx() { b(0x04); b(0x7F); b(0x9E); }
+
+    /** popfq from a register's value: push reg; popfq. */
+    public void popfqFrom(int r) { push(r); b(0x9D); }
+
+    /** jmp rel32 to a label. */
+    public void jmp(Label l) { b(0xE9); rel(l); }
+
+    /** jcc rel32 (0F 80+cc) to a label. */
+    public void jcc(int cc, Label l) {
+        if (cc < 0 || cc > 15) throw new IllegalArgumentException("no condition " + cc);
+        b(0x0F);
+        b(0x80 | cc);
+        rel(l);
+    }
+
+    /**
+     * jmp rel32 to code already at offset {@code cacheOffset} of the code cache this code will be installed in:
+     * how one translated block chains to another. Resolved by {@link #linkedAt}.
+     */
+    public void jmpTo(long cacheOffset) {
+        b(0xE9);
+        externals.add(new External(position(), cacheOffset));
+        imm32(0);
+    }
+
+    /** The cache offsets of every {@link #jmpTo}, in order: what this code depends on staying in the cache. */
+    public long[] jumpTargets() {
+        return externals.stream().mapToLong(External::target).toArray();
+    }
+
+    private void rel(Label l) {
+        if (l.at >= 0) {
+            imm32(l.at - (position() + 4));
+        } else {
+            if (l.fixups.isEmpty()) pending.add(l);
+            l.fixups.add(position());
+            imm32(0);
+        }
+    }
+
+    /** Binds {@code l} here and patches the jumps already waiting for it. */
+    public void bind(Label l) {
+        if (l.at >= 0) throw new IllegalStateException("label bound twice");
+        l.at = position();
+        for (int f : l.fixups) put32(out, f, l.at - (f + 4));
+        l.fixups.clear();
+    }
+}
