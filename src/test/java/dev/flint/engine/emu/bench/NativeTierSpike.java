@@ -1,6 +1,7 @@
 package dev.flint.engine.emu.bench;
 
 import dev.flint.engine.emu.EmuTestRig;
+import dev.flint.engine.emu.nativecode.CodeCache;
 import dev.flint.engine.emu.nativecode.X64Emitter;
 
 import java.lang.foreign.Arena;
@@ -724,7 +725,8 @@ public final class NativeTierSpike {
     private static void translate(int rounds) {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         int n = Integer.getInteger("translations", 20_000);
-        double[] emit = new double[rounds], map = new double[rounds], patch = new double[rounds];
+        double[] emit = new double[rounds], map = new double[rounds], patch = new double[rounds], cached = new double[rounds],
+                cold = new double[rounds];
         long bytes = 0;
         for (int round = 0; round < rounds + 2; round++) {
             long c0 = threads.getCurrentThreadCpuTime();
@@ -741,6 +743,24 @@ public final class NativeTierSpike {
                 for (int i = 0; i < n / 10; i++) c.patch((i * 1454L) % ((1 << 20) - 2048), code);
             }
             long c3 = threads.getCurrentThreadCpuTime();
+            // The engine's code cache: the same bytes written through the RW view of its memfd (no syscall),
+            // 16 MiB so that some rounds also pay a flush.
+            // A new cache's pages are first touched by these writes (page faults on the memfd: "cold"); after a
+            // pass over the whole cache and a flush they are all present ("warm", the steady state).
+            try (CodeCache cache = CodeCache.create(16 << 20)) {
+                int fill = (int) (cache.capacity() / ((code.length + 15) & -16));
+                long c4 = threads.getCurrentThreadCpuTime();
+                for (int i = 0; i < fill; i++) cache.write(cache.reserve(code.length), code);
+                long c5 = threads.getCurrentThreadCpuTime();
+                cache.flush();
+                for (int i = 0; i < fill; i++) cache.write(cache.reserve(code.length), code);
+                long c6 = threads.getCurrentThreadCpuTime();
+                if (round >= 2) {
+                    cold[round - 2] = (c5 - c4) / 1e3 / fill;
+                    cached[round - 2] = (c6 - c5) / 1e3 / fill;
+                }
+                bytes += cache.flushes();
+            }
             if (round >= 2) {
                 patch[round - 2] = (c3 - c2) / 1e3 / (n / 10);
                 emit[round - 2] = (c1 - c0) / 1e3 / n / 5; // five blocks
@@ -750,10 +770,15 @@ public final class NativeTierSpike {
         Arrays.sort(emit);
         Arrays.sort(map);
         Arrays.sort(patch);
+        Arrays.sort(cached);
+        Arrays.sort(cold);
         System.out.printf("emit: median %.2f us per block (calls loop, TLB probes, exact flags; %d bytes)%n",
                 emit[rounds / 2], calls(true, false, true).code().length);
         System.out.printf("mmap RW + copy + mprotect RX + munmap: median %.2f us per code buffer (%d)%n", map[rounds / 2], bytes & 1);
         System.out.printf("mprotect RW + copy + mprotect RX into a 1 MiB code buffer: median %.2f us per patch%n", patch[rounds / 2]);
+        System.out.printf("CodeCache reserve + write (dual-mapped memfd, %d bytes): median %.3f us per install on fresh"
+                + " pages, %.3f us on pages already present%n", calls(true, false, true).code().length, cold[rounds / 2],
+                cached[rounds / 2]);
     }
 
     // ---- entry cost ----

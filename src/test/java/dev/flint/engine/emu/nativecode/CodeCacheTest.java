@@ -148,6 +148,22 @@ class CodeCacheTest {
     }
 
     @Test
+    void oneEntryStubRunsAnyBlockGivenItsAddress() throws Throwable {
+        // How a tier enters translated code without a downcall handle per block: one stub, jmp to the second argument.
+        X64Emitter stub = new X64Emitter();
+        stub.jmpReg(RSI);
+        MethodHandle enter = cache.entry(cache.install(stub), LONG_OF_2_LONGS);
+        X64Emitter doubled = new X64Emitter();
+        doubled.lea(RAX, RDI, 0);
+        doubled.aluRR(ADD, true, RAX, RDI);
+        doubled.ret();
+        long twice = cache.install(doubled);
+        long seven = cache.install(returning(7));
+        assertEquals(42, call(enter, 21, cache.address(twice)));
+        assertEquals(7, call(enter, 21, cache.address(seven)));
+    }
+
+    @Test
     void codeRewrittenAfterEntryRunsItsNewBytes() throws Throwable {
         long at = cache.install(returning(7));
         MethodHandle h = cache.entry(at, LONG_OF_LONG);
