@@ -726,7 +726,7 @@ public final class NativeTierSpike {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         int n = Integer.getInteger("translations", 20_000);
         double[] emit = new double[rounds], map = new double[rounds], patch = new double[rounds], cached = new double[rounds],
-                cold = new double[rounds];
+                cold = new double[rounds], created = new double[rounds];
         long bytes = 0;
         for (int round = 0; round < rounds + 2; round++) {
             long c0 = threads.getCurrentThreadCpuTime();
@@ -747,7 +747,9 @@ public final class NativeTierSpike {
             // 16 MiB so that some rounds also pay a flush.
             // A new cache's pages are first touched by these writes (page faults on the memfd: "cold"); after a
             // pass over the whole cache and a flush they are all present ("warm", the steady state).
+            long cc = threads.getCurrentThreadCpuTime();
             try (CodeCache cache = CodeCache.create(16 << 20)) {
+                if (round >= 2) created[round - 2] = (threads.getCurrentThreadCpuTime() - cc) / 1e3;
                 int fill = (int) (cache.capacity() / ((code.length + 15) & -16));
                 long c4 = threads.getCurrentThreadCpuTime();
                 for (int i = 0; i < fill; i++) cache.write(cache.reserve(code.length), code);
@@ -772,6 +774,7 @@ public final class NativeTierSpike {
         Arrays.sort(patch);
         Arrays.sort(cached);
         Arrays.sort(cold);
+        Arrays.sort(created);
         System.out.printf("emit: median %.2f us per block (calls loop, TLB probes, exact flags; %d bytes)%n",
                 emit[rounds / 2], calls(true, false, true).code().length);
         System.out.printf("mmap RW + copy + mprotect RX + munmap: median %.2f us per code buffer (%d)%n", map[rounds / 2], bytes & 1);
@@ -779,6 +782,7 @@ public final class NativeTierSpike {
         System.out.printf("CodeCache reserve + write (dual-mapped memfd, %d bytes): median %.3f us per install on fresh"
                 + " pages, %.3f us on pages already present%n", calls(true, false, true).code().length, cold[rounds / 2],
                 cached[rounds / 2]);
+        System.out.printf("CodeCache.create(16 MiB): median %.1f us%n", created[rounds / 2]);
     }
 
     // ---- entry cost ----
