@@ -7,6 +7,8 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.util.Locale;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.util.Optional;
 
 /**
@@ -30,6 +32,12 @@ public final class CodeCache implements AutoCloseable {
     /** The largest cache allowed: rel32 jumps reach ±2 GiB, and beyond tens of MiB the code stops fitting any host cache. */
     public static final long MAX_CAPACITY = 512L << 20;
     private static final long PAGE = 4096;
+    /**
+     * The first bytes hold the cache's own entry stub ({@link #enter}); flushes keep them, so code starts at
+     * this offset.
+     */
+    public static final int FIRST_CODE = ALIGNMENT;
+    private static final FunctionDescriptor ENTRY = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG);
 
     private final CodeMemory memory;
     private final MemorySegment writable;
@@ -37,11 +45,19 @@ public final class CodeCache implements AutoCloseable {
     private long top;
     private long generation;
     private long flushes;
+    private final MethodHandle enter;
 
     private CodeCache(CodeMemory memory) {
         this.memory = memory;
         this.writable = memory.writable();
         this.capacity = memory.size();
+        // The entry stub: jmp rsi. enter(offset, arg) calls it as stub(arg, address): the code at address runs with
+        // the caller's return address on the stack and arg in RDI, as if it had been called itself.
+        X64Emitter stub = new X64Emitter();
+        stub.jmpReg(X64Emitter.RSI);
+        MemorySegment.copy(stub.bytes(), 0, writable, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, stub.position());
+        this.top = FIRST_CODE;
+        this.enter = Linker.nativeLinker().downcallHandle(MemorySegment.ofAddress(memory.executableAddress()), ENTRY);
     }
 
     /** Why this host cannot run a native tier's code, or empty when it can (x86-64 Linux). */
@@ -76,7 +92,7 @@ public final class CodeCache implements AutoCloseable {
 
     public long capacity() { return capacity; }
 
-    /** Bytes handed out since the last flush (alignment padding included). */
+    /** Bytes handed out since the last flush (alignment padding and the entry stub included). */
     public long used() { return top; }
 
     /** Counts the flushes: code installed in an earlier generation is gone. */
@@ -96,21 +112,22 @@ public final class CodeCache implements AutoCloseable {
      */
     public long reserve(int size) {
         if (size <= 0) throw new IllegalArgumentException("code of " + size + " bytes");
-        if (size > capacity) {
-            throw new IllegalArgumentException("code of " + size + " bytes does not fit a code cache of " + capacity + " bytes");
+        if (size > capacity - FIRST_CODE) {
+            throw new IllegalArgumentException("code of " + size + " bytes does not fit a code cache of " + capacity
+                    + " bytes (" + (capacity - FIRST_CODE) + " for code)");
         }
         long at = (top + ALIGNMENT - 1) & -ALIGNMENT;
         if (at + size > capacity) {
             flush();
-            at = 0;
+            at = FIRST_CODE;
         }
         top = at + size;
         return at;
     }
 
-    /** Forgets all code: the next reservation starts at offset 0 of a new generation. */
+    /** Forgets all code: the next reservation starts at {@link #FIRST_CODE} in a new generation. */
     public void flush() {
-        top = 0;
+        top = FIRST_CODE;
         generation++;
         flushes++;
         // Old code stays in the pages until overwritten; whoever still entered it would run stale code, which is
@@ -137,11 +154,30 @@ public final class CodeCache implements AutoCloseable {
         long before = generation;
         long at = reserve(e.position());
         if (generation != before && e.jumpTargets().length > 0) {
-            top = 0; // nothing was written: give the room back
+            top = FIRST_CODE; // nothing was written: give the room back
             return -1;
         }
         write(at, e.linkedAt(at));
         return at;
+    }
+
+    /**
+     * Runs the code at {@code offset} as a C function {@code long f(long arg)} through the cache's one entry stub,
+     * and returns its RAX: how a tier enters any block without a downcall handle per block (each handle spins
+     * classes). A plain downcall (the thread is "in native" while the code runs: safepoints are not held up).
+     *
+     * @throws IndexOutOfBoundsException if {@code offset} is not inside code installed in this generation
+     */
+    public long enter(long offset, long arg) {
+        if (offset < FIRST_CODE) throw new IndexOutOfBoundsException("offset " + offset + " is the cache's own entry stub");
+        long address = address(offset);
+        try {
+            return (long) enter.invokeExact(arg, address);
+        } catch (Throwable t) {
+            if (t instanceof RuntimeException r) throw r;
+            if (t instanceof Error e) throw e;
+            throw new IllegalStateException(t);
+        }
     }
 
     /**

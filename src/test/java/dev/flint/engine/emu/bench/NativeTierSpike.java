@@ -793,7 +793,13 @@ public final class NativeTierSpike {
     private static void entry(int rounds) throws Throwable {
         // 0: mov rax, rdi; ret    4: mov rax, [rdi]; ret
         byte[] bytes = HexFormat.of().parseHex("4889f8c3" + "488b07c3");
-        try (NativeCode code = new NativeCode(bytes); Arena arena = Arena.ofConfined()) {
+        try (NativeCode code = new NativeCode(bytes); Arena arena = Arena.ofConfined();
+             CodeCache cache = CodeCache.create(1 << 16)) {
+            X64Emitter identity = new X64Emitter();
+            identity.aluRR(MOV, true, RAX, RDI);
+            identity.ret();
+            long identityAt = cache.install(identity);
+            MethodHandle cached = cache.entry(identityAt, LONG_LONG);
             MethodHandle plain = code.entry(0, LONG_LONG);
             MethodHandle critical = code.entry(0, LONG_LONG, Linker.Option.critical(false));
             MethodHandle plainSeg = code.entry(4, LONG_ADDR);
@@ -804,7 +810,8 @@ public final class NativeTierSpike {
             MemorySegment heapState = MemorySegment.ofArray(new long[] {7, 0, 0, 0});
             int n = Integer.getInteger("calls", 20_000_000);
             String[] names = {"plain long", "critical long", "plain native segment", "critical native segment",
-                    "critical(heap) heap segment", "Java static call (baseline)"};
+                    "critical(heap) heap segment", "CodeCache handle per block", "CodeCache.enter (one stub)",
+                    "Java static call (baseline)"};
             double[][] ns = new double[names.length][rounds];
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             for (int round = 0; round < rounds + 2; round++) {
@@ -816,6 +823,8 @@ public final class NativeTierSpike {
                         case 2 -> loopSeg(plainSeg, nativeState, n);
                         case 3 -> loopSeg(criticalSeg, nativeState, n);
                         case 4 -> loopSeg(heapSeg, heapState, n);
+                        case 5 -> loopLong(cached, n);
+                        case 6 -> loopEnter(cache, identityAt, n);
                         default -> loopJava(n);
                     };
                     double per = (threads.getCurrentThreadCpuTime() - c0) / (double) n;
@@ -830,6 +839,12 @@ public final class NativeTierSpike {
                         names[k], s[rounds / 2], s[0], s[rounds - 1], rounds, n);
             }
         }
+    }
+
+    private static long loopEnter(CodeCache cache, long offset, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) sum += cache.enter(offset, i);
+        return sum;
     }
 
     private static long loopLong(MethodHandle h, int n) throws Throwable {

@@ -148,19 +148,18 @@ class CodeCacheTest {
     }
 
     @Test
-    void oneEntryStubRunsAnyBlockGivenItsAddress() throws Throwable {
-        // How a tier enters translated code without a downcall handle per block: one stub, jmp to the second argument.
-        X64Emitter stub = new X64Emitter();
-        stub.jmpReg(RSI);
-        MethodHandle enter = cache.entry(cache.install(stub), LONG_OF_2_LONGS);
+    void oneEntryStubRunsAnyBlock() throws Throwable {
+        // How a tier enters translated code without a downcall handle per block: the cache's stub jumps to it.
         X64Emitter doubled = new X64Emitter();
         doubled.lea(RAX, RDI, 0);
         doubled.aluRR(ADD, true, RAX, RDI);
         doubled.ret();
         long twice = cache.install(doubled);
         long seven = cache.install(returning(7));
-        assertEquals(42, call(enter, 21, cache.address(twice)));
-        assertEquals(7, call(enter, 21, cache.address(seven)));
+        assertEquals(42, cache.enter(twice, 21));
+        assertEquals(7, cache.enter(seven, 21));
+        assertThrows(IndexOutOfBoundsException.class, () -> cache.enter(0, 1), "the stub itself");
+        assertThrows(IndexOutOfBoundsException.class, () -> cache.enter(seven + 16, 1), "past installed code");
     }
 
     @Test
@@ -187,18 +186,19 @@ class CodeCacheTest {
         try (CodeCache small = CodeCache.create(4096)) {
             assertEquals(4096, small.capacity());
             long first = small.install(returning(100));
-            assertEquals(0, first);
+            assertEquals(CodeCache.FIRST_CODE, first);
             long last = first;
             int installed = 1;
             while (small.generation() == 0) {
                 last = small.install(returning(100 + installed));
                 installed++;
             }
-            assertEquals(4096 / CodeCache.ALIGNMENT + 1, installed, "every 16-byte slot used before the flush");
-            assertEquals(0, last, "the flush starts over at offset 0");
+            assertEquals((4096 - CodeCache.FIRST_CODE) / CodeCache.ALIGNMENT + 1, installed, "every 16-byte slot used before the flush");
+            assertEquals(CodeCache.FIRST_CODE, last, "the flush starts over at the first code offset");
             assertEquals(1, small.flushes());
-            // Offset 0 now holds the newest code, not the first function's.
-            assertEquals(100 + installed - 1, call(small.entry(0, LONG_OF_LONG), 0));
+            // That offset now holds the newest code, not the first function's; the entry stub survived the flush.
+            assertEquals(100 + installed - 1, call(small.entry(last, LONG_OF_LONG), 0));
+            assertEquals(100 + installed - 1, small.enter(last, 0));
         }
     }
 
@@ -206,13 +206,13 @@ class CodeCacheTest {
     void codeThatJumpsIntoFlushedCodeIsNotInstalled() {
         try (CodeCache small = CodeCache.create(4096)) {
             long target = small.install(returning(1));
-            small.reserve(4096 - 64);
+            small.reserve(4096 - 80);
             X64Emitter big = new X64Emitter();
             for (int i = 0; i < 100; i++) big.push(RAX);
             big.jmpTo(target);
             assertEquals(-1, small.install(big));
             assertEquals(1, small.generation());
-            assertEquals(0, small.used(), "nothing was written, the room is free again");
+            assertEquals(CodeCache.FIRST_CODE, small.used(), "nothing was written, the room is free again");
         }
     }
 
@@ -221,6 +221,8 @@ class CodeCacheTest {
         try (CodeCache small = CodeCache.create(4096)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> small.reserve(4097));
             assertTrue(e.getMessage().contains("does not fit a code cache of 4096 bytes"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> small.reserve(4096 - CodeCache.FIRST_CODE + 1));
+            assertEquals(CodeCache.FIRST_CODE, small.reserve(4096 - CodeCache.FIRST_CODE), "the largest code that fits");
             assertEquals(0, small.generation(), "a refused reservation flushes nothing");
         }
         assertThrows(IllegalArgumentException.class, () -> CodeCache.create(CodeCache.MAX_CAPACITY + 1));
@@ -237,7 +239,7 @@ class CodeCacheTest {
     @Test
     void closingUnmapsBothViews() throws IOException {
         long at = cache.install(returning(1));
-        String exec = Long.toHexString(cache.address(at)) + "-";
+        String exec = Long.toHexString(cache.address(at) - at) + "-"; // where the executable view starts
         assertTrue(mapsLineStartingWith(exec).contains("r-xs"), "executable view mapped read+execute, shared");
         assertTrue(mapsLineStartingWith(exec).contains("/memfd:flint-code"));
         assertTrue(Files.readString(Path.of("/proc/self/maps")).lines()
