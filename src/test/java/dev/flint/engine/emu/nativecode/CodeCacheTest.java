@@ -172,6 +172,30 @@ class CodeCacheTest {
     }
 
     @Test
+    void theFlagKeepingIdiomKeepsAllSixArithmeticFlags() {
+        // What a translation does around its own checks (round eleven): LAHF; SETO AL ... ADD AL, 7FH; SAHF. Run on
+        // the host for every combination of CF PF AF ZF SF OF, with the flags clobbered in between.
+        long arith = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x800;
+        X64Emitter e = new X64Emitter();
+        e.popfqFrom(RDI);               // host flags = the argument (bit 1 set, nothing else outside arith)
+        e.saveFlagsToAx();
+        e.aluRR(XOR, false, RCX, RCX);  // a check's flags: ZF PF set, CF OF SF AF cleared
+        e.restoreFlagsFromAx();
+        e.pushfq();
+        e.pop(RAX);
+        e.aluRI(EXT_AND, RAX, (int) arith);
+        e.ret();
+        long at = cache.install(e);
+        for (int combo = 0; combo < 64; combo++) {
+            long flags = 2;
+            for (int bit = 0, k = 0; bit < 12; bit++) {
+                if ((arith >> bit & 1) != 0 && (combo >> k++ & 1) != 0) flags |= 1L << bit;
+            }
+            assertEquals(flags & arith, cache.enter(at, flags), "flags " + Long.toHexString(flags));
+        }
+    }
+
+    @Test
     void installedCodeIsSixteenByteAligned() {
         for (int n = 1; n <= 20; n++) {
             X64Emitter e = new X64Emitter();
