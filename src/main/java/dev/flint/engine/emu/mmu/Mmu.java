@@ -59,7 +59,8 @@ public final class Mmu {
          * row's: no user bit to merge in). An entry of a page that is not RAM has -1 there, never a page
          * number, so a hit needs no {@code host >= 0} test. The tag, host and physPage rows above stay the
          * TLB of record; these mirror them: at each idx at most one privilege's row holds an entry, the one
-         * the tag row holds (whose global bit decides whether a CR3 write keeps it).
+         * the tag row holds (whose global bit decides whether a CR3 write keeps it). Once native code asked for
+         * them ({@link #nativeTlb()}), every write here is also made to the off-heap copy ({@link #nat}).
          */
         final long[][][] fast = new long[2][2][2 * ENTRIES];
         /** The PCID whose translations this holds, or -1 when it holds none. */
