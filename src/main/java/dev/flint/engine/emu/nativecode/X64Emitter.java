@@ -311,4 +311,132 @@ public final class X64Emitter {
         for (int f : l.fixups) put32(out, f, l.at - (f + 4));
         l.fixups.clear();
     }
+
+    // --- emuntlb: sized loads and stores at [base + index], memory-operand forms, the soft-TLB probe ---
+
+    /** The entry format {@link #tlbLoad} and {@link #tlbStore} read: {page number, addend}, 16 bytes. */
+    public static final int TLB_ENTRY_BYTES = 16, TLB_PAGE = 0, TLB_ADDEND = 8;
+
+    /**
+     * A load of {@code size} bytes (1, 2, 4, 8) from [base + index] into {@code dst}, zero-extended to 64 bits:
+     * movzx r32, byte (0F B6), movzx r32, word (0F B7), mov r32 (8B; a 32-bit destination clears bits 63:32),
+     * mov r64 (REX.W 8B).
+     */
+    public void loadSized(int size, int dst, int base, int index) {
+        switch (size) {
+            case 1, 2 -> { rex(false, dst, index, base, false); b(0x0F); b(size == 1 ? 0xB6 : 0xB7); }
+            case 4 -> { rex(false, dst, index, base, false); b(0x8B); }
+            case 8 -> { rex(true, dst, index, base, false); b(0x8B); }
+            default -> throw new IllegalArgumentException("no access of " + size + " bytes");
+        }
+        memIndex(dst, base, index);
+    }
+
+    /**
+     * A store of the low {@code size} bytes (1, 2, 4, 8) of {@code src} at [base + index]: 88 (a REX prefix for
+     * SPL/BPL/SIL/DIL, which would be AH/CH/DH/BH without one), 66 89, 89, REX.W 89.
+     */
+    public void storeSized(int size, int base, int index, int src) {
+        switch (size) {
+            case 1 -> { rex(false, src, index, base, src >= 4 && src < 8); b(0x88); }
+            case 2 -> { b(0x66); rex(false, src, index, base, false); b(0x89); }
+            case 4 -> { rex(false, src, index, base, false); b(0x89); }
+            case 8 -> { rex(true, src, index, base, false); b(0x89); }
+            default -> throw new IllegalArgumentException("no access of " + size + " bytes");
+        }
+        memIndex(src, base, index);
+    }
+
+    /** op reg64, [base + disp32] for the "reg, r/m" opcodes ({@link #ADD_LOAD}, {@link #CMP_LOAD}, {@link #MOV_LOAD}). */
+    public void opLoad(int opcode, int reg, int base, int disp) {
+        rex(true, reg, 0, base, false);
+        b(opcode);
+        memDisp(reg, base, disp);
+    }
+
+    /** lea reg64, [base + index] (leaves the flags alone). */
+    public void leaIndexed(int dst, int base, int index) {
+        rex(true, dst, index, base, false);
+        b(0x8D);
+        memIndex(dst, base, index);
+    }
+
+    /** cmp byte [base + disp32], imm8 (80 /7 ib). */
+    public void cmpByteImm(int base, int disp, int imm) {
+        rex(false, 0, 0, base, false);
+        b(0x80);
+        memDisp(7, base, disp);
+        b(imm);
+    }
+
+    /**
+     * The soft-TLB probe for a load: {@code dst} = the {@code size} bytes (1, 2, 4, 8; zero-extended) at the
+     * guest linear address in {@code addr}, through the TLB whose header address is in {@code tlb} and whose
+     * current row's address is the word at [tlb + rowDisp]. Entry {@code (addr >>> 12) & indexMask} of the row
+     * must hold the page number of the access's LAST byte (so one compare also refuses a page-crossing access)
+     * and an addend: the host address is addr + addend. Otherwise the code jumps to {@code miss} with
+     * {@code addr}, {@code tlb} and {@code dst} unchanged (the exit path hands the access to Java).
+     *
+     * <p>Clobbers {@code s1} and {@code s2} and, unless {@code keepFlags}, the host's arithmetic flags. With
+     * {@code keepFlags} they are kept in AX around the probe (LAHF; SETO AL ... ADD AL, 7FH; SAHF): RAX is then
+     * clobbered and may be none of the operands, and at {@code miss} the flags are in AX, not restored (the
+     * exit path restores them with {@link #restoreFlagsFromAx}).
+     */
+    public void tlbLoad(int size, int dst, int addr, int tlb, int rowDisp, int indexMask, int s1, int s2,
+                        boolean keepFlags, Label miss) {
+        probeChecks(size, addr, tlb, s1, s2, keepFlags, dst);
+        tlbHit(size, addr, tlb, rowDisp, indexMask, s1, s2, keepFlags, miss);
+        loadSized(size, dst, addr, s2);
+        if (keepFlags) restoreFlagsFromAx();
+    }
+
+    /**
+     * The soft-TLB probe for a store of the low {@code size} bytes of {@code src} at the linear address in
+     * {@code addr}, as {@link #tlbLoad} (the write row at [tlb + rowDisp]); on a hit it then reads the code mark
+     * of the host page, the byte at ((host address >>> 12) + the word at [tlb + codeBiasDisp]), and jumps to
+     * {@code codePage} without storing when it is set (a store into decoded code goes through Java, which bumps
+     * the page's version). {@code src} may not be a scratch register.
+     */
+    public void tlbStore(int size, int src, int addr, int tlb, int rowDisp, int codeBiasDisp, int indexMask,
+                         int s1, int s2, boolean keepFlags, Label miss, Label codePage) {
+        probeChecks(size, addr, tlb, s1, s2, keepFlags, src);
+        if (src == s1 || src == s2) throw new IllegalArgumentException("the stored register is a scratch register");
+        tlbHit(size, addr, tlb, rowDisp, indexMask, s1, s2, keepFlags, miss);
+        leaIndexed(s1, addr, s2);
+        shift(EXT_SHR, s1, 12);
+        opLoad(ADD_LOAD, s1, tlb, codeBiasDisp);
+        cmpByteImm(s1, 0, 0);
+        jcc(CC_NZ, codePage);
+        storeSized(size, addr, s2, src);
+        if (keepFlags) restoreFlagsFromAx();
+    }
+
+    private static void probeChecks(int size, int addr, int tlb, int s1, int s2, boolean keepFlags, int data) {
+        if (size != 1 && size != 2 && size != 4 && size != 8) throw new IllegalArgumentException("no access of " + size + " bytes");
+        if (addr == tlb || addr == s1 || addr == s2 || tlb == s1 || tlb == s2 || s1 == s2) {
+            throw new IllegalArgumentException("address, TLB and scratch registers must differ");
+        }
+        if (s2 == RSP) throw new IllegalArgumentException("RSP cannot be an index");
+        if (keepFlags && (addr == RAX || tlb == RAX || s1 == RAX || s2 == RAX || data == RAX)) {
+            throw new IllegalArgumentException("RAX holds the flags while the probe runs");
+        }
+    }
+
+    /** Index, compare, and on a hit leaves the addend in {@code s2}. */
+    private void tlbHit(int size, int addr, int tlb, int rowDisp, int indexMask, int s1, int s2, boolean keepFlags,
+                        Label miss) {
+        if (indexMask <= 0 || (indexMask & (indexMask + 1)) != 0 || indexMask > 0x7FF_FFFF) {
+            throw new IllegalArgumentException("index mask " + indexMask + " is not 2^n - 1");
+        }
+        if (keepFlags) saveFlagsToAx();
+        lea(s1, addr, size - 1);                 // the last byte's page: a crossing access never matches
+        shift(EXT_SHR, s1, 12);
+        aluRR(MOV, true, s2, addr);
+        shift(EXT_SHR, s2, 12 - 4);              // index * 16 = ((addr >>> 12) & mask) << 4
+        aluRI(EXT_AND, s2, indexMask << 4);
+        opLoad(ADD_LOAD, s2, tlb, rowDisp);      // the entry's address
+        opLoad(CMP_LOAD, s1, s2, TLB_PAGE);
+        jcc(CC_NZ, miss);
+        load(s2, s2, TLB_ADDEND);
+    }
 }

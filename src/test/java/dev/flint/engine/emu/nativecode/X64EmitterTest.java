@@ -176,4 +176,83 @@ class X64EmitterTest {
         assertThrows(IllegalArgumentException.class, () -> twice.push(16));
         assertThrows(IllegalArgumentException.class, () -> twice.jcc(16, l));
     }
+
+    // --- emuntlb: sized accesses, memory-operand forms, the soft-TLB probe ---
+
+    @Test
+    void sizedLoadsZeroExtendFromBasePlusIndex() {
+        // movzx eax, byte [rbx+rcx]: 0F B6 /r, ModRM 01 000 100 = 44, SIB 00 001 011 = 0B, disp8 0
+        assertEquals("0f b6 44 0b 00", emit(e -> e.loadSized(1, RAX, RBX, RCX)));
+        // movzx r10d, byte [r9+rcx]: REX.RB 45, 0F B6, ModRM 01 010 100 = 54, SIB 00 001 001 = 09
+        assertEquals("45 0f b6 54 09 00", emit(e -> e.loadSized(1, R10, R9, RCX)));
+        // movzx edx, word [rsi+rdi]: 0F B7, ModRM 01 010 100 = 54, SIB 00 111 110 = 3E
+        assertEquals("0f b7 54 3e 00", emit(e -> e.loadSized(2, RDX, RSI, RDI)));
+        // mov eax, [rbx+rcx]: 8B (32-bit: clears bits 63:32), ModRM 44, SIB 0B
+        assertEquals("8b 44 0b 00", emit(e -> e.loadSized(4, RAX, RBX, RCX)));
+        // mov r10, [r9+rcx]: REX.WRB 4D, 8B, ModRM 54, SIB 09
+        assertEquals("4d 8b 54 09 00", emit(e -> e.loadSized(8, R10, R9, RCX)));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().loadSized(3, RAX, RBX, RCX));
+    }
+
+    @Test
+    void sizedStoresAtBasePlusIndex() {
+        // mov [rbx+rcx], sil: REX 40 (SIL, not DH), 88 /r, ModRM 01 110 100 = 74, SIB 0B
+        assertEquals("40 88 74 0b 00", emit(e -> e.storeSized(1, RBX, RCX, RSI)));
+        // mov [rbx+rcx], al: 88, ModRM 01 000 100 = 44, SIB 0B
+        assertEquals("88 44 0b 00", emit(e -> e.storeSized(1, RBX, RCX, RAX)));
+        // mov [r9+rcx], r10w: 66 (operand size) before REX.RB 45, 89, ModRM 54, SIB 09
+        assertEquals("66 45 89 54 09 00", emit(e -> e.storeSized(2, R9, RCX, R10)));
+        // mov [rdi+rsi], edx: 89, ModRM 01 010 100 = 54, SIB 00 110 111 = 37
+        assertEquals("89 54 37 00", emit(e -> e.storeSized(4, RDI, RSI, RDX)));
+        // mov [rbx+rcx], rax: REX.W 48, 89, ModRM 44, SIB 0B
+        assertEquals("48 89 44 0b 00", emit(e -> e.storeSized(8, RBX, RCX, RAX)));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().storeSized(16, RBX, RCX, RAX));
+    }
+
+    @Test
+    void memoryOperandForms() {
+        // add rcx, [r8+8]: REX.WB 49, 03 /r, ModRM 10 001 000 = 88, disp32
+        assertEquals("49 03 88 08 00 00 00", emit(e -> e.opLoad(ADD_LOAD, RCX, R8, 8)));
+        // cmp r11, [rcx+0]: REX.WR 4C, 3B /r, ModRM 10 011 001 = 99, disp32 0
+        assertEquals("4c 3b 99 00 00 00 00", emit(e -> e.opLoad(CMP_LOAD, R11, RCX, 0)));
+        // lea r11, [r9+rcx]: REX.WRB 4D, 8D /r, ModRM 01 011 100 = 5C, SIB 00 001 001 = 09, disp8 0
+        assertEquals("4d 8d 5c 09 00", emit(e -> e.leaIndexed(R11, R9, RCX)));
+        // cmp byte [r11+0], 0: REX.B 41, 80 /7 ib, ModRM 10 111 011 = BB, disp32 0, imm8 0
+        assertEquals("41 80 bb 00 00 00 00 00", emit(e -> e.cmpByteImm(R11, 0, 0)));
+    }
+
+    @Test
+    void theLoadProbeSequence() {
+        // An 8-byte load at [r9] through the TLB at r8 (row pointer at [r8+0], 1,024 entries), scratch r11 and rcx.
+        String probe = emit(e -> {
+            Label miss = new Label();
+            e.tlbLoad(8, R10, R9, R8, 0, 1023, R11, RCX, false, miss);
+            e.bind(miss);
+        });
+        assertEquals(String.join(" ",
+                "4d 8d 99 07 00 00 00",   // lea r11, [r9+7]: the last byte
+                "49 c1 eb 0c",            // shr r11, 12: its page number
+                "4c 89 c9",               // mov rcx, r9
+                "48 c1 e9 08",            // shr rcx, 8
+                "48 81 e1 f0 3f 00 00",   // and rcx, 0x3ff0: index * 16
+                "49 03 88 00 00 00 00",   // add rcx, [r8+0]: the entry
+                "4c 3b 99 00 00 00 00",   // cmp r11, [rcx+0]: its page number
+                "0f 85 0c 00 00 00",      // jne miss (past the 12 bytes below)
+                "48 8b 89 08 00 00 00",   // mov rcx, [rcx+8]: the addend
+                "4d 8b 54 09 00"),        // mov r10, [r9+rcx]
+                probe);
+    }
+
+    @Test
+    void theProbeRefusesRegistersItWouldClobber() {
+        Label l = new Label();
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(8, R10, R9, R9, 0, 1023, R11, RCX, false, l));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(8, R10, R9, R8, 0, 1023, R11, R11, false, l));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(8, R10, R9, R8, 0, 1023, R11, RSP, false, l));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(8, RAX, R9, R8, 0, 1023, R11, RCX, true, l));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(8, R10, R9, R8, 0, 1000, R11, RCX, false, l));
+        assertThrows(IllegalArgumentException.class, () -> new X64Emitter().tlbLoad(3, R10, R9, R8, 0, 1023, R11, RCX, false, l));
+        assertThrows(IllegalArgumentException.class,
+                () -> new X64Emitter().tlbStore(8, RCX, R9, R8, 8, 16, 1023, R11, RCX, false, l, l));
+    }
 }
