@@ -117,6 +117,9 @@ public final class EmuTestRig {
         return lastCpu == null ? null : lastCpu.statistics();
     }
 
+    /** The last run's CPU (with {@link #replays}, the CPU of the block runs), or null before a run. */
+    public Cpu cpu() { return lastCpu; }
+
     /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
     public java.util.List<String> hotBlocks(int limit) {
         return lastCpu == null ? java.util.List.of() : lastCpu.hotBlocks(limit);

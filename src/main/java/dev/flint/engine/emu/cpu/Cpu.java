@@ -536,6 +536,17 @@ public final class Cpu {
                 .toList();
     }
 
+    /**
+     * Tests of the native tier: the decoded instructions of the cached block that starts at linear address
+     * {@code linear} (as the block cache keeps them), or null if there is none.
+     */
+    DecodedInsn[] cachedInstructions(long linear) {
+        for (DecodedBlock b : blocks.blocks()) {
+            if (b.linear == linear && b.insns != null) return b.insns;
+        }
+        return null;
+    }
+
     /** Compiled blocks: the instruction that threw, so that the fault restarts it (see {@link BlockCompiler}). */
     void setStartIp(long rip) { dec.startIp = rip; }
 

@@ -1,0 +1,43 @@
+package dev.flint.engine.emu.cpu;
+
+import dev.flint.engine.emu.nativecode.BlockFrame;
+import dev.flint.engine.emu.nativecode.CodeCache;
+import dev.flint.engine.emu.nativecode.X64Emitter;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The Java side of entering native code: a {@link CpuState} with lazily kept flags goes in (registers, RIP, the
+ * materialised six flags) and comes back with the block's results, the flags eager, and the rest of RFLAGS as
+ * it was.
+ */
+class NativeTierTest {
+    @Test
+    void lazyFlagsGoInMaterialisedAndTheSystemBitsStayInJava() {
+        assumeTrue(CodeCache.unavailableReason().isEmpty(), () -> CodeCache.unavailableReason().orElseThrow());
+        try (NativeTier tier = new NativeTier(64 * 1024)) {
+            // An empty block (entry and exit only), leaving at 0x5000.
+            X64Emitter e = new X64Emitter();
+            BlockFrame frame = new BlockFrame(e, 0);
+            frame.exit(0x5000, 0, BlockFrame.EXIT_STOP);
+            frame.finish();
+            long empty = tier.cache().install(e);
+            for (long[] sub : new long[][] {{1, 2}, {2, 1}, {0x80, 1}, {5, 5}, {0x7F, -1}}) {
+                CpuState s = new CpuState();
+                for (int i = 0; i < 16; i++) s.gpr[i] = 0x0101_0101_0101_0101L * i;
+                s.rip = 0x4000;
+                s.flags.system = 2 | Flags.IF | Flags.DF | Flags.AC | Flags.TF;
+                s.flags.set(Flags.SUB, 1, sub[0], sub[1], sub[0] - sub[1]); // CMP AL-sized: lazily kept
+                long want = s.flags.arith();
+                assertEquals(BlockFrame.EXIT_STOP, tier.run(empty, s, 10));
+                assertEquals(want, s.flags.arith(), "the six flags of a lazy SUB came back");
+                assertEquals(2 | Flags.IF | Flags.DF | Flags.AC | Flags.TF, s.flags.system, "system bits untouched");
+                assertEquals(0x5000, s.rip);
+                for (int i = 0; i < 16; i++) assertEquals(0x0101_0101_0101_0101L * i, s.gpr[i]);
+                assertEquals(0, tier.instructions());
+            }
+        }
+    }
+}
