@@ -86,6 +86,8 @@ public final class EmuTestRig {
     private boolean replays;
     /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
     private long compileThreshold = -1;
+    /** Run whole-translated blocks as host code ({@link CpuOptions#nativeTier}). */
+    private boolean nativeTier;
 
     private Cpu lastCpu;
     /** Devices put on the port-I/O bus of every run's machine. */
@@ -147,6 +149,12 @@ public final class EmuTestRig {
         return this;
     }
 
+    /** Runs decoded blocks that the native translator covers whole as host code (off by default). */
+    public EmuTestRig nativeTier(boolean on) {
+        this.nativeTier = on;
+        return this;
+    }
+
     /**
      * Runs each program four times from the same state: first on a CPU decoding every instruction
      * afresh (the reference), then three times on one CPU with decoded blocks, 64 instructions per slice:
@@ -182,6 +190,7 @@ public final class EmuTestRig {
             for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
             CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
             if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (nativeTier) options = options.withNativeTier(true);
             if (!replays) {
                 Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options);
                 lastCpu = cpu;

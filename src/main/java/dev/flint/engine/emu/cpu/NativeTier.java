@@ -13,6 +13,11 @@ final class NativeTier implements AutoCloseable {
     private final CodeCache cache;
     private final NativeState state = new NativeState();
 
+    /** True on hosts that can run native code (x86-64 Linux). */
+    static boolean available() {
+        return CodeCache.unavailableReason().isEmpty();
+    }
+
     NativeTier(long capacity) {
         this.cache = CodeCache.create(capacity);
     }

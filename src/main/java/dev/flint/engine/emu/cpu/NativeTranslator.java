@@ -13,7 +13,9 @@ import static dev.flint.engine.emu.nativecode.X64Emitter.OPERAND;
  * host, so that their results and all six arithmetic flags are the hardware's by construction. Translated: MOV
  * r,r and r,imm; ADD OR ADC SBB AND SUB XOR CMP with r,r and r,imm (the accumulator forms too); TEST r,r and
  * r,imm; INC/DEC; LEA (an address computation, no memory access); MOVZX, MOVSX, MOVSXD r,r; NOP; each with the
- * operand sizes the encoding allows (8 with AH..BH, 16, 32, 64), and a JCC or JMP, which ends the block.
+ * operand sizes the encoding allows (8 with AH..BH, 16, 32, 64); and JMP and JCC: a JMP ends the translation, a
+ * taken JCC leaves the block through an exit of its own (a JCC in the middle of a decoded block is one that fell
+ * through when it was decoded: the code after it goes on in the block).
  *
  * <p>The translation stops before the first instruction it does not translate (any other opcode, any memory
  * operand, LOCK or REP prefixes) and the block exits there to Java with RIP at that instruction and everything
@@ -53,34 +55,55 @@ final class NativeTranslator {
         if (!mode64) return null;
         int n = 0;
         Shape[] shapes = new Shape[insns.length];
-        boolean branch = false;
-        while (n < insns.length && !branch) {
+        boolean jump = false;
+        while (n < insns.length && !jump) {
             Shape s = shape(insns[n]);
             if (s == null) break;
             shapes[n++] = s;
-            branch = s.kind == JCC || s.kind == JMP;
+            jump = s.kind == JMP;
         }
         if (n == 0) return null;
         X64Emitter e = new X64Emitter();
         BlockFrame frame = new BlockFrame(e, n);
+        // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
+        // through an exit of its own when taken, emitted after the straight-line code.
+        java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
+        java.util.List<DecodedInsn> takenFrom = new java.util.ArrayList<>();
+        boolean exited = false;
         for (int i = 0; i < n; i++) {
             DecodedInsn d = insns[i];
             Shape s = shapes[i];
             switch (s.kind) {
                 case JCC -> {
-                    X64Emitter.Label taken = new X64Emitter.Label();
-                    e.jcc(d.fastOp, taken);
-                    frame.exit(d.endIp, n, BlockFrame.EXIT_BRANCH);
-                    e.bind(taken);
-                    frame.exit(d.imm, n, BlockFrame.EXIT_BRANCH);
+                    X64Emitter.Label l = new X64Emitter.Label();
+                    e.jcc(d.fastOp, l);
+                    if (i == insns.length - 1) { // the block's last: it ends the block either way
+                        frame.exit(d.endIp, n, BlockFrame.EXIT_BRANCH);
+                        e.bind(l);
+                        frame.exit(d.imm, n, BlockFrame.EXIT_BRANCH);
+                        exited = true;
+                    } else {
+                        taken.add(l);
+                        takenFrom.add(d);
+                    }
                 }
-                case JMP -> frame.exit(d.imm, n, BlockFrame.EXIT_BRANCH);
+                case JMP -> {
+                    frame.exit(d.imm, n, BlockFrame.EXIT_BRANCH);
+                    exited = true;
+                }
                 case NOP -> { }
                 case LEA -> lea(e, d, s.opSize);
                 default -> emit(e, s);
             }
         }
-        if (!branch) frame.exit(insns[n - 1].endIp, n, BlockFrame.EXIT_STOP);
+        if (!exited) frame.exit(insns[n - 1].endIp, n, BlockFrame.EXIT_STOP);
+        for (int j = 0; j < taken.size(); j++) {
+            e.bind(taken.get(j));
+            DecodedInsn d = takenFrom.get(j);
+            int done = 0;
+            while (insns[done] != d) done++;
+            frame.exit(d.imm, done + 1, BlockFrame.EXIT_BRANCH);
+        }
         frame.finish();
         return new Translation(e, n);
     }

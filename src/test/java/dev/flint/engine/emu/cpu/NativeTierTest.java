@@ -6,6 +6,7 @@ import dev.flint.engine.emu.nativecode.X64Emitter;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -14,6 +15,25 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * it was.
  */
 class NativeTierTest {
+    /**
+     * {@code Cpu} with the native tier on: a two-block loop (mov ecx, 1000; xor eax, eax; L: test cl, 1; jz S;
+     * add eax, ecx; S: dec ecx; jnz L) runs its whole-translated blocks as host code, and the outcome is the
+     * one of the CPU decoding every instruction ({@code replays(true)} throws if any of its block runs differs).
+     */
+    @Test
+    void theCpuRunsWholeTranslatedBlocksNativelyWithTheSameOutcome() {
+        assumeTrue(CodeCache.unavailableReason().isEmpty(), () -> CodeCache.unavailableReason().orElseThrow());
+        byte[] code = java.util.HexFormat.of().parseHex("b9e8030000" + "31c0" + "f6c101" + "7402" + "01c8" + "ffc9" + "75f5");
+        long[] gpr = new long[16];
+        for (int i = 0; i < 16; i++) gpr[i] = 0x1234_5678_9ABC_DEF0L * (i + 1);
+        dev.flint.engine.emu.EmuTestRig rig = new dev.flint.engine.emu.EmuTestRig().nativeTier(true).replays(true);
+        var r = rig.run(code, dev.flint.engine.emu.EmuTestRig.State.of(gpr, 2 | Flags.CF | Flags.AF), new byte[0], 0);
+        assertEquals(250_000, r.state().gpr()[0], "eax: the sum of the odd numbers 1..999");
+        assertEquals(dev.flint.engine.emu.EmuTestRig.Stop.END, r.stop());
+        assertTrue(rig.statistics().nativeInstructions() > 2_000,
+                "instructions run natively: " + rig.statistics().nativeInstructions());
+    }
+
     @Test
     void lazyFlagsGoInMaterialisedAndTheSystemBitsStayInJava() {
         assumeTrue(CodeCache.unavailableReason().isEmpty(), () -> CodeCache.unavailableReason().orElseThrow());
