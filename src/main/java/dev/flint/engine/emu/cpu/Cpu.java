@@ -427,7 +427,14 @@ public final class Cpu {
         if (b.nativeRefused) return 0;
         long generation = nativeTier.cache().generation();
         if (b.nativeOffset < 0 || b.nativeGeneration != generation) {
-            NativeTranslator.Translation t = NativeTranslator.translate(b.insns, true);
+            NativeTranslator.Translation t;
+            try {
+                t = NativeTranslator.translate(b.insns, true);
+            } catch (IllegalArgumentException refused) {
+                // The emitter refuses what it cannot encode instead of writing wrong code: such a block
+                // (a translator gap, whatever bytes the guest chose) is replayed, never run natively.
+                t = null;
+            }
             if (t == null || t.instructions() != b.insns.length) {
                 b.nativeRefused = true;
                 return 0;
