@@ -86,6 +86,8 @@ public final class EmuTestRig {
     private boolean replays;
     /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
     private long compileThreshold = -1;
+    /** Run whole-translated blocks as host code ({@link CpuOptions#nativeTier}). */
+    private boolean nativeTier;
 
     private Cpu lastCpu;
     /** Devices put on the port-I/O bus of every run's machine. */
@@ -117,6 +119,9 @@ public final class EmuTestRig {
         return lastCpu == null ? null : lastCpu.statistics();
     }
 
+    /** The last run's CPU (with {@link #replays}, the CPU of the block runs), or null before a run. */
+    public Cpu cpu() { return lastCpu; }
+
     /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
     public java.util.List<String> hotBlocks(int limit) {
         return lastCpu == null ? java.util.List.of() : lastCpu.hotBlocks(limit);
@@ -141,6 +146,12 @@ public final class EmuTestRig {
     /** Compiles decoded blocks to bytecode after {@code entries} runs (0 = never). */
     public EmuTestRig compileThreshold(long entries) {
         this.compileThreshold = entries;
+        return this;
+    }
+
+    /** Runs decoded blocks that the native translator covers whole as host code (off by default). */
+    public EmuTestRig nativeTier(boolean on) {
+        this.nativeTier = on;
         return this;
     }
 
@@ -179,6 +190,7 @@ public final class EmuTestRig {
             for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
             CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
             if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (nativeTier) options = options.withNativeTier(true);
             if (!replays) {
                 Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options);
                 lastCpu = cpu;

@@ -64,6 +64,14 @@ public final class Cpu {
     private final CpuStatistics stats = new CpuStatistics();
     /** The profiler's count of replayed encodings (empty unless {@link ReplayCensus#ENABLED}). */
     private final ReplayCensus census = new ReplayCensus();
+    /**
+     * Host code for whole-translated 64-bit blocks ({@link CpuOptions#nativeTier}), or null (off, or a host that
+     * cannot run it). Its code memory is released when this CPU is collected.
+     */
+    private final NativeTier nativeTier;
+    private static final java.lang.ref.Cleaner NATIVE_CLEANER = java.lang.ref.Cleaner.create();
+    /** The native code cache of one vCPU: blocks of up to 64 instructions at ~20-40 host bytes each. */
+    private static final long NATIVE_CACHE_BYTES = 4L << 20;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private final boolean stopOnFault;
     private GuestFault lastFault;
@@ -95,6 +103,8 @@ public final class Cpu {
         this.irq = new Interrupts(dec, state, mmu, desc, stack, apic, tsc);
         this.interp = new Interpreter(state, dec, mmu, ports, stack, desc, irq, tsc, fpu, apicId, cpuCount);
         this.fast = new FastPath(this, state, mmu, stack);
+        this.nativeTier = options.nativeTier() && NativeTier.available() ? new NativeTier(NATIVE_CACHE_BYTES) : null;
+        if (nativeTier != null) NATIVE_CLEANER.register(this, nativeTier::close);
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;
@@ -239,7 +249,7 @@ public final class Cpu {
         long rip = s.rip;
         long done = 0; // instructions of the blocks that finished in this call
         int count = 0; // of the block running now
-        long linked = 0, lookups = 0, compiledRun = 0, replayed = 0;
+        long linked = 0, lookups = 0, compiledRun = 0, replayed = 0, nativeRun = 0;
         DecodedBlock prev = previous;
         previous = null;
         boolean user = mmu.user();
@@ -280,7 +290,9 @@ public final class Cpu {
                 CompiledBlock compiled = block.compiled;
                 // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                 // it there would replay it and leave a partial block to decode at every slice end.
-                if (compiled != null) {
+                if (nativeTier != null && linkable && (count = runNative(block, max - done)) > 0) {
+                    nativeRun += count;
+                } else if (compiled != null) {
                     count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
                     compiledRun += count;
                 } else {
@@ -313,6 +325,7 @@ public final class Cpu {
             stats.lookups += lookups;
             stats.compiledInstructions += compiledRun;
             stats.replayedInstructions += replayed;
+            stats.nativeInstructions += nativeRun;
         }
         return Math.max(done + count, 1);
     }
@@ -402,6 +415,35 @@ public final class Cpu {
     private boolean withinCodeLimit(DecodedBlock b) {
         long limit = s.segLimit[CS];
         return limit == 0xFFFF_FFFFL || b.insns[b.insns.length - 1].endIp - 1 <= limit;
+    }
+
+    /**
+     * Runs a 64-bit block as host code if the translator covers all of its instructions (translating it on its
+     * first entry here, and again after a flush of the code cache) and at most {@code max} instructions are
+     * allowed. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
+     * Translated forms touch only registers, flags and RIP: nothing that ends a block except RIP changes.
+     */
+    private int runNative(DecodedBlock b, long max) {
+        if (b.nativeRefused) return 0;
+        long generation = nativeTier.cache().generation();
+        if (b.nativeOffset < 0 || b.nativeGeneration != generation) {
+            NativeTranslator.Translation t;
+            try {
+                t = NativeTranslator.translate(b.insns, true);
+            } catch (IllegalArgumentException refused) {
+                // The emitter refuses what it cannot encode instead of writing wrong code: such a block
+                // (a translator gap, whatever bytes the guest chose) is replayed, never run natively.
+                t = null;
+            }
+            if (t == null || t.instructions() != b.insns.length) {
+                b.nativeRefused = true;
+                return 0;
+            }
+            b.nativeOffset = nativeTier.install(t);
+            b.nativeGeneration = nativeTier.cache().generation();
+        }
+        if (nativeTier.run(b.nativeOffset, s, max) == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET) return 0;
+        return (int) nativeTier.instructions();
     }
 
     /** Replays decoded instructions while execution falls through from one to the next. */
@@ -534,6 +576,17 @@ public final class Cpu {
                     return String.format("%016x %d entries x %d insns, %s", b.linear, b.entries, b.insns.length, how);
                 })
                 .toList();
+    }
+
+    /**
+     * Tests of the native tier: the decoded instructions of the cached block that starts at linear address
+     * {@code linear} (as the block cache keeps them), or null if there is none.
+     */
+    DecodedInsn[] cachedInstructions(long linear) {
+        for (DecodedBlock b : blocks.blocks()) {
+            if (b.linear == linear && b.insns != null) return b.insns;
+        }
+        return null;
     }
 
     /** Compiled blocks: the instruction that threw, so that the fault restarts it (see {@link BlockCompiler}). */

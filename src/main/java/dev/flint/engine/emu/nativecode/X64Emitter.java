@@ -439,4 +439,106 @@ public final class X64Emitter {
         jcc(CC_NZ, miss);
         load(s2, s2, TLB_ADDEND);
     }
+    // --- emunstate: the encodings the block translator and the state's entry/exit need ---
+
+    /**
+     * Byte registers for {@link #regForm} and {@link #opReg}: 0..15 are the low bytes (AL..R15B; 4..7 are
+     * SPL..DIL, which need a REX prefix), and these are the high bytes AH..BH (4..7 without any REX prefix).
+     */
+    public static final int AH = 20, CH = 21, DH = 22, BH = 23;
+    private static final int HIGH = 16;
+
+    /** How an operand of {@link #regForm} is read: a full register, a byte register, or a /digit (no register). */
+    public static final int OPERAND = 0, BYTE_OPERAND = 1, DIGIT = 2;
+
+    /**
+     * The prefixes of an instruction with register operands: 66 for a 16-bit operand size, then REX when a
+     * 64-bit size, an extended register or a low byte register SPL..DIL asks for one. A high byte register
+     * (AH..BH) cannot be encoded together with a REX prefix: that is refused, it would name another register.
+     */
+    private void regPrefixes(int opSize, int regKind, int reg, int rmKind, int rm) {
+        boolean high = (regKind == BYTE_OPERAND && reg >= HIGH) || (rmKind == BYTE_OPERAND && rm >= HIGH);
+        boolean needRex = opSize == 8 || (regKind != DIGIT && reg < HIGH && reg >= 8) || (rm < HIGH && rm >= 8)
+                || (regKind == BYTE_OPERAND && reg >= 4 && reg < 8) || (rmKind == BYTE_OPERAND && rm >= 4 && rm < 8);
+        if (high && needRex) throw new IllegalArgumentException("AH..BH cannot be encoded with a REX prefix");
+        if (opSize == 2) b(0x66);
+        if (needRex) {
+            b(0x40 | (opSize == 8 ? 8 : 0) | (regKind != DIGIT && reg < HIGH ? (reg >> 3) & 1 : 0) << 2
+                    | (rm < HIGH ? (rm >> 3) & 1 : 0));
+        }
+    }
+
+    private static int low3(int kind, int r) {
+        if (kind == DIGIT) {
+            if (r < 0 || r > 7) throw new IllegalArgumentException("no /digit " + r);
+            return r;
+        }
+        if (kind == BYTE_OPERAND ? (r < 0 || r > 23 || (r > 15 && r < AH)) : (r < 0 || r > 15)) {
+            throw new IllegalArgumentException("no register " + r);
+        }
+        return r & 7;
+    }
+
+    /**
+     * An instruction whose ModRM names two registers (mod = 11): [66] [REX] [0F] opcode ModRM [immediate].
+     * {@code opSize} (1, 2, 4 or 8) sets 66 or REX.W; {@code regKind}/{@code rmKind} say whether ModRM.reg and
+     * ModRM.rm are full registers, byte registers (numbers as {@link #AH}) or, for reg, a /digit. The
+     * immediate's bytes are written as given (the guest's own, for a translated instruction).
+     */
+    public void regForm(int opSize, boolean twoByte, int opcode, int regKind, int reg, int rmKind, int rm, byte[] imm) {
+        if (rmKind == DIGIT) throw new IllegalArgumentException("ModRM.rm is a register here");
+        int r3 = low3(regKind, reg), m3 = low3(rmKind, rm);
+        regPrefixes(opSize, regKind, reg, rmKind, rm);
+        if (twoByte) b(0x0F);
+        b(opcode);
+        b(0xC0 | r3 << 3 | m3);
+        for (byte x : imm) b(x);
+    }
+
+    /** An instruction with its register in the opcode's low bits (B0+r, B8+r): [66] [REX] opcode+r immediate. */
+    public void opReg(int opSize, boolean byteReg, int opcode, int r, byte[] imm) {
+        int kind = byteReg ? BYTE_OPERAND : OPERAND;
+        int r3 = low3(kind, r);
+        regPrefixes(opSize, DIGIT, 0, kind, r);
+        b(opcode | r3);
+        for (byte x : imm) b(x);
+    }
+
+    /**
+     * lea with a 16-, 32- or 64-bit destination from [base + index * 2^scale + disp32] (64-bit addressing),
+     * base or index -1 when absent; always a SIB byte and a 32-bit displacement (mod 10 with a base, mod 00 with
+     * SIB.base 101 without one). Leaves the flags alone.
+     */
+    public void leaSib(int opSize, int dst, int base, int index, int scale, int disp) {
+        if (opSize != 2 && opSize != 4 && opSize != 8) throw new IllegalArgumentException("lea of " + opSize + " bytes");
+        if (index == RSP) throw new IllegalArgumentException("RSP cannot be an index");
+        if (scale < 0 || scale > 3) throw new IllegalArgumentException("scale " + scale);
+        int d = reg(dst), bs = base < 0 ? RBP : reg(base), ix = index < 0 ? RSP : reg(index);
+        if (opSize == 2) b(0x66);
+        int rex = 0x40 | (opSize == 8 ? 8 : 0) | ((d >> 3) & 1) << 2 | (index < 0 ? 0 : ((ix >> 3) & 1) << 1)
+                | (base < 0 ? 0 : (bs >> 3) & 1);
+        if (rex != 0x40) b(rex);
+        b(0x8D);
+        b((base < 0 ? 0x00 : 0x80) | (d & 7) << 3 | 0x04);
+        b(scale << 6 | (ix & 7) << 3 | (bs & 7));
+        imm32(disp);
+    }
+
+    /** op qword [base + disp32], imm32 (0x81 /ext, sign-extended): {@link #EXT_CMP}, {@link #EXT_SUB} ... */
+    public void aluMemImm(int ext, int base, int disp, int imm) {
+        rex(true, 0, 0, base, false);
+        b(0x81);
+        memDisp(ext, base, disp);
+        imm32(imm);
+    }
+
+    /** op qword [base + disp32], reg64 for the "r/m, reg" opcodes ({@link #ADD}, {@link #SUB}, ...). */
+    public void aluMemReg(int opcode, int base, int disp, int src) {
+        rex(true, src, 0, base, false);
+        b(opcode);
+        memDisp(src, base, disp);
+    }
+
+    /** popfq (9D). */
+    public void popfq() { b(0x9D); }
 }

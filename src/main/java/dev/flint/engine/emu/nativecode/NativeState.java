@@ -1,0 +1,72 @@
+package dev.flint.engine.emu.nativecode;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * One vCPU's state as translated code sees it: a small off-heap struct of longs that {@link BlockFrame}'s entry
+ * code loads into host registers and host RFLAGS, and its exit code stores back. The caller fills it before
+ * entering a block (registers, RIP, flags, budget) and reads it afterwards (registers, flags, RIP, why and after
+ * how many instructions the block left).
+ *
+ * <p>Layout (byte offsets): the 16 GPRs in encoding order at 0..120, {@link #RIP}, {@link #FLAGS} (the six
+ * arithmetic flags CF PF AF ZF SF OF at their RFLAGS bit positions; nothing else of RFLAGS goes to the host),
+ * {@link #EXIT_REASON}, {@link #EXIT_COUNT} (instructions completed in the block), {@link #BUDGET} (instructions
+ * still allowed: a block does not start with fewer left than it has, and subtracts what it ran).
+ *
+ * <p>One thread uses a state at a time (its vCPU's); the memory is freed by {@link #close}.
+ */
+public final class NativeState implements AutoCloseable {
+    public static final int RIP = 128, FLAGS = 136, EXIT_REASON = 144, EXIT_COUNT = 152, BUDGET = 160;
+    static final int SIZE = 192;
+    /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
+    public static final long ARITH_FLAGS = 0x8D5;
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment mem = arena.allocate(SIZE, 64);
+
+    /** Where the struct is: the argument a block is entered with. */
+    public long address() { return mem.address(); }
+
+    public long gpr(int n) { return mem.get(JAVA_LONG, 8L * check(n)); }
+
+    public void gpr(int n, long value) { mem.set(JAVA_LONG, 8L * check(n), value); }
+
+    /** Copies 16 registers in from {@code from} (a vCPU's register file). */
+    public void loadGprs(long[] from) {
+        MemorySegment.copy(from, 0, mem, JAVA_LONG, 0, 16);
+    }
+
+    /** Copies the 16 registers out into {@code to}. */
+    public void storeGprs(long[] to) {
+        MemorySegment.copy(mem, JAVA_LONG, 0, to, 0, 16);
+    }
+
+    public long rip() { return mem.get(JAVA_LONG, RIP); }
+
+    public void rip(long value) { mem.set(JAVA_LONG, RIP, value); }
+
+    /** The six arithmetic flags (RFLAGS positions; other bits are never set). */
+    public long flags() { return mem.get(JAVA_LONG, FLAGS); }
+
+    /** Sets the arithmetic flags; other bits of {@code rflags} are dropped, so none of them can reach the host. */
+    public void flags(long rflags) { mem.set(JAVA_LONG, FLAGS, rflags & ARITH_FLAGS); }
+
+    public long exitReason() { return mem.get(JAVA_LONG, EXIT_REASON); }
+
+    public long exitCount() { return mem.get(JAVA_LONG, EXIT_COUNT); }
+
+    public long budget() { return mem.get(JAVA_LONG, BUDGET); }
+
+    public void budget(long value) { mem.set(JAVA_LONG, BUDGET, value); }
+
+    private static int check(int n) {
+        if (n < 0 || n > 15) throw new IndexOutOfBoundsException("no register " + n);
+        return n;
+    }
+
+    @Override
+    public void close() { arena.close(); }
+}
