@@ -5,8 +5,9 @@
 # through io_uring (the default serves what the page cache holds at once and sends the rest to io_uring).
 # A third argument picks workloads: bench/virtio-blk.sh 256 7 4k-random-read,1m-seq-read
 # FLINT_BENCH_JAVA_OPTS passes JVM options, e.g. "-Dflint.bench.driver=lockstep" (the rounds 1-2 driver: a batch,
-# then wait for all of it) or "-Dflint.bench.halt-poll-ns=0" (the driver sleeps at once instead of polling 50 µs
-# for its interrupt, as a KVM vCPU is polled before it is scheduled out); see docs/block-path.md, Round 3.
+# then wait for all of it) or "-Dflint.bench.halt-poll-ns=N" (the driver polls a fixed N ns for its interrupt before it
+# sleeps, 0: sleeps at once; by default it polls as KVM polls a halted vCPU, adapting its window between 0 and 200 µs
+# to how long its halts take; docs/block-path.md, Rounds 3 and 10).
 # Each workload runs on an image written front to back in pieces of its own request size, as fio lays out a job's file
 # (since Round 7; the page cache then holds it in folios of that size). "-Dflint.bench.fill=1048576" runs every workload
 # on one image written 1 MiB at a time, as in rounds 1-6 (a 4 KiB write into a 1 MiB folio costs the kernel a walk over

@@ -20,8 +20,12 @@ public final class NvmeBench {
     public static long lastCpuNanos;
     /** Interrupts and SQ tail doorbells in the last {@link #run}'s timed section. */
     public static long lastInterrupts, lastDoorbells;
+    /** The driver's halts in the last pipelined run, and those that lasted past their polling window. */
+    public static long lastHalts, lastSlept;
     /** CPU time of the controller's I/O thread in the last {@link #run}'s timed section. */
     public static long lastIoThreadNanos;
+    /** The I/O thread's sleeps and its io_uring workers' CPU in the last pipelined run's timed section. */
+    public static dev.flint.devices.virtio.block.IoThreadCounts lastCounts = new dev.flint.devices.virtio.block.IoThreadCounts(0, 0);
 
     private NvmeBench() {}
 
@@ -46,13 +50,17 @@ public final class NvmeBench {
                 PipelinedNvmeDriver driver = new PipelinedNvmeDriver(rig, q, depth, BUFFERS, max, LISTS, SHADOW, SHADOW + 4096);
                 long ioThread = dev.flint.devices.virtio.block.VirtioBlockBench.threadId("nvme-io");
                 long ioCpu = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread);
+                var counts = dev.flint.devices.virtio.block.IoThreadCounts.of("nvme-io");
                 long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
                 driver.run(offsets, lengths, writes, 30_000_000_000L);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
                 lastInterrupts = rig.irq.signals() - signals;
                 lastDoorbells = driver.registerWrites;
+                lastHalts = driver.halting().halts();
+                lastSlept = driver.halting().slept();
                 lastIoThreadNanos = dev.flint.devices.virtio.block.VirtioBlockBench.threadCpuNanos(ioThread) - ioCpu;
+                lastCounts = dev.flint.devices.virtio.block.IoThreadCounts.of("nvme-io").since(counts);
                 return seconds;
             }
             long cpu = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos(), start = System.nanoTime();
@@ -76,7 +84,10 @@ public final class NvmeBench {
             lastCpuNanos = dev.flint.devices.virtio.block.VirtioBlockBench.processCpuNanos() - cpu;
             lastInterrupts = 0;
             lastIoThreadNanos = 0;
+            lastCounts = new dev.flint.devices.virtio.block.IoThreadCounts(0, 0);
             lastDoorbells = 0;
+            lastHalts = 0;
+            lastSlept = 0;
             return seconds;
         }
     }

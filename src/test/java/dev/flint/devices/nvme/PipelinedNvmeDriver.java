@@ -1,5 +1,6 @@
 package dev.flint.devices.nvme;
 
+import dev.flint.devices.HaltPolling;
 import dev.flint.devices.RecordingInterrupts;
 
 import java.lang.foreign.Arena;
@@ -24,11 +25,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * written through its segment, as a kernel writes its own memory.
  */
 final class PipelinedNvmeDriver {
-    /**
-     * How long the driver polls for its interrupt before it sleeps: a vCPU that halts on KVM is polled for up to
-     * halt_poll_ns (200 µs by default) before its thread is scheduled out; this driver polls a quarter of that.
-     */
-    static final long HALT_POLL_NANOS = Long.getLong("flint.bench.halt-poll-ns", 50_000);
+    /** How the driver waits for its interrupt: as KVM halt-polls a vCPU ({@link HaltPolling}), one window per run. */
+    private final HaltPolling halting = HaltPolling.fromProperty();
+
+    /** How the driver's halts went (counts). */
+    public HaltPolling halting() { return halting; }
 
     private static final int SQE = 64, CQE = 16;
     private static final VarHandle INT = java.lang.foreign.ValueLayout.JAVA_INT.varHandle(); // aligned: read with volatile semantics
@@ -87,7 +88,7 @@ final class PipelinedNvmeDriver {
             int dw3 = (int) INT.getVolatile(ram, entry + 12);
             if (((dw3 >>> 16) & 1) != (phase ? 1 : 0)) {
                 if (System.nanoTime() > deadline) throw new IllegalStateException("controller stalled: " + done + " of " + n + " done");
-                irq.haltPollThenAwait(seen, HALT_POLL_NANOS, 1_000_000); // bounded: a lost interrupt costs a millisecond, not a hang
+                halting.halt(irq, seen, 1_000_000); // bounded: a lost interrupt costs a millisecond, not a hang
                 continue;
             }
             int submitted = 0;

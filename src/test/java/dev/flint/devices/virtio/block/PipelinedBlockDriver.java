@@ -1,5 +1,6 @@
 package dev.flint.devices.virtio.block;
 
+import dev.flint.devices.HaltPolling;
 import dev.flint.devices.RecordingInterrupts;
 import dev.flint.devices.virtio.VirtioTestDriver;
 import dev.flint.machine.bus.Bus;
@@ -26,11 +27,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * <p>The rig must have negotiated VIRTIO_F_EVENT_IDX and MSI-X, with the queue at {@code queue}.
  */
 final class PipelinedBlockDriver {
-    /**
-     * How long the driver polls for its interrupt before it sleeps: a vCPU that halts on KVM is polled for up to
-     * halt_poll_ns (200 µs by default) before its thread is scheduled out; this driver polls a quarter of that.
-     */
-    static final long HALT_POLL_NANOS = Long.getLong("flint.bench.halt-poll-ns", 50_000);
+    /** How the driver waits for its interrupt: as KVM halt-polls a vCPU ({@link HaltPolling}), one window per run. */
+    private final HaltPolling halting = HaltPolling.fromProperty();
+
+    /** How the driver's halts went (counts). */
+    HaltPolling halting() { return halting; }
 
     private static final VarHandle SHORT = JAVA_SHORT.varHandle(); // aligned: ring indexes are read and written atomically
 
@@ -94,7 +95,7 @@ final class PipelinedBlockDriver {
                 if (((short) SHORT.getVolatile(ram, usedIdxAt) & 0xFFFF) != usedSeen) continue;
                 if ((driver.status() & 0x40) != 0) return false;
                 if (System.nanoTime() > deadline) throw new IllegalStateException("device stalled: " + done + " of " + n + " done");
-                irq.haltPollThenAwait(seen, HALT_POLL_NANOS, 1_000_000); // bounded: a lost interrupt costs a millisecond, not a hang
+                halting.halt(irq, seen, 1_000_000); // bounded: a lost interrupt costs a millisecond, not a hang
                 continue;
             }
             VarHandle.acquireFence(); // entries after the index that published them

@@ -26,7 +26,8 @@ import java.util.Random;
  *
  * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints per workload: requests and
  * MiB per second (medians) and the median of the per-run ratios to the host; the process's CPU per request; the
- * device I/O thread's own CPU per request; interrupts and notifications per request, and the JIT's time.
+ * device I/O thread's own CPU per request; how often that thread slept and the CPU of the io_uring kernel workers it
+ * handed reads to ({@link IoThreadCounts}); interrupts and notifications per request, and the JIT's time.
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -62,6 +63,7 @@ public final class VirtioBlockBench {
             }
             System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs%n",
                     imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
+            System.out.println("(the driver, standing for the guest, waits for each interrupt with " + dev.flint.devices.HaltPolling.fromProperty() + ")");
             // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
             // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
             // more code than the raw loop, keep compiling for longer; one round left seconds of compilation inside the
@@ -82,8 +84,9 @@ public final class VirtioBlockBench {
                 double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
                 double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
-                long[] interrupts = new long[2], notifications = new long[2];
+                long[] interrupts = new long[2], notifications = new long[2], halts = new long[2], slept = new long[2];
                 double[] deviceIo = new double[runs], nvmeIo = new double[runs];
+                double[] deviceSleeps = new double[runs], nvmeSleeps = new double[runs], deviceWorkers = new double[runs], nvmeWorkers = new double[runs];
                 long jit = jitMillis();
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
                     for (int k = 0; k < 3; k++) {
@@ -95,9 +98,19 @@ public final class VirtioBlockBench {
                         double used = timedCpuNanos / 1e9;
                         if ((run + k) % 3 == 0) deviceIo[run] = timedIoThreadNanos / 1e9;
                         if ((run + k) % 3 == 1) nvmeIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 3 == 0) {
+                            deviceSleeps[run] = timedCounts.sleeps();
+                            deviceWorkers[run] = timedCounts.workerNanos() / 1e9;
+                        }
+                        if ((run + k) % 3 == 1) {
+                            nvmeSleeps[run] = timedCounts.sleeps();
+                            nvmeWorkers[run] = timedCounts.workerNanos() / 1e9;
+                        }
                         if ((run + k) % 3 < 2) {
                             interrupts[(run + k) % 3] += timedInterrupts;
                             notifications[(run + k) % 3] += timedNotifications;
+                            halts[(run + k) % 3] += timedHalts;
+                            slept[(run + k) % 3] += timedSlept;
                         }
                         switch ((run + k) % 3) {
                             case 0 -> deviceCpu[run] = used;
@@ -122,9 +135,13 @@ public final class VirtioBlockBench {
                         median(hostCpu) * 1e6 / ops);
                 System.out.printf("%-21s I/O thread CPU per request: virtio-blk %6.2f µs | nvme %6.2f µs (the device's own thread: with the driver on another core, the pace it can keep)%n", "",
                         median(deviceIo) * 1e6 / ops, median(nvmeIo) * 1e6 / ops);
+                System.out.printf("%-21s per request: virtio-blk %.3f I/O thread sleeps, %6.2f µs io_uring workers' CPU | nvme %.3f sleeps, %6.2f µs workers' CPU (medians; /proc/self/task)%n", "",
+                        median(deviceSleeps) / ops, median(deviceWorkers) * 1e6 / ops, median(nvmeSleeps) / ops, median(nvmeWorkers) * 1e6 / ops);
                 double perRun = (double) ops * runs;
                 System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
+                System.out.printf("%-21s the driver's halts per request: virtio-blk %.3f (%.0f%% slept past the polling window) | nvme %.3f (%.0f%% slept)%n", "",
+                        halts[0] / perRun, 100.0 * slept[0] / Math.max(1, halts[0]), halts[1] / perRun, 100.0 * slept[1] / Math.max(1, halts[1]));
             }
             System.out.println("(in parentheses: the median over runs of each run's ratio to the host's raw FileChannel, in brackets the"
                     + " quartiles of those ratios; block I/O: "
@@ -161,13 +178,17 @@ public final class VirtioBlockBench {
             PipelinedBlockDriver driver = new PipelinedBlockDriver(rig, depth, HEADERS, STATUSES, BUFFERS, length);
             rig.memory.slice(BUFFERS, bufferBytes).fill((byte) 0); // the guest's buffers exist before it reads into them
             long ioThread = threadId("virtio-blk-io"), ioCpu = threadCpuNanos(ioThread);
+            IoThreadCounts counts = IoThreadCounts.of("virtio-blk-io");
             long cpu = processCpuNanos(), signals = rig.irq.signals(), start = System.nanoTime();
             if (!driver.run(sectors, write, 30_000_000_000L)) throw new IllegalStateException("device asked for a reset");
             double seconds = (System.nanoTime() - start) / 1e9;
             timedCpuNanos = processCpuNanos() - cpu;
             timedIoThreadNanos = threadCpuNanos(ioThread) - ioCpu;
+            timedCounts = IoThreadCounts.of("virtio-blk-io").since(counts);
             timedInterrupts = rig.irq.signals() - signals;
             timedNotifications = driver.notifications();
+            timedHalts = driver.halting().halts();
+            timedSlept = driver.halting().slept();
             return seconds;
         }
     }
@@ -197,6 +218,9 @@ public final class VirtioBlockBench {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             timedCpuNanos = processCpuNanos() - cpu;
+            timedHalts = 0; // this driver sleeps on every wait, without polling
+            timedSlept = 0;
+            timedCounts = new IoThreadCounts(0, 0); // not measured for this driver
             return seconds;
         }
     }
@@ -215,8 +239,11 @@ public final class VirtioBlockBench {
         double seconds = dev.flint.devices.nvme.NvmeBench.run(image, offsets, lengths, writes, w.queueDepth);
         timedCpuNanos = dev.flint.devices.nvme.NvmeBench.lastCpuNanos;
         timedIoThreadNanos = dev.flint.devices.nvme.NvmeBench.lastIoThreadNanos;
+        timedCounts = dev.flint.devices.nvme.NvmeBench.lastCounts;
         timedInterrupts = dev.flint.devices.nvme.NvmeBench.lastInterrupts;
         timedNotifications = dev.flint.devices.nvme.NvmeBench.lastDoorbells;
+        timedHalts = dev.flint.devices.nvme.NvmeBench.lastHalts;
+        timedSlept = dev.flint.devices.nvme.NvmeBench.lastSlept;
         return seconds;
     }
 
@@ -295,8 +322,12 @@ public final class VirtioBlockBench {
     private static long timedCpuNanos;
     /** Interrupts the driver got and notifications (virtio kicks, SQ tail doorbells) it sent in the last device run's timed section. */
     private static long timedInterrupts, timedNotifications;
+    /** The driver's halts in the last device run's timed section, and those that lasted past their polling window. */
+    private static long timedHalts, timedSlept;
     /** CPU time of the device's own I/O thread in the last device run's timed section. */
     private static long timedIoThreadNanos;
+    /** The I/O thread's sleeps and its io_uring kernel workers' CPU in the last device run's timed section. */
+    private static IoThreadCounts timedCounts = new IoThreadCounts(0, 0);
 
     /** The id of the live thread called {@code name} (a device's I/O thread), or -1. */
     public static long threadId(String name) {
