@@ -60,6 +60,8 @@ final class DecodedBlock {
      * translation did not cover every instruction (the block is then never offered again).
      */
     long nativeOffset = -1, nativeGeneration = -1;
+    /** Where other native blocks' chained exits jump into this one ({@link NativeChains}), or -1. */
+    long nativeChainEntry = -1;
     boolean nativeRefused;
     /** Set once the cache dropped this block ({@link #evict}). */
     boolean evicted;
