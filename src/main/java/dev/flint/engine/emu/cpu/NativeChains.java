@@ -30,7 +30,7 @@ import java.util.Map;
  */
 final class NativeChains {
     /** The chained exits of one host code page, made while its code had {@link #version}. */
-    private static final class Page {
+    static final class Page {
         int version;
         final List<Site> chained = new ArrayList<>();
     }
@@ -70,12 +70,14 @@ final class NativeChains {
     void installed(DecodedBlock b, long offset, BlockFrame frame) {
         sync();
         b.nativeChainEntry = frame.chainEntry() < 0 ? -1 : offset + frame.chainEntry();
+        b.nativePage = null;
         if (b.page2Host >= 0 || frame.chainEntry() < 0) return; // a block crossing a page end is never chained
         Page p = pages.computeIfAbsent(b.pageHost, k -> {
             Page n = new Page();
             n.version = codePages.version(k);
             return n;
         });
+        b.nativePage = p;
         for (BlockFrame.Exit x : frame.exits()) {
             sites.put(offset + x.site(), new Site(x.rip(), offset + x.site(), offset + x.chain(), offset + x.chainJump(),
                     offset + x.slow(), p, b.linear >>> 12, b.modeKey));
@@ -89,7 +91,7 @@ final class NativeChains {
      */
     void enter(DecodedBlock b) {
         sync();
-        Page p = b.page2Host >= 0 ? null : pages.get(b.pageHost);
+        Page p = b.nativePage; // set by installed() in this generation (Cpu translates again after a flush)
         int v = codePages.version(b.pageHost);
         enteredVersion = v;
         if (p != null && p.version != v) drop(p, v);
