@@ -220,6 +220,38 @@ public final class EmuTestRig {
         }
     }
 
+    /** A machine of this rig with {@code code} loaded and one CPU on it at {@code initial} (see {@link #session}). */
+    public record Session(Cpu cpu, CpuState state, GuestMemory memory) {}
+
+    /**
+     * Builds the machine with {@code code} at {@link #CODE_BASE} and one CPU with this rig's options (no reference
+     * run, no slicing) and hands it to {@code body}, which drives {@link Cpu#execute} itself: for tests that look
+     * at the CPU between calls or change memory between runs. The memory is freed when {@code body} returns.
+     */
+    public <T> T session(byte[] code, State initial, int cpl, java.util.function.Function<Session, T> body) {
+        if (cpl != 0 && cpl != 3) throw new IllegalArgumentException("cpl must be 0 or 3");
+        try (GuestMemory mem = GuestMemory.allocate(RAM)) {
+            buildMachine(mem);
+            mem.write(CODE_BASE, code);
+            CpuState st = new CpuState();
+            setupState(st, initial, cpl);
+            resetFpu(initial);
+            Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
+            CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
+            if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (nativeTier) options = options.withNativeTier(true);
+            Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1, options);
+            lastCpu = cpu;
+            return body.apply(new Session(cpu, st, mem));
+        }
+    }
+
+    /** Puts the state back at {@code initial} (registers, flags, RIP, segments) for another run on the same CPU. */
+    public static void reset(Session s, State initial, int cpl) {
+        setupState(s.state(), initial, cpl);
+        s.cpu().modeChanged();
+    }
+
     private void resetFpu(State initial) {
         fpu.reset();
         for (int i = 0; i < 16; i++) fpu.setXmm(i, initial.xmm()[2 * i], initial.xmm()[2 * i + 1]);

@@ -69,6 +69,8 @@ public final class Cpu {
      * cannot run it). Its code memory is released when this CPU is collected.
      */
     private final NativeTier nativeTier;
+    /** The native blocks' chained exits (null without {@link #nativeTier}). */
+    private final NativeChains nativeChains;
     private static final java.lang.ref.Cleaner NATIVE_CLEANER = java.lang.ref.Cleaner.create();
     /** The native code cache of one vCPU: blocks of up to 64 instructions at ~20-40 host bytes each. */
     private static final long NATIVE_CACHE_BYTES = 4L << 20;
@@ -105,6 +107,7 @@ public final class Cpu {
         this.fast = new FastPath(this, state, mmu, stack);
         this.nativeTier = options.nativeTier() && NativeTier.available() ? new NativeTier(NATIVE_CACHE_BYTES) : null;
         if (nativeTier != null) NATIVE_CLEANER.register(this, nativeTier::close);
+        this.nativeChains = nativeTier == null ? null : new NativeChains(nativeTier.cache(), codePages);
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;
@@ -421,7 +424,9 @@ public final class Cpu {
      * Runs a 64-bit block as host code if the translator covers all of its instructions (translating it on its
      * first entry here, and again after a flush of the code cache) and at most {@code max} instructions are
      * allowed. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
-     * Translated forms touch only registers, flags and RIP: nothing that ends a block except RIP changes.
+     * Translated forms touch only registers, flags and RIP: nothing that ends a block except RIP changes. Exits
+     * to blocks run natively before are chained ({@link NativeChains}): one entry may run many blocks of the
+     * page, within {@code max} and ending at a block boundary.
      */
     private int runNative(DecodedBlock b, long max) {
         if (b.nativeRefused) return 0;
@@ -441,9 +446,12 @@ public final class Cpu {
             }
             b.nativeOffset = nativeTier.install(t);
             b.nativeGeneration = nativeTier.cache().generation();
+            nativeChains.installed(b, b.nativeOffset, t.frame());
         }
-        if (nativeTier.run(b.nativeOffset, s, max) == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET) return 0;
-        return (int) nativeTier.instructions();
+        nativeChains.enter(b);
+        int reason = nativeTier.run(b.nativeOffset, s, Math.min(max, Integer.MAX_VALUE));
+        nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
+        return (int) nativeTier.instructions(); // 0 when it did not start (budget)
     }
 
     /** Replays decoded instructions while execution falls through from one to the next. */
@@ -588,6 +596,12 @@ public final class Cpu {
         }
         return null;
     }
+
+    /** Tests of the native tier: its chains, or null when the tier is off. */
+    NativeChains nativeChains() { return nativeChains; }
+
+    /** Tests of the native tier: its code cache, or null when the tier is off. */
+    dev.flint.engine.emu.nativecode.CodeCache nativeCache() { return nativeTier == null ? null : nativeTier.cache(); }
 
     /** Compiled blocks: the instruction that threw, so that the fault restarts it (see {@link BlockCompiler}). */
     void setStartIp(long rip) { dec.startIp = rip; }

@@ -60,6 +60,10 @@ final class DecodedBlock {
      * translation did not cover every instruction (the block is then never offered again).
      */
     long nativeOffset = -1, nativeGeneration = -1;
+    /** Where other native blocks' chained exits jump into this one ({@link NativeChains}), or -1. */
+    long nativeChainEntry = -1;
+    /** Its page's chains ({@link NativeChains}), null if it is never chained (it crosses a page end). */
+    NativeChains.Page nativePage;
     boolean nativeRefused;
     /** Set once the cache dropped this block ({@link #evict}). */
     boolean evicted;

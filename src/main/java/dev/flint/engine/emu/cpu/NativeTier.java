@@ -37,6 +37,7 @@ final class NativeTier implements AutoCloseable {
      * ({@link dev.flint.engine.emu.nativecode.BlockFrame}); {@link #instructions()} says how many instructions ran.
      */
     int run(long offset, CpuState s, long budget) {
+        budgetIn = budget;
         state.loadGprs(s.gpr);
         state.rip(s.rip);
         state.flags(s.flags.arith());
@@ -48,8 +49,10 @@ final class NativeTier implements AutoCloseable {
         return reason;
     }
 
-    /** The instructions the last {@link #run} completed. */
-    long instructions() { return state.exitCount(); }
+    /** The instructions the last {@link #run} completed, in all the blocks it ran (chained ones too). */
+    long instructions() { return budgetIn - state.budget(); }
+
+    private long budgetIn;
 
     @Override
     public void close() {

@@ -32,7 +32,7 @@ final class NativeTranslator {
     private NativeTranslator() {}
 
     /** Host code for the first {@code instructions} guest instructions of a block. */
-    record Translation(X64Emitter code, int instructions) {}
+    record Translation(X64Emitter code, int instructions, BlockFrame frame) {}
 
     /** Shapes of translated instructions. */
     private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7;
@@ -64,7 +64,7 @@ final class NativeTranslator {
         }
         if (n == 0) return null;
         X64Emitter e = new X64Emitter();
-        BlockFrame frame = new BlockFrame(e, n);
+        BlockFrame frame = new BlockFrame(e, n, insns[0].rip, true);
         // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
         // through an exit of its own when taken, emitted after the straight-line code.
         java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
@@ -105,7 +105,7 @@ final class NativeTranslator {
             frame.exit(d.imm, done + 1, BlockFrame.EXIT_BRANCH);
         }
         frame.finish();
-        return new Translation(e, n);
+        return new Translation(e, n, frame);
     }
 
     /** The shape of {@code d}, or null if it is not translated. */

@@ -34,13 +34,29 @@ public final class BlockFrame {
     private static final int COUNT_BITS = 24;
 
     private final X64Emitter e;
-    private final X64Emitter.Label common = new X64Emitter.Label(), budgetExit = new X64Emitter.Label();
+    private final X64Emitter.Label common = new X64Emitter.Label(), budgetExit = new X64Emitter.Label(),
+            chainBudget = new X64Emitter.Label();
+    private final int instructions;
+    private final long rip;
+    private final java.util.List<Exit> exits = new java.util.ArrayList<>();
+    private int chainEntry = -1;
     private boolean finished;
 
-    /** Emits the entry of a block of {@code instructions} guest instructions into {@code e}. */
+    /** Emits the entry of a block of {@code instructions} guest instructions into {@code e}, without a chain entry. */
     public BlockFrame(X64Emitter e, int instructions) {
+        this(e, instructions, 0, false);
+    }
+
+    /**
+     * Emits the entry of a block of {@code instructions} guest instructions starting at guest {@code rip}, and
+     * with {@code chainable} also its chain entry ({@link #chainEntry}): where other blocks' exits jump once
+     * chained.
+     */
+    public BlockFrame(X64Emitter e, int instructions, long rip, boolean chainable) {
         if (instructions < 0 || instructions >= 1 << COUNT_BITS) throw new IllegalArgumentException("block of " + instructions);
         this.e = e;
+        this.instructions = instructions;
+        this.rip = rip;
         for (int r : SAVED) e.push(r);
         e.aluRR(MOV, true, STATE, RDI);
         e.aluMemImm(EXT_CMP, STATE, NativeState.BUDGET, instructions);
@@ -56,7 +72,46 @@ public final class BlockFrame {
         for (int r = 0; r < 16; r++) {
             if (resident(r)) e.load(r, STATE, slot(r));
         }
+        if (chainable) emitChainEntry();
     }
+
+    // --- emuchain: chain entries and chainable exits ---
+
+    /**
+     * The chain entry, jumped to by another block's chained exit ({@link #exit}) with the guest's flags in AX
+     * ({@code lahf; seto al}), guest RAX in its slot and the budget already reduced by the instructions the
+     * blocks before it ran: the budget is checked here, at every block head, so that a chain of blocks (a loop
+     * among them) leaves native code within the budget and exactly at a block boundary. With fewer instructions
+     * left than this block has, it exits with {@link #EXIT_BUDGET}, RIP at this block and nothing of it done.
+     */
+    private void emitChainEntry() {
+        X64Emitter.Label body = new X64Emitter.Label();
+        e.jmp(body);
+        chainEntry = e.position();
+        e.aluMemImm(EXT_CMP, STATE, NativeState.BUDGET, instructions);
+        e.jcc(CC_L, chainBudget);
+        e.restoreFlagsFromAx();
+        e.load(RAX, STATE, slot(RAX));
+        e.bind(body);
+    }
+
+    /** The chain entry's position in the block's code, or -1 for a frame built without one. */
+    public int chainEntry() { return chainEntry; }
+
+    /**
+     * One exit of a block as its code lays it out: {@code site} is the {@code jmp rel32} every leaving path
+     * takes first, which goes to {@code slow} (the exit to Java) until the exit is chained; then it goes to
+     * {@code chain}, which puts the guest's flags in AX, takes this block's {@code count} from the budget and
+     * jumps ({@code chainJump}, a second {@code jmp rel32}) to the target block's chain entry. Positions are
+     * relative to the block's start; {@code rip} is where the exit leaves to.
+     */
+    public record Exit(long rip, int count, int site, int chain, int chainJump, int slow) {
+        /** The rel32 field of a {@code jmp rel32} at {@code jump} that reaches {@code target} (same base). */
+        public static int rel32(long jump, long target) { return Math.toIntExact(target - (jump + 5)); }
+    }
+
+    /** The exits emitted so far, in order. */
+    public java.util.List<Exit> exits() { return java.util.List.copyOf(exits); }
 
     /** True if guest register {@code r} is in host register {@code r} while a block runs (all but RSP and R15). */
     public static boolean resident(int r) {
@@ -79,11 +134,25 @@ public final class BlockFrame {
         if (count < 0 || count >= 1 << COUNT_BITS || reason < EXIT_BRANCH || reason > EXIT_STOP) {
             throw new IllegalArgumentException("exit after " + count + " for reason " + reason);
         }
+        X64Emitter.Label slow = new X64Emitter.Label(), siteLabel = new X64Emitter.Label();
+        int site = e.position();
+        e.bind(siteLabel);
+        e.jmp(slow);
+        int chain = e.position();
         e.store(STATE, slot(RAX), RAX);
+        e.saveFlagsToAx();
+        e.aluMemImm(EXT_SUB, STATE, NativeState.BUDGET, count);
+        int chainJump = e.position();
+        e.jmp(slow); // never taken as written: the chain path is reached only once this jump is patched too
+        e.bind(slow);
+        e.store(STATE, slot(RAX), RAX);
+        e.leaRip(RAX, siteLabel);
+        e.store(STATE, NativeState.EXIT_SITE, RAX);
         e.movImm64(RAX, rip);
         e.store(STATE, NativeState.RIP, RAX);
         e.movImm32(RAX, reason << COUNT_BITS | count);
         e.jmp(common);
+        exits.add(new Exit(rip, count, site, chain, chainJump, slow.position()));
     }
 
     /** Emits the common exit tail and the budget exit; the block's code is complete afterwards. */
@@ -111,6 +180,13 @@ public final class BlockFrame {
         e.storeImm32(STATE, NativeState.EXIT_COUNT, 0);
         e.movImm32(RAX, EXIT_BUDGET);
         epilogue();
+        e.bind(chainBudget); // from the chain entry: flags in AX, RAX in its slot, no instruction of this block run
+        e.restoreFlagsFromAx();
+        e.movImm64(RAX, rip);
+        e.store(STATE, NativeState.RIP, RAX);
+        e.storeImm32(STATE, NativeState.EXIT_SITE, 0);
+        e.movImm32(RAX, EXIT_BUDGET << COUNT_BITS);
+        e.jmp(common);
     }
 
     private void epilogue() {

@@ -20,6 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class NativeState implements AutoCloseable {
     public static final int RIP = 128, FLAGS = 136, EXIT_REASON = 144, EXIT_COUNT = 152, BUDGET = 160;
+    /** The host address of the exit a block left by ({@link BlockFrame.Exit#site}), 0 for a budget exit. */
+    public static final int EXIT_SITE = 168;
     static final int SIZE = 192;
     /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
     public static final long ARITH_FLAGS = 0x8D5;
@@ -59,6 +61,9 @@ public final class NativeState implements AutoCloseable {
     public long exitCount() { return mem.get(JAVA_LONG, EXIT_COUNT); }
 
     public long budget() { return mem.get(JAVA_LONG, BUDGET); }
+
+    /** The host address of the exit the last run left by (a branch or stop exit), else 0. */
+    public long exitSite() { return mem.get(JAVA_LONG, EXIT_SITE); }
 
     public void budget(long value) { mem.set(JAVA_LONG, BUDGET, value); }
 
