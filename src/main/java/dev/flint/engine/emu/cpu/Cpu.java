@@ -424,9 +424,10 @@ public final class Cpu {
      * Runs a 64-bit block as host code if the translator covers all of its instructions (translating it on its
      * first entry here, and again after a flush of the code cache) and at most {@code max} instructions are
      * allowed. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
-     * Translated forms touch only registers, flags and RIP: nothing that ends a block except RIP changes. Exits
-     * to blocks run natively before are chained ({@link NativeChains}): one entry may run many blocks of the
-     * page, within {@code max} and ending at a block boundary.
+     * Translated forms touch registers, flags, RIP and RAM through the soft TLB (a store into decoded code exits to
+     * Java first): nothing that ends a block except RIP changes. Exits to blocks run natively before are chained
+     * ({@link NativeChains}): one entry may run many blocks of the page, within {@code max} and ending at a block
+     * boundary.
      */
     private int runNative(DecodedBlock b, long max) {
         if (b.nativeRefused) return 0;
@@ -434,7 +435,7 @@ public final class Cpu {
         if (b.nativeOffset < 0 || b.nativeGeneration != generation) {
             NativeTranslator.Translation t;
             try {
-                t = NativeTranslator.translate(b.insns, true);
+                t = NativeTranslator.translate(b.insns, true, mmu.nativeTlb().address());
             } catch (IllegalArgumentException refused) {
                 // The emitter refuses what it cannot encode instead of writing wrong code: such a block
                 // (a translator gap, whatever bytes the guest chose) is replayed, never run natively.

@@ -35,7 +35,7 @@ final class NativeTranslator {
     record Translation(X64Emitter code, int instructions, BlockFrame frame) {}
 
     /** Shapes of translated instructions. */
-    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7;
+    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -46,18 +46,25 @@ final class NativeTranslator {
                          byte[] imm) {}
 
     private static final byte[] NONE = {};
+    private static final Shape MEMORY = new Shape(MEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
      * through the first JCC/JMP. Returns null if the first instruction is not translated (nothing to run).
      */
     static Translation translate(DecodedInsn[] insns, boolean mode64) {
+        return translate(insns, mode64, 0);
+    }
+
+    /** As above, and with {@code tlb} (a {@code NativeTlb}'s address, 0 for none) the memory forms ({@link NativeMemoryForms}). */
+    static Translation translate(DecodedInsn[] insns, boolean mode64, long tlb) {
         if (!mode64) return null;
         int n = 0;
         Shape[] shapes = new Shape[insns.length];
         boolean jump = false;
         while (n < insns.length && !jump) {
             Shape s = shape(insns[n]);
+            if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null) break;
             shapes[n++] = s;
             jump = s.kind == JMP;
@@ -65,6 +72,7 @@ final class NativeTranslator {
         if (n == 0) return null;
         X64Emitter e = new X64Emitter();
         BlockFrame frame = new BlockFrame(e, n, insns[0].rip, true);
+        NativeMemoryForms memory = tlb == 0 ? null : new NativeMemoryForms(e, frame, tlb, insns, n);
         // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
         // through an exit of its own when taken, emitted after the straight-line code.
         java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
@@ -93,6 +101,7 @@ final class NativeTranslator {
                 }
                 case NOP -> { }
                 case LEA -> lea(e, d, s.opSize);
+                case MEM -> memory.emit(i);
                 default -> emit(e, s);
             }
         }
@@ -104,6 +113,7 @@ final class NativeTranslator {
             while (insns[done] != d) done++;
             frame.exit(d.imm, done + 1, BlockFrame.EXIT_BRANCH);
         }
+        if (memory != null) memory.emitStubs();
         frame.finish();
         return new Translation(e, n, frame);
     }
@@ -182,12 +192,12 @@ final class NativeTranslator {
     }
 
     /** A byte register as the emitter numbers them: without REX, 4..7 are AH..BH. */
-    private static int byteReg(DecodedInsn d, int r) {
+    static int byteReg(DecodedInsn d, int r) {
         return !d.rex && r >= 4 && r < 8 ? X64Emitter.AH + (r - 4) : r;
     }
 
     /** The last {@code size} bytes of the instruction: its immediate, as the guest encoded it. */
-    private static byte[] imm(DecodedInsn d, int size) {
+    static byte[] imm(DecodedInsn d, int size) {
         byte[] b = new byte[size];
         for (int i = 0; i < size; i++) {
             int at = d.length - size + i;
@@ -207,7 +217,7 @@ final class NativeTranslator {
      * their own numbers): the same number for a resident one, else a scratch register the instruction does not
      * use, one per distinct guest register. Emits the scratch registers' push and load.
      */
-    private static int[] enter(X64Emitter e, int[] regs, int[] kinds) {
+    static int[] enter(X64Emitter e, int[] regs, int[] kinds) {
         int[] host = regs.clone();
         int used = 0;
         for (int i = 0; i < regs.length; i++) {
@@ -238,7 +248,7 @@ final class NativeTranslator {
     }
 
     /** Stores the scratch registers {@link #enter} loaded back into their guest registers' slots and pops them. */
-    private static void leave(X64Emitter e, int[] regs, int[] kinds, int[] host) {
+    static void leave(X64Emitter e, int[] regs, int[] kinds, int[] host) {
         for (int i = regs.length - 1; i >= 0; i--) {
             int g = regs[i];
             if (g < 0 || g >= X64Emitter.AH || kinds[i] == DIGIT || BlockFrame.resident(g)) continue;

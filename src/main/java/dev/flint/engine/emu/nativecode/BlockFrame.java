@@ -127,9 +127,20 @@ public final class BlockFrame {
 
     /**
      * Emits an exit path here: the block leaves with RIP = {@code rip}, {@code count} instructions completed, for
-     * {@code reason}. Changes no flag before the common tail has stored them.
+     * {@code reason}. Changes no flag before the common tail has stored them. It may be chained (listed in
+     * {@link #exits()}) when it completes at least one instruction: a chained exit that completed none would take
+     * nothing off the budget and could jump back into the block it left for ever.
      */
     public void exit(long rip, int count, int reason) {
+        exit(rip, count, reason, count > 0);
+    }
+
+    /**
+     * As {@link #exit(long, int, int)}; {@code chainable} false keeps the exit on its way to Java for good: an exit
+     * that needs Java to act before the guest goes on (a soft-TLB miss, a store into code) must never be chained,
+     * since the code it would jump to would only meet the same miss again.
+     */
+    public void exit(long rip, int count, int reason, boolean chainable) {
         if (finished) throw new IllegalStateException("frame already finished");
         if (count < 0 || count >= 1 << COUNT_BITS || reason < EXIT_BRANCH || reason > EXIT_STOP) {
             throw new IllegalArgumentException("exit after " + count + " for reason " + reason);
@@ -152,7 +163,7 @@ public final class BlockFrame {
         e.store(STATE, NativeState.RIP, RAX);
         e.movImm32(RAX, reason << COUNT_BITS | count);
         e.jmp(common);
-        exits.add(new Exit(rip, count, site, chain, chainJump, slow.position()));
+        if (chainable && count > 0) exits.add(new Exit(rip, count, site, chain, chainJump, slow.position()));
     }
 
     /** Emits the common exit tail and the budget exit; the block's code is complete afterwards. */

@@ -541,4 +541,54 @@ public final class X64Emitter {
 
     /** popfq (9D). */
     public void popfq() { b(0x9D); }
+
+    // --- emumem: a guest instruction with its memory operand at a host address, and a probe that leaves the addend ---
+
+    /**
+     * An instruction whose ModRM names memory at [base + index] (mod 01, SIB, disp8 = 0): [66] [REX] [0F] opcode
+     * ModRM SIB 00 [immediate]. As {@link #regForm}, but ModRM.rm is memory: the memory translator runs the
+     * guest's own instruction on the host address the soft TLB gave (linear address + addend), so its result and
+     * flags are the hardware's. {@code opSize} sets 66 or REX.W (for a byte operation pass 1). A byte register
+     * AH..BH in ModRM.reg with a base or index that needs REX is refused.
+     */
+    public void memForm(int opSize, boolean twoByte, int opcode, int regKind, int reg, int base, int index, byte[] imm) {
+        if (index == RSP) throw new IllegalArgumentException("RSP cannot be an index");
+        int r3 = low3(regKind, reg), bs = reg(base), ix = reg(index);
+        boolean high = regKind == BYTE_OPERAND && reg >= HIGH;
+        boolean needRex = opSize == 8 || (regKind != DIGIT && reg < HIGH && reg >= 8) || bs >= 8 || ix >= 8
+                || (regKind == BYTE_OPERAND && reg >= 4 && reg < 8);
+        if (high && needRex) throw new IllegalArgumentException("AH..BH cannot be encoded with a REX prefix");
+        if (opSize == 2) b(0x66);
+        if (needRex) {
+            b(0x40 | (opSize == 8 ? 8 : 0) | (regKind != DIGIT && reg < HIGH ? (reg >> 3) & 1 : 0) << 2
+                    | ((ix >> 3) & 1) << 1 | ((bs >> 3) & 1));
+        }
+        if (twoByte) b(0x0F);
+        b(opcode);
+        b(0x44 | r3 << 3);
+        b((ix & 7) << 3 | (bs & 7));
+        b(0);
+        for (byte x : imm) b(x);
+    }
+
+    /**
+     * The soft-TLB probe without the access: as {@link #tlbLoad} ({@code codeBiasDisp} &lt; 0) or {@link #tlbStore}
+     * (the code-mark check, jumping to {@code codePage}), but on a hit it only leaves the addend in {@code s2}, so
+     * that the caller runs the guest's instruction itself on [addr + s2] (a read, a store or a read-modify-write).
+     * With {@code saveFlags} the flags are saved in AX first (LAHF; SETO AL; RAX is then no operand): they are
+     * still there at {@code miss}/{@code codePage} and after a hit; the caller restores them
+     * ({@link #restoreFlagsFromAx}) on each path where they are live.
+     */
+    public void tlbAddend(int size, int addr, int tlb, int rowDisp, int codeBiasDisp, int indexMask, int s1, int s2,
+                          boolean saveFlags, Label miss, Label codePage) {
+        probeChecks(size, addr, tlb, s1, s2, saveFlags, -1);
+        tlbHit(size, addr, tlb, rowDisp, indexMask, s1, s2, saveFlags, miss);
+        if (codeBiasDisp >= 0) {
+            leaIndexed(s1, addr, s2);
+            shift(EXT_SHR, s1, 12);
+            opLoad(ADD_LOAD, s1, tlb, codeBiasDisp);
+            cmpByteImm(s1, 0, 0);
+            jcc(CC_NZ, codePage);
+        }
+    }
 }

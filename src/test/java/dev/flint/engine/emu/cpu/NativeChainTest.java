@@ -60,6 +60,30 @@ class NativeChainTest {
     }
 
     /**
+     * A loop whose load meets a page it has not touched at every pass: each native run's soft-TLB miss exits to Java
+     * before the load (no instruction done), and Java does the access. Such an exit is never chained: chained to the
+     * block it left, it would meet the same miss again for ever without taking anything off the budget, and the
+     * vCPU thread would never come back from host code (the timeout catches that).
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a loop in host code cannot be interrupted
+    void aSoftTlbMissIsNeverChained() {
+        // L: mov rax, cr3; mov cr3, rax (a TLB flush); jmp M (over an int3, so that M is a block of its own)
+        // M: mov [rbx], rcx; add rdx, [rbx]; add rbx, 0x1000; dec ecx; jnz L
+        // Every pass enters M from Java with an empty TLB: its store misses before any instruction is done.
+        byte[] code = HEX.parseHex("0f20d8" + "0f22d8" + "eb01cc" + "48890b" + "480313" + "4881c300100000" + "ffc9" + "75e6");
+        int pages = 16;
+        long[] gpr = new long[16];
+        gpr[1] = pages;                  // rcx
+        gpr[3] = EmuTestRig.DATA_BASE;   // rbx
+        EmuTestRig rig = new EmuTestRig().nativeTier(true).replays(true);
+        var r = rig.run(code, EmuTestRig.State.of(gpr, 2), new byte[0], 0);
+        assertEquals(EmuTestRig.Stop.END, r.stop());
+        assertEquals(136, r.state().gpr()[2], "rdx: 16 + 15 + ... + 1, stored and loaded back on each page");
+        assertTrue(rig.statistics().nativeInstructions() > 0, "some passes ran natively");
+    }
+
+    /**
      * Random loops of register-only blocks: a counter in ECX around 1-4 blocks of random ALU, MOV, INC/DEC, TEST
      * and LEA forms on every register but RCX and RSP (R15 included, which lives in the state), in 32 and 64 bits,
      * with random forward JCCs and JMPs between them; random registers and flags. Every run (building, replaying,
