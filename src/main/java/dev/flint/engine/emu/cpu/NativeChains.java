@@ -4,6 +4,11 @@ import dev.flint.engine.emu.mmu.CodePages;
 import dev.flint.engine.emu.mmu.Mmu;
 import dev.flint.engine.emu.nativecode.BlockFrame;
 import dev.flint.engine.emu.nativecode.CodeCache;
+import dev.flint.engine.emu.nativecode.NativeState;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -38,6 +43,12 @@ import java.util.Map;
  * is compared with the version its chains were made under and dropped on a change. Nothing changes a mapping,
  * the CPL or code between two Java entries while native code runs (stores into code, misses and everything
  * else that needs Java exit first), so every chain reachable from the entered block is valid for the whole run.
+ *
+ * <p>The indirect-jump table (RET): every native block entered from Java (usable now, not crossing a page end)
+ * is written at {@code rip mod TABLE_ENTRIES} with its chain entry and the current epoch; a RET whose popped RIP
+ * and the state's epoch match jumps there in host code ({@link NativeStackForms}). The epoch goes up at every
+ * Java entry where any key a chain depends on changed (TLB generation, global generation, CPL, mode, any code
+ * page's version, a cache flush), so an entry is used only under the keys its block was found usable under.
  *
  * <p>One per vCPU, used by its thread only, like the cache.
  */
@@ -77,6 +88,12 @@ final class NativeChains {
     private boolean crossUser;
     private long seenChanges;
     private long crossMade, crossDropped;
+    private final NativeState state;
+    private final MemorySegment table = Arena.ofAuto().allocate(32L * NativeStackForms.TABLE_ENTRIES, 64);
+    /** The epoch table entries must carry; never 0 (an empty entry). */
+    private long epoch = 1;
+    private int enteredModeKey = -1;
+    private long tableFills;
     private final Map<Long, Page> pages = new HashMap<>();
     private final Map<Long, Site> sites = new HashMap<>();
     private long generation;
@@ -87,7 +104,8 @@ final class NativeChains {
     private int enteredVersion;
     private long made, dropped;
 
-    NativeChains(CodeCache cache, CodePages codePages, Mmu mmu) {
+    NativeChains(CodeCache cache, CodePages codePages, Mmu mmu, NativeState state) {
+        this.state = state;
         this.cache = cache;
         this.codePages = codePages;
         this.mmu = mmu;
@@ -99,6 +117,7 @@ final class NativeChains {
     private void sync() {
         if (cache.generation() == generation) return;
         generation = cache.generation();
+        epoch++;
         pages.clear();
         sites.clear();
         cross.clear();
@@ -131,10 +150,22 @@ final class NativeChains {
     void enter(DecodedBlock b) {
         sync();
         checkCross();
+        if (b.modeKey != enteredModeKey) {
+            enteredModeKey = b.modeKey;
+            epoch++;
+        }
         Page p = b.nativePage; // set by installed() in this generation (Cpu translates again after a flush)
         int v = codePages.version(b.pageHost);
         enteredVersion = v;
         if (p != null && p.version != v) drop(p, v);
+        if (p != null && b.nativeChainEntry >= 0 && b.nativeGeneration == generation) {
+            long at = 32L * (b.rip & (NativeStackForms.TABLE_ENTRIES - 1));
+            table.set(ValueLayout.JAVA_LONG, at, b.rip);
+            table.set(ValueLayout.JAVA_LONG, at + 8, cache.address(b.nativeChainEntry));
+            table.set(ValueLayout.JAVA_LONG, at + 16, epoch);
+            tableFills++;
+        }
+        state.indirectTable(table.address(), epoch);
         Site x = pending;
         pending = null;
         if (x == null || p == null || x.target != b.rip || x.modeKey != b.modeKey || b.nativeChainEntry < 0
@@ -163,6 +194,7 @@ final class NativeChains {
         int gen = mmu.generation(), global = mmu.globalGeneration();
         boolean user = mmu.user();
         if (gen != crossGeneration || global != crossGlobal || user != crossUser) {
+            epoch++;
             boolean all = global != crossGlobal || user != crossUser;
             List<Chain> kept = new ArrayList<>();
             for (Chain c : cross) {
@@ -179,6 +211,7 @@ final class NativeChains {
         long changes = codePages.changes();
         if (changes != seenChanges) {
             seenChanges = changes;
+            epoch++;
             for (Page q : pages.values()) {
                 int v = codePages.version(q.host);
                 if (q.version != v) drop(q, v);
@@ -223,6 +256,9 @@ final class NativeChains {
     long crossMade() { return crossMade; }
 
     long crossDropped() { return crossDropped; }
+
+    /** Blocks written into the indirect-jump table (tests, statistics). */
+    long tableFills() { return tableFills; }
 
     /** Exits chained now. */
     int live() {

@@ -101,6 +101,7 @@ final class NativeStackForms {
             if (n < 4 && (used & 1 << c) == 0) scratch[n++] = c;
         }
         int a = scratch[0], s2 = scratch[1], s1 = scratch[2], t = scratch[3];
+        popOrder = new int[] {t, s2, s1, a};
         e.push(a);
         e.push(s1);
         e.push(s2);
@@ -133,6 +134,7 @@ final class NativeStackForms {
             }
         }
         e.store(BlockFrame.STATE, BlockFrame.slot(RSP), a);
+        if (k == RET) indirect(i + 1, s2, s1, t);
         e.pop(t);
         e.pop(s2);
         e.pop(s1);
@@ -153,6 +155,43 @@ final class NativeStackForms {
         });
         return k == CALL || k == RET;
     }
+
+    /** Entries of the indirect-jump table (a power of two), 32 bytes each: {RIP, chain entry address, epoch, 0}. */
+    static final int TABLE_ENTRIES = NativeState.IJT_BYTES / 32;
+
+    /**
+     * A RET's lookup of its target in the indirect-jump table ({@link NativeChains}): with the popped RIP in
+     * {@code rip} (already the state's RIP, RSP already stored), flags parked in AX and RAX in its slot as a
+     * chained exit leaves them, the entry at {@code rip mod TABLE_ENTRIES} is used if it holds this RIP and the
+     * state's current epoch: the budget is charged {@code count}, the scratch registers popped (the caller pushed
+     * a, s1, s2, t in that order) and the jump goes to the target's chain entry (which checks the budget). Else
+     * flags and RAX come back and the code falls through to the caller's pops and exit to Java.
+     */
+    private void indirect(int count, int rip, int s, int t) {
+        X64Emitter.Label slow = new X64Emitter.Label();
+        e.store(BlockFrame.STATE, BlockFrame.slot(RAX), RAX);
+        e.saveFlagsToAx();
+        e.aluRR(X64Emitter.MOV, true, s, rip);
+        e.shift(X64Emitter.EXT_SHL, s, 5);
+        e.aluRI(X64Emitter.EXT_AND, s, (TABLE_ENTRIES - 1) << 5);
+        e.opLoad(X64Emitter.ADD_LOAD, s, BlockFrame.STATE, NativeState.IJT_TABLE);
+        e.opLoad(X64Emitter.CMP_LOAD, rip, s, 0);
+        e.jcc(X64Emitter.CC_NZ, slow);
+        e.load(t, s, 16);
+        e.opLoad(X64Emitter.CMP_LOAD, t, BlockFrame.STATE, NativeState.IJT_EPOCH);
+        e.jcc(X64Emitter.CC_NZ, slow);
+        e.load(t, s, 8);
+        e.store(BlockFrame.STATE, NativeState.IJT_TARGET, t);
+        e.aluMemImm(X64Emitter.EXT_SUB, BlockFrame.STATE, NativeState.BUDGET, count);
+        for (int r : popOrder) e.pop(r);
+        e.jmpMem(BlockFrame.STATE, NativeState.IJT_TARGET);
+        e.bind(slow);
+        e.restoreFlagsFromAx();
+        e.load(RAX, BlockFrame.STATE, BlockFrame.slot(RAX));
+    }
+
+    /** The scratch registers of the instruction being emitted, in the order they are popped. */
+    private int[] popOrder;
 
     /** Emits the queued exit stubs (after the block's straight-line code, before the frame's common tail). */
     void emitStubs() {

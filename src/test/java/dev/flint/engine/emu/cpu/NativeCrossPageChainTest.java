@@ -118,6 +118,60 @@ class NativeCrossPageChainTest {
         }
     }
 
+    /** Q's code for the RET test: {@code L: call F (on P); add eax, imm; dec ecx; jnz L; jmp HALT}. */
+    private static byte[] caller(int imm) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(0xE8);
+        putInt(out, (int) (CODE + 0x200 - (Q + 5)));
+        out.write(0x83); out.write(0xC0); out.write(imm);
+        out.write(0xFF); out.write(0xC9);
+        out.write(0x0F); out.write(0x85);
+        putInt(out, (int) (Q - (Q + out.size() + 4)));
+        jmp(out, Q, HALT);
+        return out.toByteArray();
+    }
+
+    /**
+     * The indirect-jump table: a loop on Q calls F (on P: a lone RET) 100 times; F's RET finds its target (Q + 5)
+     * in the table and jumps there in host code (a handful of Java entries a run). Then Q changes ({@code how}: 0
+     * its PTE moves + INVLPG, 1 a Java store into its imm8): the next run must run the new code after every RET,
+     * not the translation the table held.
+     */
+    private static void retAfterChange(int how) {
+        try (NativeMemoryFormsTest.Machine m = new NativeMemoryFormsTest.Machine(true, true)) {
+            m.mem.write(CODE + 0x200, new byte[] {(byte) 0xC3});
+            m.mem.write(HALT, new byte[] {(byte) 0xF4});
+            m.mem.write(Q, caller(1));
+            m.mem.write(MOVED, caller(100));
+            for (int run = 0; run < 3; run++) assertEquals(100, loop(m, Q, 0, 0));
+            long entries = m.cpu.statistics().linkedEntries() + m.cpu.statistics().lookups();
+            assertEquals(100, loop(m, Q, 0, 0));
+            long warm = m.cpu.statistics().linkedEntries() + m.cpu.statistics().lookups() - entries;
+            assertTrue(warm < 20, "Java block entries in a warm run (RETs through the table): " + warm);
+            assertTrue(m.cpu.nativeChains().tableFills() > 0);
+            if (how == 0) {
+                m.mem.writeLong(PT + 8 * 5, MOVED | 3);
+                m.mmu.flushPage(Q);
+            } else {
+                m.mem.writeByte(Q + 7, (byte) 100);
+            }
+            assertEquals(100 * 100, loop(m, Q, 0, 0), "every RET went to the new code");
+            assertEquals(100 * 100, loop(m, Q, 0, 0));
+        }
+    }
+
+    @Test
+    void aRetThroughTheTableRunsTheNewCodeAfterItsPageIsRemapped() {
+        assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
+        retAfterChange(0);
+    }
+
+    @Test
+    void aRetThroughTheTableRunsTheNewCodeAfterAStoreIntoIt() {
+        assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
+        retAfterChange(1);
+    }
+
     @Test
     void anInvlpgOfTheTargetPageDropsTheChainIntoIt() {
         assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
