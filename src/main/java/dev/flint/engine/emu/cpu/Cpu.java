@@ -107,7 +107,7 @@ public final class Cpu {
         this.fast = new FastPath(this, state, mmu, stack);
         this.nativeTier = options.nativeTier() && NativeTier.available() ? new NativeTier(NATIVE_CACHE_BYTES) : null;
         if (nativeTier != null) NATIVE_CLEANER.register(this, nativeTier::close);
-        this.nativeChains = nativeTier == null ? null : new NativeChains(nativeTier.cache(), codePages);
+        this.nativeChains = nativeTier == null ? null : new NativeChains(nativeTier.cache(), codePages, mmu, nativeTier.state());
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;

@@ -35,7 +35,7 @@ final class NativeTranslator {
     record Translation(X64Emitter code, int instructions, BlockFrame frame) {}
 
     /** Shapes of translated instructions. */
-    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8;
+    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -47,6 +47,7 @@ final class NativeTranslator {
 
     private static final byte[] NONE = {};
     private static final Shape MEMORY = new Shape(MEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
+    private static final Shape STACK_FORM = new Shape(STACK, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -65,14 +66,16 @@ final class NativeTranslator {
         while (n < insns.length && !jump) {
             Shape s = shape(insns[n]);
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
+            if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
             if (s == null) break;
             shapes[n++] = s;
-            jump = s.kind == JMP;
+            jump = s.kind == JMP || s == STACK_FORM && NativeStackForms.endsBlock(insns[n - 1]);
         }
         if (n == 0) return null;
         X64Emitter e = new X64Emitter();
         BlockFrame frame = new BlockFrame(e, n, insns[0].rip, true);
         NativeMemoryForms memory = tlb == 0 ? null : new NativeMemoryForms(e, frame, tlb, insns, n);
+        NativeStackForms stack = tlb == 0 ? null : new NativeStackForms(e, frame, tlb, insns);
         // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
         // through an exit of its own when taken, emitted after the straight-line code.
         java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
@@ -102,6 +105,7 @@ final class NativeTranslator {
                 case NOP -> { }
                 case LEA -> lea(e, d, s.opSize);
                 case MEM -> memory.emit(i);
+                case STACK -> exited |= stack.emit(i);
                 default -> emit(e, s);
             }
         }
@@ -114,6 +118,7 @@ final class NativeTranslator {
             frame.exit(d.imm, done + 1, BlockFrame.EXIT_BRANCH);
         }
         if (memory != null) memory.emitStubs();
+        if (stack != null) stack.emitStubs();
         frame.finish();
         return new Translation(e, n, frame);
     }

@@ -68,6 +68,14 @@ public final class CodePages implements GuestMemory.WriteWatch {
     public int version(long hostPage) { return version[(int) (hostPage >>> 12)]; }
 
     /**
+     * Version bumps of all pages so far: a reader that keeps versions of many pages (the native tier's chains
+     * across pages) compares this one number first and looks at its pages only when it moved.
+     */
+    public long changes() { return changes; }
+
+    private long changes;
+
+    /**
      * A store of a vCPU at host offset {@code off} (within one page, bytes already written): true if the page
      * held decoded code, whose version is now bumped.
      */
@@ -76,6 +84,7 @@ public final class CodePages implements GuestMemory.WriteWatch {
         if (code.get(ValueLayout.JAVA_BYTE, p) == 0) return false;
         code.set(ValueLayout.JAVA_BYTE, p, (byte) 0); // until a block is decoded or checked there again
         version[p]++;
+        changes++;
         return true;
     }
 
@@ -86,6 +95,7 @@ public final class CodePages implements GuestMemory.WriteWatch {
             if (code.get(ValueLayout.JAVA_BYTE, p) != 0) {
                 code.set(ValueLayout.JAVA_BYTE, p, (byte) 0);
                 version[(int) p]++;
+                changes++;
             }
         }
     }

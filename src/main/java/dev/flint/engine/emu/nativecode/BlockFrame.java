@@ -200,6 +200,25 @@ public final class BlockFrame {
         e.jmp(common);
     }
 
+    // --- emustack: an exit to a RIP the block computed (RET) ---
+
+    /**
+     * Emits an exit path whose RIP the block has already stored in the state's RIP slot (a RET's popped address):
+     * {@code count} instructions completed, for {@code reason}. Never chained (its target is not known when the
+     * code is written): the exit site is recorded as 0, so that no earlier run's site is taken for this one.
+     * Changes no flag before the common tail has stored them.
+     */
+    public void exitToStoredRip(int count, int reason) {
+        if (finished) throw new IllegalStateException("frame already finished");
+        if (count <= 0 || count >= 1 << COUNT_BITS || reason < EXIT_BRANCH || reason > EXIT_STOP) {
+            throw new IllegalArgumentException("exit after " + count + " for reason " + reason);
+        }
+        e.store(STATE, slot(RAX), RAX);
+        e.storeImm32(STATE, NativeState.EXIT_SITE, 0);
+        e.movImm32(RAX, reason << COUNT_BITS | count);
+        e.jmp(common);
+    }
+
     private void epilogue() {
         for (int i = SAVED.length - 1; i >= 0; i--) e.pop(SAVED[i]);
         e.ret();

@@ -22,12 +22,29 @@ public final class NativeState implements AutoCloseable {
     public static final int RIP = 128, FLAGS = 136, EXIT_REASON = 144, EXIT_COUNT = 152, BUDGET = 160;
     /** The host address of the exit a block left by ({@link BlockFrame.Exit#site}), 0 for a budget exit. */
     public static final int EXIT_SITE = 168;
-    static final int SIZE = 192;
+    /**
+     * The indirect-jump table (docs/emu-native.md, "emustack"): the epoch its entries must carry to be used, the
+     * table's address, and a slot for the target a hit jumps to.
+     */
+    public static final int IJT_EPOCH = 176, IJT_TABLE = 184, IJT_TARGET = 192;
+    static final int SIZE = 256;
     /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
     public static final long ARITH_FLAGS = 0x8D5;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment mem = arena.allocate(SIZE, 64);
+    /**
+     * The table until {@link #indirectTable} names one: large enough for any masked index a RET computes (at most
+     * {@link #IJT_BYTES}), all zero, and an epoch of -1 that no entry carries, so that every lookup misses.
+     */
+    private final MemorySegment emptyTable = arena.allocate(IJT_BYTES, 64);
+
+    /** The largest indirect-jump table a translation may index (32-byte entries). */
+    public static final int IJT_BYTES = 32 * 1024;
+
+    {
+        indirectTable(emptyTable.address(), -1);
+    }
 
     /** Where the struct is: the argument a block is entered with. */
     public long address() { return mem.address(); }
@@ -61,6 +78,12 @@ public final class NativeState implements AutoCloseable {
     public long exitCount() { return mem.get(JAVA_LONG, EXIT_COUNT); }
 
     public long budget() { return mem.get(JAVA_LONG, BUDGET); }
+
+    /** Sets the indirect-jump table's address and the epoch its entries must carry. */
+    public void indirectTable(long table, long epoch) {
+        mem.set(JAVA_LONG, IJT_TABLE, table);
+        mem.set(JAVA_LONG, IJT_EPOCH, epoch);
+    }
 
     /** The host address of the exit the last run left by (a branch or stop exit), else 0. */
     public long exitSite() { return mem.get(JAVA_LONG, EXIT_SITE); }
