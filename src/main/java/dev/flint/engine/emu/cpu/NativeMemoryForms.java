@@ -83,7 +83,7 @@ final class NativeMemoryForms {
             return switch (op) {
                 case 0xB6, 0xBE -> READ << 8 | 1;
                 case 0xB7, 0xBF -> READ << 8 | 2;
-                default -> 0;
+                default -> NativeAluForms.access(d); // CMOVcc, SETcc, IMUL, BT r/m,imm, SHLD/SHRD (emuforms)
             };
         }
         if (op < 0x40 && (op & 7) <= 3) {
@@ -97,14 +97,14 @@ final class NativeMemoryForms {
             case 0x89 -> WRITE << 8 | z;
             case 0x80 -> (ext == 7 ? READ : READ_WRITE) << 8 | 1;
             case 0x81, 0x83 -> (ext == 7 ? READ : READ_WRITE) << 8 | z;
-            case 0xF6 -> ext == 0 ? READ << 8 | 1 : 0;
-            case 0xF7 -> ext == 0 ? READ << 8 | z : 0;
+            case 0xF6 -> ext == 0 ? READ << 8 | 1 : NativeAluForms.access(d); // NOT NEG MUL IMUL: emuforms
+            case 0xF7 -> ext == 0 ? READ << 8 | z : NativeAluForms.access(d);
             case 0xC6 -> ext == 0 ? WRITE << 8 | 1 : 0;
             case 0xC7 -> ext == 0 ? WRITE << 8 | z : 0;
             case 0xFE -> ext <= 1 ? READ_WRITE << 8 | 1 : 0;
             case 0xFF -> ext <= 1 ? READ_WRITE << 8 | z : 0;
             case 0x63 -> READ << 8 | (z == 8 ? 4 : z);
-            default -> 0;
+            default -> NativeAluForms.access(d); // shifts, rotates, NOT NEG MUL IMUL (emuforms)
         };
     }
 
@@ -159,11 +159,18 @@ final class NativeMemoryForms {
         boolean write = access >> 8 != READ;
         int op = d.opcode, ext = d.reg & 7;
         // The register operand as the emitter names it.
-        int regKind, reg;
+        int regKind, reg, opSize;
         byte[] imm = NONE;
-        boolean digit = !d.twoByte && (op == 0x80 || op == 0x81 || op == 0x83 || op == 0xF6 || op == 0xF7
-                || op == 0xC6 || op == 0xC7 || op == 0xFE || op == 0xFF);
-        if (digit) {
+        int[] implicit = {};
+        NativeAluForms.Form alu = NativeAluForms.form(d); // the emuforms forms describe themselves
+        boolean digit = alu == null && ( !d.twoByte && (op == 0x80 || op == 0x81 || op == 0x83 || op == 0xF6 || op == 0xF7
+                || op == 0xC6 || op == 0xC7 || op == 0xFE || op == 0xFF));
+        if (alu != null) {
+            regKind = alu.regKind();
+            reg = alu.reg();
+            imm = alu.imm();
+            implicit = alu.implicit(); // RCX (a count in CL), RAX/RDX (MUL): never a scratch register
+        } else if (digit) {
             regKind = DIGIT;
             reg = ext;
             int immSize = switch (op) {
@@ -179,9 +186,17 @@ final class NativeMemoryForms {
             regKind = OPERAND;
             reg = d.reg;
         }
-        int opSize = !d.twoByte && op != 0x63 && (op & 1) == 0 ? 1 : d.opSize;
+        opSize = alu != null ? alu.opSize() : !d.twoByte && op != 0x63 && (op & 1) == 0 ? 1 : d.opSize;
 
-        int[] regs = {regKind == DIGIT ? -1 : reg, d.base, d.index}, kinds = {regKind, OPERAND, OPERAND};
+        int[] regs = new int[3 + implicit.length], kinds = new int[regs.length];
+        regs[0] = regKind == DIGIT ? -1 : reg;
+        regs[1] = d.base;
+        regs[2] = d.index;
+        kinds[0] = regKind;
+        for (int j = 0; j < implicit.length; j++) {
+            regs[3 + j] = implicit[j]; // only named: marks them used, never loaded (DIGIT)
+            kinds[3 + j] = DIGIT;
+        }
         int[] host = NativeTranslator.enter(e, regs, kinds);
         int used = 1 << RAX | 1 << X64Emitter.RSP | 1 << X64Emitter.R15;
         for (int h : host) if (h >= 0) used |= 1 << (h >= X64Emitter.AH ? h - X64Emitter.AH : h);

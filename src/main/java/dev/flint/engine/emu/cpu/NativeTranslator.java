@@ -35,7 +35,8 @@ final class NativeTranslator {
     record Translation(X64Emitter code, int instructions, BlockFrame frame) {}
 
     /** Shapes of translated instructions. */
-    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9;
+    private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9,
+            ALU = 10;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -48,6 +49,7 @@ final class NativeTranslator {
     private static final byte[] NONE = {};
     private static final Shape MEMORY = new Shape(MEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
     private static final Shape STACK_FORM = new Shape(STACK, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
+    private static final Shape ALU_FORM = new Shape(ALU, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeAluForms
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -65,6 +67,7 @@ final class NativeTranslator {
         boolean jump = false;
         while (n < insns.length && !jump) {
             Shape s = shape(insns[n]);
+            if (s == null && NativeAluForms.translates(insns[n])) s = ALU_FORM;
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
             if (s == null) break;
@@ -106,6 +109,7 @@ final class NativeTranslator {
                 case LEA -> lea(e, d, s.opSize);
                 case MEM -> memory.emit(i);
                 case STACK -> exited |= stack.emit(i);
+                case ALU -> NativeAluForms.emit(e, d);
                 default -> emit(e, s);
             }
         }

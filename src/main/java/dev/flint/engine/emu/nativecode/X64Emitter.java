@@ -591,4 +591,15 @@ public final class X64Emitter {
             jcc(CC_NZ, codePage);
         }
     }
+
+    // --- emuforms: BSWAP, the one arithmetic/logic form of the translator that regForm cannot encode ---
+
+    /** bswap r32 / r64 ([REX] 0F C8+r); the 16-bit form's result is undefined, so it is refused. Flags untouched. */
+    public void bswap(int opSize, int r) {
+        if (opSize != 4 && opSize != 8) throw new IllegalArgumentException("bswap of " + opSize + " bytes");
+        int r3 = low3(OPERAND, r);
+        if (opSize == 8 || r >= 8) b(0x40 | (opSize == 8 ? 8 : 0) | ((r >> 3) & 1));
+        b(0x0F);
+        b(0xC8 | r3);
+    }
 }

@@ -360,7 +360,7 @@ class NativeMemoryFormsTest {
             int k = r.nextInt(40);
             if (k < 28) memForm(r, out);
             else if (k < 39) regForm(r, out);
-            else out.write(new byte[] {(byte) 0xF7, (byte) (0xD0 | r.nextInt(3))}, 0, 2); // NOT: not translated
+            else out.write(new byte[] {(byte) 0xF7, (byte) (0xD0 | r.nextInt(3))}, 0, 2); // NOT (register-only; translated since emuforms)
         }
         long rel = HALT - (CODE + out.size() + 5); // to a HLT on another page: the decoded block ends at the JMP
         out.write(0xE9);
