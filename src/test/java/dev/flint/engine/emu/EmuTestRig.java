@@ -86,8 +86,15 @@ public final class EmuTestRig {
     private boolean replays;
     /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
     private long compileThreshold = -1;
-    /** Run whole-translated blocks as host code ({@link CpuOptions#nativeTier}). */
-    private boolean nativeTier;
+    /**
+     * Run whole-translated blocks as host code ({@link CpuOptions#nativeTier}); on by default when the test JVM has
+     * {@code -Dflint.emu.native=on}, so that every test built on this rig (the differential groups among them) runs
+     * over the native tier too when asked.
+     */
+    private boolean nativeTier = NATIVE_BY_PROPERTY;
+
+    /** {@code -Dflint.emu.native=on} given to the test JVM (the engine reads it in {@link CpuOptions#fromSystemProperties}). */
+    public static final boolean NATIVE_BY_PROPERTY = "on".equals(System.getProperty("flint.emu.native"));
 
     private Cpu lastCpu;
     /** Devices put on the port-I/O bus of every run's machine. */

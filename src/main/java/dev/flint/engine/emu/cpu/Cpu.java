@@ -71,6 +71,8 @@ public final class Cpu {
     private final NativeTier nativeTier;
     /** The native blocks' chained exits (null without {@link #nativeTier}). */
     private final NativeChains nativeChains;
+    /** What the native tier did and why blocks did not run natively (null unless {@link NativeCensus#ENABLED}). */
+    private final NativeCensus nativeCensus;
     private static final java.lang.ref.Cleaner NATIVE_CLEANER = java.lang.ref.Cleaner.create();
     /** The native code cache of one vCPU: blocks of up to 64 instructions at ~20-40 host bytes each. */
     private static final long NATIVE_CACHE_BYTES = 4L << 20;
@@ -108,6 +110,7 @@ public final class Cpu {
         this.nativeTier = options.nativeTier() && NativeTier.available() ? new NativeTier(NATIVE_CACHE_BYTES) : null;
         if (nativeTier != null) NATIVE_CLEANER.register(this, nativeTier::close);
         this.nativeChains = nativeTier == null ? null : new NativeChains(nativeTier.cache(), codePages, mmu, nativeTier.state());
+        this.nativeCensus = NativeCensus.ENABLED && nativeTier != null ? new NativeCensus(stats, nativeChains) : null;
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;
@@ -295,12 +298,15 @@ public final class Cpu {
                 // it there would replay it and leave a partial block to decode at every slice end.
                 if (nativeTier != null && linkable && (count = runNative(block, max - done)) > 0) {
                     nativeRun += count;
-                } else if (compiled != null) {
-                    count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
-                    compiledRun += count;
                 } else {
-                    count = replayBlock(block.insns, max - done);
-                    replayed += count;
+                    if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.notNative(block, linkable, dec.defOpSize, user);
+                    if (compiled != null) {
+                        count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
+                        compiledRun += count;
+                    } else {
+                        count = replayBlock(block.insns, max - done);
+                        replayed += count;
+                    }
                 }
                 done += count;
                 count = 0;
@@ -439,19 +445,23 @@ public final class Cpu {
             } catch (IllegalArgumentException refused) {
                 // The emitter refuses what it cannot encode instead of writing wrong code: such a block
                 // (a translator gap, whatever bytes the guest chose) is replayed, never run natively.
+                if (NativeCensus.ENABLED) b.nativeWhy = "emitter refused";
                 t = null;
             }
             if (t == null || t.instructions() != b.insns.length) {
                 b.nativeRefused = true;
+                if (NativeCensus.ENABLED && b.nativeWhy == null) b.nativeWhy = NativeCensus.untranslated(b.insns, t);
                 return 0;
             }
             b.nativeOffset = nativeTier.install(t);
             b.nativeGeneration = nativeTier.cache().generation();
             nativeChains.installed(b, b.nativeOffset, t.frame());
+            if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.installed(nativeTier.cache(), b.nativeOffset, t.frame());
         }
         nativeChains.enter(b);
         int reason = nativeTier.run(b.nativeOffset, s, Math.min(max, Integer.MAX_VALUE));
         nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
+        if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.exited(b, reason, nativeTier, s.rip);
         return (int) nativeTier.instructions(); // 0 when it did not start (budget)
     }
 

@@ -65,6 +65,8 @@ final class DecodedBlock {
     /** Its page's chains ({@link NativeChains}), null if it is never chained (it crosses a page end). */
     NativeChains.Page nativePage;
     boolean nativeRefused;
+    /** Why the translator refused it, for {@link NativeCensus} (null unless the census is on). */
+    String nativeWhy;
     /** Set once the cache dropped this block ({@link #evict}). */
     boolean evicted;
     long linkRip0 = -1, linkRip1 = -1;
