@@ -428,12 +428,12 @@ public final class Cpu {
 
     /**
      * Runs a 64-bit block as host code if the translator covers all of its instructions (translating it on its
-     * first entry here, and again after a flush of the code cache) and at most {@code max} instructions are
-     * allowed. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
+     * first entry here, and again after a flush of the code cache). The block itself runs whole even with fewer than
+     * its instructions left of {@code max}, as a compiled block does. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
      * Translated forms touch registers, flags, RIP and RAM through the soft TLB (a store into decoded code exits to
      * Java first): nothing that ends a block except RIP changes. Exits to blocks run natively before are chained
-     * ({@link NativeChains}): one entry may run many blocks of the page, within {@code max} and ending at a block
-     * boundary.
+     * ({@link NativeChains}): one entry may run many blocks, the ones after the first within {@code max}, ending at a
+     * block boundary.
      */
     private int runNative(DecodedBlock b, long max) {
         if (b.nativeRefused) return 0;
@@ -459,7 +459,10 @@ public final class Cpu {
             if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.installed(nativeTier.cache(), b.nativeOffset, t.frame());
         }
         nativeChains.enter(b);
-        int reason = nativeTier.run(b.nativeOffset, s, Math.min(max, Integer.MAX_VALUE));
+        // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
+        // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it
+        // still check the budget at their heads.
+        int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max, Integer.MAX_VALUE), b.insns.length));
         nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
         if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.exited(b, reason, nativeTier, s.rip);
         return (int) nativeTier.instructions(); // 0 when it did not start (budget)
