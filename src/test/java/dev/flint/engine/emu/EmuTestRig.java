@@ -86,6 +86,15 @@ public final class EmuTestRig {
     private boolean replays;
     /** Compile threshold for decoded blocks, or -1 for the CPU's default. */
     private long compileThreshold = -1;
+    /**
+     * Run whole-translated blocks as host code ({@link CpuOptions#nativeTier}); on by default when the test JVM has
+     * {@code -Dflint.emu.native=on}, so that every test built on this rig (the differential groups among them) runs
+     * over the native tier too when asked.
+     */
+    private boolean nativeTier = NATIVE_BY_PROPERTY;
+
+    /** {@code -Dflint.emu.native=on} given to the test JVM (the engine reads it in {@link CpuOptions#fromSystemProperties}). */
+    public static final boolean NATIVE_BY_PROPERTY = "on".equals(System.getProperty("flint.emu.native"));
 
     private Cpu lastCpu;
     /** Devices put on the port-I/O bus of every run's machine. */
@@ -117,6 +126,9 @@ public final class EmuTestRig {
         return lastCpu == null ? null : lastCpu.statistics();
     }
 
+    /** The last run's CPU (with {@link #replays}, the CPU of the block runs), or null before a run. */
+    public Cpu cpu() { return lastCpu; }
+
     /** The hottest decoded blocks of the last run's CPU, as {@link Cpu#hotBlocks} lists them (benchmarks). */
     public java.util.List<String> hotBlocks(int limit) {
         return lastCpu == null ? java.util.List.of() : lastCpu.hotBlocks(limit);
@@ -141,6 +153,12 @@ public final class EmuTestRig {
     /** Compiles decoded blocks to bytecode after {@code entries} runs (0 = never). */
     public EmuTestRig compileThreshold(long entries) {
         this.compileThreshold = entries;
+        return this;
+    }
+
+    /** Runs decoded blocks that the native translator covers whole as host code (off by default). */
+    public EmuTestRig nativeTier(boolean on) {
+        this.nativeTier = on;
         return this;
     }
 
@@ -179,6 +197,7 @@ public final class EmuTestRig {
             for (Bus.Range d : portDevices) ports.register(d.base(), d.length(), d.device(), d.name());
             CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
             if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (nativeTier) options = options.withNativeTier(true);
             if (!replays) {
                 Cpu cpu = new Cpu(st, mmu, ports, null, new GuestClock(), fpu, 0, 1, options);
                 lastCpu = cpu;
@@ -206,6 +225,38 @@ public final class EmuTestRig {
             }
             return last;
         }
+    }
+
+    /** A machine of this rig with {@code code} loaded and one CPU on it at {@code initial} (see {@link #session}). */
+    public record Session(Cpu cpu, CpuState state, GuestMemory memory) {}
+
+    /**
+     * Builds the machine with {@code code} at {@link #CODE_BASE} and one CPU with this rig's options (no reference
+     * run, no slicing) and hands it to {@code body}, which drives {@link Cpu#execute} itself: for tests that look
+     * at the CPU between calls or change memory between runs. The memory is freed when {@code body} returns.
+     */
+    public <T> T session(byte[] code, State initial, int cpl, java.util.function.Function<Session, T> body) {
+        if (cpl != 0 && cpl != 3) throw new IllegalArgumentException("cpl must be 0 or 3");
+        try (GuestMemory mem = GuestMemory.allocate(RAM)) {
+            buildMachine(mem);
+            mem.write(CODE_BASE, code);
+            CpuState st = new CpuState();
+            setupState(st, initial, cpl);
+            resetFpu(initial);
+            Mmu mmu = new Mmu(st, new PhysicalMemory(mem, new Bus("mmio"), null));
+            CpuOptions options = CpuOptions.defaults().withStopOnFault(true);
+            if (compileThreshold >= 0) options = options.withCompileThreshold(compileThreshold);
+            if (nativeTier) options = options.withNativeTier(true);
+            Cpu cpu = new Cpu(st, mmu, new Bus("pio"), null, new GuestClock(), fpu, 0, 1, options);
+            lastCpu = cpu;
+            return body.apply(new Session(cpu, st, mem));
+        }
+    }
+
+    /** Puts the state back at {@code initial} (registers, flags, RIP, segments) for another run on the same CPU. */
+    public static void reset(Session s, State initial, int cpl) {
+        setupState(s.state(), initial, cpl);
+        s.cpu().modeChanged();
     }
 
     private void resetFpu(State initial) {

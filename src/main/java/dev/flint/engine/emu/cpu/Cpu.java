@@ -64,6 +64,18 @@ public final class Cpu {
     private final CpuStatistics stats = new CpuStatistics();
     /** The profiler's count of replayed encodings (empty unless {@link ReplayCensus#ENABLED}). */
     private final ReplayCensus census = new ReplayCensus();
+    /**
+     * Host code for whole-translated 64-bit blocks ({@link CpuOptions#nativeTier}), or null (off, or a host that
+     * cannot run it). Its code memory is released when this CPU is collected.
+     */
+    private final NativeTier nativeTier;
+    /** The native blocks' chained exits (null without {@link #nativeTier}). */
+    private final NativeChains nativeChains;
+    /** What the native tier did and why blocks did not run natively (null unless {@link NativeCensus#ENABLED}). */
+    private final NativeCensus nativeCensus;
+    private static final java.lang.ref.Cleaner NATIVE_CLEANER = java.lang.ref.Cleaner.create();
+    /** The native code cache of one vCPU: blocks of up to 64 instructions at ~20-40 host bytes each. */
+    private static final long NATIVE_CACHE_BYTES = 4L << 20;
     /** Test rigs only: stop at a guest fault instead of delivering it ({@link #lastFault} says which). */
     private final boolean stopOnFault;
     private GuestFault lastFault;
@@ -95,6 +107,10 @@ public final class Cpu {
         this.irq = new Interrupts(dec, state, mmu, desc, stack, apic, tsc);
         this.interp = new Interpreter(state, dec, mmu, ports, stack, desc, irq, tsc, fpu, apicId, cpuCount);
         this.fast = new FastPath(this, state, mmu, stack);
+        this.nativeTier = options.nativeTier() && NativeTier.available() ? new NativeTier(NATIVE_CACHE_BYTES) : null;
+        if (nativeTier != null) NATIVE_CLEANER.register(this, nativeTier::close);
+        this.nativeChains = nativeTier == null ? null : new NativeChains(nativeTier.cache(), codePages, mmu, nativeTier.state());
+        this.nativeCensus = NativeCensus.ENABLED && nativeTier != null ? new NativeCensus(stats, nativeChains) : null;
         // A new CPU starts running, whatever a CPU before it on this state left (test rigs run several).
         state.halted = false;
         state.interruptShadow = false;
@@ -239,7 +255,7 @@ public final class Cpu {
         long rip = s.rip;
         long done = 0; // instructions of the blocks that finished in this call
         int count = 0; // of the block running now
-        long linked = 0, lookups = 0, compiledRun = 0, replayed = 0;
+        long linked = 0, lookups = 0, compiledRun = 0, replayed = 0, nativeRun = 0;
         DecodedBlock prev = previous;
         previous = null;
         boolean user = mmu.user();
@@ -280,12 +296,17 @@ public final class Cpu {
                 CompiledBlock compiled = block.compiled;
                 // A compiled block runs whole even past the budget (by at most MAX_BLOCK - 1): stopping
                 // it there would replay it and leave a partial block to decode at every slice end.
-                if (compiled != null) {
-                    count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
-                    compiledRun += count;
+                if (nativeTier != null && linkable && (count = runNative(block, max - done)) > 0) {
+                    nativeRun += count;
                 } else {
-                    count = replayBlock(block.insns, max - done);
-                    replayed += count;
+                    if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.notNative(block, linkable, dec.defOpSize, user);
+                    if (compiled != null) {
+                        count = compiled.run(fast, block.compiledInsns, (int) Math.min(max - done, Integer.MAX_VALUE));
+                        compiledRun += count;
+                    } else {
+                        count = replayBlock(block.insns, max - done);
+                        replayed += count;
+                    }
                 }
                 done += count;
                 count = 0;
@@ -313,6 +334,7 @@ public final class Cpu {
             stats.lookups += lookups;
             stats.compiledInstructions += compiledRun;
             stats.replayedInstructions += replayed;
+            stats.nativeInstructions += nativeRun;
         }
         return Math.max(done + count, 1);
     }
@@ -402,6 +424,48 @@ public final class Cpu {
     private boolean withinCodeLimit(DecodedBlock b) {
         long limit = s.segLimit[CS];
         return limit == 0xFFFF_FFFFL || b.insns[b.insns.length - 1].endIp - 1 <= limit;
+    }
+
+    /**
+     * Runs a 64-bit block as host code if the translator covers all of its instructions (translating it on its
+     * first entry here, and again after a flush of the code cache). The block itself runs whole even with fewer than
+     * its instructions left of {@code max}, as a compiled block does. Returns the instructions run, or 0 if it did not run (then it is replayed or runs compiled).
+     * Translated forms touch registers, flags, RIP and RAM through the soft TLB (a store into decoded code exits to
+     * Java first): nothing that ends a block except RIP changes. Exits to blocks run natively before are chained
+     * ({@link NativeChains}): one entry may run many blocks, the ones after the first within {@code max}, ending at a
+     * block boundary.
+     */
+    private int runNative(DecodedBlock b, long max) {
+        if (b.nativeRefused) return 0;
+        long generation = nativeTier.cache().generation();
+        if (b.nativeOffset < 0 || b.nativeGeneration != generation) {
+            NativeTranslator.Translation t;
+            try {
+                t = NativeTranslator.translate(b.insns, true, mmu.nativeTlb().address());
+            } catch (IllegalArgumentException refused) {
+                // The emitter refuses what it cannot encode instead of writing wrong code: such a block
+                // (a translator gap, whatever bytes the guest chose) is replayed, never run natively.
+                if (NativeCensus.ENABLED) b.nativeWhy = "emitter refused";
+                t = null;
+            }
+            if (t == null || t.instructions() != b.insns.length) {
+                b.nativeRefused = true;
+                if (NativeCensus.ENABLED && b.nativeWhy == null) b.nativeWhy = NativeCensus.untranslated(b.insns, t);
+                return 0;
+            }
+            b.nativeOffset = nativeTier.install(t);
+            b.nativeGeneration = nativeTier.cache().generation();
+            nativeChains.installed(b, b.nativeOffset, t.frame());
+            if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.installed(nativeTier.cache(), b.nativeOffset, t.frame());
+        }
+        nativeChains.enter(b);
+        // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
+        // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it
+        // still check the budget at their heads.
+        int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max, Integer.MAX_VALUE), b.insns.length));
+        nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
+        if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.exited(b, reason, nativeTier, s.rip);
+        return (int) nativeTier.instructions(); // 0 when it did not start (budget)
     }
 
     /** Replays decoded instructions while execution falls through from one to the next. */
@@ -535,6 +599,23 @@ public final class Cpu {
                 })
                 .toList();
     }
+
+    /**
+     * Tests of the native tier: the decoded instructions of the cached block that starts at linear address
+     * {@code linear} (as the block cache keeps them), or null if there is none.
+     */
+    DecodedInsn[] cachedInstructions(long linear) {
+        for (DecodedBlock b : blocks.blocks()) {
+            if (b.linear == linear && b.insns != null) return b.insns;
+        }
+        return null;
+    }
+
+    /** Tests of the native tier: its chains, or null when the tier is off. */
+    NativeChains nativeChains() { return nativeChains; }
+
+    /** Tests of the native tier: its code cache, or null when the tier is off. */
+    dev.flint.engine.emu.nativecode.CodeCache nativeCache() { return nativeTier == null ? null : nativeTier.cache(); }
 
     /** Compiled blocks: the instruction that threw, so that the fault restarts it (see {@link BlockCompiler}). */
     void setStartIp(long rip) { dec.startIp = rip; }

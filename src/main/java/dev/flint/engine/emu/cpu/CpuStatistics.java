@@ -7,7 +7,7 @@ package dev.flint.engine.emu.cpu;
  */
 public final class CpuStatistics {
     long instructions;
-    long compiledInstructions, replayedInstructions;
+    long compiledInstructions, replayedInstructions, nativeInstructions;
     long blocksBuilt, blocksCompiled;
     long lookups, linkedEntries;
     long userInstructions;
@@ -20,6 +20,9 @@ public final class CpuStatistics {
 
     /** Of {@link #instructions}, the ones replayed from decoded blocks (the rest were decoded afresh). */
     public long replayedInstructions() { return replayedInstructions; }
+
+    /** Instructions run as translated host code ({@link CpuOptions#nativeTier}). */
+    public long nativeInstructions() { return nativeInstructions; }
 
     /** Of {@link #instructions}, the ones run by blocks entered in user mode (CPL 3). */
     public long userInstructions() { return userInstructions; }

@@ -54,6 +54,19 @@ final class DecodedBlock {
      * searching the cache; the block it leads to is still checked for code changes on entry.
      */
     DecodedBlock link0, link1;
+    /**
+     * The block as host code ({@link NativeTranslator}): its offset in the vCPU's code cache and the cache
+     * generation it was installed in (gone once the generation moved on), or -1; {@link #nativeRefused} once a
+     * translation did not cover every instruction (the block is then never offered again).
+     */
+    long nativeOffset = -1, nativeGeneration = -1;
+    /** Where other native blocks' chained exits jump into this one ({@link NativeChains}), or -1. */
+    long nativeChainEntry = -1;
+    /** Its page's chains ({@link NativeChains}), null if it is never chained (it crosses a page end). */
+    NativeChains.Page nativePage;
+    boolean nativeRefused;
+    /** Why the translator refused it, for {@link NativeCensus} (null unless the census is on). */
+    String nativeWhy;
     /** Set once the cache dropped this block ({@link #evict}). */
     boolean evicted;
     long linkRip0 = -1, linkRip1 = -1;

@@ -25,7 +25,9 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Mmu {
     public static final int READ = 0, WRITE = 1, EXEC = 2;
-    private static final int ENTRIES = 1024, MASK = ENTRIES - 1;
+    /** Entries per TLB row (direct-mapped: the index is bits 12.. of the linear address). */
+    public static final int TLB_ENTRIES = 1024;
+    private static final int ENTRIES = TLB_ENTRIES, MASK = ENTRIES - 1;
     private static final long ADDR_MASK = 0x000F_FFFF_FFFF_F000L;
     private static final long P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100, NX = 1L << 63;
     private static final VarHandle CAS_INT = ValueLayout.JAVA_INT.varHandle();
@@ -42,6 +44,10 @@ public final class Mmu {
      * per access kind, tag, host offset, physical page and global bit of each entry.
      */
     private static final class AddressSpace {
+        /** Its place in {@link #spaces}, and in the native copy's rows. */
+        final int index;
+        /** The native copy of the fast rows ({@link NativeTlb}), once someone asked for it; else null. */
+        NativeTlb nat;
         final long[][] tag = new long[3][ENTRIES];
         final long[][] host = new long[3][ENTRIES];
         final long[][] physPage = new long[3][ENTRIES];
@@ -53,7 +59,8 @@ public final class Mmu {
          * row's: no user bit to merge in). An entry of a page that is not RAM has -1 there, never a page
          * number, so a hit needs no {@code host >= 0} test. The tag, host and physPage rows above stay the
          * TLB of record; these mirror them: at each idx at most one privilege's row holds an entry, the one
-         * the tag row holds (whose global bit decides whether a CR3 write keeps it).
+         * the tag row holds (whose global bit decides whether a CR3 write keeps it). Once native code asked for
+         * them ({@link #nativeTlb()}), every write here is also made to the off-heap copy ({@link #nat}).
          */
         final long[][][] fast = new long[2][2][2 * ENTRIES];
         /** The PCID whose translations this holds, or -1 when it holds none. */
@@ -63,11 +70,14 @@ public final class Mmu {
         /** When it was last made current, for choosing which one a new PCID replaces. */
         long lastUse;
 
+        AddressSpace(int index) { this.index = index; }
+
         void clear() {
             for (int k = 0; k < 3; k++) java.util.Arrays.fill(tag[k], -1L);
             for (long[][] rows : fast) {
                 for (long[] f : rows) java.util.Arrays.fill(f, -1L);
             }
+            if (nat != null) nat.clear(index);
         }
 
         /** Drops entry {@code idx} of every access kind. */
@@ -75,6 +85,12 @@ public final class Mmu {
             for (int k = 0; k < 3; k++) tag[k][idx] = -1;
             for (long[][] rows : fast) {
                 for (long[] f : rows) f[2 * idx] = -1;
+            }
+            if (nat != null) {
+                for (int u = 0; u < 2; u++) {
+                    nat.drop(index, u, READ, idx);
+                    nat.drop(index, u, WRITE, idx);
+                }
             }
         }
 
@@ -89,6 +105,10 @@ public final class Mmu {
                         if (k != EXEC) {
                             fast[0][k][2 * i] = -1;
                             fast[1][k][2 * i] = -1;
+                            if (nat != null) {
+                                nat.drop(index, 0, k, i);
+                                nat.drop(index, 1, k, i);
+                            }
                         }
                     }
                 }
@@ -104,6 +124,8 @@ public final class Mmu {
     private final AddressSpace[] spaces = new AddressSpace[ADDRESS_SPACES];
     private AddressSpace current;
     private long switches;
+    /** The off-heap copy of the fast rows for native code, created on first {@link #nativeTlb()}; else null. */
+    private NativeTlb nativeTlb;
 
     // The current address space's rows, held directly so a hit costs no extra indirection.
     private long[][] tag, host, physPage;
@@ -133,7 +155,7 @@ public final class Mmu {
         this.cpu = cpu;
         this.phys = phys;
         this.ram = phys.ram();
-        for (int i = 0; i < ADDRESS_SPACES; i++) spaces[i] = new AddressSpace();
+        for (int i = 0; i < ADDRESS_SPACES; i++) spaces[i] = new AddressSpace(i);
         select(spaces[0]);
         flushAll();
     }
@@ -171,6 +193,29 @@ public final class Mmu {
     private void rows() {
         readFast = current.fast[(int) userBit][READ];
         writeFast = current.fast[(int) userBit][WRITE];
+        if (nativeTlb != null) nativeTlb.select(current.index, (int) userBit);
+    }
+
+    /**
+     * The off-heap copy of this TLB's data rows for native code ({@link NativeTlb}), created on the first call
+     * with what the TLB holds now and kept coherent from then on (the JVM tiers pay nothing for it before).
+     */
+    public NativeTlb nativeTlb() {
+        if (nativeTlb == null) {
+            NativeTlb n = new NativeTlb(ADDRESS_SPACES, ram, phys.codePages(), !phys.logsDirtyPages());
+            for (AddressSpace a : spaces) {
+                for (int u = 0; u < 2; u++) {
+                    for (int k = READ; k <= WRITE; k++) {
+                        long[] f = a.fast[u][k];
+                        for (int i = 0; i < ENTRIES; i++) n.set(a.index, u, k, i, f[2 * i], f[2 * i + 1]);
+                    }
+                }
+                a.nat = n;
+            }
+            nativeTlb = n;
+            rows();
+        }
+        return nativeTlb;
     }
 
     public boolean user() { return userBit != 0; }
@@ -634,6 +679,11 @@ public final class Mmu {
             // The other privilege's row loses its entry at idx, as the tag row did: the fast rows hold only
             // what the tag rows hold, whose global bit (one per idx) decides what a CR3 write keeps.
             current.fast[(int) userBit ^ 1][access][2 * idx] = -1;
+            NativeTlb n = current.nat;
+            if (n != null) {
+                n.set(current.index, (int) userBit, access, idx, f[2 * idx], h);
+                n.drop(current.index, (int) userBit ^ 1, access, idx);
+            }
         }
         return idx;
     }

@@ -62,6 +62,9 @@ public final class PhysicalMemory {
 
     public MemorySegment ram() { return ram; }
 
+    /** True when every store must mark the dirty page log (a store that bypasses {@link #stored} would be lost). */
+    public boolean logsDirtyPages() { return dirty != null; }
+
     /** Host offset of the 4 KiB page at {@code pagePhys} if it is plain RAM, else -1. */
     public long ramPage(long pagePhys) {
         if (isApic(pagePhys)) return -1;

@@ -92,13 +92,18 @@ public final class InterpreterBenchmark {
             // -Dflint.emu.compileThreshold=0: nothing compiled, every block replayed (the replay tier alone)
             Long threshold = Long.getLong("flint.emu.compileThreshold");
             if (threshold != null) rig.compileThreshold(threshold);
+            // -Dflint.emu.native=on: blocks the native translator covers whole run as host code
+            rig.nativeTier("on".equals(System.getProperty("flint.emu.native")));
             EmuTestRig.Result r = rig.slices(4096).run(code, EmuTestRig.State.of(registers(), 2), new byte[0], 0,
                     Long.MAX_VALUE);
             double secs = (System.nanoTime() - t0) / 1e9;
             double cpu = (threads.getCurrentThreadCpuTime() - c0) / 1e9;
             // CPU time is the fair figure on a shared machine; wall time is what a user sees.
-            System.out.printf("round %d: %d instructions, %.2f s wall, %.2f s CPU = %.1f MIPS per CPU second (%s %d at %x)%n",
-                    round, r.instructions(), secs, cpu, r.instructions() / cpu / 1e6, r.stop(), r.faultVector(), r.state().rip());
+            System.out.printf("round %d: %d instructions, %.2f s wall, %.2f s CPU = %.1f MIPS per CPU second (%s %d at %x; "
+                            + "%d native, %d compiled, %d replayed)%n",
+                    round, r.instructions(), secs, cpu, r.instructions() / cpu / 1e6, r.stop(), r.faultVector(), r.state().rip(),
+                    rig.statistics().nativeInstructions(), rig.statistics().compiledInstructions(),
+                    rig.statistics().replayedInstructions());
             if (Boolean.getBoolean("blocks")) rig.hotBlocks(12).forEach(System.out::println);
         }
     }

@@ -1,6 +1,8 @@
 package dev.flint.engine.emu.bench;
 
 import dev.flint.engine.emu.EmuTestRig;
+import dev.flint.engine.emu.nativecode.CodeCache;
+import dev.flint.engine.emu.nativecode.X64Emitter;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -15,7 +17,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 
-import static dev.flint.engine.emu.bench.X64Emitter.*;
+import static dev.flint.engine.emu.nativecode.X64Emitter.*;
 
 /**
  * Issue 15's native-tier spike (docs/emu-speed.md, "Round eleven"): what x86-64 host code entered through an FFM
@@ -262,7 +264,7 @@ public final class NativeTierSpike {
             e.movImm32(R11, EXIT_INDIRECT);
             e.jmp(common);
             int[] offsets = new int[blocks.length];
-            for (int i = 0; i < blocks.length; i++) offsets[i] = blocks[i].at;
+            for (int i = 0; i < blocks.length; i++) offsets[i] = blocks[i].position();
             return new Translation(e.bytes(), rips, offsets, entry);
         }
     }
@@ -603,8 +605,8 @@ public final class NativeTierSpike {
         e.load(RAX, R15, FLAGS);
         e.popfqFrom(RAX);
         e.jmpMem(R15, RESUME);
-        entry[1] = blocks[0].at;
-        for (int k = 0; k < n; k++) entry[2 + k] = blocks[k].at;
+        entry[1] = blocks[0].position();
+        for (int k = 0; k < n; k++) entry[2 + k] = blocks[k].position();
         return e.bytes();
     }
 
@@ -723,7 +725,8 @@ public final class NativeTierSpike {
     private static void translate(int rounds) {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         int n = Integer.getInteger("translations", 20_000);
-        double[] emit = new double[rounds], map = new double[rounds], patch = new double[rounds];
+        double[] emit = new double[rounds], map = new double[rounds], patch = new double[rounds], cached = new double[rounds],
+                cold = new double[rounds], created = new double[rounds];
         long bytes = 0;
         for (int round = 0; round < rounds + 2; round++) {
             long c0 = threads.getCurrentThreadCpuTime();
@@ -740,6 +743,26 @@ public final class NativeTierSpike {
                 for (int i = 0; i < n / 10; i++) c.patch((i * 1454L) % ((1 << 20) - 2048), code);
             }
             long c3 = threads.getCurrentThreadCpuTime();
+            // The engine's code cache: the same bytes written through the RW view of its memfd (no syscall),
+            // 16 MiB so that some rounds also pay a flush.
+            // A new cache's pages are first touched by these writes (page faults on the memfd: "cold"); after a
+            // pass over the whole cache and a flush they are all present ("warm", the steady state).
+            long cc = threads.getCurrentThreadCpuTime();
+            try (CodeCache cache = CodeCache.create(16 << 20)) {
+                if (round >= 2) created[round - 2] = (threads.getCurrentThreadCpuTime() - cc) / 1e3;
+                int fill = (int) (cache.capacity() / ((code.length + 15) & -16));
+                long c4 = threads.getCurrentThreadCpuTime();
+                for (int i = 0; i < fill; i++) cache.write(cache.reserve(code.length), code);
+                long c5 = threads.getCurrentThreadCpuTime();
+                cache.flush();
+                for (int i = 0; i < fill; i++) cache.write(cache.reserve(code.length), code);
+                long c6 = threads.getCurrentThreadCpuTime();
+                if (round >= 2) {
+                    cold[round - 2] = (c5 - c4) / 1e3 / fill;
+                    cached[round - 2] = (c6 - c5) / 1e3 / fill;
+                }
+                bytes += cache.flushes();
+            }
             if (round >= 2) {
                 patch[round - 2] = (c3 - c2) / 1e3 / (n / 10);
                 emit[round - 2] = (c1 - c0) / 1e3 / n / 5; // five blocks
@@ -749,10 +772,17 @@ public final class NativeTierSpike {
         Arrays.sort(emit);
         Arrays.sort(map);
         Arrays.sort(patch);
+        Arrays.sort(cached);
+        Arrays.sort(cold);
+        Arrays.sort(created);
         System.out.printf("emit: median %.2f us per block (calls loop, TLB probes, exact flags; %d bytes)%n",
                 emit[rounds / 2], calls(true, false, true).code().length);
         System.out.printf("mmap RW + copy + mprotect RX + munmap: median %.2f us per code buffer (%d)%n", map[rounds / 2], bytes & 1);
         System.out.printf("mprotect RW + copy + mprotect RX into a 1 MiB code buffer: median %.2f us per patch%n", patch[rounds / 2]);
+        System.out.printf("CodeCache reserve + write (dual-mapped memfd, %d bytes): median %.3f us per install on fresh"
+                + " pages, %.3f us on pages already present%n", calls(true, false, true).code().length, cold[rounds / 2],
+                cached[rounds / 2]);
+        System.out.printf("CodeCache.create(16 MiB): median %.1f us%n", created[rounds / 2]);
     }
 
     // ---- entry cost ----
@@ -763,7 +793,13 @@ public final class NativeTierSpike {
     private static void entry(int rounds) throws Throwable {
         // 0: mov rax, rdi; ret    4: mov rax, [rdi]; ret
         byte[] bytes = HexFormat.of().parseHex("4889f8c3" + "488b07c3");
-        try (NativeCode code = new NativeCode(bytes); Arena arena = Arena.ofConfined()) {
+        try (NativeCode code = new NativeCode(bytes); Arena arena = Arena.ofConfined();
+             CodeCache cache = CodeCache.create(1 << 16)) {
+            X64Emitter identity = new X64Emitter();
+            identity.aluRR(MOV, true, RAX, RDI);
+            identity.ret();
+            long identityAt = cache.install(identity);
+            MethodHandle cached = cache.entry(identityAt, LONG_LONG);
             MethodHandle plain = code.entry(0, LONG_LONG);
             MethodHandle critical = code.entry(0, LONG_LONG, Linker.Option.critical(false));
             MethodHandle plainSeg = code.entry(4, LONG_ADDR);
@@ -774,7 +810,8 @@ public final class NativeTierSpike {
             MemorySegment heapState = MemorySegment.ofArray(new long[] {7, 0, 0, 0});
             int n = Integer.getInteger("calls", 20_000_000);
             String[] names = {"plain long", "critical long", "plain native segment", "critical native segment",
-                    "critical(heap) heap segment", "Java static call (baseline)"};
+                    "critical(heap) heap segment", "CodeCache handle per block", "CodeCache.enter (one stub)",
+                    "Java static call (baseline)"};
             double[][] ns = new double[names.length][rounds];
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
             for (int round = 0; round < rounds + 2; round++) {
@@ -786,6 +823,8 @@ public final class NativeTierSpike {
                         case 2 -> loopSeg(plainSeg, nativeState, n);
                         case 3 -> loopSeg(criticalSeg, nativeState, n);
                         case 4 -> loopSeg(heapSeg, heapState, n);
+                        case 5 -> loopLong(cached, n);
+                        case 6 -> loopEnter(cache, identityAt, n);
                         default -> loopJava(n);
                     };
                     double per = (threads.getCurrentThreadCpuTime() - c0) / (double) n;
@@ -800,6 +839,12 @@ public final class NativeTierSpike {
                         names[k], s[rounds / 2], s[0], s[rounds - 1], rounds, n);
             }
         }
+    }
+
+    private static long loopEnter(CodeCache cache, long offset, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) sum += cache.enter(offset, i);
+        return sum;
     }
 
     private static long loopLong(MethodHandle h, int n) throws Throwable {

@@ -39,7 +39,7 @@ class CompiledFlagsTest {
         assertEquals(0x40_0000L, r.state().gpr()[3]);
         assertEquals(0L, r.state().gpr()[0], "the 41st ADD ran");
         assertEquals(CF | ZF | OF, r.state().rflags() & (CF | ZF | OF), "the ADD's flags at the fault");
-        assertTrue(rig.statistics().compiledInstructions() > 100, "ran compiled");
+        assertTrue(DecodedBlockTest.OUTCOME_ONLY || rig.statistics().compiledInstructions() > 100, "ran compiled");
     }
 
     @Test
@@ -64,6 +64,6 @@ class CompiledFlagsTest {
         assertEquals(EmuTestRig.Stop.END, r.stop());
         assertEquals(0, r.state().gpr()[10], "the store went to S once R10D reached 0");
         assertEquals(CF | OF, r.state().gpr()[8] & (CF | ZF | OF), "PUSHF saw the first CMP's flags");
-        assertTrue(rig.statistics().compiledInstructions() > 100, "ran compiled");
+        assertTrue(DecodedBlockTest.OUTCOME_ONLY || rig.statistics().compiledInstructions() > 100, "ran compiled");
     }
 }

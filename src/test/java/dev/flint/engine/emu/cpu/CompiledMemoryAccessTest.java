@@ -45,7 +45,7 @@ class CompiledMemoryAccessTest {
             assertEquals(GuestFault.PF, r.faultVector(), access[0]);
             assertEquals(RAM_END - size + 1, r.state().gpr()[3], access[0] + ": the first access that crosses faults");
             assertEquals(EmuTestRig.CODE_BASE, r.state().rip(), access[0]);
-            assertTrue(rig.statistics().compiledInstructions() > 100, access[0] + " ran compiled");
+            assertTrue(DecodedBlockTest.OUTCOME_ONLY || rig.statistics().compiledInstructions() > 100, access[0] + " ran compiled");
         }
     }
 
@@ -140,6 +140,6 @@ class CompiledMemoryAccessTest {
         assertEquals(4 * passes, written.size(), "every store reached the device");
         assertEquals(0x18L << 40 | 4L << 32 | ((passes * perPass - 5) & 0xFFFF_FFFFL), (long) written.get(written.size() - 1),
                 "the last store: ECX after the last load of the word, at offset 0x18");
-        assertTrue(rig.statistics().compiledInstructions() > passes, "the loop ran compiled");
+        assertTrue(DecodedBlockTest.OUTCOME_ONLY || rig.statistics().compiledInstructions() > passes, "the loop ran compiled");
     }
 }

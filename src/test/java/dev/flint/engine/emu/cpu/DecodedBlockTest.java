@@ -15,6 +15,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class DecodedBlockTest {
     /**
+     * With {@code -Dflint.emu.native=on} the rigs run whole-translated blocks natively, so the assertions that a
+     * block ran compiled or was entered through its Java link do not hold: then only the outcome (registers, flags,
+     * memory, stop, and with {@code replays(true)} every run against the decoding one) is checked.
+     */
+    static final boolean OUTCOME_ONLY = EmuTestRig.NATIVE_BY_PROPERTY;
+
+    /**
      * Sums the odd numbers below 1000: mov ecx, 999; xor eax, eax; L: test cl, 1; jz S; add eax, ecx;
      * S: dec ecx; jnz L; hlt — a taken and a not-taken branch on alternate passes.
      */
@@ -130,7 +137,7 @@ class DecodedBlockTest {
         assertEquals(100_000, r.state().gpr()[0]);
         String loopBlock = String.format("%016x", EmuTestRig.CODE_BASE + 4096 - 7);
         String line = rig.hotBlocks(5).stream().filter(b -> b.startsWith(loopBlock)).findFirst().orElse("not cached");
-        assertTrue(line.contains("compiled") && line.contains(" 3 insns"), line);
+        assertTrue(OUTCOME_ONLY || line.contains("compiled") && line.contains(" 3 insns"), line);
     }
 
     @Test
@@ -239,7 +246,7 @@ class DecodedBlockTest {
         assertEquals(EmuTestRig.Stop.BUDGET, r.stop());
         assertEquals(100_000, r.instructions(), "no slice ran past its budget");
         assertEquals(50_000, r.state().gpr()[0], "one add per pass");
-        assertTrue(rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
+        assertTrue(OUTCOME_ONLY || rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
     }
 
     @Test
@@ -256,6 +263,7 @@ class DecodedBlockTest {
             CpuStatistics stats = rig.statistics();
             String entries = "threshold " + threshold + ": " + stats.linkedEntries() + " linked entries, "
                     + stats.lookups() + " lookups";
+            if (OUTCOME_ONLY) continue;
             if (threshold == 0) assertTrue(stats.linkedEntries() >= 500 && stats.lookups() <= 10, entries);
             else assertTrue(stats.linkedEntries() + stats.lookups() <= 20, entries);
         }
@@ -285,7 +293,7 @@ class DecodedBlockTest {
         CpuStatistics stats = rig.statistics();
         // 64-instruction slices: a region entry per slice, against two block entries per pass without it
         // (the counts of the rig's three block runs: 6,000 entries without the region)
-        assertTrue(stats.linkedEntries() + stats.lookups() < 750, "the loop ran inside its region: "
+        assertTrue(OUTCOME_ONLY || stats.linkedEntries() + stats.lookups() < 750, "the loop ran inside its region: "
                 + stats.linkedEntries() + " linked entries, " + stats.lookups() + " lookups");
     }
 
@@ -303,7 +311,7 @@ class DecodedBlockTest {
         assertEquals(25_000, r.state().gpr()[0], "one add per pass of L");
         assertEquals(25_000, r.state().gpr()[3], "one add per pass of S");
         assertTrue(BlockCompiler.regionMembers() > members, "the two blocks were compiled as one region");
-        assertTrue(rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
+        assertTrue(OUTCOME_ONLY || rig.statistics().compiledInstructions() > 90_000, "compiled: " + rig.statistics().compiledInstructions());
     }
 
     @Test
@@ -370,7 +378,7 @@ class DecodedBlockTest {
                 new byte[0], 0, 1_000_000);
         assertEquals(EmuTestRig.Stop.HALT, r.stop());
         assertEquals(100, r.state().gpr()[0], "one add per pass");
-        assertTrue(rig.statistics().compiledInstructions() > 5_000, "the loop ran compiled: "
+        assertTrue(OUTCOME_ONLY || rig.statistics().compiledInstructions() > 5_000, "the loop ran compiled: "
                 + rig.statistics().compiledInstructions());
         assertTrue(BlockCompiler.largestMethod() <= BlockCompiler.MAX_METHOD_BYTES,
                 "largest generated method: " + BlockCompiler.largestMethod() + " bytes");

@@ -33,6 +33,8 @@ final class SystemTestMachine implements AutoCloseable {
             @Override public void write(long offset, int size, long value) { portLog.append(Long.toHexString(value)).append(' '); }
         }, "post");
         Mmu mmu = new Mmu(state, new PhysicalMemory(memory, new Bus("mmio"), null));
+        // -Dflint.emu.native=on runs these system tests over the native tier too (the options are explicit here).
+        if (dev.flint.engine.emu.EmuTestRig.NATIVE_BY_PROPERTY) options = options.withNativeTier(true);
         cpu = new Cpu(state, mmu, ports, null, new GuestClock(), FpuUnit.none(), 0, cpuCount, options);
     }
 
