@@ -78,6 +78,7 @@ class NativeAluFormsTest {
             for (int r : VALUE) gpr[r] = value(rnd);
             for (int r : POINTER) gpr[r] = pointer(rnd);
             gpr[INDEX] = rnd.nextInt(64);
+            g.registers(gpr, false);
             long rflags = 0x2 | (rnd.nextLong() & STATUS);
             byte[] data = new byte[PAGES * 4096];
             rnd.nextBytes(data);
@@ -108,6 +109,7 @@ class NativeAluFormsTest {
                 // (the read-only or the not-present page) is then decoded whole and runs natively up to the fault.
                 long[] warm = gpr.clone();
                 for (int r : POINTER) warm[r] = DATA + 4096L * rnd.nextInt(PAGES - 3) + 256 + rnd.nextInt(2048);
+                g.registers(warm, true);
                 m.reset(warm, rflags, ENTRY);
                 m.run(64);
                 for (int run = 0; run < 3; run++) {
@@ -273,6 +275,9 @@ class NativeAluFormsTest {
         /** The flags left undefined at a fault anywhere in the block (a generator that keeps them defined at every
          *  instruction that can fault may say fewer). */
         long faultMask() { return ever; }
+
+        /** Sets registers the generator's blocks rely on, for the compared runs or the decoding run ({@code warm}). */
+        void registers(long[] gpr, boolean warm) {}
 
         byte[] block() {
             int n = 1 + r.nextInt(16);

@@ -41,13 +41,25 @@ class NativeDivFormsTest {
 
     /** Blocks of divisions: per division, the dividend and divisor set by MOVs, a CMP, then DIV or IDIV. */
     static final class DivGen extends NativeAluFormsTest.Gen {
-        private static final int[] DIVISOR = {1, 5, 8, 9, 10, 11, 14};    // RCX RBP R8-R11 R14
+        private static final int[] DIVISOR = {1, 5, 8, 10, 11};           // RCX RBP R8 R10 R11
         private static final int[] IMPLICIT = {0, 2, 4, 15};              // RAX RDX (the dividend), RSP R15 (pointers)
 
         DivGen(Random r) {
             super(r);
             r.nextLong(); // the first draws of Randoms seeded one apart hardly differ: start further in
             r.nextLong();
+        }
+
+        /**
+         * R14 is all ones and R9 zero in the compared runs; in the decoding run R14 is 0 and R9 0x0101...: each
+         * division ANDs RAX and RDX with R14 and ORs its divisor with R9 first, so that the decoding run divides 0 by
+         * a non-zero divisor and never faults (a fault there would end the decoded block before the division, which
+         * would then never run natively), while the compared runs divide the generated values.
+         */
+        @Override
+        void registers(long[] gpr, boolean warm) {
+            gpr[14] = warm ? 0 : -1;
+            gpr[9] = warm ? 0x0101_0101_0101_0101L : 0;
         }
 
         @Override
@@ -84,6 +96,8 @@ class NativeDivFormsTest {
                 movImm(0, r.nextInt(4) == 0 ? r.nextLong() & ~mask(z) | lo & mask(z) : signExtended(lo, z));
                 movImm(2, r.nextInt(4) == 0 ? r.nextLong() & ~mask(z) | hi & mask(z) : hi);
             }
+            alu(0x21, 0, 14); // and rax, r14
+            alu(0x21, 2, 14); // and rdx, r14
             int form = r.nextInt(40);
             if (form < 22) { // a register divisor
                 boolean legacy8 = z == 1 && r.nextInt(3) == 0;
@@ -93,6 +107,7 @@ class NativeDivFormsTest {
                 } else if (reg != 0 && reg != 2 && reg != 4 && reg != 15) {
                     movImm(reg, r.nextInt(4) == 0 ? r.nextLong() & ~mask(z) | divisor & mask(z) : divisor);
                 }
+                if (reg != 4 && reg != 15 && !(legacy8 && reg == 4)) alu(0x09, legacy8 && reg >= 4 ? reg - 4 : reg, 9); // or r, r9
                 cmp();
                 if (z == 2) out.write(0x66);
                 int rex = 0x40 | (z == 8 ? 8 : 0) | reg >> 3;
@@ -102,6 +117,7 @@ class NativeDivFormsTest {
                 text.add((signed ? "idiv" : "div") + " size " + z + (legacy8 ? " (no REX)" : "") + " r" + reg);
             } else if (form < 39) { // a memory divisor stored just before: mov r11, d; cmp; mov [rbx+d8], r11; div [rbx+d8]
                 movImm(11, divisor);
+                alu(0x09, 11, 9); // or r11, r9
                 cmp();
                 int disp = r.nextInt(128) - 64;
                 if (z == 2) out.write(0x66);
@@ -150,6 +166,15 @@ class NativeDivFormsTest {
             out.write(0xB8 | (reg & 7));
             imm(v, 8);
             text.add(String.format("mov r%d, %x", reg, v));
+            instructions++;
+        }
+
+        /** {@code op} r64(dst), r64(src): AND (21) or OR (09). */
+        private void alu(int op, int dst, int src) {
+            out.write(0x48 | (src >> 3) << 2 | dst >> 3);
+            out.write(op);
+            out.write(0xC0 | (src & 7) << 3 | (dst & 7));
+            text.add((op == 0x21 ? "and r" : "or r") + dst + ", r" + src);
             instructions++;
         }
 
