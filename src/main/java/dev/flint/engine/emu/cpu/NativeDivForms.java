@@ -93,7 +93,9 @@ final class NativeDivForms {
      * The check of memory DIV/IDIV {@code d}, emitted by {@link NativeMemoryForms} after a hit of its probe: the
      * divisor is at [{@code addr} + {@code addend}], guest RAX at [RSP] (host RAX holds the saved flags), guest RDX
      * in RDX; {@code x} and {@code t} are free scratch registers; a failed check jumps to {@code bad} (the miss
-     * stub: flags restored, exit at the instruction).
+     * stub: flags restored, exit at the instruction). A passed check leaves the divisor in {@code t} (zero-extended
+     * from its {@code z} bytes), and the caller must divide by {@code t}, not by the memory operand: another vCPU or
+     * a device may write the divisor between the check and a second read, and a host #DE would kill Flint.
      */
     static void checkMemory(X64Emitter e, DecodedInsn d, int x, int t, int addr, int addend, X64Emitter.Label bad) {
         int z = NativeAluForms.form(d).opSize();
@@ -110,7 +112,7 @@ final class NativeDivForms {
     /**
      * Jumps to {@code bad} unless a DIV ({@code signed} false) or IDIV of {@code z} bytes cannot fault. {@code x}
      * holds guest RAX (clobbered), {@code loadDivisor} puts the divisor in {@code t} (its low {@code z} bytes are
-     * compared); guest RDX is in RDX. Clobbers the flags.
+     * compared; t keeps it); guest RDX is in RDX. Clobbers the flags.
      */
     private static void check(X64Emitter e, boolean signed, int z, int x, int t, Runnable loadDivisor,
                               X64Emitter.Label bad) {
@@ -134,13 +136,10 @@ final class NativeDivForms {
         }
         e.jcc(X64Emitter.CC_NZ, bad); // the dividend is wider than the operand size
         loadDivisor.run();
-        if (z == 1) {
-            e.regForm(1, false, 0x80, DIGIT, 0, BYTE_OPERAND, t, new byte[] {1}); // add t8, 1
-            e.regForm(1, false, 0x80, DIGIT, 7, BYTE_OPERAND, t, new byte[] {1}); // cmp t8, 1
-        } else {
-            e.regForm(z, false, 0x83, DIGIT, 0, OPERAND, t, new byte[] {1});
-            e.regForm(z, false, 0x83, DIGIT, 7, OPERAND, t, new byte[] {1});
-        }
+        // x = divisor + 1 (low z bytes; x is free now), t keeps the divisor: the memory form divides by t.
+        e.leaSib(z == 8 ? 8 : 4, x, t, -1, 0, 1);
+        if (z == 1) e.regForm(1, false, 0x80, DIGIT, 7, BYTE_OPERAND, x, new byte[] {1}); // cmp x8, 1
+        else e.regForm(z, false, 0x83, DIGIT, 7, OPERAND, x, new byte[] {1});
         e.jcc(X64Emitter.CC_BE, bad); // divisor + 1 is 0 or 1: the divisor is -1 or 0
     }
 }
