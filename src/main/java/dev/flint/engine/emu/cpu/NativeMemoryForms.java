@@ -217,9 +217,14 @@ final class NativeMemoryForms {
         X64Emitter.Label miss = new X64Emitter.Label();
         e.tlbAddend(size, a, t, write ? NativeTlb.WRITE_ROW : NativeTlb.READ_ROW, write ? NativeTlb.CODE_BIAS : -1,
                 NativeTlb.INDEX_MASK, s1, s2, true, miss, miss);
+        if (NativeDivForms.isDiv(d)) NativeDivForms.checkMemory(e, d, s1, t, a, s2, miss); // #DE: Java raises it
         if (flagsLiveAfterProbe(i)) e.restoreFlagsFromAx();
         e.pop(RAX);
-        e.memForm(opSize, d.twoByte, op, regKind, regKind == DIGIT ? reg : host[0], a, s2, imm);
+        if (NativeDivForms.isDiv(d)) { // by the divisor checked, in t: memory may change under a second read
+            e.regForm(opSize, false, op, DIGIT, d.reg & 7, opSize == 1 ? BYTE_OPERAND : OPERAND, t, NONE);
+        } else {
+            e.memForm(opSize, d.twoByte, op, regKind, regKind == DIGIT ? reg : host[0], a, s2, imm);
+        }
         e.pop(t);
         e.pop(s2);
         e.pop(s1);
