@@ -53,12 +53,12 @@ final class GuestProfiler implements AutoCloseable {
      * entries, TLB flushes, CR3 writes that kept their PCID's translations, pause-loop exits, PAUSEs.
      */
     private long[] totals() {
-        long[] t = new long[11];
+        long[] t = new long[12];
         for (Cpu c : cpus) {
             var st = c.statistics();
             long[] v = {st.instructions(), st.compiledInstructions(), st.replayedInstructions(), st.userInstructions(),
                     st.blocksBuilt(), st.lookups(), st.linkedEntries(), c.mmu().flushes(), c.mmu().keptSwitches(),
-                    c.pauseLoopExits(), c.pauses()};
+                    c.pauseLoopExits(), c.pauses(), st.nativeInstructions()};
             for (int i = 0; i < t.length; i++) t[i] += v[i];
         }
         return t;
@@ -112,9 +112,10 @@ final class GuestProfiler implements AutoCloseable {
             if (base != null) out.printf("# from the first sample in page %x on (after %.1f s)%n", fromPage, baseSeconds);
             out.printf("# %.1f s, %d instructions, %.1f M instructions/s, %d halted samples%n",
                     seconds, instructions, instructions / seconds / 1e6, halted);
-            out.printf("# %.1f%% of instructions ran in compiled blocks, %.1f%% replayed, %.1f%% decoded; %.1f%% in user mode%n",
+            out.printf("# %.1f%% of instructions ran as native code, %.1f%% in compiled blocks, %.1f%% replayed, %.1f%% decoded;"
+                            + " %.1f%% in user mode%n", 100.0 * t[11] / instructions,
                     100.0 * t[1] / instructions, 100.0 * t[2] / instructions,
-                    100.0 * (instructions - t[1] - t[2]) / instructions, 100.0 * t[3] / instructions);
+                    100.0 * (instructions - t[11] - t[1] - t[2]) / instructions, 100.0 * t[3] / instructions);
             out.println("# " + Cpu.compileSummary());
             out.println("# " + t[4] + " blocks decoded, " + t[7] + " TLB flushes, " + t[8] + " CR3 writes that kept their PCID's translations");
             out.println("# " + t[9] + " pause-loop exits in " + t[10] + " PAUSEs");

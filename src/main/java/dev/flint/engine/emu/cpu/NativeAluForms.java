@@ -16,8 +16,8 @@ import static dev.flint.engine.emu.nativecode.X64Emitter.OPERAND;
  * guest RCX in host RCX, so the count masking is the hardware's too.
  *
  * <p>Memory operands go through {@link NativeMemoryForms} (the soft TLB, the same exit rules): {@link #access}
- * says how a form uses memory, {@link #form} gives the operands for its host instruction. Not translated here: DIV
- * and IDIV (they can raise #DE: the block exits before them), XCHG with memory (locked), BT r/m,r with memory
+ * says how a form uses memory, {@link #form} gives the operands for its host instruction; DIV and IDIV (F6/F7 /6
+ * /7) are described here too, but run with {@link NativeDivForms}'s #DE check before them. Not translated: XCHG with memory (locked), BT r/m,r with memory
  * (its bit offset reaches outside the operand), SHLD/SHRD of 16 bits by CL or by more than 16 (the result is
  * undefined: the interpreter and the host need not agree), BSWAP of 16 bits (undefined), MOVBE (not decoded).
  */
@@ -42,7 +42,7 @@ final class NativeAluForms {
 
     /** True if {@code d} is a register form translated here. */
     static boolean translates(DecodedInsn d) {
-        return !d.memOp && form(d) != null;
+        return !d.memOp && form(d) != null && !NativeDivForms.isDiv(d); // register DIV/IDIV: NativeDivForms
     }
 
     /** For a memory form translated here: {@code kind << 8 | size} as {@link NativeMemoryForms#access}; else 0. */
@@ -94,8 +94,8 @@ final class NativeAluForms {
                 return digit(d, bytes ? 1 : z, false, op, ext == 6 ? 4 : ext, imm, op >= 0xD2 ? RCX : NO_REGS,
                         NativeMemoryForms.READ_WRITE);
             }
-            case 0xF6, 0xF7 -> { // NOT NEG MUL IMUL (DIV/IDIV can fault: not here)
-                if (ext < 2 || ext > 5) return null;
+            case 0xF6, 0xF7 -> { // NOT NEG MUL IMUL; DIV IDIV (emudiv: NativeDivForms checks them first)
+                if (ext < 2) return null;
                 int size = op == 0xF6 ? 1 : z;
                 return ext <= 3 ? digit(d, size, false, op, ext, NONE, NO_REGS, NativeMemoryForms.READ_WRITE)
                         : digit(d, size, false, op, ext, NONE, RAX_RDX, NativeMemoryForms.READ);

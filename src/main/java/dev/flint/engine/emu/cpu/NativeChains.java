@@ -12,8 +12,10 @@ import java.lang.foreign.ValueLayout;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Chains translated blocks in host code (docs/emu-native.md, "emuchain"): an exit of a native block whose guest
@@ -57,7 +59,12 @@ final class NativeChains {
     static final class Page {
         final long host;
         int version;
-        final List<Chain> chained = new ArrayList<>();
+        /**
+         * The live chains into this page. A set, so that a chain across pages dropped on its own (a TLB or CPL change,
+         * which happens at every context switch and system call) leaves it at once: kept in a list until the page's
+         * code changed, the dead chains piled up (1.6 M on one boot) until the 128 MiB heap ran out.
+         */
+        final Set<Chain> chained = new HashSet<>();
 
         Page(long host) { this.host = host; }
     }
@@ -65,11 +72,13 @@ final class NativeChains {
     /** A patched exit: its site, the page it jumps into, whether it leaves its page and whether that page is global. */
     private static final class Chain {
         final Site site;
+        final Page into;
         final boolean cross, global;
         boolean live = true;
 
-        Chain(Site site, boolean cross, boolean global) {
+        Chain(Site site, Page into, boolean cross, boolean global) {
             this.site = site;
+            this.into = into;
             this.cross = cross;
             this.global = global;
         }
@@ -176,7 +185,7 @@ final class NativeChains {
         if (samePage && pendingVersion != v) return;
         cache.write(x.chainJump + 1, rel32(x.chainJump, b.nativeChainEntry));
         cache.write(x.site + 1, rel32(x.site, x.chain));
-        Chain c = new Chain(x, !samePage, !samePage && mmu.codePageGlobal(b.linear));
+        Chain c = new Chain(x, p, !samePage, !samePage && mmu.codePageGlobal(b.linear));
         p.chained.add(c);
         made++;
         if (c.cross) {
@@ -199,8 +208,12 @@ final class NativeChains {
             List<Chain> kept = new ArrayList<>();
             for (Chain c : cross) {
                 if (!c.live) continue;
-                if (all || !c.global) unpatch(c);
-                else kept.add(c);
+                if (all || !c.global) {
+                    unpatch(c);
+                    c.into.chained.remove(c);
+                } else {
+                    kept.add(c);
+                }
             }
             cross.clear();
             cross.addAll(kept);
@@ -216,6 +229,7 @@ final class NativeChains {
                 int v = codePages.version(q.host);
                 if (q.version != v) drop(q, v);
             }
+            cross.removeIf(c -> !c.live); // dropped with their page: the list keeps live chains only
         }
     }
 

@@ -2,6 +2,7 @@ package dev.flint.engine.emu.cpu;
 
 import dev.flint.engine.emu.mmu.NativeTlb;
 import dev.flint.engine.emu.nativecode.BlockFrame;
+import dev.flint.engine.emu.nativecode.NativeState;
 import dev.flint.engine.emu.nativecode.X64Emitter;
 
 import java.util.ArrayList;
@@ -14,8 +15,8 @@ import static dev.flint.engine.emu.nativecode.X64Emitter.RAX;
 
 /**
  * The memory forms of the native translator (docs/emu-native.md, "emumem"): instructions with one ModRM memory
- * operand, run through the soft TLB ({@link NativeTlb}). Translated, with 64-bit addressing and a segment whose
- * base is 0 in 64-bit mode (none, ES, CS, SS, DS; FS/GS are not: their base is not in the native state): MOV
+ * operand, run through the soft TLB ({@link NativeTlb}). Translated, with 64-bit addressing and any segment (none,
+ * ES, CS, SS, DS have base 0 in 64-bit mode; FS and GS add their base from the native state, "emufsgs"): MOV
  * r,[m] / [m],r / [m],imm; MOVZX, MOVSX, MOVSXD r,[m]; ADD OR ADC SBB AND SUB XOR CMP with r,[m], [m],r and
  * [m],imm (read-modify-write); TEST [m],r and [m],imm; INC/DEC [m]; at 8, 16, 32 and 64 bits.
  *
@@ -74,7 +75,6 @@ final class NativeMemoryForms {
      */
     static int access(DecodedInsn d) {
         if (!d.hasModrm || !d.memOp || d.lock || d.repPrefix != 0 || d.adSize != 8) return 0;
-        if (d.seg >= CpuState.FS) return 0;
         if (d.base >= 0 || d.index >= 0) {
             if (d.ripRel || d.disp != (int) d.disp) return 0;
         }
@@ -212,14 +212,25 @@ final class NativeMemoryForms {
         e.push(t);
         if (d.base < 0 && d.index < 0) e.movImm64(a, d.ripRel ? d.endIp + d.disp : d.disp);
         else e.leaSib(8, a, host[1], host[2], d.scale, (int) d.disp);
+        if (d.seg == CpuState.FS || d.seg == CpuState.GS) {
+            // 64-bit mode: linear = base + effective address, mod 2^64 (MOV and LEA keep the flags). A
+            // non-canonical sum is in no TLB entry, so it misses and Java raises the #GP.
+            e.load(s1, BlockFrame.STATE, d.seg == CpuState.FS ? NativeState.FS_BASE : NativeState.GS_BASE);
+            e.leaSib(8, a, a, s1, 0, 0);
+        }
         e.movImm64(t, tlb);
         e.push(RAX);
         X64Emitter.Label miss = new X64Emitter.Label();
         e.tlbAddend(size, a, t, write ? NativeTlb.WRITE_ROW : NativeTlb.READ_ROW, write ? NativeTlb.CODE_BIAS : -1,
                 NativeTlb.INDEX_MASK, s1, s2, true, miss, miss);
+        if (NativeDivForms.isDiv(d)) NativeDivForms.checkMemory(e, d, s1, t, a, s2, miss); // #DE: Java raises it
         if (flagsLiveAfterProbe(i)) e.restoreFlagsFromAx();
         e.pop(RAX);
-        e.memForm(opSize, d.twoByte, op, regKind, regKind == DIGIT ? reg : host[0], a, s2, imm);
+        if (NativeDivForms.isDiv(d)) { // by the divisor checked, in t: memory may change under a second read
+            e.regForm(opSize, false, op, DIGIT, d.reg & 7, opSize == 1 ? BYTE_OPERAND : OPERAND, t, NONE);
+        } else {
+            e.memForm(opSize, d.twoByte, op, regKind, regKind == DIGIT ? reg : host[0], a, s2, imm);
+        }
         e.pop(t);
         e.pop(s2);
         e.pop(s1);

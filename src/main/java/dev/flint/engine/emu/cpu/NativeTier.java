@@ -33,7 +33,7 @@ final class NativeTier implements AutoCloseable {
 
     /**
      * Runs the block installed at {@code offset} on {@code s} with {@code budget} instructions allowed: copies the
-     * registers, RIP and the six arithmetic flags in, enters, copies them back. Returns the exit reason
+     * registers, RIP, the six arithmetic flags and the FS/GS bases in, enters, copies them back. Returns the exit reason
      * ({@link dev.flint.engine.emu.nativecode.BlockFrame}); {@link #instructions()} says how many instructions ran.
      */
     int run(long offset, CpuState s, long budget) {
@@ -42,6 +42,9 @@ final class NativeTier implements AutoCloseable {
         state.rip(s.rip);
         state.flags(s.flags.arith());
         state.budget(budget);
+        // Exact at every entry from Java: no translated instruction changes a base (WRMSR, SWAPGS, WRFSBASE,
+        // MOV/POP to FS/GS run in Java), so chained blocks and RET-table targets see the bases copied here.
+        state.segmentBases(s.segBase[CpuState.FS], s.segBase[CpuState.GS]);
         int reason = (int) cache.enter(offset, state.address());
         state.storeGprs(s.gpr);
         s.rip = state.rip();

@@ -36,7 +36,7 @@ final class NativeTranslator {
 
     /** Shapes of translated instructions. */
     private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9,
-            ALU = 10;
+            ALU = 10, DIV = 11;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -50,6 +50,7 @@ final class NativeTranslator {
     private static final Shape MEMORY = new Shape(MEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
     private static final Shape STACK_FORM = new Shape(STACK, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
     private static final Shape ALU_FORM = new Shape(ALU, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeAluForms
+    private static final Shape DIV_FORM = new Shape(DIV, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeDivForms
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -68,6 +69,7 @@ final class NativeTranslator {
         while (n < insns.length && !jump) {
             Shape s = shape(insns[n]);
             if (s == null && NativeAluForms.translates(insns[n])) s = ALU_FORM;
+            if (s == null && NativeDivForms.translates(insns[n])) s = DIV_FORM; // emudiv
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
             if (s == null) break;
@@ -110,6 +112,7 @@ final class NativeTranslator {
                 case MEM -> memory.emit(i);
                 case STACK -> exited |= stack.emit(i);
                 case ALU -> NativeAluForms.emit(e, d);
+                case DIV -> NativeDivForms.emitRegister(e, frame, d, i);
                 default -> emit(e, s);
             }
         }

@@ -27,6 +27,11 @@ public final class NativeState implements AutoCloseable {
      * table's address, and a slot for the target a hit jumps to.
      */
     public static final int IJT_EPOCH = 176, IJT_TABLE = 184, IJT_TARGET = 192;
+    /**
+     * The FS and GS bases (docs/emu-native.md, "emufsgs"): copied in from the vCPU at every entry from Java, read
+     * by the memory forms with an FS/GS override. No translated instruction changes a base.
+     */
+    public static final int FS_BASE = 200, GS_BASE = 208;
     static final int SIZE = 256;
     /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
     public static final long ARITH_FLAGS = 0x8D5;
@@ -84,6 +89,16 @@ public final class NativeState implements AutoCloseable {
         mem.set(JAVA_LONG, IJT_TABLE, table);
         mem.set(JAVA_LONG, IJT_EPOCH, epoch);
     }
+
+    /** Sets the FS and GS bases that FS/GS-relative memory operands add to their effective address. */
+    public void segmentBases(long fs, long gs) {
+        mem.set(JAVA_LONG, FS_BASE, fs);
+        mem.set(JAVA_LONG, GS_BASE, gs);
+    }
+
+    public long fsBase() { return mem.get(JAVA_LONG, FS_BASE); }
+
+    public long gsBase() { return mem.get(JAVA_LONG, GS_BASE); }
 
     /** The host address of the exit the last run left by (a branch or stop exit), else 0. */
     public long exitSite() { return mem.get(JAVA_LONG, EXIT_SITE); }

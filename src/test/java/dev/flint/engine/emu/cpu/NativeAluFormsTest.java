@@ -42,8 +42,8 @@ class NativeAluFormsTest {
     private static final int[] VALUE = {0, 1, 2, 5, 8, 9, 10, 11, 14}; // RAX RCX RDX RBP R8-R11 R14
     private static final int[] POINTER = {3, 6, 12, 13, 4, 15};         // RBX RSI R12 R13 RSP R15
     private static final int INDEX = 7;                                 // RDI
-    private static final long CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
-    private static final long STATUS = CF | PF | AF | ZF | SF | OF;
+    static final long CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
+    static final long STATUS = CF | PF | AF | ZF | SF | OF;
     private static final long RAM_END = 4L << 20; // NativeMemoryFormsTest's machine
 
     @Test
@@ -51,16 +51,34 @@ class NativeAluFormsTest {
         assumeTrue(CodeCache.unavailableReason().isEmpty(), () -> CodeCache.unavailableReason().orElseThrow());
         int cases = Integer.getInteger("flint.native.alu.cases", 8_000);
         long seed = Long.getLong("flint.native.alu.seed", 20261207L);
-        long nativeInstructions = 0, faults = 0, wholeRuns = 0, skipped = 0;
+        Group r = runGroup(cases, seed, Gen::new);
+        String summary = String.format("NATIVE_ALU: %d cases, %d instructions run natively, %d runs native from the "
+                + "first instruction to the JMP, %d cases fault on the interpreter, %d skipped (a store outside the restored "
+                + "range), %d divergences (seed %d)", cases, r.nativeInstructions, r.wholeRuns, r.faults, r.skipped,
+                r.divergences.size(), seed);
+        System.out.println(summary);
+        assertEquals("", String.join("\n", r.divergences.stream().limit(5).toList()), summary);
+        assertTrue(r.nativeInstructions >= 100_000 || cases < 8_000, summary);
+        assertTrue(r.wholeRuns > cases, summary);
+    }
+
+    /** What a random group saw: instructions run natively, runs native whole, cases that fault (#DE among them). */
+    record Group(long nativeInstructions, long wholeRuns, long faults, long divideErrors, long skipped,
+                 List<String> divergences) {}
+
+    /** Runs {@code cases} random blocks from {@code gens} natively and on the interpreter (see the class comment). */
+    static Group runGroup(int cases, long seed, java.util.function.Function<Random, Gen> gens) {
+        long nativeInstructions = 0, faults = 0, wholeRuns = 0, skipped = 0, divideErrors = 0;
         List<String> divergences = new ArrayList<>();
         for (int c = 0; c < cases; c++) {
             Random rnd = new Random(seed * 1_000_003L + c);
-            Gen g = new Gen(rnd);
+            Gen g = gens.apply(rnd);
             byte[] code = g.block();
             long[] gpr = new long[16];
             for (int r : VALUE) gpr[r] = value(rnd);
             for (int r : POINTER) gpr[r] = pointer(rnd);
             gpr[INDEX] = rnd.nextInt(64);
+            g.registers(gpr, false);
             long rflags = 0x2 | (rnd.nextLong() & STATUS);
             byte[] data = new byte[PAGES * 4096];
             rnd.nextBytes(data);
@@ -79,9 +97,10 @@ class NativeAluFormsTest {
                 continue;
             }
             if (want.stop.startsWith("fault")) faults++;
+            if (want.stop.startsWith("fault 0 ")) divideErrors++;
             // Flags left undefined: those after the block's end when it halts, any the block ever left undefined
             // when it faults somewhere inside.
-            long mask = want.stop.startsWith("halt") ? g.pending : g.ever;
+            long mask = want.stop.startsWith("halt") ? g.pending : g.faultMask();
             try (NativeMemoryFormsTest.Machine m = new NativeMemoryFormsTest.Machine(true, true)) {
                 NativeMemoryFormsTest.load(m, code, data);
                 byte[] initial = new byte[(int) (REACH_END - REACH)];
@@ -90,6 +109,7 @@ class NativeAluFormsTest {
                 // (the read-only or the not-present page) is then decoded whole and runs natively up to the fault.
                 long[] warm = gpr.clone();
                 for (int r : POINTER) warm[r] = DATA + 4096L * rnd.nextInt(PAGES - 3) + 256 + rnd.nextInt(2048);
+                g.registers(warm, true);
                 m.reset(warm, rflags, ENTRY);
                 m.run(64);
                 for (int run = 0; run < 3; run++) {
@@ -115,14 +135,7 @@ class NativeAluFormsTest {
                 }
             }
         }
-        String summary = String.format("NATIVE_ALU: %d cases, %d instructions run natively, %d runs native from the "
-                + "first instruction to the JMP, %d cases fault on the interpreter, %d skipped (a store outside the restored "
-                + "range), %d divergences (seed %d)", cases, nativeInstructions, wholeRuns, faults, skipped,
-                divergences.size(), seed);
-        System.out.println(summary);
-        assertEquals("", String.join("\n", divergences.stream().limit(5).toList()), summary);
-        assertTrue(nativeInstructions >= 100_000 || cases < 8_000, summary);
-        assertTrue(wholeRuns > cases, summary);
+        return new Group(nativeInstructions, wholeRuns, faults, divideErrors, skipped, divergences);
     }
 
     /**
@@ -206,7 +219,7 @@ class NativeAluFormsTest {
     }
 
     /** A run's outcome: how it stopped, the registers, RIP, RFLAGS and the RAM the group can reach. */
-    private record Outcome(String stop, long[] gpr, long rip, long rflags, byte[] ram) {
+    record Outcome(String stop, long[] gpr, long rip, long rflags, byte[] ram) {
         static Outcome of(NativeMemoryFormsTest.Machine m, String line) {
             byte[] ram = new byte[(int) (REACH_END - REACH)];
             m.mem.read(REACH, ram, 0, ram.length);
@@ -229,7 +242,7 @@ class NativeAluFormsTest {
         }
     }
 
-    private static long value(Random r) {
+    static long value(Random r) {
         return switch (r.nextInt(7)) {
             case 0 -> 0;
             case 1 -> -1;
@@ -242,14 +255,14 @@ class NativeAluFormsTest {
     }
 
     /** A data page (now and then the unmapped or the read-only one), now and then the decoded block's page. */
-    private static long pointer(Random r) {
+    static long pointer(Random r) {
         if (r.nextInt(16) == 0) return ENTRY + 0x800 + r.nextInt(0x700);
         int page = r.nextInt(40) == 0 ? UNMAPPED : r.nextInt(40) == 0 ? READ_ONLY : r.nextInt(PAGES - 3);
         return DATA + 4096L * page + 256 + r.nextInt(4096 - 512) + (r.nextInt(8) == 0 ? 250 : 0);
     }
 
     /** The generator of one block, with the arithmetic flags it leaves undefined. */
-    private static final class Gen {
+    static class Gen {
         final Random r;
         final ByteArrayOutputStream out = new ByteArrayOutputStream();
         final List<String> text = new ArrayList<>();
@@ -258,6 +271,13 @@ class NativeAluFormsTest {
         int instructions;
 
         Gen(Random r) { this.r = r; }
+
+        /** The flags left undefined at a fault anywhere in the block (a generator that keeps them defined at every
+         *  instruction that can fault may say fewer). */
+        long faultMask() { return ever; }
+
+        /** Sets registers the generator's blocks rely on, for the compared runs or the decoding run ({@code warm}). */
+        void registers(long[] gpr, boolean warm) {}
 
         byte[] block() {
             int n = 1 + r.nextInt(16);

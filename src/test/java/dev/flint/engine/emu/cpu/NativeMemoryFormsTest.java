@@ -241,10 +241,10 @@ class NativeMemoryFormsTest {
 
     // ------------------------------------------------------------------ the random group
 
-    private static final int[] VALUE = {0, 1, 2, 5, 8, 9, 10, 11, 14}; // RAX RCX RDX RBP R8-R11 R14
-    private static final int[] POINTER = {3, 6, 12, 13, 4, 15};         // RBX RSI R12 R13 RSP R15
-    private static final int INDEX = 7;                                 // RDI
-    private static final long ARITH = Flags.ARITH;
+    static final int[] VALUE = {0, 1, 2, 5, 8, 9, 10, 11, 14}; // RAX RCX RDX RBP R8-R11 R14
+    static final int[] POINTER = {3, 6, 12, 13, 4, 15};         // RBX RSI R12 R13 RSP R15
+    static final int INDEX = 7;                                 // RDI
+    static final long ARITH = Flags.ARITH;
 
     @Test
     void randomMemoryBlocksMatchTheInterpreter() {
@@ -334,7 +334,7 @@ class NativeMemoryFormsTest {
         m.mem.write(HALT, new byte[] {(byte) 0xF4});
     }
 
-    private static long value(Random r) {
+    static long value(Random r) {
         return switch (r.nextInt(6)) {
             case 0 -> 0;
             case 1 -> -1;
@@ -346,7 +346,7 @@ class NativeMemoryFormsTest {
     }
 
     /** A data page (now and then the unmapped or the read-only one), now and then the decoded block's page. */
-    private static long pointer(Random r) {
+    static long pointer(Random r) {
         if (!Boolean.getBoolean("flint.native.mem.noentry") && r.nextInt(16) == 0) return ENTRY + 0x800 + r.nextInt(0x700);
         int page = r.nextInt(40) == 0 ? UNMAPPED : r.nextInt(40) == 0 ? READ_ONLY : r.nextInt(PAGES - 3);
         return DATA + 4096L * page + 256 + r.nextInt(4096 - 512) + (r.nextInt(8) == 0 ? 250 : 0);
@@ -368,7 +368,7 @@ class NativeMemoryFormsTest {
         return out.toByteArray();
     }
 
-    private static void regForm(Random r, ByteArrayOutputStream out) {
+    static void regForm(Random r, ByteArrayOutputStream out) {
         int[] ops = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39, 0x85, 0x89};
         int dst = VALUE[r.nextInt(VALUE.length)], src = r.nextInt(16);
         out.write(0x48 | (src >> 3) << 2 | dst >> 3);
@@ -378,6 +378,14 @@ class NativeMemoryFormsTest {
 
     /** One memory-form instruction (a form {@link NativeMemoryForms#access} accepts), encoded at the end of {@code out}. */
     private static void memForm(Random r, ByteArrayOutputStream out) {
+        memForm(r, out, 0);
+    }
+
+    /**
+     * As {@link #memForm(Random, ByteArrayOutputStream)}, for an operand whose segment base is {@code bias}: the
+     * RIP-relative and absolute forms aim at a data pointer minus the bias (emufsgs: FS/GS operands).
+     */
+    static void memForm(Random r, ByteArrayOutputStream out, long bias) {
         // The form: opcode bytes, whether ModRM.reg is a /digit, the byte-operand register, the immediate's size.
         int kind = r.nextInt(9);
         boolean twoByte = false, bytes, digit = false;
@@ -422,11 +430,11 @@ class NativeMemoryFormsTest {
             out.write((reg & 7) << 3 | 5);
             long target = pointer(r);
             long end = CODE + out.size() + 4 + imm;
-            putInt(out, (int) (target - end));
+            putInt(out, (int) (target - bias - end));
         } else if (shape == 9) { // absolute, [disp32] through a SIB without base or index
             out.write((reg & 7) << 3 | 4);
             out.write(0x25);
-            putInt(out, (int) pointer(r));
+            putInt(out, (int) (pointer(r) - bias));
         } else {
             mod = disp32 ? 2 : disp == 0 && (base & 7) != 5 ? 0 : 1;
             if (mod == 1 && (disp < -128 || disp > 127)) mod = 2;
@@ -439,7 +447,7 @@ class NativeMemoryFormsTest {
         for (int i = 0; i < imm; i++) out.write(r.nextInt(256));
     }
 
-    private static void putInt(ByteArrayOutputStream out, int v) {
+    static void putInt(ByteArrayOutputStream out, int v) {
         for (int i = 0; i < 4; i++) out.write(v >>> (8 * i));
     }
 }
