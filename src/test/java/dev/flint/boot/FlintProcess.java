@@ -48,7 +48,7 @@ public final class FlintProcess implements AutoCloseable {
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Djdk.nio.maxCachedBufferSize=262144"));
         // The heap cap bin/flint gives the commands that run a guest (its mem_opts): the suite's guests run under
         // it too, so a VMM that outgrows it fails here rather than in a user's hands.
-        if (args.length > 0 && (args[0].equals("run") || args[0].equals("vmm"))) command.add("-Xmx128m");
+        if (args.length > 0 && (args[0].equals("run") || args[0].equals("vmm"))) command.add("-Xmx116m");
         String options = System.getenv("FLINT_JAVA_OPTS");
         if (options != null && !options.isBlank()) command.addAll(List.of(options.strip().split("\\s+")));
         command.addAll(List.of(

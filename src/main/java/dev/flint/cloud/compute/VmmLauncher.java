@@ -13,7 +13,7 @@ import java.util.List;
  */
 record VmmLauncher(List<String> flintCommand) {
     /** The memory sizing bin/flint gives `flint vmm` (its comment says why); FLINT_JAVA_OPTS, added after, can override. */
-    static final List<String> MEMORY_OPTIONS = List.of("-Xmx128m", "-Djdk.nio.maxCachedBufferSize=262144");
+    static final List<String> MEMORY_OPTIONS = List.of("-Xmx116m", "-Djdk.nio.maxCachedBufferSize=262144");
     /**
      * The locale data bin/flint gives `flint vmm` (its comment says why): the VMM's output reads the same
      * whatever the host's locale, and its start skips CLDR's list of every locale.

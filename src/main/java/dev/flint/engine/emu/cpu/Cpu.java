@@ -542,7 +542,7 @@ public final class Cpu {
                 }
                 d.rip = dec.startIp;
                 d.endIp = end & blockIpMask;
-                d.length = len;
+                d.length = (byte) len;
                 d.window = dec.window;
                 d.window2 = dec.window2;
                 for (int i = 0; i < len; i++) {

@@ -12,21 +12,23 @@ final class DecodedInsn {
     long rip, endIp;
     /** The first 16 code bytes from {@link #rip}, little-endian (the instruction is at most 15). */
     long window, window2;
-    int length;
+    byte length;
 
     // Prefix state at the opcode.
-    int opSize, adSize, seg, rexW, rexR, rexX, rexB, repPrefix, lastPrefix;
+    byte opSize, adSize, seg, rexW, rexR, rexX, rexB;
+    short repPrefix, lastPrefix;
     boolean rex, lock, has66;
 
     /** The opcode byte (after 0F for two-byte opcodes), and the fetch offset right after it. */
-    int opcode;
+    short opcode;
     boolean twoByte;
     long afterOpcode;
 
     // The ModRM operand, if the handler decoded one: where it starts, where it ends, what it says.
     boolean hasModrm;
     long modrmIp, afterModrm;
-    int modrm, mod, reg, rm, base, index, scale, eaSeg;
+    short modrm;
+    byte mod, reg, rm, base, index, scale, eaSeg;
     boolean memOp, ripRel;
     long disp;
 
@@ -34,7 +36,7 @@ final class DecodedInsn {
      * A {@link FastPath} form this instruction runs as (0 = none: the opcode's handler runs), with the
      * operands that form needs: registers, the immediate or branch target, ALU operation, size.
      */
-    int fast;
-    int fastOp, size, dst, src;
+    short fast;
+    byte fastOp, size, dst, src;
     long imm;
 }

@@ -191,19 +191,19 @@ final class Decoder {
 
     private void recordPrefixes(int opcode, boolean twoByte) {
         DecodedInsn d = recording;
-        d.opSize = opSize;
-        d.adSize = adSize;
-        d.seg = seg;
+        d.opSize = (byte) opSize;
+        d.adSize = (byte) adSize;
+        d.seg = (byte) seg;
         d.rex = rex;
-        d.rexW = rexW;
-        d.rexR = rexR;
-        d.rexX = rexX;
-        d.rexB = rexB;
-        d.repPrefix = repPrefix;
-        d.lastPrefix = lastPrefix;
+        d.rexW = (byte) rexW;
+        d.rexR = (byte) rexR;
+        d.rexX = (byte) rexX;
+        d.rexB = (byte) rexB;
+        d.repPrefix = (short) repPrefix;
+        d.lastPrefix = (short) lastPrefix;
         d.lock = lock;
         d.has66 = has66;
-        d.opcode = opcode;
+        d.opcode = (short) opcode;
         d.twoByte = twoByte;
         d.afterOpcode = ip;
     }
@@ -414,17 +414,17 @@ final class Decoder {
                 d.hasModrm = true;
                 d.modrmIp = at;
                 d.afterModrm = ip;
-                d.modrm = modrm;
-                d.mod = mod;
-                d.reg = reg;
-                d.rm = rm;
+                d.modrm = (short) modrm;
+                d.mod = (byte) mod;
+                d.reg = (byte) reg;
+                d.rm = (byte) rm;
                 d.memOp = memOp;
                 d.ripRel = ripRel;
-                d.base = eaBase;
-                d.index = eaIndex;
-                d.scale = eaScale;
+                d.base = (byte) eaBase;
+                d.index = (byte) eaIndex;
+                d.scale = (byte) eaScale;
                 d.disp = eaDisp;
-                d.eaSeg = eaSeg;
+                d.eaSeg = (byte) eaSeg;
             }
         }
         if (memOp) {

@@ -491,43 +491,43 @@ final class FastPath {
             d.ripRel = false;
         }
         int reg = d.reg, rm = d.rm;
-        d.size = z;
+        d.size = (byte) z;
         if (!d.twoByte) {
             if (op < 0x40 && (op & 7) <= 3) { // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
                 boolean bytes = (op & 1) == 0;
                 // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
                 if (bytes ? !d.rex && (reg >= 4 || (regForm && rm >= 4)) : !wide) return;
-                d.fastOp = op >> 3;
+                d.fastOp = (byte) (op >> 3);
                 if (bytes) d.size = 1;
                 boolean toRm = (op & 2) == 0;
                 if (regForm) {
-                    d.dst = toRm ? rm : reg;
-                    d.src = toRm ? reg : rm;
-                    d.fast = bytes ? ALU8_RR : ALU_RR;
+                    d.dst = (byte) (toRm ? rm : reg);
+                    d.src = (byte) (toRm ? reg : rm);
+                    d.fast = (short) (bytes ? ALU8_RR : ALU_RR);
                 } else if (mem) {
-                    d.dst = reg;
-                    d.src = reg;
-                    d.fast = toRm ? ALU_STORE : bytes ? ALU8_LOAD : ALU_LOAD;
+                    d.dst = (byte) reg;
+                    d.src = (byte) reg;
+                    d.fast = (short) (toRm ? ALU_STORE : bytes ? ALU8_LOAD : ALU_LOAD);
                 }
                 return;
             }
             switch (op) {
                 case 0x05, 0x0D, 0x15, 0x1D, 0x25, 0x2D, 0x35, 0x3D -> { // ALU rAX, imm32
                     if (!wide) return;
-                    d.fastOp = op >> 3;
+                    d.fastOp = (byte) (op >> 3);
                     d.dst = 0;
                     d.imm = (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
                     d.fast = ALU_RI;
                 }
                 case 0x04, 0x0C, 0x14, 0x1C, 0x24, 0x2C, 0x34, 0x3C -> { // ALU AL, imm8
-                    d.fastOp = op >> 3;
+                    d.fastOp = (byte) (op >> 3);
                     d.dst = 0;
                     d.imm = code[at + d.length - 1] & 0xFF;
                     d.fast = ALU8_RI;
                 }
                 case 0xA8, 0xA9 -> { // TEST AL, imm8 / TEST rAX, imm32
                     if (op == 0xA9 && !wide) return;
-                    d.size = op == 0xA8 ? 1 : z;
+                    d.size = (byte) (op == 0xA8 ? 1 : z);
                     d.dst = 0;
                     d.imm = op == 0xA8 ? code[at + d.length - 1] & 0xFF
                             : (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
@@ -535,11 +535,11 @@ final class FastPath {
                 }
                 case 0x80 -> { // ALU r/m8, imm8
                     if (regForm && !d.rex && rm >= 4) return; // AH..BH: the general handler
-                    d.fastOp = reg & 7;
+                    d.fastOp = (byte) (reg & 7);
                     d.size = 1;
                     d.imm = code[at + d.length - 1] & 0xFF;
                     if (regForm) {
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.fast = ALU8_RI;
                     } else {
                         d.fast = ALU_STORE_IMM;
@@ -548,14 +548,14 @@ final class FastPath {
                 case 0xF6 -> { // TEST r/m8, imm8
                     if ((reg & 7) != 0 || (regForm && !d.rex && rm >= 4)) return;
                     d.size = 1;
-                    d.dst = rm;
+                    d.dst = (byte) rm;
                     d.imm = code[at + d.length - 1] & 0xFF;
-                    d.fast = regForm ? TEST_RI : TEST_LOAD_IMM;
+                    d.fast = (short) (regForm ? TEST_RI : TEST_LOAD_IMM);
                 }
                 case 0x88 -> { // MOV m8, r8
                     if (!mem || (!d.rex && reg >= 4)) return;
                     d.size = 1;
-                    d.src = reg;
+                    d.src = (byte) reg;
                     d.fast = MOV_STORE;
                 }
                 case 0xC6 -> { // MOV m8, imm8
@@ -566,11 +566,11 @@ final class FastPath {
                 }
                 case 0x81, 0x83 -> {
                     if (!wide || !d.hasModrm) return;
-                    d.fastOp = reg & 7;
+                    d.fastOp = (byte) (reg & 7);
                     d.imm = op == 0x83 ? (long) code[at + d.length - 1] : (long) readInt(code, at + d.length - 4);
                     d.imm &= z == 8 ? -1L : 0xFFFF_FFFFL;
                     if (regForm) {
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.fast = ALU_RI;
                     } else {
                         d.fast = ALU_STORE_IMM;
@@ -578,32 +578,32 @@ final class FastPath {
                 }
                 case 0x85 -> {
                     if (!wide) return;
-                    d.src = reg;
-                    d.dst = rm;
-                    d.fast = regForm ? TEST_RR : TEST_LOAD;
+                    d.src = (byte) reg;
+                    d.dst = (byte) rm;
+                    d.fast = (short) (regForm ? TEST_RR : TEST_LOAD);
                 }
                 case 0x89 -> {
                     if (!wide && !(z == 2 && mem)) return; // 16-bit stores too, not 16-bit register writes
-                    d.src = reg;
-                    d.dst = rm;
-                    d.fast = regForm ? MOV_RR : MOV_STORE;
+                    d.src = (byte) reg;
+                    d.dst = (byte) rm;
+                    d.fast = (short) (regForm ? MOV_RR : MOV_STORE);
                 }
                 case 0x8B -> {
                     if (!wide) return;
-                    d.dst = reg;
-                    d.src = rm;
-                    d.fast = regForm ? MOV_RR : MOV_LOAD;
+                    d.dst = (byte) reg;
+                    d.src = (byte) rm;
+                    d.fast = (short) (regForm ? MOV_RR : MOV_LOAD);
                 }
                 case 0x8D -> {
                     if (!wide || !mem || d.seg >= 0) return;
-                    d.dst = reg;
+                    d.dst = (byte) reg;
                     d.fast = LEA;
                 }
                 case 0x63 -> {
                     if (z != 8) return;
-                    d.dst = reg;
+                    d.dst = (byte) reg;
                     if (regForm) {
-                        d.src = rm;
+                        d.src = (byte) rm;
                         d.fast = MOVSXD;
                     } else if (mem) {
                         d.fast = MOVSXD_LOAD;
@@ -611,7 +611,7 @@ final class FastPath {
                 }
                 case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
                     if (!wide) return;
-                    d.dst = (op & 7) | d.rexB;
+                    d.dst = (byte) ((op & 7) | d.rexB);
                     d.imm = z == 8 ? readLong(code, at + d.length - 8) : readInt(code, at + d.length - 4) & 0xFFFF_FFFFL;
                     d.fast = MOV_RI;
                 }
@@ -620,7 +620,7 @@ final class FastPath {
                     d.imm = readInt(code, at + d.length - 4);
                     if (z == 4) d.imm &= 0xFFFF_FFFFL;
                     if (regForm) {
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.fast = MOV_RI;
                     } else {
                         d.fast = MOV_STORE_IMM;
@@ -628,22 +628,22 @@ final class FastPath {
                 }
                 case 0xFF -> {
                     if (!wide || !regForm || (reg & 7) > 1) return;
-                    d.dst = rm;
-                    d.fastOp = reg & 7;
+                    d.dst = (byte) rm;
+                    d.fastOp = (byte) (reg & 7);
                     d.fast = INCDEC;
                 }
                 case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
                     if (d.has66) return;
-                    d.src = (op & 7) | d.rexB;
+                    d.src = (byte) ((op & 7) | d.rexB);
                     d.fast = PUSH;
                 }
                 case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
                     if (d.has66) return;
-                    d.dst = (op & 7) | d.rexB;
+                    d.dst = (byte) ((op & 7) | d.rexB);
                     d.fast = POP;
                 }
                 case 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F -> {
-                    d.fastOp = op & 15;
+                    d.fastOp = (byte) (op & 15);
                     branch(d, code[at + d.length - 1], JCC);
                 }
                 case 0xEB -> branch(d, code[at + d.length - 1], JMP);
@@ -660,33 +660,33 @@ final class FastPath {
                         default -> -1;
                     };
                     if (!wide || !regForm || kind < 0) return;
-                    d.fastOp = kind;
-                    d.dst = rm;
+                    d.fastOp = (byte) kind;
+                    d.dst = (byte) rm;
                     d.imm = op == 0xC1 ? code[at + d.length - 1] & 0xFF : 1;
-                    d.fast = op == 0xD3 ? SHIFT_RCL : SHIFT_RI;
+                    d.fast = (short) (op == 0xD3 ? SHIFT_RCL : SHIFT_RI);
                 }
                 case 0x84 -> {
                     // Byte registers: without REX, numbers 4..7 are AH..BH, left to the general handler.
                     if (!d.rex && (reg >= 4 || (regForm && rm >= 4))) return;
-                    d.src = reg;
-                    d.dst = rm;
-                    d.fast = regForm ? TEST8_RR : TEST8_LOAD;
+                    d.src = (byte) reg;
+                    d.dst = (byte) rm;
+                    d.fast = (short) (regForm ? TEST8_RR : TEST8_LOAD);
                 }
                 case 0xF7 -> {
                     if (!wide) return;
                     if ((reg & 7) == 2 && regForm) {
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.fast = NOT;
                     } else if ((reg & 7) == 3 && regForm) {
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.fast = NEG;
                     } else if ((reg & 7) == 0) { // TEST r/m, imm32
-                        d.dst = rm;
+                        d.dst = (byte) rm;
                         d.imm = (long) readInt(code, at + d.length - 4) & (z == 8 ? -1L : 0xFFFF_FFFFL);
-                        d.fast = regForm ? TEST_RI : TEST_LOAD_IMM;
+                        d.fast = (short) (regForm ? TEST_RI : TEST_LOAD_IMM);
                     } else if ((reg & 7) == 4) {
-                        d.src = rm;
-                        d.fast = regForm ? MUL_R : MUL_LOAD;
+                        d.src = (byte) rm;
+                        d.fast = (short) (regForm ? MUL_R : MUL_LOAD);
                     }
                 }
                 case 0x90 -> { if (d.rexB == 0) d.fast = NOP; }
@@ -696,26 +696,26 @@ final class FastPath {
         }
         switch (op) {
             case 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F -> {
-                d.fastOp = op & 15;
+                d.fastOp = (byte) (op & 15);
                 branch(d, readInt(code, at + d.length - 4), JCC);
             }
             case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
                 if (!wide) return;
-                d.fastOp = op & 15;
-                d.dst = reg;
-                d.src = rm;
-                d.fast = regForm ? CMOV_RR : CMOV_LOAD;
+                d.fastOp = (byte) (op & 15);
+                d.dst = (byte) reg;
+                d.src = (byte) rm;
+                d.fast = (short) (regForm ? CMOV_RR : CMOV_LOAD);
             }
             case 0x1F -> d.fast = NOP; // NOP r/m: no memory access
             case 0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF -> {
                 if (!wide) return;
-                d.dst = (op & 7) | d.rexB;
+                d.dst = (byte) ((op & 7) | d.rexB);
                 d.fast = BSWAP;
             }
             case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F -> {
-                d.fastOp = op & 15;
+                d.fastOp = (byte) (op & 15);
                 if (regForm && (d.rex || rm < 4)) {
-                    d.dst = rm;
+                    d.dst = (byte) rm;
                     d.fast = SETCC_R;
                 } else if (mem) {
                     d.fast = SETCC_STORE;
@@ -723,19 +723,19 @@ final class FastPath {
             }
             case 0xAF -> {
                 if (!wide) return;
-                d.dst = reg;
-                d.src = rm;
-                d.fast = regForm ? IMUL_RR : IMUL_LOAD;
+                d.dst = (byte) reg;
+                d.src = (byte) rm;
+                d.fast = (short) (regForm ? IMUL_RR : IMUL_LOAD);
             }
             case 0xB6, 0xB7, 0xBE, 0xBF -> { // MOVZX, MOVSX
                 if (!wide) return;
                 boolean signed = op >= 0xBE;
-                d.fastOp = (op & 1) == 0 ? 1 : 2;
-                d.dst = reg;
-                d.src = rm;
+                d.fastOp = (byte) ((op & 1) == 0 ? 1 : 2);
+                d.dst = (byte) reg;
+                d.src = (byte) rm;
                 // A byte register without REX may be AH..BH: leave those to the general handler.
-                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = signed ? MOVSX_RR : MOVZX_RR;
-                else if (mem) d.fast = signed ? MOVSX_LOAD : MOVZX_LOAD;
+                if (regForm && (d.fastOp == 2 || d.rex || rm < 4)) d.fast = (short) (signed ? MOVSX_RR : MOVZX_RR);
+                else if (mem) d.fast = (short) (signed ? MOVSX_LOAD : MOVZX_LOAD);
             }
             default -> { }
         }
@@ -747,7 +747,7 @@ final class FastPath {
         long target = d.endIp + displacement;
         if (((target << 16) >> 16) != target) return;
         d.imm = target;
-        d.fast = form;
+        d.fast = (short) form;
     }
 
     private static int readInt(byte[] b, int at) {
