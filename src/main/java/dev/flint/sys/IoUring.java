@@ -28,15 +28,14 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class IoUring implements AutoCloseable {
     private static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426, SYS_IO_URING_REGISTER = 427;
-    private static final long IORING_REGISTER_BUFFERS = 0, IORING_REGISTER_FILES = 2;
+    private static final long IORING_REGISTER_FILES = 2;
     /** {@code IOSQE_FIXED_FILE}: the entry's fd field is an index into the ring's registered files. */
     private static final int FIXED_FILE = 1;
-    /** The kernel refuses a registered buffer longer than this (io_uring's {@code SZ_1G} check). */
-    private static final long MAX_FIXED_BUFFER = 1L << 30;
+
     private static final int IORING_ENTER_GETEVENTS = 1;
     private static final long IORING_OFF_SQ_RING = 0, IORING_OFF_CQ_RING = 0x8000000L, IORING_OFF_SQES = 0x10000000L;
     private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_SHARED_POPULATE = 0x01 | 0x8000;
-    static final byte OP_READV = 1, OP_WRITEV = 2, OP_FSYNC = 3, OP_READ_FIXED = 4, OP_WRITE_FIXED = 5, OP_READ = 22, OP_WRITE = 23;
+    static final byte OP_READV = 1, OP_WRITEV = 2, OP_FSYNC = 3, OP_READ = 22, OP_WRITE = 23;
     /**
      * {@code IOSQE_ASYNC} in an entry's flags: the kernel does not try the operation in {@code io_uring_enter}
      * but hands it to one of the ring's io-wq worker threads at once, so several entries' copies run on other
@@ -78,8 +77,7 @@ public final class IoUring implements AutoCloseable {
 
     private static final VarHandle INT = JAVA_INT.varHandle(); // (segment, offset): acquire/release ring indices
     private static final VarHandle SQE_OPCODE = sqe("opcode"), SQE_FLAGS = sqe("flags"), SQE_FD = sqe("fd"), SQE_OFF = sqe("off"),
-            SQE_ADDR = sqe("addr"), SQE_LEN = sqe("len"), SQE_OP_FLAGS = sqe("op_flags"), SQE_USER_DATA = sqe("user_data"),
-            SQE_BUF_INDEX = sqe("buf_index");
+            SQE_ADDR = sqe("addr"), SQE_LEN = sqe("len"), SQE_OP_FLAGS = sqe("op_flags"), SQE_USER_DATA = sqe("user_data");
     private static final VarHandle CQE_USER_DATA = CQE.varHandle(PathElement.groupElement("user_data"));
     private static final VarHandle CQE_RES = CQE.varHandle(PathElement.groupElement("res"));
 
@@ -112,10 +110,8 @@ public final class IoUring implements AutoCloseable {
     private int unsubmitted; // published but not yet passed to io_uring_enter
     /** The descriptor registered as the ring's file 0 ({@link #registerFile}); -1: none. */
     private int fixedFd = -1;
-    /** Native memory registered as the ring's buffers ({@link #registerBuffers}), buffer k from {@code fixedStart + k GiB}; empty: none. */
-    private long fixedStart, fixedEnd;
-    /** Entries queued so far naming a registered file, and a registered buffer (tests). */
-    private long fixedFileEntries, fixedBufferEntries;
+    /** Entries queued so far naming the registered file (tests). */
+    private long fixedFileEntries;
 
     private IoUring(int fd, MemorySegment params) {
         this.ring = new FileDescriptor(fd);
@@ -192,31 +188,6 @@ public final class IoUring implements AutoCloseable {
         fixedFd = fd;
     }
 
-    /**
-     * Registers {@code memory} (native; guest RAM) as the ring's fixed buffers ({@code IORING_REGISTER_BUFFERS}, one
-     * per GiB: the kernel's limit per buffer): the kernel pins its pages once, and every plain read or write queued
-     * into it from now on is {@code IORING_OP_READ_FIXED}/{@code WRITE_FIXED}, which copies through the pinned pages
-     * instead of the process's page tables. The pages stay pinned until the ring is closed, so memory whose pages are
-     * later given back (a balloon's discard) must not be registered. Throws {@link ErrnoException} where the kernel,
-     * {@code RLIMIT_MEMLOCK} or a seccomp filter refuses.
-     */
-    public void registerBuffers(MemorySegment memory) {
-        if (!memory.isNative() || memory.byteSize() == 0) throw new IllegalArgumentException("fixed buffers need native memory");
-        if (fixedEnd > fixedStart) throw new IllegalStateException("buffers are registered already");
-        int n = (int) ((memory.byteSize() + MAX_FIXED_BUFFER - 1) / MAX_FIXED_BUFFER);
-        try (Arena call = Arena.ofConfined()) {
-            MemorySegment iovecs = call.allocate((long) Libc.IOVEC_BYTES * n, 8);
-            for (int k = 0; k < n; k++) {
-                long from = k * MAX_FIXED_BUFFER;
-                iovecs.set(JAVA_LONG, (long) Libc.IOVEC_BYTES * k, memory.address() + from);
-                iovecs.set(JAVA_LONG, (long) Libc.IOVEC_BYTES * k + 8, Math.min(MAX_FIXED_BUFFER, memory.byteSize() - from));
-            }
-            register(IORING_REGISTER_BUFFERS, iovecs, n);
-        }
-        fixedStart = memory.address();
-        fixedEnd = fixedStart + memory.byteSize();
-    }
-
     private void register(long opcode, MemorySegment arg, int count) {
         while (true) {
             long r;
@@ -233,9 +204,6 @@ public final class IoUring implements AutoCloseable {
 
     /** Entries queued so far that named the registered file (tests). */
     public long fixedFileEntries() { return fixedFileEntries; }
-
-    /** Entries queued so far as {@code READ_FIXED}/{@code WRITE_FIXED} into the registered buffers (tests). */
-    public long fixedBufferEntries() { return fixedBufferEntries; }
 
     /** Submission entries the ring holds; no more than this many may be queued between submits. */
     public int capacity() { return sqEntries; }
@@ -319,13 +287,6 @@ public final class IoUring implements AutoCloseable {
         int index = localTail & sqMask;
         long e = SQE.byteSize() * index; // written in place: no view of the entry per request
         for (long at = 0; at < SQE.byteSize(); at += 8) sqes.set(JAVA_LONG, e + at, 0L);
-        long address = memory.address() + offset;
-        int buffer = fixedBuffer(opcode, address, length);
-        if (buffer >= 0) {
-            opcode = opcode == OP_READ ? OP_READ_FIXED : OP_WRITE_FIXED;
-            SQE_BUF_INDEX.set(sqes, e, (short) buffer);
-            fixedBufferEntries++;
-        }
         if (fd == fixedFd && fd >= 0) {
             fd = 0; // the index in the registered files
             sqeFlags |= FIXED_FILE;
@@ -335,7 +296,7 @@ public final class IoUring implements AutoCloseable {
         if (sqeFlags != 0) SQE_FLAGS.set(sqes, e, (byte) sqeFlags);
         SQE_FD.set(sqes, e, fd);
         SQE_OFF.set(sqes, e, position);
-        SQE_ADDR.set(sqes, e, address);
+        SQE_ADDR.set(sqes, e, memory.address() + offset);
         SQE_LEN.set(sqes, e, (int) len);
         SQE_OP_FLAGS.set(sqes, e, opFlags);
         SQE_USER_DATA.set(sqes, e, userData);
@@ -344,15 +305,6 @@ public final class IoUring implements AutoCloseable {
         INT.setRelease(sqRing, sqTail, localTail); // the entry is visible before the tail that publishes it
         unsubmitted++;
         return true;
-    }
-
-    /** The registered buffer that holds all of {@code [address, address + length)} for a plain read or write; -1: none. */
-    private int fixedBuffer(byte opcode, long address, long length) {
-        if (fixedEnd == 0 || (opcode != OP_READ && opcode != OP_WRITE) || address < fixedStart || length == 0) return -1;
-        long from = address - fixedStart;
-        int k = (int) (from / MAX_FIXED_BUFFER);
-        long end = Math.min(fixedStart + (k + 1) * MAX_FIXED_BUFFER, fixedEnd);
-        return address + length <= end ? k : -1;
     }
 
     /**

@@ -72,27 +72,17 @@ public final class IoBatch implements AutoCloseable {
      * registering it once ({@code IORING_REGISTER_FILES}; docs/block-path.md, Round 12).
      */
     public static final String FIXED_FILE_PROPERTY = "flint.block.fixed-file";
-    /**
-     * {@code -Dflint.block.fixed-buffers=true}: guest RAM is registered with the ring ({@code IORING_REGISTER_BUFFERS})
-     * and plain reads and writes become {@code READ_FIXED}/{@code WRITE_FIXED} (docs/block-path.md, Round 12).
-     */
-    public static final String FIXED_BUFFERS_PROPERTY = "flint.block.fixed-buffers";
 
     /**
-     * How the ring's registrations are made: by the kernel ({@link #KERNEL}); tests refuse them as a seccomp filter or
-     * {@code RLIMIT_MEMLOCK} would, to see the unregistered path carry on.
+     * How the ring's registration is made: by the kernel ({@link #KERNEL}); tests refuse it as a seccomp filter would,
+     * to see the unregistered path carry on.
      */
     interface Registrar {
         void file(IoUring ring, int fd);
 
-        void buffers(IoUring ring, MemorySegment memory);
-
         Registrar KERNEL = new Registrar() {
             @Override
             public void file(IoUring ring, int fd) { ring.registerFile(fd); }
-
-            @Override
-            public void buffers(IoUring ring, MemorySegment memory) { ring.registerBuffers(memory); }
         };
     }
 
@@ -125,9 +115,6 @@ public final class IoBatch implements AutoCloseable {
     private final Registrar registrar;
     /** Whether the image's descriptor is the ring's registered file. */
     private boolean fileRegistered;
-    /** Whether guest RAM should be registered with the ring when it is first seen, and the memory registered (null: none yet). */
-    private boolean registerBuffers;
-    private MemorySegment registeredMemory;
     private int fd = -1;  // -1: no descriptor of our own; the FileChannel does everything
     private final PositionalIo io = new PositionalIo();
     /** Whether RWF_NOWAIT is worth trying per direction; off once the file system said it cannot. */
@@ -182,12 +169,11 @@ public final class IoBatch implements AutoCloseable {
     /** {@code parallelMin}: reads at least this long may go to io_uring's kernel workers (0: never; tests). */
     IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin) {
         this(image, path, writable, policy, parallelMin, Boolean.parseBoolean(System.getProperty(FIXED_FILE_PROPERTY, "true")),
-                Boolean.getBoolean(FIXED_BUFFERS_PROPERTY), Registrar.KERNEL);
+                Registrar.KERNEL);
     }
 
-    /** {@code fixedFile}, {@code fixedBuffers}: what to register with the ring, through {@code registrar} (tests). */
-    IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin, boolean fixedFile, boolean fixedBuffers,
-            Registrar registrar) {
+    /** {@code fixedFile}: whether to register the image's descriptor with the ring, through {@code registrar} (tests). */
+    IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin, boolean fixedFile, Registrar registrar) {
         this.registrar = registrar;
         this.parallelMin = Math.max(0, parallelMin);
         this.image = image;
@@ -221,7 +207,6 @@ public final class IoBatch implements AutoCloseable {
                 logRegistration("the image's descriptor", e);
             }
         }
-        registerBuffers = ring != null && fixedBuffers;
     }
 
     /** One line per process: a refused registration only means the ring goes on as before. */
@@ -231,27 +216,11 @@ public final class IoBatch implements AutoCloseable {
         LOG.info("block I/O: io_uring did not register " + what + " (" + e.getMessage() + "); requests name it per entry");
     }
 
-    /** Registers guest RAM with the ring the first time it is seen; once refused (or for other memory), never again. */
-    private void registerMemory(MemorySegment memory) {
-        registerBuffers = false;
-        try {
-            registrar.buffers(ring, memory);
-            registeredMemory = memory;
-        } catch (ErrnoException e) {
-            logRegistration("guest RAM as fixed buffers", e);
-        }
-    }
-
     /** Whether the ring has the image's descriptor registered (tests). */
     boolean fileRegistered() { return fileRegistered && ring != null; }
 
-    /** Whether the ring has guest RAM registered as fixed buffers (tests). */
-    boolean buffersRegistered() { return registeredMemory != null && ring != null; }
-
-    /** Ring entries so far that named the registered file, and that read or wrote a registered buffer (tests). */
+    /** Ring entries so far that named the registered file (tests). */
     long fixedFileEntries() { return ring == null ? 0 : ring.fixedFileEntries(); }
-
-    long fixedBufferEntries() { return ring == null ? 0 : ring.fixedBufferEntries(); }
 
     private void logBackend(String unavailable) {
         if (backendLogged) return;
@@ -285,7 +254,6 @@ public final class IoBatch implements AutoCloseable {
         if (!memory.isNative()) throw new IllegalArgumentException("block I/O needs native memory");
         Objects.checkFromIndexSize(offset, length, memory.byteSize());
         if (length > Integer.MAX_VALUE) throw new IllegalArgumentException("transfer over 2 GiB");
-        if (registerBuffers && ring != null) registerMemory(memory);
         pieces++;
         if (count > 0 && continues(count - 1, tag, memory, length, position, write)) {
             extend(count - 1, memory, offset, length);
