@@ -27,11 +27,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * native memory the caller keeps alive until the completion is reaped (guest RAM, in Flint).
  */
 public final class IoUring implements AutoCloseable {
-    private static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426, SYS_IO_URING_REGISTER = 427;
-    private static final long IORING_REGISTER_FILES = 2;
-    /** {@code IOSQE_FIXED_FILE}: the entry's fd field is an index into the ring's registered files. */
-    private static final int FIXED_FILE = 1;
-
+    private static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426;
     private static final int IORING_ENTER_GETEVENTS = 1;
     private static final long IORING_OFF_SQ_RING = 0, IORING_OFF_CQ_RING = 0x8000000L, IORING_OFF_SQES = 0x10000000L;
     private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_SHARED_POPULATE = 0x01 | 0x8000;
@@ -84,7 +80,6 @@ public final class IoUring implements AutoCloseable {
     private static final MethodHandle SETUP = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS));
     private static final MethodHandle ENTER = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle REGISTER = syscall(FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG));
 
     private static VarHandle sqe(String field) { return SQE.varHandle(PathElement.groupElement(field)); }
 
@@ -108,10 +103,6 @@ public final class IoUring implements AutoCloseable {
     private final long sqHead, sqTail, sqArray, cqHead, cqTail, cqes;
     private int localTail;   // entries queued, not yet published to the kernel
     private int unsubmitted; // published but not yet passed to io_uring_enter
-    /** The descriptor registered as the ring's file 0 ({@link #registerFile}); -1: none. */
-    private int fixedFd = -1;
-    /** Entries queued so far naming the registered file (tests). */
-    private long fixedFileEntries;
 
     private IoUring(int fd, MemorySegment params) {
         this.ring = new FileDescriptor(fd);
@@ -171,39 +162,6 @@ public final class IoUring implements AutoCloseable {
             throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
         }
     }
-
-    /**
-     * Registers {@code fd} as the ring's one fixed file ({@code IORING_REGISTER_FILES}): every entry queued for
-     * {@code fd} from now on names index 0 with {@code IOSQE_FIXED_FILE}, so the kernel does not look the
-     * descriptor up (and count a reference on it) per request. Throws {@link ErrnoException} where the kernel or
-     * a seccomp filter refuses; the ring then goes on naming the descriptor per entry. The caller keeps {@code fd}
-     * open while the ring lives (the ring holds its own reference to the file in any case).
-     */
-    public void registerFile(int fd) {
-        if (fixedFd >= 0) throw new IllegalStateException("a file is registered already");
-        try (Arena call = Arena.ofConfined()) {
-            MemorySegment fds = call.allocateFrom(JAVA_INT, fd);
-            register(IORING_REGISTER_FILES, fds, 1);
-        }
-        fixedFd = fd;
-    }
-
-    private void register(long opcode, MemorySegment arg, int count) {
-        while (true) {
-            long r;
-            try {
-                r = (long) REGISTER.invokeExact(captured, SYS_IO_URING_REGISTER, (long) ring.fd(), opcode, arg, (long) count);
-            } catch (Throwable t) {
-                throw t instanceof RuntimeException e ? e : new IllegalStateException(t);
-            }
-            if (r >= 0) return;
-            int errno = Downcalls.errno(captured);
-            if (errno != EINTR) throw new ErrnoException("io_uring_register", errno);
-        }
-    }
-
-    /** Entries queued so far that named the registered file (tests). */
-    public long fixedFileEntries() { return fixedFileEntries; }
 
     /** Submission entries the ring holds; no more than this many may be queued between submits. */
     public int capacity() { return sqEntries; }
@@ -287,11 +245,6 @@ public final class IoUring implements AutoCloseable {
         int index = localTail & sqMask;
         long e = SQE.byteSize() * index; // written in place: no view of the entry per request
         for (long at = 0; at < SQE.byteSize(); at += 8) sqes.set(JAVA_LONG, e + at, 0L);
-        if (fd == fixedFd && fd >= 0) {
-            fd = 0; // the index in the registered files
-            sqeFlags |= FIXED_FILE;
-            fixedFileEntries++;
-        }
         SQE_OPCODE.set(sqes, e, opcode);
         if (sqeFlags != 0) SQE_FLAGS.set(sqes, e, (byte) sqeFlags);
         SQE_FD.set(sqes, e, fd);

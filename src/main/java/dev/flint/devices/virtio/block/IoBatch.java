@@ -65,26 +65,7 @@ public final class IoBatch implements AutoCloseable {
      */
     public static final String PARALLEL_PROPERTY = "flint.block.parallel-min";
     static final long PARALLEL_MIN_DEFAULT = 64 * 1024;
-    private static volatile boolean backendLogged, registrationLogged;
-
-    /**
-     * {@code -Dflint.block.fixed-file=false}: the ring names the image's descriptor in every entry instead of
-     * registering it once ({@code IORING_REGISTER_FILES}; docs/block-path.md, Round 12).
-     */
-    public static final String FIXED_FILE_PROPERTY = "flint.block.fixed-file";
-
-    /**
-     * How the ring's registration is made: by the kernel ({@link #KERNEL}); tests refuse it as a seccomp filter would,
-     * to see the unregistered path carry on.
-     */
-    interface Registrar {
-        void file(IoUring ring, int fd);
-
-        Registrar KERNEL = new Registrar() {
-            @Override
-            public void file(IoUring ring, int fd) { ring.registerFile(fd); }
-        };
-    }
+    private static volatile boolean backendLogged;
 
     /** How a batch's operations reach the file. */
     public enum Policy {
@@ -112,9 +93,6 @@ public final class IoBatch implements AutoCloseable {
     /** Reads at least this long are eligible for a kernel worker's copy; 0: none. */
     private final long parallelMin;
     private IoUring ring; // null: no io_uring (unavailable, or Policy.SYNC)
-    private final Registrar registrar;
-    /** Whether the image's descriptor is the ring's registered file. */
-    private boolean fileRegistered;
     private int fd = -1;  // -1: no descriptor of our own; the FileChannel does everything
     private final PositionalIo io = new PositionalIo();
     /** Whether RWF_NOWAIT is worth trying per direction; off once the file system said it cannot. */
@@ -168,13 +146,6 @@ public final class IoBatch implements AutoCloseable {
 
     /** {@code parallelMin}: reads at least this long may go to io_uring's kernel workers (0: never; tests). */
     IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin) {
-        this(image, path, writable, policy, parallelMin, Boolean.parseBoolean(System.getProperty(FIXED_FILE_PROPERTY, "true")),
-                Registrar.KERNEL);
-    }
-
-    /** {@code fixedFile}: whether to register the image's descriptor with the ring, through {@code registrar} (tests). */
-    IoBatch(DiskImage image, String path, boolean writable, Policy policy, long parallelMin, boolean fixedFile, Registrar registrar) {
-        this.registrar = registrar;
         this.parallelMin = Math.max(0, parallelMin);
         this.image = image;
         this.path = path;
@@ -199,28 +170,7 @@ public final class IoBatch implements AutoCloseable {
             why = BACKEND_PROPERTY + "=sync";
         }
         logBackend(why);
-        if (ring != null && fixedFile) {
-            try {
-                registrar.file(ring, fd);
-                fileRegistered = true;
-            } catch (ErrnoException e) {
-                logRegistration("the image's descriptor", e);
-            }
-        }
     }
-
-    /** One line per process: a refused registration only means the ring goes on as before. */
-    private static void logRegistration(String what, ErrnoException e) {
-        if (registrationLogged) return;
-        registrationLogged = true;
-        LOG.info("block I/O: io_uring did not register " + what + " (" + e.getMessage() + "); requests name it per entry");
-    }
-
-    /** Whether the ring has the image's descriptor registered (tests). */
-    boolean fileRegistered() { return fileRegistered && ring != null; }
-
-    /** Ring entries so far that named the registered file (tests). */
-    long fixedFileEntries() { return ring == null ? 0 : ring.fixedFileEntries(); }
 
     private void logBackend(String unavailable) {
         if (backendLogged) return;
