@@ -260,10 +260,11 @@ class NativeStringFormsTest {
                 warm[COUNT[j]] = 1 + r.nextInt(4);
                 warm[SRC[j]] = DATA + 4096L * r.nextInt(8) + 256 + r.nextInt(2048) - base;
                 warm[DST[j]] = DATA + 4096L * r.nextInt(12) + 256 + r.nextInt(2048);
-                if (a32 && j == 0) { // the upper halves are not used, and a32 writes clear them
-                    gpr[1] |= (long) r.nextInt() << 32;
-                    gpr[6] |= (long) r.nextInt() << 32;
-                    gpr[7] |= (long) r.nextInt() << 32;
+                if (a32 && j == 0) { // the upper halves are not used, and a32 writes clear them; each register on
+                    // its own (junk in RSI or RDI alone sends a form that used it to a page the TLB never holds)
+                    if (r.nextBoolean()) gpr[1] |= (long) r.nextInt() << 32;
+                    if (r.nextBoolean()) gpr[6] |= (long) r.nextInt() << 32;
+                    if (r.nextBoolean()) gpr[7] |= (long) r.nextInt() << 32;
                     junkDone = true;
                 }
                 if (seg == CpuState.FS) out.write(0x64);
