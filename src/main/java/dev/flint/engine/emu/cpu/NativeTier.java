@@ -45,6 +45,7 @@ final class NativeTier implements AutoCloseable {
         // Exact at every entry from Java: no translated instruction changes a base (WRMSR, SWAPGS, WRFSBASE,
         // MOV/POP to FS/GS run in Java), so chained blocks and RET-table targets see the bases copied here.
         state.segmentBases(s.segBase[CpuState.FS], s.segBase[CpuState.GS]);
+        state.direction(s.flags.direction()); // emurep: likewise, no translated instruction changes DF
         int reason = (int) cache.enter(offset, state.address());
         state.storeGprs(s.gpr);
         s.rip = state.rip();

@@ -36,7 +36,7 @@ final class NativeTranslator {
 
     /** Shapes of translated instructions. */
     private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9,
-            ALU = 10, DIV = 11;
+            ALU = 10, DIV = 11, STRING = 12;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -51,6 +51,7 @@ final class NativeTranslator {
     private static final Shape STACK_FORM = new Shape(STACK, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE);
     private static final Shape ALU_FORM = new Shape(ALU, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeAluForms
     private static final Shape DIV_FORM = new Shape(DIV, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeDivForms
+    private static final Shape STRING_FORM = new Shape(STRING, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeStringForms
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -72,6 +73,7 @@ final class NativeTranslator {
             if (s == null && NativeDivForms.translates(insns[n])) s = DIV_FORM; // emudiv
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
+            if (s == null && tlb != 0 && NativeStringForms.translates(insns[n])) s = STRING_FORM; // emurep
             if (s == null) break;
             shapes[n++] = s;
             jump = s.kind == JMP || s == STACK_FORM && NativeStackForms.endsBlock(insns[n - 1]);
@@ -81,6 +83,7 @@ final class NativeTranslator {
         BlockFrame frame = new BlockFrame(e, n, insns[0].rip, true);
         NativeMemoryForms memory = tlb == 0 ? null : new NativeMemoryForms(e, frame, tlb, insns, n);
         NativeStackForms stack = tlb == 0 ? null : new NativeStackForms(e, frame, tlb, insns);
+        NativeStringForms strings = tlb == 0 ? null : new NativeStringForms(e, frame, tlb, insns, n);
         // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
         // through an exit of its own when taken, emitted after the straight-line code.
         java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
@@ -113,6 +116,7 @@ final class NativeTranslator {
                 case STACK -> exited |= stack.emit(i);
                 case ALU -> NativeAluForms.emit(e, d);
                 case DIV -> NativeDivForms.emitRegister(e, frame, d, i);
+                case STRING -> strings.emit(i);
                 default -> emit(e, s);
             }
         }

@@ -32,6 +32,11 @@ public final class NativeState implements AutoCloseable {
      * by the memory forms with an FS/GS override. No translated instruction changes a base.
      */
     public static final int FS_BASE = 200, GS_BASE = 208;
+    /**
+     * The direction flag, 1 when set (docs/emu-native.md, "emurep"): copied in at every entry from Java, read by the
+     * string forms (which run only with DF = 0). No translated instruction changes DF.
+     */
+    public static final int DIRECTION = 216;
     static final int SIZE = 256;
     /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
     public static final long ARITH_FLAGS = 0x8D5;
@@ -95,6 +100,9 @@ public final class NativeState implements AutoCloseable {
         mem.set(JAVA_LONG, FS_BASE, fs);
         mem.set(JAVA_LONG, GS_BASE, gs);
     }
+
+    /** Sets the direction flag the string forms see (emurep). */
+    public void direction(boolean set) { mem.set(JAVA_LONG, DIRECTION, set ? 1 : 0); }
 
     public long fsBase() { return mem.get(JAVA_LONG, FS_BASE); }
 

@@ -602,4 +602,20 @@ public final class X64Emitter {
         b(0x0F);
         b(0xC8 | r3);
     }
+
+    // --- emurep: the host's own string instructions ---
+
+    /**
+     * rep movs (A4/A5) or rep stos (AA/AB) of {@code size}-byte elements (1, 2, 4, 8) with 64-bit addresses:
+     * [66] F3 [REX.W] opcode. The host copies or fills RCX elements from [RSI] to [RDI] (from AL/AX/EAX/RAX for
+     * stos) forward (the ABI keeps the host's DF clear), with the architectural element-by-element result when
+     * the two ranges overlap. Flags untouched.
+     */
+    public void repString(boolean movs, int size) {
+        if (size != 1 && size != 2 && size != 4 && size != 8) throw new IllegalArgumentException("no element of " + size + " bytes");
+        if (size == 2) b(0x66);
+        b(0xF3);
+        if (size == 8) b(0x48);
+        b((movs ? 0xA4 : 0xAA) | (size == 1 ? 0 : 1));
+    }
 }
