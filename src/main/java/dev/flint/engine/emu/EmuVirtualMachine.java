@@ -52,7 +52,7 @@ final class EmuVirtualMachine implements VirtualMachine {
             Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus(),
                     options);
             vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0, clock::nanos,
-                    HaltPoll.fromSystemProperties(setup.cpus())));
+                    HaltPoll.fromSystemProperties()));
         }
     }
 

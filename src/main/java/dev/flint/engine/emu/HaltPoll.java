@@ -29,7 +29,7 @@ final class HaltPoll {
      * show it paying (the host was at load 20-30, docs/emu-speed.md "emusmp"); {@code -Dflint.emu.haltPollNanos=200000}
      * is KVM's default, to A/B on a quiet host at 2 vCPUs.
      */
-    static HaltPoll fromSystemProperties(int cpuCount) {
+    static HaltPoll fromSystemProperties() {
         return new HaltPoll(Long.getLong("flint.emu.haltPollNanos", 0L),
                 Long.getLong("flint.emu.haltPollInitialNanos", 0L));
     }
