@@ -31,10 +31,15 @@ final class Vcpu implements Runnable {
     private volatile boolean sleepingInHalt;
     /** True between INIT (or creation, for application processors) and the STARTUP IPI. */
     private boolean waitingForSipi;
+    private final VcpuIdleStats stats = new VcpuIdleStats();
+    /** Wake-ups so far ({@link #wake}); a halt ends when it changes. */
+    private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
+    private final HaltPoll haltPoll;
 
     Vcpu(int index, Cpu cpu, CpuInterruptPort port, SystemControl control, VcpuGate gate, boolean startsHalted,
-         java.util.function.LongSupplier now) {
+         java.util.function.LongSupplier now, HaltPoll haltPoll) {
         this.now = now;
+        this.haltPoll = haltPoll;
         this.index = index;
         this.cpu = cpu;
         this.port = port;
@@ -48,6 +53,8 @@ final class Vcpu implements Runnable {
     }
 
     Cpu cpu() { return cpu; }
+
+    VcpuIdleStats idleStats() { return stats; }
 
     /** Snapshot (the thread is parked): the vCPU's registers and whether it waits for a STARTUP IPI. */
     void save(dev.flint.machine.state.StateWriter.Section out) {
@@ -69,9 +76,17 @@ final class Vcpu implements Runnable {
         thread = Thread.ofPlatform().name("flint-emu-vcpu-" + index).daemon(true).start(this);
     }
 
+    /**
+     * An interrupt, NMI, INIT, SIPI or stop request may be waiting: counted first (a halt that polls sees the
+     * count change), then the thread is unparked (a permit left for a thread that is not parked only makes its
+     * next park return at once, and the loop checks again).
+     */
     void wake() {
         Thread t = thread;
-        if (t != null) LockSupport.unpark(t);
+        if (t == null) return;
+        kicks.incrementAndGet();
+        if (sleepingInHalt && stats.wokenAt == 0) stats.wokenAt = System.nanoTime();
+        LockSupport.unpark(t);
     }
 
     void join() throws InterruptedException {
@@ -83,6 +98,7 @@ final class Vcpu implements Runnable {
     public void run() {
         try {
             while (gate.awaitRunnable()) {
+                long seen = kicks.get(); // before the interrupt check: a wake-up after it ends the halt below at once
                 if (port != null && port.takeInit()) {
                     cpu.init();
                     waitingForSipi = true;
@@ -100,10 +116,11 @@ final class Vcpu implements Runnable {
                 cpu.checkInterrupts();
                 if (cpu.halted()) {
                     sleepingInHalt = true;
-                    sleepWhileHalted();
+                    sleepWhileHalted(seen);
                     continue;
                 }
                 sleepingInHalt = false;
+                stats.slices++;
                 cpu.execute(SLICE);
             }
         } catch (TripleFault tf) {
@@ -116,12 +133,43 @@ final class Vcpu implements Runnable {
         }
     }
 
-    private void sleepWhileHalted() {
+    /**
+     * Sleeps in HLT until a wake-up after {@code seen} (the count read before the interrupt check), the APIC
+     * timer's deadline, or {@link #MAX_HALT_NANOS}: first polling for {@link HaltPoll}'s window, then parked.
+     */
+    private void sleepWhileHalted(long seen) {
+        long start = System.nanoTime();
         long wait = MAX_HALT_NANOS;
         if (port != null) {
             long next = port.nextEventNanos();
             if (next != Long.MAX_VALUE) wait = Math.max(0, Math.min(wait, next - now.getAsLong()));
         }
-        if (wait > 0) LockSupport.parkNanos(wait);
+        if (wait <= 0) return;
+        long pollEnd = start + Math.min(wait, haltPoll.window());
+        while (kicks.get() == seen && System.nanoTime() - pollEnd < 0) Thread.onSpinWait();
+        if (kicks.get() != seen) {
+            stats.polledWakes++;
+            haltPoll.update(true, System.nanoTime() - start);
+            return;
+        }
+        long left = wait - (System.nanoTime() - start);
+        if (left <= 0) {
+            haltPoll.update(false, System.nanoTime() - start);
+            return;
+        }
+        long parkStart = System.nanoTime();
+        if (kicks.get() == seen) LockSupport.parkNanos(left);
+        long end = System.nanoTime();
+        stats.halts++;
+        stats.haltNanos += end - parkStart;
+        long woken = stats.wokenAt;
+        if (woken != 0) {
+            stats.wokenAt = 0;
+            stats.wakes++;
+            long late = Math.max(0, end - woken);
+            stats.wakeLatencyNanos += late;
+            if (late > stats.wakeLatencyMax) stats.wakeLatencyMax = late;
+        }
+        haltPoll.update(false, end - start);
     }
 }
