@@ -458,6 +458,7 @@ public final class Cpu {
             nativeChains.installed(b, b.nativeOffset, t.frame());
             if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.installed(nativeTier.cache(), b.nativeOffset, t.frame());
         }
+        if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.entering(b);
         nativeChains.enter(b);
         // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
         // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it

@@ -31,10 +31,12 @@ final class NativeCensus {
 
     /** Exits of a native run, by what Java sees after it (chains stay on one page: so does a run). */
     static final int BRANCH_SAME_PAGE = 0, BRANCH_OTHER_PAGE = 1, END_SAME_PAGE = 2, END_OTHER_PAGE = 3,
-            ACCESS_TO_JAVA = 4, BUDGET = 5, NOTHING_RAN = 6;
+            ACCESS_TO_JAVA = 4, BUDGET = 5, NOTHING_RAN = 6, RET_MISS = 7, ACCESS_CODE_STORE = 8;
     private static final String[] EXITS = {"branch, target on the page", "branch, target on another page",
             "end of the translated code, next on the page", "end of the translated code, next on another page",
-            "memory access for Java (soft-TLB miss, store into code)", "budget", "entered but no instruction ran"};
+            "memory access for Java (soft-TLB miss)", "budget", "entered but no instruction ran",
+            "RET whose target was not in the indirect-jump table",
+            "memory access for Java, then a code page changed before the next native entry (store into code)"};
 
     private static final List<NativeCensus> ALL = new ArrayList<>();
 
@@ -78,6 +80,8 @@ final class NativeCensus {
         if (reason == BlockFrame.EXIT_BUDGET) {
             kind = BUDGET;
             nothingRan = "translated, not run: the budget left is smaller than the block";
+        } else if (reason == BlockFrame.EXIT_BRANCH && tier.state().exitSite() == 0) {
+            kind = RET_MISS;
         } else if (!chainable.contains(tier.state().exitSite())) {
             kind = ran == 0 ? NOTHING_RAN : ACCESS_TO_JAVA;
             nothingRan = "translated, not run: its first instruction's access went to Java";
@@ -87,6 +91,31 @@ final class NativeCensus {
             kind = samePage ? END_SAME_PAGE : END_OTHER_PAGE;
         }
         exits[kind]++;
+        lastKind = kind;
+        changesAtExit = chains.codeChanges();
+        retTarget = kind == RET_MISS ? rip : -1;
+        if (kind == RET_MISS) retTable[chains.tableState(rip)]++;
+    }
+
+    /** RET misses: what the table held at the target's slot (see {@link NativeChains#tableState}); their targets. */
+    private final long[] retTable = new long[3];
+    private final long[] retNext = new long[2];
+    private long retTarget = -1;
+    static final String[] RET_TABLE = {"slot empty or another RIP's", "the target's entry, older epoch", "the target's entry, current epoch (not taken: a miss of its pop or budget)"};
+    static final String[] RET_NEXT = {"the next native entry from Java was the RET's target", "it was another block (target not native)"};
+
+    private int lastKind = -1;
+    private long changesAtExit;
+
+    /** Before a native entry from Java: moves the last access exit to "store into code" if a code page changed since. */
+    void entering(DecodedBlock b) {
+        if (retTarget != -1) retNext[b.rip == retTarget ? 0 : 1]++;
+        retTarget = -1;
+        if (lastKind == ACCESS_TO_JAVA && chains.codeChanges() != changesAtExit) {
+            exits[ACCESS_TO_JAVA]--;
+            exits[ACCESS_CODE_STORE]++;
+        }
+        lastKind = -1;
     }
 
     /** An entry of {@code b} that did not run natively (after {@link #exited} when it was entered and did nothing). */
@@ -142,6 +171,8 @@ final class NativeCensus {
     static List<String> report() {
         long instructions = 0, natively = 0, compiled = 0, replayed = 0, entries = 0, made = 0, dropped = 0;
         long[] ex = new long[EXITS.length];
+        long[] retT = new long[3], retN = new long[2];
+        long[] drops = new long[NativeChains.DROP_REASONS.length], missed = new long[NativeChains.MISSED.length];
         Map<String, long[]> why = new HashMap<>();
         int cpus;
         synchronized (ALL) {
@@ -155,6 +186,12 @@ final class NativeCensus {
                 if (c.chains != null) {
                     made += c.chains.made();
                     dropped += c.chains.dropped();
+                    long[] d = c.chains.dropCounts();
+                    for (int i = 0; i < d.length; i++) drops[i] += d[i];
+                    for (int i = 0; i < 3; i++) retT[i] += c.retTable[i];
+                    for (int i = 0; i < 2; i++) retN[i] += c.retNext[i];
+                    long[] m = c.chains.missedCounts();
+                    for (int i = 0; i < m.length; i++) missed[i] += m[i];
                 }
                 for (int i = 0; i < ex.length; i++) ex[i] += c.exits[i];
                 c.refused.forEach((k, v) -> {
@@ -171,6 +208,10 @@ final class NativeCensus {
         out.add(String.format("Java entries into native code %d (%.1f instructions each); chains made %d, dropped %d",
                 entries, entries == 0 ? 0.0 : (double) natively / entries, made, dropped));
         for (int i = 0; i < EXITS.length; i++) out.add(String.format("exit: %d %s", ex[i], EXITS[i]));
+        for (int i = 0; i < drops.length; i++) out.add(String.format("chains dropped: %d %s", drops[i], NativeChains.DROP_REASONS[i]));
+        for (int i = 0; i < 3; i++) out.add(String.format("RET miss, table slot: %d %s", retT[i], RET_TABLE[i]));
+        for (int i = 0; i < 2; i++) out.add(String.format("RET miss, then: %d %s", retN[i], RET_NEXT[i]));
+        for (int i = 0; i < missed.length; i++) out.add(String.format("exit not chained: %d %s", missed[i], NativeChains.MISSED[i]));
         long allEntries = 0, allInsns = 0;
         for (long[] v : why.values()) {
             allEntries += v[0];

@@ -74,6 +74,10 @@ final class NativeChains {
         final Site site;
         final Page into;
         final boolean cross, global;
+        /** Made at CPL 3; else, for a chain across pages made at CPL 0: CPL 3 could not fetch its source page. */
+        boolean madeUser, sourceKernelOnly, sourceGlobal;
+        /** The TLB generation it was made under. */
+        int madeGeneration;
         boolean live = true;
 
         Chain(Site site, Page into, boolean cross, boolean global) {
@@ -87,6 +91,23 @@ final class NativeChains {
     /** An exit of an installed block, at absolute cache offsets, and where its block lies. */
     private record Site(long target, long site, long chain, long chainJump, long slow, Page page, long linearPage,
                         int modeKey) {}
+
+    /** Why chains were dropped (census): indexes into {@link #dropCounts}. */
+    static final String[] DROP_REASONS = {"across pages, at a CPL change", "across pages, at a global-generation change",
+            "across pages into a non-global page, at a TLB-generation change", "the target page's code changed",
+            "indirect-table epoch bumps at a CPL change", "indirect-table epoch bumps at a TLB/global-generation change",
+            "indirect-table epoch bumps at a code change", "indirect-table epoch bumps at a mode change",
+            "indirect-table entries into non-global pages emptied at a TLB-generation change"};
+    private static final int DROP_CPL = 0, DROP_GLOBAL = 1, DROP_TLB = 2, DROP_CODE = 3, EPOCH_CPL = 4, EPOCH_TLB = 5,
+            EPOCH_CODE = 6, EPOCH_MODE = 7, TABLE_NON_GLOBAL = 8;
+    /** Whether each table slot's block lay on a global page when it was written. */
+    private final boolean[] slotGlobal = new boolean[NativeStackForms.TABLE_ENTRIES];
+    private final long[] dropCounts = new long[DROP_REASONS.length];
+    /** Why a chainable exit was not chained at the next Java entry (census). */
+    static final String[] MISSED = {"the next block entered natively was not its target (target not native)",
+            "target not chainable (crosses a page end, or installed in an older cache generation)",
+            "target in another mode", "same page, code changed in between"};
+    private final long[] missedCounts = new long[MISSED.length];
 
     private final CodeCache cache;
     private final CodePages codePages;
@@ -162,6 +183,7 @@ final class NativeChains {
         if (b.modeKey != enteredModeKey) {
             enteredModeKey = b.modeKey;
             epoch++;
+            dropCounts[EPOCH_MODE]++;
         }
         Page p = b.nativePage; // set by installed() in this generation (Cpu translates again after a flush)
         int v = codePages.version(b.pageHost);
@@ -171,24 +193,42 @@ final class NativeChains {
             long at = 32L * (b.rip & (NativeStackForms.TABLE_ENTRIES - 1));
             table.set(ValueLayout.JAVA_LONG, at, b.rip);
             table.set(ValueLayout.JAVA_LONG, at + 8, cache.address(b.nativeChainEntry));
-            table.set(ValueLayout.JAVA_LONG, at + 16, epoch);
+            table.set(ValueLayout.JAVA_LONG, at + 16, tableEpoch());
+            slotGlobal[(int) (at >>> 5)] = mmu.codePageGlobal(b.linear);
             tableFills++;
         }
-        state.indirectTable(table.address(), epoch);
+        state.indirectTable(table.address(), tableEpoch());
         Site x = pending;
         pending = null;
-        if (x == null || p == null || x.target != b.rip || x.modeKey != b.modeKey || b.nativeChainEntry < 0
-                || b.nativeGeneration != generation) {
+        if (x == null) return;
+        if (x.target != b.rip) {
+            missedCounts[0]++;
+            return;
+        }
+        if (p == null || b.nativeChainEntry < 0 || b.nativeGeneration != generation) {
+            missedCounts[1]++;
+            return;
+        }
+        if (x.modeKey != b.modeKey) {
+            missedCounts[2]++;
             return;
         }
         boolean samePage = x.page == p && x.linearPage == b.linear >>> 12;
-        if (samePage && pendingVersion != v) return;
+        if (samePage && pendingVersion != v) {
+            missedCounts[3]++;
+            return;
+        }
         cache.write(x.chainJump + 1, rel32(x.chainJump, b.nativeChainEntry));
         cache.write(x.site + 1, rel32(x.site, x.chain));
         Chain c = new Chain(x, p, !samePage, !samePage && mmu.codePageGlobal(b.linear));
         p.chained.add(c);
         made++;
         if (c.cross) {
+            long source = x.linearPage << 12;
+            c.madeUser = mmu.user();
+            c.madeGeneration = mmu.generation();
+            c.sourceKernelOnly = !c.madeUser && !mmu.userFetchable(source);
+            c.sourceGlobal = c.sourceKernelOnly && mmu.codePageGlobal(source);
             cross.add(c);
             crossMade++;
         }
@@ -202,29 +242,32 @@ final class NativeChains {
     private void checkCross() {
         int gen = mmu.generation(), global = mmu.globalGeneration();
         boolean user = mmu.user();
-        if (gen != crossGeneration || global != crossGlobal || user != crossUser) {
-            epoch++;
-            boolean all = global != crossGlobal || user != crossUser;
-            List<Chain> kept = new ArrayList<>();
-            for (Chain c : cross) {
-                if (!c.live) continue;
-                if (all || !c.global) {
-                    unpatch(c);
-                    c.into.chained.remove(c);
-                } else {
-                    kept.add(c);
-                }
+        if (gen != crossGeneration || global != crossGlobal) {
+            boolean all = global != crossGlobal;
+            if (all) {
+                epoch++;
+                dropCounts[EPOCH_TLB]++;
+            } else {
+                dropNonGlobalEntries();
             }
-            cross.clear();
-            cross.addAll(kept);
+            dropCross(all ? DROP_GLOBAL : DROP_TLB, c -> all || !c.global);
             crossGeneration = gen;
             crossGlobal = global;
+        }
+        if (user != crossUser) {
             crossUser = user;
+            // Into CPL 3: a chain made at CPL 0 is reached at CPL 3 only from a source page CPL 3 can fetch, so those
+            // whose source it could not fetch (the kernel's own code), known under this TLB generation or global,
+            // stay. Into CPL 0 every chain stays: Flint has no SMEP, so whatever CPL 3 may fetch CPL 0 may too.
+            if (user) {
+                dropCross(DROP_CPL, c -> !c.madeUser && !(c.sourceKernelOnly && (c.madeGeneration == gen || c.sourceGlobal)));
+            }
         }
         long changes = codePages.changes();
         if (changes != seenChanges) {
             seenChanges = changes;
             epoch++;
+            dropCounts[EPOCH_CODE]++;
             for (Page q : pages.values()) {
                 int v = codePages.version(q.host);
                 if (q.version != v) drop(q, v);
@@ -232,6 +275,45 @@ final class NativeChains {
             cross.removeIf(c -> !c.live); // dropped with their page: the list keeps live chains only
         }
     }
+
+    /**
+     * At a TLB-generation change with the global generation kept (a CR3 write, an INVLPG of a non-global page): the
+     * table's entries into non-global pages are emptied (epoch 0, never current), those into global pages stay, as
+     * the chains into them do. Renewing the epoch instead emptied the whole table at every context switch: 2.06 M of
+     * the bench guest's 4.0 M RET misses found their target's entry of an older epoch.
+     */
+    private void dropNonGlobalEntries() {
+        for (int i = 0; i < NativeStackForms.TABLE_ENTRIES; i++) {
+            if (!slotGlobal[i] && table.get(ValueLayout.JAVA_LONG, 32L * i + 16) != 0) {
+                table.set(ValueLayout.JAVA_LONG, 32L * i + 16, 0);
+                dropCounts[TABLE_NON_GLOBAL]++;
+            }
+        }
+    }
+
+    /** Drops the chains across pages {@code drop} selects (counted under {@code why}); keeps the rest listed. */
+    private void dropCross(int why, java.util.function.Predicate<Chain> drop) {
+        List<Chain> kept = new ArrayList<>();
+        for (Chain c : cross) {
+            if (!c.live) continue;
+            if (drop.test(c)) {
+                dropCounts[why]++;
+                unpatch(c);
+                c.into.chained.remove(c);
+            } else {
+                kept.add(c);
+            }
+        }
+        cross.clear();
+        cross.addAll(kept);
+    }
+
+    /**
+     * The epoch the indirect-jump table's entries carry now: one sequence per CPL (the low bit), so that an entry
+     * made at one CPL is never taken at the other (a RET at CPL 3 must not jump into kernel code found usable at
+     * CPL 0), and a system call's round trip keeps both CPLs' entries.
+     */
+    private long tableEpoch() { return epoch << 1 | (mmu.user() ? 1 : 0); }
 
     /** Called after a native run that left by the exit at host address {@code exitSite} (0: by the budget). */
     void exited(long exitSite) {
@@ -241,7 +323,10 @@ final class NativeChains {
 
     /** Puts every chained exit of {@code p} back on its way to Java and notes version {@code v} for new chains. */
     private void drop(Page p, int v) {
-        for (Chain c : p.chained) unpatch(c);
+        for (Chain c : p.chained) {
+            if (c.live) dropCounts[DROP_CODE]++;
+            unpatch(c);
+        }
         p.chained.clear();
         p.version = v;
     }
@@ -259,6 +344,22 @@ final class NativeChains {
         int r = BlockFrame.Exit.rel32(jump, target);
         return new byte[] {(byte) r, (byte) (r >> 8), (byte) (r >> 16), (byte) (r >> 24)};
     }
+
+    /** Chains dropped and table epochs bumped, by {@link #DROP_REASONS} (census). */
+    long[] dropCounts() { return dropCounts; }
+
+    /** Chainable exits not chained at the next entry, by {@link #MISSED} (census). */
+    long[] missedCounts() { return missedCounts; }
+
+    /** The table's slot for {@code rip} (census): 0 empty or another RIP's, 1 its entry of an older epoch, 2 current. */
+    int tableState(long rip) {
+        long at = 32L * (rip & (NativeStackForms.TABLE_ENTRIES - 1));
+        if (table.get(ValueLayout.JAVA_LONG, at) != rip) return 0;
+        return table.get(ValueLayout.JAVA_LONG, at + 16) == tableEpoch() ? 2 : 1;
+    }
+
+    /** {@link CodePages#changes()} now (census). */
+    long codeChanges() { return codePages.changes(); }
 
     /** Exits chained so far (tests, statistics). */
     long made() { return made; }

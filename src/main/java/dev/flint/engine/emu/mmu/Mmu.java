@@ -183,6 +183,28 @@ public final class Mmu {
         return tag[EXEC][idx] == ((lin >>> 12) << 1 | userBit) && global[EXEC][idx];
     }
 
+    /**
+     * True if code at {@code lin} could be fetched at CPL 3 now: a side-effect-free 4-level walk (no accessed bits)
+     * finds it present, user-accessible and not NX at every level. False when it is not, when paging is not 4-level
+     * long mode, or when a table lies outside RAM (then nothing is read: the caller must assume the worst). For the
+     * native tier's chains made at CPL 0 (docs/emu-native.md, "emuexits"): a chain whose source page CPL 3 cannot
+     * fetch is never reached at CPL 3, so it outlives a system call.
+     */
+    public boolean userFetchable(long lin) {
+        if (!cpu.paging() || !cpu.longMode() || ((lin << 16) >> 16) != lin) return false;
+        boolean nxe = (cpu.efer & CpuState.EFER_NXE) != 0;
+        long table = cpu.cr3 & ADDR_MASK;
+        for (int level = 3; level >= 0; level--) {
+            long ea = table + ((lin >>> (12 + 9 * level)) & 511) * 8, h = phys.ramPage(ea & ~0xFFFL);
+            if (h < 0) return false;
+            long entry = phys.readRam(h + (ea & 0xFFF), 8);
+            if ((entry & P) == 0 || (entry & US) == 0 || (nxe && (entry & NX) != 0)) return false;
+            if (level == 0 || ((level == 1 || level == 2) && (entry & PS) != 0)) return true;
+            table = entry & ADDR_MASK;
+        }
+        return true;
+    }
+
     /** Call after CPL changes. */
     public void setUser(boolean user) {
         userBit = user ? 1 : 0;

@@ -149,9 +149,10 @@ class NativeCrossPageChainTest {
             long warm = m.cpu.statistics().linkedEntries() + m.cpu.statistics().lookups() - entries;
             assertTrue(warm < 20, "Java block entries in a warm run (RETs through the table): " + warm);
             assertTrue(m.cpu.nativeChains().tableFills() > 0);
-            if (how == 0) {
+            if (how == 0 || how == 2) {
                 m.mem.writeLong(PT + 8 * 5, MOVED | 3);
-                m.mmu.flushPage(Q);
+                if (how == 0) m.mmu.flushPage(Q);
+                else m.mmu.flushNonGlobal(); // a CR3 write: the global generation stays (emuexits)
             } else {
                 m.mem.writeByte(Q + 7, (byte) 100);
             }
@@ -164,6 +165,12 @@ class NativeCrossPageChainTest {
     void aRetThroughTheTableRunsTheNewCodeAfterItsPageIsRemapped() {
         assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
         retAfterChange(0);
+    }
+
+    @Test
+    void aRetThroughTheTableRunsTheNewCodeAfterItsNonGlobalPageIsRemappedByACr3Write() {
+        assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
+        retAfterChange(2);
     }
 
     @Test
