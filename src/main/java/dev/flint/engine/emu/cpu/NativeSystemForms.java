@@ -31,8 +31,10 @@ final class NativeSystemForms {
      * (the interpreter reads it without decoding a ModRM: {@code SystemInstructions.group15}), has mod 11; else -1.
      */
     private static int fence(DecodedInsn d) {
-        if (d.opcode != 0xAE || !d.twoByte || d.length < 3) return -1;
-        int modrm = NativeTranslator.imm(d, 1)[0] & 0xFF;
+        if (d.opcode != 0xAE || !d.twoByte || d.length < 3 || d.memOp) return -1;
+        byte[] last = NativeTranslator.imm(d, 2); // AE, then the ModRM as the last byte: no displacement after it
+        if ((last[0] & 0xFF) != 0xAE) return -1;
+        int modrm = last[1] & 0xFF;
         return modrm >> 6 == 3 && (modrm >> 3 & 7) >= 5 ? modrm >> 3 & 7 : -1;
     }
 
