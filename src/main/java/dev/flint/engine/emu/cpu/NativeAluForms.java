@@ -54,6 +54,8 @@ final class NativeAluForms {
 
     /** The form of {@code d}, or null if it is not one translated here. */
     static Form form(DecodedInsn d) {
+        Form atomic = NativeAtomicForms.form(d); // emukforms: CMPXCHG, XADD, XCHG m, LOCK NOT/NEG/BTx
+        if (atomic != null) return atomic;
         if (d.lock || d.repPrefix != 0) return null;
         if (d.memOp && !d.hasModrm) return null;
         int op = d.opcode, z = d.opSize, ext = d.reg & 7;

@@ -74,7 +74,7 @@ final class NativeMemoryForms {
      * {@link #READ_WRITE}; size 1, 2, 4, 8 bytes), or 0 if it is not a memory form translated here.
      */
     static int access(DecodedInsn d) {
-        if (!d.hasModrm || !d.memOp || d.lock || d.repPrefix != 0 || d.adSize != 8) return 0;
+        if (!d.hasModrm || !d.memOp || d.lock && !NativeAtomicForms.lockable(d) || d.repPrefix != 0 || d.adSize != 8) return 0;
         if (d.base >= 0 || d.index >= 0) {
             if (d.ripRel || d.disp != (int) d.disp) return 0;
         }
@@ -224,11 +224,13 @@ final class NativeMemoryForms {
         e.tlbAddend(size, a, t, write ? NativeTlb.WRITE_ROW : NativeTlb.READ_ROW, write ? NativeTlb.CODE_BIAS : -1,
                 NativeTlb.INDEX_MASK, s1, s2, true, miss, miss);
         if (NativeDivForms.isDiv(d)) NativeDivForms.checkMemory(e, d, s1, t, a, s2, miss); // #DE: Java raises it
+        NativeAtomicForms.checkAligned(e, d, size, a, miss); // emukforms: a locked access not aligned: Java's
         if (flagsLiveAfterProbe(i)) e.restoreFlagsFromAx();
         e.pop(RAX);
         if (NativeDivForms.isDiv(d)) { // by the divisor checked, in t: memory may change under a second read
             e.regForm(opSize, false, op, DIGIT, d.reg & 7, opSize == 1 ? BYTE_OPERAND : OPERAND, t, NONE);
         } else {
+            NativeAtomicForms.beforeAccess(e, d); // emukforms: LOCK
             e.memForm(opSize, d.twoByte, op, regKind, regKind == DIGIT ? reg : host[0], a, s2, imm);
         }
         e.pop(t);

@@ -34,7 +34,7 @@ import static dev.flint.engine.emu.nativecode.X64Emitter.RSP;
  */
 final class NativeStackForms {
     /** The forms translated here. */
-    static final int PUSH_R = 1, POP_R = 2, PUSH_IMM = 3, CALL = 4, RET = 5;
+    static final int PUSH_R = 1, POP_R = 2, PUSH_IMM = 3, CALL = 4, RET = 5, LEAVE = 6; // LEAVE: emukforms
 
     /** Scratch candidates, as in {@link NativeMemoryForms}. */
     private static final int[] CANDIDATES = {X64Emitter.RCX, X64Emitter.RDX, X64Emitter.RBX, X64Emitter.RSI,
@@ -64,6 +64,7 @@ final class NativeStackForms {
         if (d.fast == FastPath.CALL) return CALL;
         if (d.fast == FastPath.RET || d.opcode == 0xC2) return RET;
         if (d.opcode == 0x6A || d.opcode == 0x68) return PUSH_IMM;
+        if (d.opcode == 0xC9) return LEAVE; // RSP = RBP, then POP RBP
         return 0;
     }
 
@@ -90,8 +91,8 @@ final class NativeStackForms {
     boolean emit(int i) {
         DecodedInsn d = insns[i];
         int k = kind(d);
-        boolean push = k != POP_R && k != RET;
-        int[] regs = {k == PUSH_R ? d.src : k == POP_R ? d.dst : -1}, kinds = {OPERAND};
+        boolean push = k != POP_R && k != RET && k != LEAVE;
+        int[] regs = {k == PUSH_R ? d.src : k == POP_R ? d.dst : k == LEAVE ? CpuState.RBP : -1}, kinds = {OPERAND};
         int[] host = NativeTranslator.enter(e, regs, kinds); // guest R15 through a scratch register
         int used = 1 << RAX | 1 << RSP | 1 << X64Emitter.R15;
         if (host[0] >= 0) used |= 1 << host[0];
@@ -106,7 +107,8 @@ final class NativeStackForms {
         e.push(s1);
         e.push(s2);
         e.push(t);
-        e.load(a, BlockFrame.STATE, BlockFrame.slot(RSP));
+        if (k == LEAVE) e.aluRR(X64Emitter.MOV, true, a, host[0]); // the pop's address: guest RBP
+        else e.load(a, BlockFrame.STATE, BlockFrame.slot(RSP));
         if (push) e.leaSib(8, a, a, -1, 0, -8);
         e.movImm64(t, tlb);
         e.push(RAX);
@@ -121,7 +123,7 @@ final class NativeStackForms {
                 e.movImm64(s1, pushed(d, k));
                 e.memForm(8, false, MOV_STORE, OPERAND, s1, a, s2, NONE);
             }
-            case POP_R -> {
+            case POP_R, LEAVE -> {
                 e.memForm(8, false, MOV_LOAD, OPERAND, host[0], a, s2, NONE);
                 e.leaSib(8, a, a, -1, 0, 8);
             }

@@ -36,7 +36,7 @@ final class NativeTranslator {
 
     /** Shapes of translated instructions. */
     private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9,
-            ALU = 10, DIV = 11, STRING = 12;
+            ALU = 10, DIV = 11, STRING = 12, SYSTEM = 13;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -52,6 +52,7 @@ final class NativeTranslator {
     private static final Shape ALU_FORM = new Shape(ALU, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeAluForms
     private static final Shape DIV_FORM = new Shape(DIV, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeDivForms
     private static final Shape STRING_FORM = new Shape(STRING, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeStringForms
+    private static final Shape SYSTEM_FORM = new Shape(SYSTEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeSystemForms
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -71,6 +72,7 @@ final class NativeTranslator {
             Shape s = shape(insns[n]);
             if (s == null && NativeAluForms.translates(insns[n])) s = ALU_FORM;
             if (s == null && NativeDivForms.translates(insns[n])) s = DIV_FORM; // emudiv
+            if (s == null && NativeSystemForms.translates(insns[n])) s = SYSTEM_FORM; // emukforms
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
             if (s == null && tlb != 0 && NativeStringForms.translates(insns[n])) s = STRING_FORM; // emurep
@@ -117,6 +119,7 @@ final class NativeTranslator {
                 case ALU -> NativeAluForms.emit(e, d);
                 case DIV -> NativeDivForms.emitRegister(e, frame, d, i);
                 case STRING -> strings.emit(i);
+                case SYSTEM -> NativeSystemForms.emit(e, d);
                 default -> emit(e, s);
             }
         }

@@ -618,4 +618,29 @@ public final class X64Emitter {
         if (size == 8) b(0x48);
         b((movs ? 0xA4 : 0xAA) | (size == 1 ? 0 : 1));
     }
+
+    // --- emukforms: the LOCK prefix, CBW/CWD and their wider forms, the fences ---
+
+    /** The LOCK prefix (F0) for the instruction emitted next: the host makes its memory update atomic. */
+    public void lockPrefix() { b(0xF0); }
+
+    /**
+     * CBW/CWDE/CDQE ({@code opcode} 98) or CWD/CDQ/CQO (99) at {@code opSize} 2, 4 or 8: [66 | REX.W] opcode, on
+     * host RAX (and RDX). Flags untouched.
+     */
+    public void accumulatorExtend(int opcode, int opSize) {
+        if (opcode != 0x98 && opcode != 0x99) throw new IllegalArgumentException("not CBW/CWD: " + opcode);
+        if (opSize != 2 && opSize != 4 && opSize != 8) throw new IllegalArgumentException("size " + opSize);
+        if (opSize == 2) b(0x66);
+        if (opSize == 8) b(0x48);
+        b(opcode);
+    }
+
+    /** LFENCE (0F AE /5), MFENCE (/6) or SFENCE (/7), register form (mod 11, rm 0). Flags untouched. */
+    public void fence(int digit) {
+        if (digit < 5 || digit > 7) throw new IllegalArgumentException("no fence /" + digit);
+        b(0x0F);
+        b(0xAE);
+        b(0xC0 | digit << 3);
+    }
 }
