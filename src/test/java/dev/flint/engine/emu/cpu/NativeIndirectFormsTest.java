@@ -40,7 +40,8 @@ class NativeIndirectFormsTest {
     private static final long[] TARGETS = {F0, F1, F2, F3};
     /** Registers the body may clobber: all but RSP and R14 (the loop counter). */
     private static final int[] FREE = {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15};
-    private static final long FS_BASE = DATA + 0x3000, GS_BASE = DATA + 0x5000;
+    // Small bases: an address computed without them still lands in a data page (a warm TLB entry), so a lost base shows.
+    private static final long FS_BASE = 0x3000, GS_BASE = 0x5000;
 
     private static boolean available() { return CodeCache.unavailableReason().isEmpty(); }
 
@@ -88,6 +89,51 @@ class NativeIndirectFormsTest {
             long javaEntries = javaEntries(m) - entries;
             assertTrue(ran >= 4_990, "instructions run natively: " + ran);
             assertTrue(javaEntries < 20, "Java entries into native code (each CALL [m] a table hit): " + javaEntries);
+        }
+    }
+
+    /**
+     * CALL [rbx] after warm native runs through a good pointer on page 12 (its TLB entry filled, the block
+     * translated), then with the pointer's 8 bytes crossing from page 12 into the unmapped page, or inside it: the
+     * block exits at the CALL and Java raises #PF (error 0, a read) there with nothing done, RSP unchanged.
+     */
+    @Test
+    void aPointerCrossingIntoOrOnTheUnmappedPageFaultsAtTheCallWithNothingDone() {
+        assumeTrue(available(), () -> CodeCache.unavailableReason().orElseThrow());
+        ByteArrayOutputStream main = new ByteArrayOutputStream();
+        indirect(main, 2, 3, -1, 0, 0, 0, false); // call [rbx]
+        jmp(main, CODE, HALT);
+        long good = DATA + 4096L * (UNMAPPED - 1) + 0x800;
+        byte[] data = new byte[PAGES * 4096];
+        putLong(data, (int) (good - DATA), F1);
+        for (long bad : new long[] {DATA + 4096L * UNMAPPED - 4, DATA + 4096L * UNMAPPED + 8}) {
+            long[] gpr = new long[16];
+            gpr[3] = bad;
+            gpr[4] = DATA + 0x2800;
+            String want;
+            try (NativeMemoryFormsTest.Machine ref = new NativeMemoryFormsTest.Machine(false, false)) {
+                load(ref, main.toByteArray(), new byte[] {(byte) 0xC3}, new byte[] {(byte) 0xC3}, data);
+                ref.reset(gpr, 0x2, ENTRY);
+                want = ref.run(64);
+            }
+            assertTrue(want.startsWith("fault 14 error 0 rip " + Long.toHexString(CODE) + " "), want);
+            try (NativeMemoryFormsTest.Machine m = new NativeMemoryFormsTest.Machine(true, true)) {
+                load(m, main.toByteArray(), new byte[] {(byte) 0xC3}, new byte[] {(byte) 0xC3}, data);
+                long[] warm = gpr.clone();
+                warm[3] = good;
+                long ran = 0;
+                for (int run = 0; run < 3; run++) {
+                    m.reset(warm, 0x2, ENTRY);
+                    long before = m.cpu.statistics().nativeInstructions();
+                    assertTrue(m.run(64).startsWith("halt"));
+                    ran = m.cpu.statistics().nativeInstructions() - before;
+                }
+                assertTrue(ran >= 3, "the warm run's CALL [rbx] ran natively: " + ran);
+                m.mem.write(DATA, data); // the warm runs' return addresses off the stack
+                m.reset(gpr, 0x2, ENTRY);
+                assertEquals(want, m.run(64), "pointer at " + Long.toHexString(bad));
+                assertEquals(DATA + 0x2800, m.st.gpr[4], "RSP unchanged");
+            }
         }
     }
 
