@@ -36,7 +36,7 @@ final class NativeTranslator {
 
     /** Shapes of translated instructions. */
     private static final int REG_FORM = 1, OP_REG = 2, ACCUMULATOR = 3, LEA = 4, NOP = 5, JCC = 6, JMP = 7, MEM = 8, STACK = 9,
-            ALU = 10, DIV = 11, STRING = 12, SYSTEM = 13;
+            ALU = 10, DIV = 11, STRING = 12, SYSTEM = 13, INDIRECT = 14;
 
     /**
      * What one instruction is, as the emitter needs it: for {@link #REG_FORM} the guest's opcode with ModRM.reg
@@ -53,6 +53,7 @@ final class NativeTranslator {
     private static final Shape DIV_FORM = new Shape(DIV, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeDivForms
     private static final Shape STRING_FORM = new Shape(STRING, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeStringForms
     private static final Shape SYSTEM_FORM = new Shape(SYSTEM, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeSystemForms
+    private static final Shape INDIRECT_FORM = new Shape(INDIRECT, 8, false, 0, DIGIT, 0, OPERAND, 0, NONE); // NativeIndirectForms
 
     /**
      * Translates {@code insns} from the first up to (not including) the first instruction it cannot translate, or
@@ -76,9 +77,10 @@ final class NativeTranslator {
             if (s == null && tlb != 0 && NativeMemoryForms.access(insns[n]) != 0) s = MEMORY;
             if (s == null && tlb != 0 && NativeStackForms.kind(insns[n]) != 0) s = STACK_FORM; // emustack
             if (s == null && tlb != 0 && NativeStringForms.translates(insns[n])) s = STRING_FORM; // emurep
+            if (s == null && tlb != 0 && NativeIndirectForms.kind(insns[n]) != 0) s = INDIRECT_FORM; // emuijmp
             if (s == null) break;
             shapes[n++] = s;
-            jump = s.kind == JMP || s == STACK_FORM && NativeStackForms.endsBlock(insns[n - 1]);
+            jump = s.kind == JMP || s == INDIRECT_FORM || s == STACK_FORM && NativeStackForms.endsBlock(insns[n - 1]);
         }
         if (n == 0) return null;
         X64Emitter e = new X64Emitter();
@@ -86,6 +88,7 @@ final class NativeTranslator {
         NativeMemoryForms memory = tlb == 0 ? null : new NativeMemoryForms(e, frame, tlb, insns, n);
         NativeStackForms stack = tlb == 0 ? null : new NativeStackForms(e, frame, tlb, insns);
         NativeStringForms strings = tlb == 0 ? null : new NativeStringForms(e, frame, tlb, insns, n);
+        NativeIndirectForms indirect = tlb == 0 ? null : new NativeIndirectForms(e, frame, tlb, insns); // emuijmp
         // A JCC before the block's last instruction (one that was not taken when the block was decoded) leaves
         // through an exit of its own when taken, emitted after the straight-line code.
         java.util.List<X64Emitter.Label> taken = new java.util.ArrayList<>();
@@ -120,6 +123,10 @@ final class NativeTranslator {
                 case DIV -> NativeDivForms.emitRegister(e, frame, d, i);
                 case STRING -> strings.emit(i);
                 case SYSTEM -> NativeSystemForms.emit(e, d);
+                case INDIRECT -> {
+                    indirect.emit(i);
+                    exited = true;
+                }
                 default -> emit(e, s);
             }
         }
@@ -133,6 +140,7 @@ final class NativeTranslator {
         }
         if (memory != null) memory.emitStubs();
         if (stack != null) stack.emitStubs();
+        if (indirect != null) indirect.emitStubs();
         frame.finish();
         return new Translation(e, n, frame);
     }
