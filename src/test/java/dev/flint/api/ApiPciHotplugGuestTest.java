@@ -151,7 +151,10 @@ class ApiPciHotplugGuestTest {
                 assertTrue(!unlocked(second), "a detaching drive's file stays open");
 
                 // Force, while the guest writes to the disk: removed at once, the VMM carries on.
-                flint.type("(while dd if=/dev/zero of=/dev/${d}n1 bs=64k count=16 conv=fsync 2>/dev/null; do :; done;"
+                // The loop ends when the node goes: dd alone would create /dev/${d}n1 as a plain file once the node is
+                // gone and go on writing it, and that file would then keep the third volume's node (which may take the
+                // same name) from appearing.
+                flint.type("(while [ -b /dev/${d}n1 ] && dd if=/dev/zero of=/dev/${d}n1 bs=64k count=16 conv=fsync 2>/dev/null; do :; done;"
                         + " echo io-stopped) & echo io-$((1+1))-started");
                 flint.await("io-2-started", STEP);
                 var forced = client.sendRaw("DELETE", "/drives/vol0second", "{\"force\": true}");
