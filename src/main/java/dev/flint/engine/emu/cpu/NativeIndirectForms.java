@@ -32,11 +32,6 @@ final class NativeIndirectForms {
     /** The forms translated here. */
     static final int CALL = 1, JMP = 2;
 
-    /** Scratch candidates, as in {@link NativeMemoryForms}. */
-    private static final int[] CANDIDATES = {X64Emitter.RCX, X64Emitter.RDX, X64Emitter.RBX, X64Emitter.RSI,
-            X64Emitter.RDI, X64Emitter.RBP, X64Emitter.R8, X64Emitter.R9, X64Emitter.R10, X64Emitter.R11,
-            X64Emitter.R12, X64Emitter.R13, X64Emitter.R14};
-
     private final X64Emitter e;
     private final BlockFrame frame;
     private final long tlb;
@@ -82,7 +77,7 @@ final class NativeIndirectForms {
         }
         int[] scratch = new int[5]; // address, addend, page, TLB, target
         int n = 0;
-        for (int c : CANDIDATES) {
+        for (int c : NativeMemoryForms.CANDIDATES) {
             if (n < 5 && (used & 1 << c) == 0) scratch[n++] = c;
         }
         int a = scratch[0], s2 = scratch[1], s1 = scratch[2], t = scratch[3], x = scratch[4];

@@ -46,7 +46,7 @@ final class NativeMemoryForms {
     static final int READ = 1, WRITE = 2, READ_WRITE = 3;
 
     /** Scratch candidates, low registers first (a byte register AH..BH needs a base and index without REX). */
-    private static final int[] CANDIDATES = {X64Emitter.RCX, X64Emitter.RDX, X64Emitter.RBX, X64Emitter.RSI,
+    static final int[] CANDIDATES = {X64Emitter.RCX, X64Emitter.RDX, X64Emitter.RBX, X64Emitter.RSI,
             X64Emitter.RDI, X64Emitter.RBP, X64Emitter.R8, X64Emitter.R9, X64Emitter.R10, X64Emitter.R11,
             X64Emitter.R12, X64Emitter.R13, X64Emitter.R14};
 

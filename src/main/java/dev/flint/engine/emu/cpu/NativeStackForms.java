@@ -36,10 +36,6 @@ final class NativeStackForms {
     /** The forms translated here. */
     static final int PUSH_R = 1, POP_R = 2, PUSH_IMM = 3, CALL = 4, RET = 5, LEAVE = 6; // LEAVE: emukforms
 
-    /** Scratch candidates, as in {@link NativeMemoryForms}. */
-    private static final int[] CANDIDATES = {X64Emitter.RCX, X64Emitter.RDX, X64Emitter.RBX, X64Emitter.RSI,
-            X64Emitter.RDI, X64Emitter.RBP, X64Emitter.R8, X64Emitter.R9, X64Emitter.R10, X64Emitter.R11,
-            X64Emitter.R12, X64Emitter.R13, X64Emitter.R14};
     private static final byte[] NONE = {};
     private static final int MOV_STORE = 0x89, MOV_LOAD = 0x8B;
 
@@ -98,7 +94,7 @@ final class NativeStackForms {
         if (host[0] >= 0) used |= 1 << host[0];
         int[] scratch = new int[4]; // address, addend, page, TLB
         int n = 0;
-        for (int c : CANDIDATES) {
+        for (int c : NativeMemoryForms.CANDIDATES) {
             if (n < 4 && (used & 1 << c) == 0) scratch[n++] = c;
         }
         int a = scratch[0], s2 = scratch[1], s1 = scratch[2], t = scratch[3];
