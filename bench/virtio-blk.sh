@@ -12,6 +12,9 @@
 # (since Round 7; the page cache then holds it in folios of that size). "-Dflint.bench.fill=1048576" runs every workload
 # on one image written 1 MiB at a time, as in rounds 1-6 (a 4 KiB write into a 1 MiB folio costs the kernel a walk over
 # its 256 buffer heads; docs/block-path.md, Rounds 6 and 7). The ratios come with their quartiles over the runs.
+# Two host references per workload: the one-buffer FileChannel loop (the "host" column, as always) and, on the line
+# "raw like the guest", the same loop rotating over the queue depth's worth of request-sized buffers in memory allocated
+# as guest RAM (huge pages), with the devices' ratios to it (docs/block-path.md, Round 13).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"

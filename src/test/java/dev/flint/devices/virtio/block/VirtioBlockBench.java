@@ -1,6 +1,7 @@
 package dev.flint.devices.virtio.block;
 
 import dev.flint.devices.virtio.VirtioTestDriver;
+import dev.flint.machine.GuestMemory;
 import dev.flint.devices.virtio.VirtioTestDriver.Segment;
 
 import java.io.IOException;
@@ -27,7 +28,10 @@ import java.util.Random;
  * <p>Arguments: [image MiB (256)] [runs (7)] [workloads, comma-separated (all)]. Prints per workload: requests and
  * MiB per second (medians) and the median of the per-run ratios to the host; the process's CPU per request; the
  * device I/O thread's own CPU per request; how often that thread slept and the CPU of the io_uring kernel workers it
- * handed reads to ({@link IoThreadCounts}); interrupts and notifications per request, and the JIT's time.
+ * handed reads to ({@link IoThreadCounts}); interrupts and notifications per request, and the JIT's time; and a second
+ * host reference beside the first: the same ops into the queue depth's worth of buffers in memory allocated as guest
+ * RAM ({@code runHostLikeGuest}), with both devices' ratios to it and its own ratio to the one-buffer loop
+ * (docs/block-path.md, Round 13).
  */
 public final class VirtioBlockBench {
     private static final long MIB = 1 << 20;
@@ -75,47 +79,51 @@ public final class VirtioBlockBench {
                     runDevice(image, w);
                     runNvme(image, w);
                     runHost(image, w);
+                    runHostLikeGuest(image, w);
                 }
                 if (round >= 2 && jitMillis() - jit < 20) break;
             }
             for (Workload w : workloads) {
                 Path image = images.get(fillPiece(w));
-                double[] device = new double[runs], nvme = new double[runs], host = new double[runs];
+                double[] device = new double[runs], nvme = new double[runs], host = new double[runs], hostQd = new double[runs];
                 double[] deviceRatio = new double[runs], nvmeRatio = new double[runs];
-                double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs];
+                double[] deviceCpu = new double[runs], nvmeCpu = new double[runs], hostCpu = new double[runs], hostQdCpu = new double[runs];
+                double[] deviceQdRatio = new double[runs], nvmeQdRatio = new double[runs], qdOverHost = new double[runs];
                 double[] deviceCpuRatio = new double[runs], nvmeCpuRatio = new double[runs];
                 long[] interrupts = new long[2], notifications = new long[2], halts = new long[2], slept = new long[2];
                 double[] deviceIo = new double[runs], nvmeIo = new double[runs];
                 double[] deviceSleeps = new double[runs], nvmeSleeps = new double[runs], deviceWorkers = new double[runs], nvmeWorkers = new double[runs];
                 long jit = jitMillis();
                 for (int run = 0; run < runs; run++) { // rotate the order: writes leave dirty pages behind
-                    for (int k = 0; k < 3; k++) {
-                        switch ((run + k) % 3) {
+                    for (int k = 0; k < 4; k++) {
+                        switch ((run + k) % 4) {
                             case 0 -> device[run] = runDevice(image, w);
                             case 1 -> nvme[run] = runNvme(image, w);
-                            default -> host[run] = runHost(image, w);
+                            case 2 -> host[run] = runHost(image, w);
+                            default -> hostQd[run] = runHostLikeGuest(image, w);
                         }
                         double used = timedCpuNanos / 1e9;
-                        if ((run + k) % 3 == 0) deviceIo[run] = timedIoThreadNanos / 1e9;
-                        if ((run + k) % 3 == 1) nvmeIo[run] = timedIoThreadNanos / 1e9;
-                        if ((run + k) % 3 == 0) {
+                        if ((run + k) % 4 == 0) deviceIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 4 == 1) nvmeIo[run] = timedIoThreadNanos / 1e9;
+                        if ((run + k) % 4 == 0) {
                             deviceSleeps[run] = timedCounts.sleeps();
                             deviceWorkers[run] = timedCounts.workerNanos() / 1e9;
                         }
-                        if ((run + k) % 3 == 1) {
+                        if ((run + k) % 4 == 1) {
                             nvmeSleeps[run] = timedCounts.sleeps();
                             nvmeWorkers[run] = timedCounts.workerNanos() / 1e9;
                         }
-                        if ((run + k) % 3 < 2) {
-                            interrupts[(run + k) % 3] += timedInterrupts;
-                            notifications[(run + k) % 3] += timedNotifications;
-                            halts[(run + k) % 3] += timedHalts;
-                            slept[(run + k) % 3] += timedSlept;
+                        if ((run + k) % 4 < 2) {
+                            interrupts[(run + k) % 4] += timedInterrupts;
+                            notifications[(run + k) % 4] += timedNotifications;
+                            halts[(run + k) % 4] += timedHalts;
+                            slept[(run + k) % 4] += timedSlept;
                         }
-                        switch ((run + k) % 3) {
+                        switch ((run + k) % 4) {
                             case 0 -> deviceCpu[run] = used;
                             case 1 -> nvmeCpu[run] = used;
-                            default -> hostCpu[run] = used;
+                            case 2 -> hostCpu[run] = used;
+                            default -> hostQdCpu[run] = used;
                         }
                     }
                     // Each run's three measurements are seconds apart: their ratio shrugs off the load swings
@@ -124,6 +132,9 @@ public final class VirtioBlockBench {
                     nvmeRatio[run] = host[run] / nvme[run];
                     deviceCpuRatio[run] = hostCpu[run] / deviceCpu[run];
                     nvmeCpuRatio[run] = hostCpu[run] / nvmeCpu[run];
+                    deviceQdRatio[run] = hostQd[run] / device[run];
+                    nvmeQdRatio[run] = hostQd[run] / nvme[run];
+                    qdOverHost[run] = host[run] / hostQd[run];
                 }
                 long bytes = w.ops.stream().mapToLong(Op::length).sum();
                 int ops = w.ops.size();
@@ -140,6 +151,9 @@ public final class VirtioBlockBench {
                 double perRun = (double) ops * runs;
                 System.out.printf("%-21s per request: virtio-blk %.3f interrupts, %.3f kicks | nvme %.3f interrupts, %.3f doorbell register writes | JIT %d ms over all runs%n", "",
                         interrupts[0] / perRun, notifications[0] / perRun, interrupts[1] / perRun, notifications[1] / perRun, jitMillis() - jit);
+                System.out.printf("%-21s raw like the guest (QD%d buffers of the request size in memory allocated as guest RAM) %s, CPU %6.2f µs per request:"
+                                + " virtio-blk %s | nvme %s of it | it runs at %s of the one-buffer raw%n", "", w.queueDepth,
+                        rate(ops, bytes, median(hostQd)), median(hostQdCpu) * 1e6 / ops, spread(deviceQdRatio), spread(nvmeQdRatio), spread(qdOverHost));
                 System.out.printf("%-21s the driver's halts per request: virtio-blk %.3f (%.0f%% slept past the polling window) | nvme %.3f (%.0f%% slept)%n", "",
                         halts[0] / perRun, 100.0 * slept[0] / Math.max(1, halts[0]), halts[1] / perRun, 100.0 * slept[1] / Math.max(1, halts[1]));
             }
@@ -250,10 +264,35 @@ public final class VirtioBlockBench {
     /** Seconds for the same ops straight on a FileChannel into a direct buffer. */
     private static double runHost(Path image, Workload w) throws IOException {
         int max = w.ops.stream().mapToInt(Op::length).max().orElse(0);
-        ByteBuffer buffer = ByteBuffer.allocateDirect(max);
+        return runHost(image, w, new ByteBuffer[] {ByteBuffer.allocateDirect(max)});
+    }
+
+    /**
+     * Seconds for the same ops on a FileChannel into (or from) as many buffers as the device's driver keeps in flight,
+     * each of the request's size, in turn, in memory allocated as guest RAM is ({@link GuestMemory#allocate}: page
+     * aligned, advised onto huge pages unless {@code -Dflint.memory.hugepages=false}), fresh for each run and touched
+     * before it, as the drivers' buffers are. The one-buffer loop above is the reference the bench has always printed;
+     * this one does what the guest asks the device to do with the destination the device copies into: the same
+     * footprint (8 MiB at 1 MiB QD8, 128 KiB at 4 KiB QD32) on the same kind of pages (docs/block-path.md, Round 13).
+     */
+    private static double runHostLikeGuest(Path image, Workload w) throws IOException {
+        int length = w.ops.getFirst().length, depth = w.queueDepth;
+        long bytes = (long) depth * length;
+        try (GuestMemory memory = GuestMemory.allocate((bytes + 0x1FFFFF) & ~0x1FFFFFL)) {
+            memory.slice(0, bytes).fill((byte) 0);
+            ByteBuffer[] buffers = new ByteBuffer[depth];
+            for (int j = 0; j < depth; j++) buffers[j] = memory.segment().asSlice((long) j * length, length).asByteBuffer();
+            return runHost(image, w, buffers);
+        }
+    }
+
+    /** Seconds for the ops on a FileChannel, request i into (or from) {@code buffers[i % buffers.length]}. */
+    private static double runHost(Path image, Workload w, ByteBuffer[] buffers) throws IOException {
         try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long cpu = processCpuNanos(), start = System.nanoTime();
+            int i = 0;
             for (Op op : w.ops) {
+                ByteBuffer buffer = buffers[i++ % buffers.length];
                 buffer.clear().limit(op.length);
                 long pos = op.offset;
                 while (buffer.hasRemaining()) pos += op.write ? ch.write(buffer, pos) : ch.read(buffer, pos);
