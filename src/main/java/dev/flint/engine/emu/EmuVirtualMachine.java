@@ -51,8 +51,7 @@ final class EmuVirtualMachine implements VirtualMachine {
             Mmu mmu = new Mmu(state, new PhysicalMemory(setup.memory(), setup.mmio(), port));
             Cpu cpu = new Cpu(state, mmu, setup.portIo(), port, clock, fpus.apply(i), i, setup.cpus(),
                     options);
-            vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0, clock::nanos,
-                    HaltPoll.fromSystemProperties()));
+            vcpus.add(new Vcpu(i, cpu, port, setup.control(), gate, i > 0, clock::nanos));
         }
     }
 
@@ -149,11 +148,6 @@ final class EmuVirtualMachine implements VirtualMachine {
 
     /** Times a vCPU yielded its thread in a guest spin loop (read after {@link #stop}, which joins the threads). */
     long pauseLoopExits(int index) { return vcpus.get(index).cpu().pauseLoopExits(); }
-
-    /** vCPU {@code index}'s halts: parked ones and ones that ended while polling (read after {@link #stop}). */
-    long parkedHalts(int index) { return vcpus.get(index).idleStats().halts; }
-
-    long polledHalts(int index) { return vcpus.get(index).idleStats().polledWakes; }
 
     /** vCPUs a pause holds at an instruction boundary right now. */
     int pausedVcpus() { return gate.parked(); }

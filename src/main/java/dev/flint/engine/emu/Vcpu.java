@@ -34,12 +34,10 @@ final class Vcpu implements Runnable {
     private final VcpuIdleStats stats = new VcpuIdleStats();
     /** Wake-ups so far ({@link #wake}); a halt ends when it changes. */
     private final java.util.concurrent.atomic.AtomicLong kicks = new java.util.concurrent.atomic.AtomicLong();
-    private final HaltPoll haltPoll;
 
     Vcpu(int index, Cpu cpu, CpuInterruptPort port, SystemControl control, VcpuGate gate, boolean startsHalted,
-         java.util.function.LongSupplier now, HaltPoll haltPoll) {
+         java.util.function.LongSupplier now) {
         this.now = now;
-        this.haltPoll = haltPoll;
         this.index = index;
         this.cpu = cpu;
         this.port = port;
@@ -77,7 +75,7 @@ final class Vcpu implements Runnable {
     }
 
     /**
-     * An interrupt, NMI, INIT, SIPI or stop request may be waiting: counted first (a halt that polls sees the
+     * An interrupt, NMI, INIT, SIPI or stop request may be waiting: counted first (a halt about to park sees the
      * count change), then the thread is unparked (a permit left for a thread that is not parked only makes its
      * next park return at once, and the loop checks again).
      */
@@ -135,30 +133,18 @@ final class Vcpu implements Runnable {
 
     /**
      * Sleeps in HLT until a wake-up after {@code seen} (the count read before the interrupt check), the APIC
-     * timer's deadline, or {@link #MAX_HALT_NANOS}: first polling for {@link HaltPoll}'s window, then parked.
+     * timer's deadline, or {@link #MAX_HALT_NANOS}. No halt polling: spinning before the park (KVM's
+     * {@code halt_poll_ns}) was measured in session 17 and did not pay (docs/emu-speed.md, "emusmp2").
      */
     private void sleepWhileHalted(long seen) {
-        long start = System.nanoTime();
         long wait = MAX_HALT_NANOS;
         if (port != null) {
             long next = port.nextEventNanos();
             if (next != Long.MAX_VALUE) wait = Math.max(0, Math.min(wait, next - now.getAsLong()));
         }
-        if (wait <= 0) return;
-        long pollEnd = start + Math.min(wait, haltPoll.window());
-        while (kicks.get() == seen && System.nanoTime() - pollEnd < 0) Thread.onSpinWait();
-        if (kicks.get() != seen) {
-            stats.polledWakes++;
-            haltPoll.update(true, System.nanoTime() - start);
-            return;
-        }
-        long left = wait - (System.nanoTime() - start);
-        if (left <= 0) {
-            haltPoll.update(false, System.nanoTime() - start);
-            return;
-        }
+        if (wait <= 0 || kicks.get() != seen) return; // woken since the check: take it now
         long parkStart = System.nanoTime();
-        if (kicks.get() == seen) LockSupport.parkNanos(left);
+        LockSupport.parkNanos(wait);
         long end = System.nanoTime();
         stats.halts++;
         stats.haltNanos += end - parkStart;
@@ -170,6 +156,5 @@ final class Vcpu implements Runnable {
             stats.wakeLatencyNanos += late;
             if (late > stats.wakeLatencyMax) stats.wakeLatencyMax = late;
         }
-        haltPoll.update(false, end - start);
     }
 }

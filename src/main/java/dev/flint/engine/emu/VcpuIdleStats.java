@@ -27,8 +27,6 @@ final class VcpuIdleStats {
     /** Sum and maximum of the host nanoseconds from such a wake-up to this thread running again. */
     long wakeLatencyNanos;
     long wakeLatencyMax;
-    /** Halts that ended while polling, without parking ({@link HaltPoll}). */
-    long polledWakes;
     /** Slices run ({@code Cpu.execute} calls). */
     long slices;
 
@@ -42,7 +40,7 @@ final class VcpuIdleStats {
         Path out = Path.of(file), tmp = Path.of(file + ".tmp");
         Thread.ofPlatform().name("flint-emu-vcpu-stats").daemon(true).start(() -> {
             while (true) {
-                var sb = new StringBuilder("vcpu instructions slices halts haltNanos wakes wakeLatencyNanos wakeLatencyMax polledWakes pauses pauseLoopExits\n");
+                var sb = new StringBuilder("vcpu instructions slices halts haltNanos wakes wakeLatencyNanos wakeLatencyMax pauses pauseLoopExits\n");
                 for (int i = 0; i < vcpus.size(); i++) {
                     Vcpu v = vcpus.get(i);
                     VcpuIdleStats s = v.idleStats();

@@ -97,37 +97,6 @@ class EmuEngineTest {
         }
     }
 
-    /**
-     * Halt polling (HaltPoll): a vCPU whose window is longer than the test spins in HLT instead of parking, and
-     * takes the interrupt another thread raises there without its thread ever having parked.
-     */
-    @Test
-    void aPollingHaltedCpuTakesAnInterruptWithoutParking() throws Exception {
-        String[] keys = {"flint.emu.haltPollNanos", "flint.emu.haltPollInitialNanos"};
-        String[] old = {System.getProperty(keys[0]), System.getProperty(keys[1])};
-        for (String k : keys) System.setProperty(k, "600000000000"); // 10 minutes
-        Machine made;
-        try {
-            made = new Machine(1);
-        } finally {
-            for (int i = 0; i < keys.length; i++) {
-                if (old[i] == null) System.clearProperty(keys[i]);
-                else System.setProperty(keys[i], old[i]);
-            }
-        }
-        try (Machine m = made) {
-            m.start();
-            Await.until("the guest wrote 1", () -> m.log.toString().equals("1 "));
-            Await.until("vCPU 0 sleeps in HLT", () -> m.emu().sleepingInHalt(0));
-            m.apics[0].raise(0x40);
-            assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(30, TimeUnit.SECONDS));
-            m.vm.stop();
-            assertEquals("1 2 3 ", m.log.toString(), "handler ran between HLT and the code after it");
-            assertEquals(0, m.emu().parkedHalts(0), "the halted vCPU polled: its thread never parked");
-            assertTrue(m.emu().polledHalts(0) >= 1, "the halt ended while polling");
-        }
-    }
-
     @Test
     void startupIpiStartsSecondCpuInRealMode() throws Exception {
         try (Machine m = new Machine(2)) {

@@ -45,4 +45,46 @@ class CpuidMsrTest {
         EmuTestRig.Result delta = run("0f3148c1e2204809d04889c30f3148c1e2204809d04829d8", 3);
         assertTrue(delta.state().gpr()[0] > 0, "RDTSC advances");
     }
+    /**
+     * At 2 vCPUs the guest must see one package of two cores sharing the last-level cache (what QEMU shows too),
+     * decoded as Linux does (HTT, leaf 4's cores per package, the last cache leaf's sharing count): with each vCPU
+     * a package of its own, Linux's wake-ups of a pipe's reader stayed on the writer's vCPU (docs/emu-speed.md,
+     * "emusmp2"). That is the switch {@code flint.emu.cpuid.onePackage}; without it, and at 1 vCPU, CPUID stays as
+     * it was: no HTT, no cache leaves.
+     */
+    @Test
+    void twoVcpusAreOnePackageSharingTheLastLevelCache() {
+        int[] l1 = new int[4];
+        Cpuid.query(1, 0, 1, 2, true, l1);
+        assertEquals(1 << 28, l1[3] & (1 << 28), "leaf 1 EDX: HTT, so EBX[23:16] counts the package's processors");
+        assertEquals(2, l1[1] >>> 16 & 0xFF, "leaf 1 EBX: 2 logical processors");
+        long[] llcId = new long[2];
+        for (int apic = 0; apic < 2; apic++) {
+            int[] leaf = new int[4];
+            int lastLevel = 0, sharing = 0, sub = 0;
+            for (; sub < 16; sub++) {
+                Cpuid.query(4, sub, apic, 2, true, leaf);
+                if ((leaf[0] & 0x1F) == 0) break;
+                if (sub == 0) assertEquals(2, (leaf[0] >>> 26) + 1, "leaf 4 EAX[31:26]: 2 cores per package");
+                int level = leaf[0] >>> 5 & 7;
+                if (level > lastLevel) {
+                    lastLevel = level;
+                    sharing = (leaf[0] >>> 14 & 0xFFF) + 1;
+                }
+            }
+            assertTrue(sub > 0 && sub < 16, "leaf 4 lists the caches and ends with a null leaf");
+            int bits = 32 - Integer.numberOfLeadingZeros(sharing - 1);
+            llcId[apic] = apic & ~((1 << bits) - 1);
+        }
+        assertEquals(llcId[0], llcId[1], "both vCPUs share the last-level cache");
+        int[] one = new int[4];
+        Cpuid.query(4, 0, 0, 1, true, one);
+        assertEquals(0, one[0], "1 vCPU: no cache leaves, as before");
+        Cpuid.query(1, 0, 0, 1, true, one);
+        assertEquals(0, one[3] & (1 << 28), "1 vCPU: no HTT, as before");
+        Cpuid.query(4, 0, 0, 2, false, one);
+        assertEquals(0, one[0], "switch off: no cache leaves, as before");
+        Cpuid.query(1, 0, 0, 2, false, one);
+        assertEquals(0, one[3] & (1 << 28), "switch off: no HTT, as before");
+    }
 }
