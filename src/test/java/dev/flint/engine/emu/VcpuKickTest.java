@@ -1,0 +1,74 @@
+package dev.flint.engine.emu;
+
+import dev.flint.machine.StopReason;
+import dev.flint.testing.Await;
+import org.junit.jupiter.api.Test;
+
+import java.util.HexFormat;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A vCPU whose native slice is endless (flint.emu.nativeSlice = 2^40, so only a kick can bring it back from an
+ * endless native loop; docs/emu-native.md, "emuexit2"): an interrupt another thread raises is taken, a pause holds
+ * it, a stop ends it. Each waits on what the guest shows (a counter in RAM, port writes), never on time.
+ */
+class VcpuKickTest {
+    /**
+     * At 0x8000: mov rsp, 0x7000; mov rbx, 0x6000; sti; out 0x80 ("1"); L: add qword [rbx], 1; jmp L.
+     * The handler of vector 0x40 at 0x8100: out 0x80 ("2"); out 0x81 (power off); hlt.
+     */
+    private static final String LOOP = "48c7c400700000" + "48c7c300600000" + "fb" + "b001e680" + "48830301" + "ebfa";
+    private static final String HANDLER = "b002e680" + "e681" + "f4";
+
+    private static EmuEngineTest.Machine machine() {
+        String key = "flint.emu.nativeSlice";
+        String old = System.getProperty(key);
+        System.setProperty(key, Long.toString(1L << 40));
+        try {
+            EmuEngineTest.Machine m = new EmuEngineTest.Machine(1);
+            m.memory.write(0x8000, HexFormat.of().parseHex(LOOP));
+            m.memory.write(0x8100, HexFormat.of().parseHex(HANDLER));
+            m.memory.writeLong(0x4000 + 0x40 * 16, 0x8100L | (0x08L << 16) | (0x8EL << 40));
+            return m;
+        } finally {
+            if (old == null) System.clearProperty(key);
+            else System.setProperty(key, old);
+        }
+    }
+
+    private static long passes(EmuEngineTest.Machine m) { return m.memory.readLong(0x6000); }
+
+    @Test
+    void anInterruptRaisedWhileANativeLoopRunsIsTaken() throws Exception {
+        try (EmuEngineTest.Machine m = machine()) {
+            m.start();
+            Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            m.apics[0].raise(0x40);
+            assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(60, TimeUnit.SECONDS));
+            assertEquals("1 2 ", m.log.toString(), "the handler ran");
+            assertEquals(1, m.apics[0].acknowledged.get());
+            m.vm.stop();
+        }
+    }
+
+    @Test
+    void aPauseHoldsAVcpuInANativeLoopAndAStopEndsIt() throws Exception {
+        try (EmuEngineTest.Machine m = machine()) {
+            m.start();
+            Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            CompletableFuture.runAsync(m.vm::pause).get(60, TimeUnit.SECONDS);
+            assertEquals(1, m.emu().pausedVcpus(), "pause returned once the vCPU was held");
+            long held = passes(m);
+            assertEquals(held, passes(m), "a held vCPU runs nothing");
+            m.vm.resume();
+            Await.until("the loop runs again", () -> passes(m) > held);
+            CompletableFuture.runAsync(m.vm::stop).get(60, TimeUnit.SECONDS);
+            assertTrue(passes(m) > held);
+        }
+    }
+}
