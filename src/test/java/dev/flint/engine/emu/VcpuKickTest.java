@@ -13,17 +13,23 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A vCPU whose native slice is endless (flint.emu.nativeSlice = 2^40, so only a kick can bring it back from an
- * endless native loop; docs/emu-native.md, "emuexit2"): an interrupt another thread raises is taken, a pause holds
- * it, a stop ends it. Each waits on what the guest shows (a counter in RAM, port writes), never on time.
+ * A vCPU whose native slice is as long as a native run can be (flint.emu.nativeSlice = 2^40; {@code Cpu} caps one
+ * native run at 2^31 - 1 instructions, about a billion passes of the loop below; docs/emu-native.md, "emuexit2"):
+ * an interrupt another thread raises is taken, a pause holds it and a stop ends it, each within far fewer passes
+ * than such a run (a kick ends it at the next chain entry). Each waits on what the guest shows (a counter in RAM,
+ * port writes), never on time; the bound of {@link #FEW} passes leaves the test thread ~0.3 s between reading the
+ * counter and asking.
  */
 class VcpuKickTest {
     /**
      * At 0x8000: mov rsp, 0x7000; mov rbx, 0x6000; sti; out 0x80 ("1"); L: add qword [rbx], 1; jmp L.
-     * The handler of vector 0x40 at 0x8100: out 0x80 ("2"); out 0x81 (power off); hlt.
+     * The handler of vector 0x40 at 0x8100: mov rax, [rbx]; mov [0x6008], rax (the passes when it came); out 0x80
+     * ("2"); out 0x81 (power off); hlt.
      */
     private static final String LOOP = "48c7c400700000" + "48c7c300600000" + "fb" + "b001e680" + "48830301" + "ebfa";
-    private static final String HANDLER = "b002e680" + "e681" + "f4";
+    private static final String HANDLER = "488b03" + "48890425" + "08600000" + "b002e680" + "e681" + "f4";
+    /** Far fewer passes than a native run without a kick goes on for (2^30), far more than a kick takes. */
+    private static final long FEW = 300_000_000L;
 
     private static EmuEngineTest.Machine machine() {
         String key = "flint.emu.nativeSlice";
@@ -48,9 +54,12 @@ class VcpuKickTest {
         try (EmuEngineTest.Machine m = machine()) {
             m.start();
             Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            long raised = passes(m);
             m.apics[0].raise(0x40);
             assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(60, TimeUnit.SECONDS));
             assertEquals("1 2 ", m.log.toString(), "the handler ran");
+            long taken = m.memory.readLong(0x6008);
+            assertTrue(taken - raised < FEW, "taken " + (taken - raised) + " passes after it was raised");
             assertEquals(1, m.apics[0].acknowledged.get());
             m.vm.stop();
         }
@@ -61,14 +70,17 @@ class VcpuKickTest {
         try (EmuEngineTest.Machine m = machine()) {
             m.start();
             Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            long asked = passes(m);
             CompletableFuture.runAsync(m.vm::pause).get(60, TimeUnit.SECONDS);
             assertEquals(1, m.emu().pausedVcpus(), "pause returned once the vCPU was held");
             long held = passes(m);
+            assertTrue(held - asked < FEW, "held " + (held - asked) + " passes after the pause was asked for");
             assertEquals(held, passes(m), "a held vCPU runs nothing");
             m.vm.resume();
             Await.until("the loop runs again", () -> passes(m) > held);
+            long stopping = passes(m);
             CompletableFuture.runAsync(m.vm::stop).get(60, TimeUnit.SECONDS);
-            assertTrue(passes(m) > held);
+            assertTrue(passes(m) - stopping < FEW, "stopped " + (passes(m) - stopping) + " passes after it was asked");
         }
     }
 }
