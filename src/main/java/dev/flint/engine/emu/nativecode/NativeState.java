@@ -51,17 +51,29 @@ public final class NativeState implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment mem = arena.allocate(SIZE, 64);
+
+    /**
+     * The indirect-jump table's size (32-byte entries): 1,024 entries until emuexit2, now 8,192 (flint.emu.native.ijtEntries,
+     * a power of two from 256 to 65,536; docs/emu-native.md, "emuexit2", has the misses by size).
+     */
+    public static final int IJT_BYTES = 32 * tableEntries(Integer.getInteger("flint.emu.native.ijtEntries", 8192));
+
+    private static int tableEntries(int n) {
+        if (n < 256 || n > 65_536 || Integer.bitCount(n) != 1) {
+            throw new IllegalArgumentException("flint.emu.native.ijtEntries: a power of two from 256 to 65536, not " + n);
+        }
+        return n;
+    }
+
     /**
      * The table until {@link #indirectTable} names one: large enough for any masked index a RET computes (at most
      * {@link #IJT_BYTES}), all zero, and an epoch of -1 that no entry carries, so that every lookup misses.
+     * One for all states (emuexit2), declared after {@link #IJT_BYTES} (static fields are set in written order).
      */
-    private final MemorySegment emptyTable = arena.allocate(IJT_BYTES, 64);
-
-    /** The largest indirect-jump table a translation may index (32-byte entries). */
-    public static final int IJT_BYTES = 32 * 1024;
+    private static final MemorySegment EMPTY_TABLE = Arena.global().allocate(IJT_BYTES, 64);
 
     {
-        indirectTable(emptyTable.address(), -1);
+        indirectTable(EMPTY_TABLE.address(), -1);
     }
 
     /** Where the struct is: the argument a block is entered with. */
