@@ -65,6 +65,36 @@ class VcpuKickTest {
         }
     }
 
+    /**
+     * The APIC timer kicks nobody (the vCPU expires it itself between slices): its deadline bounds the native slice
+     * instead. The guest arms a one-shot timer 1 ms ahead (an OUT to port 0x82, whose device arms the fake APIC's
+     * timer) and loops; the timer's interrupt must come within far fewer passes than a native run without the bound.
+     */
+    @Test
+    void theTimersDeadlineEndsANativeRunThatNobodyKicks() throws Exception {
+        try (EmuEngineTest.Machine m = machine()) {
+            long[] armedAt = {-1};
+            m.ports.register(0x82, 1, new dev.flint.machine.bus.BusDevice() {
+                @Override public long read(long offset, int size) { return 0; }
+                @Override public void write(long offset, int size, long value) {
+                    armedAt[0] = passes(m);
+                    m.apics[0].armTimer(System.nanoTime() + 1_000_000, 0x40);
+                }
+            }, "arm");
+            // mov rsp, 0x7000; mov rbx, 0x6000; sti; out 0x80 ("1"); L: add qword [rbx], 1; cmp qword [rbx], 5000000;
+            // jne L; out 0x82 (arm); M: add qword [rbx], 1; jmp M
+            m.memory.write(0x8000, HexFormat.of().parseHex("48c7c400700000" + "48c7c300600000" + "fb" + "b001e680"
+                    + "48830301" + "48813b404b4c00" + "75f3" + "e682" + "48830301" + "ebfa"));
+            m.start();
+            assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(60, TimeUnit.SECONDS));
+            assertEquals("1 2 ", m.log.toString(), "the timer's handler ran");
+            long taken = m.memory.readLong(0x6008);
+            assertTrue(armedAt[0] >= 5_000_000, "armed after the first loop: " + armedAt[0]);
+            assertTrue(taken - armedAt[0] < FEW, "taken " + (taken - armedAt[0]) + " passes after the timer was armed");
+            m.vm.stop();
+        }
+    }
+
     @Test
     void aPauseHoldsAVcpuInANativeLoopAndAStopEndsIt() throws Exception {
         try (EmuEngineTest.Machine m = machine()) {

@@ -220,6 +220,12 @@ public final class Cpu {
     private volatile boolean kicked;
     /** How many instructions a native run may go past {@link #execute}'s budget ({@link #execute(long, long)}). */
     private long nativeExtra;
+    /**
+     * The APIC timer's deadline when the slice began: the caller sized the native budget by it. The guest re-arms its
+     * timer in Java (MMIO, MSR) in the middle of a slice; then the rest of the slice runs no native code past the
+     * budget (the next slice is sized by the new deadline).
+     */
+    private long sliceDeadline;
 
     /**
      * As {@link #execute(long)}, but native code may go on to {@code nativeBudget} instructions in all: the JVM tiers
@@ -229,6 +235,7 @@ public final class Cpu {
      */
     public int execute(long budget, long nativeBudget) {
         nativeExtra = Math.max(0, nativeBudget - budget);
+        sliceDeadline = apic == null ? Long.MAX_VALUE : apic.nextEventNanos();
         try {
             return execute(budget);
         } finally {
@@ -516,7 +523,9 @@ public final class Cpu {
         // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
         // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it
         // still check the budget at their heads.
-        // emuexit2: native code may run past the slice by nativeExtra (a kick still ends it at a chain entry).
+        // emuexit2: native code may run past the slice by nativeExtra (a kick still ends it at a chain entry), while the
+        // timer deadline the slice was sized by holds.
+        if (nativeExtra != 0 && apic != null && apic.nextEventNanos() != sliceDeadline) nativeExtra = 0;
         int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max + nativeExtra, Integer.MAX_VALUE), b.insns.length));
         nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
         if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.exited(b, reason, nativeTier, s.rip);
