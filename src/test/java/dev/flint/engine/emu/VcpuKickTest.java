@@ -49,11 +49,16 @@ class VcpuKickTest {
 
     private static long passes(EmuEngineTest.Machine m) { return m.memory.readLong(0x6000); }
 
+    /** Starts the guest and waits until its loop has run 5 M passes (natively, far past any slice of 4,096). */
+    private static void startAndAwaitTheLoop(EmuEngineTest.Machine m) {
+        m.start();
+        Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+    }
+
     @Test
     void anInterruptRaisedWhileANativeLoopRunsIsTaken() throws Exception {
         try (EmuEngineTest.Machine m = machine()) {
-            m.start();
-            Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            startAndAwaitTheLoop(m);
             long raised = passes(m);
             m.apics[0].raise(0x40);
             assertInstanceOf(StopReason.PowerOff.class, m.stopped.get(60, TimeUnit.SECONDS));
@@ -98,8 +103,7 @@ class VcpuKickTest {
     @Test
     void aPauseHoldsAVcpuInANativeLoopAndAStopEndsIt() throws Exception {
         try (EmuEngineTest.Machine m = machine()) {
-            m.start();
-            Await.until("the loop ran 5 M passes", () -> passes(m) > 5_000_000);
+            startAndAwaitTheLoop(m);
             long asked = passes(m);
             CompletableFuture.runAsync(m.vm::pause).get(60, TimeUnit.SECONDS);
             assertEquals(1, m.emu().pausedVcpus(), "pause returned once the vCPU was held");
