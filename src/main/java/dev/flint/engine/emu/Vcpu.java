@@ -16,6 +16,17 @@ import java.util.concurrent.locks.LockSupport;
 final class Vcpu implements Runnable {
     /** Instructions per slice: bounds interrupt latency and the reaction time to pause/stop. */
     private static final int SLICE = 4096;
+    /**
+     * emuexit2: the most instructions of a slice that may run natively (flint.emu.nativeSlice; a kick ends a native
+     * run sooner). Measured in docs/emu-native.md, "emuexit2".
+     */
+    private final long nativeSlice = Math.max(SLICE, Long.getLong("flint.emu.nativeSlice", 1 << 20));
+    /**
+     * emuexit2: nanoseconds an instruction is assumed to take in native code when the timer's deadline bounds a
+     * slice (slow on purpose: the bench guest's native code runs 0.5-2 instructions a ns), so the slice ends
+     * before the deadline unless native code is slower than that.
+     */
+    private static final long NANOS_PER_NATIVE = 4;
     /** Longest halt sleep without an event, so stop requests are seen even if no wakeup comes. */
     private static final long MAX_HALT_NANOS = 50_000_000L;
 
@@ -83,6 +94,7 @@ final class Vcpu implements Runnable {
         Thread t = thread;
         if (t == null) return;
         kicks.incrementAndGet();
+        cpu.kick(); // emuexit2: ends a native run past the slice (the interrupt check then sees the cause)
         if (sleepingInHalt && stats.wokenAt == 0) stats.wokenAt = System.nanoTime();
         LockSupport.unpark(t);
     }
@@ -95,7 +107,9 @@ final class Vcpu implements Runnable {
     @Override
     public void run() {
         try {
-            while (gate.awaitRunnable()) {
+            // emuexit2: the kick is cleared before every look at what may stop the slice (pause/stop, INIT/SIPI,
+            // the timer, interrupts): a kick after the clear ends the next native run, one before it is seen here.
+            for (cpu.clearKick(); gate.awaitRunnable(); cpu.clearKick()) {
                 long seen = kicks.get(); // before the interrupt check: a wake-up after it ends the halt below at once
                 if (port != null && port.takeInit()) {
                     cpu.init();
@@ -110,7 +124,8 @@ final class Vcpu implements Runnable {
                     cpu.startup(page);
                     waitingForSipi = false;
                 }
-                if (port != null && port.nextEventNanos() != Long.MAX_VALUE) port.expireTimer(now.getAsLong());
+                long clock = Long.MIN_VALUE;
+                if (port != null && port.nextEventNanos() != Long.MAX_VALUE) port.expireTimer(clock = now.getAsLong());
                 cpu.checkInterrupts();
                 if (cpu.halted()) {
                     sleepingInHalt = true;
@@ -119,7 +134,7 @@ final class Vcpu implements Runnable {
                 }
                 sleepingInHalt = false;
                 stats.slices++;
-                cpu.execute(SLICE);
+                cpu.execute(SLICE, nativeSlice(clock));
             }
         } catch (TripleFault tf) {
             control.requestStop(new StopReason.TripleFault("vCPU " + index + " triple fault\n" + tf.getMessage()));
@@ -130,6 +145,23 @@ final class Vcpu implements Runnable {
             gate.exited();
         }
     }
+
+    /**
+     * emuexit2: how many instructions this slice may run in native code (the JVM tiers stop at {@link #SLICE}).
+     * {@link #SLICE} while an interrupt waits that the CPU could not take (what makes it deliverable kicks nobody);
+     * else up to {@link #nativeSlice}, and no further than the timer's deadline at {@link #NANOS_PER_NATIVE} ns an
+     * instruction. Every other reason to stop (an interrupt raised, INIT/SIPI, pause, stop) kicks the CPU.
+     */
+    private long nativeSlice(long clock) {
+        if (cpu.interruptWaiting()) return SLICE;
+        long next = port == null ? Long.MAX_VALUE : port.nextEventNanos();
+        if (next == Long.MAX_VALUE) return nativeSlice;
+        long ahead = (next - (clock == Long.MIN_VALUE ? now.getAsLong() : clock)) / NANOS_PER_NATIVE;
+        return Math.max(SLICE, Math.min(nativeSlice, ahead));
+    }
+
+    /** Asks the vCPU to come back to its loop soon (a pause request): ends a native run within one block. */
+    void kick() { cpu.kick(); }
 
     /**
      * Sleeps in HLT until a wake-up after {@code seen} (the count read before the interrupt check), the APIC

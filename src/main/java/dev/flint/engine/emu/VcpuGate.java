@@ -2,7 +2,7 @@ package dev.flint.engine.emu;
 
 /**
  * Run/pause/stop coordination shared by a VM's vCPU threads. vCPUs ask {@link #awaitRunnable()} at every
- * slice boundary; {@link #pause()} returns once every running vCPU has stopped at one.
+ * slice boundary; {@link #pause(Runnable)} returns once every running vCPU has stopped at one.
  */
 final class VcpuGate {
     private boolean paused;
@@ -30,8 +30,10 @@ final class VcpuGate {
         notifyAll();
     }
 
-    synchronized void pause() throws InterruptedException {
+    synchronized void pause(Runnable kick) throws InterruptedException {
         paused = true;
+        kick.run(); // after paused is set: a vCPU that comes back sees it
+
         while (parked < running && !stopped) wait(10);
     }
 

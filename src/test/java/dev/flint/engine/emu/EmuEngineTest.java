@@ -28,7 +28,7 @@ class EmuEngineTest {
     /** At 0x9000, real mode: mov al, 0x77; out 0x80, al; out 0x81, al; hlt. */
     private static final String AP = "b077e680e681f4";
 
-    private static final class Machine implements AutoCloseable {
+    static final class Machine implements AutoCloseable { // also VcpuKickTest's
         final GuestMemory memory = GuestMemory.allocate(2L << 20);
         final Bus ports = new Bus("pio");
         final StringBuffer log = new StringBuffer();

@@ -48,6 +48,22 @@ final class FakeInterruptPort implements CpuInterruptPort {
     @Override public void mmioWrite(long offset, int size, long value) { }
     @Override public Long readMsr(int index) { return index == 0x1B ? apicBase() : null; }
     @Override public boolean writeMsr(int index, long value) { return index == 0x1B; }
-    @Override public long nextEventNanos() { return Long.MAX_VALUE; }
+    /** A one-shot timer (emuexit2's VcpuKickTest): vector {@code timerVector} becomes pending at {@code deadline}. */
+    private volatile long deadline = Long.MAX_VALUE;
+    private volatile int timerVector;
+
+    void armTimer(long atNanos, int vector) {
+        timerVector = vector;
+        deadline = atNanos;
+    }
+
+    @Override public long nextEventNanos() { return deadline; }
+
+    @Override
+    public void expireTimer(long nowNanos) {
+        if (nowNanos < deadline) return;
+        deadline = Long.MAX_VALUE;
+        pending.set(timerVector);
+    }
     @Override public void setWakeup(Runnable wakeup) { this.wakeup = wakeup; }
 }

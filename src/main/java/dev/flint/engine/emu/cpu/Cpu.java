@@ -205,6 +205,7 @@ public final class Cpu {
         long n = 0;
         while (n < budget) {
             if (s.halted) return EXIT_HALT;
+            if (n > 0 && kicked) return EXIT_BUDGET; // emuexit2: after at least one instruction, so a vCPU kicked often still runs
             if (!blocksEnabled || s.interruptShadow || (flags.system & Flags.TF) != 0) {
                 int exit = stepOne();
                 n++;
@@ -216,6 +217,65 @@ public final class Cpu {
             n += done;
         }
         return EXIT_BUDGET;
+    }
+
+    // --- emuexit2: the kick, and native runs past the slice ---
+
+    /** Set by {@link #kick} (any thread), cleared by {@link #clearKick} (this CPU's thread, at a slice start). */
+    private volatile boolean kicked;
+    /** How many instructions a native run may go past {@link #execute}'s budget ({@link #execute(long, long)}). */
+    private long nativeExtra;
+    /**
+     * The APIC timer's deadline when the slice began: the caller sized the native budget by it. The guest re-arms its
+     * timer in Java (MMIO, MSR) in the middle of a slice; then the rest of the slice runs no native code past the
+     * budget (the next slice is sized by the new deadline).
+     */
+    private long sliceDeadline;
+
+    /**
+     * As {@link #execute(long)}, but native code may go on to {@code nativeBudget} instructions in all: the JVM tiers
+     * (replay and compiled regions, which do not see the kick inside a region's loop) still stop at {@code budget},
+     * while chained native blocks stop at their next chain entry after a {@link #kick}. The caller passes a larger
+     * native budget only when nothing but a kick can need the CPU back sooner.
+     */
+    public int execute(long budget, long nativeBudget) {
+        nativeExtra = Math.max(0, nativeBudget - budget);
+        sliceDeadline = apic == null ? Long.MAX_VALUE : apic.nextEventNanos();
+        try {
+            return execute(budget);
+        } finally {
+            nativeExtra = 0;
+        }
+    }
+
+    /**
+     * Asks the CPU (from any thread) to come back from {@link #execute} soon: within one block of native code (the
+     * chain entries test the kick word), after the current block in the JVM tiers. Never lost: it stays set until
+     * this CPU's thread calls {@link #clearKick}, which it does before it looks for the reasons to stop.
+     */
+    public void kick() {
+        kicked = true;
+        if (nativeTier != null) nativeTier.state().kick();
+    }
+
+    /**
+     * Clears the kick (this CPU's thread, before it checks interrupts, pause and stop): a kick raised after this
+     * is seen by the next run; what a kick raised before announced is seen by the checks that follow (full fence:
+     * the clear is ordered before those reads).
+     */
+    public void clearKick() {
+        kicked = false;
+        if (nativeTier != null) nativeTier.state().clearKick();
+        java.lang.invoke.VarHandle.fullFence();
+    }
+
+    /**
+     * True while an interrupt or NMI may be waiting that {@link #checkInterrupts} could not take (IF clear, NMIs
+     * blocked, an interrupt shadow): then no native run goes past the slice, since what makes it deliverable
+     * (STI, POPF, IRET in Java) kicks nobody.
+     */
+    public boolean interruptWaiting() {
+        return apic != null && (apic.pendingVector() >= 0 || s.nmiBlocked || s.interruptShadow);
     }
 
     /**
@@ -318,7 +378,7 @@ public final class Cpu {
                 prev = block;
                 rip = s.rip;
                 if (done >= max || s.halted || s.interruptShadow || (flags.system & Flags.TF) != 0
-                        || mmu.generation() != gen || dec.modeEpoch != epoch) {
+                        || mmu.generation() != gen || dec.modeEpoch != epoch || kicked) {
                     previous = block; // the next call links from it
                     break;
                 }
@@ -468,7 +528,10 @@ public final class Cpu {
         // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
         // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it
         // still check the budget at their heads.
-        int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max, Integer.MAX_VALUE), b.insns.length));
+        // emuexit2: native code may run past the slice by nativeExtra (a kick still ends it at a chain entry), while the
+        // timer deadline the slice was sized by holds.
+        if (nativeExtra != 0 && apic != null && apic.nextEventNanos() != sliceDeadline) nativeExtra = 0;
+        int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max + nativeExtra, Integer.MAX_VALUE), b.insns.length));
         nativeChains.exited(reason == dev.flint.engine.emu.nativecode.BlockFrame.EXIT_BUDGET ? 0 : nativeTier.state().exitSite());
         if (NativeCensus.ENABLED && nativeCensus != null) nativeCensus.exited(b, reason, nativeTier, s.rip);
         return (int) nativeTier.instructions(); // 0 when it did not start (budget)

@@ -98,10 +98,10 @@ final class NativeCensus {
     }
 
     /** RET misses: what the table held at the target's slot (see {@link NativeChains#tableState}); their targets. */
-    private final long[] retTable = new long[3];
+    private final long[] retTable = new long[4];
     private final long[] retNext = new long[2];
     private long retTarget = -1;
-    static final String[] RET_TABLE = {"slot empty or another RIP's", "the target's entry, older epoch", "the target's entry, current epoch (not taken: a miss of its pop or budget)"};
+    static final String[] RET_TABLE = {"slot empty", "the target's entry, older epoch", "the target's entry, current epoch (not taken: a miss of its pop or budget)", "another RIP's entry (emuexit2: split from empty)"};
     static final String[] RET_NEXT = {"the next native entry from Java was the RET's target", "it was another block (target not native)"};
 
     private int lastKind = -1;
@@ -171,7 +171,7 @@ final class NativeCensus {
     static List<String> report() {
         long instructions = 0, natively = 0, compiled = 0, replayed = 0, entries = 0, made = 0, dropped = 0;
         long[] ex = new long[EXITS.length];
-        long[] retT = new long[3], retN = new long[2];
+        long[] retT = new long[4], retN = new long[2];
         long[] drops = new long[NativeChains.DROP_REASONS.length], missed = new long[NativeChains.MISSED.length];
         Map<String, long[]> why = new HashMap<>();
         int cpus;
@@ -188,7 +188,7 @@ final class NativeCensus {
                     dropped += c.chains.dropped();
                     long[] d = c.chains.dropCounts();
                     for (int i = 0; i < d.length; i++) drops[i] += d[i];
-                    for (int i = 0; i < 3; i++) retT[i] += c.retTable[i];
+                    for (int i = 0; i < 4; i++) retT[i] += c.retTable[i];
                     for (int i = 0; i < 2; i++) retN[i] += c.retNext[i];
                     long[] m = c.chains.missedCounts();
                     for (int i = 0; i < m.length; i++) missed[i] += m[i];
@@ -209,7 +209,7 @@ final class NativeCensus {
                 entries, entries == 0 ? 0.0 : (double) natively / entries, made, dropped));
         for (int i = 0; i < EXITS.length; i++) out.add(String.format("exit: %d %s", ex[i], EXITS[i]));
         for (int i = 0; i < drops.length; i++) out.add(String.format("chains dropped: %d %s", drops[i], NativeChains.DROP_REASONS[i]));
-        for (int i = 0; i < 3; i++) out.add(String.format("RET miss, table slot: %d %s", retT[i], RET_TABLE[i]));
+        for (int i = 0; i < 4; i++) out.add(String.format("RET miss, table slot: %d %s", retT[i], RET_TABLE[i]));
         for (int i = 0; i < 2; i++) out.add(String.format("RET miss, then: %d %s", retN[i], RET_NEXT[i]));
         for (int i = 0; i < missed.length; i++) out.add(String.format("exit not chained: %d %s", missed[i], NativeChains.MISSED[i]));
         long allEntries = 0, allInsns = 0;

@@ -102,6 +102,13 @@ final class NativeChains {
             EPOCH_CODE = 6, EPOCH_MODE = 7, TABLE_NON_GLOBAL = 8;
     /** Whether each table slot's block lay on a global page when it was written. */
     private final boolean[] slotGlobal = new boolean[NativeStackForms.TABLE_ENTRIES];
+    /**
+     * emuexit2: the slots written with a non-global block since the last {@link #dropNonGlobalEntries} (each once,
+     * {@link #listed}), so that a CR3 write visits those instead of the whole table (which may be large).
+     */
+    private final int[] nonGlobal = new int[NativeStackForms.TABLE_ENTRIES];
+    private final boolean[] listed = new boolean[NativeStackForms.TABLE_ENTRIES];
+    private int nonGlobalCount;
     private final long[] dropCounts = new long[DROP_REASONS.length];
     /** Why a chainable exit was not chained at the next Java entry (census). */
     static final String[] MISSED = {"the next block entered natively was not its target (target not native)",
@@ -194,7 +201,13 @@ final class NativeChains {
             table.set(ValueLayout.JAVA_LONG, at, b.rip);
             table.set(ValueLayout.JAVA_LONG, at + 8, cache.address(b.nativeChainEntry));
             table.set(ValueLayout.JAVA_LONG, at + 16, tableEpoch());
-            slotGlobal[(int) (at >>> 5)] = mmu.codePageGlobal(b.linear);
+            int slot = (int) (at >>> 5);
+            boolean global = mmu.codePageGlobal(b.linear);
+            slotGlobal[slot] = global;
+            if (!global && !listed[slot]) {
+                listed[slot] = true;
+                nonGlobal[nonGlobalCount++] = slot;
+            }
             tableFills++;
         }
         state.indirectTable(table.address(), tableEpoch());
@@ -283,12 +296,17 @@ final class NativeChains {
      * the bench guest's 4.0 M RET misses found their target's entry of an older epoch.
      */
     private void dropNonGlobalEntries() {
-        for (int i = 0; i < NativeStackForms.TABLE_ENTRIES; i++) {
+        // Only listed slots can hold a non-global entry of a non-zero epoch: every other was emptied at the last drop
+        // or written with a global block since.
+        for (int k = 0; k < nonGlobalCount; k++) {
+            int i = nonGlobal[k];
+            listed[i] = false;
             if (!slotGlobal[i] && table.get(ValueLayout.JAVA_LONG, 32L * i + 16) != 0) {
                 table.set(ValueLayout.JAVA_LONG, 32L * i + 16, 0);
                 dropCounts[TABLE_NON_GLOBAL]++;
             }
         }
+        nonGlobalCount = 0;
     }
 
     /** Drops the chains across pages {@code drop} selects (counted under {@code why}); keeps the rest listed. */
@@ -351,10 +369,15 @@ final class NativeChains {
     /** Chainable exits not chained at the next entry, by {@link #MISSED} (census). */
     long[] missedCounts() { return missedCounts; }
 
-    /** The table's slot for {@code rip} (census): 0 empty or another RIP's, 1 its entry of an older epoch, 2 current. */
+    /**
+     * The table's slot for {@code rip} (census): 0 empty, 1 its entry of an older epoch, 2 current, 3 another RIP's
+     * entry (of any epoch).
+     */
     int tableState(long rip) {
         long at = 32L * (rip & (NativeStackForms.TABLE_ENTRIES - 1));
-        if (table.get(ValueLayout.JAVA_LONG, at) != rip) return 0;
+        long held = table.get(ValueLayout.JAVA_LONG, at);
+        if (held == 0) return 0;
+        if (held != rip) return 3;
         return table.get(ValueLayout.JAVA_LONG, at + 16) == tableEpoch() ? 2 : 1;
     }
 

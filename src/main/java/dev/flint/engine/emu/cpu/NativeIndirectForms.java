@@ -129,7 +129,7 @@ final class NativeIndirectForms {
             e.store(BlockFrame.STATE, BlockFrame.slot(RSP), a);
         }
         e.store(BlockFrame.STATE, NativeState.RIP, x);
-        lookup(i + 1, x, s1, t, popOrder);
+        NativeStackForms.tableLookup(e, i + 1, x, s1, t, popOrder);
         for (int r : popOrder) e.pop(r);
         frame.exitToStoredRip(i + 1, BlockFrame.EXIT_BRANCH);
         if (!saved) return; // JMP r: nothing can miss
@@ -140,36 +140,6 @@ final class NativeIndirectForms {
             for (int r : popOrder) e.pop(r);
             frame.exit(d.rip, i, BlockFrame.EXIT_STOP, false); // Java must do the access first: never chained
         });
-    }
-
-    /**
-     * The lookup of {@code rip} (already the state's RIP) in the indirect-jump table, as the RET form's
-     * ({@code NativeStackForms.indirect}): flags parked in AX and RAX in its slot as a chained exit leaves them; the
-     * entry at {@code rip mod TABLE_ENTRIES} is used if it holds this RIP and the state's current epoch: the budget
-     * is charged {@code count}, the scratch registers popped and the jump goes to the target's chain entry (which
-     * checks the budget). Else flags and RAX come back and the code falls through to the exit to Java.
-     */
-    private void lookup(int count, int rip, int s, int t, int[] popOrder) {
-        X64Emitter.Label slow = new X64Emitter.Label();
-        e.store(BlockFrame.STATE, BlockFrame.slot(RAX), RAX);
-        e.saveFlagsToAx();
-        e.aluRR(X64Emitter.MOV, true, s, rip);
-        e.shift(X64Emitter.EXT_SHL, s, 5);
-        e.aluRI(X64Emitter.EXT_AND, s, (NativeStackForms.TABLE_ENTRIES - 1) << 5);
-        e.opLoad(X64Emitter.ADD_LOAD, s, BlockFrame.STATE, NativeState.IJT_TABLE);
-        e.opLoad(X64Emitter.CMP_LOAD, rip, s, 0);
-        e.jcc(X64Emitter.CC_NZ, slow);
-        e.load(t, s, 16);
-        e.opLoad(X64Emitter.CMP_LOAD, t, BlockFrame.STATE, NativeState.IJT_EPOCH);
-        e.jcc(X64Emitter.CC_NZ, slow);
-        e.load(t, s, 8);
-        e.store(BlockFrame.STATE, NativeState.IJT_TARGET, t);
-        e.aluMemImm(X64Emitter.EXT_SUB, BlockFrame.STATE, NativeState.BUDGET, count);
-        for (int r : popOrder) e.pop(r);
-        e.jmpMem(BlockFrame.STATE, NativeState.IJT_TARGET);
-        e.bind(slow);
-        e.restoreFlagsFromAx();
-        e.load(RAX, BlockFrame.STATE, BlockFrame.slot(RAX));
     }
 
     /** Emits the queued exit stubs (after the block's straight-line code, before the frame's common tail). */

@@ -132,7 +132,7 @@ final class NativeStackForms {
             }
         }
         e.store(BlockFrame.STATE, BlockFrame.slot(RSP), a);
-        if (k == RET) indirect(i + 1, s2, s1, t);
+        if (k == RET) tableLookup(e, i + 1, s2, s1, t, popOrder);
         e.pop(t);
         e.pop(s2);
         e.pop(s1);
@@ -158,14 +158,15 @@ final class NativeStackForms {
     static final int TABLE_ENTRIES = NativeState.IJT_BYTES / 32;
 
     /**
-     * A RET's lookup of its target in the indirect-jump table ({@link NativeChains}): with the popped RIP in
-     * {@code rip} (already the state's RIP, RSP already stored), flags parked in AX and RAX in its slot as a
-     * chained exit leaves them, the entry at {@code rip mod TABLE_ENTRIES} is used if it holds this RIP and the
-     * state's current epoch: the budget is charged {@code count}, the scratch registers popped (the caller pushed
-     * a, s1, s2, t in that order) and the jump goes to the target's chain entry (which checks the budget). Else
-     * flags and RAX come back and the code falls through to the caller's pops and exit to Java.
+     * The lookup of a computed target in the indirect-jump table ({@link NativeChains}), shared by RET here and by
+     * {@link NativeIndirectForms}' CALL/JMP r/m: with the target RIP in {@code rip} (already the state's RIP, RSP
+     * already stored), flags are parked in AX and RAX in its slot as a chained exit leaves them; the entry at
+     * {@code rip mod TABLE_ENTRIES} is used if it holds this RIP and the state's current epoch: the budget is charged
+     * {@code count}, the scratch registers popped in {@code popOrder} and the jump goes to the target's chain entry
+     * (which checks the budget and the kick). Else flags and RAX come back and the code falls through to the caller's
+     * pops and exit to Java. {@code s} and {@code t} are scratch registers.
      */
-    private void indirect(int count, int rip, int s, int t) {
+    static void tableLookup(X64Emitter e, int count, int rip, int s, int t, int[] popOrder) {
         X64Emitter.Label slow = new X64Emitter.Label();
         e.store(BlockFrame.STATE, BlockFrame.slot(RAX), RAX);
         e.saveFlagsToAx();

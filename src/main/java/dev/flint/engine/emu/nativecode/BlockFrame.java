@@ -82,7 +82,8 @@ public final class BlockFrame {
      * ({@code lahf; seto al}), guest RAX in its slot and the budget already reduced by the instructions the
      * blocks before it ran: the budget is checked here, at every block head, so that a chain of blocks (a loop
      * among them) leaves native code within the budget and exactly at a block boundary. With fewer instructions
-     * left than this block has, it exits with {@link #EXIT_BUDGET}, RIP at this block and nothing of it done.
+     * left than this block has, or with the state's kick word set ({@link NativeState#KICK}), it exits with
+     * {@link #EXIT_BUDGET}, RIP at this block and nothing of it done.
      */
     private void emitChainEntry() {
         X64Emitter.Label body = new X64Emitter.Label();
@@ -90,6 +91,8 @@ public final class BlockFrame {
         chainEntry = e.position();
         e.aluMemImm(EXT_CMP, STATE, NativeState.BUDGET, instructions);
         e.jcc(CC_L, chainBudget);
+        e.aluMemImm(EXT_CMP, STATE, NativeState.KICK, 0); // emuexit2: a kick ends the run here, as the budget does
+        e.jcc(CC_NZ, chainBudget);
         e.restoreFlagsFromAx();
         e.load(RAX, STATE, slot(RAX));
         e.bind(body);

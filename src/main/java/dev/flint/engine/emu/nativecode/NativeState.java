@@ -37,23 +37,43 @@ public final class NativeState implements AutoCloseable {
      * string forms (which run only with DF = 0). No translated instruction changes DF.
      */
     public static final int DIRECTION = 216;
+    /**
+     * The kick word (docs/emu-native.md, "emuexit2"): non-zero when another thread (or the vCPU's own Java code) asks
+     * the vCPU to come back to Java (an interrupt raised, a pause or stop asked for, the timer due). Every chain entry
+     * tests it beside the budget and leaves as a budget exit when it is set, so a long native run ends within one
+     * block of a kick. It is a word of its own because the blocks' {@code sub [budget], n} is not atomic: a budget
+     * written by another thread could be overwritten by it, a kick written here never is (native code only reads it).
+     */
+    public static final int KICK = 224;
     static final int SIZE = 256;
     /** The RFLAGS bits that travel between the struct and the host: CF PF AF ZF SF OF. */
     public static final long ARITH_FLAGS = 0x8D5;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment mem = arena.allocate(SIZE, 64);
+
+    /**
+     * The indirect-jump table's size (32-byte entries): 1,024 entries until emuexit2, now 8,192 (flint.emu.native.ijtEntries,
+     * a power of two from 256 to 65,536; docs/emu-native.md, "emuexit2", has the misses by size).
+     */
+    public static final int IJT_BYTES = 32 * tableEntries(Integer.getInteger("flint.emu.native.ijtEntries", 8192));
+
+    private static int tableEntries(int n) {
+        if (n < 256 || n > 65_536 || Integer.bitCount(n) != 1) {
+            throw new IllegalArgumentException("flint.emu.native.ijtEntries: a power of two from 256 to 65536, not " + n);
+        }
+        return n;
+    }
+
     /**
      * The table until {@link #indirectTable} names one: large enough for any masked index a RET computes (at most
      * {@link #IJT_BYTES}), all zero, and an epoch of -1 that no entry carries, so that every lookup misses.
+     * One for all states (emuexit2), declared after {@link #IJT_BYTES} (static fields are set in written order).
      */
-    private final MemorySegment emptyTable = arena.allocate(IJT_BYTES, 64);
-
-    /** The largest indirect-jump table a translation may index (32-byte entries). */
-    public static final int IJT_BYTES = 32 * 1024;
+    private static final MemorySegment EMPTY_TABLE = Arena.global().allocate(IJT_BYTES, 64);
 
     {
-        indirectTable(emptyTable.address(), -1);
+        indirectTable(EMPTY_TABLE.address(), -1);
     }
 
     /** Where the struct is: the argument a block is entered with. */
@@ -112,6 +132,16 @@ public final class NativeState implements AutoCloseable {
     public long exitSite() { return mem.get(JAVA_LONG, EXIT_SITE); }
 
     public void budget(long value) { mem.set(JAVA_LONG, BUDGET, value); }
+
+    private static final java.lang.invoke.VarHandle WORD = JAVA_LONG.varHandle();
+
+    /** Sets the kick word (any thread): chained blocks leave at their next chain entry. */
+    public void kick() { WORD.setVolatile(mem, (long) KICK, 1L); }
+
+    /** Clears the kick word (the vCPU's thread, before it looks for what a kick may have announced). */
+    public void clearKick() { WORD.setVolatile(mem, (long) KICK, 0L); }
+
+    public boolean kicked() { return (long) WORD.getVolatile(mem, (long) KICK) != 0; }
 
     private static int check(int n) {
         if (n < 0 || n > 15) throw new IndexOutOfBoundsException("no register " + n);
