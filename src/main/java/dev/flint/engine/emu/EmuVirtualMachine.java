@@ -120,7 +120,7 @@ final class EmuVirtualMachine implements VirtualMachine {
     @Override
     public void pause() {
         try {
-            gate.pause(() -> vcpus.forEach(Vcpu::kick)); // emuexit2: a native run past the slice ends at once
+            gate.pause(() -> vcpus.forEach(Vcpu::kick)); // a native run past the slice ends at once
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

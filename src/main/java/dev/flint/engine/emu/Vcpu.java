@@ -17,12 +17,12 @@ final class Vcpu implements Runnable {
     /** Instructions per slice: bounds interrupt latency and the reaction time to pause/stop. */
     private static final int SLICE = 4096;
     /**
-     * emuexit2: the most instructions of a slice that may run natively (flint.emu.nativeSlice; a kick ends a native
+     * The most instructions of a slice that may run natively (flint.emu.nativeSlice; a kick ends a native
      * run sooner). Measured in docs/emu-native.md, "emuexit2".
      */
     private final long nativeSlice = Math.max(SLICE, Long.getLong("flint.emu.nativeSlice", 1 << 20));
     /**
-     * emuexit2: nanoseconds an instruction is assumed to take in native code when the timer's deadline bounds a
+     * Nanoseconds an instruction is assumed to take in native code when the timer's deadline bounds a
      * slice (slow on purpose: the bench guest's native code runs 0.5-2 instructions a ns), so the slice ends
      * before the deadline unless native code is slower than that.
      */
@@ -94,7 +94,7 @@ final class Vcpu implements Runnable {
         Thread t = thread;
         if (t == null) return;
         kicks.incrementAndGet();
-        cpu.kick(); // emuexit2: ends a native run past the slice (the interrupt check then sees the cause)
+        cpu.kick(); // ends a native run past the slice (the interrupt check then sees the cause)
         if (sleepingInHalt && stats.wokenAt == 0) stats.wokenAt = System.nanoTime();
         LockSupport.unpark(t);
     }
@@ -107,7 +107,7 @@ final class Vcpu implements Runnable {
     @Override
     public void run() {
         try {
-            // emuexit2: the kick is cleared before every look at what may stop the slice (pause/stop, INIT/SIPI,
+            // The kick is cleared before every look at what may stop the slice (pause/stop, INIT/SIPI,
             // the timer, interrupts): a kick after the clear ends the next native run, one before it is seen here.
             for (cpu.clearKick(); gate.awaitRunnable(); cpu.clearKick()) {
                 long seen = kicks.get(); // before the interrupt check: a wake-up after it ends the halt below at once
@@ -147,7 +147,7 @@ final class Vcpu implements Runnable {
     }
 
     /**
-     * emuexit2: how many instructions this slice may run in native code (the JVM tiers stop at {@link #SLICE}).
+     * How many instructions this slice may run in native code (the JVM tiers stop at {@link #SLICE}).
      * {@link #SLICE} while an interrupt waits that the CPU could not take (what makes it deliverable kicks nobody);
      * else up to {@link #nativeSlice}, and no further than the timer's deadline at {@link #NANOS_PER_NATIVE} ns an
      * instruction. Every other reason to stop (an interrupt raised, INIT/SIPI, pause, stop) kicks the CPU.

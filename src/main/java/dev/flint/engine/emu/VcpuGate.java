@@ -33,7 +33,6 @@ final class VcpuGate {
     synchronized void pause(Runnable kick) throws InterruptedException {
         paused = true;
         kick.run(); // after paused is set: a vCPU that comes back sees it
-
         while (parked < running && !stopped) wait(10);
     }
 

@@ -205,7 +205,7 @@ public final class Cpu {
         long n = 0;
         while (n < budget) {
             if (s.halted) return EXIT_HALT;
-            if (n > 0 && kicked) return EXIT_BUDGET; // emuexit2: after at least one instruction, so a vCPU kicked often still runs
+            if (n > 0 && kicked) return EXIT_BUDGET; // after at least one instruction, so a vCPU kicked often still runs
             if (!blocksEnabled || s.interruptShadow || (flags.system & Flags.TF) != 0) {
                 int exit = stepOne();
                 n++;
@@ -219,7 +219,7 @@ public final class Cpu {
         return EXIT_BUDGET;
     }
 
-    // --- emuexit2: the kick, and native runs past the slice ---
+    // --- The kick, and native runs past the slice ---
 
     /** Set by {@link #kick} (any thread), cleared by {@link #clearKick} (this CPU's thread, at a slice start). */
     private volatile boolean kicked;
@@ -528,7 +528,7 @@ public final class Cpu {
         // Like a compiled block, the block entered from Java runs whole even when fewer instructions are left
         // (by at most MAX_BLOCK - 1): refusing it would replay it at every slice end. Chained blocks after it
         // still check the budget at their heads.
-        // emuexit2: native code may run past the slice by nativeExtra (a kick still ends it at a chain entry), while the
+        // Native code may run past the slice by nativeExtra (a kick still ends it at a chain entry), while the
         // timer deadline the slice was sized by holds.
         if (nativeExtra != 0 && apic != null && apic.nextEventNanos() != sliceDeadline) nativeExtra = 0;
         int reason = nativeTier.run(b.nativeOffset, s, Math.max(Math.min(max + nativeExtra, Integer.MAX_VALUE), b.insns.length));

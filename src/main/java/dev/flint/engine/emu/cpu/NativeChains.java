@@ -103,7 +103,7 @@ final class NativeChains {
     /** Whether each table slot's block lay on a global page when it was written. */
     private final boolean[] slotGlobal = new boolean[NativeStackForms.TABLE_ENTRIES];
     /**
-     * emuexit2: the slots written with a non-global block since the last {@link #dropNonGlobalEntries} (each once,
+     * The slots written with a non-global block since the last {@link #dropNonGlobalEntries} (each once,
      * {@link #listed}), so that a CR3 write visits those instead of the whole table (which may be large).
      */
     private final int[] nonGlobal = new int[NativeStackForms.TABLE_ENTRIES];

@@ -91,7 +91,7 @@ public final class BlockFrame {
         chainEntry = e.position();
         e.aluMemImm(EXT_CMP, STATE, NativeState.BUDGET, instructions);
         e.jcc(CC_L, chainBudget);
-        e.aluMemImm(EXT_CMP, STATE, NativeState.KICK, 0); // emuexit2: a kick ends the run here, as the budget does
+        e.aluMemImm(EXT_CMP, STATE, NativeState.KICK, 0); // a kick ends the run here, as the budget does
         e.jcc(CC_NZ, chainBudget);
         e.restoreFlagsFromAx();
         e.load(RAX, STATE, slot(RAX));
