@@ -12,6 +12,9 @@
 # (since Round 7; the page cache then holds it in folios of that size). "-Dflint.bench.fill=1048576" runs every workload
 # on one image written 1 MiB at a time, as in rounds 1-6 (a 4 KiB write into a 1 MiB folio costs the kernel a walk over
 # its 256 buffer heads; docs/block-path.md, Rounds 6 and 7). The ratios come with their quartiles over the runs.
+# A run of a sequential (1 MiB) workload passes over the image until it has moved 2 GiB (8 passes of 256 MiB), so that
+# it lasts about as long as a 4 KiB run; "-Dflint.bench.seq-passes=1" gives one pass, as rounds 1-13 measured
+# (docs/block-path.md, Round 14).
 # Two host references per workload: the one-buffer FileChannel loop (the "host" column, as always) and, on the line
 # "raw like the guest", the same loop rotating over the queue depth's worth of request-sized buffers in memory allocated
 # as guest RAM (huge pages), with the devices' ratios to it (docs/block-path.md, Round 13).

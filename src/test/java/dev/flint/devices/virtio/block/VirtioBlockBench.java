@@ -65,8 +65,9 @@ public final class VirtioBlockBench {
                     fill(image, size, piece);
                 }
             }
-            System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs%n",
-                    imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs);
+            System.out.printf("virtio-blk and NVMe vs host FileChannel, %d MiB image (page cache, written in pieces of %s), median of %d runs"
+                            + " (a run of a sequential workload: %d passes over the image)%n",
+                    imageMib, fillPerRequest() ? "each workload's request size" : fillPiece(workloads.getFirst()) + " bytes", runs, sequentialPasses(size));
             System.out.println("(the driver, standing for the guest, waits for each interrupt with " + dev.flint.devices.HaltPolling.fromProperty() + ")");
             // Discarded rounds first, until the JIT has settled (at least three, then until a round adds under 20 ms of
             // compilation, at most 8): the compiler threads' CPU is in the process's CPU time, and the device paths, being
@@ -310,10 +311,29 @@ public final class VirtioBlockBench {
         return ops;
     }
 
+    /**
+     * Front to back over the image, as many passes as {@link #sequentialPasses} says: one pass of a 256 MiB image at
+     * 1 MiB is 256 requests, about 12 ms at today's rates, so a run was mostly the fresh device's first batches (each
+     * run builds its device, its I/O thread and the kernel workers that thread hands reads to) and any one-off stall of a few
+     * hundred µs on a two-core host moved the run's ratio by several hundredths (docs/block-path.md, Round 14).
+     */
     private static List<Op> sequential(long size, int length, boolean write) {
         List<Op> ops = new ArrayList<>();
-        for (long off = 0; off + length <= size; off += length) ops.add(new Op(off, length, write));
+        for (int pass = sequentialPasses(size); pass > 0; pass--) {
+            for (long off = 0; off + length <= size; off += length) ops.add(new Op(off, length, write));
+        }
         return ops;
+    }
+
+    /**
+     * {@code -Dflint.bench.seq-passes=N}: passes over the image per run of a sequential workload. Default: enough to
+     * move at least 2 GiB a run (8 passes of the default 256 MiB image; about 100 ms of 1 MiB reads, as long as a
+     * 4 KiB workload's 50,000 requests take); 1 is how rounds 1-13 measured.
+     */
+    private static int sequentialPasses(long size) {
+        long passes = Long.getLong("flint.bench.seq-passes", Math.max(1, (2048 * MIB + size - 1) / size));
+        if (passes < 1 || passes > 1024) throw new IllegalArgumentException("flint.bench.seq-passes: 1 to 1024");
+        return (int) passes;
     }
 
     /**
