@@ -124,7 +124,10 @@ class NestedKvmTest {
         String only = System.getProperty("flint.nested.checks", "").trim();
         String checks = only.isEmpty() ? "dev.flint.engine.kvm.KvmEngineTest dev.flint.nested.KvmGuestTest" : only.replace(',', ' ');
         long t0 = System.nanoTime();
-        var r = l1.run(NestedKvm.javaInL1() + " " + RunTestsInL1.class.getName() + " " + checks, Duration.ofMinutes(30));
+        // The checks take the stock kernel and busybox from this run's guest cache ($FLINT_CACHE, or the default under
+        // HOME), bound read-only into L1: L1's own HOME has none, and its read-only / would refuse a download there.
+        var r = l1.run("FLINT_CACHE=" + l1.assets().cacheDir() + " " + NestedKvm.javaInL1() + " " + RunTestsInL1.class.getName()
+                + " " + checks, Duration.ofMinutes(30));
         System.err.printf("%s inside L1 (%d s with L1's boot):%n%s%n", checks,
                 (System.nanoTime() - t0) / 1_000_000_000L, r.output());
         if (only.isEmpty()) {
